@@ -1,0 +1,255 @@
+"""The `hub` command: serve, manage the database schema, check a config, print a secret.
+
+Every failure the operator can fix ends in one line on stderr saying what and where, with
+exit code 2 for configuration errors and 1 for anything that stopped the start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from hub import __version__
+from hub.config import HubConfig, load_config, with_dev_secrets
+from hub.db import migrate
+from hub.db.database import Database
+from hub.errors import ConfigError, StartupError
+from hub.log import setup_logging
+from hub.web.access import AccessLogger
+from hub.web.app import create_app
+
+log = logging.getLogger("hub.cli")
+
+EXIT_STARTUP = 1
+EXIT_CONFIG = 2
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        metavar="FILE",
+        default=os.environ.get("HUB_CONFIG") or None,
+        help="TOML configuration file (default: $HUB_CONFIG); see config.example.toml",
+    )
+    parser.add_argument(
+        "--dev",
+        action="store_true",
+        help="development mode: works without a config file (SQLite and generated secrets "
+        "under ./data, bound to 127.0.0.1)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hub",
+        description="Sovereign meeting hub: meetings in the browser on our own SFU, "
+        "linked to Tchap/Matrix rooms, federated between ministries.",
+        epilog="Every configuration key can be overridden by HUB_<SECTION>__<KEY>, "
+        "e.g. HUB_DATABASE__URL.",
+    )
+    parser.add_argument("--version", action="version", version=f"hub {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the hub (web, API, SFU)",
+        description="Run the hub. The schema is brought to the latest revision first unless "
+        "database.auto_migrate is false.",
+    )
+    _config_options(serve)
+    serve.add_argument("--host", help="address to listen on (overrides server.host)")
+    serve.add_argument("--port", type=int, help="port to listen on (overrides server.port)")
+    serve.set_defaults(run=_cmd_serve)
+
+    db = commands.add_parser(
+        "db", help="manage the database schema", description="Manage the database schema."
+    )
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="migrate to a revision (default: the latest)")
+    _config_options(upgrade)
+    upgrade.add_argument("revision", nargs="?", default="head", help="target (default: head)")
+    upgrade.set_defaults(run=_cmd_db_upgrade)
+    downgrade = db_commands.add_parser("downgrade", help="migrate back to a revision")
+    _config_options(downgrade)
+    downgrade.add_argument("revision", help="target revision, e.g. 0001, -1 or base")
+    downgrade.set_defaults(run=_cmd_db_downgrade)
+    current = db_commands.add_parser("current", help="show the schema revision")
+    _config_options(current)
+    current.set_defaults(run=_cmd_db_current)
+
+    check = commands.add_parser(
+        "check-config",
+        help="validate a configuration file without starting",
+        description="Validate FILE (with HUB_* environment overrides applied) and exit 0 if "
+        "the hub would start with it.",
+    )
+    check.add_argument("file", type=Path, metavar="FILE")
+    check.set_defaults(run=_cmd_check_config)
+
+    secret = commands.add_parser(
+        "secret", help="print a random secret for the configuration (security.secret_key)"
+    )
+    secret.set_defaults(run=_cmd_secret)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> HubConfig:
+    if args.config is None and not args.dev:
+        raise ConfigError(
+            "no configuration: pass --config FILE (start from config.example.toml) or --dev"
+        )
+    config = load_config(args.config, dev=args.dev)
+    setup_logging(config.logging, dev=config.dev)
+    return with_dev_secrets(config)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket before anything else, so a busy port changes no data."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"{host}:{port} is already in use: stop the other process or choose "
+                "another port with --port"
+            ) from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def _serve(config: HubConfig) -> None:
+    sock = _bind(config.server.host, config.server.port)
+    runner = web.AppRunner(
+        create_app(config),
+        handle_signals=False,
+        access_log_class=AccessLogger,
+        access_log=logging.getLogger("aiohttp.access") if config.logging.access_log else None,
+        shutdown_timeout=config.server.shutdown_timeout,
+    )
+    try:
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        log.info(
+            "hub listening on http://%s:%d%s",
+            config.server.host,
+            config.server.port,
+            " (dev mode)" if config.dev else "",
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        if runner.server is not None:
+            await runner.cleanup()
+        sock.close()
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    config = _load(args)
+    overrides = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    if overrides:
+        config = config.model_copy(update={"server": config.server.model_copy(update=overrides)})
+    asyncio.run(_serve(config))
+    return 0
+
+
+async def _with_database(config: HubConfig, action: Callable[[Database], Awaitable[str]]) -> str:
+    database = Database(config)
+    await database.open()
+    try:
+        return await action(database)
+    finally:
+        await database.close()
+
+
+def _describe(status: migrate.SchemaStatus) -> str:
+    current = ", ".join(status.current) or "empty"
+    state = "latest" if status.is_head else f"latest is {status.head}"
+    return f"schema revision: {current} ({state})"
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    async def action(database: Database) -> str:
+        status = await migrate.upgrade(database.engine, database.display_url, args.revision)
+        return _describe(status)
+
+    print(asyncio.run(_with_database(_load(args), action)))
+    return 0
+
+
+def _cmd_db_downgrade(args: argparse.Namespace) -> int:
+    async def action(database: Database) -> str:
+        status = await migrate.downgrade(database.engine, database.display_url, args.revision)
+        return _describe(status)
+
+    print(asyncio.run(_with_database(_load(args), action)))
+    return 0
+
+
+def _cmd_db_current(args: argparse.Namespace) -> int:
+    async def action(database: Database) -> str:
+        return _describe(await migrate.schema_status(database.engine))
+
+    print(asyncio.run(_with_database(_load(args), action)))
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.file)
+    mode = "dev mode" if config.dev else "production mode"
+    print(f"{args.file}: ok ({mode}, database {config.database_url.split(':', 1)[0]})")
+    return 0
+
+
+def _cmd_secret(args: argparse.Namespace) -> int:
+    print(secrets.token_urlsafe(48))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+        return code
+    except ConfigError as exc:
+        print(f"hub: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except StartupError as exc:
+        print(f"hub: cannot start: {exc}", file=sys.stderr)
+        return EXIT_STARTUP
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        with contextlib.suppress(Exception):
+            logging.shutdown()

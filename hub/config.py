@@ -1,0 +1,260 @@
+"""Typed hub configuration: a TOML file, overridden by HUB_SECTION__KEY environment variables.
+
+Loading fails with one `ConfigError` line naming the key and where its value came from
+(the file, or the environment variable), so an operator can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from hub.errors import ConfigError
+
+ENV_PREFIX = "HUB_"
+ENV_SEPARATOR = "__"
+MIN_SECRET_LENGTH = 32
+# Values shipped in config.example.toml or commonly pasted from documentation. A production
+# hub refuses to start with any of them, because anyone who read the docs would know them.
+EXAMPLE_SECRET_MARKERS = ("change-me", "changeme", "example", "secret-key-here", "xxxxxxxx")
+DEV_SECRETS_FILE = "secrets.toml"
+
+
+class _Section(BaseModel):
+    """Base for every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class ServerConfig(_Section):
+    """Where the hub listens and how it is reached from outside."""
+
+    dev: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str = ""
+    data_dir: Path = Path("data")
+    shutdown_timeout: float = Field(default=10.0, ge=0, le=300)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// in dev mode)")
+        return value.rstrip("/")
+
+
+class DatabaseConfig(_Section):
+    """Which database holds meetings and how the hub treats its schema."""
+
+    url: str = ""
+    auto_migrate: bool = True
+    connect_timeout: float = Field(default=5.0, gt=0, le=120)
+    pool_size: int = Field(default=5, ge=1, le=100)
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _supported_driver(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+                "(the hub needs an async driver)"
+            )
+        return value
+
+
+class SecurityConfig(_Section):
+    """Secrets the hub signs cookies and tokens with; never logged (SecretStr hides them)."""
+
+    secret_key: SecretStr = SecretStr("")
+
+
+class LoggingConfig(_Section):
+    """How much the hub logs and in which shape."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "text", "json"] = "auto"
+    access_log: bool = True
+
+
+class MetricsConfig(_Section):
+    """Who may read /metrics: only clients from these networks (loopback by default)."""
+
+    allow_from: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+    @field_validator("allow_from")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP network") from exc
+        return value
+
+
+class HubConfig(_Section):
+    """The whole configuration; built only by `load_config`."""
+
+    server: ServerConfig = ServerConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    security: SecurityConfig = SecurityConfig()
+    logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig = MetricsConfig()
+
+    @property
+    def dev(self) -> bool:
+        return self.server.dev
+
+    @property
+    def database_url(self) -> str:
+        """The configured URL, or SQLite under the data folder (the embedded default)."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.server.data_dir / 'hub.sqlite3').as_posix()}"
+
+    @property
+    def public_url(self) -> str:
+        if self.server.public_url:
+            return self.server.public_url
+        return f"http://{self.server.host}:{self.server.port}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _apply_environment(
+    data: dict[str, Any], environ: Mapping[str, str]
+) -> dict[tuple[str, ...], str]:
+    """Fold HUB_A__B=value variables into `data`; returns which key came from which variable."""
+    sources: dict[tuple[str, ...], str] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or ENV_SEPARATOR not in name:
+            continue
+        path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split(ENV_SEPARATOR))
+        if any(not part for part in path):
+            raise ConfigError(f"{name}: malformed variable name (use HUB_SECTION__KEY)")
+        node = data
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: {'.'.join(path)} is not inside a section")
+            node = child
+        node[path[-1]] = _env_value(value)
+        sources[path] = name
+    return sources
+
+
+def _env_value(value: str) -> Any:
+    """Environment values are strings; a TOML array or inline table may be given as-is."""
+    if value.startswith(("[", "{")):
+        try:
+            return tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            return value
+    return value
+
+
+def _describe(error: Mapping[str, Any]) -> tuple[tuple[str, ...], str]:
+    loc = tuple(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return loc, "unknown key"
+    message = str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return loc, message
+
+
+def _source_of(
+    loc: tuple[str, ...], sources: Mapping[tuple[str, ...], str], path: Path | None
+) -> str:
+    for length in range(len(loc), 0, -1):
+        if loc[:length] in sources:
+            return sources[loc[:length]]
+    return str(path) if path else "built-in defaults"
+
+
+def is_example_secret(value: str) -> bool:
+    lowered = value.lower()
+    return any(marker in lowered for marker in EXAMPLE_SECRET_MARKERS)
+
+
+def load_config(
+    path: Path | None,
+    *,
+    dev: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> HubConfig:
+    """Read, override and validate the configuration; raise ConfigError with one clear line."""
+    data: dict[str, Any] = _read_toml(path) if path else {}
+    sources = _apply_environment(data, os.environ if environ is None else environ)
+    if dev:
+        server = data.setdefault("server", {})
+        if isinstance(server, dict):
+            server["dev"] = True
+    try:
+        config = HubConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        loc, message = _describe(errors[0])
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        where = _source_of(loc, sources, path)
+        raise ConfigError(f"{where}: {'.'.join(loc) or 'top level'}: {message}{more}") from None
+    if not config.dev:
+        _check_production(config, sources, path)
+    return config
+
+
+def _check_production(
+    config: HubConfig, sources: Mapping[tuple[str, ...], str], path: Path | None
+) -> None:
+    """Outside dev mode, refuse what is only acceptable on a developer's laptop."""
+
+    def fail(loc: tuple[str, ...], message: str) -> ConfigError:
+        return ConfigError(f"{_source_of(loc, sources, path)}: {'.'.join(loc)}: {message}")
+
+    secret = config.security.secret_key.get_secret_value()
+    key = ("security", "secret_key")
+    if not secret:
+        raise fail(key, "is empty; set a random value (hub prints one with `hub secret`)")
+    if is_example_secret(secret):
+        raise fail(key, "is an example value; replace it with a random one (`hub secret`)")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise fail(key, f"is shorter than {MIN_SECRET_LENGTH} characters")
+    if not config.server.public_url:
+        raise fail(("server", "public_url"), "is required outside dev mode")
+
+
+def with_dev_secrets(config: HubConfig) -> HubConfig:
+    """In dev mode, fill empty secrets from the data folder, generating them on first start."""
+    if not config.dev or config.security.secret_key.get_secret_value():
+        return config
+    data_dir = config.server.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = data_dir / DEV_SECRETS_FILE
+    stored = _read_toml(store).get("secret_key", "") if store.exists() else ""
+    if not isinstance(stored, str) or len(stored) < MIN_SECRET_LENGTH:
+        stored = secrets.token_urlsafe(48)
+        fd = os.open(store, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("# Generated by `hub serve --dev`; dev mode only, never for production.\n")
+            handle.write(f'secret_key = "{stored}"\n')
+    security = config.security.model_copy(update={"secret_key": SecretStr(stored)})
+    return config.model_copy(update={"security": security})

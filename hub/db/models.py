@@ -1,0 +1,184 @@
+"""Database models (SQLAlchemy 2 typed mappings). Schema changes go through migrations/.
+
+Every table the later features need already has its place: meetings and their participants,
+Matrix room links, partner instances. Identities are strings prefixed by their origin so that
+federation or Matrix users never need a schema change (see `IdentityKind`).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Constraint names are part of the schema: Alembic needs them to alter or drop constraints,
+# and SQLite's batch mode can only recreate what it can name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given; use datetime.now(UTC)")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class AccessLevel(enum.StrEnum):
+    """Who enters without waiting: anyone with the link, any authenticated person, or invitees."""
+
+    PUBLIC = "public"
+    TRUSTED = "trusted"
+    RESTRICTED = "restricted"
+
+
+class MeetingState(enum.StrEnum):
+    CREATED = "created"
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class IdentityKind(enum.StrEnum):
+    """Where a participant's identity comes from; the identity string starts with `<kind>:`."""
+
+    LOCAL = "local"  # OIDC account on this instance: local:<provider>:<sub>
+    GUEST = "guest"  # someone with only a link: guest:<random id>
+    MATRIX = "matrix"  # verified by Matrix OpenID: matrix:@user:server
+    PARTNER = "partner"  # vouched for by a partner instance: partner:<user>@<instance>
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    MODERATOR = "moderator"
+    PARTICIPANT = "participant"
+
+
+def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    # Stored as VARCHAR with a CHECK constraint: portable, and a new value is a plain migration.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+    )
+
+
+class Meeting(Base):
+    """A meeting: its short unguessable id is also what appears in the link."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    access_level: Mapped[AccessLevel] = mapped_column(
+        _enum(AccessLevel, "access_level"), default=AccessLevel.RESTRICTED
+    )
+    state: Mapped[MeetingState] = mapped_column(
+        _enum(MeetingState, "meeting_state"), default=MeetingState.CREATED
+    )
+    owner_identity: Mapped[str] = mapped_column(String(320))
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Null when this instance hosts the meeting; a partner's server name otherwise.
+    host_instance: Mapped[str | None] = mapped_column(
+        ForeignKey("partner_instances.server_name", ondelete="RESTRICT"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+    participants: Mapped[list[Participant]] = relationship(
+        back_populates="meeting", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (Index("ix_meetings_owner_identity_state", "owner_identity", "state"),)
+
+
+class Participant(Base):
+    """One presence of one identity in one meeting: a person who rejoins gets a new row."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    meeting_id: Mapped[str] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    identity: Mapped[str] = mapped_column(String(320))
+    identity_kind: Mapped[IdentityKind] = mapped_column(_enum(IdentityKind, "identity_kind"))
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.PARTICIPANT)
+    # Which instance the person connects through (null: this one).
+    via_instance: Mapped[str | None] = mapped_column(String(255), default=None)
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="participants")
+
+    __table_args__ = (Index("ix_participants_identity", "identity"),)
+
+
+class MatrixRoomLink(Base):
+    """A Matrix room linked to a meeting; the bridge keeps one live meeting per room."""
+
+    __tablename__ = "matrix_room_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    room_id: Mapped[str] = mapped_column(String(255), index=True)
+    meeting_id: Mapped[str] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    created_by: Mapped[str] = mapped_column(String(320))
+    widget_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    status_event_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PartnerInstance(Base):
+    """Another ministry's or EU partner's hub that this instance trusts, with its rules."""
+
+    __tablename__ = "partner_instances"
+
+    server_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    base_url: Mapped[str] = mapped_column(Text)
+    # May their users join our trusted meetings without waiting?
+    inbound_trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # May our users join meetings they host?
+    outbound_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,73 @@
+"""One error hierarchy for the hub: every domain error carries an HTTP status and a stable code.
+
+The web layer maps these to JSON problem responses or pages in one place (hub/web/errors.py);
+the CLI maps `StartupError` to one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of all expected errors: safe to show `detail` to the user."""
+
+    status: int = 500
+    code: str = "internal_error"
+    title: str = "Erreur interne / Internal error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+
+
+class BadRequest(HubError):
+    status = 400
+    code = "bad_request"
+    title = "Requête invalide / Bad request"
+
+
+class Unauthorized(HubError):
+    status = 401
+    code = "unauthorized"
+    title = "Authentification requise / Authentication required"
+
+
+class Forbidden(HubError):
+    status = 403
+    code = "forbidden"
+    title = "Accès refusé / Access denied"
+
+
+class NotFound(HubError):
+    status = 404
+    code = "not_found"
+    title = "Introuvable / Not found"
+
+
+class Conflict(HubError):
+    status = 409
+    code = "conflict"
+    title = "Conflit / Conflict"
+
+
+class TooManyRequests(HubError):
+    status = 429
+    code = "rate_limited"
+    title = "Trop de requêtes / Too many requests"
+
+    def __init__(self, detail: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(HubError):
+    status = 503
+    code = "unavailable"
+    title = "Service indisponible / Service unavailable"
+
+
+class StartupError(Exception):
+    """A condition that stops the hub from starting; its message is one line for the operator."""
+
+
+class ConfigError(StartupError):
+    """The configuration is invalid; the message names the key and where it came from."""

@@ -1,0 +1,1 @@
+"""HTTP side of the hub: app factory, middlewares, routes and pages."""

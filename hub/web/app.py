@@ -1,0 +1,53 @@
+"""The aiohttp application factory: one app per config, every resource in a cleanup context."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from hub.config import HubConfig
+from hub.db.database import Database
+from hub.db.migrate import prepare_schema
+from hub.metrics import HubMetrics
+from hub.resources import resource_dir
+from hub.web import health, pages
+from hub.web.errors import error_middleware
+from hub.web.keys import CONFIG, DATABASE, METRICS, TEMPLATES
+from hub.web.middleware import metrics_middleware, request_id_middleware
+from hub.web.render import template_environment
+
+log = logging.getLogger(__name__)
+
+
+async def database_context(app: web.Application) -> AsyncIterator[None]:
+    """Open the database, bring its schema to head (or refuse), and close it on shutdown."""
+    config = app[CONFIG]
+    database = Database(config)
+    await database.open()
+    try:
+        await prepare_schema(
+            database.engine, database.display_url, auto_migrate=config.database.auto_migrate
+        )
+        app[DATABASE] = database
+        log.info("database ready", extra={"database": database.display_url})
+        yield
+    finally:
+        await database.close()
+
+
+def create_app(config: HubConfig) -> web.Application:
+    """Build the hub's app; nothing is connected until the runner starts its cleanup contexts."""
+    app = web.Application(
+        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
+        client_max_size=1024 * 1024,
+    )
+    app[CONFIG] = config
+    app[METRICS] = HubMetrics()
+    app[TEMPLATES] = template_environment()
+    app.cleanup_ctx.append(database_context)
+    app.router.add_routes(health.routes)
+    app.router.add_routes(pages.routes)
+    app.router.add_static("/static", resource_dir("static"), name="static", append_version=True)
+    return app
