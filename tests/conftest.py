@@ -1,0 +1,86 @@
+"""Shared fixtures: configs on temp folders, and a real PostgreSQL cluster started on demand."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.config import HubConfig, load_config
+from tests.support.postgres import PostgresCluster, find_bindir
+
+REPO = Path(__file__).resolve().parent.parent
+# CI sets this so that a missing PostgreSQL fails the run instead of skipping its tests.
+REQUIRE_SERVICES = os.environ.get("HUB_TEST_REQUIRE_SERVICES") == "1"
+
+
+def skip_or_fail(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (HUB_TEST_REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+def make_config(tmp_path: Path, **sections: dict[str, object]) -> HubConfig:
+    """A dev-mode config whose data lives in tmp_path; `sections` override keys per section."""
+    data: dict[str, dict[str, object]] = {
+        "server": {"dev": True, "data_dir": str(tmp_path / "data")},
+        "security": {"secret_key": secrets.token_urlsafe(40)},
+        "logging": {"format": "text"},
+    }
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    path = tmp_path / "config.toml"
+    path.write_text(_to_toml(data), encoding="utf-8")
+    return load_config(path, environ={})
+
+
+def _to_toml(data: dict[str, dict[str, object]]) -> str:
+    lines: list[str] = []
+    for section, values in data.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> HubConfig:
+    return make_config(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One PostgreSQL cluster for the session; each test gets its own database in it."""
+    bindir = find_bindir()
+    if bindir is None:
+        skip_or_fail("PostgreSQL server binaries not found (apt package postgresql)")
+    assert bindir is not None
+    cluster = PostgresCluster(bindir).start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
+    name = f"hub_test_{secrets.token_hex(4)}"
+    postgres_cluster.psql(f"CREATE DATABASE {name}")
+    try:
+        yield postgres_cluster.url(name)
+    finally:
+        postgres_cluster.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

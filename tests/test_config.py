@@ -1,0 +1,186 @@
+"""Configuration: the shipped example is valid; every kind of mistake gives one line and exit 2."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hub.config import HubConfig, load_config, with_dev_secrets
+from hub.errors import ConfigError
+from tests.conftest import REPO
+
+EXAMPLE = REPO / "config.example.toml"
+
+
+def run_hub(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
+    """Run the real console entry point in a subprocess, as an operator would."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        cwd=cwd or REPO,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def production_example(tmp_path: Path, replace: dict[str, str] | None = None) -> Path:
+    """The example file switched to production, with some lines replaced."""
+    text = EXAMPLE.read_text(encoding="utf-8").replace("dev = true", "dev = false")
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "prod.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD_SECRET = 'secret_key = "q8V0s3kQ2m9x7Lr4Tn1Bz6Hc5Jd0Wp2Ya8Ue3Rf7Gi"'
+EXAMPLE_SECRET = 'secret_key = "change-me-this-example-secret-is-refused-in-production"'
+
+
+def test_example_config_passes_check_config():
+    result = run_hub("check-config", str(EXAMPLE))
+    assert result.returncode == 0, result.stderr
+    assert "ok" in result.stdout
+
+
+def test_every_config_key_is_in_the_example_with_a_comment():
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    where: dict[tuple[str, str], int] = {}
+    section = ""
+    for index, line in enumerate(lines):
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif "=" in line and not line.lstrip().startswith("#"):
+            where[(section, line.split("=")[0].strip())] = index
+    for section_name, field in HubConfig.model_fields.items():
+        assert field.annotation is not None
+        for key in field.annotation.model_fields:  # type: ignore[union-attr]
+            assert (section_name, key) in where, f"{section_name}.{key} missing from example"
+            above = lines[where[(section_name, key)] - 1]
+            assert above.lstrip().startswith("#"), f"{section_name}.{key} has no comment"
+
+
+def test_unknown_key_fails_with_one_line_naming_key_and_file(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(EXAMPLE.read_text().replace("echo = false", "echo = false\nechoo = 1"))
+    result = run_hub("check-config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert f"{path}: database.echoo: unknown key" in result.stderr
+
+
+def test_wrong_type_fails_naming_the_key(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(EXAMPLE.read_text().replace("port = 8080", 'port = "eighty"'))
+    result = run_hub("check-config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert f"{path}: server.port:" in result.stderr
+
+
+def test_example_secret_refused_outside_dev_mode(tmp_path):
+    path = production_example(tmp_path)
+    result = run_hub("check-config", str(path))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "security.secret_key: is an example value" in result.stderr
+    # The secret itself never appears in the message.
+    assert "change-me-this-example" not in result.stderr
+
+
+def test_empty_and_short_secrets_refused_outside_dev_mode(tmp_path):
+    with pytest.raises(ConfigError, match=r"security\.secret_key: is empty"):
+        load_config(production_example(tmp_path, {EXAMPLE_SECRET: 'secret_key = ""'}), environ={})
+    with pytest.raises(ConfigError, match=r"shorter than 32"):
+        load_config(
+            production_example(tmp_path, {EXAMPLE_SECRET: 'secret_key = "abc123"'}), environ={}
+        )
+
+
+def test_missing_public_url_refused_outside_dev_mode(tmp_path):
+    path = production_example(
+        tmp_path,
+        {EXAMPLE_SECRET: GOOD_SECRET, 'public_url = "https://visio.example.gouv.fr"': ""},
+    )
+    with pytest.raises(ConfigError, match=r"prod\.toml: server\.public_url: is required"):
+        load_config(path, environ={})
+
+
+def test_production_config_with_real_secret_passes(tmp_path):
+    config = load_config(production_example(tmp_path, {EXAMPLE_SECRET: GOOD_SECRET}), environ={})
+    assert not config.dev
+    assert config.public_url == "https://visio.example.gouv.fr"
+    assert "q8V0s3" not in repr(config)  # secrets never show in a repr (and so in a log)
+
+
+def test_environment_overrides_file_and_errors_name_the_variable(tmp_path):
+    environ = {
+        "HUB_DATABASE__URL": "postgresql+asyncpg://u:p@db:5432/visio",
+        "HUB_SERVER__PORT": "9000",
+    }
+    config = load_config(EXAMPLE, environ=environ)
+    assert config.database_url == "postgresql+asyncpg://u:p@db:5432/visio"
+    assert config.server.port == 9000
+    with pytest.raises(ConfigError, match=r"^HUB_SERVER__PORT: server\.port: "):
+        load_config(EXAMPLE, environ={"HUB_SERVER__PORT": "not-a-port"})
+    with pytest.raises(ConfigError, match=r"^HUB_SERVER__COLOUR: server\.colour: unknown key"):
+        load_config(EXAMPLE, environ={"HUB_SERVER__COLOUR": "blue"})
+    with pytest.raises(ConfigError, match=r"^HUB_METRICS__ALLOW_FROM: metrics\.allow_from"):
+        load_config(EXAMPLE, environ={"HUB_METRICS__ALLOW_FROM": '["not a network"]'})
+
+
+def test_environment_can_fix_production_secrets(tmp_path):
+    environ = {"HUB_SECURITY__SECRET_KEY": "Zt3" * 15}
+    config = load_config(production_example(tmp_path), environ=environ)
+    assert config.security.secret_key.get_secret_value() == "Zt3" * 15
+
+
+def test_invalid_toml_and_missing_file(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("[server\nport = 1\n")
+    with pytest.raises(ConfigError, match=r"broken\.toml: invalid TOML"):
+        load_config(path, environ={})
+    with pytest.raises(ConfigError, match=r"nowhere\.toml: file not found"):
+        load_config(tmp_path / "nowhere.toml", environ={})
+
+
+def test_unsupported_database_driver_is_explained(tmp_path):
+    with pytest.raises(ConfigError, match=r"database\.url: must start with sqlite\+aiosqlite"):
+        load_config(EXAMPLE, environ={"HUB_DATABASE__URL": "postgresql://db/visio"})
+
+
+def test_dev_secrets_are_generated_once_kept_private_and_reused(tmp_path):
+    environ = {"HUB_SECURITY__SECRET_KEY": "", "HUB_SERVER__DATA_DIR": str(tmp_path / "d")}
+    first = with_dev_secrets(load_config(EXAMPLE, environ=environ))
+    second = with_dev_secrets(load_config(EXAMPLE, environ=environ))
+    value = first.security.secret_key.get_secret_value()
+    assert len(value) >= 32
+    assert second.security.secret_key.get_secret_value() == value
+    store = tmp_path / "d" / "secrets.toml"
+    assert stat.S_IMODE(store.stat().st_mode) == 0o600
+
+
+@given(
+    st.dictionaries(
+        st.from_regex(r"HUB_[A-Za-z_]{1,12}(__[A-Za-z_]{0,10}){1,3}", fullmatch=True),
+        st.text(max_size=30),
+        max_size=4,
+    )
+)
+def test_loader_never_fails_other_than_with_a_config_error(environ):
+    """Whatever the environment holds, the loader answers a config or a ConfigError."""
+    try:
+        load_config(EXAMPLE, environ=environ)
+    except ConfigError as exc:
+        assert "\n" not in str(exc)

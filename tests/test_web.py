@@ -1,0 +1,152 @@
+"""The aiohttp app: health, metrics, error answers for APIs and people, request ids, logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
+
+from hub.log import ContextFilter, redact
+from hub.web.app import create_app
+from tests.conftest import make_config, skip_or_fail
+from tests.support.postgres import PostgresCluster, find_bindir
+
+
+async def test_live_and_ready_answer_ok_with_the_database_up(aiohttp_client, config):
+    client = await aiohttp_client(create_app(config))
+    live = await client.get("/health/live")
+    assert live.status == 200
+    ready = await client.get("/health/ready")
+    assert ready.status == 200
+    assert (await ready.json())["checks"]["database"] == "ok"
+
+
+@pytest.mark.postgres
+async def test_ready_answers_503_when_the_database_is_gone(aiohttp_client, tmp_path):
+    bindir = find_bindir()
+    if bindir is None:
+        skip_or_fail("PostgreSQL server binaries not found")
+    assert bindir is not None
+    cluster = PostgresCluster(bindir).start()
+    try:
+        config = make_config(
+            tmp_path, database={"url": cluster.url("postgres"), "connect_timeout": 1.0}
+        )
+        client = await aiohttp_client(create_app(config))
+        assert (await client.get("/health/ready")).status == 200
+        cluster.stop()  # by pid, under the running hub
+        gone = await client.get("/health/ready")
+        assert gone.status == 503
+        body = await gone.json()
+        assert body["status"] == "unavailable"
+        assert body["checks"]["database"]
+        metrics = await (await client.get("/metrics")).text()
+        assert "hub_database_up 0.0" in metrics
+    finally:
+        cluster.stop()
+
+
+async def test_metrics_serve_prometheus_text_with_request_counts(aiohttp_client, config):
+    client = await aiohttp_client(create_app(config))
+    await client.get("/health/live")
+    await client.get("/health/live")
+    answer = await client.get("/metrics")
+    assert answer.status == 200
+    assert answer.headers["Content-Type"].startswith("text/plain; version=")
+    families = {f.name: f for f in text_string_to_metric_families(await answer.text())}
+    samples = [
+        s
+        for s in families["hub_http_requests"].samples
+        if s.name == "hub_http_requests_total" and s.labels["route"] == "/health/live"
+    ]
+    assert samples and samples[0].value == 2
+
+
+async def test_metrics_refused_outside_allowed_networks(aiohttp_client, tmp_path):
+    config = make_config(tmp_path, metrics={"allow_from": ["192.0.2.0/24"]})
+    client = await aiohttp_client(create_app(config))
+    answer = await client.get("/metrics")
+    assert answer.status == 403
+    assert (await answer.json())["code"] == "forbidden"
+
+
+async def test_unknown_api_path_is_a_json_problem(aiohttp_client, config):
+    client = await aiohttp_client(create_app(config))
+    answer = await client.get("/api/v1/nothing-here")
+    assert answer.status == 404
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    assert (await answer.json())["code"] == "not_found"
+
+
+async def test_unknown_page_is_a_french_page_first_and_english_on_request(aiohttp_client, config):
+    client = await aiohttp_client(create_app(config))
+    answer = await client.get("/nulle-part", headers={"Accept": "text/html"})
+    assert answer.status == 404
+    html = await answer.text()
+    assert '<html lang="fr">' in html
+    assert "Retour à l&#39;accueil" in html
+    english = await client.get(
+        "/nulle-part", headers={"Accept": "text/html", "Accept-Language": "en-GB,en;q=0.9"}
+    )
+    assert '<html lang="en">' in await english.text()
+
+
+async def test_language_switch_is_remembered(aiohttp_client, config):
+    client = await aiohttp_client(create_app(config))
+    first = await client.get("/?lang=en")
+    assert '<html lang="en">' in await first.text()
+    again = await client.get("/")
+    assert '<html lang="en">' in await again.text()
+
+
+async def test_unexpected_error_gives_a_reference_logged_once_with_the_traceback(
+    aiohttp_client, config, caplog
+):
+    app = create_app(config)
+
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("database row 42 exploded")
+
+    app.router.add_get("/api/v1/broken", broken)
+    client = await aiohttp_client(app)
+    with caplog.at_level(logging.ERROR, logger="hub"):
+        answer = await client.get("/api/v1/broken")
+    assert answer.status == 500
+    body = await answer.json()
+    assert "exploded" not in str(body)
+    reference = body["reference"]
+    records = [r for r in caplog.records if getattr(r, "reference", None) == reference]
+    assert len(records) == 1
+    assert records[0].exc_info is not None
+    page = await client.get("/api/v1/broken", headers={"Accept": "text/html"})
+    assert page.status == 500
+
+
+async def test_request_id_is_generated_or_taken_from_a_sane_header(aiohttp_client, config):
+    client = await aiohttp_client(create_app(config))
+    generated = await client.get("/health/live")
+    assert len(generated.headers["X-Request-Id"]) == 16
+    given = await client.get("/health/live", headers={"X-Request-Id": "proxy-abc-12345"})
+    assert given.headers["X-Request-Id"] == "proxy-abc-12345"
+    injected = await client.get("/health/live", headers={"X-Request-Id": 'x" evil=1 ' * 3})
+    assert injected.headers["X-Request-Id"] != 'x" evil=1 ' * 3
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ("GET /cb?code=SplxlOBeZQQYbYS6WxSbIA&state=af0ifjsldkj", "SplxlOBeZQQYbYS6WxSbIA"),
+        ("token exchange: {'access_token': 'eyJhbGciOi.J9.xyz', 'expires_in': 60}", "eyJhbGciOi"),
+        ('body {"id_token_hint":"eyJraWQi.payload.sig"}', "eyJraWQi"),
+        ("Authorization: Bearer syt_YWxpY2U_secretpart", "syt_YWxpY2U"),
+        ("connecting postgresql+asyncpg://visio:hunter2@db/visio", "hunter2"),
+        ('X-Matrix origin=a.gouv.fr,key="ed25519:1",sig="ABCDEF"', "ABCDEF"),
+    ],
+)
+def test_secrets_are_scrubbed_from_log_lines(line, secret):
+    assert secret not in redact(line)
+    record = logging.LogRecord("hub.x", logging.INFO, __file__, 1, "seen %s", (line,), None)
+    ContextFilter().filter(record)
+    assert secret not in record.getMessage()
