@@ -7,15 +7,19 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from hub.auth.session import SessionCodec
 from hub.config import HubConfig
 from hub.db.database import Database
 from hub.db.migrate import prepare_schema
+from hub.meetings.events import EventBus
+from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.resources import resource_dir
 from hub.web import health, pages
+from hub.web.api import add_api_routes
 from hub.web.errors import error_middleware
-from hub.web.keys import CONFIG, DATABASE, METRICS, TEMPLATES
-from hub.web.middleware import metrics_middleware, request_id_middleware
+from hub.web.keys import CONFIG, DATABASE, EVENTS, MEETINGS, METRICS, SESSION_CODEC, TEMPLATES
+from hub.web.middleware import metrics_middleware, request_id_middleware, session_middleware
 from hub.web.render import template_environment
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
             database.engine, database.display_url, auto_migrate=config.database.auto_migrate
         )
         app[DATABASE] = database
+        app[MEETINGS] = MeetingService(database.sessions, app[EVENTS])
         log.info("database ready", extra={"database": database.display_url})
         yield
     finally:
@@ -40,14 +45,24 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
 def create_app(config: HubConfig) -> web.Application:
     """Build the hub's app; nothing is connected until the runner starts its cleanup contexts."""
     app = web.Application(
-        middlewares=[request_id_middleware, metrics_middleware, error_middleware],
+        middlewares=[
+            request_id_middleware,
+            metrics_middleware,
+            error_middleware,
+            session_middleware,
+        ],
         client_max_size=1024 * 1024,
     )
     app[CONFIG] = config
     app[METRICS] = HubMetrics()
     app[TEMPLATES] = template_environment()
+    app[EVENTS] = EventBus()
+    app[SESSION_CODEC] = SessionCodec(
+        config.security.secret_key.get_secret_value(), secure=not config.dev
+    )
     app.cleanup_ctx.append(database_context)
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
+    add_api_routes(app)
     app.router.add_static("/static", resource_dir("static"), name="static", append_version=True)
     return app

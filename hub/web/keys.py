@@ -5,11 +5,19 @@ from __future__ import annotations
 import jinja2
 from aiohttp import web
 
+from hub.auth.session import Session, SessionCodec
 from hub.config import HubConfig
 from hub.db.database import Database
+from hub.meetings.events import EventBus
+from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 
 CONFIG = web.AppKey("config", HubConfig)
 DATABASE = web.AppKey("database", Database)
 METRICS = web.AppKey("metrics", HubMetrics)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+EVENTS = web.AppKey("events", EventBus)
+MEETINGS = web.AppKey("meetings", MeetingService)
+SESSION_CODEC = web.AppKey("session_codec", SessionCodec)
+
+SESSION = web.RequestKey("session", Session)

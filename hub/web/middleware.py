@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hub.log import request_id_var
 from hub.web.errors import Handler
-from hub.web.keys import METRICS
+from hub.web.keys import METRICS, SESSION, SESSION_CODEC
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A proxy's id is reused only if it is short and plain, so it cannot inject into log lines.
@@ -55,3 +55,23 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         route = route_name(request)
         metrics.http_requests.labels(request.method, route, str(status)).inc()
         metrics.http_duration.labels(route).observe(time.perf_counter() - started)
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Attach the caller's session; a person opening a page without one becomes a guest."""
+    codec = request.app[SESSION_CODEC]
+    session = codec.read(request)
+    fresh = False
+    if (
+        session is None
+        and request.method == "GET"
+        and "text/html" in request.headers.get("Accept", "")
+    ):
+        session, fresh = codec.new_guest(), True
+    if session is not None:
+        request[SESSION] = session
+    response = await handler(request)
+    if fresh and session is not None and not response.prepared:
+        codec.set_cookie(response, session)
+    return response

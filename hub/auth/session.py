@@ -1,0 +1,130 @@
+"""Signed session cookies and CSRF tokens.
+
+A session says who the browser is (an identity string and a display name). It is a signed,
+not encrypted, cookie: it holds nothing secret, and the signature (HMAC-SHA256 with a key
+derived from security.secret_key) stops forgery. Outside dev mode the cookie uses the
+`__Host-` prefix, so it is Secure, host-only and path `/`, and cannot collide with a cookie of
+an identity provider served from the same host on another port.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from hub.errors import Forbidden
+from hub.ids import Identity
+
+SESSION_LIFETIME = 12 * 3600
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class Session:
+    identity: Identity
+    display_name: str
+    session_id: str
+    expires_at: int
+
+
+class SessionCodec:
+    """Signs and verifies session cookies and derives per-session CSRF tokens."""
+
+    def __init__(self, secret_key: str, *, secure: bool) -> None:
+        root = secret_key.encode("utf-8")
+        # Separate keys per purpose: a value signed for one use never verifies for another.
+        self._cookie_key = hmac.new(root, b"hub session cookie v1", hashlib.sha256).digest()
+        self._csrf_key = hmac.new(root, b"hub csrf token v1", hashlib.sha256).digest()
+        self.secure = secure
+        self.cookie_name = "__Host-visio_session" if secure else "visio_session"
+
+    def encode(self, session: Session) -> str:
+        payload = json.dumps(
+            {
+                "i": session.identity,
+                "n": session.display_name,
+                "s": session.session_id,
+                "e": session.expires_at,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode("utf-8")
+        signature = hmac.new(self._cookie_key, payload, hashlib.sha256).digest()
+        return f"{_b64(payload)}.{_b64(signature)}"
+
+    def decode(self, value: str, *, now: float | None = None) -> Session | None:
+        """The session in a cookie value, or None if it is malformed, forged or expired."""
+        try:
+            payload_text, signature_text = value.split(".", 1)
+            payload, signature = _unb64(payload_text), _unb64(signature_text)
+        except (ValueError, UnicodeError):
+            return None
+        expected = hmac.new(self._cookie_key, payload, hashlib.sha256).digest()
+        if not hmac.compare_digest(signature, expected):
+            return None
+        try:
+            data = json.loads(payload)
+            session = Session(
+                identity=Identity(str(data["i"])),
+                display_name=str(data["n"]),
+                session_id=str(data["s"]),
+                expires_at=int(data["e"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+        if session.expires_at < (time.time() if now is None else now):
+            return None
+        return session
+
+    def csrf_token(self, session: Session) -> str:
+        mac = hmac.new(self._csrf_key, session.session_id.encode(), hashlib.sha256).digest()
+        return _b64(mac)
+
+    def check_csrf(self, session: Session, token: str) -> bool:
+        return hmac.compare_digest(token.encode(), self.csrf_token(session).encode())
+
+    def new_guest(self, display_name: str = "") -> Session:
+        return Session(
+            identity=Identity(f"guest:{secrets.token_urlsafe(12)}"),
+            display_name=display_name,
+            session_id=secrets.token_urlsafe(16),
+            expires_at=int(time.time()) + SESSION_LIFETIME,
+        )
+
+    def set_cookie(self, response: web.StreamResponse, session: Session) -> None:
+        response.set_cookie(
+            self.cookie_name,
+            self.encode(session),
+            max_age=max(0, session.expires_at - int(time.time())),
+            path="/",
+            httponly=True,
+            secure=self.secure,
+            samesite="Lax",
+        )
+
+    def read(self, request: web.Request) -> Session | None:
+        value = request.cookies.get(self.cookie_name)
+        return self.decode(value) if value else None
+
+    def require_csrf(self, request: web.Request, session: Session) -> None:
+        """A state-changing request carried by a cookie must prove it comes from our page."""
+        if request.method in SAFE_METHODS:
+            return
+        if not self.check_csrf(session, request.headers.get(CSRF_HEADER, "")):
+            raise Forbidden("Jeton CSRF absent ou invalide / Missing or invalid CSRF token")

@@ -1,0 +1,1 @@
+"""The meeting domain: ids, lifecycle, participants and the events other parts subscribe to."""

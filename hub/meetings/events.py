@@ -1,0 +1,81 @@
+"""Typed meeting events and the bus that carries them to the SFU, bridge and federation.
+
+The meeting domain publishes; it imports none of its subscribers. A failing subscriber is
+logged once per event and never stops the others or the publisher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from hub.ids import Identity, MeetingId, ParticipantId
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ParticipantJoined:
+    meeting_id: MeetingId
+    participant_id: ParticipantId
+    identity: Identity
+    display_name: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ParticipantLeft:
+    meeting_id: MeetingId
+    participant_id: ParticipantId
+    display_name: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class MeetingEnded:
+    meeting_id: MeetingId
+    at: datetime
+    participant_names: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ChatPosted:
+    meeting_id: MeetingId
+    participant_id: ParticipantId
+    display_name: str
+    text: str
+    at: datetime
+
+
+MeetingEvent = ParticipantJoined | ParticipantLeft | MeetingEnded | ChatPosted
+Subscriber = Callable[[MeetingEvent], Awaitable[None]]
+
+
+class EventBus:
+    """Delivers each event to every subscriber, concurrently, isolating their failures."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    async def publish(self, event: MeetingEvent) -> None:
+        if not self._subscribers:
+            return
+        results = await asyncio.gather(
+            *(subscriber(event) for subscriber in list(self._subscribers)),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, Exception):
+                log.error(
+                    "event subscriber failed on %s",
+                    type(event).__name__,
+                    exc_info=result,
+                    extra={"meeting_id": event.meeting_id},
+                )

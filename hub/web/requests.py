@@ -1,0 +1,49 @@
+"""Per-request context shared by handlers: the session, and helpers to read JSON bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from hub.auth.session import Session
+from hub.errors import BadRequest, Unauthorized
+from hub.web.keys import SESSION, SESSION_CODEC
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def current_session(request: web.Request) -> Session | None:
+    return request.get(SESSION)
+
+
+def require_session(request: web.Request) -> Session:
+    """The caller's session, checked for CSRF on state-changing methods; else 401/403."""
+    session = current_session(request)
+    if session is None:
+        raise Unauthorized("Session requise / A session is required")
+    request.app[SESSION_CODEC].require_csrf(request, session)
+    return session
+
+
+def validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}"
+
+
+async def read_json(request: web.Request, model: type[Model]) -> Model:
+    """Parse the body as `model`; a precise 400 for non-JSON or invalid fields."""
+    if request.content_type != "application/json":
+        raise BadRequest("the body must be application/json")
+    try:
+        data = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise BadRequest(validation_message(exc)) from None
