@@ -1,0 +1,1 @@
+"""Selective forwarding unit: forwards RTP/RTCP between meeting participants without decoding."""
