@@ -101,6 +101,44 @@ class MetricsConfig(_Section):
         return value
 
 
+class IceServerConfig(_Section):
+    """One STUN or TURN server the operator runs (coturn is the reference)."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+    @field_validator("urls")
+    @classmethod
+    def _ice_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("needs at least one URL")
+        for url in value:
+            if not url.startswith(("stun:", "turn:", "turns:")):
+                raise ValueError(f"{url!r} is not a stun:, turn: or turns: URL")
+        return value
+
+
+class SfuConfig(_Section):
+    """Media forwarding: which ICE servers and candidate addresses are used."""
+
+    # Empty by default: aiortc would otherwise contact a public Google STUN server.
+    ice_servers: tuple[IceServerConfig, ...] = ()
+    # Addresses offered as host candidates; empty means the machine's own addresses.
+    candidate_addresses: tuple[str, ...] = ()
+    max_participants: int = Field(default=50, ge=2, le=500)
+
+    @field_validator("candidate_addresses")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_address(item)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address") from exc
+        return value
+
+
 class HubConfig(_Section):
     """The whole configuration; built only by `load_config`."""
 
@@ -109,6 +147,7 @@ class HubConfig(_Section):
     security: SecurityConfig = SecurityConfig()
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
+    sfu: SfuConfig = SfuConfig()
 
     @property
     def dev(self) -> bool:

@@ -28,6 +28,7 @@ __all__ = [
     "iter_extensions",
     "parse_audio_level",
     "rewrite_header",
+    "rtp_layout",
 ]
 
 # Largest datagram we accept: the Ethernet MTU. WebRTC stacks keep RTP well below it
@@ -95,6 +96,11 @@ def _layout(data: bytes | bytearray | memoryview) -> tuple[int, int]:
 def check_rtp(data: bytes | bytearray | memoryview) -> None:
     """Raise ValueError unless `data` is a well-framed RTP packet; the hot-path gatekeeper."""
     _layout(data)
+
+
+def rtp_layout(data: bytes | bytearray | memoryview) -> tuple[int, int]:
+    """Validate like `check_rtp` and return (header_length, padding_length) for the forwarder."""
+    return _layout(data)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from hub.db.models import AccessLevel, MeetingState
 from hub.meetings.service import MAX_TITLE, MeetingService, MeetingView
 from hub.web.keys import CONFIG, MEETINGS
 from hub.web.requests import read_json, require_session
+from hub.web.ws import meeting_socket
 
 API_PREFIX = "/api/v1"
 
@@ -123,6 +124,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              response=MeetingOut),
     Endpoint("POST", "/meetings/{meeting_id}/end", end_meeting,
              "End a meeting for everyone (owner only)", response=MeetingOut),
+    Endpoint("GET", "/meetings/{meeting_id}/ws", meeting_socket,
+             "Join the meeting: WebSocket carrying signaling, chat and state (docs/signaling.md)",
+             status=101, websocket=True),
 )  # fmt: skip
 
 

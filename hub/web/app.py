@@ -12,13 +12,25 @@ from hub.config import HubConfig
 from hub.db.database import Database
 from hub.db.migrate import prepare_schema
 from hub.meetings.events import EventBus
+from hub.meetings.live import LiveMeetings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.resources import resource_dir
+from hub.sfu.service import Sfu, SfuCollector
 from hub.web import health, pages
 from hub.web.api import add_api_routes
 from hub.web.errors import error_middleware
-from hub.web.keys import CONFIG, DATABASE, EVENTS, MEETINGS, METRICS, SESSION_CODEC, TEMPLATES
+from hub.web.keys import (
+    CONFIG,
+    DATABASE,
+    EVENTS,
+    LIVE,
+    MEETINGS,
+    METRICS,
+    SESSION_CODEC,
+    SFU,
+    TEMPLATES,
+)
 from hub.web.middleware import metrics_middleware, request_id_middleware, session_middleware
 from hub.web.render import template_environment
 
@@ -42,6 +54,16 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         await database.close()
 
 
+async def sfu_context(app: web.Application) -> AsyncIterator[None]:
+    """Start the SFU's periodic work; on shutdown close every media connection."""
+    sfu = app[SFU]
+    sfu.start()
+    try:
+        yield
+    finally:
+        await sfu.close()
+
+
 def create_app(config: HubConfig) -> web.Application:
     """Build the hub's app; nothing is connected until the runner starts its cleanup contexts."""
     app = web.Application(
@@ -60,7 +82,11 @@ def create_app(config: HubConfig) -> web.Application:
     app[SESSION_CODEC] = SessionCodec(
         config.security.secret_key.get_secret_value(), secure=not config.dev
     )
+    app[LIVE] = LiveMeetings()
+    app[SFU] = Sfu(config.sfu)
+    app[METRICS].registry.register(SfuCollector(app[SFU]))
     app.cleanup_ctx.append(database_context)
+    app.cleanup_ctx.append(sfu_context)
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
     add_api_routes(app)

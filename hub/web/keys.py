@@ -9,8 +9,10 @@ from hub.auth.session import Session, SessionCodec
 from hub.config import HubConfig
 from hub.db.database import Database
 from hub.meetings.events import EventBus
+from hub.meetings.live import LiveMeetings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
+from hub.sfu.service import Sfu
 
 CONFIG = web.AppKey("config", HubConfig)
 DATABASE = web.AppKey("database", Database)
@@ -19,5 +21,7 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 EVENTS = web.AppKey("events", EventBus)
 MEETINGS = web.AppKey("meetings", MeetingService)
 SESSION_CODEC = web.AppKey("session_codec", SessionCodec)
+LIVE = web.AppKey("live", LiveMeetings)
+SFU = web.AppKey("sfu", Sfu)
 
 SESSION = web.RequestKey("session", Session)

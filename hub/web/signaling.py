@@ -98,13 +98,39 @@ class Ping(_Message):
     type: Literal["ping"]
 
 
+class Reconnect(_Message):
+    """The browser lost its subscribe connection: the hub offers a fresh one."""
+
+    type: Literal["reconnect"]
+
+
 ClientMessage = Annotated[
-    Join | PublishOffer | SubscribeAnswer | IceCandidate | MediaState | Chat | Hand | Leave | Ping,
+    Join
+    | PublishOffer
+    | SubscribeAnswer
+    | IceCandidate
+    | MediaState
+    | Chat
+    | Hand
+    | Leave
+    | Ping
+    | Reconnect,
     Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = frozenset(
-    ("join", "publish_offer", "subscribe_answer", "ice", "media", "chat", "hand", "leave", "ping")
+    (
+        "join",
+        "publish_offer",
+        "subscribe_answer",
+        "ice",
+        "media",
+        "chat",
+        "hand",
+        "leave",
+        "ping",
+        "reconnect",
+    )
 )
 
 
@@ -180,6 +206,8 @@ class SubscribeOffer(_Message):
     type: Literal["subscribe_offer"] = "subscribe_offer"
     sdp: str
     streams: list[StreamInfo]
+    # True: apply this offer to a fresh RTCPeerConnection (the previous one is gone).
+    restart: bool = False
 
 
 class ParticipantJoined(_Message):

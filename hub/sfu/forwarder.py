@@ -1,0 +1,473 @@
+"""The packet path: published streams, the legs that forward them, and what crosses between.
+
+An `InboundStream` is one track a participant publishes (decrypted by aiortc, never decoded).
+A `Leg` is one subscriber's sendonly transceiver; it forwards one inbound stream at a time
+with its own SSRC, sequence numbers and timestamps (`StreamRewriter`), keeps what it sent for
+NACKs (`PacketHistory`), and starts only on a keyframe so the subscriber can decode at once.
+
+The per-packet work is in `InboundStream.forward`; everything else runs per RTCP packet or
+per negotiation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from hub.ids import ParticipantId
+from hub.sfu.history import PacketHistory
+from hub.sfu.rewrite import StreamRewriter
+from hub.sfu.rtcp import (
+    RtcpNack,
+    RtcpPli,
+    RtcpRemb,
+    RtcpReportBlock,
+    RtcpRr,
+    RtcpSdes,
+    RtcpSr,
+    SdesChunk,
+)
+from hub.sfu.rtp import is_h264_keyframe, is_vp8_keyframe
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["audio", "video"]
+Source = Literal["microphone", "camera", "screen", "screen_audio"]
+SendRtp = Callable[[bytes], Awaitable[None]]
+
+URI_MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
+URI_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+URI_AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+
+HISTORY_SIZE = 512
+PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream
+NACK_MAX = 64  # a gap larger than this is not worth asking for: a keyframe is cheaper
+DEFAULT_REMB = 1_500_000  # bits/s offered to publishers before any subscriber reports
+
+_HEADER = struct.Struct("!BBHII")
+_pack_header = _HEADER.pack_into
+_unpack_header = _HEADER.unpack_from
+
+
+def _ext_ids(extensions: list[Any]) -> dict[str, int]:
+    return {ext.uri: ext.id for ext in extensions}
+
+
+def _abs_send_time(now: float) -> bytes:
+    # 6.18 fixed-point seconds, 24 bits (webrtc abs-send-time).
+    return (int(now * 262144) & 0xFFFFFF).to_bytes(3, "big")
+
+
+@dataclass
+class SfuCounters:
+    """Plain counters updated on the packet path, read by the /metrics collector."""
+
+    packets_in: int = 0
+    packets_forwarded: int = 0
+    bytes_forwarded: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    keyframe_requests_forwarded: int = 0
+    nacks_answered: int = 0
+    muted_drops: int = 0
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+
+class InboundStream:
+    """One published track: what was negotiated, receive statistics, and its legs."""
+
+    def __init__(
+        self,
+        *,
+        participant_id: ParticipantId,
+        mid: str,
+        kind: Kind,
+        source: Source,
+        params: Any,
+        rtcp_ssrc: int,
+        send_rtcp: SendRtp,
+        counters: SfuCounters,
+    ) -> None:
+        self.participant_id = participant_id
+        self.mid = mid
+        self.kind: Kind = kind
+        self.source: Source = source
+        self.counters = counters
+        self._send_rtcp = send_rtcp
+        self.rtcp_ssrc = rtcp_ssrc
+        codec = next(c for c in params.codecs if not c.mimeType.lower().endswith("/rtx"))
+        self.codec = codec
+        self.mime = codec.mimeType.lower()
+        self.clock_rate: int = codec.clockRate
+        self.payload_type: int = codec.payloadType
+        self.rtx_payload_type: int | None = next(
+            (
+                c.payloadType
+                for c in params.codecs
+                if c.mimeType.lower().endswith("/rtx")
+                and str(c.parameters.get("apt")) == str(codec.payloadType)
+            ),
+            None,
+        )
+        ids = _ext_ids(params.headerExtensions)
+        self.mid_ext = ids.get(URI_MID)
+        self.level_ext = ids.get(URI_AUDIO_LEVEL)
+        self.ssrc: int | None = None
+        self.rtx_ssrc: int | None = None
+        for encoding in params.encodings:
+            self.ssrc = encoding.ssrc
+            if encoding.rtx is not None:
+                self.rtx_ssrc = encoding.rtx.ssrc
+        self.legs: list[Leg] = []
+        self.forwarding = True  # False while the participant is muted (or camera off)
+        self.active = True  # False while the publisher does not send this m-line
+        self.on_audio_level: Callable[[ParticipantId, int, bool], None] | None = None
+        # Receive statistics for our receiver reports (RFC 3550 A.3, A.8).
+        self._base_seq: int | None = None
+        self._max_seq = 0
+        self._cycles = 0
+        self._received = 0
+        self._expected_prior = 0
+        self._received_prior = 0
+        self._jitter = 0.0
+        self._last_transit: float | None = None
+        self._last_sr = 0
+        self._last_sr_at = 0.0
+        self._last_pli = 0.0
+        self.keyframes = 0
+
+    # -- packet path ---------------------------------------------------------------------
+
+    def is_keyframe(self, data: bytes, header_length: int, end: int) -> bool:
+        if self.kind == "audio":
+            return True
+        if self.mime == "video/vp8":
+            return is_vp8_keyframe(data, header_length, end)
+        if self.mime == "video/h264":
+            return is_h264_keyframe(data, header_length, end)
+        return False
+
+    async def forward(
+        self, data: bytes, header_length: int, padding: int, rtx: bool, now: float
+    ) -> None:
+        """Send one incoming packet to every leg, rewritten for each subscriber."""
+        b0, b1, seq, timestamp, ssrc = _unpack_header(data, 0)
+        start = header_length
+        if rtx:  # RFC 4588: the original sequence number leads the payload
+            seq = (data[start] << 8) | data[start + 1]
+            start += 2
+        end = len(data) - padding
+        if end <= start:
+            self.counters.drop("padding_only")
+            return
+        if not rtx:
+            self._account(seq, timestamp, now)
+        level_value: bytes | None = None
+        if self.level_ext is not None and b0 & 0x10:
+            level_value = _find_one_byte_ext(data, header_length, self.level_ext)
+            if level_value is not None and self.on_audio_level is not None:
+                byte = level_value[0]
+                self.on_audio_level(self.participant_id, byte & 0x7F, bool(byte & 0x80))
+        if not self.forwarding:
+            self.counters.muted_drops += 1
+            for leg in self.legs:
+                if leg.started:
+                    leg.rewriter.drop(ssrc, seq, timestamp, now)
+            return
+        keyframe: bool | None = None
+        payload = data[start:end]
+        marker = b1 & 0x80
+        for leg in self.legs:
+            if not leg.ready:
+                continue
+            if not leg.started:
+                if keyframe is None:
+                    keyframe = self.is_keyframe(data, start, end)
+                if not keyframe:
+                    continue
+                leg.started = True
+                leg.first_packet_at = now
+            rewritten = leg.rewriter.rewrite(ssrc, seq, timestamp, now)
+            if rewritten is None or rewritten.duplicate:
+                continue
+            packet = leg.build(
+                marker, rewritten.sequence_number, rewritten.timestamp, level_value, payload, now
+            )
+            leg.history.put(rewritten.sequence_number, packet)
+            leg.packets += 1
+            leg.octets += len(payload)
+            await leg.send(packet)
+            self.counters.packets_forwarded += 1
+            self.counters.bytes_forwarded += len(packet)
+
+    def _account(self, seq: int, timestamp: int, now: float) -> None:
+        self._received += 1
+        if self._base_seq is None:
+            self._base_seq = self._max_seq = seq
+            return
+        delta = (seq - self._max_seq) & 0xFFFF
+        if 0 < delta < 0x8000:
+            if seq < self._max_seq:
+                self._cycles += 1 << 16
+            if 1 < delta <= NACK_MAX and self.kind == "video":
+                missing = [(self._max_seq + k) & 0xFFFF for k in range(1, delta)]
+                asyncio.get_running_loop().create_task(self._nack(missing))
+            self._max_seq = seq
+        transit = now * self.clock_rate - timestamp
+        if self._last_transit is not None:
+            difference = abs(transit - self._last_transit)
+            if difference < 0x80000000:
+                self._jitter += (difference - self._jitter) / 16
+        self._last_transit = transit
+
+    # -- RTCP towards the publisher ------------------------------------------------------
+
+    async def _nack(self, missing: list[int]) -> None:
+        if self.ssrc is None:
+            return
+        nack = RtcpNack.from_sequence_numbers(self.rtcp_ssrc, self.ssrc, missing)
+        await self._send_rtcp(bytes(nack))
+
+    async def request_keyframe(self, *, force: bool = False) -> None:
+        """Ask the publisher for a keyframe (throttled: many subscribers, one request)."""
+        now = time.monotonic()
+        if self.kind != "video" or self.ssrc is None:
+            return
+        if not force and now - self._last_pli < PLI_INTERVAL:
+            return
+        self._last_pli = now
+        self.counters.keyframe_requests_forwarded += 1
+        await self._send_rtcp(bytes(RtcpPli(sender_ssrc=self.rtcp_ssrc, media_ssrc=self.ssrc)))
+
+    def on_sender_report(self, report: RtcpSr) -> None:
+        self._last_sr = (report.ntp_timestamp >> 16) & 0xFFFFFFFF
+        self._last_sr_at = time.monotonic()
+
+    def receiver_report(self) -> bytes | None:
+        """RR (and REMB for video) describing what we received, sent about once a second."""
+        if self.ssrc is None or self._base_seq is None:
+            return None
+        expected = self._cycles + self._max_seq - self._base_seq + 1
+        expected_interval = expected - self._expected_prior
+        received_interval = self._received - self._received_prior
+        self._expected_prior, self._received_prior = expected, self._received
+        lost_interval = expected_interval - received_interval
+        fraction = (
+            0
+            if expected_interval <= 0 or lost_interval <= 0
+            else min(255, (lost_interval << 8) // expected_interval)
+        )
+        lost = max(min(expected - self._received, (1 << 23) - 1), -(1 << 23))
+        delay = int((time.monotonic() - self._last_sr_at) * 65536) if self._last_sr_at else 0
+        block = RtcpReportBlock(
+            ssrc=self.ssrc,
+            fraction_lost=fraction,
+            packets_lost=lost,
+            highest_sequence=(self._cycles | self._max_seq) & 0xFFFFFFFF,
+            jitter=int(self._jitter) & 0xFFFFFFFF,
+            last_sr=self._last_sr,
+            delay_since_last_sr=delay & 0xFFFFFFFF,
+        )
+        data = bytes(RtcpRr(ssrc=self.rtcp_ssrc, reports=[block]))
+        if self.kind == "video":
+            estimates = [leg.remb for leg in self.legs if leg.remb]
+            bitrate = min(estimates) if estimates else DEFAULT_REMB
+            data += bytes(RtcpRemb.from_bitrate(self.rtcp_ssrc, bitrate, [self.ssrc]))
+        return data
+
+    async def send_receiver_report(self) -> None:
+        data = self.receiver_report()
+        if data is not None:
+            await self._send_rtcp(data)
+
+
+def _find_one_byte_ext(data: bytes, header_length: int, ext_id: int) -> bytes | None:
+    """Value of a one-byte-form extension element, found without building any list."""
+    offset = 12 + 4 * (data[0] & 0x0F)
+    if data[offset] != 0xBE or data[offset + 1] != 0xDE:
+        return None
+    position, end = offset + 4, header_length
+    while position < end:
+        byte = data[position]
+        if byte == 0:
+            position += 1
+            continue
+        element, length = byte >> 4, (byte & 0x0F) + 1
+        if element == 15:
+            return None
+        if element == ext_id:
+            value = data[position + 1 : position + 1 + length]
+            return value if len(value) == length else None
+        position += 1 + length
+    return None
+
+
+class Leg:
+    """One subscriber transceiver forwarding one inbound stream (re-pointable to another)."""
+
+    def __init__(self, *, participant_id: ParticipantId, kind: Kind, transceiver: Any) -> None:
+        self.participant_id = participant_id  # the subscriber
+        self.kind: Kind = kind
+        self.transceiver = transceiver
+        self.source: InboundStream | None = None
+        self.ready = False  # negotiated: aiortc called send() with the parameters
+        self.started = False  # a keyframe went out since the last (re)start
+        self.first_packet_at: float | None = None
+        self.payload_type = 0
+        self.rtx_payload_type: int | None = None
+        self.ssrc: int = transceiver.sender._ssrc
+        self.rtx_ssrc: int = transceiver.sender._rtx_ssrc
+        self.cname = ""
+        self.mid_element = b""
+        self.abs_ext: int | None = None
+        self.level_ext: int | None = None
+        self.rewriter = StreamRewriter(
+            self.ssrc,
+            90000 if kind == "video" else 48000,
+            first_sequence=secrets.randbelow(32768),  # below 2^15: avoids an early SRTP wrap
+            first_timestamp=secrets.randbits(32),
+        )
+        self.history = PacketHistory(HISTORY_SIZE)
+        self._rtx_sequence = secrets.randbelow(32768)
+        self.packets = 0
+        self.octets = 0
+        self.remb: int | None = None
+        self.retransmitted = 0
+
+    @property
+    def mid(self) -> str | None:
+        mid: str | None = self.transceiver.mid
+        return mid
+
+    def negotiated(self, params: Any) -> None:
+        """Record what the subscriber accepted (aiortc calls this once per transceiver)."""
+        self.cname = params.rtcp.cname or ""
+        ids = _ext_ids(params.headerExtensions)
+        mid = (params.muxId or "").encode()
+        mid_id = ids.get(URI_MID)
+        self.mid_element = bytes([(mid_id << 4) | (len(mid) - 1)]) + mid if mid_id and mid else b""
+        self.abs_ext = ids.get(URI_ABS_SEND_TIME)
+        self.level_ext = ids.get(URI_AUDIO_LEVEL)
+        self._params = params
+        self.ready = True
+        if self.source is not None:
+            self._bind_codec(self.source)
+
+    def _bind_codec(self, source: InboundStream) -> None:
+        codecs = self._params.codecs
+        codec = next((c for c in codecs if c.mimeType.lower() == source.mime), None)
+        if codec is None:
+            log.warning("subscriber did not accept %s; leg stays silent", source.mime)
+            self.ready = False
+            return
+        self.payload_type = codec.payloadType
+        self.rtx_payload_type = next(
+            (
+                c.payloadType
+                for c in codecs
+                if c.mimeType.lower().endswith("/rtx")
+                and str(c.parameters.get("apt")) == str(codec.payloadType)
+            ),
+            None,
+        )
+
+    def attach(self, source: InboundStream) -> None:
+        """Forward `source` from its next keyframe on; numbering stays continuous."""
+        self.detach()
+        self.source = source
+        source.legs.append(self)
+        self.started = False
+        if self.ready:
+            self._bind_codec(source)
+
+    def detach(self) -> None:
+        if self.source is not None and self in self.source.legs:
+            self.source.legs.remove(self)
+        self.source = None
+        self.started = False
+
+    def build(
+        self,
+        marker: int,
+        sequence_number: int,
+        timestamp: int,
+        level_value: bytes | None,
+        payload: bytes,
+        now: float,
+    ) -> bytes:
+        """The outgoing packet: our header and extension ids, the publisher's payload."""
+        extensions = bytearray()
+        if self.abs_ext is not None:
+            extensions.append((self.abs_ext << 4) | 2)
+            extensions += _abs_send_time(now)
+        if self.level_ext is not None and level_value is not None:
+            extensions.append(self.level_ext << 4)
+            extensions += level_value
+        extensions += self.mid_element
+        header = bytearray(12)
+        if extensions:
+            extensions += b"\x00" * (-len(extensions) % 4)
+            _pack_header(header, 0, 0x90, marker | self.payload_type, sequence_number,
+                         timestamp, self.ssrc)  # fmt: skip
+            header += b"\xbe\xde" + (len(extensions) // 4).to_bytes(2, "big") + extensions
+        else:
+            _pack_header(header, 0, 0x80, marker | self.payload_type, sequence_number,
+                         timestamp, self.ssrc)  # fmt: skip
+        return bytes(header + payload)
+
+    async def send(self, packet: bytes) -> None:
+        # ConnectionError: the subscriber is going away; its connection's handler cleans up.
+        with contextlib.suppress(ConnectionError):
+            await self.transceiver.sender.transport._send_rtp(packet)
+
+    async def retransmit(self, sequence_number: int) -> bool:
+        """Answer a NACK from history, as RTX when negotiated (RFC 4588)."""
+        packet = self.history.get(sequence_number)
+        if packet is None:
+            return False
+        if self.rtx_payload_type is not None:
+            header_length = 12 + 4 * (packet[0] & 0x0F)
+            if packet[0] & 0x10:
+                header_length += 4 + 4 * int.from_bytes(
+                    packet[header_length + 2 : header_length + 4]
+                )
+            header = bytearray(packet[:header_length])
+            header[1] = (packet[1] & 0x80) | self.rtx_payload_type
+            header[2:4] = self._rtx_sequence.to_bytes(2, "big")
+            header[8:12] = self.rtx_ssrc.to_bytes(4, "big")
+            self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
+            packet = bytes(header) + packet[2:4] + packet[header_length:]
+        self.retransmitted += 1
+        await self.send(bytes(packet))
+        return True
+
+    def sender_report(self, report: RtcpSr) -> bytes | None:
+        """The publisher's SR in our timestamp space, so the subscriber keeps lip sync."""
+        if not self.started:
+            return None
+        timestamp = self.rewriter.translate_timestamp(report.rtp_timestamp)
+        if timestamp is None:
+            return None
+        data = bytes(
+            RtcpSr(
+                ssrc=self.ssrc,
+                ntp_timestamp=report.ntp_timestamp,
+                rtp_timestamp=timestamp,
+                packet_count=self.packets & 0xFFFFFFFF,
+                octet_count=self.octets & 0xFFFFFFFF,
+                reports=[],
+            )
+        )
+        if self.cname:
+            data += bytes(
+                RtcpSdes(chunks=[SdesChunk(ssrc=self.ssrc, items=[(1, self.cname.encode())])])
+            )
+        return data

@@ -1,0 +1,69 @@
+"""ICE for the SFU's peer connections: only the servers and addresses the operator configured.
+
+aiortc's default `RTCConfiguration()` queries a public Google STUN server; we always pass an
+explicit (usually empty) server list. aioice offers every interface but never loopback and
+has no option to choose; we gather host candidates ourselves from the configured addresses
+before aiortc's own gathering runs, which then finds the work done (aioice 0.13 internals,
+checked by `check_internals`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
+from aiortc.rtcconfiguration import RTCBundlePolicy
+
+from hub.config import IceServerConfig
+
+
+def rtc_configuration(ice_servers: Sequence[IceServerConfig]) -> RTCConfiguration:
+    return RTCConfiguration(
+        iceServers=[
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in ice_servers
+        ],
+        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+    )
+
+
+async def gather_on(pc: RTCPeerConnection, addresses: Sequence[str]) -> None:
+    """Offer host candidates on `addresses` only (call before setLocalDescription)."""
+    if not addresses:
+        return
+    seen: set[int] = set()
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        if id(connection) in seen or connection._local_candidates_start:
+            continue
+        seen.add(id(connection))
+        connection._local_candidates_start = True
+        connection._local_candidates += await connection.get_component_candidates(
+            component=1, addresses=list(addresses)
+        )
+        connection._local_candidates_end = True
+
+
+def check_internals() -> None:
+    """Fail at start, not mid-meeting, if aiortc/aioice no longer have what the SFU hooks."""
+    from aioice import Connection
+    from aiortc.rtcdtlstransport import RTCDtlsTransport
+    from aiortc.rtcrtpreceiver import RTCRtpReceiver
+    from aiortc.rtcrtpsender import RTCRtpSender
+
+    missing = [
+        f"{owner.__name__}.{name}"
+        for owner, name in (
+            (RTCDtlsTransport, "_handle_rtp_data"),
+            (RTCDtlsTransport, "_handle_rtcp_data"),
+            (RTCDtlsTransport, "_send_rtp"),
+            (RTCRtpReceiver, "receive"),
+            (RTCRtpSender, "send"),
+            (Connection, "get_component_candidates"),
+        )
+        if not hasattr(owner, name)
+    ]
+    if missing:
+        raise RuntimeError(
+            "this aiortc/aioice version lacks what the SFU hooks: " + ", ".join(missing)
+        )

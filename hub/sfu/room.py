@@ -1,0 +1,636 @@
+"""One meeting's media: each participant's publish and subscribe connections and the legs
+between them.
+
+Publish connection: the browser offers, the room answers; each received m-line becomes an
+`InboundStream`. Subscribe connection: the room offers one sendonly transceiver ("leg") per
+stream of the others and the browser answers. A leg whose stream goes away turns inactive and
+is reused for the next stream of its kind, because aiortc 1.16 cannot remove m-lines
+(docs/sfu-aiortc-hooks.md). aiortc cannot restart ICE either: a publish offer with new ICE
+credentials gets a fresh connection whose streams take over the old ones' legs seamlessly,
+and a subscriber that lost its connection gets a fresh one (`restart_subscriber`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+
+from hub.ids import MeetingId, ParticipantId
+from hub.sfu.forwarder import InboundStream, Kind, Leg, SfuCounters, Source
+from hub.sfu.ice import gather_on, rtc_configuration
+from hub.sfu.rtcp import RtcpFir, RtcpNack, RtcpPli, RtcpRemb, RtcpSr, check_rtcp, parse_compound
+from hub.sfu.rtp import rtp_layout
+from hub.sfu.speaker import SpeakerDetector
+
+log = logging.getLogger(__name__)
+
+NEGOTIATION_TIMEOUT = 15.0
+MAX_MEDIA_SECTIONS = 8
+MEDIA_KINDS: tuple[Kind, ...] = ("audio", "video")
+
+
+class SdpError(ValueError):
+    """An offer or answer the SFU cannot use; the message says why, for the sender."""
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """What one subscriber transceiver carries: announced to the browser with each offer."""
+
+    mid: str
+    participant_id: ParticipantId
+    source: Source
+    kind: Kind
+
+
+SendOffer = Callable[[str, list[StreamSource], bool], Awaitable[None]]
+RtpHandler = Callable[[bytes, int], Awaitable[None]]
+RtcpHandler = Callable[[bytes], Awaitable[None]]
+SpeakerChanged = Callable[[ParticipantId | None], Awaitable[None]]
+
+
+@dataclass
+class RoomSettings:
+    """What the room needs from the configuration, as plain values."""
+
+    ice_servers: Sequence[Any] = ()
+    candidate_addresses: Sequence[str] = ()
+
+
+def _codec_preferences(kind: Kind) -> list[Any]:
+    """Opus for audio, VP8 (+RTX) for video: every publisher and subscriber agree, so packets
+    are forwarded as they are, never transcoded."""
+    wanted = ("audio/opus",) if kind == "audio" else ("video/vp8", "video/rtx")
+    capabilities = RTCRtpSender.getCapabilities(kind).codecs
+    return [codec for codec in capabilities if codec.mimeType.lower() in wanted]
+
+
+def _default_source(kind: Kind) -> Source:
+    return "microphone" if kind == "audio" else "camera"
+
+
+def _ice_ufrag(sdp: str) -> str | None:
+    for line in sdp.splitlines():
+        if line.startswith("a=ice-ufrag:"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def _check_sdp(sdp: str) -> None:
+    """Cheap structural checks before aiortc sees the text: precise errors for the sender."""
+    if not sdp.startswith("v=0"):
+        raise SdpError("SDP must start with v=0")
+    sections = [line for line in sdp.splitlines() if line.startswith("m=")]
+    if len(sections) > MAX_MEDIA_SECTIONS:
+        raise SdpError(f"SDP has {len(sections)} media sections; at most {MAX_MEDIA_SECTIONS}")
+    for line in sections:
+        kind = line[2:].split(" ", 1)[0]
+        if kind not in MEDIA_KINDS:
+            raise SdpError(f"SDP media section {kind!r} is not audio or video")
+
+
+def _hook_transports(pc: RTCPeerConnection, on_rtp: Any, on_rtcp: Any) -> None:
+    """Route decrypted packets of every transport of `pc` to our handlers (idempotent)."""
+    for transceiver in pc.getTransceivers():
+        for transport in (transceiver.receiver.transport, transceiver.sender.transport):
+            if transport is not None and transport._handle_rtp_data is not on_rtp:
+                # Per-instance override, documented in docs/sfu-aiortc-hooks.md.
+                transport._handle_rtp_data = on_rtp  # type: ignore[method-assign]
+                transport._handle_rtcp_data = on_rtcp  # type: ignore[method-assign]
+
+
+@dataclass
+class MediaParticipant:
+    """One participant's two connections, published streams and subscription legs."""
+
+    participant_id: ParticipantId
+    publish_pc: RTCPeerConnection | None = None
+    publish_ufrag: str | None = None
+    streams: dict[str, InboundStream] = field(default_factory=dict)  # by mid
+    stream_pcs: dict[str, RTCPeerConnection] = field(default_factory=dict)  # mid -> its pc
+    by_ssrc: dict[int, InboundStream] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)  # mid -> what the browser said
+    audio: bool = True
+    video: bool = True
+    subscribe_pc: RTCPeerConnection | None = None
+    send_offer: SendOffer | None = None
+    legs: list[Leg] = field(default_factory=list)
+    legs_by_ssrc: dict[int, Leg] = field(default_factory=dict)
+    needs_offer: bool = False
+    restart_next_offer: bool = False
+    negotiation: asyncio.Task[None] | None = None
+    pending_answer: asyncio.Future[str] | None = None
+    # Packet handlers bound to this participant, installed on its connections' transports.
+    on_publish_rtp: RtpHandler | None = None
+    on_publish_rtcp: RtcpHandler | None = None
+    on_subscribe_rtcp: RtcpHandler | None = None
+
+    def allows(self, stream: InboundStream) -> bool:
+        return self.audio if stream.kind == "audio" else self.video
+
+
+class SfuRoom:
+    """All media of one meeting; created on the first join, closed when the last one leaves."""
+
+    def __init__(
+        self,
+        meeting_id: MeetingId,
+        settings: RoomSettings,
+        counters: SfuCounters,
+        on_speaker: SpeakerChanged | None = None,
+    ) -> None:
+        self.meeting_id = meeting_id
+        self.settings = settings
+        self.counters = counters
+        self.participants: dict[ParticipantId, MediaParticipant] = {}
+        self.speaker: SpeakerDetector[ParticipantId] = SpeakerDetector()
+        self.on_speaker = on_speaker
+        self._closed = False
+
+    # -- participants ---------------------------------------------------------------------
+
+    def _participant(self, participant_id: ParticipantId) -> MediaParticipant:
+        member = self.participants.get(participant_id)
+        if member is None:
+            member = self.participants[participant_id] = MediaParticipant(participant_id)
+            member.on_publish_rtp = self._publish_rtp(member)
+            member.on_publish_rtcp = self._publish_rtcp(member)
+            member.on_subscribe_rtcp = self._subscribe_rtcp(member)
+        return member
+
+    def set_forwarding(self, participant_id: ParticipantId, *, audio: bool, video: bool) -> None:
+        """Mute or unmute at the SFU: a muted stream's packets stop here, at once."""
+        member = self._participant(participant_id)
+        turned_on = [
+            stream
+            for stream in member.streams.values()
+            if not stream.forwarding and (audio if stream.kind == "audio" else video)
+        ]
+        member.audio, member.video = audio, video
+        for stream in member.streams.values():
+            stream.forwarding = member.allows(stream)
+        for stream in turned_on:
+            for leg in stream.legs:
+                leg.started = False  # restart on a keyframe: the picture is fresh at once
+            self._spawn(stream.request_keyframe(force=True))
+
+    async def remove_participant(self, participant_id: ParticipantId) -> None:
+        member = self.participants.pop(participant_id, None)
+        if member is None:
+            return
+        self.speaker.forget(participant_id)
+        if member.negotiation is not None:
+            member.negotiation.cancel()
+        for stream in list(member.streams.values()):
+            self._unpublish(stream)
+        for leg in member.legs:
+            leg.detach()
+        for pc in (member.publish_pc, member.subscribe_pc):
+            if pc is not None:
+                await pc.close()
+
+    async def close(self) -> None:
+        self._closed = True
+        for participant_id in list(self.participants):
+            await self.remove_participant(participant_id)
+
+    # -- publishing -----------------------------------------------------------------------
+
+    async def publish(
+        self, participant_id: ParticipantId, sdp: str, sources: dict[str, Source]
+    ) -> str:
+        """Answer a publish offer; its streams reach the others as soon as media flows."""
+        _check_sdp(sdp)
+        member = self._participant(participant_id)
+        member.sources.update(sources)
+        ufrag = _ice_ufrag(sdp)
+        if member.publish_pc is not None and ufrag != member.publish_ufrag:
+            # aiortc ignores new ICE credentials: a restart gets a fresh connection.
+            await self._replace_publish_pc(member)
+        if member.publish_pc is None:
+            member.publish_pc = RTCPeerConnection(rtc_configuration(self.settings.ice_servers))
+        pc = member.publish_pc
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise SdpError(f"offer rejected: {exc}") from None
+        member.publish_ufrag = ufrag
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind not in MEDIA_KINDS:
+                continue
+            transceiver.direction = "recvonly"
+            with contextlib.suppress(ValueError):
+                transceiver.setCodecPreferences(_codec_preferences(transceiver.kind))
+            self._hook_receiver(member, pc, transceiver)
+        _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
+        await gather_on(pc, self.settings.candidate_addresses)
+        try:
+            await pc.setLocalDescription(await pc.createAnswer())
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise SdpError(f"cannot answer this offer: {exc}") from None
+        _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
+        self._refresh_publications(member, pc)
+        answer: str = pc.localDescription.sdp
+        return answer
+
+    async def _replace_publish_pc(self, member: MediaParticipant) -> None:
+        old = member.publish_pc
+        member.publish_pc = None
+        member.by_ssrc.clear()
+        # Streams stay active with their legs and are re-bound when the new connection's
+        # receivers report their parameters: subscribers notice nothing but a keyframe.
+        if old is not None:
+            await old.close()
+
+    def _hook_receiver(
+        self, member: MediaParticipant, pc: RTCPeerConnection, transceiver: Any
+    ) -> None:
+        room = self
+
+        async def receive(params: Any) -> None:  # replaces RTCRtpReceiver.receive
+            mid = transceiver.mid
+            current = member.streams.get(mid)
+            if current is not None and member.stream_pcs.get(mid) is pc:
+                return  # already bound to this connection
+            stream = InboundStream(
+                participant_id=member.participant_id,
+                mid=mid,
+                kind=transceiver.kind,
+                source=member.sources.get(
+                    mid, "microphone" if transceiver.kind == "audio" else "camera"
+                ),
+                params=params,
+                rtcp_ssrc=transceiver.sender._ssrc,
+                send_rtcp=lambda data: _send_on(pc, data),
+                counters=room.counters,
+            )
+            stream.forwarding = member.allows(stream)
+            if stream.kind == "audio":
+                stream.on_audio_level = room._observe_level
+            if stream.ssrc is not None:
+                member.by_ssrc[stream.ssrc] = stream
+            if stream.rtx_ssrc is not None:
+                member.by_ssrc[stream.rtx_ssrc] = stream
+            member.streams[mid] = stream
+            member.stream_pcs[mid] = pc
+            _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
+            if current is not None and current.active:
+                for leg in list(current.legs):  # a restarted publisher: same legs, new source
+                    leg.attach(stream)
+                await stream.request_keyframe(force=True)
+            else:
+                room._announce(stream)
+
+        if not getattr(transceiver.receiver, "_hub_hooked", False):
+            transceiver.receiver.receive = receive
+            transceiver.receiver._hub_hooked = True
+
+    def _refresh_publications(self, member: MediaParticipant, pc: RTCPeerConnection) -> None:
+        """After a renegotiation: streams the browser stopped sending leave, resumed ones return."""
+        for transceiver in pc.getTransceivers():
+            mid = transceiver.mid
+            if mid is None or mid not in member.streams:
+                continue
+            stream = member.streams[mid]
+            stream.source = member.sources.get(mid, stream.source)
+            sending = transceiver.currentDirection in ("recvonly", "sendrecv")
+            if not sending and stream.active:
+                self._unpublish(stream)
+            elif sending and not stream.active:
+                stream.active = True
+                self._announce(stream)
+
+    def _announce(self, stream: InboundStream) -> None:
+        """Give every other participant a leg for a new stream, and renegotiate them."""
+        stream.active = True
+        for member in self.participants.values():
+            if member.participant_id != stream.participant_id and member.subscribe_pc is not None:
+                self._add_leg(member, stream)
+                self._request_negotiation(member)
+
+    def _unpublish(self, stream: InboundStream) -> None:
+        stream.active = False
+        for leg in list(stream.legs):
+            leg.detach()
+            leg.transceiver.direction = "inactive"
+            member = self.participants.get(leg.participant_id)
+            if member is not None:
+                self._request_negotiation(member)
+
+    # -- subscribing ----------------------------------------------------------------------
+
+    async def add_subscriber(self, participant_id: ParticipantId, send_offer: SendOffer) -> None:
+        """Create the participant's subscribe connection with legs for every live stream."""
+        member = self._participant(participant_id)
+        member.send_offer = send_offer
+        self._new_subscribe_pc(member)
+        for other in self.participants.values():
+            if other.participant_id == participant_id:
+                continue
+            for stream in other.streams.values():
+                if stream.active:
+                    self._add_leg(member, stream)
+        self._request_negotiation(member)
+
+    def _new_subscribe_pc(self, member: MediaParticipant) -> None:
+        member.subscribe_pc = RTCPeerConnection(rtc_configuration(self.settings.ice_servers))
+        member.legs = []
+        member.legs_by_ssrc = {}
+
+    async def restart_subscriber(self, participant_id: ParticipantId) -> None:
+        """A fresh subscribe connection after the browser lost the old one (network drop)."""
+        member = self.participants.get(participant_id)
+        if member is None or member.send_offer is None:
+            return
+        old_pc, old_legs = member.subscribe_pc, member.legs
+        if member.negotiation is not None:
+            member.negotiation.cancel()
+            member.negotiation = None
+        sources = [leg.source for leg in old_legs if leg.source is not None]
+        for leg in old_legs:
+            leg.detach()
+        self._new_subscribe_pc(member)
+        for stream in sources:
+            self._add_leg(member, stream)
+        member.restart_next_offer = True
+        self._request_negotiation(member)
+        if old_pc is not None:
+            await old_pc.close()
+
+    def _add_leg(self, member: MediaParticipant, stream: InboundStream) -> None:
+        pc = member.subscribe_pc
+        assert pc is not None
+        leg = next(
+            (leg for leg in member.legs if leg.source is None and leg.kind == stream.kind), None
+        )
+        if leg is None:
+            transceiver = pc.addTransceiver(stream.kind, direction="sendonly")
+            with contextlib.suppress(ValueError):
+                transceiver.setCodecPreferences(_codec_preferences(stream.kind))
+            leg = Leg(
+                participant_id=member.participant_id, kind=stream.kind, transceiver=transceiver
+            )
+            self._hook_sender(member, leg)
+            member.legs.append(leg)
+            member.legs_by_ssrc[leg.ssrc] = leg
+        else:
+            leg.transceiver.direction = "sendonly"
+        # msid: one MediaStream per publisher, so the browser keeps their audio and video in sync
+        leg.transceiver.sender._stream_id = stream.participant_id
+        leg.transceiver.sender._track_id = f"{stream.participant_id}-{stream.mid}"
+        leg.attach(stream)
+
+    def _hook_sender(self, member: MediaParticipant, leg: Leg) -> None:
+        room = self
+        pc = member.subscribe_pc
+
+        async def send(params: Any) -> None:  # replaces RTCRtpSender.send
+            if leg.ready:
+                return
+            leg.negotiated(params)
+            assert pc is not None
+            _hook_transports(pc, room._subscribe_rtp, member.on_subscribe_rtcp)
+            if leg.source is not None:
+                await leg.source.request_keyframe(force=True)
+
+        leg.transceiver.sender.send = send
+
+    def _request_negotiation(self, member: MediaParticipant) -> None:
+        member.needs_offer = True
+        if member.negotiation is None or member.negotiation.done():
+            member.negotiation = asyncio.get_running_loop().create_task(self._negotiate(member))
+
+    async def _negotiate(self, member: MediaParticipant) -> None:
+        """Offer, wait for the answer, repeat while changes queued up: one offer at a time."""
+        try:
+            while member.needs_offer and not self._closed:
+                member.needs_offer = False
+                pc = member.subscribe_pc
+                if pc is None or member.send_offer is None or not pc.getTransceivers():
+                    return
+                await gather_on(pc, self.settings.candidate_addresses)
+                await pc.setLocalDescription(await pc.createOffer())
+                _hook_transports(pc, self._subscribe_rtp, member.on_subscribe_rtcp)
+                streams = [
+                    StreamSource(leg.mid, leg.source.participant_id, leg.source.source, leg.kind)
+                    for leg in member.legs
+                    if leg.source is not None and leg.mid is not None
+                ]
+                member.pending_answer = asyncio.get_running_loop().create_future()
+                restart, member.restart_next_offer = member.restart_next_offer, False
+                await member.send_offer(pc.localDescription.sdp, streams, restart)
+                try:
+                    async with asyncio.timeout(NEGOTIATION_TIMEOUT):
+                        answer = await member.pending_answer
+                except TimeoutError:
+                    log.warning("no subscribe answer in time", extra={
+                        "participant_id": member.participant_id})  # fmt: skip
+                    return
+                finally:
+                    member.pending_answer = None
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+                _hook_transports(pc, self._subscribe_rtp, member.on_subscribe_rtcp)
+                for leg in member.legs:
+                    if leg.source is not None and not leg.started:
+                        await leg.source.request_keyframe(force=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("subscribe negotiation failed", extra={
+                "participant_id": member.participant_id})  # fmt: skip
+
+    async def subscribe_answer(self, participant_id: ParticipantId, sdp: str) -> None:
+        _check_sdp(sdp)
+        member = self.participants.get(participant_id)
+        if member is None or member.pending_answer is None or member.pending_answer.done():
+            raise SdpError("no subscribe offer is waiting for an answer")
+        member.pending_answer.set_result(sdp)
+
+    async def add_candidate(
+        self,
+        participant_id: ParticipantId,
+        which: str,
+        candidate: str,
+        sdp_mid: str | None,
+        sdp_mline_index: int | None,
+    ) -> None:
+        member = self.participants.get(participant_id)
+        if member is None:
+            return
+        pc = member.publish_pc if which == "publish" else member.subscribe_pc
+        if pc is None or not candidate:
+            return  # end-of-candidates, or a connection not made yet: nothing to do
+        text = candidate.removeprefix("candidate:")
+        try:
+            parsed = candidate_from_sdp(text)
+        except (ValueError, IndexError) as exc:
+            raise SdpError(f"ICE candidate is malformed: {exc}") from None
+        parsed.sdpMid = sdp_mid
+        parsed.sdpMLineIndex = sdp_mline_index
+        with contextlib.suppress(ValueError):  # unknown mid: the offer it belonged to is gone
+            await pc.addIceCandidate(parsed)
+
+    # -- packets --------------------------------------------------------------------------
+
+    def _publish_rtp(self, member: MediaParticipant) -> RtpHandler:
+        counters, clock = self.counters, time.monotonic
+
+        async def on_rtp(data: bytes, arrival_time_ms: int) -> None:
+            await receive_publisher_rtp(member, counters, data, clock())
+
+        return on_rtp
+
+    def _publish_rtcp(self, member: MediaParticipant) -> RtcpHandler:
+        counters = self.counters
+
+        async def on_rtcp(data: bytes) -> None:
+            await receive_publisher_rtcp(member, counters, data)
+
+        return on_rtcp
+
+    async def _subscribe_rtp(self, data: bytes, arrival_time_ms: int) -> None:
+        self.counters.drop("rtp_on_subscribe_connection")
+
+    def _subscribe_rtcp(self, member: MediaParticipant) -> RtcpHandler:
+        counters = self.counters
+
+        async def on_rtcp(data: bytes) -> None:
+            await receive_subscriber_rtcp(member, counters, data)
+
+        return on_rtcp
+
+    # -- periodic work ----------------------------------------------------------------------
+
+    def _observe_level(self, participant_id: ParticipantId, level: int, voice: bool) -> None:
+        self.speaker.observe(participant_id, level, voice, time.monotonic())
+
+    async def tick(self) -> None:
+        """About once a second: receiver reports to publishers, active speaker changes."""
+        for member in list(self.participants.values()):
+            for stream in list(member.streams.values()):
+                if stream.active:
+                    await stream.send_receiver_report()
+        if self.speaker.tick(time.monotonic()) and self.on_speaker is not None:
+            await self.on_speaker(self.speaker.current)
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        async def run() -> None:
+            await coroutine
+
+        asyncio.get_running_loop().create_task(run())
+
+    def snapshot(self) -> dict[str, Any]:
+        """Per-participant counts for tests and diagnostics (what the SFU really forwarded)."""
+        return {
+            member.participant_id: {
+                "published": {mid: {"kind": s.kind, "source": s.source, "active": s.active,
+                                    "forwarding": s.forwarding, "legs": len(s.legs)}
+                              for mid, s in member.streams.items()},
+                "legs": [{"mid": leg.mid, "kind": leg.kind, "packets": leg.packets,
+                          "from": leg.source.participant_id if leg.source else None,
+                          "started": leg.started}
+                         for leg in member.legs],
+            }
+            for member in self.participants.values()
+        }  # fmt: skip
+
+
+# -- packet entry points (module level: the same code the hooks run, testable on its own) ------
+
+
+async def receive_publisher_rtp(
+    member: MediaParticipant, counters: SfuCounters, data: bytes, now: float
+) -> None:
+    """A decrypted RTP packet from a publisher: checked, matched to its stream, forwarded."""
+    counters.packets_in += 1
+    try:
+        header_length, padding = rtp_layout(data)
+    except ValueError:
+        counters.drop("malformed_rtp")
+        return
+    ssrc = int.from_bytes(data[8:12], "big")
+    stream = member.by_ssrc.get(ssrc)
+    if stream is None:
+        counters.drop("unknown_ssrc")
+        return
+    rtx = ssrc == stream.rtx_ssrc
+    if rtx:
+        if header_length + 2 > len(data) - padding:
+            counters.drop("padding_only")
+            return
+    elif data[1] & 0x7F != stream.payload_type:
+        counters.drop("unexpected_payload_type")
+        return
+    await stream.forward(data, header_length, padding, rtx, now)
+
+
+def parse_rtcp(counters: SfuCounters, data: bytes) -> list[Any]:
+    try:
+        check_rtcp(data)
+        return parse_compound(data)
+    except ValueError:
+        counters.drop("malformed_rtcp")
+        return []
+
+
+async def receive_publisher_rtcp(
+    member: MediaParticipant, counters: SfuCounters, data: bytes
+) -> None:
+    """RTCP from a publisher: its sender reports, translated for each subscriber (lip sync)."""
+    for packet in parse_rtcp(counters, data):
+        if isinstance(packet, RtcpSr):
+            stream = member.by_ssrc.get(packet.ssrc)
+            if stream is None:
+                continue
+            stream.on_sender_report(packet)
+            for leg in stream.legs:
+                report = leg.sender_report(packet)
+                if report is not None:
+                    await leg.send(report)
+
+
+async def receive_subscriber_rtcp(
+    member: MediaParticipant, counters: SfuCounters, data: bytes
+) -> None:
+    """RTCP from a subscriber: keyframe requests go upstream, NACKs are answered here."""
+    for packet in parse_rtcp(counters, data):
+        if isinstance(packet, RtcpPli | RtcpFir):
+            targets = (
+                [packet.media_ssrc]
+                if isinstance(packet, RtcpPli)
+                else [ssrc for ssrc, _ in packet.entries]
+            )
+            for ssrc in targets:
+                leg = member.legs_by_ssrc.get(ssrc)
+                if leg is not None and leg.source is not None:
+                    await leg.source.request_keyframe()
+        elif isinstance(packet, RtcpNack):
+            leg = member.legs_by_ssrc.get(packet.media_ssrc)
+            if leg is None:
+                continue
+            for sequence_number in packet.sequence_numbers():
+                if await leg.retransmit(sequence_number):
+                    counters.nacks_answered += 1
+        elif isinstance(packet, RtcpRemb):
+            for ssrc in packet.ssrcs:
+                leg = member.legs_by_ssrc.get(ssrc)
+                if leg is not None:
+                    leg.remb = packet.bitrate
+
+
+async def _send_on(pc: RTCPeerConnection, data: bytes) -> None:
+    """Send RTCP on a connection's (bundled) transport; silently if it is closing."""
+    for transceiver in pc.getTransceivers():
+        transport = transceiver.sender.transport
+        if transport is not None:
+            with contextlib.suppress(ConnectionError):
+                await transport._send_rtp(data)
+            return

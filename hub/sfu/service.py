@@ -1,0 +1,123 @@
+"""The SFU of one hub process: every meeting's room, the periodic RTCP tick, and metrics.
+
+Opened and closed by the app's cleanup context. Packet counters are plain integers on the
+packet path and become Prometheus samples only when /metrics is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from hub.config import SfuConfig
+from hub.ids import MeetingId
+from hub.sfu.forwarder import SfuCounters
+from hub.sfu.ice import check_internals
+from hub.sfu.room import RoomSettings, SfuRoom
+
+log = logging.getLogger(__name__)
+
+TICK_INTERVAL = 1.0
+
+
+class Sfu:
+    """Owns the rooms; `start()` begins the tick loop, `close()` ends every connection."""
+
+    def __init__(self, config: SfuConfig) -> None:
+        check_internals()
+        self.settings = RoomSettings(
+            ice_servers=config.ice_servers, candidate_addresses=config.candidate_addresses
+        )
+        self.counters = SfuCounters()
+        self.rooms: dict[MeetingId, SfuRoom] = {}
+        self._ticker: asyncio.Task[None] | None = None
+
+    def room(self, meeting_id: MeetingId) -> SfuRoom:
+        room = self.rooms.get(meeting_id)
+        if room is None:
+            room = self.rooms[meeting_id] = SfuRoom(meeting_id, self.settings, self.counters)
+        return room
+
+    async def close_room(self, meeting_id: MeetingId) -> None:
+        room = self.rooms.pop(meeting_id, None)
+        if room is not None:
+            await room.close()
+
+    def start(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_INTERVAL)
+            for room in list(self.rooms.values()):
+                try:
+                    await room.tick()
+                except Exception:  # one room's trouble must not stop the others' reports
+                    log.exception("SFU tick failed", extra={"meeting_id": room.meeting_id})
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for meeting_id in list(self.rooms):
+            await self.close_room(meeting_id)
+
+
+class SfuCollector(Collector):
+    """Exposes the SFU's counters in /metrics without touching the packet path."""
+
+    def __init__(self, sfu: Sfu) -> None:
+        self._sfu = sfu
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        counters = self._sfu.counters
+        yield CounterMetricFamily(
+            "hub_sfu_packets_received",
+            "RTP packets received from publishers.",
+            value=counters.packets_in,
+        )
+        yield CounterMetricFamily(
+            "hub_sfu_packets_forwarded",
+            "RTP packets forwarded to subscribers.",
+            value=counters.packets_forwarded,
+        )
+        yield CounterMetricFamily(
+            "hub_sfu_bytes_forwarded",
+            "RTP bytes forwarded to subscribers.",
+            value=counters.bytes_forwarded,
+        )
+        yield CounterMetricFamily(
+            "hub_sfu_muted_packets",
+            "Packets of muted participants stopped at the SFU.",
+            value=counters.muted_drops,
+        )
+        yield CounterMetricFamily(
+            "hub_sfu_keyframe_requests",
+            "Keyframe requests (PLI) sent to publishers.",
+            value=counters.keyframe_requests_forwarded,
+        )
+        yield CounterMetricFamily(
+            "hub_sfu_nacks_answered",
+            "Retransmissions sent from history for subscriber NACKs.",
+            value=counters.nacks_answered,
+        )
+        dropped = CounterMetricFamily(
+            "hub_sfu_packets_dropped",
+            "Packets dropped before forwarding, by reason.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(counters.dropped.items()):
+            dropped.add_metric([reason], count)
+        yield dropped
+        rooms = GaugeMetricFamily("hub_sfu_rooms", "Meetings with live media.")
+        rooms.add_metric([], len(self._sfu.rooms))
+        yield rooms
+        participants = GaugeMetricFamily("hub_sfu_participants", "Participants with media.")
+        participants.add_metric([], sum(len(r.participants) for r in self._sfu.rooms.values()))
+        yield participants

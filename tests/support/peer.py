@@ -1,0 +1,218 @@
+"""A scriptable meeting participant built on aiortc: the same protocol as the browser client.
+
+It joins through the hub's real WebSocket, publishes a moving test pattern and a tone over a
+publish connection, answers the hub's subscribe offers, and counts the frames it decodes per
+remote participant, so a test can assert that media really crossed the SFU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import json
+import math
+import os
+import time
+from array import array
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import ClientWebSocketResponse
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
+from av import AudioFrame, VideoFrame
+
+from hub.sfu.ice import gather_on
+
+LOOPBACK = ["127.0.0.1"]
+WIDTH, HEIGHT, FPS = 320, 240, 15
+
+
+class PatternTrack(VideoStreamTrack):
+    """A moving pattern (like Chromium's fake camera), small and slow to keep CPU low."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._frame = 0
+        self._noise = os.urandom(WIDTH * HEIGHT * 2)
+
+    async def recv(self) -> VideoFrame:
+        await asyncio.sleep(1 / FPS)
+        pts = int(self._frame * 90000 / FPS)
+        offset = ((self._frame * 4) % HEIGHT) * WIDTH
+        frame = VideoFrame(width=WIDTH, height=HEIGHT, format="yuv420p")
+        frame.planes[0].update(self._noise[offset : offset + WIDTH * HEIGHT])
+        frame.planes[1].update(bytes([128]) * (WIDTH * HEIGHT // 4))
+        frame.planes[2].update(bytes([128]) * (WIDTH * HEIGHT // 4))
+        frame.pts, frame.time_base = pts, fractions.Fraction(1, 90000)
+        self._frame += 1
+        return frame
+
+
+class ToneTrack(MediaStreamTrack):
+    """A 440 Hz tone in 20 ms frames."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._samples = 0
+        self._start: float | None = None
+
+    async def recv(self) -> AudioFrame:
+        rate, count = 48000, 960
+        if self._start is None:
+            self._start = time.monotonic()
+        wait = self._start + self._samples / rate - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        samples = array(
+            "h",
+            (
+                int(8000 * math.sin(2 * math.pi * 440 * (i + self._samples) / rate))
+                for i in range(count)
+            ),
+        )
+        frame = AudioFrame(format="s16", layout="mono", samples=count)
+        frame.planes[0].update(samples.tobytes())
+        frame.sample_rate, frame.pts = rate, self._samples
+        frame.time_base = fractions.Fraction(1, rate)
+        self._samples += count
+        return frame
+
+
+@dataclass
+class Received:
+    """What one participant decoded from each other participant, by kind."""
+
+    frames: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    first: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def count(self, participant_id: str, kind: str) -> int:
+        return self.frames[(participant_id, kind)]
+
+
+class Participant:
+    """One aiortc participant speaking the hub's signaling protocol."""
+
+    def __init__(self, ws: ClientWebSocketResponse, name: str) -> None:
+        self.ws = ws
+        self.name = name
+        self.participant_id = ""
+        self.messages: list[dict[str, Any]] = []
+        self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.subscribe_pc: RTCPeerConnection | None = None
+        self.received = Received()
+        self._mid_owner: dict[str, tuple[str, str]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._reader: asyncio.Task[None] | None = None
+        self._new_message = asyncio.Event()
+
+    async def join(self, *, audio: bool = True, video: bool = True) -> None:
+        await self.ws.send_str(
+            json.dumps({"type": "join", "name": self.name, "audio": audio, "video": video})
+        )
+        self._reader = asyncio.create_task(self._read())
+        welcome = await self.wait_for("welcome")
+        self.participant_id = welcome["participant_id"]
+
+    async def publish(self) -> None:
+        tracks = []
+        for track, source in ((ToneTrack(), "microphone"), (PatternTrack(), "camera")):
+            self.publish_pc.addTransceiver(track, direction="sendonly")
+            tracks.append(source)
+        await gather_on(self.publish_pc, LOOPBACK)
+        await self.publish_pc.setLocalDescription(await self.publish_pc.createOffer())
+        mids = [t.mid for t in self.publish_pc.getTransceivers()]
+        await self.ws.send_str(
+            json.dumps(
+                {
+                    "type": "publish_offer",
+                    "sdp": self.publish_pc.localDescription.sdp,
+                    "tracks": [{"mid": mid, "source": source} for mid, source in zip(mids, tracks)],
+                }
+            )
+        )
+        answer = await self.wait_for("publish_answer")
+        await self.publish_pc.setRemoteDescription(
+            RTCSessionDescription(sdp=answer["sdp"], type="answer")
+        )
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send_str(json.dumps(message))
+
+    async def wait_for(self, kind: str, timeout: float = 10, after: int = 0) -> dict[str, Any]:
+        """The first message of `kind` at index >= after (waiting for it if needed)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in self.messages[after:]:
+                if message["type"] == kind:
+                    return message
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{self.name}: no {kind!r} message in {timeout} s")
+            self._new_message.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_message.wait(), remaining)
+
+    async def _read(self) -> None:
+        async for frame in self.ws:
+            message = json.loads(frame.data)
+            self.messages.append(message)
+            self._new_message.set()
+            if message["type"] == "subscribe_offer":
+                await self._answer(message)
+
+    async def _answer(self, offer: dict[str, Any]) -> None:
+        if self.subscribe_pc is None or offer.get("restart"):
+            if self.subscribe_pc is not None:
+                await self.subscribe_pc.close()
+            self.subscribe_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            self.subscribe_pc.on("track", self._on_track)
+        for stream in offer["streams"]:
+            self._mid_owner[stream["mid"]] = (stream["participant_id"], stream["kind"])
+        pc = self.subscribe_pc
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+        await gather_on(pc, LOOPBACK)
+        await pc.setLocalDescription(await pc.createAnswer())
+        await self.send({"type": "subscribe_answer", "sdp": pc.localDescription.sdp})
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        assert self.subscribe_pc is not None
+        mid = next(t.mid for t in self.subscribe_pc.getTransceivers() if t.receiver.track is track)
+        self._tasks.append(asyncio.create_task(self._consume(mid, track)))
+
+    async def _consume(self, mid: str, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                await track.recv()
+                # The mid's owner can change when the hub reuses a leg: look it up each frame.
+                key = self._mid_owner.get(mid)
+                if key is not None:
+                    self.received.frames[key] += 1
+                    self.received.first.setdefault(key, time.monotonic())
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if self._reader is not None:
+            self._reader.cancel()
+        await self.ws.close()
+        await self.publish_pc.close()
+        if self.subscribe_pc is not None:
+            await self.subscribe_pc.close()
+
+
+async def wait_until(predicate: Any, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        await asyncio.sleep(0.05)

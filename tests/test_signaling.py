@@ -1,0 +1,154 @@
+"""The signaling parser: every frame becomes a typed message or a precise SignalingError."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from hub.web.signaling import (
+    MAX_FRAME,
+    Chat,
+    IceCandidate,
+    Join,
+    PublishOffer,
+    SignalingError,
+    parse_client_message,
+)
+
+
+def test_valid_messages_parse_into_their_types():
+    assert parse_client_message('{"type":"join","name":"Anne"}') == Join(
+        type="join", name="Anne", audio=True, video=True
+    )
+    offer = parse_client_message(
+        json.dumps(
+            {
+                "type": "publish_offer",
+                "sdp": "v=0\r\n",
+                "tracks": [{"mid": "0", "source": "microphone"}, {"mid": "1", "source": "camera"}],
+            }
+        )
+    )
+    assert isinstance(offer, PublishOffer)
+    assert [t.source for t in offer.tracks] == ["microphone", "camera"]
+    ice = parse_client_message(
+        '{"type":"ice","pc":"subscribe","candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host",'
+        '"sdp_mid":"0","sdp_mline_index":0}'
+    )
+    assert isinstance(ice, IceCandidate)
+    assert isinstance(parse_client_message('{"type":"chat","text":"bonjour"}'), Chat)
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "message"),
+    [
+        (b"\x00\x01", "binary_frame", "binary frames are not accepted; send JSON text"),
+        ("{", "invalid_json", "message is not valid JSON"),
+        ("[1]", "invalid_message", "message must be a JSON object"),
+        ('{"kind":"join"}', "invalid_message", "message has no string field 'type'"),
+        ('{"type":"dance"}', "unknown_type", "unknown message type 'dance'"),
+        ('{"type":"join"}', "invalid_field", "join: name: Field required"),
+        (
+            '{"type":"join","name":""}',
+            "invalid_field",
+            "join: name: String should have at least 1 character",
+        ),
+        (
+            '{"type":"chat","text":"hi","admin":true}',
+            "invalid_field",
+            "chat: admin: Extra inputs are not permitted",
+        ),
+        (
+            '{"type":"hand","raised":"maybe"}',
+            "invalid_field",
+            "hand: raised: Input should be a valid boolean, unable to interpret input",
+        ),
+        (
+            '{"type":"ice","pc":"other","candidate":""}',
+            "invalid_field",
+            "ice: pc: Input should be 'publish' or 'subscribe'",
+        ),
+        (
+            '{"type":"publish_offer","sdp":"v=0","tracks":[{"mid":"0","source":"tv"}]}',
+            "invalid_field",
+            "publish_offer: tracks.0.source: Input should be 'microphone', 'camera', 'screen' or "
+            "'screen_audio'",
+        ),
+        (
+            '{"type":"chat","text":"' + "x" * (MAX_FRAME) + '"}',
+            "too_large",
+            f"message is larger than {MAX_FRAME} bytes",
+        ),
+    ],
+)
+def test_bad_frames_get_precise_errors(frame, code, message):
+    with pytest.raises(SignalingError) as caught:
+        parse_client_message(frame)
+    assert caught.value.code == code
+    assert caught.value.message == message
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.text(max_size=300) | st.binary(max_size=100))
+@example('{"type": null}')
+@example('{"type": "join", "name": null}')
+def test_arbitrary_frames_never_raise_anything_else(frame):
+    try:
+        parse_client_message(frame)
+    except SignalingError as exc:
+        assert exc.code and exc.message and "\n" not in exc.message
+
+
+@given(
+    st.sampled_from(
+        [
+            "join",
+            "publish_offer",
+            "subscribe_answer",
+            "ice",
+            "media",
+            "chat",
+            "hand",
+            "leave",
+            "ping",
+        ]
+    ),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "name",
+                "audio",
+                "video",
+                "sdp",
+                "tracks",
+                "pc",
+                "candidate",
+                "sdp_mid",
+                "sdp_mline_index",
+                "text",
+                "raised",
+                "extra",
+            ]
+        ),
+        json_values,
+        max_size=5,
+    ),
+)
+def test_well_typed_envelopes_with_random_fields_never_crash(kind, fields):
+    try:
+        message = parse_client_message(json.dumps({"type": kind, **fields}))
+    except SignalingError as exc:
+        assert exc.request == kind
+    else:
+        assert message.type == kind
