@@ -7,6 +7,7 @@ the hub's WebSocket; counts are frames the participants decoded, not hub interna
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 
@@ -71,7 +72,7 @@ async def test_three_participants_decode_each_other_without_the_sfu_decoding(mee
 
 
 async def test_late_joiner_sees_video_within_two_seconds(meeting):
-    app, join = meeting
+    _app, join = meeting
     anne = await join("Anne")
     bruno = await join("Bruno")
     await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
@@ -121,3 +122,92 @@ async def test_leaving_participant_disappears_and_its_legs_stop(meeting):
     await wait_until(lambda: anne.participant_id not in room.participants, 5, "anne still in room")
     legs = room.snapshot()[bruno.participant_id]["legs"]
     assert all(leg["from"] is None for leg in legs)
+
+
+BAD_SDPS = [
+    "",
+    "hello",
+    "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n",
+    "v=0\r\n" + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n" * 9,
+    "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+    "a=rtpmap:96 VP8/90000\r\na=fingerprint:sha-256 zz\r\n",
+    "v=0\r\nm=video x y z\r\n",
+]
+
+
+async def test_bad_messages_and_sdp_get_errors_and_the_meeting_goes_on(meeting):
+    _app, join = meeting
+    anne = await join("Anne")
+    bruno = await join("Bruno")
+    await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
+    frames: list[str] = [
+        "{",
+        '{"type":"dance"}',
+        '{"type":"chat"}',
+        "[]",
+        '{"type":"join","name":"again"}',
+        '{"type":"subscribe_answer","sdp":"v=0"}',
+    ]
+    frames += [f'{{"type":"publish_offer","sdp":{json.dumps(s)}}}' for s in BAD_SDPS if s]
+    frames.append('{"type":"ice","pc":"publish","candidate":"candidate:garbage"}')
+    index = len(anne.messages)
+    for frame in frames:
+        await anne.ws.send_str(frame)
+    await wait_until(
+        lambda: sum(m["type"] == "error" for m in anne.messages[index:]) >= len(frames),
+        10,
+        f"not every bad message got an error: {anne.messages[index:]}",
+    )
+    errors = [m for m in anne.messages[index:] if m["type"] == "error"]
+    assert {e["code"] for e in errors} >= {
+        "invalid_json",
+        "unknown_type",
+        "invalid_field",
+        "already_joined",
+        "bad_sdp",
+    }
+    # Both still connected and media still flowing both ways.
+    seen, heard = decoded_from(bruno, anne, "video"), decoded_from(anne, bruno, "audio")
+    await wait_until(
+        lambda: (
+            decoded_from(bruno, anne, "video") > seen + 10
+            and decoded_from(anne, bruno, "audio") > heard + 20
+        ),
+        10,
+        "media stopped after bad input",
+    )
+
+
+async def test_publisher_with_new_ice_credentials_is_taken_over_seamlessly(meeting):
+    """aiortc cannot restart ICE: the hub answers from a fresh connection, legs re-pointed."""
+    _app, join = meeting
+    anne = await join("Anne")
+    bruno = await join("Bruno")
+    await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
+    offers_before = sum(m["type"] == "subscribe_offer" for m in bruno.messages)
+    await anne.republish()  # a fresh publish connection: new ICE ufrag, same mids
+    seen = decoded_from(bruno, anne, "video")
+    await wait_until(
+        lambda: decoded_from(bruno, anne, "video") > seen + 15,
+        15,
+        "video did not resume after the publisher reconnected",
+    )
+    # Bruno's connection was not renegotiated: the same legs carry the new stream.
+    assert sum(m["type"] == "subscribe_offer" for m in bruno.messages) == offers_before
+
+
+async def test_subscriber_reconnect_gets_a_fresh_connection(meeting):
+    _app, join = meeting
+    anne = await join("Anne")
+    bruno = await join("Bruno")
+    await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
+    index = len(bruno.messages)
+    await bruno.send({"type": "reconnect"})
+    offer = await bruno.wait_for("subscribe_offer", after=index)
+    assert offer["restart"] is True
+    seen = decoded_from(bruno, anne, "video")
+    await wait_until(
+        lambda: decoded_from(bruno, anne, "video") > seen + 15,
+        15,
+        "video did not resume on the fresh subscribe connection",
+    )

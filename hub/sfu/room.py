@@ -28,17 +28,13 @@ from hub.sfu.forwarder import InboundStream, Kind, Leg, SfuCounters, Source
 from hub.sfu.ice import gather_on, rtc_configuration
 from hub.sfu.rtcp import RtcpFir, RtcpNack, RtcpPli, RtcpRemb, RtcpSr, check_rtcp, parse_compound
 from hub.sfu.rtp import rtp_layout
+from hub.sfu.sdp import SdpError, check_description
 from hub.sfu.speaker import SpeakerDetector
 
 log = logging.getLogger(__name__)
 
 NEGOTIATION_TIMEOUT = 15.0
-MAX_MEDIA_SECTIONS = 8
 MEDIA_KINDS: tuple[Kind, ...] = ("audio", "video")
-
-
-class SdpError(ValueError):
-    """An offer or answer the SFU cannot use; the message says why, for the sender."""
 
 
 @dataclass(frozen=True)
@@ -75,26 +71,6 @@ def _codec_preferences(kind: Kind) -> list[Any]:
 
 def _default_source(kind: Kind) -> Source:
     return "microphone" if kind == "audio" else "camera"
-
-
-def _ice_ufrag(sdp: str) -> str | None:
-    for line in sdp.splitlines():
-        if line.startswith("a=ice-ufrag:"):
-            return line.split(":", 1)[1].strip()
-    return None
-
-
-def _check_sdp(sdp: str) -> None:
-    """Cheap structural checks before aiortc sees the text: precise errors for the sender."""
-    if not sdp.startswith("v=0"):
-        raise SdpError("SDP must start with v=0")
-    sections = [line for line in sdp.splitlines() if line.startswith("m=")]
-    if len(sections) > MAX_MEDIA_SECTIONS:
-        raise SdpError(f"SDP has {len(sections)} media sections; at most {MAX_MEDIA_SECTIONS}")
-    for line in sections:
-        kind = line[2:].split(" ", 1)[0]
-        if kind not in MEDIA_KINDS:
-            raise SdpError(f"SDP media section {kind!r} is not audio or video")
 
 
 def _hook_transports(pc: RTCPeerConnection, on_rtp: Any, on_rtcp: Any) -> None:
@@ -208,10 +184,13 @@ class SfuRoom:
         self, participant_id: ParticipantId, sdp: str, sources: dict[str, Source]
     ) -> str:
         """Answer a publish offer; its streams reach the others as soon as media flows."""
-        _check_sdp(sdp)
+        summary = check_description(sdp, "offer")
+        unknown = set(sources) - set(summary.mids)
+        if unknown:
+            raise SdpError(f"tracks name mids that are not in the offer: {sorted(unknown)}")
         member = self._participant(participant_id)
         member.sources.update(sources)
-        ufrag = _ice_ufrag(sdp)
+        ufrag = summary.ice_ufrag
         if member.publish_pc is not None and ufrag != member.publish_ufrag:
             # aiortc ignores new ICE credentials: a restart gets a fresh connection.
             await self._replace_publish_pc(member)
@@ -220,7 +199,7 @@ class SfuRoom:
         pc = member.publish_pc
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+        except Exception as exc:  # checked above; anything left is aiortc refusing a detail
             raise SdpError(f"offer rejected: {exc}") from None
         member.publish_ufrag = ufrag
         for transceiver in pc.getTransceivers():
@@ -234,7 +213,7 @@ class SfuRoom:
         await gather_on(pc, self.settings.candidate_addresses)
         try:
             await pc.setLocalDescription(await pc.createAnswer())
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+        except Exception as exc:
             raise SdpError(f"cannot answer this offer: {exc}") from None
         _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
         self._refresh_publications(member, pc)
@@ -448,7 +427,7 @@ class SfuRoom:
                 "participant_id": member.participant_id})  # fmt: skip
 
     async def subscribe_answer(self, participant_id: ParticipantId, sdp: str) -> None:
-        _check_sdp(sdp)
+        check_description(sdp, "answer")
         member = self.participants.get(participant_id)
         if member is None or member.pending_answer is None or member.pending_answer.done():
             raise SdpError("no subscribe offer is waiting for an answer")

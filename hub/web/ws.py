@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -19,7 +20,8 @@ from hub.db.models import MeetingState, Role
 from hub.errors import Forbidden, HubError
 from hub.ids import MeetingId, ParticipantId
 from hub.meetings.live import LiveMeeting, LiveMeetings, Presence
-from hub.sfu.room import SdpError, SfuRoom, StreamSource
+from hub.sfu.room import SfuRoom, StreamSource
+from hub.sfu.sdp import SdpError
 from hub.web import signaling as sig
 from hub.web.keys import CONFIG, LIVE, MEETINGS, SESSION, SFU
 from hub.web.requests import require_session
@@ -198,6 +200,16 @@ class Connection:
             await self.error("bad_sdp", str(exc), message.type)
         except HubError as exc:
             await self.error(exc.code, exc.detail, message.type)
+        except Exception:  # a bug must cost this message, not the participant's connection
+            reference = secrets.token_hex(6)
+            log.exception(
+                "unexpected error handling %s",
+                message.type,
+                extra={"reference": reference, "participant_id": self.participant_id},
+            )
+            await self.error(
+                "internal_error", f"unexpected error, reference {reference}", message.type
+            )
 
     async def _dispatch(self, message: sig.ClientMessage) -> None:
         assert self.participant_id is not None and self.live is not None

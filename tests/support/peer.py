@@ -128,6 +128,16 @@ class Participant:
         for track, source in ((ToneTrack(), "microphone"), (PatternTrack(), "camera")):
             self.publish_pc.addTransceiver(track, direction="sendonly")
             tracks.append(source)
+        await self._offer(tracks)
+
+    async def republish(self) -> None:
+        """Publish again on a fresh connection (new ICE credentials), like after a drop."""
+        await self.publish_pc.close()
+        self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        await self.publish()
+
+    async def _offer(self, tracks: list[str]) -> None:
+        index = len(self.messages)
         await gather_on(self.publish_pc, LOOPBACK)
         await self.publish_pc.setLocalDescription(await self.publish_pc.createOffer())
         mids = [t.mid for t in self.publish_pc.getTransceivers()]
@@ -136,11 +146,14 @@ class Participant:
                 {
                     "type": "publish_offer",
                     "sdp": self.publish_pc.localDescription.sdp,
-                    "tracks": [{"mid": mid, "source": source} for mid, source in zip(mids, tracks)],
+                    "tracks": [
+                        {"mid": mid, "source": source}
+                        for mid, source in zip(mids, tracks, strict=False)
+                    ],
                 }
             )
         )
-        answer = await self.wait_for("publish_answer")
+        answer = await self.wait_for("publish_answer", after=index)
         await self.publish_pc.setRemoteDescription(
             RTCSessionDescription(sdp=answer["sdp"], type="answer")
         )
