@@ -16,8 +16,9 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -180,8 +181,19 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     if overrides:
         config = config.model_copy(update={"server": config.server.model_copy(update=overrides)})
-    asyncio.run(_serve(config))
+    run_event_loop(_serve(config))
     return 0
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when installed: it halves the SFU's per-packet receive cost (measured in
+    docs/sfu-aiortc-hooks.md), everything else behaves the same."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 async def _with_database(config: HubConfig, action: Callable[[Database], Awaitable[str]]) -> str:
