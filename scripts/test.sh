@@ -6,8 +6,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/lib.sh"
 
 # postgresql: the fixtures start their own throw-away cluster with its server binaries.
-apt_ensure postgresql
+# chromium: the browser tests drive Debian's Chromium with Playwright (never `playwright install`).
+apt_ensure postgresql chromium
+# npm: axe-core for the accessibility checks (Node may come from elsewhere; only fill a gap).
+command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
 python_env "test"
 cd "$ROOT"
+# node_modules is reinstalled only when package-lock.json changes.
+lock_stamp="$(sha256sum package-lock.json | cut -c1-16)"
+if [ "$(cat node_modules/.installed-lock 2>/dev/null)" != "$lock_stamp" ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$lock_stamp" > node_modules/.installed-lock
+fi
 say "running the test suite"
 exec "$VENV/bin/python" -m pytest "$@"

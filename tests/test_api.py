@@ -54,7 +54,7 @@ async def test_private_by_default(aiohttp_client, config):
 
 
 async def test_state_changes_need_the_csrf_token(aiohttp_client, config):
-    client, csrf = await api_client(aiohttp_client, config)
+    client, _csrf = await api_client(aiohttp_client, config)
     refused = await client.post(f"{API_PREFIX}/meetings", json={"title": "x"})
     assert refused.status == 403
     forged = await client.post(

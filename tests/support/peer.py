@@ -12,7 +12,6 @@ import contextlib
 import fractions
 import json
 import math
-import os
 import time
 from array import array
 from collections import defaultdict
@@ -27,28 +26,35 @@ from aiortc import (
     RTCSessionDescription,
     VideoStreamTrack,
 )
+from aiortc.rtcconfiguration import RTCBundlePolicy
 from av import AudioFrame, VideoFrame
 
 from hub.sfu.ice import gather_on
 
 LOOPBACK = ["127.0.0.1"]
+# One transport per connection, as browsers do: with aiortc's default (balanced) policy an
+# answering aiortc closes the extra transports of a BUNDLE offer and its connect task then
+# dies on them, leaving later receivers unstarted.
+CLIENT_CONFIGURATION = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 WIDTH, HEIGHT, FPS = 320, 240, 15
 
 
 class PatternTrack(VideoStreamTrack):
-    """A moving pattern (like Chromium's fake camera), small and slow to keep CPU low."""
+    """Moving bars (like a camera, compressible: random noise would make every keyframe a
+    burst of a hundred packets), small and slow to keep CPU low."""
 
     def __init__(self) -> None:
         super().__init__()
         self._frame = 0
-        self._noise = os.urandom(WIDTH * HEIGHT * 2)
+        row = bytes((x * 255 // WIDTH) for x in range(WIDTH))
+        self._rows = row * 2  # a shifted window over this is a moving gradient
 
     async def recv(self) -> VideoFrame:
         await asyncio.sleep(1 / FPS)
         pts = int(self._frame * 90000 / FPS)
-        offset = ((self._frame * 4) % HEIGHT) * WIDTH
+        shift = (self._frame * 4) % WIDTH
         frame = VideoFrame(width=WIDTH, height=HEIGHT, format="yuv420p")
-        frame.planes[0].update(self._noise[offset : offset + WIDTH * HEIGHT])
+        frame.planes[0].update(self._rows[shift : shift + WIDTH] * HEIGHT)
         frame.planes[1].update(bytes([128]) * (WIDTH * HEIGHT // 4))
         frame.planes[2].update(bytes([128]) * (WIDTH * HEIGHT // 4))
         frame.pts, frame.time_base = pts, fractions.Fraction(1, 90000)
@@ -107,7 +113,7 @@ class Participant:
         self.name = name
         self.participant_id = ""
         self.messages: list[dict[str, Any]] = []
-        self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.publish_pc = RTCPeerConnection(CLIENT_CONFIGURATION)
         self.subscribe_pc: RTCPeerConnection | None = None
         self.received = Received()
         self._mid_owner: dict[str, tuple[str, str]] = {}
@@ -133,7 +139,7 @@ class Participant:
     async def republish(self) -> None:
         """Publish again on a fresh connection (new ICE credentials), like after a drop."""
         await self.publish_pc.close()
-        self.publish_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.publish_pc = RTCPeerConnection(CLIENT_CONFIGURATION)
         await self.publish()
 
     async def _offer(self, tracks: list[str]) -> None:
@@ -187,7 +193,7 @@ class Participant:
         if self.subscribe_pc is None or offer.get("restart"):
             if self.subscribe_pc is not None:
                 await self.subscribe_pc.close()
-            self.subscribe_pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            self.subscribe_pc = RTCPeerConnection(CLIENT_CONFIGURATION)
             self.subscribe_pc.on("track", self._on_track)
         for stream in offer["streams"]:
             self._mid_owner[stream["mid"]] = (stream["participant_id"], stream["kind"])

@@ -1,0 +1,210 @@
+// The pre-join screen: camera preview, device choice, "start muted" / "camera off", the name,
+// and the states a person must understand (asking, denied, joining, failed).
+
+import { t } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+
+export class PrejoinView {
+  /**
+   * @param {object} options
+   * @param {import("./devices.js").LocalMedia} options.local
+   * @param {(choice: {name: string, audio: boolean, video: boolean}) => Promise<void>} options.onJoin
+   */
+  constructor({ local, onJoin }) {
+    this.local = local;
+    this.onJoin = onJoin;
+    this.root = $("prejoin");
+    this.preview = $("preview");
+    this.previewOff = $("preview-off");
+    this.status = $("device-status");
+    this.name = $("name");
+    this.nameError = $("name-error");
+    this.cameraSelect = $("camera-select");
+    this.microphoneSelect = $("microphone-select");
+    this.mutedToggle = $("start-muted");
+    this.cameraOffToggle = $("start-camera-off");
+    this.joinButton = $("join-button");
+    this.progress = $("join-progress");
+    this.failed = $("join-failed");
+    this.failedText = $("join-failed-text");
+    this.busy = false;
+    this.wire();
+  }
+
+  wire() {
+    this.local.onTrack((kind) => {
+      if (kind === "video") this.showPreview();
+    });
+    $("prejoin-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.join();
+    });
+    $("join-retry").addEventListener("click", () => this.join());
+    this.mutedToggle.addEventListener("click", () => {
+      const muted = !this.pressed(this.mutedToggle);
+      this.mutedToggle.setAttribute("aria-pressed", String(muted));
+      this.local.setAudioEnabled(!muted);
+    });
+    this.cameraOffToggle.addEventListener("click", () => this.toggleCamera());
+    this.cameraSelect.addEventListener("change", () => this.switchDevice("video", this.cameraSelect.value));
+    this.microphoneSelect.addEventListener("change", () => this.switchDevice("audio", this.microphoneSelect.value));
+    if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
+      navigator.mediaDevices.addEventListener("devicechange", () => this.fillDevices());
+    }
+    this.name.addEventListener("input", () => this.showNameError(false));
+  }
+
+  pressed(button) {
+    return button.getAttribute("aria-pressed") === "true";
+  }
+
+  setStatus(text, kind = "") {
+    this.status.textContent = text;
+    this.status.dataset.kind = kind;
+  }
+
+  /** Ask for the camera and microphone and show what came of it. */
+  async start() {
+    this.setStatus(t("meeting.devices.asking"));
+    const problem = await this.local.start();
+    if (problem) {
+      this.setStatus(t(`meeting.devices.${problem}`), "warning");
+    } else {
+      this.setStatus(t("meeting.devices.ready"), "ok");
+    }
+    // Without a track of a kind, joining with it off is the only honest choice.
+    if (!this.local.hasAudio) this.mutedToggle.setAttribute("aria-pressed", "true");
+    if (!this.local.hasVideo) this.cameraOffToggle.setAttribute("aria-pressed", "true");
+    this.showPreview();
+    await this.fillDevices();
+  }
+
+  showPreview() {
+    const track = this.local.videoTrack;
+    if (track && !this.pressed(this.cameraOffToggle)) {
+      if (!this.preview.srcObject || this.preview.srcObject.getVideoTracks()[0] !== track) {
+        this.preview.srcObject = new MediaStream([track]);
+      }
+      this.previewOff.hidden = true;
+    } else {
+      this.preview.srcObject = null;
+      this.previewOff.hidden = false;
+    }
+  }
+
+  async toggleCamera() {
+    const off = !this.pressed(this.cameraOffToggle);
+    this.cameraOffToggle.setAttribute("aria-pressed", String(off));
+    if (off) {
+      this.local.stopVideo();
+      this.showPreview();
+      return;
+    }
+    try {
+      await this.local.startVideo();
+    } catch (error) {
+      console.warn("camera could not start", error);
+      this.cameraOffToggle.setAttribute("aria-pressed", "true");
+      this.setStatus(t("meeting.camera.failed"), "warning");
+    }
+    this.showPreview();
+  }
+
+  async switchDevice(kind, deviceId) {
+    if (!deviceId) return;
+    if (kind === "video" && this.pressed(this.cameraOffToggle)) {
+      this.local.videoDeviceId = deviceId; // used when the camera is turned on
+      return;
+    }
+    try {
+      await this.local.switchDevice(kind, deviceId);
+    } catch (error) {
+      console.warn("device switch failed", error);
+      this.setStatus(t("meeting.devices.busy"), "warning");
+    }
+  }
+
+  async fillDevices() {
+    let lists;
+    try {
+      lists = await this.local.listDevices();
+    } catch (error) {
+      console.warn("enumerateDevices failed", error);
+      return;
+    }
+    this.fillSelect(this.cameraSelect, lists.cameras, this.local.videoDeviceId);
+    this.fillSelect(this.microphoneSelect, lists.microphones, this.local.audioDeviceId);
+  }
+
+  fillSelect(select, devices, currentId) {
+    select.replaceChildren();
+    if (devices.length === 0) {
+      select.append(new Option(t("meeting.device_none"), ""));
+      select.disabled = true;
+      return;
+    }
+    devices.forEach((device, index) => {
+      const label = device.label || t("meeting.device_unnamed", { n: index + 1 });
+      select.append(new Option(label, device.deviceId, false, device.deviceId === currentId));
+    });
+    select.disabled = false;
+  }
+
+  showNameError(show) {
+    this.nameError.hidden = !show;
+    if (show) {
+      this.name.setAttribute("aria-invalid", "true");
+      this.name.setAttribute("aria-describedby", "name-hint name-error");
+    } else {
+      this.name.removeAttribute("aria-invalid");
+      this.name.setAttribute("aria-describedby", "name-hint");
+    }
+  }
+
+  setBusy(busy) {
+    this.busy = busy;
+    // aria-disabled rather than disabled: the button keeps focus and stays announced.
+    this.joinButton.setAttribute("aria-disabled", String(busy));
+    this.progress.textContent = busy ? t("meeting.joining") : "";
+  }
+
+  async join() {
+    if (this.busy) return;
+    const name = this.name.value.trim();
+    if (!name) {
+      this.showNameError(true);
+      this.name.focus();
+      return;
+    }
+    this.showNameError(false);
+    this.failed.hidden = true;
+    this.setBusy(true);
+    try {
+      await this.onJoin({
+        name,
+        audio: this.local.hasAudio && !this.pressed(this.mutedToggle),
+        video: this.local.hasVideo && !this.pressed(this.cameraOffToggle),
+      });
+    } catch (error) {
+      this.showFailed(error);
+    } finally {
+      this.setBusy(false);
+    }
+  }
+
+  showFailed(error) {
+    console.warn("join failed", error);
+    this.failedText.textContent = t("meeting.failed");
+    // The hub's own reason (e.g. the meeting is full), when it gave one before closing.
+    const detail = $("join-failed-detail");
+    detail.textContent = error && error.hubMessage ? error.hubMessage : "";
+    detail.hidden = !detail.textContent;
+    this.failed.hidden = false;
+    $("join-retry").focus();
+  }
+
+  hide() {
+    this.root.hidden = true;
+  }
+}

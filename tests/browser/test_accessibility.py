@@ -1,0 +1,135 @@
+"""axe-core in Chromium on every page a person sees: no serious or critical violation.
+
+The contexts bypass the pages' Content-Security-Policy only so that axe can be injected.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.support import (
+    FakeHub,
+    axe_violations,
+    create_meeting,
+    new_context,
+    open_meeting_page,
+)
+
+pytestmark = pytest.mark.usefixtures("axe_available")
+AXE_CONTEXT = {"bypass_csp": True}
+
+
+@pytest.fixture(scope="module")
+def meeting_id(browser: Browser, hub_server: str) -> str:
+    context = new_context(browser, hub_server)
+    try:
+        return create_meeting(context.new_page(), "Revue d'accessibilité")
+    finally:
+        context.close()
+
+
+def check(page: Page, what: str, screenshot_dir=None, shot: str | None = None) -> None:
+    violations = axe_violations(page)
+    if screenshot_dir and shot:
+        page.screenshot(path=str(screenshot_dir / shot), full_page=True)
+    assert violations == [], f"{what}:\n" + "\n".join(violations)
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_home(browser, hub_server, lang, screenshot_dir):
+    context = new_context(browser, hub_server, lang=lang, **AXE_CONTEXT)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        check(page, f"home ({lang})", screenshot_dir, f"home-{lang}.png")
+        # The same page showing form errors.
+        page.fill("#title", "")
+        page.click("form[action='/meetings'] button[type=submit]")
+        expect(page.locator("#create-errors")).to_be_visible()
+        check(page, f"home with errors ({lang})", screenshot_dir, f"home-errors-{lang}.png")
+    finally:
+        context.close()
+
+
+def test_prejoin(browser, hub_server, meeting_id, screenshot_dir):
+    page = open_meeting_page(
+        browser, hub_server, meeting_id, "Camille", join=False, context_options=AXE_CONTEXT
+    )
+    try:
+        page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
+        check(page, "pre-join", screenshot_dir, "prejoin-full.png")
+    finally:
+        page.context.close()
+
+
+def test_prejoin_failed_and_denied(browser, hub_server, meeting_id):
+    context = new_context(browser, hub_server, **AXE_CONTEXT)
+    context.add_init_script(
+        "navigator.mediaDevices.getUserMedia = () => "
+        "Promise.reject(new DOMException('refused', 'NotAllowedError'));"
+    )
+    try:
+        page = context.new_page()
+        FakeHub(refuse=True).install(page)
+        page.goto(f"/m/{meeting_id}")
+        page.fill("#name", "Camille")
+        page.click("#join-button")
+        expect(page.locator("#join-failed")).to_be_visible()
+        check(page, "pre-join, devices denied and join failed")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_in_meeting(browser, hub_server, meeting_id, lang, screenshot_dir):
+    others = [
+        {"id": "a", "name": "Alice Martin", "audio": False, "video": True, "screen": False,
+         "hand": True},
+        {"id": "b", "name": "Bruno Petit", "audio": True, "video": False, "screen": False,
+         "hand": False},
+    ]  # fmt: skip
+    hub = FakeHub(others=others)
+    page = open_meeting_page(
+        browser, hub_server, meeting_id, "Camille", join=False, lang=lang,
+        context_options=AXE_CONTEXT,
+    )  # fmt: skip
+    try:
+        hub.install(page)
+        page.click("#join-button")
+        page.wait_for_function("() => window.visioDebug.state() === 'connected'")
+        hub.send({"type": "active_speaker", "participant_id": "a"})
+        check(page, f"in meeting ({lang})", screenshot_dir, f"meeting-{lang}.png")
+        page.click("#toggle-participants")
+        check(page, f"in meeting, participants ({lang})")
+        page.click("#toggle-chat")
+        hub.send({"type": "chat", "participant_id": "a", "name": "Alice Martin",
+                  "text": "Bonjour, on commence ?", "at": "2026-01-05T10:00:00Z"})  # fmt: skip
+        expect(page.locator("#chat-log li")).to_have_count(1)
+        check(page, f"in meeting, chat ({lang})", screenshot_dir, f"meeting-chat-{lang}.png")
+        page.click("#leave")
+        expect(page.locator("#after")).to_be_visible()
+        check(page, f"after leaving ({lang})")
+    finally:
+        page.context.close()
+
+
+def test_error_and_ended_pages(browser, hub_server, screenshot_dir):
+    context = new_context(browser, hub_server, **AXE_CONTEXT)
+    try:
+        page = context.new_page()
+        answer = page.goto("/m/zzz-zzzz-zzz")
+        assert answer is not None and answer.status == 404
+        check(page, "404 page", screenshot_dir, "error-404.png")
+
+        meeting = create_meeting(page, "Réunion terminée")
+        token = page.locator('meta[name="csrf-token"]').get_attribute("content")
+        ended = page.request.post(
+            f"/api/v1/meetings/{meeting}/end", headers={"X-CSRF-Token": token or ""}
+        )
+        assert ended.ok, ended.text()
+        answer = page.goto(f"/m/{meeting}")
+        assert answer is not None and answer.status == 410
+        check(page, "ended meeting page", screenshot_dir, "ended.png")
+    finally:
+        context.close()
