@@ -150,3 +150,19 @@ def test_secrets_are_scrubbed_from_log_lines(line, secret):
     record = logging.LogRecord("hub.x", logging.INFO, __file__, 1, "seen %s", (line,), None)
     ContextFilter().filter(record)
     assert secret not in record.getMessage()
+
+
+async def test_every_kind_of_answer_carries_the_security_headers(aiohttp_client, config):
+    client = await aiohttp_client(create_app(config))
+    answers = [
+        await client.get("/", headers={"Accept": "text/html"}),
+        await client.get("/nulle-part", headers={"Accept": "text/html"}),
+        await client.get("/api/v1/nothing"),
+        await client.get("/static/css/hub.css"),
+        await client.get("/health/live"),
+    ]
+    for answer in answers:
+        assert answer.headers["X-Content-Type-Options"] == "nosniff", answer.url
+        assert "script-src 'self'" in answer.headers["Content-Security-Policy"], answer.url
+        assert answer.headers["Referrer-Policy"] == "same-origin", answer.url
+        assert "Strict-Transport-Security" not in answer.headers  # dev mode, plain http

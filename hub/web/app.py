@@ -31,7 +31,12 @@ from hub.web.keys import (
     SFU,
     TEMPLATES,
 )
-from hub.web.middleware import metrics_middleware, request_id_middleware, session_middleware
+from hub.web.middleware import (
+    metrics_middleware,
+    request_id_middleware,
+    security_headers_middleware,
+    session_middleware,
+)
 from hub.web.render import template_environment
 
 log = logging.getLogger(__name__)
@@ -69,6 +74,7 @@ def create_app(config: HubConfig) -> web.Application:
     app = web.Application(
         middlewares=[
             request_id_middleware,
+            security_headers_middleware,
             metrics_middleware,
             error_middleware,
             session_middleware,

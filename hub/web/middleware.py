@@ -10,7 +10,7 @@ from aiohttp import web
 
 from hub.log import request_id_var
 from hub.web.errors import Handler
-from hub.web.keys import METRICS, SESSION, SESSION_CODEC
+from hub.web.keys import CONFIG, METRICS, SESSION, SESSION_CODEC
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A proxy's id is reused only if it is short and plain, so it cannot inject into log lines.
@@ -74,4 +74,32 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     response = await handler(request)
     if fresh and session is not None and not response.prepared:
         codec.set_cookie(response, session)
+    return response
+
+
+# Pages load only their own scripts, styles and media; connect-src 'self' covers the
+# same-origin WebSocket (CSP level 3). frame-ancestors is left open for now: the Tchap widget
+# (Matrix bridge issue) will embed the meeting page and set its own policy.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # a meeting code in a URL must not leak to other sites
+    "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
+}
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every answer (page, error, API, static file) carries the same protective headers."""
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.update(SECURITY_HEADERS)
+        config = request.app[CONFIG]
+        if not config.dev and config.public_url.startswith("https://"):
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response

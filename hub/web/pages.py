@@ -25,19 +25,6 @@ from hub.web.requests import current_session
 
 routes = web.RouteTableDef()
 
-# The meeting page loads only its own scripts, styles and media; connect-src 'self' covers the
-# same-origin WebSocket in current browsers (CSP level 3). No frame-ancestors yet: the Tchap
-# widget will embed the page and decide its own policy.
-_PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; "
-        "base-uri 'none'; form-action 'self'"
-    ),
-    "Referrer-Policy": "same-origin",  # a meeting code in a URL must not leak to other sites
-    "X-Content-Type-Options": "nosniff",
-    "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
-}
 ACCESS_LEVELS = (AccessLevel.RESTRICTED, AccessLevel.TRUSTED, AccessLevel.PUBLIC)
 # Strings the meeting page's scripts need: every key of the meeting namespace.
 _JS_PREFIX = "meeting."
@@ -58,9 +45,7 @@ def meeting_id_from_code(text: str) -> MeetingId | None:
 
 
 def _page(request: web.Request, name: str, status: int = 200, **context: Any) -> web.Response:
-    response = render(request, name, status=status, **context)
-    response.headers.update(_PAGE_HEADERS)
-    return response
+    return render(request, name, status=status, **context)
 
 
 def _csrf_token(request: web.Request, session: Session | None) -> str:
