@@ -63,13 +63,19 @@ def config(tmp_path: Path) -> HubConfig:
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
-    """One PostgreSQL cluster for the session; each test gets its own database in it."""
+def postgres_bindir() -> Path:
+    """Where initdb and postgres live; skipped (failed in CI) when PostgreSQL is missing."""
     bindir = find_bindir()
     if bindir is None:
         skip_or_fail("PostgreSQL server binaries not found (apt package postgresql)")
     assert bindir is not None
-    cluster = PostgresCluster(bindir).start()
+    return bindir
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster(postgres_bindir: Path) -> Iterator[PostgresCluster]:
+    """One PostgreSQL cluster for the session; each test gets its own database in it."""
+    cluster = PostgresCluster(postgres_bindir).start()
     try:
         yield cluster
     finally:

@@ -10,8 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub.log import ContextFilter, redact
 from hub.web.app import create_app
-from tests.conftest import make_config, skip_or_fail
-from tests.support.postgres import PostgresCluster, find_bindir
+from tests.conftest import make_config
+from tests.support.postgres import PostgresCluster
 
 
 async def test_live_and_ready_answer_ok_with_the_database_up(aiohttp_client, config):
@@ -24,12 +24,10 @@ async def test_live_and_ready_answer_ok_with_the_database_up(aiohttp_client, con
 
 
 @pytest.mark.postgres
-async def test_ready_answers_503_when_the_database_is_gone(aiohttp_client, tmp_path):
-    bindir = find_bindir()
-    if bindir is None:
-        skip_or_fail("PostgreSQL server binaries not found")
-    assert bindir is not None
-    cluster = PostgresCluster(bindir).start()
+async def test_ready_answers_503_when_the_database_is_gone(
+    aiohttp_client, tmp_path, postgres_bindir
+):
+    cluster = PostgresCluster(postgres_bindir).start()  # our own: this test stops it
     try:
         config = make_config(
             tmp_path, database={"url": cluster.url("postgres"), "connect_timeout": 1.0}
