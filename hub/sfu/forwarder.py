@@ -183,6 +183,7 @@ class InboundStream:
                     leg.rewriter.drop(ssrc, seq, timestamp, now)
             return
         keyframe: bool | None = None
+        waiting = False
         payload = data[start:end]
         marker = b1 & 0x80
         for leg in self.legs:
@@ -192,6 +193,7 @@ class InboundStream:
                 if keyframe is None:
                     keyframe = self.is_keyframe(data, start, end)
                 if not keyframe:
+                    waiting = True
                     continue
                 leg.started = True
                 leg.first_packet_at = now
@@ -207,6 +209,11 @@ class InboundStream:
             await leg.send(packet)
             self.counters.packets_forwarded += 1
             self.counters.bytes_forwarded += len(packet)
+        if waiting:
+            # Ask again (throttled) while a leg waits: the keyframe asked for when it started
+            # may have gone out before the leg was ready, and libwebrtc publishers ignore a
+            # request that comes less than 300 ms after the previous one.
+            await self.request_keyframe()
 
     def _account(self, seq: int, timestamp: int, now: float) -> None:
         self._received += 1

@@ -20,7 +20,10 @@ export class Call {
     this.listeners = new Map();
     this.participants = new Map(); // id -> {id, name, audio, video, screen, hand, isSelf}
     this.remote = new Map(); // participant id -> {camera, screen, audio} MediaStreams
-    this.streamCache = new Map(); // track id -> MediaStream, so video elements are not reset
+    // track -> MediaStream, so video elements are not reset. Keyed by the track itself, not
+    // its id: the hub names tracks after participant and mid, so a fresh subscribe connection
+    // (after a network drop) brings new tracks with the old ids, and the old tracks are dead.
+    this.streamCache = new WeakMap();
     this.selfId = null;
     this.activeSpeaker = null;
     this.signaling = null;
@@ -313,10 +316,10 @@ export class Call {
     for (const { participantId, source, track } of streams) {
       const slot = source === "screen" ? "screen" : source === "camera" ? "camera" : source === "screen_audio" ? "screenAudio" : "audio";
       if (!remote.has(participantId)) remote.set(participantId, {});
-      let stream = this.streamCache.get(track.id);
+      let stream = this.streamCache.get(track);
       if (!stream) {
         stream = new MediaStream([track]);
-        this.streamCache.set(track.id, stream);
+        this.streamCache.set(track, stream);
       }
       remote.get(participantId)[slot] = stream;
     }

@@ -29,6 +29,7 @@ export class PrejoinView {
     this.failed = $("join-failed");
     this.failedText = $("join-failed-text");
     this.busy = false;
+    this.devicesAsked = null; // the first camera/microphone request, while it is pending
     this.wire();
   }
 
@@ -67,7 +68,8 @@ export class PrejoinView {
   /** Ask for the camera and microphone and show what came of it. */
   async start() {
     this.setStatus(t("meeting.devices.asking"));
-    const problem = await this.local.start();
+    this.devicesAsked = this.local.start();
+    const problem = await this.devicesAsked;
     if (problem) {
       this.setStatus(t(`meeting.devices.${problem}`), "warning");
     } else {
@@ -181,6 +183,9 @@ export class PrejoinView {
     this.failed.hidden = true;
     this.setBusy(true);
     try {
+      // Joining before the camera and microphone answered would join muted with the camera
+      // off (no track yet) while the person chose neither: wait for the answer first.
+      if (this.devicesAsked) await this.devicesAsked;
       await this.onJoin({
         name,
         audio: this.local.hasAudio && !this.pressed(this.mutedToggle),

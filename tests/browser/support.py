@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 import urllib.error
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, WebSocketRoute
 
 from tests.conftest import REPO
 from tests.support.processes import free_port, start, stop
@@ -40,28 +41,42 @@ WS_PATTERN = "**/api/v1/meetings/*/ws"
 
 @dataclass
 class HubServer:
-    """The real hub (`python -m hub serve --dev`) in its own folder, on a free loopback port.
+    """The real hub (`python -m hub serve --dev`) in its own folder, on a free port of `host`.
 
     Started by `start()`, stopped by pid with SIGTERM by `stop()`; `restart()` keeps the port
-    and data, so a test can take the hub away under connected pages and bring it back.
+    and data, so a test can take the hub away under connected pages and bring it back. The
+    SFU offers ICE candidates on `host` only (sfu.candidate_addresses), so media stays on that
+    address too; `env` adds or overrides HUB_* variables.
     """
 
     workdir: Path
-    port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
     process: Any = None
+
+    def __post_init__(self) -> None:
+        if not self.port:
+            self.port = free_port(self.host)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def log_path(self) -> Path:
         return self.workdir / "hub.log"
 
     def start(self, timeout: float = 30) -> HubServer:
-        env = {**os.environ, "HUB_SERVER__PUBLIC_URL": self.base_url}
+        env = {
+            **os.environ,
+            "HUB_SERVER__PUBLIC_URL": self.base_url,
+            "HUB_SFU__CANDIDATE_ADDRESSES": json.dumps([self.host]),
+            **self.env,
+        }
+        command = [sys.executable, "-m", "hub", "serve", "--dev"]
         self.process = start(
-            [sys.executable, "-m", "hub", "serve", "--dev", "--port", str(self.port)],
+            [*command, "--host", self.host, "--port", str(self.port)],
             log_path=self.log_path,
             cwd=self.workdir,
             env=env,
@@ -94,11 +109,28 @@ class HubServer:
         except OSError:
             return "(no log)"
 
+    def metrics(self) -> dict[str, float]:
+        """The unlabelled samples of GET /metrics, by name (only answered to loopback)."""
+        with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=5) as answer:
+            text = answer.read().decode()
+        samples: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#") and "{" not in line:
+                name, _, value = line.partition(" ")
+                samples[name] = float(value)
+        return samples
+
 
 def new_context(
-    browser: Browser, base_url: str, *, lang: str = "fr", **options: Any
+    browser: Browser,
+    base_url: str,
+    *,
+    lang: str = "fr",
+    init_scripts: tuple[str, ...] = (),
+    **options: Any,
 ) -> BrowserContext:
-    """A fresh profile (own cookies, so its own guest identity) with camera and microphone."""
+    """A fresh profile (own cookies, so its own guest identity) with camera and microphone;
+    `init_scripts` run in every page of it before the page's own scripts."""
     context = browser.new_context(
         base_url=base_url,
         locale="fr-FR" if lang == "fr" else "en-GB",
@@ -107,6 +139,8 @@ def new_context(
         **options,
     )
     context.grant_permissions(["camera", "microphone"], origin=base_url)
+    for script in init_scripts:
+        context.add_init_script(script)
     return context
 
 
@@ -137,10 +171,13 @@ def open_meeting_page(
     lang: str = "fr",
     timeout: float = 15_000,
     context_options: dict[str, Any] | None = None,
+    init_scripts: tuple[str, ...] = (),
 ) -> Page:
     """A new profile that opens the meeting, types `name` and (if `join`) clicks Join and
     waits until the page leaves the pre-join state. Close it with `page.context.close()`."""
-    context = new_context(browser, base_url, lang=lang, **(context_options or {}))
+    context = new_context(
+        browser, base_url, lang=lang, init_scripts=init_scripts, **(context_options or {})
+    )
     page = context.new_page()
     page.goto(f"/m/{meeting_id}")
     page.fill("#name", name)
@@ -174,6 +211,7 @@ async () => {
         framesDecoded: s.framesDecoded ?? 0,
         frameWidth: s.frameWidth ?? 0,
         totalSamplesReceived: s.totalSamplesReceived ?? 0,
+        concealedSamples: s.concealedSamples ?? 0,
         audioLevel: s.audioLevel ?? 0,
       };
     }
@@ -277,3 +315,270 @@ def wait_until(condition: Callable[[], bool], page: Page, timeout: float = 10) -
             return
         page.wait_for_timeout(50)
     raise AssertionError("condition not met in time")
+
+
+# --- end-to-end tests against the real SFU --------------------------------------------------
+
+# Test-only, injected before the page's scripts: a small camera (320×240 at 15 fps) so that
+# several pages fit on two cores, and the page's own clock at the Join click and at `welcome`.
+E2E_PAGE_JS = """
+(() => {
+  const media = navigator.mediaDevices;
+  if (media && media.getUserMedia) {
+    const getUserMedia = media.getUserMedia.bind(media);
+    media.getUserMedia = (constraints) => {
+      if (constraints && constraints.video) {
+        const video = typeof constraints.video === "object" ? constraints.video : {};
+        constraints = {...constraints, video: {...video, width: {ideal: 320},
+                       height: {ideal: 240}, frameRate: {ideal: 15, max: 15}}};
+      }
+      return getUserMedia(constraints);
+    };
+  }
+  window.__e2e = {clickAt: null, welcomeAt: null, ice: []};
+  const NativePeerConnection = window.RTCPeerConnection;
+  let connections = 0;
+  window.RTCPeerConnection = class extends NativePeerConnection {
+    constructor(...args) {
+      super(...args);
+      const number = ++connections;
+      this.addEventListener("iceconnectionstatechange", () => {
+        window.__e2e.ice.push([Math.round(performance.now()), number, this.iceConnectionState]);
+      });
+    }
+  };
+  document.addEventListener("click", (event) => {
+    if (event.target.closest && event.target.closest("#join-button")) {
+      window.__e2e.clickAt = performance.now();
+    }
+  }, true);
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (event) => {
+        try {
+          if (JSON.parse(event.data).type === "welcome") window.__e2e.welcomeAt = performance.now();
+        } catch {}
+      });
+    }
+  };
+})();
+"""
+
+# In-page: poll getStats until each of `ids` has a decoded camera frame; the page's own clock.
+FIRST_FRAMES_JS = f"""
+async ({{ids, timeoutMs}}) => {{
+  const inbound = {INBOUND_STATS_JS.strip()};
+  const first = {{}};
+  const start = performance.now();
+  while (performance.now() - start < timeoutMs) {{
+    const stats = await inbound();
+    const now = performance.now();
+    for (const id of ids) {{
+      const camera = (stats[id] || {{}}).camera;
+      if (!(id in first) && camera && camera.framesDecoded > 0) first[id] = now;
+    }}
+    if (ids.every((id) => id in first)) break;
+    await new Promise((done) => setTimeout(done, 20));
+  }}
+  return {{first, clickAt: window.__e2e.clickAt, welcomeAt: window.__e2e.welcomeAt}};
+}}
+"""
+
+VIDEO_SOURCES = ("camera", "screen")
+
+
+# In-page: does the tile of (participant, source) show a live track and paint new frames?
+TILE_PLAYING_JS = """
+async ({id, source}) => {
+  const selector = `#grid li[data-participant="${id}"][data-source="${source}"] video`;
+  const video = document.querySelector(selector);
+  if (!video || !video.srcObject) return "no video element with a stream";
+  const track = video.srcObject.getVideoTracks()[0];
+  if (!track || track.readyState !== "live") return "the tile shows an ended track";
+  const painted = await new Promise((done) => {
+    let frames = 0;
+    const timer = setTimeout(() => done(frames), 3000);
+    const step = () => {
+      frames += 1;
+      if (frames >= 3) { clearTimeout(timer); done(frames); }
+      else video.requestVideoFrameCallback(step);
+    };
+    video.requestVideoFrameCallback(step);
+  });
+  return painted >= 3 ? "playing" : `${painted} frames painted in 3 s`;
+}
+"""
+
+
+def tile_playing(page: Page, pid: str, source: str = "camera") -> str:
+    """ "playing" when the tile's <video> shows a live track that paints frames, else why not."""
+    return str(page.evaluate(TILE_PLAYING_JS, {"id": pid, "source": source}))
+
+
+def self_id(page: Page) -> str:
+    """The participant id the hub gave this page (from its welcome)."""
+    participants = page.evaluate("() => window.visioDebug.participants()")
+    return str(next(p["id"] for p in participants if p["isSelf"]))
+
+
+def decoded_count(stats: dict[str, dict[str, dict[str, Any]]], pid: str, source: str) -> int:
+    """Frames decoded (video) or audio samples received (audio) from one remote stream."""
+    entry = stats.get(pid, {}).get(source, {})
+    key = "framesDecoded" if source in VIDEO_SOURCES else "totalSamplesReceived"
+    return int(entry.get(key, 0))
+
+
+def wait_for_flow(
+    expectations: list[tuple[Page, str, str]], timeout: float = 15, interval: float = 0.3
+) -> dict[Page, dict[str, dict[str, dict[str, Any]]]]:
+    """Wait until, on each page, the stream (participant id, source) is being decoded now:
+    its count is above zero and grew between two consecutive polls. A fresh connection restarts
+    the counters, so only consecutive polls are compared. Returns the last statistics."""
+    pages = list(dict.fromkeys(page for page, _, _ in expectations))
+    previous: dict[tuple[int, str, str], int] = {}
+    pending = set(range(len(expectations)))
+    stats: dict[Page, dict[str, dict[str, dict[str, Any]]]] = {}
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = {page: inbound_stats(page) for page in pages}
+        for index in list(pending):
+            page, pid, source = expectations[index]
+            count = decoded_count(stats[page], pid, source)
+            before = previous.get((index, pid, source), 0)
+            if before > 0 and count > before:
+                pending.discard(index)
+            previous[(index, pid, source)] = count
+        if not pending:
+            return stats
+        if time.monotonic() > deadline:
+            missing = []
+            for index in sorted(pending):
+                page, pid, source = expectations[index]
+                state = page.evaluate("() => window.visioDebug.state()")
+                missing.append(
+                    f"page {page_name(page)} ({state}) <- {pid}/{source}: "
+                    f"{stats[page].get(pid, {}).get(source)}"
+                )
+            details = "\n".join(f"{page_name(page)}: {describe_page(page)}" for page in pages)
+            raise AssertionError(
+                "media not flowing in time:\n" + "\n".join(missing) + "\n" + details
+            )
+        pages[0].wait_for_timeout(interval * 1000)
+
+
+# In-page, for failure messages: the connections, what they carry and what plays it.
+DESCRIBE_PAGE_JS = """
+() => {
+  const debug = window.visioDebug;
+  const describe = (pc) => pc && {
+    connection: pc.connectionState, ice: pc.iceConnectionState, signaling: pc.signalingState,
+    transceivers: pc.getTransceivers().map((t) => [t.mid, t.currentDirection,
+      t.receiver.track.id.slice(0, 8), t.receiver.track.readyState, t.receiver.track.muted]),
+  };
+  const sinks = [...document.querySelectorAll("#audio-sinks audio, #grid video")].map((m) => [
+    m.tagName, m.srcObject ? m.srcObject.getTracks().map((t) => t.id.slice(0, 8)).join() : null,
+    m.paused, m.readyState]);
+  return JSON.stringify({state: debug.state(), streams: debug.streams(),
+    publish: describe(debug.publishPc()), subscribe: describe(debug.subscribePc()), sinks,
+    ice: window.__e2e ? window.__e2e.ice : null});
+}
+"""
+
+
+def describe_page(page: Page) -> str:
+    try:
+        return str(page.evaluate(DESCRIBE_PAGE_JS))
+    except Exception as exc:  # a closed page must not hide the real failure
+        return f"(cannot describe: {exc})"
+
+
+def page_name(page: Page) -> str:
+    """The display name typed on the pre-join screen, to make failures readable."""
+    try:
+        return str(page.input_value("#name", timeout=500))
+    except Exception:  # a closed page or a failure message must not hide the real failure
+        return "?"
+
+
+@dataclass
+class NetNamespace:
+    """A network namespace joined to the host by a veth pair: host side `host_address`/30,
+    namespace side `ns_address`/30. `down()` / `up()` cut and restore the link from the host
+    side (the namespace loses its only route, the host keeps reaching its own address).
+    Created by `create()`, removed with its veth by `remove()`; needs root (CAP_NET_ADMIN)."""
+
+    name: str  # at most 14 characters: the veth ends are named after it
+    subnet: int  # third octet of 10.231.N.0/30
+
+    @property
+    def host_veth(self) -> str:
+        return f"{self.name}h"
+
+    @property
+    def ns_veth(self) -> str:
+        return f"{self.name}n"
+
+    @property
+    def host_address(self) -> str:
+        return f"10.231.{self.subnet}.1"
+
+    @property
+    def ns_address(self) -> str:
+        return f"10.231.{self.subnet}.2"
+
+    def create(self) -> NetNamespace:
+        _ip("netns", "add", self.name)
+        try:
+            _ip("link", "add", self.host_veth, "type", "veth", "peer", "name", self.ns_veth,
+                "netns", self.name)  # fmt: skip
+            _ip("addr", "add", f"{self.host_address}/30", "dev", self.host_veth)
+            _ip("link", "set", self.host_veth, "up")
+            inside = ("netns", "exec", self.name, "ip")
+            _ip(*inside, "addr", "add", f"{self.ns_address}/30", "dev", self.ns_veth)
+            _ip(*inside, "link", "set", self.ns_veth, "up")
+            _ip(*inside, "link", "set", "lo", "up")
+            _ip("netns", "exec", self.name, "true")  # what the browser's wrapper will do
+        except Exception:
+            self.remove()
+            raise
+        return self
+
+    def down(self) -> None:
+        _ip("link", "set", self.host_veth, "down")
+
+    def up(self) -> None:
+        _ip("link", "set", self.host_veth, "up")
+
+    def remove(self) -> None:
+        """Remove the veth pair (both ends go together) and the namespace; quiet if gone."""
+        subprocess.run(["ip", "link", "del", self.host_veth], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
+
+    def chromium_wrapper(self, folder: Path) -> Path:
+        """An executable that starts Debian's Chromium inside the namespace (for Playwright's
+        `executable_path`); `ip netns exec` execs, so the browser keeps the wrapper's pid."""
+        wrapper = folder / "chromium-in-netns"
+        wrapper.write_text(
+            f'#!/bin/sh\nexec ip netns exec {self.name} {CHROMIUM} "$@"\n', encoding="utf-8"
+        )
+        wrapper.chmod(0o755)
+        return wrapper
+
+
+def _ip(*args: str) -> None:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise OSError(f"ip {' '.join(args)}: {result.stderr.strip() or result.returncode}")
+
+
+def launch_chromium(
+    playwright: Playwright, *, executable: Path = CHROMIUM, secure_origin: str | None = None
+) -> Browser:
+    """Another Chromium like the package's one; `secure_origin` lets a non-loopback http://
+    origin use the camera (getUserMedia needs a secure context)."""
+    args = list(CHROMIUM_ARGS)
+    if secure_origin:
+        args.append(f"--unsafely-treat-insecure-origin-as-secure={secure_origin}")
+    return playwright.chromium.launch(executable_path=str(executable), args=args, headless=True)
