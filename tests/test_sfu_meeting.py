@@ -211,3 +211,11 @@ async def test_subscriber_reconnect_gets_a_fresh_connection(meeting):
         15,
         "video did not resume on the fresh subscribe connection",
     )
+
+
+async def test_the_one_who_speaks_is_announced_as_active_speaker(meeting):
+    _app, join = meeting
+    anne = await join("Anne")  # publishes a tone: audio-level extension says "voice"
+    bruno = await join("Bruno", publish=False)
+    speaker = await bruno.wait_for("active_speaker", timeout=15)
+    assert speaker["participant_id"] == anne.participant_id

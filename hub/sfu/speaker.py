@@ -15,7 +15,9 @@ Key = TypeVar("Key")
 
 SILENCE_LEVEL = 127  # -dBov: 127 is silence, 0 the loudest
 HALF_LIFE = 0.3  # seconds: how fast a participant's loudness score follows their voice
-SPEAKING_THRESHOLD = 40.0  # score (127 - level, smoothed) above which someone is speaking
+# Score (127 - level, smoothed) above which someone is speaking: louder than -67 dBov, well
+# above a quiet room (-70 to -80 dBov), below speech (-20 to -45 dBov).
+SPEAKING_THRESHOLD = 60.0
 SWITCH_MARGIN = 8.0  # a new speaker must be this much louder than the current one
 MIN_HOLD = 1.0  # seconds a speaker keeps the highlight at least
 SILENT_AFTER = 1.5  # seconds without speech before the highlight is cleared
@@ -37,14 +39,16 @@ class SpeakerDetector(Generic[Key]):
     _scores: dict[Key, _Score] = field(default_factory=dict)
 
     def observe(self, key: Key, level: int, voice: bool, now: float) -> None:
+        """Record one packet's level. The RFC 6464 voice bit is not trusted: aiortc never sets
+        it and browsers set it from their own VAD; the level alone decides, as in other SFUs."""
         score = self._scores.get(key)
         if score is None:
             score = self._scores[key] = _Score(updated=now)
-        energy = float(SILENCE_LEVEL - min(max(level, 0), SILENCE_LEVEL)) if voice else 0.0
+        energy = float(SILENCE_LEVEL - min(max(level, 0), SILENCE_LEVEL))
         decay: float = 0.5 ** (max(now - score.updated, 0.0) / HALF_LIFE)
         score.value = score.value * decay + energy * (1.0 - decay)
         score.updated = now
-        if voice and energy >= SPEAKING_THRESHOLD:
+        if energy >= SPEAKING_THRESHOLD:
             score.last_voice = now
 
     def forget(self, key: Key) -> None:

@@ -249,3 +249,27 @@ def test_any_input_is_dropped_or_forwarded_as_valid_rtp(packets):
         header = RtpHeader.parse(sent)
         assert header.ssrc in (LEG_SSRC, LEG_RTX_SSRC)
     assert path.counters.packets_in == len(packets)
+
+
+def test_oversized_truncated_and_malformed_packets_are_counted_by_reason():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from hub.config import SfuConfig
+    from hub.sfu.service import Sfu, SfuCollector
+
+    path = make_path()
+    feed(
+        path,
+        VP8_KEY + b"\x00" * 1500,  # oversized
+        VP8_KEY[:7],  # truncated
+        b"\x40" + VP8_KEY[1:],  # version 1
+        with_sequence(VP8_KEY, 1)[:8] + b"\x00\x00\x00\x09" + VP8_KEY[12:],  # unknown SSRC
+    )
+    assert path.counters.dropped == {"malformed_rtp": 3, "unknown_ssrc": 1}
+    assert path.transport.sent == []
+    sfu = Sfu(SfuConfig())
+    sfu.counters = path.counters
+    registry = CollectorRegistry()
+    registry.register(SfuCollector(sfu))
+    text = generate_latest(registry).decode()
+    assert 'hub_sfu_packets_dropped_total{reason="malformed_rtp"} 3.0' in text
