@@ -108,9 +108,12 @@ class Received:
 class Participant:
     """One aiortc participant speaking the hub's signaling protocol."""
 
-    def __init__(self, ws: ClientWebSocketResponse, name: str) -> None:
+    def __init__(
+        self, ws: ClientWebSocketResponse, name: str, addresses: list[str] | None = LOOPBACK
+    ) -> None:
         self.ws = ws
         self.name = name
+        self.addresses = addresses or []  # empty: aioice's own choice of host addresses
         self.participant_id = ""
         self.messages: list[dict[str, Any]] = []
         self.publish_pc = RTCPeerConnection(CLIENT_CONFIGURATION)
@@ -144,7 +147,7 @@ class Participant:
 
     async def _offer(self, tracks: list[str]) -> None:
         index = len(self.messages)
-        await gather_on(self.publish_pc, LOOPBACK)
+        await gather_on(self.publish_pc, self.addresses)
         await self.publish_pc.setLocalDescription(await self.publish_pc.createOffer())
         mids = [t.mid for t in self.publish_pc.getTransceivers()]
         await self.ws.send_str(
@@ -199,7 +202,7 @@ class Participant:
             self._mid_owner[stream["mid"]] = (stream["participant_id"], stream["kind"])
         pc = self.subscribe_pc
         await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
-        await gather_on(pc, LOOPBACK)
+        await gather_on(pc, self.addresses)
         await pc.setLocalDescription(await pc.createAnswer())
         await self.send({"type": "subscribe_answer", "sdp": pc.localDescription.sdp})
 
