@@ -67,6 +67,14 @@ async def test_three_participants_decode_each_other_without_the_sfu_decoding(mee
     # The SFU forwarded packets and started no decoder of its own: the only decoder threads
     # are the participants' (each decodes 2 remote videos and 2 remote audios).
     assert app[SFU].counters.packets_forwarded > 100
+    # Nearly all went the fast way (protect + sendto), not through aiortc's coroutines.
+    legs = [
+        leg
+        for room in app[SFU].rooms.values()
+        for member in room.snapshot().values()
+        for leg in member["legs"]
+    ]
+    assert sum(leg["fast_path"] for leg in legs) > 0.9 * sum(leg["packets"] for leg in legs)
     decoders = [t.name for t in threading.enumerate() if "decoder" in t.name]
     assert len(decoders) <= 3 * 4, decoders
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hub.ids import ParticipantId
+from hub.sfu.egress import Egress
 from hub.sfu.history import PacketHistory
 from hub.sfu.rewrite import StreamRewriter
 from hub.sfu.rtcp import (
@@ -52,7 +53,6 @@ NACK_MAX = 64  # a gap larger than this is not worth asking for: a keyframe is c
 DEFAULT_REMB = 1_500_000  # bits/s offered to publishers before any subscriber reports
 
 _HEADER = struct.Struct("!BBHII")
-_pack_header = _HEADER.pack_into
 _unpack_header = _HEADER.unpack_from
 
 
@@ -186,6 +186,7 @@ class InboundStream:
         waiting = False
         payload = data[start:end]
         marker = b1 & 0x80
+        abs_time = _abs_send_time(now)  # once per packet, the same for every leg
         for leg in self.legs:
             if not leg.ready:
                 continue
@@ -201,12 +202,18 @@ class InboundStream:
             if rewritten is None or rewritten.duplicate:
                 continue
             packet = leg.build(
-                marker, rewritten.sequence_number, rewritten.timestamp, level_value, payload, now
+                marker,
+                rewritten.sequence_number,
+                rewritten.timestamp,
+                level_value,
+                payload,
+                abs_time,
             )
             leg.history.put(rewritten.sequence_number, packet)
             leg.packets += 1
             leg.octets += len(payload)
-            await leg.send(packet)
+            if not leg.send_now(packet):
+                await leg.send(packet)
             self.counters.packets_forwarded += 1
             self.counters.bytes_forwarded += len(packet)
         if waiting:
@@ -336,6 +343,9 @@ class Leg:
         self.mid_element = b""
         self.abs_ext: int | None = None
         self.level_ext: int | None = None
+        self._abs_prefix = b""  # the element header byte, precomputed at negotiation
+        self._level_prefix = b""
+        self.egress: Egress | None = None
         self.rewriter = StreamRewriter(
             self.ssrc,
             90000 if kind == "video" else 48000,
@@ -363,7 +373,10 @@ class Leg:
         self.mid_element = bytes([(mid_id << 4) | (len(mid) - 1)]) + mid if mid_id and mid else b""
         self.abs_ext = ids.get(URI_ABS_SEND_TIME)
         self.level_ext = ids.get(URI_AUDIO_LEVEL)
+        self._abs_prefix = bytes([(self.abs_ext << 4) | 2]) if self.abs_ext else b""
+        self._level_prefix = bytes([self.level_ext << 4]) if self.level_ext else b""
         self._params = params
+        self.egress = Egress.of(self.transceiver.sender.transport)
         self.ready = True
         if self.source is not None:
             self._bind_codec(self.source)
@@ -408,27 +421,30 @@ class Leg:
         timestamp: int,
         level_value: bytes | None,
         payload: bytes,
-        now: float,
+        abs_time: bytes,
     ) -> bytes:
         """The outgoing packet: our header and extension ids, the publisher's payload."""
-        extensions = bytearray()
-        if self.abs_ext is not None:
-            extensions.append((self.abs_ext << 4) | 2)
-            extensions += _abs_send_time(now)
-        if self.level_ext is not None and level_value is not None:
-            extensions.append(self.level_ext << 4)
-            extensions += level_value
-        extensions += self.mid_element
-        header = bytearray(12)
-        if extensions:
-            extensions += b"\x00" * (-len(extensions) % 4)
-            _pack_header(header, 0, 0x90, marker | self.payload_type, sequence_number,
-                         timestamp, self.ssrc)  # fmt: skip
-            header += b"\xbe\xde" + (len(extensions) // 4).to_bytes(2, "big") + extensions
-        else:
-            _pack_header(header, 0, 0x80, marker | self.payload_type, sequence_number,
-                         timestamp, self.ssrc)  # fmt: skip
-        return bytes(header + payload)
+        elements = self._abs_prefix + abs_time if self._abs_prefix else b""
+        if level_value is not None and self._level_prefix:
+            elements += self._level_prefix + level_value
+        elements += self.mid_element
+        if not elements:
+            return _HEADER.pack(0x80, marker | self.payload_type, sequence_number, timestamp,
+                                self.ssrc) + payload  # fmt: skip
+        padding = -len(elements) % 4
+        return b"".join((
+            _HEADER.pack(0x90, marker | self.payload_type, sequence_number, timestamp, self.ssrc),
+            b"\xbe\xde",
+            ((len(elements) + padding) >> 2).to_bytes(2, "big"),
+            elements,
+            b"\x00" * padding,
+            payload,
+        ))  # fmt: skip
+
+    def send_now(self, packet: bytes) -> bool:
+        """Send synchronously on the fast path; False when aiortc's own path must be used."""
+        egress = self.egress
+        return egress is not None and egress.send(packet)
 
     async def send(self, packet: bytes) -> None:
         # ConnectionError: the subscriber is going away; its connection's handler cleans up.
@@ -453,7 +469,9 @@ class Leg:
             self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
             packet = bytes(header) + packet[2:4] + packet[header_length:]
         self.retransmitted += 1
-        await self.send(bytes(packet))
+        packet = bytes(packet)
+        if not self.send_now(packet):
+            await self.send(packet)
         return True
 
     def sender_report(self, report: RtcpSr) -> bytes | None:

@@ -51,6 +51,8 @@ def check_internals() -> None:
     from aiortc.rtcrtpreceiver import RTCRtpReceiver
     from aiortc.rtcrtpsender import RTCRtpSender
 
+    from hub.sfu.egress import check_egress_internals
+
     missing = [
         f"{owner.__name__}.{name}"
         for owner, name in (
@@ -63,6 +65,7 @@ def check_internals() -> None:
         )
         if not hasattr(owner, name)
     ]
+    missing += check_egress_internals()
     if missing:
         raise RuntimeError(
             "this aiortc/aioice version lacks what the SFU hooks: " + ", ".join(missing)

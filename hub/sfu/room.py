@@ -514,6 +514,7 @@ class SfuRoom:
                                     "forwarding": s.forwarding, "legs": len(s.legs)}
                               for mid, s in member.streams.items()},
                 "legs": [{"mid": leg.mid, "kind": leg.kind, "packets": leg.packets,
+                          "fast_path": leg.egress.packets if leg.egress else 0,
                           "from": leg.source.participant_id if leg.source else None,
                           "started": leg.started}
                          for leg in member.legs],
