@@ -9,6 +9,8 @@ checked by `check_internals`).
 
 from __future__ import annotations
 
+import contextlib
+import socket
 from collections.abc import Sequence
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
@@ -42,6 +44,28 @@ async def gather_on(pc: RTCPeerConnection, addresses: Sequence[str]) -> None:
             component=1, addresses=list(addresses)
         )
         connection._local_candidates_end = True
+
+
+RECEIVE_BUFFER = 4 * 1024 * 1024  # bytes; the kernel caps it at net.core.rmem_max
+
+
+def enlarge_receive_buffers(pc: RTCPeerConnection) -> None:
+    """Give each ICE socket a few megabytes of receive buffer (call after gathering).
+
+    The default (~200 KB, about 90 full packets) overflows during a keyframe burst while the
+    event loop is busy fanning out: the benchmark saw every hub loss at its own socket.
+    """
+    seen: set[int] = set()
+    for transceiver in pc.getTransceivers():
+        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        if id(connection) in seen:
+            continue
+        seen.add(id(connection))
+        for protocol in connection._protocols:
+            sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
 
 
 def check_internals() -> None:

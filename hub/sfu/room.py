@@ -25,7 +25,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from hub.ids import MeetingId, ParticipantId
 from hub.sfu.forwarder import InboundStream, Kind, Leg, SfuCounters, Source
-from hub.sfu.ice import gather_on, rtc_configuration
+from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
 from hub.sfu.rtcp import RtcpFir, RtcpNack, RtcpPli, RtcpRemb, RtcpSr, check_rtcp, parse_compound
 from hub.sfu.rtp import rtp_layout
 from hub.sfu.sdp import SdpError, check_description
@@ -215,6 +215,7 @@ class SfuRoom:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
             raise SdpError(f"cannot answer this offer: {exc}") from None
+        enlarge_receive_buffers(pc)
         _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
         self._refresh_publications(member, pc)
         answer: str = pc.localDescription.sdp
@@ -397,6 +398,7 @@ class SfuRoom:
                     return
                 await gather_on(pc, self.settings.candidate_addresses)
                 await pc.setLocalDescription(await pc.createOffer())
+                enlarge_receive_buffers(pc)
                 _hook_transports(pc, self._subscribe_rtp, member.on_subscribe_rtcp)
                 streams = [
                     StreamSource(leg.mid, leg.source.participant_id, leg.source.source, leg.kind)
@@ -419,7 +421,9 @@ class SfuRoom:
                 _hook_transports(pc, self._subscribe_rtp, member.on_subscribe_rtcp)
                 for leg in member.legs:
                     if leg.source is not None and not leg.started:
-                        await leg.source.request_keyframe(force=True)
+                        # Not forced: the send() hook already asked, and a waiting leg keeps
+                        # asking (throttled) until its keyframe comes.
+                        await leg.source.request_keyframe()
         except asyncio.CancelledError:
             raise
         except Exception:
