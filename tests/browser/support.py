@@ -18,23 +18,9 @@ from typing import Any
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, WebSocketRoute
 
 from tests.conftest import REPO
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.support.processes import free_port, start, stop
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--allow-loopback-in-peer-connection",
-]
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 WS_PATTERN = "**/api/v1/meetings/*/ws"
 
