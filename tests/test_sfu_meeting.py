@@ -75,6 +75,8 @@ async def test_three_participants_decode_each_other_without_the_sfu_decoding(mee
         for leg in member["legs"]
     ]
     assert sum(leg["fast_path"] for leg in legs) > 0.9 * sum(leg["packets"] for leg in legs)
+    counters = app[SFU].counters
+    assert counters.packets_in_fast > 0.9 * counters.packets_in  # and came in the short way
     decoders = [t.name for t in threading.enumerate() if "decoder" in t.name]
     assert len(decoders) <= 3 * 4, decoders
 

@@ -17,7 +17,7 @@ import logging
 import secrets
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -70,6 +70,7 @@ class SfuCounters:
     """Plain counters updated on the packet path, read by the /metrics collector."""
 
     packets_in: int = 0
+    packets_in_fast: int = 0  # of which decrypted in the socket callback (hub/sfu/ingress.py)
     packets_forwarded: int = 0
     bytes_forwarded: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
@@ -143,6 +144,13 @@ class InboundStream:
         self._last_sr_at = 0.0
         self._last_pli = 0.0
         self.keyframes = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run `coroutine` as a task this stream keeps alive (asyncio holds weak references)."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # -- packet path ---------------------------------------------------------------------
 
@@ -155,10 +163,13 @@ class InboundStream:
             return is_h264_keyframe(data, header_length, end)
         return False
 
-    async def forward(
-        self, data: bytes, header_length: int, padding: int, rtx: bool, now: float
-    ) -> None:
-        """Send one incoming packet to every leg, rewritten for each subscriber."""
+    def forward(self, data: bytes, header_length: int, padding: int, rtx: bool, now: float) -> None:
+        """Send one incoming packet to every leg, rewritten for each subscriber.
+
+        Synchronous: it runs straight from the socket callback (hub/sfu/ingress.py). The rare
+        sends that need aiortc's own path (a connection not yet plainly connected) and
+        keyframe requests are scheduled as tasks instead of awaited.
+        """
         b0, b1, seq, timestamp, ssrc = _unpack_header(data, 0)
         start = header_length
         if rtx:  # RFC 4588: the original sequence number leads the payload
@@ -213,14 +224,14 @@ class InboundStream:
             leg.packets += 1
             leg.octets += len(payload)
             if not leg.send_now(packet):
-                await leg.send(packet)
+                self._spawn(leg.send(packet))
             self.counters.packets_forwarded += 1
             self.counters.bytes_forwarded += len(packet)
-        if waiting:
-            # Ask again (throttled) while a leg waits: the keyframe asked for when it started
-            # may have gone out before the leg was ready, and libwebrtc publishers ignore a
-            # request that comes less than 300 ms after the previous one.
-            await self.request_keyframe()
+        # Ask again (throttled) while a leg waits: the keyframe asked for when it started may
+        # have gone out before the leg was ready, and libwebrtc publishers ignore a request
+        # that comes less than 300 ms after the previous one.
+        if waiting and time.monotonic() - self._last_pli >= PLI_INTERVAL:
+            self._spawn(self.request_keyframe())
 
     def _account(self, seq: int, timestamp: int, now: float) -> None:
         self._received += 1
@@ -233,7 +244,7 @@ class InboundStream:
                 self._cycles += 1 << 16
             if 1 < delta <= NACK_MAX and self.kind == "video":
                 missing = [(self._max_seq + k) & 0xFFFF for k in range(1, delta)]
-                asyncio.get_running_loop().create_task(self._nack(missing))
+                self._spawn(self._nack(missing))
             self._max_seq = seq
         transit = now * self.clock_rate - timestamp
         if self._last_transit is not None:

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -26,6 +27,7 @@ from aiortc.sdp import candidate_from_sdp
 from hub.ids import MeetingId, ParticipantId
 from hub.sfu.forwarder import InboundStream, Kind, Leg, SfuCounters, Source
 from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
+from hub.sfu.ingress import install_ingress
 from hub.sfu.rtcp import RtcpFir, RtcpNack, RtcpPli, RtcpRemb, RtcpSr, check_rtcp, parse_compound
 from hub.sfu.rtp import rtp_layout
 from hub.sfu.sdp import SdpError, check_description
@@ -106,6 +108,7 @@ class MediaParticipant:
     pending_answer: asyncio.Future[str] | None = None
     # Packet handlers bound to this participant, installed on its connections' transports.
     on_publish_rtp: RtpHandler | None = None
+    on_publish_packet: Callable[[bytes, float], None] | None = None
     on_publish_rtcp: RtcpHandler | None = None
     on_subscribe_rtcp: RtcpHandler | None = None
 
@@ -138,6 +141,7 @@ class SfuRoom:
         if member is None:
             member = self.participants[participant_id] = MediaParticipant(participant_id)
             member.on_publish_rtp = self._publish_rtp(member)
+            member.on_publish_packet = partial(receive_publisher_rtp, member, self.counters)
             member.on_publish_rtcp = self._publish_rtcp(member)
             member.on_subscribe_rtcp = self._subscribe_rtcp(member)
         return member
@@ -216,6 +220,8 @@ class SfuRoom:
         except Exception as exc:
             raise SdpError(f"cannot answer this offer: {exc}") from None
         enlarge_receive_buffers(pc)
+        assert member.on_publish_packet is not None  # bound in _participant
+        install_ingress(pc, member.on_publish_packet, self.counters)
         _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
         self._refresh_publications(member, pc)
         answer: str = pc.localDescription.sdp
@@ -467,7 +473,7 @@ class SfuRoom:
         counters, clock = self.counters, time.monotonic
 
         async def on_rtp(data: bytes, arrival_time_ms: int) -> None:
-            await receive_publisher_rtp(member, counters, data, clock())
+            receive_publisher_rtp(member, counters, data, clock())
 
         return on_rtp
 
@@ -530,7 +536,7 @@ class SfuRoom:
 # -- packet entry points (module level: the same code the hooks run, testable on its own) ------
 
 
-async def receive_publisher_rtp(
+def receive_publisher_rtp(
     member: MediaParticipant, counters: SfuCounters, data: bytes, now: float
 ) -> None:
     """A decrypted RTP packet from a publisher: checked, matched to its stream, forwarded."""
@@ -553,7 +559,7 @@ async def receive_publisher_rtp(
     elif data[1] & 0x7F != stream.payload_type:
         counters.drop("unexpected_payload_type")
         return
-    await stream.forward(data, header_length, padding, rtx, now)
+    stream.forward(data, header_length, padding, rtx, now)
 
 
 def parse_rtcp(counters: SfuCounters, data: bytes) -> list[Any]:

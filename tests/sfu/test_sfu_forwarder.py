@@ -135,9 +135,10 @@ def with_sequence(packet: bytes, sequence_number: int, timestamp: int | None = N
 
 
 def feed(path, *packets: bytes) -> None:
-    async def run() -> None:
+    async def run() -> None:  # in a loop: the packet path may schedule keyframe requests
         for index, packet in enumerate(packets):
-            await receive_publisher_rtp(path.publisher, path.counters, packet, 100.0 + index / 50)
+            receive_publisher_rtp(path.publisher, path.counters, packet, 100.0 + index / 50)
+        await asyncio.sleep(0)
 
     asyncio.run(run())
 
