@@ -47,13 +47,23 @@ class Egress:
         return True
 
 
-def check_egress_internals() -> list[str]:
-    """Names the fast path needs from aiortc/aioice that are missing in this install."""
-    from aioice import Connection
+def check_fast_path_internals() -> list[str]:
+    """Names the fast send and receive paths (this module, ingress.py) need from aiortc/aioice
+    that are missing in this install; attributes are looked for in the constructors."""
+    from aioice.ice import Connection, StunProtocol
 
-    missing = []
-    if not hasattr(RTCDtlsTransport, "_send_rtp"):
-        missing.append("RTCDtlsTransport._send_rtp")
-    if "_nominated" not in Connection.__init__.__code__.co_names:
-        missing.append("aioice Connection._nominated")
+    wanted: list[tuple[type, str]] = [
+        (RTCDtlsTransport, "_state"),
+        (RTCDtlsTransport, "_tx_srtp"),
+        (RTCDtlsTransport, "_rx_srtp"),
+        (Connection, "_nominated"),
+        (Connection, "_protocols"),
+    ]
+    missing = [
+        f"{owner.__name__}.{name}"
+        for owner, name in wanted
+        if name not in vars(owner)["__init__"].__code__.co_names
+    ]
+    if not hasattr(StunProtocol, "datagram_received"):
+        missing.append("StunProtocol.datagram_received")
     return missing

@@ -75,7 +75,7 @@ def check_internals() -> None:
     from aiortc.rtcrtpreceiver import RTCRtpReceiver
     from aiortc.rtcrtpsender import RTCRtpSender
 
-    from hub.sfu.egress import check_egress_internals
+    from hub.sfu.egress import check_fast_path_internals
 
     missing = [
         f"{owner.__name__}.{name}"
@@ -89,7 +89,7 @@ def check_internals() -> None:
         )
         if not hasattr(owner, name)
     ]
-    missing += check_egress_internals()
+    missing += check_fast_path_internals()
     if missing:
         raise RuntimeError(
             "this aiortc/aioice version lacks what the SFU hooks: " + ", ".join(missing)
