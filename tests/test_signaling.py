@@ -9,6 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from hub.web.signaling import (
+    CLIENT_TYPES,
     MAX_FRAME,
     Chat,
     IceCandidate,
@@ -111,19 +112,7 @@ def test_arbitrary_frames_never_raise_anything_else(frame):
 
 
 @given(
-    st.sampled_from(
-        [
-            "join",
-            "publish_offer",
-            "subscribe_answer",
-            "ice",
-            "media",
-            "chat",
-            "hand",
-            "leave",
-            "ping",
-        ]
-    ),
+    st.sampled_from(sorted(CLIENT_TYPES)),
     st.dictionaries(
         st.sampled_from(
             [

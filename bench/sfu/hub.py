@@ -9,14 +9,13 @@ import json
 import os
 import re
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from bench.sfu.system import BenchError, Managed, free_port, start_process, stop_process
+from bench.sfu.system import BenchError, ServerProcess, start_process
 
 REPO = Path(__file__).resolve().parents[2]
 API = "/api/v1"
@@ -26,23 +25,14 @@ START_TIMEOUT = 40.0
 OfferHandler = Callable[[dict[str, Any]], Awaitable[str]]
 
 
-class HubServer:
+class HubServer(ServerProcess):
     """The hub in dev mode in its own data folder, with the SFU's candidates on `address`."""
 
-    def __init__(self, workdir: Path, address: str) -> None:
-        self.workdir = workdir
-        self.address = address
-        self.port = free_port()
-        self.process: Managed | None = None
+    name = "the hub"
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
 
     async def start(self) -> None:
         timeout = START_TIMEOUT
@@ -60,24 +50,14 @@ class HubServer:
             cwd=REPO,
             env=env,
         )
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if not self.process.alive():
-                    raise BenchError(f"the hub exited at start:\n{self.process.tail()}")
-                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
-                    async with session.get(
-                        f"{self.base_url}/health/ready", timeout=aiohttp.ClientTimeout(total=2)
-                    ) as answer:
-                        if answer.status == 200:
-                            return
-                await asyncio.sleep(0.2)
-        raise BenchError(f"the hub was not ready within {timeout} s:\n{self.process.tail()}")
 
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process(self.process)
-            self.process = None
+        async def ready(session: aiohttp.ClientSession) -> bool:
+            async with session.get(
+                f"{self.base_url}/health/ready", timeout=aiohttp.ClientTimeout(total=2)
+            ) as answer:
+                return answer.status == 200
+
+        await self.wait_ready(ready, timeout)
 
     def event_loop(self) -> str:
         """Which event loop `hub serve` runs on, from the py-spy-free evidence we have."""

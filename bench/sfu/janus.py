@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.sfu.system import BenchError, Managed, free_port, start_process, stop_process
+from bench.sfu.system import BenchError, ServerProcess, start_process
 
 LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 STEP_TIMEOUT = 20.0
@@ -131,25 +131,19 @@ admin: {{
     return folder / "janus.jcfg"
 
 
-class JanusServer:
+class JanusServer(ServerProcess):
     """Janus started from its own config folder, HTTP API on 127.0.0.1:<free port>."""
 
+    name = "Janus"
+
     def __init__(self, workdir: Path, address: str) -> None:
-        self.workdir = workdir
-        self.address = address
-        self.port = free_port()
-        self.process: Managed | None = None
+        super().__init__(workdir, address)
         self.binary = ""
         self.version = ""
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/janus"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
 
     async def start(self) -> None:
         timeout = START_TIMEOUT
@@ -162,26 +156,16 @@ class JanusServer:
             log_path=self.workdir / "janus.log",
             cwd=self.workdir,
         )
-        deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if not self.process.alive():
-                    raise BenchError(f"Janus exited at start:\n{self.process.tail()}")
-                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
-                    async with session.post(
-                        self.base_url,
-                        json={"janus": "info", "transaction": "ready"},
-                        timeout=aiohttp.ClientTimeout(total=2),
-                    ) as answer:
-                        if answer.status == 200:
-                            return
-                await asyncio.sleep(0.2)
-        raise BenchError(f"Janus did not answer within {timeout} s:\n{self.process.tail()}")
 
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_process(self.process)
-            self.process = None
+        async def ready(session: aiohttp.ClientSession) -> bool:
+            async with session.post(
+                self.base_url,
+                json={"janus": "info", "transaction": "ready"},
+                timeout=aiohttp.ClientTimeout(total=2),
+            ) as answer:
+                return answer.status == 200
+
+        await self.wait_ready(ready, timeout)
 
 
 class JanusSession:

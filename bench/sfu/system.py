@@ -7,6 +7,7 @@ exit path, Ctrl-C included.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import os
@@ -16,9 +17,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import aiohttp
 
 from tests.support.processes import start
 
@@ -267,3 +270,41 @@ def wait_for_quiet(threshold: float, poll: float, limit: float) -> dict[str, obj
         "quiet": samples[-1] < threshold,
         "load_samples": samples,
     }
+
+
+class ServerProcess:
+    """A server the benchmark starts in `workdir` and stops by pid; subclasses launch it."""
+
+    name = "server"
+
+    def __init__(self, workdir: Path, address: str) -> None:
+        self.workdir = workdir
+        self.address = address
+        self.port = free_port()
+        self.process: Managed | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    async def wait_ready(
+        self, probe: Callable[[aiohttp.ClientSession], Awaitable[bool]], within: float
+    ) -> None:
+        """Poll `probe` until it says yes; BenchError with the log's tail if the server died."""
+        assert self.process is not None
+        deadline = time.monotonic() + within
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                if not self.process.alive():
+                    raise BenchError(f"{self.name} exited at start:\n{self.process.tail()}")
+                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                    if await probe(session):
+                        return
+                await asyncio.sleep(0.2)
+        raise BenchError(f"{self.name} was not ready within {within} s:\n{self.process.tail()}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
