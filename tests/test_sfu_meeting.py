@@ -11,6 +11,7 @@ import json
 import threading
 import time
 
+import aiohttp
 import pytest
 
 from hub.web.keys import SFU
@@ -229,3 +230,30 @@ async def test_the_one_who_speaks_is_announced_as_active_speaker(meeting):
     bruno = await join("Bruno", publish=False)
     speaker = await bruno.wait_for("active_speaker", timeout=15)
     assert speaker["participant_id"] == anne.participant_id
+
+
+async def test_ending_the_meeting_disconnects_everyone_and_stops_media(aiohttp_client, tmp_path):
+    config = make_config(tmp_path, sfu={"candidate_addresses": ["127.0.0.1"]})
+    owner, csrf = await api_client(aiohttp_client, config)
+    created = await owner.post("/api/v1/meetings", json={"title": "Fin"}, headers=csrf)
+    meeting_id = (await created.json())["id"]
+    people = []
+    for name in ("Anne", "Bruno"):
+        person = Participant(await owner.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), name)
+        await person.join()
+        await person.publish()
+        people.append(person)
+    anne, bruno = people
+    await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
+    ended = await owner.post(f"/api/v1/meetings/{meeting_id}/end", headers=csrf)
+    assert ended.status == 200
+    for person in people:
+        assert (await person.wait_for("ended"))["reason"] == "ended"
+        await wait_until(lambda p=person: p.ws.closed, 5, f"{person.name} still connected")
+        assert person.ws.close_code == 4001
+    assert meeting_id not in owner.app[SFU].rooms
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await owner.ws_connect(f"/api/v1/meetings/{meeting_id}/ws")
+    assert refused.value.status == 403
+    for person in people:
+        await person.close()

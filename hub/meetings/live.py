@@ -17,6 +17,7 @@ from hub.ids import Identity, MeetingId, ParticipantId
 log = logging.getLogger(__name__)
 
 Outbox = Callable[[str], Awaitable[None]]
+Closer = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class LiveMeeting:
     meeting_id: MeetingId
     presences: dict[ParticipantId, Presence] = field(default_factory=dict)
     outboxes: dict[ParticipantId, Outbox] = field(default_factory=dict)
+    closers: dict[ParticipantId, Closer] = field(default_factory=dict)
 
     def update(
         self,
@@ -89,17 +91,32 @@ class LiveMeetings:
     def get(self, meeting_id: MeetingId) -> LiveMeeting | None:
         return self._meetings.get(meeting_id)
 
-    def enter(self, meeting_id: MeetingId, presence: Presence, outbox: Outbox) -> LiveMeeting:
+    def enter(
+        self, meeting_id: MeetingId, presence: Presence, outbox: Outbox, closer: Closer
+    ) -> LiveMeeting:
+        """Register a connected participant: how to send to them and how to disconnect them."""
         meeting = self._meetings.setdefault(meeting_id, LiveMeeting(meeting_id))
         meeting.presences[presence.participant_id] = presence
         meeting.outboxes[presence.participant_id] = outbox
+        meeting.closers[presence.participant_id] = closer
         return meeting
+
+    async def disconnect_all(self, meeting_id: MeetingId, farewell: str) -> int:
+        """Send `farewell` to everyone connected, then close their connections (meeting ended)."""
+        meeting = self._meetings.get(meeting_id)
+        if meeting is None:
+            return 0
+        await meeting.broadcast(farewell)
+        closers = list(meeting.closers.values())
+        await asyncio.gather(*(close() for close in closers), return_exceptions=True)
+        return len(closers)
 
     def leave(self, meeting_id: MeetingId, participant_id: ParticipantId) -> Presence | None:
         meeting = self._meetings.get(meeting_id)
         if meeting is None:
             return None
         meeting.outboxes.pop(participant_id, None)
+        meeting.closers.pop(participant_id, None)
         presence = meeting.presences.pop(participant_id, None)
         if not meeting.presences:
             del self._meetings[meeting_id]

@@ -38,6 +38,7 @@ from hub.web.middleware import (
     session_middleware,
 )
 from hub.web.render import template_environment
+from hub.web.ws import meeting_end_listener
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ def create_app(config: HubConfig) -> web.Application:
         config.security.secret_key.get_secret_value(), secure=not config.dev
     )
     app[LIVE] = LiveMeetings()
+    app[EVENTS].subscribe(meeting_end_listener(app))
     app[SFU] = Sfu(config.sfu)
     app[METRICS].registry.register(SfuCollector(app[SFU]))
     app.cleanup_ctx.append(database_context)

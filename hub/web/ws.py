@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 from hub.db.models import MeetingState, Role
 from hub.errors import Forbidden, HubError
 from hub.ids import MeetingId, ParticipantId
+from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.live import LiveMeeting, LiveMeetings, Presence
 from hub.sfu.room import SfuRoom, StreamSource
 from hub.sfu.sdp import SdpError
@@ -29,6 +30,8 @@ from hub.web.requests import require_session
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 15.0
+# 4000-4999: application codes; the page does not try to come back on these.
+CLOSE_MEETING_ENDED = 4001
 HEARTBEAT = 20.0
 
 
@@ -57,6 +60,18 @@ def speaker_announcer(
             await meeting.broadcast(sig.to_json(sig.ActiveSpeaker(participant_id=participant_id)))
 
     return announce
+
+
+def meeting_end_listener(app: web.Application) -> Callable[[MeetingEvent], Awaitable[None]]:
+    """When a meeting ends, everyone in it is told and disconnected, and its media stops."""
+
+    async def on_event(event: MeetingEvent) -> None:
+        if isinstance(event, MeetingEnded):
+            farewell = sig.to_json(sig.MeetingEnded(reason="ended"))
+            await app[LIVE].disconnect_all(event.meeting_id, farewell)
+            await app[SFU].close_room(event.meeting_id)
+
+    return on_event
 
 
 def check_origin(request: web.Request) -> None:
@@ -90,6 +105,10 @@ class Connection:
             return
         async with self._send_lock:
             await self.ws.send_str(frame)
+
+    async def close(self) -> None:
+        """Disconnect this participant from the server side (meeting ended, later: removed)."""
+        await self.ws.close(code=CLOSE_MEETING_ENDED, message=b"meeting ended")
 
     async def error(self, code: str, message: str, request: str | None = None) -> None:
         await self.send(sig.Error(code=code, message=message, request=request))
@@ -139,7 +158,7 @@ class Connection:
             audio=message.audio,
             video=message.video,
         )
-        self.live = self.app[LIVE].enter(self.meeting_id, presence, self.send_frame)
+        self.live = self.app[LIVE].enter(self.meeting_id, presence, self.send_frame, self.close)
         self.room = self.app[SFU].room(self.meeting_id)
         if self.room.on_speaker is None:
             self.room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
