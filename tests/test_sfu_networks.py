@@ -14,9 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from aiortc import RTCConfiguration, RTCIceServer
+from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 
-from tests.conftest import REPO, skip_or_fail
+from tests.conftest import REPO, make_config, skip_or_fail
+from tests.support.peer import Participant, wait_until
 from tests.support.processes import free_port, start, stop, wait_for_port
+from tests.support.turn import TURN_PASSWORD, TURN_USER, TurnServer, find_turnserver
+from tests.test_api import api_client
 
 
 def run_meeting(
@@ -114,3 +119,50 @@ def test_bad_candidate_addresses_are_a_config_error(tmp_path, addresses):
     )
     assert result.returncode == 2
     assert "HUB_SFU__CANDIDATE_ADDRESSES: sfu.candidate_addresses" in result.stderr
+
+
+async def test_media_flows_through_a_turn_server_the_operator_configured(aiohttp_client, tmp_path):
+    """Participants that may only use relayed candidates meet through coturn."""
+    binary = find_turnserver()
+    if binary is None:
+        skip_or_fail("coturn's turnserver not found (apt package coturn)")
+    turn = TurnServer(binary).start()
+    try:
+        ice = {"urls": [turn.url], "username": TURN_USER, "credential": TURN_PASSWORD}
+        config = make_config(
+            tmp_path, sfu={"candidate_addresses": ["127.0.0.1"], "ice_servers": [ice]}
+        )
+        client, csrf = await api_client(aiohttp_client, config)
+        created = await client.post("/api/v1/meetings", json={"title": "Relais"}, headers=csrf)
+        meeting_id = (await created.json())["id"]
+        relay_only = RTCConfiguration(
+            iceServers=[
+                RTCIceServer(urls=[turn.url], username=TURN_USER, credential=TURN_PASSWORD)
+            ],
+            iceTransportPolicy=RTCIceTransportPolicy.RELAY,
+            bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+        )
+        people = []
+        for name in ("Anne", "Bruno"):
+            ws = await client.ws_connect(f"/api/v1/meetings/{meeting_id}/ws")
+            person = Participant(ws, name, addresses=[], configuration=relay_only)
+            welcome_index = len(person.messages)
+            await person.join()
+            welcome = await person.wait_for("welcome", after=welcome_index)
+            assert welcome["ice_servers"][0]["urls"] == [turn.url]  # told to the browser too
+            await person.publish()
+            people.append(person)
+        anne, bruno = people
+        await wait_until(
+            lambda: (
+                bruno.received.count(anne.participant_id, "video") >= 10
+                and anne.received.count(bruno.participant_id, "audio") >= 10
+            ),
+            30,
+            "no media through the TURN relay",
+        )
+        assert "ALLOCATE" in turn.log().upper()  # coturn saw the allocations
+        for person in people:
+            await person.close()
+    finally:
+        turn.stop()

@@ -109,14 +109,19 @@ class Participant:
     """One aiortc participant speaking the hub's signaling protocol."""
 
     def __init__(
-        self, ws: ClientWebSocketResponse, name: str, addresses: list[str] | None = LOOPBACK
+        self,
+        ws: ClientWebSocketResponse,
+        name: str,
+        addresses: list[str] | None = LOOPBACK,
+        configuration: RTCConfiguration = CLIENT_CONFIGURATION,
     ) -> None:
         self.ws = ws
         self.name = name
         self.addresses = addresses or []  # empty: aioice's own choice of host addresses
+        self.configuration = configuration
         self.participant_id = ""
         self.messages: list[dict[str, Any]] = []
-        self.publish_pc = RTCPeerConnection(CLIENT_CONFIGURATION)
+        self.publish_pc = RTCPeerConnection(self.configuration)
         self.subscribe_pc: RTCPeerConnection | None = None
         self.received = Received()
         self._mid_owner: dict[str, tuple[str, str]] = {}
@@ -142,7 +147,7 @@ class Participant:
     async def republish(self) -> None:
         """Publish again on a fresh connection (new ICE credentials), like after a drop."""
         await self.publish_pc.close()
-        self.publish_pc = RTCPeerConnection(CLIENT_CONFIGURATION)
+        self.publish_pc = RTCPeerConnection(self.configuration)
         await self.publish()
 
     async def _offer(self, tracks: list[str]) -> None:
@@ -196,7 +201,7 @@ class Participant:
         if self.subscribe_pc is None or offer.get("restart"):
             if self.subscribe_pc is not None:
                 await self.subscribe_pc.close()
-            self.subscribe_pc = RTCPeerConnection(CLIENT_CONFIGURATION)
+            self.subscribe_pc = RTCPeerConnection(self.configuration)
             self.subscribe_pc.on("track", self._on_track)
         for stream in offer["streams"]:
             self._mid_owner[stream["mid"]] = (stream["participant_id"], stream["kind"])
