@@ -1,0 +1,120 @@
+"""Join tokens: short-lived signed grants binding one identity to one meeting and role.
+
+An HS256 JWT (joserfc) signed with a key derived from security.secret_key for this purpose
+only. Verification accepts exactly one algorithm (so "none" and algorithm swaps fail), checks
+issuer, audience (the meeting's own URL: a token for meeting A never opens meeting B), expiry
+and a lifetime of at most an hour, and says precisely why a token was refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+
+from hub.db.models import Role
+from hub.errors import Unauthorized
+from hub.ids import Identity, MeetingId
+
+ALGORITHM = "HS256"
+MAX_LIFETIME = 3600
+DEFAULT_LIFETIME = 900
+LEEWAY = 5  # seconds of clock difference tolerated (tokens cross no other server yet)
+
+
+@dataclass(frozen=True)
+class JoinGrant:
+    """What a verified join token allows."""
+
+    meeting_id: MeetingId
+    identity: Identity
+    display_name: str
+    role: Role
+    expires_at: int
+    token_id: str
+
+
+def _refused(reason: str) -> Unauthorized:
+    return Unauthorized(f"Jeton refusé : {reason} / Join token refused: {reason}")
+
+
+class JoinTokens:
+    """Issues and verifies join tokens for one hub (its issuer URL and secret)."""
+
+    def __init__(self, secret_key: str, issuer: str) -> None:
+        derived = hmac.new(secret_key.encode(), b"hub join token v1", hashlib.sha256).digest()
+        self._key = OctKey.import_key(derived)
+        self.issuer = issuer
+
+    def audience(self, meeting_id: MeetingId) -> str:
+        return f"{self.issuer}/m/{meeting_id}"
+
+    def issue(
+        self,
+        *,
+        meeting_id: MeetingId,
+        identity: Identity,
+        display_name: str,
+        role: Role,
+        lifetime: int = DEFAULT_LIFETIME,
+        now: int | None = None,
+    ) -> str:
+        if not 0 < lifetime <= MAX_LIFETIME:
+            raise ValueError(f"join token lifetime must be 1-{MAX_LIFETIME} s, not {lifetime}")
+        issued = int(time.time()) if now is None else now
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience(meeting_id),
+            "sub": identity,
+            "name": display_name,
+            "role": role.value,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + lifetime,
+            "jti": secrets.token_urlsafe(12),
+        }
+        return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, claims, self._key, [ALGORITHM])
+
+    def verify(self, token: str, *, meeting_id: MeetingId, now: int | None = None) -> JoinGrant:
+        """The grant in `token` for `meeting_id`; Unauthorized saying why otherwise."""
+        try:
+            decoded = jwt.decode(token, self._key, algorithms=[ALGORITHM])
+        except JoseError as exc:
+            raise _refused(f"not a valid signed token ({exc.error})") from None
+        except (ValueError, TypeError):
+            raise _refused("not a valid signed token") from None
+        if decoded.header.get("alg") != ALGORITHM:
+            raise _refused("unexpected algorithm")
+        claims = decoded.claims
+        current = int(time.time()) if now is None else now
+        try:
+            issuer, audience = str(claims["iss"]), claims["aud"]
+            subject, name = str(claims["sub"]), str(claims["name"])
+            role, token_id = Role(claims["role"]), str(claims["jti"])
+            issued, not_before, expires = int(claims["iat"]), int(claims["nbf"]), int(claims["exp"])
+        except (KeyError, ValueError, TypeError):
+            raise _refused("a required claim is missing or malformed") from None
+        if issuer != self.issuer:
+            raise _refused("issued by another hub")
+        if audience != self.audience(meeting_id):
+            raise _refused("issued for another meeting")
+        if expires - issued > MAX_LIFETIME:
+            raise _refused("lifetime longer than an hour")
+        if expires + LEEWAY < current:
+            raise _refused("expired")
+        if not_before - LEEWAY > current:
+            raise _refused("not valid yet")
+        return JoinGrant(
+            meeting_id=meeting_id,
+            identity=Identity(subject),
+            display_name=name,
+            role=role,
+            expires_at=expires,
+            token_id=token_id,
+        )
