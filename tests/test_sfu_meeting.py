@@ -50,6 +50,14 @@ def decoded_from(receiver: Participant, sender: Participant, kind: str) -> int:
     return receiver.received.count(sender.participant_id, kind)
 
 
+async def more_frames(
+    receiver: Participant, sender: Participant, kind: str, more: int, within: float, why: str
+) -> None:
+    """Wait until `receiver` decodes `more` further frames of `kind` from `sender`."""
+    start = decoded_from(receiver, sender, kind)
+    await wait_until(lambda: decoded_from(receiver, sender, kind) > start + more, within, why)
+
+
 async def test_three_participants_decode_each_other_without_the_sfu_decoding(meeting):
     app, join = meeting
     anne, bruno, chloe = [await join(name) for name in ("Anne", "Bruno", "Chloé")]
@@ -112,12 +120,7 @@ async def test_muted_participant_audio_stops_at_the_sfu(meeting):
     update = await bruno.wait_for("participant_updated")
     assert update["participant"]["audio"] is False
     await anne.send({"type": "media", "audio": True, "video": True})
-    resumed = decoded_from(bruno, anne, "audio")
-    await wait_until(
-        lambda: decoded_from(bruno, anne, "audio") > resumed + 20,
-        10,
-        "audio did not resume after unmute",
-    )
+    await more_frames(bruno, anne, "audio", 20, 10, "audio did not resume after unmute")
 
 
 async def test_leaving_participant_disappears_and_its_legs_stop(meeting):
@@ -197,11 +200,8 @@ async def test_publisher_with_new_ice_credentials_is_taken_over_seamlessly(meeti
     await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
     offers_before = sum(m["type"] == "subscribe_offer" for m in bruno.messages)
     await anne.republish()  # a fresh publish connection: new ICE ufrag, same mids
-    seen = decoded_from(bruno, anne, "video")
-    await wait_until(
-        lambda: decoded_from(bruno, anne, "video") > seen + 15,
-        15,
-        "video did not resume after the publisher reconnected",
+    await more_frames(
+        bruno, anne, "video", 15, 15, "video did not resume after the publisher reconnected"
     )
     # Bruno's connection was not renegotiated: the same legs carry the new stream.
     assert sum(m["type"] == "subscribe_offer" for m in bruno.messages) == offers_before
@@ -216,11 +216,8 @@ async def test_subscriber_reconnect_gets_a_fresh_connection(meeting):
     await bruno.send({"type": "reconnect"})
     offer = await bruno.wait_for("subscribe_offer", after=index)
     assert offer["restart"] is True
-    seen = decoded_from(bruno, anne, "video")
-    await wait_until(
-        lambda: decoded_from(bruno, anne, "video") > seen + 15,
-        15,
-        "video did not resume on the fresh subscribe connection",
+    await more_frames(
+        bruno, anne, "video", 15, 15, "video did not resume on the fresh subscribe connection"
     )
 
 
