@@ -254,3 +254,25 @@ async def test_ending_the_meeting_disconnects_everyone_and_stops_media(aiohttp_c
     assert refused.value.status == 403
     for person in people:
         await person.close()
+
+
+async def test_a_full_meeting_refuses_one_more(aiohttp_client, tmp_path):
+    config = make_config(
+        tmp_path, sfu={"candidate_addresses": ["127.0.0.1"], "max_participants": 2}
+    )
+    client, csrf = await api_client(aiohttp_client, config)
+    created = await client.post("/api/v1/meetings", json={"title": "Petite"}, headers=csrf)
+    meeting_id = (await created.json())["id"]
+    people = []
+    for name in ("Anne", "Bruno"):
+        person = Participant(await client.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), name)
+        await person.join()
+        people.append(person)
+    third = await client.ws_connect(f"/api/v1/meetings/{meeting_id}/ws")
+    await third.send_json({"type": "join", "name": "Chloé"})
+    answer = await third.receive_json(timeout=5)
+    assert answer["type"] == "error" and answer["code"] == "conflict"
+    assert "The meeting is full (2 participants)" in answer["message"]
+    assert (await third.receive(timeout=5)).type == aiohttp.WSMsgType.CLOSE
+    for person in people:
+        await person.close()

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from aiohttp import WSMsgType, web
 
 from hub.db.models import MeetingState, Role
-from hub.errors import Forbidden, HubError
+from hub.errors import Conflict, Forbidden, HubError
 from hub.ids import MeetingId, ParticipantId
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.live import LiveMeeting, LiveMeetings, Presence
@@ -146,6 +146,13 @@ class Connection:
     async def _join(self, message: sig.Join) -> None:
         session = self.request[SESSION]
         meetings = self.app[MEETINGS]
+        limit = self.app[CONFIG].sfu.max_participants
+        live = self.app[LIVE].get(self.meeting_id)
+        if live is not None and len(live.presences) >= limit:
+            raise Conflict(
+                f"La réunion est complète ({limit} personnes) / "
+                f"The meeting is full ({limit} participants)"
+            )
         participant_id = await meetings.record_join(
             self.meeting_id, identity=session.identity, display_name=message.name,
             role=Role.PARTICIPANT,
