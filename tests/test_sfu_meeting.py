@@ -50,6 +50,14 @@ def decoded_from(receiver: Participant, sender: Participant, kind: str) -> int:
     return receiver.received.count(sender.participant_id, kind)
 
 
+async def anne_and_bruno(join) -> tuple[Participant, Participant]:
+    """Two publishing participants, once Bruno decodes Anne's video."""
+    anne = await join("Anne")
+    bruno = await join("Bruno")
+    await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
+    return anne, bruno
+
+
 async def more_frames(
     receiver: Participant, sender: Participant, kind: str, more: int, within: float, why: str
 ) -> None:
@@ -92,9 +100,7 @@ async def test_three_participants_decode_each_other_without_the_sfu_decoding(mee
 
 async def test_late_joiner_sees_video_within_two_seconds(meeting):
     _app, join = meeting
-    anne = await join("Anne")
-    bruno = await join("Bruno")
-    await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
+    anne, _bruno = await anne_and_bruno(join)
     await asyncio.sleep(1.0)  # let the publisher's keyframe age: the late joiner needs a PLI
     start = time.monotonic()
     late = await join("Late", publish=False)
@@ -125,9 +131,7 @@ async def test_muted_participant_audio_stops_at_the_sfu(meeting):
 
 async def test_leaving_participant_disappears_and_its_legs_stop(meeting):
     app, join = meeting
-    anne = await join("Anne")
-    bruno = await join("Bruno")
-    await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
+    anne, bruno = await anne_and_bruno(join)
     index = len(bruno.messages)
     await anne.send({"type": "leave"})
     left = await bruno.wait_for("participant_left", after=index)
@@ -151,9 +155,7 @@ BAD_SDPS = [
 
 async def test_bad_messages_and_sdp_get_errors_and_the_meeting_goes_on(meeting):
     _app, join = meeting
-    anne = await join("Anne")
-    bruno = await join("Bruno")
-    await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
+    anne, bruno = await anne_and_bruno(join)
     frames: list[str] = [
         "{",
         '{"type":"dance"}',
@@ -195,9 +197,7 @@ async def test_bad_messages_and_sdp_get_errors_and_the_meeting_goes_on(meeting):
 async def test_publisher_with_new_ice_credentials_is_taken_over_seamlessly(meeting):
     """aiortc cannot restart ICE: the hub answers from a fresh connection, legs re-pointed."""
     _app, join = meeting
-    anne = await join("Anne")
-    bruno = await join("Bruno")
-    await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
+    anne, bruno = await anne_and_bruno(join)
     offers_before = sum(m["type"] == "subscribe_offer" for m in bruno.messages)
     await anne.republish()  # a fresh publish connection: new ICE ufrag, same mids
     await more_frames(
@@ -209,9 +209,7 @@ async def test_publisher_with_new_ice_credentials_is_taken_over_seamlessly(meeti
 
 async def test_subscriber_reconnect_gets_a_fresh_connection(meeting):
     _app, join = meeting
-    anne = await join("Anne")
-    bruno = await join("Bruno")
-    await wait_until(lambda: decoded_from(bruno, anne, "video") > 5, 20, "no video for Bruno")
+    anne, bruno = await anne_and_bruno(join)
     index = len(bruno.messages)
     await bruno.send({"type": "reconnect"})
     offer = await bruno.wait_for("subscribe_offer", after=index)

@@ -52,11 +52,12 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         self._create_parent = config.dev
         self.reachable = True  # last known state, so health checks log only transitions
-        kwargs: dict[str, Any] = {"echo": config.database.echo, "pool_pre_ping": True}
-        if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": config.database.connect_timeout}
-        else:
-            kwargs["connect_args"] = {"timeout": config.database.connect_timeout}
+        kwargs: dict[str, Any] = {
+            "echo": config.database.echo,
+            "pool_pre_ping": True,
+            "connect_args": {"timeout": config.database.connect_timeout},
+        }
+        if not self.is_sqlite:  # SQLite's pool has no size to set
             kwargs["pool_size"] = config.database.pool_size
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:

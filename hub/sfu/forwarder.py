@@ -146,7 +146,7 @@ class InboundStream:
         self.keyframes = 0
         self._tasks: set[asyncio.Task[Any]] = set()
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run `coroutine` as a task this stream keeps alive (asyncio holds weak references)."""
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
@@ -224,14 +224,14 @@ class InboundStream:
             leg.packets += 1
             leg.octets += len(payload)
             if not leg.send_now(packet):
-                self._spawn(leg.send(packet))
+                self.spawn(leg.send(packet))
             self.counters.packets_forwarded += 1
             self.counters.bytes_forwarded += len(packet)
         # Ask again (throttled) while a leg waits: the keyframe asked for when it started may
         # have gone out before the leg was ready, and libwebrtc publishers ignore a request
         # that comes less than 300 ms after the previous one.
         if waiting and time.monotonic() - self._last_pli >= PLI_INTERVAL:
-            self._spawn(self.request_keyframe())
+            self.spawn(self.request_keyframe())
 
     def _account(self, seq: int, timestamp: int, now: float) -> None:
         self._received += 1
@@ -244,7 +244,7 @@ class InboundStream:
                 self._cycles += 1 << 16
             if 1 < delta <= NACK_MAX and self.kind == "video":
                 missing = [(self._max_seq + k) & 0xFFFF for k in range(1, delta)]
-                self._spawn(self._nack(missing))
+                self.spawn(self._nack(missing))
             self._max_seq = seq
         transit = now * self.clock_rate - timestamp
         if self._last_transit is not None:

@@ -160,7 +160,7 @@ class SfuRoom:
         for stream in turned_on:
             for leg in stream.legs:
                 leg.started = False  # restart on a keyframe: the picture is fresh at once
-            self._spawn(stream.request_keyframe(force=True))
+            stream.spawn(stream.request_keyframe(force=True))
 
     async def remove_participant(self, participant_id: ParticipantId) -> None:
         member = self.participants.pop(participant_id, None)
@@ -509,12 +509,6 @@ class SfuRoom:
                     await stream.send_receiver_report()
         if self.speaker.tick(time.monotonic()) and self.on_speaker is not None:
             await self.on_speaker(self.speaker.current)
-
-    def _spawn(self, coroutine: Awaitable[None]) -> None:
-        async def run() -> None:
-            await coroutine
-
-        asyncio.get_running_loop().create_task(run())
 
     def snapshot(self) -> dict[str, Any]:
         """Per-participant counts for tests and diagnostics (what the SFU really forwarded)."""

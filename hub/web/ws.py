@@ -21,6 +21,7 @@ from hub.errors import Conflict, Forbidden, HubError
 from hub.ids import MeetingId, ParticipantId
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.live import LiveMeeting, LiveMeetings, Presence
+from hub.meetings.service import MeetingView
 from hub.sfu.room import SfuRoom, StreamSource
 from hub.sfu.sdp import SdpError
 from hub.web import signaling as sig
@@ -87,11 +88,12 @@ def check_origin(request: web.Request) -> None:
 class Connection:
     """One participant's socket and its part in the meeting, from join to leave."""
 
-    def __init__(self, request: web.Request, ws: web.WebSocketResponse, meeting_id: MeetingId):
+    def __init__(self, request: web.Request, ws: web.WebSocketResponse, meeting: MeetingView):
         self.request = request
         self.app = request.app
         self.ws = ws
-        self.meeting_id = meeting_id
+        self.meeting_id = meeting.id
+        self.title = meeting.title
         self.participant_id: ParticipantId | None = None
         self.live: LiveMeeting | None = None
         self.room: SfuRoom | None = None
@@ -170,12 +172,11 @@ class Connection:
         if self.room.on_speaker is None:
             self.room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
         others = [participant_info(p, self_id=participant_id) for p in self.live.presences.values()]
-        meeting = await meetings.get(self.meeting_id)
         await self.send(
             sig.Welcome(
                 participant_id=participant_id,
                 meeting_id=self.meeting_id,
-                title=meeting.title,
+                title=self.title,
                 participants=others,
                 ice_servers=[
                     sig.IceServer(urls=list(s.urls), username=s.username, credential=s.credential)
@@ -316,7 +317,7 @@ async def meeting_socket(request: web.Request) -> web.StreamResponse:
         raise Forbidden("La réunion est terminée / The meeting has ended")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=sig.MAX_FRAME * 2)
     await ws.prepare(request)
-    connection = Connection(request, ws, meeting.id)
+    connection = Connection(request, ws, meeting)
     try:
         await connection.run()
     except (TimeoutError, ConnectionResetError):
