@@ -38,10 +38,6 @@ class SchemaStatus:
     unknown: tuple[str, ...]
 
     @property
-    def is_empty(self) -> bool:
-        return not self.current
-
-    @property
     def is_head(self) -> bool:
         return self.current == (self.head,)
 

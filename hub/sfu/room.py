@@ -250,9 +250,7 @@ class SfuRoom:
                 participant_id=member.participant_id,
                 mid=mid,
                 kind=transceiver.kind,
-                source=member.sources.get(
-                    mid, "microphone" if transceiver.kind == "audio" else "camera"
-                ),
+                source=member.sources.get(mid, _default_source(transceiver.kind)),
                 params=params,
                 rtcp_ssrc=transceiver.sender._ssrc,
                 send_rtcp=lambda data: _send_on(pc, data),
