@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Mapping
@@ -139,6 +140,81 @@ class SfuConfig(_Section):
         return value
 
 
+_PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+class OidcProviderConfig(_Section):
+    """One OpenID Connect provider people may log in with (ProConnect, a ministry's Keycloak)."""
+
+    # Short name used in the login and callback URLs: /auth/login/<name>.
+    name: str
+    # Text on the login button.
+    label: str
+    # The issuer URL; its /.well-known/openid-configuration is read at first use.
+    issuer: str
+    client_id: str
+    client_secret: SecretStr
+    scopes: tuple[str, ...] = ("openid", "email", "given_name", "usual_name")
+    # Asked for as acr_values when set (ProConnect: "eidas1").
+    acr_values: str | None = None
+    # Seconds of clock difference tolerated on ID tokens. ProConnect's tokens live 60 s,
+    # so a leeway as large as Authlib's default (60 s) would accept stale ones.
+    leeway: int = Field(default=5, ge=0, le=30)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _PROVIDER_NAME.match(value):
+            raise ValueError("must be 1-32 lower-case letters, digits or dashes")
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if value.startswith("https://"):
+            return value
+        host = value.removeprefix("http://").split("/", 1)[0].rsplit(":", 1)[0]
+        if value.startswith("http://") and host in _LOOPBACK_HOSTS:
+            return value  # a provider on this very machine (tests, a local Keycloak)
+        raise ValueError("must be an https:// URL (http:// only for a loopback provider)")
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "openid" not in value:
+            raise ValueError('must contain "openid"')
+        return value
+
+
+class AuthConfig(_Section):
+    """How people prove who they are, and what a guest (someone with only a link) may do."""
+
+    providers: tuple[OidcProviderConfig, ...] = ()
+    # May a guest create meetings? "auto": only in dev mode when no provider is configured
+    # (so a laptop without an identity provider can still be tried out).
+    guest_meetings: Literal["auto", "allowed", "refused"] = "auto"
+    session_lifetime: int = Field(default=12 * 3600, ge=300, le=7 * 24 * 3600)
+
+    @field_validator("providers")
+    @classmethod
+    def _unique_names(cls, value: tuple[OidcProviderConfig, ...]) -> tuple[OidcProviderConfig, ...]:
+        names = [provider.name for provider in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"provider name {duplicates[0]!r} is used twice")
+        return value
+
+
+class LimitsConfig(_Section):
+    """Requests one client address may make before getting 429 Too Many Requests."""
+
+    login_per_minute: int = Field(default=10, ge=1, le=10_000)
+    lobby_per_minute: int = Field(default=10, ge=1, le=10_000)
+    meetings_per_hour: int = Field(default=30, ge=1, le=100_000)
+
+
 class HubConfig(_Section):
     """The whole configuration; built only by `load_config`."""
 
@@ -148,6 +224,14 @@ class HubConfig(_Section):
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
     sfu: SfuConfig = SfuConfig()
+    auth: AuthConfig = AuthConfig()
+    limits: LimitsConfig = LimitsConfig()
+
+    @property
+    def guests_can_create(self) -> bool:
+        if self.auth.guest_meetings != "auto":
+            return self.auth.guest_meetings == "allowed"
+        return self.dev and not self.auth.providers
 
     @property
     def dev(self) -> bool:
@@ -279,6 +363,11 @@ def _check_production(
         raise fail(key, f"is shorter than {MIN_SECRET_LENGTH} characters")
     if not config.server.public_url:
         raise fail(("server", "public_url"), "is required outside dev mode")
+    for index, provider in enumerate(config.auth.providers):
+        client_secret = provider.client_secret.get_secret_value()
+        where = ("auth", "providers", str(index), "client_secret")
+        if not client_secret or is_example_secret(client_secret):
+            raise fail(where, "is empty or an example value; use the secret the provider gave")
 
 
 def with_dev_secrets(config: HubConfig) -> HubConfig:

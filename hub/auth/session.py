@@ -37,10 +37,19 @@ def _unb64(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class Session:
+    """Who the browser is. `provider` is set for a login through an identity provider (its
+    server-side row in auth_sessions must still be open); None for a guest."""
+
     identity: Identity
     display_name: str
     session_id: str
     expires_at: int
+    provider: str | None = None
+    email: str | None = None
+
+    @property
+    def is_guest(self) -> bool:
+        return self.provider is None
 
 
 class SessionCodec:
@@ -61,6 +70,8 @@ class SessionCodec:
                 "n": session.display_name,
                 "s": session.session_id,
                 "e": session.expires_at,
+                "p": session.provider,
+                "m": session.email,
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -85,6 +96,8 @@ class SessionCodec:
                 display_name=str(data["n"]),
                 session_id=str(data["s"]),
                 expires_at=int(data["e"]),
+                provider=None if data.get("p") is None else str(data["p"]),
+                email=None if data.get("m") is None else str(data["m"]),
             )
         except (ValueError, KeyError, TypeError):
             return None
@@ -106,6 +119,9 @@ class SessionCodec:
             session_id=secrets.token_urlsafe(16),
             expires_at=int(time.time()) + SESSION_LIFETIME,
         )
+
+    def clear_cookie(self, response: web.StreamResponse) -> None:
+        response.del_cookie(self.cookie_name, path="/", secure=self.secure, httponly=True)
 
     def set_cookie(self, response: web.StreamResponse, session: Session) -> None:
         response.set_cookie(

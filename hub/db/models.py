@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -152,6 +153,44 @@ class Participant(Base):
     meeting: Mapped[Meeting] = relationship(back_populates="participants")
 
     __table_args__ = (Index("ix_participants_identity", "identity"),)
+
+
+class Invitation(Base):
+    """Someone invited to a restricted meeting, by e-mail address or by Matrix/partner identity.
+
+    `invitee` is `email:<address>` (matched against the e-mail an identity provider vouches
+    for) or a full identity (`matrix:@user:server`, `partner:user@instance`, `local:...`).
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    invitee: Mapped[str] = mapped_column(String(320))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.PARTICIPANT)
+    invited_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("meeting_id", "invitee"),)
+
+
+class AuthSession(Base):
+    """A login through an identity provider: ended at logout, so its cookie stops working.
+
+    Guest sessions have no row (they prove nothing); the id token is kept for the
+    provider's logout (id_token_hint), never shown or logged.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    identity: Mapped[str] = mapped_column(String(320), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    id_token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class MatrixRoomLink(Base):

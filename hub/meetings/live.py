@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
 
+from hub.db.models import IdentityKind, Role
 from hub.ids import Identity, MeetingId, ParticipantId
 
 log = logging.getLogger(__name__)
@@ -31,16 +35,87 @@ class Presence:
     video: bool
     screen: bool = False
     hand: bool = False
+    role: Role = Role.PARTICIPANT
+
+
+Verdict = Literal["admitted", "denied", "ended"]
+
+
+@dataclass
+class LobbyEntry:
+    """Someone waiting to be let in: reachable only through `decision`, never `outboxes`."""
+
+    entry_id: str
+    identity: Identity
+    name: str
+    kind: IdentityKind
+    since: datetime
+    role: Role  # the role they will have once admitted
+    decision: asyncio.Future[Verdict] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 @dataclass
 class LiveMeeting:
-    """The participants of one meeting and how to reach each one's socket."""
+    """The participants of one meeting and how to reach each one's socket, the people waiting
+    in its lobby, and who was removed. Lives while anyone is connected or waiting."""
 
     meeting_id: MeetingId
+    locked: bool = False
     presences: dict[ParticipantId, Presence] = field(default_factory=dict)
     outboxes: dict[ParticipantId, Outbox] = field(default_factory=dict)
     closers: dict[ParticipantId, Closer] = field(default_factory=dict)
+    lobby: dict[str, LobbyEntry] = field(default_factory=dict)
+    removed: set[Identity] = field(default_factory=set)
+
+    def moderators(self) -> list[ParticipantId]:
+        return [
+            pid
+            for pid, presence in self.presences.items()
+            if presence.role in (Role.OWNER, Role.MODERATOR)
+        ]
+
+    async def send_to_moderators(self, frame: str) -> None:
+        await asyncio.gather(
+            *(
+                _deliver(self.outboxes[pid], frame, pid)
+                for pid in self.moderators()
+                if pid in self.outboxes
+            )
+        )
+
+    def knock(
+        self, identity: Identity, name: str, kind: IdentityKind, role: Role, since: datetime
+    ) -> LobbyEntry:
+        entry = LobbyEntry(
+            entry_id=secrets.token_urlsafe(9),
+            identity=identity,
+            name=name,
+            kind=kind,
+            since=since,
+            role=role,
+        )
+        self.lobby[entry.entry_id] = entry
+        return entry
+
+    def decide(self, entry_id: str, verdict: Verdict) -> LobbyEntry | None:
+        """Admit or deny a waiting person; None if they are no longer waiting."""
+        entry = self.lobby.pop(entry_id, None)
+        if entry is None or entry.decision.done():
+            return None
+        entry.decision.set_result(verdict)
+        if verdict == "admitted":
+            self.removed.discard(entry.identity)
+        return entry
+
+    def set_role(self, participant_id: ParticipantId, role: Role) -> Presence | None:
+        current = self.presences.get(participant_id)
+        if current is None:
+            return None
+        updated = replace(current, role=role)
+        self.presences[participant_id] = updated
+        return updated
 
     def update(
         self,
@@ -91,11 +166,24 @@ class LiveMeetings:
     def get(self, meeting_id: MeetingId) -> LiveMeeting | None:
         return self._meetings.get(meeting_id)
 
+    def open(self, meeting_id: MeetingId, *, locked: bool) -> LiveMeeting:
+        """The live meeting, created (with the stored lock state) if nobody was there."""
+        meeting = self._meetings.get(meeting_id)
+        if meeting is None:
+            meeting = self._meetings[meeting_id] = LiveMeeting(meeting_id, locked=locked)
+        return meeting
+
+    def discard_if_empty(self, meeting_id: MeetingId) -> None:
+        meeting = self._meetings.get(meeting_id)
+        if meeting is not None and not meeting.presences and not meeting.lobby:
+            del self._meetings[meeting_id]
+
     def enter(
         self, meeting_id: MeetingId, presence: Presence, outbox: Outbox, closer: Closer
     ) -> LiveMeeting:
         """Register a connected participant: how to send to them and how to disconnect them."""
         meeting = self._meetings.setdefault(meeting_id, LiveMeeting(meeting_id))
+        meeting.removed.discard(presence.identity)
         meeting.presences[presence.participant_id] = presence
         meeting.outboxes[presence.participant_id] = outbox
         meeting.closers[presence.participant_id] = closer
@@ -107,6 +195,8 @@ class LiveMeetings:
         if meeting is None:
             return 0
         await meeting.broadcast(farewell)
+        for entry in list(meeting.lobby.values()):
+            meeting.decide(entry.entry_id, "ended")
         closers = list(meeting.closers.values())
         await asyncio.gather(*(close() for close in closers), return_exceptions=True)
         return len(closers)
@@ -118,8 +208,7 @@ class LiveMeetings:
         meeting.outboxes.pop(participant_id, None)
         meeting.closers.pop(participant_id, None)
         presence = meeting.presences.pop(participant_id, None)
-        if not meeting.presences:
-            del self._meetings[meeting_id]
+        self.discard_if_empty(meeting_id)
         return presence
 
     def count(self) -> int:

@@ -139,9 +139,10 @@ class MeetingService:
             rows = (await session.scalars(query.order_by(Meeting.created_at.desc()))).all()
         return [MeetingView.of(row) for row in rows]
 
-    async def end(self, meeting_id: str, *, by: Identity) -> MeetingView:
+    async def end(self, meeting_id: str, *, by: Identity, moderator: bool = False) -> MeetingView:
+        """End for everyone: by the owner, or by a moderator of the live meeting."""
         meeting = await self.get(meeting_id)
-        if meeting.owner_identity != by:
+        if meeting.owner_identity != by and not moderator:
             raise Forbidden(
                 "Seul l'organisateur peut terminer la réunion / Only the owner may end it"
             )
@@ -170,6 +171,16 @@ class MeetingService:
             MeetingEnded(meeting_id=meeting.id, at=now, participant_names=tuple(sorted(names)))
         )
         return view
+
+    async def set_locked(self, meeting_id: MeetingId, locked: bool) -> MeetingView:
+        async with self._sessions.begin() as session:
+            row = await session.get(Meeting, meeting_id)
+            if row is None:
+                raise NotFound("Réunion introuvable / No such meeting")
+            if row.state is MeetingState.ENDED:
+                raise Conflict("La réunion est terminée / The meeting has ended")
+            row.locked = locked
+            return MeetingView.of(row)
 
     async def record_join(
         self, meeting_id: MeetingId, *, identity: Identity, display_name: str, role: Role

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from hub.auth.session import SessionCodec
+from hub.auth.tokens import JoinTokens
 from hub.config import HubConfig
 from hub.db.database import Database
 from hub.db.migrate import prepare_schema
@@ -24,6 +25,8 @@ from hub.web.keys import (
     CONFIG,
     DATABASE,
     EVENTS,
+    JOIN_TOKENS,
+    LIMITS,
     LIVE,
     MEETINGS,
     METRICS,
@@ -31,6 +34,7 @@ from hub.web.keys import (
     SFU,
     TEMPLATES,
 )
+from hub.web.limits import RateLimits
 from hub.web.middleware import (
     metrics_middleware,
     request_id_middleware,
@@ -88,6 +92,12 @@ def create_app(config: HubConfig) -> web.Application:
     app[EVENTS] = EventBus()
     app[SESSION_CODEC] = SessionCodec(
         config.security.secret_key.get_secret_value(), secure=not config.dev
+    )
+    app[JOIN_TOKENS] = JoinTokens(config.security.secret_key.get_secret_value(), config.public_url)
+    app[LIMITS] = RateLimits(
+        login_per_minute=config.limits.login_per_minute,
+        lobby_per_minute=config.limits.lobby_per_minute,
+        meetings_per_hour=config.limits.meetings_per_hour,
     )
     app[LIVE] = LiveMeetings()
     app[EVENTS].subscribe(meeting_end_listener(app))

@@ -6,6 +6,7 @@ import jinja2
 from aiohttp import web
 
 from hub.auth.session import Session, SessionCodec
+from hub.auth.tokens import JoinTokens
 from hub.config import HubConfig
 from hub.db.database import Database
 from hub.meetings.events import EventBus
@@ -13,6 +14,7 @@ from hub.meetings.live import LiveMeetings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.sfu.service import Sfu
+from hub.web.limits import RateLimits
 
 CONFIG = web.AppKey("config", HubConfig)
 DATABASE = web.AppKey("database", Database)
@@ -23,5 +25,7 @@ MEETINGS = web.AppKey("meetings", MeetingService)
 SESSION_CODEC = web.AppKey("session_codec", SessionCodec)
 LIVE = web.AppKey("live", LiveMeetings)
 SFU = web.AppKey("sfu", Sfu)
+LIMITS = web.AppKey("limits", RateLimits)
+JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)
 
 SESSION = web.RequestKey("session", Session)

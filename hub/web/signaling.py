@@ -41,11 +41,19 @@ class _Message(BaseModel):
 # --- browser -> hub -------------------------------------------------------------------------
 
 
+MAX_TOKEN = 4096
+MAX_ID = 64
+RoleName = Literal["owner", "moderator", "participant"]
+MediaKind = Literal["audio", "video"]
+
+
 class Join(_Message):
     type: Literal["join"]
     name: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
     audio: bool = True
     video: bool = True
+    # A join token (from the link's #token= fragment, never from the URL's query string).
+    token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN)] | None = None
 
 
 class TrackInfo(_Message):
@@ -104,6 +112,55 @@ class Reconnect(_Message):
     type: Literal["reconnect"]
 
 
+# --- moderation (owner and moderators only) ---
+
+
+class Admit(_Message):
+    """Let a person waiting in the lobby in."""
+
+    type: Literal["admit"]
+    entry_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+
+
+class Deny(_Message):
+    """Refuse a person waiting in the lobby."""
+
+    type: Literal["deny"]
+    entry_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+
+
+class Mute(_Message):
+    """Stop forwarding a participant's microphone or camera until they turn it on again."""
+
+    type: Literal["mute"]
+    participant_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+    kind: MediaKind = "audio"
+
+
+class Remove(_Message):
+    """Disconnect a participant; coming back sends them to the lobby."""
+
+    type: Literal["remove"]
+    participant_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+
+
+class Lock(_Message):
+    """A locked meeting sends every newcomer (but moderators) to the lobby."""
+
+    type: Literal["lock"]
+    locked: bool
+
+
+class SetRole(_Message):
+    type: Literal["set_role"]
+    participant_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+    role: Literal["moderator", "participant"]
+
+
+class EndMeeting(_Message):
+    type: Literal["end_meeting"]
+
+
 ClientMessage = Annotated[
     Join
     | PublishOffer
@@ -114,9 +171,17 @@ ClientMessage = Annotated[
     | Hand
     | Leave
     | Ping
-    | Reconnect,
+    | Reconnect
+    | Admit
+    | Deny
+    | Mute
+    | Remove
+    | Lock
+    | SetRole
+    | EndMeeting,
     Field(discriminator="type"),
 ]
+MODERATION_TYPES = frozenset(("admit", "deny", "mute", "remove", "lock", "set_role", "end_meeting"))
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = frozenset(
     (
@@ -130,6 +195,7 @@ CLIENT_TYPES = frozenset(
         "leave",
         "ping",
         "reconnect",
+        *MODERATION_TYPES,
     )
 )
 
@@ -170,6 +236,7 @@ class ParticipantInfo(_Message):
     video: bool
     screen: bool
     hand: bool
+    role: RoleName = "participant"
     is_self: bool = False
 
 
@@ -186,6 +253,56 @@ class Welcome(_Message):
     title: str
     participants: list[ParticipantInfo]
     ice_servers: list[IceServer]
+    role: RoleName = "participant"
+    locked: bool = False
+
+
+class LobbyEntryInfo(_Message):
+    id: str
+    name: str
+    # guest: only a link; local / matrix / partner: who vouches for the person's identity.
+    kind: Literal["guest", "local", "matrix", "partner"]
+    since: str
+
+
+class Waiting(_Message):
+    """To a person in the lobby: wait for a moderator. Nothing of the meeting comes with it."""
+
+    type: Literal["waiting"] = "waiting"
+
+
+class Admitted(_Message):
+    """To a person in the lobby: a moderator let you in (a `welcome` follows)."""
+
+    type: Literal["admitted"] = "admitted"
+
+
+class Denied(_Message):
+    """To a person in the lobby or a participant: you may not be (or stay) in the meeting.
+    The socket is closed with 4003 right after."""
+
+    type: Literal["denied"] = "denied"
+    reason: Literal["denied", "removed"]
+
+
+class Lobby(_Message):
+    """To moderators: everyone waiting now, oldest first (sent on every change)."""
+
+    type: Literal["lobby"] = "lobby"
+    entries: list[LobbyEntryInfo]
+
+
+class Muted(_Message):
+    """To a participant: a moderator turned your microphone or camera off at the hub."""
+
+    type: Literal["muted"] = "muted"
+    kind: MediaKind
+    by: str
+
+
+class MeetingStateChanged(_Message):
+    type: Literal["meeting_state"] = "meeting_state"
+    locked: bool
 
 
 class PublishAnswer(_Message):
@@ -252,6 +369,7 @@ class Error(_Message):
     code: str
     message: str
     request: str | None = None
+    retry_after: int | None = None
 
 
 ServerMessage = (
@@ -266,6 +384,12 @@ ServerMessage = (
     | MeetingEnded
     | Pong
     | Error
+    | Waiting
+    | Admitted
+    | Denied
+    | Lobby
+    | Muted
+    | MeetingStateChanged
 )
 
 

@@ -1,0 +1,82 @@
+"""Who enters a meeting directly, who waits in the lobby, and with which role.
+
+Pure: the caller gathers the facts (session, join token, invitation, Matrix room membership,
+live state) into a `Visitor` and a `MeetingView`, and `decide` applies the rules that
+docs/signaling.md ("Who enters, who waits") and the README describe. Keeping them in one
+function keeps them reviewable and lets the tests try every combination.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub.db.models import AccessLevel, IdentityKind, Role
+from hub.ids import Identity
+from hub.meetings.service import MeetingView, identity_kind
+
+# Roles that run the meeting: they enter even a locked meeting and may moderate.
+MODERATING = frozenset({Role.OWNER, Role.MODERATOR})
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """What the hub knows about someone asking to join, whatever proved it."""
+
+    identity: Identity
+    # Logged in through an identity provider, a verified Matrix user, or a person vouched for
+    # by a partner instance this hub trusts; a guest (only a link) is not.
+    authenticated: bool
+    # Role granted by a valid join token for this very meeting, if any.
+    token_role: Role | None = None
+    # Role of a matching invitation (by e-mail or identity), if any.
+    invited_role: Role | None = None
+    # Member of the Matrix room linked to the meeting (told by the bridge).
+    room_member: bool = False
+    # Removed by a moderator from this meeting earlier today: must be let in again.
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class Admission:
+    enter: bool  # False: wait in the lobby
+    role: Role
+    reason: str  # why, for the log line and the tests
+
+
+def role_of(meeting: MeetingView, visitor: Visitor) -> Role:
+    if visitor.identity == meeting.owner_identity:
+        return Role.OWNER
+    granted = {visitor.token_role, visitor.invited_role}
+    if Role.MODERATOR in granted or Role.OWNER in granted:
+        return Role.MODERATOR  # a token or invitation never makes someone the owner
+    return Role.PARTICIPANT
+
+
+def decide(meeting: MeetingView, visitor: Visitor, *, locked: bool) -> Admission:
+    """Enter or wait, and the role the person will have once inside."""
+    role = role_of(meeting, visitor)
+    if role in MODERATING:
+        return Admission(True, role, f"{role.value}")
+    if visitor.removed:
+        return Admission(False, role, "removed earlier")
+    if locked:
+        return Admission(False, role, "meeting locked")
+    if visitor.token_role is not None:
+        return Admission(True, role, "join token")
+    if visitor.invited_role is not None:
+        return Admission(True, role, "invited")
+    if visitor.room_member:
+        return Admission(True, role, "member of the linked Matrix room")
+    if meeting.access_level is AccessLevel.PUBLIC:
+        return Admission(True, role, "public meeting")
+    if meeting.access_level is AccessLevel.TRUSTED and visitor.authenticated:
+        return Admission(True, role, "authenticated, trusted meeting")
+    return Admission(False, role, f"{meeting.access_level.value} meeting")
+
+
+def is_authenticated_identity(identity: Identity, *, trusted_partner: bool = False) -> bool:
+    """Whether an identity of this kind proves who the person is (a guest's does not)."""
+    kind = identity_kind(identity)
+    if kind is IdentityKind.PARTNER:
+        return trusted_partner
+    return kind in (IdentityKind.LOCAL, IdentityKind.MATRIX)
