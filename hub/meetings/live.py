@@ -21,7 +21,9 @@ from hub.ids import Identity, MeetingId, ParticipantId
 log = logging.getLogger(__name__)
 
 Outbox = Callable[[str], Awaitable[None]]
-Closer = Callable[[], Awaitable[None]]
+# Disconnects a participant from the server side; the reason picks the WebSocket close code.
+CloseReason = Literal["ended", "removed"]
+Closer = Callable[[CloseReason], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ class LiveMeetings:
         for entry in list(meeting.lobby.values()):
             meeting.decide(entry.entry_id, "ended")
         closers = list(meeting.closers.values())
-        await asyncio.gather(*(close() for close in closers), return_exceptions=True)
+        await asyncio.gather(*(close("ended") for close in closers), return_exceptions=True)
         return len(closers)
 
     def leave(self, meeting_id: MeetingId, participant_id: ParticipantId) -> Presence | None:

@@ -219,6 +219,12 @@ class MeetingService:
         )
         return participant_id
 
+    async def record_role(self, participant_id: ParticipantId, role: Role) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(Participant, participant_id)
+            if row is not None:
+                row.role = role
+
     async def record_leave(self, meeting_id: MeetingId, participant_id: ParticipantId) -> None:
         now = utcnow()
         async with self._sessions.begin() as session:

@@ -3,18 +3,24 @@ OpenAPI document, so the document cannot drift from the routes that really exist
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub import __version__
-from hub.db.models import AccessLevel, MeetingState
-from hub.meetings.service import MAX_TITLE, MeetingService, MeetingView
-from hub.web.keys import CONFIG, MEETINGS
+from hub.auth.session import Session
+from hub.auth.tokens import DEFAULT_LIFETIME, MAX_LIFETIME
+from hub.db.models import AccessLevel, MeetingState, Role
+from hub.errors import Forbidden, NotFound
+from hub.ids import Identity
+from hub.meetings.invitations import InvitationView
+from hub.meetings.service import MAX_NAME, MAX_TITLE, MeetingService, MeetingView
+from hub.web.keys import CONFIG, INVITATIONS, JOIN_TOKENS, LIMITS, MEETINGS
 from hub.web.requests import read_json, require_session
 from hub.web.ws import meeting_socket
 
@@ -48,6 +54,43 @@ class MeetingList(BaseModel):
     meetings: list[MeetingOut]
 
 
+class CreateInvitation(BaseModel):
+    """Invite someone by e-mail address or Matrix id; they then enter without waiting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    invitee: str = Field(min_length=3, max_length=320)
+    role: Literal["participant", "moderator"] = "participant"
+
+
+class InvitationOut(BaseModel):
+    id: int
+    invitee: str
+    role: Role
+    created_at: datetime
+
+
+class InvitationList(BaseModel):
+    invitations: list[InvitationOut]
+
+
+class CreateJoinToken(BaseModel):
+    """A personal link: whoever opens it enters as `name`, with `role`, until it expires."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    role: Literal["participant", "moderator"] = "participant"
+    lifetime: int = Field(default=DEFAULT_LIFETIME, ge=60, le=MAX_LIFETIME)
+
+
+class JoinTokenOut(BaseModel):
+    token: str
+    # The meeting link carrying the token in its #fragment (never sent to any server).
+    url: str
+    expires_at: datetime
+
+
 def meeting_out(request: web.Request, meeting: MeetingView, viewer: str) -> MeetingOut:
     return MeetingOut(
         id=meeting.id,
@@ -70,6 +113,9 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 
 async def create_meeting(request: web.Request) -> web.Response:
     session = require_session(request)
+    if session.is_guest and not request.app[CONFIG].guests_can_create:
+        raise Forbidden("Connectez-vous pour créer une réunion / Log in to create a meeting")
+    request.app[LIMITS].create_meeting.hit(request.remote or "-")
     body = await read_json(request, CreateMeeting)
     meeting = await request.app[MEETINGS].create(
         owner=session.identity, title=body.title, access_level=body.access_level
@@ -85,10 +131,71 @@ async def list_meetings(request: web.Request) -> web.Response:
     )
 
 
-async def get_meeting(request: web.Request) -> web.Response:
+async def owned_meeting(request: web.Request) -> tuple[Session, MeetingView]:
+    """The caller's session and the meeting in the path, if the caller owns it; else 401/403."""
     session = require_session(request)
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
+    if meeting.owner_identity != session.identity:
+        raise Forbidden("Réservé à l'organisateur / Only the meeting's owner may do this")
+    return session, meeting
+
+
+async def get_meeting(request: web.Request) -> web.Response:
+    session, meeting = await owned_meeting(request)
     return _json(meeting_out(request, meeting, session.identity))
+
+
+def invitation_out(view: InvitationView) -> InvitationOut:
+    return InvitationOut(
+        id=view.id, invitee=view.invitee, role=view.role, created_at=view.created_at
+    )
+
+
+async def create_invitation(request: web.Request) -> web.Response:
+    session, meeting = await owned_meeting(request)
+    body = await read_json(request, CreateInvitation)
+    view = await request.app[INVITATIONS].invite(
+        meeting.id, body.invitee, role=Role(body.role), by=session.identity
+    )
+    return _json(invitation_out(view), status=201)
+
+
+async def list_invitations(request: web.Request) -> web.Response:
+    _, meeting = await owned_meeting(request)
+    views = await request.app[INVITATIONS].list_for(meeting.id)
+    return _json(InvitationList(invitations=[invitation_out(view) for view in views]))
+
+
+async def delete_invitation(request: web.Request) -> web.Response:
+    _, meeting = await owned_meeting(request)
+    raw = request.match_info["invitation_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound("Invitation introuvable / No such invitation")
+    await request.app[INVITATIONS].revoke(meeting.id, int(raw))
+    return web.Response(status=204)
+
+
+async def create_join_token(request: web.Request) -> web.Response:
+    _, meeting = await owned_meeting(request)
+    if meeting.state is MeetingState.ENDED:
+        raise Forbidden("La réunion est terminée / The meeting has ended")
+    body = await read_json(request, CreateJoinToken)
+    token = request.app[JOIN_TOKENS].issue(
+        meeting_id=meeting.id,
+        identity=Identity(f"guest:{secrets.token_urlsafe(12)}"),
+        display_name=" ".join(body.name.split()),
+        role=Role(body.role),
+        lifetime=body.lifetime,
+    )
+    grant = request.app[JOIN_TOKENS].verify(token, meeting_id=meeting.id)
+    return _json(
+        JoinTokenOut(
+            token=token,
+            url=f"{request.app[CONFIG].public_url}/m/{meeting.id}#token={token}",
+            expires_at=datetime.fromtimestamp(grant.expires_at, UTC),
+        ),
+        status=201,
+    )
 
 
 async def end_meeting(request: web.Request) -> web.Response:
@@ -120,8 +227,18 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              status=201, request=CreateMeeting, response=MeetingOut),
     Endpoint("GET", "/meetings", list_meetings, "List the caller's meetings that have not ended",
              response=MeetingList),
-    Endpoint("GET", "/meetings/{meeting_id}", get_meeting, "Get one meeting",
+    Endpoint("GET", "/meetings/{meeting_id}", get_meeting, "Get one of the caller's meetings",
              response=MeetingOut),
+    Endpoint("POST", "/meetings/{meeting_id}/invitations", create_invitation,
+             "Invite someone by e-mail or Matrix id (owner only)", status=201,
+             request=CreateInvitation, response=InvitationOut),
+    Endpoint("GET", "/meetings/{meeting_id}/invitations", list_invitations,
+             "List a meeting's invitations (owner only)", response=InvitationList),
+    Endpoint("DELETE", "/meetings/{meeting_id}/invitations/{invitation_id}", delete_invitation,
+             "Withdraw an invitation (owner only)", status=204),
+    Endpoint("POST", "/meetings/{meeting_id}/tokens", create_join_token,
+             "Issue a personal join link valid for at most an hour (owner only)", status=201,
+             request=CreateJoinToken, response=JoinTokenOut),
     Endpoint("POST", "/meetings/{meeting_id}/end", end_meeting,
              "End a meeting for everyone (owner only)", response=MeetingOut),
     Endpoint("GET", "/meetings/{meeting_id}/ws", meeting_socket,

@@ -13,6 +13,7 @@ from hub.config import HubConfig
 from hub.db.database import Database
 from hub.db.migrate import prepare_schema
 from hub.meetings.events import EventBus
+from hub.meetings.invitations import Invitations
 from hub.meetings.live import LiveMeetings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
@@ -25,6 +26,7 @@ from hub.web.keys import (
     CONFIG,
     DATABASE,
     EVENTS,
+    INVITATIONS,
     JOIN_TOKENS,
     LIMITS,
     LIVE,
@@ -58,6 +60,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         )
         app[DATABASE] = database
         app[MEETINGS] = MeetingService(database.sessions, app[EVENTS])
+        app[INVITATIONS] = Invitations(database.sessions)
         log.info("database ready", extra={"database": database.display_url})
         yield
     finally:

@@ -10,6 +10,7 @@ from hub.auth.tokens import JoinTokens
 from hub.config import HubConfig
 from hub.db.database import Database
 from hub.meetings.events import EventBus
+from hub.meetings.invitations import Invitations
 from hub.meetings.live import LiveMeetings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
@@ -22,6 +23,7 @@ METRICS = web.AppKey("metrics", HubMetrics)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 EVENTS = web.AppKey("events", EventBus)
 MEETINGS = web.AppKey("meetings", MeetingService)
+INVITATIONS = web.AppKey("invitations", Invitations)
 SESSION_CODEC = web.AppKey("session_codec", SessionCodec)
 LIVE = web.AppKey("live", LiveMeetings)
 SFU = web.AppKey("sfu", Sfu)

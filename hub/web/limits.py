@@ -26,10 +26,12 @@ class RateLimiter:
         self._clock = clock
         self._events: dict[str, deque[float]] = {}
 
-    def hit(self, key: str) -> None:
-        """Count one event for `key`, or raise TooManyRequests with the seconds to wait."""
+    def check(self, key: str) -> None:
+        """Raise TooManyRequests if `key` has used up its events, without counting one."""
+        events = self._events.get(key)
+        if events is None:
+            return
         now = self._clock()
-        events = self._events.setdefault(key, deque())
         while events and events[0] <= now - self.window:
             events.popleft()
         if len(events) >= self.limit:
@@ -39,7 +41,13 @@ class RateLimiter:
                 f"Too many attempts ({self.action}); try again in {retry_after} s",
                 retry_after=retry_after,
             )
-        events.append(now)
+
+    def hit(self, key: str) -> None:
+        """Count one event for `key`, or raise TooManyRequests with the seconds to wait."""
+        self._events.setdefault(key, deque())
+        self.check(key)
+        now = self._clock()
+        self._events[key].append(now)
         if len(self._events) > 10_000:  # forget clients whose window has passed
             stale = [k for k, v in self._events.items() if not v or v[-1] <= now - self.window]
             for k in stale:

@@ -17,37 +17,27 @@ from datetime import UTC, datetime
 from aiohttp import WSMsgType, web
 
 from hub.db.models import MeetingState, Role
-from hub.errors import Conflict, Forbidden, HubError
+from hub.errors import Conflict, Forbidden, HubError, TooManyRequests, Unauthorized
 from hub.ids import MeetingId, ParticipantId
+from hub.meetings.access import MODERATING, Visitor, decide, is_authenticated_identity
 from hub.meetings.events import MeetingEnded, MeetingEvent
-from hub.meetings.live import LiveMeeting, LiveMeetings, Presence
-from hub.meetings.service import MeetingView
+from hub.meetings.live import CloseReason, LiveMeeting, LiveMeetings, LobbyEntry, Presence, Verdict
+from hub.meetings.service import MeetingView, identity_kind
 from hub.sfu.room import SfuRoom, StreamSource
 from hub.sfu.sdp import SdpError
+from hub.web import moderation
 from hub.web import signaling as sig
-from hub.web.keys import CONFIG, LIVE, MEETINGS, SESSION, SFU
+from hub.web.keys import CONFIG, INVITATIONS, JOIN_TOKENS, LIMITS, LIVE, MEETINGS, SESSION, SFU
 from hub.web.requests import require_session
 
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 15.0
 # 4000-4999: application codes; the page does not try to come back on these.
-CLOSE_MEETING_ENDED = 4001
+CLOSE_CODES: dict[CloseReason, int] = {"ended": 4001, "removed": 4003}
+CLOSE_MEETING_ENDED = CLOSE_CODES["ended"]
+CLOSE_DENIED = CLOSE_CODES["removed"]
 HEARTBEAT = 20.0
-
-
-def participant_info(
-    presence: Presence, *, self_id: ParticipantId | None = None
-) -> sig.ParticipantInfo:
-    return sig.ParticipantInfo(
-        id=presence.participant_id,
-        name=presence.name,
-        audio=presence.audio,
-        video=presence.video,
-        screen=presence.screen,
-        hand=presence.hand,
-        is_self=presence.participant_id == self_id,
-    )
 
 
 def speaker_announcer(
@@ -86,18 +76,25 @@ def check_origin(request: web.Request) -> None:
 
 
 class Connection:
-    """One participant's socket and its part in the meeting, from join to leave."""
+    """One person's socket: join (perhaps after waiting in the lobby), then their part in the
+    meeting until the socket closes."""
 
     def __init__(self, request: web.Request, ws: web.WebSocketResponse, meeting: MeetingView):
         self.request = request
         self.app = request.app
         self.ws = ws
+        self.meeting = meeting
         self.meeting_id = meeting.id
-        self.title = meeting.title
         self.participant_id: ParticipantId | None = None
         self.live: LiveMeeting | None = None
         self.room: SfuRoom | None = None
+        self.waiting: LobbyEntry | None = None
+        self._verdict_task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
+
+    @property
+    def remote(self) -> str:
+        return self.request.remote or "-"
 
     async def send(self, message: sig.ServerMessage) -> None:
         await self.send_frame(sig.to_json(message))
@@ -108,9 +105,9 @@ class Connection:
         async with self._send_lock:
             await self.ws.send_str(frame)
 
-    async def close(self) -> None:
-        """Disconnect this participant from the server side (meeting ended, later: removed)."""
-        await self.ws.close(code=CLOSE_MEETING_ENDED, message=b"meeting ended")
+    async def close(self, reason: CloseReason = "ended") -> None:
+        """Disconnect from the server side: the meeting ended, or a moderator removed them."""
+        await self.ws.close(code=CLOSE_CODES[reason], message=reason.encode())
 
     async def error(self, code: str, message: str, request: str | None = None) -> None:
         await self.send(sig.Error(code=code, message=message, request=request))
@@ -138,16 +135,97 @@ class Connection:
                 await self.error(exc.code, exc.message, exc.request)
                 continue
             if isinstance(message, sig.Join):
-                await self._join(message)
+                try:
+                    await self._join(message)
+                except TooManyRequests as exc:
+                    await self.send(
+                        sig.Error(
+                            code=exc.code, message=exc.detail, request="join",
+                            retry_after=exc.retry_after,
+                        )
+                    )  # fmt: skip
+                    continue
+                except Unauthorized as exc:  # a refused join token: say why, let them retry
+                    await self.error(exc.code, exc.detail, "join")
+                    continue
                 return
             if isinstance(message, sig.Ping):
                 await self.send(sig.Pong())
                 continue
             await self.error("not_joined", "send a join message first", message.type)
 
-    async def _join(self, message: sig.Join) -> None:
+    async def _visitor(self, message: sig.Join) -> tuple[Visitor, str]:
+        """Who is asking (from the session, or a join token for this meeting) and their name."""
         session = self.request[SESSION]
-        meetings = self.app[MEETINGS]
+        identity, email, name = session.identity, session.email, message.name
+        authenticated = not session.is_guest
+        token_role: Role | None = None
+        if message.token is not None:
+            grant = self.app[JOIN_TOKENS].verify(message.token, meeting_id=self.meeting_id)
+            identity, email, token_role = grant.identity, None, grant.role
+            name = grant.display_name or message.name
+            authenticated = is_authenticated_identity(grant.identity)
+        live = self.app[LIVE].get(self.meeting_id)
+        visitor = Visitor(
+            identity=identity,
+            authenticated=authenticated,
+            token_role=token_role,
+            invited_role=await self.app[INVITATIONS].role_for(self.meeting_id, identity, email),
+            removed=live is not None and identity in live.removed,
+        )
+        return visitor, " ".join(name.split())
+
+    async def _join(self, message: sig.Join) -> None:
+        visitor, name = await self._visitor(message)
+        live = self.app[LIVE].get(self.meeting_id)
+        locked = live.locked if live is not None else self.meeting.locked
+        admission = decide(self.meeting, visitor, locked=locked)
+        log.info(
+            "join %s: %s",
+            "accepted" if admission.enter else "sent to the lobby",
+            admission.reason,
+            extra={"meeting_id": self.meeting_id, "role": admission.role.value},
+        )
+        if admission.enter:
+            await self._enter(visitor, name, admission.role, message.audio, message.video)
+            return
+        self.app[LIMITS].lobby.hit(self.remote)
+        live = self.app[LIVE].open(self.meeting_id, locked=self.meeting.locked)
+        entry = live.knock(
+            visitor.identity, name, identity_kind(visitor.identity), admission.role,
+            since=datetime.now(UTC),
+        )  # fmt: skip
+        self.waiting, self.live = entry, live
+        await self.send(sig.Waiting())
+        await moderation.announce_lobby(live)
+
+        async def on_verdict(verdict: Verdict) -> None:
+            self.waiting = None
+            if verdict == "admitted":
+                await self.send(sig.Admitted())
+                await self._enter(visitor, name, admission.role, message.audio, message.video)
+            elif verdict == "denied":
+                await self.send(sig.Denied(reason="removed" if visitor.removed else "denied"))
+                await self.close("removed")
+            else:
+                await self.send(sig.MeetingEnded(reason="ended"))
+                await self.close("ended")
+
+        async def wait() -> None:
+            try:
+                await on_verdict(await entry.decision)
+            except (ConnectionError, RuntimeError):
+                await self.ws.close()
+            except HubError as exc:  # e.g. the meeting filled up while they waited
+                with contextlib.suppress(Exception):
+                    await self.error(exc.code, exc.detail, "join")
+                await self.ws.close()
+
+        self._verdict_task = asyncio.create_task(wait(), name=f"lobby {entry.entry_id}")
+
+    async def _enter(
+        self, visitor: Visitor, name: str, role: Role, audio: bool, video: bool
+    ) -> None:
         limit = self.app[CONFIG].sfu.max_participants
         live = self.app[LIVE].get(self.meeting_id)
         if live is not None and len(live.presences) >= limit:
@@ -155,40 +233,47 @@ class Connection:
                 f"La réunion est complète ({limit} personnes) / "
                 f"The meeting is full ({limit} participants)"
             )
-        participant_id = await meetings.record_join(
-            self.meeting_id, identity=session.identity, display_name=message.name,
-            role=Role.PARTICIPANT,
-        )  # fmt: skip
+        participant_id = await self.app[MEETINGS].record_join(
+            self.meeting_id, identity=visitor.identity, display_name=name, role=role
+        )
         self.participant_id = participant_id
         presence = Presence(
             participant_id=participant_id,
-            identity=session.identity,
-            name=" ".join(message.name.split()),
-            audio=message.audio,
-            video=message.video,
+            identity=visitor.identity,
+            name=name,
+            audio=audio,
+            video=video,
+            role=role,
         )
         self.live = self.app[LIVE].enter(self.meeting_id, presence, self.send_frame, self.close)
         self.room = self.app[SFU].room(self.meeting_id)
         if self.room.on_speaker is None:
             self.room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
-        others = [participant_info(p, self_id=participant_id) for p in self.live.presences.values()]
+        others = [
+            moderation.participant_info(p, self_id=participant_id)
+            for p in self.live.presences.values()
+        ]
         await self.send(
             sig.Welcome(
                 participant_id=participant_id,
                 meeting_id=self.meeting_id,
-                title=self.title,
+                title=self.meeting.title,
                 participants=others,
                 ice_servers=[
                     sig.IceServer(urls=list(s.urls), username=s.username, credential=s.credential)
                     for s in self.app[CONFIG].sfu.ice_servers
                 ],
+                role=role.value,
+                locked=self.live.locked,
             )
         )
+        if role in MODERATING:
+            await self.send(moderation.lobby_message(self.live))
         await self.live.broadcast(
-            sig.to_json(sig.ParticipantJoined(participant=participant_info(presence))),
+            sig.to_json(sig.ParticipantJoined(participant=moderation.participant_info(presence))),
             exclude=participant_id,
         )
-        self.room.set_forwarding(participant_id, audio=message.audio, video=message.video)
+        self.room.set_forwarding(participant_id, audio=audio, video=video)
         await self.room.add_subscriber(participant_id, self._subscribe_offer)
         log.info(
             "participant joined",
@@ -221,7 +306,10 @@ class Connection:
             await self.error(exc.code, exc.message, exc.request)
             return
         try:
-            await self._dispatch(message)
+            if self.participant_id is None:
+                await self._while_waiting(message)
+            else:
+                await self._dispatch(message)
         except SdpError as exc:
             log.info("rejected SDP: %s", exc, extra={"participant_id": self.participant_id})
             await self.error("bad_sdp", str(exc), message.type)
@@ -238,10 +326,24 @@ class Connection:
                 "internal_error", f"unexpected error, reference {reference}", message.type
             )
 
+    async def _while_waiting(self, message: sig.ClientMessage) -> None:
+        """In the lobby (or being let in) only ping and leave mean anything."""
+        match message:
+            case sig.Ping():
+                await self.send(sig.Pong())
+            case sig.Leave():
+                await self.ws.close()
+            case _:
+                await self.error("not_admitted", "wait until a moderator lets you in", message.type)
+
     async def _dispatch(self, message: sig.ClientMessage) -> None:
         assert self.participant_id is not None and self.live is not None
         assert self.room is not None
         pid = self.participant_id
+        if message.type in sig.MODERATION_TYPES:
+            actor = self.live.presences[pid]
+            await moderation.handle(self.app, self.live, self.room, actor, message)
+            return
         match message:
             case sig.PublishOffer(sdp=sdp, tracks=tracks):
                 answer = await self.room.publish(
@@ -284,15 +386,18 @@ class Connection:
 
     async def _update(self, **changes: bool) -> None:
         assert self.live is not None and self.participant_id is not None
-        before = self.live.presences.get(self.participant_id)
-        presence = self.live.update(self.participant_id, **changes)
-        if presence is None or presence == before:
-            return
-        await self.live.broadcast(
-            sig.to_json(sig.ParticipantUpdated(participant=participant_info(presence)))
-        )
+        await moderation.update_presence(self.live, self.participant_id, **changes)
 
     async def _leave(self) -> None:
+        if self._verdict_task is not None and not self._verdict_task.done():
+            self._verdict_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._verdict_task
+        if self.waiting is not None and self.live is not None:
+            entry, self.waiting = self.waiting, None
+            if self.live.lobby.pop(entry.entry_id, None) is not None:
+                await moderation.announce_lobby(self.live)
+            self.app[LIVE].discard_if_empty(self.meeting_id)
         if self.participant_id is None:
             return
         pid, self.participant_id = self.participant_id, None
@@ -315,6 +420,8 @@ async def meeting_socket(request: web.Request) -> web.StreamResponse:
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
     if meeting.state is MeetingState.ENDED:
         raise Forbidden("La réunion est terminée / The meeting has ended")
+    # Someone who has knocked too often is refused before the upgrade, with Retry-After.
+    request.app[LIMITS].lobby.check(request.remote or "-")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=sig.MAX_FRAME * 2)
     await ws.prepare(request)
     connection = Connection(request, ws, meeting)

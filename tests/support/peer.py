@@ -130,12 +130,30 @@ class Participant:
         self._new_message = asyncio.Event()
 
     async def join(self, *, audio: bool = True, video: bool = True) -> None:
-        await self.ws.send_str(
-            json.dumps({"type": "join", "name": self.name, "audio": audio, "video": video})
-        )
-        self._reader = asyncio.create_task(self._read())
-        welcome = await self.wait_for("welcome")
+        answer = await self.knock(audio=audio, video=video)
+        assert answer["type"] == "welcome", f"{self.name} was not let in: {answer}"
+
+    async def knock(
+        self, *, audio: bool = True, video: bool = True, token: str | None = None
+    ) -> dict[str, Any]:
+        """Send `join`; the hub's first answer: `welcome`, `waiting` (lobby) or `error`."""
+        join: dict[str, Any] = {"type": "join", "name": self.name, "audio": audio, "video": video}
+        if token is not None:
+            join["token"] = token
+        index = len(self.messages)
+        await self.ws.send_str(json.dumps(join))
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read())
+        answer = await self.wait_for_any(("welcome", "waiting", "error"), after=index)
+        if answer["type"] == "welcome":
+            self.participant_id = answer["participant_id"]
+        return answer
+
+    async def admitted(self, timeout: float = 10) -> dict[str, Any]:
+        """After `waiting`: the `welcome` that follows a moderator's `admit`."""
+        welcome = await self.wait_for("welcome", timeout)
         self.participant_id = welcome["participant_id"]
+        return welcome
 
     async def publish(self) -> None:
         tracks = []
@@ -177,14 +195,19 @@ class Participant:
 
     async def wait_for(self, kind: str, timeout: float = 10, after: int = 0) -> dict[str, Any]:
         """The first message of `kind` at index >= after (waiting for it if needed)."""
+        return await self.wait_for_any((kind,), timeout, after)
+
+    async def wait_for_any(
+        self, kinds: tuple[str, ...], timeout: float = 10, after: int = 0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             for message in self.messages[after:]:
-                if message["type"] == kind:
+                if message["type"] in kinds:
                     return message
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError(f"{self.name}: no {kind!r} message in {timeout} s")
+                raise TimeoutError(f"{self.name}: no {kinds} message in {timeout} s")
             self._new_message.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_message.wait(), remaining)

@@ -1,0 +1,155 @@
+"""What owners and moderators do to a live meeting: the lobby, mute, remove, lock, roles, end.
+
+Every action is checked here, on the server, against the actor's role in the live meeting;
+the page only offers the buttons. A refused action raises Forbidden / NotFound, which the
+socket answers with an `error` frame; the meeting goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from hub.db.models import Role
+from hub.errors import Forbidden, NotFound
+from hub.ids import ParticipantId
+from hub.meetings.access import MODERATING
+from hub.meetings.live import LiveMeeting, Presence, Verdict
+from hub.sfu.room import SfuRoom
+from hub.web import signaling as sig
+from hub.web.keys import MEETINGS
+
+log = logging.getLogger(__name__)
+
+
+def lobby_message(live: LiveMeeting) -> sig.Lobby:
+    entries = sorted(live.lobby.values(), key=lambda entry: entry.since)
+    return sig.Lobby(
+        entries=[
+            sig.LobbyEntryInfo(
+                id=entry.entry_id,
+                name=entry.name,
+                kind=entry.kind.value,
+                since=entry.since.isoformat(timespec="seconds"),
+            )
+            for entry in entries
+        ]
+    )
+
+
+async def announce_lobby(live: LiveMeeting) -> None:
+    """Tell the moderators who is waiting now (only them: the lobby is nobody else's business)."""
+    await live.send_to_moderators(sig.to_json(lobby_message(live)))
+
+
+def participant_info(
+    presence: Presence, *, self_id: ParticipantId | None = None
+) -> sig.ParticipantInfo:
+    return sig.ParticipantInfo(
+        id=presence.participant_id,
+        name=presence.name,
+        audio=presence.audio,
+        video=presence.video,
+        screen=presence.screen,
+        hand=presence.hand,
+        role=presence.role.value,
+        is_self=presence.participant_id == self_id,
+    )
+
+
+async def update_presence(
+    live: LiveMeeting, participant_id: ParticipantId, **changes: bool
+) -> None:
+    """Change a participant's visible state and tell everyone, if anything changed."""
+    before = live.presences.get(participant_id)
+    presence = live.update(participant_id, **changes)
+    if presence is None or presence == before:
+        return
+    await live.broadcast(
+        sig.to_json(sig.ParticipantUpdated(participant=participant_info(presence)))
+    )
+
+
+def _target(live: LiveMeeting, participant_id: str) -> Presence:
+    presence = live.presences.get(ParticipantId(participant_id))
+    if presence is None:
+        raise NotFound("Ce participant n'est plus là / No such participant in the meeting")
+    return presence
+
+
+def _may_act_on(actor: Presence, target: Presence, what: str) -> None:
+    """Nobody acts on the owner; only the owner acts on another moderator."""
+    if target.role is Role.OWNER:
+        raise Forbidden(f"L'organisateur ne peut pas être {what} / The owner cannot be {what}")
+    if target.role is Role.MODERATOR and actor.role is not Role.OWNER:
+        raise Forbidden(
+            "Seul l'organisateur agit sur un autre modérateur / "
+            "Only the owner may act on another moderator"
+        )
+
+
+async def handle(
+    app: web.Application,
+    live: LiveMeeting,
+    room: SfuRoom,
+    actor: Presence,
+    message: sig.ClientMessage,
+) -> None:
+    """Carry out one moderation message from `actor`, or raise why it is refused."""
+    if actor.role not in MODERATING:
+        raise Forbidden(
+            "Réservé aux organisateurs et modérateurs / Only the owner and moderators may do this"
+        )
+    extra = {"meeting_id": live.meeting_id, "participant_id": actor.participant_id}
+    match message:
+        case sig.Admit(entry_id=entry_id) | sig.Deny(entry_id=entry_id):
+            verdict: Verdict = "admitted" if isinstance(message, sig.Admit) else "denied"
+            if live.decide(entry_id, verdict) is None:
+                raise NotFound("Personne n'attend sous ce numéro / Nobody waits with that id")
+            log.info("lobby entry %s", verdict, extra=extra)
+            await announce_lobby(live)
+        case sig.Mute(participant_id=target_id, kind=kind):
+            target = _target(live, target_id)
+            if target.participant_id == actor.participant_id:
+                raise Forbidden("Utilisez votre propre bouton micro / Use your own mute button")
+            audio = False if kind == "audio" else target.audio
+            video = False if kind == "video" else target.video
+            room.set_forwarding(target.participant_id, audio=audio, video=video)
+            await live.send(target.participant_id, sig.to_json(sig.Muted(kind=kind, by=actor.name)))
+            await update_presence(live, target.participant_id, audio=audio, video=video)
+            log.info("participant muted (%s) by a moderator", kind, extra=extra)
+        case sig.Remove(participant_id=target_id):
+            target = _target(live, target_id)
+            _may_act_on(actor, target, "retiré / removed")
+            live.removed.add(target.identity)
+            # Nothing more reaches them: no forwarding from this moment, then the socket closes.
+            room.set_forwarding(target.participant_id, audio=False, video=False)
+            await live.send(target.participant_id, sig.to_json(sig.Denied(reason="removed")))
+            closer = live.closers.get(target.participant_id)
+            if closer is not None:
+                await closer("removed")
+            log.info("participant removed by a moderator", extra=extra)
+        case sig.Lock(locked=locked):
+            await app[MEETINGS].set_locked(live.meeting_id, locked)
+            live.locked = locked
+            await live.broadcast(sig.to_json(sig.MeetingStateChanged(locked=locked)))
+            log.info("meeting %s", "locked" if locked else "unlocked", extra=extra)
+        case sig.SetRole(participant_id=target_id, role=role_name):
+            target = _target(live, target_id)
+            _may_act_on(actor, target, "changé de rôle / given another role")
+            role = Role(role_name)
+            updated = live.set_role(target.participant_id, role)
+            if updated is None or updated == target:
+                return
+            await app[MEETINGS].record_role(target.participant_id, role)
+            await live.broadcast(
+                sig.to_json(sig.ParticipantUpdated(participant=participant_info(updated)))
+            )
+            if role in MODERATING:
+                await live.send(target.participant_id, sig.to_json(lobby_message(live)))
+            log.info("participant role set to %s", role.value, extra=extra)
+        case sig.EndMeeting():
+            await app[MEETINGS].end(live.meeting_id, by=actor.identity, moderator=True)
+        case _:
+            raise NotFound(f"{message.type} is not a moderation message")
