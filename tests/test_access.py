@@ -1,0 +1,257 @@
+"""Every route of the app, called without credentials and with someone else's: 401 or 403.
+
+The table below must name every route the app registers (the first test compares them), so a
+new route cannot be added without deciding who may call it. The admission rules themselves
+are checked exhaustively against their description in docs/signaling.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+import pytest
+
+from hub.db.models import AccessLevel, MeetingState, Role
+from hub.ids import Identity, MeetingId
+from hub.meetings.access import Visitor, decide
+from hub.meetings.service import MeetingView
+from hub.web.keys import SESSION_CODEC
+from tests.conftest import make_config
+from tests.test_api import api_client
+
+# Routes anyone may call, and why that is safe.
+PUBLIC = {
+    ("GET", "/"): "home page; shows only the caller's own meetings",
+    ("GET", "/join"): "turns a pasted code into a link; reveals no more than the link",
+    ("GET", "/m/{meeting_id}"): "page for anyone with the link; entry is decided on the socket",
+    ("POST", "/meetings"): "form, but refused without a session's CSRF token (checked below)",
+    ("GET", "/health/live"): "liveness for the orchestrator",
+    ("GET", "/health/ready"): "readiness for the orchestrator",
+    ("GET", "/metrics"): "restricted by client network (metrics.allow_from)",
+    ("GET", "/api/v1/openapi.json"): "the API's description",
+    ("GET", "/auth/login/{provider}"): "starts a login",
+    ("GET", "/auth/callback/{provider}"): "the provider's redirect; checked by state",
+    ("POST", "/auth/logout"): "ends the caller's own session only",
+    ("GET", "/auth/logged-out"): "a static message",
+    ("GET", "/static/{filename}"): "scripts, styles, images",
+}  # fmt: skip
+
+# Routes that need a session (401 without) and that only the meeting's owner may use (403).
+OWNER_ONLY = {
+    ("GET", "/api/v1/meetings/{meeting_id}"),
+    ("POST", "/api/v1/meetings/{meeting_id}/end"),
+    ("POST", "/api/v1/meetings/{meeting_id}/invitations"),
+    ("GET", "/api/v1/meetings/{meeting_id}/invitations"),
+    ("DELETE", "/api/v1/meetings/{meeting_id}/invitations/{invitation_id}"),
+    ("POST", "/api/v1/meetings/{meeting_id}/tokens"),
+}
+# Routes that need a session and act only on the caller's own things (checked one by one).
+OWN_ONLY = {
+    ("POST", "/api/v1/meetings"),
+    ("GET", "/api/v1/meetings"),
+    ("GET", "/api/v1/meetings/{meeting_id}/ws"),
+}
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    routes = set()
+    for route in app.router.routes():
+        if route.method == "HEAD":
+            continue  # aiohttp adds HEAD beside every GET
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("formatter") or info.get("path") or f"{info.get('prefix')}/{{filename}}"
+        routes.add((route.method, path))
+    return routes
+
+
+@dataclass
+class World:
+    client: object
+    owner_csrf: dict[str, str]
+    meeting_id: MeetingId
+    invitation_id: int
+
+
+@pytest.fixture
+async def world(aiohttp_client, tmp_path) -> World:
+    config = make_config(tmp_path)
+    client, csrf = await api_client(aiohttp_client, config)
+    created = await client.post(
+        "/api/v1/meetings", json={"title": "Privée", "access_level": "restricted"}, headers=csrf
+    )
+    meeting_id = (await created.json())["id"]
+    invited = await client.post(
+        f"/api/v1/meetings/{meeting_id}/invitations",
+        json={"invitee": "a@b.gouv.fr"},
+        headers=csrf,
+    )
+    return World(client, csrf, meeting_id, (await invited.json())["id"])
+
+
+def concrete(path: str, world: World) -> str:
+    return path.replace("{meeting_id}", world.meeting_id).replace(
+        "{invitation_id}", str(world.invitation_id)
+    )
+
+
+async def test_every_route_is_classified(world: World):
+    routes = app_routes(world.client.app)
+    unclassified = routes - set(PUBLIC) - OWNER_ONLY - OWN_ONLY
+    assert not unclassified, f"decide who may call these routes: {sorted(unclassified)}"
+    assert (set(PUBLIC) | OWNER_ONLY | OWN_ONLY) - routes == set(), "table names a gone route"
+
+
+async def other_person(world: World) -> tuple[aiohttp.ClientSession, dict[str, str]]:
+    """Another browser: its own guest session and that session's valid CSRF token."""
+    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    await http.get(world.client.make_url("/"), headers={"Accept": "text/html"})
+    codec = world.client.app[SESSION_CODEC]
+    cookie = http.cookie_jar.filter_cookies(world.client.make_url("/"))[codec.cookie_name]
+    session = codec.decode(cookie.value)
+    assert session is not None
+    return http, {"X-CSRF-Token": codec.csrf_token(session)}
+
+
+async def test_owner_only_routes_refuse_anonymous_and_other_callers(world: World):
+    anonymous = aiohttp.ClientSession()
+    other, other_csrf = await other_person(world)
+    try:
+        for method, path in sorted(OWNER_ONLY):
+            url = world.client.make_url(concrete(path, world))
+            body = {"json": {}} if method == "POST" else {}
+            async with anonymous.request(method, url, **body) as answer:
+                assert answer.status == 401, (method, path, answer.status)
+            async with other.request(method, url, headers=other_csrf, **body) as answer:
+                assert answer.status == 403, (method, path, answer.status)
+            # A cookie without the CSRF header is refused before anything happens.
+            if method != "GET":
+                async with other.request(method, url, **body) as answer:
+                    assert answer.status == 403, (method, path, answer.status)
+    finally:
+        await anonymous.close()
+        await other.close()
+    # Nothing was changed by all those attempts.
+    meeting = await (await world.client.get(f"/api/v1/meetings/{world.meeting_id}")).json()
+    assert meeting["state"] == "created"
+    listed = await world.client.get(f"/api/v1/meetings/{world.meeting_id}/invitations")
+    assert len((await listed.json())["invitations"]) == 1
+
+
+async def test_own_only_routes_need_a_session_and_show_only_the_callers_things(world: World):
+    anonymous = aiohttp.ClientSession()
+    other, _ = await other_person(world)
+    try:
+        for method, path in sorted(OWN_ONLY):
+            url = world.client.make_url(concrete(path, world))
+            async with anonymous.request(method, url, json={} if method == "POST" else None) as a:
+                assert a.status == 401, (method, path, a.status)
+        # Another person's list does not contain the owner's meeting.
+        async with other.get(world.client.make_url("/api/v1/meetings")) as answer:
+            assert answer.status == 200
+            assert (await answer.json())["meetings"] == []
+        # Another person's socket to a restricted meeting only ever says "wait".
+        ws = await other.ws_connect(
+            world.client.make_url(f"/api/v1/meetings/{world.meeting_id}/ws")
+        )
+        await ws.send_json({"type": "join", "name": "Curieux"})
+        assert (await ws.receive_json(timeout=5)) == {"type": "waiting"}
+        await ws.send_json({"type": "chat", "text": "?"})
+        assert (await ws.receive_json(timeout=5))["code"] == "not_admitted"
+        await ws.close()
+        # A socket from another site is refused before the upgrade.
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await other.ws_connect(
+                world.client.make_url(f"/api/v1/meetings/{world.meeting_id}/ws"),
+                headers={"Origin": "https://evil.example"},
+            )
+        assert refused.value.status == 403
+    finally:
+        await anonymous.close()
+        await other.close()
+
+
+async def test_forms_refuse_posts_without_the_sessions_csrf_token(world: World):
+    other, _ = await other_person(world)
+    try:
+        url = world.client.make_url("/meetings")
+        async with other.post(url, data={"title": "x", "access_level": "public"}) as answer:
+            assert answer.status == 403
+        async with (
+            aiohttp.ClientSession() as anonymous,
+            anonymous.post(url, data={"title": "x", "access_level": "public"}) as answer,
+        ):
+            assert answer.status == 403
+    finally:
+        await other.close()
+
+
+async def test_guests_cannot_create_meetings_when_refused_by_config(aiohttp_client, tmp_path):
+    config = make_config(tmp_path, auth={"guest_meetings": "refused"})
+    client, csrf = await api_client(aiohttp_client, config)
+    answer = await client.post("/api/v1/meetings", json={"title": "x"}, headers=csrf)
+    assert answer.status == 403
+    assert (await client.get("/api/v1/meetings")).status == 200  # still a valid session
+
+
+async def test_meeting_creation_is_rate_limited(aiohttp_client, tmp_path):
+    config = make_config(tmp_path, limits={"meetings_per_hour": 2})
+    client, csrf = await api_client(aiohttp_client, config)
+    statuses = []
+    for _ in range(3):
+        answer = await client.post("/api/v1/meetings", json={"title": "x"}, headers=csrf)
+        statuses.append(answer.status)
+    assert statuses == [201, 201, 429]
+    assert 3500 <= int(answer.headers["Retry-After"]) <= 3600
+    listed = await (await client.get("/api/v1/meetings")).json()
+    assert len(listed["meetings"]) == 2
+
+
+# --- the admission rules, every combination -----------------------------------------------
+
+OWNER = Identity("local:pc:owner")
+
+
+def expected(level: AccessLevel, locked: bool, visitor: Visitor) -> tuple[bool, Role]:
+    """The rules as docs/signaling.md states them, written independently of decide()."""
+    if visitor.identity == OWNER:
+        return True, Role.OWNER
+    moderator = Role.MODERATOR in (visitor.token_role, visitor.invited_role)
+    role = Role.MODERATOR if moderator else Role.PARTICIPANT
+    if moderator:
+        return True, role
+    if visitor.removed or locked:
+        return False, role
+    listed = visitor.token_role is not None or visitor.invited_role is not None
+    if listed or visitor.room_member or level is AccessLevel.PUBLIC:
+        return True, role
+    return level is AccessLevel.TRUSTED and visitor.authenticated, role
+
+
+def test_admission_rules_for_every_combination():
+    identities = [OWNER, Identity("local:pc:someone"), Identity("guest:abc")]
+    grants = [None, Role.PARTICIPANT, Role.MODERATOR]
+    flags = [False, True]
+    checked = 0
+    for (
+        level,
+        locked,
+        identity,
+        token,
+        invited,
+        member,
+        removed,
+        authenticated,
+    ) in itertools.product(AccessLevel, flags, identities, grants, grants, flags, flags, flags):
+        meeting = MeetingView(
+            id=MeetingId("abc-defg-hij"), title="t", access_level=level,
+            state=MeetingState.ACTIVE, owner_identity=OWNER, locked=locked,
+            created_at=datetime.now(UTC), started_at=None, ended_at=None,
+        )  # fmt: skip
+        visitor = Visitor(identity, authenticated, token, invited, member, removed)
+        admission = decide(meeting, visitor, locked=locked)
+        assert (admission.enter, admission.role) == expected(level, locked, visitor), visitor
+        checked += 1
+    assert checked == 3 * 2 * 3 * 3 * 3 * 2 * 2 * 2
