@@ -25,7 +25,7 @@ FORWARDING_PATH = (
     "RTCDtlsTransport._recv_next (aiortc/rtcdtlstransport.py)",
     "Session.unprotect (pylibsrtp/__init__.py)",
     "SfuRoom._publish_rtp.<locals>.on_rtp (hub/sfu/room.py)",
-    "receive_publisher_rtp (hub/sfu/room.py)",
+    "receive_publisher_rtp (hub/sfu/packets.py)",
     "InboundStream.forward (hub/sfu/forwarder.py)",
     "InboundStream._account (hub/sfu/forwarder.py)",
     "StreamRewriter.rewrite (hub/sfu/rewrite.py)",
@@ -37,8 +37,8 @@ FORWARDING_PATH = (
     "Connection.sendto (aioice/ice.py)",
     "StunProtocol.send_data (aioice/ice.py)",  # self: the sendto system call
     "SfuRoom.tick (hub/sfu/room.py)",
-    "receive_subscriber_rtcp (hub/sfu/room.py)",
-    "receive_publisher_rtcp (hub/sfu/room.py)",
+    "receive_subscriber_rtcp (hub/sfu/packets.py)",
+    "receive_publisher_rtcp (hub/sfu/packets.py)",
 )
 
 

@@ -33,7 +33,8 @@ from hub.sfu.forwarder import (
     Leg,
     SfuCounters,
 )
-from hub.sfu.room import MediaParticipant, receive_publisher_rtp, receive_subscriber_rtcp
+from hub.sfu.packets import receive_publisher_rtp, receive_subscriber_rtcp
+from hub.sfu.room import MediaParticipant
 from hub.sfu.rtcp import RtcpNack, RtcpPli, RtcpSr, parse_compound
 from hub.sfu.rtp import RtpHeader, check_rtp, find_extension
 
