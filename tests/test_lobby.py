@@ -78,6 +78,18 @@ class Hub:
         ws = await http.ws_connect(self.client.make_url(f"/api/v1/meetings/{meeting_id}/ws"))
         return self._track(Participant(ws, name))
 
+    async def gathering(
+        self, access_level: str, *names: str
+    ) -> tuple[MeetingId, Participant, list[Participant]]:
+        """A meeting with its owner Olga and each of `names` joined (each their own session)."""
+        meeting = await self.meeting(access_level)
+        olga = await self.owner(meeting)
+        await olga.join()
+        others = [await self.visitor(meeting, name) for name in names]
+        for person in others:
+            await person.join()
+        return meeting, olga, others
+
     def _track(self, participant: Participant) -> Participant:
         self.people.append(participant)
         return participant
@@ -167,11 +179,7 @@ async def test_denied_guest_receives_nothing_of_the_meeting(hub: Hub):
 
 
 async def test_moderator_mute_stops_packets_at_the_sfu(hub: Hub):
-    meeting = await hub.meeting("public")
-    olga = await hub.owner(meeting)
-    await olga.join()
-    bruno = await hub.visitor(meeting, "Bruno")
-    await bruno.join()
+    _meeting, olga, (bruno,) = await hub.gathering("public", "Bruno")
     await bruno.publish()
     await wait_until(lambda: olga.received.count(bruno.participant_id, "audio") > 20, 20,
                      "no audio from Bruno")  # fmt: skip
@@ -194,11 +202,7 @@ async def test_moderator_mute_stops_packets_at_the_sfu(hub: Hub):
 
 
 async def test_removed_participant_is_cut_off_and_comes_back_through_the_lobby(hub: Hub):
-    meeting = await hub.meeting("public")
-    olga = await hub.owner(meeting)
-    await olga.join()
-    bruno = await hub.visitor(meeting, "Bruno")
-    await bruno.join()
+    meeting, olga, (bruno,) = await hub.gathering("public", "Bruno")
     await olga.send({"type": "remove", "participant_id": bruno.participant_id})
     assert (await bruno.wait_for("denied"))["reason"] == "removed"
     await wait_until(lambda: bruno.ws.closed, 5, "the removed socket stayed open")
@@ -215,11 +219,7 @@ async def test_removed_participant_is_cut_off_and_comes_back_through_the_lobby(h
 
 
 async def test_locked_meeting_sends_newcomers_to_the_lobby(hub: Hub):
-    meeting = await hub.meeting("public")
-    olga = await hub.owner(meeting)
-    await olga.join()
-    early = await hub.visitor(meeting, "Early")
-    await early.join()
+    meeting, olga, (early,) = await hub.gathering("public", "Early")
     await olga.send({"type": "lock", "locked": True})
     assert (await early.wait_for("meeting_state"))["locked"] is True
     late = await hub.visitor(meeting, "Late")
@@ -234,13 +234,7 @@ async def test_locked_meeting_sends_newcomers_to_the_lobby(hub: Hub):
 
 
 async def test_participants_cannot_moderate_and_moderators_cannot_touch_the_owner(hub: Hub):
-    meeting = await hub.meeting("public")
-    olga = await hub.owner(meeting)
-    await olga.join()
-    bruno = await hub.visitor(meeting, "Bruno")
-    await bruno.join()
-    chloe = await hub.visitor(meeting, "Chloé")
-    await chloe.join()
+    _meeting, olga, (bruno, chloe) = await hub.gathering("public", "Bruno", "Chloé")
     for attempt in (
         {"type": "mute", "participant_id": chloe.participant_id},
         {"type": "remove", "participant_id": chloe.participant_id},
@@ -277,12 +271,7 @@ async def test_participants_cannot_moderate_and_moderators_cannot_touch_the_owne
 
 
 async def test_a_moderator_ends_the_meeting_for_everyone(hub: Hub):
-    meeting = await hub.meeting("public")
-    olga = await hub.owner(meeting)
-    await olga.join()
-    bruno = await hub.visitor(meeting, "Bruno")
-    await bruno.join()
-    waiting = None
+    meeting, olga, (bruno,) = await hub.gathering("public", "Bruno")
     await olga.send({"type": "set_role", "participant_id": bruno.participant_id,
                      "role": "moderator"})  # fmt: skip
     await bruno.wait_for("lobby")

@@ -172,13 +172,19 @@ class MeetingService:
         )
         return view
 
+    @staticmethod
+    async def _open_row(session: AsyncSession, meeting_id: MeetingId) -> Meeting:
+        """The meeting's row, for a change that only a meeting not yet ended may take."""
+        row = await session.get(Meeting, meeting_id)
+        if row is None:
+            raise NotFound("Réunion introuvable / No such meeting")
+        if row.state is MeetingState.ENDED:
+            raise Conflict("La réunion est terminée / The meeting has ended")
+        return row
+
     async def set_locked(self, meeting_id: MeetingId, locked: bool) -> MeetingView:
         async with self._sessions.begin() as session:
-            row = await session.get(Meeting, meeting_id)
-            if row is None:
-                raise NotFound("Réunion introuvable / No such meeting")
-            if row.state is MeetingState.ENDED:
-                raise Conflict("La réunion est terminée / The meeting has ended")
+            row = await self._open_row(session, meeting_id)
             row.locked = locked
             return MeetingView.of(row)
 
@@ -189,11 +195,7 @@ class MeetingService:
         now = utcnow()
         participant_id = ParticipantId(str(uuid.uuid4()))
         async with self._sessions.begin() as session:
-            meeting = await session.get(Meeting, meeting_id)
-            if meeting is None:
-                raise NotFound("Réunion introuvable / No such meeting")
-            if meeting.state is MeetingState.ENDED:
-                raise Conflict("La réunion est terminée / The meeting has ended")
+            meeting = await self._open_row(session, meeting_id)
             if meeting.state is MeetingState.CREATED:
                 meeting.state = MeetingState.ACTIVE
                 meeting.started_at = now
