@@ -37,6 +37,7 @@ from hub.web.keys import (
     TEMPLATES,
 )
 from hub.web.limits import RateLimits
+from hub.web.login import add_login
 from hub.web.middleware import (
     metrics_middleware,
     request_id_middleware,
@@ -110,6 +111,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(sfu_context)
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
+    add_login(app)  # /auth/* routes and the HTTP session to identity providers
     add_api_routes(app)
     app.router.add_static("/static", resource_dir("static"), name="static", append_version=True)
     return app

@@ -8,6 +8,7 @@ import time
 
 from aiohttp import web
 
+from hub.auth.logins import LOGIN_STORE
 from hub.log import request_id_var
 from hub.web.errors import Handler
 from hub.web.keys import CONFIG, METRICS, SESSION, SESSION_CODEC
@@ -59,14 +60,26 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Attach the caller's session; a person opening a page without one becomes a guest."""
+    """Attach the caller's session; a person opening a page without one becomes a guest.
+
+    A login's cookie counts only while its auth_sessions row is open (one primary-key
+    lookup; static files skip it). The /auth/ pages never make a guest: a failed login must
+    leave no session behind.
+    """
+    if request.path.startswith("/static/"):
+        return await handler(request)
     codec = request.app[SESSION_CODEC]
     session = codec.read(request)
+    if session is not None and session.provider is not None:
+        store = request.app.get(LOGIN_STORE)
+        if store is None or not await store.is_open(session.session_id):
+            session = None
     fresh = False
     if (
         session is None
         and request.method == "GET"
         and "text/html" in request.headers.get("Accept", "")
+        and not request.path.startswith("/auth/")
     ):
         session, fresh = codec.new_guest(), True
     if session is not None:

@@ -19,7 +19,8 @@ from hub.i18n import CATALOG, DEFAULT_LANGUAGE, negotiate, translate
 from hub.ids import MeetingId
 from hub.meetings.ids import parse_meeting_id
 from hub.meetings.service import MAX_TITLE, MeetingView
-from hub.web.keys import CONFIG, MEETINGS, SESSION_CODEC
+from hub.web.keys import CONFIG, LIMITS, MEETINGS, SESSION_CODEC
+from hub.web.login import login_links, login_required_page
 from hub.web.render import render
 from hub.web.requests import current_session
 
@@ -52,6 +53,19 @@ def _csrf_token(request: web.Request, session: Session | None) -> str:
     return request.app[SESSION_CODEC].csrf_token(session) if session is not None else ""
 
 
+def _account(request: web.Request, session: Session | None, next_path: str) -> dict[str, Any]:
+    """Who is logged in (for the logout form), or the login buttons for a guest."""
+    logged_in = session is not None and not session.is_guest
+    return {
+        "account_name": session.display_name if session is not None and logged_in else None,
+        "login_providers": [] if logged_in else login_links(request, next_path),
+    }
+
+
+def _can_create(request: web.Request, session: Session | None) -> bool:
+    return session is not None and (not session.is_guest or request.app[CONFIG].guests_can_create)
+
+
 async def _home(
     request: web.Request,
     *,
@@ -80,6 +94,8 @@ async def _home(
         my_meetings=mine,
         max_title=MAX_TITLE,
         lang_path="/",
+        can_create=_can_create(request, session),
+        **_account(request, session, "/"),
     )
 
 
@@ -97,6 +113,9 @@ async def create_meeting(request: web.Request) -> web.Response:
     codec = request.app[SESSION_CODEC]
     if session is None or not isinstance(token, str) or not codec.check_csrf(session, token):
         raise Forbidden("Jeton CSRF absent ou invalide / Missing or invalid CSRF token")
+    if not _can_create(request, session):
+        return login_required_page(request)
+    request.app[LIMITS].create_meeting.hit(request.remote or "-")
     raw_title = form.get("title")
     raw_access = form.get("access_level")
     title = raw_title if isinstance(raw_title, str) else ""
@@ -176,6 +195,7 @@ async def meeting_page(request: web.Request) -> web.Response:
         csrf_token=_csrf_token(request, session),
         display_name=session.display_name if session else "",
         is_owner=is_owner,
+        login_providers=_account(request, session, f"/m/{meeting.id}")["login_providers"],
         strings=strings,
         settings=_meeting_settings(request, meeting, is_owner),
     )
