@@ -70,6 +70,55 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "Aucune réunion ne correspond à ce code. Vérifiez-le auprès de la personne qui "
             "vous a invité."
         ),
+        "home.create.login_needed": "Connectez-vous pour créer une réunion.",
+        "auth.account.heading": "Votre compte",
+        "auth.login.heading": "Se connecter",
+        "auth.login.intro": (
+            "Connectez-vous avec votre compte professionnel pour créer des réunions et entrer "
+            "sans attendre dans les réunions réservées aux personnes identifiées."
+        ),
+        "auth.meeting.intro": (
+            "Vous avez un compte professionnel ? Connectez-vous pour entrer sans attendre si "
+            "la réunion est réservée aux personnes identifiées."
+        ),
+        "auth.login_with": "Se connecter avec {label}",
+        "auth.logged_in_as": "Connecté en tant que {name}",
+        "auth.logout": "Se déconnecter",
+        "auth.required.heading": "Connexion nécessaire",
+        "auth.required.text": (
+            "Seules les personnes connectées peuvent créer une réunion. Connectez-vous, puis "
+            "recommencez."
+        ),
+        "auth.error.heading": "La connexion a échoué",
+        "auth.error.expired": (
+            "Cette connexion a expiré, a déjà servi ou n'a pas été commencée dans ce "
+            "navigateur. Aucune session n'a été ouverte : recommencez la connexion."
+        ),
+        "auth.error.refused": (
+            "Le fournisseur d'identité n'a pas pu confirmer votre identité. Aucune session n'a "
+            "été ouverte : réessayez ; si le problème continue, contactez l'assistance."
+        ),
+        "auth.error.denied": (
+            "La connexion a été annulée ou refusée chez le fournisseur d'identité. Aucune "
+            "session n'a été ouverte."
+        ),
+        "auth.error.provider": (
+            "Le fournisseur d'identité a signalé une erreur. Aucune session n'a été ouverte : "
+            "réessayez."
+        ),
+        "auth.error.unavailable": (
+            "Le fournisseur d'identité ne répond pas correctement. Aucune session n'a été "
+            "ouverte : réessayez dans quelques minutes."
+        ),
+        "auth.error.unknown_provider": "Ce moyen de connexion n'existe pas sur ce service.",
+        "auth.logging_out.heading": "Déconnexion en cours",
+        "auth.logging_out.text": (
+            "Votre session sur ce service est terminée. Nous vous emmenons chez votre "
+            "fournisseur d'identité pour vous y déconnecter aussi."
+        ),
+        "auth.logging_out.continue": "Continuer la déconnexion",
+        "auth.logged_out.heading": "Déconnexion effectuée",
+        "auth.logged_out.text": "Votre session sur ce service est terminée.",
         "meeting.code_label": "Code de la réunion",
         "meeting.copy_link": "Copier le lien",
         "meeting.link_copied": "Lien de la réunion copié.",
@@ -164,6 +213,57 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.left.heading": "Vous avez quitté la réunion",
         "meeting.left.text": "Vous pouvez la rejoindre à nouveau tant qu'elle n'est pas terminée.",
         "meeting.rejoin": "Rejoindre à nouveau",
+        "meeting.state.waiting": "En salle d'attente",
+        "meeting.state.denied": "Accès refusé",
+        "meeting.waiting.heading": "Salle d'attente",
+        "meeting.waiting.status": "En attente de l'accord d'un organisateur…",
+        "meeting.waiting.hint": (
+            "Vous entrerez dans la réunion dès qu'un organisateur vous aura admis. Gardez "
+            "cette page ouverte."
+        ),
+        "meeting.waiting.admitted": "Un organisateur vous a admis. Entrée dans la réunion…",
+        "meeting.waiting.reconnecting": "Connexion perdue, reconnexion à la salle d'attente…",
+        "meeting.waiting.disconnected": "La connexion à la salle d'attente est perdue.",
+        "meeting.denied.heading": "Accès refusé",
+        "meeting.denied.text": (
+            "Un organisateur n'a pas accepté votre demande d'accès à cette réunion."
+        ),
+        "meeting.removed.heading": "Vous avez été retiré de la réunion",
+        "meeting.removed.text": "Un organisateur vous a retiré de la réunion.",
+        "meeting.rate_limited": "Trop de tentatives, réessayez dans {seconds} s.",
+        "meeting.lobby.button": "Salle d'attente",
+        "meeting.lobby.heading": "Salle d'attente ({count})",
+        "meeting.lobby.empty": "Personne n'attend.",
+        "meeting.lobby.knock": "{name} demande à entrer dans la réunion.",
+        "meeting.lobby.admit": "Admettre",
+        "meeting.lobby.deny": "Refuser",
+        "meeting.lobby.admit_all": "Tout admettre",
+        "meeting.lobby.entry": "{name}, {kind}",
+        "meeting.lobby.kind.guest": "invité",
+        "meeting.lobby.kind.local": "agent connecté",
+        "meeting.lobby.kind.matrix": "Matrix",
+        "meeting.lobby.kind.partner": "partenaire",
+        "meeting.role.owner": "organisateur",
+        "meeting.role.moderator": "modérateur",
+        "meeting.moderation.actions": "Actions",
+        "meeting.moderation.actions_for": "Actions pour {name}",
+        "meeting.moderation.mute_audio": "Couper le micro",
+        "meeting.moderation.mute_video": "Couper la caméra",
+        "meeting.moderation.remove": "Retirer",
+        "meeting.moderation.remove_confirm": "Retirer {name} de la réunion ?",
+        "meeting.moderation.make_moderator": "Nommer modérateur",
+        "meeting.moderation.revoke_moderator": "Retirer le rôle de modérateur",
+        "meeting.moderation.not_sent": "Action impossible : la connexion est interrompue.",
+        "meeting.lock": "Verrouiller la réunion",
+        "meeting.locked": "Réunion verrouillée",
+        "meeting.notice.locked": (
+            "La réunion est verrouillée : les nouveaux arrivants attendent en salle d'attente."
+        ),
+        "meeting.notice.unlocked": "La réunion est déverrouillée.",
+        "meeting.notice.muted_audio": "{name} a coupé votre micro.",
+        "meeting.notice.muted_video": "{name} a coupé votre caméra.",
+        "meeting.notice.now_moderator": "Vous êtes maintenant modérateur de la réunion.",
+        "meeting.notice.no_longer_moderator": "Vous n'êtes plus modérateur de la réunion.",
         "meeting.noscript": (
             "Les réunions ont besoin de JavaScript pour la caméra et le micro. Activez "
             "JavaScript dans votre navigateur puis rechargez la page."
@@ -216,6 +316,50 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "home.error.code_unknown": (
             "No meeting has this code. Check it with the person who invited you."
         ),
+        "home.create.login_needed": "Log in to create a meeting.",
+        "auth.account.heading": "Your account",
+        "auth.login.heading": "Log in",
+        "auth.login.intro": (
+            "Log in with your work account to create meetings and to enter meetings for "
+            "signed-in people without waiting."
+        ),
+        "auth.meeting.intro": (
+            "Do you have a work account? Log in to enter without waiting if the meeting is for "
+            "signed-in people."
+        ),
+        "auth.login_with": "Log in with {label}",
+        "auth.logged_in_as": "Logged in as {name}",
+        "auth.logout": "Log out",
+        "auth.required.heading": "Login required",
+        "auth.required.text": "Only signed-in people can create a meeting. Log in, then try again.",
+        "auth.error.heading": "Login failed",
+        "auth.error.expired": (
+            "This login expired, was already used or was not started in this browser. No "
+            "session was opened: log in again."
+        ),
+        "auth.error.refused": (
+            "The identity provider could not confirm who you are. No session was opened: try "
+            "again; if the problem goes on, contact support."
+        ),
+        "auth.error.denied": (
+            "The login was cancelled or refused at the identity provider. No session was opened."
+        ),
+        "auth.error.provider": (
+            "The identity provider reported an error. No session was opened: try again."
+        ),
+        "auth.error.unavailable": (
+            "The identity provider is not answering properly. No session was opened: try again "
+            "in a few minutes."
+        ),
+        "auth.error.unknown_provider": "This login method does not exist on this service.",
+        "auth.logging_out.heading": "Logging out",
+        "auth.logging_out.text": (
+            "Your session on this service has ended. You are being taken to your identity "
+            "provider to log out there too."
+        ),
+        "auth.logging_out.continue": "Continue logging out",
+        "auth.logged_out.heading": "You are logged out",
+        "auth.logged_out.text": "Your session on this service has ended.",
         "meeting.code_label": "Meeting code",
         "meeting.copy_link": "Copy the link",
         "meeting.link_copied": "Meeting link copied.",
@@ -309,6 +453,52 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.left.heading": "You left the meeting",
         "meeting.left.text": "You can join again as long as it has not ended.",
         "meeting.rejoin": "Join again",
+        "meeting.state.waiting": "In the waiting room",
+        "meeting.state.denied": "Access refused",
+        "meeting.waiting.heading": "Waiting room",
+        "meeting.waiting.status": "Waiting for an organiser to let you in…",
+        "meeting.waiting.hint": (
+            "You will enter the meeting as soon as an organiser lets you in. Keep this page open."
+        ),
+        "meeting.waiting.admitted": "An organiser let you in. Entering the meeting…",
+        "meeting.waiting.reconnecting": "Connection lost, reconnecting to the waiting room…",
+        "meeting.waiting.disconnected": "The connection to the waiting room is lost.",
+        "meeting.denied.heading": "Access refused",
+        "meeting.denied.text": "An organiser did not accept your request to join this meeting.",
+        "meeting.removed.heading": "You were removed from the meeting",
+        "meeting.removed.text": "An organiser removed you from the meeting.",
+        "meeting.rate_limited": "Too many attempts, try again in {seconds} s.",
+        "meeting.lobby.button": "Waiting room",
+        "meeting.lobby.heading": "Waiting room ({count})",
+        "meeting.lobby.empty": "Nobody is waiting.",
+        "meeting.lobby.knock": "{name} asks to join the meeting.",
+        "meeting.lobby.admit": "Let in",
+        "meeting.lobby.deny": "Refuse",
+        "meeting.lobby.admit_all": "Let everyone in",
+        "meeting.lobby.entry": "{name}, {kind}",
+        "meeting.lobby.kind.guest": "guest",
+        "meeting.lobby.kind.local": "signed-in agent",
+        "meeting.lobby.kind.matrix": "Matrix",
+        "meeting.lobby.kind.partner": "partner",
+        "meeting.role.owner": "organiser",
+        "meeting.role.moderator": "moderator",
+        "meeting.moderation.actions": "Actions",
+        "meeting.moderation.actions_for": "Actions for {name}",
+        "meeting.moderation.mute_audio": "Mute microphone",
+        "meeting.moderation.mute_video": "Turn camera off",
+        "meeting.moderation.remove": "Remove",
+        "meeting.moderation.remove_confirm": "Remove {name} from the meeting?",
+        "meeting.moderation.make_moderator": "Make moderator",
+        "meeting.moderation.revoke_moderator": "Remove moderator role",
+        "meeting.moderation.not_sent": "Not possible: the connection is interrupted.",
+        "meeting.lock": "Lock the meeting",
+        "meeting.locked": "Meeting locked",
+        "meeting.notice.locked": "The meeting is locked: newcomers wait in the waiting room.",
+        "meeting.notice.unlocked": "The meeting is unlocked.",
+        "meeting.notice.muted_audio": "{name} muted your microphone.",
+        "meeting.notice.muted_video": "{name} turned your camera off.",
+        "meeting.notice.now_moderator": "You are now a moderator of the meeting.",
+        "meeting.notice.no_longer_moderator": "You are no longer a moderator of the meeting.",
         "meeting.noscript": (
             "Meetings need JavaScript for the camera and microphone. Turn JavaScript on in your "
             "browser, then reload the page."

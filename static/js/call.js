@@ -1,6 +1,7 @@
 // One person's presence in one meeting: the signaling socket, the two peer connections, the
-// participant list, and the policy that keeps them alive (ICE restart, then a full rejoin with
-// exponential backoff). Views subscribe with `on(event, fn)`; nothing here touches the DOM.
+// participant list, the lobby (waiting in it, or moderating it), and the policy that keeps them
+// alive (ICE restart, then a full rejoin with exponential backoff). Views subscribe with
+// `on(event, fn)`; nothing here touches the DOM.
 
 import { Signaling } from "./signaling.js";
 import { PublishConnection, SubscribeConnection } from "./media.js";
@@ -11,14 +12,28 @@ const BACKOFF_MAX_MS = 15000;
 const GIVE_UP_AFTER_MS = 120000;
 // If an ICE restart has not brought media back in this time, start again from a new socket.
 const MEDIA_RECOVERY_MS = 10000;
+// A `rate_limited` error without `retry_after` still makes the page hold back this long.
+const RATE_LIMIT_DEFAULT_S = 5;
+// Close codes after which the page never comes back by itself (docs/signaling.md).
+const CLOSE_ENDED = 4001;
+const CLOSE_DENIED = 4003;
+const MODERATOR_ROLES = new Set(["owner", "moderator"]);
+
+/** An error that says the hub asked us to wait `retryAfter` seconds before trying again. */
+function rateLimitedError(seconds) {
+  const error = new Error(`rate limited: retry in ${seconds} s`);
+  error.retryAfter = seconds;
+  return error;
+}
 
 export class Call {
-  constructor({ settings, localMedia }) {
+  constructor({ settings, localMedia, token = null }) {
     this.settings = settings;
     this.local = localMedia;
+    this.token = token; // join token from the link's #token= fragment, sent with every join
     this.state = "idle";
     this.listeners = new Map();
-    this.participants = new Map(); // id -> {id, name, audio, video, screen, hand, isSelf}
+    this.participants = new Map(); // id -> {id, name, audio, video, screen, hand, role, isSelf}
     this.remote = new Map(); // participant id -> {camera, screen, audio} MediaStreams
     // track -> MediaStream, so video elements are not reset. Keyed by the track itself, not
     // its id: the hub names tracks after participant and mid, so a fresh subscribe connection
@@ -39,6 +54,12 @@ export class Call {
     this.reconnect = null; // {started, attempt, timer} while reconnecting
     this.troubled = new Set();
     this.recoveryTimer = null;
+    this.role = "participant"; // own role, from welcome and our own participant_updated
+    this.locked = false;
+    this.lobby = []; // moderators only: [{id, name, kind, since}] waiting to be let in
+    // "none" (entered directly), "waiting", "admitted", or the final "denied" / "removed".
+    this.lobbyState = "none";
+    this.retryAfterUntil = 0; // Date.now() before which nothing is retried (rate_limited)
     localMedia.onTrack((kind, track) => this.localTrackChanged(kind, track));
   }
 
@@ -65,6 +86,11 @@ export class Call {
     this.audio = audio;
     this.video = video;
     this.lastError = null;
+    const wait = this.retryWait();
+    if (wait > 0) {
+      this.setState("failed");
+      throw rateLimitedError(Math.ceil(wait / 1000));
+    }
     this.setState("connecting");
     try {
       await this.connect();
@@ -72,8 +98,19 @@ export class Call {
       this.teardown();
       this.setState("failed");
       error.hubMessage = this.lastError;
+      const wait = this.retryWait();
+      if (wait > 0) error.retryAfter = Math.ceil(wait / 1000);
       throw error;
     }
+  }
+
+  /** Milliseconds the hub asked us to hold back before trying again (0: go ahead). */
+  retryWait() {
+    return Math.max(0, this.retryAfterUntil - Date.now());
+  }
+
+  get isModerator() {
+    return MODERATOR_ROLES.has(this.role);
   }
 
   /** Open a new socket, send `join`, and wait for `welcome` (which creates the connections). */
@@ -102,7 +139,9 @@ export class Call {
       const timer = window.setTimeout(() => reject(new Error("no welcome from the hub")), WELCOME_TIMEOUT_MS);
       this.welcome = { resolve, reject, timer };
     });
-    signaling.send({ type: "join", name: this.name, audio: this.audio, video: this.video });
+    const join = { type: "join", name: this.name, audio: this.audio, video: this.video };
+    if (this.token) join.token = this.token;
+    signaling.send(join);
     try {
       await welcomed;
     } finally {
@@ -113,6 +152,9 @@ export class Call {
 
   socketClosed(info) {
     console.info("signaling closed", info);
+    // Removed or refused (normally after `denied`), or the meeting ended: never come back.
+    if (info.code === CLOSE_DENIED) return this.denied("denied");
+    if (info.code === CLOSE_ENDED && !this.welcome) return this.ended("ended");
     if (this.welcome) {
       this.welcome.reject(new Error(this.lastError || `socket closed (${info.code})`));
       return; // join() or the reconnect loop decides what comes next
@@ -145,9 +187,10 @@ export class Call {
       this.setState("disconnected");
       return;
     }
-    // Exponential backoff with jitter, so a hub restart is not met by everyone at once.
+    // Exponential backoff with jitter, so a hub restart is not met by everyone at once; never
+    // sooner than a rate_limited error's retry_after.
     const base = Math.min(BACKOFF_FIRST_MS * 2 ** reconnect.attempt, BACKOFF_MAX_MS);
-    const delay = base * (0.75 + Math.random() * 0.5);
+    const delay = Math.max(base * (0.75 + Math.random() * 0.5), this.retryWait());
     reconnect.attempt += 1;
     reconnect.timer = window.setTimeout(() => this.attemptReconnect(), delay);
   }
@@ -161,6 +204,7 @@ export class Call {
     }
     try {
       await this.connect();
+      if (!this.reconnect) return; // denied or ended while joining: nothing to resume
       this.reconnect = null;
       this.emit("notice", { key: "meeting.notice.reconnected" });
     } catch (error) {
@@ -189,11 +233,15 @@ export class Call {
 
   leave() {
     if (this.signaling) this.signaling.send({ type: "leave" });
-    if (this.reconnect) window.clearTimeout(this.reconnect.timer);
-    this.reconnect = null;
+    this.stopReconnecting();
     this.teardown();
     this.local.stopAll();
     this.setState("idle");
+  }
+
+  stopReconnecting() {
+    if (this.reconnect) window.clearTimeout(this.reconnect.timer);
+    this.reconnect = null;
   }
 
   send(message) {
@@ -216,6 +264,12 @@ export class Call {
         return this.emit("speaker", this.activeSpeaker);
       case "ended": return this.ended(message.reason);
       case "error": return this.hubError(message);
+      case "waiting": return this.waiting();
+      case "admitted": return this.admitted();
+      case "denied": return this.denied(message.reason === "removed" ? "removed" : "denied");
+      case "lobby": return this.lobbyChanged(message.entries);
+      case "meeting_state": return this.meetingState(message);
+      case "muted": return this.mutedBy(message);
       case "pong": return undefined;
       default:
         console.info("signaling: ignored message type", message.type);
@@ -225,6 +279,10 @@ export class Call {
 
   welcomed(message) {
     this.selfId = message.participant_id;
+    this.role = message.role || "participant";
+    this.locked = Boolean(message.locked);
+    this.lobby = [];
+    if (this.lobbyState === "waiting") this.lobbyState = "admitted";
     this.participants.clear();
     this.remote.clear();
     for (const participant of message.participants || []) this.store(participant);
@@ -260,6 +318,7 @@ export class Call {
       video: Boolean(info.video),
       screen: Boolean(info.screen),
       hand: Boolean(info.hand),
+      role: info.role || "participant",
       isSelf: Boolean(info.is_self) || info.id === this.selfId,
     };
     this.participants.set(participant.id, participant);
@@ -276,7 +335,16 @@ export class Call {
     if (before && !before.hand && participant.hand && !participant.isSelf) {
       this.emit("notice", { key: "meeting.notice.hand", values: { name: participant.name } });
     }
+    if (participant.isSelf && participant.role !== this.role) this.roleChanged(participant.role);
     this.emitParticipants();
+  }
+
+  roleChanged(role) {
+    this.role = role;
+    if (!this.isModerator) this.lobbyChanged([]);
+    const key = this.isModerator ? "meeting.notice.now_moderator" : "meeting.notice.no_longer_moderator";
+    this.emit("notice", { key });
+    this.emit("role", role);
   }
 
   removeParticipant(id) {
@@ -295,19 +363,124 @@ export class Call {
   hubError(message) {
     console.warn("hub error", message);
     this.lastError = message.message || message.code;
+    if (message.code === "rate_limited") {
+      const seconds = Number(message.retry_after) > 0 ? Number(message.retry_after) : RATE_LIMIT_DEFAULT_S;
+      this.retryAfterUntil = Math.max(this.retryAfterUntil, Date.now() + seconds * 1000);
+    }
     if (message.request === "publish_offer" && this.publish) {
       this.publish.rejectPending(new Error(message.message));
+    }
+    // A refused join fails at once rather than after the welcome timeout.
+    if (this.welcome && (message.request === "join" || message.code === "rate_limited")) {
+      this.welcome.reject(new Error(this.lastError));
     }
     this.emit("error", message);
   }
 
   ended(reason) {
-    if (this.reconnect) window.clearTimeout(this.reconnect.timer);
-    this.reconnect = null;
+    if (this.state === "ended") return;
+    this.stopReconnecting();
     this.teardown();
     this.local.stopAll();
     this.setState("ended");
     this.emit("ended", reason);
+  }
+
+  // --- the lobby, as the person waiting in it ----------------------------------------------
+
+  /** The hub put us in the lobby: no welcome until a moderator decides, so no timeout. */
+  waiting() {
+    this.lobbyState = "waiting";
+    if (this.publish) this.publish.close();
+    if (this.subscribe) this.subscribe.close();
+    this.publish = null;
+    this.subscribe = null;
+    this.participants.clear();
+    this.remote.clear();
+    this.emitParticipants();
+    this.setState("waiting");
+    if (this.welcome) this.welcome.resolve();
+  }
+
+  admitted() {
+    this.lobbyState = "admitted";
+    this.emit("admitted");
+  }
+
+  /** Refused in the lobby, or removed from the meeting: final, the page does not come back. */
+  denied(reason) {
+    if (this.state === "denied") return;
+    this.lobbyState = reason;
+    this.stopReconnecting();
+    const welcome = this.welcome;
+    this.teardown();
+    this.local.stopAll();
+    this.participants.clear();
+    this.remote.clear();
+    this.setState("denied");
+    this.emit("denied", reason);
+    if (welcome) welcome.resolve(); // join() is over; the state says how
+  }
+
+  // --- the lobby and the meeting, as a moderator (sends are false while the socket is down)
+
+  lobbyChanged(entries) {
+    const known = new Set(this.lobby.map((entry) => entry.id));
+    this.lobby = (entries || []).map((entry) => ({ id: entry.id, name: entry.name, kind: entry.kind, since: entry.since }));
+    const arrived = this.lobby.filter((entry) => !known.has(entry.id));
+    this.emit("lobby", { entries: this.lobby, arrived });
+  }
+
+  meetingState(message) {
+    const locked = Boolean(message.locked);
+    if (locked === this.locked) return;
+    this.locked = locked;
+    this.emit("notice", { key: locked ? "meeting.notice.locked" : "meeting.notice.unlocked" });
+    this.emit("meeting-state", { locked });
+  }
+
+  /** A moderator turned our microphone or camera off at the hub: do the same here, so what
+   *  the page shows is what the others get, and tell the hub our state matches. */
+  mutedBy({ kind, by }) {
+    if (kind === "video") {
+      this.local.stopVideo();
+      this.video = false;
+    } else {
+      this.local.setAudioEnabled(false);
+      this.audio = false;
+    }
+    this.sendMedia();
+    const key = kind === "video" ? "meeting.notice.muted_video" : "meeting.notice.muted_audio";
+    this.emit("notice", { key, values: { name: by || "?" } });
+    this.emit("local-media", kind);
+  }
+
+  admit(entryId) {
+    return this.send({ type: "admit", entry_id: entryId });
+  }
+
+  deny(entryId) {
+    return this.send({ type: "deny", entry_id: entryId });
+  }
+
+  muteParticipant(participantId, kind) {
+    return this.send({ type: "mute", participant_id: participantId, kind });
+  }
+
+  removeFromMeeting(participantId) {
+    return this.send({ type: "remove", participant_id: participantId });
+  }
+
+  setRole(participantId, role) {
+    return this.send({ type: "set_role", participant_id: participantId, role });
+  }
+
+  setLocked(locked) {
+    return this.send({ type: "lock", locked });
+  }
+
+  endMeeting() {
+    return this.send({ type: "end_meeting" });
   }
 
   /** Group the subscribe connection's tracks per participant and source. */

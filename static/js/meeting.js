@@ -1,53 +1,88 @@
-// Entry point of the meeting page: reads the page's settings and strings, wires the pre-join
-// screen, the call and the room view together, and exposes a read-only hook for tests.
+// Entry point of the meeting page: reads the page's settings, strings and join token, wires the
+// pre-join screen, the lobby's waiting screen, the call and the room view together, and exposes
+// a read-only hook for tests.
 
 import { loadStrings, readJson, t } from "./i18n.js";
 import { LocalMedia } from "./devices.js";
 import { Call } from "./call.js";
 import { PrejoinView } from "./prejoin.js";
 import { RoomView } from "./room-view.js";
+import { WaitingRoom } from "./waiting-room.js";
 
 const $ = (id) => document.getElementById(id);
+
+// The owner can also end a meeting over HTTP: used when the socket cannot do it (the hub
+// refused `end_meeting`, or did not end the meeting in this time).
+const END_FALLBACK_MS = 3000;
 
 function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.content : "";
 }
 
+/**
+ * The join token of a link's `#token=...` fragment (fragments never reach a server), removed
+ * from the address bar at once so that copying the address does not share it.
+ */
+function takeJoinToken() {
+  const fragment = window.location.hash.slice(1);
+  if (!fragment) return null;
+  const token = new URLSearchParams(fragment).get("token");
+  if (token === null) return null;
+  window.history.replaceState(window.history.state, "", window.location.pathname + window.location.search);
+  return token || null;
+}
+
 function main() {
   loadStrings();
   const settings = readJson("meeting-settings");
+  const token = takeJoinToken();
   const local = new LocalMedia();
-  const call = new Call({ settings, localMedia: local });
+  const call = new Call({ settings, localMedia: local, token });
   const room = new RoomView({ call, local });
-  const prejoin = new PrejoinView({
-    local,
-    onJoin: async (choice) => {
-      await call.join(choice);
-      prejoin.hide();
-      room.show();
-    },
-  });
+  const prejoin = new PrejoinView({ local, onJoin: (choice) => call.join(choice) });
+  const leave = () => {
+    call.leave();
+    showAfter("left");
+  };
+  const waitingRoom = new WaitingRoom({ call, onLeave: leave });
 
-  /** The page after the meeting: left on purpose (may rejoin) or ended for everyone. */
+  /** The page after the meeting: left on purpose (may rejoin), ended for everyone, or
+   *  refused / removed by a moderator (final: no way back from this page). */
   function showAfter(kind) {
     prejoin.hide();
+    waitingRoom.hide();
     room.hide();
     $("after").hidden = false;
     $("after-title").textContent = t(`meeting.${kind}.heading`);
     $("after-text").textContent = t(`meeting.${kind}.text`);
-    $("rejoin").hidden = kind === "ended";
+    $("rejoin").hidden = kind !== "left";
+    $("after").dataset.kind = kind;
     document.title = `${t(`meeting.${kind}.heading`)} — ${settings.title}`;
     $("after-title").focus();
   }
 
-  call.on("ended", () => showAfter("ended"));
-  $("leave").addEventListener("click", () => {
-    call.leave();
-    showAfter("left");
+  // Which screen shows follows the call: the lobby while waiting, the room once welcomed.
+  call.on("state", (state) => {
+    if (state === "waiting" && !waitingRoom.visible) {
+      prejoin.hide();
+      room.hide();
+      waitingRoom.show();
+    } else if (state === "connected" && room.root.hidden) {
+      prejoin.hide();
+      waitingRoom.hide();
+      room.show();
+    }
   });
-  // A fresh pre-join (new permission check, new devices) is the simplest correct rejoin.
-  $("rejoin").addEventListener("click", () => window.location.reload());
+  call.on("denied", (reason) => showAfter(reason === "removed" ? "removed" : "denied"));
+  call.on("ended", () => showAfter("ended"));
+  $("leave").addEventListener("click", leave);
+  // A fresh pre-join (new permission check, new devices) is the simplest correct rejoin; the
+  // join token goes back in the fragment for the new page to take.
+  $("rejoin").addEventListener("click", () => {
+    if (token) window.history.replaceState(window.history.state, "", `#token=${encodeURIComponent(token)}`);
+    window.location.reload();
+  });
   $("copy-link").addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(settings.url);
@@ -56,24 +91,46 @@ function main() {
       room.notify(t("meeting.link_copy_failed", { url: settings.url }));
     }
   });
-  const endButton = $("end-for-all");
-  if (endButton && settings.endPath) {
-    endButton.addEventListener("click", async () => {
-      if (!window.confirm(t("meeting.end_confirm"))) return;
-      try {
-        const answer = await fetch(settings.endPath, {
-          method: "POST",
-          credentials: "same-origin",
-          headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json" },
-        });
-        if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
-        if (call.state !== "ended") call.ended("ended by owner");
-      } catch (error) {
-        console.warn("ending the meeting failed", error);
-        room.notify(t("meeting.end.failed"), "error");
-      }
-    });
+
+  /** The owner's HTTP way to end the meeting. */
+  async function endOverHttp() {
+    try {
+      const answer = await fetch(settings.endPath, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json" },
+      });
+      if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
+      if (call.state !== "ended") call.ended("ended by owner");
+    } catch (error) {
+      console.warn("ending the meeting failed", error);
+      room.notify(t("meeting.end.failed"), "error");
+    }
   }
+
+  // Any moderator ends the meeting over the socket; the hub's `ended` then closes the page.
+  // The owner falls back to HTTP if the socket cannot do it.
+  let endFallback = null; // timer while the owner's end_meeting waits for the hub
+  const endOverHttpNow = () => {
+    if (endFallback === null) return;
+    window.clearTimeout(endFallback);
+    endFallback = null;
+    if (call.state !== "ended") endOverHttp();
+  };
+  call.on("error", (message) => {
+    if (message.request === "end_meeting") endOverHttpNow();
+  });
+  $("end-for-all").addEventListener("click", () => {
+    if (!window.confirm(t("meeting.end_confirm"))) return;
+    const sent = call.endMeeting();
+    if (!settings.endPath) {
+      if (!sent) room.notify(t("meeting.end.failed"), "error");
+    } else if (!sent) {
+      endOverHttp();
+    } else if (endFallback === null) {
+      endFallback = window.setTimeout(endOverHttpNow, END_FALLBACK_MS);
+    }
+  });
   // Closing the tab leaves at once instead of waiting for the hub to notice a dead socket.
   window.addEventListener("pagehide", () => {
     if (call.state !== "idle") call.leave();
@@ -83,11 +140,19 @@ function main() {
   window.visioDebug = Object.freeze({
     state: () => call.state,
     participants: () => [...call.participants.values()].map((p) => ({
-      id: p.id, name: p.name, audio: p.audio, video: p.video, hand: p.hand, screen: p.screen, isSelf: p.isSelf,
+      id: p.id, name: p.name, audio: p.audio, video: p.video, hand: p.hand, screen: p.screen, role: p.role, isSelf: p.isSelf,
     })),
     publishPc: () => (call.publish ? call.publish.pc : null),
     subscribePc: () => (call.subscribe ? call.subscribe.pc : null),
     streams: () => (call.subscribe ? call.subscribe.streams.map((s) => ({ ...s })) : []),
+    role: () => call.role,
+    lobby: () => call.lobby.map((entry) => ({ ...entry })),
+    locked: () => call.locked,
+    waiting: () => call.state === "waiting",
+    lobbyState: () => call.lobbyState,
+    audio: () => call.audio,
+    video: () => call.video,
+    hasToken: () => Boolean(call.token),
   });
 
   prejoin.start();

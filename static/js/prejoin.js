@@ -29,6 +29,7 @@ export class PrejoinView {
     this.failed = $("join-failed");
     this.failedText = $("join-failed-text");
     this.busy = false;
+    this.blockedTimer = null; // while the hub asked us to wait before trying again
     this.devicesAsked = null; // the first camera/microphone request, while it is pending
     this.wire();
   }
@@ -167,12 +168,12 @@ export class PrejoinView {
   setBusy(busy) {
     this.busy = busy;
     // aria-disabled rather than disabled: the button keeps focus and stays announced.
-    this.joinButton.setAttribute("aria-disabled", String(busy));
+    this.joinButton.setAttribute("aria-disabled", String(busy || this.blockedTimer !== null));
     this.progress.textContent = busy ? t("meeting.joining") : "";
   }
 
   async join() {
-    if (this.busy) return;
+    if (this.busy || this.blockedTimer !== null) return;
     const name = this.name.value.trim();
     if (!name) {
       this.showNameError(true);
@@ -200,13 +201,31 @@ export class PrejoinView {
 
   showFailed(error) {
     console.warn("join failed", error);
-    this.failedText.textContent = t("meeting.failed");
-    // The hub's own reason (e.g. the meeting is full), when it gave one before closing.
     const detail = $("join-failed-detail");
-    detail.textContent = error && error.hubMessage ? error.hubMessage : "";
+    if (error && error.retryAfter) {
+      // Too many attempts: say when, and keep both buttons inert until then.
+      this.failedText.textContent = t("meeting.rate_limited", { seconds: error.retryAfter });
+      detail.textContent = "";
+      this.block(error.retryAfter * 1000);
+    } else {
+      this.failedText.textContent = t("meeting.failed");
+      // The hub's own reason (e.g. the meeting is full), when it gave one before closing.
+      detail.textContent = error && error.hubMessage ? error.hubMessage : "";
+    }
     detail.hidden = !detail.textContent;
     this.failed.hidden = false;
     $("join-retry").focus();
+  }
+
+  /** aria-disabled (not disabled) keeps the focused button focused and announced. */
+  block(ms) {
+    const buttons = [this.joinButton, $("join-retry")];
+    for (const button of buttons) button.setAttribute("aria-disabled", "true");
+    window.clearTimeout(this.blockedTimer);
+    this.blockedTimer = window.setTimeout(() => {
+      this.blockedTimer = null;
+      for (const button of buttons) button.setAttribute("aria-disabled", "false");
+    }, ms);
   }
 
   hide() {

@@ -1,22 +1,22 @@
-// The in-meeting screen: video tiles, participant list, chat, toolbar and announcements.
-// It only reads the Call's state and calls its actions; every text comes from t().
+// The in-meeting screen: video tiles, side panels (participants, chat, lobby), toolbar and
+// announcements. It only reads the Call's state and calls its actions; every text comes from t().
 
 import { t } from "./i18n.js";
+import { element } from "./dom.js";
+import { LobbyPanel } from "./lobby-panel.js";
+import { ParticipantList, stateBadges } from "./participant-list.js";
 
 const $ = (id) => document.getElementById(id);
 const NOTICE_MS = 6000;
 const MAX_NOTICES = 4;
+// The side panels and the toolbar buttons that open them.
+const PANELS = { participants: "toggle-participants", chat: "toggle-chat", lobby: "toggle-lobby" };
+// Errors the page handles itself rather than showing the hub's text.
+const QUIET_ERRORS = new Set(["not_admitted"]);
 
 function initials(name) {
   const words = name.trim().split(/\s+/).filter(Boolean);
   return words.slice(0, 2).map((word) => word[0].toUpperCase()).join("") || "?";
-}
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 /** Show `stream` in `video` without resetting playback when it is already there. */
@@ -37,6 +37,9 @@ export class RoomView {
     this.panel = null;
     this.unread = 0;
     this.pendingChat = [];
+    const notify = (text, kind) => this.notify(text, kind);
+    this.participantList = new ParticipantList({ call, notify });
+    this.lobbyPanel = new LobbyPanel({ call, notify });
     this.wire();
   }
 
@@ -50,14 +53,20 @@ export class RoomView {
     call.on("speaker", () => this.renderSpeaker());
     call.on("chat", (message) => this.addChat(message));
     call.on("notice", ({ key, values }) => this.notify(t(key, values)));
-    call.on("error", (message) => this.notify(t("meeting.notice.error", { message: message.message || message.code }), "error"));
+    call.on("error", (message) => this.hubError(message));
+    call.on("role", () => this.render());
+    call.on("meeting-state", () => this.renderModeration());
 
     this.toggle("toggle-mic", () => !this.call.audio, (off) => this.call.setAudio(!off), "meeting.devices.busy");
     this.toggle("toggle-camera", () => !this.call.video, (off) => this.call.setVideo(!off), "meeting.camera.failed");
     this.toggle("toggle-screen", () => Boolean(this.local.screenTrack), () => this.call.toggleScreen(), "meeting.screen.failed");
     this.toggle("toggle-hand", () => this.call.hand, (raised) => this.call.setHand(raised), null);
-    $("toggle-participants").addEventListener("click", () => this.openPanel(this.panel === "participants" ? null : "participants"));
-    $("toggle-chat").addEventListener("click", () => this.openPanel(this.panel === "chat" ? null : "chat"));
+    for (const [name, id] of Object.entries(PANELS)) {
+      $(id).addEventListener("click", () => this.openPanel(this.panel === name ? null : name));
+    }
+    $("toggle-lock").addEventListener("click", () => {
+      if (!this.call.setLocked(!this.call.locked)) this.notify(t("meeting.moderation.not_sent"), "error");
+    });
     for (const button of this.root.querySelectorAll(".panel-close")) {
       button.addEventListener("click", () => this.openPanel(null));
     }
@@ -105,9 +114,32 @@ export class RoomView {
   render() {
     this.renderGrid();
     this.renderAudio();
-    this.renderParticipants();
+    this.participantList.render();
     this.renderToolbar();
     this.renderSpeaker();
+    this.renderModeration();
+  }
+
+  /** What depends on the role (moderation controls) and the meeting's lock, for everyone. */
+  renderModeration() {
+    const moderator = this.call.isModerator;
+    for (const id of ["toggle-lobby", "toggle-lock"]) $(id).hidden = !moderator;
+    // The owner may also end the meeting over HTTP (settings.endPath), whatever the socket says.
+    $("end-for-all").hidden = !moderator && !this.call.settings.endPath;
+    $("toggle-lock").setAttribute("aria-pressed", String(this.call.locked));
+    $("locked-indicator").hidden = !this.call.locked;
+    if (!moderator && this.panel === "lobby") this.openPanel(null);
+    this.lobbyPanel.render();
+  }
+
+  hubError(message) {
+    if (QUIET_ERRORS.has(message.code)) return;
+    if (message.code === "rate_limited") {
+      const seconds = Math.max(1, Math.ceil(this.call.retryWait() / 1000));
+      this.notify(t("meeting.rate_limited", { seconds }), "error");
+      return;
+    }
+    this.notify(t("meeting.notice.error", { message: message.message || message.code }), "error");
   }
 
   renderToolbar() {
@@ -180,14 +212,7 @@ export class RoomView {
     avatar.firstChild.textContent = initials(participant.name);
     const label = tile.querySelector(".tile-label");
     label.replaceChildren(element("span", "tile-name", screen ? t("meeting.screen_of", { name }) : name));
-    if (!screen) for (const badge of this.badges(participant)) label.append(badge);
-  }
-
-  badges(participant) {
-    const badges = [];
-    if (!participant.audio) badges.push(element("span", "badge", t("meeting.status.muted")));
-    if (participant.hand) badges.push(element("span", "badge badge-hand", t("meeting.status.hand")));
-    return badges;
+    if (!screen) for (const badge of stateBadges(participant)) label.append(badge);
   }
 
   /** One <audio> per remote participant; our own sound is never played back to us. */
@@ -216,22 +241,6 @@ export class RoomView {
     }
   }
 
-  renderParticipants() {
-    const list = $("participant-list");
-    const participants = [...this.call.participants.values()];
-    list.replaceChildren(...participants.map((participant) => {
-      const item = element("li");
-      const name = participant.isSelf ? t("meeting.you", { name: participant.name }) : participant.name;
-      item.append(element("span", "participant-name", name));
-      if (!participant.video) item.append(element("span", "badge", t("meeting.status.camera_off")));
-      if (participant.screen) item.append(element("span", "badge", t("meeting.status.screen")));
-      for (const badge of this.badges(participant)) item.append(badge);
-      return item;
-    }));
-    $("participant-count").textContent = String(participants.length);
-    $("participants-heading").textContent = t("meeting.participants.heading", { count: participants.length });
-  }
-
   renderSpeaker() {
     for (const tile of this.tiles.values()) {
       const speaking = tile.dataset.source === "camera" && tile.dataset.participant === this.call.activeSpeaker;
@@ -243,18 +252,18 @@ export class RoomView {
     const previous = this.panel;
     this.panel = name;
     $("side-panel").hidden = name === null;
-    $("participants-panel").hidden = name !== "participants";
-    $("chat-panel").hidden = name !== "chat";
-    $("toggle-participants").setAttribute("aria-expanded", String(name === "participants"));
-    $("toggle-chat").setAttribute("aria-expanded", String(name === "chat"));
+    for (const [panel, id] of Object.entries(PANELS)) {
+      $(`${panel}-panel`).hidden = name !== panel;
+      $(id).setAttribute("aria-expanded", String(name === panel));
+    }
     if (name === "chat") {
       this.unread = 0;
       $("chat-unread").hidden = true;
       $("chat-input").focus();
-    } else if (name === "participants") {
-      $("toggle-participants").focus();
-    } else if (previous) {
-      $(previous === "chat" ? "toggle-chat" : "toggle-participants").focus();
+    } else if (name) {
+      $(PANELS[name]).focus();
+    } else if (previous && !$(PANELS[previous]).hidden) {
+      $(PANELS[previous]).focus();
     }
   }
 

@@ -293,6 +293,87 @@ class FakeHub:
         return [message for message in self.received if message["type"] == kind]
 
 
+class LobbyFakeHub(FakeHub):
+    """FakeHub that also speaks the lobby and moderation part of the protocol.
+
+    `waiting=True` answers `join` with `waiting`; then `admit()` sends `admitted` and the
+    welcome, `deny(reason)` sends `denied` and closes with 4003. `role` and `locked` go into the
+    welcome (and the joiner's own entry). `rate_limit=N` answers every join with `error`
+    `rate_limited` (`retry_after` N) and closes the socket. `opened_at` has the time of every
+    socket the page opened, refused or not.
+    """
+
+    def __init__(
+        self,
+        others: list[dict[str, Any]] | None = None,
+        *,
+        waiting: bool = False,
+        role: str = "participant",
+        locked: bool = False,
+        rate_limit: int | None = None,
+    ) -> None:
+        super().__init__(others=others)
+        self.waiting = waiting
+        self.role = role
+        self.locked = locked
+        self.rate_limit = rate_limit
+        self.opened_at: list[float] = []
+        self.joiner: dict[str, Any] = {}
+
+    def accept(self, ws: WebSocketRoute) -> None:
+        self.opened_at.append(time.monotonic())
+        super().accept(ws)
+
+    def on_message(self, ws: WebSocketRoute, message: str | bytes) -> None:
+        data = json.loads(message)
+        if data["type"] != "join":
+            super().on_message(ws, message)
+            return
+        self.received.append(data)
+        self.joins += 1
+        self.joiner = data
+        if self.rate_limit:
+            ws.send(json.dumps({
+                "type": "error", "code": "rate_limited", "request": "join",
+                "message": "Trop de tentatives / Too many attempts",
+                "retry_after": self.rate_limit,
+            }))  # fmt: skip
+            self.sockets.remove(ws)
+            ws.close(code=1008, reason="rate limited")
+        elif self.waiting:
+            ws.send(json.dumps({"type": "waiting"}))
+        else:
+            self.send_welcome(ws)
+
+    def send_welcome(self, ws: WebSocketRoute) -> None:
+        data = self.joiner
+        me = {
+            "id": f"self-{self.joins}", "name": data["name"], "audio": data["audio"],
+            "video": data["video"], "screen": False, "hand": False, "role": self.role,
+            "is_self": True,
+        }  # fmt: skip
+        ws.send(json.dumps({
+            "type": "welcome", "participant_id": me["id"], "meeting_id": "x", "title": "x",
+            "participants": [me, *self.others], "ice_servers": [], "role": self.role,
+            "locked": self.locked,
+        }))  # fmt: skip
+
+    def admit(self) -> None:
+        """A moderator lets the waiting page in."""
+        self.waiting = False
+        ws = self.sockets[-1]
+        ws.send(json.dumps({"type": "admitted"}))
+        self.send_welcome(ws)
+
+    def deny(self, reason: str = "denied", *, announce: bool = True) -> None:
+        """A moderator refuses (or removes) the page: `denied` (unless not `announce`), then
+        the socket closes with 4003."""
+        ws = self.sockets.pop()
+        if announce:
+            ws.send(json.dumps({"type": "denied", "reason": reason}))
+        ws.close(code=4003, reason=reason)
+
+
 def wait_until(condition: Callable[[], bool], page: Page, timeout: float = 10) -> None:
     """Poll a Python-side condition while letting Playwright deliver events (sync API)."""
     deadline = time.monotonic() + timeout

@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.support import (
     FakeHub,
+    LobbyFakeHub,
     axe_violations,
     create_meeting,
     new_context,
@@ -110,6 +111,59 @@ def test_in_meeting(browser, hub_server, meeting_id, lang, screenshot_dir):
         page.click("#leave")
         expect(page.locator("#after")).to_be_visible()
         check(page, f"after leaving ({lang})")
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_lobby_waiting_and_denied(browser, hub_server, meeting_id, lang, screenshot_dir):
+    hub = LobbyFakeHub(waiting=True)
+    page = open_meeting_page(
+        browser, hub_server, meeting_id, "Camille", join=False, lang=lang,
+        context_options=AXE_CONTEXT,
+    )  # fmt: skip
+    try:
+        hub.install(page)
+        page.click("#join-button")
+        page.wait_for_function("() => window.visioDebug.state() === 'waiting'")
+        check(page, f"waiting in the lobby ({lang})", screenshot_dir, f"lobby-waiting-{lang}.png")
+        hub.deny()
+        expect(page.locator("#after")).to_be_visible()
+        check(page, f"refused at the lobby ({lang})", screenshot_dir, f"lobby-denied-{lang}.png")
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_moderator_panels(browser, hub_server, meeting_id, lang, screenshot_dir):
+    others = [
+        {"id": "a", "name": "Alice Martin", "audio": True, "video": True, "screen": False,
+         "hand": False, "role": "moderator"},
+        {"id": "b", "name": "Bruno Petit", "audio": True, "video": False, "screen": False,
+         "hand": True, "role": "participant"},
+    ]  # fmt: skip
+    hub = LobbyFakeHub(others=others, role="owner")
+    page = open_meeting_page(
+        browser, hub_server, meeting_id, "Camille", join=False, lang=lang,
+        context_options=AXE_CONTEXT,
+    )  # fmt: skip
+    try:
+        hub.install(page)
+        page.click("#join-button")
+        page.wait_for_function("() => window.visioDebug.state() === 'connected'")
+        hub.send({"type": "lobby", "entries": [
+            {"id": "e1", "name": "Chloé Lemaire", "kind": "guest", "since": "2026-01-05T10:00:00Z"},
+            {"id": "e2", "name": "David Moreau", "kind": "matrix", "since": "2026-01-05T10:00:02Z"},
+        ]})  # fmt: skip
+        hub.send({"type": "meeting_state", "locked": True})
+        page.click("#toggle-lobby")
+        expect(page.locator("#lobby-list li")).to_have_count(2)
+        check(page, f"moderator, lobby panel ({lang})", screenshot_dir, f"lobby-panel-{lang}.png")
+        page.click("#toggle-participants")
+        page.click("#participant-list li[data-participant='b'] button[data-action='menu']")
+        expect(page.locator("#actions-b")).to_be_visible()
+        check(page, f"moderator, participant actions ({lang})", screenshot_dir,
+              f"moderator-actions-{lang}.png")  # fmt: skip
     finally:
         page.context.close()
 

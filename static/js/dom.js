@@ -1,0 +1,17 @@
+// Small DOM helpers shared by the meeting page's views.
+
+/** A new element with an optional class and text (always as text, never as markup). */
+export function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** A button of the given class and text, with `data-action`. */
+export function actionButton(className, text, action) {
+  const button = element("button", className, text);
+  button.type = "button";
+  button.dataset.action = action;
+  return button;
+}

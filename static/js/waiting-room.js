@@ -1,0 +1,55 @@
+// The screen of a person waiting in the lobby: what is happening, in a polite live region,
+// and a way out. Nothing of the meeting itself (roster, chat, media) is shown here.
+
+import { t } from "./i18n.js";
+
+const $ = (id) => document.getElementById(id);
+
+export class WaitingRoom {
+  /**
+   * @param {object} options
+   * @param {import("./call.js").Call} options.call
+   * @param {() => void} options.onLeave  the person chose to leave the lobby
+   */
+  constructor({ call, onLeave }) {
+    this.call = call;
+    this.root = $("waiting");
+    this.status = $("waiting-status");
+    this.retryButton = $("waiting-retry");
+    call.on("state", () => this.render());
+    call.on("admitted", () => this.render());
+    $("waiting-leave").addEventListener("click", onLeave);
+    this.retryButton.addEventListener("click", () => this.call.retry());
+  }
+
+  get visible() {
+    return !this.root.hidden;
+  }
+
+  show() {
+    this.root.hidden = false;
+    this.pageTitle = document.title;
+    this.render();
+    document.title = `${t("meeting.waiting.heading")} — ${this.call.settings.title}`;
+    $("waiting-title").focus();
+  }
+
+  hide() {
+    if (this.visible && this.pageTitle) document.title = this.pageTitle;
+    this.root.hidden = true;
+  }
+
+  render() {
+    if (!this.visible) return;
+    const { state, lobbyState } = this.call;
+    let key = "meeting.waiting.status";
+    if (state === "reconnecting") key = "meeting.waiting.reconnecting";
+    else if (state === "disconnected") key = "meeting.waiting.disconnected";
+    else if (lobbyState === "admitted") key = "meeting.waiting.admitted";
+    const text = t(key);
+    // Only a real change is written: rewriting the same text would be announced again.
+    if (this.status.textContent !== text) this.status.textContent = text;
+    this.retryButton.hidden = state !== "disconnected";
+    this.root.dataset.state = state;
+  }
+}
