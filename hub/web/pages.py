@@ -169,7 +169,6 @@ def _meeting_settings(request: web.Request, meeting: MeetingView, is_owner: bool
         "title": meeting.title,
         "url": f"{request.app[CONFIG].public_url}/m/{meeting.id}",
         "wsPath": f"/api/v1/meetings/{meeting.id}/ws",
-        "endPath": f"/api/v1/meetings/{meeting.id}/end" if is_owner else None,
     }
 
 

@@ -11,15 +11,6 @@ import { WaitingRoom } from "./waiting-room.js";
 
 const $ = (id) => document.getElementById(id);
 
-// The owner can also end a meeting over HTTP: used when the socket cannot do it (the hub
-// refused `end_meeting`, or did not end the meeting in this time).
-const END_FALLBACK_MS = 3000;
-
-function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.content : "";
-}
-
 /**
  * The join token of a link's `#token=...` fragment (fragments never reach a server), removed
  * from the address bar at once so that copying the address does not share it.
@@ -92,44 +83,14 @@ function main() {
     }
   });
 
-  /** The owner's HTTP way to end the meeting. */
-  async function endOverHttp() {
-    try {
-      const answer = await fetch(settings.endPath, {
-        method: "POST",
-        credentials: "same-origin",
-        headers: { "X-CSRF-Token": csrfToken(), Accept: "application/json" },
-      });
-      if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
-      if (call.state !== "ended") call.ended("ended by owner");
-    } catch (error) {
-      console.warn("ending the meeting failed", error);
-      room.notify(t("meeting.end.failed"), "error");
-    }
-  }
-
-  // Any moderator ends the meeting over the socket; the hub's `ended` then closes the page.
-  // The owner falls back to HTTP if the socket cannot do it.
-  let endFallback = null; // timer while the owner's end_meeting waits for the hub
-  const endOverHttpNow = () => {
-    if (endFallback === null) return;
-    window.clearTimeout(endFallback);
-    endFallback = null;
-    if (call.state !== "ended") endOverHttp();
-  };
+  // Any moderator (the owner included) ends the meeting over the socket; the hub checks the
+  // role, tells everyone `ended` and closes the sockets, which closes this page too.
   call.on("error", (message) => {
-    if (message.request === "end_meeting") endOverHttpNow();
+    if (message.request === "end_meeting") room.notify(t("meeting.end.failed"), "error");
   });
   $("end-for-all").addEventListener("click", () => {
     if (!window.confirm(t("meeting.end_confirm"))) return;
-    const sent = call.endMeeting();
-    if (!settings.endPath) {
-      if (!sent) room.notify(t("meeting.end.failed"), "error");
-    } else if (!sent) {
-      endOverHttp();
-    } else if (endFallback === null) {
-      endFallback = window.setTimeout(endOverHttpNow, END_FALLBACK_MS);
-    }
+    if (!call.endMeeting()) room.notify(t("meeting.end.failed"), "error");
   });
   // Closing the tab leaves at once instead of waiting for the hub to notice a dead socket.
   window.addEventListener("pagehide", () => {

@@ -124,8 +124,7 @@ export class RoomView {
   renderModeration() {
     const moderator = this.call.isModerator;
     for (const id of ["toggle-lobby", "toggle-lock"]) $(id).hidden = !moderator;
-    // The owner may also end the meeting over HTTP (settings.endPath), whatever the socket says.
-    $("end-for-all").hidden = !moderator && !this.call.settings.endPath;
+    $("end-for-all").hidden = !moderator;
     $("toggle-lock").setAttribute("aria-pressed", String(this.call.locked));
     $("locked-indicator").hidden = !this.call.locked;
     if (!moderator && this.panel === "lobby") this.openPanel(null);
