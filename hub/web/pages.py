@@ -163,7 +163,7 @@ async def join(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"/m/{meeting_id}")
 
 
-def _meeting_settings(request: web.Request, meeting: MeetingView, is_owner: bool) -> dict[str, Any]:
+def _meeting_settings(request: web.Request, meeting: MeetingView) -> dict[str, Any]:
     return {
         "meetingId": meeting.id,
         "title": meeting.title,
@@ -196,5 +196,5 @@ async def meeting_page(request: web.Request) -> web.Response:
         is_owner=is_owner,
         login_providers=_account(request, session, f"/m/{meeting.id}")["login_providers"],
         strings=strings,
-        settings=_meeting_settings(request, meeting, is_owner),
+        settings=_meeting_settings(request, meeting),
     )
