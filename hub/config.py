@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from hub.auth.matrix_openid import parse_server_name
 from hub.errors import ConfigError
 
 ENV_PREFIX = "HUB_"
@@ -215,6 +216,32 @@ class LimitsConfig(_Section):
     meetings_per_hour: int = Field(default=30, ge=1, le=100_000)
 
 
+class MatrixConfig(_Section):
+    """Which Matrix homeservers may vouch for users (OpenID), and how to reach private ones."""
+
+    # Server name -> base URL, used instead of Matrix server discovery (tests, private
+    # deployments): {"localhost:8481" = "http://127.0.0.1:8480"}.
+    homeserver_overrides: dict[str, str] = Field(default_factory=dict)
+    # Server names whose users may join as themselves; empty means any homeserver.
+    allowed_homeservers: tuple[str, ...] = ()
+
+    @field_validator("homeserver_overrides")
+    @classmethod
+    def _override_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, url in value.items():
+            parse_server_name(name)
+            if not url.startswith(("https://", "http://")) or "?" in url or "#" in url:
+                raise ValueError(f"{name!r}: {url!r} is not an http(s) base URL")
+        return {name: url.rstrip("/") for name, url in value.items()}
+
+    @field_validator("allowed_homeservers")
+    @classmethod
+    def _server_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            parse_server_name(name)
+        return value
+
+
 class HubConfig(_Section):
     """The whole configuration; built only by `load_config`."""
 
@@ -226,6 +253,7 @@ class HubConfig(_Section):
     sfu: SfuConfig = SfuConfig()
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
+    matrix: MatrixConfig = MatrixConfig()
 
     @property
     def guests_can_create(self) -> bool:

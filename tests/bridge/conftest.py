@@ -1,0 +1,43 @@
+"""Real Synapse homeservers for the bridge tests: one alone, and a pair federating over
+loopback TLS. Session-scoped: each test registers its own users, so tests stay independent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import skip_or_fail
+from tests.support.synapse import Synapse, synapse_available
+
+
+def _require_synapse() -> None:
+    if not synapse_available():
+        skip_or_fail("matrix-synapse is not installed (pip install -e '.[test]')")
+
+
+@pytest.fixture(scope="session")
+def synapse() -> Iterator[Synapse]:
+    """One homeserver, `localhost:<port>`, on a plain loopback listener."""
+    _require_synapse()
+    server = Synapse().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def synapse_pair() -> Iterator[tuple[Synapse, Synapse]]:
+    """Two homeservers that federate with each other over loopback HTTPS."""
+    _require_synapse()
+    first, second = Synapse(tls=True), Synapse(tls=True)
+    try:
+        first.launch()
+        second.launch()
+        first.wait_ready()
+        second.wait_ready()
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
