@@ -63,7 +63,7 @@ class BotConfig:
     password: str
     data_dir: Path
     prefix: str = DEFAULT_PREFIX
-    # Server names whose users may invite the bot; empty: any.
+    # Server names whose users may invite the bot; empty: nobody may.
     allowed_homeservers: tuple[str, ...] = ()
     device_name: str = "Visio"
     sync_timeout_ms: int = SYNC_TIMEOUT_MS
@@ -257,7 +257,7 @@ class MatrixBot(VisioCommands):
             None,
         )
         allowed = self.config.allowed_homeservers
-        if inviter is not None and (not allowed or server_of(inviter) in allowed):
+        if inviter is not None and server_of(inviter) in allowed:
             log.info("matrix bot: joining %s (invited by %s)", room_id, inviter)
             await self.client.join(room_id)
         else:

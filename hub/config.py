@@ -222,7 +222,8 @@ class MatrixConfig(_Section):
     # Server name -> base URL, used instead of Matrix server discovery (tests, private
     # deployments): {"localhost:8481" = "http://127.0.0.1:8480"}.
     homeserver_overrides: dict[str, str] = Field(default_factory=dict)
-    # Server names whose users may join as themselves; empty means any homeserver.
+    # Server names whose users may join as themselves (the hub contacts no other homeserver);
+    # empty: Matrix identities are off.
     allowed_homeservers: tuple[str, ...] = ()
 
     @field_validator("homeserver_overrides")

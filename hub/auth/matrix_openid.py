@@ -206,13 +206,14 @@ async def verify_openid(
     matrix_server_name: str,
     *,
     overrides: Mapping[str, str],
-    allowed_homeservers: Collection[str] = (),
+    allowed_homeservers: Collection[str],
     http_timeout: aiohttp.ClientTimeout = HTTP_TIMEOUT,
 ) -> MatrixUserId:
     """The Matrix user an OpenID token proves, as its homeserver `matrix_server_name` says.
 
     Raises `BadRequest` for a malformed server name, `Forbidden` for a homeserver outside
-    `allowed_homeservers` (when not empty), `Unauthorized` for a token the homeserver does not
+    `allowed_homeservers` (empty: none is; the hub contacts only homeservers the operator
+    listed), `Unauthorized` for a token the homeserver does not
     know (or that proves a user of another server), `ServiceUnavailable` when the homeserver
     cannot be reached or answers nonsense. No request is made before the inputs are checked.
     """
@@ -220,7 +221,7 @@ async def verify_openid(
         parse_server_name(matrix_server_name)
     except ValueError as exc:
         raise BadRequest(f"matrix_server_name: {exc}") from None
-    if allowed_homeservers and matrix_server_name not in allowed_homeservers:
+    if matrix_server_name not in allowed_homeservers:
         raise Forbidden(
             f"Serveur Matrix non autorisé / Matrix homeserver not allowed: {matrix_server_name}"
         )

@@ -21,8 +21,8 @@ from hub.auth.matrix_openid import (
     parse_server_name,
     parse_user_id,
     parse_well_known,
-    verify_openid,
 )
+from hub.auth.matrix_openid import verify_openid as real_verify_openid
 from hub.config import HubConfig, load_config
 from hub.errors import BadRequest, ConfigError, Forbidden, ServiceUnavailable, Unauthorized
 from tests.conftest import make_config
@@ -58,6 +58,20 @@ class CountingSession:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+async def verify_openid(http, token: str, server_name: str, **options):
+    """The real check, with the claimed server allowed unless a test says otherwise."""
+    options.setdefault("allowed_homeservers", (server_name,))
+    return await real_verify_openid(http, token, server_name, **options)
+
+
+async def test_no_homeserver_is_contacted_unless_the_operator_listed_it(http):
+    with pytest.raises(Forbidden):
+        await real_verify_openid(
+            http, "sometoken", "localhost:1", overrides={"localhost:1": "http://127.0.0.1:1"},
+            allowed_homeservers=(),
+        )  # fmt: skip
 
 
 def overrides_for(*servers: Synapse) -> dict[str, str]:
