@@ -53,6 +53,7 @@ OWN_ONLY = {
     ("POST", "/api/v1/meetings"),
     ("GET", "/api/v1/meetings"),
     ("GET", "/api/v1/meetings/{meeting_id}/ws"),
+    ("POST", "/auth/matrix"),  # turns the caller's own session into a Matrix user's
 }
 
 

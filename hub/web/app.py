@@ -19,7 +19,7 @@ from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.resources import resource_dir
 from hub.sfu.service import Sfu, SfuCollector
-from hub.web import health, pages
+from hub.web import health, matrix_login, pages
 from hub.web.api import add_api_routes
 from hub.web.errors import error_middleware
 from hub.web.keys import (
@@ -112,6 +112,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
     add_login(app)  # /auth/* routes and the HTTP session to identity providers
+    app.router.add_routes(matrix_login.routes)  # /auth/matrix: Matrix OpenID tokens
     add_api_routes(app)
     app.router.add_static("/static", resource_dir("static"), name="static", append_version=True)
     return app

@@ -51,6 +51,7 @@ class Logins:
     by `login_context` once the app starts (it needs the HTTP session)."""
 
     def __init__(self, config: HubConfig, http: aiohttp.ClientSession, clock: Clock = time.time):
+        self.http = http  # also reaches Matrix homeservers (hub/web/matrix_login.py)
         self.providers = {
             provider.name: OidcProvider(provider, http, config.public_url, clock)
             for provider in config.auth.providers
