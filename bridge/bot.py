@@ -25,6 +25,7 @@ from typing import Any
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    ErrorResponse,
     InviteMemberEvent,
     LoginResponse,
     RoomMemberEvent,
@@ -259,10 +260,12 @@ class MatrixBot(VisioCommands):
         allowed = self.config.allowed_homeservers
         if inviter is not None and server_of(inviter) in allowed:
             log.info("matrix bot: joining %s (invited by %s)", room_id, inviter)
-            await self.client.join(room_id)
+            answer: Any = await self.client.join(room_id)
         else:
             log.info("matrix bot: declining %s (invited by %s)", room_id, inviter)
-            await self.client.room_leave(room_id)
+            answer = await self.client.room_leave(room_id)
+        if isinstance(answer, ErrorResponse):  # logged once; the next invite is tried afresh
+            log.warning("matrix bot: answering the invite to %s failed: %s", room_id, answer)
 
     async def handle_message(self, room_id: str, event: Any, power: int) -> None:
         event_id, sender = str(event.event_id), str(event.sender)

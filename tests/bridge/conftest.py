@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import skip_or_fail
-from tests.support.synapse import Synapse, synapse_available
+from tests.support.synapse import Synapse, ensure_federation, synapse_available
 
 
 def _require_synapse() -> None:
@@ -37,6 +37,7 @@ def synapse_pair() -> Iterator[tuple[Synapse, Synapse]]:
         second.launch()
         first.wait_ready()
         second.wait_ready()
+        ensure_federation(first, second)
         yield first, second
     finally:
         first.stop()

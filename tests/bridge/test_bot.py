@@ -168,11 +168,15 @@ async def test_bot_declines_invites_from_other_homeservers(
     config = bot_config(home, tmp_path)
     local = Person(home, home.register(f"alice{secrets.token_hex(3)}"))
     remote = Person(other, other.register(f"mallory{secrets.token_hex(3)}"))
-    async with running(config):
+    async with running(config) as bot:
+        assert bot.session is not None
+        me = Person(home, MatrixUser(config.user_id, "", bot.session.access_token, ""))
         foreign_room = await remote.create_room(invite=[config.user_id])
         await remote.wait_membership(foreign_room, config.user_id, "leave")
         local_room = await local.create_room(invite=[config.user_id])
         await local.wait_membership(local_room, config.user_id, "join")
+        joined = await me.call("GET", "/_matrix/client/v3/joined_rooms")
+        assert foreign_room not in joined["joined_rooms"]
 
 
 async def test_session_of_another_account_is_refused(synapse: Synapse, tmp_path: Path):

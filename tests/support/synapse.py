@@ -327,3 +327,29 @@ class Synapse:
             {},
             access_token=user.access_token,
         )
+
+
+def ensure_federation(first: Synapse, second: Synapse, timeout: float = 60) -> None:
+    """Make each server join a room of the other, so both have fetched the other's keys and
+    opened their federation connections before a test relies on them (a cold first request
+    can otherwise leave one direction in Synapse's retry back-off)."""
+    for host, guest in ((first, second), (second, first)):
+        owner = host.register(f"warm{secrets.token_hex(3)}")
+        visitor = guest.register(f"warm{secrets.token_hex(3)}")
+        room = host.request(
+            "POST", "/_matrix/client/v3/createRoom", {"invite": [visitor.user_id]},
+            owner.access_token,
+        )["room_id"]  # fmt: skip
+        path = (
+            f"/_matrix/client/v3/join/{urllib.parse.quote(room, safe='')}"
+            f"?server_name={urllib.parse.quote(host.server_name, safe='')}"
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                guest.request("POST", path, {}, visitor.access_token)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
