@@ -3,7 +3,7 @@
 Starts a throw-away Synapse on loopback, then for each of two bots in turn — the hub's bot
 (bridge/bot.py) and a minimal matrix-nio echo bot (the floor: Synapse plus one nio sync loop,
 no parsing, no logic) — a user sends `!visio help` N times and measures, from the moment
-Synapse accepted the message to the moment the user's own sync delivers the reply. Prints
+the user sends it to the moment the user's own sync delivers the reply. Prints
 p50/p99 for each and the ratio; stops Synapse by pid. Target (issue 5): p50 < 300 ms,
 p99 < 1 s.
 """
