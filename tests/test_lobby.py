@@ -20,7 +20,7 @@ from hub.auth.tokens import JoinTokens
 from hub.db.models import AuthSession, Role
 from hub.db.models import Participant as ParticipantRow
 from hub.ids import Identity, MeetingId
-from hub.web.keys import DATABASE, JOIN_TOKENS, SESSION_CODEC, SFU
+from hub.web.keys import DATABASE, JOIN_TOKENS, LIVE, SESSION_CODEC, SFU
 from tests.conftest import make_config
 from tests.support.peer import Participant, wait_until
 from tests.test_api import api_client
@@ -224,9 +224,19 @@ async def test_locked_meeting_sends_newcomers_to_the_lobby(hub: Hub):
     assert (await early.wait_for("meeting_state"))["locked"] is True
     late = await hub.visitor(meeting, "Late")
     assert (await late.knock())["type"] == "waiting"
+    # The lock is stored: everyone goes, the owner comes back, newcomers still wait.
+    for person in (late, early, olga):
+        await person.close()
+    await wait_until(lambda: hub.app[LIVE].get(meeting) is None, 5, "meeting still live")
+    olga = await hub.owner(meeting)
+    assert (await olga.knock())["locked"] is True
+    early = await hub.visitor(meeting, "Early")
+    assert (await early.knock())["type"] == "waiting"
+    await olga.send({"type": "admit", "entry_id": (await lobby_entries(olga, 1))[0]["id"]})
+    await early.admitted()
     await olga.send({"type": "lock", "locked": False})
     await wait_until(
-        lambda: [m["locked"] for m in early.messages if m["type"] == "meeting_state"][-1] is False,
+        lambda: {"type": "meeting_state", "locked": False} in early.messages,
         5, "unlock not announced",
     )  # fmt: skip
     latest = await hub.visitor(meeting, "Latest")

@@ -181,10 +181,17 @@ class LiveMeetings:
             del self._meetings[meeting_id]
 
     def enter(
-        self, meeting_id: MeetingId, presence: Presence, outbox: Outbox, closer: Closer
+        self,
+        meeting_id: MeetingId,
+        presence: Presence,
+        outbox: Outbox,
+        closer: Closer,
+        *,
+        locked: bool,
     ) -> LiveMeeting:
-        """Register a connected participant: how to send to them and how to disconnect them."""
-        meeting = self._meetings.setdefault(meeting_id, LiveMeeting(meeting_id))
+        """Register a connected participant: how to send to them and how to disconnect them.
+        `locked` is the stored lock state, used if the meeting was not live."""
+        meeting = self.open(meeting_id, locked=locked)
         meeting.removed.discard(presence.identity)
         meeting.presences[presence.participant_id] = presence
         meeting.outboxes[presence.participant_id] = outbox

@@ -245,7 +245,9 @@ class Connection:
             video=video,
             role=role,
         )
-        self.live = self.app[LIVE].enter(self.meeting_id, presence, self.send_frame, self.close)
+        self.live = self.app[LIVE].enter(
+            self.meeting_id, presence, self.send_frame, self.close, locked=self.meeting.locked
+        )
         self.room = self.app[SFU].room(self.meeting_id)
         if self.room.on_speaker is None:
             self.room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
