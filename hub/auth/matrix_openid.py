@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from hub.auth.http import HTTP_TIMEOUT, read_bounded
 from hub.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
 from hub.ids import MatrixUserId, ServerName
 
@@ -32,7 +33,6 @@ MAX_USER_ID = 255
 MAX_TOKEN = 1024
 MAX_ANSWER = 64 * 1024  # bytes read from a userinfo or .well-known answer
 DEFAULT_FEDERATION_PORT = 8448
-HTTP_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 USERINFO_PATH = "/_matrix/federation/v1/openid/userinfo"
 WELL_KNOWN_PATH = "/.well-known/matrix/server"
 
@@ -166,13 +166,6 @@ def _check_token(token: str) -> None:
         raise Unauthorized("Jeton Matrix OpenID invalide / Invalid Matrix OpenID token")
 
 
-async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
-    body = await response.content.read(MAX_ANSWER + 1)
-    if len(body) > MAX_ANSWER:
-        raise ValueError(f"answer is larger than {MAX_ANSWER} bytes")
-    return body
-
-
 async def resolve_homeserver(
     http: aiohttp.ClientSession,
     server_name: str,
@@ -193,7 +186,7 @@ async def resolve_homeserver(
         ) as response:
             if response.status != 200:
                 return federation_url(server)
-            return federation_url(parse_well_known(await _read_bounded(response)))
+            return federation_url(parse_well_known(await read_bounded(response, MAX_ANSWER)))
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         # The spec's fallback: no usable .well-known means the server name itself on 8448.
         log.debug("no .well-known for %s (%s)", server_name, type(exc).__name__)
@@ -238,7 +231,7 @@ async def verify_openid(
             allow_redirects=False,  # a redirect would carry the token to another host
         ) as response:
             status = response.status
-            body = await _read_bounded(response)
+            body = await read_bounded(response, MAX_ANSWER)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         # `from None`: aiohttp's exceptions may quote the URL, which holds the token.
         log.warning("matrix openid: %s unreachable (%s)", matrix_server_name, type(exc).__name__)

@@ -25,6 +25,7 @@ from authlib.oauth2.rfc6749.parameters import (  # type: ignore[import-untyped]
 )
 from joserfc.jwk import Key, KeySet
 
+from hub.auth.http import read_bounded
 from hub.auth.oidc import (
     ERROR_CODE,
     RANDOM_LENGTH,
@@ -57,17 +58,12 @@ JWKS_REFETCH_INTERVAL = 60.0  # at most one unknown-kid refetch per provider in 
 
 async def _read_body(response: aiohttp.ClientResponse, what: str) -> bytes:
     """The whole body, refused past MAX_DOCUMENT bytes (a provider is trusted, not blindly)."""
-    chunks: list[bytes] = []
-    size = 0
     try:
-        async for chunk in response.content.iter_chunked(64 * 1024):
-            size += len(chunk)
-            if size > MAX_DOCUMENT:
-                raise ProviderUnavailable(f"{what} is larger than {MAX_DOCUMENT} bytes")
-            chunks.append(chunk)
+        return await read_bounded(response, MAX_DOCUMENT)
+    except ValueError:
+        raise ProviderUnavailable(f"{what} is larger than {MAX_DOCUMENT} bytes") from None
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise ProviderUnavailable(f"{what} could not be read ({type(exc).__name__})") from None
-    return b"".join(chunks)
 
 
 async def _read_json(response: aiohttp.ClientResponse, what: str) -> object:

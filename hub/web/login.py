@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 
 from hub import __version__
+from hub.auth.http import HTTP_TIMEOUT
 from hub.auth.logins import LOGIN_STORE, LoginStore
 from hub.auth.oidc import (
     LOGIN_LIFETIME,
@@ -42,7 +43,6 @@ from hub.web.requests import current_session
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
-HTTP_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 NO_STORE = {"Cache-Control": "no-store"}
 
 
