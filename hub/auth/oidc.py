@@ -14,9 +14,6 @@ in hub/auth/provider.py.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import hmac
 import json
 import logging
@@ -33,6 +30,7 @@ from joserfc import jws, jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import Key, KeySet
 
+from hub.auth.signing import Signer
 from hub.errors import HubError
 
 log = logging.getLogger(__name__)
@@ -98,14 +96,6 @@ def local_next(value: str | None) -> str:
     return value
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 @dataclass(frozen=True)
 class LoginTransaction:
     """One login under way: what the callback must find again (kept in a signed cookie)."""
@@ -141,8 +131,7 @@ class TransactionCodec:
     """Signs login transactions into cookie values and reads them back (HMAC-SHA256)."""
 
     def __init__(self, secret_key: str) -> None:
-        root = secret_key.encode("utf-8")
-        self._key = hmac.new(root, b"hub login transaction v1", hashlib.sha256).digest()
+        self._signer = Signer(secret_key, b"hub login transaction v1")
 
     def encode(self, transaction: LoginTransaction) -> str:
         payload = json.dumps(
@@ -156,21 +145,14 @@ class TransactionCodec:
             ],
             separators=(",", ":"),
         ).encode("utf-8")
-        mac = hmac.new(self._key, payload, hashlib.sha256).digest()
-        return f"{_b64(payload)}.{_b64(mac)}"
+        return self._signer.sign(payload)
 
     def decode(self, value: str, now: float) -> LoginTransaction:
         """The transaction in `value`; ValueError saying why it cannot be used."""
-        payload_text, dot, mac_text = value.partition(".")
-        if not dot or len(value) > 4 * _MAX_PARAMETER:
-            raise ValueError("login cookie is malformed")
         try:
-            payload, mac = _unb64(payload_text), _unb64(mac_text)
-        except (binascii.Error, ValueError):
-            raise ValueError("login cookie is malformed") from None
-        expected = hmac.new(self._key, payload, hashlib.sha256).digest()
-        if not hmac.compare_digest(mac, expected):
-            raise ValueError("login cookie signature does not verify")
+            payload = self._signer.unsign(value, 4 * _MAX_PARAMETER)
+        except ValueError as exc:
+            raise ValueError(f"login cookie {exc}") from None
         try:
             fields = json.loads(payload)
             provider, state, nonce, verifier, next_path, created_at = fields

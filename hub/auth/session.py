@@ -9,8 +9,6 @@ an identity provider served from the same host on another port.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 import json
 import secrets
@@ -19,20 +17,14 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from hub.auth.signing import Signer, b64
 from hub.errors import Forbidden
 from hub.ids import Identity
 
 SESSION_LIFETIME = 12 * 3600
+MAX_COOKIE = 4096  # browsers keep no larger cookie
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True)
@@ -56,10 +48,8 @@ class SessionCodec:
     """Signs and verifies session cookies and derives per-session CSRF tokens."""
 
     def __init__(self, secret_key: str, *, secure: bool) -> None:
-        root = secret_key.encode("utf-8")
-        # Separate keys per purpose: a value signed for one use never verifies for another.
-        self._cookie_key = hmac.new(root, b"hub session cookie v1", hashlib.sha256).digest()
-        self._csrf_key = hmac.new(root, b"hub csrf token v1", hashlib.sha256).digest()
+        self._cookie = Signer(secret_key, b"hub session cookie v1")
+        self._csrf = Signer(secret_key, b"hub csrf token v1")
         self.secure = secure
         self.cookie_name = "__Host-visio_session" if secure else "visio_session"
 
@@ -76,18 +66,13 @@ class SessionCodec:
             separators=(",", ":"),
             ensure_ascii=False,
         ).encode("utf-8")
-        signature = hmac.new(self._cookie_key, payload, hashlib.sha256).digest()
-        return f"{_b64(payload)}.{_b64(signature)}"
+        return self._cookie.sign(payload)
 
     def decode(self, value: str, *, now: float | None = None) -> Session | None:
         """The session in a cookie value, or None if it is malformed, forged or expired."""
         try:
-            payload_text, signature_text = value.split(".", 1)
-            payload, signature = _unb64(payload_text), _unb64(signature_text)
-        except (ValueError, UnicodeError):
-            return None
-        expected = hmac.new(self._cookie_key, payload, hashlib.sha256).digest()
-        if not hmac.compare_digest(signature, expected):
+            payload = self._cookie.unsign(value, MAX_COOKIE)
+        except ValueError:
             return None
         try:
             data = json.loads(payload)
@@ -106,8 +91,7 @@ class SessionCodec:
         return session
 
     def csrf_token(self, session: Session) -> str:
-        mac = hmac.new(self._csrf_key, session.session_id.encode(), hashlib.sha256).digest()
-        return _b64(mac)
+        return b64(self._csrf.mac(session.session_id.encode()))
 
     def check_csrf(self, session: Session, token: str) -> bool:
         return hmac.compare_digest(token.encode(), self.csrf_token(session).encode())

@@ -8,8 +8,6 @@ and a lifetime of at most an hour, and says precisely why a token was refused.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
+from hub.auth.signing import derive_key
 from hub.db.models import Role
 from hub.errors import Unauthorized
 from hub.ids import Identity, MeetingId
@@ -48,7 +47,7 @@ class JoinTokens:
     """Issues and verifies join tokens for one hub (its issuer URL and secret)."""
 
     def __init__(self, secret_key: str, issuer: str) -> None:
-        derived = hmac.new(secret_key.encode(), b"hub join token v1", hashlib.sha256).digest()
+        derived = derive_key(secret_key, b"hub join token v1")
         self._key = OctKey.import_key(derived)
         self.issuer = issuer
 
