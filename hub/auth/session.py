@@ -122,9 +122,12 @@ class SessionCodec:
         value = request.cookies.get(self.cookie_name)
         return self.decode(value) if value else None
 
-    def require_csrf(self, request: web.Request, session: Session) -> None:
-        """A state-changing request carried by a cookie must prove it comes from our page."""
+    def require_csrf(self, request: web.Request, session: Session, token: object = None) -> None:
+        """A state-changing request carried by a cookie must prove it comes from our page:
+        the token in the X-CSRF-Token header, or `token` (a form's csrf_token field)."""
         if request.method in SAFE_METHODS:
             return
-        if not self.check_csrf(session, request.headers.get(CSRF_HEADER, "")):
+        if token is None:
+            token = request.headers.get(CSRF_HEADER, "")
+        if not isinstance(token, str) or not self.check_csrf(session, token):
             raise Forbidden("Jeton CSRF absent ou invalide / Missing or invalid CSRF token")

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -73,14 +73,10 @@ class Invitations:
             raise BadRequest("role: an invitation cannot make someone the owner")
         key = parse_invitee(invitee)
         async with self._sessions.begin() as session:
-            count = len(
-                (
-                    await session.scalars(
-                        select(Invitation.id).where(Invitation.meeting_id == meeting_id)
-                    )
-                ).all()
+            count = await session.scalar(
+                select(func.count()).where(Invitation.meeting_id == meeting_id)
             )
-            if count >= MAX_INVITATIONS:
+            if (count or 0) >= MAX_INVITATIONS:
                 raise Conflict(f"a meeting has at most {MAX_INVITATIONS} invitations")
             row = Invitation(
                 meeting_id=meeting_id, invitee=key, role=role, invited_by=by, created_at=utcnow()

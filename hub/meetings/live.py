@@ -219,6 +219,3 @@ class LiveMeetings:
         presence = meeting.presences.pop(participant_id, None)
         self.discard_if_empty(meeting_id)
         return presence
-
-    def count(self) -> int:
-        return sum(len(meeting.presences) for meeting in self._meetings.values())

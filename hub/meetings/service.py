@@ -60,16 +60,6 @@ class MeetingView:
         )
 
 
-@dataclass(frozen=True)
-class AttendanceView:
-    participant_id: ParticipantId
-    identity: Identity
-    display_name: str
-    role: Role
-    joined_at: datetime
-    left_at: datetime | None
-
-
 def identity_kind(identity: str) -> IdentityKind:
     prefix = identity.split(":", 1)[0]
     try:
@@ -129,12 +119,11 @@ class MeetingService:
             raise NotFound("Réunion introuvable / No such meeting")
         return MeetingView.of(row)
 
-    async def list_owned(
-        self, owner: Identity, *, include_ended: bool = False
-    ) -> list[MeetingView]:
-        query = select(Meeting).where(Meeting.owner_identity == owner)
-        if not include_ended:
-            query = query.where(Meeting.state != MeetingState.ENDED)
+    async def list_owned(self, owner: Identity) -> list[MeetingView]:
+        """The owner's meetings that have not ended, newest first."""
+        query = select(Meeting).where(
+            Meeting.owner_identity == owner, Meeting.state != MeetingState.ENDED
+        )
         async with self._sessions() as session:
             rows = (await session.scalars(query.order_by(Meeting.created_at.desc()))).all()
         return [MeetingView.of(row) for row in rows]
@@ -240,24 +229,3 @@ class MeetingService:
                 meeting_id=meeting_id, participant_id=participant_id, display_name=name, at=now
             )
         )
-
-    async def attendance(self, meeting_id: MeetingId) -> list[AttendanceView]:
-        async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(Participant)
-                    .where(Participant.meeting_id == meeting_id)
-                    .order_by(Participant.joined_at)
-                )
-            ).all()
-        return [
-            AttendanceView(
-                participant_id=ParticipantId(row.id),
-                identity=Identity(row.identity),
-                display_name=row.display_name,
-                role=row.role,
-                joined_at=row.joined_at,
-                left_at=row.left_at,
-            )
-            for row in rows
-        ]

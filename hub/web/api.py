@@ -4,6 +4,7 @@ OpenAPI document, so the document cannot drift from the routes that really exist
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,9 +20,9 @@ from hub.db.models import AccessLevel, MeetingState, Role
 from hub.errors import Forbidden, NotFound
 from hub.ids import Identity
 from hub.meetings.invitations import InvitationView
-from hub.meetings.service import MAX_NAME, MAX_TITLE, MeetingService, MeetingView
+from hub.meetings.service import MAX_NAME, MAX_TITLE, MeetingService, MeetingView, clean_text
 from hub.web.keys import CONFIG, INVITATIONS, JOIN_TOKENS, LIMITS, MEETINGS
-from hub.web.requests import read_json, require_session
+from hub.web.requests import may_create_meetings, read_json, require_session
 from hub.web.ws import meeting_socket
 
 API_PREFIX = "/api/v1"
@@ -113,7 +114,7 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 
 async def create_meeting(request: web.Request) -> web.Response:
     session = require_session(request)
-    if session.is_guest and not request.app[CONFIG].guests_can_create:
+    if not may_create_meetings(request, session):
         raise Forbidden("Connectez-vous pour créer une réunion / Log in to create a meeting")
     request.app[LIMITS].create_meeting.hit(request.remote or "-")
     body = await read_json(request, CreateMeeting)
@@ -180,19 +181,20 @@ async def create_join_token(request: web.Request) -> web.Response:
     if meeting.state is MeetingState.ENDED:
         raise Forbidden("La réunion est terminée / The meeting has ended")
     body = await read_json(request, CreateJoinToken)
+    issued_at = int(time.time())
     token = request.app[JOIN_TOKENS].issue(
         meeting_id=meeting.id,
         identity=Identity(f"guest:{secrets.token_urlsafe(12)}"),
-        display_name=" ".join(body.name.split()),
+        display_name=clean_text(body.name, field="name", limit=MAX_NAME),
         role=Role(body.role),
         lifetime=body.lifetime,
+        now=issued_at,
     )
-    grant = request.app[JOIN_TOKENS].verify(token, meeting_id=meeting.id)
     return _json(
         JoinTokenOut(
             token=token,
             url=f"{request.app[CONFIG].public_url}/m/{meeting.id}#token={token}",
-            expires_at=datetime.fromtimestamp(grant.expires_at, UTC),
+            expires_at=datetime.fromtimestamp(issued_at + body.lifetime, UTC),
         ),
         status=201,
     )

@@ -34,7 +34,6 @@ from hub.auth.oidc import (
 from hub.auth.provider import OidcProvider
 from hub.auth.session import Session
 from hub.config import HubConfig
-from hub.errors import Forbidden
 from hub.ids import Identity
 from hub.web.keys import CONFIG, DATABASE, LIMITS, SESSION_CODEC
 from hub.web.render import render
@@ -218,9 +217,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     response: web.Response = web.Response(status=303, headers={"Location": "/", **NO_STORE})
     if session is not None and not session.is_guest:
         form = await request.post()
-        token = form.get("csrf_token")
-        if not isinstance(token, str) or not codec.check_csrf(session, token):
-            raise Forbidden("Jeton CSRF absent ou invalide / Missing or invalid CSRF token")
+        codec.require_csrf(request, session, form.get("csrf_token"))
         id_token = await request.app[LOGIN_STORE].end(session.session_id)
         log.info("logout from %s", session.provider, extra={"identity": session.identity})
         provider = request.app[LOGINS].providers.get(session.provider or "")

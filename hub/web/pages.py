@@ -22,7 +22,7 @@ from hub.meetings.service import MAX_TITLE, MeetingView
 from hub.web.keys import CONFIG, LIMITS, MEETINGS, SESSION_CODEC
 from hub.web.login import login_links, login_required_page
 from hub.web.render import render
-from hub.web.requests import current_session
+from hub.web.requests import current_session, may_create_meetings
 
 routes = web.RouteTableDef()
 
@@ -62,10 +62,6 @@ def _account(request: web.Request, session: Session | None, next_path: str) -> d
     }
 
 
-def _can_create(request: web.Request, session: Session | None) -> bool:
-    return session is not None and (not session.is_guest or request.app[CONFIG].guests_can_create)
-
-
 async def _home(
     request: web.Request,
     *,
@@ -94,7 +90,7 @@ async def _home(
         my_meetings=mine,
         max_title=MAX_TITLE,
         lang_path="/",
-        can_create=_can_create(request, session),
+        can_create=session is not None and may_create_meetings(request, session),
         **_account(request, session, "/"),
     )
 
@@ -109,11 +105,10 @@ async def create_meeting(request: web.Request) -> web.Response:
     """The no-JS form: check CSRF, validate, create, then 303 to the meeting page."""
     session = current_session(request)
     form = await request.post()
-    token = form.get("csrf_token")
-    codec = request.app[SESSION_CODEC]
-    if session is None or not isinstance(token, str) or not codec.check_csrf(session, token):
+    if session is None:
         raise Forbidden("Jeton CSRF absent ou invalide / Missing or invalid CSRF token")
-    if not _can_create(request, session):
+    request.app[SESSION_CODEC].require_csrf(request, session, form.get("csrf_token"))
+    if not may_create_meetings(request, session):
         return login_required_page(request)
     request.app[LIMITS].create_meeting.hit(request.remote or "-")
     raw_title = form.get("title")
@@ -165,7 +160,6 @@ async def join(request: web.Request) -> web.Response:
 
 def _meeting_settings(request: web.Request, meeting: MeetingView) -> dict[str, Any]:
     return {
-        "meetingId": meeting.id,
         "title": meeting.title,
         "url": f"{request.app[CONFIG].public_url}/m/{meeting.id}",
         "wsPath": f"/api/v1/meetings/{meeting.id}/ws",
@@ -179,7 +173,6 @@ async def meeting_page(request: web.Request) -> web.Response:
     if request.match_info["meeting_id"] != meeting.id:  # e.g. upper case: one canonical URL
         raise web.HTTPMovedPermanently(f"/m/{meeting.id}")
     session = current_session(request)
-    is_owner = session is not None and session.identity == meeting.owner_identity
     lang = negotiate(request)
     strings = {
         key: translate(lang, key) for key in CATALOG[DEFAULT_LANGUAGE] if key.startswith(_JS_PREFIX)
@@ -193,7 +186,6 @@ async def meeting_page(request: web.Request) -> web.Response:
         ended=ended,
         csrf_token=_csrf_token(request, session),
         display_name=session.display_name if session else "",
-        is_owner=is_owner,
         login_providers=_account(request, session, f"/m/{meeting.id}")["login_providers"],
         strings=strings,
         settings=_meeting_settings(request, meeting),

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.auth.session import Session
 from hub.errors import BadRequest, Unauthorized
-from hub.web.keys import SESSION, SESSION_CODEC
+from hub.web.keys import CONFIG, SESSION, SESSION_CODEC
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -26,6 +26,11 @@ def require_session(request: web.Request) -> Session:
         raise Unauthorized("Session requise / A session is required")
     request.app[SESSION_CODEC].require_csrf(request, session)
     return session
+
+
+def may_create_meetings(request: web.Request, session: Session) -> bool:
+    """Anyone logged in; a guest only where the configuration allows it."""
+    return not session.is_guest or request.app[CONFIG].guests_can_create
 
 
 def validation_message(exc: ValidationError) -> str:

@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from aiohttp import WSMsgType, web
 
 from hub.db.models import MeetingState, Role
-from hub.errors import Conflict, Forbidden, HubError, TooManyRequests, Unauthorized
+from hub.errors import BadRequest, Conflict, Forbidden, HubError, TooManyRequests, Unauthorized
 from hub.ids import MeetingId, ParticipantId
 from hub.meetings.access import MODERATING, Visitor, decide, is_authenticated_identity
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.live import CloseReason, LiveMeeting, LiveMeetings, LobbyEntry, Presence, Verdict
-from hub.meetings.service import MeetingView, identity_kind
+from hub.meetings.service import MAX_NAME, MeetingView, clean_text, identity_kind
 from hub.sfu.room import SfuRoom, StreamSource
 from hub.sfu.sdp import SdpError
 from hub.web import moderation
@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 JOIN_TIMEOUT = 15.0
 # 4000-4999: application codes; the page does not try to come back on these.
 CLOSE_CODES: dict[CloseReason, int] = {"ended": 4001, "removed": 4003}
-CLOSE_MEETING_ENDED = CLOSE_CODES["ended"]
-CLOSE_DENIED = CLOSE_CODES["removed"]
 HEARTBEAT = 20.0
 
 
@@ -145,7 +143,7 @@ class Connection:
                         )
                     )  # fmt: skip
                     continue
-                except Unauthorized as exc:  # a refused join token: say why, let them retry
+                except (Unauthorized, BadRequest) as exc:  # a refused token or name: retry
                     await self.error(exc.code, exc.detail, "join")
                     continue
                 return
@@ -154,7 +152,7 @@ class Connection:
                 continue
             await self.error("not_joined", "send a join message first", message.type)
 
-    async def _visitor(self, message: sig.Join) -> tuple[Visitor, str]:
+    async def _visitor(self, message: sig.Join, live: LiveMeeting | None) -> tuple[Visitor, str]:
         """Who is asking (from the session, or a join token for this meeting) and their name."""
         session = self.request[SESSION]
         identity, email, name = session.identity, session.email, message.name
@@ -165,7 +163,6 @@ class Connection:
             identity, email, token_role = grant.identity, None, grant.role
             name = grant.display_name or message.name
             authenticated = is_authenticated_identity(grant.identity)
-        live = self.app[LIVE].get(self.meeting_id)
         visitor = Visitor(
             identity=identity,
             authenticated=authenticated,
@@ -173,11 +170,11 @@ class Connection:
             invited_role=await self.app[INVITATIONS].role_for(self.meeting_id, identity, email),
             removed=live is not None and identity in live.removed,
         )
-        return visitor, " ".join(name.split())
+        return visitor, clean_text(name, field="name", limit=MAX_NAME)
 
     async def _join(self, message: sig.Join) -> None:
-        visitor, name = await self._visitor(message)
         live = self.app[LIVE].get(self.meeting_id)
+        visitor, name = await self._visitor(message, live)
         locked = live.locked if live is not None else self.meeting.locked
         admission = decide(self.meeting, visitor, locked=locked)
         log.info(
