@@ -20,13 +20,11 @@ import asyncio
 import contextlib
 import fractions
 import os
-import socket
 import struct
 import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -34,7 +32,8 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtp import RtcpPacket, RtcpPsfbPacket
 from av import VideoFrame
 
-from hub.sfu.ice import gather_on
+from hub.sfu.forwarder import URI_ABS_SEND_TIME, URI_MID
+from hub.sfu.ice import enlarge_receive_buffers, gather_on
 
 MAGIC = b"BnCh"
 TRAILER = 12  # MAGIC + 8-byte send time (ns, perf_counter)
@@ -44,9 +43,6 @@ SYNTHETIC_PACKET = 1100  # bytes of RTP (header + extensions + payload + trailer
 SYNTHETIC_PER_FRAME = 10  # packets sharing one timestamp, marker on the last
 PLI, FIR = 1, 4
 CONNECT_TIMEOUT = 20.0  # seconds for ICE + DTLS
-CLIENT_RCVBUF = 4 << 20  # bytes (capped by net.core.rmem_max)
-URI_MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
-URI_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 
 _trailer = struct.Struct("!4sQ")
 
@@ -431,7 +427,9 @@ class CountingSubscriber:
             dtls._handle_rtcp_data = _ignore_rtcp  # type: ignore[method-assign]
             for protocol in dtls.transport._connection._protocols:
                 protocol.datagram_received = _fast_receive(dtls, protocol, count)  # type: ignore[method-assign]
-                _enlarge_receive_buffer(protocol)
+        # Big client buffers, so that an SFU's send bursts are never lost at the client:
+        # losses must be the SFU's. The hub's own helper, for the same 4 MB.
+        enlarge_receive_buffers(self.pc)
 
     async def close(self) -> None:
         await self.pc.close()
@@ -453,19 +451,6 @@ def _fast_receive(dtls: Any, protocol: Any, count: Callable[[bytes], None]) -> A
         original(data, addr)
 
     return datagram_received
-
-
-def _enlarge_receive_buffer(protocol: Any) -> None:
-    """A big receive buffer on the client's sockets, so that an SFU's send bursts are never
-    lost at the client: losses must be the SFU's. (The SFUs keep their own settings.)"""
-    try:
-        limit = int(Path("/proc/sys/net/core/rmem_max").read_text())
-    except (OSError, ValueError):
-        return
-    sock = protocol.transport.get_extra_info("socket") if protocol.transport else None
-    if sock is not None:
-        with contextlib.suppress(OSError, AttributeError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, min(limit, CLIENT_RCVBUF))
 
 
 def _discard(data: bytes) -> None:

@@ -20,6 +20,7 @@ FRAME = re.compile(r"^(?P<name>.*?) \((?P<path>[^()]*?)(?::\d+)?\)$")
 FORWARDING_PATH = (
     "Runner.run (asyncio/runners.py)",  # self: the event loop's own C code (epoll, recvfrom)
     "StunProtocol.datagram_received (aioice/ice.py)",
+    "datagram_received (hub/sfu/ingress.py)",  # the fast receive path: decrypt + forward
     "parse_message (aioice/stun.py)",
     "Connection.data_received (aioice/ice.py)",
     "RTCDtlsTransport._recv_next (aiortc/rtcdtlstransport.py)",
@@ -31,6 +32,7 @@ FORWARDING_PATH = (
     "StreamRewriter.rewrite (hub/sfu/rewrite.py)",
     "Leg.build (hub/sfu/forwarder.py)",
     "PacketHistory.put (hub/sfu/history.py)",
+    "Egress.send (hub/sfu/egress.py)",  # the fast send path: protect + sendto
     "Leg.send (hub/sfu/forwarder.py)",
     "RTCDtlsTransport._send_rtp (aiortc/rtcdtlstransport.py)",
     "Session.protect (pylibsrtp/__init__.py)",

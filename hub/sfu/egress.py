@@ -20,12 +20,11 @@ _CONNECTED = State.CONNECTED
 class Egress:
     """The send side of one subscriber connection's (bundled) DTLS transport."""
 
-    __slots__ = ("_dtls", "octets", "packets")
+    __slots__ = ("_dtls", "packets")
 
     def __init__(self, dtls_transport: Any) -> None:
         self._dtls = dtls_transport
         self.packets = 0
-        self.octets = 0
 
     @classmethod
     def of(cls, transport: object) -> Egress | None:
@@ -43,7 +42,6 @@ class Egress:
         protected = dtls._tx_srtp.protect(packet)
         pair.protocol.transport.sendto(protected, pair.remote_addr)
         self.packets += 1
-        self.octets += len(protected)
         return True
 
 

@@ -105,7 +105,6 @@ class InboundStream:
         self._send_rtcp = send_rtcp
         self.rtcp_ssrc = rtcp_ssrc
         codec = next(c for c in params.codecs if not c.mimeType.lower().endswith("/rtx"))
-        self.codec = codec
         self.mime = codec.mimeType.lower()
         self.clock_rate: int = codec.clockRate
         self.payload_type: int = codec.payloadType
@@ -119,7 +118,6 @@ class InboundStream:
             None,
         )
         ids = _ext_ids(params.headerExtensions)
-        self.mid_ext = ids.get(URI_MID)
         self.level_ext = ids.get(URI_AUDIO_LEVEL)
         self.ssrc: int | None = None
         self.rtx_ssrc: int | None = None
@@ -143,7 +141,6 @@ class InboundStream:
         self._last_sr = 0
         self._last_sr_at = 0.0
         self._last_pli = 0.0
-        self.keyframes = 0
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
@@ -208,7 +205,6 @@ class InboundStream:
                     waiting = True
                     continue
                 leg.started = True
-                leg.first_packet_at = now
             rewritten = leg.rewriter.rewrite(ssrc, seq, timestamp, now)
             if rewritten is None or rewritten.duplicate:
                 continue
@@ -230,7 +226,7 @@ class InboundStream:
         # Ask again (throttled) while a leg waits: the keyframe asked for when it started may
         # have gone out before the leg was ready, and libwebrtc publishers ignore a request
         # that comes less than 300 ms after the previous one.
-        if waiting and time.monotonic() - self._last_pli >= PLI_INTERVAL:
+        if waiting and now - self._last_pli >= PLI_INTERVAL:
             self.spawn(self.request_keyframe())
 
     def _account(self, seq: int, timestamp: int, now: float) -> None:
@@ -345,7 +341,6 @@ class Leg:
         self.source: InboundStream | None = None
         self.ready = False  # negotiated: aiortc called send() with the parameters
         self.started = False  # a keyframe went out since the last (re)start
-        self.first_packet_at: float | None = None
         self.payload_type = 0
         self.rtx_payload_type: int | None = None
         self.ssrc: int = transceiver.sender._ssrc
@@ -368,7 +363,6 @@ class Leg:
         self.packets = 0
         self.octets = 0
         self.remb: int | None = None
-        self.retransmitted = 0
 
     @property
     def mid(self) -> str | None:
@@ -479,7 +473,6 @@ class Leg:
             header[8:12] = self.rtx_ssrc.to_bytes(4, "big")
             self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
             packet = bytes(header) + packet[2:4] + packet[header_length:]
-        self.retransmitted += 1
         packet = bytes(packet)
         if not self.send_now(packet):
             await self.send(packet)
