@@ -94,6 +94,7 @@ class MediaParticipant:
     """One participant's two connections, published streams and subscription legs."""
 
     participant_id: ParticipantId
+    counters: SfuCounters
     publish_pc: RTCPeerConnection | None = None
     publish_ufrag: str | None = None
     streams: dict[str, InboundStream] = field(default_factory=dict)  # by mid
@@ -111,10 +112,22 @@ class MediaParticipant:
     negotiation: asyncio.Task[None] | None = None
     pending_answer: asyncio.Future[str] | None = None
     # Packet handlers bound to this participant, installed on its connections' transports.
-    on_publish_rtp: RtpHandler | None = None
-    on_publish_packet: Callable[[bytes, float], None] | None = None
-    on_publish_rtcp: RtcpHandler | None = None
-    on_subscribe_rtcp: RtcpHandler | None = None
+    # Made once: the hooks compare them by identity to install each one only once.
+    on_publish_packet: Callable[[bytes, float], None] = field(init=False, repr=False)
+    on_publish_rtp: RtpHandler = field(init=False, repr=False)
+    on_publish_rtcp: RtcpHandler = field(init=False, repr=False)
+    on_subscribe_rtcp: RtcpHandler = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        on_packet = self.on_publish_packet = partial(receive_publisher_rtp, self, self.counters)
+        clock = time.monotonic
+
+        async def on_rtp(data: bytes, arrival_time_ms: int) -> None:  # aiortc's slow path
+            on_packet(data, clock())
+
+        self.on_publish_rtp = on_rtp
+        self.on_publish_rtcp = partial(receive_publisher_rtcp, self, self.counters)
+        self.on_subscribe_rtcp = partial(receive_subscriber_rtcp, self, self.counters)
 
     def allows(self, stream: InboundStream) -> bool:
         return self.audio if stream.kind == "audio" else self.video
@@ -143,11 +156,8 @@ class SfuRoom:
     def _participant(self, participant_id: ParticipantId) -> MediaParticipant:
         member = self.participants.get(participant_id)
         if member is None:
-            member = self.participants[participant_id] = MediaParticipant(participant_id)
-            member.on_publish_rtp = self._publish_rtp(member)
-            member.on_publish_packet = partial(receive_publisher_rtp, member, self.counters)
-            member.on_publish_rtcp = self._publish_rtcp(member)
-            member.on_subscribe_rtcp = self._subscribe_rtcp(member)
+            member = MediaParticipant(participant_id, self.counters)
+            self.participants[participant_id] = member
         return member
 
     def set_forwarding(self, participant_id: ParticipantId, *, audio: bool, video: bool) -> None:
@@ -224,7 +234,6 @@ class SfuRoom:
         except Exception as exc:
             raise SdpError(f"cannot answer this offer: {exc}") from None
         enlarge_receive_buffers(pc)
-        assert member.on_publish_packet is not None  # bound in _participant
         install_ingress(pc, member.on_publish_packet, self.counters)
         _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
         self._refresh_publications(member, pc)
@@ -471,32 +480,8 @@ class SfuRoom:
 
     # -- packets --------------------------------------------------------------------------
 
-    def _publish_rtp(self, member: MediaParticipant) -> RtpHandler:
-        counters, clock = self.counters, time.monotonic
-
-        async def on_rtp(data: bytes, arrival_time_ms: int) -> None:
-            receive_publisher_rtp(member, counters, data, clock())
-
-        return on_rtp
-
-    def _publish_rtcp(self, member: MediaParticipant) -> RtcpHandler:
-        counters = self.counters
-
-        async def on_rtcp(data: bytes) -> None:
-            await receive_publisher_rtcp(member, counters, data)
-
-        return on_rtcp
-
     async def _subscribe_rtp(self, data: bytes, arrival_time_ms: int) -> None:
         self.counters.drop("rtp_on_subscribe_connection")
-
-    def _subscribe_rtcp(self, member: MediaParticipant) -> RtcpHandler:
-        counters = self.counters
-
-        async def on_rtcp(data: bytes) -> None:
-            await receive_subscriber_rtcp(member, counters, data)
-
-        return on_rtcp
 
     # -- periodic work ----------------------------------------------------------------------
 

@@ -110,10 +110,10 @@ def make_path():
             rtcp=RTCRtcpParameters(cname="bruno-cname"),
         )
     )
-    publisher = MediaParticipant(ParticipantId("anne"))
+    publisher = MediaParticipant(ParticipantId("anne"), counters)
     publisher.streams["1"] = stream
     publisher.by_ssrc = {VP8_SSRC: stream, PUBLISHER_RTX_SSRC: stream}
-    subscriber = MediaParticipant(ParticipantId("bruno"))
+    subscriber = MediaParticipant(ParticipantId("bruno"), counters)
     subscriber.legs = [leg]
     subscriber.legs_by_ssrc = {LEG_SSRC: leg}
     return SimpleNamespace(
