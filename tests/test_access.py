@@ -18,9 +18,8 @@ from hub.db.models import AccessLevel, MeetingState, Role
 from hub.ids import Identity, MeetingId
 from hub.meetings.access import Visitor, decide
 from hub.meetings.service import MeetingView
-from hub.web.keys import SESSION_CODEC
 from tests.conftest import make_config
-from tests.test_api import api_client
+from tests.support.hub_client import another_browser, api_client
 
 # Routes anyone may call, and why that is safe.
 PUBLIC = {
@@ -107,13 +106,7 @@ async def test_every_route_is_classified(world: World):
 
 async def other_person(world: World) -> tuple[aiohttp.ClientSession, dict[str, str]]:
     """Another browser: its own guest session and that session's valid CSRF token."""
-    http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-    await http.get(world.client.make_url("/"), headers={"Accept": "text/html"})
-    codec = world.client.app[SESSION_CODEC]
-    cookie = http.cookie_jar.filter_cookies(world.client.make_url("/"))[codec.cookie_name]
-    session = codec.decode(cookie.value)
-    assert session is not None
-    return http, {"X-CSRF-Token": codec.csrf_token(session)}
+    return await another_browser(world.client)
 
 
 async def test_owner_only_routes_refuse_anonymous_and_other_callers(world: World):

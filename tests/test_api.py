@@ -6,20 +6,7 @@ import re
 
 from hub.web.api import API_PREFIX
 from hub.web.app import create_app
-from hub.web.keys import SESSION_CODEC
-
-
-async def api_client(aiohttp_client, config):
-    """A client holding a guest session (as the home page would give) and its CSRF token."""
-    app = create_app(config)
-    client = await aiohttp_client(app)
-    page = await client.get("/", headers={"Accept": "text/html"})
-    assert page.status == 200
-    codec = app[SESSION_CODEC]
-    cookie = client.session.cookie_jar.filter_cookies(client.make_url("/"))[codec.cookie_name]
-    session = codec.decode(cookie.value)
-    assert session is not None
-    return client, {"X-CSRF-Token": codec.csrf_token(session)}
+from tests.support.hub_client import api_client
 
 
 async def test_create_get_list_and_end_a_meeting(aiohttp_client, config):

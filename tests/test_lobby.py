@@ -22,8 +22,8 @@ from hub.db.models import Participant as ParticipantRow
 from hub.ids import Identity, MeetingId
 from hub.web.keys import DATABASE, JOIN_TOKENS, LIVE, SESSION_CODEC, SFU
 from tests.conftest import make_config
+from tests.support.hub_client import api_client
 from tests.support.peer import Participant, wait_until
-from tests.test_api import api_client
 
 # The roster, chat, media and lobby messages a waiting or denied person must never get.
 MEETING_CONTENT = {

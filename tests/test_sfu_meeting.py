@@ -16,8 +16,8 @@ import pytest
 
 from hub.web.keys import SFU
 from tests.conftest import make_config
+from tests.support.hub_client import api_client
 from tests.support.peer import Participant, wait_until
-from tests.test_api import api_client
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from aiortc import RTCConfiguration, RTCIceServer
 from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 
 from tests.conftest import REPO, make_config, skip_or_fail
+from tests.support.hub_client import api_client
 from tests.support.peer import Participant, wait_until
 from tests.support.processes import free_port, start, stop, wait_for_port
 from tests.support.turn import TURN_PASSWORD, TURN_USER, TurnServer, find_turnserver
-from tests.test_api import api_client
 
 
 def run_meeting(

@@ -16,9 +16,9 @@ from hub.db.models import AuthSession
 from hub.db.models import Participant as ParticipantRow
 from hub.web.keys import DATABASE, SESSION_CODEC
 from tests.conftest import make_config
+from tests.support.hub_client import another_browser, api_client
 from tests.support.peer import Participant
 from tests.support.synapse import Synapse
-from tests.test_api import api_client
 
 
 @pytest.fixture
@@ -38,14 +38,9 @@ async def hub(aiohttp_client, tmp_path, synapse_pair: tuple[Synapse, Synapse]):
 
     async def browser() -> tuple[aiohttp.ClientSession, dict[str, str]]:
         """Another browser with the guest session and CSRF token a meeting page gives."""
-        http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        http, csrf_of_page = await another_browser(client)
         sessions.append(http)
-        await http.get(client.make_url("/"), headers={"Accept": "text/html"})
-        codec = client.app[SESSION_CODEC]
-        cookie = http.cookie_jar.filter_cookies(client.make_url("/"))[codec.cookie_name]
-        session = codec.decode(cookie.value)
-        assert session is not None
-        return http, {"X-CSRF-Token": codec.csrf_token(session)}
+        return http, csrf_of_page
 
     yield client, csrf, browser
     for http in sessions:
