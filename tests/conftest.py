@@ -42,21 +42,21 @@ def _to_toml(data: dict[str, dict[str, object]]) -> str:
     for section, values in data.items():
         lines.append(f"[{section}]")
         for key, value in values.items():
-            lines.append(f"{key} = {_toml_value(value)}")
+            lines.append(f"{key} = {toml_value(value)}")
     return "\n".join(lines) + "\n"
 
 
-def _toml_value(value: object) -> str:
+def toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
     if isinstance(value, dict):
         return (
             "{"
-            + ", ".join(f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in value.items())
+            + ", ".join(f"{toml_value(str(k))} = {toml_value(v)}" for k, v in value.items())
             + "}"
         )
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from tests.browser.support import AXE, CHROMIUM, CHROMIUM_ARGS, HubServer, NetNamespace
+from tests.browser.support import AXE, CHROMIUM, HubServer, NetNamespace, launch_chromium
 from tests.conftest import skip_or_fail
 
 SCREENSHOTS = os.environ.get("HUB_TEST_SCREENSHOTS")  # a folder: tests then save screenshots
@@ -32,9 +32,7 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
-    )
+    browser = launch_chromium(playwright)
     try:
         yield browser
     finally:

@@ -19,6 +19,7 @@ from tests.browser.support import (
     new_context,
     watch_errors,
 )
+from tests.conftest import toml_value
 from tests.support.oidc import OidcProviderProcess, hub_uris
 
 # Everything in these tests stays on loopback; anything else is refused in the browser.
@@ -31,14 +32,6 @@ class LoginSetup:
     provider: OidcProviderProcess
 
 
-def _toml(value: object) -> str:
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + "}"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoginSetup]:
     """A hub whose only way to create meetings is a login through the provider."""
@@ -46,7 +39,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoginSetup]:
     hub = HubServer(workdir)
     provider = OidcProviderProcess(workdir, **hub_uris(hub.base_url)).start()
     try:
-        hub.env = {"HUB_AUTH__PROVIDERS": _toml([provider.hub_provider()])}
+        hub.env = {"HUB_AUTH__PROVIDERS": toml_value([provider.hub_provider()])}
         hub.start()
         try:
             yield LoginSetup(hub, provider)
