@@ -1,5 +1,8 @@
 // Small DOM helpers shared by the meeting page's views.
 
+/** The element with this id (the page's views all look their nodes up this way). */
+export const $ = (id) => document.getElementById(id);
+
 /** A new element with an optional class and text (always as text, never as markup). */
 export function element(tag, className, text) {
   const node = document.createElement(tag);

@@ -2,9 +2,8 @@
 // announcement when someone knocks, and a panel to let each one in or refuse them.
 
 import { t } from "./i18n.js";
-import { actionButton, element } from "./dom.js";
+import { $, actionButton, element } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 const KINDS = new Set(["guest", "local", "matrix", "partner"]);
 
 export function kindLabel(kind) {

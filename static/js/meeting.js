@@ -8,8 +8,8 @@ import { Call } from "./call.js";
 import { PrejoinView } from "./prejoin.js";
 import { RoomView } from "./room-view.js";
 import { WaitingRoom } from "./waiting-room.js";
+import { $ } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 
 /**
  * The join token of a link's `#token=...` fragment (fragments never reach a server), removed
@@ -85,9 +85,6 @@ function main() {
 
   // Any moderator (the owner included) ends the meeting over the socket; the hub checks the
   // role, tells everyone `ended` and closes the sockets, which closes this page too.
-  call.on("error", (message) => {
-    if (message.request === "end_meeting") room.notify(t("meeting.end.failed"), "error");
-  });
   $("end-for-all").addEventListener("click", () => {
     if (!window.confirm(t("meeting.end_confirm"))) return;
     if (!call.endMeeting()) room.notify(t("meeting.end.failed"), "error");

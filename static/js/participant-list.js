@@ -3,9 +3,8 @@
 // kept between renders, so a keyboard user's focus survives the roster's frequent updates.
 
 import { t } from "./i18n.js";
-import { actionButton, element } from "./dom.js";
+import { $, actionButton, element } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 
 /** The visible role label of a participant; none for plain participants. */
 export function roleLabel(role) {

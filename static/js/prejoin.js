@@ -2,8 +2,8 @@
 // and the states a person must understand (asking, denied, joining, failed).
 
 import { t } from "./i18n.js";
+import { $ } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 
 export class PrejoinView {
   /**

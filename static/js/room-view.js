@@ -2,11 +2,10 @@
 // announcements. It only reads the Call's state and calls its actions; every text comes from t().
 
 import { t } from "./i18n.js";
-import { element } from "./dom.js";
+import { $, element } from "./dom.js";
 import { LobbyPanel } from "./lobby-panel.js";
 import { ParticipantList, stateBadges } from "./participant-list.js";
 
-const $ = (id) => document.getElementById(id);
 const NOTICE_MS = 6000;
 const MAX_NOTICES = 4;
 // The side panels and the toolbar buttons that open them.
@@ -133,6 +132,10 @@ export class RoomView {
 
   hubError(message) {
     if (QUIET_ERRORS.has(message.code)) return;
+    if (message.request === "end_meeting") {
+      this.notify(t("meeting.end.failed"), "error");
+      return;
+    }
     if (message.code === "rate_limited") {
       const seconds = Math.max(1, Math.ceil(this.call.retryWait() / 1000));
       this.notify(t("meeting.rate_limited", { seconds }), "error");

@@ -2,8 +2,8 @@
 // and a way out. Nothing of the meeting itself (roster, chat, media) is shown here.
 
 import { t } from "./i18n.js";
+import { $ } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
 
 export class WaitingRoom {
   /**
