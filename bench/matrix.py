@@ -39,7 +39,6 @@ class Sender:
         self.client.restore_login(user_id, device, token)
         self.replies: dict[str, float] = {}
         self.client.add_event_callback(self._on_message, RoomMessageNotice)
-        self._next_batch: str | None = None
 
     async def _on_message(self, _room: Any, event: Any) -> None:
         relates = event.source.get("content", {}).get("m.relates_to", {})
@@ -48,8 +47,7 @@ class Sender:
             self.replies.setdefault(target, time.perf_counter())
 
     async def start(self) -> None:
-        first = await self.client.sync(timeout=0, full_state=True)
-        self._next_batch = getattr(first, "next_batch", None)
+        await self.client.sync(timeout=0, full_state=True)
         self._task = asyncio.create_task(self.client.sync_forever(timeout=30_000))
 
     async def ask(self, room_id: str, body: str) -> float:
@@ -124,33 +122,28 @@ async def run(rounds: int, workdir: Path) -> dict[str, list[float]]:
             data_dir=workdir / "bot",
             allowed_homeservers=(server.server_name,),
         )
-        sender = Sender(server, alice.user_id, alice.access_token, alice.device_id)
         results: dict[str, list[float]] = {}
-        for name in ("hub bot", "echo bot (floor)"):
+        for name, bot_user in (("hub bot", bot_account), ("echo bot (floor)", echo)):
             room = server.request("POST", "/_matrix/client/v3/createRoom", {}, alice.access_token)[
                 "room_id"
             ]
-            if name == "hub bot":
-                context = running(config)
-                server.request(
-                    "POST", f"/_matrix/client/v3/rooms/{room}/invite",
-                    {"user_id": bot_account.user_id}, alice.access_token,
-                )  # fmt: skip
+            server.request(
+                "POST", f"/_matrix/client/v3/rooms/{room}/invite",
+                {"user_id": bot_user.user_id}, alice.access_token,
+            )  # fmt: skip
+            if bot_user is bot_account:
+                context = running(config)  # the hub's bot accepts the invite itself
             else:
-                server.request(
-                    "POST", f"/_matrix/client/v3/rooms/{room}/invite",
-                    {"user_id": echo.user_id}, alice.access_token,
-                )  # fmt: skip
                 server.request("POST", f"/_matrix/client/v3/join/{room}", {}, echo.access_token)
                 context = echo_bot(server, echo.user_id, echo.access_token, echo.device_id)
             async with context:
                 await asyncio.sleep(1.0)  # the bot joins (invite) and its sync settles
+                sender = Sender(server, alice.user_id, alice.access_token, alice.device_id)
                 await sender.start()
                 try:
                     results[name] = await measure(sender, room, rounds)
                 finally:
                     await sender.close()
-                    sender = Sender(server, alice.user_id, alice.access_token, alice.device_id)
         return results
     finally:
         server.stop()
