@@ -44,8 +44,7 @@ from hub.sfu.rtcp_wire import (
     RTCP_SR,
     RTPFB_NACK,
     SR_INFO,
-    padding_bytes,
-    rtcp_header,
+    rtcp_packet,
 )
 
 __all__ = [
@@ -193,8 +192,7 @@ class RtcpSr:
                 self.extension,
             ]
         )
-        header = rtcp_header(len(self.reports), RTCP_SR, len(body), self.padding)
-        return header + body + padding_bytes(self.padding)
+        return rtcp_packet(len(self.reports), RTCP_SR, body, self.padding)
 
 
 @dataclass
@@ -222,8 +220,7 @@ class RtcpRr:
         body = b"".join(
             [struct.pack("!I", self.ssrc), *(bytes(r) for r in self.reports), self.extension]
         )
-        header = rtcp_header(len(self.reports), RTCP_RR, len(body), self.padding)
-        return header + body + padding_bytes(self.padding)
+        return rtcp_packet(len(self.reports), RTCP_RR, body, self.padding)
 
 
 @dataclass
@@ -292,8 +289,7 @@ class RtcpSdes:
 
     def __bytes__(self) -> bytes:
         body = b"".join(bytes(c) for c in self.chunks)
-        header = rtcp_header(len(self.chunks), RTCP_SDES, len(body), self.padding)
-        return header + body + padding_bytes(self.padding)
+        return rtcp_packet(len(self.chunks), RTCP_SDES, body, self.padding)
 
 
 @dataclass
@@ -335,8 +331,7 @@ class RtcpBye:
             body += bytes((len(self.reason),)) + self.reason
             # Null octets to the 32-bit boundary, counting the packet padding that follows.
             body += bytes(-(len(body) + self.padding) % 4)
-        header = rtcp_header(len(self.sources), RTCP_BYE, len(body), self.padding)
-        return header + body + padding_bytes(self.padding)
+        return rtcp_packet(len(self.sources), RTCP_BYE, body, self.padding)
 
 
 @dataclass
@@ -351,8 +346,7 @@ class RtcpUnknown:
     padding: int = field(default=0, kw_only=True)
 
     def __bytes__(self) -> bytes:
-        header = rtcp_header(self.count, self.packet_type, len(self.payload), self.padding)
-        return header + self.payload + padding_bytes(self.padding)
+        return rtcp_packet(self.count, self.packet_type, self.payload, self.padding)
 
 
 RtcpPacket = (

@@ -22,8 +22,7 @@ from hub.sfu.rtcp_wire import (
     RTCP_RTPFB,
     RTPFB_NACK,
     TWO_SSRCS,
-    padding_bytes,
-    rtcp_header,
+    rtcp_packet,
 )
 
 
@@ -118,8 +117,7 @@ class RtcpNack:
         body = TWO_SSRCS.pack(self.sender_ssrc, self.media_ssrc) + b"".join(
             NACK_ITEM.pack(pid, blp) for pid, blp in self.items
         )
-        header = rtcp_header(RTPFB_NACK, RTCP_RTPFB, len(body), self.padding)
-        return header + body + padding_bytes(self.padding)
+        return rtcp_packet(RTPFB_NACK, RTCP_RTPFB, body, self.padding)
 
 
 @dataclass
@@ -140,11 +138,7 @@ class RtcpPli:
 
     def __bytes__(self) -> bytes:
         body = TWO_SSRCS.pack(self.sender_ssrc, self.media_ssrc)
-        return (
-            rtcp_header(PSFB_PLI, RTCP_PSFB, len(body), self.padding)
-            + body
-            + padding_bytes(self.padding)
-        )
+        return rtcp_packet(PSFB_PLI, RTCP_PSFB, body, self.padding)
 
 
 @dataclass
@@ -174,8 +168,7 @@ class RtcpFir:
         body = TWO_SSRCS.pack(self.sender_ssrc, self.media_ssrc) + b"".join(
             FIR_ENTRY.pack(ssrc, seq) for ssrc, seq in self.entries
         )
-        header = rtcp_header(PSFB_FIR, RTCP_PSFB, len(body), self.padding)
-        return header + body + padding_bytes(self.padding)
+        return rtcp_packet(PSFB_FIR, RTCP_PSFB, body, self.padding)
 
 
 @dataclass
@@ -251,5 +244,4 @@ class RtcpRemb:
                 struct.pack(f"!{len(self.ssrcs)}I", *self.ssrcs),
             ]
         )
-        header = rtcp_header(PSFB_AFB, RTCP_PSFB, len(body), self.padding)
-        return header + body + padding_bytes(self.padding)
+        return rtcp_packet(PSFB_AFB, RTCP_PSFB, body, self.padding)

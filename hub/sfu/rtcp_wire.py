@@ -55,3 +55,8 @@ def padding_bytes(padding: int) -> bytes:
     if not padding:
         return b""
     return bytes(padding - 1) + bytes((padding,))
+
+
+def rtcp_packet(count: int, packet_type: int, body: bytes, padding: int) -> bytes:
+    """Header, body and padding: one whole RTCP packet."""
+    return rtcp_header(count, packet_type, len(body), padding) + body + padding_bytes(padding)
