@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -69,6 +68,3 @@ class LoginStore:
                 .values(ended_at=now)
             )
         return id_token
-
-
-LOGIN_STORE = web.AppKey("login_store", LoginStore)

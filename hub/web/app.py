@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from hub.auth.logins import LoginStore
 from hub.auth.session import SessionCodec
 from hub.auth.tokens import JoinTokens
 from hub.config import HubConfig
@@ -30,6 +31,7 @@ from hub.web.keys import (
     JOIN_TOKENS,
     LIMITS,
     LIVE,
+    LOGIN_STORE,
     MEETINGS,
     METRICS,
     SESSION_CODEC,
@@ -62,6 +64,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[DATABASE] = database
         app[MEETINGS] = MeetingService(database.sessions, app[EVENTS])
         app[INVITATIONS] = Invitations(database.sessions)
+        app[LOGIN_STORE] = LoginStore(database.sessions)
         log.info("database ready", extra={"database": database.display_url})
         yield
     finally:

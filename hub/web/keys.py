@@ -5,6 +5,7 @@ from __future__ import annotations
 import jinja2
 from aiohttp import web
 
+from hub.auth.logins import LoginStore
 from hub.auth.session import Session, SessionCodec
 from hub.auth.tokens import JoinTokens
 from hub.config import HubConfig
@@ -23,6 +24,7 @@ METRICS = web.AppKey("metrics", HubMetrics)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 EVENTS = web.AppKey("events", EventBus)
 MEETINGS = web.AppKey("meetings", MeetingService)
+LOGIN_STORE = web.AppKey("login_store", LoginStore)
 INVITATIONS = web.AppKey("invitations", Invitations)
 SESSION_CODEC = web.AppKey("session_codec", SessionCodec)
 LIVE = web.AppKey("live", LiveMeetings)

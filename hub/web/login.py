@@ -20,7 +20,6 @@ from aiohttp import web
 
 from hub import __version__
 from hub.auth.http import HTTP_TIMEOUT
-from hub.auth.logins import LOGIN_STORE, LoginStore
 from hub.auth.oidc import (
     LOGIN_LIFETIME,
     Clock,
@@ -35,7 +34,7 @@ from hub.auth.provider import OidcProvider
 from hub.auth.session import Session
 from hub.config import HubConfig
 from hub.ids import Identity
-from hub.web.keys import CONFIG, DATABASE, LIMITS, SESSION_CODEC
+from hub.web.keys import CONFIG, LIMITS, LOGIN_STORE, SESSION_CODEC
 from hub.web.render import render
 from hub.web.requests import current_session
 
@@ -258,8 +257,8 @@ async def logged_out(request: web.Request) -> web.Response:
 
 
 async def login_context(app: web.Application) -> AsyncIterator[None]:
-    """The HTTP session that reaches identity providers (no cookies kept: each call stands
-    alone), and the login store on the app's database; closed on shutdown."""
+    """The HTTP session that reaches identity providers and Matrix homeservers (no cookies
+    kept: each call stands alone); closed on shutdown."""
     http = aiohttp.ClientSession(
         timeout=HTTP_TIMEOUT,
         cookie_jar=aiohttp.DummyCookieJar(),
@@ -267,7 +266,6 @@ async def login_context(app: web.Application) -> AsyncIterator[None]:
     )
     try:
         app[LOGINS] = Logins(app[CONFIG], http)
-        app[LOGIN_STORE] = LoginStore(app[DATABASE].sessions)
         yield
     finally:
         await http.close()

@@ -17,13 +17,12 @@ import time
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.auth.logins import LOGIN_STORE
 from hub.auth.matrix_openid import verify_openid
 from hub.auth.session import Session
 from hub.errors import BadRequest
 from hub.ids import Identity
 from hub.meetings.service import MAX_NAME, clean_text
-from hub.web.keys import CONFIG, LIMITS, SESSION_CODEC
+from hub.web.keys import CONFIG, LIMITS, LOGIN_STORE, SESSION_CODEC
 from hub.web.login import LOGINS
 from hub.web.requests import read_json, require_session
 

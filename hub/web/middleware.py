@@ -8,10 +8,9 @@ import time
 
 from aiohttp import web
 
-from hub.auth.logins import LOGIN_STORE
 from hub.log import request_id_var
 from hub.web.errors import Handler
-from hub.web.keys import CONFIG, METRICS, SESSION, SESSION_CODEC
+from hub.web.keys import CONFIG, LOGIN_STORE, METRICS, SESSION, SESSION_CODEC
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A proxy's id is reused only if it is short and plain, so it cannot inject into log lines.
@@ -70,10 +69,12 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     codec = request.app[SESSION_CODEC]
     session = codec.read(request)
-    if session is not None and session.provider is not None:
-        store = request.app.get(LOGIN_STORE)
-        if store is None or not await store.is_open(session.session_id):
-            session = None
+    if (
+        session is not None
+        and session.provider is not None
+        and not await request.app[LOGIN_STORE].is_open(session.session_id)
+    ):
+        session = None
     fresh = False
     if (
         session is None
