@@ -225,6 +225,37 @@ class MatrixConfig(_Section):
     # Server names whose users may join as themselves (the hub contacts no other homeserver);
     # empty: Matrix identities are off.
     allowed_homeservers: tuple[str, ...] = ()
+    # The meeting bot's account (a normal user, not an appservice). Empty: no bot.
+    bot_user_id: str = ""
+    # Client-server API base URL of the bot's homeserver.
+    bot_homeserver_url: str = ""
+    # Used once, for the first login; the bot then keeps its device in the data folder.
+    bot_password: SecretStr = SecretStr("")
+    # Messages starting with this word are commands for the bot.
+    command_prefix: str = Field(default="!visio", pattern=r"^\S{1,32}$")
+    # Whether the end-of-meeting summary in the room names the participants.
+    summary_names: bool = True
+
+    @property
+    def bot_enabled(self) -> bool:
+        return bool(self.bot_user_id)
+
+    @field_validator("bot_user_id")
+    @classmethod
+    def _bot_user(cls, value: str) -> str:
+        if value:
+            local, sep, server = value.partition(":")
+            if not local.startswith("@") or len(local) < 2 or not sep:
+                raise ValueError("must be a Matrix user id, @name:server")
+            parse_server_name(server)
+        return value
+
+    @field_validator("bot_homeserver_url")
+    @classmethod
+    def _bot_homeserver(cls, value: str) -> str:
+        if value and (not value.startswith(("https://", "http://")) or "?" in value):
+            raise ValueError("must be an http(s) base URL, e.g. https://matrix.example.gouv.fr")
+        return value.rstrip("/")
 
     @field_validator("homeserver_overrides")
     @classmethod
@@ -392,6 +423,9 @@ def _check_production(
         raise fail(key, f"is shorter than {MIN_SECRET_LENGTH} characters")
     if not config.server.public_url:
         raise fail(("server", "public_url"), "is required outside dev mode")
+    matrix = config.matrix
+    if matrix.bot_enabled and not matrix.bot_homeserver_url:
+        raise fail(("matrix", "bot_homeserver_url"), "is required when matrix.bot_user_id is set")
     for index, provider in enumerate(config.auth.providers):
         client_secret = provider.client_secret.get_secret_value()
         where = ("auth", "providers", str(index), "client_secret")

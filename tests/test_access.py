@@ -212,14 +212,15 @@ def expected(level: AccessLevel, locked: bool, visitor: Visitor) -> tuple[bool, 
     """The rules as docs/signaling.md states them, written independently of decide()."""
     if visitor.identity == OWNER:
         return True, Role.OWNER
-    moderator = Role.MODERATOR in (visitor.token_role, visitor.invited_role)
+    room_moderator = visitor.room_power is not None and visitor.room_power >= 50
+    moderator = Role.MODERATOR in (visitor.token_role, visitor.invited_role) or room_moderator
     role = Role.MODERATOR if moderator else Role.PARTICIPANT
     if moderator:
         return True, role
     if visitor.removed or locked:
         return False, role
     listed = visitor.token_role is not None or visitor.invited_role is not None
-    if listed or visitor.room_member or level is AccessLevel.PUBLIC:
+    if listed or visitor.room_power is not None or level is AccessLevel.PUBLIC:
         return True, role
     return level is AccessLevel.TRUSTED and visitor.authenticated, role
 
@@ -228,6 +229,7 @@ def test_admission_rules_for_every_combination():
     identities = [OWNER, Identity("local:pc:someone"), Identity("guest:abc")]
     grants = [None, Role.PARTICIPANT, Role.MODERATOR]
     flags = [False, True]
+    powers = [None, 0, 49, 50, 100]  # not in the linked room, member, moderator
     checked = 0
     for (
         level,
@@ -235,17 +237,17 @@ def test_admission_rules_for_every_combination():
         identity,
         token,
         invited,
-        member,
+        power,
         removed,
         authenticated,
-    ) in itertools.product(AccessLevel, flags, identities, grants, grants, flags, flags, flags):
+    ) in itertools.product(AccessLevel, flags, identities, grants, grants, powers, flags, flags):
         meeting = MeetingView(
             id=MeetingId("abc-defg-hij"), title="t", access_level=level,
             state=MeetingState.ACTIVE, owner_identity=OWNER, locked=locked,
             created_at=datetime.now(UTC), started_at=None, ended_at=None,
         )  # fmt: skip
-        visitor = Visitor(identity, authenticated, token, invited, member, removed)
+        visitor = Visitor(identity, authenticated, token, invited, power, removed)
         admission = decide(meeting, visitor, locked=locked)
         assert (admission.enter, admission.role) == expected(level, locked, visitor), visitor
         checked += 1
-    assert checked == 3 * 2 * 3 * 3 * 3 * 2 * 2 * 2
+    assert checked == 3 * 2 * 3 * 3 * 3 * 5 * 2 * 2

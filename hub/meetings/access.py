@@ -16,6 +16,7 @@ from hub.meetings.service import MeetingView, identity_kind
 
 # Roles that run the meeting: they enter even a locked meeting and may moderate.
 MODERATING = frozenset({Role.OWNER, Role.MODERATOR})
+ROOM_MODERATOR_POWER = 50  # Matrix's "Moderator" level
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,19 @@ class Visitor:
     token_role: Role | None = None
     # Role of a matching invitation (by e-mail or identity), if any.
     invited_role: Role | None = None
-    # Member of the Matrix room linked to the meeting (told by the bridge).
-    room_member: bool = False
+    # Power level in the Matrix room linked to the meeting, if a member (told by the bridge):
+    # members pass the lobby, power >= 50 (a room moderator) moderates the call too.
+    room_power: int | None = None
     # Removed by a moderator from this meeting earlier today: must be let in again.
     removed: bool = False
+
+    @property
+    def room_member(self) -> bool:
+        return self.room_power is not None
+
+    @property
+    def room_moderator(self) -> bool:
+        return self.room_power is not None and self.room_power >= ROOM_MODERATOR_POWER
 
 
 @dataclass(frozen=True)
@@ -47,8 +57,8 @@ def role_of(meeting: MeetingView, visitor: Visitor) -> Role:
     if visitor.identity == meeting.owner_identity:
         return Role.OWNER
     granted = {visitor.token_role, visitor.invited_role}
-    if Role.MODERATOR in granted or Role.OWNER in granted:
-        return Role.MODERATOR  # a token or invitation never makes someone the owner
+    if Role.MODERATOR in granted or Role.OWNER in granted or visitor.room_moderator:
+        return Role.MODERATOR  # a token, invitation or room never makes someone the owner
     return Role.PARTICIPANT
 
 

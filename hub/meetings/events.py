@@ -39,6 +39,7 @@ class MeetingEnded:
     meeting_id: MeetingId
     at: datetime
     participant_names: tuple[str, ...] = field(default=())
+    participant_count: int = 0  # distinct identities that joined
 
 
 @dataclass(frozen=True)

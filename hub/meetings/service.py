@@ -148,18 +148,33 @@ class MeetingService:
                 .where(Participant.meeting_id == meeting.id, Participant.left_at.is_(None))
                 .values(left_at=now)
             )
-            names = (
-                await session.scalars(
-                    select(Participant.display_name)
+            attendance = (
+                await session.execute(
+                    select(Participant.identity, Participant.display_name)
                     .where(Participant.meeting_id == meeting.id)
                     .distinct()
                 )
             ).all()
             view = MeetingView.of(row)
         await self._events.publish(
-            MeetingEnded(meeting_id=meeting.id, at=now, participant_names=tuple(sorted(names)))
+            MeetingEnded(
+                meeting_id=meeting.id,
+                at=now,
+                participant_names=tuple(sorted({name for _, name in attendance})),
+                participant_count=len({identity for identity, _ in attendance}),
+            )
         )
         return view
+
+    async def present_names(self, meeting_id: MeetingId) -> list[str]:
+        """Display names of the people in the meeting now, in order of arrival."""
+        query = (
+            select(Participant.display_name)
+            .where(Participant.meeting_id == meeting_id, Participant.left_at.is_(None))
+            .order_by(Participant.joined_at)
+        )
+        async with self._sessions() as session:
+            return list((await session.scalars(query)).all())
 
     @staticmethod
     async def _open_row(session: AsyncSession, meeting_id: MeetingId) -> Meeting:

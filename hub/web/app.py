@@ -16,6 +16,7 @@ from hub.db.migrate import prepare_schema
 from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
 from hub.meetings.live import LiveMeetings
+from hub.meetings.rooms import RoomLinks, RoomRosters
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.resources import resource_dir
@@ -34,6 +35,8 @@ from hub.web.keys import (
     LOGIN_STORE,
     MEETINGS,
     METRICS,
+    ROOM_LINKS,
+    ROOM_ROSTERS,
     SESSION_CODEC,
     SFU,
     TEMPLATES,
@@ -65,6 +68,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[MEETINGS] = MeetingService(database.sessions, app[EVENTS])
         app[INVITATIONS] = Invitations(database.sessions)
         app[LOGIN_STORE] = LoginStore(database.sessions)
+        app[ROOM_LINKS] = RoomLinks(database.sessions)
         log.info("database ready", extra={"database": database.display_url})
         yield
     finally:
@@ -107,6 +111,7 @@ def create_app(config: HubConfig) -> web.Application:
         meetings_per_hour=config.limits.meetings_per_hour,
     )
     app[LIVE] = LiveMeetings()
+    app[ROOM_ROSTERS] = RoomRosters()
     app[EVENTS].subscribe(meeting_end_listener(app))
     app[SFU] = Sfu(config.sfu)
     app[METRICS].registry.register(SfuCollector(app[SFU]))

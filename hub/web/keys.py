@@ -13,6 +13,7 @@ from hub.db.database import Database
 from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
 from hub.meetings.live import LiveMeetings
+from hub.meetings.rooms import RoomLinks, RoomRosters
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.sfu.service import Sfu
@@ -31,5 +32,7 @@ LIVE = web.AppKey("live", LiveMeetings)
 SFU = web.AppKey("sfu", Sfu)
 LIMITS = web.AppKey("limits", RateLimits)
 JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)
+ROOM_LINKS = web.AppKey("room_links", RoomLinks)
+ROOM_ROSTERS = web.AppKey("room_rosters", RoomRosters)
 
 SESSION = web.RequestKey("session", Session)

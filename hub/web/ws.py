@@ -16,18 +16,30 @@ from datetime import UTC, datetime
 
 from aiohttp import WSMsgType, web
 
-from hub.db.models import MeetingState, Role
+from hub.db.models import IdentityKind, MeetingState, Role
 from hub.errors import BadRequest, Conflict, Forbidden, HubError, TooManyRequests, Unauthorized
-from hub.ids import MeetingId, ParticipantId
+from hub.ids import Identity, MeetingId, ParticipantId
 from hub.meetings.access import MODERATING, Visitor, decide, is_authenticated_identity
-from hub.meetings.events import MeetingEnded, MeetingEvent
+from hub.meetings.events import ChatPosted, MeetingEnded, MeetingEvent
 from hub.meetings.live import CloseReason, LiveMeeting, LiveMeetings, LobbyEntry, Presence, Verdict
 from hub.meetings.service import MAX_NAME, MeetingView, clean_text, identity_kind
 from hub.sfu.room import SfuRoom, StreamSource
 from hub.sfu.sdp import SdpError
 from hub.web import moderation
 from hub.web import signaling as sig
-from hub.web.keys import CONFIG, INVITATIONS, JOIN_TOKENS, LIMITS, LIVE, MEETINGS, SESSION, SFU
+from hub.web.keys import (
+    CONFIG,
+    EVENTS,
+    INVITATIONS,
+    JOIN_TOKENS,
+    LIMITS,
+    LIVE,
+    MEETINGS,
+    ROOM_LINKS,
+    ROOM_ROSTERS,
+    SESSION,
+    SFU,
+)
 from hub.web.requests import require_session
 
 log = logging.getLogger(__name__)
@@ -168,9 +180,17 @@ class Connection:
             authenticated=authenticated,
             token_role=token_role,
             invited_role=await self.app[INVITATIONS].role_for(self.meeting_id, identity, email),
+            room_power=await self._room_power(identity),
             removed=live is not None and identity in live.removed,
         )
         return visitor, clean_text(name, field="name", limit=MAX_NAME)
+
+    async def _room_power(self, identity: Identity) -> int | None:
+        """A verified Matrix user's power in a room linked to this meeting (None: no member)."""
+        if identity_kind(identity) is not IdentityKind.MATRIX:
+            return None
+        rooms = [link.room_id for link in await self.app[ROOM_LINKS].rooms_of(self.meeting_id)]
+        return self.app[ROOM_ROSTERS].power(rooms, identity.removeprefix("matrix:"))
 
     async def _join(self, message: sig.Join) -> None:
         live = self.app[LIVE].get(self.meeting_id)
@@ -362,15 +382,19 @@ class Connection:
                 await self._update(audio=audio, video=video)
             case sig.Chat(text=text):
                 presence = self.live.presences[pid]
+                now = datetime.now(UTC)
                 await self.live.broadcast(
                     sig.to_json(
                         sig.ChatMessage(
                             participant_id=pid,
                             name=presence.name,
                             text=text,
-                            at=datetime.now(UTC).isoformat(timespec="seconds"),
+                            at=now.isoformat(timespec="seconds"),
                         )
                     )
+                )
+                await self.app[EVENTS].publish(
+                    ChatPosted(self.meeting_id, pid, presence.name, text, now)
                 )
             case sig.Hand(raised=raised):
                 await self._update(hand=raised)

@@ -1,0 +1,133 @@
+"""The one interface between the Matrix bot and the hub: what the bot may ask, what it is told.
+
+The bot never reaches into hub internals. Inside the hub process the hub implements `HubPort`
+directly (hub/web/bridge.py); a bot run alone (`hub bridge`) gets the same interface over the
+hub's HTTP API (bridge/http_port.py). Everything here is plain data keyed by Matrix room id:
+the hub keeps which meeting belongs to which room.
+
+A refusal the room should read (no meeting here, nobody of that name in the lobby) is a
+`HubRefusal` carrying a French and an English sentence; anything else is an internal error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+
+class HubRefusal(Exception):
+    """The hub said no for a reason the room should read, in French then English."""
+
+    def __init__(self, french: str, english: str) -> None:
+        super().__init__(english)
+        self.french = french
+        self.english = english
+
+    @property
+    def notice(self) -> str:
+        return f"{self.french}\n{self.english}"
+
+
+@dataclass(frozen=True)
+class RoomMeeting:
+    """A room's live meeting as the room sees it."""
+
+    room_id: str
+    meeting_id: str
+    title: str
+    url: str  # the link to give people
+    widget_url: str  # the same page in widget mode, with Matrix URL template variables
+    widget_id: str
+    locked: bool
+    started_at: datetime | None
+    participants: tuple[str, ...]  # display names of the people in the call now
+    waiting: tuple[str, ...]  # display names of the people in the lobby
+    status_event_id: str | None  # the room message the bot edits as people come and go
+
+
+@dataclass(frozen=True)
+class MeetingSummary:
+    """What the room is told once its meeting has ended."""
+
+    room_id: str
+    meeting_id: str
+    title: str
+    widget_id: str
+    status_event_id: str | None
+    started_at: datetime | None
+    ended_at: datetime
+    participant_count: int
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PresenceChanged:
+    """Someone joined or left the room's meeting, or entered or left its lobby."""
+
+    meeting: RoomMeeting
+
+
+@dataclass(frozen=True)
+class MeetingClosed:
+    summary: MeetingSummary
+
+
+@dataclass(frozen=True)
+class ChatFromMeeting:
+    """A message written in the meeting's chat, for the linked room."""
+
+    room_id: str
+    name: str
+    text: str
+
+
+BridgeEvent = PresenceChanged | MeetingClosed | ChatFromMeeting
+Listener = Callable[[BridgeEvent], Awaitable[None]]
+
+
+class HubPort(Protocol):
+    """What the bot asks of the hub. `by` is always the Matrix user id of the person asking;
+    the bot has already checked their power in the room for moderator commands."""
+
+    async def start_meeting(self, room_id: str, *, by: str, title: str | None) -> RoomMeeting:
+        """The room's live meeting, created and linked if it has none (one per room)."""
+        ...
+
+    async def room_meeting(self, room_id: str) -> RoomMeeting | None: ...
+
+    async def end_meeting(self, room_id: str, *, by: str) -> None:
+        """End the room's meeting for everyone; the summary arrives as `MeetingClosed`."""
+        ...
+
+    async def set_locked(self, room_id: str, locked: bool, *, by: str) -> RoomMeeting: ...
+
+    async def admit(self, room_id: str, name: str, *, by: str) -> str:
+        """Let in the one person of that name waiting in the lobby; returns their name."""
+        ...
+
+    async def mute(self, room_id: str, name: str, *, by: str) -> str:
+        """Mute the one participant of that name; returns their name."""
+        ...
+
+    async def invite(self, room_id: str, user_id: str, *, by: str) -> RoomMeeting:
+        """Let that Matrix user into the room's meeting without waiting in the lobby."""
+        ...
+
+    async def post_chat(self, room_id: str, *, sender: str, name: str, text: str) -> bool:
+        """A message of the room, shown in the meeting's chat; False if no meeting is live."""
+        ...
+
+    async def remember_status(self, room_id: str, meeting_id: str, event_id: str) -> None:
+        """Keep the id of the status message, so a restarted bot edits the same one."""
+        ...
+
+    async def update_room(self, room_id: str, members: Mapping[str, int]) -> None:
+        """Who is joined to the room now, with their power level: members pass the lobby of
+        its restricted meeting, power ≥ 50 makes a moderator in the call."""
+        ...
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Deliver bridge events to `listener` until the returned function is called."""
+        ...

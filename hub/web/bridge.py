@@ -1,0 +1,269 @@
+"""The hub's side of the bridge interface (bridge/hub_port.py), in process.
+
+`LocalHub` turns the bot's requests, keyed by Matrix room, into calls on the meeting service,
+the live meetings and the moderation rules the page uses (the bot acts as a moderator named
+after the person who asked; the bot has checked their power in the room). It also turns
+meeting events into bridge events for the rooms linked to the meeting. The HTTP API for a bot
+run alone (hub/web/bridge_api.py) calls this same class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from bridge.hub_port import (
+    BridgeEvent,
+    ChatFromMeeting,
+    HubRefusal,
+    Listener,
+    MeetingClosed,
+    MeetingSummary,
+    PresenceChanged,
+    RoomMeeting,
+)
+from hub.db.models import AccessLevel, Role
+from hub.errors import Conflict
+from hub.ids import Identity, MeetingId, ParticipantId
+from hub.meetings.events import (
+    ChatPosted,
+    MeetingEnded,
+    MeetingEvent,
+    ParticipantJoined,
+    ParticipantLeft,
+)
+from hub.meetings.live import LiveMeeting, Presence
+from hub.meetings.rooms import RoomLinkView
+from hub.meetings.service import MAX_TITLE, MeetingView
+from hub.web import moderation
+from hub.web import signaling as sig
+from hub.web.keys import (
+    CONFIG,
+    EVENTS,
+    INVITATIONS,
+    LIVE,
+    MEETINGS,
+    ROOM_LINKS,
+    ROOM_ROSTERS,
+    SFU,
+)
+
+log = logging.getLogger(__name__)
+
+NO_MEETING = HubRefusal(
+    "Aucune réunion n'est en cours dans ce salon. « !visio start » en démarre une.",
+    "No meeting is on in this room. “!visio start” starts one.",
+)
+DEFAULT_TITLE = "Réunion du salon"
+BRIDGE_ACTOR = ParticipantId("matrix-bridge")
+
+
+def matrix_identity(user_id: str) -> Identity:
+    return Identity(f"matrix:{user_id}")
+
+
+def _fold(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", " ".join(name.split()).casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _one_named(
+    name: str, candidates: Sequence[tuple[str, str]], where_fr: str, where_en: str
+) -> str:
+    """The key of the one candidate (key, display name) called `name` (case, accents ignored)."""
+    found = [key for key, display in candidates if _fold(display) == _fold(name)]
+    if not found:
+        raise HubRefusal(
+            f"Personne ne s'appelle « {name} » {where_fr}.", f"Nobody called “{name}” {where_en}."
+        )
+    if len(found) > 1:
+        raise HubRefusal(
+            f"Plusieurs personnes s'appellent « {name} » {where_fr} : utilisez la page de la "
+            "réunion.",
+            f"Several people are called “{name}” {where_en}: use the meeting page.",
+        )
+    return found[0]
+
+
+class LocalHub:
+    """`HubPort` for a bot running inside the hub process."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self._listeners: list[Listener] = []
+        self._unsubscribe = app[EVENTS].subscribe(self._on_event)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    # -- views -----------------------------------------------------------------------------
+
+    def meeting_url(self, meeting_id: str) -> str:
+        return f"{self.app[CONFIG].public_url}/m/{meeting_id}"
+
+    async def _link(self, room_id: str) -> RoomLinkView:
+        link = await self.app[ROOM_LINKS].live_for(room_id)
+        if link is None:
+            raise NO_MEETING
+        return link
+
+    async def _view(self, link: RoomLinkView, meeting: MeetingView | None = None) -> RoomMeeting:
+        meeting = meeting or await self.app[MEETINGS].get(link.meeting_id)
+        live = self.app[LIVE].get(link.meeting_id)
+        url = self.meeting_url(link.meeting_id)
+        return RoomMeeting(
+            room_id=link.room_id,
+            meeting_id=link.meeting_id,
+            title=meeting.title,
+            url=url,
+            widget_url=f"{url}?widget=1&lang=$org.matrix.msc2873.client_language",
+            widget_id=link.widget_id,
+            locked=live.locked if live is not None else meeting.locked,
+            started_at=meeting.started_at,
+            participants=tuple(await self.app[MEETINGS].present_names(link.meeting_id)),
+            waiting=tuple(entry.name for entry in live.lobby.values()) if live else (),
+            status_event_id=link.status_event_id,
+        )
+
+    async def room_meeting(self, room_id: str) -> RoomMeeting | None:
+        link = await self.app[ROOM_LINKS].live_for(room_id)
+        return await self._view(link) if link is not None else None
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def start_meeting(self, room_id: str, *, by: str, title: str | None) -> RoomMeeting:
+        link = await self.app[ROOM_LINKS].live_for(room_id)
+        if link is not None:
+            return await self._view(link)
+        meeting = await self.app[MEETINGS].create(
+            owner=matrix_identity(by),
+            title=(title or DEFAULT_TITLE)[:MAX_TITLE],
+            access_level=AccessLevel.RESTRICTED,  # the room's members pass the lobby
+        )
+        link = await self.app[ROOM_LINKS].link(room_id, meeting.id, created_by=by)
+        log.info("meeting started from a Matrix room", extra={"meeting_id": meeting.id})
+        return await self._view(link, meeting)
+
+    async def end_meeting(self, room_id: str, *, by: str) -> None:
+        link = await self._link(room_id)
+        await self.app[MEETINGS].end(link.meeting_id, by=matrix_identity(by), moderator=True)
+
+    def _actor(self, by: str) -> Presence:
+        """The person who asked, as a moderator outside the call (the page's rules apply)."""
+        return Presence(
+            participant_id=BRIDGE_ACTOR,
+            identity=matrix_identity(by),
+            name=by,
+            audio=False,
+            video=False,
+            role=Role.MODERATOR,
+        )
+
+    async def _act(self, live: LiveMeeting, by: str, message: sig.ClientMessage) -> None:
+        room = self.app[SFU].room(live.meeting_id)
+        await moderation.handle(self.app, live, room, self._actor(by), message)
+
+    async def set_locked(self, room_id: str, locked: bool, *, by: str) -> RoomMeeting:
+        link = await self._link(room_id)
+        live = self.app[LIVE].get(link.meeting_id)
+        if live is None:
+            await self.app[MEETINGS].set_locked(link.meeting_id, locked)
+        else:
+            await self._act(live, by, sig.Lock(type="lock", locked=locked))
+        return await self._view(link)
+
+    async def admit(self, room_id: str, name: str, *, by: str) -> str:
+        link = await self._link(room_id)
+        live = self.app[LIVE].get(link.meeting_id)
+        waiting = [(e.entry_id, e.name) for e in live.lobby.values()] if live else []
+        entry_id = _one_named(name, waiting, "dans le hall", "in the lobby")
+        assert live is not None
+        admitted = live.lobby[entry_id].name
+        await self._act(live, by, sig.Admit(type="admit", entry_id=entry_id))
+        return admitted
+
+    async def mute(self, room_id: str, name: str, *, by: str) -> str:
+        link = await self._link(room_id)
+        live = self.app[LIVE].get(link.meeting_id)
+        present = [(p.participant_id, p.name) for p in live.presences.values()] if live else []
+        participant_id = _one_named(name, present, "dans la réunion", "in the meeting")
+        assert live is not None
+        muted = live.presences[ParticipantId(participant_id)].name
+        await self._act(live, by, sig.Mute(type="mute", participant_id=participant_id))
+        return muted
+
+    async def invite(self, room_id: str, user_id: str, *, by: str) -> RoomMeeting:
+        link = await self._link(room_id)
+        with contextlib.suppress(Conflict):  # already invited: the same outcome
+            await self.app[INVITATIONS].invite(
+                link.meeting_id, user_id, role=Role.PARTICIPANT, by=matrix_identity(by)
+            )
+        return await self._view(link)
+
+    async def post_chat(self, room_id: str, *, sender: str, name: str, text: str) -> bool:
+        link = await self.app[ROOM_LINKS].live_for(room_id)
+        live = self.app[LIVE].get(link.meeting_id) if link is not None else None
+        if live is None or not live.presences:
+            return False
+        message = sig.ChatMessage(
+            participant_id=str(matrix_identity(sender)),
+            name=f"{name} (Matrix)"[: sig.MAX_NAME],
+            text=text[: sig.MAX_CHAT],
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        await live.broadcast(sig.to_json(message))
+        return True
+
+    async def remember_status(self, room_id: str, meeting_id: str, event_id: str) -> None:
+        await self.app[ROOM_LINKS].set_status_event(room_id, MeetingId(meeting_id), event_id)
+
+    async def update_room(self, room_id: str, members: Mapping[str, int]) -> None:
+        self.app[ROOM_ROSTERS].update(room_id, members)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def _on_event(self, event: MeetingEvent) -> None:
+        if not self._listeners:
+            return
+        links = await self.app[ROOM_LINKS].rooms_of(event.meeting_id)
+        if not links:
+            return
+        bridge_events: list[BridgeEvent] = []
+        match event:
+            case ParticipantJoined() | ParticipantLeft():
+                meeting = await self.app[MEETINGS].get(event.meeting_id)
+                for link in links:
+                    bridge_events.append(PresenceChanged(await self._view(link, meeting)))
+            case MeetingEnded():
+                meeting = await self.app[MEETINGS].get(event.meeting_id)
+                names = event.participant_names if self.app[CONFIG].matrix.summary_names else ()
+                for link in links:
+                    summary = MeetingSummary(
+                        room_id=link.room_id,
+                        meeting_id=link.meeting_id,
+                        title=meeting.title,
+                        widget_id=link.widget_id,
+                        status_event_id=link.status_event_id,
+                        started_at=meeting.started_at,
+                        ended_at=event.at,
+                        participant_count=event.participant_count,
+                        names=names,
+                    )
+                    bridge_events.append(MeetingClosed(summary))
+            case ChatPosted():
+                bridge_events = [
+                    ChatFromMeeting(link.room_id, event.display_name, event.text) for link in links
+                ]
+        await asyncio.gather(
+            *(listener(item) for listener in list(self._listeners) for item in bridge_events)
+        )
