@@ -1,8 +1,10 @@
-"""The Matrix bot: one matrix-nio client that joins rooms it is invited to and answers commands.
+"""The Matrix bot: one matrix-nio client that joins rooms it is invited to, answers commands,
+and keeps each room's meeting visible in the room (widget, live status, summary, chat).
 
-Groundwork for issue 5: help, usage errors and the permission check work end to end; meeting
-commands answer that they are not available yet. Rooms are unencrypted for now (the store path
-is already where nio's crypto store will live once encryption is switched on).
+It reaches the hub only through `HubPort` (bridge/hub_port.py): in process, or over HTTP when
+run alone. End-to-end encryption is on (matrix-nio's vodozemac extra): the crypto store and the
+device live in `<data_dir>/matrix-bot` and are reused across restarts; an event that cannot be
+decrypted yet is kept and retried after each sync, as its keys often arrive a little later.
 
 Delivery is at most once: the sync token is saved before a batch is handled, so a restart never
 answers a command twice (a crash mid-batch loses that batch's commands instead).
@@ -17,6 +19,7 @@ import json
 import logging
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,15 +28,19 @@ from typing import Any
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    EncryptionError,
     ErrorResponse,
     InviteMemberEvent,
     LoginResponse,
+    MegolmEvent,
     RoomMemberEvent,
     RoomMessageText,
+    RoomPutStateResponse,
     RoomSendResponse,
     SyncResponse,
 )
 
+from bridge import texts
 from bridge.commands import (
     DEFAULT_PREFIX,
     CommandCall,
@@ -42,13 +49,31 @@ from bridge.commands import (
     UsageError,
     VisioCommands,
 )
+from bridge.hub_port import (
+    BridgeEvent,
+    ChatFromMeeting,
+    HubPort,
+    HubRefusal,
+    MeetingClosed,
+    PresenceChanged,
+    RoomMeeting,
+)
 from bridge.power import RoomPowers
+from bridge.schedule import Reminder, ReminderBook, ScheduleFull
 
 log = logging.getLogger(__name__)
 
 SESSION_FILE = "session.json"
+PICKLE_KEY_FILE = "store.key"
+SCHEDULE_FILE = "schedule.json"
 SYNC_TIMEOUT_MS = 30_000
 MAX_BACKOFF = 60.0
+WIDGET_EVENT = "im.vector.modular.widgets"
+LAYOUT_EVENT = "io.element.widgets.layout"
+STATUS_DELAY = 0.5  # seconds: joins and leaves this close together make one status edit
+UNDECRYPTED_KEEP = 600.0  # seconds an undecryptable command is retried
+MAX_UNDECRYPTED = 200
+MAX_CHAT = 2000
 
 
 class BotError(RuntimeError):
@@ -71,7 +96,7 @@ class BotConfig:
 
     @property
     def store_path(self) -> Path:
-        return self.data_dir / "matrix"
+        return self.data_dir / "matrix-bot"
 
 
 @dataclass
@@ -114,6 +139,20 @@ class Session:
         temporary.replace(path)
 
 
+def _secret_file(path: Path) -> str:
+    """A random key kept in `path` (0600), created on first use: it encrypts nio's store."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key)
+    return key
+
+
 def _source(event: Any) -> dict[str, Any]:
     source = getattr(event, "source", None)
     return source if isinstance(source, dict) else {}
@@ -137,20 +176,34 @@ def command_text(body: str) -> str:
 
 
 class MatrixBot(VisioCommands):
-    """Owns one nio client and its session file. `open()` logs in (first start) or restores the
-    saved device; `run()` syncs until cancelled; `close()` ends the HTTP session."""
+    """Owns one nio client, its session file and the bot's side of the hub interface.
+    `open()` logs in (first start) or restores the saved device; `run()` syncs until cancelled
+    while `serve_hub()` carries hub events to rooms and posts scheduled reminders; `close()`
+    ends the HTTP session."""
 
-    def __init__(self, config: BotConfig) -> None:
+    def __init__(self, config: BotConfig, hub: HubPort) -> None:
         self.config = config
+        self.hub = hub
         self.registry = CommandRegistry.of(self, config.prefix)
         self.session: Session | None = None
+        self.reminders = ReminderBook(config.store_path / SCHEDULE_FILE)
         self._powers: dict[str, RoomPowers] = {}
+        self._rosters: dict[str, dict[str, int]] = {}  # what the hub was last told
+        self._undecrypted: list[tuple[str, MegolmEvent, float]] = []
+        self._events: asyncio.Queue[BridgeEvent] = asyncio.Queue()
+        self._status_pending: dict[str, RoomMeeting] = {}
+        self._status_tasks: set[asyncio.Task[None]] = set()
+        self._schedule_changed = asyncio.Event()
         self._synced = False
         self.client = AsyncClient(
             config.homeserver_url,
             config.user_id,
             store_path=str(config.store_path),
-            config=AsyncClientConfig(encryption_enabled=False, store_sync_tokens=False),
+            config=AsyncClientConfig(
+                encryption_enabled=True,
+                store_sync_tokens=False,
+                pickle_key=_secret_file(config.store_path / PICKLE_KEY_FILE),
+            ),
         )
 
     @property
@@ -182,6 +235,9 @@ class MatrixBot(VisioCommands):
             session.save(self.session_path)
             log.info("matrix bot: logged in as %s, device %s", session.user_id, session.device_id)
         self.session = session
+        self.reminders.load()
+        if self.client.should_upload_keys:
+            await self._crypto_chores()
 
     async def close(self) -> None:
         await self.client.close()
@@ -207,7 +263,24 @@ class MatrixBot(VisioCommands):
                 continue
             backoff = 1.0
             await self.handle_sync(response)
+            await self._crypto_chores()
             self._synced = True
+
+    async def _crypto_chores(self) -> None:
+        """What an encrypting client owes after each sync: outgoing to-device messages, its
+        one-time keys, other devices' keys, and sessions with devices it must write to."""
+        client = self.client
+        answers: list[Any] = [await client.send_to_device_messages()]
+        if client.should_upload_keys:
+            answers.append(await client.keys_upload())
+        if client.should_query_keys:
+            answers.append(await client.keys_query())
+        if client.should_claim_keys:
+            answers.append(await client.keys_claim(client.get_users_for_key_claiming()))
+        for answer in answers:
+            for item in answer if isinstance(answer, list) else [answer]:
+                if isinstance(item, ErrorResponse):
+                    log.warning("matrix bot: key exchange failed: %s", item.message)
 
     @property
     def _next_batch(self) -> str | None:
@@ -234,8 +307,51 @@ class MatrixBot(VisioCommands):
                 powers.apply(_source(event))  # in order: a command after a promotion counts
                 if first or index <= joined_at:
                     continue  # nothing said before the bot's first start is for it
-                if isinstance(event, RoomMessageText) and event.sender != self.client.user_id:
-                    await self.handle_message(str(room_id), event, powers.level(event.sender))
+                await self._timeline_event(str(room_id), event)
+        await self._retry_undecrypted()
+        for room_id in response.rooms.join:
+            await self._tell_roster(str(room_id))
+
+    async def _timeline_event(self, room_id: str, event: Any) -> None:
+        if isinstance(event, MegolmEvent):
+            self._keep_undecrypted(room_id, event)
+        elif isinstance(event, RoomMessageText) and event.sender != self.client.user_id:
+            await self.handle_message(room_id, event, self._powers[room_id].level(event.sender))
+
+    def _keep_undecrypted(self, room_id: str, event: MegolmEvent) -> None:
+        log.info("matrix bot: undecryptable event in %s, retried when keys arrive", room_id)
+        if len(self._undecrypted) >= MAX_UNDECRYPTED:
+            self._undecrypted.pop(0)
+        self._undecrypted.append((room_id, event, time.monotonic()))
+
+    async def _retry_undecrypted(self) -> None:
+        """Events whose keys came with this sync (or later) are handled now, in order."""
+        if not self._undecrypted or self.client.olm is None:
+            return
+        now, kept = time.monotonic(), []
+        for room_id, event, since in self._undecrypted:
+            try:
+                decrypted = self.client.olm.decrypt_megolm_event(event, room_id)
+            except EncryptionError:
+                if now - since < UNDECRYPTED_KEEP:
+                    kept.append((room_id, event, since))
+                else:
+                    log.warning("matrix bot: gave up on an undecryptable event in %s", room_id)
+                continue
+            await self._timeline_event(room_id, decrypted)
+        self._undecrypted = kept
+
+    async def _tell_roster(self, room_id: str) -> None:
+        """Tell the hub who is in the room with which power, when that changed."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return
+        powers = self._powers.get(room_id, RoomPowers())
+        roster = {str(user): powers.level(str(user)) for user in room.users}
+        if roster == self._rosters.get(room_id):
+            return
+        await self.hub.update_room(room_id, roster)
+        self._rosters[room_id] = roster
 
     def _is_own_join(self, event: Any) -> bool:
         """The bot's join, not a later change of its display name (also a "join")."""
@@ -269,12 +385,14 @@ class MatrixBot(VisioCommands):
 
     async def handle_message(self, room_id: str, event: Any, power: int) -> None:
         event_id, sender = str(event.event_id), str(event.sender)
+        body = command_text(str(event.body))
         try:
-            call = self.registry.parse(command_text(str(event.body)), dt.datetime.now(dt.UTC))
+            call = self.registry.parse(body, dt.datetime.now(dt.UTC))
         except UsageError as exc:
             await self.notice(room_id, exc.notice, event_id)
             return
         if call is None:
+            await self._chat_to_meeting(room_id, sender, event)
             return
         context = CommandContext(room_id, sender, event_id, power)
         if not call.spec.permits(power):
@@ -287,6 +405,8 @@ class MatrixBot(VisioCommands):
             return
         try:
             await self.registry.handlers[call.spec](context, call)
+        except HubRefusal as refusal:
+            await self.notice(room_id, refusal.notice, event_id)
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("matrix bot: command %s failed [ref %s]", call.spec.name, reference)
@@ -296,13 +416,179 @@ class MatrixBot(VisioCommands):
                 event_id,
             )
 
-    async def notice(self, room_id: str, text: str, reply_to: str | None = None) -> None:
+    async def _chat_to_meeting(self, room_id: str, sender: str, event: Any) -> None:
+        """A plain message of the room goes to the room's meeting chat, if one is live."""
+        if getattr(event, "msgtype", "m.text") != "m.text" or not str(event.body).strip():
+            return
+        room = self.client.rooms.get(room_id)
+        name = room.user_name(sender) if room is not None else None
+        try:
+            await self.hub.post_chat(
+                room_id, sender=sender, name=name or sender, text=str(event.body)[:MAX_CHAT]
+            )
+        except Exception:
+            log.exception("matrix bot: a room message could not reach the meeting chat")
+
+    async def send(self, room_id: str, content: dict[str, Any]) -> str | None:
+        """Send a room message (encrypted where the room is); its event id, or None."""
+        response = await self.client.room_send(
+            room_id, "m.room.message", content, ignore_unverified_devices=True
+        )
+        if not isinstance(response, RoomSendResponse):
+            log.warning("matrix bot: message to %s failed: %s", room_id, response.message)
+            return None
+        return str(response.event_id)
+
+    async def notice(self, room_id: str, text: str, reply_to: str | None = None) -> str | None:
         content: dict[str, Any] = {"msgtype": "m.notice", "body": text}
         if reply_to:
             content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
-        response = await self.client.room_send(room_id, "m.room.message", content)
-        if not isinstance(response, RoomSendResponse):
-            log.warning("matrix bot: notice to %s failed: %s", room_id, response.message)
+        return await self.send(room_id, content)
+
+    async def edit(self, room_id: str, event_id: str, text: str) -> None:
+        """Replace the text of one of the bot's own notices (an m.replace edit)."""
+        new = {"msgtype": "m.notice", "body": text}
+        await self.send(
+            room_id,
+            {
+                "msgtype": "m.notice",
+                "body": f"* {text}",
+                "m.new_content": new,
+                "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+            },
+        )
+
+    async def put_state(
+        self, room_id: str, event_type: str, content: dict[str, Any], key: str
+    ) -> bool:
+        response = await self.client.room_put_state(room_id, event_type, content, state_key=key)
+        if isinstance(response, RoomPutStateResponse):
+            return True
+        log.warning("matrix bot: %s in %s refused: %s", event_type, room_id, response.message)
+        return False
+
+    # --- Meetings in the room -----------------------------------------------------------------
+
+    async def show_meeting(self, meeting: RoomMeeting, reply_to: str | None) -> None:
+        """A new meeting appears in the room: the widget beside the chat, and the status
+        message (which carries the link and is edited as people come and go)."""
+        widget = {
+            "type": "m.custom",
+            "url": meeting.widget_url,
+            "name": meeting.title,
+            "data": {"title": meeting.title},
+            "creatorUserId": self.client.user_id,
+            "id": meeting.widget_id,
+        }
+        embedded = await self.put_state(meeting.room_id, WIDGET_EVENT, widget, meeting.widget_id)
+        if embedded:
+            layout = {
+                "widgets": {
+                    meeting.widget_id: {"container": "top", "index": 0, "width": 100, "height": 50}
+                }
+            }
+            await self.put_state(meeting.room_id, LAYOUT_EVENT, layout, "")
+        status_id = await self.notice(meeting.room_id, texts.status_text(meeting), reply_to)
+        if status_id is not None:
+            await self.hub.remember_status(meeting.room_id, meeting.meeting_id, status_id)
+        if not embedded:
+            await self.notice(
+                meeting.room_id,
+                "Pour afficher la réunion dans le salon, donnez-moi le rôle de modérateur.\n"
+                "To show the meeting in the room, make me a moderator.",
+            )
+
+    async def serve_hub(self) -> None:
+        """Carry hub events to the rooms, one at a time, until cancelled. Status edits wait
+        `STATUS_DELAY` so that a burst of joins makes one edit."""
+        unlisten = self.hub.listen(self._events.put)
+        try:
+            while True:
+                event = await self._events.get()
+                try:
+                    await self._hub_event(event)
+                except Exception:
+                    log.exception("matrix bot: a hub event could not be carried to its room")
+        finally:
+            unlisten()
+
+    async def _hub_event(self, event: BridgeEvent) -> None:
+        match event:
+            case PresenceChanged(meeting=meeting):
+                first = meeting.room_id not in self._status_pending
+                self._status_pending[meeting.room_id] = meeting
+                if first:
+                    asyncio.get_running_loop().call_later(
+                        STATUS_DELAY, self._flush_status, meeting.room_id
+                    )
+            case MeetingClosed(summary=summary):
+                self._status_pending.pop(summary.room_id, None)
+                await self.put_state(summary.room_id, WIDGET_EVENT, {}, summary.widget_id)
+                if summary.status_event_id:
+                    await self.edit(
+                        summary.room_id, summary.status_event_id, texts.ended_status_text(summary)
+                    )
+                await self.notice(summary.room_id, texts.summary_text(summary))
+            case ChatFromMeeting(room_id=room_id, name=name, text=text):
+                line = texts.chat_line(name, text)
+                await self.send(room_id, {"msgtype": "m.text", "body": line})
+
+    def _flush_status(self, room_id: str) -> None:
+        meeting = self._status_pending.pop(room_id, None)
+        if meeting is not None and meeting.status_event_id:
+            task = asyncio.get_running_loop().create_task(
+                self.edit(room_id, meeting.status_event_id, texts.status_text(meeting))
+            )
+            self._status_tasks.add(task)
+            task.add_done_callback(self._status_tasks.discard)
+
+    async def serve_reminders(self) -> None:
+        """Post each scheduled meeting when its time comes (checked at least every minute)."""
+        while True:
+            now = dt.datetime.now(dt.UTC)
+            due, missed = self.reminders.take_due(now)
+            for reminder in missed:
+                log.warning(
+                    "matrix bot: a reminder for %s was missed by over an hour", reminder.room_id
+                )
+            for reminder in due:
+                try:
+                    meeting = await self._start(reminder.room_id, reminder.by, reminder.title, None)
+                    await self.notice(reminder.room_id, texts.reminder_text(meeting))
+                except Exception:
+                    log.exception("matrix bot: a scheduled meeting could not start")
+            upcoming = self.reminders.next_time()
+            wait = 60.0 if upcoming is None else min(60.0, (upcoming - now).total_seconds())
+            self._schedule_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._schedule_changed.wait(), max(wait, 0.0))
+
+    async def _start(
+        self, room_id: str, by: str, title: str | None, reply_to: str | None
+    ) -> RoomMeeting:
+        room = self.client.rooms.get(room_id)
+        room_name = room.display_name if room is not None else None
+        meeting = await self.hub.start_meeting(room_id, by=by, title=title or room_name)
+        if meeting.status_event_id is None:
+            await self.show_meeting(meeting, reply_to)
+        elif reply_to is not None:
+            await self.notice(
+                room_id,
+                "Une réunion est déjà en cours dans ce salon / A meeting is already on: "
+                + meeting.url,
+                reply_to,
+            )
+        return meeting
+
+    async def _meeting(self, room_id: str) -> RoomMeeting:
+        meeting = await self.hub.room_meeting(room_id)
+        if meeting is None:
+            raise HubRefusal(
+                "Aucune réunion n'est en cours dans ce salon. "
+                f"« {self.config.prefix} start » en démarre une.",
+                f"No meeting is on in this room. “{self.config.prefix} start” starts one.",
+            )
+        return meeting
 
     # --- Handlers ---------------------------------------------------------------------------
 
@@ -311,30 +597,117 @@ class MatrixBot(VisioCommands):
             context.room_id, self.registry.help_text(call.text("command")), context.event_id
         )
 
-    async def _not_yet(self, context: CommandContext, call: CommandCall) -> None:
+    async def start(self, context: CommandContext, call: CommandCall) -> None:
+        await self._start(context.room_id, context.sender, call.text("title"), context.event_id)
+
+    async def end(self, context: CommandContext, call: CommandCall) -> None:
+        await self.hub.end_meeting(context.room_id, by=context.sender)  # summary follows
+
+    async def status(self, context: CommandContext, call: CommandCall) -> None:
+        meeting = await self._meeting(context.room_id)
+        await self.notice(context.room_id, texts.status_text(meeting), context.event_id)
+
+    async def link(self, context: CommandContext, call: CommandCall) -> None:
+        meeting = await self._meeting(context.room_id)
+        await self.notice(context.room_id, texts.link_text(meeting), context.event_id)
+
+    async def invite(self, context: CommandContext, call: CommandCall) -> None:
+        target = call.text("target") or ""
+        if target.startswith("@"):
+            meeting = await self.hub.invite(context.room_id, target, by=context.sender)
+            await self.notice(
+                context.room_id,
+                f"{target} peut entrer sans attendre / may join without waiting: {meeting.url}",
+                context.event_id,
+            )
+            return
+        meeting = await self._meeting(context.room_id)
+        other = await self._room_id(target)
+        if other is None or other not in self.client.rooms:
+            raise HubRefusal(
+                f"Je ne suis pas dans le salon {target} : invitez-moi d'abord.",
+                f"I am not in the room {target}: invite me there first.",
+            )
+        await self.notice(other, texts.link_text(meeting))
+        await self.notice(
+            context.room_id, f"Lien envoyé dans {target} / Link sent to {target}.", context.event_id
+        )
+
+    async def _room_id(self, target: str) -> str | None:
+        if target.startswith("!"):
+            return target
+        answer = await self.client.room_resolve_alias(target)
+        return str(answer.room_id) if hasattr(answer, "room_id") else None
+
+    async def lock(self, context: CommandContext, call: CommandCall) -> None:
+        await self.hub.set_locked(context.room_id, True, by=context.sender)
         await self.notice(
             context.room_id,
-            f"« {call.spec.name} » n'est pas encore disponible.\n"
-            f"“{call.spec.name}” is not available yet.",
+            "Réunion verrouillée : les nouveaux arrivants attendent dans le hall.\n"
+            "Meeting locked: newcomers wait in the lobby.",
             context.event_id,
         )
 
-    start = end = status = link = invite = lock = unlock = _not_yet
-    admit = mute = schedule = _not_yet
+    async def unlock(self, context: CommandContext, call: CommandCall) -> None:
+        await self.hub.set_locked(context.room_id, False, by=context.sender)
+        await self.notice(
+            context.room_id, "Réunion déverrouillée.\nMeeting unlocked.", context.event_id
+        )
+
+    async def admit(self, context: CommandContext, call: CommandCall) -> None:
+        name = await self.hub.admit(context.room_id, call.text("name") or "", by=context.sender)
+        await self.notice(
+            context.room_id, f"{name} est entré(e).\n{name} was let in.", context.event_id
+        )
+
+    async def mute(self, context: CommandContext, call: CommandCall) -> None:
+        name = await self.hub.mute(context.room_id, call.text("name") or "", by=context.sender)
+        await self.notice(
+            context.room_id,
+            f"Micro de {name} coupé.\n{name}'s microphone is muted.",
+            context.event_id,
+        )
+
+    async def schedule(self, context: CommandContext, call: CommandCall) -> None:
+        when = call.when("when")
+        assert when is not None  # a required argument
+        try:
+            self.reminders.add(Reminder(context.room_id, when, call.text("title"), context.sender))
+        except ScheduleFull:
+            raise HubRefusal(
+                "Ce salon a déjà trop de réunions planifiées.",
+                "This room already has too many scheduled meetings.",
+            ) from None
+        self._schedule_changed.set()
+        await self.notice(
+            context.room_id, texts.scheduled_text(when, call.text("title")), context.event_id
+        )
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    """A bot task that stops by itself is worth one log line (a revoked token, a bug)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("matrix bot: %s stopped", task.get_name(), exc_info=task.exception())
 
 
 @contextlib.asynccontextmanager
-async def running(config: BotConfig) -> AsyncIterator[MatrixBot]:
-    """A bot logged in and syncing for the duration of the block; stopped cleanly after."""
-    bot = MatrixBot(config)
+async def running(config: BotConfig, hub: HubPort) -> AsyncIterator[MatrixBot]:
+    """A bot logged in, syncing and serving the hub for the duration of the block."""
+    bot = MatrixBot(config, hub)
     try:
         await bot.open()
-        task = asyncio.create_task(bot.run(), name="matrix-bot-sync")
+        tasks = [
+            asyncio.create_task(bot.run(), name="matrix-bot-sync"),
+            asyncio.create_task(bot.serve_hub(), name="matrix-bot-hub-events"),
+            asyncio.create_task(bot.serve_reminders(), name="matrix-bot-reminders"),
+        ]
+        for task in tasks:
+            task.add_done_callback(_report_end)
         try:
             yield bot
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         await bot.close()

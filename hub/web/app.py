@@ -23,6 +23,7 @@ from hub.resources import resource_dir
 from hub.sfu.service import Sfu, SfuCollector
 from hub.web import health, matrix_login, pages
 from hub.web.api import add_api_routes
+from hub.web.bridge import bridge_context
 from hub.web.errors import error_middleware
 from hub.web.keys import (
     CONFIG,
@@ -117,6 +118,7 @@ def create_app(config: HubConfig) -> web.Application:
     app[METRICS].registry.register(SfuCollector(app[SFU]))
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)
+    app.cleanup_ctx.append(bridge_context)  # the Matrix bot, when [matrix] names its account
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
     add_login(app)  # /auth/* routes and the HTTP session to identity providers

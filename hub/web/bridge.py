@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import logging
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from aiohttp import web
 
+from bridge.bot import BotConfig, BotError, running
 from bridge.hub_port import (
     BridgeEvent,
     ChatFromMeeting,
@@ -28,6 +29,7 @@ from bridge.hub_port import (
     PresenceChanged,
     RoomMeeting,
 )
+from hub.config import HubConfig
 from hub.db.models import AccessLevel, Role
 from hub.errors import Conflict
 from hub.ids import Identity, MeetingId, ParticipantId
@@ -267,3 +269,36 @@ class LocalHub:
         await asyncio.gather(
             *(listener(item) for listener in list(self._listeners) for item in bridge_events)
         )
+
+
+def bot_config_of(config: HubConfig) -> BotConfig:
+    """The bot's settings from the hub's [matrix] section (its store under server.data_dir)."""
+    matrix = config.matrix
+    return BotConfig(
+        homeserver_url=matrix.bot_homeserver_url,
+        user_id=matrix.bot_user_id,
+        password=matrix.bot_password.get_secret_value(),
+        data_dir=config.server.data_dir,
+        prefix=matrix.command_prefix,
+        allowed_homeservers=matrix.allowed_homeservers,
+    )
+
+
+async def bridge_context(app: web.Application) -> AsyncIterator[None]:
+    """Run the Matrix bot inside the hub process when [matrix] names a bot account. A bot that
+    cannot log in is reported once and the hub goes on serving meetings without it."""
+    config = app[CONFIG]
+    if not config.matrix.bot_enabled:
+        yield
+        return
+    hub = LocalHub(app)
+    bot = contextlib.AsyncExitStack()
+    try:
+        try:
+            await bot.enter_async_context(running(bot_config_of(config), hub))
+        except BotError as exc:
+            log.error("matrix bot not started: %s", exc)
+        yield
+    finally:
+        await bot.aclose()
+        hub.close()

@@ -3,11 +3,15 @@ loopback TLS. Session-scoped: each test registers its own users, so tests stay i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import skip_or_fail
+from hub.web.bridge import LocalHub
+from tests.conftest import make_config, skip_or_fail
+from tests.support.hub_client import api_client
 from tests.support.synapse import Synapse, ensure_federation, synapse_available
 
 
@@ -42,3 +46,14 @@ def synapse_pair() -> Iterator[tuple[Synapse, Synapse]]:
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.fixture
+async def local_hub(aiohttp_client: Any, tmp_path: Path) -> AsyncIterator[LocalHub]:
+    """A running hub (no bot of its own) and its in-process bridge interface, for a bot the
+    test starts and stops itself."""
+    (tmp_path / "hub").mkdir()
+    client, _csrf = await api_client(aiohttp_client, make_config(tmp_path / "hub"))
+    hub = LocalHub(client.app)
+    yield hub
+    hub.close()
