@@ -563,6 +563,17 @@ class MatrixBot(VisioCommands):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._schedule_changed.wait(), max(wait, 0.0))
 
+    def add_reminder(self, reminder: Reminder) -> None:
+        """Keep a scheduled meeting (on disk) and wake the reminder task for it."""
+        try:
+            self.reminders.add(reminder)
+        except ScheduleFull:
+            raise HubRefusal(
+                "Ce salon a déjà trop de réunions planifiées.",
+                "This room already has too many scheduled meetings.",
+            ) from None
+        self._schedule_changed.set()
+
     async def _start(
         self, room_id: str, by: str, title: str | None, reply_to: str | None
     ) -> RoomMeeting:
@@ -671,14 +682,7 @@ class MatrixBot(VisioCommands):
     async def schedule(self, context: CommandContext, call: CommandCall) -> None:
         when = call.when("when")
         assert when is not None  # a required argument
-        try:
-            self.reminders.add(Reminder(context.room_id, when, call.text("title"), context.sender))
-        except ScheduleFull:
-            raise HubRefusal(
-                "Ce salon a déjà trop de réunions planifiées.",
-                "This room already has too many scheduled meetings.",
-            ) from None
-        self._schedule_changed.set()
+        self.add_reminder(Reminder(context.room_id, when, call.text("title"), context.sender))
         await self.notice(
             context.room_id, texts.scheduled_text(when, call.text("title")), context.event_id
         )
