@@ -285,20 +285,27 @@ def bot_config_of(config: HubConfig) -> BotConfig:
 
 
 async def bridge_context(app: web.Application) -> AsyncIterator[None]:
-    """Run the Matrix bot inside the hub process when [matrix] names a bot account. A bot that
-    cannot log in is reported once and the hub goes on serving meetings without it."""
+    """Run the Matrix bot inside the hub process when [matrix] names a bot account. The bot
+    starts in the background: an unreachable homeserver or a refused login is logged and the
+    hub serves meetings without it."""
     config = app[CONFIG]
     if not config.matrix.bot_enabled:
         yield
         return
     hub = LocalHub(app)
-    bot = contextlib.AsyncExitStack()
-    try:
+
+    async def run_bot() -> None:
         try:
-            await bot.enter_async_context(running(bot_config_of(config), hub))
+            async with running(bot_config_of(config), hub):
+                await asyncio.Event().wait()  # until the hub stops
         except BotError as exc:
-            log.error("matrix bot not started: %s", exc)
+            log.error("matrix bot stopped: %s", exc)
+
+    task = asyncio.create_task(run_bot(), name="matrix-bot")
+    try:
         yield
     finally:
-        await bot.aclose()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
         hub.close()

@@ -272,3 +272,28 @@ async def test_the_lobby_and_the_lock_worked_from_the_room(bridged: Bridged):
         assert (await guest.wait_for("meeting_state"))["locked"] is True
     finally:
         await guest.close()
+
+
+async def test_a_bot_that_cannot_log_in_leaves_the_hub_serving(
+    aiohttp_client, tmp_path: Path, synapse: Synapse, caplog: pytest.LogCaptureFixture
+):
+    bot = synapse.register(f"visio{secrets.token_hex(3)}")
+    config = make_config(
+        tmp_path,
+        matrix={
+            "allowed_homeservers": [synapse.server_name],
+            "bot_user_id": bot.user_id,
+            "bot_homeserver_url": synapse.url,
+            "bot_password": "not-the-password",
+        },
+    )
+    client, csrf = await api_client(aiohttp_client, config)
+    for _ in range(100):
+        if "matrix bot stopped" in caplog.text:
+            break
+        await asyncio.sleep(0.1)
+    assert f"login of {bot.user_id} failed" in caplog.text
+    assert "not-the-password" not in caplog.text
+    created = await client.post("/api/v1/meetings", json={"title": "Sans bot"}, headers=csrf)
+    assert created.status == 201
+    assert (await client.get("/health/ready")).status == 200
