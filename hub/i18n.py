@@ -231,6 +231,20 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.removed.heading": "Vous avez été retiré de la réunion",
         "meeting.removed.text": "Un organisateur vous a retiré de la réunion.",
         "meeting.rate_limited": "Trop de tentatives, réessayez dans {seconds} s.",
+        "meeting.widget.checking": "Vérification de votre identité Matrix…",
+        "meeting.widget.verified": (
+            "Identité vérifiée par votre serveur Matrix : vous rejoindrez la réunion en tant "
+            "que {name} ({id})."
+        ),
+        "meeting.widget.blocked": (
+            "Votre client Matrix n'a pas confirmé votre identité. Pour rejoindre la réunion, "
+            "autorisez ce widget à vérifier votre identité quand Tchap vous le demande, puis "
+            "réessayez."
+        ),
+        "meeting.widget.failed": (
+            "Votre identité Matrix n'a pas pu être vérifiée. Réessayez ; si le problème "
+            "continue, contactez l'assistance de votre ministère."
+        ),
         "meeting.lobby.button": "Salle d'attente",
         "meeting.lobby.heading": "Salle d'attente ({count})",
         "meeting.lobby.empty": "Personne n'attend.",
@@ -468,6 +482,18 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.removed.heading": "You were removed from the meeting",
         "meeting.removed.text": "An organiser removed you from the meeting.",
         "meeting.rate_limited": "Too many attempts, try again in {seconds} s.",
+        "meeting.widget.checking": "Checking your Matrix identity…",
+        "meeting.widget.verified": (
+            "Identity verified by your Matrix server: you will join the meeting as {name} ({id})."
+        ),
+        "meeting.widget.blocked": (
+            "Your Matrix client did not confirm your identity. To join the meeting, allow this "
+            "widget to verify your identity when Tchap asks you, then try again."
+        ),
+        "meeting.widget.failed": (
+            "Your Matrix identity could not be verified. Try again; if the problem persists, "
+            "contact your ministry's support."
+        ),
         "meeting.lobby.button": "Waiting room",
         "meeting.lobby.heading": "Waiting room ({count})",
         "meeting.lobby.empty": "Nobody is waiting.",
@@ -529,7 +555,9 @@ def _from_accept_language(header: str) -> str | None:
 
 
 def negotiate(request: web.Request) -> str:
-    for candidate in (request.query.get("lang"), request.cookies.get(LANG_COOKIE)):
+    # ?lang= may carry a region: a Matrix client fills the widget URL's language with "en-GB".
+    asked = request.query.get("lang", "").lower().replace("_", "-").split("-")[0]
+    for candidate in (asked, request.cookies.get(LANG_COOKIE)):
         if candidate in LANGUAGES:
             return candidate
     return _from_accept_language(request.headers.get("Accept-Language", "")) or DEFAULT_LANGUAGE

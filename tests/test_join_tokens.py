@@ -70,6 +70,16 @@ def test_a_token_opens_its_meeting_with_its_role():
     assert (grant.meeting_id, grant.identity, grant.role) == (A, "local:pc:anne", Role.MODERATOR)
 
 
+def test_an_identity_token_proves_who_but_grants_no_role():
+    token = tokens().issue(
+        meeting_id=A, identity=Identity("local:pc:anne"), display_name="Anne", role=None, now=NOW
+    )
+    assert claims_of(token)["role"] is None
+    grant = tokens().verify(token, meeting_id=A, now=NOW + 10)
+    assert (grant.identity, grant.role) == ("local:pc:anne", None)
+    assert refused(token, meeting=B).endswith("issued for another meeting")
+
+
 def test_a_token_for_meeting_a_never_opens_meeting_b():
     assert refused(issue(A), meeting=B).endswith("issued for another meeting")
 

@@ -237,7 +237,8 @@ async def verify_openid(
         log.warning("matrix openid: %s unreachable (%s)", matrix_server_name, type(exc).__name__)
         raise ServiceUnavailable(unavailable) from None
     if status in (401, 403):
-        log.info("matrix openid: %s refused a token (%d)", matrix_server_name, status)
+        # The caller logs the refusal once; the homeserver's status is detail.
+        log.debug("matrix openid: %s refused a token (%d)", matrix_server_name, status)
         raise Unauthorized(
             "Jeton Matrix OpenID refusé ou expiré / Matrix OpenID token refused or expired"
         )

@@ -1,5 +1,8 @@
 """Join tokens: short-lived signed grants binding one identity to one meeting and role.
 
+A token without a role (`"role": null`) only proves who its holder is (the Matrix widget's
+identity, see hub/web/matrix_login.py): it grants no entry, the meeting's usual rules decide.
+
 An HS256 JWT (joserfc) signed with a key derived from security.secret_key for this purpose
 only. Verification accepts exactly one algorithm (so "none" and algorithm swaps fail), checks
 issuer, audience (the meeting's own URL: a token for meeting A never opens meeting B), expiry
@@ -34,7 +37,7 @@ class JoinGrant:
     meeting_id: MeetingId
     identity: Identity
     display_name: str
-    role: Role
+    role: Role | None  # None: proves the identity only, lets no one in by itself
     expires_at: int
     token_id: str
 
@@ -60,7 +63,7 @@ class JoinTokens:
         meeting_id: MeetingId,
         identity: Identity,
         display_name: str,
-        role: Role,
+        role: Role | None,
         lifetime: int = DEFAULT_LIFETIME,
         now: int | None = None,
     ) -> str:
@@ -72,7 +75,7 @@ class JoinTokens:
             "aud": self.audience(meeting_id),
             "sub": identity,
             "name": display_name,
-            "role": role.value,
+            "role": None if role is None else role.value,
             "iat": issued,
             "nbf": issued,
             "exp": issued + lifetime,
@@ -93,7 +96,8 @@ class JoinTokens:
         try:
             issuer, audience = str(claims["iss"]), claims["aud"]
             subject, name = str(claims["sub"]), str(claims["name"])
-            role, token_id = Role(claims["role"]), str(claims["jti"])
+            role = None if claims["role"] is None else Role(claims["role"])
+            token_id = str(claims["jti"])
             issued, not_before, expires = int(claims["iat"]), int(claims["nbf"]), int(claims["exp"])
         except (KeyError, ValueError, TypeError):
             raise _refused("a required claim is missing or malformed") from None

@@ -6,6 +6,12 @@ The hub asks that homeserver (only one the operator listed in matrix.allowed_hom
 who the token belongs to, and the browser's session becomes `matrix:@user:server` — an
 authenticated identity, no second login. The session has a login row like any other, so
 logging out ends it.
+
+Inside the Matrix client's iframe the page is a third-party document: the browser neither
+sends nor stores the hub's SameSite=Lax cookie there. So the widget posts its token to
+`/auth/matrix/widget` instead, which answers (in the body, never a cookie) a short-lived join
+token for that one meeting that proves who the person is and grants nothing more: the page
+hands it to the socket on join, and the meeting's usual rules decide whether they enter.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.auth.matrix_openid import verify_openid
 from hub.auth.session import Session
-from hub.errors import BadRequest
+from hub.db.models import MeetingState
+from hub.errors import BadRequest, Forbidden, HubError, ServiceUnavailable
 from hub.ids import Identity
 from hub.meetings.service import MAX_NAME, clean_text
-from hub.web.keys import CONFIG, LIMITS, LOGIN_STORE, SESSION_CODEC
+from hub.web.keys import CONFIG, JOIN_TOKENS, LIMITS, LOGIN_STORE, MEETINGS, SESSION_CODEC
 from hub.web.login import LOGINS
 from hub.web.requests import read_json, require_session
 
@@ -30,6 +37,9 @@ log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 MATRIX_PROVIDER = "matrix"
+# The widget's identity token: long enough for a join and its reconnections, and the page
+# asks for a fresh one (a new OpenID token) when it runs out.
+WIDGET_TOKEN_LIFETIME = 900
 
 
 class MatrixLogin(BaseModel):
@@ -48,12 +58,21 @@ class MatrixIdentity(BaseModel):
     csrf_token: str
 
 
-@routes.post("/auth/matrix")
-async def matrix_login(request: web.Request) -> web.Response:
-    """Turn the page's session into the Matrix user's, once their homeserver vouches."""
-    require_session(request)  # the page's own session and CSRF token: no login CSRF
-    request.app[LIMITS].login.hit(request.remote or "-")
-    body = await read_json(request, MatrixLogin)
+class WidgetLogin(MatrixLogin):
+    """The same, from the meeting page in widget mode, for this meeting."""
+
+    meeting_id: str = Field(min_length=1, max_length=64)
+
+
+class WidgetIdentity(BaseModel):
+    identity: str
+    display_name: str
+    token: str  # a join token without a role: proves the identity, grants no entry
+    expires_in: int
+
+
+async def _matrix_user(request: web.Request, body: MatrixLogin) -> tuple[Identity, str]:
+    """The hub identity the homeserver vouches for, and the name to show for it."""
     config = request.app[CONFIG]
     user_id = await verify_openid(
         request.app[LOGINS].http,
@@ -67,8 +86,28 @@ async def matrix_login(request: web.Request) -> web.Response:
         name = clean_text(body.display_name or localpart, field="display_name", limit=MAX_NAME)
     except BadRequest:
         name = localpart[:MAX_NAME]
+    return Identity(f"matrix:{user_id}"), name
+
+
+def _refused(what: str, exc: HubError) -> None:
+    """One log line per refusal, with why (messages never quote the token)."""
+    if not isinstance(exc, ServiceUnavailable):  # verify_openid has logged that one, in full
+        log.info("%s refused (%d): %s", what, exc.status, exc.detail)
+
+
+@routes.post("/auth/matrix")
+async def matrix_login(request: web.Request) -> web.Response:
+    """Turn the page's session into the Matrix user's, once their homeserver vouches."""
+    require_session(request)  # the page's own session and CSRF token: no login CSRF
+    request.app[LIMITS].login.hit(request.remote or "-")
+    try:
+        identity, name = await _matrix_user(request, await read_json(request, MatrixLogin))
+    except HubError as exc:
+        _refused("matrix login", exc)
+        raise
+    config = request.app[CONFIG]
     session = Session(
-        identity=Identity(f"matrix:{user_id}"),
+        identity=identity,
         display_name=name,
         session_id=secrets.token_urlsafe(24),
         expires_at=int(time.time()) + config.auth.session_lifetime,
@@ -87,3 +126,38 @@ async def matrix_login(request: web.Request) -> web.Response:
     )
     codec.set_cookie(response, session)
     return response
+
+
+@routes.post("/auth/matrix/widget")
+async def matrix_widget_login(request: web.Request) -> web.Response:
+    """An identity token for one meeting, once the user's homeserver vouches.
+
+    Needs no session and sets no cookie (inside the Matrix client's iframe there is neither),
+    so there is no login CSRF to fear: the answer only reaches the page that posted the token.
+    """
+    request.app[LIMITS].login.hit(request.remote or "-")
+    try:
+        body = await read_json(request, WidgetLogin)
+        meeting = await request.app[MEETINGS].get(body.meeting_id)
+        if meeting.state is MeetingState.ENDED:
+            raise Forbidden("La réunion est terminée / The meeting has ended")
+        identity, name = await _matrix_user(request, body)
+    except HubError as exc:
+        _refused("matrix widget identity", exc)
+        raise
+    token = request.app[JOIN_TOKENS].issue(
+        meeting_id=meeting.id,
+        identity=identity,
+        display_name=name,
+        role=None,
+        lifetime=WIDGET_TOKEN_LIFETIME,
+    )
+    log.info("matrix widget identity", extra={"identity": identity, "meeting_id": meeting.id})
+    answer = WidgetIdentity(
+        identity=identity, display_name=name, token=token, expires_in=WIDGET_TOKEN_LIFETIME
+    )
+    return web.Response(
+        text=answer.model_dump_json(),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )

@@ -11,6 +11,7 @@ from aiohttp import web
 from hub.log import request_id_var
 from hub.web.errors import Handler
 from hub.web.keys import CONFIG, LOGIN_STORE, METRICS, SESSION, SESSION_CODEC
+from hub.web.requests import widget_mode
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A proxy's id is reused only if it is short and plain, so it cannot inject into log lines.
@@ -92,15 +93,15 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 # Pages load only their own scripts, styles and media; connect-src 'self' covers the
-# same-origin WebSocket (CSP level 3). frame-ancestors is left open for now: the Tchap widget
-# (Matrix bridge issue) will embed the meeting page and set its own policy.
+# same-origin WebSocket (CSP level 3). No page may be framed (clickjacking), except the meeting
+# page in widget mode by the Matrix clients the operator listed (frame_ancestors below).
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
+WIDGET_PAGE = "/m/{meeting_id}"  # the route the bot's widget URL opens, with ?widget=1
 SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",  # a meeting code in a URL must not leak to other sites
     "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(self)",
@@ -113,7 +114,19 @@ async def security_headers_middleware(request: web.Request, handler: Handler) ->
     response = await handler(request)
     if not response.prepared:
         response.headers.update(SECURITY_HEADERS)
+        response.headers["Content-Security-Policy"] = (
+            f"{CONTENT_SECURITY_POLICY}; frame-ancestors {frame_ancestors(request)}"
+        )
         config = request.app[CONFIG]
         if not config.dev and config.public_url.startswith("https://"):
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
+
+
+def frame_ancestors(request: web.Request) -> str:
+    """Who may frame this answer: the configured Matrix clients for the meeting page in widget
+    mode (its error answers too, so the iframe can show them), nobody otherwise."""
+    origins = request.app[CONFIG].matrix.widget_parent_origins
+    if origins and widget_mode(request) and route_name(request) == WIDGET_PAGE:
+        return " ".join(origins)
+    return "'none'"

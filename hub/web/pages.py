@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -22,7 +23,7 @@ from hub.meetings.service import MAX_TITLE, MeetingView
 from hub.web.keys import CONFIG, LIMITS, MEETINGS, SESSION_CODEC
 from hub.web.login import login_links, login_required_page
 from hub.web.render import render
-from hub.web.requests import current_session, may_create_meetings
+from hub.web.requests import current_session, may_create_meetings, widget_mode
 
 routes = web.RouteTableDef()
 
@@ -159,11 +160,26 @@ async def join(request: web.Request) -> web.Response:
 
 
 def _meeting_settings(request: web.Request, meeting: MeetingView) -> dict[str, Any]:
-    return {
+    settings: dict[str, Any] = {
         "title": meeting.title,
         "url": f"{request.app[CONFIG].public_url}/m/{meeting.id}",
         "wsPath": f"/api/v1/meetings/{meeting.id}/ws",
     }
+    if widget_mode(request):
+        # The page checks the Matrix client's origin (from Element's parentUrl) against the
+        # same list that the CSP's frame-ancestors allows.
+        settings["widget"] = {
+            "meetingId": meeting.id,
+            "identityPath": "/auth/matrix/widget",
+            "parentOrigins": list(request.app[CONFIG].matrix.widget_parent_origins),
+        }
+    return settings
+
+
+def _same_page_query(request: web.Request) -> str:
+    """The widget page's query string without `lang`: Element's widgetId and parentUrl must
+    survive a redirect or a language switch."""
+    return urlencode([(k, v) for k, v in request.query.items() if k != "lang"])
 
 
 @routes.get("/m/{meeting_id}")
@@ -171,8 +187,11 @@ async def meeting_page(request: web.Request) -> web.Response:
     """Pre-join and in-meeting states of one meeting; 404 if unknown, 410 once it has ended."""
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
     if request.match_info["meeting_id"] != meeting.id:  # e.g. upper case: one canonical URL
-        raise web.HTTPMovedPermanently(f"/m/{meeting.id}")
+        raw = request.rel_url.raw_query_string  # still encoded: parentUrl holds a '#'
+        query = f"?{raw}" if raw else ""
+        raise web.HTTPMovedPermanently(f"/m/{meeting.id}{query}")
     session = current_session(request)
+    widget = widget_mode(request)
     lang = negotiate(request)
     strings = {
         key: translate(lang, key) for key in CATALOG[DEFAULT_LANGUAGE] if key.startswith(_JS_PREFIX)
@@ -186,7 +205,12 @@ async def meeting_page(request: web.Request) -> web.Response:
         ended=ended,
         csrf_token=_csrf_token(request, session),
         display_name=session.display_name if session else "",
-        login_providers=_account(request, session, f"/m/{meeting.id}")["login_providers"],
+        # In a Matrix client's iframe the identity comes from Matrix: no login, no name field.
+        login_providers=[]
+        if widget
+        else _account(request, session, f"/m/{meeting.id}")["login_providers"],
+        widget=widget,
+        lang_path=f"/m/{meeting.id}?{_same_page_query(request)}" if widget else request.path,
         strings=strings,
         settings=_meeting_settings(request, meeting),
     )

@@ -28,6 +28,11 @@ def require_session(request: web.Request) -> Session:
     return session
 
 
+def widget_mode(request: web.Request) -> bool:
+    """The meeting page opened as a Matrix widget (`?widget=1`, the URL the bot puts in rooms)."""
+    return request.query.get("widget") == "1"
+
+
 def may_create_meetings(request: web.Request, session: Session) -> bool:
     """Anyone logged in; a guest only where the configuration allows it."""
     return not session.is_guest or request.app[CONFIG].guests_can_create

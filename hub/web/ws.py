@@ -40,7 +40,6 @@ from hub.web.keys import (
     SESSION,
     SFU,
 )
-from hub.web.requests import require_session
 
 log = logging.getLogger(__name__)
 
@@ -165,16 +164,23 @@ class Connection:
             await self.error("not_joined", "send a join message first", message.type)
 
     async def _visitor(self, message: sig.Join, live: LiveMeeting | None) -> tuple[Visitor, str]:
-        """Who is asking (from the session, or a join token for this meeting) and their name."""
-        session = self.request[SESSION]
-        identity, email, name = session.identity, session.email, message.name
-        authenticated = not session.is_guest
+        """Who is asking (a join token for this meeting, else the session) and their name.
+
+        A page in a Matrix client's iframe has no cookie (third-party context): its join
+        token, which may prove the identity only (no role), is all it has.
+        """
+        session = self.request.get(SESSION)
         token_role: Role | None = None
         if message.token is not None:
             grant = self.app[JOIN_TOKENS].verify(message.token, meeting_id=self.meeting_id)
             identity, email, token_role = grant.identity, None, grant.role
             name = grant.display_name or message.name
             authenticated = is_authenticated_identity(grant.identity)
+        elif session is not None:
+            identity, email, name = session.identity, session.email, message.name
+            authenticated = not session.is_guest
+        else:
+            raise Unauthorized("Session ou jeton requis / A session or a join token is required")
         visitor = Visitor(
             identity=identity,
             authenticated=authenticated,
@@ -437,8 +443,11 @@ class Connection:
 
 
 async def meeting_socket(request: web.Request) -> web.StreamResponse:
-    """GET /api/v1/meetings/{meeting_id}/ws — upgrade, then run the participant's connection."""
-    require_session(request)
+    """GET /api/v1/meetings/{meeting_id}/ws — upgrade, then run the participant's connection.
+
+    No session is required before the upgrade: the join message brings the session's or a
+    join token's identity (see `Connection._visitor`).
+    """
     check_origin(request)
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
     if meeting.state is MeetingState.ENDED:

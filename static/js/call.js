@@ -30,7 +30,9 @@ export class Call {
   constructor({ settings, localMedia, token = null }) {
     this.settings = settings;
     this.local = localMedia;
-    this.token = token; // join token from the link's #token= fragment, sent with every join
+    // Join token sent with every join: from the link's #token= fragment, or a function that
+    // gives one (a widget's Matrix identity, fetched again once it expires).
+    this.token = token;
     this.state = "idle";
     this.listeners = new Map();
     this.participants = new Map(); // id -> {id, name, audio, video, screen, hand, role, isSelf}
@@ -125,6 +127,7 @@ export class Call {
   }
 
   async openAndJoin() {
+    const token = typeof this.token === "function" ? await this.token() : this.token;
     const signaling = new Signaling(this.settings.wsPath, {
       onMessage: (message) => {
         if (this.signaling === signaling) this.receive(message);
@@ -140,7 +143,7 @@ export class Call {
       this.welcome = { resolve, reject, timer };
     });
     const join = { type: "join", name: this.name, audio: this.audio, video: this.video };
-    if (this.token) join.token = this.token;
+    if (token) join.token = token;
     signaling.send(join);
     try {
       await welcomed;

@@ -8,6 +8,7 @@ import { Call } from "./call.js";
 import { PrejoinView } from "./prejoin.js";
 import { RoomView } from "./room-view.js";
 import { WaitingRoom } from "./waiting-room.js";
+import { IdentityBlocked, MatrixWidget, WidgetIdentity, widgetContext } from "./widget.js";
 import { $ } from "./dom.js";
 
 
@@ -24,12 +25,58 @@ function takeJoinToken() {
   return token || null;
 }
 
+/**
+ * Widget mode (`?widget=1`, inside a Matrix client): the Matrix client vouches for who this is,
+ * instead of a typed name, and Join shows only once the hub has checked it. Returns the
+ * identity (its token goes with every join), or null outside a Matrix client's frame.
+ */
+function startWidget(settings) {
+  if (!settings.widget) return null;
+  const context = widgetContext(settings.widget);
+  if (!context) {
+    // Opened on its own (not framed): an ordinary meeting page, name field and all.
+    $("widget-status").hidden = true;
+    $("name-field").hidden = false;
+    return null;
+  }
+  const widget = new MatrixWidget(context);
+  widget.start();
+  const identity = new WidgetIdentity(widget, settings.widget, context.displayName);
+  const status = $("widget-status");
+  const problem = $("widget-problem");
+  const check = async () => {
+    problem.hidden = true;
+    $("join-button").hidden = true;
+    status.textContent = t("meeting.widget.checking");
+    try {
+      const who = await identity.who();
+      $("name").value = who.display_name;
+      status.textContent = t("meeting.widget.verified", {
+        name: who.display_name, id: who.identity.replace(/^matrix:/, ""),
+      });
+      $("join-button").hidden = false;
+    } catch (error) {
+      console.warn("Matrix identity not verified", error);
+      status.textContent = "";
+      const blocked = error instanceof IdentityBlocked;
+      $("widget-problem-text").textContent = t(blocked ? "meeting.widget.blocked" : "meeting.widget.failed");
+      $("widget-problem-detail").textContent = error.hubMessage || "";
+      $("widget-problem-detail").hidden = !error.hubMessage;
+      problem.hidden = false;
+    }
+  };
+  $("widget-retry").addEventListener("click", check);
+  check();
+  return identity;
+}
+
 function main() {
   loadStrings();
   const settings = readJson("meeting-settings");
   const token = takeJoinToken();
   const local = new LocalMedia();
-  const call = new Call({ settings, localMedia: local, token });
+  const identity = startWidget(settings);
+  const call = new Call({ settings, localMedia: local, token: identity ? () => identity.token() : token });
   const room = new RoomView({ call, local });
   const prejoin = new PrejoinView({ local, onJoin: (choice) => call.join(choice) });
   const leave = () => {
