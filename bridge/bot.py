@@ -312,6 +312,23 @@ class MatrixBot(VisioCommands):
         for room_id in response.rooms.join:
             await self._tell_roster(str(room_id))
 
+    async def _tell_roster(self, room_id: str) -> None:
+        """Tell the hub who is in the room with which power, when that changed. A hub that
+        cannot be reached is told again after a later sync (the loop never stops for it)."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return
+        powers = self._powers.get(room_id, RoomPowers())
+        roster = {str(user): powers.level(str(user)) for user in room.users}
+        if roster == self._rosters.get(room_id):
+            return
+        try:
+            await self.hub.update_room(room_id, roster)
+        except Exception as exc:
+            log.warning("matrix bot: the hub was not told who is in %s (%s)", room_id, exc)
+            return
+        self._rosters[room_id] = roster
+
     async def _timeline_event(self, room_id: str, event: Any) -> None:
         if isinstance(event, MegolmEvent):
             self._keep_undecrypted(room_id, event)
@@ -340,18 +357,6 @@ class MatrixBot(VisioCommands):
                 continue
             await self._timeline_event(room_id, decrypted)
         self._undecrypted = kept
-
-    async def _tell_roster(self, room_id: str) -> None:
-        """Tell the hub who is in the room with which power, when that changed."""
-        room = self.client.rooms.get(room_id)
-        if room is None:
-            return
-        powers = self._powers.get(room_id, RoomPowers())
-        roster = {str(user): powers.level(str(user)) for user in room.users}
-        if roster == self._rosters.get(room_id):
-            return
-        await self.hub.update_room(room_id, roster)
-        self._rosters[room_id] = roster
 
     def _is_own_join(self, event: Any) -> bool:
         """The bot's join, not a later change of its display name (also a "join")."""

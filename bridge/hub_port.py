@@ -6,7 +6,8 @@ hub's HTTP API (bridge/http_port.py). Everything here is plain data keyed by Mat
 the hub keeps which meeting belongs to which room.
 
 A refusal the room should read (no meeting here, nobody of that name in the lobby) is a
-`HubRefusal` carrying a French and an English sentence; anything else is an internal error.
+`HubRefusal` carrying a French and an English sentence; a hub that cannot be asked (over
+HTTP) raises `HubFailure`; anything else is an internal error.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ class HubRefusal(Exception):
     @property
     def notice(self) -> str:
         return f"{self.french}\n{self.english}"
+
+
+class HubFailure(RuntimeError):
+    """The hub could not be asked (unreachable, or an answer out of protocol): not the room's
+    doing, and usually passing; its message is one line for the log."""
 
 
 @dataclass(frozen=True)

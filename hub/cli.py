@@ -22,6 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bridge.bot import BotError, running
+from bridge.http_port import HttpHub
 from hub import __version__
 from hub.config import HubConfig, load_config, with_dev_secrets
 from hub.db import migrate
@@ -30,6 +32,7 @@ from hub.errors import ConfigError, StartupError
 from hub.log import setup_logging
 from hub.web.access import AccessLogger
 from hub.web.app import create_app
+from hub.web.bridge import bot_config_of
 
 log = logging.getLogger("hub.cli")
 
@@ -91,6 +94,24 @@ def build_parser() -> argparse.ArgumentParser:
     current = db_commands.add_parser("current", help="show the schema revision")
     _config_options(current)
     current.set_defaults(run=_cmd_db_current)
+
+    bridge = commands.add_parser(
+        "bridge",
+        help="run the Matrix bot alone, talking to a hub over its bridge API",
+        description="Run the Matrix bot in its own process. It calls the hub at matrix.hub_url "
+        "(default: server.public_url) with matrix.bridge_token, which the hub's configuration "
+        "must hold too; it needs matrix.bot_user_id and matrix.bot_homeserver_url. Stops on "
+        "SIGINT or SIGTERM.",
+    )
+    bridge.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        metavar="FILE",
+        default=os.environ.get("HUB_CONFIG") or None,
+        help="TOML configuration file (default: $HUB_CONFIG); see config.example.toml",
+    )
+    bridge.set_defaults(run=_cmd_bridge)
 
     check = commands.add_parser(
         "check-config",
@@ -234,6 +255,51 @@ def _cmd_db_current(args: argparse.Namespace) -> int:
         return _describe(await migrate.schema_status(database.engine))
 
     print(asyncio.run(_with_database(_load(args), action)))
+    return 0
+
+
+def _bridge_config(args: argparse.Namespace) -> HubConfig:
+    """The configuration of a bot run alone; one line naming the key it still needs."""
+    if args.config is None:
+        raise ConfigError("no configuration: pass --config FILE (start from config.example.toml)")
+    config = load_config(args.config, for_bridge=True)
+    matrix = config.matrix
+    needed = (
+        ("bot_user_id", matrix.bot_user_id, "the bot's Matrix user id, @name:server"),
+        ("bot_homeserver_url", matrix.bot_homeserver_url, "its homeserver's client API URL"),
+        ("bridge_token", matrix.bridge_token.get_secret_value(), "the hub's bridge token"),
+    )
+    for key, value, what in needed:
+        if not value:
+            raise ConfigError(f"{args.config}: matrix.{key}: is empty; set it to {what}")
+    setup_logging(config.logging, dev=config.dev)
+    return config
+
+
+async def _run_bridge(config: HubConfig) -> None:
+    # A signal cancels everything, also a first login still retrying an unreachable homeserver.
+    main = asyncio.current_task()
+    assert main is not None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, main.cancel)
+    hub = HttpHub(config.bridge_hub_url, config.matrix.bridge_token.get_secret_value())
+    try:
+        async with running(bot_config_of(config), hub):
+            log.info(
+                "bridge running as %s, hub at %s", config.matrix.bot_user_id, config.bridge_hub_url
+            )
+            await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        log.info("stopping")
+    except BotError as exc:
+        raise StartupError(str(exc)) from None
+    finally:
+        await hub.close()
+
+
+def _cmd_bridge(args: argparse.Namespace) -> int:
+    run_event_loop(_run_bridge(_bridge_config(args)))
     return 0
 
 

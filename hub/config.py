@@ -235,10 +235,23 @@ class MatrixConfig(_Section):
     command_prefix: str = Field(default="!visio", pattern=r"^\S{1,32}$")
     # Whether the end-of-meeting summary in the room names the participants.
     summary_names: bool = True
+    # Shared secret of the bridge API (/api/v1/bridge) that a bot run alone (`hub bridge`)
+    # calls with `Authorization: Bearer <token>`. Empty: that API is off (404).
+    bridge_token: SecretStr = SecretStr("")
+    # The hub's base URL as `hub bridge` reaches it. Empty: server.public_url.
+    hub_url: str = ""
+    # Origins of the Matrix web clients that may show the meeting page as a widget (its only
+    # frame-ancestors), e.g. ("https://www.tchap.gouv.fr",). Empty: nobody may frame it.
+    widget_parent_origins: tuple[str, ...] = ()
 
     @property
     def bot_enabled(self) -> bool:
         return bool(self.bot_user_id)
+
+    @property
+    def bot_in_process(self) -> bool:
+        """A bridge token means the bot runs alone (`hub bridge`), never also in the hub."""
+        return self.bot_enabled and not self.bridge_token.get_secret_value()
 
     @field_validator("bot_user_id")
     @classmethod
@@ -257,6 +270,13 @@ class MatrixConfig(_Section):
             raise ValueError("must be an http(s) base URL, e.g. https://matrix.example.gouv.fr")
         return value.rstrip("/")
 
+    @field_validator("hub_url")
+    @classmethod
+    def _hub_url(cls, value: str) -> str:
+        if value and (not value.startswith(("https://", "http://")) or "?" in value):
+            raise ValueError("must be an http(s) base URL, e.g. https://visio.example.gouv.fr")
+        return value.rstrip("/")
+
     @field_validator("homeserver_overrides")
     @classmethod
     def _override_urls(cls, value: dict[str, str]) -> dict[str, str]:
@@ -272,6 +292,33 @@ class MatrixConfig(_Section):
         for name in value:
             parse_server_name(name)
         return value
+
+    @field_validator("widget_parent_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(parse_origin(origin) for origin in value)
+
+
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+
+
+def parse_origin(value: str) -> str:
+    """A web origin, `https://host[:port]` (http only on loopback), in canonical lower case.
+
+    It goes into a Content-Security-Policy header as it is, so nothing but a scheme, a host
+    and a port may pass (no path, wildcard, quote, space or ';').
+    """
+    scheme, sep, rest = value.strip().removesuffix("/").partition("://")
+    scheme, rest = scheme.lower(), rest.lower()
+    if not sep or scheme not in ("https", "http"):
+        raise ValueError(f"{value!r} is not an origin like https://www.tchap.gouv.fr")
+    try:
+        server = parse_server_name(rest)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an origin (scheme://host[:port]): {exc}") from None
+    if scheme == "http" and server.host not in _LOOPBACK_HOSTS:
+        raise ValueError(f"{value!r}: only https:// origins, or http:// on loopback")
+    return f"{scheme}://{rest}"
 
 
 class HubConfig(_Section):
@@ -309,6 +356,11 @@ class HubConfig(_Section):
         if self.server.public_url:
             return self.server.public_url
         return f"http://{self.server.host}:{self.server.port}"
+
+    @property
+    def bridge_hub_url(self) -> str:
+        """Where a bot run alone reaches the hub."""
+        return self.matrix.hub_url or self.public_url
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -384,8 +436,11 @@ def load_config(
     *,
     dev: bool = False,
     environ: Mapping[str, str] | None = None,
+    for_bridge: bool = False,
 ) -> HubConfig:
-    """Read, override and validate the configuration; raise ConfigError with one clear line."""
+    """Read, override and validate the configuration; raise ConfigError with one clear line.
+    `for_bridge`: for a bot run alone (`hub bridge`), which signs nothing and so needs no
+    security.secret_key, nor server.public_url when given matrix.hub_url."""
     data: dict[str, Any] = _read_toml(path) if path else {}
     sources = _apply_environment(data, os.environ if environ is None else environ)
     if dev:
@@ -401,12 +456,16 @@ def load_config(
         where = _source_of(loc, sources, path)
         raise ConfigError(f"{where}: {'.'.join(loc) or 'top level'}: {message}{more}") from None
     if not config.dev:
-        _check_production(config, sources, path)
+        _check_production(config, sources, path, for_bridge=for_bridge)
     return config
 
 
 def _check_production(
-    config: HubConfig, sources: Mapping[tuple[str, ...], str], path: Path | None
+    config: HubConfig,
+    sources: Mapping[tuple[str, ...], str],
+    path: Path | None,
+    *,
+    for_bridge: bool = False,
 ) -> None:
     """Outside dev mode, refuse what is only acceptable on a developer's laptop."""
 
@@ -415,17 +474,22 @@ def _check_production(
 
     secret = config.security.secret_key.get_secret_value()
     key = ("security", "secret_key")
-    if not secret:
+    if not secret and not for_bridge:  # the bridge signs nothing: it may go without one
         raise fail(key, "is empty; set a random value (hub prints one with `hub secret`)")
-    if is_example_secret(secret):
+    if secret and is_example_secret(secret):
         raise fail(key, "is an example value; replace it with a random one (`hub secret`)")
-    if len(secret) < MIN_SECRET_LENGTH:
+    if secret and len(secret) < MIN_SECRET_LENGTH:
         raise fail(key, f"is shorter than {MIN_SECRET_LENGTH} characters")
-    if not config.server.public_url:
+    if not config.server.public_url and not (for_bridge and config.matrix.hub_url):
         raise fail(("server", "public_url"), "is required outside dev mode")
     matrix = config.matrix
     if matrix.bot_enabled and not matrix.bot_homeserver_url:
         raise fail(("matrix", "bot_homeserver_url"), "is required when matrix.bot_user_id is set")
+    bridge_token = matrix.bridge_token.get_secret_value()
+    if bridge_token and is_example_secret(bridge_token):
+        raise fail(("matrix", "bridge_token"), "is an example value; replace it (`hub secret`)")
+    if bridge_token and len(bridge_token) < MIN_SECRET_LENGTH:
+        raise fail(("matrix", "bridge_token"), f"is shorter than {MIN_SECRET_LENGTH} characters")
     for index, provider in enumerate(config.auth.providers):
         client_secret = provider.client_secret.get_secret_value()
         where = ("auth", "providers", str(index), "client_secret")

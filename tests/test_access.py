@@ -8,6 +8,7 @@ are checked exhaustively against their description in docs/signaling.md.
 from __future__ import annotations
 
 import itertools
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ from hub.db.models import AccessLevel, MeetingState, Role
 from hub.ids import Identity, MeetingId
 from hub.meetings.access import Visitor, decide
 from hub.meetings.service import MeetingView
+from hub.web.app import create_app
 from tests.conftest import make_config
 from tests.support.hub_client import another_browser, api_client
 
@@ -36,6 +38,14 @@ PUBLIC = {
     ("POST", "/auth/logout"): "ends the caller's own session only",
     ("GET", "/auth/logged-out"): "a static message",
     ("GET", "/static/{filename}"): "scripts, styles, images",
+    ("GET", "/api/v1/meetings/{meeting_id}/ws"): (
+        "the join message must bring a session or a join token (a widget in a Matrix client has "
+        "no cookie); who enters is decided then (checked below)"
+    ),
+    ("POST", "/auth/matrix/widget"): (
+        "a Matrix OpenID token, checked with its homeserver, for an identity-only join token "
+        "in the answer; no session, no cookie (tests/bridge/test_matrix_widget.py)"
+    ),
 }  # fmt: skip
 
 # Routes that need a session (401 without) and that only the meeting's owner may use (403).
@@ -51,8 +61,22 @@ OWNER_ONLY = {
 OWN_ONLY = {
     ("POST", "/api/v1/meetings"),
     ("GET", "/api/v1/meetings"),
-    ("GET", "/api/v1/meetings/{meeting_id}/ws"),
     ("POST", "/auth/matrix"),  # turns the caller's own session into a Matrix user's
+}
+# The bridge API (`HubPort` over HTTP for `hub bridge`): 404 while matrix.bridge_token is empty,
+# then 401 without `Authorization: Bearer`, 403 with a wrong token (checked below).
+BRIDGE_TOKEN_ONLY = {
+    ("POST", "/api/v1/bridge/rooms/{room_id}/start"),
+    ("GET", "/api/v1/bridge/rooms/{room_id}/meeting"),
+    ("POST", "/api/v1/bridge/rooms/{room_id}/end"),
+    ("POST", "/api/v1/bridge/rooms/{room_id}/lock"),
+    ("POST", "/api/v1/bridge/rooms/{room_id}/admit"),
+    ("POST", "/api/v1/bridge/rooms/{room_id}/mute"),
+    ("POST", "/api/v1/bridge/rooms/{room_id}/invite"),
+    ("POST", "/api/v1/bridge/rooms/{room_id}/chat"),
+    ("POST", "/api/v1/bridge/rooms/{room_id}/status"),
+    ("PUT", "/api/v1/bridge/rooms/{room_id}/members"),
+    ("GET", "/api/v1/bridge/events"),
 }
 
 
@@ -92,16 +116,39 @@ async def world(aiohttp_client, tmp_path) -> World:
 
 
 def concrete(path: str, world: World) -> str:
-    return path.replace("{meeting_id}", world.meeting_id).replace(
-        "{invitation_id}", str(world.invitation_id)
+    return (
+        path.replace("{meeting_id}", world.meeting_id)
+        .replace("{invitation_id}", str(world.invitation_id))
+        .replace("{room_id}", "%21salon%3Aagent.tchap.gouv.fr")
     )
 
 
 async def test_every_route_is_classified(world: World):
     routes = app_routes(world.client.app)
-    unclassified = routes - set(PUBLIC) - OWNER_ONLY - OWN_ONLY
+    classified = set(PUBLIC) | OWNER_ONLY | OWN_ONLY | BRIDGE_TOKEN_ONLY
+    unclassified = routes - classified
     assert not unclassified, f"decide who may call these routes: {sorted(unclassified)}"
-    assert (set(PUBLIC) | OWNER_ONLY | OWN_ONLY) - routes == set(), "table names a gone route"
+    assert classified - routes == set(), "table names a gone route"
+
+
+async def test_bridge_routes_need_the_bridge_token_and_are_off_without_one(
+    world: World, aiohttp_client, tmp_path
+):
+    token = secrets.token_urlsafe(40)
+    (tmp_path / "bridge").mkdir()
+    bridged = await aiohttp_client(
+        create_app(make_config(tmp_path / "bridge", matrix={"bridge_token": token}))
+    )
+    for method, path in sorted(BRIDGE_TOKEN_ONLY):
+        url = concrete(path, world)
+        off = await world.client.request(method, url, headers={"Authorization": f"Bearer {token}"})
+        assert off.status == 404, (method, path, off.status)
+        anonymous = await bridged.request(method, url, json={})
+        assert anonymous.status == 401, (method, path, anonymous.status)
+        wrong = await bridged.request(
+            method, url, json={}, headers={"Authorization": f"Bearer {token[::-1]}"}
+        )
+        assert wrong.status == 403, (method, path, wrong.status)
 
 
 async def other_person(world: World) -> tuple[aiohttp.ClientSession, dict[str, str]]:
@@ -154,6 +201,16 @@ async def test_own_only_routes_need_a_session_and_show_only_the_callers_things(w
         assert (await ws.receive_json(timeout=5)) == {"type": "waiting"}
         await ws.send_json({"type": "chat", "text": "?"})
         assert (await ws.receive_json(timeout=5))["code"] == "not_admitted"
+        await ws.close()
+        # A socket without a session must bring a join token: nothing else is answered.
+        ws = await anonymous.ws_connect(
+            world.client.make_url(f"/api/v1/meetings/{world.meeting_id}/ws")
+        )
+        await ws.send_json({"type": "join", "name": "Anonyme"})
+        first = await ws.receive_json(timeout=5)
+        assert (first["type"], first["code"]) == ("error", "unauthorized"), first
+        await ws.send_json({"type": "join", "name": "Anonyme", "token": "not-a-token"})
+        assert (await ws.receive_json(timeout=5))["code"] == "unauthorized"
         await ws.close()
         # A socket from another site is refused before the upgrade.
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:

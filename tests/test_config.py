@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from hub.config import HubConfig, load_config, with_dev_secrets
 from hub.errors import ConfigError
-from tests.conftest import REPO
+from tests.conftest import REPO, toml_value
 
 EXAMPLE = REPO / "config.example.toml"
 
@@ -108,6 +108,26 @@ def test_empty_and_short_secrets_refused_outside_dev_mode(tmp_path):
         )
 
 
+def test_bridge_token_checked_in_production_and_the_bridge_needs_no_secret_key(tmp_path):
+    path = production_example(tmp_path, {EXAMPLE_SECRET: GOOD_SECRET})
+    for token, message in (("abc123", "shorter than 32"), ("change-me" * 5, "an example value")):
+        where = r"^HUB_MATRIX__BRIDGE_TOKEN: matrix\.bridge_token: is "
+        with pytest.raises(ConfigError, match=where + message):
+            load_config(path, environ={"HUB_MATRIX__BRIDGE_TOKEN": token})
+    token = "Zt3" * 15
+    config = load_config(path, environ={"HUB_MATRIX__BRIDGE_TOKEN": token})
+    assert config.matrix.bridge_token.get_secret_value() == token
+    assert token not in repr(config)
+    # The bridge signs nothing: its file needs no security.secret_key.
+    bridge_only = production_example(tmp_path, {EXAMPLE_SECRET: 'secret_key = ""'})
+    environ = {"HUB_MATRIX__BRIDGE_TOKEN": token, "HUB_MATRIX__HUB_URL": "http://10.0.0.2:8080/"}
+    assert load_config(bridge_only, environ=environ, for_bridge=True).bridge_hub_url == (
+        "http://10.0.0.2:8080"
+    )
+    with pytest.raises(ConfigError, match=r"security\.secret_key: is empty"):
+        load_config(bridge_only, environ=environ)
+
+
 def test_missing_public_url_refused_outside_dev_mode(tmp_path):
     path = production_example(
         tmp_path,
@@ -138,6 +158,29 @@ def test_environment_overrides_file_and_errors_name_the_variable(tmp_path):
         load_config(EXAMPLE, environ={"HUB_SERVER__COLOUR": "blue"})
     with pytest.raises(ConfigError, match=r"^HUB_METRICS__ALLOW_FROM: metrics\.allow_from"):
         load_config(EXAMPLE, environ={"HUB_METRICS__ALLOW_FROM": '["not a network"]'})
+
+
+def test_widget_parent_origins_are_plain_origins(tmp_path):
+    variable = "HUB_MATRIX__WIDGET_PARENT_ORIGINS"
+    config = load_config(
+        EXAMPLE, environ={variable: '["https://WWW.Tchap.gouv.fr/", "http://localhost:8081"]'}
+    )
+    assert config.matrix.widget_parent_origins == (
+        "https://www.tchap.gouv.fr",
+        "http://localhost:8081",
+    )
+    # Each value goes into the CSP header as it is: nothing but scheme, host and port passes.
+    for bad in (
+        "https://www.tchap.gouv.fr/app",
+        "https://*.tchap.gouv.fr",
+        "https://a.gouv.fr; script-src *",
+        "'self'",
+        "www.tchap.gouv.fr",
+        "http://www.tchap.gouv.fr",
+        "ftp://files.gouv.fr",
+    ):
+        with pytest.raises(ConfigError, match=rf"^{variable}: matrix\.widget_parent_origins"):
+            load_config(EXAMPLE, environ={variable: toml_value([bad])})
 
 
 def test_environment_can_fix_production_secrets(tmp_path):

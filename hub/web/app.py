@@ -24,6 +24,7 @@ from hub.sfu.service import Sfu, SfuCollector
 from hub.web import health, matrix_login, pages
 from hub.web.api import add_api_routes
 from hub.web.bridge import bridge_context
+from hub.web.bridge_api import add_bridge_api
 from hub.web.errors import error_middleware
 from hub.web.keys import (
     CONFIG,
@@ -124,5 +125,6 @@ def create_app(config: HubConfig) -> web.Application:
     add_login(app)  # /auth/* routes and the HTTP session to identity providers
     app.router.add_routes(matrix_login.routes)  # /auth/matrix: Matrix OpenID tokens
     add_api_routes(app)
+    add_bridge_api(app)  # /api/v1/bridge: HubPort over HTTP for `hub bridge` (off without a token)
     app.router.add_static("/static", resource_dir("static"), name="static", append_version=True)
     return app

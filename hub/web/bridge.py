@@ -124,7 +124,10 @@ class LocalHub:
             meeting_id=link.meeting_id,
             title=meeting.title,
             url=url,
-            widget_url=f"{url}?widget=1&lang=$org.matrix.msc2873.client_language",
+            widget_url=(
+                f"{url}?widget=1&lang=$org.matrix.msc2873.client_language"
+                "&displayName=$matrix_display_name"
+            ),
             widget_id=link.widget_id,
             locked=live.locked if live is not None else meeting.locked,
             started_at=meeting.started_at,

@@ -1,0 +1,184 @@
+"""The JSON shape of the bridge interface over HTTP (hub/web/bridge_api.py ↔ bridge/http_port.py).
+
+Both sides use only this module: request bodies are pydantic models carrying their limits,
+answers and events are the dataclasses of bridge/hub_port.py dumped as they are (datetimes in
+ISO 8601, tuples as arrays), events tagged with a `type`. Pure and I/O-free; a bad document
+raises `ValueError` naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
+
+from bridge.hub_port import (
+    BridgeEvent,
+    ChatFromMeeting,
+    HubRefusal,
+    MeetingClosed,
+    PresenceChanged,
+    RoomMeeting,
+)
+from bridge.power import CREATOR_POWER
+
+PREFIX: Final = "/api/v1/bridge"
+MAX_MATRIX_ID = 255  # the Matrix spec's limit for user, room and event ids
+MAX_NAME = 120
+MAX_TEXT = 2000
+MAX_MEMBERS = 10_000
+MAX_MEETING_ID = 64
+# Power levels are canonical-JSON integers; room creators (room version 12) rank above them.
+MIN_POWER = -(2**53 - 1)
+REFUSED = "refused"  # the `code` of a 409 answer carrying a `HubRefusal`
+
+UserId = Annotated[str, Field(max_length=MAX_MATRIX_ID, pattern=r"^@[^:\s]+:\S+$")]
+EventId = Annotated[str, Field(max_length=MAX_MATRIX_ID, pattern=r"^\$\S+$")]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+Power = Annotated[int, Field(ge=MIN_POWER, le=CREATOR_POWER, strict=True)]
+
+
+def check_room_id(room_id: str) -> str:
+    """A Matrix room id as the path carries it (room version 12 ids have no server part)."""
+    if len(room_id) > MAX_MATRIX_ID:
+        raise ValueError(f"room id: longer than {MAX_MATRIX_ID} characters")
+    if not room_id.startswith("!") or len(room_id) < 2 or any(c.isspace() for c in room_id):
+        raise ValueError("room id: must look like !opaque:server")
+    return room_id
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StartMeeting(_Body):
+    by: UserId
+    # Longer titles are cut by the hub, as in process; this only bounds the request.
+    title: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+
+
+class EndMeeting(_Body):
+    by: UserId
+
+
+class SetLocked(_Body):
+    locked: StrictBool
+    by: UserId
+
+
+class NamedPerson(_Body):
+    """Admit or mute the one person of that display name."""
+
+    name: Name
+    by: UserId
+
+
+class Invite(_Body):
+    user_id: UserId
+    by: UserId
+
+
+class PostChat(_Body):
+    sender: UserId
+    name: Name
+    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+
+
+class RememberStatus(_Body):
+    meeting_id: Annotated[str, Field(min_length=1, max_length=MAX_MEETING_ID)]
+    event_id: EventId
+
+
+class UpdateRoom(_Body):
+    members: Annotated[dict[UserId, Power], Field(max_length=MAX_MEMBERS)]
+
+
+class MeetingReply(_Body):
+    meeting: RoomMeeting | None
+
+
+class NameReply(_Body):
+    name: str
+
+
+class PostedReply(_Body):
+    posted: bool
+
+
+def validation_message(exc: ValidationError) -> str:
+    """`members.@a:b: Input should be a valid integer` (the first error, with where)."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{where}: {str(first['msg']).removeprefix('Value error, ')}"
+
+
+_MEETING = TypeAdapter(RoomMeeting)
+
+
+def meeting_to_json(meeting: RoomMeeting) -> dict[str, Any]:
+    return _MEETING.dump_python(meeting, mode="json")  # type: ignore[no-any-return]
+
+
+def meeting_from_json(data: object) -> RoomMeeting:
+    try:
+        return _MEETING.validate_python(data)
+    except ValidationError as exc:
+        raise ValueError(f"room meeting: {validation_message(exc)}") from None
+
+
+# -- events ---------------------------------------------------------------------------------
+
+_EVENT_TYPES: Final[dict[str, type[PresenceChanged | MeetingClosed | ChatFromMeeting]]] = {
+    "presence_changed": PresenceChanged,
+    "meeting_closed": MeetingClosed,
+    "chat_from_meeting": ChatFromMeeting,
+}
+_EVENT_NAMES = {kind: name for name, kind in _EVENT_TYPES.items()}
+_EVENT_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    name: TypeAdapter(kind) for name, kind in _EVENT_TYPES.items()
+}
+
+
+def event_to_json(event: BridgeEvent) -> dict[str, Any]:
+    name = _EVENT_NAMES[type(event)]
+    return {"type": name, **_EVENT_ADAPTERS[name].dump_python(event, mode="json")}
+
+
+def event_from_json(data: object) -> BridgeEvent:
+    if not isinstance(data, dict):
+        raise ValueError("bridge event: not a JSON object")
+    name = data.get("type")
+    if not isinstance(name, str) or name not in _EVENT_TYPES:
+        raise ValueError(f"bridge event: unknown type {name!r}")
+    fields = {key: value for key, value in data.items() if key != "type"}
+    try:
+        event = _EVENT_ADAPTERS[name].validate_python(fields)
+    except ValidationError as exc:
+        raise ValueError(f"bridge event {name}: {validation_message(exc)}") from None
+    assert isinstance(event, _EVENT_TYPES[name])
+    return event
+
+
+# -- refusals -------------------------------------------------------------------------------
+
+
+def refusal_to_json(refusal: HubRefusal) -> dict[str, Any]:
+    """A problem document (like every hub error) that also carries both sentences."""
+    return {
+        "status": 409,
+        "code": REFUSED,
+        "title": "Refusé / Refused",
+        "detail": refusal.notice,
+        "french": refusal.french,
+        "english": refusal.english,
+    }
+
+
+def refusal_from_json(data: object) -> HubRefusal | None:
+    """The refusal in a 409 answer; None if the answer is another kind of conflict."""
+    if not isinstance(data, dict) or data.get("code") != REFUSED:
+        return None
+    french, english = data.get("french"), data.get("english")
+    if not isinstance(french, str) or not isinstance(english, str):
+        return None
+    return HubRefusal(french, english)
