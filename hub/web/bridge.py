@@ -28,6 +28,7 @@ from bridge.hub_port import (
     MeetingSummary,
     PresenceChanged,
     RoomMeeting,
+    no_meeting,
 )
 from hub.config import HubConfig
 from hub.db.models import AccessLevel, Role
@@ -58,10 +59,6 @@ from hub.web.keys import (
 
 log = logging.getLogger(__name__)
 
-NO_MEETING = HubRefusal(
-    "Aucune réunion n'est en cours dans ce salon. « !visio start » en démarre une.",
-    "No meeting is on in this room. “!visio start” starts one.",
-)
 DEFAULT_TITLE = "Réunion du salon"
 BRIDGE_ACTOR = ParticipantId("matrix-bridge")
 
@@ -99,10 +96,18 @@ class LocalHub:
     def __init__(self, app: web.Application) -> None:
         self.app = app
         self._listeners: list[Listener] = []
+        # Meeting events wait here for the worker: the publisher (a join, a leave, a chat
+        # line) never waits for the database reads that turn them into bridge events.
+        self._pending: asyncio.Queue[MeetingEvent] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
         self._unsubscribe = app[EVENTS].subscribe(self._on_event)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._unsubscribe()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
 
     # -- views -----------------------------------------------------------------------------
 
@@ -112,7 +117,7 @@ class LocalHub:
     async def _link(self, room_id: str) -> RoomLinkView:
         link = await self.app[ROOM_LINKS].live_for(room_id)
         if link is None:
-            raise NO_MEETING
+            raise no_meeting(self.app[CONFIG].matrix.command_prefix)
         return link
 
     async def _view(self, link: RoomLinkView, meeting: MeetingView | None = None) -> RoomMeeting:
@@ -235,43 +240,63 @@ class LocalHub:
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._carry(), name="bridge-events")
         return lambda: self._listeners.remove(listener)
 
     async def _on_event(self, event: MeetingEvent) -> None:
-        if not self._listeners:
-            return
+        if self._listeners:
+            self._pending.put_nowait(event)
+
+    async def _carry(self) -> None:
+        """Turn queued meeting events into bridge events for the linked rooms, in order."""
+        while True:
+            event = await self._pending.get()
+            try:
+                bridge_events = await self._bridge_events(event)
+            except Exception:
+                log.exception("bridge: %s not carried to its rooms", type(event).__name__)
+                continue
+            results = await asyncio.gather(
+                *(listener(item) for listener in list(self._listeners) for item in bridge_events),
+                return_exceptions=True,
+            )
+            for result in results:
+                if isinstance(result, Exception):
+                    log.error("bridge: a listener failed", exc_info=result)
+
+    async def _bridge_events(self, event: MeetingEvent) -> list[BridgeEvent]:
         links = await self.app[ROOM_LINKS].rooms_of(event.meeting_id)
         if not links:
-            return
-        bridge_events: list[BridgeEvent] = []
+            return []
         match event:
             case ParticipantJoined() | ParticipantLeft():
                 meeting = await self.app[MEETINGS].get(event.meeting_id)
-                for link in links:
-                    bridge_events.append(PresenceChanged(await self._view(link, meeting)))
+                return [PresenceChanged(await self._view(link, meeting)) for link in links]
             case MeetingEnded():
                 meeting = await self.app[MEETINGS].get(event.meeting_id)
                 names = event.participant_names if self.app[CONFIG].matrix.summary_names else ()
-                for link in links:
-                    summary = MeetingSummary(
-                        room_id=link.room_id,
-                        meeting_id=link.meeting_id,
-                        title=meeting.title,
-                        widget_id=link.widget_id,
-                        status_event_id=link.status_event_id,
-                        started_at=meeting.started_at,
-                        ended_at=event.at,
-                        participant_count=event.participant_count,
-                        names=names,
+                return [
+                    MeetingClosed(
+                        MeetingSummary(
+                            room_id=link.room_id,
+                            meeting_id=link.meeting_id,
+                            title=meeting.title,
+                            widget_id=link.widget_id,
+                            status_event_id=link.status_event_id,
+                            started_at=meeting.started_at,
+                            ended_at=event.at,
+                            participant_count=event.participant_count,
+                            names=names,
+                        )
                     )
-                    bridge_events.append(MeetingClosed(summary))
+                    for link in links
+                ]
             case ChatPosted():
-                bridge_events = [
+                return [
                     ChatFromMeeting(link.room_id, event.display_name, event.text) for link in links
                 ]
-        await asyncio.gather(
-            *(listener(item) for listener in list(self._listeners) for item in bridge_events)
-        )
+        return []
 
 
 def bot_config_of(config: HubConfig) -> BotConfig:
@@ -288,11 +313,12 @@ def bot_config_of(config: HubConfig) -> BotConfig:
 
 
 async def bridge_context(app: web.Application) -> AsyncIterator[None]:
-    """Run the Matrix bot inside the hub process when [matrix] names a bot account. The bot
+    """Run the Matrix bot inside the hub process when [matrix] names a bot account and no
+    bridge token (which means the bot runs alone, `hub bridge`: one account, one bot). The bot
     starts in the background: an unreachable homeserver or a refused login is logged and the
     hub serves meetings without it."""
     config = app[CONFIG]
-    if not config.matrix.bot_enabled:
+    if not config.matrix.bot_in_process:  # not with a bridge token: that bot runs alone
         yield
         return
     hub = LocalHub(app)
@@ -311,4 +337,4 @@ async def bridge_context(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        hub.close()
+        await hub.close()
