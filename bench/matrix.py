@@ -185,7 +185,7 @@ async def hub_running(workdir: Path) -> AsyncIterator[LocalHub]:
     try:
         yield hub
     finally:
-        hub.close()
+        await hub.close()
         await runner.cleanup()
 
 

@@ -57,6 +57,7 @@ from bridge.hub_port import (
     MeetingClosed,
     PresenceChanged,
     RoomMeeting,
+    no_meeting,
 )
 from bridge.power import RoomPowers
 from bridge.schedule import Reminder, ReminderBook, ScheduleFull
@@ -73,7 +74,6 @@ LAYOUT_EVENT = "io.element.widgets.layout"
 STATUS_DELAY = 0.5  # seconds: joins and leaves this close together make one status edit
 UNDECRYPTED_KEEP = 600.0  # seconds an undecryptable command is retried
 MAX_UNDECRYPTED = 200
-MAX_CHAT = 2000
 
 
 class BotError(RuntimeError):
@@ -428,9 +428,7 @@ class MatrixBot(VisioCommands):
         room = self.client.rooms.get(room_id)
         name = room.user_name(sender) if room is not None else None
         try:
-            await self.hub.post_chat(
-                room_id, sender=sender, name=name or sender, text=str(event.body)[:MAX_CHAT]
-            )
+            await self.hub.post_chat(room_id, sender=sender, name=name or sender, text=event.body)
         except Exception:
             log.exception("matrix bot: a room message could not reach the meeting chat")
 
@@ -599,11 +597,7 @@ class MatrixBot(VisioCommands):
     async def _meeting(self, room_id: str) -> RoomMeeting:
         meeting = await self.hub.room_meeting(room_id)
         if meeting is None:
-            raise HubRefusal(
-                "Aucune réunion n'est en cours dans ce salon. "
-                f"« {self.config.prefix} start » en démarre une.",
-                f"No meeting is on in this room. “{self.config.prefix} start” starts one.",
-            )
+            raise no_meeting(self.config.prefix)
         return meeting
 
     # --- Handlers ---------------------------------------------------------------------------

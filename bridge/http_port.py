@@ -96,7 +96,12 @@ class HttpHub:
             raise HubFailure(f"hub sent an unreadable answer: {exc}") from None
 
     async def _reply(
-        self, model: type[Reply], method: str, room_id: str, action: str, body: BaseModel
+        self,
+        model: type[Reply],
+        method: str,
+        room_id: str,
+        action: str,
+        body: BaseModel | None = None,
     ) -> Reply:
         data = await self._call(method, room_id, action, body)
         try:
@@ -115,13 +120,7 @@ class HttpHub:
         )
 
     async def room_meeting(self, room_id: str) -> RoomMeeting | None:
-        data = await self._call("GET", room_id, "meeting")
-        try:
-            return wire.MeetingReply.model_validate(data).meeting
-        except ValidationError as exc:
-            raise HubFailure(
-                f"hub sent an unreadable answer: {wire.validation_message(exc)}"
-            ) from None
+        return (await self._reply(wire.MeetingReply, "GET", room_id, "meeting")).meeting
 
     async def end_meeting(self, room_id: str, *, by: str) -> None:
         await self._call("POST", room_id, "end", _body(wire.EndMeeting, by=by))

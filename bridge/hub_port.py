@@ -36,6 +36,14 @@ class HubFailure(RuntimeError):
     doing, and usually passing; its message is one line for the log."""
 
 
+def no_meeting(prefix: str) -> HubRefusal:
+    """The refusal of a command that needs the room's meeting when none is on."""
+    return HubRefusal(
+        f"Aucune réunion n'est en cours dans ce salon. « {prefix} start » en démarre une.",
+        f"No meeting is on in this room. “{prefix} start” starts one.",
+    )
+
+
 @dataclass(frozen=True)
 class RoomMeeting:
     """A room's live meeting as the room sees it."""

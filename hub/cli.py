@@ -40,7 +40,7 @@ EXIT_STARTUP = 1
 EXIT_CONFIG = 2
 
 
-def _config_options(parser: argparse.ArgumentParser) -> None:
+def _config_file_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         "-c",
@@ -49,6 +49,10 @@ def _config_options(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("HUB_CONFIG") or None,
         help="TOML configuration file (default: $HUB_CONFIG); see config.example.toml",
     )
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    _config_file_option(parser)
     parser.add_argument(
         "--dev",
         action="store_true",
@@ -103,14 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         "must hold too; it needs matrix.bot_user_id and matrix.bot_homeserver_url. Stops on "
         "SIGINT or SIGTERM.",
     )
-    bridge.add_argument(
-        "--config",
-        "-c",
-        type=Path,
-        metavar="FILE",
-        default=os.environ.get("HUB_CONFIG") or None,
-        help="TOML configuration file (default: $HUB_CONFIG); see config.example.toml",
-    )
+    _config_file_option(bridge)
     bridge.set_defaults(run=_cmd_bridge)
 
     check = commands.add_parser(

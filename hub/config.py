@@ -263,16 +263,9 @@ class MatrixConfig(_Section):
             parse_server_name(server)
         return value
 
-    @field_validator("bot_homeserver_url")
+    @field_validator("bot_homeserver_url", "hub_url")
     @classmethod
-    def _bot_homeserver(cls, value: str) -> str:
-        if value and (not value.startswith(("https://", "http://")) or "?" in value):
-            raise ValueError("must be an http(s) base URL, e.g. https://matrix.example.gouv.fr")
-        return value.rstrip("/")
-
-    @field_validator("hub_url")
-    @classmethod
-    def _hub_url(cls, value: str) -> str:
+    def _base_urls(cls, value: str) -> str:
         if value and (not value.startswith(("https://", "http://")) or "?" in value):
             raise ValueError("must be an http(s) base URL, e.g. https://visio.example.gouv.fr")
         return value.rstrip("/")
@@ -472,24 +465,25 @@ def _check_production(
     def fail(loc: tuple[str, ...], message: str) -> ConfigError:
         return ConfigError(f"{_source_of(loc, sources, path)}: {'.'.join(loc)}: {message}")
 
+    def check_secret(key: tuple[str, ...], value: str, *, required: bool) -> None:
+        if not value:
+            if required:
+                raise fail(key, "is empty; set a random value (hub prints one with `hub secret`)")
+            return
+        if is_example_secret(value):
+            raise fail(key, "is an example value; replace it with a random one (`hub secret`)")
+        if len(value) < MIN_SECRET_LENGTH:
+            raise fail(key, f"is shorter than {MIN_SECRET_LENGTH} characters")
+
+    # The bridge signs nothing: it may go without a secret key.
     secret = config.security.secret_key.get_secret_value()
-    key = ("security", "secret_key")
-    if not secret and not for_bridge:  # the bridge signs nothing: it may go without one
-        raise fail(key, "is empty; set a random value (hub prints one with `hub secret`)")
-    if secret and is_example_secret(secret):
-        raise fail(key, "is an example value; replace it with a random one (`hub secret`)")
-    if secret and len(secret) < MIN_SECRET_LENGTH:
-        raise fail(key, f"is shorter than {MIN_SECRET_LENGTH} characters")
+    check_secret(("security", "secret_key"), secret, required=not for_bridge)
     if not config.server.public_url and not (for_bridge and config.matrix.hub_url):
         raise fail(("server", "public_url"), "is required outside dev mode")
     matrix = config.matrix
     if matrix.bot_enabled and not matrix.bot_homeserver_url:
         raise fail(("matrix", "bot_homeserver_url"), "is required when matrix.bot_user_id is set")
-    bridge_token = matrix.bridge_token.get_secret_value()
-    if bridge_token and is_example_secret(bridge_token):
-        raise fail(("matrix", "bridge_token"), "is an example value; replace it (`hub secret`)")
-    if bridge_token and len(bridge_token) < MIN_SECRET_LENGTH:
-        raise fail(("matrix", "bridge_token"), f"is shorter than {MIN_SECRET_LENGTH} characters")
+    check_secret(("matrix", "bridge_token"), matrix.bridge_token.get_secret_value(), required=False)
     for index, provider in enumerate(config.auth.providers):
         client_secret = provider.client_secret.get_secret_value()
         where = ("auth", "providers", str(index), "client_secret")

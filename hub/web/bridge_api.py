@@ -54,8 +54,8 @@ class BridgeApi:
             return_exceptions=True,
         )
 
-    def close(self) -> None:
-        self.hub.close()
+    async def close(self) -> None:
+        await self.hub.close()
 
 
 BRIDGE_API = web.AppKey("bridge_api", BridgeApi)
@@ -252,7 +252,7 @@ async def bridge_api_context(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        api.close()
+        await api.close()
 
 
 async def _close_event_sockets(app: web.Application) -> None:

@@ -56,4 +56,4 @@ async def local_hub(aiohttp_client: Any, tmp_path: Path) -> AsyncIterator[LocalH
     client, _csrf = await api_client(aiohttp_client, make_config(tmp_path / "hub"))
     hub = LocalHub(client.app)
     yield hub
-    hub.close()
+    await hub.close()
