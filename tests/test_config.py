@@ -160,7 +160,7 @@ def test_environment_overrides_file_and_errors_name_the_variable(tmp_path):
         load_config(EXAMPLE, environ={"HUB_METRICS__ALLOW_FROM": '["not a network"]'})
 
 
-def test_widget_parent_origins_are_plain_origins(tmp_path):
+def test_widget_parent_origins_are_plain_origins():
     variable = "HUB_MATRIX__WIDGET_PARENT_ORIGINS"
     config = load_config(
         EXAMPLE, environ={variable: '["https://WWW.Tchap.gouv.fr/", "http://localhost:8081"]'}

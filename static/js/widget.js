@@ -6,6 +6,9 @@
 
 const API_VERSIONS = ["0.0.1", "0.0.2"];
 const REQUEST_TIMEOUT_MS = 10000;
+// How long the person may take to allow or refuse "verify your identity" in their client;
+// after that the page offers to ask again rather than wait forever.
+const DECISION_TIMEOUT_MS = 120000;
 // The client asks for our capabilities once our iframe has loaded; if it never does, the
 // OpenID request goes anyway after this long.
 const CAPABILITIES_WAIT_MS = 3000;
@@ -140,7 +143,12 @@ export class MatrixWidget {
     let result = answer.response;
     if (result.state === "request") {
       // The client asks the person first; its decision comes as `openid_credentials`.
-      result = await new Promise((resolve) => this.credentialWaiters.set(answer.requestId, resolve));
+      const decided = new Promise((resolve) => this.credentialWaiters.set(answer.requestId, resolve));
+      result = await Promise.race([decided, delay(DECISION_TIMEOUT_MS).then(() => null)]);
+      if (result === null) {
+        this.credentialWaiters.delete(answer.requestId);
+        throw new Error("the Matrix client gave no answer to the identity request");
+      }
     }
     if (result.state === "blocked") throw new IdentityBlocked("the Matrix client blocked get_openid");
     if (result.state !== "allowed" || !result.access_token || !result.matrix_server_name) {

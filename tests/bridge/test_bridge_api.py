@@ -184,6 +184,7 @@ async def test_room_ids_travel_percent_encoded(bridge: Bridge):
     odd = "!a/b%c?d#e:server.example"
     started_meeting = await bridge.hub.start_meeting(odd, by=ALICE, title=None)
     assert started_meeting.room_id == odd
+    assert await bridge.hub.room_meeting(odd) == started_meeting  # the GET path decodes too
     assert await bridge.hub.room_meeting(ROOM) is None
 
 
