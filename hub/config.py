@@ -11,14 +11,25 @@ import os
 import re
 import secrets
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hub.auth.matrix_openid import parse_server_name
 from hub.errors import ConfigError
+from hub.federation.names import parse_base_url
+from hub.federation.names import parse_server_name as parse_federation_server_name
+from hub.ids import ServerName
 
 ENV_PREFIX = "HUB_"
 ENV_SEPARATOR = "__"
@@ -314,6 +325,92 @@ def parse_origin(value: str) -> str:
     return f"{scheme}://{rest}"
 
 
+class FederationPartnerConfig(_Section):
+    """One partner hub declared in the file (more may be added with `hub federation add`)."""
+
+    # The name the partner signs with, e.g. "visio.finances.gouv.fr".
+    server_name: ServerName
+    # Where it is reached: https://host[:port], no path.
+    base_url: str
+    # Shown after the names of its people, e.g. "Finances". Empty: the server name.
+    label: str = Field(default="", max_length=120)
+    # Its authenticated people join our TRUSTED meetings without waiting.
+    inbound_trusted: bool = False
+    # Our people may join meetings it hosts.
+    outbound_allowed: bool = False
+    # Matrix homeservers whose users belong to that instance.
+    matrix_homeservers: tuple[str, ...] = ()
+
+    @field_validator("server_name", mode="before")
+    @classmethod
+    def _server_name(cls, value: object) -> ServerName:
+        if not isinstance(value, str):
+            raise ValueError('must be a server name in quotes, e.g. "visio.finances.gouv.fr"')
+        return parse_federation_server_name(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return parse_base_url(value)
+
+    @field_validator("matrix_homeservers")
+    @classmethod
+    def _homeservers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(parse_federation_server_name(name) for name in value))
+
+    @field_validator("label")
+    @classmethod
+    def _label(cls, value: str) -> str:
+        return value.strip()
+
+
+class FederationConfig(_Section):
+    """Server-to-server requests with partner hubs, signed with this hub's ed25519 key."""
+
+    # This hub's name for its partners; None (empty in the file): federation is off.
+    server_name: ServerName | None = None
+    # The private signing keys; None: <server.data_dir>/federation/signing.key.
+    signing_key_file: Path | None = None
+    # Hours partners may cache our public keys before asking again (at most 7 days).
+    key_validity_hours: int = Field(default=24, ge=1, le=168)
+    # Allow connecting to partners on private, loopback or link-local addresses (tests, a lab).
+    allow_private_networks: bool = False
+    partners: tuple[FederationPartnerConfig, ...] = ()
+
+    @field_validator("server_name", mode="before")
+    @classmethod
+    def _server_name(cls, value: object) -> ServerName | None:
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise ValueError('must be a server name in quotes, e.g. "visio.interieur.gouv.fr"')
+        return parse_federation_server_name(value)
+
+    @field_validator("signing_key_file", mode="before")
+    @classmethod
+    def _key_file(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _partners(self) -> FederationConfig:
+        owners: dict[str, str] = {}
+        names: set[str] = set()
+        for partner in self.partners:
+            if partner.server_name in names:
+                raise ValueError(f"partner {partner.server_name} is declared twice")
+            if partner.server_name == self.server_name:
+                raise ValueError(f"partner {partner.server_name} is this hub's own server_name")
+            names.add(partner.server_name)
+            for homeserver in partner.matrix_homeservers:
+                if homeserver in owners:
+                    raise ValueError(
+                        f"Matrix homeserver {homeserver} belongs to two partners "
+                        f"({owners[homeserver]} and {partner.server_name})"
+                    )
+                owners[homeserver] = partner.server_name
+        return self
+
+
 class HubConfig(_Section):
     """The whole configuration; built only by `load_config`."""
 
@@ -326,6 +423,7 @@ class HubConfig(_Section):
     auth: AuthConfig = AuthConfig()
     limits: LimitsConfig = LimitsConfig()
     matrix: MatrixConfig = MatrixConfig()
+    federation: FederationConfig = FederationConfig()
 
     @property
     def guests_can_create(self) -> bool:
@@ -349,6 +447,12 @@ class HubConfig(_Section):
         if self.server.public_url:
             return self.server.public_url
         return f"http://{self.server.host}:{self.server.port}"
+
+    @property
+    def federation_key_file(self) -> Path:
+        """Where this hub's federation signing keys are kept."""
+        configured = self.federation.signing_key_file
+        return configured or self.server.data_dir / "federation" / "signing.key"
 
     @property
     def bridge_hub_url(self) -> str:
@@ -430,10 +534,13 @@ def load_config(
     dev: bool = False,
     environ: Mapping[str, str] | None = None,
     for_bridge: bool = False,
+    need_keys: bool = True,
 ) -> HubConfig:
     """Read, override and validate the configuration; raise ConfigError with one clear line.
     `for_bridge`: for a bot run alone (`hub bridge`), which signs nothing and so needs no
-    security.secret_key, nor server.public_url when given matrix.hub_url."""
+    security.secret_key, nor server.public_url when given matrix.hub_url.
+    `need_keys` false: for commands that sign nothing (`hub keys generate` makes the key file
+    that a production hub with federation on otherwise requires)."""
     data: dict[str, Any] = _read_toml(path) if path else {}
     sources = _apply_environment(data, os.environ if environ is None else environ)
     if dev:
@@ -449,7 +556,7 @@ def load_config(
         where = _source_of(loc, sources, path)
         raise ConfigError(f"{where}: {'.'.join(loc) or 'top level'}: {message}{more}") from None
     if not config.dev:
-        _check_production(config, sources, path, for_bridge=for_bridge)
+        _check_production(config, sources, path, for_bridge=for_bridge, need_keys=need_keys)
     return config
 
 
@@ -459,6 +566,7 @@ def _check_production(
     path: Path | None,
     *,
     for_bridge: bool = False,
+    need_keys: bool = True,
 ) -> None:
     """Outside dev mode, refuse what is only acceptable on a developer's laptop."""
 
@@ -489,6 +597,31 @@ def _check_production(
         where = ("auth", "providers", str(index), "client_secret")
         if not client_secret or is_example_secret(client_secret):
             raise fail(where, "is empty or an example value; use the secret the provider gave")
+    _check_federation(config, fail, need_keys=need_keys)
+
+
+def _check_federation(
+    config: HubConfig, fail: Callable[[tuple[str, ...], str], ConfigError], *, need_keys: bool
+) -> None:
+    federation = config.federation
+    if federation.allow_private_networks:
+        raise fail(
+            ("federation", "allow_private_networks"),
+            "must be false outside dev mode (partners on private addresses are for tests)",
+        )
+    for index, partner in enumerate(federation.partners):
+        if not partner.base_url.startswith("https://"):
+            raise fail(
+                ("federation", "partners", str(index), "base_url"),
+                "must be an https:// URL outside dev mode",
+            )
+    if federation.server_name is not None and need_keys:
+        key_file = config.federation_key_file
+        if not key_file.is_file():
+            raise fail(
+                ("federation", "signing_key_file"),
+                f"{key_file} does not exist; create it with `hub keys generate --config FILE`",
+            )
 
 
 def with_dev_secrets(config: HubConfig) -> HubConfig:

@@ -27,7 +27,9 @@ _SENSITIVE_NAMES = (
 _SECRET_PATTERNS = (
     re.compile(rf"(?i)\b({_SENSITIVE_NAMES})=([^&\s\"',;]+)"),
     re.compile(rf"(?i)([\"']?\b(?:{_SENSITIVE_NAMES})[\"']?\s*:\s*[\"'])([^\"']+)([\"'])"),
-    re.compile(r"(?i)\b(bearer|basic|x-matrix|x-hub-signature)\s+[A-Za-z0-9._~+/=:,\"-]+"),
+    re.compile(
+        r"(?i)\b(bearer|basic|x-matrix|x-hub-signature|hubsignature)\s+[A-Za-z0-9._~+/=:,\"-]+"
+    ),
     # A URL's password: scheme://user:password@host
     re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^:/\s@]+:)([^@\s]+)(@)"),
 )

@@ -11,6 +11,7 @@ import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     Enum,
@@ -210,7 +211,13 @@ class MatrixRoomLink(Base):
 
 
 class PartnerInstance(Base):
-    """Another ministry's or EU partner's hub that this instance trusts, with its rules."""
+    """Another ministry's or EU partner's hub that this instance trusts, with its rules.
+
+    Rows are never deleted, since meetings refer to the instance that hosted them: a removed
+    partner keeps its row with `removed_at` set. Partners declared in the configuration file
+    get a row too (`source` "config", refreshed at each start) so meetings can refer to them;
+    the file, not the row, says whether they are still partners.
+    """
 
     __tablename__ = "partner_instances"
 
@@ -220,4 +227,11 @@ class PartnerInstance(Base):
     inbound_trusted: Mapped[bool] = mapped_column(Boolean, default=False)
     # May our users join meetings they host?
     outbound_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Shown after the names of their people ("Finances"); null: the server name.
+    label: Mapped[str | None] = mapped_column(String(120), default=None)
+    # Matrix homeservers whose users belong to that instance (a JSON array of server names).
+    matrix_homeservers: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # "database" (`hub federation add`) or "config" ([[federation.partners]]).
+    source: Mapped[str] = mapped_column(String(16), default="database", server_default="database")
     added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)

@@ -10,6 +10,7 @@ from hub.auth.session import Session, SessionCodec
 from hub.auth.tokens import JoinTokens
 from hub.config import HubConfig
 from hub.db.database import Database
+from hub.federation.service import Federation
 from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
 from hub.meetings.live import LiveMeetings
@@ -34,5 +35,7 @@ LIMITS = web.AppKey("limits", RateLimits)
 JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)
 ROOM_LINKS = web.AppKey("room_links", RoomLinks)
 ROOM_ROSTERS = web.AppKey("room_rosters", RoomRosters)
+# Present only while [federation] server_name is set (hub/federation/server.py).
+FEDERATION = web.AppKey("federation", Federation)
 
 SESSION = web.RequestKey("session", Session)
