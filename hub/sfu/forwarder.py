@@ -93,11 +93,15 @@ class InboundStream:
         kind: Kind,
         source: Source,
         params: Any,
+        publisher: ParticipantId | None = None,
         rtcp_ssrc: int,
         send_rtcp: SendRtp,
         counters: SfuCounters,
     ) -> None:
-        self.participant_id = participant_id
+        self.participant_id = participant_id  # whose stream (shown to subscribers)
+        # Which connection of the room publishes it: the person, or a cascade link that
+        # carries the stream from another instance; nobody is sent back what they publish.
+        self.publisher = participant_id if publisher is None else publisher
         self.mid = mid
         self.kind: Kind = kind
         self.source: Source = source
@@ -142,6 +146,11 @@ class InboundStream:
         self._last_sr_at = 0.0
         self._last_pli = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def packets(self) -> int:
+        """RTP packets received on this stream (retransmissions not counted)."""
+        return self._received
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run `coroutine` as a task this stream keeps alive (asyncio holds weak references)."""

@@ -34,7 +34,7 @@ from hub.sfu.packets import (
     receive_subscriber_rtcp,
     send_rtcp_on,
 )
-from hub.sfu.sdp import SdpError, check_description
+from hub.sfu.sdp import MAX_MEDIA_SECTIONS, MAX_RELAYED_SECTIONS, SdpError, check_description
 from hub.sfu.speaker import SpeakerDetector
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,9 @@ class MediaParticipant:
     stream_pcs: dict[str, RTCPeerConnection] = field(default_factory=dict)  # mid -> its pc
     by_ssrc: dict[int, InboundStream] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)  # mid -> what the browser said
+    # mid -> whose stream it is, when not this participant's own: a cascade link carries the
+    # streams of many people of the other instance over one connection (hub/federation).
+    owners: dict[str, ParticipantId] = field(default_factory=dict)
     audio: bool = True
     video: bool = True
     subscribe_pc: RTCPeerConnection | None = None
@@ -181,6 +184,8 @@ class SfuRoom:
         if member is None:
             return
         self.speaker.forget(participant_id)
+        for owner in member.owners.values():
+            self.speaker.forget(owner)
         if member.negotiation is not None:
             member.negotiation.cancel()
         for stream in list(member.streams.values()):
@@ -199,15 +204,26 @@ class SfuRoom:
     # -- publishing -----------------------------------------------------------------------
 
     async def publish(
-        self, participant_id: ParticipantId, sdp: str, sources: dict[str, Source]
+        self,
+        participant_id: ParticipantId,
+        sdp: str,
+        sources: dict[str, Source],
+        owners: dict[str, ParticipantId] | None = None,
     ) -> str:
-        """Answer a publish offer; its streams reach the others as soon as media flows."""
-        summary = check_description(sdp, "offer")
-        unknown = set(sources) - set(summary.mids)
+        """Answer a publish offer; its streams reach the others as soon as media flows.
+
+        `owners` names, by mid, the person each stream belongs to when that is not
+        `participant_id` itself (a cascade link publishes the other instance's people).
+        """
+        limit = MAX_MEDIA_SECTIONS if owners is None else MAX_RELAYED_SECTIONS
+        summary = check_description(sdp, "offer", limit)
+        unknown = (set(sources) | set(owners or ())) - set(summary.mids)
         if unknown:
             raise SdpError(f"tracks name mids that are not in the offer: {sorted(unknown)}")
         member = self._participant(participant_id)
         member.sources.update(sources)
+        if owners is not None:
+            member.owners = dict(owners)
         ufrag = summary.ice_ufrag
         if member.publish_pc is not None and ufrag != member.publish_ufrag:
             # aiortc ignores new ICE credentials: a restart gets a fresh connection.
@@ -260,7 +276,8 @@ class SfuRoom:
             if current is not None and member.stream_pcs.get(mid) is pc:
                 return  # already bound to this connection
             stream = InboundStream(
-                participant_id=member.participant_id,
+                participant_id=member.owners.get(mid, member.participant_id),
+                publisher=member.participant_id,
                 mid=mid,
                 kind=transceiver.kind,
                 source=member.sources.get(mid, _default_source(transceiver.kind)),
@@ -291,17 +308,20 @@ class SfuRoom:
             transceiver.receiver._hub_hooked = True
 
     def _refresh_publications(self, member: MediaParticipant, pc: RTCPeerConnection) -> None:
-        """After a renegotiation: streams the browser stopped sending leave, resumed ones return."""
+        """After a renegotiation: streams the browser stopped sending leave, resumed ones
+        return, and a cascade stream that now carries someone else is announced afresh."""
         for transceiver in pc.getTransceivers():
             mid = transceiver.mid
             if mid is None or mid not in member.streams:
                 continue
             stream = member.streams[mid]
             stream.source = member.sources.get(mid, stream.source)
+            owner = member.owners.get(mid, member.participant_id)
             sending = transceiver.currentDirection in ("recvonly", "sendrecv")
-            if not sending and stream.active:
+            if stream.active and (not sending or owner != stream.participant_id):
                 self._unpublish(stream)
-            elif sending and not stream.active:
+            stream.participant_id = owner
+            if sending and not stream.active:
                 stream.active = True
                 self._announce(stream)
 
@@ -309,7 +329,7 @@ class SfuRoom:
         """Give every other participant a leg for a new stream, and renegotiate them."""
         stream.active = True
         for member in self.participants.values():
-            if member.participant_id != stream.participant_id and member.subscribe_pc is not None:
+            if member.participant_id != stream.publisher and member.subscribe_pc is not None:
                 self._add_leg(member, stream)
                 self._request_negotiation(member)
 
@@ -448,7 +468,7 @@ class SfuRoom:
                 "participant_id": member.participant_id})  # fmt: skip
 
     async def subscribe_answer(self, participant_id: ParticipantId, sdp: str) -> None:
-        check_description(sdp, "answer")
+        check_description(sdp, "answer", MAX_RELAYED_SECTIONS)
         member = self.participants.get(participant_id)
         if member is None or member.pending_answer is None or member.pending_answer.done():
             raise SdpError("no subscribe offer is waiting for an answer")
@@ -502,6 +522,7 @@ class SfuRoom:
         return {
             member.participant_id: {
                 "published": {mid: {"kind": s.kind, "source": s.source, "active": s.active,
+                                    "owner": s.participant_id, "packets": s.packets,
                                     "forwarding": s.forwarding, "legs": len(s.legs)}
                               for mid, s in member.streams.items()},
                 "legs": [{"mid": leg.mid, "kind": leg.kind, "packets": leg.packets,

@@ -14,6 +14,7 @@ from typing import Literal
 from aiortc import sdp as aiortc_sdp
 
 MAX_MEDIA_SECTIONS = 8
+MAX_RELAYED_SECTIONS = 256  # subscribe answers and cascade offers: one per relayed stream
 REQUIRED_CODEC = {"audio": "opus", "video": "vp8"}
 
 
@@ -30,8 +31,13 @@ class SdpSummary:
     kinds: tuple[str, ...]
 
 
-def check_description(text: str, kind: Literal["offer", "answer"]) -> SdpSummary:
-    """Parse `text` and raise SdpError unless it is a usable WebRTC audio/video description."""
+def check_description(
+    text: str, kind: Literal["offer", "answer"], max_sections: int = MAX_MEDIA_SECTIONS
+) -> SdpSummary:
+    """Parse `text` and raise SdpError unless it is a usable WebRTC audio/video description.
+
+    `max_sections` bounds what a browser publishes; answers to our own offers and a cascade
+    link's offers (one m-line per stream of the other instance) are allowed more."""
     if not text.startswith("v=0"):
         raise SdpError(f"{kind}: SDP must start with v=0")
     try:
@@ -42,8 +48,8 @@ def check_description(text: str, kind: Literal["offer", "answer"]) -> SdpSummary
     media = description.media
     if not media:
         raise SdpError(f"{kind}: SDP has no media section")
-    if len(media) > MAX_MEDIA_SECTIONS:
-        raise SdpError(f"{kind}: SDP has {len(media)} media sections; at most {MAX_MEDIA_SECTIONS}")
+    if len(media) > max_sections:
+        raise SdpError(f"{kind}: SDP has {len(media)} media sections; at most {max_sections}")
     ufrags: set[str] = set()
     mids: list[str] = []
     for index, section in enumerate(media):

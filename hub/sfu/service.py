@@ -23,6 +23,7 @@ from hub.sfu.room import RoomSettings, SfuRoom
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL = 1.0
+LINK_PREFIX = "link:"  # the SFU participant that stands for a partner (hub/federation)
 
 
 class Sfu:
@@ -118,6 +119,41 @@ class SfuCollector(Collector):
         rooms = GaugeMetricFamily("hub_sfu_rooms", "Meetings with live media.")
         rooms.add_metric([], len(self._sfu.rooms))
         yield rooms
+        yield from self._cascade()
         participants = GaugeMetricFamily("hub_sfu_participants", "Participants with media.")
         participants.add_metric([], sum(len(r.participants) for r in self._sfu.rooms.values()))
         yield participants
+
+    def _cascade(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        """Per partner instance: streams and packets on the cascade links (what crosses once)."""
+        streams = GaugeMetricFamily(
+            "hub_cascade_streams_sent",
+            "Streams of our people sent on cascade links now, by partner.",
+            labels=["partner"],
+        )
+        sent = CounterMetricFamily(
+            "hub_cascade_packets_sent", "RTP packets sent on cascade links.", labels=["partner"]
+        )
+        received = CounterMetricFamily(
+            "hub_cascade_packets_received",
+            "RTP packets received on cascade links.",
+            labels=["partner"],
+        )
+        totals: dict[str, list[int]] = {}
+        for room in self._sfu.rooms.values():
+            for member in room.participants.values():
+                if not member.participant_id.startswith(LINK_PREFIX):
+                    continue
+                partner = member.participant_id.removeprefix(LINK_PREFIX)
+                counts = totals.setdefault(partner, [0, 0, 0])
+                live_legs = [leg for leg in member.legs if leg.source is not None]
+                counts[0] += len(live_legs)
+                counts[1] += sum(leg.packets for leg in member.legs)
+                counts[2] += sum(stream.packets for stream in member.streams.values())
+        for partner, (legs, packets_out, packets_in) in sorted(totals.items()):
+            streams.add_metric([partner], legs)
+            sent.add_metric([partner], packets_out)
+            received.add_metric([partner], packets_in)
+        yield streams
+        yield sent
+        yield received
