@@ -276,6 +276,11 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.notice.unlocked": "La réunion est déverrouillée.",
         "meeting.notice.muted_audio": "{name} a coupé votre micro.",
         "meeting.notice.muted_video": "{name} a coupé votre caméra.",
+        "meeting.notice.cascade_lost": (
+            "Liaison avec l'instance {instance} interrompue : ses participants ne sont plus "
+            "visibles. Reconnexion en cours…"
+        ),
+        "meeting.notice.cascade_restored": "Liaison avec l'instance {instance} rétablie.",
         "meeting.notice.now_moderator": "Vous êtes maintenant modérateur de la réunion.",
         "meeting.notice.no_longer_moderator": "Vous n'êtes plus modérateur de la réunion.",
         "meeting.noscript": (
@@ -523,6 +528,11 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.notice.unlocked": "The meeting is unlocked.",
         "meeting.notice.muted_audio": "{name} muted your microphone.",
         "meeting.notice.muted_video": "{name} turned your camera off.",
+        "meeting.notice.cascade_lost": (
+            "Connection to the {instance} instance lost: its participants are out of view. "
+            "Reconnecting…"
+        ),
+        "meeting.notice.cascade_restored": "Connection to the {instance} instance restored.",
         "meeting.notice.now_moderator": "You are now a moderator of the meeting.",
         "meeting.notice.no_longer_moderator": "You are no longer a moderator of the meeting.",
         "meeting.noscript": (

@@ -42,6 +42,10 @@ PUBLIC = {
         "the join message must bring a session or a join token (a widget in a Matrix client has "
         "no cookie); who enters is decided then (checked below)"
     ),
+    ("GET", "/f/{server_name}/{meeting_id}"): (
+        "our link to a partner's meeting: only for allow-listed partners whose meetings our "
+        "people may join, 404 with federation off (tests/browser/test_federation_e2e.py)"
+    ),
     ("POST", "/auth/matrix/widget"): (
         "a Matrix OpenID token, checked with its homeserver, for an identity-only join token "
         "in the answer; no session, no cookie (tests/bridge/test_matrix_widget.py)"
@@ -65,6 +69,14 @@ OWN_ONLY = {
 }
 # The bridge API (`HubPort` over HTTP for `hub bridge`): 404 while matrix.bridge_token is empty,
 # then 401 without `Authorization: Bearer`, 403 with a wrong token (checked below).
+# Partner hubs only: every request signed by an allow-listed instance, else 401/403
+# (hub/federation/server.py; tests/federation/test_requests.py tries each refusal).
+SIGNED_BY_PARTNER = {
+    ("GET", "/_hub/federation/v1/meetings/{meeting_id}"),
+    ("POST", "/_hub/federation/v1/meetings/{meeting_id}/admissions"),
+    ("GET", "/_hub/federation/v1/meetings/{meeting_id}/link"),
+}
+
 BRIDGE_TOKEN_ONLY = {
     ("POST", "/api/v1/bridge/rooms/{room_id}/start"),
     ("GET", "/api/v1/bridge/rooms/{room_id}/meeting"),
@@ -125,7 +137,7 @@ def concrete(path: str, world: World) -> str:
 
 async def test_every_route_is_classified(world: World):
     routes = app_routes(world.client.app)
-    classified = set(PUBLIC) | OWNER_ONLY | OWN_ONLY | BRIDGE_TOKEN_ONLY
+    classified = set(PUBLIC) | OWNER_ONLY | OWN_ONLY | BRIDGE_TOKEN_ONLY | SIGNED_BY_PARTNER
     unclassified = routes - classified
     assert not unclassified, f"decide who may call these routes: {sorted(unclassified)}"
     assert classified - routes == set(), "table names a gone route"

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from hub.db.models import IdentityKind, Role
 from hub.ids import Identity, MeetingId, ParticipantId
@@ -41,6 +41,16 @@ class Presence:
 
 
 Verdict = Literal["admitted", "denied", "ended"]
+# A cascade link's view of what this meeting tells its people (hub/federation/link.py).
+Relay = Callable[[str], Awaitable[None]]
+
+
+class RemoteControl(Protocol):
+    """How moderation reaches someone whose socket is on a partner instance."""
+
+    async def mute(self, participant_id: ParticipantId, kind: str, by: str) -> None: ...
+
+    async def remove(self, participant_id: ParticipantId) -> None: ...
 
 
 @dataclass
@@ -70,6 +80,10 @@ class LiveMeeting:
     closers: dict[ParticipantId, Closer] = field(default_factory=dict)
     lobby: dict[str, LobbyEntry] = field(default_factory=dict)
     removed: set[Identity] = field(default_factory=set)
+    # People connected through a partner instance: in `presences`, never in `outboxes`.
+    remote: dict[ParticipantId, RemoteControl] = field(default_factory=dict)
+    # Cascade links by partner server name: each hears every broadcast (and picks its part).
+    relays: dict[str, Relay] = field(default_factory=dict)
 
     def moderators(self) -> list[ParticipantId]:
         return [
@@ -149,7 +163,16 @@ class LiveMeeting:
     async def broadcast(self, frame: str, *, exclude: ParticipantId | None = None) -> None:
         """Send to everyone (but `exclude`); a dead socket never blocks the others."""
         targets = [(pid, outbox) for pid, outbox in self.outboxes.items() if pid != exclude]
-        await asyncio.gather(*(_deliver(outbox, frame, pid) for pid, outbox in targets))
+        await asyncio.gather(
+            *(_deliver(outbox, frame, pid) for pid, outbox in targets),
+            *(_relay(relay, frame, name) for name, relay in list(self.relays.items())),
+        )
+
+    def enter_remote(self, presence: Presence, control: RemoteControl) -> None:
+        """Someone connected through a partner instance (their own hub holds their socket)."""
+        self.removed.discard(presence.identity)
+        self.presences[presence.participant_id] = presence
+        self.remote[presence.participant_id] = control
 
 
 async def _deliver(outbox: Outbox, frame: str, participant_id: ParticipantId) -> None:
@@ -157,6 +180,13 @@ async def _deliver(outbox: Outbox, frame: str, participant_id: ParticipantId) ->
         await outbox(frame)
     except (ConnectionError, RuntimeError) as exc:  # closing socket: its handler cleans up
         log.debug("dropped a message to %s: %s", participant_id, exc)
+
+
+async def _relay(relay: Relay, frame: str, partner: str) -> None:
+    try:
+        await relay(frame)
+    except Exception:  # one partner's trouble must not stop this meeting's own messages
+        log.exception("cascade relay to %s failed", partner)
 
 
 class LiveMeetings:
@@ -177,8 +207,9 @@ class LiveMeetings:
 
     def discard_if_empty(self, meeting_id: MeetingId) -> None:
         meeting = self._meetings.get(meeting_id)
-        if meeting is not None and not meeting.presences and not meeting.lobby:
-            del self._meetings[meeting_id]
+        if meeting is None or meeting.presences or meeting.lobby or meeting.relays:
+            return
+        del self._meetings[meeting_id]
 
     def enter(
         self,
@@ -216,6 +247,7 @@ class LiveMeetings:
             return None
         meeting.outboxes.pop(participant_id, None)
         meeting.closers.pop(participant_id, None)
+        meeting.remote.pop(participant_id, None)
         presence = meeting.presences.pop(participant_id, None)
         self.discard_if_empty(meeting_id)
         return presence

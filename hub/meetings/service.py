@@ -25,7 +25,7 @@ from hub.db.models import (
     utcnow,
 )
 from hub.errors import BadRequest, Conflict, Forbidden, NotFound
-from hub.ids import Identity, MeetingId, ParticipantId
+from hub.ids import Identity, MeetingId, ParticipantId, ServerName
 from hub.meetings.events import EventBus, MeetingEnded, ParticipantJoined, ParticipantLeft
 from hub.meetings.ids import new_meeting_id, parse_meeting_id
 
@@ -44,6 +44,9 @@ class MeetingView:
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    # The partner instance that hosts it (this hub keeps a mirror for its own people), or
+    # None when the meeting is hosted here.
+    host_instance: ServerName | None = None
 
     @classmethod
     def of(cls, row: Meeting) -> MeetingView:
@@ -57,6 +60,7 @@ class MeetingView:
             created_at=row.created_at,
             started_at=row.started_at,
             ended_at=row.ended_at,
+            host_instance=ServerName(row.host_instance) if row.host_instance else None,
         )
 
 
@@ -192,28 +196,67 @@ class MeetingService:
             row.locked = locked
             return MeetingView.of(row)
 
+    async def mirror(
+        self, meeting_id: MeetingId, *, host: ServerName, title: str, access_level: AccessLevel
+    ) -> MeetingView:
+        """This hub's copy of a meeting a partner hosts (same id), created or refreshed, so
+        our people join it through our own pages and SFU."""
+        title = clean_text(title, field="title", limit=MAX_TITLE)
+        async with self._sessions.begin() as session:
+            row = await session.get(Meeting, meeting_id)
+            if row is not None and row.host_instance != host:
+                raise Conflict("Identifiant de réunion déjà utilisé / Meeting id already in use")
+            if row is None:
+                row = Meeting(
+                    id=meeting_id,
+                    owner_identity=f"partner:host@{host}",
+                    host_instance=host,
+                    state=MeetingState.CREATED,
+                    locked=False,
+                    created_at=utcnow(),
+                )
+                session.add(row)
+            elif row.state is MeetingState.ENDED:  # the host opened it again
+                row.state, row.ended_at = MeetingState.CREATED, None
+            row.title, row.access_level = title, access_level
+            return MeetingView.of(row)
+
     async def record_join(
-        self, meeting_id: MeetingId, *, identity: Identity, display_name: str, role: Role
+        self,
+        meeting_id: MeetingId,
+        *,
+        identity: Identity,
+        display_name: str,
+        role: Role,
+        participant_id: ParticipantId | None = None,
+        via_instance: ServerName | None = None,
     ) -> ParticipantId:
+        """A row for one presence; a partner's person keeps the id their own hub gave them."""
         name = clean_text(display_name, field="name", limit=MAX_NAME)
         now = utcnow()
-        participant_id = ParticipantId(str(uuid.uuid4()))
+        given = participant_id is not None
+        participant_id = participant_id or ParticipantId(str(uuid.uuid4()))
         async with self._sessions.begin() as session:
             meeting = await self._open_row(session, meeting_id)
             if meeting.state is MeetingState.CREATED:
                 meeting.state = MeetingState.ACTIVE
                 meeting.started_at = now
-            session.add(
-                Participant(
-                    id=participant_id,
-                    meeting_id=meeting_id,
-                    identity=identity,
-                    identity_kind=identity_kind(identity),
-                    display_name=name,
-                    role=role,
-                    joined_at=now,
+            again = await session.get(Participant, participant_id) if given else None
+            if again is not None and again.meeting_id == meeting_id:
+                again.left_at = None  # back after a cascade link outage: the same presence
+            else:
+                session.add(
+                    Participant(
+                        id=participant_id,
+                        meeting_id=meeting_id,
+                        identity=identity,
+                        identity_kind=identity_kind(identity),
+                        display_name=name,
+                        role=role,
+                        via_instance=via_instance,
+                        joined_at=now,
+                    )
                 )
-            )
         await self._events.publish(
             ParticipantJoined(
                 meeting_id=meeting_id,

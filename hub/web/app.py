@@ -13,6 +13,9 @@ from hub.auth.tokens import JoinTokens
 from hub.config import HubConfig
 from hub.db.database import Database
 from hub.db.migrate import prepare_schema
+from hub.federation import routes as federation_routes
+from hub.federation.cascade import cascade_context
+from hub.federation.server import add_federation_routes, federation_context, federation_middleware
 from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
 from hub.meetings.live import LiveMeetings
@@ -95,6 +98,7 @@ def create_app(config: HubConfig) -> web.Application:
             security_headers_middleware,
             metrics_middleware,
             error_middleware,
+            federation_middleware,  # verifies every request under /_hub/federation/v1/
             session_middleware,
         ],
         client_max_size=1024 * 1024,
@@ -119,6 +123,8 @@ def create_app(config: HubConfig) -> web.Application:
     app[METRICS].registry.register(SfuCollector(app[SFU]))
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)
+    app.cleanup_ctx.append(federation_context)  # partner hubs, when [federation] names us
+    app.cleanup_ctx.append(cascade_context)  # links to partners' SFUs (closed before the above)
     app.cleanup_ctx.append(bridge_context)  # the Matrix bot, when [matrix] names its account
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
@@ -126,5 +132,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.router.add_routes(matrix_login.routes)  # /auth/matrix: Matrix OpenID tokens
     add_api_routes(app)
     add_bridge_api(app)  # /api/v1/bridge: HubPort over HTTP for `hub bridge` (off without a token)
+    add_federation_routes(app)  # /.well-known/hub/keys and the ping (off without a server name)
+    app.router.add_routes(federation_routes.routes)  # /_hub/federation/v1 and /f/…
     app.router.add_static("/static", resource_dir("static"), name="static", append_version=True)
     return app

@@ -113,6 +113,11 @@ async def handle(
             target = _target(live, target_id)
             if target.participant_id == actor.participant_id:
                 raise Forbidden("Utilisez votre propre bouton micro / Use your own mute button")
+            remote = live.remote.get(target.participant_id)
+            if remote is not None:  # their own hub stops their media and tells them
+                await remote.mute(target.participant_id, kind, actor.name)
+                log.info("participant of a partner muted (%s)", kind, extra=extra)
+                return
             audio = False if kind == "audio" else target.audio
             video = False if kind == "video" else target.video
             room.set_forwarding(target.participant_id, audio=audio, video=video)
@@ -123,6 +128,11 @@ async def handle(
             target = _target(live, target_id)
             _may_act_on(actor, target, "retiré / removed")
             live.removed.add(target.identity)
+            remote = live.remote.get(target.participant_id)
+            if remote is not None:
+                await remote.remove(target.participant_id)
+                log.info("participant of a partner removed by a moderator", extra=extra)
+                return
             # Nothing more reaches them: no forwarding from this moment, then the socket closes.
             room.set_forwarding(target.participant_id, audio=False, video=False)
             await live.send(target.participant_id, sig.to_json(sig.Denied(reason="removed")))
@@ -138,6 +148,12 @@ async def handle(
         case sig.SetRole(participant_id=target_id, role=role_name):
             target = _target(live, target_id)
             _may_act_on(actor, target, "changé de rôle / given another role")
+            if target.participant_id in live.remote:
+                raise Forbidden(
+                    "Impossible de changer le rôle d'une personne connectée par une autre "
+                    "instance / Cannot change the role of someone connected through another "
+                    "instance"
+                )
             role = Role(role_name)
             updated = live.set_role(target.participant_id, role)
             if updated is None or updated == target:

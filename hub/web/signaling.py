@@ -364,6 +364,15 @@ class Pong(_Message):
     type: Literal["pong"] = "pong"
 
 
+class CascadeState(_Message):
+    """The link to the instance hosting this meeting was lost (its people are gone from view
+    and we are reconnecting) or is back."""
+
+    type: Literal["cascade"] = "cascade"
+    state: Literal["lost", "restored"]
+    instance: str
+
+
 class Error(_Message):
     type: Literal["error"] = "error"
     code: str
@@ -383,6 +392,7 @@ ServerMessage = (
     | ActiveSpeaker
     | MeetingEnded
     | Pong
+    | CascadeState
     | Error
     | Waiting
     | Admitted

@@ -13,11 +13,16 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from aiohttp import WSMsgType, web
 
 from hub.db.models import IdentityKind, MeetingState, Role
 from hub.errors import BadRequest, Conflict, Forbidden, HubError, TooManyRequests, Unauthorized
+from hub.federation.cascade import CASCADE
+from hub.federation.join import ask_admission, open_link
+from hub.federation.link import MeetingLink
+from hub.federation.messages import Withdraw
 from hub.ids import Identity, MeetingId, ParticipantId
 from hub.meetings.access import MODERATING, Visitor, decide, is_authenticated_identity
 from hub.meetings.events import ChatPosted, MeetingEnded, MeetingEvent
@@ -30,6 +35,7 @@ from hub.web import signaling as sig
 from hub.web.keys import (
     CONFIG,
     EVENTS,
+    FEDERATION,
     INVITATIONS,
     JOIN_TOKENS,
     LIMITS,
@@ -98,6 +104,8 @@ class Connection:
         self.live: LiveMeeting | None = None
         self.room: SfuRoom | None = None
         self.waiting: LobbyEntry | None = None
+        # Waiting in the lobby of a partner's meeting: the link and the host's ticket.
+        self.remote_ticket: tuple[MeetingLink, str] | None = None
         self._verdict_task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
 
@@ -199,6 +207,9 @@ class Connection:
         return self.app[ROOM_ROSTERS].power(rooms, identity.removeprefix("matrix:"))
 
     async def _join(self, message: sig.Join) -> None:
+        if self.meeting.host_instance is not None:
+            await self._join_hosted_elsewhere(message)
+            return
         live = self.app[LIVE].get(self.meeting_id)
         visitor, name = await self._visitor(message, live)
         locked = live.locked if live is not None else self.meeting.locked
@@ -219,14 +230,57 @@ class Connection:
             since=datetime.now(UTC),
         )  # fmt: skip
         self.waiting, self.live = entry, live
-        await self.send(sig.Waiting())
         await moderation.announce_lobby(live)
+        await self._wait_in_lobby(entry.decision, visitor, name, admission.role, message)
+
+    async def _join_hosted_elsewhere(self, message: sig.Join) -> None:
+        """A meeting a partner hosts: its hub decides (we vouch for the person with a signed
+        request); once admitted, the person's media stays on our SFU, cascaded to theirs."""
+        host = self.meeting.host_instance
+        assert host is not None
+        federation = self.app.get(FEDERATION)
+        partner = await federation.policy.get(host) if federation is not None else None
+        if federation is None or partner is None or not partner.outbound_allowed:
+            raise Forbidden(
+                "Cette réunion est accueillie par une instance qui n'est plus partenaire / "
+                "This meeting is hosted by an instance that is no longer a partner"
+            )
+        visitor, name = await self._visitor(message, None)
+        outbound = self.app[CASCADE].outbound_for(self.meeting, partner.label)
+        outbound.waiters += 1
+        try:
+            link = await outbound.ready(partial(open_link, federation))
+            answer = await ask_admission(federation, self.meeting, visitor, name)
+            if answer.verdict == "enter":
+                await self._enter(visitor, name, Role(answer.role), message.audio, message.video)
+                return
+            assert answer.ticket is not None
+            decision: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+            link.tickets[answer.ticket] = decision
+            self.remote_ticket = (link, answer.ticket)
+            outbound.waiters += 1  # until the verdict: the link stays open for it
+            decision.add_done_callback(lambda _: setattr(outbound, "waiters", outbound.waiters - 1))
+            await self._wait_in_lobby(decision, visitor, name, Role(answer.role), message)
+        finally:
+            outbound.waiters -= 1
+
+    async def _wait_in_lobby(
+        self,
+        decision: asyncio.Future[Verdict],
+        visitor: Visitor,
+        name: str,
+        role: Role,
+        message: sig.Join,
+    ) -> None:
+        """Tell the person to wait, then act on the moderators' verdict when it comes."""
+        await self.send(sig.Waiting())
 
         async def on_verdict(verdict: Verdict) -> None:
             self.waiting = None
+            self.remote_ticket = None
             if verdict == "admitted":
                 await self.send(sig.Admitted())
-                await self._enter(visitor, name, admission.role, message.audio, message.video)
+                await self._enter(visitor, name, role, message.audio, message.video)
             elif verdict == "denied":
                 await self.send(sig.Denied(reason="removed" if visitor.removed else "denied"))
                 await self.close("removed")
@@ -236,7 +290,7 @@ class Connection:
 
         async def wait() -> None:
             try:
-                await on_verdict(await entry.decision)
+                await on_verdict(await decision)
             except (ConnectionError, RuntimeError):
                 await self.ws.close()
             except HubError as exc:  # e.g. the meeting filled up while they waited
@@ -244,7 +298,7 @@ class Connection:
                     await self.error(exc.code, exc.detail, "join")
                 await self.ws.close()
 
-        self._verdict_task = asyncio.create_task(wait(), name=f"lobby {entry.entry_id}")
+        self._verdict_task = asyncio.create_task(wait(), name=f"lobby {self.meeting_id}")
 
     async def _enter(
         self, visitor: Visitor, name: str, role: Role, audio: bool, video: bool
@@ -427,6 +481,22 @@ class Connection:
             if self.live.lobby.pop(entry.entry_id, None) is not None:
                 await moderation.announce_lobby(self.live)
             self.app[LIVE].discard_if_empty(self.meeting_id)
+        if self.remote_ticket is not None:
+            link, ticket = self.remote_ticket
+            self.remote_ticket = None
+            pending = link.tickets.pop(ticket, None)
+            if pending is not None:
+                pending.cancel()  # frees the link, which stayed open for this verdict
+            await link.send(Withdraw(type="withdraw", ticket=ticket))
+        try:
+            await self._leave_meeting()
+        finally:
+            if self.meeting.host_instance is not None:
+                outbound = self.app[CASCADE].outbound.get(self.meeting_id)
+                if outbound is not None:
+                    await outbound.release_if_unused()
+
+    async def _leave_meeting(self) -> None:
         if self.participant_id is None:
             return
         pid, self.participant_id = self.participant_id, None

@@ -273,6 +273,7 @@ export class Call {
       case "lobby": return this.lobbyChanged(message.entries);
       case "meeting_state": return this.meetingState(message);
       case "muted": return this.mutedBy(message);
+      case "cascade": return this.cascadeState(message);
       case "pong": return undefined;
       default:
         console.info("signaling: ignored message type", message.type);
@@ -456,6 +457,13 @@ export class Call {
     const key = kind === "video" ? "meeting.notice.muted_video" : "meeting.notice.muted_audio";
     this.emit("notice", { key, values: { name: by || "?" } });
     this.emit("local-media", kind);
+  }
+
+  /** The link to the instance hosting the meeting dropped (its people left our view) or is back. */
+  cascadeState({ state, instance }) {
+    this.cascade = state;
+    const key = state === "lost" ? "meeting.notice.cascade_lost" : "meeting.notice.cascade_restored";
+    this.emit("notice", { key, values: { instance: instance || "?" } });
   }
 
   admit(entryId) {

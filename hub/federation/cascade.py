@@ -1,0 +1,228 @@
+"""Every cascade link of this hub, and our side of links to meetings partners host.
+
+The hosting side keeps, per meeting and partner, the open link and who the partner may bring
+in (its admissions). The partner side keeps one `OutboundLink` per mirrored meeting: opened
+when our first person asks to join, reopened with backoff after a failure (our people are
+told the link was lost, then restored), closed when none of our people is left or waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+from aiohttp import web
+
+from hub.db.models import Role
+from hub.errors import ServiceUnavailable
+from hub.ids import Identity, MeetingId, ServerName
+from hub.meetings.events import MeetingEnded, MeetingEvent
+from hub.meetings.service import MeetingView
+from hub.web import signaling as sig
+from hub.web.keys import EVENTS, LIVE
+
+from . import messages as m
+from .link import LinkSocket, MeetingLink
+
+log = logging.getLogger(__name__)
+
+RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+CONNECT_WAIT = 10.0
+
+
+class CascadeLinks:
+    """Every cascade link of this hub: the ones partners opened to meetings we host, and the
+    ones we keep open to meetings partners host (one per meeting and instance pair)."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.hosted: dict[tuple[MeetingId, ServerName], MeetingLink] = {}
+        # Who each partner may bring into each of our meetings (kept across link restarts).
+        self.admitted: dict[tuple[MeetingId, ServerName], dict[Identity, Role]] = {}
+        self.outbound: dict[MeetingId, OutboundLink] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        """Run a task that lives as long as this hub (asyncio keeps only weak references)."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def admit(
+        self, meeting_id: MeetingId, partner: ServerName, identity: Identity, role: Role
+    ) -> None:
+        self.admitted.setdefault((meeting_id, partner), {})[identity] = role
+
+    async def serve_inbound(
+        self, meeting: MeetingView, partner: ServerName, label: str, ws: LinkSocket
+    ) -> None:
+        """Serve a link a partner opened to a meeting we host, until it closes."""
+        key = (meeting.id, partner)
+        previous = self.hosted.get(key)
+        if previous is not None:  # the partner reconnected before we noticed the old one die
+            await previous.close()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await previous.detached.wait()  # its people out first, then the new ones in
+        link = MeetingLink(
+            self.app, meeting, partner, label, ws, hosting=True,
+            admitted=self.admitted.setdefault(key, {}),
+        )  # fmt: skip
+        self.hosted[key] = link
+        try:
+            await link.run()
+        finally:
+            if self.hosted.get(key) is link:
+                del self.hosted[key]
+
+    def outbound_for(self, meeting: MeetingView, label: str) -> OutboundLink:
+        link = self.outbound.get(meeting.id)
+        if link is None or link.finished:
+            link = self.outbound[meeting.id] = OutboundLink(self, meeting, label)
+        return link
+
+    async def on_event(self, event: MeetingEvent) -> None:
+        """A meeting we host ended: tell every partner, then let their links go."""
+        if not isinstance(event, MeetingEnded):
+            return
+        for (meeting_id, _), link in list(self.hosted.items()):
+            if meeting_id == event.meeting_id:
+                await link.send(m.Ended(type="ended"))
+                await link.close()
+        outbound = self.outbound.pop(event.meeting_id, None)
+        if outbound is not None:
+            await outbound.stop()
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for outbound in list(self.outbound.values()):
+            await outbound.stop()
+        for link in list(self.hosted.values()):
+            await link.close()
+
+
+Connect = Callable[[MeetingView], Awaitable[LinkSocket]]
+
+
+class OutboundLink:
+    """Our side of the link to a meeting a partner hosts: opened when our first person asks
+    to join, reopened with backoff after a failure (our people are told), closed when none of
+    our people is left or waiting."""
+
+    def __init__(self, links: CascadeLinks, meeting: MeetingView, label: str) -> None:
+        self.links = links
+        self.app = links.app
+        self.meeting = meeting
+        self.label = label
+        self.current: MeetingLink | None = None
+        self.finished = False
+        self.waiters = 0  # people between "asking" and "inside" (lobby included)
+        self._up = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._failures = 0
+
+    @property
+    def host(self) -> ServerName:
+        assert self.meeting.host_instance is not None
+        return self.meeting.host_instance
+
+    async def ready(self, connect: Connect) -> MeetingLink:
+        """The open link, waiting (up to CONNECT_WAIT) for it to open."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._serve(connect), name=f"cascade {self.meeting.id}"
+            )
+        try:
+            async with asyncio.timeout(CONNECT_WAIT):
+                await self._up.wait()
+        except TimeoutError:
+            raise ServiceUnavailable(
+                "L'instance qui accueille la réunion ne répond pas ; réessayez dans un instant / "
+                "The instance hosting this meeting does not answer; try again in a moment"
+            ) from None
+        assert self.current is not None
+        return self.current
+
+    def wanted(self) -> bool:
+        live = self.app[LIVE].get(self.meeting.id)
+        ours = 0
+        if live is not None:
+            ours = sum(1 for pid in live.presences if pid not in live.remote)
+        return ours > 0 or self.waiters > 0
+
+    async def _serve(self, connect: Connect) -> None:
+        try:
+            while True:
+                try:
+                    ws = await connect(self.meeting)
+                except Exception as exc:
+                    self._failures += 1
+                    if self._failures == 1:
+                        log.warning(
+                            "cannot open the cascade link to %s: %s", self.host, exc,
+                            extra={"meeting_id": self.meeting.id},
+                        )  # fmt: skip
+                else:
+                    restored = self._failures > 0 or self.current is not None
+                    self._failures = 0
+                    link = self.current = MeetingLink(
+                        self.app, self.meeting, self.host, self.label, ws, hosting=False
+                    )
+                    self._up.set()
+                    if restored:
+                        await self._tell("restored")
+                    try:
+                        await link.run()
+                    finally:
+                        self._up.clear()
+                    if not self.wanted():
+                        return
+                    await self._tell("lost")
+                    self._failures = 1
+                if not self.wanted() and self._failures > len(RECONNECT_DELAYS):
+                    return
+                delay = RECONNECT_DELAYS[min(self._failures, len(RECONNECT_DELAYS)) - 1]
+                await asyncio.sleep(delay)
+        finally:
+            self.finished = True
+            self._up.clear()
+            if self.links.outbound.get(self.meeting.id) is self:
+                del self.links.outbound[self.meeting.id]
+
+    async def _tell(self, state: str) -> None:
+        live = self.app[LIVE].get(self.meeting.id)
+        if live is not None:
+            await live.broadcast(sig.to_json(sig.CascadeState(state=state, instance=self.label)))
+
+    async def release_if_unused(self) -> None:
+        """After one of our people left or stopped waiting: close when nobody needs it."""
+        if not self.wanted():
+            await self.stop()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if self.current is not None:
+            await self.current.close()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.finished = True
+
+
+CASCADE = web.AppKey("cascade", CascadeLinks)
+
+
+async def cascade_context(app: web.Application) -> AsyncIterator[None]:
+    """The links of this hub: made at start, told when meetings end, all closed at shutdown."""
+    links = app[CASCADE] = CascadeLinks(app)
+    unsubscribe = app[EVENTS].subscribe(links.on_event)
+    try:
+        yield
+    finally:
+        unsubscribe()
+        await links.close()

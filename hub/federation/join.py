@@ -1,0 +1,114 @@
+"""The partner side of a federated join: mirror the host's meeting, vouch for our person,
+open the cascade link.
+
+Our person never leaves our hub: they open our page for the meeting (a mirror row with the
+host's id and `host_instance`), connect to our SFU, and we ask the host, by signed request,
+to admit them. The host answers enter (with a role) or lobby (with a ticket whose verdict
+comes over the link).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from hub.db.models import AccessLevel
+from hub.errors import Forbidden, NotFound, ServiceUnavailable
+from hub.ids import MeetingId, ServerName
+from hub.meetings.access import Visitor
+from hub.meetings.service import MeetingService, MeetingView
+
+from . import messages as m
+from .link import LinkSocket
+
+if TYPE_CHECKING:
+    from .service import Federation
+
+log = logging.getLogger(__name__)
+
+API = "/_hub/federation/v1"
+
+
+def meeting_path(meeting_id: str, *rest: str) -> str:
+    return "/".join((f"{API}/meetings/{meeting_id}", *rest))
+
+
+def _unreachable(host: ServerName, status: int | str) -> ServiceUnavailable:
+    log.warning("partner %s answered %s", host, status)
+    return ServiceUnavailable(
+        "L'instance qui accueille la réunion ne répond pas correctement ; réessayez plus tard / "
+        "The instance hosting this meeting did not answer properly; try again later"
+    )
+
+
+async def mirror_meeting(
+    federation: Federation, meetings: MeetingService, host: ServerName, meeting_id: MeetingId
+) -> MeetingView:
+    """Ask the host about its meeting and keep our mirror of it (to join through our hub)."""
+    partner = await federation.policy.get(host)
+    if partner is None or not partner.outbound_allowed:
+        raise Forbidden(
+            "Cette instance n'est pas un partenaire dont nos agents peuvent rejoindre les "
+            "réunions / This instance is not a partner whose meetings our people may join"
+        )
+    try:
+        status, body = await federation.client.request(host, "GET", meeting_path(meeting_id), None)
+    except Exception as exc:
+        raise _unreachable(host, type(exc).__name__) from None
+    if status == 404:
+        raise NotFound(
+            "Cette réunion n'existe pas chez le partenaire, ou elle est terminée / "
+            "The partner has no such meeting, or it has ended"
+        )
+    if status == 403:
+        raise Forbidden("Le partenaire refuse notre instance / The partner refuses our instance")
+    if status != 200:
+        raise _unreachable(host, status)
+    try:
+        info = m.MeetingInfo.model_validate(body)
+    except ValidationError:
+        raise _unreachable(host, "malformed meeting") from None
+    if info.id != meeting_id:
+        raise _unreachable(host, "another meeting")
+    return await meetings.mirror(
+        meeting_id, host=host, title=info.title, access_level=AccessLevel(info.access_level)
+    )
+
+
+async def ask_admission(
+    federation: Federation, meeting: MeetingView, visitor: Visitor, name: str
+) -> m.AdmissionAnswer:
+    """Vouch for our person to the host; its answer is enter (with a role) or lobby."""
+    host = meeting.host_instance
+    assert host is not None
+    request = m.AdmissionRequest(
+        identity=visitor.identity, name=name, authenticated=visitor.authenticated
+    )
+    try:
+        status, body = await federation.client.request(
+            host, "POST", meeting_path(meeting.id, "admissions"), request.model_dump()
+        )
+    except Exception as exc:
+        raise _unreachable(host, type(exc).__name__) from None
+    if status in (403, 404, 409):
+        detail = body.get("detail")  # the host's problem answer says why, in both languages
+        raise Forbidden(
+            str(detail)[:300] if detail else "L'instance hôte refuse / The hosting instance refuses"
+        )
+    if status != 200:
+        raise _unreachable(host, status)
+    try:
+        return m.AdmissionAnswer.model_validate(body)
+    except ValidationError:
+        raise _unreachable(host, "malformed admission") from None
+
+
+async def open_link(federation: Federation, meeting: MeetingView) -> LinkSocket:
+    """The cascade link's WebSocket to the host, opened with a signed upgrade request."""
+    assert meeting.host_instance is not None
+    socket: LinkSocket = await federation.client.ws_connect(
+        meeting.host_instance, meeting_path(meeting.id, "link")
+    )
+    return socket

@@ -1,0 +1,163 @@
+"""HTTP side of federation: what partners ask us (signed, under /_hub/federation/v1) and the
+page that sends our people into a partner's meeting (/f/{server}/{meeting}).
+
+Every /_hub/federation/v1 request was verified before its handler runs (origin, destination,
+time window, nonce, allow-list, signature: hub/federation/server.py); a handler reads who
+asks with `verified(request)` and answers for meetings this hub hosts only.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from hub.db.models import IdentityKind, MeetingState
+from hub.errors import BadRequest, Conflict, NotFound
+from hub.ids import MeetingId, ServerName
+from hub.meetings.access import Visitor, decide
+from hub.meetings.ids import parse_meeting_id
+from hub.meetings.live import LobbyEntry
+from hub.meetings.service import MeetingView
+from hub.web import moderation
+from hub.web.keys import FEDERATION, INVITATIONS, LIVE, MEETINGS, ROOM_LINKS, ROOM_ROSTERS
+
+from . import messages as m
+from .cascade import CASCADE
+from .join import API, mirror_meeting
+from .link import LINK_HEARTBEAT, labelled, partner_identity
+from .server import verified
+
+log = logging.getLogger(__name__)
+
+routes = web.RouteTableDef()
+
+
+async def _hosted(request: web.Request) -> MeetingView:
+    """A meeting this hub hosts and that has not ended (a partner sees nothing else)."""
+    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
+    if meeting.host_instance is not None or meeting.state is MeetingState.ENDED:
+        raise NotFound("Réunion introuvable / No such meeting")
+    return meeting
+
+
+@routes.get(API + "/meetings/{meeting_id}")
+async def meeting_info(request: web.Request) -> web.Response:
+    verified(request)
+    meeting = await _hosted(request)
+    live = request.app[LIVE].get(meeting.id)
+    info = m.MeetingInfo(
+        id=meeting.id,
+        title=meeting.title,
+        access_level=meeting.access_level.value,
+        locked=live.locked if live is not None else meeting.locked,
+    )
+    return web.json_response(info.model_dump())
+
+
+def _matrix_user(identity: str, homeservers: tuple[str, ...]) -> str | None:
+    """A partner's Matrix user, when their homeserver belongs to that partner."""
+    if not identity.startswith("matrix:@"):
+        return None
+    user_id = identity.removeprefix("matrix:")
+    server = user_id.split(":", 1)[1] if ":" in user_id else ""
+    return user_id if server in homeservers else None
+
+
+@routes.post(API + "/meetings/{meeting_id}/admissions")
+async def admission(request: web.Request) -> web.Response:
+    """A partner vouches for one of its people: enter (with a role) or wait in our lobby."""
+    asker = verified(request)
+    meeting = await _hosted(request)
+    try:
+        body = m.AdmissionRequest.model_validate_json(asker.body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise BadRequest(f"admission: {where}: {first['msg']}") from None
+    app = request.app
+    partner = asker.partner
+    origin = ServerName(asker.origin)
+    identity = partner_identity(body.identity, origin)
+    live = app[LIVE].get(meeting.id)
+    room_power = None
+    matrix_user = _matrix_user(body.identity, partner.matrix_homeservers)
+    if matrix_user is not None:
+        rooms = [link.room_id for link in await app[ROOM_LINKS].rooms_of(meeting.id)]
+        room_power = app[ROOM_ROSTERS].power(rooms, matrix_user)
+    visitor = Visitor(
+        identity=identity,
+        # Their sign-in counts here only if we trust that partner's users.
+        authenticated=body.authenticated and partner.inbound_trusted,
+        invited_role=await app[INVITATIONS].role_for(meeting.id, identity, None),
+        room_power=room_power,
+        removed=live is not None and identity in live.removed,
+    )
+    result = decide(meeting, visitor, locked=live.locked if live is not None else meeting.locked)
+    log.info(
+        "partner's person %s: %s",
+        "accepted" if result.enter else "sent to the lobby",
+        result.reason,
+        extra={"meeting_id": meeting.id, "partner": origin, "role": result.role.value},
+    )
+    links = app[CASCADE]
+    if result.enter:
+        links.admit(meeting.id, origin, identity, result.role)
+        answer = m.AdmissionAnswer(verdict="enter", role=result.role.value)
+        return web.json_response(answer.model_dump(exclude_none=True))
+    link = links.hosted.get((meeting.id, origin))
+    if link is None:
+        raise Conflict(
+            "Ouvrez d'abord le lien de cascade / Open the cascade link first: the lobby's "
+            "verdict travels over it"
+        )
+    live = app[LIVE].open(meeting.id, locked=meeting.locked)
+    name = labelled(body.name, partner.label, body.identity)
+    entry = live.knock(identity, name, IdentityKind.PARTNER, result.role, since=datetime.now(UTC))
+    link.lobby_entries.add(entry.entry_id)
+    await moderation.announce_lobby(live)
+    links.spawn(_send_verdict(app, meeting.id, origin, entry))
+    answer = m.AdmissionAnswer(verdict="lobby", role=result.role.value, ticket=entry.entry_id)
+    return web.json_response(answer.model_dump(exclude_none=True))
+
+
+async def _send_verdict(
+    app: web.Application, meeting_id: MeetingId, partner: ServerName, entry: LobbyEntry
+) -> None:
+    """When our moderators decide about a partner's person, tell the partner (over the link)."""
+    verdict = await entry.decision
+    links = app[CASCADE]
+    if verdict == "admitted":
+        links.admit(meeting_id, partner, entry.identity, entry.role)
+    link = links.hosted.get((meeting_id, partner))
+    if link is None:
+        return  # the link closed: the partner already told its person to come back
+    link.lobby_entries.discard(entry.entry_id)
+    await link.send(m.Verdict(type="verdict", ticket=entry.entry_id, verdict=verdict))
+
+
+@routes.get(API + "/meetings/{meeting_id}/link")
+async def link_socket(request: web.Request) -> web.StreamResponse:
+    """The cascade link a partner opens to one of our meetings (signed upgrade)."""
+    asker = verified(request)
+    meeting = await _hosted(request)
+    ws = web.WebSocketResponse(heartbeat=LINK_HEARTBEAT, max_msg_size=m.MAX_LINK_FRAME)
+    await ws.prepare(request)
+    await request.app[CASCADE].serve_inbound(
+        meeting, ServerName(asker.origin), asker.partner.label, ws
+    )
+    return ws
+
+
+@routes.get("/f/{server_name}/{meeting_id}")
+async def partner_meeting(request: web.Request) -> web.Response:
+    """Our link to a partner's meeting: mirror it here, then our own meeting page."""
+    federation = request.app.get(FEDERATION)
+    meeting_id = parse_meeting_id(request.match_info["meeting_id"])
+    if federation is None or meeting_id is None:
+        raise NotFound("Réunion introuvable / No such meeting")
+    host = ServerName(request.match_info["server_name"].lower())
+    mirror = await mirror_meeting(federation, request.app[MEETINGS], host, meeting_id)
+    raise web.HTTPSeeOther(f"/m/{mirror.id}")
