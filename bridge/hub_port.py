@@ -45,6 +45,14 @@ def no_meeting(prefix: str) -> HubRefusal:
 
 
 @dataclass(frozen=True)
+class PartnerLink:
+    """Where the room's members of a partner ministry join: their own hub's link."""
+
+    label: str  # the partner instance, as people know it ("Finances")
+    url: str
+
+
+@dataclass(frozen=True)
 class RoomMeeting:
     """A room's live meeting as the room sees it."""
 
@@ -59,6 +67,8 @@ class RoomMeeting:
     participants: tuple[str, ...]  # display names of the people in the call now
     waiting: tuple[str, ...]  # display names of the people in the lobby
     status_event_id: str | None  # the room message the bot edits as people come and go
+    # Members whose homeserver a partner instance serves join through that instance.
+    partner_links: tuple[PartnerLink, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ def status_text(meeting: RoomMeeting) -> str:
     lines = [
         f"Réunion « {meeting.title} » en cours{lock_fr} / Meeting on{lock_en}",
         f"Lien / Link : {meeting.url}",
+        *_partner_lines(meeting),
         f"Présents / In the call ({len(meeting.participants)}) : {_names(meeting.participants)}",
     ]
     if meeting.waiting:
@@ -62,8 +63,15 @@ def summary_text(summary: MeetingSummary) -> str:
     return "\n".join(lines)
 
 
+def _partner_lines(meeting: RoomMeeting) -> list[str]:
+    return [
+        f"Agents {link.label} / {link.label} staff : {link.url}" for link in meeting.partner_links
+    ]
+
+
 def link_text(meeting: RoomMeeting) -> str:
-    return f"Réunion « {meeting.title} » / Meeting: {meeting.url}"
+    return "\n".join([f"Réunion « {meeting.title} » / Meeting: {meeting.url}",
+                      *_partner_lines(meeting)])  # fmt: skip
 
 
 def paris_time(when: dt.datetime) -> str:

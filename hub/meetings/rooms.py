@@ -107,6 +107,10 @@ class RoomRosters:
             raise ValueError(f"a room of more than {MAX_ROOM_MEMBERS} members")
         self._rooms[room_id] = dict(members)
 
+    def homeservers(self, room_id: str) -> set[str]:
+        """The homeservers of a room's joined members (Tchap: one per ministry)."""
+        return {user.split(":", 1)[1] for user in self._rooms.get(room_id, {}) if ":" in user}
+
     def power(self, room_ids: list[str], user_id: str) -> int | None:
         """The user's highest power level among the rooms they are joined to; None if none."""
         levels = [

@@ -26,6 +26,7 @@ from bridge.hub_port import (
     Listener,
     MeetingClosed,
     MeetingSummary,
+    PartnerLink,
     PresenceChanged,
     RoomMeeting,
     no_meeting,
@@ -49,6 +50,7 @@ from hub.web import signaling as sig
 from hub.web.keys import (
     CONFIG,
     EVENTS,
+    FEDERATION,
     INVITATIONS,
     LIVE,
     MEETINGS,
@@ -139,6 +141,22 @@ class LocalHub:
             participants=tuple(await self.app[MEETINGS].present_names(link.meeting_id)),
             waiting=tuple(entry.name for entry in live.lobby.values()) if live else (),
             status_event_id=link.status_event_id,
+            partner_links=await self._partner_links(link),
+        )
+
+    async def _partner_links(self, link: RoomLinkView) -> tuple[PartnerLink, ...]:
+        """For members whose homeserver a partner instance serves: that instance's link to
+        this meeting (they join through their own ministry's hub, as themselves)."""
+        federation = self.app.get(FEDERATION)
+        if federation is None:
+            return ()
+        homeservers = self.app[ROOM_ROSTERS].homeservers(link.room_id)
+        return tuple(
+            PartnerLink(
+                partner.label, f"{partner.base_url}/f/{federation.server_name}/{link.meeting_id}"
+            )
+            for partner in await federation.policy.all()
+            if homeservers & set(partner.matrix_homeservers)
         )
 
     async def room_meeting(self, room_id: str) -> RoomMeeting | None:
