@@ -17,20 +17,22 @@ from typing import Any
 from aiohttp import web
 
 from hub.db.models import Role
-from hub.errors import ServiceUnavailable
+from hub.errors import Forbidden, ServiceUnavailable
 from hub.ids import Identity, MeetingId, ServerName
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.service import MeetingView
 from hub.web import signaling as sig
-from hub.web.keys import EVENTS, LIVE
+from hub.web.keys import EVENTS, FEDERATION, LIVE
 
 from . import messages as m
+from .client import PartnerRefusedUs, PartnerUnknown
 from .link import LinkSocket, MeetingLink
 
 log = logging.getLogger(__name__)
 
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 CONNECT_WAIT = 10.0
+PARTNER_CHECK = 5.0  # seconds between checks that each linked partner is still one
 
 
 class CascadeLinks:
@@ -84,6 +86,24 @@ class CascadeLinks:
             link = self.outbound[meeting.id] = OutboundLink(self, meeting, label)
         return link
 
+    async def watch_partners(self, still_partner: Callable[[ServerName], Awaitable[bool]]) -> None:
+        """Close the links of partners taken off the allow-list (`hub federation remove`)
+        while their people were in: no meeting of ours keeps a partner we no longer trust."""
+        while True:
+            await asyncio.sleep(PARTNER_CHECK)
+            for (meeting_id, partner), link in list(self.hosted.items()):
+                try:
+                    allowed = await still_partner(partner)
+                except Exception:  # the database is away: keep the links, ask again later
+                    log.exception("cannot check partner %s", partner)
+                    continue
+                if not allowed:
+                    log.warning(
+                        "partner %s was removed: closing its cascade link", partner,
+                        extra={"meeting_id": meeting_id},
+                    )  # fmt: skip
+                    await link.close()
+
     async def on_event(self, event: MeetingEvent) -> None:
         """A meeting we host ended: tell every partner, then let their links go."""
         if not isinstance(event, MeetingEnded):
@@ -94,7 +114,8 @@ class CascadeLinks:
                 await link.close()
         outbound = self.outbound.pop(event.meeting_id, None)
         if outbound is not None:
-            await outbound.stop()
+            # Often called from the link's own task (the host said "ended"): stop it apart.
+            self.spawn(outbound.stop())
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -122,6 +143,7 @@ class OutboundLink:
         self.finished = False
         self.waiters = 0  # people between "asking" and "inside" (lobby included)
         self._up = asyncio.Event()
+        self._refused = asyncio.Event()  # the host answered 401/403 to our last attempt
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
 
@@ -136,16 +158,23 @@ class OutboundLink:
             self._task = asyncio.get_running_loop().create_task(
                 self._serve(connect), name=f"cascade {self.meeting.id}"
             )
+        waits = [asyncio.ensure_future(event.wait()) for event in (self._up, self._refused)]
         try:
-            async with asyncio.timeout(CONNECT_WAIT):
-                await self._up.wait()
-        except TimeoutError:
-            raise ServiceUnavailable(
-                "L'instance qui accueille la réunion ne répond pas ; réessayez dans un instant / "
-                "The instance hosting this meeting does not answer; try again in a moment"
-            ) from None
-        assert self.current is not None
-        return self.current
+            await asyncio.wait(waits, timeout=CONNECT_WAIT, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        if self._up.is_set() and self.current is not None:
+            return self.current
+        if self._refused.is_set():
+            raise Forbidden(
+                "L'instance qui accueille la réunion refuse désormais la nôtre / "
+                "The instance hosting this meeting no longer accepts ours"
+            )
+        raise ServiceUnavailable(
+            "L'instance qui accueille la réunion ne répond pas ; réessayez dans un instant / "
+            "The instance hosting this meeting does not answer; try again in a moment"
+        )
 
     def wanted(self) -> bool:
         live = self.app[LIVE].get(self.meeting.id)
@@ -160,6 +189,8 @@ class OutboundLink:
                 try:
                     ws = await connect(self.meeting)
                 except Exception as exc:
+                    if isinstance(exc, PartnerRefusedUs | PartnerUnknown):
+                        self._refused.set()
                     self._failures += 1
                     if self._failures == 1:
                         log.warning(
@@ -169,6 +200,7 @@ class OutboundLink:
                 else:
                     restored = self._failures > 0 or self.current is not None
                     self._failures = 0
+                    self._refused.clear()
                     link = self.current = MeetingLink(
                         self.app, self.meeting, self.host, self.label, ws, hosting=False
                     )
@@ -207,7 +239,7 @@ class OutboundLink:
         task, self._task = self._task, None
         if self.current is not None:
             await self.current.close()
-        if task is not None:
+        if task is not None and task is not asyncio.current_task():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -221,6 +253,13 @@ async def cascade_context(app: web.Application) -> AsyncIterator[None]:
     """The links of this hub: made at start, told when meetings end, all closed at shutdown."""
     links = app[CASCADE] = CascadeLinks(app)
     unsubscribe = app[EVENTS].subscribe(links.on_event)
+    federation = app.get(FEDERATION)
+    if federation is not None:
+
+        async def still_partner(name: ServerName) -> bool:
+            return await federation.policy.get(name) is not None
+
+        links.spawn(links.watch_partners(still_partner))
     try:
         yield
     finally:

@@ -65,6 +65,12 @@ class OutboundRefused(PartnerUnreachable):
     code = "address_refused"
 
 
+class PartnerRefusedUs(Forbidden):
+    """The partner answered 401/403: it does not (or no longer) accept this hub."""
+
+    code = "refused_by_partner"
+
+
 class AddressRefused(OSError):
     """Raised by the socket factory for a non-public address (aiohttp wraps it)."""
 
@@ -216,6 +222,13 @@ class FederationClient:
             return await self._session.ws_connect(
                 url, headers=headers, heartbeat=WS_HEARTBEAT, max_msg_size=MAX_WS_MESSAGE
             )
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status in (401, 403):
+                raise PartnerRefusedUs(
+                    f"{partner.server_name} refuses this hub ({exc.status}); ask its operator "
+                    "to list us as a partner"
+                ) from None
+            raise self._failure(partner, exc) from None
         except Exception as exc:
             raise self._failure(partner, exc) from None
 

@@ -1,0 +1,210 @@
+"""A meeting shared by two hubs, driven by aiortc participants through each hub's own socket.
+
+Hub A ("Intérieur") hosts; hub B ("Finances") is an allow-listed partner whose people join
+through their own hub (mirror, signed admission, cascade link). Both hubs run in this process
+on real loopback ports with their own databases and keys; media crosses their two SFUs.
+Covered: the host's lobby worked for a partner's person, media and chat both ways, a mute and a
+removal by the host's moderator carried out by the partner's hub, the end of the meeting, and a
+partner taken off the allow-list losing its link and its next join.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from hub.db.models import MeetingState
+from hub.web.keys import FEDERATION, LIVE, MEETINGS, SFU
+from tests.conftest import make_config
+from tests.federation.conftest import partner_entry, serving
+from tests.support.peer import Participant, wait_until
+from tests.support.processes import free_port
+
+A, B = "hub-a.test", "hub-b.test"
+
+
+@dataclass
+class Ministries:
+    a: web.Application
+    b: web.Application
+    url_a: str
+    url_b: str
+    sessions: list[aiohttp.ClientSession] = field(default_factory=list)
+
+    async def browser(self, base_url: str) -> tuple[aiohttp.ClientSession, str]:
+        """A new browser with a guest session on that hub, and its CSRF token."""
+        http = aiohttp.ClientSession(base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.sessions.append(http)
+        page = await (await http.get("/", headers={"Accept": "text/html"})).text()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        return http, token.group(1)
+
+    async def meeting_on_a(self, access_level: str) -> tuple[aiohttp.ClientSession, str]:
+        http, csrf = await self.browser(self.url_a)
+        created = await http.post(
+            "/api/v1/meetings",
+            json={"title": "Comité", "access_level": access_level},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert created.status == 201, await created.text()
+        return http, (await created.json())["id"]
+
+    async def person_on_b(self, meeting_id: str, name: str) -> Participant:
+        """Someone of ministry B: B's link for A's meeting, then B's own socket."""
+        http, _ = await self.browser(self.url_b)
+        mirrored = await http.get(f"/f/{A}/{meeting_id}", headers={"Accept": "text/html"})
+        assert mirrored.status == 200, await mirrored.text()
+        return Participant(await http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), name)
+
+
+@pytest.fixture
+async def ministries(tmp_path: Path) -> AsyncIterator[Ministries]:
+    port_a, port_b = free_port(), free_port()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    sfu = {"candidate_addresses": ["127.0.0.1"]}
+    config_a = make_config(
+        tmp_path / "a",
+        server={"port": port_a},
+        sfu=sfu,
+        federation={"server_name": A, "allow_private_networks": True},
+    )
+    config_b = make_config(
+        tmp_path / "b",
+        server={"port": port_b},
+        sfu=sfu,
+        federation={
+            "server_name": B,
+            "allow_private_networks": True,
+            "partners": [partner_entry(A, port_a, label="Intérieur", outbound_allowed=True)],
+        },
+    )
+    async with serving(config_a) as app_a, serving(config_b) as app_b:
+        # A lists B in its database, as `hub federation add` does: so it can be removed later.
+        await app_a[FEDERATION].policy.add(B, f"http://127.0.0.1:{port_b}", label="Finances")
+        setup = Ministries(app_a, app_b, f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}")
+        try:
+            yield setup
+        finally:
+            for http in setup.sessions:
+                await http.close()
+
+
+async def test_the_host_lobby_media_chat_and_moderation_cross_the_link(
+    ministries: Ministries,
+) -> None:
+    owner_http, meeting_id = await ministries.meeting_on_a("restricted")
+    anne = Participant(await owner_http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), "Anne")
+    await anne.join()
+    bruno = await ministries.person_on_b(meeting_id, "Bruno")
+    try:
+        # Restricted, not invited: Bruno waits in A's lobby, shown with his ministry.
+        assert (await bruno.knock())["type"] == "waiting"
+        lobby = await anne.wait_for_any(("lobby",), after=1)
+        while not lobby["entries"]:
+            lobby = await anne.wait_for("lobby", after=anne.messages.index(lobby) + 1)
+        [entry] = lobby["entries"]
+        assert entry["name"] == "Bruno (Finances)" and entry["kind"] == "partner"
+        await anne.send({"type": "admit", "entry_id": entry["id"]})
+        await bruno.admitted()
+        joined = await anne.wait_for("participant_joined")
+        assert joined["participant"]["name"] == "Bruno (Finances)"
+        assert joined["participant"]["id"] == bruno.participant_id
+
+        # Media both ways, through the two SFUs.
+        await anne.publish()
+        await bruno.publish()
+        await wait_until(
+            lambda: (
+                anne.received.count(bruno.participant_id, "video") >= 10
+                and bruno.received.count(anne.participant_id, "video") >= 10
+                and bruno.received.count(anne.participant_id, "audio") >= 10
+            ),
+            20,
+            "media did not cross the cascade both ways",
+        )
+
+        # Chat from B reaches A with the label.
+        await bruno.send({"type": "chat", "text": "Bonjour de Bercy"})
+        chat = await anne.wait_for("chat")
+        assert (chat["name"], chat["text"]) == ("Bruno (Finances)", "Bonjour de Bercy")
+
+        # A's owner mutes Bruno: B's hub tells him and stops his audio at B's SFU.
+        seen = len(bruno.messages)
+        await anne.send({"type": "mute", "participant_id": bruno.participant_id, "kind": "audio"})
+        muted = await bruno.wait_for("muted", after=seen)
+        assert muted == {"type": "muted", "kind": "audio", "by": "Anne"}
+        room_b = ministries.b[SFU].rooms[meeting_id]
+        assert not room_b.participants[bruno.participant_id].audio
+        await wait_until(
+            lambda: any(
+                m["type"] == "participant_updated"
+                and m["participant"]["id"] == bruno.participant_id
+                and not m["participant"]["audio"]
+                for m in anne.messages
+            ),
+            5,
+            "A never heard that Bruno is muted",
+        )
+
+        # Removal: B's hub closes Bruno's socket; A sees him leave.
+        seen = len(anne.messages)
+        await anne.send({"type": "remove", "participant_id": bruno.participant_id})
+        denied = await bruno.wait_for("denied")
+        assert denied["reason"] == "removed"
+        left = await anne.wait_for("participant_left", after=seen)
+        assert left["participant_id"] == bruno.participant_id
+    finally:
+        await bruno.close()
+        await anne.close()
+
+
+async def test_the_end_reaches_the_partner_and_a_removed_partner_is_cut_off(
+    ministries: Ministries,
+) -> None:
+    owner_http, meeting_id = await ministries.meeting_on_a("public")
+    anne = Participant(await owner_http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), "Anne")
+    await anne.join()
+    bruno = await ministries.person_on_b(meeting_id, "Bruno")
+    await bruno.join()
+    await anne.wait_for("participant_joined")
+
+    # A takes B off its allow-list: B's link closes within the check interval, Bruno no longer
+    # sees Anne, and a new person of B is refused with a clear reason.
+    await ministries.a[FEDERATION].policy.remove(B)
+    seen = len(bruno.messages)
+    gone = await bruno.wait_for("participant_left", timeout=15, after=seen)
+    assert gone["participant_id"] == anne.participant_id
+    lost = await bruno.wait_for("cascade", after=seen)
+    assert lost == {"type": "cascade", "state": "lost", "instance": "Intérieur"}
+    live_a = ministries.a[LIVE].get(meeting_id)
+    assert live_a is not None and list(live_a.presences) == [anne.participant_id]
+    http, _ = await ministries.browser(ministries.url_b)
+    refused = await http.get(f"/f/{A}/{meeting_id}", headers={"Accept": "text/html"})
+    assert refused.status == 403
+    assert "The partner refuses our instance" in await refused.text()
+    # B still has its mirror from earlier: its page opens, and the join is refused.
+    claire = Participant(await http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), "Claire")
+    answer = await claire.knock()
+    assert answer["type"] == "error" and answer["code"] == "forbidden", answer
+    assert answer["message"].endswith("The instance hosting this meeting no longer accepts ours")
+    await claire.close()
+    await bruno.close()
+
+    # With B back on the list, the end of A's meeting ends B's mirror for B's people.
+    await ministries.a[FEDERATION].policy.add(B, ministries.url_b, label="Finances")
+    dora = await ministries.person_on_b(meeting_id, "Dora")
+    await dora.join()
+    await anne.send({"type": "end_meeting"})
+    assert (await dora.wait_for("ended"))["reason"] == "ended"
+    mirror = await ministries.b[MEETINGS].get(meeting_id)
+    assert mirror.state is MeetingState.ENDED and mirror.host_instance == A
+    await dora.close()
+    await anne.close()
