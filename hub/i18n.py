@@ -276,6 +276,11 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.notice.unlocked": "La réunion est déverrouillée.",
         "meeting.notice.muted_audio": "{name} a coupé votre micro.",
         "meeting.notice.muted_video": "{name} a coupé votre caméra.",
+        "meeting.partners.heading": "Agent d'un autre ministère ?",
+        "meeting.partners.intro": (
+            "Rejoignez cette réunion par l'instance de votre ministère : vous y êtes connu, et "
+            "vos images passent par ses serveurs."
+        ),
         "meeting.notice.cascade_lost": (
             "Liaison avec l'instance {instance} interrompue : ses participants ne sont plus "
             "visibles. Reconnexion en cours…"
@@ -528,6 +533,11 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.notice.unlocked": "The meeting is unlocked.",
         "meeting.notice.muted_audio": "{name} muted your microphone.",
         "meeting.notice.muted_video": "{name} turned your camera off.",
+        "meeting.partners.heading": "From another ministry?",
+        "meeting.partners.intro": (
+            "Join this meeting through your own ministry's instance: you are known there, and "
+            "your video goes through its servers."
+        ),
         "meeting.notice.cascade_lost": (
             "Connection to the {instance} instance lost: its participants are out of view. "
             "Reconnecting…"

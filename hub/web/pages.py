@@ -20,7 +20,7 @@ from hub.i18n import CATALOG, DEFAULT_LANGUAGE, negotiate, translate
 from hub.ids import MeetingId
 from hub.meetings.ids import parse_meeting_id
 from hub.meetings.service import MAX_TITLE, MeetingView
-from hub.web.keys import CONFIG, LIMITS, MEETINGS, SESSION_CODEC
+from hub.web.keys import CONFIG, FEDERATION, LIMITS, MEETINGS, SESSION_CODEC
 from hub.web.login import login_links, login_required_page
 from hub.web.render import render
 from hub.web.requests import current_session, may_create_meetings, widget_mode
@@ -213,4 +213,17 @@ async def meeting_page(request: web.Request) -> web.Response:
         lang_path=f"/m/{meeting.id}?{_same_page_query(request)}" if widget else request.path,
         strings=strings,
         settings=_meeting_settings(request, meeting),
+        partner_links=[] if widget or ended else await _partner_links(request, meeting),
     )
+
+
+async def _partner_links(request: web.Request, meeting: MeetingView) -> list[dict[str, str]]:
+    """For a meeting hosted here: each partner's link to it (their people join through their
+    own hub, signed in there)."""
+    federation = request.app.get(FEDERATION)
+    if federation is None or meeting.host_instance is not None:
+        return []
+    return [
+        {"label": p.label, "url": f"{p.base_url}/f/{federation.server_name}/{meeting.id}"}
+        for p in await federation.policy.all()
+    ]

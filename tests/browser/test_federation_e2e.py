@@ -106,12 +106,19 @@ def _cascade(hub: HubServer, metric: str, partner: str) -> float:
     return 0.0
 
 
-def _join_through_b(browser: Browser, fed: Federation, meeting_id: str, name: str) -> Page:
-    """Someone of ministry B opens B's link for A's meeting and joins from B's own page."""
+def _join_through_b(
+    browser: Browser, fed: Federation, meeting_id: str, name: str, *, from_host_page: bool = False
+) -> Page:
+    """Someone of ministry B joins A's meeting from B's own page: by B's link for it, or by
+    A's link, whose page offers each partner ministry's way in."""
     context = new_context(browser, fed.b.hub.base_url)
     page = context.new_page()
-    page.goto(f"/f/{fed.a.name}/{meeting_id}")
-    page.wait_for_url(f"**/m/{meeting_id}")
+    if from_host_page:
+        page.goto(f"{fed.a.hub.base_url}/m/{meeting_id}")
+        page.get_by_role("link", name=LABEL_B).click()
+    else:
+        page.goto(f"/f/{fed.a.name}/{meeting_id}")
+    page.wait_for_url(f"{fed.b.hub.base_url}/m/{meeting_id}")
     page.fill("#name", name)
     page.click("#join-button")
     page.wait_for_function("() => window.visioDebug.state() === 'connected'", timeout=20_000)
@@ -130,7 +137,7 @@ def test_a_meeting_spans_two_hubs_and_each_stream_crosses_once(
     meeting_id = create_meeting(host_page, "Réunion interministérielle", "public")
     host_page.context.close()
     anne = open_meeting_page(browser, fed.a.hub.base_url, meeting_id, "Anne")
-    bruno = _join_through_b(browser, fed, meeting_id, "Bruno")
+    bruno = _join_through_b(browser, fed, meeting_id, "Bruno", from_host_page=True)
     anne_id, bruno_id = self_id(anne), self_id(bruno)
 
     # Each side shows the other's person with the instance's label.
