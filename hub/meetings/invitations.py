@@ -19,7 +19,9 @@ from hub.ids import Identity, MeetingId
 MAX_INVITATIONS = 500
 _EMAIL = re.compile(r"^[^@\s:]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
 _MATRIX_USER = re.compile(r"^@[a-z0-9._=/+-]{1,255}:[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
-_PARTNER_USER = re.compile(r"^[^@\s:]{1,128}@[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
+# A partner's person: their identity on their own hub (which may hold ':' and '@', e.g.
+# local:proconnect:<sub> or matrix:@user:server), then @ and that hub's server name.
+_PARTNER_USER = re.compile(r"^(\S{1,256})@([A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?)$")
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,9 @@ def parse_invitee(text: str) -> str:
     if value.startswith("matrix:"):
         value = value[len("matrix:") :]
     if value.startswith("partner:"):
-        user = value[len("partner:") :]
-        if _PARTNER_USER.match(user):
-            return f"partner:{user.lower()}"
+        found = _PARTNER_USER.match(value[len("partner:") :])
+        if found:  # identities are case-sensitive; server names are not
+            return f"partner:{found.group(1)}@{found.group(2).lower()}"
         raise BadRequest("invitee: not a partner user (partner:user@instance)")
     if value.startswith("@"):
         if _MATRIX_USER.match(value):

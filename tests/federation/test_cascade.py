@@ -20,6 +20,9 @@ import pytest
 from aiohttp import web
 
 from hub.db.models import MeetingState
+from hub.federation.link import partner_identity
+from hub.ids import ServerName
+from hub.meetings.invitations import parse_invitee
 from hub.web.keys import FEDERATION, LIVE, MEETINGS, SFU
 from tests.conftest import make_config
 from tests.federation.conftest import partner_entry, serving
@@ -208,3 +211,19 @@ async def test_the_end_reaches_the_partner_and_a_removed_partner_is_cut_off(
     assert mirror.state is MeetingState.ENDED and mirror.host_instance == A
     await dora.close()
     await anne.close()
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("partner:local:proconnect:AbC9@Hub-B.test", "partner:local:proconnect:AbC9@hub-b.test"),
+        (
+            "partner:matrix:@olga:other.test@hub-b.test:8443",
+            "partner:matrix:@olga:other.test@hub-b.test:8443",
+        ),
+    ],
+)
+def test_a_partner_identity_can_be_invited_as_the_host_will_see_it(typed: str, stored: str) -> None:
+    identity = partner_identity(typed.removeprefix("partner:").rsplit("@", 1)[0], ServerName(
+        typed.rsplit("@", 1)[1].lower()))  # fmt: skip
+    assert parse_invitee(typed) == stored == identity
