@@ -218,6 +218,10 @@ class MeetingLink:
             case m.Left(participant_id=pid):
                 await self._depart(ParticipantId(pid))
             case m.Offer(sdp=sdp, streams=streams):
+                # Only the people this link brought may own its streams: a partner must not
+                # show its video under the name of someone of ours.
+                if any(ParticipantId(s.participant_id) not in self.remote_ids for s in streams):
+                    raise m.LinkError("offer carries streams of people this link did not bring")
                 answer = await self.room.publish(
                     self.participant_id,
                     sdp,

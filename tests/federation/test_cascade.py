@@ -10,6 +10,7 @@ partner taken off the allow-list losing its link and its next join.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from hub.ids import ServerName
 from hub.meetings.invitations import parse_invitee
 from hub.web.keys import FEDERATION, LIVE, MEETINGS, SFU
 from tests.conftest import make_config
-from tests.federation.conftest import partner_entry, serving
+from tests.federation.conftest import partner_entry, serving, signed
 from tests.support.peer import Participant, wait_until
 from tests.support.processes import free_port
 
@@ -227,3 +228,56 @@ def test_a_partner_identity_can_be_invited_as_the_host_will_see_it(typed: str, s
     identity = partner_identity(typed.removeprefix("partner:").rsplit("@", 1)[0], ServerName(
         typed.rsplit("@", 1)[1].lower()))  # fmt: skip
     assert parse_invitee(typed) == stored == identity
+
+
+async def test_a_partner_brings_only_people_we_admitted_and_only_their_streams(
+    ministries: Ministries, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A partner's link, spoken by hand: people we never admitted, streams passed off as one
+    of ours and garbage are each refused with one log line; the link and the meeting go on."""
+    owner_http, meeting_id = await ministries.meeting_on_a("public")
+    anne = Participant(await owner_http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), "Anne")
+    await anne.join()
+    path = f"/_hub/federation/v1/meetings/{meeting_id}/link"
+    headers = signed(ministries.b[FEDERATION].keys, origin=B, destination=A, path=path)
+    http, _ = await ministries.browser(ministries.url_a)
+    link = await http.ws_connect(path, headers=headers)
+    hello = json.loads((await link.receive()).data)
+    assert hello["type"] == "hello" and [p["name"] for p in hello["presences"]] == ["Anne"]
+    stranger = {
+        "participant_id": "4b0c1f0e-0000-4000-8000-000000000001",
+        "identity": "local:proconnect:never-admitted",
+        "name": "Mallory",
+        "role": "owner",
+        "audio": True,
+        "video": True,
+    }
+    await link.send_str(json.dumps({"type": "joined", "presence": stranger}))
+    await link.send_str("{not json")
+    fake_sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
+    await link.send_str(json.dumps({"type": "offer", "sdp": fake_sdp, "streams": [
+        {"mid": "0", "participant_id": anne.participant_id, "source": "camera", "kind": "video"}
+    ]}))  # fmt: skip
+    spoof = {"participant_id": anne.participant_id, "text": "je suis Anne", "at": "2026-11-22"}
+    await link.send_str(json.dumps({"type": "chat", **spoof}))
+    await wait_until(
+        lambda: sum("cascade link:" in r.getMessage() for r in caplog.records) >= 4,
+        5,
+        "the refusals were not logged",
+    )
+    refusals = [r.getMessage() for r in caplog.records if "cascade link:" in r.getMessage()]
+    assert refusals == [
+        "cascade link: joined refused: this person was not admitted to the meeting",
+        "cascade link: bad link message: link message is not JSON",
+        "cascade link: offer refused: offer carries streams of people this link did not bring",
+        "cascade link: chat refused: chat from someone this link did not bring",
+    ]
+    live = ministries.a[LIVE].get(meeting_id)
+    assert live is not None and list(live.presences) == [anne.participant_id]
+    assert not [m for m in anne.messages if m["type"] in ("participant_joined", "chat")]
+    # The link is still served: it relays what Anne says next.
+    await anne.send({"type": "chat", "text": "toujours là"})
+    relayed = json.loads((await link.receive(timeout=5)).data)
+    assert relayed["type"] == "chat" and relayed["text"] == "toujours là"
+    await link.close()
+    await anne.close()
