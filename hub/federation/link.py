@@ -36,9 +36,9 @@ from hub.meetings.access import MODERATING
 from hub.meetings.events import ChatPosted
 from hub.meetings.live import LiveMeeting, Presence, Verdict
 from hub.meetings.service import MeetingView
+from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.room import SfuRoom, StreamSource
 from hub.sfu.sdp import SdpError
-from hub.sfu.service import LINK_PREFIX
 from hub.web import moderation
 from hub.web import signaling as sig
 from hub.web.keys import EVENTS, LIVE, MEETINGS, SFU

@@ -47,6 +47,9 @@ URI_MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
 URI_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
 URI_AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 
+# The participant id of a cascade link: the SFU of a partner hub (hub/federation/link.py).
+LINK_PREFIX = "link:"
+
 HISTORY_SIZE = 512
 PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream
 NACK_MAX = 64  # a gap larger than this is not worth asking for: a keyframe is cheaper

@@ -16,14 +16,13 @@ from prometheus_client.registry import Collector
 
 from hub.config import SfuConfig
 from hub.ids import MeetingId
-from hub.sfu.forwarder import SfuCounters
+from hub.sfu.forwarder import LINK_PREFIX, SfuCounters
 from hub.sfu.ice import check_internals
 from hub.sfu.room import RoomSettings, SfuRoom
 
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL = 1.0
-LINK_PREFIX = "link:"  # the SFU participant that stands for a partner (hub/federation)
 
 
 class Sfu:

@@ -26,6 +26,7 @@ from sfu_samples import VP8_DELTA, VP8_KEY, VP8_SSRC
 
 from hub.ids import ParticipantId
 from hub.sfu.forwarder import (
+    LINK_PREFIX,
     URI_ABS_SEND_TIME,
     URI_AUDIO_LEVEL,
     URI_MID,
@@ -204,6 +205,20 @@ def test_subscriber_pli_becomes_a_throttled_pli_upstream():
     asyncio.run(receive_subscriber_rtcp(path.subscriber, path.counters, pli + b""))
     asyncio.run(receive_subscriber_rtcp(path.subscriber, path.counters, pli))
     assert len(path.upstream) == before + 1  # the second, 0 ms later, is absorbed
+
+
+def test_a_partner_sfus_keyframe_requests_are_not_throttled_again():
+    """A cascade link's SFU throttles per stream already, and asks at once for a receiver that
+    just connected: a second throttle here would hold that request back ~300 ms."""
+    path = make_path()
+    feed(path, with_sequence(VP8_KEY, 1))
+    link = MediaParticipant(ParticipantId(f"{LINK_PREFIX}hub-b.test"), path.counters)
+    link.legs, link.legs_by_ssrc = path.subscriber.legs, path.subscriber.legs_by_ssrc
+    pli = bytes(RtcpPli(sender_ssrc=0x44444444, media_ssrc=LEG_SSRC))
+    before = len(path.upstream)
+    asyncio.run(receive_subscriber_rtcp(link, path.counters, pli))
+    asyncio.run(receive_subscriber_rtcp(link, path.counters, pli))
+    assert len(path.upstream) == before + 2
 
 
 def test_sender_report_is_translated_into_the_legs_timestamps():
