@@ -281,3 +281,33 @@ async def test_a_partner_brings_only_people_we_admitted_and_only_their_streams(
     assert relayed["type"] == "chat" and relayed["text"] == "toujours là"
     await link.close()
     await anne.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b"{", "admission: body: Invalid JSON"),
+        (
+            b'{"identity": "x", "name": "N", "authenticated": true}',
+            "admission: identity: String should have at least 3 characters",
+        ),
+        (  # the partner may not choose the role: we do
+            b'{"identity": "local:a", "name": "N", "authenticated": true, "role": "owner"}',
+            "admission: role: Extra inputs are not permitted",
+        ),
+    ],
+)
+async def test_a_malformed_admission_is_refused_and_changes_nothing(
+    ministries: Ministries, body: bytes, detail: str
+) -> None:
+    _, meeting_id = await ministries.meeting_on_a("restricted")
+    path = f"/_hub/federation/v1/meetings/{meeting_id}/admissions"
+    headers = signed(
+        ministries.b[FEDERATION].keys, origin=B, destination=A, method="POST", path=path, body=body
+    )
+    http, _ = await ministries.browser(ministries.url_a)
+    answer = await http.post(path, data=body, headers=headers)
+    problem = await answer.json(content_type=None)
+    assert (answer.status, problem["code"]) == (400, "bad_request"), problem
+    assert problem["detail"].startswith(detail), problem["detail"]
+    assert ministries.a[LIVE].get(meeting_id) is None  # nobody knocked, nothing opened
