@@ -20,6 +20,7 @@ from hub.db.models import Role
 from hub.errors import Forbidden, ServiceUnavailable
 from hub.ids import Identity, MeetingId, ServerName
 from hub.meetings.events import MeetingEnded, MeetingEvent
+from hub.meetings.live import Verdict
 from hub.meetings.service import MeetingView
 from hub.web import signaling as sig
 from hub.web.keys import EVENTS, FEDERATION, LIVE
@@ -27,6 +28,7 @@ from hub.web.keys import EVENTS, FEDERATION, LIVE
 from . import messages as m
 from .client import PartnerRefusedUs, PartnerUnknown
 from .link import LinkSocket, MeetingLink
+from .policy import Partner
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +65,18 @@ class CascadeLinks:
     ) -> None:
         """Serve a link a partner opened to a meeting we host, until it closes."""
         key = (meeting.id, partner)
-        previous = self.hosted.get(key)
-        if previous is not None:  # the partner reconnected before we noticed the old one die
-            await previous.close()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5):
-                    await previous.detached.wait()  # its people out first, then the new ones in
         link = MeetingLink(
             self.app, meeting, partner, label, ws, hosting=True,
             admitted=self.admitted.setdefault(key, {}),
         )  # fmt: skip
-        self.hosted[key] = link
+        previous, self.hosted[key] = self.hosted.get(key), link
+        if previous is not None:  # the partner reconnected before we noticed the old one die
+            previous.superseded = True  # its teardown must leave the link's media to us
+            await previous.close()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await previous.detached.wait()  # its people out first, then the new ones in
+            await previous._shut()
         try:
             await link.run()
         finally:
@@ -86,23 +89,38 @@ class CascadeLinks:
             link = self.outbound[meeting.id] = OutboundLink(self, meeting, label)
         return link
 
-    async def watch_partners(self, still_partner: Callable[[ServerName], Awaitable[bool]]) -> None:
+    async def watch_partners(
+        self, partner_of: Callable[[ServerName], Awaitable[Partner | None]]
+    ) -> None:
         """Close the links of partners taken off the allow-list (`hub federation remove`)
-        while their people were in: no meeting of ours keeps a partner we no longer trust."""
+        while their people were in, and ours to partners whose meetings our people may no
+        longer join: no meeting keeps a partner we no longer trust."""
         while True:
             await asyncio.sleep(PARTNER_CHECK)
-            for (meeting_id, partner), link in list(self.hosted.items()):
-                try:
-                    allowed = await still_partner(partner)
-                except Exception:  # the database is away: keep the links, ask again later
-                    log.exception("cannot check partner %s", partner)
-                    continue
-                if not allowed:
-                    log.warning(
-                        "partner %s was removed: closing its cascade link", partner,
-                        extra={"meeting_id": meeting_id},
-                    )  # fmt: skip
-                    await link.close()
+            try:
+                await self._check_partners(partner_of)
+            except Exception:  # the database is away: keep the links, ask again later
+                log.exception("cannot check the partners of the cascade links")
+
+    async def _check_partners(
+        self, partner_of: Callable[[ServerName], Awaitable[Partner | None]]
+    ) -> None:
+        for (meeting_id, partner), link in list(self.hosted.items()):
+            if await partner_of(partner) is None:
+                log.warning(
+                    "partner %s was removed: closing its cascade link", partner,
+                    extra={"meeting_id": meeting_id},
+                )  # fmt: skip
+                self.admitted.pop((meeting_id, partner), None)
+                await link.close()
+        for meeting_id, outbound in list(self.outbound.items()):
+            host = await partner_of(outbound.host)
+            if host is None or not host.outbound_allowed:
+                log.warning(
+                    "partner %s may no longer host our people: leaving its meeting",
+                    outbound.host, extra={"meeting_id": meeting_id},
+                )  # fmt: skip
+                await outbound.stop()
 
     async def on_event(self, event: MeetingEvent) -> None:
         """A meeting we host ended: tell every partner, then let their links go."""
@@ -112,6 +130,8 @@ class CascadeLinks:
             if meeting_id == event.meeting_id:
                 await link.send(m.Ended(type="ended"))
                 await link.close()
+        for key in [key for key in self.admitted if key[0] == event.meeting_id]:
+            del self.admitted[key]
         outbound = self.outbound.pop(event.meeting_id, None)
         if outbound is not None:
             # Often called from the link's own task (the host said "ended"): stop it apart.
@@ -142,6 +162,8 @@ class OutboundLink:
         self.current: MeetingLink | None = None
         self.finished = False
         self.waiters = 0  # people between "asking" and "inside" (lobby included)
+        # Lobby tickets of our people, shared by the successive links to the host.
+        self.tickets: dict[str, asyncio.Future[Verdict]] = {}
         self._up = asyncio.Event()
         self._refused = asyncio.Event()  # the host answered 401/403 to our last attempt
         self._task: asyncio.Task[None] | None = None
@@ -154,6 +176,11 @@ class OutboundLink:
 
     async def ready(self, connect: Connect) -> MeetingLink:
         """The open link, waiting (up to CONNECT_WAIT) for it to open."""
+        if self.finished:
+            raise ServiceUnavailable(
+                "La liaison avec l'instance hôte se ferme ; réessayez / "
+                "The link to the hosting instance is closing; try again"
+            )
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(
                 self._serve(connect), name=f"cascade {self.meeting.id}"
@@ -202,8 +229,9 @@ class OutboundLink:
                     self._failures = 0
                     self._refused.clear()
                     link = self.current = MeetingLink(
-                        self.app, self.meeting, self.host, self.label, ws, hosting=False
-                    )
+                        self.app, self.meeting, self.host, self.label, ws, hosting=False,
+                        tickets=self.tickets,
+                    )  # fmt: skip
                     self._up.set()
                     if restored:
                         await self._tell("restored")
@@ -236,6 +264,7 @@ class OutboundLink:
             await self.stop()
 
     async def stop(self) -> None:
+        self.finished = True  # from now on a join gets a new OutboundLink, never this one
         task, self._task = self._task, None
         if self.current is not None:
             await self.current.close()
@@ -255,11 +284,7 @@ async def cascade_context(app: web.Application) -> AsyncIterator[None]:
     unsubscribe = app[EVENTS].subscribe(links.on_event)
     federation = app.get(FEDERATION)
     if federation is not None:
-
-        async def still_partner(name: ServerName) -> bool:
-            return await federation.policy.get(name) is not None
-
-        links.spawn(links.watch_partners(still_partner))
+        links.spawn(links.watch_partners(federation.policy.get))
     try:
         yield
     finally:

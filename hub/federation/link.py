@@ -35,17 +35,19 @@ from hub.ids import Identity, MeetingId, ParticipantId, ServerName
 from hub.meetings.access import MODERATING
 from hub.meetings.events import ChatPosted
 from hub.meetings.live import LiveMeeting, Presence, Verdict
-from hub.meetings.service import MeetingView
+from hub.meetings.service import MeetingView, clean_text
 from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.room import SfuRoom, StreamSource
 from hub.sfu.sdp import SdpError
 from hub.web import moderation
 from hub.web import signaling as sig
-from hub.web.keys import EVENTS, LIVE, MEETINGS, SFU
+from hub.web.keys import CONFIG, EVENTS, LIVE, MEETINGS, SFU
 
 from . import messages as m
 
 log = logging.getLogger(__name__)
+
+MAX_COMPLAINTS = 32  # kinds of fault logged per link; `what` is never the partner's text
 
 LINK_HEARTBEAT = 10.0
 
@@ -69,17 +71,26 @@ def link_participant(partner: ServerName) -> ParticipantId:
 
 
 def partner_identity(identity: str, partner: ServerName) -> Identity:
-    """How this hub names someone a partner vouches for (kept as is if already relayed)."""
-    if identity.startswith(f"{IdentityKind.PARTNER.value}:"):
-        return Identity(identity)
+    """How this hub names someone a partner vouches for: always under that partner's name."""
     return Identity(f"{IdentityKind.PARTNER.value}:{identity}@{partner}")
 
 
-def labelled(name: str, label: str, identity: str) -> str:
-    """'Name (Label)' for a partner's own people; relayed people already carry their label."""
-    if identity.startswith(f"{IdentityKind.PARTNER.value}:"):
+def remote_identity(identity: str, partner: ServerName, *, hosting: bool) -> Identity:
+    """The identity of someone a link brings: a host may relay its partners' people, already
+    named `partner:…`; a partner speaks only for its own people, so theirs is always wrapped
+    (else it could pass someone off as a third hub's person, or as nobody's)."""
+    if not hosting and identity.startswith(f"{IdentityKind.PARTNER.value}:"):
+        return Identity(identity)
+    return partner_identity(identity, partner)
+
+
+def labelled(name: str, label: str, identity: str, *, hosting: bool) -> str:
+    """'Name (Label)'; people the host relays already carry their own hub's label. The name
+    is cut, never the label."""
+    if not hosting and identity.startswith(f"{IdentityKind.PARTNER.value}:"):
         return name
-    return f"{name} ({label})"[: m.MAX_NAME_LENGTH]
+    suffix = f" ({label})"
+    return name[: max(1, m.MAX_NAME_LENGTH - len(suffix))].rstrip() + suffix
 
 
 def presence_info(presence: Presence) -> m.PresenceInfo:
@@ -112,11 +123,18 @@ class MeetingLink:
     # Hosting side: who the partner may bring in, with the role we gave them (admissions).
     admitted: dict[Identity, Role] = field(default_factory=dict)
     remote_ids: set[ParticipantId] = field(default_factory=set)
-    # Partner side: lobby tickets waiting for the host's verdict.
+    # Partner side: lobby tickets waiting for the host's verdict (shared by the successive
+    # links of one OutboundLink).
     tickets: dict[str, asyncio.Future[Verdict]] = field(default_factory=dict)
     # Hosting side: lobby entries of ours that the partner's people wait in.
     lobby_entries: set[str] = field(default_factory=set)
     detached: asyncio.Event = field(default_factory=asyncio.Event)
+    # Hosting side: a newer link of the same partner took over (do not tear down its media).
+    superseded: bool = False
+    # The meeting's roster and media are open to the other side. The host opens them only
+    # once the partner brought someone it admitted: a partner that merely knows a meeting's
+    # id learns nothing of it.
+    opened: bool = False
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _complained: set[str] = field(default_factory=set)
 
@@ -146,21 +164,10 @@ class MeetingLink:
     # -- serving --------------------------------------------------------------------------
 
     async def run(self) -> None:
-        live = self.live
-        live.relays[self.partner] = self.relay
-        room = self.room
-        if room.on_speaker is None:
-            from hub.web.ws import speaker_announcer  # the page's own announcer
-
-            room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
-        own = [presence_info(p) for pid, p in live.presences.items() if pid not in self.remote_ids]
-        await self.send(m.Hello(type="hello", presences=own))
-        await room.add_subscriber(self.participant_id, self._offer)
-        log.info(
-            "cascade link up",
-            extra={"meeting_id": self.meeting_id, "partner": self.partner},
-        )
+        log.info("cascade link up", extra={"meeting_id": self.meeting_id, "partner": self.partner})
         try:
+            if not self.hosting:
+                await self._open()
             async for frame in self.ws:
                 if frame.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     await self._handle(frame.data)
@@ -171,6 +178,36 @@ class MeetingLink:
                 await self._detach()
             finally:
                 self.detached.set()
+
+    async def _open(self) -> None:
+        """Show the other side our people and offer it their streams; hear our broadcasts."""
+        if self.opened:
+            return
+        self.opened = True
+        live = self.live
+        live.relays[self.partner] = self.relay
+        room = self.room
+        if room.on_speaker is None:
+            from hub.web.ws import speaker_announcer  # the page's own announcer
+
+            room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
+        own = [presence_info(p) for pid, p in live.presences.items() if pid not in self.remote_ids]
+        await self.send(m.Hello(type="hello", presences=own))
+        await room.add_subscriber(self.participant_id, self._offer)
+
+    async def _shut(self) -> None:
+        """The link is closing: the partner hears and receives nothing more. (Not done when
+        its last person leaves: someone of theirs may be waiting in our lobby, and aiortc
+        cannot renegotiate a link connection from scratch.)"""
+        if not self.opened:
+            return
+        self.opened = False
+        live = self.app[LIVE].get(self.meeting_id)
+        if live is not None and live.relays.get(self.partner) == self.relay:
+            del live.relays[self.partner]
+        room = self.app[SFU].rooms.get(self.meeting_id)
+        if room is not None:
+            await room.remove_participant(self.participant_id)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -195,10 +232,9 @@ class MeetingLink:
 
     def _complain(self, what: str, detail: str) -> None:
         """Log a partner's bad message once per kind of fault (a loop must not flood logs)."""
-        key = f"{what}: {detail}"[:200]
-        if key in self._complained:
+        if what in self._complained or len(self._complained) >= MAX_COMPLAINTS:
             return
-        self._complained.add(key)
+        self._complained.add(what)
         log.warning(
             "cascade link: %s: %s",
             what,
@@ -233,19 +269,17 @@ class MeetingLink:
                 await self.room.subscribe_answer(self.participant_id, sdp)
             case m.Chat(participant_id=pid, text=text, at=at):
                 await self._chat(ParticipantId(pid), text, at)
-            case m.Mute(participant_id=pid, kind=kind, by=by):
-                await self._muted(ParticipantId(pid), kind, by)
-            case m.Remove(participant_id=pid):
-                await self._removed(ParticipantId(pid))
+            case m.Mute(participant_id=pid, kind=kind, actor=actor):
+                await self._muted(ParticipantId(pid), kind, ParticipantId(actor))
+            case m.Remove(participant_id=pid, actor=actor):
+                await self._removed(ParticipantId(pid), ParticipantId(actor))
             case m.Verdict(ticket=ticket, verdict=verdict):
                 future = self.tickets.pop(ticket, None)
                 if future is not None and not future.done():
                     future.set_result(verdict)
             case m.Withdraw(ticket=ticket):
                 if self.hosting and ticket in self.lobby_entries:
-                    self.lobby_entries.discard(ticket)
-                    if self.live.lobby.pop(ticket, None) is not None:
-                        await moderation.announce_lobby(self.live)
+                    await self._drop_lobby_entries([ticket])
             case m.Locked(locked=locked):
                 if not self.hosting:
                     self.live.locked = locked
@@ -259,17 +293,35 @@ class MeetingLink:
     # -- people of the other side -----------------------------------------------------------
 
     def _presence_of(self, info: m.PresenceInfo) -> Presence:
-        identity = partner_identity(info.identity, self.partner)
+        """Who a partner says is in, checked: on the host, only people we admitted, not
+        removed since, one presence each, under their partner's name and label."""
+        identity = remote_identity(info.identity, self.partner, hosting=self.hosting)
+        pid = ParticipantId(info.participant_id)
+        if pid.startswith(LINK_PREFIX):
+            raise m.LinkError("participant id is reserved")
+        live = self.live
         if self.hosting:
             role = self.admitted.get(identity)
             if role is None:
                 raise m.LinkError("this person was not admitted to the meeting")
+            if identity in live.removed:
+                raise m.LinkError("this person was removed from the meeting")
+            if any(
+                live.presences[other].identity == identity
+                for other in self.remote_ids
+                if other != pid and other in live.presences
+            ):
+                raise m.LinkError("this person is already in the meeting")
         else:
             role = Role(info.role)
+        try:
+            name = clean_text(info.name, field="name", limit=m.MAX_NAME_LENGTH)
+        except HubError as exc:
+            raise m.LinkError(exc.detail) from None
         return Presence(
-            participant_id=ParticipantId(info.participant_id),
+            participant_id=pid,
             identity=identity,
-            name=labelled(info.name, self.label, info.identity),
+            name=labelled(name, self.label, info.identity, hosting=self.hosting),
             audio=info.audio,
             video=info.video,
             screen=info.screen,
@@ -278,17 +330,19 @@ class MeetingLink:
         )
 
     async def _arrive(self, info: m.PresenceInfo) -> None:
-        presence = self._presence_of(info)
-        pid = presence.participant_id
-        live = self.live
-        if pid in live.presences and pid not in self.remote_ids:
-            raise m.LinkError("participant id is already in use here")
+        pid = ParticipantId(info.participant_id)
         if pid in self.remote_ids:
             await self._update(info)
             return
-        self.remote_ids.add(pid)
-        live.enter_remote(presence, self)
+        presence = self._presence_of(info)
+        live = self.live
+        if pid in live.presences:
+            raise m.LinkError("participant id is already in use here")
         if self.hosting:
+            limit = self.app[CONFIG].sfu.max_participants
+            if len(live.presences) >= limit:
+                raise m.LinkError(f"the meeting is full ({limit} participants)")
+            # Stored first: a refused row leaves nothing half-entered.
             await self.app[MEETINGS].record_join(
                 self.meeting_id,
                 identity=presence.identity,
@@ -297,9 +351,12 @@ class MeetingLink:
                 participant_id=pid,
                 via_instance=self.partner,
             )
+        self.remote_ids.add(pid)
+        live.enter_remote(presence, self)
         await live.broadcast(
             sig.to_json(sig.ParticipantJoined(participant=moderation.participant_info(presence)))
         )
+        await self._open()
 
     async def _update(self, info: m.PresenceInfo) -> None:
         pid = ParticipantId(info.participant_id)
@@ -314,6 +371,8 @@ class MeetingLink:
         if changed == current:
             return
         self.live.presences[pid] = changed
+        if self.hosting:  # what the person turns on again flows again (a mute is no lock)
+            self.room.set_owner_forwarding(pid, audio=changed.audio, video=changed.video)
         await self.live.broadcast(
             sig.to_json(sig.ParticipantUpdated(participant=moderation.participant_info(changed)))
         )
@@ -325,6 +384,9 @@ class MeetingLink:
         current = self.app[LIVE].get(self.meeting_id)
         if current is None or current.remote.get(pid) is not self:
             return  # a newer link of the same partner brought them back already
+        room = self.app[SFU].rooms.get(self.meeting_id)
+        if room is not None:
+            room.set_owner_forwarding(pid, audio=False, video=False)
         left = self.app[LIVE].leave(self.meeting_id, pid)
         live = self.app[LIVE].get(self.meeting_id)
         if left is not None and live is not None:
@@ -344,46 +406,56 @@ class MeetingLink:
             ChatPosted(self.meeting_id, pid, presence.name, text, datetime.now(UTC))
         )
 
-    # -- moderation of our people by the other side ---------------------------------------------
+    # -- moderation across the link ---------------------------------------------------------
 
-    def _own(self, pid: ParticipantId) -> Presence:
-        """One of our people, for an order from the other side. The host's orders stand; a
-        partner's only while one of its people here moderates (the role we gave them)."""
-        presence = self.live.presences.get(pid)
-        if presence is None or pid in self.live.remote:
-            raise m.LinkError("order for someone who is not connected here")
-        if self.hosting and not any(
-            self.live.presences[remote].role in MODERATING
-            for remote in self.remote_ids
-            if remote in self.live.presences
-        ):
-            raise m.LinkError("order from a partner none of whose people moderates here")
-        return presence
-
-    async def _muted(self, pid: ParticipantId, kind: str, by: str) -> None:
-        target = self._own(pid)
-        audio = False if kind == "audio" else target.audio
-        video = False if kind == "video" else target.video
-        self.room.set_forwarding(pid, audio=audio, video=video)
-        await self.live.send(pid, sig.to_json(sig.Muted(kind=kind, by=by)))
-        await moderation.update_presence(self.live, pid, audio=audio, video=video)
-
-    async def _removed(self, pid: ParticipantId) -> None:
-        target = self._own(pid)
+    def _order(
+        self, target_id: ParticipantId, actor_id: ParticipantId
+    ) -> tuple[Presence, Presence]:
+        """An order from the other side: its actor must be one of the people this link
+        brought and moderate here; its target one of ours; the usual rules between them."""
         live = self.live
-        live.removed.add(target.identity)
-        self.room.set_forwarding(pid, audio=False, video=False)
-        await live.send(pid, sig.to_json(sig.Denied(reason="removed")))
-        closer = live.closers.get(pid)
-        if closer is not None:
-            await closer("removed")
+        actor = live.presences.get(actor_id)
+        if actor_id not in self.remote_ids or actor is None or actor.role not in MODERATING:
+            raise m.LinkError("order from someone who does not moderate this meeting")
+        target = live.presences.get(target_id)
+        if target is None or target_id in live.remote:
+            raise m.LinkError("order for someone who is not connected here")
+        moderation.may_act_on(actor, target, "retiré / removed")
+        return actor, target
 
-    # RemoteControl: how our moderators reach the people this link brought.
-    async def mute(self, participant_id: ParticipantId, kind: str, by: str) -> None:
-        await self.send(m.Mute(type="mute", participant_id=participant_id, kind=kind, by=by))
+    async def _muted(self, pid: ParticipantId, kind: str, actor_id: ParticipantId) -> None:
+        actor, target = self._order(pid, actor_id)
+        await moderation.mute_here(self.live, self.room, target, kind, actor.name)
 
-    async def remove(self, participant_id: ParticipantId) -> None:
-        await self.send(m.Remove(type="remove", participant_id=participant_id))
+    async def _removed(self, pid: ParticipantId, actor_id: ParticipantId) -> None:
+        _, target = self._order(pid, actor_id)
+        await moderation.remove_here(self.live, self.room, target)
+
+    # RemoteControl: how our moderators reach the people this link brought. Their media stops
+    # here at once, whatever the partner does with the order.
+    async def mute(self, target: Presence, kind: str, actor: Presence) -> None:
+        self.room.set_owner_forwarding(
+            target.participant_id,
+            audio=target.audio and kind != "audio",
+            video=target.video and kind != "video",
+        )
+        await self.send(
+            m.Mute(
+                type="mute",
+                participant_id=target.participant_id,
+                kind=kind,
+                actor=actor.participant_id,
+            )
+        )
+
+    async def remove(self, target: Presence, actor: Presence) -> None:
+        self.admitted.pop(target.identity, None)  # back only through a new admission
+        self.room.set_owner_forwarding(target.participant_id, audio=False, video=False)
+        await self.send(
+            m.Remove(
+                type="remove", participant_id=target.participant_id, actor=actor.participant_id
+            )
+        )
 
     # -- what our side tells its people, relayed ------------------------------------------------
 
@@ -431,25 +503,30 @@ class MeetingLink:
 
     # -- the end of the link --------------------------------------------------------------
 
-    async def _detach(self) -> None:
+    async def _drop_lobby_entries(self, tickets: list[str]) -> None:
+        """Our lobby entries for the partner's people, gone (withdrawn, or the link closed)."""
         live = self.app[LIVE].get(self.meeting_id)
-        if live is not None and live.relays.get(self.partner) == self.relay:
-            del live.relays[self.partner]
+        for ticket in tickets:
+            self.lobby_entries.discard(ticket)
+            entry = live.lobby.pop(ticket, None) if live is not None else None
+            if entry is not None and not entry.decision.done():
+                entry.decision.cancel()  # ends the task that would have sent the verdict
+        if live is not None:
+            await moderation.announce_lobby(live)
+
+    async def _detach(self) -> None:
         for pid in list(self.remote_ids):
             await self._depart(pid)
         for future in self.tickets.values():
             if not future.done():
                 future.set_exception(ConnectionError("the link to the hosting instance closed"))
         self.tickets.clear()
-        if live is not None and self.lobby_entries:
-            for ticket in self.lobby_entries:
-                live.lobby.pop(ticket, None)
-            self.lobby_entries.clear()
-            await moderation.announce_lobby(live)
+        if self.lobby_entries:
+            await self._drop_lobby_entries(list(self.lobby_entries))
+        if not self.superseded:
+            await self._shut()
         sfu = self.app[SFU]
-        room = sfu.rooms.get(self.meeting_id)
-        if room is not None:
-            await room.remove_participant(self.participant_id)
+        live = self.app[LIVE].get(self.meeting_id)
         if live is not None and not live.presences:
             await sfu.close_room(self.meeting_id)
         self.app[LIVE].discard_if_empty(self.meeting_id)

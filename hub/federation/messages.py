@@ -57,7 +57,11 @@ class MeetingInfo(_Message):
 class AdmissionRequest(_Message):
     """A partner vouches for one of its people who asks to join one of our meetings."""
 
-    identity: IdentityText  # their identity on the partner (local:…, matrix:@…, guest:…)
+    # Their identity on the partner: its own people only (never `partner:…`), short enough
+    # to stay within limits once we add `partner:` and the partner's name.
+    identity: Annotated[
+        str, Field(min_length=3, max_length=256, pattern=r"^(local|guest|matrix):\S+$")
+    ]
     name: Name
     authenticated: bool  # signed in there (a guest of theirs is not)
 
@@ -134,17 +138,19 @@ class Chat(_Message):
 
 
 class Mute(_Message):
-    """A moderator on the other side muted one of the receiver's people."""
+    """A moderator on the other side (`actor`, one of the people that side brought) muted
+    one of the receiver's people."""
 
     type: Literal["mute"]
     participant_id: Id
     kind: MediaKind
-    by: Name
+    actor: Id
 
 
 class Remove(_Message):
     type: Literal["remove"]
     participant_id: Id
+    actor: Id
 
 
 class Verdict(_Message):

@@ -20,7 +20,7 @@ from hub.ids import MeetingId, ServerName
 from hub.meetings.access import Visitor, decide
 from hub.meetings.ids import parse_meeting_id
 from hub.meetings.live import LobbyEntry
-from hub.meetings.service import MeetingView
+from hub.meetings.service import MeetingView, clean_text
 from hub.web import moderation
 from hub.web.keys import FEDERATION, INVITATIONS, LIVE, MEETINGS, ROOM_LINKS, ROOM_ROSTERS
 
@@ -114,7 +114,12 @@ async def admission(request: web.Request) -> web.Response:
             "verdict travels over it"
         )
     live = app[LIVE].open(meeting.id, locked=meeting.locked)
-    name = labelled(body.name, partner.label, body.identity)
+    name = labelled(
+        clean_text(body.name, field="name", limit=m.MAX_NAME_LENGTH),
+        partner.label,
+        body.identity,
+        hosting=True,
+    )
     entry = live.knock(identity, name, IdentityKind.PARTNER, result.role, since=datetime.now(UTC))
     link.lobby_entries.add(entry.entry_id)
     await moderation.announce_lobby(live)

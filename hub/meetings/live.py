@@ -48,9 +48,9 @@ Relay = Callable[[str], Awaitable[None]]
 class RemoteControl(Protocol):
     """How moderation reaches someone whose socket is on a partner instance."""
 
-    async def mute(self, participant_id: ParticipantId, kind: str, by: str) -> None: ...
+    async def mute(self, target: Presence, kind: str, actor: Presence) -> None: ...
 
-    async def remove(self, participant_id: ParticipantId) -> None: ...
+    async def remove(self, target: Presence, actor: Presence) -> None: ...
 
 
 @dataclass
@@ -169,8 +169,8 @@ class LiveMeeting:
         )
 
     def enter_remote(self, presence: Presence, control: RemoteControl) -> None:
-        """Someone connected through a partner instance (their own hub holds their socket)."""
-        self.removed.discard(presence.identity)
+        """Someone connected through a partner instance (their own hub holds their socket).
+        Unlike `enter`, a removal stands: the link refuses removed people before this."""
         self.presences[presence.participant_id] = presence
         self.remote[presence.participant_id] = control
 

@@ -136,6 +136,17 @@ class MediaParticipant:
         return self.audio if stream.kind == "audio" else self.video
 
 
+def _forward(streams: list[InboundStream], *, audio: bool, video: bool) -> None:
+    """Stop or resume forwarding these streams by kind; a resumed one restarts on a keyframe."""
+    for stream in streams:
+        wanted = audio if stream.kind == "audio" else video
+        if wanted and not stream.forwarding:
+            for leg in stream.legs:
+                leg.started = False  # restart on a keyframe: the picture is fresh at once
+            stream.spawn(stream.request_keyframe(force=True))
+        stream.forwarding = wanted
+
+
 class SfuRoom:
     """All media of one meeting; created on the first join, closed when the last one leaves."""
 
@@ -166,18 +177,20 @@ class SfuRoom:
     def set_forwarding(self, participant_id: ParticipantId, *, audio: bool, video: bool) -> None:
         """Mute or unmute at the SFU: a muted stream's packets stop here, at once."""
         member = self._participant(participant_id)
-        turned_on = [
-            stream
-            for stream in member.streams.values()
-            if not stream.forwarding and (audio if stream.kind == "audio" else video)
-        ]
         member.audio, member.video = audio, video
-        for stream in member.streams.values():
-            stream.forwarding = member.allows(stream)
-        for stream in turned_on:
-            for leg in stream.legs:
-                leg.started = False  # restart on a keyframe: the picture is fresh at once
-            stream.spawn(stream.request_keyframe(force=True))
+        _forward(list(member.streams.values()), audio=audio, video=video)
+
+    def set_owner_forwarding(self, owner: ParticipantId, *, audio: bool, video: bool) -> None:
+        """The same for someone whose streams a cascade link brings (their own hub holds
+        their connections): what this SFU forwards of them stops or resumes here."""
+        streams = [
+            stream
+            for member in self.participants.values()
+            if member.participant_id != owner
+            for stream in member.streams.values()
+            if stream.participant_id == owner
+        ]
+        _forward(streams, audio=audio, video=video)
 
     async def remove_participant(self, participant_id: ParticipantId) -> None:
         member = self.participants.pop(participant_id, None)

@@ -78,7 +78,7 @@ def _target(live: LiveMeeting, participant_id: str) -> Presence:
     return presence
 
 
-def _may_act_on(actor: Presence, target: Presence, what: str) -> None:
+def may_act_on(actor: Presence, target: Presence, what: str) -> None:
     """Nobody acts on the owner; only the owner acts on another moderator."""
     if target.role is Role.OWNER:
         raise Forbidden(f"L'organisateur ne peut pas être {what} / The owner cannot be {what}")
@@ -87,6 +87,26 @@ def _may_act_on(actor: Presence, target: Presence, what: str) -> None:
             "Seul l'organisateur agit sur un autre modérateur / "
             "Only the owner may act on another moderator"
         )
+
+
+async def mute_here(live: LiveMeeting, room: SfuRoom, target: Presence, kind: str, by: str) -> None:
+    """Turn one of our own people's microphone or camera off at our SFU, and tell them."""
+    audio = False if kind == "audio" else target.audio
+    video = False if kind == "video" else target.video
+    room.set_forwarding(target.participant_id, audio=audio, video=video)
+    muted = sig.Muted(kind="video" if kind == "video" else "audio", by=by)
+    await live.send(target.participant_id, sig.to_json(muted))
+    await update_presence(live, target.participant_id, audio=audio, video=video)
+
+
+async def remove_here(live: LiveMeeting, room: SfuRoom, target: Presence) -> None:
+    """Take one of our own people out: nothing more reaches them, then their socket closes."""
+    live.removed.add(target.identity)
+    room.set_forwarding(target.participant_id, audio=False, video=False)
+    await live.send(target.participant_id, sig.to_json(sig.Denied(reason="removed")))
+    closer = live.closers.get(target.participant_id)
+    if closer is not None:
+        await closer("removed")
 
 
 async def handle(
@@ -114,31 +134,20 @@ async def handle(
             if target.participant_id == actor.participant_id:
                 raise Forbidden("Utilisez votre propre bouton micro / Use your own mute button")
             remote = live.remote.get(target.participant_id)
-            if remote is not None:  # their own hub stops their media and tells them
-                await remote.mute(target.participant_id, kind, actor.name)
-                log.info("participant of a partner muted (%s)", kind, extra=extra)
-                return
-            audio = False if kind == "audio" else target.audio
-            video = False if kind == "video" else target.video
-            room.set_forwarding(target.participant_id, audio=audio, video=video)
-            await live.send(target.participant_id, sig.to_json(sig.Muted(kind=kind, by=actor.name)))
-            await update_presence(live, target.participant_id, audio=audio, video=video)
+            if remote is not None:  # their own hub tells them; their media stops here at once
+                await remote.mute(target, kind, actor)
+            else:
+                await mute_here(live, room, target, kind, actor.name)
             log.info("participant muted (%s) by a moderator", kind, extra=extra)
         case sig.Remove(participant_id=target_id):
             target = _target(live, target_id)
-            _may_act_on(actor, target, "retiré / removed")
-            live.removed.add(target.identity)
+            may_act_on(actor, target, "retiré / removed")
             remote = live.remote.get(target.participant_id)
             if remote is not None:
-                await remote.remove(target.participant_id)
-                log.info("participant of a partner removed by a moderator", extra=extra)
-                return
-            # Nothing more reaches them: no forwarding from this moment, then the socket closes.
-            room.set_forwarding(target.participant_id, audio=False, video=False)
-            await live.send(target.participant_id, sig.to_json(sig.Denied(reason="removed")))
-            closer = live.closers.get(target.participant_id)
-            if closer is not None:
-                await closer("removed")
+                live.removed.add(target.identity)
+                await remote.remove(target, actor)
+            else:
+                await remove_here(live, room, target)
             log.info("participant removed by a moderator", extra=extra)
         case sig.Lock(locked=locked):
             await app[MEETINGS].set_locked(live.meeting_id, locked)
@@ -147,7 +156,7 @@ async def handle(
             log.info("meeting %s", "locked" if locked else "unlocked", extra=extra)
         case sig.SetRole(participant_id=target_id, role=role_name):
             target = _target(live, target_id)
-            _may_act_on(actor, target, "changé de rôle / given another role")
+            may_act_on(actor, target, "changé de rôle / given another role")
             if target.participant_id in live.remote:
                 raise Forbidden(
                     "Impossible de changer le rôle d'une personne connectée par une autre "

@@ -18,7 +18,15 @@ from functools import partial
 from aiohttp import WSMsgType, web
 
 from hub.db.models import IdentityKind, MeetingState, Role
-from hub.errors import BadRequest, Conflict, Forbidden, HubError, TooManyRequests, Unauthorized
+from hub.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    HubError,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
 from hub.federation.cascade import CASCADE
 from hub.federation.join import ask_admission, open_link
 from hub.federation.link import MeetingLink
@@ -255,6 +263,11 @@ class Connection:
                 await self._enter(visitor, name, Role(answer.role), message.audio, message.video)
                 return
             assert answer.ticket is not None
+            if link.detached.is_set():  # the host dropped its lobby entry with that link
+                raise ServiceUnavailable(
+                    "La liaison avec l'instance hôte a été interrompue ; réessayez / "
+                    "The link to the hosting instance was interrupted; try again"
+                )
             decision: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
             link.tickets[answer.ticket] = decision
             self.remote_ticket = (link, answer.ticket)

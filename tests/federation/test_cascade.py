@@ -144,9 +144,18 @@ async def test_the_host_lobby_media_chat_and_moderation_cross_the_link(
         seen = len(bruno.messages)
         await anne.send({"type": "mute", "participant_id": bruno.participant_id, "kind": "audio"})
         muted = await bruno.wait_for("muted", after=seen)
-        assert muted == {"type": "muted", "kind": "audio", "by": "Anne"}
+        assert muted == {"type": "muted", "kind": "audio", "by": "Anne (Intérieur)"}
         room_b = ministries.b[SFU].rooms[meeting_id]
         assert not room_b.participants[bruno.participant_id].audio
+        # ... and A stops forwarding his audio at once, whatever B does with the order.
+        room_a = ministries.a[SFU].rooms[meeting_id]
+        bruno_on_a = [
+            stream
+            for member in room_a.participants.values()
+            for stream in member.streams.values()
+            if stream.participant_id == bruno.participant_id
+        ]
+        assert {(s.kind, s.forwarding) for s in bruno_on_a} == {("audio", False), ("video", True)}
         await wait_until(
             lambda: any(
                 m["type"] == "participant_updated"
@@ -233,26 +242,29 @@ def test_a_partner_identity_can_be_invited_as_the_host_will_see_it(typed: str, s
 async def test_a_partner_brings_only_people_we_admitted_and_only_their_streams(
     ministries: Ministries, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A partner's link, spoken by hand: people we never admitted, streams passed off as one
-    of ours and garbage are each refused with one log line; the link and the meeting go on."""
+    """A partner's link, spoken by hand. Knowing a meeting's id shows nothing of it; people
+    we never admitted, people passed off as another hub's, streams and chat passed off as one
+    of ours, and garbage are each refused with one log line; the link goes on, and opens
+    once the partner brings someone we admitted."""
     owner_http, meeting_id = await ministries.meeting_on_a("public")
     anne = Participant(await owner_http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), "Anne")
     await anne.join()
     path = f"/_hub/federation/v1/meetings/{meeting_id}/link"
-    headers = signed(ministries.b[FEDERATION].keys, origin=B, destination=A, path=path)
+    keys = ministries.b[FEDERATION].keys
     http, _ = await ministries.browser(ministries.url_a)
-    link = await http.ws_connect(path, headers=headers)
-    hello = json.loads((await link.receive()).data)
-    assert hello["type"] == "hello" and [p["name"] for p in hello["presences"]] == ["Anne"]
-    stranger = {
-        "participant_id": "4b0c1f0e-0000-4000-8000-000000000001",
-        "identity": "local:proconnect:never-admitted",
-        "name": "Mallory",
-        "role": "owner",
-        "audio": True,
-        "video": True,
-    }
-    await link.send_str(json.dumps({"type": "joined", "presence": stranger}))
+    link = await http.ws_connect(path, headers=signed(keys, origin=B, destination=A, path=path))
+    with pytest.raises(TimeoutError):  # no roster, no offer, no chat for a mere id
+        await link.receive(timeout=1)
+
+    def person(number: int, identity: str, name: str) -> dict[str, object]:
+        return {
+            "participant_id": f"4b0c1f0e-0000-4000-8000-00000000000{number}",
+            "identity": identity, "name": name, "role": "owner", "audio": True, "video": True,
+        }  # fmt: skip
+
+    await link.send_str(json.dumps({"type": "joined", "presence": person(1, "local:x", "Mallory")}))
+    third = person(2, "partner:local:boss@hub-c.test", "Boss")  # not B's to vouch for
+    await link.send_str(json.dumps({"type": "joined", "presence": third}))
     await link.send_str("{not json")
     fake_sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
     await link.send_str(json.dumps({"type": "offer", "sdp": fake_sdp, "streams": [
@@ -266,7 +278,7 @@ async def test_a_partner_brings_only_people_we_admitted_and_only_their_streams(
         "the refusals were not logged",
     )
     refusals = [r.getMessage() for r in caplog.records if "cascade link:" in r.getMessage()]
-    assert refusals == [
+    assert refusals == [  # one line per kind of fault: the second "joined" adds none
         "cascade link: joined refused: this person was not admitted to the meeting",
         "cascade link: bad link message: link message is not JSON",
         "cascade link: offer refused: offer carries streams of people this link did not bring",
@@ -275,10 +287,24 @@ async def test_a_partner_brings_only_people_we_admitted_and_only_their_streams(
     live = ministries.a[LIVE].get(meeting_id)
     assert live is not None and list(live.presences) == [anne.participant_id]
     assert not [m for m in anne.messages if m["type"] in ("participant_joined", "chat")]
-    # The link is still served: it relays what Anne says next.
+
+    # B vouches for Zoé (a public meeting: she enters), then brings her: the link opens.
+    admissions = f"/_hub/federation/v1/meetings/{meeting_id}/admissions"
+    body = json.dumps({"identity": "local:zoe", "name": "Zoé", "authenticated": True}).encode()
+    headers = signed(keys, origin=B, destination=A, method="POST", path=admissions, body=body)
+    admitted = await http.post(admissions, data=body, headers=headers)
+    assert (await admitted.json())["verdict"] == "enter"
+    zoe = person(3, "local:zoe", "Zoé")
+    await link.send_str(json.dumps({"type": "joined", "presence": zoe}))
+    hello = json.loads((await link.receive(timeout=5)).data)
+    assert hello["type"] == "hello" and [p["name"] for p in hello["presences"]] == ["Anne"]
+    joined = await anne.wait_for("participant_joined")
+    assert joined["participant"]["name"] == "Zoé (Finances)"
+    assert joined["participant"]["role"] == "participant"  # our role, not the "owner" B sent
     await anne.send({"type": "chat", "text": "toujours là"})
-    relayed = json.loads((await link.receive(timeout=5)).data)
-    assert relayed["type"] == "chat" and relayed["text"] == "toujours là"
+    while (relayed := json.loads((await link.receive(timeout=5)).data))["type"] != "chat":
+        pass
+    assert relayed["text"] == "toujours là"
     await link.close()
     await anne.close()
 
