@@ -242,7 +242,11 @@ class MeetingService:
                 meeting.state = MeetingState.ACTIVE
                 meeting.started_at = now
             again = await session.get(Participant, participant_id) if given else None
-            if again is not None and again.meeting_id == meeting_id:
+            if again is not None:
+                if (again.meeting_id, again.identity, again.via_instance) != (
+                    meeting_id, identity, via_instance,
+                ):  # fmt: skip
+                    raise Conflict("participant id already used / identifiant déjà utilisé")
                 again.left_at = None  # back after a cascade link outage: the same presence
             else:
                 session.add(

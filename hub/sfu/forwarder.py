@@ -52,6 +52,8 @@ LINK_PREFIX = "link:"
 
 HISTORY_SIZE = 512
 PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream
+# A partner's SFU throttles per stream itself; ours only guards against a flood from it.
+LINK_PLI_INTERVAL = 0.05
 NACK_MAX = 64  # a gap larger than this is not worth asking for: a keyframe is cheaper
 DEFAULT_REMB = 1_500_000  # bits/s offered to publishers before any subscriber reports
 
@@ -269,12 +271,15 @@ class InboundStream:
         nack = RtcpNack.from_sequence_numbers(self.rtcp_ssrc, self.ssrc, missing)
         await self._send_rtcp(bytes(nack))
 
-    async def request_keyframe(self, *, force: bool = False) -> None:
-        """Ask the publisher for a keyframe (throttled: many subscribers, one request)."""
+    async def request_keyframe(
+        self, *, force: bool = False, interval: float = PLI_INTERVAL
+    ) -> None:
+        """Ask the publisher for a keyframe (throttled: many subscribers, one request).
+        `force` skips the throttle; a smaller `interval` shortens it."""
         now = time.monotonic()
         if self.kind != "video" or self.ssrc is None:
             return
-        if not force and now - self._last_pli < PLI_INTERVAL:
+        if not force and now - self._last_pli < interval:
             return
         self._last_pli = now
         self.counters.keyframe_requests_forwarded += 1

@@ -25,7 +25,7 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
 from hub.ids import MeetingId, ParticipantId
-from hub.sfu.forwarder import InboundStream, Kind, Leg, SfuCounters, Source
+from hub.sfu.forwarder import LINK_PREFIX, InboundStream, Kind, Leg, SfuCounters, Source
 from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
 from hub.sfu.ingress import install_ingress
 from hub.sfu.packets import (
@@ -341,6 +341,8 @@ class SfuRoom:
     def _announce(self, stream: InboundStream) -> None:
         """Give every other participant a leg for a new stream, and renegotiate them."""
         stream.active = True
+        if stream.participant_id.startswith(LINK_PREFIX):
+            return  # an m-line of a cascade link that names nobody: nobody's to show
         for member in self.participants.values():
             if member.participant_id != stream.publisher and member.subscribe_pc is not None:
                 self._add_leg(member, stream)
