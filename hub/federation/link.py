@@ -135,6 +135,7 @@ class MeetingLink:
     # once the partner brought someone it admitted: a partner that merely knows a meeting's
     # id learns nothing of it.
     opened: bool = False
+    _room: SfuRoom | None = None
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _complained: set[str] = field(default_factory=set)
 
@@ -152,7 +153,10 @@ class MeetingLink:
 
     @property
     def room(self) -> SfuRoom:
-        return self.app[SFU].room(self.meeting_id)
+        """The room this link holds open (from `_open` to `_shut`)."""
+        if self._room is None:
+            raise m.LinkError("nothing of this meeting is open to the partner yet")
+        return self._room
 
     async def send(self, message: m._Message) -> None:
         if self.ws.closed:
@@ -186,7 +190,7 @@ class MeetingLink:
         self.opened = True
         live = self.live
         live.relays[self.partner] = self.relay
-        room = self.room
+        room = self._room = self.app[SFU].acquire(self.meeting_id)
         if room.on_speaker is None:
             from hub.web.ws import speaker_announcer  # the page's own announcer
 
@@ -205,9 +209,10 @@ class MeetingLink:
         live = self.app[LIVE].get(self.meeting_id)
         if live is not None and live.relays.get(self.partner) == self.relay:
             del live.relays[self.partner]
-        room = self.app[SFU].rooms.get(self.meeting_id)
+        room, self._room = self._room, None
         if room is not None:
             await room.remove_participant(self.participant_id)
+            await self.app[SFU].release(self.meeting_id)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -525,10 +530,6 @@ class MeetingLink:
             await self._drop_lobby_entries(list(self.lobby_entries))
         if not self.superseded:
             await self._shut()
-        sfu = self.app[SFU]
-        live = self.app[LIVE].get(self.meeting_id)
-        if live is not None and not live.presences:
-            await sfu.close_room(self.meeting_id)
         self.app[LIVE].discard_if_empty(self.meeting_id)
         log.info(
             "cascade link down", extra={"meeting_id": self.meeting_id, "partner": self.partner}

@@ -53,7 +53,7 @@ LINK_PREFIX = "link:"
 HISTORY_SIZE = 512
 PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream
 # A partner's SFU throttles per stream itself; ours only guards against a flood from it.
-LINK_PLI_INTERVAL = 0.05
+LINK_PLI_INTERVAL = 0.01
 NACK_MAX = 64  # a gap larger than this is not worth asking for: a keyframe is cheaper
 DEFAULT_REMB = 1_500_000  # bits/s offered to publishers before any subscriber reports
 

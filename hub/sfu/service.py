@@ -35,6 +35,7 @@ class Sfu:
         )
         self.counters = SfuCounters()
         self.rooms: dict[MeetingId, SfuRoom] = {}
+        self._users: dict[MeetingId, int] = {}  # connections and cascade links using a room
         self._ticker: asyncio.Task[None] | None = None
 
     def room(self, meeting_id: MeetingId) -> SfuRoom:
@@ -43,7 +44,23 @@ class Sfu:
             room = self.rooms[meeting_id] = SfuRoom(meeting_id, self.settings, self.counters)
         return room
 
+    def acquire(self, meeting_id: MeetingId) -> SfuRoom:
+        """The meeting's room, kept open until every `acquire` has been `release`d: a person
+        arriving while the last one leaves never gets a room that is being closed."""
+        self._users[meeting_id] = self._users.get(meeting_id, 0) + 1
+        return self.room(meeting_id)
+
+    async def release(self, meeting_id: MeetingId) -> None:
+        users = self._users.get(meeting_id, 0) - 1
+        if users > 0:
+            self._users[meeting_id] = users
+            return
+        self._users.pop(meeting_id, None)
+        await self.close_room(meeting_id)
+
     async def close_room(self, meeting_id: MeetingId) -> None:
+        """Close at once, whoever uses it (the meeting ended)."""
+        self._users.pop(meeting_id, None)
         room = self.rooms.pop(meeting_id, None)
         if room is not None:
             await room.close()

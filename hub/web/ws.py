@@ -338,7 +338,7 @@ class Connection:
         self.live = self.app[LIVE].enter(
             self.meeting_id, presence, self.send_frame, self.close, locked=self.meeting.locked
         )
-        self.room = self.app[SFU].room(self.meeting_id)
+        self.room = self.app[SFU].acquire(self.meeting_id)
         if self.room.on_speaker is None:
             self.room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
         others = [
@@ -518,8 +518,9 @@ class Connection:
         left = self.app[LIVE].leave(self.meeting_id, pid)
         if self.live is not None and left is not None:
             await self.live.broadcast(sig.to_json(sig.ParticipantLeft(participant_id=pid)))
-        if self.live is not None and not self.live.presences:
-            await self.app[SFU].close_room(self.meeting_id)
+        if self.room is not None:
+            self.room = None
+            await self.app[SFU].release(self.meeting_id)
         with contextlib.suppress(Exception):
             await self.app[MEETINGS].record_leave(self.meeting_id, pid)
         log.info("participant left", extra={"meeting_id": self.meeting_id, "participant_id": pid})
