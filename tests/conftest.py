@@ -1,4 +1,5 @@
-"""Shared fixtures: configs on temp folders, and a real PostgreSQL cluster started on demand."""
+"""Shared fixtures: configs on temp folders, a real PostgreSQL cluster started on demand, and
+real Synapse homeservers (one, or a pair federating over loopback TLS)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from hub.config import HubConfig, load_config
 from tests.support.postgres import PostgresCluster, find_bindir
+from tests.support.synapse import Synapse, ensure_federation, synapse_available
 
 REPO = Path(__file__).resolve().parent.parent
 # CI sets this so that a missing PostgreSQL fails the run instead of skipping its tests.
@@ -96,3 +98,39 @@ def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
         yield postgres_cluster.url(name)
     finally:
         postgres_cluster.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+# Real Synapse homeservers: one alone, and a pair federating over loopback TLS. Session-scoped
+# (each test registers its own users, so tests stay independent); shared by the bridge and
+# browser tests.
+def _require_synapse() -> None:
+    if not synapse_available():
+        skip_or_fail("matrix-synapse is not installed (pip install -e '.[test]')")
+
+
+@pytest.fixture(scope="session")
+def synapse() -> Iterator[Synapse]:
+    """One homeserver, `localhost:<port>`, on a plain loopback listener."""
+    _require_synapse()
+    server = Synapse().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def synapse_pair() -> Iterator[tuple[Synapse, Synapse]]:
+    """Two homeservers that federate with each other over loopback HTTPS."""
+    _require_synapse()
+    first, second = Synapse(tls=True), Synapse(tls=True)
+    try:
+        first.launch()
+        second.launch()
+        first.wait_ready()
+        second.wait_ready()
+        ensure_federation(first, second)
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()

@@ -23,8 +23,8 @@ from tests.browser.support import (
     new_context,
     watch_errors,
 )
-from tests.conftest import skip_or_fail, toml_value
-from tests.support.synapse import MatrixUser, Synapse, synapse_available
+from tests.conftest import toml_value
+from tests.support.synapse import MatrixUser, Synapse
 
 WIDGET_ID = "visio_test"
 
@@ -117,10 +117,7 @@ class WidgetSetup:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WidgetSetup]:
-    if not synapse_available():
-        skip_or_fail("matrix-synapse is not installed (pip install -e '.[test]')")
-    synapse = Synapse().start()
+def setup(tmp_path_factory: pytest.TempPathFactory, synapse: Synapse) -> Iterator[WidgetSetup]:
     client, stranger = ClientSite(), ClientSite()
     try:
         hub = HubServer(tmp_path_factory.mktemp("widget"))
@@ -137,7 +134,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WidgetSetup]:
     finally:
         client.close()
         stranger.close()
-        synapse.stop()
 
 
 @pytest.fixture(scope="module")
