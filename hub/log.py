@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any, ClassVar
 
-from hub.config import LoggingConfig
+from hub.config_sections import LoggingConfig
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 

@@ -45,7 +45,7 @@ from hub.auth.oidc import (
     token_header,
     verify_jwt,
 )
-from hub.config import OidcProviderConfig
+from hub.config_sections import OidcProviderConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

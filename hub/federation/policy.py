@@ -22,7 +22,8 @@ from hub.ids import ServerName
 from .names import parse_base_url, parse_server_name
 
 if TYPE_CHECKING:
-    from hub.config import FederationPartnerConfig, HubConfig
+    from hub.config import HubConfig
+    from hub.config_sections import FederationPartnerConfig
 
 MAX_LABEL = 120
 

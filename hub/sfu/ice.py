@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
-from hub.config import IceServerConfig
+from hub.config_sections import IceServerConfig
 
 
 def rtc_configuration(ice_servers: Sequence[IceServerConfig]) -> RTCConfiguration:

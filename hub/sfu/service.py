@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from hub.config import SfuConfig
+from hub.config_sections import SfuConfig
 from hub.ids import MeetingId
 from hub.sfu.forwarder import LINK_PREFIX, SfuCounters
 from hub.sfu.ice import check_internals
