@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.db.models import Role
-from hub.errors import Forbidden, ServiceUnavailable
+from hub.errors import Forbidden, HubError, NotFound, ServiceUnavailable
 from hub.ids import Identity, MeetingId, ServerName
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.live import Verdict
@@ -26,7 +26,7 @@ from hub.web import signaling as sig
 from hub.web.keys import EVENTS, FEDERATION, LIVE
 
 from . import messages as m
-from .client import PartnerRefusedUs, PartnerUnknown
+from .client import MeetingGone, PartnerRefusedUs, PartnerUnknown
 from .link import LinkSocket, MeetingLink
 from .policy import Partner
 
@@ -165,7 +165,8 @@ class OutboundLink:
         # Lobby tickets of our people, shared by the successive links to the host.
         self.tickets: dict[str, asyncio.Future[Verdict]] = {}
         self._up = asyncio.Event()
-        self._refused = asyncio.Event()  # the host answered 401/403 to our last attempt
+        self._refused = asyncio.Event()  # the host answered 401/403/404 to our last attempt
+        self._refusal: HubError | None = None
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
 
@@ -193,6 +194,11 @@ class OutboundLink:
                 wait.cancel()
         if self._up.is_set() and self.current is not None:
             return self.current
+        if self._refused.is_set() and isinstance(self._refusal, MeetingGone):
+            raise NotFound(
+                "Cette réunion est terminée chez l'instance qui l'accueille / "
+                "This meeting has ended on the instance hosting it"
+            )
         if self._refused.is_set():
             raise Forbidden(
                 "L'instance qui accueille la réunion refuse désormais la nôtre / "
@@ -216,7 +222,8 @@ class OutboundLink:
                 try:
                     ws = await connect(self.meeting)
                 except Exception as exc:
-                    if isinstance(exc, PartnerRefusedUs | PartnerUnknown):
+                    if isinstance(exc, PartnerRefusedUs | PartnerUnknown | MeetingGone):
+                        self._refusal = exc
                         self._refused.set()
                     self._failures += 1
                     if self._failures == 1:

@@ -25,7 +25,7 @@ from yarl import URL
 
 from hub import __version__
 from hub.auth.http import read_bounded
-from hub.errors import Forbidden, ServiceUnavailable
+from hub.errors import Forbidden, NotFound, ServiceUnavailable
 from hub.ids import ServerName
 
 from .keys import Clock, InstanceKeys, PublishedKeys, system_clock, verify_published
@@ -69,6 +69,12 @@ class PartnerRefusedUs(Forbidden):
     """The partner answered 401/403: it does not (or no longer) accept this hub."""
 
     code = "refused_by_partner"
+
+
+class MeetingGone(NotFound):
+    """The partner answered 404 for a meeting's link: it has ended, or never existed."""
+
+    code = "meeting_gone"
 
 
 class AddressRefused(OSError):
@@ -228,6 +234,8 @@ class FederationClient:
                     f"{partner.server_name} refuses this hub ({exc.status}); ask its operator "
                     "to list us as a partner"
                 ) from None
+            if exc.status == 404:
+                raise MeetingGone(f"{partner.server_name} has no such meeting (any more)") from None
             raise self._failure(partner, exc) from None
         except Exception as exc:
             raise self._failure(partner, exc) from None

@@ -337,3 +337,22 @@ async def test_a_malformed_admission_is_refused_and_changes_nothing(
     assert (answer.status, problem["code"]) == (400, "bad_request"), problem
     assert problem["detail"].startswith(detail), problem["detail"]
     assert ministries.a[LIVE].get(meeting_id) is None  # nobody knocked, nothing opened
+
+
+async def test_joining_a_mirror_of_a_meeting_the_host_ended_says_so(ministries: Ministries) -> None:
+    owner_http, meeting_id = await ministries.meeting_on_a("public")
+    http, _ = await ministries.browser(ministries.url_b)
+    mirrored = await http.get(f"/f/{A}/{meeting_id}", headers={"Accept": "text/html"})
+    assert mirrored.status == 200
+    csrf = {"X-CSRF-Token": re.search(  # the owner's page token
+        r'name="csrf_token" value="([^"]+)"',
+        await (await owner_http.get("/", headers={"Accept": "text/html"})).text(),
+    ).group(1)}  # type: ignore[union-attr]  # fmt: skip
+    ended = await owner_http.post(f"/api/v1/meetings/{meeting_id}/end", headers=csrf)
+    assert ended.status == 200, await ended.text()
+    # B never heard (nobody of B was in): its page opens, the join says why it cannot be.
+    late = Participant(await http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), "Léa")
+    answer = await late.knock()
+    assert answer["type"] == "error" and answer["code"] == "not_found", answer
+    assert answer["message"].endswith("This meeting has ended on the instance hosting it")
+    await late.close()
