@@ -245,6 +245,11 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "Votre identité Matrix n'a pas pu être vérifiée. Réessayez ; si le problème "
             "continue, contactez l'assistance de votre ministère."
         ),
+        "meeting.widget.partner": (
+            "Votre compte Tchap relève de l'instance {instance} : rejoignez cette réunion par "
+            "elle, vous y serez reconnu et vos images passeront par ses serveurs."
+        ),
+        "meeting.widget.partner_link": "Rejoindre par l'instance {instance} (nouvel onglet)",
         "meeting.lobby.button": "Salle d'attente",
         "meeting.lobby.heading": "Salle d'attente ({count})",
         "meeting.lobby.empty": "Personne n'attend.",
@@ -504,6 +509,11 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "Your Matrix identity could not be verified. Try again; if the problem persists, "
             "contact your ministry's support."
         ),
+        "meeting.widget.partner": (
+            "Your Tchap account belongs to the {instance} instance: join this meeting through it, "
+            "where you are known and your video goes through its servers."
+        ),
+        "meeting.widget.partner_link": "Join through the {instance} instance (new tab)",
         "meeting.lobby.button": "Waiting room",
         "meeting.lobby.heading": "Waiting room ({count})",
         "meeting.lobby.empty": "Nobody is waiting.",

@@ -29,7 +29,15 @@ from hub.db.models import MeetingState
 from hub.errors import BadRequest, Forbidden, HubError, ServiceUnavailable
 from hub.ids import Identity
 from hub.meetings.service import MAX_NAME, clean_text
-from hub.web.keys import CONFIG, JOIN_TOKENS, LIMITS, LOGIN_STORE, MEETINGS, SESSION_CODEC
+from hub.web.keys import (
+    CONFIG,
+    FEDERATION,
+    JOIN_TOKENS,
+    LIMITS,
+    LOGIN_STORE,
+    MEETINGS,
+    SESSION_CODEC,
+)
 from hub.web.login import LOGINS
 from hub.web.requests import read_json, require_session
 
@@ -128,6 +136,33 @@ async def matrix_login(request: web.Request) -> web.Response:
     return response
 
 
+async def _partner_way_in(
+    request: web.Request, homeserver: str, meeting_id: str
+) -> web.Response | None:
+    """For a member of a partner ministry's homeserver (one we do not verify ourselves): not
+    an error but a way in — their own hub's link to this meeting (hub/federation)."""
+    federation = request.app.get(FEDERATION)
+    if federation is None or homeserver in request.app[CONFIG].matrix.allowed_homeservers:
+        return None
+    partner = await federation.policy.partner_for_homeserver(homeserver)
+    if partner is None:
+        return None
+    log.info("matrix widget: member of a partner's homeserver sent to its hub")
+    return web.json_response(
+        {
+            "status": 409,
+            "code": "use_partner_hub",
+            "title": "Rejoindre par votre instance / Join through your instance",
+            "detail": f"{partner.label} : {partner.base_url}",
+            "partner": partner.label,
+            "partner_url": f"{partner.base_url}/f/{federation.server_name}/{meeting_id}",
+        },
+        status=409,
+        content_type="application/problem+json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 @routes.post("/auth/matrix/widget")
 async def matrix_widget_login(request: web.Request) -> web.Response:
     """An identity token for one meeting, once the user's homeserver vouches.
@@ -141,6 +176,9 @@ async def matrix_widget_login(request: web.Request) -> web.Response:
         meeting = await request.app[MEETINGS].get(body.meeting_id)
         if meeting.state is MeetingState.ENDED:
             raise Forbidden("La réunion est terminée / The meeting has ended")
+        elsewhere = await _partner_way_in(request, body.matrix_server_name, meeting.id)
+        if elsewhere is not None:
+            return elsewhere
         identity, name = await _matrix_user(request, body)
     except HubError as exc:
         _refused("matrix widget identity", exc)

@@ -59,9 +59,17 @@ function startWidget(settings) {
       console.warn("Matrix identity not verified", error);
       status.textContent = "";
       const blocked = error instanceof IdentityBlocked;
-      $("widget-problem-text").textContent = t(blocked ? "meeting.widget.blocked" : "meeting.widget.failed");
-      $("widget-problem-detail").textContent = error.hubMessage || "";
-      $("widget-problem-detail").hidden = !error.hubMessage;
+      const partner = error.partner;
+      $("widget-problem-text").textContent = partner
+        ? t("meeting.widget.partner", { instance: partner.label })
+        : t(blocked ? "meeting.widget.blocked" : "meeting.widget.failed");
+      $("widget-problem-detail").textContent = partner ? "" : error.hubMessage || "";
+      $("widget-problem-detail").hidden = Boolean(partner) || !error.hubMessage;
+      const link = $("widget-partner-link");
+      link.textContent = partner ? t("meeting.widget.partner_link", { instance: partner.label }) : "";
+      link.href = partner ? partner.url : "#";
+      $("widget-partner").hidden = !partner;
+      $("widget-retry").hidden = Boolean(partner);
       problem.hidden = false;
     }
   };

@@ -204,6 +204,8 @@ export class WidgetIdentity {
     if (!answer.ok) {
       const error = new Error(`the hub refused the Matrix identity (${answer.status})`);
       error.hubMessage = result.detail || "";
+      // A partner ministry's homeserver: that ministry's hub is where this person joins.
+      if (result.partner_url) error.partner = { url: result.partner_url, label: result.partner };
       throw error;
     }
     this.current = result;

@@ -108,6 +108,10 @@ class ClientSite:
         self.server.server_close()
 
 
+PARTNER_HUB = "https://visio.finances.test"  # never contacted: only given as a link
+PARTNER_HOMESERVER = "agent.finances.test"
+
+
 @dataclass
 class WidgetSetup:
     hub: HubServer
@@ -125,7 +129,14 @@ def setup(tmp_path_factory: pytest.TempPathFactory, synapse: Synapse) -> Iterato
             "HUB_MATRIX__ALLOWED_HOMESERVERS": toml_value([synapse.server_name]),
             "HUB_MATRIX__HOMESERVER_OVERRIDES": toml_value({synapse.server_name: synapse.url}),
             "HUB_MATRIX__WIDGET_PARENT_ORIGINS": toml_value([client.origin]),
-        }
+            # A partner ministry whose people's Tchap accounts live on their own homeserver.
+            "HUB_FEDERATION__SERVER_NAME": "visio.interieur.test",
+            "HUB_FEDERATION__ALLOW_PRIVATE_NETWORKS": "true",
+            "HUB_FEDERATION__PARTNERS": toml_value([{
+                "server_name": "visio.finances.test", "base_url": PARTNER_HUB,
+                "label": "Finances", "matrix_homeservers": [PARTNER_HOMESERVER],
+            }]),
+        }  # fmt: skip
         hub.start()
         try:
             yield WidgetSetup(hub, synapse, client, stranger)
@@ -154,12 +165,14 @@ def open_in_client(
     user: MatrixUser | None = None,
     *,
     site: ClientSite | None = None,
+    credentials: dict[str, Any] | None = None,
     **context_options: Any,
 ) -> tuple[BrowserContext, Page]:
     """A fresh profile showing the Matrix client's room page, with the widget in it."""
     site = site or setup.client
     origin = site.origin
-    credentials = setup.synapse.openid_token(user) if user else {}
+    if credentials is None:
+        credentials = setup.synapse.openid_token(user) if user else {}
     parent_url = urllib.parse.quote(f"{origin}/#/room/!salon:{setup.synapse.server_name}")
     src = (
         f"{setup.hub.base_url}/m/{meeting_id}?widget=1&lang=fr"
@@ -222,6 +235,30 @@ def test_the_widget_joins_as_the_matrix_user(
         if state == "request":
             assert answers(page, "openid_credentials") == [{}]  # acknowledged
         assert errors == []
+    finally:
+        context.close()
+
+
+def test_a_partner_ministrys_member_is_sent_to_their_own_hub(
+    browser: Browser, setup: WidgetSetup, meeting_id: str
+) -> None:
+    """A Tchap user of a homeserver a partner hub serves: the widget offers that hub's way
+    into this meeting (a new tab), and no socket opens here."""
+    foreign = {"access_token": "opaque", "matrix_server_name": PARTNER_HOMESERVER,
+               "token_type": "Bearer", "expires_in": 3600}  # fmt: skip
+    context, page = open_in_client(browser, setup, meeting_id, "allowed", credentials=foreign)
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    try:
+        frame = widget_frame(page)
+        problem = frame.locator("#widget-problem")
+        expect(problem).to_contain_text("relève de l'instance Finances")
+        link = frame.locator("#widget-partner-link")
+        expect(link).to_have_attribute("href", f"{PARTNER_HUB}/f/visio.interieur.test/{meeting_id}")
+        expect(link).to_have_attribute("target", "_blank")
+        expect(frame.locator("#join-button")).to_be_hidden()
+        expect(frame.locator("#widget-retry")).to_be_hidden()
+        assert sockets == []
     finally:
         context.close()
 
