@@ -89,24 +89,22 @@ class CascadeLinks:
             link = self.outbound[meeting.id] = OutboundLink(self, meeting, label)
         return link
 
-    async def watch_partners(
-        self, partner_of: Callable[[ServerName], Awaitable[Partner | None]]
-    ) -> None:
+    async def watch_partners(self, partners: Callable[[], Awaitable[list[Partner]]]) -> None:
         """Close the links of partners taken off the allow-list (`hub federation remove`)
         while their people were in, and ours to partners whose meetings our people may no
         longer join: no meeting keeps a partner we no longer trust."""
         while True:
             await asyncio.sleep(PARTNER_CHECK)
+            if not self.hosted and not self.outbound:
+                continue
             try:
-                await self._check_partners(partner_of)
+                await self._check_partners({p.server_name: p for p in await partners()})
             except Exception:  # the database is away: keep the links, ask again later
                 log.exception("cannot check the partners of the cascade links")
 
-    async def _check_partners(
-        self, partner_of: Callable[[ServerName], Awaitable[Partner | None]]
-    ) -> None:
+    async def _check_partners(self, partners: dict[ServerName, Partner]) -> None:
         for (meeting_id, partner), link in list(self.hosted.items()):
-            if await partner_of(partner) is None:
+            if partner not in partners:
                 log.warning(
                     "partner %s was removed: closing its cascade link", partner,
                     extra={"meeting_id": meeting_id},
@@ -114,7 +112,7 @@ class CascadeLinks:
                 self.admitted.pop((meeting_id, partner), None)
                 await link.close()
         for meeting_id, outbound in list(self.outbound.items()):
-            host = await partner_of(outbound.host)
+            host = partners.get(outbound.host)
             if host is None or not host.outbound_allowed:
                 log.warning(
                     "partner %s may no longer host our people: leaving its meeting",
@@ -161,7 +159,7 @@ class OutboundLink:
         self.label = label
         self.current: MeetingLink | None = None
         self.finished = False
-        self.waiters = 0  # people between "asking" and "inside" (lobby included)
+        self.waiters = 0  # people between "asking" and the host's answer
         # Lobby tickets of our people, shared by the successive links to the host.
         self.tickets: dict[str, asyncio.Future[Verdict]] = {}
         self._up = asyncio.Event()
@@ -214,7 +212,8 @@ class OutboundLink:
         ours = 0
         if live is not None:
             ours = sum(1 for pid in live.presences if pid not in live.remote)
-        return ours > 0 or self.waiters > 0
+        waiting = any(not verdict.done() for verdict in self.tickets.values())
+        return ours > 0 or self.waiters > 0 or waiting
 
     async def _serve(self, connect: Connect) -> None:
         try:
@@ -279,7 +278,6 @@ class OutboundLink:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self.finished = True
 
 
 CASCADE = web.AppKey("cascade", CascadeLinks)
@@ -291,7 +289,7 @@ async def cascade_context(app: web.Application) -> AsyncIterator[None]:
     unsubscribe = app[EVENTS].subscribe(links.on_event)
     federation = app.get(FEDERATION)
     if federation is not None:
-        links.spawn(links.watch_partners(federation.policy.get))
+        links.spawn(links.watch_partners(federation.policy.all))
     try:
         yield
     finally:

@@ -48,6 +48,11 @@ class Partner:
     matrix_homeservers: tuple[str, ...]
     source: Literal["config", "database"]
 
+    def meeting_url(self, host: str, meeting_id: str) -> str:
+        """The partner's own page for a meeting `host` holds: its people join from there
+        (hub/federation/routes.py `partner_meeting`)."""
+        return f"{self.base_url}/f/{host}/{meeting_id}"
+
 
 def _from_config(entry: FederationPartnerConfig) -> Partner:
     return Partner(

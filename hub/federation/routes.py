@@ -23,6 +23,7 @@ from hub.meetings.live import LobbyEntry
 from hub.meetings.service import MeetingView, clean_text
 from hub.web import moderation
 from hub.web.keys import FEDERATION, INVITATIONS, LIVE, MEETINGS, ROOM_LINKS, ROOM_ROSTERS
+from hub.web.requests import validation_message
 
 from . import messages as m
 from .cascade import CASCADE
@@ -74,9 +75,7 @@ async def admission(request: web.Request) -> web.Response:
     try:
         body = m.AdmissionRequest.model_validate_json(asker.body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "body"
-        raise BadRequest(f"admission: {where}: {first['msg']}") from None
+        raise BadRequest(f"admission: {validation_message(exc)}") from None
     app = request.app
     partner = asker.partner
     origin = ServerName(asker.origin)

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.db.models import MatrixRoomLink, Meeting, MeetingState, utcnow
 from hub.ids import MeetingId
 
-MODERATOR_POWER = 50  # Matrix's "Moderator" level, as the bot's commands use it
 MAX_ROOM_MEMBERS = 10_000
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection
 
-from hub.sfu.forwarder import LINK_PLI_INTERVAL, LINK_PREFIX, PLI_INTERVAL, SfuCounters
+from hub.sfu.forwarder import SfuCounters
 from hub.sfu.rtcp import RtcpFir, RtcpNack, RtcpPli, RtcpRemb, RtcpSr, check_rtcp, parse_compound
 from hub.sfu.rtp import rtp_layout
 
@@ -74,9 +74,6 @@ async def receive_subscriber_rtcp(
     member: MediaParticipant, counters: SfuCounters, data: bytes
 ) -> None:
     """RTCP from a subscriber: keyframe requests go upstream, NACKs are answered here."""
-    # A partner's SFU throttles its own requests per stream, and asks at once for a receiver
-    # that just connected: our usual throttle would drop that request and cost ~300 ms.
-    interval = LINK_PLI_INTERVAL if member.participant_id.startswith(LINK_PREFIX) else PLI_INTERVAL
     for packet in parse_rtcp(counters, data):
         if isinstance(packet, RtcpPli | RtcpFir):
             targets = (
@@ -87,7 +84,7 @@ async def receive_subscriber_rtcp(
             for ssrc in targets:
                 leg = member.legs_by_ssrc.get(ssrc)
                 if leg is not None and leg.source is not None:
-                    await leg.source.request_keyframe(interval=interval)
+                    await leg.source.request_keyframe(interval=member.pli_interval)
         elif isinstance(packet, RtcpNack):
             leg = member.legs_by_ssrc.get(packet.media_ssrc)
             if leg is None:

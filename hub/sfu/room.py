@@ -25,7 +25,16 @@ from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
 from hub.ids import MeetingId, ParticipantId
-from hub.sfu.forwarder import LINK_PREFIX, InboundStream, Kind, Leg, SfuCounters, Source
+from hub.sfu.forwarder import (
+    LINK_PLI_INTERVAL,
+    LINK_PREFIX,
+    PLI_INTERVAL,
+    InboundStream,
+    Kind,
+    Leg,
+    SfuCounters,
+    Source,
+)
 from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
 from hub.sfu.ingress import install_ingress
 from hub.sfu.packets import (
@@ -120,8 +129,13 @@ class MediaParticipant:
     on_publish_rtp: RtpHandler = field(init=False, repr=False)
     on_publish_rtcp: RtcpHandler = field(init=False, repr=False)
     on_subscribe_rtcp: RtcpHandler = field(init=False, repr=False)
+    pli_interval: float = field(init=False)  # between keyframe requests from this subscriber
 
     def __post_init__(self) -> None:
+        # A partner's SFU (a cascade link) throttles its own keyframe requests per stream:
+        # ours only guards against a flood from it.
+        link = self.participant_id.startswith(LINK_PREFIX)
+        self.pli_interval = LINK_PLI_INTERVAL if link else PLI_INTERVAL
         on_packet = self.on_publish_packet = partial(receive_publisher_rtp, self, self.counters)
         clock = time.monotonic
 

@@ -34,6 +34,7 @@ from bridge.hub_port import (
 from hub.config import HubConfig
 from hub.db.models import AccessLevel, Role
 from hub.errors import Conflict
+from hub.federation.policy import Partner
 from hub.ids import Identity, MeetingId, ParticipantId
 from hub.meetings.events import (
     ChatPosted,
@@ -123,28 +124,45 @@ class LocalHub:
         return link
 
     async def _view(self, link: RoomLinkView, meeting: MeetingView | None = None) -> RoomMeeting:
-        meeting = meeting or await self.app[MEETINGS].get(link.meeting_id)
-        live = self.app[LIVE].get(link.meeting_id)
-        url = self.meeting_url(link.meeting_id)
-        return RoomMeeting(
-            room_id=link.room_id,
-            meeting_id=link.meeting_id,
-            title=meeting.title,
-            url=url,
-            widget_url=(
-                f"{url}?widget=1&lang=$org.matrix.msc2873.client_language"
-                "&displayName=$matrix_display_name"
-            ),
-            widget_id=link.widget_id,
-            locked=live.locked if live is not None else meeting.locked,
-            started_at=meeting.started_at,
-            participants=tuple(await self.app[MEETINGS].present_names(link.meeting_id)),
-            waiting=tuple(entry.name for entry in live.lobby.values()) if live else (),
-            status_event_id=link.status_event_id,
-            partner_links=await self._partner_links(link),
-        )
+        return (await self._views([link], meeting))[0]
 
-    async def _partner_links(self, link: RoomLinkView) -> tuple[PartnerLink, ...]:
+    async def _views(
+        self, links: list[RoomLinkView], meeting: MeetingView | None = None
+    ) -> list[RoomMeeting]:
+        """How each room linked to one meeting sees it: what the meeting-wide reads give
+        (the meeting, who is in, the partners) is read once for all the rooms."""
+        meeting_id = links[0].meeting_id
+        meeting = meeting or await self.app[MEETINGS].get(meeting_id)
+        live = self.app[LIVE].get(meeting_id)
+        present = tuple(await self.app[MEETINGS].present_names(meeting_id))
+        waiting = tuple(entry.name for entry in live.lobby.values()) if live else ()
+        federation = self.app.get(FEDERATION)
+        partners = await federation.policy.all() if federation is not None else []
+        url = self.meeting_url(meeting_id)
+        return [
+            RoomMeeting(
+                room_id=link.room_id,
+                meeting_id=meeting_id,
+                title=meeting.title,
+                url=url,
+                widget_url=(
+                    f"{url}?widget=1&lang=$org.matrix.msc2873.client_language"
+                    "&displayName=$matrix_display_name"
+                ),
+                widget_id=link.widget_id,
+                locked=live.locked if live is not None else meeting.locked,
+                started_at=meeting.started_at,
+                participants=present,
+                waiting=waiting,
+                status_event_id=link.status_event_id,
+                partner_links=self._partner_links(link, partners),
+            )
+            for link in links
+        ]
+
+    def _partner_links(
+        self, link: RoomLinkView, partners: Sequence[Partner]
+    ) -> tuple[PartnerLink, ...]:
         """For members whose homeserver a partner instance serves: that instance's link to
         this meeting (they join through their own ministry's hub, as themselves)."""
         federation = self.app.get(FEDERATION)
@@ -152,10 +170,8 @@ class LocalHub:
             return ()
         homeservers = self.app[ROOM_ROSTERS].homeservers(link.room_id)
         return tuple(
-            PartnerLink(
-                partner.label, f"{partner.base_url}/f/{federation.server_name}/{link.meeting_id}"
-            )
-            for partner in await federation.policy.all()
+            PartnerLink(partner.label, partner.meeting_url(federation.server_name, link.meeting_id))
+            for partner in partners
             if homeservers & set(partner.matrix_homeservers)
         )
 
@@ -289,8 +305,7 @@ class LocalHub:
             return []
         match event:
             case ParticipantJoined() | ParticipantLeft():
-                meeting = await self.app[MEETINGS].get(event.meeting_id)
-                return [PresenceChanged(await self._view(link, meeting)) for link in links]
+                return [PresenceChanged(view) for view in await self._views(links)]
             case MeetingEnded():
                 meeting = await self.app[MEETINGS].get(event.meeting_id)
                 names = event.participant_names if self.app[CONFIG].matrix.summary_names else ()

@@ -155,7 +155,7 @@ async def _partner_way_in(
             "title": "Rejoindre par votre instance / Join through your instance",
             "detail": f"{partner.label} : {partner.base_url}",
             "partner": partner.label,
-            "partner_url": f"{partner.base_url}/f/{federation.server_name}/{meeting_id}",
+            "partner_url": partner.meeting_url(federation.server_name, meeting_id),
         },
         status=409,
         content_type="application/problem+json",

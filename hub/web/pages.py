@@ -224,6 +224,6 @@ async def _partner_links(request: web.Request, meeting: MeetingView) -> list[dic
     if federation is None or meeting.host_instance is not None:
         return []
     return [
-        {"label": p.label, "url": f"{p.base_url}/f/{federation.server_name}/{meeting.id}"}
+        {"label": p.label, "url": p.meeting_url(federation.server_name, meeting.id)}
         for p in await federation.policy.all()
     ]

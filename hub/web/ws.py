@@ -271,8 +271,7 @@ class Connection:
             decision: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
             link.tickets[answer.ticket] = decision
             self.remote_ticket = (link, answer.ticket)
-            outbound.waiters += 1  # until the verdict: the link stays open for it
-            decision.add_done_callback(lambda _: setattr(outbound, "waiters", outbound.waiters - 1))
+            # A pending ticket keeps the link open until the verdict (OutboundLink.wanted).
             await self._wait_in_lobby(decision, visitor, name, Role(answer.role), message)
         finally:
             outbound.waiters -= 1

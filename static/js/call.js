@@ -461,7 +461,6 @@ export class Call {
 
   /** The link to the instance hosting the meeting dropped (its people left our view) or is back. */
   cascadeState({ state, instance }) {
-    this.cascade = state;
     const key = state === "lost" ? "meeting.notice.cascade_lost" : "meeting.notice.cascade_restored";
     this.emit("notice", { key, values: { instance: instance || "?" } });
   }
