@@ -262,7 +262,7 @@ class OutboundLink:
     async def _tell(self, state: str) -> None:
         live = self.app[LIVE].get(self.meeting.id)
         if live is not None:
-            await live.broadcast(sig.to_json(sig.CascadeState(state=state, instance=self.label)))
+            await live.broadcast(sig.CascadeState(state=state, instance=self.label))
 
     async def release_if_unused(self) -> None:
         """After one of our people left or stopped waiting: close when nobody needs it."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -34,7 +33,7 @@ from hub.errors import HubError
 from hub.ids import Identity, MeetingId, ParticipantId, ServerName
 from hub.meetings.access import MODERATING
 from hub.meetings.events import ChatPosted
-from hub.meetings.live import LiveMeeting, Presence, Verdict
+from hub.meetings.live import LiveMeeting, Message, Presence, Verdict
 from hub.meetings.service import MeetingView, clean_text
 from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.room import SfuRoom, StreamSource
@@ -288,7 +287,7 @@ class MeetingLink:
             case m.Locked(locked=locked):
                 if not self.hosting:
                     self.live.locked = locked
-                    await self.live.broadcast(sig.to_json(sig.MeetingStateChanged(locked=locked)))
+                    await self.live.broadcast(sig.MeetingStateChanged(locked=locked))
             case m.Ended():
                 if not self.hosting:
                     await self.app[MEETINGS].end(
@@ -359,7 +358,7 @@ class MeetingLink:
         self.remote_ids.add(pid)
         live.enter_remote(presence, self)
         await live.broadcast(
-            sig.to_json(sig.ParticipantJoined(participant=moderation.participant_info(presence)))
+            sig.ParticipantJoined(participant=moderation.participant_info(presence))
         )
         await self._open()
 
@@ -379,7 +378,7 @@ class MeetingLink:
         if self.hosting:  # what the person turns on again flows again (a mute is no lock)
             self.room.set_owner_forwarding(pid, audio=changed.audio, video=changed.video)
         await self.live.broadcast(
-            sig.to_json(sig.ParticipantUpdated(participant=moderation.participant_info(changed)))
+            sig.ParticipantUpdated(participant=moderation.participant_info(changed))
         )
 
     async def _depart(self, pid: ParticipantId) -> None:
@@ -395,7 +394,7 @@ class MeetingLink:
         left = self.app[LIVE].leave(self.meeting_id, pid)
         live = self.app[LIVE].get(self.meeting_id)
         if left is not None and live is not None:
-            await live.broadcast(sig.to_json(sig.ParticipantLeft(participant_id=pid)))
+            await live.broadcast(sig.ParticipantLeft(participant_id=pid))
         if self.hosting:
             with contextlib.suppress(Exception):
                 await self.app[MEETINGS].record_leave(self.meeting_id, pid)
@@ -405,7 +404,7 @@ class MeetingLink:
         if pid not in self.remote_ids or presence is None:
             raise m.LinkError("chat from someone this link did not bring")
         await self.live.broadcast(
-            sig.to_json(sig.ChatMessage(participant_id=pid, name=presence.name, text=text, at=at))
+            sig.ChatMessage(participant_id=pid, name=presence.name, text=text, at=at)
         )
         await self.app[EVENTS].publish(
             ChatPosted(self.meeting_id, pid, presence.name, text, datetime.now(UTC))
@@ -464,33 +463,26 @@ class MeetingLink:
 
     # -- what our side tells its people, relayed ------------------------------------------------
 
-    async def relay(self, frame: str) -> None:
+    async def relay(self, message: Message) -> None:
         """Called with every broadcast of the meeting here: pass on what the partner needs."""
-        data = json.loads(frame)
-        kind = data.get("type")
-        live = self.live
-        if kind in ("participant_joined", "participant_updated"):
-            pid = ParticipantId(data["participant"]["id"])
-            presence = live.presences.get(pid)
-            if pid in self.remote_ids or presence is None:
-                return
-            info = presence_info(presence)
-            if kind == "participant_joined":
-                await self.send(m.Joined(type="joined", presence=info))
-            else:
-                await self.send(m.Updated(type="updated", presence=info))
-        elif kind == "participant_left":
-            pid = ParticipantId(data["participant_id"])
-            if pid not in self.remote_ids:
-                await self.send(m.Left(type="left", participant_id=pid))
-        elif kind == "chat":
-            pid = ParticipantId(data["participant_id"])
-            if pid not in self.remote_ids:
-                await self.send(
-                    m.Chat(type="chat", participant_id=pid, text=data["text"], at=data["at"])
-                )
-        elif kind == "meeting_state" and self.hosting:
-            await self.send(m.Locked(type="locked", locked=bool(data["locked"])))
+        match message:
+            case sig.ParticipantJoined(participant=info) | sig.ParticipantUpdated(participant=info):
+                pid = ParticipantId(info.id)
+                presence = self.live.presences.get(pid)
+                if pid in self.remote_ids or presence is None:
+                    return
+                if isinstance(message, sig.ParticipantJoined):
+                    await self.send(m.Joined(type="joined", presence=presence_info(presence)))
+                else:
+                    await self.send(m.Updated(type="updated", presence=presence_info(presence)))
+            case sig.ParticipantLeft(participant_id=pid):
+                if pid not in self.remote_ids:
+                    await self.send(m.Left(type="left", participant_id=pid))
+            case sig.ChatMessage(participant_id=pid, text=text, at=at):
+                if pid not in self.remote_ids:
+                    await self.send(m.Chat(type="chat", participant_id=pid, text=text, at=at))
+            case sig.MeetingStateChanged(locked=locked) if self.hosting:
+                await self.send(m.Locked(type="locked", locked=locked))
 
     async def _offer(self, sdp: str, streams: list[StreamSource], restart: bool) -> None:
         await self.send(

@@ -41,8 +41,16 @@ class Presence:
 
 
 Verdict = Literal["admitted", "denied", "ended"]
+
+
+class Message(Protocol):
+    """A message to the meeting's people (hub/web/signaling.py's server messages)."""
+
+    def model_dump_json(self, *, exclude_none: bool = False) -> str: ...
+
+
 # A cascade link's view of what this meeting tells its people (hub/federation/link.py).
-Relay = Callable[[str], Awaitable[None]]
+Relay = Callable[[Message], Awaitable[None]]
 
 
 class RemoteControl(Protocol):
@@ -160,12 +168,14 @@ class LiveMeeting:
         if outbox is not None:
             await _deliver(outbox, frame, participant_id)
 
-    async def broadcast(self, frame: str, *, exclude: ParticipantId | None = None) -> None:
-        """Send to everyone (but `exclude`); a dead socket never blocks the others."""
+    async def broadcast(self, message: Message, *, exclude: ParticipantId | None = None) -> None:
+        """Send to everyone (but `exclude`), serialised once; a dead socket never blocks the
+        others. Cascade links get the message itself and pick what concerns them."""
+        frame = message.model_dump_json(exclude_none=True)
         targets = [(pid, outbox) for pid, outbox in self.outboxes.items() if pid != exclude]
         await asyncio.gather(
             *(_deliver(outbox, frame, pid) for pid, outbox in targets),
-            *(_relay(relay, frame, name) for name, relay in list(self.relays.items())),
+            *(_relay(relay, message, name) for name, relay in list(self.relays.items())),
         )
 
     def enter_remote(self, presence: Presence, control: RemoteControl) -> None:
@@ -182,9 +192,9 @@ async def _deliver(outbox: Outbox, frame: str, participant_id: ParticipantId) ->
         log.debug("dropped a message to %s: %s", participant_id, exc)
 
 
-async def _relay(relay: Relay, frame: str, partner: str) -> None:
+async def _relay(relay: Relay, message: Message, partner: str) -> None:
     try:
-        await relay(frame)
+        await relay(message)
     except Exception:  # one partner's trouble must not stop this meeting's own messages
         log.exception("cascade relay to %s failed", partner)
 
@@ -229,7 +239,7 @@ class LiveMeetings:
         meeting.closers[presence.participant_id] = closer
         return meeting
 
-    async def disconnect_all(self, meeting_id: MeetingId, farewell: str) -> int:
+    async def disconnect_all(self, meeting_id: MeetingId, farewell: Message) -> int:
         """Send `farewell` to everyone connected, then close their connections (meeting ended)."""
         meeting = self._meetings.get(meeting_id)
         if meeting is None:

@@ -261,7 +261,7 @@ class LocalHub:
             text=text[: sig.MAX_CHAT],
             at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        await live.broadcast(sig.to_json(message))
+        await live.broadcast(message)
         return True
 
     async def remember_status(self, room_id: str, meeting_id: str, event_id: str) -> None:

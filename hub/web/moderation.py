@@ -66,9 +66,7 @@ async def update_presence(
     presence = live.update(participant_id, **changes)
     if presence is None or presence == before:
         return
-    await live.broadcast(
-        sig.to_json(sig.ParticipantUpdated(participant=participant_info(presence)))
-    )
+    await live.broadcast(sig.ParticipantUpdated(participant=participant_info(presence)))
 
 
 def _target(live: LiveMeeting, participant_id: str) -> Presence:
@@ -152,7 +150,7 @@ async def handle(
         case sig.Lock(locked=locked):
             await app[MEETINGS].set_locked(live.meeting_id, locked)
             live.locked = locked
-            await live.broadcast(sig.to_json(sig.MeetingStateChanged(locked=locked)))
+            await live.broadcast(sig.MeetingStateChanged(locked=locked))
             log.info("meeting %s", "locked" if locked else "unlocked", extra=extra)
         case sig.SetRole(participant_id=target_id, role=role_name):
             target = _target(live, target_id)
@@ -168,9 +166,7 @@ async def handle(
             if updated is None or updated == target:
                 return
             await app[MEETINGS].record_role(target.participant_id, role)
-            await live.broadcast(
-                sig.to_json(sig.ParticipantUpdated(participant=participant_info(updated)))
-            )
+            await live.broadcast(sig.ParticipantUpdated(participant=participant_info(updated)))
             if role in MODERATING:
                 await live.send(target.participant_id, sig.to_json(lobby_message(live)))
             log.info("participant role set to %s", role.value, extra=extra)

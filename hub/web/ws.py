@@ -71,7 +71,7 @@ def speaker_announcer(
     async def announce(participant_id: ParticipantId | None) -> None:
         meeting = live.get(meeting_id)
         if meeting is not None:
-            await meeting.broadcast(sig.to_json(sig.ActiveSpeaker(participant_id=participant_id)))
+            await meeting.broadcast(sig.ActiveSpeaker(participant_id=participant_id))
 
     return announce
 
@@ -81,7 +81,7 @@ def meeting_end_listener(app: web.Application) -> Callable[[MeetingEvent], Await
 
     async def on_event(event: MeetingEvent) -> None:
         if isinstance(event, MeetingEnded):
-            farewell = sig.to_json(sig.MeetingEnded(reason="ended"))
+            farewell = sig.MeetingEnded(reason="ended")
             await app[LIVE].disconnect_all(event.meeting_id, farewell)
             await app[SFU].close_room(event.meeting_id)
 
@@ -361,7 +361,7 @@ class Connection:
         if role in MODERATING:
             await self.send(moderation.lobby_message(self.live))
         await self.live.broadcast(
-            sig.to_json(sig.ParticipantJoined(participant=moderation.participant_info(presence))),
+            sig.ParticipantJoined(participant=moderation.participant_info(presence)),
             exclude=participant_id,
         )
         self.room.set_forwarding(participant_id, audio=audio, video=video)
@@ -456,13 +456,11 @@ class Connection:
                 presence = self.live.presences[pid]
                 now = datetime.now(UTC)
                 await self.live.broadcast(
-                    sig.to_json(
-                        sig.ChatMessage(
-                            participant_id=pid,
-                            name=presence.name,
-                            text=text,
-                            at=now.isoformat(timespec="seconds"),
-                        )
+                    sig.ChatMessage(
+                        participant_id=pid,
+                        name=presence.name,
+                        text=text,
+                        at=now.isoformat(timespec="seconds"),
                     )
                 )
                 await self.app[EVENTS].publish(
@@ -516,7 +514,7 @@ class Connection:
             await self.room.remove_participant(pid)
         left = self.app[LIVE].leave(self.meeting_id, pid)
         if self.live is not None and left is not None:
-            await self.live.broadcast(sig.to_json(sig.ParticipantLeft(participant_id=pid)))
+            await self.live.broadcast(sig.ParticipantLeft(participant_id=pid))
         if self.room is not None:
             self.room = None
             await self.app[SFU].release(self.meeting_id)
