@@ -11,7 +11,6 @@ partner taken off the allow-list losing its link and its next join.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from hub.db.models import MeetingState
 from hub.federation.link import partner_identity
@@ -27,6 +27,7 @@ from hub.meetings.invitations import parse_invitee
 from hub.web.keys import FEDERATION, LIVE, MEETINGS, SFU
 from tests.conftest import make_config
 from tests.federation.conftest import partner_entry, serving, signed
+from tests.support.hub_client import csrf_header
 from tests.support.peer import Participant, wait_until
 from tests.support.processes import free_port
 
@@ -40,24 +41,26 @@ class Ministries:
     url_a: str
     url_b: str
     sessions: list[aiohttp.ClientSession] = field(default_factory=list)
-    csrf: dict[aiohttp.ClientSession, str] = field(default_factory=dict)
 
-    async def browser(self, base_url: str) -> tuple[aiohttp.ClientSession, str]:
-        """A new browser with a guest session on that hub, and its CSRF token."""
+    async def browser(self, base_url: str) -> tuple[aiohttp.ClientSession, dict[str, str]]:
+        """A new browser with a guest session on that hub, and its CSRF header."""
         http = aiohttp.ClientSession(base_url, cookie_jar=aiohttp.CookieJar(unsafe=True))
         self.sessions.append(http)
-        page = await (await http.get("/", headers={"Accept": "text/html"})).text()
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-        assert token is not None
-        self.csrf[http] = token.group(1)
-        return http, token.group(1)
+        await http.get("/", headers={"Accept": "text/html"})
+        app = self.a if base_url == self.url_a else self.b
+        return http, csrf_header(app, http.cookie_jar, URL(base_url))
+
+    @staticmethod
+    async def socket(http: aiohttp.ClientSession, meeting_id: str, name: str) -> Participant:
+        """`name`'s connection to the meeting, through the hub `http` talks to."""
+        return Participant(await http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), name)
 
     async def meeting_on_a(self, access_level: str) -> tuple[aiohttp.ClientSession, str]:
         http, csrf = await self.browser(self.url_a)
         created = await http.post(
             "/api/v1/meetings",
             json={"title": "Comité", "access_level": access_level},
-            headers={"X-CSRF-Token": csrf},
+            headers=csrf,
         )
         assert created.status == 201, await created.text()
         return http, (await created.json())["id"]
@@ -67,7 +70,7 @@ class Ministries:
         http, _ = await self.browser(self.url_b)
         mirrored = await http.get(f"/f/{A}/{meeting_id}", headers={"Accept": "text/html"})
         assert mirrored.status == 200, await mirrored.text()
-        return Participant(await http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), name)
+        return await self.socket(http, meeting_id, name)
 
 
 @pytest.fixture
@@ -107,7 +110,7 @@ async def test_the_host_lobby_media_chat_and_moderation_cross_the_link(
     ministries: Ministries,
 ) -> None:
     owner_http, meeting_id = await ministries.meeting_on_a("restricted")
-    anne = Participant(await owner_http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), "Anne")
+    anne = await ministries.socket(owner_http, meeting_id, "Anne")
     await anne.join()
     bruno = await ministries.person_on_b(meeting_id, "Bruno")
     try:
@@ -185,7 +188,7 @@ async def test_the_end_reaches_the_partner_and_a_removed_partner_is_cut_off(
     ministries: Ministries,
 ) -> None:
     owner_http, meeting_id = await ministries.meeting_on_a("public")
-    anne = Participant(await owner_http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), "Anne")
+    anne = await ministries.socket(owner_http, meeting_id, "Anne")
     await anne.join()
     bruno = await ministries.person_on_b(meeting_id, "Bruno")
     await bruno.join()
@@ -206,7 +209,7 @@ async def test_the_end_reaches_the_partner_and_a_removed_partner_is_cut_off(
     assert refused.status == 403
     assert "The partner refuses our instance" in await refused.text()
     # B still has its mirror from earlier: its page opens, and the join is refused.
-    claire = Participant(await http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), "Claire")
+    claire = await ministries.socket(http, meeting_id, "Claire")
     answer = await claire.knock()
     assert answer["type"] == "error" and answer["code"] == "forbidden", answer
     assert answer["message"].endswith("The instance hosting this meeting no longer accepts ours")
@@ -249,7 +252,7 @@ async def test_a_partner_brings_only_people_we_admitted_and_only_their_streams(
     of ours, and garbage are each refused with one log line; the link goes on, and opens
     once the partner brings someone we admitted."""
     owner_http, meeting_id = await ministries.meeting_on_a("public")
-    anne = Participant(await owner_http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), "Anne")
+    anne = await ministries.socket(owner_http, meeting_id, "Anne")
     await anne.join()
     path = f"/_hub/federation/v1/meetings/{meeting_id}/link"
     keys = ministries.b[FEDERATION].keys
@@ -346,11 +349,11 @@ async def test_joining_a_mirror_of_a_meeting_the_host_ended_says_so(ministries: 
     http, _ = await ministries.browser(ministries.url_b)
     mirrored = await http.get(f"/f/{A}/{meeting_id}", headers={"Accept": "text/html"})
     assert mirrored.status == 200
-    csrf = {"X-CSRF-Token": ministries.csrf[owner_http]}
+    csrf = csrf_header(ministries.a, owner_http.cookie_jar, URL(ministries.url_a))
     ended = await owner_http.post(f"/api/v1/meetings/{meeting_id}/end", headers=csrf)
     assert ended.status == 200, await ended.text()
     # B never heard (nobody of B was in): its page opens, the join says why it cannot be.
-    late = Participant(await http.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), "Léa")
+    late = await ministries.socket(http, meeting_id, "Léa")
     answer = await late.knock()
     assert answer["type"] == "error" and answer["code"] == "not_found", answer
     assert answer["message"].endswith("This meeting has ended on the instance hosting it")
