@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,15 +81,7 @@ def configure(root: Path) -> Hubs:
 
 
 def generate_keys(hub: HubServer) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "hub", "keys", "generate", "--dev"],
-        cwd=hub.workdir,
-        env={**os.environ, **hub.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = hub.command("keys", "generate", "--dev")
     if result.returncode != 0:
         raise BenchError(f"hub keys generate --dev failed:\n{result.stderr}")
 

@@ -85,6 +85,18 @@ class HubServer:
         if self.process is not None:
             stop(self.process)
 
+    def command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Another `hub` command on this hub's folder and environment (e.g. `keys generate`)."""
+        return subprocess.run(
+            [sys.executable, "-m", "hub", *args],
+            cwd=self.workdir,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
     def restart(self) -> None:
         self.stop()
         self.start()

@@ -9,15 +9,11 @@ Every check is on what the pages decoded (getStats) and on each hub's /metrics.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -52,19 +48,6 @@ class Federation:
     b: Ministry
     relay: TcpRelay  # B -> A
     bot: MatrixUser  # hub A's meeting bot
-
-
-def _hub_command(workdir: Path, env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        cwd=workdir,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +88,8 @@ def federation(
             "HUB_FEDERATION__SIGNING_KEY_FILE": str(hub.workdir / "signing.key"),
             "HUB_FEDERATION__ALLOW_PRIVATE_NETWORKS": "true",
         }
-        _hub_command(hub.workdir, hub.env, "keys", "generate", "--dev")
+        generated = hub.command("keys", "generate", "--dev")
+        assert generated.returncode == 0, generated.stderr
     a.start()
     b.start()
     try:
