@@ -33,6 +33,8 @@ from typing import Any
 from aiohttp import web
 from nio import AsyncClient, RoomMessageNotice, RoomMessageText
 
+from bench.sfu.system import eventually as poll
+from bench.sfu.system import percentile
 from bridge.bot import LAYOUT_EVENT, WIDGET_EVENT, BotConfig, running
 from hub.web.app import create_app
 from hub.web.bridge import LocalHub
@@ -44,17 +46,8 @@ REPLY_TIMEOUT = 10.0  # seconds
 BOT_CALLS = ("sync", "room_put_state", "room_send")  # traced on both bots
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.perf_counter() + REPLY_TIMEOUT
-    while not await check():
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"{what}: not within {REPLY_TIMEOUT:.0f} s")
-        await asyncio.sleep(0.005)
+    await poll(check, what, within=REPLY_TIMEOUT, interval=0.005)
 
 
 @dataclass

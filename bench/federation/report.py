@@ -6,7 +6,7 @@ import os
 import platform
 from importlib.metadata import version
 
-from bench.sfu.system import cpu_model
+from bench.sfu.system import cpu_model, percentile
 
 from .clip import FPS, HEIGHT, WIDTH
 from .timing import COLD, DIRECT, WARM, Hop, Results
@@ -15,11 +15,6 @@ SHOWN_MARKS = (
     "link up", "welcome", "subscribe_offer", "answered", "connected", "first RTP", "decoded",
     "keyframe asked", "Anne's keyframe",
 )  # fmt: skip
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def ms(seconds: float) -> str:

@@ -16,6 +16,7 @@ import aiohttp
 from aiortc import RTCRtpSender
 
 from bench.sfu.system import BenchError, machine_cpu_seconds, own_cpu_seconds, process_cpu_seconds
+from bench.sfu.system import eventually as poll
 from tests.support.peer import Participant
 
 from .clip import ClipTrack
@@ -33,11 +34,7 @@ Payloads = dict[int, float]  # payload hash -> first time.perf_counter() seen
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + STEP_TIMEOUT
-    while not await check():
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what}: not within {STEP_TIMEOUT:.0f} s")
-        await asyncio.sleep(0.02)
+    await poll(check, what, within=STEP_TIMEOUT, interval=0.02)
 
 
 def rtp_payload(packet: bytes) -> bytes:

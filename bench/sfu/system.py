@@ -28,6 +28,23 @@ from tests.support.processes import start
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def percentile(values: list[float], fraction: float) -> float:
+    """The value at `fraction` (0..1) of the sorted `values` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, *, within: float, interval: float
+) -> None:
+    """Poll `check()` every `interval` s until it is true; BenchError after `within` s."""
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise BenchError(f"{what}: not within {within:.0f} s")
+        await asyncio.sleep(interval)
+
+
 class BenchError(RuntimeError):
     """A failure the benchmark reports in one clear line (no traceback needed)."""
 
