@@ -46,22 +46,18 @@ class Egress:
 
 
 def check_fast_path_internals() -> list[str]:
-    """Names the fast send and receive paths (this module, ingress.py) need from aiortc/aioice
-    that are missing in this install; attributes are looked for in the constructors."""
-    from aioice.ice import Connection, StunProtocol
+    """Names the fast send path needs from aiortc/aioice that are missing in this install;
+    attributes are looked for in the constructors (the receive side: hub/sfu/guard.py)."""
+    from aioice.ice import Connection
 
     wanted: list[tuple[type, str]] = [
         (RTCDtlsTransport, "_state"),
         (RTCDtlsTransport, "_tx_srtp"),
-        (RTCDtlsTransport, "_rx_srtp"),
         (Connection, "_nominated"),
-        (Connection, "_protocols"),
     ]
     missing = [
         f"{owner.__name__}.{name}"
         for owner, name in wanted
         if name not in vars(owner)["__init__"].__code__.co_names
     ]
-    if not hasattr(StunProtocol, "datagram_received"):
-        missing.append("StunProtocol.datagram_received")
     return missing

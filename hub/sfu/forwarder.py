@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from hub.ids import ParticipantId
 from hub.sfu.egress import Egress
+from hub.sfu.guard import DropLog
 from hub.sfu.history import PacketHistory
 from hub.sfu.rewrite import StreamRewriter
 from hub.sfu.rtcp import (
@@ -75,13 +76,15 @@ class SfuCounters:
     """Plain counters updated on the packet path, read by the /metrics collector."""
 
     packets_in: int = 0
-    packets_in_fast: int = 0  # of which decrypted in the socket callback (hub/sfu/ingress.py)
+    packets_in_fast: int = 0  # of which decrypted in the socket callback (hub/sfu/guard.py)
     packets_forwarded: int = 0
     bytes_forwarded: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     keyframe_requests_forwarded: int = 0
     nacks_answered: int = 0
     muted_drops: int = 0
+    # Datagrams refused at the media sockets before any layer below could see them.
+    datagrams: DropLog = field(default_factory=DropLog)
 
     def drop(self, reason: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
@@ -177,7 +180,7 @@ class InboundStream:
     def forward(self, data: bytes, header_length: int, padding: int, rtx: bool, now: float) -> None:
         """Send one incoming packet to every leg, rewritten for each subscriber.
 
-        Synchronous: it runs straight from the socket callback (hub/sfu/ingress.py). The rare
+        Synchronous: it runs straight from the socket callback (hub/sfu/guard.py). The rare
         sends that need aiortc's own path (a connection not yet plainly connected) and
         keyframe requests are scheduled as tasks instead of awaited.
         """

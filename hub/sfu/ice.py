@@ -76,6 +76,7 @@ def check_internals() -> None:
     from aiortc.rtcrtpsender import RTCRtpSender
 
     from hub.sfu.egress import check_fast_path_internals
+    from hub.sfu.guard import check_guard_internals
 
     missing = [
         f"{owner.__name__}.{name}"
@@ -89,7 +90,7 @@ def check_internals() -> None:
         )
         if not hasattr(owner, name)
     ]
-    missing += check_fast_path_internals()
+    missing += check_fast_path_internals() + check_guard_internals()
     if missing:
         raise RuntimeError(
             "this aiortc/aioice version lacks what the SFU hooks: " + ", ".join(missing)

@@ -35,8 +35,8 @@ from hub.sfu.forwarder import (
     SfuCounters,
     Source,
 )
+from hub.sfu.guard import guard_connection
 from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
-from hub.sfu.ingress import install_ingress
 from hub.sfu.packets import (
     receive_publisher_rtcp,
     receive_publisher_rtp,
@@ -277,7 +277,7 @@ class SfuRoom:
         except Exception as exc:
             raise SdpError(f"cannot answer this offer: {exc}") from None
         enlarge_receive_buffers(pc)
-        install_ingress(pc, member.on_publish_packet, self.counters)
+        guard_connection(pc, self.counters, member.on_publish_packet)
         _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
         self._refresh_publications(member, pc)
         answer: str = pc.localDescription.sdp
@@ -465,6 +465,7 @@ class SfuRoom:
                 await gather_on(pc, self.settings.candidate_addresses)
                 await pc.setLocalDescription(await pc.createOffer())
                 enlarge_receive_buffers(pc)
+                guard_connection(pc, self.counters)
                 _hook_transports(pc, self._subscribe_rtp, member.on_subscribe_rtcp)
                 streams = [
                     StreamSource(leg.mid, leg.source.participant_id, leg.source.source, leg.kind)

@@ -132,6 +132,14 @@ class SfuCollector(Collector):
         for reason, count in sorted(counters.dropped.items()):
             dropped.add_metric([reason], count)
         yield dropped
+        datagrams = CounterMetricFamily(
+            "hub_sfu_datagrams_dropped",
+            "Datagrams refused at the media sockets before aiortc saw them, by reason.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(counters.datagrams.counts.items()):
+            datagrams.add_metric([reason], count)
+        yield datagrams
         rooms = GaugeMetricFamily("hub_sfu_rooms", "Meetings with live media.")
         rooms.add_metric([], len(self._sfu.rooms))
         yield rooms

@@ -1,0 +1,238 @@
+"""Every datagram that reaches a media socket is checked before aiortc, aioice or pylibsrtp
+see it, and a publisher's SRTP takes the short way to the forwarder.
+
+The media ports are in every SDP answer, so anybody can send to them. Below us, one empty
+datagram makes aiortc's DTLS reader raise `IndexError` and one over 1500 bytes makes pylibsrtp
+raise `ValueError`; either ends the connection's receive loop (or, raised in the socket
+callback, asyncio closes the socket) and the meeting's media stops for good. So the socket
+callback of each ICE protocol is wrapped per instance (nothing is patched globally):
+
+- `classify` (pure) drops what no layer below may see: empty, oversized, truncated, or of no
+  protocol multiplexed on a WebRTC port (RFC 7983);
+- DTLS and SRTP/SRTCP are taken only from addresses ICE knows for this connection (a candidate
+  the participant signalled or a peer that passed an authenticated connectivity check); STUN
+  may come from anywhere, since that is how a new path is checked;
+- SRTP and SRTCP are decrypted right here (a failure is counted, not silently skipped as
+  aiortc does): a publisher's RTP goes straight to the forwarder, which skips aiortc's STUN
+  parse, queue and task switch (the benchmark's profile: docs/sfu-aiortc-hooks.md), and RTCP
+  to the connection's RTCP handler in a task of its own;
+- anything that still raises below is caught here: counted, never a traceback.
+
+Each drop is counted by reason (/metrics `hub_sfu_datagrams_dropped`) and logged at most once
+per reason and source host a minute (`DropLog`). Depends on aiortc 1.16 / aioice 0.13
+internals, checked by `check_guard_internals`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pylibsrtp
+from aiortc import RTCPeerConnection
+from aiortc.rtcdtlstransport import State
+
+if TYPE_CHECKING:
+    from hub.sfu.forwarder import SfuCounters
+
+log = logging.getLogger(__name__)
+
+# pylibsrtp unprotects into a 1500-byte buffer and raises ValueError above it; aiortc reads
+# DTLS records 1500 bytes at a time. WebRTC endpoints keep datagrams near 1200 bytes.
+MAX_DATAGRAM = 1500
+STUN_HEADER = 20
+STUN_MAGIC_COOKIE = b"\x21\x12\xa4\x42"
+DTLS_RECORD_HEADER = 13
+RTP_HEADER = 12
+RTCP_HEADER = 8
+LOG_WINDOW = 60.0  # seconds between two log lines for one reason and source host
+LOG_KEYS = 4096  # (reason, host) pairs remembered for that; beyond it lines are skipped
+
+_CONNECTED = State.CONNECTED
+RtpSink = Callable[[bytes, float], None]
+
+
+def classify(data: bytes) -> str | None:
+    """None if the datagram may go on to aiortc/aioice; else why it must be dropped.
+
+    Demultiplexing by first byte as RFC 7983 does: 0-3 STUN, 20-63 DTLS, 128-191 RTP/RTCP.
+    """
+    size = len(data)
+    if size == 0:
+        return "empty"
+    if size > MAX_DATAGRAM:
+        return "oversized"
+    first = data[0]
+    if first < 4:
+        if size < STUN_HEADER:
+            return "stun_truncated"
+        length = int.from_bytes(data[2:4], "big")
+        if data[4:8] != STUN_MAGIC_COOKIE or length % 4 or STUN_HEADER + length != size:
+            return "stun_malformed"
+        return None
+    if 19 < first < 64:
+        return "dtls_truncated" if size < DTLS_RECORD_HEADER else None
+    if 127 < first < 192:
+        if size < 2:
+            return "rtp_truncated"
+        if 191 < data[1] < 224:
+            return "rtcp_truncated" if size < RTCP_HEADER + 4 else None
+        return "rtp_truncated" if size < RTP_HEADER else None
+    return "unknown_protocol"
+
+
+class DropLog:
+    """Counts dropped datagrams by reason; logs one line per reason and source host a minute."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.counts: dict[str, int] = {}
+        self._last: dict[tuple[str, str], float] = {}
+        self._clock = clock
+
+    def drop(self, reason: str, addr: Any, detail: str = "") -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        host = str(addr[0]) if addr else "-"
+        key = (reason, host)
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < LOG_WINDOW:
+            return
+        if last is None and len(self._last) >= LOG_KEYS:
+            self._forget_before(now - LOG_WINDOW)
+            if len(self._last) >= LOG_KEYS:
+                return  # a flood from many hosts: still counted, no longer each logged
+        self._last[key] = now
+        log.warning(
+            "media datagram dropped: %s%s (from %s; more from there are only counted for %d s)",
+            reason,
+            f" ({detail})" if detail else "",
+            host,
+            int(LOG_WINDOW),
+        )
+
+    def _forget_before(self, moment: float) -> None:
+        self._last = {key: at for key, at in self._last.items() if at >= moment}
+
+
+def guard_connection(
+    pc: RTCPeerConnection, counters: SfuCounters, sink: RtpSink | None = None
+) -> int:
+    """Wrap the socket callback of every ICE protocol of `pc` (idempotent; call after each
+    local description, when its sockets exist). With `sink`, decrypted SRTP goes to it at
+    once (publish connections). Returns how many protocols were newly wrapped."""
+    wrapped = 0
+    seen: set[int] = set()
+    for transceiver in pc.getTransceivers():
+        dtls = transceiver.receiver.transport
+        if dtls is None:
+            continue
+        connection = dtls.transport.iceGatherer._connection
+        if id(connection) in seen:
+            continue
+        seen.add(id(connection))
+        for protocol in connection._protocols:
+            current = getattr(protocol, "_hub_guard", None)
+            if current is None or current[0] is not dtls or current[1] is not sink:
+                _wrap(protocol, connection, dtls, counters, sink)
+                wrapped += 1
+    return wrapped
+
+
+def _wrap(
+    protocol: Any, connection: Any, dtls: Any, counters: SfuCounters, sink: RtpSink | None
+) -> None:
+    drops = counters.datagrams
+    original = getattr(protocol, "_hub_original", None) or protocol.datagram_received
+    known: set[tuple[Any, Any]] = set()  # remote addresses ICE has for this connection
+    clock = time.monotonic
+
+    def known_source(addr: Any) -> bool:
+        source = (addr[0], addr[1])
+        if source in known:
+            return True
+        if any(pair.remote_addr == source for pair in connection._check_list):
+            known.add(source)
+            return True
+        return False
+
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def handle_rtcp(plain: bytes, addr: Any) -> None:
+        try:
+            await dtls._handle_rtcp_data(plain)
+        except Exception as exc:  # our RTCP handling failed on this packet: only it is lost
+            drops.drop("rtcp_handler_error", addr, f"{type(exc).__name__}: {exc}"[:200])
+
+    def datagram_received(data: bytes, addr: Any) -> None:
+        try:
+            reason = classify(data)
+            if reason is not None:
+                drops.drop(reason, addr)
+                return
+            first = data[0]
+            if first > 19 and not known_source(addr):
+                drops.drop("unknown_source", addr)
+                return
+            if first < 128:  # STUN and DTLS: aioice and aiortc handle them
+                original(data, addr)
+                return
+            srtp = dtls._rx_srtp
+            if dtls._state is not _CONNECTED or srtp is None:
+                drops.drop("srtp_before_dtls", addr)
+                return
+            if 191 < data[1] < 224:  # SRTCP (RFC 5761)
+                try:
+                    plain = srtp.unprotect_rtcp(data)
+                except (pylibsrtp.Error, ValueError):
+                    drops.drop("srtcp_unprotect_failed", addr)
+                    return
+                task = asyncio.get_running_loop().create_task(handle_rtcp(plain, addr))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                return
+            if sink is None:
+                drops.drop("rtp_on_subscribe_connection", addr)
+                return
+            try:
+                plain = srtp.unprotect(data)
+            except (pylibsrtp.Error, ValueError):
+                drops.drop("srtp_unprotect_failed", addr)
+                return
+            counters.packets_in_fast += 1
+            try:
+                sink(plain, clock())
+            except Exception as exc:  # our forwarding bug: cost this packet only
+                drops.drop("forwarding_error", addr, f"{type(exc).__name__}: {exc}"[:200])
+        except Exception as exc:  # a layer below raised: the socket and the meeting go on
+            drops.drop("rejected_by_stack", addr, f"{type(exc).__name__}: {exc}"[:200])
+
+    protocol._hub_original = original
+    protocol._hub_guard = (dtls, sink)
+    protocol.datagram_received = datagram_received
+
+
+def check_guard_internals() -> list[str]:
+    """Names this module needs from aiortc/aioice that are missing in this install."""
+    from aioice.ice import CandidatePair, Connection, StunProtocol
+    from aiortc.rtcdtlstransport import RTCDtlsTransport
+    from aiortc.rtcicetransport import RTCIceGatherer
+
+    wanted: list[tuple[type, str]] = [
+        (RTCDtlsTransport, "_state"),
+        (RTCDtlsTransport, "_rx_srtp"),
+        (RTCIceGatherer, "_connection"),
+        (Connection, "_protocols"),
+        (Connection, "_check_list"),
+    ]
+    missing = [
+        f"{owner.__name__}.{name}"
+        for owner, name in wanted
+        if name not in vars(owner)["__init__"].__code__.co_names
+    ]
+    for owner, attribute in ((StunProtocol, "datagram_received"), (CandidatePair, "remote_addr")):
+        if not hasattr(owner, attribute):
+            missing.append(f"{owner.__name__}.{attribute}")
+    return missing
