@@ -38,6 +38,7 @@ class Presence:
     screen: bool = False
     hand: bool = False
     role: Role = Role.PARTICIPANT
+    reconnecting: bool = False  # their media connection is lost; the hub waits for it
 
 
 Verdict = Literal["admitted", "denied", "ended"]
@@ -149,6 +150,7 @@ class LiveMeeting:
         video: bool | None = None,
         screen: bool | None = None,
         hand: bool | None = None,
+        reconnecting: bool | None = None,
     ) -> Presence | None:
         current = self.presences.get(participant_id)
         if current is None:
@@ -159,6 +161,7 @@ class LiveMeeting:
             video=current.video if video is None else video,
             screen=current.screen if screen is None else screen,
             hand=current.hand if hand is None else hand,
+            reconnecting=current.reconnecting if reconnecting is None else reconnecting,
         )
         self.presences[participant_id] = updated
         return updated

@@ -35,6 +35,8 @@ async def gather_on(pc: RTCPeerConnection, addresses: Sequence[str]) -> None:
         return
     seen: set[int] = set()
     for transceiver in pc.getTransceivers():
+        if transceiver.receiver.transport is None:
+            continue
         connection = transceiver.receiver.transport.transport.iceGatherer._connection
         if id(connection) in seen or connection._local_candidates_start:
             continue
@@ -57,6 +59,8 @@ def enlarge_receive_buffers(pc: RTCPeerConnection) -> None:
     """
     seen: set[int] = set()
     for transceiver in pc.getTransceivers():
+        if transceiver.receiver.transport is None:
+            continue
         connection = transceiver.receiver.transport.transport.iceGatherer._connection
         if id(connection) in seen:
             continue
@@ -77,6 +81,7 @@ def check_internals() -> None:
 
     from hub.sfu.egress import check_fast_path_internals
     from hub.sfu.guard import check_guard_internals
+    from hub.sfu.liveness import check_liveness_internals
 
     missing = [
         f"{owner.__name__}.{name}"
@@ -91,6 +96,7 @@ def check_internals() -> None:
         if not hasattr(owner, name)
     ]
     missing += check_fast_path_internals() + check_guard_internals()
+    missing += check_liveness_internals()
     if missing:
         raise RuntimeError(
             "this aiortc/aioice version lacks what the SFU hooks: " + ", ".join(missing)

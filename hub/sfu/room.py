@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
@@ -37,6 +37,7 @@ from hub.sfu.forwarder import (
 )
 from hub.sfu.guard import guard_connection
 from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
+from hub.sfu.liveness import PeerState, closing, watch_peer
 from hub.sfu.packets import (
     receive_publisher_rtcp,
     receive_publisher_rtp,
@@ -66,6 +67,8 @@ SendOffer = Callable[[str, list[StreamSource], bool], Awaitable[None]]
 RtpHandler = Callable[[bytes, int], Awaitable[None]]
 RtcpHandler = Callable[[bytes], Awaitable[None]]
 SpeakerChanged = Callable[[ParticipantId | None], Awaitable[None]]
+Which = Literal["publish", "subscribe"]
+PeerStateChanged = Callable[[Which, PeerState], None]
 
 
 @dataclass
@@ -86,6 +89,23 @@ def _codec_preferences(kind: Kind) -> list[Any]:
 
 def _default_source(kind: Kind) -> Source:
     return "microphone" if kind == "audio" else "camera"
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+async def close_quietly(pc: RTCPeerConnection | None) -> None:
+    """Close a connection whatever state a broken peer left it in: cleanup must not fail
+    (aiortc raises from close() on a connection whose offer it half accepted)."""
+    if pc is None:
+        return
+    closing(pc)
+    try:
+        await pc.close()
+    except Exception as exc:
+        log.warning("closing a media connection failed: %s: %s", type(exc).__name__, exc)
 
 
 def _hook_transports(pc: RTCPeerConnection, on_rtp: Any, on_rtcp: Any) -> None:
@@ -122,7 +142,9 @@ class MediaParticipant:
     needs_offer: bool = False
     restart_next_offer: bool = False
     negotiation: asyncio.Task[None] | None = None
-    pending_answer: asyncio.Future[str] | None = None
+    pending_answer: asyncio.Future[bool] | None = None
+    # Told when one of the two connections' peer turns suspect, fails or is back.
+    on_peer_state: PeerStateChanged | None = None
     # Packet handlers bound to this participant, installed on its connections' transports.
     # Made once: the hooks compare them by identity to install each one only once.
     on_publish_packet: Callable[[bytes, float], None] = field(init=False, repr=False)
@@ -220,8 +242,23 @@ class SfuRoom:
         for leg in member.legs:
             leg.detach()
         for pc in (member.publish_pc, member.subscribe_pc):
-            if pc is not None:
-                await pc.close()
+            await close_quietly(pc)
+
+    def watch(self, participant_id: ParticipantId, on_state: PeerStateChanged) -> None:
+        """Call `on_state` when the peer of one of the participant's connections turns
+        suspect, fails (consent expired, DTLS ended) or is connected again."""
+        self._participant(participant_id).on_peer_state = on_state
+
+    def _peer_state(
+        self, member: MediaParticipant, which: Which, pc: RTCPeerConnection, state: PeerState
+    ) -> None:
+        current = member.publish_pc if which == "publish" else member.subscribe_pc
+        if pc is not current or self.participants.get(member.participant_id) is not member:
+            return  # a connection already replaced or a participant already gone
+        log.info("%s connection %s", which, state, extra={
+            "participant_id": member.participant_id})  # fmt: skip
+        if member.on_peer_state is not None:
+            member.on_peer_state(which, state)
 
     async def close(self) -> None:
         self._closed = True
@@ -272,6 +309,7 @@ class SfuRoom:
             self._hook_receiver(member, pc, transceiver)
         _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
         await gather_on(pc, self.settings.candidate_addresses)
+        watch_peer(pc, partial(self._peer_state, member, "publish", pc))
         try:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
@@ -289,8 +327,7 @@ class SfuRoom:
         member.by_ssrc.clear()
         # Streams stay active with their legs and are re-bound when the new connection's
         # receivers report their parameters: subscribers notice nothing but a keyframe.
-        if old is not None:
-            await old.close()
+        await close_quietly(old)
 
     def _hook_receiver(
         self, member: MediaParticipant, pc: RTCPeerConnection, transceiver: Any
@@ -408,8 +445,7 @@ class SfuRoom:
             self._add_leg(member, stream)
         member.restart_next_offer = True
         self._request_negotiation(member)
-        if old_pc is not None:
-            await old_pc.close()
+        await close_quietly(old_pc)
 
     def _add_leg(self, member: MediaParticipant, stream: InboundStream) -> None:
         pc = member.subscribe_pc
@@ -463,6 +499,7 @@ class SfuRoom:
                 if pc is None or member.send_offer is None or not pc.getTransceivers():
                     return
                 await gather_on(pc, self.settings.candidate_addresses)
+                watch_peer(pc, partial(self._peer_state, member, "subscribe", pc))
                 await pc.setLocalDescription(await pc.createOffer())
                 enlarge_receive_buffers(pc)
                 guard_connection(pc, self.counters)
@@ -477,14 +514,15 @@ class SfuRoom:
                 await member.send_offer(pc.localDescription.sdp, streams, restart)
                 try:
                     async with asyncio.timeout(NEGOTIATION_TIMEOUT):
-                        answer = await member.pending_answer
+                        applied = await member.pending_answer
                 except TimeoutError:
                     log.warning("no subscribe answer in time", extra={
                         "participant_id": member.participant_id})  # fmt: skip
                     return
                 finally:
                     member.pending_answer = None
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+                if not applied:
+                    return  # the answer was refused, and its sender told why
                 _hook_transports(pc, self._subscribe_rtp, member.on_subscribe_rtcp)
                 for leg in member.legs:
                     if leg.source is not None and not leg.started:
@@ -498,11 +536,23 @@ class SfuRoom:
                 "participant_id": member.participant_id})  # fmt: skip
 
     async def subscribe_answer(self, participant_id: ParticipantId, sdp: str) -> None:
+        """Apply the answer to our pending subscribe offer; SdpError (for its sender) if it
+        is not one, and the negotiation then waits for the next change."""
         check_description(sdp, "answer", MAX_RELAYED_SECTIONS)
         member = self.participants.get(participant_id)
-        if member is None or member.pending_answer is None or member.pending_answer.done():
+        waiting = member.pending_answer if member is not None else None
+        if member is None or waiting is None or waiting.done() or member.subscribe_pc is None:
             raise SdpError("no subscribe offer is waiting for an answer")
-        member.pending_answer.set_result(sdp)
+        try:
+            await member.subscribe_pc.setRemoteDescription(
+                RTCSessionDescription(sdp=sdp, type="answer")
+            )
+        except Exception as exc:  # checked above; anything left is aiortc refusing a detail
+            if not waiting.done():
+                waiting.set_result(False)
+            raise SdpError(f"answer rejected: {_first_line(exc)}") from None
+        if not waiting.done():
+            waiting.set_result(True)
 
     async def add_candidate(
         self,
@@ -521,12 +571,16 @@ class SfuRoom:
         text = candidate.removeprefix("candidate:")
         try:
             parsed = candidate_from_sdp(text)
-        except (ValueError, IndexError) as exc:
-            raise SdpError(f"ICE candidate is malformed: {exc}") from None
+        except Exception as exc:  # aiortc raises value, index and assertion errors alike
+            raise SdpError(f"ICE candidate is malformed: {_first_line(exc)}") from None
         parsed.sdpMid = sdp_mid
         parsed.sdpMLineIndex = sdp_mline_index
-        with contextlib.suppress(ValueError):  # unknown mid: the offer it belonged to is gone
+        try:
             await pc.addIceCandidate(parsed)
+        except ValueError:
+            return  # unknown mid: the offer it belonged to is gone
+        except Exception as exc:  # aioice asserts on what it cannot use (component, protocol)
+            raise SdpError(f"ICE candidate refused: {_first_line(exc)}") from None
 
     # -- packets --------------------------------------------------------------------------
 

@@ -79,6 +79,15 @@ def check_description(
                 )
     if len(ufrags) != 1:
         raise SdpError(f"{kind}: media sections must share one ICE transport (BUNDLE)")
+    # aiortc gives the sections of a BUNDLE group the transport of its first mid: a group
+    # naming a missing section would leave them with none (and a connection that cannot close).
+    for group in description.group:
+        if group.semantic == "BUNDLE":
+            absent = [mid for mid in group.items if mid not in mids]
+            if absent:
+                raise SdpError(
+                    f"{kind}: a=group:BUNDLE names mids that have no media section: {absent}"
+                )
     return SdpSummary(
         ice_ufrag=ufrags.pop(),
         mids=tuple(mids),

@@ -44,6 +44,7 @@ from hub.web.keys import (
     ROOM_ROSTERS,
     SESSION_CODEC,
     SFU,
+    SOCKETS,
     TEMPLATES,
 )
 from hub.web.limits import RateLimits
@@ -55,7 +56,8 @@ from hub.web.middleware import (
     session_middleware,
 )
 from hub.web.render import template_environment
-from hub.web.ws import meeting_end_listener
+from hub.web.sockets import OpenSockets
+from hub.web.ws import meeting_end_listener, say_farewell
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,8 @@ def create_app(config: HubConfig) -> web.Application:
         meetings_per_hour=config.limits.meetings_per_hour,
     )
     app[LIVE] = LiveMeetings()
+    app[SOCKETS] = OpenSockets()
+    app.on_shutdown.append(say_farewell)
     app[ROOM_ROSTERS] = RoomRosters()
     app[EVENTS].subscribe(meeting_end_listener(app))
     app[SFU] = Sfu(config.sfu)

@@ -19,6 +19,7 @@ from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.sfu.service import Sfu
 from hub.web.limits import RateLimits
+from hub.web.sockets import OpenSockets
 
 CONFIG = web.AppKey("config", HubConfig)
 DATABASE = web.AppKey("database", Database)
@@ -30,6 +31,7 @@ LOGIN_STORE = web.AppKey("login_store", LoginStore)
 INVITATIONS = web.AppKey("invitations", Invitations)
 SESSION_CODEC = web.AppKey("session_codec", SessionCodec)
 LIVE = web.AppKey("live", LiveMeetings)
+SOCKETS = web.AppKey("sockets", OpenSockets)
 SFU = web.AppKey("sfu", Sfu)
 LIMITS = web.AppKey("limits", RateLimits)
 JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)

@@ -55,6 +55,7 @@ def participant_info(
         hand=presence.hand,
         role=presence.role.value,
         is_self=presence.participant_id == self_id,
+        reconnecting=presence.reconnecting,
     )
 
 

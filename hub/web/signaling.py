@@ -238,6 +238,7 @@ class ParticipantInfo(_Message):
     hand: bool
     role: RoleName = "participant"
     is_self: bool = False
+    reconnecting: bool = False
 
 
 class IceServer(_Message):
@@ -381,6 +382,21 @@ class Error(_Message):
     retry_after: int | None = None
 
 
+class ConnectionHealth(_Message):
+    """What the hub sees of one of this page's media connections: its peer stopped answering
+    (`suspect`), the connection is gone (`failed`: make a new one), or it is fine again."""
+
+    type: Literal["media_state"] = "media_state"
+    pc: Literal["publish", "subscribe"]
+    state: Literal["connected", "suspect", "failed"]
+
+
+class Restarting(_Message):
+    """The hub is stopping (an upgrade, a restart): the socket closes next; come back."""
+
+    type: Literal["restarting"] = "restarting"
+
+
 ServerMessage = (
     Welcome
     | PublishAnswer
@@ -393,6 +409,8 @@ ServerMessage = (
     | MeetingEnded
     | Pong
     | CascadeState
+    | ConnectionHealth
+    | Restarting
     | Error
     | Waiting
     | Admitted

@@ -36,7 +36,8 @@ from hub.meetings.access import MODERATING, Visitor, decide, is_authenticated_id
 from hub.meetings.events import ChatPosted, MeetingEnded, MeetingEvent
 from hub.meetings.live import CloseReason, LiveMeeting, LiveMeetings, LobbyEntry, Presence, Verdict
 from hub.meetings.service import MAX_NAME, MeetingView, clean_text, identity_kind
-from hub.sfu.room import SfuRoom, StreamSource
+from hub.sfu.liveness import PeerState
+from hub.sfu.room import SfuRoom, StreamSource, Which
 from hub.sfu.sdp import SdpError
 from hub.web import moderation
 from hub.web import signaling as sig
@@ -53,14 +54,20 @@ from hub.web.keys import (
     ROOM_ROSTERS,
     SESSION,
     SFU,
+    SOCKETS,
 )
 
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 15.0
+# A person whose media connection is lost is shown as reconnecting at once, and leaves the
+# roster if it is not back within this many seconds more (their page, if alive, joins again):
+# with the ~5-7 s it takes to notice (hub/sfu/liveness.py), gone within 30 s.
+RECONNECT_GRACE = 22.0
+CLOSE_MEDIA_LOST = 1001  # "going away": not a 4xxx code, so the page comes back by itself
 # 4000-4999: application codes; the page does not try to come back on these.
 CLOSE_CODES: dict[CloseReason, int] = {"ended": 4001, "removed": 4003}
-HEARTBEAT = 20.0
+HEARTBEAT = 10.0  # a ping every 10 s; no pong within 5 s closes the socket
 
 
 def speaker_announcer(
@@ -116,6 +123,9 @@ class Connection:
         self.remote_ticket: tuple[MeetingLink, str] | None = None
         self._verdict_task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
+        self._peer_states: dict[str, PeerState] = {}
+        self._grace: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def remote(self) -> str:
@@ -338,6 +348,7 @@ class Connection:
             self.meeting_id, presence, self.send_frame, self.close, locked=self.meeting.locked
         )
         self.room = self.app[SFU].acquire(self.meeting_id)
+        self.room.watch(participant_id, self._on_peer_state)
         if self.room.on_speaker is None:
             self.room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
         others = [
@@ -370,6 +381,37 @@ class Connection:
             "participant joined",
             extra={"meeting_id": self.meeting_id, "participant_id": participant_id},
         )
+
+    def _on_peer_state(self, which: Which, state: PeerState) -> None:
+        """From the SFU (an aiortc event callback): handled in a task of its own."""
+        self._peer_states[which] = state
+        task = asyncio.get_running_loop().create_task(self._peer_state_changed(which, state))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _peer_state_changed(self, which: Which, state: PeerState) -> None:
+        """Tell the page (it restarts a failed connection) and the others (they see the
+        person as reconnecting); past the grace period the person leaves the roster."""
+        if self.participant_id is None:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.send(sig.ConnectionHealth(pc=which, state=state))
+        lost = any(state != "connected" for state in self._peer_states.values())
+        await self._update(reconnecting=lost)
+        if lost and self._grace is None:
+            self._grace = asyncio.get_running_loop().create_task(self._leave_unless_back())
+        elif not lost and self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+
+    async def _leave_unless_back(self) -> None:
+        await asyncio.sleep(RECONNECT_GRACE)
+        log.info(
+            "media not back in %.0f s: taken out of the meeting",
+            RECONNECT_GRACE,
+            extra={"meeting_id": self.meeting_id, "participant_id": self.participant_id},
+        )
+        await self.ws.close(code=CLOSE_MEDIA_LOST, message=b"media connection lost")
 
     async def _subscribe_offer(self, sdp: str, streams: list[StreamSource], restart: bool) -> None:
         await self.send(
@@ -482,6 +524,9 @@ class Connection:
         await moderation.update_presence(self.live, self.participant_id, **changes)
 
     async def _leave(self) -> None:
+        for task in [*self._tasks, self._grace]:
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
         if self._verdict_task is not None and not self._verdict_task.done():
             self._verdict_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -510,16 +555,22 @@ class Connection:
         if self.participant_id is None:
             return
         pid, self.participant_id = self.participant_id, None
-        if self.room is not None:
-            await self.room.remove_participant(pid)
-        left = self.app[LIVE].leave(self.meeting_id, pid)
-        if self.live is not None and left is not None:
-            await self.live.broadcast(sig.ParticipantLeft(participant_id=pid))
-        if self.room is not None:
-            self.room = None
-            await self.app[SFU].release(self.meeting_id)
-        with contextlib.suppress(Exception):
-            await self.app[MEETINGS].record_leave(self.meeting_id, pid)
+        room, self.room = self.room, None
+        # Each step runs whatever the one before raised: nobody stays in the roster or holds
+        # a place in the meeting because closing their connections failed.
+        try:
+            if room is not None:
+                await room.remove_participant(pid)
+        finally:
+            left = self.app[LIVE].leave(self.meeting_id, pid)
+            try:
+                if self.live is not None and left is not None:
+                    await self.live.broadcast(sig.ParticipantLeft(participant_id=pid))
+            finally:
+                if room is not None:
+                    await self.app[SFU].release(self.meeting_id)
+                with contextlib.suppress(Exception):
+                    await self.app[MEETINGS].record_leave(self.meeting_id, pid)
         log.info("participant left", extra={"meeting_id": self.meeting_id, "participant_id": pid})
 
 
@@ -538,6 +589,7 @@ async def meeting_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=sig.MAX_FRAME * 2)
     await ws.prepare(request)
     connection = Connection(request, ws, meeting)
+    request.app[SOCKETS].add(ws)
     try:
         await connection.run()
     except (TimeoutError, ConnectionResetError):
@@ -546,5 +598,12 @@ async def meeting_socket(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(Exception):
             await connection.error(exc.code, exc.detail)
     finally:
+        request.app[SOCKETS].discard(ws)
         await ws.close()
     return ws
+
+
+async def say_farewell(app: web.Application) -> None:
+    """On shutdown (SIGTERM): every page is told the hub restarts and its socket is closed
+    with a code that makes it reconnect; aiohttp then has no handler left to wait for."""
+    await app[SOCKETS].farewell(sig.to_json(sig.Restarting()))

@@ -274,6 +274,8 @@ export class Call {
       case "meeting_state": return this.meetingState(message);
       case "muted": return this.mutedBy(message);
       case "cascade": return this.cascadeState(message);
+      case "media_state": return this.mediaState(message);
+      case "restarting": return this.hubRestarting();
       case "pong": return undefined;
       default:
         console.info("signaling: ignored message type", message.type);
@@ -294,18 +296,24 @@ export class Call {
     const send = (msg) => this.send(msg);
     const trouble = (name) => () => this.iceTrouble(name);
     const recovered = (name) => () => this.iceRecovered(name);
+    // The pill tells the truth at once; the restart waits for ICE to stay down (watchIce).
+    const unsteady = () => {
+      if (this.state === "connected") this.setState("reconnecting");
+    };
     this.publish = new PublishConnection({
       iceServers, send,
       audioTrack: this.local.audioTrack,
       videoTrack: this.local.videoTrack,
       onTrouble: trouble("publish"),
       onRecovered: recovered("publish"),
+      onUnsteady: unsteady,
     });
     this.subscribe = new SubscribeConnection({
       iceServers, send,
       onStreams: (streams) => this.remoteStreams(streams),
       onTrouble: trouble("subscribe"),
       onRecovered: recovered("subscribe"),
+      onUnsteady: unsteady,
     });
     if (this.local.screenTrack) this.publish.setScreen(this.local.screenTrack).catch(logError("publish"));
     else this.publish.negotiate().catch(logError("publish"));
@@ -523,6 +531,24 @@ export class Call {
     this.recoveryTimer = window.setTimeout(() => {
       if (this.troubled.size > 0 && !this.reconnect) this.startReconnect();
     }, MEDIA_RECOVERY_MS);
+  }
+
+  /** The hub's view of one of our connections: it lost it (restart now, do not wait for the
+   * browser to notice), it stopped hearing from it (show it), or all is well again. */
+  mediaState(message) {
+    const name = message.pc === "subscribe" ? "subscribe" : "publish";
+    if (message.state === "failed") return this.iceTrouble(name);
+    if (message.state === "suspect") {
+      this.troubled.add(name);
+      if (this.state === "connected") this.setState("reconnecting");
+      return undefined;
+    }
+    return this.iceRecovered(name);
+  }
+
+  /** The hub is restarting: the socket closes next and the reconnect loop brings us back. */
+  hubRestarting() {
+    this.emit("notice", { key: "meeting.notice.restarting" });
   }
 
   iceRecovered(name) {

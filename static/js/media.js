@@ -47,16 +47,19 @@ function trickle(pc, name, send, isSent) {
 }
 
 /**
- * Calls `onTrouble()` once ICE has been "disconnected" or "failed" for more than 2 s, so a
- * short blip does not trigger a restart, and `onRecovered()` each time it is connected (also
- * on a fresh connection that replaced a troubled one).
+ * Calls `onUnsteady()` as soon as ICE is "disconnected" or "failed" (the page shows it at
+ * once), `onTrouble()` once that has lasted more than 2 s, so a short blip does not trigger
+ * a restart, and `onRecovered()` each time it is connected (also on a fresh connection that
+ * replaced a troubled one).
  */
-function watchIce(pc, onTrouble, onRecovered) {
+function watchIce(pc, onTrouble, onRecovered, onUnsteady = () => {}) {
   let timer = null;
   let troubled = false;
-  pc.addEventListener("iceconnectionstatechange", () => {
+  const changed = () => {
     const state = pc.iceConnectionState;
-    if (state === "disconnected" || state === "failed") {
+    const whole = pc.connectionState;
+    if (state === "disconnected" || state === "failed" || whole === "disconnected" || whole === "failed") {
+      onUnsteady();
       if (timer === null && !troubled) {
         timer = window.setTimeout(() => {
           timer = null;
@@ -70,7 +73,9 @@ function watchIce(pc, onTrouble, onRecovered) {
       troubled = false;
       onRecovered();
     }
-  });
+  };
+  pc.addEventListener("iceconnectionstatechange", changed);
+  pc.addEventListener("connectionstatechange", changed);
   return () => window.clearTimeout(timer);
 }
 
@@ -84,7 +89,7 @@ export class PublishConnection {
    * @param {() => void} options.onTrouble     ICE stayed down for more than 2 s
    * @param {() => void} options.onRecovered   ICE is back
    */
-  constructor({ iceServers, send, audioTrack, videoTrack, onTrouble, onRecovered }) {
+  constructor({ iceServers, send, audioTrack, videoTrack, onTrouble, onRecovered, onUnsteady }) {
     this.pc = new RTCPeerConnection(peerConfig(iceServers));
     this.send = send;
     this.sent = false;
@@ -98,7 +103,7 @@ export class PublishConnection {
     this.camera = this.pc.addTransceiver(videoTrack || "video", { direction: "sendonly" });
     this.screen = null;
     trickle(this.pc, "publish", send, () => this.sent);
-    this.stopWatch = watchIce(this.pc, () => onTrouble(), () => onRecovered());
+    this.stopWatch = watchIce(this.pc, () => onTrouble(), () => onRecovered(), onUnsteady);
   }
 
   /** What each sending transceiver carries, for publish_offer.tracks. */
@@ -229,12 +234,13 @@ export class SubscribeConnection {
    * @param {() => void} options.onTrouble
    * @param {() => void} options.onRecovered
    */
-  constructor({ iceServers, send, onStreams, onTrouble, onRecovered }) {
+  constructor({ iceServers, send, onStreams, onTrouble, onRecovered, onUnsteady }) {
     this.iceServers = iceServers;
     this.send = send;
     this.onStreams = onStreams;
     this.onTrouble = onTrouble;
     this.onRecovered = onRecovered;
+    this.onUnsteady = onUnsteady;
     this.closed = false;
     this.streams = []; // the last subscribe_offer's streams, for tests and stats
     this.chain = Promise.resolve(); // offers are answered strictly in order
@@ -253,7 +259,7 @@ export class SubscribeConnection {
     this.pc = pc;
     this.sent = false;
     trickle(pc, "subscribe", this.send, () => this.sent && this.pc === pc);
-    this.stopWatch = watchIce(pc, () => this.onTrouble(), () => this.onRecovered());
+    this.stopWatch = watchIce(pc, () => this.onTrouble(), () => this.onRecovered(), () => this.onUnsteady());
   }
 
   handleOffer(message) {

@@ -16,6 +16,7 @@ export function stateBadges(participant) {
   const badges = [];
   if (!participant.audio) badges.push(element("span", "badge", t("meeting.status.muted")));
   if (participant.hand) badges.push(element("span", "badge badge-hand", t("meeting.status.hand")));
+  if (participant.reconnecting) badges.push(element("span", "badge badge-reconnecting", t("meeting.status.reconnecting")));
   return badges;
 }
 

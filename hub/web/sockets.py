@@ -1,0 +1,48 @@
+"""Every meeting WebSocket this process holds, so that a stopping hub says goodbye to each
+page instead of leaving it to find out (and to aiohttp's shutdown to wait for it)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+CLOSE_SERVICE_RESTART = 1012  # RFC 6455 "service restart": pages reconnect by themselves
+FAREWELL_TIMEOUT = 2.0  # seconds for all the goodbyes together
+
+
+class OpenSockets:
+    """The open meeting sockets; `farewell` tells each page and closes it, all at once."""
+
+    def __init__(self) -> None:
+        self._sockets: set[web.WebSocketResponse] = set()
+
+    def __len__(self) -> int:
+        return len(self._sockets)
+
+    def add(self, ws: web.WebSocketResponse) -> None:
+        self._sockets.add(ws)
+
+    def discard(self, ws: web.WebSocketResponse) -> None:
+        self._sockets.discard(ws)
+
+    async def farewell(self, frame: str) -> None:
+        sockets = list(self._sockets)
+        if not sockets:
+            return
+
+        async def goodbye(ws: web.WebSocketResponse) -> None:
+            with contextlib.suppress(Exception):
+                await ws.send_str(frame)
+                await ws.close(code=CLOSE_SERVICE_RESTART, message=b"service restart")
+
+        log.info("telling %d open meeting sockets that the hub restarts", len(sockets))
+        _, late = await asyncio.wait(
+            [asyncio.ensure_future(goodbye(ws)) for ws in sockets], timeout=FAREWELL_TIMEOUT
+        )
+        for task in late:  # a page that does not answer its close frame is not waited for
+            task.cancel()
