@@ -25,6 +25,7 @@ from hub.auth.matrix_openid import parse_server_name
 from hub.federation.names import parse_base_url
 from hub.federation.names import parse_server_name as parse_federation_server_name
 from hub.ids import ServerName
+from hub.web.proxies import ForwardedHeader
 
 
 class _Section(BaseModel):
@@ -42,6 +43,22 @@ class ServerConfig(_Section):
     public_url: str = ""
     data_dir: Path = Path("data")
     shutdown_timeout: float = Field(default=10.0, ge=0, le=300)
+    # Networks of the reverse proxies in front of the hub: only a request whose TCP peer is in
+    # one of them has its forwarding header believed (hub/web/proxies.py).
+    trusted_proxies: tuple[str, ...] = ()
+    forwarded_header: ForwardedHeader = "x-forwarded-for"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                network = ipaddress.ip_network(item)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP network: {exc}") from None
+            if network.prefixlen == 0:
+                raise ValueError(f"{item!r} trusts every address: anyone could claim any address")
+        return value
 
     @field_validator("public_url")
     @classmethod

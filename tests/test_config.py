@@ -160,6 +160,23 @@ def test_environment_overrides_file_and_errors_name_the_variable(tmp_path):
         load_config(EXAMPLE, environ={"HUB_METRICS__ALLOW_FROM": '["not a network"]'})
 
 
+def test_trusted_proxies_are_exact_networks():
+    variable = "HUB_SERVER__TRUSTED_PROXIES"
+    config = load_config(EXAMPLE, environ={variable: '["127.0.0.1/32", "10.1.0.0/16", "::1"]'})
+    assert config.server.trusted_proxies == ("127.0.0.1/32", "10.1.0.0/16", "::1")
+    assert load_config(EXAMPLE, environ={}).server.trusted_proxies == ()
+    for bad, why in [
+        ("nginx", "'nginx' is not an IP network"),
+        ("10.1.2.3/16", "'10.1.2.3/16' is not an IP network: 10.1.2.3/16 has host bits set"),
+        ("0.0.0.0/0", "'0.0.0.0/0' trusts every address"),
+        ("::/0", "'::/0' trusts every address"),
+    ]:
+        with pytest.raises(ConfigError, match=rf"^{variable}: server\.trusted_proxies.*{why}"):
+            load_config(EXAMPLE, environ={variable: toml_value([bad])})
+    with pytest.raises(ConfigError, match=r"^HUB_SERVER__FORWARDED_HEADER: server\.forwarded_h"):
+        load_config(EXAMPLE, environ={"HUB_SERVER__FORWARDED_HEADER": "x-real-ip"})
+
+
 def test_widget_parent_origins_are_plain_origins():
     variable = "HUB_MATRIX__WIDGET_PARENT_ORIGINS"
     config = load_config(

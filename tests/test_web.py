@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hub.log import ContextFilter, redact
 from hub.web.app import create_app
 from tests.conftest import make_config
+from tests.support.hub_client import api_client
 from tests.support.postgres import PostgresCluster
 
 
@@ -164,3 +165,38 @@ async def test_every_kind_of_answer_carries_the_security_headers(aiohttp_client,
         assert "script-src 'self'" in answer.headers["Content-Security-Policy"], answer.url
         assert answer.headers["Referrer-Policy"] == "same-origin", answer.url
         assert "Strict-Transport-Security" not in answer.headers  # dev mode, plain http
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_is_its_own(aiohttp_client, tmp_path):
+    """The in-process half of tests/test_reverse_proxy.py (which puts a real nginx in front)."""
+    config = make_config(
+        tmp_path, server={"trusted_proxies": ["127.0.0.1/32"]}, limits={"meetings_per_hour": 1}
+    )
+    client, csrf = await api_client(aiohttp_client, config)
+
+    async def create(forwarded_for: str) -> int:
+        answer = await client.post(
+            "/api/v1/meetings",
+            json={"title": "x"},
+            headers={**csrf, "X-Forwarded-For": forwarded_for},
+        )
+        return answer.status
+
+    assert [await create("192.0.2.1"), await create("192.0.2.1")] == [201, 429]
+    assert await create("192.0.2.2") == 201  # another person behind the same proxy
+    outside = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert outside.status == 403
+    assert (await client.get("/metrics")).status == 200  # Prometheus on this machine
+
+
+async def test_without_trusted_proxies_forwarding_headers_are_ignored(aiohttp_client, tmp_path):
+    config = make_config(tmp_path, limits={"meetings_per_hour": 1})
+    client, csrf = await api_client(aiohttp_client, config)
+    statuses = []
+    for forwarded_for in ("192.0.2.1", "192.0.2.2"):
+        headers = {**csrf, "X-Forwarded-For": forwarded_for}
+        answer = await client.post("/api/v1/meetings", json={"title": "x"}, headers=headers)
+        statuses.append(answer.status)
+    assert statuses == [201, 429]  # both are the TCP peer, whatever they claim
+    forged = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert forged.status == 200

@@ -5,18 +5,21 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from hub.web.keys import CLIENT
+
 
 class AccessLogger(AbstractAccessLogger):
-    """One structured line per request: method, path, status, bytes, milliseconds."""
+    """One structured line per request: client, method, path, status, bytes, milliseconds."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        client = request.get(CLIENT)  # absent only if no middleware ran (a malformed request)
         self.logger.info(
             "%s %s %s",
             request.method,
             request.path,
             response.status,
             extra={
-                "remote": request.remote or "-",
+                "remote": client.address if client is not None else request.remote or "-",
                 "bytes": response.body_length,
                 "ms": round(time * 1000, 1),
             },

@@ -51,10 +51,12 @@ from hub.web.limits import RateLimits
 from hub.web.login import add_login
 from hub.web.middleware import (
     metrics_middleware,
+    real_client_middleware,
     request_id_middleware,
     security_headers_middleware,
     session_middleware,
 )
+from hub.web.proxies import TrustedProxies
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
 from hub.web.ws import meeting_end_listener, say_farewell
@@ -96,6 +98,9 @@ def create_app(config: HubConfig) -> web.Application:
     """Build the hub's app; nothing is connected until the runner starts its cleanup contexts."""
     app = web.Application(
         middlewares=[
+            real_client_middleware(
+                TrustedProxies(config.server.trusted_proxies, config.server.forwarded_header)
+            ),
             request_id_middleware,
             security_headers_middleware,
             metrics_middleware,

@@ -19,6 +19,7 @@ from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.sfu.service import Sfu
 from hub.web.limits import RateLimits
+from hub.web.proxies import Client
 from hub.web.sockets import OpenSockets
 
 CONFIG = web.AppKey("config", HubConfig)
@@ -41,3 +42,5 @@ ROOM_ROSTERS = web.AppKey("room_rosters", RoomRosters)
 FEDERATION = web.AppKey("federation", Federation)
 
 SESSION = web.RequestKey("session", Session)
+# Who sent the request, behind trusted proxies (hub/web/middleware.py real_client_middleware).
+CLIENT = web.RequestKey("client", Client)

@@ -1,4 +1,5 @@
-"""Request-scoped middlewares: request id for logs and answers, and HTTP metrics."""
+"""Request-scoped middlewares: the real client behind trusted proxies, request id for logs and
+answers, HTTP metrics, sessions and security headers."""
 
 from __future__ import annotations
 
@@ -7,15 +8,34 @@ import secrets
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from hub.log import request_id_var
 from hub.web.errors import Handler
-from hub.web.keys import CONFIG, LOGIN_STORE, METRICS, SESSION, SESSION_CODEC
+from hub.web.keys import CLIENT, CONFIG, LOGIN_STORE, METRICS, SESSION, SESSION_CODEC
+from hub.web.proxies import TrustedProxies
 from hub.web.requests import widget_mode
 
 REQUEST_ID_HEADER = "X-Request-Id"
 # A proxy's id is reused only if it is short and plain, so it cannot inject into log lines.
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+def real_client_middleware(proxies: TrustedProxies) -> Middleware:
+    """The one place that decides who the client is: every handler below sees the real
+    client's address in `request.remote` and its scheme in `request.scheme` (rate limits, the
+    /metrics allow-list, the WebSocket Origin check), not the reverse proxy's."""
+
+    @web.middleware
+    async def real_client(request: web.Request, handler: Handler) -> web.StreamResponse:
+        client = proxies.client(request.remote, request.scheme, request.headers)
+        # On the original too: aiohttp hands the access logger the request it made, not the clone.
+        request[CLIENT] = client
+        if client.address == request.remote and client.scheme == request.scheme:
+            return await handler(request)
+        return await handler(request.clone(remote=client.address, scheme=client.scheme))
+
+    return real_client
 
 
 @web.middleware

@@ -9,6 +9,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from hub.auth.session import SessionCodec
 from hub.config import HubConfig
 from hub.web.app import create_app
 from hub.web.keys import SESSION_CODEC
@@ -18,7 +19,13 @@ def csrf_header(
     app: web.Application, jar: aiohttp.abc.AbstractCookieJar, url: URL
 ) -> dict[str, str]:
     """The X-CSRF-Token header for the session cookie `jar` holds for `url`."""
-    codec = app[SESSION_CODEC]
+    return codec_csrf_header(app[SESSION_CODEC], jar, url)
+
+
+def codec_csrf_header(
+    codec: SessionCodec, jar: aiohttp.abc.AbstractCookieJar, url: URL
+) -> dict[str, str]:
+    """The same for a hub in another process, whose secret key the test chose."""
     session = codec.decode(jar.filter_cookies(url)[codec.cookie_name].value)
     assert session is not None, "no valid session cookie"
     return {"X-CSRF-Token": codec.csrf_token(session)}
