@@ -210,6 +210,12 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "Cette réunion a été terminée. Vous pouvez fermer cette page ou créer une "
             "nouvelle réunion depuis l'accueil."
         ),
+        "meeting.partner_removed.heading": "Réunion fermée à notre ministère",
+        "meeting.partner_removed.text": (
+            "L'instance {instance}, qui accueille cette réunion, ne reconnaît plus la nôtre "
+            "comme partenaire : la réunion vous est désormais fermée. Si c'est une erreur, "
+            "prévenez ses organisateurs ou l'équipe d'exploitation de votre ministère."
+        ),
         "meeting.left.heading": "Vous avez quitté la réunion",
         "meeting.left.text": "Vous pouvez la rejoindre à nouveau tant qu'elle n'est pas terminée.",
         "meeting.rejoin": "Rejoindre à nouveau",
@@ -478,6 +484,12 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.ended.text": (
             "This meeting has ended. You can close this page or create a new meeting from the "
             "home page."
+        ),
+        "meeting.partner_removed.heading": "Meeting closed to our ministry",
+        "meeting.partner_removed.text": (
+            "The {instance} instance, which hosts this meeting, no longer accepts ours as a "
+            "partner: the meeting is now closed to you. If this is a mistake, tell its "
+            "organisers or your ministry's operations team."
         ),
         "meeting.left.heading": "You left the meeting",
         "meeting.left.text": "You can join again as long as it has not ended.",

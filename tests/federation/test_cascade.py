@@ -11,6 +11,7 @@ partner taken off the allow-list losing its link and its next join.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,12 @@ from aiohttp import web
 from yarl import URL
 
 from hub.db.models import MeetingState
+from hub.federation.cascade import CASCADE
 from hub.federation.link import partner_identity
 from hub.ids import ServerName
 from hub.meetings.invitations import parse_invitee
 from hub.web.keys import FEDERATION, LIVE, MEETINGS, SFU
+from hub.web.ws import CLOSE_CODES
 from tests.conftest import make_config
 from tests.federation.conftest import partner_entry, serving, signed
 from tests.support.hub_client import csrf_header
@@ -193,6 +196,7 @@ async def test_the_end_reaches_the_partner_and_a_removed_partner_is_cut_off(
     bruno = await ministries.person_on_b(meeting_id, "Bruno")
     await bruno.join()
     await anne.wait_for("participant_joined")
+    http_b, _ = await ministries.browser(ministries.url_b)
 
     # A takes B off its allow-list: B's link closes within the check interval, Bruno no longer
     # sees Anne, and a new person of B is refused with a clear reason.
@@ -202,6 +206,25 @@ async def test_the_end_reaches_the_partner_and_a_removed_partner_is_cut_off(
     assert gone["participant_id"] == anne.participant_id
     lost = await bruno.wait_for("cascade", after=seen)
     assert lost == {"type": "cascade", "state": "lost", "instance": "Intérieur"}
+    # B's next attempt is refused (403): Bruno is told the meeting is closed to B, naming A,
+    # and his socket closes with the code the page never reconnects on.
+    ended = await bruno.wait_for("ended", timeout=10, after=seen)
+    assert ended == {"type": "ended", "reason": "partner_removed", "instance": "Intérieur"}
+    await wait_until(lambda: bruno.ws.closed, 5, "B did not close Bruno's socket")
+    assert bruno.ws.close_code == CLOSE_CODES["ended"]
+    assert ministries.b[LIVE].get(meeting_id) is None
+    assert meeting_id not in ministries.b[CASCADE].outbound  # no reconnecting in the back
+    # The page shows that final state with the host's label, in French or in English.
+    for lang, heading, text in (
+        ("fr", "Réunion fermée à notre ministère", "L'instance {instance}, qui accueille"),
+        ("en", "Meeting closed to our ministry", "The {instance} instance, which hosts"),
+    ):
+        page = await (await http_b.get(f"/m/{meeting_id}?lang={lang}")).text()
+        blob = re.search(r'<script type="application/json" id="i18n">(.*?)</script>', page, re.S)
+        assert blob is not None
+        strings = json.loads(blob.group(1))
+        assert strings["meeting.partner_removed.heading"] == heading
+        assert strings["meeting.partner_removed.text"].startswith(text)
     live_a = ministries.a[LIVE].get(meeting_id)
     assert live_a is not None and list(live_a.presences) == [anne.participant_id]
     http, _ = await ministries.browser(ministries.url_b)
