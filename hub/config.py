@@ -31,7 +31,7 @@ from hub.config_sections import (
     SfuConfig,
     _Section,
 )
-from hub.errors import ConfigError
+from hub.errors import ConfigError, StartupError
 
 ENV_PREFIX = "HUB_"
 ENV_SEPARATOR = "__"
@@ -255,12 +255,35 @@ def _check_federation(
             )
 
 
+def ensure_data_dir(data_dir: Path) -> None:
+    """Create the data folder (mode 0700: it holds the database, keys and the bot's store) if
+    it is missing; an existing one is left as the operator made it. StartupError with one
+    line saying what to do when it cannot be made."""
+    if data_dir.is_dir():
+        return
+    try:
+        data_dir.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        if not data_dir.is_dir():
+            raise StartupError(
+                f"server.data_dir: {data_dir} exists and is not a folder; "
+                "set server.data_dir to a folder"
+            ) from None
+    except OSError as exc:
+        raise StartupError(
+            f"server.data_dir: cannot create {data_dir}: {exc.strerror}; create it for the "
+            "hub's user (mode 0700) or set server.data_dir to a folder it may write"
+        ) from None
+    else:
+        data_dir.chmod(0o700)  # whatever the umask: the folder holds secrets
+
+
 def with_dev_secrets(config: HubConfig) -> HubConfig:
     """In dev mode, fill empty secrets from the data folder, generating them on first start."""
     if not config.dev or config.security.secret_key.get_secret_value():
         return config
     data_dir = config.server.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_data_dir(data_dir)
     store = data_dir / DEV_SECRETS_FILE
     stored = _read_toml(store).get("secret_key", "") if store.exists() else ""
     if not isinstance(stored, str) or len(stored) < MIN_SECRET_LENGTH:

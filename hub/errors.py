@@ -6,17 +6,25 @@ the CLI maps `StartupError` to one line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
+from hub.i18n import Text, in_both
+
 
 class HubError(Exception):
-    """Base of all expected errors: safe to show `detail` to the user."""
+    """Base of all expected errors: safe to show `detail` to the user.
+
+    With `text`, the message is said in the reader's language where one is known (pages);
+    `detail` is then that text in French and English (JSON answers, logs).
+    """
 
     status: int = 500
     code: str = "internal_error"
     title: str = "Erreur interne / Internal error"
 
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(detail or self.title)
-        self.detail = detail or self.title
+    def __init__(self, detail: str | None = None, *, text: Text | None = None) -> None:
+        detail = detail or (in_both(text) if text is not None else None) or self.title
+        super().__init__(detail)
+        self.detail = detail
+        self.text = text
 
 
 class BadRequest(HubError):

@@ -6,6 +6,8 @@ Accept-Language, and falls back to French.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 from aiohttp import web
@@ -24,6 +26,36 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "error.back": "Retour à l'accueil",
         "error.reference": "Référence de l'erreur",
         "home.status": "Le service fonctionne.",
+        "error.title.400": "Requête invalide",
+        "error.title.401": "Authentification requise",
+        "error.title.403": "Accès refusé",
+        "error.title.404": "Introuvable",
+        "error.title.409": "Conflit",
+        "error.title.429": "Trop de requêtes",
+        "error.title.500": "Erreur interne",
+        "error.title.503": "Service indisponible",
+        "federation.refused.unknown": (
+            "{partner} n'est pas une instance partenaire de la nôtre : nos agents ne peuvent "
+            "pas rejoindre ses réunions. Si elle devrait l'être, demandez à l'équipe "
+            "d'exploitation de votre ministère de l'ajouter."
+        ),
+        "federation.refused.outbound": (
+            "Notre instance ne permet pas à ses agents de rejoindre les réunions de l'instance "
+            "{partner}. Si c'est une erreur, prévenez l'équipe d'exploitation de votre ministère."
+        ),
+        "federation.refused.by_partner": (
+            "L'instance {partner} refuse la nôtre : elle ne la compte pas (ou plus) parmi ses "
+            "partenaires. Ses réunions nous restent fermées tant que son équipe d'exploitation "
+            "ne nous a pas ajoutés."
+        ),
+        "federation.refused.no_meeting": (
+            "L'instance {partner} n'a pas de réunion à ce code, ou elle est terminée. Vérifiez "
+            "le lien auprès de la personne qui vous a invité."
+        ),
+        "federation.refused.unreachable": (
+            "L'instance {partner}, qui accueille cette réunion, ne répond pas correctement. "
+            "Réessayez dans quelques minutes."
+        ),
         "page.error_prefix": "Erreur",
         "nav.primary": "Navigation principale",
         "home.title": "Réunions en visio",
@@ -212,6 +244,12 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "Cette réunion a été terminée. Vous pouvez fermer cette page ou créer une "
             "nouvelle réunion depuis l'accueil."
         ),
+        "meeting.partner_removed.heading": "Réunion fermée à notre ministère",
+        "meeting.partner_removed.text": (
+            "L'instance {instance}, qui accueille cette réunion, ne reconnaît plus la nôtre "
+            "comme partenaire : la réunion vous est désormais fermée. Si c'est une erreur, "
+            "prévenez ses organisateurs ou l'équipe d'exploitation de votre ministère."
+        ),
         "meeting.left.heading": "Vous avez quitté la réunion",
         "meeting.left.text": "Vous pouvez la rejoindre à nouveau tant qu'elle n'est pas terminée.",
         "meeting.rejoin": "Rejoindre à nouveau",
@@ -309,6 +347,34 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "error.back": "Back to the home page",
         "error.reference": "Error reference",
         "home.status": "The service is running.",
+        "error.title.400": "Bad request",
+        "error.title.401": "Authentication required",
+        "error.title.403": "Access denied",
+        "error.title.404": "Not found",
+        "error.title.409": "Conflict",
+        "error.title.429": "Too many requests",
+        "error.title.500": "Internal error",
+        "error.title.503": "Service unavailable",
+        "federation.refused.unknown": (
+            "{partner} is not a partner of our instance: our people cannot join its meetings. "
+            "If it should be one, ask your ministry's operations team to add it."
+        ),
+        "federation.refused.outbound": (
+            "Our instance does not let its people join the meetings of the {partner} "
+            "instance. If this is a mistake, tell your ministry's operations team."
+        ),
+        "federation.refused.by_partner": (
+            "The {partner} instance refuses ours: it does not (or no longer) count it among "
+            "its partners. Its meetings stay closed to us until its operations team adds us."
+        ),
+        "federation.refused.no_meeting": (
+            "The {partner} instance has no meeting with this code, or it has ended. Check the "
+            "link with the person who invited you."
+        ),
+        "federation.refused.unreachable": (
+            "The {partner} instance, which hosts this meeting, is not answering properly. Try "
+            "again in a few minutes."
+        ),
         "page.error_prefix": "Error",
         "nav.primary": "Main navigation",
         "home.title": "Video meetings",
@@ -483,6 +549,12 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "This meeting has ended. You can close this page or create a new meeting from the "
             "home page."
         ),
+        "meeting.partner_removed.heading": "Meeting closed to our ministry",
+        "meeting.partner_removed.text": (
+            "The {instance} instance, which hosts this meeting, no longer accepts ours as a "
+            "partner: the meeting is now closed to you. If this is a mistake, tell its "
+            "organisers or your ministry's operations team."
+        ),
         "meeting.left.heading": "You left the meeting",
         "meeting.left.text": "You can join again as long as it has not ended.",
         "meeting.rejoin": "Join again",
@@ -600,3 +672,23 @@ def negotiate(request: web.Request) -> str:
 def translate(lang: str, key: str) -> str:
     """The string for `key` in `lang`, falling back to French, then to the key itself."""
     return CATALOG.get(lang, {}).get(key) or CATALOG[DEFAULT_LANGUAGE].get(key, key)
+
+
+@dataclass(frozen=True)
+class Text:
+    """Something to tell a person, said in their language when it is shown: a catalog key and
+    the values of its {placeholders} (an error carries one; the page that shows it picks
+    the language)."""
+
+    key: str
+    values: Mapping[str, str] = field(default_factory=dict)
+
+
+def say(lang: str, text: Text) -> str:
+    """`text` in `lang`, its placeholders filled (values are not themselves formatted)."""
+    return translate(lang, text.key).format_map(text.values)
+
+
+def in_both(text: Text) -> str:
+    """French, then English: for answers no reader's language is known for (JSON, logs)."""
+    return f"{say('fr', text)} / {say('en', text)}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import urllib.request
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import free_port, wait_for_port
-from tests.test_config import run_hub
+from tests.test_config import EXAMPLE_SECRET, GOOD_SECRET, production_example, run_hub
 
 
 @pytest.mark.parametrize(
@@ -147,3 +149,52 @@ def _dump(database: Path) -> list[str]:
     """The database's full logical content (schema and rows), independent of file layout."""
     with sqlite3.connect(database) as connection:
         return list(connection.iterdump())
+
+
+def _production_config(tmp_path: Path, data_dir: Path, port: int) -> Path:
+    return production_example(
+        tmp_path,
+        {
+            EXAMPLE_SECRET: GOOD_SECRET,
+            'data_dir = "data"': f"data_dir = {json.dumps(str(data_dir))}",
+            "port = 8080": f"port = {port}",
+        },
+    )
+
+
+def test_production_start_creates_a_missing_data_dir_private(tmp_path):
+    data_dir = tmp_path / "var" / "lib" / "visio"
+    port = free_port()
+    config = _production_config(tmp_path, data_dir, port)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve", "--config", str(config)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_port("127.0.0.1", port, 30, process)  # type: ignore[arg-type]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready") as answer:
+            assert json.load(answer)["status"] == "ok"
+        assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+        assert (data_dir / "hub.sqlite3").is_file()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output
+
+
+def test_a_data_dir_that_cannot_be_created_gives_one_line(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    config = _production_config(tmp_path, blocker / "visio", free_port())
+    result = run_hub("serve", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"hub: cannot start: server.data_dir: cannot create {blocker / 'visio'}: Not a "
+        "directory; create it for the hub's user (mode 0700) or set server.data_dir to a "
+        "folder it may write\n"
+    )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,11 @@ def test_every_config_key_is_in_the_example_with_a_comment():
     for index, line in enumerate(lines):
         if line.startswith("["):
             section = line.strip("[]")
+        elif line.startswith("# [[") and line.endswith("]]"):
+            # An array of tables is shown as a commented block: `key = []` there would make
+            # uncommenting the block (or appending one, as the README says) a TOML error.
+            table, _, key = line.strip("# []").rpartition(".")
+            where[(table, key)] = index
         elif "=" in line and not line.lstrip().startswith("#"):
             where[(section, line.split("=")[0].strip())] = index
     for section_name, field in HubConfig.model_fields.items():
@@ -244,3 +251,41 @@ def test_loader_never_fails_other_than_with_a_config_error(environ):
         load_config(EXAMPLE, environ=environ)
     except ConfigError as exc:
         assert "\n" not in str(exc)
+
+
+def _readme_block(language: str, first_line: str) -> str:
+    """The README's fenced block in `language` starting with `first_line` (dedented)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for block in re.findall(rf"^( *)```{language}\n(.*?)^\1```", readme, re.M | re.S):
+        text = textwrap.dedent(block[1])
+        if text.startswith(first_line):
+            return text
+    raise AssertionError(f"README has no {language} block starting with {first_line!r}")
+
+
+def test_the_readme_partner_block_appended_to_the_example_loads(tmp_path):
+    """The README's step "list the partner": append its block to a copy of the example."""
+    block = _readme_block("toml", "[[federation.partners]]")
+    path = tmp_path / "config.toml"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8") + "\n" + block, encoding="utf-8")
+    environ = {"HUB_FEDERATION__SERVER_NAME": "visio.interieur.gouv.fr"}
+    config = load_config(path, environ=environ, need_keys=False)
+    [partner] = config.federation.partners
+    assert (partner.server_name, partner.label) == ("visio.finances.gouv.fr", "Finances")
+    assert partner.inbound_trusted and partner.outbound_allowed
+
+
+@pytest.mark.parametrize("table", ["sfu.ice_servers", "auth.providers", "federation.partners"])
+def test_each_commented_array_of_tables_in_the_example_loads_once_uncommented(tmp_path, table):
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    start = lines.index(f"# [[{table}]]")
+    end = start + 1  # the block: the table line, then its commented `key = value` lines
+    while end < len(lines) and lines[end].startswith("# ") and "=" in lines[end]:
+        end += 1
+    uncommented = [line.removeprefix("# ") for line in lines[start:end]]
+    path = tmp_path / "config.toml"
+    path.write_text("\n".join(lines[:start] + uncommented + lines[end:]) + "\n", encoding="utf-8")
+    environ = {"HUB_FEDERATION__SERVER_NAME": "visio.interieur.gouv.fr"}
+    config = load_config(path, environ=environ, need_keys=False)
+    section, key = table.split(".")
+    assert len(getattr(getattr(config, section), key)) == 1

@@ -224,6 +224,9 @@ class OutboundLink:
                     if isinstance(exc, PartnerRefusedUs | PartnerUnknown | MeetingGone):
                         self._refusal = exc
                         self._refused.set()
+                    if isinstance(exc, PartnerRefusedUs) and exc.removed_us:
+                        await self._partner_removed_us(exc)
+                        return
                     self._failures += 1
                     if self._failures == 1:
                         log.warning(
@@ -258,6 +261,18 @@ class OutboundLink:
             self._up.clear()
             if self.links.outbound.get(self.meeting.id) is self:
                 del self.links.outbound[self.meeting.id]
+
+    async def _partner_removed_us(self, refusal: PartnerRefusedUs) -> None:
+        """The host took us off its allow-list: retrying cannot help, so our people in its
+        meeting are told it is closed to them, naming the host, and disconnected for good
+        (the page does not come back on that close code). The mirror stays: if the host
+        lists us again, its link works again."""
+        log.warning(
+            "partner %s no longer accepts this hub: closing its meeting for our people (%s)",
+            self.host, refusal.detail, extra={"meeting_id": self.meeting.id},
+        )  # fmt: skip
+        farewell = sig.MeetingEnded(reason="partner_removed", instance=self.label)
+        await self.app[LIVE].disconnect_all(self.meeting.id, farewell)
 
     async def _tell(self, state: str) -> None:
         live = self.app[LIVE].get(self.meeting.id)

@@ -66,9 +66,20 @@ class OutboundRefused(PartnerUnreachable):
 
 
 class PartnerRefusedUs(Forbidden):
-    """The partner answered 401/403: it does not (or no longer) accept this hub."""
+    """The partner answered 401/403: it does not (or no longer) accept this hub. `status`
+    tells them apart: 403 is its allow-list (final until its operator lists us again), 401 a
+    signature, key or clock it could not check (worth trying again)."""
 
     code = "refused_by_partner"
+
+    def __init__(self, detail: str, status: int) -> None:
+        super().__init__(detail)
+        self.status = status
+
+    @property
+    def removed_us(self) -> bool:
+        """Whether the partner took us off its allow-list (403 `not_a_partner`)."""
+        return self.status == 403
 
 
 class MeetingGone(NotFound):
@@ -232,7 +243,8 @@ class FederationClient:
             if exc.status in (401, 403):
                 raise PartnerRefusedUs(
                     f"{partner.server_name} refuses this hub ({exc.status}); ask its operator "
-                    "to list us as a partner"
+                    "to list us as a partner",
+                    exc.status,
                 ) from None
             if exc.status == 404:
                 raise MeetingGone(f"{partner.server_name} has no such meeting (any more)") from None

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from hub.db.models import AccessLevel
 from hub.errors import Forbidden, NotFound, ServiceUnavailable
+from hub.i18n import Text
 from hub.ids import MeetingId, ServerName
 from hub.meetings.access import Visitor
 from hub.meetings.service import MeetingService, MeetingView
@@ -35,8 +36,12 @@ def meeting_path(meeting_id: str, *rest: str) -> str:
     return "/".join((f"{API}/meetings/{meeting_id}", *rest))
 
 
-def _unreachable(host: ServerName, status: int | str) -> ServiceUnavailable:
+def _unreachable(
+    host: ServerName, status: int | str, label: str | None = None
+) -> ServiceUnavailable:
     log.warning("partner %s answered %s", host, status)
+    if label is not None:
+        return ServiceUnavailable(text=Text("federation.refused.unreachable", {"partner": label}))
     return ServiceUnavailable(
         "L'instance qui accueille la réunion ne répond pas correctement ; réessayez plus tard / "
         "The instance hosting this meeting did not answer properly; try again later"
@@ -48,30 +53,28 @@ async def mirror_meeting(
 ) -> MeetingView:
     """Ask the host about its meeting and keep our mirror of it (to join through our hub)."""
     partner = await federation.policy.get(host)
-    if partner is None or not partner.outbound_allowed:
-        raise Forbidden(
-            "Cette instance n'est pas un partenaire dont nos agents peuvent rejoindre les "
-            "réunions / This instance is not a partner whose meetings our people may join"
-        )
+    if partner is None:
+        raise Forbidden(text=Text("federation.refused.unknown", {"partner": host}))
+    named = {"partner": partner.label}
+    if not partner.outbound_allowed:
+        raise Forbidden(text=Text("federation.refused.outbound", named))
     try:
         status, body = await federation.client.request(host, "GET", meeting_path(meeting_id), None)
     except Exception as exc:
-        raise _unreachable(host, type(exc).__name__) from None
+        raise _unreachable(host, type(exc).__name__, partner.label) from None
     if status == 404:
-        raise NotFound(
-            "Cette réunion n'existe pas chez le partenaire, ou elle est terminée / "
-            "The partner has no such meeting, or it has ended"
-        )
-    if status == 403:
-        raise Forbidden("Le partenaire refuse notre instance / The partner refuses our instance")
+        raise NotFound(text=Text("federation.refused.no_meeting", named))
+    if status == 403:  # off its allow-list (a 401, a key or clock problem, may pass)
+        log.warning("partner %s refused our request (%s)", host, status)
+        raise Forbidden(text=Text("federation.refused.by_partner", named))
     if status != 200:
-        raise _unreachable(host, status)
+        raise _unreachable(host, status, partner.label)
     try:
         info = m.MeetingInfo.model_validate(body)
     except ValidationError:
-        raise _unreachable(host, "malformed meeting") from None
+        raise _unreachable(host, "malformed meeting", partner.label) from None
     if info.id != meeting_id:
-        raise _unreachable(host, "another meeting")
+        raise _unreachable(host, "another meeting", partner.label)
     return await meetings.mirror(
         meeting_id, host=host, title=info.title, access_level=AccessLevel(info.access_level)
     )

@@ -10,7 +10,7 @@ from aiohttp import web
 from hub.auth.logins import LoginStore
 from hub.auth.session import SessionCodec
 from hub.auth.tokens import JoinTokens
-from hub.config import HubConfig
+from hub.config import HubConfig, ensure_data_dir
 from hub.db.database import Database
 from hub.db.migrate import prepare_schema
 from hub.federation import routes as federation_routes
@@ -62,6 +62,13 @@ from hub.web.sockets import OpenSockets
 from hub.web.ws import meeting_end_listener, say_farewell
 
 log = logging.getLogger(__name__)
+
+
+async def data_dir_context(app: web.Application) -> AsyncIterator[None]:
+    """Create `server.data_dir` at start when it is missing (before the database, the keys and
+    the bot's store are looked for in it); nothing to close."""
+    ensure_data_dir(app[CONFIG].server.data_dir)
+    yield
 
 
 async def database_context(app: web.Application) -> AsyncIterator[None]:
@@ -130,6 +137,7 @@ def create_app(config: HubConfig) -> web.Application:
     app[EVENTS].subscribe(meeting_end_listener(app))
     app[SFU] = Sfu(config.sfu)
     app[METRICS].registry.register(SfuCollector(app[SFU]))
+    app.cleanup_ctx.append(data_dir_context)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)
     app.cleanup_ctx.append(federation_context)  # partner hubs, when [federation] names us

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.errors import HubError, NotFound, TooManyRequests
+from hub.i18n import Text, negotiate, say, translate
 from hub.web.keys import METRICS
 from hub.web.render import render
 
@@ -41,19 +42,26 @@ def problem_response(
     detail: str,
     reference: str | None = None,
     headers: dict[str, str] | None = None,
+    text: Text | None = None,
 ) -> web.Response:
+    """JSON for machines (title and detail in French and English); for a browser, a page in
+    its language: the status's title, and `text` when the error carries one."""
     body: dict[str, Any] = {"status": status, "code": code, "title": title, "detail": detail}
     if reference:
         body["reference"] = reference
     if not wants_json(request):
+        lang = negotiate(request)
+        page_title = translate(lang, f"error.title.{status}")
+        if page_title == f"error.title.{status}":  # a status without its own title
+            page_title = title
         try:
             response = render(
                 request,
                 "error.html",
                 status=status,
                 http_status=status,
-                title=title,
-                detail=detail,
+                title=page_title,
+                detail=say(lang, text) if text is not None else detail,
                 reference=reference,
             )
         except Exception:  # a broken template must not hide the original error
@@ -79,6 +87,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             title=exc.title,
             detail=exc.detail,
             headers=headers,
+            text=exc.text,
         )
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -357,8 +357,13 @@ class ActiveSpeaker(_Message):
 
 
 class MeetingEnded(_Message):
+    """The meeting is over for this person, for good: `ended` for everyone, or
+    `partner_removed` when the partner instance hosting it (`instance`, its label) took this
+    hub off its allow-list."""
+
     type: Literal["ended"] = "ended"
-    reason: str
+    reason: Literal["ended", "partner_removed"]
+    instance: str | None = None
 
 
 class Pong(_Message):

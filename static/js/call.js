@@ -265,7 +265,7 @@ export class Call {
       case "active_speaker":
         this.activeSpeaker = message.participant_id ?? null;
         return this.emit("speaker", this.activeSpeaker);
-      case "ended": return this.ended(message.reason);
+      case "ended": return this.ended(message.reason, message.instance);
       case "error": return this.hubError(message);
       case "waiting": return this.waiting();
       case "admitted": return this.admitted();
@@ -389,13 +389,15 @@ export class Call {
     this.emit("error", message);
   }
 
-  ended(reason) {
+  /** Over for good: `reason` "ended" (for everyone) or "partner_removed" (the partner hub
+   *  hosting the meeting, `instance`, no longer accepts ours: closed to us, not reconnecting). */
+  ended(reason, instance) {
     if (this.state === "ended") return;
     this.stopReconnecting();
     this.teardown();
     this.local.stopAll();
     this.setState("ended");
-    this.emit("ended", reason);
+    this.emit("ended", { reason, instance });
   }
 
   // --- the lobby, as the person waiting in it ----------------------------------------------

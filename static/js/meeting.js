@@ -95,16 +95,16 @@ function main() {
 
   /** The page after the meeting: left on purpose (may rejoin), ended for everyone, or
    *  refused / removed by a moderator (final: no way back from this page). */
-  function showAfter(kind) {
+  function showAfter(kind, values = {}) {
     prejoin.hide();
     waitingRoom.hide();
     room.hide();
     $("after").hidden = false;
-    $("after-title").textContent = t(`meeting.${kind}.heading`);
-    $("after-text").textContent = t(`meeting.${kind}.text`);
+    $("after-title").textContent = t(`meeting.${kind}.heading`, values);
+    $("after-text").textContent = t(`meeting.${kind}.text`, values);
     $("rejoin").hidden = kind !== "left";
     $("after").dataset.kind = kind;
-    document.title = `${t(`meeting.${kind}.heading`)} — ${settings.title}`;
+    document.title = `${t(`meeting.${kind}.heading`, values)} — ${settings.title}`;
     $("after-title").focus();
   }
 
@@ -121,7 +121,10 @@ function main() {
     }
   });
   call.on("denied", (reason) => showAfter(reason === "removed" ? "removed" : "denied"));
-  call.on("ended", () => showAfter("ended"));
+  call.on("ended", ({ reason, instance }) =>
+    reason === "partner_removed"
+      ? showAfter("partner_removed", { instance: instance || "?" })
+      : showAfter("ended"));
   $("leave").addEventListener("click", leave);
   // A fresh pre-join (new permission check, new devices) is the simplest correct rejoin; the
   // join token goes back in the fragment for the new page to take.

@@ -11,6 +11,7 @@ partner taken off the allow-list losing its link and its next join.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +22,12 @@ from aiohttp import web
 from yarl import URL
 
 from hub.db.models import MeetingState
+from hub.federation.cascade import CASCADE
 from hub.federation.link import partner_identity
 from hub.ids import ServerName
 from hub.meetings.invitations import parse_invitee
 from hub.web.keys import FEDERATION, LIVE, MEETINGS, SFU
+from hub.web.ws import CLOSE_CODES
 from tests.conftest import make_config
 from tests.federation.conftest import partner_entry, serving, signed
 from tests.support.hub_client import csrf_header
@@ -193,6 +196,7 @@ async def test_the_end_reaches_the_partner_and_a_removed_partner_is_cut_off(
     bruno = await ministries.person_on_b(meeting_id, "Bruno")
     await bruno.join()
     await anne.wait_for("participant_joined")
+    http_b, _ = await ministries.browser(ministries.url_b)
 
     # A takes B off its allow-list: B's link closes within the check interval, Bruno no longer
     # sees Anne, and a new person of B is refused with a clear reason.
@@ -202,12 +206,31 @@ async def test_the_end_reaches_the_partner_and_a_removed_partner_is_cut_off(
     assert gone["participant_id"] == anne.participant_id
     lost = await bruno.wait_for("cascade", after=seen)
     assert lost == {"type": "cascade", "state": "lost", "instance": "Intérieur"}
+    # B's next attempt is refused (403): Bruno is told the meeting is closed to B, naming A,
+    # and his socket closes with the code the page never reconnects on.
+    ended = await bruno.wait_for("ended", timeout=10, after=seen)
+    assert ended == {"type": "ended", "reason": "partner_removed", "instance": "Intérieur"}
+    await wait_until(lambda: bruno.ws.closed, 5, "B did not close Bruno's socket")
+    assert bruno.ws.close_code == CLOSE_CODES["ended"]
+    assert ministries.b[LIVE].get(meeting_id) is None
+    assert meeting_id not in ministries.b[CASCADE].outbound  # no reconnecting in the back
+    # The page shows that final state with the host's label, in French or in English.
+    for lang, heading, text in (
+        ("fr", "Réunion fermée à notre ministère", "L'instance {instance}, qui accueille"),
+        ("en", "Meeting closed to our ministry", "The {instance} instance, which hosts"),
+    ):
+        page = await (await http_b.get(f"/m/{meeting_id}?lang={lang}")).text()
+        blob = re.search(r'<script type="application/json" id="i18n">(.*?)</script>', page, re.S)
+        assert blob is not None
+        strings = json.loads(blob.group(1))
+        assert strings["meeting.partner_removed.heading"] == heading
+        assert strings["meeting.partner_removed.text"].startswith(text)
     live_a = ministries.a[LIVE].get(meeting_id)
     assert live_a is not None and list(live_a.presences) == [anne.participant_id]
     http, _ = await ministries.browser(ministries.url_b)
     refused = await http.get(f"/f/{A}/{meeting_id}", headers={"Accept": "text/html"})
     assert refused.status == 403
-    assert "The partner refuses our instance" in await refused.text()
+    assert "L&#39;instance Intérieur refuse la nôtre" in await refused.text()
     # B still has its mirror from earlier: its page opens, and the join is refused.
     claire = await ministries.socket(http, meeting_id, "Claire")
     answer = await claire.knock()
@@ -358,3 +381,57 @@ async def test_joining_a_mirror_of_a_meeting_the_host_ended_says_so(ministries: 
     assert answer["type"] == "error" and answer["code"] == "not_found", answer
     assert answer["message"].endswith("This meeting has ended on the instance hosting it")
     await late.close()
+
+
+async def test_refusal_pages_speak_the_readers_language_and_name_the_partner(
+    ministries: Ministries,
+) -> None:
+    """B's way into a partner's meeting (/f/…) when it cannot be: the page says why in French
+    by default and in English when the browser or the language switch asks, naming the
+    partner by its label (by its server name when it is no partner at all)."""
+    _, meeting_id = await ministries.meeting_on_a("public")
+    policy = ministries.b[FEDERATION].policy
+    await policy.add("hub-c.test", f"http://127.0.0.1:{free_port()}", label="Justice",
+                     outbound_allowed=True)  # fmt: skip
+    await policy.add("hub-d.test", "http://127.0.0.1:9", label="Armées")  # not outbound
+    http, _ = await ministries.browser(ministries.url_b)
+    cases = [
+        (f"/f/hub-x.test/{meeting_id}", 403, "Accès refusé", "Access denied",
+         "hub-x.test n&#39;est pas une instance partenaire de la nôtre",
+         "hub-x.test is not a partner of our instance"),
+        (f"/f/hub-d.test/{meeting_id}", 403, "Accès refusé", "Access denied",
+         "rejoindre les réunions de l&#39;instance Armées",
+         "join the meetings of the Armées instance"),
+        (f"/f/hub-c.test/{meeting_id}", 503, "Service indisponible", "Service unavailable",
+         "L&#39;instance Justice, qui accueille cette réunion, ne répond pas correctement",
+         "The Justice instance, which hosts this meeting, is not answering properly"),
+        (f"/f/{A}/aaa-bbbb-ccc", 404, "Introuvable", "Not found",
+         "L&#39;instance Intérieur n&#39;a pas de réunion à ce code",
+         "The Intérieur instance has no meeting with this code"),
+    ]  # fmt: skip
+    for path, status, title_fr, title_en, french, english in cases:
+        page = await http.get(path, headers={"Accept": "text/html"})
+        text = await page.text()
+        assert page.status == status, text
+        assert f"<h1>{title_fr}</h1>" in text and french in text, text
+        assert '<html lang="fr">' in text and english not in text
+        asked = {"Accept": "text/html", "Accept-Language": "en-GB,en;q=0.9,fr;q=0.5"}
+        text = await (await http.get(path, headers=asked)).text()
+        assert f"<h1>{title_en}</h1>" in text and english in text, text
+        assert '<html lang="en">' in text and french not in text
+    # The language switch (?lang=en, then its cookie) counts too; machines still get JSON in
+    # both languages.
+    await http.get(f"/f/hub-x.test/{meeting_id}?lang=en", headers={"Accept": "text/html"})
+    text = await (await http.get(cases[0][0], headers={"Accept": "text/html"})).text()
+    assert cases[0][5] in text
+    problem = await (await http.get(cases[0][0], headers={"Accept": "application/json"})).json(
+        content_type=None
+    )
+    assert problem["code"] == "forbidden"
+    assert problem["detail"] == (
+        "hub-x.test n'est pas une instance partenaire de la nôtre : nos agents ne peuvent pas "
+        "rejoindre ses réunions. Si elle devrait l'être, demandez à l'équipe d'exploitation de "
+        "votre ministère de l'ajouter. / hub-x.test is not a partner of our instance: our "
+        "people cannot join its meetings. If it should be one, ask your ministry's operations "
+        "team to add it."
+    )

@@ -169,8 +169,10 @@ def _federation_example(tmp_path, extra: str, *, production: bool = True):
     replace = {EXAMPLE_SECRET: GOOD_SECRET} if production else {}
     replace['server_name = ""\n# The private'] = 'server_name = "Visio.A.test"\n# The private'
     replace["key_validity_hours = 24\n"] = ""
-    replace["partners = []\n"] = extra
-    return production_example(tmp_path, replace) if production else _dev(tmp_path, replace)
+    path = production_example(tmp_path, replace) if production else _dev(tmp_path, replace)
+    # Appended, as the example says: its last table is [federation], partners come after.
+    path.write_text(path.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    return path
 
 
 def _dev(tmp_path, replace):
@@ -234,8 +236,8 @@ def test_production_refuses_http_partners_private_networks_and_a_missing_key(tmp
             PARTNER.format(url="https://a.test").replace('"agent.finances.test"', '"x_y"'),
             "federation.partners.0.matrix_homeservers",
         ),
-        ("partners = []\nkey_validity_hours = 169\n", "federation.key_validity_hours"),
-        ("partners = []\ncolour = 1\n", "federation.colour: unknown key"),
+        ("key_validity_hours = 169\n", "federation.key_validity_hours"),
+        ("colour = 1\n", "federation.colour: unknown key"),
     ],
 )
 def test_federation_config_mistakes_give_one_line(tmp_path, extra, message):
