@@ -50,6 +50,7 @@ from hub.web.limits import RateLimits
 from hub.web.login import add_login
 from hub.web.middleware import (
     metrics_middleware,
+    name_the_server,
     request_id_middleware,
     security_headers_middleware,
     session_middleware,
@@ -103,6 +104,7 @@ def create_app(config: HubConfig) -> web.Application:
         ],
         client_max_size=1024 * 1024,
     )
+    app.on_response_prepare.append(name_the_server)
     app[CONFIG] = config
     app[METRICS] = HubMetrics()
     app[TEMPLATES] = template_environment()
