@@ -33,6 +33,12 @@ class BadRequest(HubError):
     title = "Requête invalide / Bad request"
 
 
+class JsonTooDeep(BadRequest):
+    """A body nested past hub/bounded_json.py's limit, refused before it was parsed."""
+
+    code = "json_too_deep"
+
+
 class Unauthorized(HubError):
     status = 401
     code = "unauthorized"

@@ -15,6 +15,8 @@ import sys
 import time
 from typing import Any, ClassVar
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 from hub.config_sections import LoggingConfig
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -55,6 +57,25 @@ class ContextFilter(logging.Filter):
             record.msg, record.args = cleaned, None
         if record.exc_info and not record.exc_text:
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+class MalformedRequestFilter(logging.Filter):
+    """Turns aiohttp's report of a request it could not parse (bad request line, header or
+    length: answered 400 before any handler ran) from an ERROR with a traceback into one
+    WARNING line: the client's mistake or a scanner, nothing for an operator to fix."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and record.levelno > logging.WARNING:
+            # aiohttp's message spans lines (the offending bytes, a caret under them).
+            parts = (line.strip() for line in error.message.splitlines())
+            reason = " ".join(part for part in parts if part.strip("^"))
+            remote = record.args[0] if isinstance(record.args, tuple) and record.args else "-"
+            record.msg = "malformed HTTP request from %s refused with %d: %s: %s"
+            record.args = (remote, error.code, type(error).__name__, reason[:200])
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
         return True
 
 
@@ -111,6 +132,9 @@ def setup_logging(config: LoggingConfig, *, dev: bool) -> None:
     handler.addFilter(ContextFilter())
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequestFilter) for f in server.filters):
+        server.addFilter(MalformedRequestFilter())
     level = getattr(logging, config.level.upper())
     for name in ("hub", "bridge", "aiohttp.access"):
         logging.getLogger(name).setLevel(level)

@@ -79,6 +79,11 @@ def test_valid_messages_parse_into_their_types():
             "'screen_audio'",
         ),
         (
+            '{"type":"chat","text":' + "[" * 40_000,
+            "json_too_deep",
+            "message is not acceptable: JSON is nested deeper than 32 levels",
+        ),
+        (
             '{"type":"chat","text":"' + "x" * (MAX_FRAME) + '"}',
             "too_large",
             f"message is larger than {MAX_FRAME} bytes",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import urllib.request
 
 import pytest
 from aiohttp import web
@@ -11,8 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from hub.log import ContextFilter, redact
 from hub.web.app import create_app
 from tests.conftest import make_config
-from tests.support.hub_client import api_client
+from tests.support.hub_client import api_client, csrf_header
 from tests.support.postgres import PostgresCluster
+from tests.support.served_hub import served_hub
 
 
 async def test_live_and_ready_answer_ok_with_the_database_up(aiohttp_client, config):
@@ -200,3 +203,86 @@ async def test_without_trusted_proxies_forwarding_headers_are_ignored(aiohttp_cl
     assert statuses == [201, 429]  # both are the TCP peer, whatever they claim
     forged = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"})
     assert forged.status == 200
+
+
+async def test_every_kind_of_answer_names_the_server_without_a_version(aiohttp_client, config):
+    app = create_app(config)
+
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("unexpected")
+
+    app.router.add_get("/api/v1/broken", broken)
+    client = await aiohttp_client(app)
+    created = await client.post("/api/v1/meetings", json={"title": "x"})  # 401: no session
+    upgrade = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    page = await client.get("/", headers={"Accept": "text/html"})
+    csrf = csrf_header(app, client.session.cookie_jar, client.make_url("/"))
+    meeting = await client.post(
+        "/api/v1/meetings", json={"title": "x", "access_level": "public"}, headers=csrf
+    )
+    meeting_id = (await meeting.json())["id"]
+    answers = [
+        page,
+        created,
+        await client.get("/nulle-part", headers={"Accept": "text/html"}),
+        await client.get("/api/v1/nothing"),
+        await client.put("/api/v1/meetings"),  # 405
+        await client.get("/api/v1/broken"),  # 500
+        await client.get("/static/css/hub.css"),
+        await client.get("/health/live"),
+        await client.get(f"/api/v1/meetings/{meeting_id}/ws", headers=upgrade),  # 101
+    ]
+    assert [a.status for a in answers] == [200, 401, 404, 404, 405, 500, 200, 200, 101]
+    for answer in answers:
+        assert answer.headers["Server"] == "visio-hub", answer.url
+    answers[-1].close()
+
+
+async def test_pages_carrying_a_csrf_token_are_not_stored(aiohttp_client, config):
+    client, csrf = await api_client(aiohttp_client, config)
+    created = await client.post(
+        "/api/v1/meetings", json={"title": "x", "access_level": "public"}, headers=csrf
+    )
+    meeting_id = (await created.json())["id"]
+    html = {"Accept": "text/html"}
+    for path in ("/", f"/m/{meeting_id}", "/join?code=nope"):
+        page = await client.get(path, headers=html)
+        assert 'name="csrf-token"' in await page.text(), path
+        assert page.headers["Cache-Control"] == "no-store", path
+    # Pages without a token may be cached as usual.
+    anonymous = await client.get("/nulle-part", headers=html)
+    assert "Cache-Control" not in anonymous.headers
+
+
+def test_a_malformed_request_is_one_warning_line_in_the_log(tmp_path):
+    garbage = [
+        b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+        b"GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + b"a" * 20_000 + b"\r\n\r\n",
+        b"\x16\x03\x01\x00\xa5\x01\x00\x00",  # TLS to a plain port: aiohttp logs it at debug
+    ]
+    with served_hub(tmp_path) as hub:
+        for payload in garbage:
+            with socket.create_connection(("127.0.0.1", hub.port), timeout=10) as sock:
+                sock.sendall(payload)
+                assert sock.recv(4096).startswith(b"HTTP/1.0 400 Bad Request\r\n")
+        # The hub still serves, and its own answers name no version.
+        with urllib.request.urlopen(f"{hub.url}/health/live", timeout=10) as answer:
+            assert answer.headers["Server"] == "visio-hub"
+    log = hub.log_lines()
+    assert not any("Traceback" in line or " ERROR " in line for line in log), "\n".join(log)
+    refused = [line for line in log if "malformed HTTP request" in line]
+    assert len(refused) == 4, "\n".join(log)
+    assert all(" WARNING aiohttp.server " in line for line in refused)
+    assert (
+        "malformed HTTP request from 127.0.0.1 refused with 400: BadHttpMessage: Invalid "
+        "header token: b'Bad Header'" in refused[0]
+    )
+    assert "LineTooLong: Got more than 8190 bytes" in refused[3]
+    assert len(refused[3]) < 400

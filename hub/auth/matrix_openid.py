@@ -14,7 +14,6 @@ log line, an error message or a chained exception (the userinfo URL carries it).
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import re
 from collections.abc import Collection, Mapping
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from hub import bounded_json
 from hub.auth.http import HTTP_TIMEOUT, read_bounded
 from hub.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
 from hub.ids import MatrixUserId, ServerName
@@ -141,7 +141,7 @@ def parse_user_id(value: str) -> tuple[str, ServerName]:
 def parse_well_known(body: bytes) -> ParsedServerName:
     """The delegated server in a /.well-known/matrix/server answer (`{"m.server": ...}`)."""
     try:
-        document = json.loads(body)
+        document = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise ValueError(".well-known/matrix/server is not JSON") from None
     if not isinstance(document, dict):
@@ -252,7 +252,7 @@ async def verify_openid(
 
 def _sub_of(body: bytes, matrix_server_name: str) -> MatrixUserId:
     try:
-        document = json.loads(body)
+        document = bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         document = None
     sub = document.get("sub") if isinstance(document, dict) else None

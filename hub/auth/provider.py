@@ -9,7 +9,6 @@ stream of forged key ids cannot turn the hub into a request amplifier.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -25,6 +24,7 @@ from authlib.oauth2.rfc6749.parameters import (  # type: ignore[import-untyped]
 )
 from joserfc.jwk import Key, KeySet
 
+from hub import bounded_json
 from hub.auth.http import read_bounded
 from hub.auth.oidc import (
     ERROR_CODE,
@@ -69,7 +69,7 @@ async def _read_body(response: aiohttp.ClientResponse, what: str) -> bytes:
 async def _read_json(response: aiohttp.ClientResponse, what: str) -> object:
     body = await _read_body(response, what)
     try:
-        return json.loads(body)
+        return bounded_json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise ProviderUnavailable(f"{what} is not JSON") from None
 

@@ -13,7 +13,6 @@ answers are read up to a bound, every call has a timeout, no cookie or proxy var
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import secrets
 import socket
@@ -23,7 +22,7 @@ import aiohttp
 from aiohappyeyeballs import AddrInfoType
 from yarl import URL
 
-from hub import __version__
+from hub import __version__, bounded_json
 from hub.auth.http import read_bounded
 from hub.errors import Forbidden, NotFound, ServiceUnavailable
 from hub.ids import ServerName
@@ -306,7 +305,7 @@ def _json_object(partner: Partner, status: int, raw: bytes) -> JsonAnswer:
     if not raw:
         return {}
     try:
-        document = json.loads(raw)
+        document = bounded_json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         document = None
     if not isinstance(document, dict):

@@ -14,10 +14,11 @@ precise one-line reason; the link logs it once and goes on.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from hub import bounded_json
 
 MAX_LINK_FRAME = 512 * 1024  # an offer carrying fifty people's streams is ~100 KB
 MAX_SDP = 400 * 1024
@@ -205,8 +206,10 @@ def parse_link_message(frame: str | bytes) -> LinkMessage:
     if len(frame) > MAX_LINK_FRAME:
         raise LinkError(f"link message is larger than {MAX_LINK_FRAME} bytes")
     try:
-        data = json.loads(frame)
-    except (ValueError, UnicodeDecodeError):
+        data = bounded_json.loads(frame)
+    except bounded_json.TooDeep as exc:
+        raise LinkError(f"link message is not acceptable: {exc}") from None
+    except ValueError:  # UnicodeDecodeError included
         raise LinkError("link message is not JSON") from None
     if not isinstance(data, dict):
         raise LinkError("link message is not a JSON object")

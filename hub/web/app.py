@@ -51,6 +51,7 @@ from hub.web.limits import RateLimits
 from hub.web.login import add_login
 from hub.web.middleware import (
     metrics_middleware,
+    name_the_server,
     real_client_middleware,
     request_id_middleware,
     security_headers_middleware,
@@ -117,6 +118,7 @@ def create_app(config: HubConfig) -> web.Application:
         ],
         client_max_size=1024 * 1024,
     )
+    app.on_response_prepare.append(name_the_server)
     app[CONFIG] = config
     app[METRICS] = HubMetrics()
     app[TEMPLATES] = template_environment()

@@ -143,6 +143,16 @@ async def security_headers_middleware(request: web.Request, handler: Handler) ->
     return response
 
 
+# The product, never its version nor Python's and aiohttp's (aiohttp's default names all three).
+SERVER_NAME = "visio-hub"
+
+
+async def name_the_server(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: runs for every answer aiohttp routes, including error answers,
+    streamed and static files and WebSocket upgrades, which middlewares see already sent."""
+    response.headers["Server"] = SERVER_NAME
+
+
 def frame_ancestors(request: web.Request) -> str:
     """Who may frame this answer: the configured Matrix clients for the meeting page in widget
     mode (its error answers too, so the iframe can show them), nobody otherwise."""

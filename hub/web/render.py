@@ -33,6 +33,9 @@ def render(request: web.Request, name: str, status: int = 200, **context: Any) -
     template = request.app[TEMPLATES].get_template(name)
     html = template.render(lang=lang, path=request.path, **context)
     response = web.Response(text=html, status=status, content_type="text/html")
+    if context.get("csrf_token"):
+        # The token is the session's: no cache, shared or the browser's, may keep the page.
+        response.headers["Cache-Control"] = "no-store"
     if request.query.get("lang") in LANGUAGES:
         response.set_cookie(
             LANG_COOKIE,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from hub.auth.session import Session
-from hub.errors import BadRequest, Unauthorized
+from hub.bounded_json import TooDeep, loads
+from hub.errors import BadRequest, JsonTooDeep, Unauthorized
 from hub.web.keys import CONFIG, SESSION, SESSION_CODEC
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -46,12 +46,14 @@ def validation_message(exc: ValidationError) -> str:
 
 
 async def read_json(request: web.Request, model: type[Model]) -> Model:
-    """Parse the body as `model`; a precise 400 for non-JSON or invalid fields."""
+    """Parse the body as `model`; a precise 400 for non-JSON, too deep JSON or invalid fields."""
     if request.content_type != "application/json":
         raise BadRequest("the body must be application/json")
     try:
-        data = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
+        data = loads(await request.read())
+    except TooDeep as exc:
+        raise JsonTooDeep(f"the body is not acceptable: {exc}") from None
+    except ValueError:  # UnicodeDecodeError included
         raise BadRequest("the body is not valid JSON") from None
     try:
         return model.model_validate(data)

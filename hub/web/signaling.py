@@ -11,10 +11,11 @@ neither side ever has to resolve offer glare. The full description is in docs/si
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from hub.bounded_json import TooDeep, loads
 
 MAX_FRAME = 64 * 1024  # an SDP with a dozen m-lines is ~10 KB; 64 KB leaves room, bounds abuse
 MAX_SDP = 60 * 1024
@@ -207,7 +208,9 @@ def parse_client_message(frame: str | bytes) -> ClientMessage:
     if len(frame) > MAX_FRAME:
         raise SignalingError("too_large", f"message is larger than {MAX_FRAME} bytes")
     try:
-        data = json.loads(frame)
+        data = loads(frame)
+    except TooDeep as exc:
+        raise SignalingError("json_too_deep", f"message is not acceptable: {exc}") from None
     except ValueError:
         raise SignalingError("invalid_json", "message is not valid JSON") from None
     if not isinstance(data, dict):

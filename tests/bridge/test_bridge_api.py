@@ -239,6 +239,22 @@ async def test_malformed_requests_get_a_precise_400_and_store_nothing(
     assert bridge.app[ROOM_ROSTERS].power([ROOM], ALICE) is None
 
 
+@pytest.mark.parametrize(("method", "action"), [("POST", "start"), ("PUT", "members")])
+async def test_json_nested_too_deep_is_refused_before_parsing(
+    bridge: Bridge, method: str, action: str
+):
+    # The members route reads up to 4 MB: a bomb filling all of it is refused all the same.
+    bomb = "[" * (4 * 1024 * 1024 - 1 if action == "members" else 100_000)
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        url = bridge.server.make_url(_room_path(action))
+        async with http.request(method, url, data=bomb) as answer:
+            problem = await answer.json()
+    assert (answer.status, problem["code"]) == (400, "json_too_deep"), problem
+    assert await bridge.links() == 0
+    assert bridge.app[ROOM_ROSTERS].power([ROOM], ALICE) is None
+
+
 async def test_the_bridge_token_is_required(bridge: Bridge, caplog: pytest.LogCaptureFixture):
     url = bridge.server.make_url(_room_path("start"))
     caplog.set_level(logging.WARNING, logger="hub.web.bridge_api")

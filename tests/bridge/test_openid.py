@@ -365,6 +365,8 @@ def test_well_known_and_federation_url():
     assert federation_url(parse_server_name("[::1]:9000")) == "https://[::1]:9000"
     for body, message in [
         (b"<html>", "not JSON"),
+        # The homeserver is whichever the client names: its answer may be a bomb.
+        (b"[" * 100_000, "not JSON"),
         (b"[]", "not a JSON object"),
         (b'{"m.server": 1}', '"m.server" string'),
         (b'{"m.server": "https://evil"}', "server name"),

@@ -49,6 +49,7 @@ def test_each_message_round_trips() -> None:
     ("frame", "error"),
     [
         ("not json", "link message is not JSON"),
+        ("[" * 10_000, "link message is not acceptable: JSON is nested deeper than 32 levels"),
         ("[1, 2]", "link message is not a JSON object"),
         ('{"type": "shutdown"}', "unknown link message type 'shutdown'"),
         ('{"type": "left"}', "left: participant_id: Field required"),
