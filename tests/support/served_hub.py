@@ -4,6 +4,7 @@ set-up, real runner, its log in a file the test reads."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ class ServedHub:
     port: int
     log_path: Path
     codec: SessionCodec  # the hub's own, from the same secret key: CSRF tokens for its sessions
+    process: subprocess.Popen[bytes]
 
     def log_lines(self) -> list[str]:
         return self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -50,6 +52,6 @@ def served_hub(folder: Path, **sections: dict[str, object]) -> Iterator[ServedHu
     try:
         processes.wait_for_port("127.0.0.1", port, 60, process)
         codec = SessionCodec(config.security.secret_key.get_secret_value(), secure=False)
-        yield ServedHub(f"http://127.0.0.1:{port}", port, log_path, codec)
+        yield ServedHub(f"http://127.0.0.1:{port}", port, log_path, codec, process)
     finally:
         processes.stop(process)
