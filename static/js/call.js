@@ -332,6 +332,7 @@ export class Call {
       hand: Boolean(info.hand),
       role: info.role || "participant",
       isSelf: Boolean(info.is_self) || info.id === this.selfId,
+      reconnecting: Boolean(info.reconnecting),
     };
     this.participants.set(participant.id, participant);
     return participant;

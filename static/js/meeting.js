@@ -156,7 +156,7 @@ function main() {
   window.visioDebug = Object.freeze({
     state: () => call.state,
     participants: () => [...call.participants.values()].map((p) => ({
-      id: p.id, name: p.name, audio: p.audio, video: p.video, hand: p.hand, screen: p.screen, role: p.role, isSelf: p.isSelf,
+      id: p.id, name: p.name, audio: p.audio, video: p.video, hand: p.hand, screen: p.screen, role: p.role, isSelf: p.isSelf, reconnecting: p.reconnecting,
     })),
     publishPc: () => (call.publish ? call.publish.pc : null),
     subscribePc: () => (call.subscribe ? call.subscribe.pc : null),

@@ -133,8 +133,16 @@ def test_a_dropped_network_recovers_media_without_reload(
             a.wait_for_timeout(2000)
             cut = decoded_camera(a, stayed.id)
             states = set()
+            seen_by_b = set()  # how B's page shows A meanwhile
             for _ in range(int((DROP_SECONDS - 2) / 0.25)):
                 states.add(a.evaluate("() => window.visioDebug.state()"))
+                seen_by_b.add(
+                    b.evaluate(
+                        "(id) => (window.visioDebug.participants().find((p) => p.id === id)"
+                        " || {}).reconnecting === true",
+                        dropped.id,
+                    )
+                )
                 a.wait_for_timeout(250)
             still = decoded_camera(a, stayed.id)
         finally:
@@ -142,6 +150,7 @@ def test_a_dropped_network_recovers_media_without_reload(
         restored = time.monotonic()
         assert still - cut <= 2, "A kept decoding B's video: the link was not really cut"
         assert "reconnecting" in states, f"A never noticed the drop (states: {states})"
+        assert True in seen_by_b, "B never saw A as reconnecting"
 
         a.wait_for_function("() => window.visioDebug.state() === 'connected'", timeout=20_000)
         a_id = self_id(a)  # a new one if the page had to rejoin with a new socket
@@ -150,6 +159,8 @@ def test_a_dropped_network_recovers_media_without_reload(
         wait_for_flow([(a, stayed.id, "microphone"), (b, a_id, "microphone")], timeout=10)
         assert tile_playing(a, stayed.id) == "playing"
         assert tile_playing(b, a_id) == "playing"
+        back = b.evaluate("(id) => window.visioDebug.participants().find((p) => p.id === id)", a_id)
+        assert back is not None and back["reconnecting"] is False, back
         assert a.evaluate("() => window.__e2eMarker") == "the same page"
         assert navigations == []
         fresh_subscribe = a.evaluate("() => !window.visioDebug.subscribePc().__e2eOld")
