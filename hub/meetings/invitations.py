@@ -17,11 +17,22 @@ from hub.errors import BadRequest, Conflict, NotFound
 from hub.ids import Identity, MeetingId
 
 MAX_INVITATIONS = 500
-_EMAIL = re.compile(r"^[^@\s:]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
-_MATRIX_USER = re.compile(r"^@[a-z0-9._=/+-]{1,255}:[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
+# Python's \s and ECMA-262's (JSON Schema's) differ: Python's alone has \x1c-\x1f and \x85,
+# ECMA's alone \ufeff. Naming the difference makes these forms mean the same in both.
+_SPACE = r"\s\x1c-\x1f\x85\ufeff"
+_EMAIL_FORM = rf"[^@{_SPACE}:]{{1,64}}@[A-Za-z0-9.-]{{1,253}}\.[A-Za-z]{{2,63}}"
+_MATRIX_FORM = r"@[a-z0-9._=/+-]{1,255}:[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?"
 # A partner's person: their identity on their own hub (which may hold ':' and '@', e.g.
 # local:proconnect:<sub> or matrix:@user:server), then @ and that hub's server name.
-_PARTNER_USER = re.compile(r"^(\S{1,256})@([A-Za-z0-9.-]{1,253}(?::[0-9]{1,5})?)$")
+_PARTNER_FORM = rf"([^{_SPACE}]{{1,256}})@([A-Za-z0-9.-]{{1,253}}(?::[0-9]{{1,5}})?)"
+_EMAIL = re.compile(f"^{_EMAIL_FORM}$")
+_MATRIX_USER = re.compile(f"^{_MATRIX_FORM}$")
+_PARTNER_USER = re.compile(f"^{_PARTNER_FORM}$")
+# What parse_invitee accepts (but surrounding whitespace), from the same pieces, for the
+# OpenAPI document; the same language in Python and in ECMA-262 (JSON Schema).
+INVITEE_PATTERN = (
+    f"^(?:(?:email:)?{_EMAIL_FORM}|(?:matrix:)?{_MATRIX_FORM}|partner:{_PARTNER_FORM})$"
+)
 
 
 @dataclass(frozen=True)

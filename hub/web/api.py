@@ -1,31 +1,37 @@
 """The JSON API under /api/v1. One list of endpoints registers the routes and writes the
-OpenAPI document, so the document cannot drift from the routes that really exist."""
+OpenAPI document (hub/web/openapi.py), so the document cannot drift from the routes that
+really exist."""
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub import __version__
 from hub.auth.session import Session
 from hub.auth.tokens import DEFAULT_LIFETIME, MAX_LIFETIME
 from hub.db.models import AccessLevel, MeetingState, Role
 from hub.errors import Forbidden, NotFound
 from hub.ids import Identity
-from hub.meetings.invitations import InvitationView
+from hub.meetings.invitations import INVITEE_PATTERN, InvitationView
 from hub.meetings.service import MAX_NAME, MAX_TITLE, MeetingService, MeetingView, clean_text
-from hub.web.keys import CONFIG, INVITATIONS, JOIN_TOKENS, LIMITS, MEETINGS
+from hub.web.keys import CONFIG, INVITATIONS, JOIN_TOKENS, LIMITS, MEETINGS, SESSION_CODEC
+from hub.web.openapi import Endpoint, Refusal, openapi_document
 from hub.web.requests import may_create_meetings, read_json, require_session
 from hub.web.ws import meeting_socket
 
 API_PREFIX = "/api/v1"
+
+
+# What clean_text (hub/meetings/service.py) enforces, which a JSON Schema cannot say simply.
+PLAIN_TEXT = (
+    "Plain text: runs of whitespace become one space; blank text and control or format "
+    "characters (Unicode Cc, Cf, Co, Cs) are refused with 400"
+)
 
 
 class CreateMeeting(BaseModel):
@@ -33,7 +39,7 @@ class CreateMeeting(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    title: str = Field(min_length=1, max_length=MAX_TITLE)
+    title: str = Field(min_length=1, max_length=MAX_TITLE, description=PLAIN_TEXT)
     access_level: AccessLevel = AccessLevel.RESTRICTED
 
 
@@ -60,13 +66,26 @@ class CreateInvitation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    invitee: str = Field(min_length=3, max_length=320)
+    invitee: str = Field(
+        min_length=3,
+        max_length=320,
+        description="An e-mail address (name@example.org) or a Matrix user id (@user:server); "
+        "a partner hub's user is partner:<their identity>@<partner server name>. Anything "
+        "else is refused with 400.",
+        examples=["camille@example.org", "@camille:matrix.example.org"],
+        # Documented only: parse_invitee checks it, with a message saying which form is wrong.
+        json_schema_extra={"pattern": INVITEE_PATTERN},
+    )
     role: Literal["participant", "moderator"] = "participant"
 
 
 class InvitationOut(BaseModel):
     id: int
-    invitee: str
+    invitee: str = Field(
+        description="Who is invited, with its kind: email:<address in lower case>, "
+        "matrix:@user:server or partner:<identity>@<server>",
+        examples=["email:camille@example.org", "matrix:@camille:matrix.example.org"],
+    )
     role: Role
     created_at: datetime
 
@@ -80,7 +99,7 @@ class CreateJoinToken(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=MAX_NAME)
+    name: str = Field(min_length=1, max_length=MAX_NAME, description=PLAIN_TEXT)
     role: Literal["participant", "moderator"] = "participant"
     lifetime: int = Field(default=DEFAULT_LIFETIME, ge=60, le=MAX_LIFETIME)
 
@@ -207,120 +226,55 @@ async def end_meeting(request: web.Request) -> web.Response:
     return _json(meeting_out(request, meeting, session.identity))
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One API route and how the OpenAPI document describes it."""
-
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    status: int = 200
-    request: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
-    websocket: bool = False
-
+# The handlers' own reasons to refuse (the session's and the body's are implied by Endpoint).
+NOT_OWNER = Refusal(403, "The caller does not own the meeting (code forbidden)")
+GUESTS_MAY_NOT_CREATE = Refusal(
+    403, "Guests may not create meetings on this hub: log in (code forbidden)"
+)
+ENDED = Refusal(403, "The meeting has ended (code forbidden)")
+NO_MEETING = Refusal(404, "No such meeting (code not_found)")
+NO_INVITATION = Refusal(404, "No such invitation (code not_found)")
+NO_MEETING_ID = Refusal(409, "No free meeting id was found; try again (code conflict)")
+INVITED = Refusal(409, "Already invited, or the meeting has its 500 invitations (code conflict)")
+CREATING_TOO_FAST = Refusal(429, "Too many meetings created from this address (code rate_limited)")
+KNOCKING_TOO_FAST = Refusal(429, "Too many knocks from this address (code rate_limited)")
+NOT_A_WEBSOCKET = Refusal(400, "Not a WebSocket upgrade request (code bad_request)")
+OTHER_SITE = Refusal(403, "The Origin header names another site (code forbidden)")
+OWNED = (NO_MEETING, NOT_OWNER)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/meetings", create_meeting, "Create a meeting owned by the caller",
-             status=201, request=CreateMeeting, response=MeetingOut),
+             status=201, request=CreateMeeting, response=MeetingOut,
+             refusals=(GUESTS_MAY_NOT_CREATE, NO_MEETING_ID, CREATING_TOO_FAST)),
     Endpoint("GET", "/meetings", list_meetings, "List the caller's meetings that have not ended",
              response=MeetingList),
     Endpoint("GET", "/meetings/{meeting_id}", get_meeting, "Get one of the caller's meetings",
-             response=MeetingOut),
+             response=MeetingOut, refusals=OWNED),
     Endpoint("POST", "/meetings/{meeting_id}/invitations", create_invitation,
              "Invite someone by e-mail or Matrix id (owner only)", status=201,
-             request=CreateInvitation, response=InvitationOut),
+             request=CreateInvitation, response=InvitationOut, refusals=(*OWNED, INVITED)),
     Endpoint("GET", "/meetings/{meeting_id}/invitations", list_invitations,
-             "List a meeting's invitations (owner only)", response=InvitationList),
+             "List a meeting's invitations (owner only)", response=InvitationList,
+             refusals=OWNED),
     Endpoint("DELETE", "/meetings/{meeting_id}/invitations/{invitation_id}", delete_invitation,
-             "Withdraw an invitation (owner only)", status=204),
+             "Withdraw an invitation (owner only)", status=204,
+             refusals=(*OWNED, NO_INVITATION)),
     Endpoint("POST", "/meetings/{meeting_id}/tokens", create_join_token,
              "Issue a personal join link valid for at most an hour (owner only)", status=201,
-             request=CreateJoinToken, response=JoinTokenOut),
+             request=CreateJoinToken, response=JoinTokenOut, refusals=(*OWNED, ENDED)),
     Endpoint("POST", "/meetings/{meeting_id}/end", end_meeting,
-             "End a meeting for everyone (owner only)", response=MeetingOut),
+             "End a meeting for everyone (owner only)", response=MeetingOut, refusals=OWNED),
     Endpoint("GET", "/meetings/{meeting_id}/ws", meeting_socket,
              "Join the meeting: WebSocket carrying signaling, chat and state (docs/signaling.md)",
-             status=101, websocket=True),
+             status=101, websocket=True, session=False,
+             refusals=(NOT_A_WEBSOCKET, OTHER_SITE, ENDED, NO_MEETING, KNOCKING_TOO_FAST)),
 )  # fmt: skip
-
-
-def openapi_document(endpoints: tuple[Endpoint, ...]) -> dict[str, Any]:
-    """OpenAPI 3.1 for `endpoints`: schemas from the pydantic models that validate them."""
-    schemas: dict[str, Any] = {}
-    paths: dict[str, dict[str, Any]] = {}
-    problem = {"$ref": "#/components/schemas/Problem"}
-
-    def ref(model: type[BaseModel]) -> dict[str, str]:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-        return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-    for endpoint in endpoints:
-        operation: dict[str, Any] = {
-            "summary": endpoint.summary,
-            "operationId": endpoint.handler.__name__,
-            "responses": {
-                "400": {"description": "Invalid request", "content": {
-                    "application/problem+json": {"schema": problem}}},
-                "401": {"description": "No session or token"},
-                "403": {"description": "Not allowed"},
-            },
-        }  # fmt: skip
-        parameters = [
-            {"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
-            for part in endpoint.path.split("/")
-            if part.startswith("{")
-        ]
-        if parameters:
-            operation["parameters"] = parameters
-        if endpoint.request is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": ref(endpoint.request)}},
-            }
-        success: dict[str, Any] = {"description": "Success"}
-        if endpoint.response is not None:
-            success["content"] = {"application/json": {"schema": ref(endpoint.response)}}
-        if endpoint.websocket:
-            success = {"description": "Switching protocols to a WebSocket"}
-        operation["responses"][str(endpoint.status)] = success
-        paths.setdefault(API_PREFIX + endpoint.path, {})[endpoint.method.lower()] = operation
-    schemas["Problem"] = {
-        "type": "object",
-        "required": ["status", "code", "title", "detail"],
-        "properties": {
-            "status": {"type": "integer"},
-            "code": {"type": "string"},
-            "title": {"type": "string"},
-            "detail": {"type": "string"},
-            "reference": {"type": "string"},
-        },
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Visio hub API", "version": __version__},
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": "visio_session"},
-                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"},
-            },
-        },
-        "security": [{"session": [], "csrf": []}],
-    }
 
 
 def add_api_routes(app: web.Application, endpoints: tuple[Endpoint, ...] = ENDPOINTS) -> None:
     for endpoint in endpoints:
         app.router.add_route(endpoint.method, API_PREFIX + endpoint.path, endpoint.handler)
-    document = openapi_document(endpoints)
+    document = openapi_document(API_PREFIX, endpoints, app[SESSION_CODEC].cookie_name)
 
     async def openapi(request: web.Request) -> web.Response:
         return web.json_response(document)
