@@ -10,7 +10,7 @@ callback of each ICE protocol is wrapped per instance (nothing is patched global
 - `classify` (pure) drops what no layer below may see: empty, oversized, truncated, or of no
   protocol multiplexed on a WebRTC port (RFC 7983);
 - DTLS and SRTP/SRTCP are taken only from addresses ICE knows for this connection (a candidate
-  the participant signalled or a peer that passed an authenticated connectivity check); STUN
+  the participant signalled or a peer that sent an authenticated connectivity check); STUN
   may come from anywhere, since that is how a new path is checked;
 - SRTP and SRTCP are decrypted right here (a failure is counted, not silently skipped as
   aiortc does): a publisher's RTP goes straight to the forwarder, which skips aiortc's STUN
@@ -150,10 +150,20 @@ def _wrap(
     clock = time.monotonic
 
     def known_source(addr: Any) -> bool:
+        """A pair ICE checks, a candidate the participant signalled, or a peer whose
+        authenticated check aioice holds until it can pair it (the browser may start DTLS
+        before that: dropping it would cost a DTLS retransmission, ~0.4 s per join)."""
         source = (addr[0], addr[1])
         if source in known:
             return True
-        if any(pair.remote_addr == source for pair in connection._check_list):
+        if (
+            any(pair.remote_addr == source for pair in connection._check_list)
+            or any(check[1] == source for check in connection._early_checks)
+            or any(
+                (candidate.host, candidate.port) == source
+                for candidate in connection._remote_candidates
+            )
+        ):
             known.add(source)
             return True
         return False
@@ -226,6 +236,8 @@ def check_guard_internals() -> list[str]:
         (RTCIceGatherer, "_connection"),
         (Connection, "_protocols"),
         (Connection, "_check_list"),
+        (Connection, "_early_checks"),
+        (Connection, "_remote_candidates"),
     ]
     missing = [
         f"{owner.__name__}.{name}"
