@@ -258,6 +258,10 @@ class InboundStream:
             if 1 < delta <= NACK_MAX and self.kind == "video":
                 missing = [(self._max_seq + k) & 0xFFFF for k in range(1, delta)]
                 self.spawn(self._nack(missing))
+            elif delta > NACK_MAX and self.kind == "video":
+                # Too much lost to repair (a network cut, a frozen publisher): subscribers'
+                # decoders need a fresh picture, and some clients never ask for one.
+                self.spawn(self.request_keyframe())
             self._max_seq = seq
         transit = now * self.clock_rate - timestamp
         if self._last_transit is not None:

@@ -175,6 +175,20 @@ def test_a_new_leg_waits_for_a_keyframe_and_asks_for_one():
     assert len(path.transport.sent) == 1
 
 
+def test_a_gap_too_large_to_repair_asks_the_publisher_for_a_keyframe():
+    """After a network cut the subscribers' decoders need a fresh picture; NACKs cannot
+    repair hundreds of packets, so the SFU asks for one itself (throttled)."""
+    path = make_path()
+    feed(path, with_sequence(VP8_KEY, 1), with_sequence(VP8_DELTA, 2))
+    before = len(path.upstream)
+    feed(path, with_sequence(VP8_DELTA, 40))  # 37 lost: NACKed, no keyframe asked
+    assert not any(isinstance(p, RtcpPli) for d in path.upstream[before:]
+                   for p in parse_compound(d))  # fmt: skip
+    feed(path, with_sequence(VP8_DELTA, 400))  # 359 lost: a keyframe is the only repair
+    requests = [p for d in path.upstream[before:] for p in parse_compound(d)]
+    assert [p.media_ssrc for p in requests if isinstance(p, RtcpPli)] == [VP8_SSRC]
+
+
 def test_muted_stream_is_stopped_and_counted():
     path = make_path()
     feed(path, with_sequence(VP8_KEY, 1))
