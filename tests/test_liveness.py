@@ -9,13 +9,17 @@ import json
 import logging
 import random
 import re
+import signal
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from aiortc import RTCPeerConnection
 
 from hub.web.keys import LIVE
 from tests.conftest import make_config
+from tests.support import processes
 from tests.support.hub_client import api_client
 from tests.support.peer import Participant, PatternTrack, ToneTrack, gather_on, wait_until
 
@@ -239,3 +243,44 @@ async def test_thousands_of_malformed_messages_get_precise_errors_and_break_noth
     assert len(codes) > sent / 2
     assert troubles(caplog.records) == []
     assert not [r for r in caplog.records if r.exc_info is not None]
+
+
+@pytest.mark.parametrize("how", ["killed", "frozen"])
+async def test_a_killed_or_frozen_participant_leaves_the_roster_within_30_seconds(
+    hub, tmp_path, how
+):
+    """A participant's whole process dies (SIGKILL) or stops (SIGSTOP: its sockets stay
+    open, nothing answers); the others see it leave, and its place is free again."""
+    client, meeting_id, join = hub
+    anne = await join("Anne")
+    base_url = str(client.make_url("")).rstrip("/")
+    log_path = tmp_path / "peer.log"
+    process = processes.start(
+        [sys.executable, "-m", "tests.support.peer_process", base_url, meeting_id, "Fantôme"],
+        log_path=log_path,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        await wait_until(lambda: log_path.read_text().strip() != "", 30, "the peer never joined")
+        ghost_id = log_path.read_text().split()[0]
+        await wait_until(
+            lambda: anne.received.count(ghost_id, "video") > 5, 20, "no video from the peer"
+        )
+        stopped = time.monotonic()
+        process.send_signal(signal.SIGKILL if how == "killed" else signal.SIGSTOP)
+
+        def gone() -> bool:
+            return any(
+                m["type"] == "participant_left" and m["participant_id"] == ghost_id
+                for m in anne.messages
+            )
+
+        await wait_until(gone, 34, f"a {how} participant stayed in the roster")
+        gone_after = time.monotonic() - stopped
+        print(f"\n{how} participant out of the roster {gone_after:.1f} s later")
+        assert gone_after <= 30
+        assert roster(client, meeting_id) == 1
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+        processes.stop(process, signal.SIGKILL)

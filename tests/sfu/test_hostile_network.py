@@ -179,3 +179,10 @@ async def test_a_minute_of_hostile_datagrams(meeting, caplog):
     assert counted >= 0.8 * sent["stranger"], (counted, sent)
     assert rss_growth_mb < 64
     assert troubles(caplog.records) == []
+    # A loop busy with a flood is not a dead peer: consent held for both all along.
+    for person in (anne, bruno):
+        states = {m["state"] for m in person.messages if m["type"] == "media_state"}
+        assert states <= {"connected"}, (person.name, states)
+        reconnecting = [m for m in person.messages if m["type"] == "participant_updated"
+                        and m["participant"].get("reconnecting")]  # fmt: skip
+        assert reconnecting == [], reconnecting
