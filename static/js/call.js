@@ -9,6 +9,8 @@ import { PublishConnection, SubscribeConnection } from "./media.js";
 const WELCOME_TIMEOUT_MS = 10000;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 15000;
+const RESTART_POLL_MS = 1000;
+const RESTART_POLL_FOR_MS = 60000;
 const GIVE_UP_AFTER_MS = 120000;
 // If an ICE restart has not brought media back in this time, start again from a new socket.
 const MEDIA_RECOVERY_MS = 10000;
@@ -54,6 +56,7 @@ export class Call {
     this.hand = false;
     this.lastError = null;
     this.reconnect = null; // {started, attempt, timer} while reconnecting
+    this.restartNoticeAt = 0; // when the hub last said it restarts (Date.now())
     this.troubled = new Set();
     this.recoveryTimer = null;
     this.role = "participant"; // own role, from welcome and our own participant_updated
@@ -192,7 +195,12 @@ export class Call {
     }
     // Exponential backoff with jitter, so a hub restart is not met by everyone at once; never
     // sooner than a rate_limited error's retry_after.
-    const base = Math.min(BACKOFF_FIRST_MS * 2 ** reconnect.attempt, BACKOFF_MAX_MS);
+    // After the hub said it restarts, it is back within seconds: try every second for a
+    // while instead of backing off, so people are back in as soon as it is up.
+    const restarting = this.restartNoticeAt && Date.now() - this.restartNoticeAt < RESTART_POLL_FOR_MS;
+    const base = restarting
+      ? RESTART_POLL_MS
+      : Math.min(BACKOFF_FIRST_MS * 2 ** reconnect.attempt, BACKOFF_MAX_MS);
     const delay = Math.max(base * (0.75 + Math.random() * 0.5), this.retryWait());
     reconnect.attempt += 1;
     reconnect.timer = window.setTimeout(() => this.attemptReconnect(), delay);
@@ -551,6 +559,7 @@ export class Call {
 
   /** The hub is restarting: the socket closes next and the reconnect loop brings us back. */
   hubRestarting() {
+    this.restartNoticeAt = Date.now();
     this.emit("notice", { key: "meeting.notice.restarting" });
   }
 
