@@ -27,6 +27,16 @@ from tests.sfu.hostile import (
 from tests.support.hub_client import api_client
 from tests.support.peer import Participant, wait_until
 
+# Datagrams that stopped a meeting before hub/sfu/guard.py, each as found (hex).
+REGRESSIONS = {
+    "empty (aiortc's DTLS reader: IndexError)": "",
+    "2,000-byte RTP-looking (pylibsrtp: packet is too long)": "8060" + "00" * 1998,
+    "2,000-byte RTCP-looking (pylibsrtp: packet is too long)": "80c8" + "00" * 1998,
+    "STUN PRIORITY of 1 byte (aioice: struct.error)":
+        "000100082112a4420000000000000000000000000024000100000000",
+    "STUN ICE-CONTROLLED of 2 bytes (aioice: struct.error)":
+        "000100082112a4420000000000000000000000008029000201020000",
+}  # fmt: skip
 FUZZ_SECONDS = float(os.environ.get("HUB_FUZZ_SECONDS", "60"))
 DROPPED = re.compile(r'^hub_sfu_datagrams_dropped_total\{reason="([a-z_]+)"\} (\S+)$', re.M)
 
@@ -122,14 +132,21 @@ async def test_one_datagram_of_each_kind_stops_nothing(meeting, caplog):
         own, sfu_address = ice_path(anne.publish_pc)
         for name in sorted(CLASSES):
             own.sendto(CLASSES[name](rng), sfu_address)
+        for datagram in REGRESSIONS.values():
+            own.sendto(bytes.fromhex(datagram), sfu_address)
+            for port in ports:
+                stranger.sendto(bytes.fromhex(datagram), port)
+                sent += 1
         await asyncio.sleep(0.5)
         await still_flowing(anne, bruno, 20, 15)
     counted = await dropped(client)
     # Every stranger's datagram that is not well-formed STUN is refused before aiortc.
-    stun_like = 2 * len(ports)  # stun_lying_length is refused too; garbage attributes go on
+    # stun_lying_length is refused too; garbage attributes and the two STUN regressions go on
+    stun_like = 4 * len(ports)
     assert sum(counted.values()) >= sent - stun_like, counted
-    assert counted.get("empty", 0) >= len(ports) + 1
-    assert counted.get("oversized", 0) >= 2 * len(ports) + 2
+    assert counted.get("empty", 0) >= 2 * len(ports) + 2
+    assert counted.get("oversized", 0) >= 4 * len(ports) + 4
+    assert counted.get("rejected_by_stack", 0) >= 2  # the STUN ones from Anne's address
     assert counted.get("unknown_source", 0) >= 2 * len(ports)
     assert troubles(caplog.records) == []
     lines = [r for r in caplog.records if "media datagram dropped" in r.getMessage()]
