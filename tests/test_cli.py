@@ -44,11 +44,14 @@ def test_no_config_and_no_dev_says_what_to_do(tmp_path):
     )
 
 
-def test_dev_serve_starts_out_of_the_box_and_stops_on_sigterm(tmp_path):
-    port = free_port()
+def _serve_ready(
+    port: int, cwd, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """`hub serve ARGS` in `cwd`, once /health/ready answers ok on `port`."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--dev", "--port", str(port)],
-        cwd=tmp_path,
+        [sys.executable, "-m", "hub", "serve", *args],
+        cwd=cwd,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -57,6 +60,17 @@ def test_dev_serve_starts_out_of_the_box_and_stops_on_sigterm(tmp_path):
         wait_for_port("127.0.0.1", port, 30, process)  # type: ignore[arg-type]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready") as answer:
             assert json.load(answer)["status"] == "ok"
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return process
+
+
+def test_dev_serve_starts_out_of_the_box_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    process = _serve_ready(port, tmp_path, "--dev", "--port", str(port))
+    try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/?q=private-query-value") as page:
             assert page.status == 200
         assert (tmp_path / "data" / "hub.sqlite3").is_file()
@@ -167,18 +181,8 @@ def test_production_start_creates_a_missing_data_dir_private(tmp_path):
     port = free_port()
     config = _production_config(tmp_path, data_dir, port)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve", "--config", str(config)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = _serve_ready(port, tmp_path, "--config", str(config), env=env)
     try:
-        wait_for_port("127.0.0.1", port, 30, process)  # type: ignore[arg-type]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready") as answer:
-            assert json.load(answer)["status"] == "ok"
         assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
         assert (data_dir / "hub.sqlite3").is_file()
     finally:

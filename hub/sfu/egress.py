@@ -14,6 +14,8 @@ from typing import Any
 
 from aiortc.rtcdtlstransport import RTCDtlsTransport, State
 
+from hub.sfu.internals import missing_attributes
+
 _CONNECTED = State.CONNECTED
 
 
@@ -55,9 +57,5 @@ def check_fast_path_internals() -> list[str]:
         (RTCDtlsTransport, "_tx_srtp"),
         (Connection, "_nominated"),
     ]
-    missing = [
-        f"{owner.__name__}.{name}"
-        for owner, name in wanted
-        if name not in vars(owner)["__init__"].__code__.co_names
-    ]
+    missing = missing_attributes(wanted)
     return missing

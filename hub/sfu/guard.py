@@ -35,6 +35,8 @@ import pylibsrtp
 from aiortc import RTCPeerConnection
 from aiortc.rtcdtlstransport import State
 
+from hub.sfu.internals import missing_attributes, missing_methods
+
 if TYPE_CHECKING:
     from hub.sfu.forwarder import SfuCounters
 
@@ -239,12 +241,6 @@ def check_guard_internals() -> list[str]:
         (Connection, "_early_checks"),
         (Connection, "_remote_candidates"),
     ]
-    missing = [
-        f"{owner.__name__}.{name}"
-        for owner, name in wanted
-        if name not in vars(owner)["__init__"].__code__.co_names
-    ]
-    for owner, attribute in ((StunProtocol, "datagram_received"), (CandidatePair, "remote_addr")):
-        if not hasattr(owner, attribute):
-            missing.append(f"{owner.__name__}.{attribute}")
-    return missing
+    return missing_attributes(wanted) + missing_methods(
+        [(StunProtocol, "datagram_received"), (CandidatePair, "remote_addr")]
+    )

@@ -23,6 +23,8 @@ from typing import Any, Literal
 from aioice import stun
 from aiortc import RTCPeerConnection
 
+from hub.sfu.internals import missing_attributes, missing_methods
+
 log = logging.getLogger(__name__)
 
 CONSENT_INTERVAL = 2.0  # seconds between probes (±20 %)
@@ -112,14 +114,6 @@ def check_liveness_internals() -> list[str]:
     """Names this module needs from aioice that are missing in this install."""
     from aioice.ice import Connection
 
-    missing = [
-        f"Connection.{name}"
-        for name in ("_nominated", "_query_consent_task", "remote_password")
-        if name not in vars(Connection)["__init__"].__code__.co_names
-    ]
-    missing += [
-        f"Connection.{name}"
-        for name in ("query_consent", "build_request", "close")
-        if not hasattr(Connection, name)
-    ]
-    return missing
+    return missing_attributes(
+        (Connection, name) for name in ("_nominated", "_query_consent_task", "remote_password")
+    ) + missing_methods((Connection, name) for name in ("query_consent", "build_request", "close"))
