@@ -331,6 +331,9 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "visibles. Reconnexion en cours…"
         ),
         "meeting.notice.cascade_restored": "Liaison avec l'instance {instance} rétablie.",
+        "meeting.notice.cascade_restarting": (
+            "L'instance {instance} redémarre : ses participants reviennent dans un instant…"
+        ),
         "meeting.notice.now_moderator": "Vous êtes maintenant modérateur de la réunion.",
         "meeting.notice.no_longer_moderator": "Vous n'êtes plus modérateur de la réunion.",
         "meeting.noscript": (
@@ -629,6 +632,9 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "Reconnecting…"
         ),
         "meeting.notice.cascade_restored": "Connection to the {instance} instance restored.",
+        "meeting.notice.cascade_restarting": (
+            "The {instance} instance is restarting: its participants will be back in a moment…"
+        ),
         "meeting.notice.now_moderator": "You are now a moderator of the meeting.",
         "meeting.notice.no_longer_moderator": "You are no longer a moderator of the meeting.",
         "meeting.noscript": (

@@ -135,6 +135,15 @@ class CascadeLinks:
             # Often called from the link's own task (the host said "ended"): stop it apart.
             self.spawn(outbound.stop())
 
+    async def farewell(self) -> None:
+        """This hub is stopping: each partner whose people are in one of our meetings is
+        told (its people see "<our hub> restarts" instead of a lost link), then let go."""
+        for link in list(self.hosted.values()):
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1):
+                    await link.send(m.Restarting(type="restarting"))
+            await link.close()
+
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -250,7 +259,7 @@ class OutboundLink:
                         self._up.clear()
                     if not self.wanted():
                         return
-                    await self._tell("lost")
+                    await self._tell("restarting" if link.partner_restarting else "lost")
                     self._failures = 1
                 if not self.wanted() and self._failures > len(RECONNECT_DELAYS):
                     return

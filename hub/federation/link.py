@@ -130,6 +130,8 @@ class MeetingLink:
     detached: asyncio.Event = field(default_factory=asyncio.Event)
     # Hosting side: a newer link of the same partner took over (do not tear down its media).
     superseded: bool = False
+    # Partner side: the host said it restarts (its close is expected; we come back).
+    partner_restarting: bool = False
     # The meeting's roster and media are open to the other side. The host opens them only
     # once the partner brought someone it admitted: a partner that merely knows a meeting's
     # id learns nothing of it.
@@ -288,6 +290,8 @@ class MeetingLink:
                 if not self.hosting:
                     self.live.locked = locked
                     await self.live.broadcast(sig.MeetingStateChanged(locked=locked))
+            case m.Restarting():
+                self.partner_restarting = True  # the close that follows is not a failure
             case m.Ended():
                 if not self.hosting:
                     await self.app[MEETINGS].end(

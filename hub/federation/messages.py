@@ -178,6 +178,13 @@ class Ended(_Message):
     type: Literal["ended"]
 
 
+class Restarting(_Message):
+    """The hub that sends it is stopping for a restart: the link closes next; the partner
+    tells its people and reconnects as usual."""
+
+    type: Literal["restarting"]
+
+
 LinkMessage = Annotated[
     Hello
     | Joined
@@ -191,13 +198,14 @@ LinkMessage = Annotated[
     | Verdict
     | Withdraw
     | Locked
-    | Ended,
+    | Ended
+    | Restarting,
     Field(discriminator="type"),
 ]
 _LINK: TypeAdapter[LinkMessage] = TypeAdapter(LinkMessage)
 LINK_TYPES = frozenset(
     ("hello", "joined", "updated", "left", "offer", "answer", "chat", "mute", "remove",
-     "verdict", "withdraw", "locked", "ended")
+     "verdict", "withdraw", "locked", "ended", "restarting")
 )  # fmt: skip
 
 

@@ -375,10 +375,10 @@ class Pong(_Message):
 
 class CascadeState(_Message):
     """The link to the instance hosting this meeting was lost (its people are gone from view
-    and we are reconnecting) or is back."""
+    and we are reconnecting), is lost because that hub restarts, or is back."""
 
     type: Literal["cascade"] = "cascade"
-    state: Literal["lost", "restored"]
+    state: Literal["lost", "restarting", "restored"]
     instance: str
 
 

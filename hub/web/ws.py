@@ -605,5 +605,9 @@ async def meeting_socket(request: web.Request) -> web.StreamResponse:
 
 async def say_farewell(app: web.Application) -> None:
     """On shutdown (SIGTERM): every page is told the hub restarts and its socket is closed
-    with a code that makes it reconnect; aiohttp then has no handler left to wait for."""
+    with a code that makes it reconnect, and so is every partner hub with people in our
+    meetings; aiohttp then has no handler left to wait for."""
+    cascade = app.get(CASCADE)
+    if cascade is not None:
+        await cascade.farewell()
     await app[SOCKETS].farewell(sig.to_json(sig.Restarting()))

@@ -480,7 +480,10 @@ export class Call {
 
   /** The link to the instance hosting the meeting dropped (its people left our view) or is back. */
   cascadeState({ state, instance }) {
-    const key = state === "lost" ? "meeting.notice.cascade_lost" : "meeting.notice.cascade_restored";
+    const key = {
+      lost: "meeting.notice.cascade_lost",
+      restarting: "meeting.notice.cascade_restarting",
+    }[state] || "meeting.notice.cascade_restored";
     this.emit("notice", { key, values: { instance: instance || "?" } });
   }
 

@@ -27,7 +27,7 @@ from hub.federation.link import partner_identity
 from hub.ids import ServerName
 from hub.meetings.invitations import parse_invitee
 from hub.web.keys import FEDERATION, LIVE, MEETINGS, SFU
-from hub.web.ws import CLOSE_CODES
+from hub.web.ws import CLOSE_CODES, say_farewell
 from tests.conftest import make_config
 from tests.federation.conftest import partner_entry, serving, signed
 from tests.support.hub_client import csrf_header
@@ -248,6 +248,31 @@ async def test_the_end_reaches_the_partner_and_a_removed_partner_is_cut_off(
     mirror = await ministries.b[MEETINGS].get(meeting_id)
     assert mirror.state is MeetingState.ENDED and mirror.host_instance == A
     await dora.close()
+    await anne.close()
+
+
+async def test_a_host_that_restarts_tells_its_partners_people_who_come_back(
+    ministries: Ministries,
+) -> None:
+    """SIGTERM on the host (its shutdown handler, run here in process): the host's own pages
+    are told and closed with 1012; the partner's people see "<host> restarts", not a lost
+    link, and the partner's link comes back by itself."""
+    owner_http, meeting_id = await ministries.meeting_on_a("public")
+    anne = await ministries.socket(owner_http, meeting_id, "Anne")
+    await anne.join()
+    bruno = await ministries.person_on_b(meeting_id, "Bruno")
+    await bruno.join()
+    await anne.wait_for("participant_joined")
+    seen = len(bruno.messages)
+    await say_farewell(ministries.a)
+    assert (await anne.wait_for("restarting"))["type"] == "restarting"
+    await wait_until(lambda: anne.ws.closed, 5, "A did not close Anne's socket")
+    assert anne.ws.close_code == 1012
+    told = await bruno.wait_for("cascade", timeout=10, after=seen)
+    assert told == {"type": "cascade", "state": "restarting", "instance": "Intérieur"}
+    back = await bruno.wait_for("cascade", timeout=15, after=bruno.messages.index(told) + 1)
+    assert back == {"type": "cascade", "state": "restored", "instance": "Intérieur"}
+    await bruno.close()
     await anne.close()
 
 
