@@ -16,10 +16,12 @@ FAREWELL_TIMEOUT = 2.0  # seconds for all the goodbyes together
 
 
 class OpenSockets:
-    """The open meeting sockets; `farewell` tells each page and closes it, all at once."""
+    """The open meeting sockets and those still leaving; `farewell` tells each page and
+    closes it, all at once."""
 
     def __init__(self) -> None:
         self._sockets: set[web.WebSocketResponse] = set()
+        self._leaving: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return len(self._sockets)
@@ -29,6 +31,11 @@ class OpenSockets:
 
     def discard(self, ws: web.WebSocketResponse) -> None:
         self._sockets.discard(ws)
+
+    def hold(self, task: asyncio.Task[None]) -> None:
+        """Keep a socket's leaving task alive to its end (asyncio holds weak references)."""
+        self._leaving.add(task)
+        task.add_done_callback(self._leaving.discard)
 
     async def farewell(self, frame: str) -> None:
         sockets = list(self._sockets)

@@ -156,7 +156,12 @@ class Connection:
                 elif frame.type == WSMsgType.ERROR:
                     break
         finally:
-            await self._leave()
+            # aiohttp cancels the handler when the client's connection drops, often in the
+            # middle of this: leaving runs to its end in a task of its own (cancelled half
+            # way, closing the connections left their sockets and aiortc's tasks behind).
+            leaving = asyncio.get_running_loop().create_task(self._leave())
+            self.app[SOCKETS].hold(leaving)
+            await asyncio.shield(leaving)
 
     async def _wait_for_join(self) -> None:
         while True:
