@@ -59,6 +59,9 @@ LINK_PLI_INTERVAL = 0.01
 __all__ = ["NACK_MAX", "InboundStream", "Layer", "Leg", "SfuCounters"]
 
 DEFAULT_REMB = 1_500_000  # bits/s offered to publishers before any subscriber reports
+# A simulcast publisher's uplink is not bounded by its viewers' downlinks (each leg takes the
+# layer that fits, docs/simulcast.md): enough for Chromium's three layers at 1280x720.
+SIMULCAST_REMB = 2_500_000
 
 _HEADER = struct.Struct("!BBHII")
 _unpack_header = _HEADER.unpack_from
@@ -372,7 +375,10 @@ class InboundStream:
         data = bytes(RtcpRr(ssrc=self.rtcp_ssrc, reports=blocks))
         if self.kind == "video":
             estimates = [leg.remb for leg in self.legs if leg.remb]
-            bitrate = min(estimates) if estimates else DEFAULT_REMB * len(blocks)
+            if self.simulcast:
+                bitrate = SIMULCAST_REMB
+            else:
+                bitrate = min(estimates) if estimates else DEFAULT_REMB
             ssrcs = [block.ssrc for block in blocks]
             data += bytes(RtcpRemb.from_bitrate(self.rtcp_ssrc, bitrate, ssrcs))
         return data

@@ -259,6 +259,8 @@ class Welcome(_Message):
     ice_servers: list[IceServer]
     role: RoleName = "participant"
     locked: bool = False
+    # The SFU receives VP8 simulcast (docs/simulcast.md): the camera may be sent in layers.
+    simulcast: bool = True
 
 
 class LobbyEntryInfo(_Message):

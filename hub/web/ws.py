@@ -372,6 +372,7 @@ class Connection:
                 ],
                 role=role.value,
                 locked=self.live.locked,
+                simulcast=True,
             )
         )
         if role in MODERATING:
