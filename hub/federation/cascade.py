@@ -135,14 +135,24 @@ class CascadeLinks:
             # Often called from the link's own task (the host said "ended"): stop it apart.
             self.spawn(outbound.stop())
 
-    async def farewell(self) -> None:
+    async def farewell(self, within: float) -> None:
         """This hub is stopping: each partner whose people are in one of our meetings is
-        told (its people see "<our hub> restarts" instead of a lost link), then let go."""
-        for link in list(self.hosted.values()):
+        told (its people see "<our hub> restarts" instead of a lost link), then let go; all
+        at once, and never longer than `within` seconds (a partner cut off is not waited for)."""
+
+        async def goodbye(link: MeetingLink) -> None:
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(1):
-                    await link.send(m.Restarting(type="restarting"))
+                await link.send(m.Restarting(type="restarting"))
             await link.close()
+
+        links = list(self.hosted.values())
+        if not links:
+            return
+        _, late = await asyncio.wait(
+            [asyncio.ensure_future(goodbye(link)) for link in links], timeout=within
+        )
+        for task in late:
+            task.cancel()
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -36,6 +36,7 @@ from hub.meetings.events import ChatPosted
 from hub.meetings.live import LiveMeeting, Message, Presence, Verdict
 from hub.meetings.service import MeetingView, clean_text
 from hub.sfu.forwarder import LINK_PREFIX
+from hub.sfu.liveness import PeerState
 from hub.sfu.room import SfuRoom, StreamSource
 from hub.sfu.sdp import SdpError
 from hub.web import moderation
@@ -139,6 +140,7 @@ class MeetingLink:
     _room: SfuRoom | None = None
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _complained: set[str] = field(default_factory=set)
+    _closing: set[asyncio.Task[None]] = field(default_factory=set)
 
     @property
     def meeting_id(self) -> MeetingId:
@@ -198,7 +200,21 @@ class MeetingLink:
             room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
         own = [presence_info(p) for pid, p in live.presences.items() if pid not in self.remote_ids]
         await self.send(m.Hello(type="hello", presences=own))
+        room.watch(self.participant_id, self._media_state)
         await room.add_subscriber(self.participant_id, self._offer)
+
+    def _media_state(self, which: str, state: PeerState) -> None:
+        """The link's media connection to the partner's SFU failed (consent expired, DTLS
+        ended): aiortc cannot renegotiate it, so the link is closed and made again (the
+        partner side reconnects with its backoff), rather than left up without media."""
+        if state == "failed":
+            log.warning(
+                "cascade media to %s lost (%s connection): closing the link to remake it",
+                self.partner, which, extra={"meeting_id": self.meeting_id},
+            )  # fmt: skip
+            task = asyncio.get_running_loop().create_task(self.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def _shut(self) -> None:
         """The link is closing: the partner hears and receives nothing more. (Not done when

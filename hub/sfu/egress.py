@@ -51,11 +51,13 @@ def check_fast_path_internals() -> list[str]:
     """Names the fast send path needs from aiortc/aioice that are missing in this install;
     attributes are looked for in the constructors (the receive side: hub/sfu/guard.py)."""
     from aioice.ice import Connection
+    from aiortc.rtcicetransport import RTCIceTransport
 
-    wanted: list[tuple[type, str]] = [
-        (RTCDtlsTransport, "_state"),
-        (RTCDtlsTransport, "_tx_srtp"),
-        (Connection, "_nominated"),
-    ]
-    missing = missing_attributes(wanted)
-    return missing
+    return missing_attributes(
+        [
+            (RTCDtlsTransport, "_state"),
+            (RTCDtlsTransport, "_tx_srtp"),
+            (RTCIceTransport, "_connection"),
+            (Connection, "_nominated"),
+        ]
+    )

@@ -32,10 +32,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pylibsrtp
+from aioice import stun
 from aiortc import RTCPeerConnection
 from aiortc.rtcdtlstransport import State
 
-from hub.sfu.internals import missing_attributes, missing_methods
+from hub.sfu.internals import ice_connection, missing_attributes, missing_methods
 
 if TYPE_CHECKING:
     from hub.sfu.forwarder import SfuCounters
@@ -54,6 +55,8 @@ LOG_WINDOW = 60.0  # seconds between two log lines for one reason and source hos
 LOG_KEYS = 4096  # (reason, host) pairs remembered for that; beyond it lines are skipped
 
 _CONNECTED = State.CONNECTED
+_CONNECTING = State.CONNECTING
+MAX_QUEUED = 256  # datagrams waiting for aiortc's DTLS reader (it reads about as they come)
 RtpSink = Callable[[bytes, float], None]
 
 
@@ -92,6 +95,7 @@ class DropLog:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.counts: dict[str, int] = {}
         self._last: dict[tuple[str, str], float] = {}
+        self._next_prune = 0.0
         self._clock = clock
 
     def drop(self, reason: str, addr: Any, detail: str = "") -> None:
@@ -103,9 +107,14 @@ class DropLog:
         if last is not None and now - last < LOG_WINDOW:
             return
         if last is None and len(self._last) >= LOG_KEYS:
+            # A flood from many hosts: still counted, no longer each logged. The table is
+            # pruned at most once a second (pruning for every datagram stalled the loop).
+            if now < self._next_prune:
+                return
+            self._next_prune = now + 1.0
             self._forget_before(now - LOG_WINDOW)
             if len(self._last) >= LOG_KEYS:
-                return  # a flood from many hosts: still counted, no longer each logged
+                return
         self._last[key] = now
         log.warning(
             "media datagram dropped: %s%s (from %s; more from there are only counted for %d s)",
@@ -131,7 +140,7 @@ def guard_connection(
         dtls = transceiver.receiver.transport
         if dtls is None:
             continue
-        connection = dtls.transport.iceGatherer._connection
+        connection = ice_connection(dtls)
         if id(connection) in seen:
             continue
         seen.add(id(connection))
@@ -185,15 +194,33 @@ def _wrap(
                 drops.drop(reason, addr)
                 return
             first = data[0]
-            if first > 19 and not known_source(addr):
+            if first < 4:  # STUN, from anywhere: a new path is checked this way
+                try:
+                    stun.parse_message(data)
+                except Exception:  # aioice would queue it as data, or raise
+                    drops.drop("stun_malformed", addr)
+                    return
+                original(data, addr)
+                return
+            if not known_source(addr):
                 drops.drop("unknown_source", addr)
                 return
-            if first < 128:  # STUN and DTLS: aioice and aiortc handle them
+            # What goes on from here waits in aioice's queue (unbounded) for aiortc's reader.
+            if connection._queue.qsize() >= MAX_QUEUED:
+                drops.drop("queue_full", addr)
+                return
+            if first < 64:  # DTLS: aiortc's reader hands it to OpenSSL
                 original(data, addr)
                 return
             srtp = dtls._rx_srtp
             if dtls._state is not _CONNECTED or srtp is None:
-                drops.drop("srtp_before_dtls", addr)
+                if dtls._state is _CONNECTING:
+                    # The peer finished DTLS before us: its first media (the first keyframe)
+                    # comes right behind the Finished message still queued for aiortc's
+                    # reader. Queued behind it, it is decrypted once the handshake is done.
+                    original(data, addr)
+                else:
+                    drops.drop("srtp_without_dtls", addr)
                 return
             if 191 < data[1] < 224:  # SRTCP (RFC 5761)
                 try:
@@ -240,6 +267,7 @@ def check_guard_internals() -> list[str]:
         (Connection, "_check_list"),
         (Connection, "_early_checks"),
         (Connection, "_remote_candidates"),
+        (Connection, "_queue"),
     ]
     return missing_attributes(wanted) + missing_methods(
         [(StunProtocol, "datagram_received"), (CandidatePair, "remote_addr")]

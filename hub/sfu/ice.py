@@ -17,6 +17,7 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
 from hub.config_sections import IceServerConfig
+from hub.sfu.internals import ice_connection, missing_methods
 
 
 def rtc_configuration(ice_servers: Sequence[IceServerConfig]) -> RTCConfiguration:
@@ -37,7 +38,7 @@ async def gather_on(pc: RTCPeerConnection, addresses: Sequence[str]) -> None:
     for transceiver in pc.getTransceivers():
         if transceiver.receiver.transport is None:
             continue
-        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        connection = ice_connection(transceiver.receiver.transport)
         if id(connection) in seen or connection._local_candidates_start:
             continue
         seen.add(id(connection))
@@ -61,7 +62,7 @@ def enlarge_receive_buffers(pc: RTCPeerConnection) -> None:
     for transceiver in pc.getTransceivers():
         if transceiver.receiver.transport is None:
             continue
-        connection = transceiver.receiver.transport.transport.iceGatherer._connection
+        connection = ice_connection(transceiver.receiver.transport)
         if id(connection) in seen:
             continue
         seen.add(id(connection))
@@ -83,18 +84,16 @@ def check_internals() -> None:
     from hub.sfu.guard import check_guard_internals
     from hub.sfu.liveness import check_liveness_internals
 
-    missing = [
-        f"{owner.__name__}.{name}"
-        for owner, name in (
+    missing = missing_methods(
+        [
             (RTCDtlsTransport, "_handle_rtp_data"),
             (RTCDtlsTransport, "_handle_rtcp_data"),
             (RTCDtlsTransport, "_send_rtp"),
             (RTCRtpReceiver, "receive"),
             (RTCRtpSender, "send"),
             (Connection, "get_component_candidates"),
-        )
-        if not hasattr(owner, name)
-    ]
+        ]
+    )
     missing += check_fast_path_internals() + check_guard_internals()
     missing += check_liveness_internals()
     if missing:

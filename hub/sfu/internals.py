@@ -8,6 +8,7 @@ aiortc 1.16 and aioice 0.13 set in their constructors; each module lists what it
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 def missing_attributes(wanted: Iterable[tuple[type, str]]) -> list[str]:
@@ -22,3 +23,9 @@ def missing_attributes(wanted: Iterable[tuple[type, str]]) -> list[str]:
 def missing_methods(wanted: Iterable[tuple[type, str]]) -> list[str]:
     """`Owner.name` for each method (or property) the class does not have."""
     return [f"{owner.__name__}.{name}" for owner, name in wanted if not hasattr(owner, name)]
+
+
+def ice_connection(dtls_transport: Any) -> Any:
+    """The aioice `Connection` under an aiortc DTLS transport (checked by `check_internals`:
+    `RTCIceGatherer._connection`)."""
+    return dtls_transport.transport.iceGatherer._connection

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from aioice import stun
 from aiortc import RTCPeerConnection
 
-from hub.sfu.internals import missing_attributes, missing_methods
+from hub.sfu.internals import ice_connection, missing_attributes, missing_methods
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def watch_peer(pc: RTCPeerConnection, on_state: StateChanged) -> None:
         dtls = transceiver.receiver.transport
         if dtls is None:
             continue
-        connection: Any = dtls.transport._connection
+        connection: Any = ice_connection(dtls)
         if not getattr(connection, "_hub_consent", False):
             connection._hub_consent = True
             connection.query_consent = _consent_check(connection, report)

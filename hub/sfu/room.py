@@ -318,7 +318,7 @@ class SfuRoom:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:  # checked above; anything left is aiortc refusing a detail
-            raise SdpError(f"offer rejected: {exc}") from None
+            raise SdpError(f"offer rejected: {_first_line(exc)}") from None
         member.publish_ufrag = ufrag
         for transceiver in pc.getTransceivers():
             if transceiver.kind not in MEDIA_KINDS:
@@ -333,7 +333,7 @@ class SfuRoom:
         try:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
-            raise SdpError(f"cannot answer this offer: {exc}") from None
+            raise SdpError(f"cannot answer this offer: {_first_line(exc)}") from None
         enlarge_receive_buffers(pc)
         guard_connection(pc, self.counters, member.on_publish_packet)
         _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)

@@ -102,6 +102,13 @@ async def sfu_context(app: web.Application) -> AsyncIterator[None]:
         await sfu.close()
 
 
+async def settle_sockets_context(app: web.Application) -> AsyncIterator[None]:
+    """Registered last, so at shutdown it runs first: sockets still leaving take their
+    people out of the meeting while the SFU and the database they need are open."""
+    yield
+    await app[SOCKETS].settle()
+
+
 def create_app(config: HubConfig) -> web.Application:
     """Build the hub's app; nothing is connected until the runner starts its cleanup contexts."""
     app = web.Application(
@@ -145,6 +152,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(federation_context)  # partner hubs, when [federation] names us
     app.cleanup_ctx.append(cascade_context)  # links to partners' SFUs (closed before the above)
     app.cleanup_ctx.append(bridge_context)  # the Matrix bot, when [matrix] names its account
+    app.cleanup_ctx.append(settle_sockets_context)  # last in, first out: leaving sockets end
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
     add_login(app)  # /auth/* routes and the HTTP session to identity providers

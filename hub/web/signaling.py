@@ -224,8 +224,9 @@ def parse_client_message(frame: str | bytes) -> ClientMessage:
         return _client_adapter.validate_python(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"][1:]) or "message"
-        detail = str(first["msg"]).removeprefix("Value error, ")
+        # Bounded: a field's name comes from the sender (a 50 KB key made a 50 KB log line).
+        where = (".".join(str(part) for part in first["loc"][1:]) or "message")[:60]
+        detail = str(first["msg"]).removeprefix("Value error, ")[:200]
         raise SignalingError("invalid_field", f"{kind}: {where}: {detail}", kind) from None
 
 

@@ -37,7 +37,9 @@ class OpenSockets:
         self._leaving.add(task)
         task.add_done_callback(self._leaving.discard)
 
-    async def farewell(self, frame: str) -> None:
+    async def farewell(self, frame: str, within: float = FAREWELL_TIMEOUT) -> None:
+        """Tell every page (`frame`) and close its socket with 1012, all at once, never
+        longer than `within` seconds (a page that does not answer its close frame is let go)."""
         sockets = list(self._sockets)
         if not sockets:
             return
@@ -49,7 +51,13 @@ class OpenSockets:
 
         log.info("telling %d open meeting sockets that the hub restarts", len(sockets))
         _, late = await asyncio.wait(
-            [asyncio.ensure_future(goodbye(ws)) for ws in sockets], timeout=FAREWELL_TIMEOUT
+            [asyncio.ensure_future(goodbye(ws)) for ws in sockets], timeout=within
         )
-        for task in late:  # a page that does not answer its close frame is not waited for
+        for task in late:
             task.cancel()
+
+    async def settle(self, within: float = FAREWELL_TIMEOUT) -> None:
+        """Wait (at most `within` seconds) for the sockets still leaving: their people are taken out
+        of the meeting and recorded before the SFU and the database close."""
+        if self._leaving:
+            await asyncio.wait(list(self._leaving), timeout=within)

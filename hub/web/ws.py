@@ -56,6 +56,7 @@ from hub.web.keys import (
     SFU,
     SOCKETS,
 )
+from hub.web.sockets import FAREWELL_TIMEOUT
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ RECONNECT_GRACE = 22.0
 CLOSE_MEDIA_LOST = 1001  # "going away": not a 4xxx code, so the page comes back by itself
 # 4000-4999: application codes; the page does not try to come back on these.
 CLOSE_CODES: dict[CloseReason, int] = {"ended": 4001, "removed": 4003}
+LOGGED_REJECTIONS = 10  # per socket: a client sending garbage cannot flood the log
 HEARTBEAT = 10.0  # a ping every 10 s; no pong within 5 s closes the socket
 
 
@@ -126,6 +128,7 @@ class Connection:
         self._peer_states: dict[str, PeerState] = {}
         self._grace: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._rejected = 0  # malformed messages so far (only the first ones are logged)
 
     @property
     def remote(self) -> str:
@@ -437,11 +440,7 @@ class Connection:
         try:
             message = sig.parse_client_message(frame)
         except sig.SignalingError as exc:
-            log.info(
-                "rejected signaling message: %s",
-                exc.message,
-                extra={"error_code": exc.code, "participant_id": self.participant_id},
-            )
+            self._log_rejection(f"rejected signaling message: {exc.message}", exc.code)
             await self.error(exc.code, exc.message, exc.request)
             return
         try:
@@ -450,7 +449,7 @@ class Connection:
             else:
                 await self._dispatch(message)
         except SdpError as exc:
-            log.info("rejected SDP: %s", exc, extra={"participant_id": self.participant_id})
+            self._log_rejection(f"rejected SDP: {exc}", "bad_sdp")
             await self.error("bad_sdp", str(exc), message.type)
         except HubError as exc:
             await self.error(exc.code, exc.detail, message.type)
@@ -464,6 +463,17 @@ class Connection:
             await self.error(
                 "internal_error", f"unexpected error, reference {reference}", message.type
             )
+
+    def _log_rejection(self, text: str, code: str) -> None:
+        """One line per refused message, for the first few on this socket only."""
+        self._rejected += 1
+        if self._rejected > LOGGED_REJECTIONS:
+            return
+        last = self._rejected == LOGGED_REJECTIONS
+        log.info(
+            "%s%s", text[:300], " (further ones on this socket are answered, not logged)"
+            if last else "", extra={"error_code": code, "participant_id": self.participant_id},
+        )  # fmt: skip
 
     async def _while_waiting(self, message: sig.ClientMessage) -> None:
         """In the lobby (or being let in) only ping and leave mean anything."""
@@ -613,7 +623,8 @@ async def say_farewell(app: web.Application) -> None:
     """On shutdown (SIGTERM): every page is told the hub restarts and its socket is closed
     with a code that makes it reconnect, and so is every partner hub with people in our
     meetings; aiohttp then has no handler left to wait for."""
+    goodbyes = [app[SOCKETS].farewell(sig.to_json(sig.Restarting()), FAREWELL_TIMEOUT)]
     cascade = app.get(CASCADE)
     if cascade is not None:
-        await cascade.farewell()
-    await app[SOCKETS].farewell(sig.to_json(sig.Restarting()))
+        goodbyes.append(cascade.farewell(FAREWELL_TIMEOUT))
+    await asyncio.gather(*goodbyes)
