@@ -8,11 +8,14 @@ from __future__ import annotations
 import re
 import time
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.support import (
+    HubServer,
     create_meeting,
     inbound_stats,
     new_context,
@@ -64,6 +67,18 @@ def layer_metrics(base_url: str) -> dict[str, tuple[int, int]]:
 def outbound(page: Page) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = page.evaluate(OUTBOUND_JS)
     return result
+
+
+@pytest.fixture(scope="module")
+def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A hub that asks browsers for simulcast (`sfu.simulcast`, off by default)."""
+    server = HubServer(
+        tmp_path_factory.mktemp("simulcast-hub"), env={"HUB_SFU__SIMULCAST": "true"}
+    ).start()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
 
 
 def test_chromium_publishes_three_layers_and_a_viewer_decodes_the_highest(
