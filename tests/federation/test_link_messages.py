@@ -39,6 +39,7 @@ def test_each_message_round_trips() -> None:
         m.Withdraw(type="withdraw", ticket="t1"),
         m.Locked(type="locked", locked=True),
         m.Ended(type="ended"),
+        m.Restarting(type="restarting"),
     ]
     for message in samples:
         assert m.parse_link_message(m.to_json(message)) == message
