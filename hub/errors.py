@@ -85,3 +85,10 @@ class StartupError(Exception):
 
 class ConfigError(StartupError):
     """The configuration is invalid; the message names the key and where it came from."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message as one bounded line (its type's name when it has none): what
+    a client or a log line is told of a library's refusal, never a traceback."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

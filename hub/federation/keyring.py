@@ -14,6 +14,7 @@ import asyncio
 import logging
 from typing import Protocol
 
+from hub.errors import first_line
 from hub.ids import ServerName
 
 from .keys import Clock, KeyDocumentError, PublishedKeys, VerifyKey, system_clock
@@ -93,7 +94,7 @@ class Keyring:
         except KeyDocumentError as exc:
             raise KeyUnavailable(f"keys of {server_name} are invalid: {exc}") from None
         except Exception as exc:  # the refusal that follows is logged once, with this reason
-            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            reason = first_line(exc)
             raise KeyUnavailable(f"keys of {server_name} could not be fetched: {reason}") from None
         log.info(
             "federation: keys of %s fetched (%s)", server_name, ", ".join(document.verify_keys)

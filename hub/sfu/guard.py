@@ -36,6 +36,7 @@ from aioice import stun
 from aiortc import RTCPeerConnection
 from aiortc.rtcdtlstransport import State
 
+from hub.errors import first_line
 from hub.sfu.internals import ice_connection, missing_attributes, missing_methods
 
 if TYPE_CHECKING:
@@ -164,6 +165,8 @@ def _wrap(
         """A pair ICE checks, a candidate the participant signalled, or a peer whose
         authenticated check aioice holds until it can pair it (the browser may start DTLS
         before that: dropping it would cost a DTLS retransmission, ~0.4 s per join)."""
+        if addr in known:  # IPv4 addresses come as (host, port): one lookup per packet
+            return True
         source = (addr[0], addr[1])
         if source in known:
             return True
@@ -179,13 +182,20 @@ def _wrap(
             return True
         return False
 
+    def enqueue(data: bytes, addr: Any) -> None:
+        """On to aioice, which queues it (unbounded) for aiortc's DTLS reader: bounded here."""
+        if connection._queue.qsize() >= MAX_QUEUED:
+            drops.drop("queue_full", addr)
+        else:
+            original(data, addr)
+
     tasks: set[asyncio.Task[None]] = set()
 
     async def handle_rtcp(plain: bytes, addr: Any) -> None:
         try:
             await dtls._handle_rtcp_data(plain)
         except Exception as exc:  # our RTCP handling failed on this packet: only it is lost
-            drops.drop("rtcp_handler_error", addr, f"{type(exc).__name__}: {exc}"[:200])
+            drops.drop("rtcp_handler_error", addr, f"{type(exc).__name__}: {first_line(exc)}")
 
     def datagram_received(data: bytes, addr: Any) -> None:
         try:
@@ -205,12 +215,8 @@ def _wrap(
             if not known_source(addr):
                 drops.drop("unknown_source", addr)
                 return
-            # What goes on from here waits in aioice's queue (unbounded) for aiortc's reader.
-            if connection._queue.qsize() >= MAX_QUEUED:
-                drops.drop("queue_full", addr)
-                return
             if first < 64:  # DTLS: aiortc's reader hands it to OpenSSL
-                original(data, addr)
+                enqueue(data, addr)
                 return
             srtp = dtls._rx_srtp
             if dtls._state is not _CONNECTED or srtp is None:
@@ -218,7 +224,7 @@ def _wrap(
                     # The peer finished DTLS before us: its first media (the first keyframe)
                     # comes right behind the Finished message still queued for aiortc's
                     # reader. Queued behind it, it is decrypted once the handshake is done.
-                    original(data, addr)
+                    enqueue(data, addr)
                 else:
                     drops.drop("srtp_without_dtls", addr)
                 return
@@ -244,9 +250,9 @@ def _wrap(
             try:
                 sink(plain, clock())
             except Exception as exc:  # our forwarding bug: cost this packet only
-                drops.drop("forwarding_error", addr, f"{type(exc).__name__}: {exc}"[:200])
+                drops.drop("forwarding_error", addr, f"{type(exc).__name__}: {first_line(exc)}")
         except Exception as exc:  # a layer below raised: the socket and the meeting go on
-            drops.drop("rejected_by_stack", addr, f"{type(exc).__name__}: {exc}"[:200])
+            drops.drop("rejected_by_stack", addr, f"{type(exc).__name__}: {first_line(exc)}")
 
     protocol._hub_original = original
     protocol._hub_guard = (dtls, sink)

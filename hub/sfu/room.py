@@ -24,6 +24,7 @@ from typing import Any, Literal
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
+from hub.errors import first_line
 from hub.ids import MeetingId, ParticipantId
 from hub.sfu.forwarder import (
     LINK_PLI_INTERVAL,
@@ -91,11 +92,6 @@ def _default_source(kind: Kind) -> Source:
     return "microphone" if kind == "audio" else "camera"
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
-
-
 async def close_quietly(pc: RTCPeerConnection | None) -> None:
     """Close a connection whatever state a broken peer left it in: cleanup must not fail
     (aiortc raises from close() on a connection whose offer it half accepted)."""
@@ -105,7 +101,7 @@ async def close_quietly(pc: RTCPeerConnection | None) -> None:
     try:
         await pc.close()
     except Exception as exc:
-        log.warning("closing a media connection failed: %s: %s", type(exc).__name__, exc)
+        log.warning("closing a media connection failed: %s", first_line(exc))
 
 
 def _hook_transports(pc: RTCPeerConnection, on_rtp: Any, on_rtcp: Any) -> None:
@@ -298,7 +294,7 @@ class SfuRoom:
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:  # checked above; anything left is aiortc refusing a detail
-            raise SdpError(f"offer rejected: {_first_line(exc)}") from None
+            raise SdpError(f"offer rejected: {first_line(exc)}") from None
         member.publish_ufrag = ufrag
         for transceiver in pc.getTransceivers():
             if transceiver.kind not in MEDIA_KINDS:
@@ -313,7 +309,7 @@ class SfuRoom:
         try:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:
-            raise SdpError(f"cannot answer this offer: {_first_line(exc)}") from None
+            raise SdpError(f"cannot answer this offer: {first_line(exc)}") from None
         enlarge_receive_buffers(pc)
         guard_connection(pc, self.counters, member.on_publish_packet)
         _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
@@ -550,7 +546,7 @@ class SfuRoom:
         except Exception as exc:  # checked above; anything left is aiortc refusing a detail
             if not waiting.done():
                 waiting.set_result(False)
-            raise SdpError(f"answer rejected: {_first_line(exc)}") from None
+            raise SdpError(f"answer rejected: {first_line(exc)}") from None
         if not waiting.done():
             waiting.set_result(True)
 
@@ -572,7 +568,7 @@ class SfuRoom:
         try:
             parsed = candidate_from_sdp(text)
         except Exception as exc:  # aiortc raises value, index and assertion errors alike
-            raise SdpError(f"ICE candidate is malformed: {_first_line(exc)}") from None
+            raise SdpError(f"ICE candidate is malformed: {first_line(exc)}") from None
         parsed.sdpMid = sdp_mid
         parsed.sdpMLineIndex = sdp_mline_index
         try:
@@ -580,7 +576,7 @@ class SfuRoom:
         except ValueError:
             return  # unknown mid: the offer it belonged to is gone
         except Exception as exc:  # aioice asserts on what it cannot use (component, protocol)
-            raise SdpError(f"ICE candidate refused: {_first_line(exc)}") from None
+            raise SdpError(f"ICE candidate refused: {first_line(exc)}") from None
 
     # -- packets --------------------------------------------------------------------------
 

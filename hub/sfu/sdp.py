@@ -13,6 +13,8 @@ from typing import Literal
 
 from aiortc import sdp as aiortc_sdp
 
+from hub.errors import first_line
+
 MAX_MEDIA_SECTIONS = 8
 MAX_RELAYED_SECTIONS = 256  # subscribe answers and cascade offers: one per relayed stream
 REQUIRED_CODEC = {"audio": "opus", "video": "vp8"}
@@ -43,8 +45,7 @@ def check_description(
     try:
         description = aiortc_sdp.SessionDescription.parse(text)
     except Exception as exc:  # aiortc raises assertion, value and index errors alike
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SdpError(f"{kind}: SDP could not be parsed ({detail})") from None
+        raise SdpError(f"{kind}: SDP could not be parsed ({first_line(exc)})") from None
     media = description.media
     if not media:
         raise SdpError(f"{kind}: SDP has no media section")
