@@ -39,6 +39,7 @@ from hub.meetings.service import MAX_NAME, MeetingView, clean_text, identity_kin
 from hub.sfu.liveness import PeerState
 from hub.sfu.room import SfuRoom, StreamSource, Which
 from hub.sfu.sdp import SdpError
+from hub.tasks import Tasks
 from hub.web import moderation
 from hub.web import signaling as sig
 from hub.web.keys import (
@@ -125,9 +126,9 @@ class Connection:
         self.remote_ticket: tuple[MeetingLink, str] | None = None
         self._verdict_task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
-        self._peer_states: dict[str, PeerState] = {}
+        self._peer_states: dict[Which, PeerState] = {}
         self._grace: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks()
         self._rejected = 0  # malformed messages so far (only the first ones are logged)
 
     @property
@@ -393,9 +394,7 @@ class Connection:
     def _on_peer_state(self, which: Which, state: PeerState) -> None:
         """From the SFU (an aiortc event callback): handled in a task of its own."""
         self._peer_states[which] = state
-        task = asyncio.get_running_loop().create_task(self._peer_state_changed(which, state))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._peer_state_changed(which, state))
 
     async def _peer_state_changed(self, which: Which, state: PeerState) -> None:
         """Tell the page (it restarts a failed connection) and the others (they see the
@@ -539,9 +538,9 @@ class Connection:
         await moderation.update_presence(self.live, self.participant_id, **changes)
 
     async def _leave(self) -> None:
-        for task in [*self._tasks, self._grace]:
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
+        self._tasks.cancel()
+        if self._grace is not None and self._grace is not asyncio.current_task():
+            self._grace.cancel()
         if self._verdict_task is not None and not self._verdict_task.done():
             self._verdict_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -35,10 +35,11 @@ from tests.browser.support import (
     watch_errors,
 )
 
-# 2 s was set on an AMD EPYC machine. On this Intel Xeon 2.0 GHz kind, measured from the click:
-# 1.3-2.1 s before issue 12's changes, 1.5-2.9 s after (CI on a fresh clone: 2.93 s). Raised to
-# keep CI honest about what it measures; the slower joins are a suspected regression of the
-# datagram guard, to be found first (see the issue 12/13 notes).
+# 2 s was set on an AMD EPYC machine. On this Intel Xeon 2.0 GHz kind the join varies with the
+# machine's load, not with the code: 7 interleaved runs of this test at 559e855 (before issue
+# 12) and after it, same machine, same load, gave from the click 1.45-7.2 s (median 1.9 s)
+# before and 0.9-4.4 s (median 1.8 s) after; quiet, 0.8-2.1 s. 3 s keeps CI honest on a quiet
+# machine without failing on a scheduling hiccup.
 LATE_JOIN_LIMIT_S = 3.0
 
 
