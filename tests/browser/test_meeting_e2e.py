@@ -336,7 +336,7 @@ def test_a_screen_share_appears_as_its_own_video_and_goes_away(meeting: Meeting)
     a, b, c = meeting.peers
     viewers = [b, c]
     a.page.click("#toggle-screen")
-    expect(a.page.locator("#toggle-screen")).to_have_attribute("aria-pressed", "true")
+    expect(a.page.locator("#toggle-screen")).to_have_attribute("data-state", "on")
     try:
         for viewer in viewers:
             viewer.page.wait_for_function(
@@ -357,9 +357,9 @@ def test_a_screen_share_appears_as_its_own_video_and_goes_away(meeting: Meeting)
             assert tile_playing(viewer.page, a.id, "screen") == "playing"
             assert tile_playing(viewer.page, a.id, "camera") == "playing"
     finally:
-        if a.page.get_attribute("#toggle-screen", "aria-pressed") == "true":
+        if a.page.get_attribute("#toggle-screen", "data-state") == "on":
             a.page.click("#toggle-screen")
-    expect(a.page.locator("#toggle-screen")).to_have_attribute("aria-pressed", "false")
+    expect(a.page.locator("#toggle-screen")).to_have_attribute("data-state", "off")
     for viewer in viewers:
         viewer.page.wait_for_function(
             "(id) => !window.visioDebug.streams().some("
@@ -385,7 +385,7 @@ def test_muting_stops_audio_at_the_sfu_and_unmuting_restores_it(meeting: Meeting
 
     b.page.click("#toggle-mic")
     try:
-        expect(b.page.locator("#toggle-mic")).to_have_attribute("aria-pressed", "true")
+        expect(b.page.locator("#toggle-mic")).to_have_attribute("data-state", "off")
         for listener in listeners:
             listener.page.wait_for_function(
                 "(id) => window.visioDebug.participants().some((p) => p.id === id && !p.audio)",
@@ -409,9 +409,9 @@ def test_muting_stops_audio_at_the_sfu_and_unmuting_restores_it(meeting: Meeting
         # The others are not affected: A still hears C and C hears A.
         wait_for_flow([(a.page, c.id, "microphone"), (c.page, a.id, "microphone")])
     finally:
-        if b.page.get_attribute("#toggle-mic", "aria-pressed") == "true":
+        if b.page.get_attribute("#toggle-mic", "data-state") == "off":
             b.page.click("#toggle-mic")
-    expect(b.page.locator("#toggle-mic")).to_have_attribute("aria-pressed", "false")
+    expect(b.page.locator("#toggle-mic")).to_have_attribute("data-state", "on")
     for listener in listeners:
         listener.page.wait_for_function(
             "(id) => window.visioDebug.participants().some((p) => p.id === id && p.audio)",
