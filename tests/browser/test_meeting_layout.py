@@ -37,7 +37,7 @@ def people(count: int) -> list[dict[str, Any]]:
             "screen": False,
             "hand": False,
             "role": "participant",
-        }  # fmt: skip
+        }
         for i in range(1, count + 1)
     ]
 
@@ -57,7 +57,8 @@ def joined(
 ) -> tuple[Page, LobbyFakeHub]:  # fmt: skip
     context = new_context(browser, hub_server, viewport=viewport)
     page = context.new_page()
-    hub = LobbyFakeHub(others=people(others), role=role).install(page)
+    hub = LobbyFakeHub(others=people(others), role=role)
+    hub.install(page)
     page.goto(f"/m/{meeting_id}")
     page.fill("#name", "Camille")
     page.click("#join-button")
@@ -109,9 +110,8 @@ def check_fits(page: Page, expected_visible: int) -> None:
                 a[2] <= b[0] + 0.5 or b[2] <= a[0] + 0.5 or a[3] <= b[1] + 0.5 or b[3] <= a[1] + 0.5
             )
     scroll = page.evaluate(
-        "() => [document.scrollingElement.scrollHeight - innerHeight,"
-        " document.querySelector('main').scrollHeight - document.querySelector('main').clientHeight,"
-        " document.querySelector('#stage').scrollHeight - document.querySelector('#stage').clientHeight]"
+        "() => [document.scrollingElement, document.querySelector('main'),"
+        " document.querySelector('#stage')].map((e) => e.scrollHeight - e.clientHeight)"
     )
     assert all(extra <= 1 for extra in scroll), scroll
 
