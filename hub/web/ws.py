@@ -17,6 +17,7 @@ from functools import partial
 
 from aiohttp import WSMsgType, web
 
+from hub.auth.tokens import MAX_LIFETIME
 from hub.db.models import IdentityKind, MeetingState, Role
 from hub.errors import (
     BadRequest,
@@ -208,6 +209,11 @@ class Connection:
         token_role: Role | None = None
         if message.token is not None:
             grant = self.app[JOIN_TOKENS].verify(message.token, meeting_id=self.meeting_id)
+            if grant.rejoin:  # it proves only that its holder's session was inside
+                raise Unauthorized(
+                    "Jeton refusé : ticket de retour, pas jeton d'accès / "
+                    "Join token refused: a rejoin ticket, not a join token"
+                )
             identity, email, token_role = grant.identity, None, grant.role
             name = grant.display_name or message.name
             authenticated = is_authenticated_identity(grant.identity)
@@ -223,8 +229,34 @@ class Connection:
             invited_role=await self.app[INVITATIONS].role_for(self.meeting_id, identity, email),
             room_power=await self._room_power(identity),
             removed=live is not None and identity in live.removed,
+            rejoining=self._rejoining(message, identity),
         )
         return visitor, clean_text(name, field="name", limit=MAX_NAME)
+
+    def _rejoining(self, message: sig.Join, identity: Identity) -> bool:
+        """Whether the join shows a valid rejoin ticket of this very identity. A stale or
+        foreign ticket is not an error: the person goes through the usual rules."""
+        if message.rejoin is None:
+            return False
+        where = {"meeting_id": self.meeting_id}
+        try:
+            grant = self.app[JOIN_TOKENS].verify(message.rejoin, meeting_id=self.meeting_id)
+        except Unauthorized as exc:
+            log.info("rejoin ticket not taken: %s", exc.detail, extra=where)
+            return False
+        if not grant.rejoin or grant.identity != identity:
+            log.info("rejoin ticket not taken: not this person's", extra=where)
+            return False
+        return True
+
+    def _rejoin_ticket(self, identity: Identity, name: str) -> str | None:
+        """For a meeting of ours: the ticket that lets this person back in for an hour."""
+        if self.meeting.host_instance is not None:
+            return None
+        return self.app[JOIN_TOKENS].issue(
+            meeting_id=self.meeting_id, identity=identity, display_name=name, role=None,
+            lifetime=MAX_LIFETIME, rejoin=True,
+        )  # fmt: skip
 
     async def _room_power(self, identity: Identity) -> int | None:
         """A verified Matrix user's power in a room linked to this meeting (None: no member)."""
@@ -376,6 +408,7 @@ class Connection:
                 ],
                 role=role.value,
                 locked=self.live.locked,
+                rejoin=self._rejoin_ticket(visitor.identity, name),
             )
         )
         if role in MODERATING:
