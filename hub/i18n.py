@@ -233,6 +233,9 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.status.muted": "micro coupé",
         "meeting.status.camera_off": "caméra coupée",
         "meeting.status.hand": "main levée",
+        "meeting.status.hand_turn": "main levée n° {turn}",
+        "meeting.moderation.lower_hand": "Baisser sa main",
+        "meeting.moderation.lower_hands": "Baisser toutes les mains",
         "meeting.status.reconnecting": "reconnexion…",
         "meeting.status.screen": "partage son écran",
         "meeting.status.speaking": "parle",
@@ -269,6 +272,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.state.waiting": "En salle d'attente",
         "meeting.state.denied": "Accès refusé",
         "meeting.waiting.heading": "Salle d'attente",
+        "meeting.waiting.who": "Réunion « {title} » : vous attendez sous le nom « {name} ».",
         "meeting.waiting.status": "En attente de l'accord d'un organisateur…",
         "meeting.waiting.hint": (
             "Vous entrerez dans la réunion dès qu'un organisateur vous aura admis. Gardez "
@@ -554,6 +558,9 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.status.muted": "microphone off",
         "meeting.status.camera_off": "camera off",
         "meeting.status.hand": "hand raised",
+        "meeting.status.hand_turn": "hand raised, #{turn}",
+        "meeting.moderation.lower_hand": "Lower their hand",
+        "meeting.moderation.lower_hands": "Lower all hands",
         "meeting.status.reconnecting": "reconnecting…",
         "meeting.status.screen": "sharing screen",
         "meeting.status.speaking": "speaking",
@@ -590,6 +597,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.state.waiting": "In the waiting room",
         "meeting.state.denied": "Access refused",
         "meeting.waiting.heading": "Waiting room",
+        "meeting.waiting.who": "Meeting “{title}”: you are waiting as “{name}”.",
         "meeting.waiting.status": "Waiting for an organiser to let you in…",
         "meeting.waiting.hint": (
             "You will enter the meeting as soon as an organiser lets you in. Keep this page open."

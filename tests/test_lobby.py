@@ -253,6 +253,7 @@ async def test_participants_cannot_moderate_and_moderators_cannot_touch_the_owne
         {"type": "set_role", "participant_id": bruno.participant_id, "role": "moderator"},
         {"type": "end_meeting"},
         {"type": "admit", "entry_id": "whatever"},
+        {"type": "lower_hands"},
     ):
         index = len(bruno.messages)
         await bruno.send(attempt)
@@ -494,3 +495,37 @@ async def test_an_admitted_guest_comes_back_with_the_rejoin_ticket_without_the_l
     assert (await back.wait_for("denied"))["reason"] == "removed"
     again = await socket_of(hub.sessions[0], "Gaston")
     assert (await again.knock(rejoin=ticket))["type"] == "waiting"
+
+
+async def test_raised_hands_are_taken_in_turn_and_a_moderator_lowers_them(hub: Hub):
+    _meeting, olga, (bruno, chloe, dan) = await hub.gathering("public", "Bruno", "Chloé", "Dan")
+
+    async def hands() -> dict[str, int | None]:
+        """Olga's view once every update reached her: who has a hand up, with its order."""
+        await asyncio.sleep(0.3)
+        seen: dict[str, dict] = {}
+        for message in olga.messages:
+            if message["type"] == "participant_updated":
+                seen[message["participant"]["id"]] = message["participant"]
+        names = {bruno.participant_id: "Bruno", chloe.participant_id: "Chloé",
+                 dan.participant_id: "Dan"}  # fmt: skip
+        return {names[pid]: p.get("hand_order") for pid, p in seen.items() if p["hand"]}
+
+    for person in (chloe, bruno, dan):
+        await person.send({"type": "hand", "raised": True})
+        await asyncio.sleep(0.05)
+    up = await hands()
+    assert sorted(up, key=lambda name: up[name] or 0) == ["Chloé", "Bruno", "Dan"], up
+    # Chloé lowers and raises again: she goes to the end of the queue.
+    await chloe.send({"type": "hand", "raised": False})
+    await chloe.send({"type": "hand", "raised": True})
+    up = await hands()
+    assert sorted(up, key=lambda name: up[name] or 0) == ["Bruno", "Dan", "Chloé"], up
+    # A moderator lowers one hand, then all of them.
+    await olga.send({"type": "lower_hands", "participant_id": bruno.participant_id})
+    assert set(await hands()) == {"Dan", "Chloé"}
+    await olga.send({"type": "lower_hands"})
+    assert await hands() == {}
+    index = len(olga.messages)
+    await olga.send({"type": "lower_hands", "participant_id": "nobody"})
+    assert (await olga.wait_for("error", after=index))["code"] == "not_found"

@@ -39,6 +39,8 @@ class Presence:
     hand: bool = False
     role: Role = Role.PARTICIPANT
     reconnecting: bool = False  # their media connection is lost; the hub waits for it
+    # Raised hands are taken in turn: the meeting's count of raises when this one went up.
+    hand_order: int = 0
 
 
 Verdict = Literal["admitted", "denied", "ended"]
@@ -93,6 +95,7 @@ class LiveMeeting:
     remote: dict[ParticipantId, RemoteControl] = field(default_factory=dict)
     # Cascade links by partner server name: each hears every broadcast (and picks its part).
     relays: dict[str, Relay] = field(default_factory=dict)
+    hands_raised: int = 0  # how many times a hand went up: orders the queue
 
     def moderators(self) -> list[ParticipantId]:
         return [
@@ -155,12 +158,18 @@ class LiveMeeting:
         current = self.presences.get(participant_id)
         if current is None:
             return None
+        hand_order = current.hand_order
+        if hand is not None and hand != current.hand:
+            if hand:
+                self.hands_raised += 1
+            hand_order = self.hands_raised if hand else 0
         updated = replace(
             current,
             audio=current.audio if audio is None else audio,
             video=current.video if video is None else video,
             screen=current.screen if screen is None else screen,
             hand=current.hand if hand is None else hand,
+            hand_order=hand_order,
             reconnecting=current.reconnecting if reconnecting is None else reconnecting,
         )
         self.presences[participant_id] = updated

@@ -53,6 +53,7 @@ def participant_info(
         video=presence.video,
         screen=presence.screen,
         hand=presence.hand,
+        hand_order=presence.hand_order or None,
         role=presence.role.value,
         is_self=presence.participant_id == self_id,
         reconnecting=presence.reconnecting,
@@ -171,6 +172,16 @@ async def handle(
             if role in MODERATING:
                 await live.send(target.participant_id, sig.to_json(lobby_message(live)))
             log.info("participant role set to %s", role.value, extra=extra)
+        case sig.LowerHands(participant_id=target_id):
+            # Our own people's hands; a partner's people raise and lower theirs on their hub.
+            targets = (
+                [_target(live, target_id)] if target_id is not None
+                else [p for p in live.presences.values() if p.hand]
+            )  # fmt: skip
+            for target in targets:
+                if target.participant_id not in live.remote:
+                    await update_presence(live, target.participant_id, hand=False)
+            log.info("%d raised hand(s) lowered by a moderator", len(targets), extra=extra)
         case sig.EndMeeting():
             await app[MEETINGS].end(live.meeting_id, by=actor.identity, moderator=True)
         case _:

@@ -164,6 +164,13 @@ class EndMeeting(_Message):
     type: Literal["end_meeting"]
 
 
+class LowerHands(_Message):
+    """A moderator lowers one raised hand (`participant_id`) or every one (none given)."""
+
+    type: Literal["lower_hands"]
+    participant_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)] | None = None
+
+
 ClientMessage = Annotated[
     Join
     | PublishOffer
@@ -181,10 +188,13 @@ ClientMessage = Annotated[
     | Remove
     | Lock
     | SetRole
-    | EndMeeting,
+    | EndMeeting
+    | LowerHands,
     Field(discriminator="type"),
 ]
-MODERATION_TYPES = frozenset(("admit", "deny", "mute", "remove", "lock", "set_role", "end_meeting"))
+MODERATION_TYPES = frozenset(
+    ("admit", "deny", "mute", "remove", "lock", "set_role", "end_meeting", "lower_hands")
+)
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = frozenset(
     (
@@ -242,6 +252,8 @@ class ParticipantInfo(_Message):
     video: bool
     screen: bool
     hand: bool
+    # Raised hands in turn: the lower, the earlier (absent when the hand is down).
+    hand_order: int | None = None
     role: RoleName = "participant"
     is_self: bool = False
     reconnecting: bool = False

@@ -364,6 +364,7 @@ export class Call {
       video: Boolean(info.video),
       screen: Boolean(info.screen),
       hand: Boolean(info.hand),
+      handOrder: info.hand ? info.hand_order || 0 : 0,
       role: info.role || "participant",
       isSelf: Boolean(info.is_self) || info.id === this.selfId,
       reconnecting: Boolean(info.reconnecting),
@@ -537,6 +538,11 @@ export class Call {
 
   setLocked(locked) {
     return this.send({ type: "lock", locked });
+  }
+
+  /** A moderator lowers one person's raised hand, or everybody's (no id). */
+  lowerHands(participantId = null) {
+    return this.send(participantId ? { type: "lower_hands", participant_id: participantId } : { type: "lower_hands" });
   }
 
   endMeeting() {

@@ -12,10 +12,13 @@ export function roleLabel(role) {
 }
 
 /** The state badges shared by the list and the video tiles. */
-export function stateBadges(participant) {
+export function stateBadges(participant, turn = 0) {
   const badges = [];
   if (!participant.audio) badges.push(element("span", "badge", t("meeting.status.muted")));
-  if (participant.hand) badges.push(element("span", "badge badge-hand", t("meeting.status.hand")));
+  if (participant.hand) {
+    const text = turn ? t("meeting.status.hand_turn", { turn }) : t("meeting.status.hand");
+    badges.push(element("span", "badge badge-hand", text));
+  }
   if (participant.reconnecting) badges.push(element("span", "badge badge-reconnecting", t("meeting.status.reconnecting")));
   return badges;
 }
@@ -32,10 +35,29 @@ export class ParticipantList {
     this.list = $("participant-list");
     this.rows = new Map(); // participant id -> {item, main, actions}
     this.open = null; // id of the participant whose actions are shown
+    this.turn = new Map();
+    $("lower-hands").addEventListener("click", () => {
+      if (!this.call.lowerHands()) this.notify(t("meeting.moderation.not_sent"), "error");
+    });
+  }
+
+  /** Raised hands first, in the order they went up (the hub numbers them); then the rest. */
+  ordered() {
+    const all = [...this.call.participants.values()];
+    const raised = all.filter((p) => p.hand).sort((a, b) => a.handOrder - b.handOrder);
+    return [...raised, ...all.filter((p) => !p.hand)];
+  }
+
+  /** Each raised hand's turn: 1 for the first up. */
+  turns() {
+    return new Map(this.ordered().filter((p) => p.hand).map((p, index) => [p.id, index + 1]));
   }
 
   render() {
-    const participants = [...this.call.participants.values()];
+    const participants = this.ordered();
+    this.turn = this.turns();
+    const lower = $("lower-hands");
+    lower.hidden = !this.call.isModerator || this.turn.size === 0;
     const wanted = new Set(participants.map((participant) => participant.id));
     let lostFocus = false;
     for (const [id, row] of this.rows) {
@@ -72,7 +94,7 @@ export class ParticipantList {
     if (role) parts.push(element("span", "role-label", role));
     if (!participant.video) parts.push(element("span", "badge", t("meeting.status.camera_off")));
     if (participant.screen) parts.push(element("span", "badge", t("meeting.status.screen")));
-    parts.push(...stateBadges(participant));
+    parts.push(...stateBadges(participant, this.turn.get(participant.id)));
     row.main.replaceChildren(...parts);
     this.renderActions(row, participant);
     return row.item;
@@ -103,6 +125,7 @@ export class ParticipantList {
     toggle.setAttribute("aria-expanded", String(open));
     group.hidden = !open;
     buttons.muteAudio.hidden = !participant.audio;
+    buttons.lowerHand.hidden = !participant.hand;
     buttons.muteVideo.hidden = !participant.video;
     const moderator = participant.role === "moderator";
     // Only the owner removes another moderator or changes their role (the hub checks it too).
@@ -130,6 +153,7 @@ export class ParticipantList {
       return node;
     };
     const buttons = {
+      lowerHand: button("lower-hand", "meeting.moderation.lower_hand"),
       muteAudio: button("mute-audio", "meeting.moderation.mute_audio"),
       muteVideo: button("mute-video", "meeting.moderation.mute_video"),
       role: button("make-moderator", "meeting.moderation.make_moderator"),
@@ -161,6 +185,7 @@ export class ParticipantList {
     if (!participant) return;
     let sent;
     switch (action) {
+      case "lower-hand": sent = this.call.lowerHands(id); break;
       case "mute-audio": sent = this.call.muteParticipant(id, "audio"); break;
       case "mute-video": sent = this.call.muteParticipant(id, "video"); break;
       case "make-moderator": sent = this.call.setRole(id, "moderator"); break;

@@ -364,7 +364,10 @@ export class RoomView {
     avatar.firstChild.textContent = initials(participant.name);
     const label = tile.querySelector(".tile-label");
     label.replaceChildren(element("span", "tile-name", screen ? t("meeting.screen_of", { name }) : name));
-    if (!screen) for (const badge of stateBadges(participant)) label.append(badge);
+    if (!screen) {
+      const turn = this.participantList.turns().get(participant.id);
+      for (const badge of stateBadges(participant, turn)) label.append(badge);
+    }
   }
 
   /** One <audio> per remote participant; our own sound is never played back to us. */

@@ -30,6 +30,8 @@ export class WaitingRoom {
     this.root.hidden = false;
     this.pageTitle = document.title;
     this.render();
+    // Which meeting, and under which name the organisers see the knock.
+    $("waiting-who").textContent = t("meeting.waiting.who", { title: this.call.settings.title, name: this.call.name });
     document.title = `${t("meeting.waiting.heading")} — ${this.call.settings.title}`;
     $("waiting-title").focus();
   }

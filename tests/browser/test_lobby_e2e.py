@@ -66,6 +66,9 @@ def test_owner_admits_one_guest_and_refuses_another(browser: Browser, hub_server
         guests.append(admitted)
         assert state(admitted) == "waiting"
         expect(admitted.locator("#waiting")).to_be_visible()
+        expect(admitted.locator("#waiting-who")).to_have_text(
+            "Réunion « Réunion sur invitation » : vous attendez sous le nom « Invité Un »."
+        )
         expect(admitted.locator("#room")).to_be_hidden()
         assert admitted.evaluate("() => window.visioDebug.participants()") == []
 

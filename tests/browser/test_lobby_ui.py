@@ -267,8 +267,12 @@ def test_a_participant_has_no_moderation_but_sees_the_lock(browser, hub_server, 
             "hand": False, "role": "moderator"}})  # fmt: skip
         expect(page.locator("#toggle-lobby")).to_be_visible()
         expect(page.locator("#notices")).to_contain_text(fr("meeting.notice.now_moderator"))
+        # The actions toggle and its buttons (lower hand, mute ×2, role, remove; the ones
+        # that do not apply are hidden).
         expect(page.locator("#participant-list li[data-participant='alice'] button")
-               ).to_have_count(5)  # fmt: skip
+               ).to_have_count(6)  # fmt: skip
+        expect(page.locator("#participant-list li[data-participant='alice'] "
+                            "button[data-action='lower-hand']")).to_be_hidden()  # fmt: skip
     finally:
         page.context.close()
 

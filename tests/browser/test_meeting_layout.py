@@ -314,3 +314,30 @@ def test_the_favicon_is_served(browser: Browser, hub_server: str, meeting_id: st
         assert failed == []
     finally:
         context.close()
+
+
+def test_raised_hands_are_listed_in_turn_and_a_moderator_lowers_them(
+    browser: Browser, hub_server: str, meeting_id: str
+) -> None:
+    page, hub = joined(browser, hub_server, meeting_id, LAPTOP, 3, role="owner")
+    try:
+        lower = page.locator("#lower-hands")
+        page.click("#toggle-participants")
+        expect(lower).to_be_hidden()
+        for pid, order in (("p3", 4), ("p1", 7)):
+            person = next(p for p in people(3) if p["id"] == pid)
+            hub.send({"type": "participant_updated",
+                      "participant": person | {"hand": True, "hand_order": order}})  # fmt: skip
+        rows = page.locator("#participant-list > li")
+        expect(rows.nth(0)).to_contain_text(fr("meeting.status.hand_turn", turn=1))
+        expect(rows.nth(0)).to_contain_text("Personne 3")
+        expect(rows.nth(1)).to_contain_text("Personne 1")
+        expect(rows.nth(1)).to_contain_text(fr("meeting.status.hand_turn", turn=2))
+        tile = page.locator('#grid > li[data-participant="p3"]')
+        expect(tile).to_contain_text(fr("meeting.status.hand_turn", turn=1))
+        expect(lower).to_be_visible()
+        lower.click()
+        wait_until(lambda: bool(hub.sent("lower_hands")), page)
+        assert hub.sent("lower_hands") == [{"type": "lower_hands"}]
+    finally:
+        page.context.close()
