@@ -392,12 +392,19 @@ async def _no_receive(params: Any) -> None:  # replaces RTCRtpReceiver.receive
 class CountingSubscriber:
     """An answering connection whose RTP is decrypted and counted in the socket callback."""
 
-    def __init__(self, address: str, meter: Meter | None) -> None:
+    def __init__(
+        self,
+        address: str,
+        meter: Meter | None,
+        count: Callable[[bytes], None] | None = None,
+    ) -> None:
+        """Counts into `meter`, or hands each decrypted packet to `count` (the meeting's
+        per-pair meter), or discards (neither)."""
         self.address = address
         self.pc = RTCPeerConnection(rtc_config())
         self.index = meter.add_subscriber() if meter is not None else -1
         self._count: Callable[[bytes], None] = (
-            meter.receiver(self.index) if meter is not None else _discard
+            meter.receiver(self.index) if meter is not None else count or _discard
         )
         self._hooked: set[int] = set()  # ids of the DTLS transports already hooked
 
