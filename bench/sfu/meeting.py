@@ -51,7 +51,8 @@ class MeetingPlan:
     connect_timeout: float = 60.0  # adding people until every pair has packets of both kinds
     loss_limit_pct: float = 5.0  # above: the SFU collapsed at this size
     workers: int = 2  # load-generating processes
-    profile_people: int = 14  # with --profile: py-spy on the hub at this size (or the one below)
+    # With --profile: py-spy on the hub at this size (or the one below), or where it collapsed.
+    profile_people: int = 14
     profile_window: float = 8.0
     max_other_cores: float = 0.25  # a window where other processes used more is measured again
     retries: int = 1
@@ -390,10 +391,17 @@ async def ladder(
         step["signalled_s"] = round(signalled, 2)
         steps.append(step)
         _say(target.name, f"  {size} people: {_line(step)}")
-        if profile_dir is not None and size == plan.profiled_size():
+        collapsed = step["loss_pct"] is not None and step["loss_pct"] > plan.loss_limit_pct
+        # At the planned size, or where the SFU broke down before it.
+        wanted = size == plan.profiled_size() or collapsed
+        if profile_dir is not None and wanted and "profile" not in result:
             result["profile"] = await _profile(target, profile_dir, size, plan)
-        if step["loss_pct"] is not None and step["loss_pct"] > plan.loss_limit_pct:
-            reason = f"loss {step['loss_pct']} % > {plan.loss_limit_pct} %"
+        if collapsed:
+            reason = (
+                f"loss {step['loss_pct']} % > {plan.loss_limit_pct} %; the SFU used "
+                f"{step['sfu_cores']:.2f} cores and waited {step['sfu_wait_cores']:.2f} for a "
+                f"CPU, other processes used {step['other_cores']:.2f}"
+            )
             _say(target.name, f"  collapsed at {size}: {reason}")
             result["collapsed_at"], result["collapse_reason"] = size, reason
             return
