@@ -328,6 +328,20 @@ async def _profile(
     return summary
 
 
+def lost_where(step: dict[str, Any]) -> str:
+    """Where a window's losses happened, from the socket drop counters."""
+    sfu, client = step["sfu_udp_drops"], step["client_udp_drops"]
+    lost = step["expected"] - step["forwarded"]
+    if client > max(sfu, lost // 10):
+        return (
+            f"mostly at the client's sockets ({client} datagrams dropped there, {sfu} at the "
+            "SFU's): the load generator fell behind, not only the SFU"
+        )
+    if sfu:
+        return f"{sfu} datagrams dropped at the SFU's sockets, the rest queued too long"
+    return "no socket overflow: packets queued in the SFU and arrived too late (> 0.6 s)"
+
+
 def _line(step: dict[str, Any]) -> str:
     return (
         f"fwd {step['forwarded_pps']:.0f}/s loss {step['loss_pct']}% "
@@ -398,9 +412,11 @@ async def ladder(
             result["profile"] = await _profile(target, profile_dir, size, plan)
         if collapsed:
             reason = (
-                f"loss {step['loss_pct']} % > {plan.loss_limit_pct} %; the SFU used "
-                f"{step['sfu_cores']:.2f} cores and waited {step['sfu_wait_cores']:.2f} for a "
-                f"CPU, other processes used {step['other_cores']:.2f}"
+                f"loss {step['loss_pct']} % > {plan.loss_limit_pct} %, {lost_where(step)}; "
+                f"the SFU used {step['sfu_cores']:.2f} cores and waited "
+                f"{step['sfu_wait_cores']:.2f} for a CPU, the client used "
+                f"{step['client_cores']:.2f} and waited {step['client_wait_cores']:.2f}, "
+                f"other processes used {step['other_cores']:.2f}"
             )
             _say(target.name, f"  collapsed at {size}: {reason}")
             result["collapsed_at"], result["collapse_reason"] = size, reason

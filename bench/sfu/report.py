@@ -173,7 +173,7 @@ def _collapse(section: dict[str, Any], people: int) -> str | None:
 def _cell(step: dict[str, Any], section: dict[str, Any], people: int, text: str) -> str:
     if not step:
         return "collapsed" if _collapse(section, people) else "–"
-    return text + _flag(step)
+    return text + _flag(step) + (" ✗" if _collapse(section, people) else "")
 
 
 def meeting_markdown(data: dict[str, Any]) -> str:
@@ -197,7 +197,9 @@ def meeting_markdown(data: dict[str, Any]) -> str:
         f"{meta['load_start']} at start, {meta.get('load_end')} at end; other processes used "
         f"{meta.get('mean_other_cores')} cores on average during the windows, at most "
         f"{meta.get('max_other_cores')} (⚠: more than {plan['max_other_cores']} even after "
-        f"{plan['retries']} retries).",
+        f"{plan['retries']} retries). ✗: the size where that SFU collapsed (loss > "
+        f"{plan.get('loss_limit_pct', 5)} % or joins not done in time): its CPU includes "
+        "packets forwarded too late to count, so its µs/pkt is no cost figure.",
         "",
         "| people | hub µs/pkt | Janus µs/pkt | ratio | hub loss % | Janus loss % | "
         "hub p50/p99 ms | Janus p50/p99 ms | hub cores | Janus cores |",
