@@ -213,6 +213,7 @@ def merge(collected: list[dict[str, Any]], people: int) -> dict[str, Any]:
     received = [0, 0]
     worst = 0.0
     silent = 0
+    odd: list[tuple[int, int, str, int, int]] = []  # pairs that lost > 1 % or got extra
     for viewer in range(people):
         row = counts.get(viewer, {})
         for publisher in range(people):
@@ -226,6 +227,8 @@ def merge(collected: list[dict[str, Any]], people: int) -> dict[str, Any]:
                 if sent[index]:
                     worst = max(worst, 1 - got / sent[index])
                     silent += got == 0
+                if got > sent[index] or got < 0.99 * sent[index]:
+                    odd.append((viewer, publisher, KINDS[kind], sent[index], got))
     latencies = array("i")
     for part in collected:
         latencies.frombytes(base64.b64decode(part["latencies_us"]))
@@ -246,6 +249,9 @@ def merge(collected: list[dict[str, Any]], people: int) -> dict[str, Any]:
         "video_forwarded": received[VIDEO],
         "worst_pair_loss_pct": round(100 * worst, 3),
         "silent_pairs": silent,  # (viewer, publisher, kind) with nothing in the window
+        # (viewer, publisher, kind, sent, got): more than sent means duplicates forwarded.
+        "odd_pairs": len(odd),
+        "odd_pair_examples": odd[:12],
         "latency_p50_ms": round(percentile(ordered, 0.50) / 1e3, 3),
         "latency_p99_ms": round(percentile(ordered, 0.99) / 1e3, 3),
         "latency_max_ms": round(ordered[-1] / 1e3, 3) if ordered else None,
