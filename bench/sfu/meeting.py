@@ -448,6 +448,7 @@ async def run_meeting(
             "keyframe_requests": sum(d["keyframe_requests"] for d in diagnostics),
             "signaling_errors": [e for d in diagnostics for e in d["signaling_errors"]][:10],
             "janus_events": _sum_counts(d["janus_events"] for d in diagnostics),
+            "client_consent": _sum_counts(d["client_consent"] for d in diagnostics),
         }
         result.update(await target.extra())
         with contextlib.suppress(Exception):

@@ -26,6 +26,7 @@ from aiortc.rtp import RtcpPacket, RtcpPsfbPacket
 from bench.sfu.media import FIR, FPS, PLI, VIDEO_CLOCK, Clip, rtc_config, vp8_only
 from hub.sfu.forwarder import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID
 from hub.sfu.ice import gather_on
+from hub.sfu.liveness import watch_peer
 
 MAGIC = b"BnCm"
 TRAILER = struct.Struct("!4sHBxQ")  # magic, publisher, kind, pad, send time (ns)
@@ -153,6 +154,7 @@ class PersonPublisher:
             # Per-instance override: no encoder loop, no RTCP loop (docs/sfu-aiortc-hooks.md).
             transceiver.sender.send = self._on_negotiated(kind)  # type: ignore[method-assign,assignment]
         self.keyframe_requests = 0
+        self.consent_states: list[str] = []  # suspect / failed / connected, as they come
         self._keyframe_wanted = True
         self._frame = 0
         self._picture_id = random.randrange(0x8000)
@@ -166,6 +168,11 @@ class PersonPublisher:
         return self.camera.mid or "", self.microphone.mid or ""
 
     async def offer(self) -> str:
+        # ICE consent as browsers check it (RFC 7675: expired after 30 s without any answer),
+        # with the hub's own check; aioice's gives each probe 0.5 s and closes the connection
+        # after 6 misses, so an SFU that is a second behind would lose its publishers to the
+        # load generator, not to its own consent check.
+        watch_peer(self.pc, self.consent_states.append)
         await gather_on(self.pc, [self.address])
         await self.pc.setLocalDescription(await self.pc.createOffer())
         sdp: str = self.pc.localDescription.sdp
