@@ -6,7 +6,7 @@ import base64
 from array import array
 from typing import Any
 
-from bench.sfu.meeting import merge
+from bench.sfu.meeting import lost_where, merge
 from bench.sfu.person import AUDIO, VIDEO, slot
 from bench.sfu.report import meeting_markdown
 
@@ -102,3 +102,15 @@ def test_table_marks_where_an_sfu_collapsed() -> None:
     assert "| 4 | 30.0 | 30.0 | 1.00 |" in table
     assert "| 8 | collapsed | 20.0 | – | collapsed | 0.00 |" in table
     assert "hub: collapsed at 8 people (joins failed)." in table
+
+
+def test_losses_are_placed_where_the_sockets_dropped_them() -> None:
+    step = {"expected": 1000, "forwarded": 400, "sfu_udp_drops": 0, "client_udp_drops": 0}
+    assert lost_where(step).startswith("no socket overflow")
+    at_client = {**step, "client_udp_drops": 500, "sfu_udp_drops": 20}
+    assert lost_where(at_client).endswith("mostly the load generator fell behind, not the SFU")
+    both = {**step, "client_udp_drops": 100, "sfu_udp_drops": 20}
+    assert lost_where(both) == (
+        "20 datagrams dropped at the SFU's sockets and 100 at the client's, "
+        "the rest queued too long"
+    )

@@ -337,15 +337,13 @@ async def _profile(
 def lost_where(step: dict[str, Any]) -> str:
     """Where a window's losses happened, from the socket drop counters."""
     sfu, client = step["sfu_udp_drops"], step["client_udp_drops"]
-    lost = step["expected"] - step["forwarded"]
-    if client > max(sfu, lost // 10):
-        return (
-            f"mostly at the client's sockets ({client} datagrams dropped there, {sfu} at the "
-            "SFU's): the load generator fell behind, not only the SFU"
-        )
-    if sfu:
-        return f"{sfu} datagrams dropped at the SFU's sockets, the rest queued too long"
-    return "no socket overflow: packets queued in the SFU and arrived too late (> 0.6 s)"
+    lost = max(1, step["expected"] - step["forwarded"])
+    if not sfu and not client:
+        return "no socket overflow: packets queued in the SFU and arrived too late (> 0.6 s)"
+    where = f"{sfu} datagrams dropped at the SFU's sockets and {client} at the client's"
+    if client > sfu and client >= lost / 2:
+        return f"{where}: mostly the load generator fell behind, not the SFU"
+    return f"{where}, the rest queued too long"
 
 
 def _line(step: dict[str, Any]) -> str:
