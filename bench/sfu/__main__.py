@@ -1,7 +1,9 @@
 """`python -m bench.sfu [--quick] [--profile] [--out bench/results/latest.json]`
+`python -m bench.sfu --meeting [--quick] [--profile]` (results in bench/results/meeting.*)
 
-Starts the hub and Janus, runs the same load against each from this one aiortc client process,
-stops both by pid, and writes JSON plus a Markdown table (printed too). See bench/README.md.
+Starts the hub and Janus, runs the same load against each from this one aiortc client process
+(the meeting: from a few worker processes), stops every process by pid, and writes JSON plus a
+Markdown table (printed too). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import platform
 import re
@@ -21,10 +24,19 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench.sfu import browser, profiling, report, system
+from bench.sfu import browser, crowd, profiling, report, system
 from bench.sfu.hub import HubServer
 from bench.sfu.janus import JanusServer
 from bench.sfu.media import Clip, InjectingPublisher, Meter, encode_clip
+from bench.sfu.meeting import (
+    HubMeeting,
+    JanusMeeting,
+    MeetingPlan,
+    MeetingTarget,
+    plan_summary,
+    run_meeting,
+)
+from bench.sfu.person import MAX_PEOPLE
 from bench.sfu.scenarios import (
     HubTarget,
     JanusTarget,
@@ -36,6 +48,14 @@ from bench.sfu.scenarios import (
 from bench.sfu.system import BenchError, CpuWindow
 
 DEFAULT_OUT = Path("bench/results/latest.json")
+MEETING_OUT = Path("bench/results/meeting.json")
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    sizes = tuple(int(part) for part in text.split(","))
+    if any(not 2 <= n <= MAX_PEOPLE for n in sizes) or list(sizes) != sorted(set(sizes)):
+        raise argparse.ArgumentTypeError(f"increasing sizes from 2 to {MAX_PEOPLE}")
+    return sizes
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,10 +64,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="The hub's SFU and Janus under the same load, side by side.",
     )
     parser.add_argument("--quick", action="store_true", help="shorter windows (≈3 min)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results path "
-                        "(the Markdown table goes next to it, same name, .md)")  # fmt: skip
+    parser.add_argument("--meeting", action="store_true",
+                        help="instead: the all-to-all meeting ladder (4 … 24 people)")  # fmt: skip
+    parser.add_argument("--people", type=_sizes, metavar="N,N,...",
+                        help="meeting sizes instead of the ladder's (e.g. 4,8)")  # fmt: skip
+    parser.add_argument("--meeting-workers", type=int, default=2, metavar="N",
+                        help="load-generating processes of the meeting (default 2)")  # fmt: skip
+    parser.add_argument("--out", type=Path, help="JSON results path (default "
+                        f"{DEFAULT_OUT}, {MEETING_OUT} with --meeting; the Markdown table "
+                        "goes next to it, same name, .md)")  # fmt: skip
     parser.add_argument("--profile", action="store_true",
-                        help="py-spy the hub in the 10-subscriber case and the stress")  # fmt: skip
+                        help="py-spy the hub in the 10-subscriber case and the stress "
+                        "(--meeting: at 14 people)")  # fmt: skip
     parser.add_argument("--address", help="this machine's non-loopback IPv4 address for media "
                         "(default: the first one found)")  # fmt: skip
     parser.add_argument("--skip-janus", action="store_true", help="measure the hub only")
@@ -55,7 +83,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wait-quiet", action="store_true",
                         help="first wait (≤ 15 min) for a 1-min load average < 0.8")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = MEETING_OUT if args.meeting else DEFAULT_OUT
+    if args.meeting_workers < 1:
+        parser.error("--meeting-workers must be at least 1")
+    return args
 
 
 def _log(text: str) -> None:
@@ -192,18 +225,9 @@ def problems(data: dict[str, Any], work: Path) -> list[str]:
     return found
 
 
-async def run(args: argparse.Namespace, quiet: dict[str, Any]) -> int:
-    plan = Plan.quick() if args.quick else Plan()
-    started = time.monotonic()
-    address = args.address or system.host_address()
-    system.check_local_address(address)
-    work = Path(tempfile.mkdtemp(prefix="bench-sfu-"))
-    out: Path = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _log(f"work folder {work}; media address {address}; load {system.load_average()}")
-    _log("encoding the VP8 clip (640×480, 30 fps, 1 Mbit/s)")
-    clip = encode_clip()
-    meta: dict[str, Any] = {
+def _meta(args: argparse.Namespace, quiet: dict[str, Any], clip: Clip, address: str,
+          plan: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    return {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "quick": args.quick,
         "cpu": system.cpu_model(),
@@ -216,8 +240,32 @@ async def run(args: argparse.Namespace, quiet: dict[str, Any]) -> int:
         "quiet_wait": quiet,
         "clip": {"width": clip.width, "height": clip.height,
                  "kbps": round(clip.bitrate / 1000), "pps": round(clip.packets_per_second)},
-        "plan": {k: v for k, v in vars(plan).items()},
+        "plan": plan,
     }  # fmt: skip
+
+
+def _write(out: Path, data: dict[str, Any], table: str, ok: bool) -> Path:
+    """JSON + Markdown; an incomplete run goes beside the last complete results."""
+    if not ok:
+        out = out.with_name(f"{out.stem}.partial{out.suffix}")
+    report.write_json(out, data)
+    out.with_suffix(".md").write_text(table)
+    print("\n" + table, flush=True)
+    return out
+
+
+async def run(args: argparse.Namespace, quiet: dict[str, Any]) -> int:
+    plan = Plan.quick() if args.quick else Plan()
+    started = time.monotonic()
+    address = args.address or system.host_address()
+    system.check_local_address(address)
+    work = Path(tempfile.mkdtemp(prefix="bench-sfu-"))
+    out: Path = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _log(f"work folder {work}; media address {address}; load {system.load_average()}")
+    _log("encoding the VP8 clip (640×480, 30 fps, 1 Mbit/s)")
+    clip = encode_clip()
+    meta = _meta(args, quiet, clip, address, {k: v for k, v in vars(plan).items()})
     data: dict[str, Any] = {"meta": meta}
     hub = HubServer(work / "hub", address)
     janus = JanusServer(work / "janus", address)
@@ -265,12 +313,75 @@ async def run(args: argparse.Namespace, quiet: dict[str, Any]) -> int:
         data["ratios"] = report.ratios(data)
         data["problems"] = problems(data, work)
         data["complete"] = ok
-        if not ok:  # keep the last complete results; this run's part goes beside them
-            out = out.with_name(f"{out.stem}.partial{out.suffix}")
-        report.write_json(out, data)
-        table = report.markdown(data)
-        out.with_suffix(".md").write_text(table)
-        print("\n" + table, flush=True)
+        out = _write(out, data, report.markdown(data), ok)
+        _log(f"results: {out} and {out.with_suffix('.md')} ({meta['duration_s']} s)")
+        if args.keep or not ok:
+            _log(f"logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+async def run_meeting_bench(args: argparse.Namespace, quiet: dict[str, Any]) -> int:
+    """The meeting ladder on the hub, then on Janus (each SFU alone on the machine, fresh
+    worker processes for each)."""
+    workers = args.meeting_workers
+    plan = MeetingPlan.quick(workers) if args.quick else MeetingPlan(workers=workers)
+    if args.people:
+        plan = dataclasses.replace(plan, people=args.people)
+    started = time.monotonic()
+    address = args.address or system.host_address()
+    system.check_local_address(address)
+    work = Path(tempfile.mkdtemp(prefix="bench-meeting-"))
+    out: Path = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _log(f"work folder {work}; media address {address}; load {system.load_average()}")
+    _log("encoding the VP8 clip (640×480, 30 fps, 1 Mbit/s)")
+    clip = encode_clip()
+    crowd.save_clip(work / "clip.json", clip)
+    meta = _meta(args, quiet, clip, address, plan_summary(plan))
+    data: dict[str, Any] = {"meta": meta}
+    hub = HubServer(work / "hub", address)
+    janus = JanusServer(work / "janus", address)
+
+    async def one(target: MeetingTarget, profile: bool) -> None:
+        data[target.name] = {}
+        team = await crowd.start_workers(workers, address, work / "clip.json", work)
+        try:
+            await run_meeting(
+                target, team, plan, data[target.name], out.parent if profile else None
+            )
+        finally:
+            await asyncio.gather(*(w.close() for w in team), return_exceptions=True)
+            for worker in team:
+                system.stop_process(worker.managed)
+
+    ok = False
+    try:
+        _log("starting the hub")
+        await hub.start()
+        meta["hub_event_loop"] = hub.event_loop()
+        await one(HubMeeting(hub), args.profile)
+        hub.stop()
+        if not args.skip_janus:
+            _log("starting Janus")
+            await janus.start()
+            meta["janus_version"] = janus.version
+            await one(JanusMeeting(janus), False)
+            janus.stop()
+        ok = True
+    finally:
+        hub.stop()
+        janus.stop()
+        meta["load_end"] = system.load_average()
+        meta["duration_s"] = round(time.monotonic() - started)
+        steps = [s for n in ("hub", "janus") for s in data.get(n, {}).get("steps", [])]
+        others = [s["other_cores"] for s in steps if "other_cores" in s]
+        meta["max_other_cores"] = max(others, default=None)
+        meta["mean_other_cores"] = round(sum(others) / len(others), 3) if others else None
+        data["problems"] = problems(data, work)
+        data["complete"] = ok
+        out = _write(out, data, report.meeting_markdown(data), ok)
         _log(f"results: {out} and {out.with_suffix('.md')} ({meta['duration_s']} s)")
         if args.keep or not ok:
             _log(f"logs kept in {work}")
@@ -299,10 +410,11 @@ def main(argv: list[str] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for number in (signal.SIGINT, signal.SIGTERM):  # also when SIGINT came in ignored
             loop.add_signal_handler(number, task.cancel)
-        limit = 420 if args.quick else 1200
+        limits = {(False, False): 1200, (False, True): 420, (True, False): 2400, (True, True): 900}
+        limit = limits[args.meeting, args.quick]
         try:
             async with asyncio.timeout(limit):
-                return await run(args, quiet)
+                return await (run_meeting_bench if args.meeting else run)(args, quiet)
         except TimeoutError:
             raise BenchError(f"the benchmark did not finish within {limit} s") from None
 

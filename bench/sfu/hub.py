@@ -68,8 +68,8 @@ class HubServer(ServerProcess):
         return "uvloop" if "uvloop" in maps else "asyncio"
 
 
-async def create_meeting(session: aiohttp.ClientSession, base_url: str) -> str:
-    """A guest session from the home page, its CSRF token, then POST a public meeting."""
+async def guest_session(session: aiohttp.ClientSession, base_url: str) -> str:
+    """A guest session (cookie) from the home page, as a browser gets one; its CSRF token."""
     timeout = aiohttp.ClientTimeout(total=STEP_TIMEOUT)
     home = f"{base_url}/"
     async with session.get(home, headers={"Accept": "text/html"}, timeout=timeout) as page:
@@ -79,10 +79,17 @@ async def create_meeting(session: aiohttp.ClientSession, base_url: str) -> str:
     match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
     if match is None:
         raise BenchError("the home page carries no csrf-token meta tag")
+    return match.group(1)
+
+
+async def create_meeting(session: aiohttp.ClientSession, base_url: str) -> str:
+    """A guest session from the home page, its CSRF token, then POST a public meeting."""
+    timeout = aiohttp.ClientTimeout(total=STEP_TIMEOUT)
+    csrf = await guest_session(session, base_url)
     async with session.post(
         f"{base_url}{API}/meetings",
         json={"title": "Benchmark", "access_level": "public"},
-        headers={"X-CSRF-Token": match.group(1)},
+        headers={"X-CSRF-Token": csrf},
         timeout=timeout,
     ) as created:
         body = await created.json()
@@ -102,8 +109,11 @@ class HubParticipant:
         meeting_id: str,
         name: str,
         on_offer: OfferHandler,
+        *,
+        audio: bool = False,
     ) -> None:
         self.session = session
+        self.audio = audio
         self.url = f"{base_url.replace('http', 'ws', 1)}{API}/meetings/{meeting_id}/ws"
         self.name = name
         self.on_offer = on_offer
@@ -120,14 +130,16 @@ class HubParticipant:
         )
         welcome = self._expect("welcome")
         self._reader = asyncio.get_running_loop().create_task(self._read())
-        await self._send({"type": "join", "name": self.name, "audio": False, "video": True})
+        await self._send({"type": "join", "name": self.name, "audio": self.audio, "video": True})
         self.participant_id = (await self._wait(welcome, "welcome"))["participant_id"]
 
-    async def publish(self, sdp: str, mid: str) -> str:
+    async def publish(self, sdp: str, mid: str, microphone_mid: str | None = None) -> str:
+        """Offer the camera (`mid`) and, if given, the microphone; returns the hub's answer."""
         answer = self._expect("publish_answer")
-        await self._send(
-            {"type": "publish_offer", "sdp": sdp, "tracks": [{"mid": mid, "source": "camera"}]}
-        )
+        tracks = [{"mid": mid, "source": "camera"}]
+        if microphone_mid is not None:
+            tracks.append({"mid": microphone_mid, "source": "microphone"})
+        await self._send({"type": "publish_offer", "sdp": sdp, "tracks": tracks})
         result: str = (await self._wait(answer, "publish_answer"))["sdp"]
         return result
 

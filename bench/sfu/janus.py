@@ -283,15 +283,17 @@ def _tx() -> str:
     return secrets.token_hex(8)
 
 
-async def create_room(session: JanusSession, handle: int) -> int:
+async def create_room(
+    session: JanusSession, handle: int, publishers: int = 4, room: int = ROOM
+) -> int:
     """A room of our own (the demo room caps publishers at 128 kbit/s)."""
     await session.message(
         handle,
         {
             "request": "create",
-            "room": ROOM,
+            "room": room,
             "description": "benchmark",
-            "publishers": 4,
+            "publishers": publishers,
             "bitrate": 2_000_000,
             "fir_freq": 0,
             "videocodec": "vp8",
@@ -300,7 +302,7 @@ async def create_room(session: JanusSession, handle: int) -> int:
             "permanent": False,
         },
     )
-    return ROOM
+    return room
 
 
 async def publish(session: JanusSession, handle: int, room: int, offer: str) -> tuple[int, str]:
@@ -316,10 +318,23 @@ async def publish(session: JanusSession, handle: int, room: int, offer: str) -> 
 
 
 async def subscribe_offer(session: JanusSession, handle: int, room: int, feed: int) -> str:
-    body = {"request": "join", "ptype": "subscriber", "room": room, "streams": [{"feed": feed}]}
+    return await subscribe_feeds(session, handle, room, [feed])
+
+
+async def subscribe_feeds(
+    session: JanusSession, handle: int, room: int, feeds: list[int], *, joined: bool = False
+) -> str:
+    """One multistream subscriber handle for every stream of `feeds`: `join` first, then
+    `subscribe` to add feeds (either way Janus answers with an offer, then wants `start`)."""
+    streams = [{"feed": feed} for feed in feeds]
+    body: dict[str, Any] = (
+        {"request": "subscribe", "streams": streams}
+        if joined
+        else {"request": "join", "ptype": "subscriber", "room": room, "streams": streams}
+    )
     data, jsep = await session.message(handle, body)
     if jsep is None:
-        raise BenchError(f"Janus attached a subscriber without an offer: {data}")
+        raise BenchError(f"Janus subscribed without an offer: {data}")
     return str(jsep["sdp"])
 
 

@@ -34,6 +34,7 @@ from av import VideoFrame
 
 from hub.sfu.forwarder import URI_ABS_SEND_TIME, URI_MID
 from hub.sfu.ice import enlarge_receive_buffers, gather_on
+from hub.sfu.liveness import watch_peer
 
 MAGIC = b"BnCh"
 TRAILER = 12  # MAGIC + 8-byte send time (ns, perf_counter)
@@ -392,12 +393,24 @@ async def _no_receive(params: Any) -> None:  # replaces RTCRtpReceiver.receive
 class CountingSubscriber:
     """An answering connection whose RTP is decrypted and counted in the socket callback."""
 
-    def __init__(self, address: str, meter: Meter | None) -> None:
+    def __init__(
+        self,
+        address: str,
+        meter: Meter | None,
+        count: Callable[[bytes], None] | None = None,
+        *,
+        lenient_consent: bool = False,
+    ) -> None:
+        """Counts into `meter`, or hands each decrypted packet to `count` (the meeting's
+        per-pair meter), or discards (neither). `lenient_consent`: ICE consent as browsers
+        and the hub check it (`hub.sfu.liveness`), not aioice's 0.5 s-per-probe check."""
         self.address = address
+        self.lenient_consent = lenient_consent
+        self.consent_states: list[str] = []  # suspect / failed / connected, as they come
         self.pc = RTCPeerConnection(rtc_config())
         self.index = meter.add_subscriber() if meter is not None else -1
         self._count: Callable[[bytes], None] = (
-            meter.receiver(self.index) if meter is not None else _discard
+            meter.receiver(self.index) if meter is not None else count or _discard
         )
         self._hooked: set[int] = set()  # ids of the DTLS transports already hooked
 
@@ -406,6 +419,8 @@ class CountingSubscriber:
         for transceiver in self.pc.getTransceivers():
             # No decoder thread, no jitter buffer, no RTCP loop.
             transceiver.receiver.receive = _no_receive  # type: ignore[method-assign,assignment]
+        if self.lenient_consent:
+            watch_peer(self.pc, self.consent_states.append)
         await gather_on(self.pc, [self.address])
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self._hook()

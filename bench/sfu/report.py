@@ -153,3 +153,115 @@ def _runs(join: dict[str, Any]) -> str:
     if join.get("error"):
         text += f" ⚠ {join['error']}"
     return text
+
+
+# -- the meeting -------------------------------------------------------------------------------
+
+
+def _by_people(section: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {s["people"]: s for s in section.get("steps", []) if "loss_pct" in s}
+
+
+def _pair(first: Any, second: Any, digits: int = 1) -> str:
+    return f"{_num(first, digits)} / {_num(second, digits)}"
+
+
+def _collapse(section: dict[str, Any], people: int) -> str | None:
+    return "collapsed" if section.get("collapsed_at") == people else None
+
+
+def _cell(step: dict[str, Any], section: dict[str, Any], people: int, text: str) -> str:
+    if not step:
+        return "collapsed" if _collapse(section, people) else "–"
+    return text + _flag(step) + (" ✗" if _collapse(section, people) else "")
+
+
+def meeting_markdown(data: dict[str, Any]) -> str:
+    """The side-by-side table per meeting size, then each SFU's details."""
+    meta = data["meta"]
+    plan = meta["plan"]
+    hub, janus = data.get("hub", {}), data.get("janus", {})
+    hub_steps, janus_steps = _by_people(hub), _by_people(janus)
+    lines = [
+        f"### All-to-all meeting, {meta['date']}{' (quick)' if meta['quick'] else ''}",
+        "",
+        f"{meta['cpu']} × {meta['cores']} cores, {meta['kernel']}; Python {meta['python']}, "
+        f"aiortc {meta['aiortc']}; hub event loop: {meta.get('hub_event_loop', '?')}; "
+        f"Janus {meta.get('janus_version', '–')} (videoroom: one publisher handle per person, "
+        f"one multistream subscriber handle per person). Media over {meta['address']}.",
+        "",
+        f"Each person publishes the pre-encoded VP8 clip ({meta['clip']['kbps']} kbit/s, "
+        f"{meta['clip']['pps']} packets/s) and Opus-sized audio (50 packets/s of "
+        f"100 bytes) and receives everyone else's. Load generator: {plan['workers']} worker "
+        f"processes; {plan['window']} s windows. Machine load: load average "
+        f"{meta['load_start']} at start, {meta.get('load_end')} at end; other processes used "
+        f"{meta.get('mean_other_cores')} cores on average during the windows, at most "
+        f"{meta.get('max_other_cores')} (⚠: more than {plan['max_other_cores']} even after "
+        f"{plan['retries']} retries). ✗: the size where that SFU collapsed (loss > "
+        f"{plan.get('loss_limit_pct', 5)} % or joins not done in time): its CPU includes "
+        "packets forwarded too late to count, so its µs/pkt is no cost figure.",
+        "",
+        "| people | hub µs/pkt | Janus µs/pkt | ratio | hub loss % | Janus loss % | "
+        "hub p50/p99 ms | Janus p50/p99 ms | hub cores | Janus cores |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for people in plan["people"]:
+        h, j = hub_steps.get(people), janus_steps.get(people)
+        if h is None and j is None and not (_collapse(hub, people) or _collapse(janus, people)):
+            continue
+        h, j = h or {}, j or {}
+
+        lines.append(
+            f"| {people} | {_cell(h, hub, people, _num(h.get('cpu_us_per_packet')))} | "
+            f"{_cell(j, janus, people, _num(j.get('cpu_us_per_packet')))} | "
+            f"{_num(_ratio(h.get('cpu_us_per_packet'), j.get('cpu_us_per_packet')), 2)} | "
+            f"{_cell(h, hub, people, _num(h.get('loss_pct'), 2))} | "
+            f"{_cell(j, janus, people, _num(j.get('loss_pct'), 2))} | "
+            f"{_cell(h, hub, people, _pair(h.get('latency_p50_ms'), h.get('latency_p99_ms')))} | "
+            f"{_cell(j, janus, people, _pair(j.get('latency_p50_ms'), j.get('latency_p99_ms')))} | "
+            f"{_cell(h, hub, people, _num(h.get('sfu_cores'), 2))} | "
+            f"{_cell(j, janus, people, _num(j.get('sfu_cores'), 2))} |"
+        )
+    lines.append("")
+    for name, section in (("hub", hub), ("Janus", janus)):
+        if not section:
+            continue
+        collapsed = section.get("collapsed_at")
+        lines += [
+            f"{name}: "
+            + (
+                f"collapsed at {collapsed} people ({section.get('collapse_reason')})."
+                if collapsed
+                else "did not collapse within the ladder."
+            ),
+            "",
+            "| people | forwarded pkt/s | loss % audio / video | worst pair loss % | "
+            "everyone connected (s) | SFU cores (kernel %) | SFU / client waiting for a CPU | "
+            "client cores (per worker) | other cores | socket drops SFU / client | "
+            "p50 / p99 / max ms |",
+            "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for step in section.get("steps", []):
+            if "loss_pct" not in step:
+                lines.append(f"| {step['people']} | {step.get('connect_error', '–')} ||||||||||")
+                continue
+            workers = ", ".join(f"{c:.2f}" for c in step.get("client_worker_cores", []))
+            lines.append(
+                f"| {step['people']}{_flag(step)} | {_num(step['forwarded_pps'], 0)} | "
+                f"{_pair(step['audio_loss_pct'], step['video_loss_pct'], 2)} | "
+                f"{_num(step['worst_pair_loss_pct'], 2)} | {_num(step['connect_s'])} | "
+                f"{step['sfu_cores']:.2f} ({_num(step.get('sfu_kernel_pct'), 0)}) | "
+                f"{_pair(step.get('sfu_wait_cores'), step.get('client_wait_cores'), 2)} | "
+                f"{step['client_cores']:.2f} ({workers}) | {step['other_cores']:.2f} | "
+                f"{step['sfu_udp_drops']} / {step['client_udp_drops']} | "
+                f"{_num(step['latency_p50_ms'], 2)} / {_num(step['latency_p99_ms'], 2)} / "
+                f"{_num(step['latency_max_ms'], 0)} |"
+            )
+        lines.append("")
+    summary = hub.get("profile")
+    if summary and "samples" in summary:
+        title = f"hub profile, meeting of {summary.get('people')} people ({summary['file']})"
+        lines.append(profiling.markdown(title, summary))
+    for problem in data.get("problems", []):
+        lines.append(f"- {problem}")
+    return "\n".join(lines).rstrip() + "\n"

@@ -90,6 +90,30 @@ def start_process(
     return managed
 
 
+def start_piped(
+    name: str,
+    args: Sequence[str],
+    *,
+    log_path: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Managed:
+    """Like `start_process`, with stdin and stdout as pipes to talk to it (stderr → the log)."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            list(args),
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+        )
+    managed = Managed(name, process, log_path)
+    PROCESSES.append(managed)
+    return managed
+
+
 def stop_process(managed: Managed, grace: float = 10.0) -> None:
     """SIGTERM by pid, SIGKILL if it has not exited after `grace` seconds."""
     process = managed.process
@@ -132,6 +156,17 @@ def process_cpu_seconds(pid: int) -> float:
     return sum(process_cpu_split(pid))
 
 
+def runqueue_wait_seconds(pid: int) -> float:
+    """Time the process's threads spent runnable but waiting for a CPU (/proc/.../schedstat):
+    how much other work on the machine held it back."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -148,19 +183,25 @@ def machine_cpu_seconds() -> tuple[float, float]:
 
 @dataclass
 class CpuWindow:
-    """CPU used by the SFU, the benchmark client and the whole machine over one window."""
+    """CPU used by the SFU, the benchmark client and the whole machine over one window.
+
+    The client is this process plus `client_pids` (the meeting's load-generating workers).
+    """
 
     sfu_pid: int
+    client_pids: tuple[int, ...] = ()
     wall_start: float = 0.0
     sfu_start: float = 0.0
     sfu_system_start: float = 0.0
     own_start: float = 0.0
+    sfu_wait_start: float = 0.0
     machine_busy_start: float = 0.0
     machine_total_start: float = 0.0
     wall: float = 0.0
     sfu: float = 0.0
     sfu_system: float = 0.0
     own: float = 0.0
+    sfu_wait: float = 0.0
     machine_busy: float = 0.0
     machine_total: float = 0.0
 
@@ -168,7 +209,8 @@ class CpuWindow:
         self.wall_start = time.perf_counter()
         user, self.sfu_system_start = process_cpu_split(self.sfu_pid)
         self.sfu_start = user + self.sfu_system_start
-        self.own_start = own_cpu_seconds()
+        self.own_start = self._client_cpu()
+        self.sfu_wait_start = runqueue_wait_seconds(self.sfu_pid)
         self.machine_busy_start, self.machine_total_start = machine_cpu_seconds()
 
     def end(self) -> None:
@@ -176,10 +218,14 @@ class CpuWindow:
         user, system = process_cpu_split(self.sfu_pid)
         self.sfu = user + system - self.sfu_start
         self.sfu_system = system - self.sfu_system_start
-        self.own = own_cpu_seconds() - self.own_start
+        self.own = self._client_cpu() - self.own_start
+        self.sfu_wait = runqueue_wait_seconds(self.sfu_pid) - self.sfu_wait_start
         busy, total = machine_cpu_seconds()
         self.machine_busy = busy - self.machine_busy_start
         self.machine_total = total - self.machine_total_start
+
+    def _client_cpu(self) -> float:
+        return own_cpu_seconds() + sum(process_cpu_seconds(pid) for pid in self.client_pids)
 
     def summary(self) -> dict[str, float | None]:
         cores = os.cpu_count() or 1
@@ -191,6 +237,8 @@ class CpuWindow:
             "sfu_cores": round(self.sfu / wall, 3),
             # Share of the SFU's CPU spent in the kernel (sendto/recvfrom/epoll, loopback).
             "sfu_kernel_pct": round(100 * self.sfu_system / self.sfu, 1) if self.sfu else None,
+            # Runnable but waiting for a CPU: 0.5 means half a core's worth of waiting.
+            "sfu_wait_cores": round(self.sfu_wait / wall, 3),
             "client_cores": round(self.own / wall, 3),
             "machine_busy_cores": round(machine, 3),
             # Whatever else ran on the machine meanwhile (another test run, a browser...).

@@ -1,0 +1,428 @@
+"""The meeting's load generator, split over worker processes that each own some people.
+
+`python -m bench.sfu.crowd --address IP --clip FILE` is one worker: it connects its people
+(a `PersonPublisher` and a counting subscribe connection each) to the hub or to Janus when
+told, and counts what they receive. It takes one JSON request per line on stdin and answers
+one JSON line per request on its own copy of stdout (anything else printed goes to its log).
+`Workers` is the benchmark's side: it starts the workers by pid (system.PROCESSES) and talks
+to them. Send times are `perf_counter_ns` (CLOCK_MONOTONIC, one clock for the machine), so a
+window given as send times means the same packets in every process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import itertools
+import json
+import logging
+import os
+import sys
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.sfu import hub as hubapi
+from bench.sfu import janus as janusapi
+from bench.sfu.media import Clip, CountingSubscriber
+from bench.sfu.person import AUDIO, VIDEO, PairMeter, PersonPublisher, slot
+from bench.sfu.system import Managed, start_piped
+
+JOIN_CONCURRENCY = 3  # per worker
+LINE_LIMIT = 256 * 1024 * 1024  # a window's latencies travel in one line
+
+
+# -- the clip, encoded once by the benchmark and read by every worker --------------------------
+
+
+def save_clip(path: Path, clip: Clip) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "width": clip.width,
+                "height": clip.height,
+                "bitrate": clip.bitrate,
+                "pps": clip.packets_per_second,
+                "frames": [[base64.b64encode(p).decode() for p in f] for f in clip.frames],
+            }
+        )
+    )
+
+
+def load_clip(path: Path) -> Clip:
+    data = json.loads(path.read_text())
+    frames = [[base64.b64decode(p) for p in f] for f in data["frames"]]
+    return Clip(frames, data["width"], data["height"], data["bitrate"], data["pps"])
+
+
+# -- one person --------------------------------------------------------------------------------
+
+
+class Person:
+    """A publisher and a subscribe connection, and how they are signalled (hub or Janus)."""
+
+    def __init__(self, number: int, address: str, clip: Clip, meter: PairMeter) -> None:
+        self.number = number
+        self.publisher = PersonPublisher(address, clip, number, meter)
+        self.subscriber = CountingSubscriber(
+            address, None, meter.receiver(number), lenient_consent=True
+        )
+        self.socket: hubapi.HubParticipant | None = None
+        self.errors: list[str] = []
+        self.subscribe_handle = 0
+        self.subscribed: set[int] = set()  # Janus feeds this person's subscriber has
+        self._subscribing = asyncio.Lock()
+
+    async def join_hub(self, http: aiohttp.ClientSession, base_url: str, meeting: str) -> None:
+        async def on_offer(offer: dict[str, Any]) -> str:
+            if offer.get("restart"):
+                self.errors.append("the hub restarted a subscribe connection")
+            return await self.subscriber.answer(offer["sdp"])
+
+        self.socket = hubapi.HubParticipant(
+            http, base_url, meeting, f"person{self.number}", on_offer, audio=True
+        )
+        await self.socket.join()
+        offer = await self.publisher.offer()
+        camera, microphone = self.publisher.mids
+        answer = await self.socket.publish(offer, camera, microphone)
+        await self.publisher.accept(answer)
+
+    async def publish_janus(self, session: janusapi.JanusSession, room: int) -> int:
+        handle = await session.attach()
+        feed, answer = await janusapi.publish(session, handle, room, await self.publisher.offer())
+        await self.publisher.accept(answer)
+        await session.wait_up(handle)
+        return feed
+
+    async def subscribe_janus(
+        self, session: janusapi.JanusSession, room: int, feeds: dict[int, int]
+    ) -> None:
+        """Add every feed but this person's own to the one multistream subscriber handle."""
+        async with self._subscribing:
+            new = sorted(
+                f for p, f in feeds.items() if p != self.number and f not in self.subscribed
+            )
+            if not new:
+                return
+            joined = bool(self.subscribe_handle)
+            if not joined:
+                self.subscribe_handle = await session.attach()
+            handle = self.subscribe_handle
+            offer = await janusapi.subscribe_feeds(session, handle, room, new, joined=joined)
+            answer = await self.subscriber.answer(offer)
+            await janusapi.subscribe_start(session, handle, room, answer)
+            self.subscribed.update(new)
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.close()
+        await self.publisher.close()
+        await self.subscriber.close()
+
+
+# -- the worker --------------------------------------------------------------------------------
+
+
+class Crowd:
+    """One worker's people, its meter and its signaling sessions; `close()` ends them all."""
+
+    def __init__(self, address: str, clip: Clip) -> None:
+        self.address = address
+        self.clip = clip
+        self.meter = PairMeter()
+        self.people: dict[int, Person] = {}
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.janus: janusapi.JanusSession | None = None
+        self.gate = asyncio.Semaphore(JOIN_CONCURRENCY)
+        self.lag_max = 0.0
+        self._lag_task = asyncio.get_running_loop().create_task(self._watch_lag())
+
+    async def _watch_lag(self, period: float = 0.005) -> None:
+        """How late this event loop wakes up inside the window: its stalls inflate latency."""
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(period)
+            after = time.perf_counter_ns()
+            if self.meter.start_ns <= after < self.meter.end_ns:
+                self.lag_max = max(self.lag_max, time.perf_counter() - before - period)
+
+    def _new(self, numbers: list[int]) -> list[Person]:
+        added = [Person(n, self.address, self.clip, self.meter) for n in numbers]
+        self.people.update((p.number, p) for p in added)
+        return added
+
+    async def hub_join(self, base_url: str, meeting: str, people: list[int]) -> None:
+        if not self.http.cookie_jar:  # one guest session per worker, like one browser
+            await hubapi.guest_session(self.http, base_url)
+
+        async def one(person: Person) -> None:
+            async with self.gate:
+                await person.join_hub(self.http, base_url, meeting)
+
+        await asyncio.gather(*(one(p) for p in self._new(people)))
+
+    async def janus_publish(self, base_url: str, room: int, people: list[int]) -> dict[int, int]:
+        if self.janus is None:
+            self.janus = janusapi.JanusSession(self.http, base_url)
+            await self.janus.create()
+        session = self.janus
+
+        async def one(person: Person) -> tuple[int, int]:
+            async with self.gate:
+                return person.number, await person.publish_janus(session, room)
+
+        return dict(await asyncio.gather(*(one(p) for p in self._new(people))))
+
+    async def janus_subscribe(self, room: int, feeds: dict[int, int]) -> None:
+        assert self.janus is not None
+        session = self.janus
+
+        async def one(person: Person) -> None:
+            async with self.gate:
+                await person.subscribe_janus(session, room, feeds)
+
+        await asyncio.gather(*(one(p) for p in self.people.values()))
+
+    def missing(self, everyone: list[int]) -> list[tuple[int, int, str]]:
+        """(viewer, publisher, kind) pairs of this worker's viewers that got nothing yet."""
+        out = []
+        for viewer in self.people:
+            totals = self.meter.totals.get(viewer)
+            for publisher, kind in itertools.product(everyone, (AUDIO, VIDEO)):
+                if publisher != viewer and (totals is None or not totals[slot(publisher, kind)]):
+                    out.append((viewer, publisher, "audio" if kind == AUDIO else "video"))
+        return out
+
+    def open(self, start_ns: int, end_ns: int) -> None:
+        self.meter.open(start_ns, end_ns)
+        self.lag_max = 0.0
+
+    def collect(self) -> dict[str, Any]:
+        """The window's counts: sent per own (publisher, kind), received per viewer."""
+        meter = self.meter
+        latencies = array("i", (min(v // 1000, 2**31 - 1) for v in meter.latencies))  # µs
+        return {
+            "sent": {str(i): n for i, n in enumerate(meter.sent) if n},
+            "counts": {
+                str(viewer): {str(i): n for i, n in enumerate(meter.counts[viewer]) if n}
+                for viewer in self.people
+                if viewer in meter.counts
+            },
+            "latencies_us": base64.b64encode(latencies.tobytes()).decode(),
+            "foreign": meter.foreign,
+            "loop_lag_max_ms": round(self.lag_max * 1000, 2),
+        }
+
+    def diagnostics(self) -> dict[str, Any]:
+        errors = [e for p in self.people.values() for e in p.errors]
+        errors += [
+            json.dumps(e)[:300]
+            for p in self.people.values()
+            if p.socket is not None
+            for e in p.socket.errors
+        ]
+        consent: dict[str, int] = {}
+        for person in self.people.values():
+            for name, states in (
+                ("publish", person.publisher.consent_states),
+                ("subscribe", person.subscriber.consent_states),
+            ):
+                for state in states:
+                    consent[f"{name}_{state}"] = consent.get(f"{name}_{state}", 0) + 1
+        return {
+            "keyframe_requests": sum(p.publisher.keyframe_requests for p in self.people.values()),
+            # What the people's own consent checks saw of the SFU (suspect: 5 s unanswered).
+            "client_consent": consent,
+            "signaling_errors": errors[:10],
+            "janus_events": dict(self.janus.events) if self.janus is not None else {},
+        }
+
+    async def close(self) -> None:
+        self._lag_task.cancel()
+        await asyncio.gather(*(p.close() for p in self.people.values()), return_exceptions=True)
+        if self.janus is not None:
+            await self.janus.close()
+        await self.http.close()
+
+
+async def serve(crowd: Crowd, reader: asyncio.StreamReader, out: asyncio.StreamWriter) -> None:
+    """Requests run concurrently; each answer carries its request's id."""
+
+    async def handle(request: dict[str, Any]) -> None:
+        answer: dict[str, Any] = {"id": request["id"]}
+        try:
+            answer["result"] = await _dispatch(crowd, request)
+        except Exception as exc:  # reported to the benchmark, which decides
+            answer["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        out.write(json.dumps(answer).encode() + b"\n")
+        await out.drain()
+
+    tasks: set[asyncio.Task[None]] = set()
+    while line := await reader.readline():
+        request = json.loads(line)
+        if request["do"] == "close":
+            await crowd.close()
+            out.write(json.dumps({"id": request["id"], "result": None}).encode() + b"\n")
+            await out.drain()
+            return
+        task = asyncio.get_running_loop().create_task(handle(request))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    await crowd.close()  # the benchmark went away
+
+
+async def _dispatch(crowd: Crowd, request: dict[str, Any]) -> Any:
+    do = request["do"]
+    if do == "hub_join":
+        return await crowd.hub_join(request["base_url"], request["meeting"], request["people"])
+    if do == "janus_publish":
+        return await crowd.janus_publish(request["base_url"], request["room"], request["people"])
+    if do == "janus_subscribe":
+        feeds = {int(p): f for p, f in request["feeds"].items()}
+        return await crowd.janus_subscribe(request["room"], feeds)
+    if do == "missing":
+        return crowd.missing(request["everyone"])
+    if do == "open":
+        return crowd.open(request["start_ns"], request["end_ns"])
+    if do == "collect":
+        return crowd.collect()
+    if do == "diagnostics":
+        return crowd.diagnostics()
+    raise ValueError(f"unknown request {do!r}")
+
+
+async def _worker(address: str, clip_path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    # The answers get a private copy of stdout; fd 1 goes to the log (stderr) for stray prints.
+    answers = os.fdopen(os.dup(1), "wb", buffering=0)
+    os.dup2(2, 1)
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, answers)
+    writer = asyncio.StreamWriter(transport, protocol, None, loop)
+    crowd = Crowd(address, load_clip(clip_path))
+    await serve(crowd, reader, writer)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.sfu.crowd")
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--clip", type=Path, required=True)
+    args = parser.parse_args()
+    # Into the worker's log: aioice says when it closes a connection (consent expired).
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("aioice.ice").setLevel(logging.INFO)
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(_worker(args.address, args.clip))
+    else:
+        uvloop.run(_worker(args.address, args.clip))
+
+
+# -- the benchmark's side ----------------------------------------------------------------------
+
+
+class WorkerError(RuntimeError):
+    """A worker refused or failed a request (its message says which and why)."""
+
+
+class Worker:
+    """One worker process and its request/answer pipe."""
+
+    def __init__(self, managed: Managed) -> None:
+        self.managed = managed
+        self.people: list[int] = []
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader_task: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.managed.pid
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        process = self.managed.process
+        assert process.stdin is not None and process.stdout is not None
+        reader = asyncio.StreamReader(limit=LINE_LIMIT)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), process.stdout)
+        transport, protocol = await loop.connect_write_pipe(
+            asyncio.streams.FlowControlMixin, process.stdin
+        )
+        self._writer = asyncio.StreamWriter(transport, protocol, None, loop)
+        self._reader_task = loop.create_task(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while line := await reader.readline():
+            answer = json.loads(line)
+            future = self._waiting.pop(answer["id"], None)
+            if future is None or future.done():
+                continue
+            if "error" in answer:
+                future.set_exception(WorkerError(f"worker {self.pid}: {answer['error']}"))
+            else:
+                future.set_result(answer.get("result"))
+        for future in self._waiting.values():  # the worker exited
+            if not future.done():
+                future.set_exception(
+                    WorkerError(f"worker {self.pid} exited:\n{self.managed.tail(15)}")
+                )
+
+    async def call(self, do: str, within: float = 120.0, **arguments: Any) -> Any:
+        """Send one request; its result, or WorkerError / TimeoutError after `within` s."""
+        assert self._writer is not None
+        number = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[number] = future
+        self._writer.write(json.dumps({"id": number, "do": do, **arguments}).encode() + b"\n")
+        await self._writer.drain()
+        try:
+            async with asyncio.timeout(within):
+                return await future
+        finally:
+            self._waiting.pop(number, None)
+
+    async def close(self) -> None:
+        if self.managed.alive() and self._writer is not None:
+            with contextlib.suppress(Exception):
+                await self.call("close", within=15)
+        if self._reader_task is not None:
+            self._reader_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader_task
+        if self._writer is not None:
+            self._writer.close()
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def start_workers(count: int, address: str, clip: Path, folder: Path) -> list[Worker]:
+    """`count` workers, logging into `folder` (which exists), each connected."""
+    paths = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+    workers = []
+    for number in range(count):
+        managed = start_piped(
+            f"crowd worker {number}",
+            [sys.executable, "-m", "bench.sfu.crowd", "--address", address, "--clip", str(clip)],
+            log_path=folder / f"crowd-{number}.log",
+            cwd=REPO,
+            env=env,
+        )
+        worker = Worker(managed)
+        await worker.connect()
+        workers.append(worker)
+    return workers
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,465 @@
+"""The all-to-all meeting: N people each publish a camera and a microphone and receive every
+other person's, against the hub and against Janus with the same load generator.
+
+The people live in a few worker processes (`crowd`), so the load generator is never one
+event loop's worth of CPU; this process only signals the SFU, opens the measurement windows,
+reads the CPU counters and merges what the workers counted. One growing meeting per SFU: the
+ladder adds people up to each size, waits until every viewer got packets of both kinds from
+every publisher, and measures. A size where joins do not complete in time or loss exceeds the
+limit ends that SFU's ladder ("collapsed at N").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import time
+from abc import ABC, abstractmethod
+from array import array
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.sfu import hub as hubapi
+from bench.sfu import janus as janusapi
+from bench.sfu import profiling
+from bench.sfu.crowd import Worker, WorkerError
+from bench.sfu.media import percentile
+from bench.sfu.person import AUDIO, KINDS, MAX_PEOPLE, VIDEO
+from bench.sfu.system import (
+    BenchError,
+    CpuWindow,
+    process_cpu_seconds,
+    runqueue_wait_seconds,
+    udp_drops,
+)
+
+MEETING_ROOM = 434343
+
+
+@dataclass(frozen=True)
+class MeetingPlan:
+    """Meeting sizes and durations; `quick()` for checking the machinery in a few minutes."""
+
+    people: tuple[int, ...] = (4, 8, 12, 14, 16, 20, 24)
+    window: float = 8.0  # seconds of a measurement window
+    settle: float = 2.0  # seconds after everyone is connected, before measuring
+    connect_timeout: float = 60.0  # adding people until every pair has packets of both kinds
+    loss_limit_pct: float = 5.0  # above: the SFU collapsed at this size
+    workers: int = 2  # load-generating processes
+    # With --profile: py-spy on the hub at this size (or the one below), or where it collapsed.
+    profile_people: int = 14
+    profile_window: float = 8.0
+    max_other_cores: float = 0.25  # a window where other processes used more is measured again
+    retries: int = 1
+
+    @classmethod
+    def quick(cls, workers: int = 2) -> MeetingPlan:
+        return cls(people=(4, 10, 16), window=4.0, settle=1.5, connect_timeout=45.0,
+                   workers=workers, profile_window=5.0, retries=0)  # fmt: skip
+
+    def profiled_size(self) -> int | None:
+        below = [n for n in self.people if n <= self.profile_people]
+        return max(below, default=None)
+
+
+def _say(name: str, text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {name}: {text}", flush=True)
+
+
+# -- the SFUs ----------------------------------------------------------------------------------
+
+
+class MeetingTarget(ABC):
+    """One SFU hosting the meeting: set it up, add people (through the workers), close."""
+
+    name: str
+    pid: int
+
+    @abstractmethod
+    async def setup(self, largest: int) -> None: ...
+
+    @abstractmethod
+    async def add(self, assignment: dict[Worker, list[int]]) -> None:
+        """Join `assignment`'s people (each worker its own) until everyone has offered and
+        answered; packets flowing is checked apart."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def extra(self) -> dict[str, Any]:
+        return {}
+
+
+class HubMeeting(MeetingTarget):
+    """A public meeting on the hub; every person joins over its own WebSocket, publishes
+    camera + microphone, and answers the hub's subscribe offers (one connection each)."""
+
+    name = "hub"
+
+    def __init__(self, server: hubapi.HubServer) -> None:
+        self.server = server
+        self.pid = server.pid
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.meeting_id = ""
+
+    async def setup(self, largest: int) -> None:
+        self.meeting_id = await hubapi.create_meeting(self.http, self.server.base_url)
+
+    async def add(self, assignment: dict[Worker, list[int]]) -> None:
+        await asyncio.gather(
+            *(
+                w.call(
+                    "hub_join",
+                    base_url=self.server.base_url,
+                    meeting=self.meeting_id,
+                    people=people,
+                )
+                for w, people in assignment.items()
+                if people
+            )
+        )
+
+    async def extra(self) -> dict[str, Any]:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            return {"hub_metrics": await hubapi.metrics(self.http, self.server.base_url)}
+        return {}
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+class JanusMeeting(MeetingTarget):
+    """A videoroom: one publisher handle per person (camera + microphone in one connection)
+    and one multistream subscriber handle per person, which gets every other feed in one
+    connection and is updated (`subscribe` → new offer → `start`) when people join."""
+
+    name = "janus"
+
+    def __init__(self, server: janusapi.JanusServer) -> None:
+        self.server = server
+        self.pid = server.pid
+        self.http = aiohttp.ClientSession()
+        self.session = janusapi.JanusSession(self.http, server.base_url)
+        self.room = 0
+        self.feeds: dict[int, int] = {}  # person → feed id
+
+    async def setup(self, largest: int) -> None:
+        await self.session.create()
+        admin = await self.session.attach()
+        self.room = await janusapi.create_room(
+            self.session, admin, publishers=max(largest, 4), room=MEETING_ROOM
+        )
+
+    async def add(self, assignment: dict[Worker, list[int]]) -> None:
+        published = await asyncio.gather(
+            *(
+                w.call(
+                    "janus_publish", base_url=self.server.base_url, room=self.room, people=people
+                )
+                for w, people in assignment.items()
+                if people
+            )
+        )
+        for feeds in published:
+            self.feeds.update((int(p), int(f)) for p, f in feeds.items())
+        feeds = {str(p): f for p, f in self.feeds.items()}
+        await asyncio.gather(
+            *(w.call("janus_subscribe", room=self.room, feeds=feeds) for w in assignment)
+        )
+
+    async def close(self) -> None:
+        await self.session.close()
+        await self.http.close()
+
+
+# -- measuring -------------------------------------------------------------------------------
+
+
+async def wait_connected(workers: list[Worker], everyone: list[int]) -> None:
+    """Until every viewer got packets of both kinds from every other person (the caller
+    bounds the wait)."""
+    while True:
+        missing = await asyncio.gather(*(w.call("missing", everyone=everyone) for w in workers))
+        if not any(missing):
+            return
+        await asyncio.sleep(0.25)
+
+
+async def missing_pairs(workers: list[Worker], everyone: list[int]) -> list[Any]:
+    with contextlib.suppress(WorkerError, TimeoutError):
+        found = await asyncio.gather(
+            *(w.call("missing", within=10, everyone=everyone) for w in workers)
+        )
+        return [pair for part in found for pair in part]
+    return []
+
+
+def merge(collected: list[dict[str, Any]], people: int) -> dict[str, Any]:
+    """Loss, worst pair and latencies over every (viewer, publisher, kind) of the window."""
+    sent = [0] * (2 * MAX_PEOPLE)
+    for part in collected:
+        for index, count in part["sent"].items():
+            sent[int(index)] += count
+    counts: dict[int, dict[int, int]] = {}
+    for part in collected:
+        for viewer, row in part["counts"].items():
+            counts[int(viewer)] = {int(i): n for i, n in row.items()}
+    expected = [0, 0]
+    received = [0, 0]
+    worst = 0.0
+    silent = 0
+    odd: list[tuple[int, int, str, int, int]] = []  # pairs that lost > 1 % or got extra
+    for viewer in range(people):
+        row = counts.get(viewer, {})
+        for publisher in range(people):
+            if publisher == viewer:
+                continue
+            for kind in (AUDIO, VIDEO):
+                index = 2 * publisher + kind
+                got = row.get(index, 0)
+                expected[kind] += sent[index]
+                received[kind] += got
+                if sent[index]:
+                    worst = max(worst, 1 - got / sent[index])
+                    silent += got == 0
+                if got > sent[index] or got < 0.99 * sent[index]:
+                    odd.append((viewer, publisher, KINDS[kind], sent[index], got))
+    latencies = array("i")
+    for part in collected:
+        latencies.frombytes(base64.b64decode(part["latencies_us"]))
+    ordered = sorted(latencies)
+    total_expected, total_received = sum(expected), sum(received)
+
+    def loss(got: int, wanted: int) -> float | None:
+        return round(100 * (1 - got / wanted), 3) if wanted else None
+
+    return {
+        "sent": sum(sent),
+        "forwarded": total_received,
+        "expected": total_expected,
+        "loss_pct": loss(total_received, total_expected),
+        "audio_loss_pct": loss(received[AUDIO], expected[AUDIO]),
+        "video_loss_pct": loss(received[VIDEO], expected[VIDEO]),
+        "audio_forwarded": received[AUDIO],
+        "video_forwarded": received[VIDEO],
+        "worst_pair_loss_pct": round(100 * worst, 3),
+        "silent_pairs": silent,  # (viewer, publisher, kind) with nothing in the window
+        # (viewer, publisher, kind, sent, got): more than sent means duplicates forwarded.
+        "odd_pairs": len(odd),
+        "odd_pair_examples": odd[:12],
+        "latency_p50_ms": round(percentile(ordered, 0.50) / 1e3, 3),
+        "latency_p99_ms": round(percentile(ordered, 0.99) / 1e3, 3),
+        "latency_max_ms": round(ordered[-1] / 1e3, 3) if ordered else None,
+        "foreign_packets": sum(p["foreign"] for p in collected),
+        "client_loop_lag_max_ms": max((p["loop_lag_max_ms"] for p in collected), default=None),
+    }
+
+
+async def measure(
+    target: MeetingTarget, workers: list[Worker], people: int, window: float, drain: float = 0.6
+) -> dict[str, Any]:
+    """One window, given to the workers as send times a little ahead; CPU of the SFU, of the
+    client (this process + the workers) and of the machine over the same wall time."""
+    start = time.perf_counter_ns() + 300_000_000
+    end = start + int(window * 1e9)
+    await asyncio.gather(*(w.call("open", start_ns=start, end_ns=end) for w in workers))
+    pids = [w.pid for w in workers]
+    cpu = CpuWindow(target.pid, client_pids=tuple(pids))
+    await asyncio.sleep(max(0.0, (start - time.perf_counter_ns()) / 1e9))
+    drops_before = udp_drops([target.pid, os.getpid(), *pids])
+    per_worker = [process_cpu_seconds(pid) for pid in pids]
+    waited = sum(runqueue_wait_seconds(pid) for pid in pids)
+    cpu.begin()
+    await asyncio.sleep(max(0.0, (end - time.perf_counter_ns()) / 1e9))
+    cpu.end()
+    per_worker = [process_cpu_seconds(p) - b for p, b in zip(pids, per_worker, strict=True)]
+    waited = sum(runqueue_wait_seconds(pid) for pid in pids) - waited
+    await asyncio.sleep(drain)  # packets sent before the window closed, still on their way
+    drops_after = udp_drops([target.pid, os.getpid(), *pids])
+    collected = await asyncio.gather(*(w.call("collect") for w in workers))
+    result = merge(collected, people)
+    usage = cpu.summary()
+    forwarded = result["forwarded"]
+    return {
+        "people": people,
+        "sent_pps": round(result["sent"] / cpu.wall, 1),
+        "forwarded_pps": round(forwarded / cpu.wall, 1),
+        "cpu_us_per_packet": round(cpu.sfu / forwarded * 1e6, 2) if forwarded else None,
+        **result,
+        "sfu_udp_drops": drops_after[0] - drops_before[0],
+        "client_udp_drops": sum(drops_after[1:]) - sum(drops_before[1:]),
+        **usage,
+        "client_worker_cores": [round(c / cpu.wall, 3) for c in per_worker],
+        "client_wait_cores": round(waited / cpu.wall, 3),
+    }
+
+
+async def measure_undisturbed(
+    target: MeetingTarget, workers: list[Worker], people: int, plan: MeetingPlan
+) -> dict[str, Any]:
+    """`measure`, again if other processes (another test run...) took CPU meanwhile."""
+    best: dict[str, Any] | None = None
+    for attempt in range(1 + plan.retries):
+        result = await measure(target, workers, people, plan.window)
+        result["attempts"] = attempt + 1
+        if best is None or result["other_cores"] < best["other_cores"]:
+            best = result
+        if result["other_cores"] <= plan.max_other_cores or attempt == plan.retries:
+            break
+        _say(target.name, f"  other processes used {result['other_cores']:.2f} cores: again")
+    assert best is not None
+    best["disturbed"] = best["other_cores"] > plan.max_other_cores
+    return best
+
+
+async def _profile(
+    target: MeetingTarget, folder: Path, people: int, plan: MeetingPlan
+) -> dict[str, Any]:
+    path = folder / f"profile-hub-meeting-{people}.txt"
+    _say(target.name, f"py-spy for {plan.profile_window:.0f} s at {people} people → {path}")
+    try:  # non-blocking: ptrace stops would inflate every system call's share
+        await profiling.record(target.pid, plan.profile_window, path, nonblocking=True)
+    except RuntimeError as exc:
+        return {"error": str(exc)}
+    summary = profiling.summarise(path)
+    summary["file"] = str(path)
+    summary["people"] = people
+    for row in summary["top_self"][:8]:
+        _say(target.name, f"  {row['pct']:5.1f} %  {row['function']}")
+    return summary
+
+
+def lost_where(step: dict[str, Any]) -> str:
+    """Where a window's losses happened, from the socket drop counters."""
+    sfu, client = step["sfu_udp_drops"], step["client_udp_drops"]
+    lost = max(1, step["expected"] - step["forwarded"])
+    if not sfu and not client:
+        return "no socket overflow: packets queued in the SFU and arrived too late (> 0.6 s)"
+    where = f"{sfu} datagrams dropped at the SFU's sockets and {client} at the client's"
+    if client > sfu and client >= lost / 2:
+        return f"{where}: mostly the load generator fell behind, not the SFU"
+    return f"{where}, the rest queued too long"
+
+
+def _line(step: dict[str, Any]) -> str:
+    return (
+        f"fwd {step['forwarded_pps']:.0f}/s loss {step['loss_pct']}% "
+        f"(worst pair {step['worst_pair_loss_pct']}%) cpu {step['cpu_us_per_packet']} µs/pkt "
+        f"(sfu {step['sfu_cores']:.2f} cores, waiting {step['sfu_wait_cores']:.2f}, "
+        f"client {step['client_cores']:.2f}, "
+        f"other {step['other_cores']:.2f}) lat p50 {step['latency_p50_ms']} "
+        f"p99 {step['latency_p99_ms']} ms drops {step['sfu_udp_drops']}/{step['client_udp_drops']}"
+    )
+
+
+async def ladder(
+    target: MeetingTarget,
+    workers: list[Worker],
+    plan: MeetingPlan,
+    result: dict[str, Any],
+    profile_dir: Path | None = None,
+) -> None:
+    """Grow the meeting through `plan.people`, measuring each size, into `result` as it goes
+    (an interrupted run keeps what it measured)."""
+    steps: list[dict[str, Any]] = result.setdefault("steps", [])
+    result["collapsed_at"] = None
+    await target.setup(max(plan.people))
+    present = 0
+    for size in plan.people:
+        newcomers = list(range(present, size))
+        assignment: dict[Worker, list[int]] = {w: [] for w in workers}
+        for person in newcomers:
+            worker = workers[person % len(workers)]
+            assignment[worker].append(person)
+            worker.people.append(person)
+        everyone = list(range(size))
+        _say(target.name, f"adding {len(newcomers)} people (meeting of {size})")
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(plan.connect_timeout):
+                await target.add(assignment)
+                signalled = time.monotonic() - started
+                await wait_connected(workers, everyone)
+        except (TimeoutError, WorkerError, BenchError) as exc:
+            missing = await missing_pairs(workers, everyone)
+            reason = (
+                f"joins did not complete within {plan.connect_timeout:.0f} s: "
+                f"{len(missing)} of {size * (size - 1) * 2} (viewer, publisher, kind) pairs "
+                f"without packets"
+                if isinstance(exc, TimeoutError)
+                else f"joins failed: {str(exc)[:500]}"
+            )
+            _say(target.name, f"  collapsed at {size}: {reason}")
+            steps.append(
+                {"people": size, "connect_error": reason, "missing_examples": missing[:10]}
+            )
+            result["collapsed_at"], result["collapse_reason"] = size, reason
+            return
+        connect_s = round(time.monotonic() - started, 2)
+        present = size
+        _say(target.name, f"  all connected in {connect_s:.1f} s (signalled {signalled:.1f} s)")
+        await asyncio.sleep(plan.settle)
+        step = await measure_undisturbed(target, workers, size, plan)
+        step["connect_s"] = connect_s
+        step["signalled_s"] = round(signalled, 2)
+        steps.append(step)
+        _say(target.name, f"  {size} people: {_line(step)}")
+        collapsed = step["loss_pct"] is not None and step["loss_pct"] > plan.loss_limit_pct
+        # At the planned size, or where the SFU broke down before it.
+        wanted = size == plan.profiled_size() or collapsed
+        if profile_dir is not None and wanted and "profile" not in result:
+            result["profile"] = await _profile(target, profile_dir, size, plan)
+        if collapsed:
+            reason = (
+                f"loss {step['loss_pct']} % > {plan.loss_limit_pct} %, {lost_where(step)}; "
+                f"the SFU used {step['sfu_cores']:.2f} cores and waited "
+                f"{step['sfu_wait_cores']:.2f} for a CPU, the client used "
+                f"{step['client_cores']:.2f} and waited {step['client_wait_cores']:.2f}, "
+                f"other processes used {step['other_cores']:.2f}"
+            )
+            _say(target.name, f"  collapsed at {size}: {reason}")
+            result["collapsed_at"], result["collapse_reason"] = size, reason
+            return
+
+
+async def run_meeting(
+    target: MeetingTarget,
+    workers: list[Worker],
+    plan: MeetingPlan,
+    result: dict[str, Any],
+    profile_dir: Path | None = None,
+) -> None:
+    """The ladder, then what the workers and the SFU saw; the target is closed on any exit."""
+    try:
+        await ladder(target, workers, plan, result, profile_dir)
+    finally:
+        diagnostics: list[Any] = []
+        for worker in workers:
+            with contextlib.suppress(WorkerError, TimeoutError):
+                diagnostics.append(await worker.call("diagnostics", within=10))
+        result["diagnostics"] = {
+            "keyframe_requests": sum(d["keyframe_requests"] for d in diagnostics),
+            "signaling_errors": [e for d in diagnostics for e in d["signaling_errors"]][:10],
+            "janus_events": _sum_counts(d["janus_events"] for d in diagnostics),
+            "client_consent": _sum_counts(d["client_consent"] for d in diagnostics),
+        }
+        result.update(await target.extra())
+        with contextlib.suppress(Exception):
+            await target.close()
+
+
+def _sum_counts(parts: Any) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for part in parts:
+        for key, value in part.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+def plan_summary(plan: MeetingPlan) -> dict[str, Any]:
+    return {**asdict(plan), "kinds": list(KINDS)}
