@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import socket
+import struct
 import urllib.request
 
 import pytest
+import requests
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -286,3 +288,30 @@ def test_a_malformed_request_is_one_warning_line_in_the_log(tmp_path):
     )
     assert "LineTooLong: Got more than 8190 bytes" in refused[3]
     assert len(refused[3]) < 400
+
+
+def test_a_client_gone_during_the_websocket_upgrade_leaves_no_error(tmp_path):
+    """Clients that reset the connection right after asking for the meeting socket (a closed
+    tab, a dropped network): no traceback, no ERROR, and the hub keeps serving."""
+    with served_hub(tmp_path) as hub, requests.Session() as http:
+        http.get(f"{hub.url}/", headers={"Accept": "text/html"}, timeout=10)
+        csrf = hub.csrf_header(http.cookies[hub.codec.cookie_name])
+        created = http.post(
+            f"{hub.url}/api/v1/meetings", json={"title": "x", "access_level": "public"},
+            headers=csrf, timeout=10,
+        )  # fmt: skip
+        upgrade = (
+            f"GET /api/v1/meetings/{created.json()['id']}/ws HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{hub.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {hub.url}\r\n\r\n"
+        ).encode()
+        for _ in range(40):
+            sock = socket.create_connection(("127.0.0.1", hub.port), timeout=10)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.sendall(upgrade)
+            sock.close()  # a reset, at once
+        with urllib.request.urlopen(f"{hub.url}/health/live", timeout=10) as answer:
+            assert answer.status == 200
+    log = hub.log_lines()
+    assert not any("Traceback" in line or " ERROR " in line for line in log), "\n".join(log)

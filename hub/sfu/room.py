@@ -527,7 +527,13 @@ class SfuRoom:
                         await leg.source.request_keyframe()
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            pc = member.subscribe_pc
+            if self._closed or pc is None or pc.connectionState == "closed":
+                # The person left (or the room closed) while an offer was being made: the
+                # connection was closed under it, which is no failure of ours.
+                log.debug("subscribe negotiation ended by a closing connection: %s", exc)
+                return
             log.exception("subscribe negotiation failed", extra={
                 "participant_id": member.participant_id})  # fmt: skip
 

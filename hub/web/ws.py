@@ -634,7 +634,12 @@ async def meeting_socket(request: web.Request) -> web.StreamResponse:
     # Someone who has knocked too often is refused before the upgrade, with Retry-After.
     request.app[LIMITS].lobby.check(request.remote or "-")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=sig.MAX_FRAME * 2)
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except ConnectionError:  # the client went away during the upgrade: nothing to run
+        log.info("client went away during the WebSocket upgrade", extra={
+            "meeting_id": meeting.id})  # fmt: skip
+        return ws
     connection = Connection(request, ws, meeting)
     request.app[SOCKETS].add(ws)
     try:
