@@ -21,6 +21,21 @@ export function describeMediaError(error) {
   }
 }
 
+/** Fill a <select> with devices, `currentId` selected; one disabled "none" entry if empty. */
+export function fillDeviceSelect(select, devices, currentId, t) {
+  select.replaceChildren();
+  if (devices.length === 0) {
+    select.append(new Option(t("meeting.device_none"), ""));
+    select.disabled = true;
+    return;
+  }
+  devices.forEach((device, index) => {
+    const label = device.label || t("meeting.device_unnamed", { n: index + 1 });
+    select.append(new Option(label, device.deviceId, false, device.deviceId === currentId));
+  });
+  select.disabled = false;
+}
+
 export function mediaSupported() {
   return Boolean(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
 }
@@ -135,11 +150,11 @@ export class LocalMedia {
   /** Cameras and microphones, with stable labels even before permission gives real names. */
   async listDevices() {
     if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) {
-      return { cameras: [], microphones: [] };
+      return { cameras: [], microphones: [], speakers: [] };
     }
     const devices = await navigator.mediaDevices.enumerateDevices();
     const pick = (kind) => devices.filter((d) => d.kind === kind && d.deviceId);
-    return { cameras: pick("videoinput"), microphones: pick("audioinput") };
+    return { cameras: pick("videoinput"), microphones: pick("audioinput"), speakers: pick("audiooutput") };
   }
 
   /** Start sharing a screen or window; resolves to the track, or throws if refused. */

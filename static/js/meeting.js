@@ -169,6 +169,10 @@ function main() {
     audio: () => call.audio,
     video: () => call.video,
     hasToken: () => Boolean(call.token),
+    devices: () => ({
+      audio: local.audioTrack ? local.audioTrack.getSettings().deviceId : null,
+      video: local.videoTrack ? local.videoTrack.getSettings().deviceId : null,
+    }),
   });
 
   prejoin.start();

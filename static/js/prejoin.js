@@ -3,6 +3,8 @@
 
 import { t } from "./i18n.js";
 import { $ } from "./dom.js";
+import { fillDeviceSelect } from "./devices.js";
+import { LevelMeter } from "./level-meter.js";
 
 
 const NAME_KEY = "visio-name";
@@ -37,6 +39,7 @@ export class PrejoinView {
     this.previewOff = $("preview-off");
     this.status = $("device-status");
     this.name = $("name");
+    this.level = new LevelMeter(local, $("prejoin-level"));
     // A guest's name, as typed last time on this device (the hub gives one to signed-in people).
     if (!this.name.value) this.name.value = rememberedName();
     this.nameError = $("name-error");
@@ -100,6 +103,7 @@ export class PrejoinView {
     if (!this.local.hasAudio) this.mutedToggle.setAttribute("aria-pressed", "true");
     if (!this.local.hasVideo) this.cameraOffToggle.setAttribute("aria-pressed", "true");
     this.showPreview();
+    this.level.start();
     await this.fillDevices();
   }
 
@@ -156,22 +160,8 @@ export class PrejoinView {
       console.warn("enumerateDevices failed", error);
       return;
     }
-    this.fillSelect(this.cameraSelect, lists.cameras, this.local.videoDeviceId);
-    this.fillSelect(this.microphoneSelect, lists.microphones, this.local.audioDeviceId);
-  }
-
-  fillSelect(select, devices, currentId) {
-    select.replaceChildren();
-    if (devices.length === 0) {
-      select.append(new Option(t("meeting.device_none"), ""));
-      select.disabled = true;
-      return;
-    }
-    devices.forEach((device, index) => {
-      const label = device.label || t("meeting.device_unnamed", { n: index + 1 });
-      select.append(new Option(label, device.deviceId, false, device.deviceId === currentId));
-    });
-    select.disabled = false;
+    fillDeviceSelect(this.cameraSelect, lists.cameras, this.local.videoDeviceId, t);
+    fillDeviceSelect(this.microphoneSelect, lists.microphones, this.local.audioDeviceId, t);
   }
 
   showNameError(show) {
@@ -251,5 +241,6 @@ export class PrejoinView {
 
   hide() {
     this.root.hidden = true;
+    this.level.stop();
   }
 }

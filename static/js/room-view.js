@@ -6,11 +6,14 @@ import { $, element } from "./dom.js";
 import { LobbyPanel } from "./lobby-panel.js";
 import { ParticipantList, stateBadges } from "./participant-list.js";
 import { fitFocus, fitGrid, pageCapacity, paginate } from "./layout.js";
+import { SettingsPanel } from "./settings-panel.js";
 
 const NOTICE_MS = 6000;
 const MAX_NOTICES = 4;
 // The side panels and the toolbar buttons that open them.
-const PANELS = { participants: "toggle-participants", chat: "toggle-chat", lobby: "toggle-lobby" };
+const PANELS = {
+  participants: "toggle-participants", chat: "toggle-chat", lobby: "toggle-lobby", settings: "toggle-settings",
+};
 const GAP = 8; // px between tiles, as in the stylesheet's --gap
 const PAGER_HEIGHT = 44; // px kept under the grid for the page buttons when there are pages
 // Toolbar toggles: the state attribute and the accessible name say what a press does now.
@@ -65,6 +68,7 @@ export class RoomView {
     const notify = (text, kind) => this.notify(text, kind);
     this.participantList = new ParticipantList({ call, notify });
     this.lobbyPanel = new LobbyPanel({ call, notify });
+    this.settings = new SettingsPanel({ call, local, sinks: () => [...this.sinks.values()] });
     this.wire();
   }
 
@@ -163,6 +167,7 @@ export class RoomView {
 
   hide() {
     this.root.hidden = true;
+    this.settings.close();
     for (const audio of this.sinks.values()) audio.srcObject = null;
   }
 
@@ -391,6 +396,7 @@ export class RoomView {
         audio.autoplay = true;
         container.append(audio);
         this.sinks.set(id, audio);
+        this.settings.route(audio);
       }
       attach(audio, stream);
     }
@@ -412,6 +418,8 @@ export class RoomView {
       $(`${panel}-panel`).hidden = name !== panel;
       $(id).setAttribute("aria-expanded", String(name === panel));
     }
+    if (previous === "settings" && name !== "settings") this.settings.close();
+    if (name === "settings") this.settings.open();
     if (name === "chat") {
       this.unread = 0;
       $("chat-unread").hidden = true;
