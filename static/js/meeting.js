@@ -30,7 +30,7 @@ function takeJoinToken() {
  * instead of a typed name, and Join shows only once the hub has checked it. Returns the
  * identity (its token goes with every join), or null outside a Matrix client's frame.
  */
-function startWidget(settings) {
+function startWidget(settings, onVerified) {
   if (!settings.widget) return null;
   const context = widgetContext(settings.widget);
   if (!context) {
@@ -42,6 +42,7 @@ function startWidget(settings) {
   const widget = new MatrixWidget(context);
   widget.start();
   const identity = new WidgetIdentity(widget, settings.widget, context.displayName);
+  let joined = false;
   const status = $("widget-status");
   const problem = $("widget-problem");
   const check = async () => {
@@ -55,6 +56,13 @@ function startWidget(settings) {
         name: who.display_name, id: who.identity.replace(/^matrix:/, ""),
       });
       $("join-button").hidden = false;
+      // The Matrix client already said who this is: straight into the call (camera and
+      // microphone are chosen inside it), no second pre-join. Once: a failed join stays here
+      // with its Join button.
+      if (!joined) {
+        joined = true;
+        onVerified();
+      }
     } catch (error) {
       console.warn("Matrix identity not verified", error);
       status.textContent = "";
@@ -83,10 +91,11 @@ function main() {
   const settings = readJson("meeting-settings");
   const token = takeJoinToken();
   const local = new LocalMedia();
-  const identity = startWidget(settings);
+  let prejoin = null;
+  const identity = startWidget(settings, () => prejoin.join());
   const call = new Call({ settings, localMedia: local, token: identity ? () => identity.token() : token });
   const room = new RoomView({ call, local });
-  const prejoin = new PrejoinView({ local, onJoin: (choice) => call.join(choice) });
+  prejoin = new PrejoinView({ local, onJoin: (choice) => call.join(choice) });
   const leave = () => {
     call.leave();
     showAfter("left");

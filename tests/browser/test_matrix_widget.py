@@ -220,8 +220,12 @@ def test_the_widget_joins_as_the_matrix_user(
         expect(status).to_contain_text(f"en tant que agent{state} ({user.user_id})")
         expect(frame.locator("#name-field")).to_be_hidden()
         expect(frame.locator(".login-block")).to_have_count(0)
-        frame.locator("#join-button").click()
+        # Verified: straight into the call, no second pre-join and no click.
         frame.wait_for_function("() => window.visioDebug.state() === 'connected'", timeout=15_000)
+        expect(frame.locator("#room")).to_be_visible()
+        expect(frame.locator("#prejoin")).to_be_hidden()
+        opened_to_in = frame.evaluate("() => performance.now()") / 1000
+        print(f"\nwidget: frame opened -> in the call: {opened_to_in:.2f} s")
         # The hub let the verified user in at once (a guest waits here) under their Matrix name.
         [me] = frame.evaluate("() => window.visioDebug.participants()")
         assert (me["name"], me["role"], me["isSelf"]) == (f"agent{state}", "participant", True)
@@ -308,7 +312,7 @@ def test_the_widget_states_are_accessible(
     axe can be injected: framing is checked above)."""
     user = setup.synapse.register("agentaxe")
     found: dict[str, list[str]] = {}
-    for state, shown in (("allowed", "#join-button"), ("blocked", "#widget-problem")):
+    for state, shown in (("allowed", "#room"), ("blocked", "#widget-problem")):
         context, page = open_in_client(browser, setup, meeting_id, state, user, bypass_csp=True)
         try:
             frame = widget_frame(page)
