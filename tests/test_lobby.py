@@ -529,3 +529,19 @@ async def test_raised_hands_are_taken_in_turn_and_a_moderator_lowers_them(hub: H
     index = len(olga.messages)
     await olga.send({"type": "lower_hands", "participant_id": "nobody"})
     assert (await olga.wait_for("error", after=index))["code"] == "not_found"
+
+
+async def test_reactions_reach_everyone_from_a_fixed_set_and_at_a_human_pace(hub: Hub):
+    _meeting, olga, (bruno,) = await hub.gathering("public", "Bruno")
+    await bruno.send({"type": "reaction", "emoji": "👏"})
+    got = await olga.wait_for("reaction")
+    assert got == {"type": "reaction", "participant_id": bruno.participant_id, "emoji": "👏"}
+    index = len(bruno.messages)
+    await bruno.send({"type": "reaction", "emoji": "👏"})  # again at once: too fast
+    assert (await bruno.wait_for("error", after=index))["code"] == "rate_limited"
+    index = len(bruno.messages)
+    await bruno.send({"type": "reaction", "emoji": "<img src=x>"})
+    refused = await bruno.wait_for("error", after=index)
+    assert refused["code"] == "invalid_field" and "emoji" in refused["message"]
+    await asyncio.sleep(0.6)
+    assert [m for m in olga.messages if m["type"] == "reaction"] == [got]

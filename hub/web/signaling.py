@@ -101,6 +101,15 @@ class Hand(_Message):
     raised: bool
 
 
+# The reactions a person may send: a fixed set, so nothing else is ever shown to the others.
+ReactionEmoji = Literal["👍", "👏", "😂", "😮", "❤️", "🎉"]
+
+
+class React(_Message):
+    type: Literal["reaction"]
+    emoji: ReactionEmoji
+
+
 class Leave(_Message):
     type: Literal["leave"]
 
@@ -179,6 +188,7 @@ ClientMessage = Annotated[
     | MediaState
     | Chat
     | Hand
+    | React
     | Leave
     | Ping
     | Reconnect
@@ -205,6 +215,7 @@ CLIENT_TYPES = frozenset(
         "media",
         "chat",
         "hand",
+        "reaction",
         "leave",
         "ping",
         "reconnect",
@@ -371,6 +382,14 @@ class ChatMessage(_Message):
     at: str
 
 
+class Reaction(_Message):
+    """Someone's short reaction, shown a few seconds over their tile."""
+
+    type: Literal["reaction"] = "reaction"
+    participant_id: str
+    emoji: str
+
+
 class ActiveSpeaker(_Message):
     type: Literal["active_speaker"] = "active_speaker"
     participant_id: str | None
@@ -430,6 +449,7 @@ ServerMessage = (
     | ParticipantUpdated
     | ParticipantLeft
     | ChatMessage
+    | Reaction
     | ActiveSpeaker
     | MeetingEnded
     | Pong

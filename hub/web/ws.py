@@ -109,6 +109,9 @@ def check_origin(request: web.Request) -> None:
         raise Forbidden("Origine refusée / Origin not allowed")
 
 
+REACTION_INTERVAL = 0.5  # seconds between two reactions of one person
+
+
 class Connection:
     """One person's socket: join (perhaps after waiting in the lobby), then their part in the
     meeting until the socket closes."""
@@ -131,6 +134,7 @@ class Connection:
         self._grace: asyncio.Task[None] | None = None
         self._tasks = Tasks()
         self._rejected = 0  # malformed messages so far (only the first ones are logged)
+        self._last_reaction = -REACTION_INTERVAL
 
     @property
     def remote(self) -> str:
@@ -557,6 +561,15 @@ class Connection:
                 )
             case sig.Hand(raised=raised):
                 await self._update(hand=raised)
+            case sig.React(emoji=emoji):
+                clock = asyncio.get_running_loop().time()
+                if clock - self._last_reaction < REACTION_INTERVAL:
+                    await self.error(
+                        "rate_limited", "one reaction every half second at most", "reaction"
+                    )
+                    return
+                self._last_reaction = clock
+                await self.live.broadcast(sig.Reaction(participant_id=pid, emoji=emoji))
             case sig.Leave():
                 await self.ws.close()
             case sig.Ping():

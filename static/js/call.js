@@ -272,6 +272,7 @@ export class Call {
       case "participant_updated": return this.upsert(message.participant, false);
       case "participant_left": return this.removeParticipant(message.participant_id);
       case "chat": return this.emit("chat", message);
+      case "reaction": return this.emit("reaction", message);
       case "active_speaker":
         this.activeSpeaker = message.participant_id ?? null;
         return this.emit("speaker", this.activeSpeaker);

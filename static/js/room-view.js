@@ -7,6 +7,7 @@ import { LobbyPanel } from "./lobby-panel.js";
 import { ParticipantList, stateBadges } from "./participant-list.js";
 import { fitFocus, fitGrid, pageCapacity, paginate } from "./layout.js";
 import { SettingsPanel } from "./settings-panel.js";
+import { Reactions } from "./reactions.js";
 
 const NOTICE_MS = 6000;
 const MAX_NOTICES = 4;
@@ -69,6 +70,7 @@ export class RoomView {
     this.participantList = new ParticipantList({ call, notify });
     this.lobbyPanel = new LobbyPanel({ call, notify });
     this.settings = new SettingsPanel({ call, local, sinks: () => [...this.sinks.values()] });
+    this.reactions = new Reactions({ call, notify });
     this.wire();
   }
 

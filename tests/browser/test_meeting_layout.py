@@ -399,3 +399,28 @@ def test_the_microphone_level_shows_before_joining_and_in_the_settings(
         assert page.evaluate("() => document.getElementById('settings-level').value") == 0
     finally:
         context.close()
+
+
+def test_a_reaction_is_sent_and_shown_over_the_senders_tile(
+    browser: Browser, hub_server: str, meeting_id: str
+) -> None:
+    page, hub = joined(browser, hub_server, meeting_id, LAPTOP, 2)
+    try:
+        toggle = page.locator("#toggle-reactions")
+        expect(toggle).to_have_accessible_name(fr("meeting.reaction.button"))
+        toggle.click()
+        choice = page.get_by_role("button", name=fr("meeting.reaction.send", emoji="👍"))
+        expect(choice).to_be_focused()  # the menu opens on its first choice, for the keyboard
+        choice.click()
+        wait_until(lambda: bool(hub.sent("reaction")), page)
+        assert hub.sent("reaction") == [{"type": "reaction", "emoji": "👍"}]
+        expect(page.locator("#reactions-menu")).to_be_hidden()
+        hub.send({"type": "reaction", "participant_id": "p2", "emoji": "🎉"})
+        bubble = page.locator('#grid > li[data-participant="p2"] .reaction-bubble')
+        expect(bubble).to_have_text("🎉")
+        expect(page.locator("#reaction-said")).to_have_text(
+            fr("meeting.reaction.from", name="Personne 2", emoji="🎉")
+        )
+        expect(bubble).to_have_count(0, timeout=6000)  # gone after a few seconds
+    finally:
+        page.context.close()
