@@ -424,3 +424,45 @@ def test_a_reaction_is_sent_and_shown_over_the_senders_tile(
         expect(bubble).to_have_count(0, timeout=6000)  # gone after a few seconds
     finally:
         page.context.close()
+
+
+def test_every_control_is_reached_and_used_with_the_keyboard_alone(
+    browser: Browser, hub_server: str, meeting_id: str
+) -> None:
+    page, hub = joined(browser, hub_server, meeting_id, LAPTOP, 2, role="owner")
+    try:
+        visible = set(
+            page.evaluate(
+                "() => [...document.querySelectorAll('.toolbar .tool, .tile-pin')]"
+                ".filter((b) => b.offsetParent !== null).map((b) => b.id || b.closest('li')"
+                ".dataset.participant + ':pin')"
+            )
+        )
+        reached: list[str] = []
+        page.locator("#room-title").focus()
+        for _ in range(60):
+            page.keyboard.press("Tab")
+            reached.append(
+                page.evaluate(
+                    "() => { const e = document.activeElement; return e.id || "
+                    "(e.classList.contains('tile-pin') ? e.closest('li').dataset.participant"
+                    " + ':pin' : e.tagName); }"
+                )
+            )
+        assert visible <= set(reached), visible - set(reached)
+        # Space and Enter act on what has the focus.
+        page.locator("#toggle-mic").focus()
+        page.keyboard.press("Space")
+        expect(page.locator("#toggle-mic")).to_have_attribute("data-state", "off")
+        page.locator("#toggle-chat").focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#chat-input")).to_be_focused()
+        page.keyboard.type("Bonjour")
+        page.keyboard.press("Enter")
+        wait_until(lambda: bool(hub.sent("chat")), page)
+        assert hub.sent("chat")[-1]["text"] == "Bonjour"
+        page.locator('#grid > li[data-participant="p1"] .tile-pin').focus()
+        page.keyboard.press("Enter")
+        expect(page.locator("#grid")).to_have_attribute("data-layout", "focus")
+    finally:
+        page.context.close()
