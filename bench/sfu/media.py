@@ -163,7 +163,47 @@ def percentile(sorted_values: list[int], fraction: float) -> float:
 # -- publisher ---------------------------------------------------------------------------------
 
 
-class InjectingPublisher:
+class Sender:
+    """What the load generator's senders share (InjectingPublisher, person.PersonPublisher):
+    a keyframe request (PLI/FIR) is counted and makes the next frame a keyframe; `close()`
+    stops the sending task and the connection."""
+
+    pc: RTCPeerConnection
+    keyframe_requests: int
+    _keyframe_wanted: bool
+    _task: asyncio.Task[None] | None
+
+    async def _on_rtcp(self, data: bytes) -> None:
+        with contextlib.suppress(ValueError):
+            for packet in RtcpPacket.parse(data):
+                if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (PLI, FIR):
+                    self.keyframe_requests += 1
+                    self._keyframe_wanted = True
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.pc.close()
+
+
+def fast_send(dtls: Any) -> Callable[[bytes], None]:
+    """SRTP-protect with the connection's session and write to the ICE pair's socket: the
+    sending half of aiortc without its per-packet coroutine."""
+    pair = dtls.transport._connection._nominated.get(1)
+    srtp = dtls._tx_srtp
+    if pair is None or srtp is None or pair.protocol.transport is None:
+        raise RuntimeError("publisher connection has no nominated ICE pair / SRTP session")
+    protect, sendto, remote = srtp.protect, pair.protocol.transport.sendto, pair.remote_addr
+
+    def send(packet: bytes) -> None:
+        sendto(protect(packet), remote)
+
+    return send
+
+
+class InjectingPublisher(Sender):
     """A sendonly VP8 connection whose packets are built and sent by this class.
 
     Modes: the clip at 30 fps (answers PLI/FIR by restarting at its keyframe), or synthetic
@@ -211,7 +251,7 @@ class InjectingPublisher:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         transport = self.transceiver.sender.transport
         transport._handle_rtcp_data = self._on_rtcp  # type: ignore[method-assign]
-        transport._handle_rtp_data = _ignore_rtp  # type: ignore[method-assign]
+        transport._handle_rtp_data = ignore_rtp  # type: ignore[method-assign]
         sdp: str = self.pc.localDescription.sdp
         return sdp
 
@@ -242,18 +282,7 @@ class InjectingPublisher:
         self._ready.set()
 
     def _bind_fast_send(self) -> None:
-        """SRTP-protect with the connection's session and write to the ICE pair's socket."""
-        dtls = self.transceiver.sender.transport
-        pair = dtls.transport._connection._nominated.get(1)
-        srtp = dtls._tx_srtp
-        if pair is None or srtp is None or pair.protocol.transport is None:
-            raise RuntimeError("publisher connection has no nominated ICE pair / SRTP session")
-        protect, sendto, remote = srtp.protect, pair.protocol.transport.sendto, pair.remote_addr
-
-        def send(packet: bytes) -> None:
-            sendto(protect(packet), remote)
-
-        self._send = send
+        self._send = fast_send(self.transceiver.sender.transport)
 
     # -- modes ---------------------------------------------------------------------------
 
@@ -360,22 +389,8 @@ class InjectingPublisher:
                 next_frame = now
                 await asyncio.sleep(0.002)
 
-    async def _on_rtcp(self, data: bytes) -> None:
-        with contextlib.suppress(ValueError):
-            for packet in RtcpPacket.parse(data):
-                if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (PLI, FIR):
-                    self.keyframe_requests += 1
-                    self._keyframe_wanted = True
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.pc.close()
-
-
-async def _ignore_rtp(data: bytes, arrival_time_ms: int) -> None:
+async def ignore_rtp(data: bytes, arrival_time_ms: int) -> None:
     return None
 
 

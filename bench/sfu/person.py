@@ -10,7 +10,6 @@ payloads untouched, so a viewer knows which person and which kind each packet ca
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import struct
@@ -21,9 +20,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.rtp import RtcpPacket, RtcpPsfbPacket
 
-from bench.sfu.media import FIR, FPS, PLI, VIDEO_CLOCK, Clip, rtc_config, vp8_only
+from bench.sfu.media import (
+    FPS,
+    VIDEO_CLOCK,
+    Clip,
+    Sender,
+    fast_send,
+    ignore_rtp,
+    rtc_config,
+    vp8_only,
+)
 from hub.sfu.forwarder import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID
 from hub.sfu.ice import gather_on
 from hub.sfu.liveness import watch_peer
@@ -125,7 +132,7 @@ class _Stream:
     send: Callable[[bytes], None] | None = None
 
 
-class PersonPublisher:
+class PersonPublisher(Sender):
     """A sendonly connection with a camera (the VP8 clip) and a microphone (Opus-sized
     packets every 20 ms), both built here: no encoder, no RTCP loop. The clip restarts at its
     keyframe on every PLI/FIR, as in `media.InjectingPublisher`.
@@ -183,7 +190,7 @@ class PersonPublisher:
         for transceiver in (self.camera, self.microphone):
             transport = transceiver.sender.transport
             transport._handle_rtcp_data = self._on_rtcp  # type: ignore[method-assign]
-            transport._handle_rtp_data = _ignore_rtp  # type: ignore[method-assign]
+            transport._handle_rtp_data = ignore_rtp  # type: ignore[method-assign]
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT):
                 for event in self._negotiated.values():
@@ -194,7 +201,7 @@ class PersonPublisher:
                 f"(ICE {self.pc.iceConnectionState}, connection {self.pc.connectionState})"
             ) from None
         for kind, transceiver in ((VIDEO, self.camera), (AUDIO, self.microphone)):
-            self.streams[kind].send = _fast_send(transceiver.sender.transport)
+            self.streams[kind].send = fast_send(transceiver.sender.transport)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def _on_negotiated(self, kind: int) -> Callable[[Any], Any]:
@@ -283,35 +290,3 @@ class PersonPublisher:
                 audio_count += 1
                 next_audio = max(next_audio + AUDIO_PERIOD, now - 0.1)
             await asyncio.sleep(max(0.0, min(next_video, next_audio) - time.perf_counter()))
-
-    async def _on_rtcp(self, data: bytes) -> None:
-        with contextlib.suppress(ValueError):
-            for packet in RtcpPacket.parse(data):
-                if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (PLI, FIR):
-                    self.keyframe_requests += 1
-                    self._keyframe_wanted = True
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.pc.close()
-
-
-def _fast_send(dtls: Any) -> Callable[[bytes], None]:
-    """SRTP-protect with the connection's session and write to the ICE pair's socket."""
-    pair = dtls.transport._connection._nominated.get(1)
-    srtp = dtls._tx_srtp
-    if pair is None or srtp is None or pair.protocol.transport is None:
-        raise RuntimeError("publisher connection has no nominated ICE pair / SRTP session")
-    protect, sendto, remote = srtp.protect, pair.protocol.transport.sendto, pair.remote_addr
-
-    def send(packet: bytes) -> None:
-        sendto(protect(packet), remote)
-
-    return send
-
-
-async def _ignore_rtp(data: bytes, arrival_time_ms: int) -> None:
-    return None

@@ -147,12 +147,14 @@ export class LocalMedia {
     return this.acquire(kind, deviceId);
   }
 
-  /** Cameras and microphones, with stable labels even before permission gives real names. */
+  /** Cameras, microphones and speakers; empty lists when the browser cannot tell. */
   async listDevices() {
-    if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) {
-      return { cameras: [], microphones: [], speakers: [] };
+    let devices = [];
+    try {
+      devices = await navigator.mediaDevices.enumerateDevices();
+    } catch (error) {
+      console.warn("enumerateDevices failed", error);
     }
-    const devices = await navigator.mediaDevices.enumerateDevices();
     const pick = (kind) => devices.filter((d) => d.kind === kind && d.deviceId);
     return { cameras: pick("videoinput"), microphones: pick("audioinput"), speakers: pick("audiooutput") };
   }

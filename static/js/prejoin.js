@@ -153,13 +153,7 @@ export class PrejoinView {
   }
 
   async fillDevices() {
-    let lists;
-    try {
-      lists = await this.local.listDevices();
-    } catch (error) {
-      console.warn("enumerateDevices failed", error);
-      return;
-    }
+    const lists = await this.local.listDevices();
     fillDeviceSelect(this.cameraSelect, lists.cameras, this.local.videoDeviceId, t);
     fillDeviceSelect(this.microphoneSelect, lists.microphones, this.local.audioDeviceId, t);
   }

@@ -28,13 +28,7 @@ export class SettingsPanel {
 
   async open() {
     this.level.start();
-    let lists;
-    try {
-      lists = await this.local.listDevices();
-    } catch (error) {
-      console.warn("enumerateDevices failed", error);
-      return;
-    }
+    const lists = await this.local.listDevices();
     fillDeviceSelect($("settings-camera"), lists.cameras, this.local.videoDeviceId, t);
     fillDeviceSelect($("settings-microphone"), lists.microphones, this.local.audioDeviceId, t);
     fillDeviceSelect($("settings-speaker"), lists.speakers, this.speakerId, t);
