@@ -90,6 +90,11 @@ def classify(data: bytes) -> str | None:
     return "unknown_protocol"
 
 
+# Drops that ordinary life causes, not an attack or a fault: a peer still sending for a moment
+# after its connection closed. Logged at INFO (still counted), so WARNINGs mean something.
+ROUTINE = frozenset({"srtp_without_dtls"})
+
+
 class DropLog:
     """Counts dropped datagrams by reason; logs one line per reason and source host a minute."""
 
@@ -117,7 +122,8 @@ class DropLog:
             if len(self._last) >= LOG_KEYS:
                 return
         self._last[key] = now
-        log.warning(
+        log.log(
+            logging.INFO if reason in ROUTINE else logging.WARNING,
             "media datagram dropped: %s%s (from %s; more from there are only counted for %d s)",
             reason,
             f" ({detail})" if detail else "",

@@ -96,3 +96,15 @@ def test_a_full_log_table_is_not_rebuilt_for_every_new_host() -> None:
     per_drop_us = (clock.perf_counter() - started) / 5000 * 1e6
     assert drops.counts["unknown_source"] == LOG_KEYS + 5000
     assert per_drop_us < 50, per_drop_us
+
+
+def test_a_routine_drop_is_logged_at_info_and_an_odd_one_at_warning(caplog):
+    drops = DropLog(clock=lambda: 0.0)
+    with caplog.at_level(logging.INFO, logger="hub.sfu.guard"):
+        drops.drop("srtp_without_dtls", ("192.0.2.7", 4000))  # a peer sending after a close
+        drops.drop("unknown_source", ("192.0.2.8", 4000))
+    levels = {
+        record.getMessage().split(":")[1].split()[0]: record.levelname for record in caplog.records
+    }
+    assert levels == {"srtp_without_dtls": "INFO", "unknown_source": "WARNING"}
+    assert drops.counts == {"srtp_without_dtls": 1, "unknown_source": 1}
