@@ -131,7 +131,8 @@ class HttpHub:
         )
 
     async def admit(self, room_id: str, numbers: tuple[int, ...] | None, *, by: str) -> list[str]:
-        body = _body(wire.AdmitWaiting, numbers=list(numbers) if numbers else None, by=by)
+        chosen = list(numbers) if numbers is not None else None  # None: everyone waiting
+        body = _body(wire.AdmitWaiting, numbers=chosen, by=by)
         return (await self._reply(wire.NamesReply, "POST", room_id, "admit", body)).names
 
     async def refuse(self, room_id: str, number: int, *, by: str) -> str:
