@@ -502,6 +502,12 @@ class MatrixBot(VisioCommands):
         status_id = await self.notice(meeting.room_id, self._status(meeting, language), reply_to)
         if status_id is not None:
             await self.hub.remember_status(meeting.room_id, meeting.meeting_id, status_id)
+            # Whoever knocked while the message was on its way found no id to edit.
+            now = await self.hub.room_meeting(meeting.room_id)
+            if now is not None and (now.participants, now.waiting, now.locked) != (
+                meeting.participants, meeting.waiting, meeting.locked,
+            ):  # fmt: skip
+                await self.edit(meeting.room_id, status_id, self._status(now, language))
         if not embedded:
             await self.notice(meeting.room_id, texts.make_me_moderator(language))
 
@@ -548,7 +554,7 @@ class MatrixBot(VisioCommands):
 
     def _flush_status(self, room_id: str) -> None:
         meeting = self._status_pending.pop(room_id, None)
-        if meeting is not None and meeting.status_event_id:
+        if meeting is not None:
             task = asyncio.get_running_loop().create_task(self._edit_status(meeting))
             self._status_tasks.add(task)
             task.add_done_callback(self._status_tasks.discard)
@@ -564,9 +570,12 @@ class MatrixBot(VisioCommands):
             meeting = event_meeting
         if meeting is None or meeting.meeting_id != event_meeting.meeting_id:
             return  # ended meanwhile: the summary edits the message
-        assert event_meeting.status_event_id is not None
+        # Read again too: someone may knock before the new status message's id is stored.
+        status_event_id = meeting.status_event_id or event_meeting.status_event_id
+        if status_event_id is None:
+            return  # the status message is being posted, with what is true now
         text = self._status(meeting, await self.language_of(meeting.room_id))
-        await self.edit(meeting.room_id, event_meeting.status_event_id, text)
+        await self.edit(meeting.room_id, status_event_id, text)
 
     async def serve_reminders(self) -> None:
         """Post each scheduled meeting when its time comes (checked at least every minute)."""
