@@ -50,10 +50,13 @@ from bridge.commands import (
     VisioCommands,
 )
 from bridge.hub_port import (
+    DEFAULT_LANGUAGE,
+    EVERYONE_NUMBERS,
     BridgeEvent,
     ChatFromMeeting,
     HubPort,
     HubRefusal,
+    Language,
     MeetingClosed,
     PresenceChanged,
     RoomMeeting,
@@ -192,6 +195,7 @@ class MatrixBot(VisioCommands):
         self._undecrypted: list[tuple[str, MegolmEvent, float]] = []
         self._events: asyncio.Queue[BridgeEvent] = asyncio.Queue()
         self._status_pending: dict[str, RoomMeeting] = {}
+        self._languages: dict[str, Language] = {}  # rooms whose language the hub told
         self._status_tasks: set[asyncio.Task[None]] = set()
         self._schedule_changed = asyncio.Event()
         self._synced = False
@@ -394,32 +398,35 @@ class MatrixBot(VisioCommands):
         try:
             call = self.registry.parse(body, dt.datetime.now(dt.UTC))
         except UsageError as exc:
-            await self.notice(room_id, exc.notice, event_id)
+            await self.notice(room_id, exc.notice(await self.language_of(room_id)), event_id)
             return
         if call is None:
             await self._chat_to_meeting(room_id, sender, event)
             return
-        context = CommandContext(room_id, sender, event_id, power)
+        language = await self.language_of(room_id)
+        context = CommandContext(room_id, sender, event_id, power, language)
         if not call.spec.permits(power):
-            await self.notice(
-                room_id,
-                "Cette commande est réservée aux modérateurs du salon.\n"
-                "This command is for the room's moderators.",
-                event_id,
-            )
+            await self.notice(room_id, texts.moderators_only(language), event_id)
             return
         try:
             await self.registry.handlers[call.spec](context, call)
         except HubRefusal as refusal:
-            await self.notice(room_id, refusal.notice, event_id)
+            await self.notice(room_id, refusal.text(language), event_id)
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("matrix bot: command %s failed [ref %s]", call.spec.name, reference)
-            await self.notice(
-                room_id,
-                f"Erreur interne, référence {reference}.\nInternal error, reference {reference}.",
-                event_id,
-            )
+            await self.notice(room_id, texts.internal_error(reference, language), event_id)
+
+    async def language_of(self, room_id: str) -> Language:
+        """The room's language, asked of the hub once per room (French if it cannot say)."""
+        language = self._languages.get(room_id)
+        if language is None:
+            try:
+                language = self._languages[room_id] = await self.hub.room_language(room_id)
+            except Exception as exc:
+                log.warning("matrix bot: language of %s unknown (%s)", room_id, exc)
+                return DEFAULT_LANGUAGE
+        return language
 
     async def _chat_to_meeting(self, room_id: str, sender: str, event: Any) -> None:
         """A plain message of the room goes to the room's meeting chat, if one is live."""
@@ -491,15 +498,21 @@ class MatrixBot(VisioCommands):
                 }
             }
             await self.put_state(meeting.room_id, LAYOUT_EVENT, layout, "")
-        status_id = await self.notice(meeting.room_id, texts.status_text(meeting), reply_to)
+        language = await self.language_of(meeting.room_id)
+        status_id = await self.notice(meeting.room_id, self._status(meeting, language), reply_to)
         if status_id is not None:
             await self.hub.remember_status(meeting.room_id, meeting.meeting_id, status_id)
+            # Whoever knocked while the message was on its way found no id to edit.
+            now = await self.hub.room_meeting(meeting.room_id)
+            if now is not None and (now.participants, now.waiting, now.locked) != (
+                meeting.participants, meeting.waiting, meeting.locked,
+            ):  # fmt: skip
+                await self.edit(meeting.room_id, status_id, self._status(now, language))
         if not embedded:
-            await self.notice(
-                meeting.room_id,
-                "Pour afficher la réunion dans le salon, donnez-moi le rôle de modérateur.\n"
-                "To show the meeting in the room, make me a moderator.",
-            )
+            await self.notice(meeting.room_id, texts.make_me_moderator(language))
+
+    def _status(self, meeting: RoomMeeting, language: Language) -> str:
+        return texts.status_text(meeting, language, self.config.prefix)
 
     async def serve_hub(self) -> None:
         """Carry hub events to the rooms, one at a time, until cancelled. Status edits wait
@@ -526,24 +539,43 @@ class MatrixBot(VisioCommands):
                     )
             case MeetingClosed(summary=summary):
                 self._status_pending.pop(summary.room_id, None)
+                language = await self.language_of(summary.room_id)
                 await self.put_state(summary.room_id, WIDGET_EVENT, {}, summary.widget_id)
                 if summary.status_event_id:
                     await self.edit(
-                        summary.room_id, summary.status_event_id, texts.ended_status_text(summary)
+                        summary.room_id,
+                        summary.status_event_id,
+                        texts.ended_status_text(summary, language),
                     )
-                await self.notice(summary.room_id, texts.summary_text(summary))
+                await self.notice(summary.room_id, texts.summary_text(summary, language))
             case ChatFromMeeting(room_id=room_id, name=name, text=text):
                 line = texts.chat_line(name, text)
                 await self.send(room_id, {"msgtype": "m.text", "body": line})
 
     def _flush_status(self, room_id: str) -> None:
         meeting = self._status_pending.pop(room_id, None)
-        if meeting is not None and meeting.status_event_id:
-            task = asyncio.get_running_loop().create_task(
-                self.edit(room_id, meeting.status_event_id, texts.status_text(meeting))
-            )
+        if meeting is not None:
+            task = asyncio.get_running_loop().create_task(self._edit_status(meeting))
             self._status_tasks.add(task)
             task.add_done_callback(self._status_tasks.discard)
+
+    async def _edit_status(self, event_meeting: RoomMeeting) -> None:
+        """Edit the status message with the room's meeting as it is now: an event's view may
+        be older than the burst it belongs to (a join is published before the person's
+        connection is registered), and the last view is what the room must show."""
+        try:
+            meeting = await self.hub.room_meeting(event_meeting.room_id)
+        except Exception as exc:
+            log.warning("matrix bot: meeting of %s not read again (%s)", event_meeting.room_id, exc)
+            meeting = event_meeting
+        if meeting is None or meeting.meeting_id != event_meeting.meeting_id:
+            return  # ended meanwhile: the summary edits the message
+        # Read again too: someone may knock before the new status message's id is stored.
+        status_event_id = meeting.status_event_id or event_meeting.status_event_id
+        if status_event_id is None:
+            return  # the status message is being posted, with what is true now
+        text = self._status(meeting, await self.language_of(meeting.room_id))
+        await self.edit(meeting.room_id, status_event_id, text)
 
     async def serve_reminders(self) -> None:
         """Post each scheduled meeting when its time comes (checked at least every minute)."""
@@ -557,7 +589,8 @@ class MatrixBot(VisioCommands):
             for reminder in due:
                 try:
                     meeting = await self._start(reminder.room_id, reminder.by, reminder.title, None)
-                    await self.notice(reminder.room_id, texts.reminder_text(meeting))
+                    language = await self.language_of(reminder.room_id)
+                    await self.notice(reminder.room_id, texts.reminder_text(meeting, language))
                 except Exception:
                     log.exception("matrix bot: a scheduled meeting could not start")
             upcoming = self.reminders.next_time()
@@ -586,12 +619,8 @@ class MatrixBot(VisioCommands):
         if meeting.status_event_id is None:
             await self.show_meeting(meeting, reply_to)
         elif reply_to is not None:
-            await self.notice(
-                room_id,
-                "Une réunion est déjà en cours dans ce salon / A meeting is already on: "
-                + meeting.url,
-                reply_to,
-            )
+            language = await self.language_of(room_id)
+            await self.notice(room_id, texts.already_on(meeting, language), reply_to)
         return meeting
 
     async def _meeting(self, room_id: str) -> RoomMeeting:
@@ -603,9 +632,8 @@ class MatrixBot(VisioCommands):
     # --- Handlers ---------------------------------------------------------------------------
 
     async def help(self, context: CommandContext, call: CommandCall) -> None:
-        await self.notice(
-            context.room_id, self.registry.help_text(call.text("command")), context.event_id
-        )
+        text = self.registry.help_text(call.text("command"), context.language)
+        await self.notice(context.room_id, text, context.event_id)
 
     async def start(self, context: CommandContext, call: CommandCall) -> None:
         await self._start(context.room_id, context.sender, call.text("title"), context.event_id)
@@ -615,33 +643,28 @@ class MatrixBot(VisioCommands):
 
     async def status(self, context: CommandContext, call: CommandCall) -> None:
         meeting = await self._meeting(context.room_id)
-        await self.notice(context.room_id, texts.status_text(meeting), context.event_id)
+        await self._answer(context, self._status(meeting, context.language))
 
     async def link(self, context: CommandContext, call: CommandCall) -> None:
         meeting = await self._meeting(context.room_id)
-        await self.notice(context.room_id, texts.link_text(meeting), context.event_id)
+        await self._answer(context, texts.link_text(meeting, context.language))
+
+    async def _answer(self, context: CommandContext, text: str) -> None:
+        await self.notice(context.room_id, text, context.event_id)
 
     async def invite(self, context: CommandContext, call: CommandCall) -> None:
         target = call.text("target") or ""
         if target.startswith("@"):
             meeting = await self.hub.invite(context.room_id, target, by=context.sender)
-            await self.notice(
-                context.room_id,
-                f"{target} peut entrer sans attendre / may join without waiting: {meeting.url}",
-                context.event_id,
-            )
+            await self._answer(context, texts.invited(target, meeting, context.language))
             return
         meeting = await self._meeting(context.room_id)
         other = await self._room_id(target)
         if other is None or other not in self.client.rooms:
-            raise HubRefusal(
-                f"Je ne suis pas dans le salon {target} : invitez-moi d'abord.",
-                f"I am not in the room {target}: invite me there first.",
-            )
-        await self.notice(other, texts.link_text(meeting))
-        await self.notice(
-            context.room_id, f"Lien envoyé dans {target} / Link sent to {target}.", context.event_id
-        )
+            await self._answer(context, texts.not_in_room(target, context.language))
+            return
+        await self.notice(other, texts.link_text(meeting, await self.language_of(other)))
+        await self._answer(context, texts.link_sent(target, context.language))
 
     async def _room_id(self, target: str) -> str | None:
         if target.startswith("!"):
@@ -651,40 +674,41 @@ class MatrixBot(VisioCommands):
 
     async def lock(self, context: CommandContext, call: CommandCall) -> None:
         await self.hub.set_locked(context.room_id, True, by=context.sender)
-        await self.notice(
-            context.room_id,
-            "Réunion verrouillée : les nouveaux arrivants attendent dans le hall.\n"
-            "Meeting locked: newcomers wait in the lobby.",
-            context.event_id,
-        )
+        await self._answer(context, texts.locked(True, context.language))
 
     async def unlock(self, context: CommandContext, call: CommandCall) -> None:
         await self.hub.set_locked(context.room_id, False, by=context.sender)
-        await self.notice(
-            context.room_id, "Réunion déverrouillée.\nMeeting unlocked.", context.event_id
-        )
+        await self._answer(context, texts.locked(False, context.language))
 
     async def admit(self, context: CommandContext, call: CommandCall) -> None:
-        name = await self.hub.admit(context.room_id, call.text("name") or "", by=context.sender)
-        await self.notice(
-            context.room_id, f"{name} est entré(e).\n{name} was let in.", context.event_id
-        )
+        number = call.number("who")
+        numbers = (number,) if number is not None else EVERYONE_NUMBERS
+        names = await self.hub.admit(context.room_id, numbers, by=context.sender)
+        await self._answer(context, texts.admitted(names, context.language))
+
+    async def refuse(self, context: CommandContext, call: CommandCall) -> None:
+        number = call.number("number")
+        assert number is not None  # a required argument
+        name = await self.hub.refuse(context.room_id, number, by=context.sender)
+        await self._answer(context, texts.refused(name, call.text("reason"), context.language))
 
     async def mute(self, context: CommandContext, call: CommandCall) -> None:
         name = await self.hub.mute(context.room_id, call.text("name") or "", by=context.sender)
-        await self.notice(
-            context.room_id,
-            f"Micro de {name} coupé.\n{name}'s microphone is muted.",
-            context.event_id,
-        )
+        await self._answer(context, texts.muted(name, context.language))
+
+    async def language(self, context: CommandContext, call: CommandCall) -> None:
+        language = call.language("language")
+        assert language is not None  # a required argument
+        await self.hub.set_room_language(context.room_id, language, by=context.sender)
+        self._languages[context.room_id] = language
+        await self._answer(context, texts.language_set(language))
 
     async def schedule(self, context: CommandContext, call: CommandCall) -> None:
         when = call.when("when")
         assert when is not None  # a required argument
         self.add_reminder(Reminder(context.room_id, when, call.text("title"), context.sender))
-        await self.notice(
-            context.room_id, texts.scheduled_text(when, call.text("title")), context.event_id
-        )
+        text = texts.scheduled_text(when, call.text("title"), context.language)
+        await self._answer(context, text)
 
 
 def _report_end(task: asyncio.Task[None]) -> None:

@@ -4,7 +4,8 @@ Pure and I/O-free. `VisioCommands` declares every command once, with the `@comma
 carrying its name, aliases, arguments, help (French, English) and whether it needs moderator
 power; the bot subclasses it and implements the handlers. `CommandRegistry.of(handlers)` binds
 the declared specs to an object's handlers (no module-level registry), parses bodies into a
-`CommandCall` or a `UsageError` whose message is ready to send as a notice, and writes help.
+`CommandCall` or a `UsageError` whose message, in the room's language, is ready to send as a
+notice, and writes help in one language. Names in both languages are understood everywhere.
 """
 
 from __future__ import annotations
@@ -18,14 +19,22 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
+from bridge.hub_port import DEFAULT_LANGUAGE, LANGUAGES, Language
+
 DEFAULT_PREFIX = "!visio"
 MODERATOR_POWER = 50  # Matrix's usual "Moderator" level; also what widgets need by default
 PARIS = ZoneInfo("Europe/Paris")
 MAX_TEXT = 200  # characters of a title or a participant name
 MAX_MATRIX_ID = 255
 
-ArgumentKind = Literal["text", "target", "when", "command"]
-ArgumentValue = str | dt.datetime
+ArgumentKind = Literal["text", "target", "when", "command", "lobby", "number", "language"]
+ArgumentValue = str | int | dt.datetime
+LANGUAGE_NAMES: Mapping[str, Language] = {
+    "fr": "fr", "francais": "fr", "french": "fr", "en": "en", "anglais": "en", "english": "en",
+}  # fmt: skip
+EVERYONE = "all"  # `admit all`: the value of a lobby argument naming every waiting person
+_EVERYONE_WORDS = frozenset({"all", "tous", "toutes", "tout"})
+MAX_LOBBY_NUMBER = 2**31
 
 _SPEC_ATTRIBUTE = "__visio_command__"
 _WHITESPACE = re.compile(r"\s+")
@@ -37,21 +46,23 @@ _MATRIX_ID = re.compile(r"^[@!#][^\s:]+:[^\s:/@?#]+(?::[0-9]{1,5})?$")
 
 
 class UsageError(ValueError):
-    """A body addressed to the bot that is not a valid command: both messages are for the user."""
+    """A body addressed to the bot that is not a valid command: the message, in either
+    language, is for the user; `usage` (French) and `usage_en` show the command's form."""
 
-    def __init__(self, french: str, english: str, usage: str | None = None) -> None:
+    def __init__(
+        self, french: str, english: str, usage: str | None = None, usage_en: str | None = None
+    ) -> None:
         super().__init__(english)
         self.french = french
         self.english = english
         self.usage = usage
+        self.usage_en = usage_en or usage
 
-    @property
-    def notice(self) -> str:
-        """The whole answer, French first, with the command's usage when there is one."""
-        lines = [self.french, self.english]
-        if self.usage:
-            lines.append(f"Usage : {self.usage}")
-        return "\n".join(lines)
+    def notice(self, language: Language = "fr") -> str:
+        """The whole answer in one language, with the command's usage when there is one."""
+        if language == "fr":
+            return self.french + (f"\nUsage : {self.usage}" if self.usage else "")
+        return self.english + (f"\nUsage: {self.usage_en}" if self.usage_en else "")
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,7 @@ class Argument:
     def takes_rest(self) -> bool:
         return self.kind == "text"
 
-    def placeholder(self, language: Literal["fr", "en"]) -> str:
+    def placeholder(self, language: Language) -> str:
         name = self.name_fr if language == "fr" else self.name_en
         return f"<{name}>" if self.required else f"[{name}]"
 
@@ -96,7 +107,7 @@ class CommandSpec:
     def permits(self, power_level: int) -> bool:
         return not self.moderator or power_level >= MODERATOR_POWER
 
-    def usage(self, prefix: str, language: Literal["fr", "en"] = "fr") -> str:
+    def usage(self, prefix: str, language: Language = "fr") -> str:
         parts = [prefix, self.name, *(a.placeholder(language) for a in self.arguments)]
         return " ".join(parts)
 
@@ -112,6 +123,14 @@ class CommandCall:
         value = self.arguments.get(key)
         return value if isinstance(value, str) else None
 
+    def number(self, key: str) -> int | None:
+        value = self.arguments.get(key)
+        return value if isinstance(value, int) else None
+
+    def language(self, key: str) -> Language | None:
+        value = self.arguments.get(key)
+        return next((language for language in LANGUAGES if language == value), None)
+
     def when(self, key: str) -> dt.datetime | None:
         value = self.arguments.get(key)
         return value if isinstance(value, dt.datetime) else None
@@ -124,7 +143,7 @@ class CommandCall:
             if isinstance(value, dt.datetime):
                 parts.append(value.astimezone(PARIS).strftime("%Y-%m-%d %H:%M"))
             elif value is not None:
-                parts.append(value)
+                parts.append(str(value))
         return " ".join(parts)
 
 
@@ -136,6 +155,7 @@ class CommandContext:
     sender: str
     event_id: str
     power_level: int = 0
+    language: Language = DEFAULT_LANGUAGE  # the room's: every answer is in it
 
 
 Handler = Callable[[CommandContext, CommandCall], Awaitable[None]]
@@ -167,6 +187,30 @@ def _parse_target(value: str) -> str:
             f"“{_short(value)}” is neither a user (@name:server) nor a room (#name:server).",
         )
     return value
+
+
+def _parse_lobby_number(word: str, *, everyone: bool) -> str | int:
+    """A number shown in the status message's lobby list (or, if `everyone`, « all »)."""
+    if everyone and _fold(word) in _EVERYONE_WORDS:
+        return EVERYONE
+    if word.isascii() and word.isdigit() and 0 < int(word) <= MAX_LOBBY_NUMBER:
+        return int(word)
+    raise UsageError(
+        f"« {_short(word)} » n'est pas un numéro du hall : donnez celui du message d'état"
+        + (" ou « tous »." if everyone else "."),
+        f"“{_short(word)}” is not a lobby number: give the one in the status message"
+        + (" or “all”." if everyone else "."),
+    )
+
+
+def _parse_language(word: str) -> Language:
+    language = LANGUAGE_NAMES.get(_fold(word))
+    if language is None:
+        raise UsageError(
+            f"Langue inconnue « {_short(word)} » : fr ou en.",
+            f"Unknown language “{_short(word)}”: fr or en.",
+        )
+    return language
 
 
 def parse_when(text: str, now: dt.datetime | None = None) -> dt.datetime:
@@ -282,17 +326,23 @@ class CommandRegistry:
                         f"Il manque {argument.placeholder('fr')}.",
                         f"{argument.placeholder('en')} is missing.",
                         usage,
+                        spec.usage(self.prefix, "en"),
                     )
                 continue
             try:
                 values[argument.key] = self._value(argument, word, now)
             except UsageError as exc:
-                raise UsageError(exc.french, exc.english, usage) from None
+                if argument.kind in _ONE_LINE_KINDS:
+                    raise  # the sentence says all; one line is what a busy room needs
+                english_usage = spec.usage(self.prefix, "en")
+                raise UsageError(exc.french, exc.english, usage, english_usage) from None
+
         if tail.strip():
             raise UsageError(
                 f"Trop d'arguments : « {_short(tail.strip())} ».",
                 f"Too many arguments: “{_short(tail.strip())}”.",
                 usage,
+                spec.usage(self.prefix, "en"),
             )
         return values
 
@@ -301,6 +351,10 @@ class CommandRegistry:
             return _parse_target(word)
         if argument.kind == "when":
             return parse_when(word, now)
+        if argument.kind in ("lobby", "number"):
+            return _parse_lobby_number(word, everyone=argument.kind == "lobby")
+        if argument.kind == "language":
+            return _parse_language(word)
         if argument.kind == "command":
             spec = self.find(word)
             if spec is None:
@@ -315,20 +369,24 @@ class CommandRegistry:
             )
         return word
 
-    def help_text(self, name: str | None = None) -> str:
-        """French then English: every command, or one command with its aliases."""
+    def help_text(self, name: str | None = None, language: Language = "fr") -> str:
+        """Every command, or one command with its other names, in one language."""
         specs = self.specs if name is None else [spec for spec in self.specs if spec.name == name]
-        french = [f"Commandes de la visio (préfixe {self.prefix}) :"]
-        english = [f"Meeting commands (prefix {self.prefix}):"]
+        french = language == "fr"
+        lines = [
+            f"Commandes de la visio (préfixe {self.prefix}) :"
+            if french
+            else f"Meeting commands (prefix {self.prefix}):"
+        ]
         for spec in specs:
-            moderator_fr = " (modérateurs)" if spec.moderator else ""
-            moderator_en = " (moderators)" if spec.moderator else ""
-            french.append(f"• {spec.usage(self.prefix, 'fr')} — {spec.help_fr}{moderator_fr}")
-            english.append(f"• {spec.usage(self.prefix, 'en')} — {spec.help_en}{moderator_en}")
+            moderator = (" (modérateurs)" if french else " (moderators)") if spec.moderator else ""
+            explained = spec.help_fr if french else spec.help_en
+            lines.append(f"• {spec.usage(self.prefix, language)} — {explained}{moderator}")
             if name is not None and spec.aliases:
-                french.append(f"  Autres noms : {', '.join(spec.aliases)}")
-                english.append(f"  Other names: {', '.join(spec.aliases)}")
-        return "\n".join([*french, "", *english])
+                other = "Autres noms" if french else "Other names"
+                lines.append(f"  {other} : {', '.join(spec.aliases)}" if french
+                             else f"  {other}: {', '.join(spec.aliases)}")  # fmt: skip
+        return "\n".join(lines)
 
 
 def _short(text: str, limit: int = 50) -> str:
@@ -349,6 +407,7 @@ def _split_first(text: str) -> tuple[str, str, str]:
     return parts[0], " ", parts[1] if len(parts) > 1 else ""
 
 
+_ONE_LINE_KINDS = frozenset({"lobby", "number", "language"})
 _TITLE = Argument("title", "text", "titre", "title", required=False)
 _NAME_ARG = Argument("name", "text", "nom", "name")
 
@@ -430,14 +489,39 @@ class VisioCommands(abc.ABC):
 
     @command(
         "admit",
-        _NAME_ARG,
-        help_fr="fait entrer une personne qui attend dans le hall",
-        help_en="let in a person waiting in the lobby",
+        Argument("who", "lobby", "numéro|tous", "number|all"),
+        help_fr="fait entrer la personne de ce numéro dans le hall (voir le message d'état), "
+        "ou tout le monde",
+        help_en="let in the person of that number in the lobby (see the status message), "
+        "or everyone",
         moderator=True,
         aliases=("admettre",),
     )
     @abc.abstractmethod
     async def admit(self, context: CommandContext, call: CommandCall) -> None: ...
+
+    @command(
+        "refuse",
+        Argument("number", "number", "numéro", "number"),
+        Argument("reason", "text", "raison", "reason", required=False),
+        help_fr="refuse l'entrée à la personne de ce numéro dans le hall",
+        help_en="turn away the person of that number in the lobby",
+        moderator=True,
+        aliases=("refuser",),
+    )
+    @abc.abstractmethod
+    async def refuse(self, context: CommandContext, call: CommandCall) -> None: ...
+
+    @command(
+        "language",
+        Argument("language", "language", "fr|en", "fr|en"),
+        help_fr="choisit la langue du bot dans ce salon",
+        help_en="choose the bot's language in this room",
+        moderator=True,
+        aliases=("langue",),
+    )
+    @abc.abstractmethod
+    async def language(self, context: CommandContext, call: CommandCall) -> None: ...
 
     @command(
         "mute",

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from yarl import URL
 
 from bridge import wire
-from bridge.hub_port import BridgeEvent, HubFailure, Listener, RoomMeeting
+from bridge.hub_port import BridgeEvent, HubFailure, Language, Listener, RoomMeeting
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +130,21 @@ class HttpHub:
             "POST", room_id, "lock", _body(wire.SetLocked, locked=locked, by=by)
         )
 
-    async def admit(self, room_id: str, name: str, *, by: str) -> str:
-        body = _body(wire.NamedPerson, name=name, by=by)
-        return (await self._reply(wire.NameReply, "POST", room_id, "admit", body)).name
+    async def admit(self, room_id: str, numbers: tuple[int, ...] | None, *, by: str) -> list[str]:
+        chosen = list(numbers) if numbers is not None else None  # None: everyone waiting
+        body = _body(wire.AdmitWaiting, numbers=chosen, by=by)
+        return (await self._reply(wire.NamesReply, "POST", room_id, "admit", body)).names
+
+    async def refuse(self, room_id: str, number: int, *, by: str) -> str:
+        body = _body(wire.RefuseWaiting, number=number, by=by)
+        return (await self._reply(wire.NameReply, "POST", room_id, "refuse", body)).name
+
+    async def room_language(self, room_id: str) -> Language:
+        return (await self._reply(wire.LanguageReply, "GET", room_id, "language")).language
+
+    async def set_room_language(self, room_id: str, language: Language, *, by: str) -> None:
+        body = _body(wire.SetLanguage, language=language, by=by)
+        await self._call("PUT", room_id, "language", body)
 
     async def mute(self, room_id: str, name: str, *, by: str) -> str:
         body = _body(wire.NamedPerson, name=name, by=by)

@@ -5,9 +5,10 @@ directly (hub/web/bridge.py); a bot run alone (`hub bridge`) gets the same inter
 hub's HTTP API (bridge/http_port.py). Everything here is plain data keyed by Matrix room id:
 the hub keeps which meeting belongs to which room.
 
-A refusal the room should read (no meeting here, nobody of that name in the lobby) is a
-`HubRefusal` carrying a French and an English sentence; a hub that cannot be asked (over
-HTTP) raises `HubFailure`; anything else is an internal error.
+A refusal the room should read (no meeting here, nobody waits as number 3) is a
+`HubRefusal` carrying a French and an English sentence, of which the bot shows the room's
+language only; a hub that cannot be asked (over HTTP) raises `HubFailure`; anything else is an
+internal error.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
+
+Language = Literal["fr", "en"]
+LANGUAGES: tuple[Language, ...] = ("fr", "en")
+DEFAULT_LANGUAGE: Language = "fr"
+EVERYONE_NUMBERS = None  # `admit(numbers=None)`: everyone waiting
+# Where someone waiting in the lobby comes from, as the room reads it: an agent logged in at
+# this hub, a guest with only the link, a Matrix user, someone vouched for by a partner hub.
+WaitingKind = Literal["agent", "guest", "matrix", "partner"]
 
 
 class HubRefusal(Exception):
@@ -26,9 +35,8 @@ class HubRefusal(Exception):
         self.french = french
         self.english = english
 
-    @property
-    def notice(self) -> str:
-        return f"{self.french}\n{self.english}"
+    def text(self, language: Language) -> str:
+        return self.french if language == "fr" else self.english
 
 
 class HubFailure(RuntimeError):
@@ -53,6 +61,15 @@ class PartnerLink:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """Someone in the lobby, under the number moderators admit or refuse them by."""
+
+    number: int
+    name: str
+    kind: WaitingKind
+
+
+@dataclass(frozen=True)
 class RoomMeeting:
     """A room's live meeting as the room sees it."""
 
@@ -64,8 +81,8 @@ class RoomMeeting:
     widget_id: str
     locked: bool
     started_at: datetime | None
-    participants: tuple[str, ...]  # display names of the people in the call now
-    waiting: tuple[str, ...]  # display names of the people in the lobby
+    participants: tuple[str, ...]  # display names of the people in the call now, once each
+    waiting: tuple[Waiting, ...]  # the lobby, by number; nobody who is also in the call
     status_event_id: str | None  # the room message the bot edits as people come and go
     # Members whose homeserver a partner instance serves join through that instance.
     partner_links: tuple[PartnerLink, ...] = ()
@@ -127,9 +144,20 @@ class HubPort(Protocol):
 
     async def set_locked(self, room_id: str, locked: bool, *, by: str) -> RoomMeeting: ...
 
-    async def admit(self, room_id: str, name: str, *, by: str) -> str:
-        """Let in the one person of that name waiting in the lobby; returns their name."""
+    async def admit(self, room_id: str, numbers: tuple[int, ...] | None, *, by: str) -> list[str]:
+        """Let in the people waiting under these numbers (None: everyone waiting), through the
+        hub's own lobby decision; their names. An unknown number changes nothing."""
         ...
+
+    async def refuse(self, room_id: str, number: int, *, by: str) -> str:
+        """Turn away the person waiting under that number; their name."""
+        ...
+
+    async def room_language(self, room_id: str) -> Language:
+        """The language the bot writes in, in that room (French unless set)."""
+        ...
+
+    async def set_room_language(self, room_id: str, language: Language, *, by: str) -> None: ...
 
     async def mute(self, room_id: str, name: str, *, by: str) -> str:
         """Mute the one participant of that name; returns their name."""

@@ -16,6 +16,7 @@ from bridge.hub_port import (
     BridgeEvent,
     ChatFromMeeting,
     HubRefusal,
+    Language,
     MeetingClosed,
     PresenceChanged,
     RoomMeeting,
@@ -67,10 +68,38 @@ class SetLocked(_Body):
 
 
 class NamedPerson(_Body):
-    """Admit or mute the one person of that display name."""
+    """Mute the one person of that display name."""
 
     name: Name
     by: UserId
+
+
+LobbyNumber = Annotated[int, Field(ge=1, le=2**31, strict=True)]
+
+
+class AdmitWaiting(_Body):
+    """Admit the people waiting under these numbers; null: everyone waiting."""
+
+    numbers: Annotated[list[LobbyNumber], Field(min_length=1, max_length=100)] | None
+    by: UserId
+
+
+class RefuseWaiting(_Body):
+    number: LobbyNumber
+    by: UserId
+
+
+class SetLanguage(_Body):
+    language: Language
+    by: UserId
+
+
+class LanguageReply(_Body):
+    language: Language
+
+
+class NamesReply(_Body):
+    names: list[str]
 
 
 class Invite(_Body):
@@ -168,7 +197,7 @@ def refusal_to_json(refusal: HubRefusal) -> dict[str, Any]:
         "status": 409,
         "code": REFUSED,
         "title": "Refusé / Refused",
-        "detail": refusal.notice,
+        "detail": f"{refusal.french}\n{refusal.english}",
         "french": refusal.french,
         "english": refusal.english,
     }

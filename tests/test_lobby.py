@@ -288,6 +288,8 @@ async def test_a_moderator_ends_the_meeting_for_everyone(hub: Hub):
                      "role": "moderator"})  # fmt: skip
     await bruno.wait_for("lobby")
     await olga.send({"type": "lock", "locked": True})
+    # Locked before anyone knocks: on a loaded machine the knock could overtake the lock.
+    await bruno.wait_for("meeting_state")
     waiting = await hub.visitor(meeting, "Patient")
     assert (await waiting.knock())["type"] == "waiting"
     await bruno.send({"type": "end_meeting"})

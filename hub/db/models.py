@@ -210,6 +210,17 @@ class MatrixRoomLink(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class MatrixRoomSettings(Base):
+    """What a Matrix room chose for the bot (its language); rooms that chose nothing have none."""
+
+    __tablename__ = "matrix_room_settings"
+
+    room_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    updated_by: Mapped[str] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class PartnerInstance(Base):
     """Another ministry's or EU partner's hub that this instance trusts, with its rules.
 

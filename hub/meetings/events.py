@@ -51,7 +51,15 @@ class ChatPosted:
     at: datetime
 
 
-MeetingEvent = ParticipantJoined | ParticipantLeft | MeetingEnded | ChatPosted
+@dataclass(frozen=True)
+class LobbyChanged:
+    """Someone knocked, was let in or refused, or stopped waiting: the lobby is not the same."""
+
+    meeting_id: MeetingId
+    at: datetime
+
+
+MeetingEvent = ParticipantJoined | ParticipantLeft | MeetingEnded | ChatPosted | LobbyChanged
 Subscriber = Callable[[MeetingEvent], Awaitable[None]]
 
 

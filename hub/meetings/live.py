@@ -17,6 +17,7 @@ from typing import Literal, Protocol
 
 from hub.db.models import IdentityKind, Role
 from hub.ids import Identity, MeetingId, ParticipantId
+from hub.meetings.events import EventBus, LobbyChanged
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,9 @@ class LobbyEntry:
     kind: IdentityKind
     since: datetime
     role: Role  # the role they will have once admitted
+    # Given in order of knocking and never reused while the meeting is live, so that
+    # "admit 2" in a Matrix room means the person shown as 2, even after others left.
+    number: int = 0
     decision: asyncio.Future[Verdict] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -96,6 +100,9 @@ class LiveMeeting:
     # Cascade links by partner server name: each hears every broadcast (and picks its part).
     relays: dict[str, Relay] = field(default_factory=dict)
     hands_raised: int = 0  # how many times a hand went up: orders the queue
+    knocks: int = 0  # how many people knocked: numbers the lobby entries
+    # Where lobby changes are published (the Matrix rooms linked to the meeting listen).
+    events: EventBus | None = None
 
     def moderators(self) -> list[ParticipantId]:
         return [
@@ -116,6 +123,7 @@ class LiveMeeting:
     def knock(
         self, identity: Identity, name: str, kind: IdentityKind, role: Role, since: datetime
     ) -> LobbyEntry:
+        self.knocks += 1
         entry = LobbyEntry(
             entry_id=secrets.token_urlsafe(9),
             identity=identity,
@@ -123,6 +131,7 @@ class LiveMeeting:
             kind=kind,
             since=since,
             role=role,
+            number=self.knocks,
         )
         self.lobby[entry.entry_id] = entry
         return entry
@@ -136,6 +145,14 @@ class LiveMeeting:
         if verdict == "admitted":
             self.removed.discard(entry.identity)
         return entry
+
+    def waiting_by_number(self, number: int) -> LobbyEntry | None:
+        return next((e for e in self.lobby.values() if e.number == number), None)
+
+    async def lobby_changed(self, at: datetime) -> None:
+        """Tell the meeting's subscribers (the bridge) that the lobby changed."""
+        if self.events is not None:
+            await self.events.publish(LobbyChanged(self.meeting_id, at))
 
     def set_role(self, participant_id: ParticipantId, role: Role) -> Presence | None:
         current = self.presences.get(participant_id)
@@ -214,8 +231,9 @@ async def _relay(relay: Relay, message: Message, partner: str) -> None:
 class LiveMeetings:
     """All live meetings of this hub process, created on first join, dropped when empty."""
 
-    def __init__(self) -> None:
+    def __init__(self, events: EventBus | None = None) -> None:
         self._meetings: dict[MeetingId, LiveMeeting] = {}
+        self._events = events
 
     def get(self, meeting_id: MeetingId) -> LiveMeeting | None:
         return self._meetings.get(meeting_id)
@@ -224,7 +242,8 @@ class LiveMeetings:
         """The live meeting, created (with the stored lock state) if nobody was there."""
         meeting = self._meetings.get(meeting_id)
         if meeting is None:
-            meeting = self._meetings[meeting_id] = LiveMeeting(meeting_id, locked=locked)
+            meeting = LiveMeeting(meeting_id, locked=locked, events=self._events)
+            self._meetings[meeting_id] = meeting
         return meeting
 
     def discard_if_empty(self, meeting_id: MeetingId) -> None:

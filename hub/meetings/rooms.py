@@ -1,9 +1,10 @@
-"""Matrix rooms linked to meetings.
+"""Matrix rooms linked to meetings, and what each room chose for the bot.
 
-`RoomLinks` is stored: which meeting a room started (one live meeting per room), the widget
-the bot put in the room and the status message it edits. `RoomRosters` is told by the bridge
-who is joined to each room with which power level; it lives in memory and the bridge sends
-it again after a restart (its first sync carries every room's full state).
+`RoomSettings` is stored: the language the bot writes in, per room. `RoomLinks` is stored:
+which meeting a room started (one live meeting per room), the widget the bot put in the room
+and the status message it edits. `RoomRosters` is told by the bridge who is joined to each
+room with which power level; it lives in memory and the bridge sends it again after a restart
+(its first sync carries every room's full state).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import MatrixRoomLink, Meeting, MeetingState, utcnow
+from hub.db.models import MatrixRoomLink, MatrixRoomSettings, Meeting, MeetingState, utcnow
 from hub.ids import MeetingId
 
 MAX_ROOM_MEMBERS = 10_000
@@ -93,6 +94,27 @@ class RoomLinks:
             )
             for row in rows:
                 row.status_event_id = event_id
+
+
+class RoomSettings:
+    """Each room's choices for the bot, in the database; a room without a row has chosen
+    nothing (the bot's defaults apply)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def language(self, room_id: str) -> str | None:
+        async with self._sessions() as session:
+            row = await session.get(MatrixRoomSettings, room_id)
+        return row.language if row is not None else None
+
+    async def set_language(self, room_id: str, language: str, *, by: str) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(MatrixRoomSettings, room_id)
+            if row is None:
+                row = MatrixRoomSettings(room_id=room_id, language=language, updated_by=by)
+                session.add(row)
+            row.language, row.updated_by, row.updated_at = language, by, utcnow()
 
 
 class RoomRosters:

@@ -170,16 +170,6 @@ class MeetingService:
         )
         return view
 
-    async def present_names(self, meeting_id: MeetingId) -> list[str]:
-        """Display names of the people in the meeting now, in order of arrival."""
-        query = (
-            select(Participant.display_name)
-            .where(Participant.meeting_id == meeting_id, Participant.left_at.is_(None))
-            .order_by(Participant.joined_at)
-        )
-        async with self._sessions() as session:
-            return list((await session.scalars(query)).all())
-
     @staticmethod
     async def _open_row(session: AsyncSession, meeting_id: MeetingId) -> Meeting:
         """The meeting's row, for a change that only a meeting not yet ended may take."""

@@ -19,7 +19,7 @@ from hub.federation.server import add_federation_routes, federation_context, fed
 from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
 from hub.meetings.live import LiveMeetings
-from hub.meetings.rooms import RoomLinks, RoomRosters
+from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.resources import resource_dir
@@ -42,6 +42,7 @@ from hub.web.keys import (
     METRICS,
     ROOM_LINKS,
     ROOM_ROSTERS,
+    ROOM_SETTINGS,
     SESSION_CODEC,
     SFU,
     SOCKETS,
@@ -86,6 +87,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[INVITATIONS] = Invitations(database.sessions)
         app[LOGIN_STORE] = LoginStore(database.sessions)
         app[ROOM_LINKS] = RoomLinks(database.sessions)
+        app[ROOM_SETTINGS] = RoomSettings(database.sessions)
         log.info("database ready", extra={"database": database.display_url})
         yield
     finally:
@@ -139,7 +141,7 @@ def create_app(config: HubConfig) -> web.Application:
         lobby_per_minute=config.limits.lobby_per_minute,
         meetings_per_hour=config.limits.meetings_per_hour,
     )
-    app[LIVE] = LiveMeetings()
+    app[LIVE] = LiveMeetings(app[EVENTS])
     app[SOCKETS] = OpenSockets()
     app.on_shutdown.append(say_farewell)
     app[ROOM_ROSTERS] = RoomRosters()

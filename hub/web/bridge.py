@@ -20,30 +20,36 @@ from aiohttp import web
 
 from bridge.bot import BotConfig, BotError, running
 from bridge.hub_port import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
     BridgeEvent,
     ChatFromMeeting,
     HubRefusal,
+    Language,
     Listener,
     MeetingClosed,
     MeetingSummary,
     PartnerLink,
     PresenceChanged,
     RoomMeeting,
+    Waiting,
+    WaitingKind,
     no_meeting,
 )
 from hub.config import HubConfig
-from hub.db.models import AccessLevel, Role
-from hub.errors import Conflict
+from hub.db.models import AccessLevel, IdentityKind, Role
+from hub.errors import Conflict, NotFound
 from hub.federation.policy import Partner
 from hub.ids import Identity, MeetingId, ParticipantId
 from hub.meetings.events import (
     ChatPosted,
+    LobbyChanged,
     MeetingEnded,
     MeetingEvent,
     ParticipantJoined,
     ParticipantLeft,
 )
-from hub.meetings.live import LiveMeeting, Presence
+from hub.meetings.live import LiveMeeting, LobbyEntry, Presence
 from hub.meetings.rooms import RoomLinkView
 from hub.meetings.service import MAX_TITLE, MeetingView
 from hub.web import moderation
@@ -57,6 +63,7 @@ from hub.web.keys import (
     MEETINGS,
     ROOM_LINKS,
     ROOM_ROSTERS,
+    ROOM_SETTINGS,
     SFU,
 )
 
@@ -91,6 +98,50 @@ def _one_named(
             f"Several people are called “{name}” {where_en}: use the meeting page.",
         )
     return found[0]
+
+
+_WAITING_KINDS: dict[IdentityKind, WaitingKind] = {
+    IdentityKind.LOCAL: "agent",
+    IdentityKind.GUEST: "guest",
+    IdentityKind.MATRIX: "matrix",
+    IdentityKind.PARTNER: "partner",
+}
+
+
+def roster(live: LiveMeeting | None) -> tuple[tuple[str, ...], tuple[Waiting, ...]]:
+    """Who is in the call and who waits, as this process's connections say: each identity
+    once (two tabs are one person), in order of arrival, and nobody waiting who is already in
+    (a second tab knocking). Read from the live connections, not the stored attendance, whose
+    open rows a restarted hub cannot trust."""
+    if live is None:
+        return (), ()
+    present: dict[Identity, str] = {}
+    for presence in live.presences.values():
+        present.setdefault(presence.identity, presence.name)
+    waiting = tuple(
+        Waiting(entry.number, entry.name, _WAITING_KINDS[entry.kind])
+        for entry in sorted(live.lobby.values(), key=lambda entry: entry.number)
+        if entry.identity not in present
+    )
+    return tuple(present.values()), waiting
+
+
+def _lobby_entries(live: LiveMeeting | None, numbers: tuple[int, ...] | None) -> list[LobbyEntry]:
+    """The waiting people under these numbers (None: all), or a refusal naming the first
+    number nobody waits under; nothing is decided before every number is known."""
+    lobby = sorted(live.lobby.values(), key=lambda entry: entry.number) if live else []
+    if numbers is None:
+        if not lobby:
+            raise HubRefusal("Personne n'attend dans le hall.", "Nobody is waiting in the lobby.")
+        return lobby
+    by_number = {entry.number: entry for entry in lobby}
+    for number in numbers:
+        if number not in by_number:
+            raise HubRefusal(
+                f"Personne n'attend sous le numéro {number} : voyez le message d'état.",
+                f"Nobody waits as number {number}: see the status message.",
+            )
+    return [by_number[number] for number in dict.fromkeys(numbers)]
 
 
 class LocalHub:
@@ -134,8 +185,7 @@ class LocalHub:
         meeting_id = links[0].meeting_id
         meeting = meeting or await self.app[MEETINGS].get(meeting_id)
         live = self.app[LIVE].get(meeting_id)
-        present = tuple(await self.app[MEETINGS].present_names(meeting_id))
-        waiting = tuple(entry.name for entry in live.lobby.values()) if live else ()
+        present, waiting = roster(live)
         federation = self.app.get(FEDERATION)
         partners = await federation.policy.all() if federation is not None else []
         url = self.meeting_url(meeting_id)
@@ -222,15 +272,38 @@ class LocalHub:
             await self._act(live, by, sig.Lock(type="lock", locked=locked))
         return await self._view(link)
 
-    async def admit(self, room_id: str, name: str, *, by: str) -> str:
+    async def admit(self, room_id: str, numbers: tuple[int, ...] | None, *, by: str) -> list[str]:
         link = await self._link(room_id)
         live = self.app[LIVE].get(link.meeting_id)
-        waiting = [(e.entry_id, e.name) for e in live.lobby.values()] if live else []
-        entry_id = _one_named(name, waiting, "dans le hall", "in the lobby")
+        entries = _lobby_entries(live, numbers)
         assert live is not None
-        admitted = live.lobby[entry_id].name
-        await self._act(live, by, sig.Admit(type="admit", entry_id=entry_id))
+        admitted = []
+        for entry in entries:  # the page's own decision: the same checks, one log line each
+            with contextlib.suppress(NotFound):  # gone meanwhile (they left, another admitted)
+                await self._act(live, by, sig.Admit(type="admit", entry_id=entry.entry_id))
+                admitted.append(entry.name)
         return admitted
+
+    async def refuse(self, room_id: str, number: int, *, by: str) -> str:
+        link = await self._link(room_id)
+        live = self.app[LIVE].get(link.meeting_id)
+        (entry,) = _lobby_entries(live, (number,))
+        assert live is not None
+        try:
+            await self._act(live, by, sig.Deny(type="deny", entry_id=entry.entry_id))
+        except NotFound:
+            raise HubRefusal(
+                f"{entry.name} n'attend plus.", f"{entry.name} is no longer waiting."
+            ) from None
+        return entry.name
+
+    async def room_language(self, room_id: str) -> Language:
+        stored = await self.app[ROOM_SETTINGS].language(room_id)
+        return next((language for language in LANGUAGES if language == stored), DEFAULT_LANGUAGE)
+
+    async def set_room_language(self, room_id: str, language: Language, *, by: str) -> None:
+        await self.app[ROOM_SETTINGS].set_language(room_id, language, by=by)
+        log.info("Matrix room language set to %s", language)
 
     async def mute(self, room_id: str, name: str, *, by: str) -> str:
         link = await self._link(room_id)
@@ -304,7 +377,7 @@ class LocalHub:
         if not links:
             return []
         match event:
-            case ParticipantJoined() | ParticipantLeft():
+            case ParticipantJoined() | ParticipantLeft() | LobbyChanged():
                 return [PresenceChanged(view) for view in await self._views(links)]
             case MeetingEnded():
                 meeting = await self.app[MEETINGS].get(event.meeting_id)

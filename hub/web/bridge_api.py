@@ -142,9 +142,29 @@ async def set_locked(request: web.Request, api: BridgeApi) -> web.Response:
 
 async def admit(request: web.Request, api: BridgeApi) -> web.Response:
     room_id = _room_id(request)
-    body = await read_json(request, wire.NamedPerson)
-    name = await api.hub.admit(room_id, body.name, by=body.by)
+    body = await read_json(request, wire.AdmitWaiting)
+    numbers = tuple(body.numbers) if body.numbers is not None else None
+    names = await api.hub.admit(room_id, numbers, by=body.by)
+    return web.json_response(wire.NamesReply(names=names).model_dump(mode="json"))
+
+
+async def refuse(request: web.Request, api: BridgeApi) -> web.Response:
+    room_id = _room_id(request)
+    body = await read_json(request, wire.RefuseWaiting)
+    name = await api.hub.refuse(room_id, body.number, by=body.by)
     return web.json_response(wire.NameReply(name=name).model_dump(mode="json"))
+
+
+async def room_language(request: web.Request, api: BridgeApi) -> web.Response:
+    language = await api.hub.room_language(_room_id(request))
+    return web.json_response(wire.LanguageReply(language=language).model_dump(mode="json"))
+
+
+async def set_room_language(request: web.Request, api: BridgeApi) -> web.Response:
+    room_id = _room_id(request)
+    body = await read_json(request, wire.SetLanguage)
+    await api.hub.set_room_language(room_id, body.language, by=body.by)
+    return web.Response(status=204)
 
 
 async def mute(request: web.Request, api: BridgeApi) -> web.Response:
@@ -234,6 +254,9 @@ ROUTES: tuple[tuple[str, str, BridgeHandler], ...] = (
     ("POST", "/rooms/{room_id}/end", end_meeting),
     ("POST", "/rooms/{room_id}/lock", set_locked),
     ("POST", "/rooms/{room_id}/admit", admit),
+    ("POST", "/rooms/{room_id}/refuse", refuse),
+    ("GET", "/rooms/{room_id}/language", room_language),
+    ("PUT", "/rooms/{room_id}/language", set_room_language),
     ("POST", "/rooms/{room_id}/mute", mute),
     ("POST", "/rooms/{room_id}/invite", invite),
     ("POST", "/rooms/{room_id}/chat", post_chat),

@@ -14,7 +14,7 @@ from hub.federation.service import Federation
 from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
 from hub.meetings.live import LiveMeetings
-from hub.meetings.rooms import RoomLinks, RoomRosters
+from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.sfu.service import Sfu
@@ -38,6 +38,7 @@ LIMITS = web.AppKey("limits", RateLimits)
 JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)
 ROOM_LINKS = web.AppKey("room_links", RoomLinks)
 ROOM_ROSTERS = web.AppKey("room_rosters", RoomRosters)
+ROOM_SETTINGS = web.AppKey("room_settings", RoomSettings)
 # Present only while [federation] server_name is set (hub/federation/server.py).
 FEDERATION = web.AppKey("federation", Federation)
 

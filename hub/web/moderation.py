@@ -8,6 +8,7 @@ socket answers with an `error` frame; the meeting goes on.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -39,8 +40,10 @@ def lobby_message(live: LiveMeeting) -> sig.Lobby:
 
 
 async def announce_lobby(live: LiveMeeting) -> None:
-    """Tell the moderators who is waiting now (only them: the lobby is nobody else's business)."""
+    """Tell the moderators who is waiting now (only them: the lobby is nobody else's business),
+    and the meeting's subscribers that the lobby changed (the Matrix rooms show it)."""
     await live.send_to_moderators(sig.to_json(lobby_message(live)))
+    await live.lobby_changed(datetime.now(UTC))
 
 
 def participant_info(

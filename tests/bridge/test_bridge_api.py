@@ -33,12 +33,14 @@ from bridge.hub_port import (
     MeetingClosed,
     PresenceChanged,
     RoomMeeting,
+    Waiting,
 )
 from hub.config import HubConfig
 from hub.db.models import MatrixRoomLink, Role
-from hub.ids import Identity
+from hub.ids import Identity, ParticipantId
+from hub.meetings.live import Presence
 from hub.web.app import create_app
-from hub.web.keys import CONFIG, DATABASE, INVITATIONS, MEETINGS, ROOM_LINKS, ROOM_ROSTERS
+from hub.web.keys import CONFIG, DATABASE, INVITATIONS, LIVE, MEETINGS, ROOM_LINKS, ROOM_ROSTERS
 from tests.bridge.people import Person, moderated_room
 from tests.conftest import make_config, toml_value
 from tests.support.processes import free_port
@@ -113,6 +115,10 @@ async def test_start_creates_and_links_one_meeting_per_room(bridge: Bridge):
     assert meeting.owner_identity == f"matrix:{ALICE}"
 
 
+async def _nowhere(_: object) -> None:
+    """An outbox and a closer for a presence with no socket."""
+
+
 async def test_presence_and_summary_arrive_over_the_event_socket(bridge: Bridge):
     meeting = await bridge.hub.start_meeting(ROOM, by=ALICE, title=None)
     service = bridge.app[MEETINGS]
@@ -124,9 +130,22 @@ async def test_presence_and_summary_arrive_over_the_event_socket(bridge: Bridge)
     )
     joined = await bridge.next_event()
     assert isinstance(joined, PresenceChanged)
+    assert joined.meeting.participants == ()  # not connected: the roster is who is connected
+    presence = Presence(participant, Identity("guest:b0b"), "Bob", audio=False, video=False)
+    bridge.app[LIVE].enter(meeting.meeting_id, presence, _nowhere, _nowhere, locked=False)
+    await service.record_join(  # the same row again (as a cascade link's return does)
+        meeting.meeting_id,
+        identity=Identity("guest:b0b"),
+        display_name="Bob",
+        role=Role.PARTICIPANT,
+        participant_id=participant,
+    )
+    joined = await bridge.next_event()
+    assert isinstance(joined, PresenceChanged)
     assert joined.meeting.participants == ("Bob",)
     assert isinstance(joined.meeting.started_at, datetime)
     assert joined.meeting.started_at.tzinfo is not None
+    bridge.app[LIVE].leave(meeting.meeting_id, participant)
     await service.record_leave(meeting.meeting_id, participant)
     left = await bridge.next_event()
     assert isinstance(left, PresenceChanged)
@@ -150,10 +169,26 @@ async def test_refusals_reach_the_bot_in_both_languages(bridge: Bridge):
     assert no_meeting.value.english.startswith("No meeting is on in this room.")
     await bridge.hub.start_meeting(ROOM, by=ALICE, title=None)
     with pytest.raises(HubRefusal) as nobody:
-        await bridge.hub.admit(ROOM, "Zoé", by=ALICE)
-    assert nobody.value.notice == (
-        "Personne ne s'appelle « Zoé » dans le hall.\nNobody called “Zoé” in the lobby."
+        await bridge.hub.admit(ROOM, (3,), by=ALICE)
+    assert nobody.value.text("fr") == (
+        "Personne n'attend sous le numéro 3 : voyez le message d'état."
     )
+    assert nobody.value.text("en") == "Nobody waits as number 3: see the status message."
+    with pytest.raises(HubRefusal) as empty:
+        await bridge.hub.admit(ROOM, None, by=ALICE)
+    assert empty.value.text("en") == "Nobody is waiting in the lobby."
+    with pytest.raises(HubRefusal) as refused:
+        await bridge.hub.refuse(ROOM, 1, by=ALICE)
+    assert refused.value.text("en") == "Nobody waits as number 1: see the status message."
+
+
+async def test_a_room_language_is_kept(bridge: Bridge):
+    assert await bridge.hub.room_language(ROOM) == "fr"
+    await bridge.hub.set_room_language(ROOM, "en", by=ALICE)
+    assert await bridge.hub.room_language(ROOM) == "en"
+    assert await bridge.hub.room_language("!other:server.example") == "fr"
+    await bridge.hub.set_room_language(ROOM, "fr", by=ALICE)
+    assert await bridge.hub.room_language(ROOM) == "fr"
 
 
 async def test_lock_invite_status_members_and_chat(bridge: Bridge):
@@ -209,8 +244,11 @@ MALFORMED: list[tuple[str, str, str, Any, str]] = [
     ("POST", "salon", "start", {"by": ALICE}, "room id: must look like !opaque:server"),
     ("POST", "!" + "r" * 255, "start", {"by": ALICE}, "room id: longer than 255 characters"),
     ("POST", ROOM, "lock", {"locked": "yes", "by": ALICE}, "locked: Input should be a valid bool"),
-    ("POST", ROOM, "admit", {"name": "n" * 121, "by": ALICE},
-     "name: String should have at most 120"),
+    ("POST", ROOM, "admit", {"numbers": [0], "by": ALICE},
+     "numbers.0: Input should be greater than or equal to 1"),
+    ("POST", ROOM, "admit", {"numbers": ["1"], "by": ALICE}, "numbers.0: Input should be a valid"),
+    ("POST", ROOM, "refuse", {"by": ALICE}, "number: Field required"),
+    ("PUT", ROOM, "language", {"language": "de", "by": ALICE}, "language: Input should be"),
     ("POST", ROOM, "chat", {"sender": ALICE, "name": "A", "text": "t" * 2001},
      "text: String should have at most 2000"),
     ("POST", ROOM, "status", {"meeting_id": "abc", "event_id": "status"},
@@ -310,6 +348,8 @@ async def test_the_event_socket_comes_back_after_the_hub_restarts(
         await asyncio.sleep(1.2)  # a failed attempt or two: still one outage, logged once
         server = await started(config, port)  # same database, same port
         await asyncio.wait_for(hub.connected.wait(), 10)
+        dan = Presence(ParticipantId("d4n"), Identity("guest:d4n"), "Dan", audio=False, video=False)
+        server.app[LIVE].enter(meeting.meeting_id, dan, _nowhere, _nowhere, locked=False)
         await server.app[MEETINGS].record_join(
             meeting.meeting_id, identity=Identity("guest:d4n"), display_name="Dan",
             role=Role.PARTICIPANT,
@@ -333,7 +373,8 @@ async def _cleared(event: asyncio.Event) -> None:
 def test_events_have_one_json_shape_each():
     meeting = RoomMeeting(
         room_id=ROOM, meeting_id="abc-defg-hij", title="t", url="u", widget_url="w",
-        widget_id="visio_1", locked=False, participants=("A",), waiting=(), status_event_id=None,
+        widget_id="visio_1", locked=False, participants=("A",), status_event_id=None,
+        waiting=(Waiting(1, "Zoé", "guest"), Waiting(4, "Olga", "partner")),
         started_at=datetime.fromisoformat("2026-01-02T03:04:05+00:00"),
     )  # fmt: skip
     for event in (PresenceChanged(meeting), ChatFromMeeting(ROOM, "A", "bonjour")):
@@ -384,7 +425,8 @@ async def test_hub_bridge_runs_the_bot_against_the_hub_over_http(synapse: Synaps
 
         async def summary() -> bool:
             notices = await alice.notices_from(room, bot.user_id)
-            return any("terminée / Meeting ended." in n["content"]["body"] for n in notices)
+            ended = "Réunion « Point hebdo » terminée."
+            return any(n["content"]["body"].startswith(ended) for n in notices)
 
         await alice.wait_until(summary, "the summary posted from the MeetingClosed event")
         assert await server.app[ROOM_LINKS].live_for(room) is None

@@ -34,7 +34,7 @@ class Recorder(VisioCommands):
         self.calls.append((context, call))
 
     start = end = status = link = invite = lock = unlock = _record
-    admit = mute = schedule = help = _record
+    admit = refuse = mute = language = schedule = help = _record
 
 
 REGISTRY = CommandRegistry.of(Recorder())
@@ -47,7 +47,9 @@ NAMES = [
     "lock",
     "unlock",
     "admit",
+    "refuse",
     "mute",
+    "language",
     "schedule",
     "help",
 ]
@@ -111,7 +113,13 @@ def test_abstract_handlers_must_be_implemented():
         ("!visio invite !abc:localhost", "invite", {"target": "!abc:localhost"}),
         ("!visio lock", "lock", {}),
         ("!visio déverrouiller", "unlock", {}),
-        ("!visio admit Jean Dupont", "admit", {"name": "Jean Dupont"}),
+        ("!visio admit 3", "admit", {"who": 3}),
+        ("!visio admettre tous", "admit", {"who": "all"}),
+        ("!visio admit ALL", "admit", {"who": "all"}),
+        ("!visio refuse 2", "refuse", {"number": 2}),
+        ("!visio refuser 2 pas invité", "refuse", {"number": 2, "reason": "pas invité"}),
+        ("!visio langue en", "language", {"language": "en"}),
+        ("!visio language Français", "language", {"language": "fr"}),
         ("!visio mute Jean", "mute", {"name": "Jean"}),
         ("!visio", "help", {}),
         ("!visio aide", "help", {}),
@@ -149,7 +157,8 @@ def test_schedule_parses_paris_time_and_title():
         ("!visio invite @bob:a/b", "is neither a user", "!visio invite"),
         ("!visio invite @a:b @c:d", "Too many arguments: “@c:d”.", "!visio invite"),
         ("!visio end maintenant", "Too many arguments: “maintenant”.", "!visio end"),
-        ("!visio admit", "<name> is missing.", "!visio admit <nom>"),
+        ("!visio admit", "<number|all> is missing.", "!visio admit <numéro|tous>"),
+        ("!visio refuse", "<number> is missing.", "!visio refuse <numéro> [raison]"),
         ("!visio schedule", "<YYYY-MM-DD HH:MM> is missing.", "!visio schedule"),
         ("!visio schedule demain 14h", "“demain 14h”: expected date YYYY-MM-DD HH:MM", "!vis"),
         ("!visio schedule 2026-02-30 10:00", "“2026-02-30 10:00” is not a date and time", "!v"),
@@ -172,7 +181,31 @@ def test_usage_errors_are_precise(body, english, usage):
         assert error.usage is None
     else:
         assert error.usage is not None and error.usage.startswith(usage)
-        assert error.notice.splitlines()[-1] == f"Usage : {error.usage}"
+        assert error.notice().splitlines() == [error.french, f"Usage : {error.usage}"]
+        assert error.notice("en").splitlines() == [error.english, f"Usage: {error.usage_en}"]
+
+
+@pytest.mark.parametrize(
+    ("body", "french", "english"),
+    [
+        (
+            "!visio admit bob",
+            "« bob » n'est pas un numéro du hall : donnez celui du message d'état ou « tous ».",
+            "“bob” is not a lobby number: give the one in the status message or “all”.",
+        ),
+        (
+            "!visio refuse 0",
+            "« 0 » n'est pas un numéro du hall : donnez celui du message d'état.",
+            "“0” is not a lobby number: give the one in the status message.",
+        ),
+        ("!visio admit ٣", "« ٣ » n'est pas un numéro du hall", "“٣” is not a lobby number"),
+        ("!visio langue de", "Langue inconnue « de » : fr ou en.", "Unknown language “de”"),
+    ],
+)
+def test_lobby_numbers_and_languages_are_refused_in_one_line(body, french, english):
+    error = usage_error(body)
+    assert error.notice().startswith(french) and "\n" not in error.notice()
+    assert error.notice("en").startswith(english) and "\n" not in error.notice("en")
 
 
 def test_schedule_in_the_past_is_refused_given_the_time():
@@ -185,7 +218,7 @@ def test_schedule_in_the_past_is_refused_given_the_time():
 
 def test_long_input_is_cut_in_notices():
     error = usage_error("!visio " + "z" * 5000)
-    assert len(error.notice) < 300
+    assert len(error.notice()) < 300
 
 
 def test_ambiguous_autumn_hour_takes_the_first_occurrence():
@@ -193,16 +226,18 @@ def test_ambiguous_autumn_hour_takes_the_first_occurrence():
     assert when.utcoffset() == dt.timedelta(hours=2)
 
 
-def test_help_lists_every_command_french_first():
-    text = REGISTRY.help_text()
-    french, english = text.split("\n\n")
+def test_help_lists_every_command_in_the_room_language_only():
+    french, english = REGISTRY.help_text(), REGISTRY.help_text(language="en")
     assert french.startswith("Commandes de la visio (préfixe !visio) :")
     assert english.startswith("Meeting commands (prefix !visio):")
+    assert "Meeting" not in french and "Commandes" not in english
     for name in NAMES:
         assert f"• !visio {name}" in french
         assert f"• !visio {name}" in english
     assert "• !visio start [titre] — démarre une réunion" in french
     assert "(modérateurs)" in french.splitlines()[1]
+    assert "• !visio admit <numéro|tous> — fait entrer" in french
+    assert "• !visio language <fr|en> — choose the bot's language" in english
     assert "• !visio schedule <YYYY-MM-DD HH:MM> [title] — schedule" in english
     assert "moderators" not in next(line for line in english.splitlines() if "status" in line)
 
@@ -211,8 +246,8 @@ def test_help_for_one_command_shows_its_other_names():
     text = REGISTRY.help_text("start")
     assert "• !visio start [titre]" in text
     assert "Autres noms : demarrer" in text
-    assert "Other names: demarrer" in text
     assert "!visio end" not in text
+    assert "Other names: demarrer" in REGISTRY.help_text("start", "en")
 
 
 def test_moderator_power():
@@ -228,7 +263,7 @@ def test_custom_prefix():
     assert registry.parse("!visio start") is None
     call = registry.parse("!meet start")
     assert call is not None and call.spec.name == "start"
-    assert "Commands" not in registry.help_text() and "(prefix !meet)" in registry.help_text()
+    assert "!visio" not in registry.help_text() and "(préfixe !meet)" in registry.help_text()
     with pytest.raises(ValueError, match="prefix"):
         CommandRegistry.of(Recorder(), prefix="! visio")
 
@@ -281,7 +316,7 @@ _times = _times.filter(lambda d: d.fold == 0)
 @st.composite
 def calls(draw: st.DrawFn) -> CommandCall:
     spec = draw(st.sampled_from(REGISTRY.specs))
-    arguments: dict[str, str | dt.datetime] = {}
+    arguments: dict[str, str | int | dt.datetime] = {}
     for argument in spec.arguments:
         if not argument.required and not draw(st.booleans()):
             continue
@@ -291,6 +326,11 @@ def calls(draw: st.DrawFn) -> CommandCall:
             arguments[argument.key] = draw(_targets)
         elif argument.kind == "when":
             arguments[argument.key] = draw(_times)
+        elif argument.kind in ("lobby", "number"):
+            everyone = argument.kind == "lobby" and draw(st.booleans())
+            arguments[argument.key] = "all" if everyone else draw(st.integers(1, 2**31))
+        elif argument.kind == "language":
+            arguments[argument.key] = draw(st.sampled_from(["fr", "en"]))
         else:
             arguments[argument.key] = draw(st.sampled_from(NAMES))
     return CommandCall(spec, arguments)

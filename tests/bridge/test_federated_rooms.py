@@ -85,7 +85,7 @@ async def test_members_of_a_partner_homeserver_join_through_their_own_hub(
         await alice.wait_until(olga_in_roster, "hub A knows Olga is in the room")
         started = await alice.say(room, "!visio start Comité interministériel")
         status = await alice.wait_reply(room, bot.user_id, started)
-        found = re.search(r"Finances staff : (\S+)", status)
+        found = re.search(r"Agents Finances : (\S+)", status)
         assert found, status
         partner_url = found.group(1)
         assert partner_url.startswith(f"http://127.0.0.1:{port_b}/f/hub-a.test/")

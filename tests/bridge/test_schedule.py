@@ -75,11 +75,21 @@ def test_summary_and_duration_texts():
         status_event_id=None, started_at=NOW, ended_at=NOW + dt.timedelta(minutes=65),
         participant_count=3, names=("Alice", "Bob"),
     )  # fmt: skip
-    text = texts.summary_text(summary)
-    assert "Durée / Duration : 1 h 05 min" in text
-    assert "Participants : 3" in text and "Noms / Names : Alice, Bob" in text
-    assert texts.duration_text(None, NOW) == "personne n'est venu / nobody came"
-    assert texts.duration_text(NOW, NOW + dt.timedelta(seconds=20)).startswith("moins")
+    assert texts.summary_text(summary, "fr").splitlines() == [
+        "Réunion « Revue » terminée.",
+        "Durée : 1 h 05 min",
+        "Participants : 3",
+        "Noms : Alice, Bob",
+    ]
+    assert texts.summary_text(summary, "en").splitlines() == [
+        "Meeting “Revue” ended.",
+        "Duration: 1 h 05 min",
+        "Participants: 3",
+        "Names: Alice, Bob",
+    ]
+    assert texts.duration_text(None, NOW, "fr") == "personne n'est venu"
+    assert texts.duration_text(None, NOW, "en") == "nobody came"
+    assert texts.duration_text(NOW, NOW + dt.timedelta(seconds=20), "fr") == "moins d'une minute"
 
 
 async def test_the_bot_posts_the_link_when_a_scheduled_meeting_starts(
