@@ -46,6 +46,7 @@ from hub.sfu.packets import (
     send_rtcp_on,
 )
 from hub.sfu.sdp import MAX_MEDIA_SECTIONS, MAX_RELAYED_SECTIONS, SdpError, check_description
+from hub.sfu.simulcast import SimulcastOffer, add_simulcast_to_answer, parse_simulcast_offer
 from hub.sfu.speaker import SpeakerDetector
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,10 @@ class MediaParticipant:
     # mid -> whose stream it is, when not this participant's own: a cascade link carries the
     # streams of many people of the other instance over one connection (hub/federation).
     owners: dict[str, ParticipantId] = field(default_factory=dict)
+    # mid -> the simulcast the last publish offer had for it (docs/simulcast.md).
+    simulcast: dict[str, SimulcastOffer] = field(default_factory=dict)
+    # Whether an SSRC is already another participant's in this meeting (set by the room).
+    ssrc_in_use: Callable[[int], bool] = lambda ssrc: False
     audio: bool = True
     video: bool = True
     subscribe_pc: RTCPeerConnection | None = None
@@ -203,8 +208,16 @@ class SfuRoom:
         member = self.participants.get(participant_id)
         if member is None:
             member = MediaParticipant(participant_id, self.counters)
+            member.ssrc_in_use = partial(self._ssrc_in_use, participant_id)
             self.participants[participant_id] = member
         return member
+
+    def _ssrc_in_use(self, participant_id: ParticipantId, ssrc: int) -> bool:
+        return any(
+            ssrc in member.by_ssrc
+            for member in self.participants.values()
+            if member.participant_id != participant_id
+        )
 
     def set_forwarding(self, participant_id: ParticipantId, *, audio: bool, video: bool) -> None:
         """Mute or unmute at the SFU: a muted stream's packets stop here, at once."""
@@ -277,11 +290,18 @@ class SfuRoom:
         """
         limit = MAX_MEDIA_SECTIONS if owners is None else MAX_RELAYED_SECTIONS
         summary = check_description(sdp, "offer", limit)
+        simulcast = parse_simulcast_offer(sdp)
         unknown = (set(sources) | set(owners or ())) - set(summary.mids)
         if unknown:
             raise SdpError(f"tracks name mids that are not in the offer: {sorted(unknown)}")
         member = self._participant(participant_id)
         member.sources.update(sources)
+        member.simulcast = simulcast
+        for offer in simulcast.values():
+            if offer.clamped:
+                log.warning("simulcast: only the first %d layers are received; %s left out",
+                            len(offer.rids), offer.clamped, extra={
+                                "participant_id": participant_id})  # fmt: skip
         if owners is not None:
             member.owners = dict(owners)
         ufrag = summary.ice_ufrag
@@ -315,7 +335,7 @@ class SfuRoom:
         _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
         self._refresh_publications(member, pc)
         answer: str = pc.localDescription.sdp
-        return answer
+        return add_simulcast_to_answer(answer, simulcast)
 
     async def _replace_publish_pc(self, member: MediaParticipant) -> None:
         old = member.publish_pc
@@ -342,6 +362,7 @@ class SfuRoom:
                 kind=transceiver.kind,
                 source=member.sources.get(mid, _default_source(transceiver.kind)),
                 params=params,
+                simulcast=member.simulcast.get(mid) if transceiver.kind == "video" else None,
                 rtcp_ssrc=transceiver.sender._ssrc,
                 send_rtcp=lambda data: send_rtcp_on(pc, data),
                 counters=room.counters,
@@ -349,10 +370,10 @@ class SfuRoom:
             stream.forwarding = member.allows(stream)
             if stream.kind == "audio":
                 stream.on_audio_level = room._observe_level
-            if stream.ssrc is not None:
-                member.by_ssrc[stream.ssrc] = stream
-            if stream.rtx_ssrc is not None:
-                member.by_ssrc[stream.rtx_ssrc] = stream
+            for layer in stream.layers:  # simulcast layers bind theirs from their packets
+                for ssrc in (layer.ssrc, layer.rtx_ssrc):
+                    if ssrc is not None:
+                        member.by_ssrc[ssrc] = stream
             member.streams[mid] = stream
             member.stream_pcs[mid] = pc
             _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
@@ -590,9 +611,12 @@ class SfuRoom:
 
     async def tick(self) -> None:
         """About once a second: receiver reports to publishers, active speaker changes."""
+        now = time.monotonic()
         for member in list(self.participants.values()):
             for stream in list(member.streams.values()):
                 if stream.active:
+                    if stream.simulcast:
+                        stream.choose_target(now)  # a layer that stopped is left
                     await stream.send_receiver_report()
         if self.speaker.tick(time.monotonic()) and self.on_speaker is not None:
             await self.on_speaker(self.speaker.current)
@@ -603,12 +627,18 @@ class SfuRoom:
             member.participant_id: {
                 "published": {mid: {"kind": s.kind, "source": s.source, "active": s.active,
                                     "owner": s.participant_id, "packets": s.packets,
-                                    "forwarding": s.forwarding, "legs": len(s.legs)}
+                                    "forwarding": s.forwarding, "legs": len(s.legs),
+                                    "layers": [{"rid": layer.rid, "ssrc": layer.ssrc,
+                                                "rtx_ssrc": layer.rtx_ssrc,
+                                                "packets": layer.received,
+                                                "width": layer.width, "height": layer.height}
+                                               for layer in s.layers]}
                               for mid, s in member.streams.items()},
                 "legs": [{"mid": leg.mid, "kind": leg.kind, "packets": leg.packets,
                           "fast_path": leg.egress.packets if leg.egress else 0,
                           "from": leg.source.participant_id if leg.source else None,
-                          "started": leg.started}
+                          "started": leg.started,
+                          "layer": leg.layer.rid if leg.layer else None}
                          for leg in member.legs],
             }
             for member in self.participants.values()

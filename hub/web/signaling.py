@@ -260,6 +260,9 @@ class Welcome(_Message):
     ice_servers: list[IceServer]
     role: RoleName = "participant"
     locked: bool = False
+    # The hub asks for VP8 simulcast (docs/simulcast.md, `sfu.simulcast`): send the camera in
+    # layers. Whatever this says, the SFU accepts a simulcast offer.
+    simulcast: bool = False
 
 
 class LobbyEntryInfo(_Message):

@@ -375,6 +375,7 @@ class Connection:
                 ],
                 role=role.value,
                 locked=self.live.locked,
+                simulcast=self.app[CONFIG].sfu.simulcast,
             )
         )
         if role in MODERATING:

@@ -310,6 +310,7 @@ export class Call {
     };
     this.publish = new PublishConnection({
       iceServers, send,
+      simulcast: message.simulcast === true,
       audioTrack: this.local.audioTrack,
       videoTrack: this.local.videoTrack,
       onTrouble: trouble("publish"),
