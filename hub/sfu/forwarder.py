@@ -251,6 +251,12 @@ class InboundStream:
         if rtx:  # RFC 4588: the original sequence number leads the payload
             seq = (data[start] << 8) | data[start + 1]
             start += 2
+            # The rewriter numbers the media stream: a retransmission is one of its packets,
+            # not a new source (which would restart the numbering twice).
+            if layer.ssrc is None:
+                self.counters.drop("rtx_before_media")
+                return
+            ssrc = layer.ssrc
         end = len(data) - padding
         if end <= start:
             self.counters.drop("padding_only")
@@ -278,9 +284,10 @@ class InboundStream:
                 self._keyframe(layer, data, start, end, now)
         if not self.forwarding:
             self.counters.muted_drops += 1
-            for leg in self.legs:
-                if leg.started and leg.layer is layer:
-                    leg.rewriter.drop(ssrc, seq, timestamp, now)
+            if not rtx:  # a retransmission takes no new slot: nothing to close
+                for leg in self.legs:
+                    if leg.started and leg.layer is layer:
+                        leg.rewriter.drop(ssrc, seq, timestamp, now)
             return
         target = self.target
         waiting = False
@@ -292,7 +299,10 @@ class InboundStream:
                 continue
             if leg.layer is not layer or not leg.started:
                 # A leg starts, or moves to the target layer, only on that layer's keyframe:
-                # the rewriter turns the change of SSRC into one continuous stream.
+                # the rewriter turns the change of SSRC into one continuous stream. Never on
+                # a retransmission: an old packet, at best one piece of an old keyframe.
+                if rtx:
+                    continue
                 if layer is not target and leg.layer is not None:
                     continue  # the leg stays on its layer until the target's keyframe
                 if keyframe is None:

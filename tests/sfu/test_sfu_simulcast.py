@@ -326,3 +326,39 @@ def test_rtx_binds_through_the_repaired_rid():
     feed(path, [tagged(Q, b"q", 1, key=True), rtx])
     assert path.stream.layer("q").rtx_ssrc == 0x0BAD
     assert path.counters.dropped == {}
+
+
+def rtx_of(ssrc: int, original: bytes, rtx_seq: int, extensions: dict[int, bytes] | None = None):
+    """An RFC 4588 retransmission of `original` on `ssrc` (payload type 97, apt 96)."""
+    header = RtpHeader.parse(original)
+    elements = b"".join(bytes([(i << 4) | (len(v) - 1)]) + v for i, v in (extensions or {}).items())
+    elements += b"\x00" * (-len(elements) % 4)
+    out = struct.pack("!BBHII", 0x90 if elements else 0x80, 97, rtx_seq, header.timestamp, ssrc)
+    if elements:
+        out += b"\xbe\xde" + struct.pack("!H", len(elements) // 4) + elements
+    body = original[original_header_length(original) :]
+    return out + struct.pack("!H", header.sequence_number) + body
+
+
+def original_header_length(packet: bytes) -> int:
+    length = 12 + 4 * (packet[0] & 0x0F)
+    if packet[0] & 0x10:
+        length += 4 + 4 * int.from_bytes(packet[length + 2 : length + 4], "big")
+    return length
+
+
+def test_a_retransmission_fills_its_own_slot_and_never_starts_a_leg():
+    path = simulcast_path()
+    key = tagged(Q, b"q", 1, key=True)
+    lost = vp8_packet(Q, 2, 6000, key=False)
+    feed(path, [
+        rtx_of(0x0BAD, key, 50, {MID_EXT: b"1", RRID_EXT: b"q"}),  # a keyframe piece, on RTX
+        key, vp8_packet(Q, 3, 9000, key=False), rtx_of(0x0BAD, lost, 51),
+        vp8_packet(Q, 4, 12000, key=False),
+    ])  # fmt: skip
+    sent = [RtpHeader.parse(packet) for packet in path.transport.sent]
+    # Media 1, 3, then 2 from RTX in its own slot, then 4: one stream, no renumbering.
+    first = sent[0].sequence_number
+    assert [h.sequence_number - first for h in sent] == [0, 2, 1, 3]
+    assert [h.timestamp - sent[0].timestamp for h in sent] == [0, 6000, 3000, 9000]
+    assert path.counters.dropped == {"rtx_before_media": 1}
