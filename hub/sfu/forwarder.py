@@ -200,22 +200,49 @@ class InboundStream:
         """The layer whose media or RTX SSRC is `ssrc`."""
         return self._layer_by_ssrc.get(ssrc)
 
-    def bind(self, layer: Layer, ssrc: int, *, rtx: bool) -> None:
-        """Give a simulcast layer the SSRC (or RTX SSRC) its first packet came with."""
+    def bind(self, layer: Layer, ssrc: int, *, rtx: bool) -> list[int]:
+        """Give a simulcast layer the SSRC (or RTX SSRC) its first packet came with; returns
+        the SSRCs this releases. Replacing a media SSRC also releases the layer's RTX SSRC:
+        a publisher that changes one (a new connection) changes both."""
         if rtx:
+            released = [layer.rtx_ssrc] if layer.rtx_ssrc is not None else []
             layer.rtx_ssrc = ssrc
-        else:
+        elif layer.ssrc is None:
+            released = []
             layer.ssrc = ssrc
+        else:
+            released = [n for n in (layer.ssrc, layer.rtx_ssrc) if n is not None]
+            layer.ssrc, layer.rtx_ssrc = ssrc, None
+            layer.restart()
+        for number in released:
+            self._layer_by_ssrc.pop(number, None)
         self._layer_by_ssrc[ssrc] = layer
+        return released
+
+    def adopt_bindings(self, previous: InboundStream) -> None:
+        """Keep the SSRCs a previous stream of the same track had learned, RID by RID.
+
+        For a publisher's new connection after an ICE restart: the browser keeps its SSRCs,
+        and libwebrtc stops writing MID and RID in a layer's packets once a receiver report
+        acknowledged that SSRC, so they could never be learned again (docs/simulcast.md).
+        """
+        for layer in self.layers:
+            old = previous.layer(layer.rid) if layer.rid is not None else None
+            if old is None or layer.ssrc is not None:
+                continue
+            for number, rtx in ((old.ssrc, False), (old.rtx_ssrc, True)):
+                if number is not None:
+                    self.bind(layer, number, rtx=rtx)
 
     def choose_target(self, now: float) -> bool:
         """Point legs at the highest flowing layer (kept if none flows); True if it changed,
-        and then a keyframe of the new layer is asked for."""
+        and then a keyframe of the new layer is asked for (throttled per layer: a layer
+        going back and forth costs its publisher at most one request per PLI_INTERVAL)."""
         best = next((layer for layer in reversed(self.layers) if layer.flowing(now)), None)
         if best is None or best is self.target:
             return False
         self.target = best
-        self.spawn(self.request_keyframe(force=True))
+        self.spawn(self.request_keyframe())
         return True
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:

@@ -37,7 +37,7 @@ def receive_publisher_rtp(
     ssrc = int.from_bytes(data[8:12], "big")
     stream = member.by_ssrc.get(ssrc)
     if stream is None:
-        stream = learn_ssrc(member, counters, data, ssrc)
+        stream = learn_ssrc(member, counters, data, ssrc, now)
         if stream is None:
             return
     layer = stream.layer_of(ssrc)
@@ -53,7 +53,7 @@ def receive_publisher_rtp(
 
 
 def learn_ssrc(
-    member: MediaParticipant, counters: SfuCounters, data: bytes, ssrc: int
+    member: MediaParticipant, counters: SfuCounters, data: bytes, ssrc: int, now: float
 ) -> InboundStream | None:
     """Bind a new SSRC to the simulcast layer its MID and RID (or repaired RID) extensions
     name (docs/simulcast.md); None, counted and logged once per stream and reason, if not."""
@@ -89,16 +89,20 @@ def learn_ssrc(
         why = f"RID {rid!r} (SSRC {ssrc}) is not in the offer's {stream.rids()}"
         return _refuse(member, counters, stream, "rid_not_negotiated", why)
     bound = layer.rtx_ssrc if rtx else layer.ssrc
-    if bound is not None:
+    # A layer already bound takes a new SSRC only once its own went silent: a publisher's
+    # new connection (its SSRCs change, and it writes the RID again), never two at once.
+    if bound is not None and not layer.silent(now):
         return _refuse(member, counters, stream, "rid_ssrc_conflict",
                        f"RID {rid!r} already has SSRC {bound}, not {ssrc}")  # fmt: skip
     if member.ssrc_in_use(ssrc):
         return _refuse(member, counters, stream, "ssrc_collision",
                        f"SSRC {ssrc} of RID {rid!r} is another participant's")  # fmt: skip
-    stream.bind(layer, ssrc, rtx=rtx)
+    for released in stream.bind(layer, ssrc, rtx=rtx):
+        member.by_ssrc.pop(released, None)
     member.by_ssrc[ssrc] = stream
     what = "RTX SSRC" if rtx else "SSRC"
-    log.info("simulcast layer %s of mid %s: %s %d", rid, stream.mid, what, ssrc,
+    log.info("simulcast layer %s of mid %s: %s %d%s", rid, stream.mid, what, ssrc,
+             f" (was {bound})" if bound is not None else "",
              extra={"participant_id": member.participant_id})  # fmt: skip
     return stream
 

@@ -29,6 +29,7 @@ class Layer:
         self._max_seq = 0
         self._cycles = 0
         self.received = 0
+        self._received_before = 0  # packets of SSRCs this layer had before (`restart`)
         self._expected_prior = 0
         self._received_prior = 0
         self._jitter = 0.0
@@ -40,6 +41,19 @@ class Layer:
         self.keyframes = 0
         self.width = 0  # from the last VP8 keyframe header, 0 before one
         self.height = 0
+
+    def restart(self) -> None:
+        """Forget the receive statistics: the layer's SSRC changed (a new sequence space)."""
+        self._base_seq = None
+        self._max_seq = self._cycles = self._expected_prior = self._received_prior = 0
+        self._received_before = self.received
+        self._last_transit = None
+        self._last_sr = 0
+        self._last_sr_at = 0.0
+
+    def silent(self, now: float) -> bool:
+        """No media packet for FLOWING_FOR seconds (or none ever)."""
+        return now - self.last_packet_at >= FLOWING_FOR
 
     def flowing(self, now: float) -> bool:
         """A keyframe came (so a subscriber can start) and packets are still coming."""
@@ -80,16 +94,17 @@ class Layer:
         if self.ssrc is None or self._base_seq is None:
             return None
         expected = self._cycles + self._max_seq - self._base_seq + 1
+        received = self.received - self._received_before
         expected_interval = expected - self._expected_prior
-        received_interval = self.received - self._received_prior
-        self._expected_prior, self._received_prior = expected, self.received
+        received_interval = received - self._received_prior
+        self._expected_prior, self._received_prior = expected, received
         lost_interval = expected_interval - received_interval
         fraction = (
             0
             if expected_interval <= 0 or lost_interval <= 0
             else min(255, (lost_interval << 8) // expected_interval)
         )
-        lost = max(min(expected - self.received, (1 << 23) - 1), -(1 << 23))
+        lost = max(min(expected - received, (1 << 23) - 1), -(1 << 23))
         delay = int((time.monotonic() - self._last_sr_at) * 65536) if self._last_sr_at else 0
         return RtcpReportBlock(
             ssrc=self.ssrc,

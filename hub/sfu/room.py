@@ -370,6 +370,8 @@ class SfuRoom:
             stream.forwarding = member.allows(stream)
             if stream.kind == "audio":
                 stream.on_audio_level = room._observe_level
+            if current is not None and current.simulcast and stream.simulcast:
+                stream.adopt_bindings(current)  # an ICE restart keeps the browser's SSRCs
             for layer in stream.layers:  # simulcast layers bind theirs from their packets
                 for ssrc in (layer.ssrc, layer.rtx_ssrc):
                     if ssrc is not None:

@@ -26,6 +26,7 @@ from hub.ids import ParticipantId
 from hub.sfu.forwarder import URI_ABS_SEND_TIME, URI_MID, InboundStream, Leg, SfuCounters
 from hub.sfu.packets import receive_publisher_rtp
 from hub.sfu.room import MediaParticipant
+from hub.sfu.rtcp import RtcpPli, parse_compound
 from hub.sfu.rtp import RtpHeader, vp8_keyframe_size
 from hub.sfu.sdp import SdpError, check_description
 from hub.sfu.simulcast import (
@@ -347,6 +348,12 @@ def original_header_length(packet: bytes) -> int:
     return length
 
 
+def plis(path) -> list[int]:
+    """The media SSRCs of the keyframe requests sent to the publisher so far."""
+    return [packet.media_ssrc for data in path.upstream for packet in parse_compound(data)
+            if isinstance(packet, RtcpPli)]  # fmt: skip
+
+
 def test_a_retransmission_fills_its_own_slot_and_never_starts_a_leg():
     path = simulcast_path()
     key = tagged(Q, b"q", 1, key=True)
@@ -362,3 +369,68 @@ def test_a_retransmission_fills_its_own_slot_and_never_starts_a_leg():
     assert [h.sequence_number - first for h in sent] == [0, 2, 1, 3]
     assert [h.timestamp - sent[0].timestamp for h in sent] == [0, 6000, 3000, 9000]
     assert path.counters.dropped == {"rtx_before_media": 1}
+
+
+def test_after_a_silence_a_layer_takes_the_new_ssrc_its_rid_names():
+    path = simulcast_path()
+    feed(path, [tagged(Q, b"q", 1, key=True)], start=100.0)
+    # The publisher's new connection: new SSRCs, the RID written again.
+    feed(path, [tagged(0x0BAD, b"q", 900, key=True), vp8_packet(0x0BAD, 901, 3000, key=False)],
+         start=102.0)  # fmt: skip
+    assert path.stream.layer("q").ssrc == 0x0BAD
+    assert Q not in path.publisher.by_ssrc and path.publisher.by_ssrc[0x0BAD] is path.stream
+    assert path.counters.dropped == {}
+    sent = [RtpHeader.parse(packet) for packet in path.transport.sent]
+    assert [h.sequence_number - sent[0].sequence_number for h in sent] == [0, 1, 2]
+
+
+def test_a_new_connection_of_the_same_browser_keeps_the_learned_ssrcs():
+    """After an ICE restart libwebrtc writes no RID any more (its SSRCs were acknowledged):
+    the new stream must know them from the old one."""
+    path = simulcast_path()
+    feed(path, [tagged(Q, b"q", 1, key=True), tagged(H, b"h", 1, key=True)])
+    old = path.stream
+    new = InboundStream(
+        participant_id=ParticipantId("anne"), mid="1", kind="video", source="camera",
+        params=RTCRtpReceiveParameters(codecs=vp8(96, 97), headerExtensions=[], muxId="1",
+                                       encodings=[]),
+        simulcast=parse_simulcast_offer(OFFER)["1"], rtcp_ssrc=0x44444444,
+        send_rtcp=old._send_rtcp, counters=path.counters,
+    )  # fmt: skip
+    new.adopt_bindings(old)
+    assert [(layer.rid, layer.ssrc) for layer in new.layers] == [("q", Q), ("h", H), ("f", None)]
+    assert new.layer_of(H) is new.layer("h")
+
+
+def test_a_leg_falls_back_to_a_flowing_layer_and_asks_that_layer_for_a_keyframe():
+    path = simulcast_path()
+    stream = path.stream
+    feed(path, [tagged(Q, b"q", 1, key=True), tagged(F, b"f", 1, key=True)], start=100.0)
+    assert path.leg.layer is stream.layer("f")
+    # f stops (the publisher's bandwidth), q goes on: the next tick leaves f for q.
+    feed(path, [vp8_packet(Q, n, n * 3000, key=False) for n in range(2, 60)], start=100.1)
+    before = len(plis(path))
+
+    async def tick() -> None:
+        assert stream.choose_target(101.5)
+        await asyncio.sleep(0)
+
+    asyncio.run(tick())
+    assert stream.target is stream.layer("q")
+    assert plis(path)[before:] == [Q]
+    feed(path, [vp8_packet(Q, 60, 180000, key=True)], start=101.6)
+    assert path.leg.layer is stream.layer("q")
+
+
+def test_keyframe_requests_are_throttled_per_layer():
+    path = simulcast_path()
+    stream = path.stream
+    feed(path, [tagged(Q, b"q", 1, key=True), tagged(H, b"h", 1, key=False)])
+
+    async def ask() -> None:
+        for _ in range(3):
+            await stream.request_keyframe(layer=stream.layer("q"))
+            await stream.request_keyframe(layer=stream.layer("h"))
+
+    asyncio.run(ask())
+    assert sorted(plis(path)) == [Q, H]
