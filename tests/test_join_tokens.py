@@ -27,13 +27,13 @@ def tokens() -> JoinTokens:
 
 
 def issue(meeting: MeetingId = A, **options: object) -> str:
+    options = {"role": Role.MODERATOR} | options
     return tokens().issue(
         meeting_id=meeting,
         identity=Identity("local:pc:anne"),
         display_name="Anne",
-        role=Role.MODERATOR,
         now=NOW,
-        **options,
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -150,3 +150,21 @@ def test_any_string_is_a_grant_or_a_precise_refusal(text):
         tokens().verify(text, meeting_id=A, now=NOW)
     except Unauthorized as exc:
         assert "Join token refused" in exc.detail
+
+
+def test_a_rejoin_ticket_is_marked_grants_no_role_and_cannot_be_forged_into_one():
+    ticket = issue(role=None, rejoin=True)
+    assert claims_of(ticket)["rejoin"] is True
+    grant = tokens().verify(ticket, meeting_id=A, now=NOW + 10)
+    assert (grant.rejoin, grant.role) == (True, None)
+    assert tokens().verify(issue(), meeting_id=A, now=NOW + 10).rejoin is False
+    with pytest.raises(ValueError, match="grants no role"):
+        issue(rejoin=True)  # role=MODERATOR
+    # Signed by us but saying both: refused as malformed, never read as either.
+    claims = claims_of(ticket) | {"role": "moderator"}
+    forged = forge({"alg": "HS256", "typ": "JWT"}, claims, derived_key())
+    assert refused(forged).endswith("a required claim is missing or malformed")
+    odd = forge(
+        {"alg": "HS256", "typ": "JWT"}, claims_of(ticket) | {"rejoin": "yes"}, derived_key()
+    )
+    assert refused(odd).endswith("a required claim is missing or malformed")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import pytest
@@ -450,3 +451,46 @@ async def test_lobby_knocks_are_rate_limited_with_retry_after(hub: Hub):
         await http.ws_connect(hub.client.make_url(f"/api/v1/meetings/{meeting}/ws"))
     assert refused.value.status == 429
     assert 50 <= int(refused.value.headers["Retry-After"]) <= 60
+
+
+async def test_an_admitted_guest_comes_back_with_the_rejoin_ticket_without_the_lobby(hub: Hub):
+    """A reload or a lost connection: the page shows its welcome's rejoin ticket with the next
+    join. It works for that session only, never as a join token, and not after a removal."""
+    meeting = await hub.meeting("restricted")
+    olga = await hub.owner(meeting)
+    await olga.join()
+    gaston = await hub.visitor(meeting, "Gaston")
+    assert (await gaston.knock())["type"] == "waiting"
+    await olga.send({"type": "admit", "entry_id": (await lobby_entries(olga, 1))[0]["id"]})
+    ticket = (await gaston.admitted())["rejoin"]
+    assert isinstance(ticket, str) and ticket
+    await olga.send({"type": "lock", "locked": True})
+    await olga.wait_for("meeting_state")
+    await gaston.close()
+    await olga.wait_for("participant_left")
+
+    def socket_of(http: aiohttp.ClientSession, name: str) -> Any:
+        async def connect() -> Participant:
+            ws = await http.ws_connect(hub.client.make_url(f"/api/v1/meetings/{meeting}/ws"))
+            return hub._track(Participant(ws, name))
+
+        return connect()
+
+    # The same browser (session), locked meeting: straight back in, nobody asked again.
+    back = await socket_of(hub.sessions[0], "Gaston")
+    welcome = await back.knock(rejoin=ticket)
+    assert welcome["type"] == "welcome" and welcome["role"] == "participant"
+    assert await lobby_entries(olga, 0) == []
+    # Another browser with the same ticket: it proves nothing about that session.
+    thief = await hub.visitor(meeting, "Voleur")
+    assert (await thief.knock(rejoin=ticket))["type"] == "waiting"
+    # Never a join token.
+    other = await hub.visitor(meeting, "Autre")
+    refused = await other.knock(token=ticket)
+    assert refused["type"] == "error" and refused["code"] == "unauthorized"
+    assert "rejoin ticket" in refused["message"]
+    # Removed: the ticket no longer opens anything.
+    await olga.send({"type": "remove", "participant_id": back.participant_id})
+    assert (await back.wait_for("denied"))["reason"] == "removed"
+    again = await socket_of(hub.sessions[0], "Gaston")
+    assert (await again.knock(rejoin=ticket))["type"] == "waiting"

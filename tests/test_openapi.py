@@ -194,3 +194,19 @@ def test_the_document_asks_for_the_csrf_header_only_where_the_hub_does(
     assert "e-mail address" in invitee["description"]
     assert "Matrix user id" in invitee["description"]
     assert invitee["pattern"] == INVITEE_PATTERN
+
+
+def test_a_method_a_path_lacks_answers_405_with_the_methods_it_has(hub: ServedHub) -> None:
+    document = requests.get(f"{hub.url}{API_PREFIX}/openapi.json", timeout=10).json()
+    assert "405 (code method_not_allowed)" in document["info"]["description"]
+    for path, operations in document["paths"].items():
+        if path.endswith("/ws"):
+            continue  # the socket's GET is an upgrade
+        concrete = re.sub(r"\{[a-z_]+\}", "abc-defg-hij", path)
+        documented = {method.upper() for method in operations}
+        for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - documented:
+            answer = requests.request(method, f"{hub.url}{concrete}", timeout=10)
+            assert answer.status_code == 405, (method, path, answer.status_code)
+            assert answer.headers["Content-Type"].startswith("application/problem+json")
+            assert answer.json()["code"] == "method_not_allowed"
+            assert set(answer.headers["Allow"].split(",")) == documented, (method, path)

@@ -168,3 +168,24 @@ async def test_meeting_socket_upgrades_through_nginx_over_https(deployment: Depl
                 f"{deployment.hub.base_url}{path}", origin=proxy, headers=forged
             )
     assert refused.value.status == 403
+
+
+async def test_no_answer_through_nginx_names_a_version(deployment: Deployment) -> None:
+    """nginx replaces the hub's Server header with its own, which the README's example keeps
+    free of a version; even a request nginx itself refuses says only "nginx"."""
+    async with (
+        deployment.client("127.0.0.1") as browser,
+        browser.get(f"{deployment.nginx.base_url}/") as answer,
+    ):
+        assert answer.status == 200
+        assert answer.headers["Server"] == "nginx"
+    # A request line nginx cannot parse, sent as raw bytes over TLS.
+    tls = ssl.create_default_context(cafile=deployment.nginx.certificate)
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", deployment.nginx.port, ssl=tls, server_hostname="localhost"
+    )
+    writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\nBad Header\r\n\r\n")
+    head = (await asyncio.wait_for(reader.read(4096), 10)).decode("latin-1")
+    writer.close()
+    assert head.startswith("HTTP/1.1 400"), head
+    assert "\r\nServer: nginx\r\n" in head, head

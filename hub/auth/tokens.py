@@ -3,6 +3,11 @@
 A token without a role (`"role": null`) only proves who its holder is (the Matrix widget's
 identity, see hub/web/matrix_login.py): it grants no entry, the meeting's usual rules decide.
 
+A *rejoin ticket* (`"rejoin": true`, no role) is given in the welcome to whoever entered: the
+page keeps it for this meeting (sessionStorage) and shows it with its next join, so a reload,
+a lost connection or a hub restart does not send an admitted person back to the lobby. It
+counts only beside a session of the same identity, and never as a join token.
+
 An HS256 JWT (joserfc) signed with a key derived from security.secret_key for this purpose
 only. Verification accepts exactly one algorithm (so "none" and algorithm swaps fail), checks
 issuer, audience (the meeting's own URL: a token for meeting A never opens meeting B), expiry
@@ -40,6 +45,7 @@ class JoinGrant:
     role: Role | None  # None: proves the identity only, lets no one in by itself
     expires_at: int
     token_id: str
+    rejoin: bool = False  # a rejoin ticket, not a join token
 
 
 def _refused(reason: str) -> Unauthorized:
@@ -66,6 +72,7 @@ class JoinTokens:
         role: Role | None,
         lifetime: int = DEFAULT_LIFETIME,
         now: int | None = None,
+        rejoin: bool = False,
     ) -> str:
         if not 0 < lifetime <= MAX_LIFETIME:
             raise ValueError(f"join token lifetime must be 1-{MAX_LIFETIME} s, not {lifetime}")
@@ -81,6 +88,10 @@ class JoinTokens:
             "exp": issued + lifetime,
             "jti": secrets.token_urlsafe(12),
         }
+        if rejoin:
+            if role is not None:
+                raise ValueError("a rejoin ticket grants no role")
+            claims["rejoin"] = True
         return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, claims, self._key, [ALGORITHM])
 
     def verify(self, token: str, *, meeting_id: MeetingId, now: int | None = None) -> JoinGrant:
@@ -98,6 +109,9 @@ class JoinTokens:
             subject, name = str(claims["sub"]), str(claims["name"])
             role = None if claims["role"] is None else Role(claims["role"])
             token_id = str(claims["jti"])
+            rejoin = claims.get("rejoin", False)
+            if not isinstance(rejoin, bool) or (rejoin and role is not None):
+                raise ValueError("rejoin")
             issued, not_before, expires = int(claims["iat"]), int(claims["nbf"]), int(claims["exp"])
         except (KeyError, ValueError, TypeError):
             raise _refused("a required claim is missing or malformed") from None
@@ -118,4 +132,5 @@ class JoinTokens:
             role=role,
             expires_at=expires,
             token_id=token_id,
+            rejoin=rejoin,
         )

@@ -22,6 +22,7 @@ from hub.ids import Identity, MeetingId, ServerName
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.live import Verdict
 from hub.meetings.service import MeetingView
+from hub.tasks import Tasks
 from hub.web import signaling as sig
 from hub.web.keys import EVENTS, FEDERATION, LIVE
 
@@ -47,13 +48,11 @@ class CascadeLinks:
         # Who each partner may bring into each of our meetings (kept across link restarts).
         self.admitted: dict[tuple[MeetingId, ServerName], dict[Identity, Role]] = {}
         self.outbound: dict[MeetingId, OutboundLink] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks()
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        """Run a task that lives as long as this hub (asyncio keeps only weak references)."""
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        """Run a task that lives as long as this hub."""
+        self._tasks.spawn(coroutine)
 
     def admit(
         self, meeting_id: MeetingId, partner: ServerName, identity: Identity, role: Role
@@ -155,8 +154,7 @@ class CascadeLinks:
             task.cancel()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel()
         for outbound in list(self.outbound.values()):
             await outbound.stop()
         for link in list(self.hosted.values()):

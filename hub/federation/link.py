@@ -39,6 +39,7 @@ from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.liveness import PeerState
 from hub.sfu.room import SfuRoom, StreamSource
 from hub.sfu.sdp import SdpError
+from hub.tasks import Tasks
 from hub.web import moderation
 from hub.web import signaling as sig
 from hub.web.keys import CONFIG, EVENTS, LIVE, MEETINGS, SFU
@@ -140,7 +141,7 @@ class MeetingLink:
     _room: SfuRoom | None = None
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _complained: set[str] = field(default_factory=set)
-    _closing: set[asyncio.Task[None]] = field(default_factory=set)
+    _closing: Tasks = field(default_factory=Tasks)
 
     @property
     def meeting_id(self) -> MeetingId:
@@ -212,9 +213,7 @@ class MeetingLink:
                 "cascade media to %s lost (%s connection): closing the link to remake it",
                 self.partner, which, extra={"meeting_id": self.meeting_id},
             )  # fmt: skip
-            task = asyncio.get_running_loop().create_task(self.close())
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._closing.spawn(self.close())
 
     async def _shut(self) -> None:
         """The link is closing: the partner hears and receives nothing more. (Not done when

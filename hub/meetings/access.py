@@ -36,6 +36,8 @@ class Visitor:
     room_power: int | None = None
     # Removed by a moderator from this meeting earlier today: must be let in again.
     removed: bool = False
+    # Showed a rejoin ticket of its own identity: was inside this meeting within the hour.
+    rejoining: bool = False
 
     @property
     def room_member(self) -> bool:
@@ -69,6 +71,8 @@ def decide(meeting: MeetingView, visitor: Visitor, *, locked: bool) -> Admission
         return Admission(True, role, f"{role.value}")
     if visitor.removed:
         return Admission(False, role, "removed earlier")
+    if visitor.rejoining:  # once let in, a reload or a restart does not lock them out
+        return Admission(True, role, "rejoin ticket")
     if locked:
         return Admission(False, role, "meeting locked")
     if visitor.token_role is not None:

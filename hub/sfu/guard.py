@@ -25,7 +25,6 @@ internals, checked by `check_guard_internals`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from aiortc.rtcdtlstransport import State
 
 from hub.errors import first_line
 from hub.sfu.internals import ice_connection, missing_attributes, missing_methods
+from hub.tasks import Tasks
 
 if TYPE_CHECKING:
     from hub.sfu.forwarder import SfuCounters
@@ -189,7 +189,7 @@ def _wrap(
         else:
             original(data, addr)
 
-    tasks: set[asyncio.Task[None]] = set()
+    tasks = Tasks()
 
     async def handle_rtcp(plain: bytes, addr: Any) -> None:
         try:
@@ -234,9 +234,7 @@ def _wrap(
                 except (pylibsrtp.Error, ValueError):
                     drops.drop("srtcp_unprotect_failed", addr)
                     return
-                task = asyncio.get_running_loop().create_task(handle_rtcp(plain, addr))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                tasks.spawn(handle_rtcp(plain, addr))
                 return
             if sink is None:
                 drops.drop("rtp_on_subscribe_connection", addr)

@@ -34,6 +34,12 @@ BAD_BODY = Refusal(
     "json_too_deep), or a field is invalid (code bad_request; the detail names the field)",
 )
 TOO_LARGE = Refusal(413, "The body is larger than 1 MiB (code request_entity_too_large)")
+# OpenAPI describes the operations a path has, not the methods it lacks: said once, here.
+METHOD_NOT_ALLOWED = (
+    "Every error is an application/problem+json body (status, code, title, detail). A method "
+    "that a path does not list answers 405 (code method_not_allowed) with an Allow header "
+    "naming the methods it has (HEAD with GET)."
+)
 
 
 @dataclass(frozen=True)
@@ -149,7 +155,11 @@ def openapi_document(
         paths.setdefault(prefix + endpoint.path, {})[endpoint.method.lower()] = operation
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Visio hub API", "version": __version__},
+        "info": {
+            "title": "Visio hub API",
+            "version": __version__,
+            "description": METHOD_NOT_ALLOWED,
+        },
         "paths": paths,
         "components": {
             "schemas": schemas,

@@ -55,6 +55,8 @@ class Join(_Message):
     video: bool = True
     # A join token (from the link's #token= fragment, never from the URL's query string).
     token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN)] | None = None
+    # The rejoin ticket of an earlier welcome to this meeting (hub/auth/tokens.py).
+    rejoin: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN)] | None = None
 
 
 class TrackInfo(_Message):
@@ -263,6 +265,8 @@ class Welcome(_Message):
     # The hub asks for VP8 simulcast (docs/simulcast.md, `sfu.simulcast`): send the camera in
     # layers. Whatever this says, the SFU accepts a simulcast offer.
     simulcast: bool = False
+    # Shown with the next join to this meeting, within the hour: enters without the lobby.
+    rejoin: str | None = None
 
 
 class LobbyEntryInfo(_Message):

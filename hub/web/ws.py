@@ -17,6 +17,7 @@ from functools import partial
 
 from aiohttp import WSMsgType, web
 
+from hub.auth.tokens import MAX_LIFETIME
 from hub.db.models import IdentityKind, MeetingState, Role
 from hub.errors import (
     BadRequest,
@@ -39,6 +40,7 @@ from hub.meetings.service import MAX_NAME, MeetingView, clean_text, identity_kin
 from hub.sfu.liveness import PeerState
 from hub.sfu.room import SfuRoom, StreamSource, Which
 from hub.sfu.sdp import SdpError
+from hub.tasks import Tasks
 from hub.web import moderation
 from hub.web import signaling as sig
 from hub.web.keys import (
@@ -125,9 +127,9 @@ class Connection:
         self.remote_ticket: tuple[MeetingLink, str] | None = None
         self._verdict_task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
-        self._peer_states: dict[str, PeerState] = {}
+        self._peer_states: dict[Which, PeerState] = {}
         self._grace: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks()
         self._rejected = 0  # malformed messages so far (only the first ones are logged)
 
     @property
@@ -207,6 +209,11 @@ class Connection:
         token_role: Role | None = None
         if message.token is not None:
             grant = self.app[JOIN_TOKENS].verify(message.token, meeting_id=self.meeting_id)
+            if grant.rejoin:  # it proves only that its holder's session was inside
+                raise Unauthorized(
+                    "Jeton refusé : ticket de retour, pas jeton d'accès / "
+                    "Join token refused: a rejoin ticket, not a join token"
+                )
             identity, email, token_role = grant.identity, None, grant.role
             name = grant.display_name or message.name
             authenticated = is_authenticated_identity(grant.identity)
@@ -222,8 +229,34 @@ class Connection:
             invited_role=await self.app[INVITATIONS].role_for(self.meeting_id, identity, email),
             room_power=await self._room_power(identity),
             removed=live is not None and identity in live.removed,
+            rejoining=self._rejoining(message, identity),
         )
         return visitor, clean_text(name, field="name", limit=MAX_NAME)
+
+    def _rejoining(self, message: sig.Join, identity: Identity) -> bool:
+        """Whether the join shows a valid rejoin ticket of this very identity. A stale or
+        foreign ticket is not an error: the person goes through the usual rules."""
+        if message.rejoin is None:
+            return False
+        where = {"meeting_id": self.meeting_id}
+        try:
+            grant = self.app[JOIN_TOKENS].verify(message.rejoin, meeting_id=self.meeting_id)
+        except Unauthorized as exc:
+            log.info("rejoin ticket not taken: %s", exc.detail, extra=where)
+            return False
+        if not grant.rejoin or grant.identity != identity:
+            log.info("rejoin ticket not taken: not this person's", extra=where)
+            return False
+        return True
+
+    def _rejoin_ticket(self, identity: Identity, name: str) -> str | None:
+        """For a meeting of ours: the ticket that lets this person back in for an hour."""
+        if self.meeting.host_instance is not None:
+            return None
+        return self.app[JOIN_TOKENS].issue(
+            meeting_id=self.meeting_id, identity=identity, display_name=name, role=None,
+            lifetime=MAX_LIFETIME, rejoin=True,
+        )  # fmt: skip
 
     async def _room_power(self, identity: Identity) -> int | None:
         """A verified Matrix user's power in a room linked to this meeting (None: no member)."""
@@ -376,6 +409,7 @@ class Connection:
                 role=role.value,
                 locked=self.live.locked,
                 simulcast=self.app[CONFIG].sfu.simulcast,
+                rejoin=self._rejoin_ticket(visitor.identity, name),
             )
         )
         if role in MODERATING:
@@ -394,9 +428,7 @@ class Connection:
     def _on_peer_state(self, which: Which, state: PeerState) -> None:
         """From the SFU (an aiortc event callback): handled in a task of its own."""
         self._peer_states[which] = state
-        task = asyncio.get_running_loop().create_task(self._peer_state_changed(which, state))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._peer_state_changed(which, state))
 
     async def _peer_state_changed(self, which: Which, state: PeerState) -> None:
         """Tell the page (it restarts a failed connection) and the others (they see the
@@ -540,9 +572,9 @@ class Connection:
         await moderation.update_presence(self.live, self.participant_id, **changes)
 
     async def _leave(self) -> None:
-        for task in [*self._tasks, self._grace]:
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
+        self._tasks.cancel()
+        if self._grace is not None and self._grace is not asyncio.current_task():
+            self._grace.cancel()
         if self._verdict_task is not None and not self._verdict_task.done():
             self._verdict_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -147,6 +147,8 @@ export class Call {
     });
     const join = { type: "join", name: this.name, audio: this.audio, video: this.video };
     if (token) join.token = token;
+    const rejoin = this.rejoinTicket();
+    if (rejoin) join.rejoin = rejoin;
     signaling.send(join);
     try {
       await welcomed;
@@ -291,7 +293,31 @@ export class Call {
     }
   }
 
+  /** The ticket of this meeting's last welcome in this tab: shown with the next join (a
+   *  reload, a reconnection, a hub restart), it lets an admitted person back in directly. */
+  rejoinTicket() {
+    try {
+      return window.sessionStorage.getItem(this.rejoinKey());
+    } catch {
+      return null; // storage refused (privacy settings): the lobby again, nothing worse
+    }
+  }
+
+  keepRejoinTicket(ticket) {
+    try {
+      if (ticket) window.sessionStorage.setItem(this.rejoinKey(), ticket);
+      else window.sessionStorage.removeItem(this.rejoinKey());
+    } catch {
+      // storage refused: nothing to keep
+    }
+  }
+
+  rejoinKey() {
+    return `visio-rejoin:${this.settings.wsPath}`;
+  }
+
   welcomed(message) {
+    this.keepRejoinTicket(message.rejoin || null);
     this.selfId = message.participant_id;
     this.role = message.role || "participant";
     this.locked = Boolean(message.locked);
@@ -403,6 +429,7 @@ export class Call {
    *  hosting the meeting, `instance`, no longer accepts ours: closed to us, not reconnecting). */
   ended(reason, instance) {
     if (this.state === "ended") return;
+    this.keepRejoinTicket(null);
     this.stopReconnecting();
     this.teardown();
     this.local.stopAll();
@@ -434,6 +461,7 @@ export class Call {
   /** Refused in the lobby, or removed from the meeting: final, the page does not come back. */
   denied(reason) {
     if (this.state === "denied") return;
+    this.keepRejoinTicket(null);
     this.lobbyState = reason;
     this.stopReconnecting();
     const welcome = this.welcome;

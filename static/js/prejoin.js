@@ -5,6 +5,24 @@ import { t } from "./i18n.js";
 import { $ } from "./dom.js";
 
 
+const NAME_KEY = "visio-name";
+
+function rememberedName() {
+  try {
+    return window.localStorage.getItem(NAME_KEY) || "";
+  } catch {
+    return "";
+  }
+}
+
+function rememberName(name) {
+  try {
+    window.localStorage.setItem(NAME_KEY, name);
+  } catch {
+    // storage refused: the name is typed again next time
+  }
+}
+
 export class PrejoinView {
   /**
    * @param {object} options
@@ -19,6 +37,8 @@ export class PrejoinView {
     this.previewOff = $("preview-off");
     this.status = $("device-status");
     this.name = $("name");
+    // A guest's name, as typed last time on this device (the hub gives one to signed-in people).
+    if (!this.name.value) this.name.value = rememberedName();
     this.nameError = $("name-error");
     this.cameraSelect = $("camera-select");
     this.microphoneSelect = $("microphone-select");
@@ -181,6 +201,7 @@ export class PrejoinView {
       return;
     }
     this.showNameError(false);
+    rememberName(name);
     this.failed.hidden = true;
     this.setBusy(true);
     try {

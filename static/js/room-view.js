@@ -5,13 +5,36 @@ import { t } from "./i18n.js";
 import { $, element } from "./dom.js";
 import { LobbyPanel } from "./lobby-panel.js";
 import { ParticipantList, stateBadges } from "./participant-list.js";
+import { fitFocus, fitGrid, pageCapacity, paginate } from "./layout.js";
 
 const NOTICE_MS = 6000;
 const MAX_NOTICES = 4;
 // The side panels and the toolbar buttons that open them.
 const PANELS = { participants: "toggle-participants", chat: "toggle-chat", lobby: "toggle-lobby" };
+const GAP = 8; // px between tiles, as in the stylesheet's --gap
+const PAGER_HEIGHT = 44; // px kept under the grid for the page buttons when there are pages
+// Toolbar toggles: the state attribute and the accessible name say what a press does now.
+const TOGGLES = {
+  "toggle-mic": { on: "meeting.mic", off: "meeting.mic_unmute", icons: ["i-mic", "i-mic-off"] },
+  "toggle-camera": { on: "meeting.camera", off: "meeting.camera_on", icons: ["i-camera", "i-camera-off"] },
+  "toggle-screen": { on: "meeting.screen_stop", off: "meeting.screen" },
+  "toggle-hand": { on: "meeting.hand_lower", off: "meeting.hand" },
+  "toggle-lock": { on: "meeting.unlock", off: "meeting.lock", icons: ["i-unlock", "i-lock"] },
+  "toggle-layout": { on: "meeting.layout.grid", off: "meeting.layout.speaker", icons: ["i-grid", "i-layout"] },
+};
 // Errors the page handles itself rather than showing the hub's text.
 const QUIET_ERRORS = new Set(["not_admitted"]);
+
+/** Set a toolbar toggle's state, accessible name, visible label and icon. */
+function setToggle(id, on) {
+  const spec = TOGGLES[id];
+  const button = $(id);
+  const label = t(on ? spec.on : spec.off);
+  button.dataset.state = on ? "on" : "off";
+  button.dataset.tip = label;
+  button.querySelector(".tool-label").textContent = label;
+  if (spec.icons) button.querySelector("use").setAttribute("href", `#${spec.icons[on ? 0 : 1]}`);
+}
 
 function initials(name) {
   const words = name.trim().split(/\s+/).filter(Boolean);
@@ -36,6 +59,9 @@ export class RoomView {
     this.panel = null;
     this.unread = 0;
     this.pendingChat = [];
+    this.speakerView = false;
+    this.pinned = null; // the tile key shown large, chosen by this person
+    this.page = 0;
     const notify = (text, kind) => this.notify(text, kind);
     this.participantList = new ParticipantList({ call, notify });
     this.lobbyPanel = new LobbyPanel({ call, notify });
@@ -66,6 +92,30 @@ export class RoomView {
     $("toggle-lock").addEventListener("click", () => {
       if (!this.call.setLocked(!this.call.locked)) this.notify(t("meeting.moderation.not_sent"), "error");
     });
+    $("toggle-layout").addEventListener("click", () => {
+      this.speakerView = !this.speakerView;
+      this.pinned = null;
+      setToggle("toggle-layout", this.speakerView);
+      this.layout();
+    });
+    $("toggle-more").addEventListener("click", () => this.openMore(!this.moreOpen()));
+    // The menu closes after any choice in it, on Escape and on a click elsewhere.
+    $("toolbar-more").addEventListener("click", (event) => {
+      if (event.target.closest("button")) this.openMore(false);
+    });
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && this.moreOpen()) {
+        this.openMore(false);
+        $("toggle-more").focus();
+      }
+    });
+    document.addEventListener("click", (event) => {
+      if (this.moreOpen() && !event.target.closest(".toolbar")) this.openMore(false);
+    });
+    $("page-prev").addEventListener("click", () => this.turnPage(-1));
+    $("page-next").addEventListener("click", () => this.turnPage(1));
+    // The tiles follow the stage's size: window, side panel, phone rotation.
+    new ResizeObserver(() => this.layout()).observe($("stage"));
     for (const button of this.root.querySelectorAll(".panel-close")) {
       button.addEventListener("click", () => this.openPanel(null));
     }
@@ -76,7 +126,7 @@ export class RoomView {
     });
   }
 
-  /** A toolbar toggle: `isOn()` gives aria-pressed, `act(next)` changes it, errors are shown. */
+  /** A toolbar toggle: `isOn()` gives its state, `act(next)` changes it, errors are shown. */
   toggle(id, isOn, act, failureKey) {
     const button = $(id);
     button.addEventListener("click", async () => {
@@ -88,6 +138,20 @@ export class RoomView {
       }
       this.renderToolbar();
     });
+  }
+
+  moreOpen() {
+    return $("toggle-more").getAttribute("aria-expanded") === "true";
+  }
+
+  openMore(open) {
+    $("toggle-more").setAttribute("aria-expanded", String(open));
+    this.root.querySelector(".toolbar").classList.toggle("more-open", open);
+  }
+
+  turnPage(step) {
+    this.page += step;
+    this.layout();
   }
 
   show() {
@@ -124,7 +188,7 @@ export class RoomView {
     const moderator = this.call.isModerator;
     for (const id of ["toggle-lobby", "toggle-lock"]) $(id).hidden = !moderator;
     $("end-for-all").hidden = !moderator;
-    $("toggle-lock").setAttribute("aria-pressed", String(this.call.locked));
+    setToggle("toggle-lock", this.call.locked);
     $("locked-indicator").hidden = !this.call.locked;
     if (!moderator && this.panel === "lobby") this.openPanel(null);
     this.lobbyPanel.render();
@@ -145,10 +209,11 @@ export class RoomView {
   }
 
   renderToolbar() {
-    $("toggle-mic").setAttribute("aria-pressed", String(!this.call.audio));
-    $("toggle-camera").setAttribute("aria-pressed", String(!this.call.video));
-    $("toggle-screen").setAttribute("aria-pressed", String(Boolean(this.local.screenTrack)));
-    $("toggle-hand").setAttribute("aria-pressed", String(this.call.hand));
+    setToggle("toggle-mic", this.call.audio);
+    setToggle("toggle-camera", this.call.video);
+    setToggle("toggle-screen", Boolean(this.local.screenTrack));
+    setToggle("toggle-hand", this.call.hand);
+    setToggle("toggle-layout", this.speakerView);
   }
 
   /** One tile per participant, plus a larger one per screen share. */
@@ -175,9 +240,83 @@ export class RoomView {
       }
     }
     for (const [key, spec] of wanted) this.renderTile(key, spec);
-    const cameras = [...wanted.values()].filter((spec) => !spec.screen).length;
-    const columns = cameras <= 1 ? 1 : cameras <= 4 ? 2 : cameras <= 9 ? 3 : 4;
-    this.grid.style.setProperty("--columns", String(columns));
+    if (this.pinned && !this.tiles.has(this.pinned)) this.pinned = null;
+    this.layout();
+  }
+
+  /** Place the tiles: oneself small in a corner once someone else is here; a screen share,
+   * the pinned person or (speaker view) the active speaker large with the others in a strip;
+   * otherwise a grid. Tiles beyond what fits go to other pages; only the shown ones are
+   * visible. */
+  layout() {
+    const stage = $("stage");
+    if (this.root.hidden || !stage.clientWidth) return;
+    const style = getComputedStyle(stage);
+    const width = stage.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const height = stage.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+    const selfKey = `${this.call.selfId}:camera`;
+    const keys = [...this.tiles.keys()];
+    // Screens first, then cameras, each in arrival order.
+    const others = [
+      ...keys.filter((key) => key !== selfKey && this.tiles.get(key).dataset.source === "screen"),
+      ...keys.filter((key) => key !== selfKey && this.tiles.get(key).dataset.source === "camera"),
+    ];
+    const self = this.tiles.get(selfKey);
+    const inGrid = others.length ? others : self ? [selfKey] : [];
+    if (self) self.classList.toggle("tile-pip", others.length > 0);
+    const speaker = `${this.call.activeSpeaker}:camera`;
+    const focus =
+      others.find((key) => key.endsWith(":screen")) ||
+      (this.pinned && others.includes(this.pinned) ? this.pinned : null) ||
+      (this.speakerView && others.length > 1 ? (others.includes(speaker) ? speaker : others[0]) : null);
+    let shown;
+    let pages;
+    this.grid.dataset.layout = focus ? "focus" : "grid";
+    if (focus) {
+      const rest = inGrid.filter((key) => key !== focus);
+      let fit = fitFocus(rest.length, width, height, GAP);
+      const paged = paginate(rest, fit.strip.perPage, this.page);
+      if (paged.pages > 1) fit = fitFocus(rest.length, width, height - PAGER_HEIGHT, GAP);
+      ({ pages, page: this.page } = paged);
+      shown = [focus, ...paged.items];
+      this.grid.style.setProperty("--focus-w", `${fit.focus.width}px`);
+      this.grid.style.setProperty("--focus-h", `${fit.focus.height}px`);
+      this.grid.style.setProperty("--strip-w", `${fit.strip.width}px`);
+      this.grid.style.setProperty("--strip-h", `${fit.strip.height}px`);
+      // The large tile fills its row, so the strip always starts under it.
+      const side = Math.max(0, Math.floor((width - fit.focus.width) / 2));
+      this.grid.style.setProperty("--focus-side", `${side}px`);
+    } else {
+      const minWidth = width < 600 ? 110 : 180;
+      const perPage = pageCapacity(width, height - PAGER_HEIGHT, GAP, minWidth);
+      const capacity = inGrid.length <= pageCapacity(width, height, GAP, minWidth) ? inGrid.length : perPage;
+      const paged = paginate(inGrid, capacity, this.page);
+      ({ pages, page: this.page } = paged);
+      shown = paged.items;
+      const fit = fitGrid(shown.length, width, height - (pages > 1 ? PAGER_HEIGHT : 0), GAP);
+      this.grid.style.setProperty("--tile-w", `${fit.width}px`);
+      this.grid.style.setProperty("--tile-h", `${fit.height}px`);
+    }
+    const visible = new Set(shown);
+    for (const [key, tile] of this.tiles) {
+      const pip = tile === self && others.length > 0;
+      tile.hidden = !pip && !visible.has(key);
+      tile.classList.toggle("tile-focus", key === focus);
+      tile.style.order = String(visible.has(key) ? shown.indexOf(key) : 999);
+      const pin = tile.querySelector(".tile-pin");
+      if (pin) this.renderPin(pin, key, tile);
+    }
+    $("pager").hidden = pages <= 1;
+    $("page-status").textContent = t("meeting.page.status", { page: this.page + 1, pages });
+    $("page-prev").disabled = this.page === 0;
+    $("page-next").disabled = this.page >= pages - 1;
+  }
+
+  renderPin(pin, key, tile) {
+    const pinned = this.pinned === key;
+    const name = tile.dataset.name;
+    pin.dataset.state = pinned ? "on" : "off";
+    pin.setAttribute("aria-label", t(pinned ? "meeting.unpin" : "meeting.pin", { name }));
   }
 
   /** A stream around one local track, kept while the track stays the same. */
@@ -202,10 +341,21 @@ export class RoomView {
       avatar.setAttribute("aria-hidden", "true");
       avatar.append(element("span"));
       tile.append(video, avatar, element("p", "tile-label"));
+      if (!participant.isSelf || screen) {
+        const pin = element("button", "tile-pin");
+        pin.type = "button";
+        pin.insertAdjacentHTML("beforeend", '<svg class="icon" aria-hidden="true"><use href="#i-pin"></use></svg>');
+        pin.addEventListener("click", () => {
+          this.pinned = this.pinned === key ? null : key;
+          this.layout();
+        });
+        tile.append(pin);
+      }
       this.tiles.set(key, tile);
       this.grid.append(tile);
     }
     const name = participant.isSelf ? t("meeting.you", { name: participant.name }) : participant.name;
+    tile.dataset.name = screen ? t("meeting.screen_of", { name }) : name;
     const video = tile.querySelector("video");
     attach(video, stream);
     video.hidden = !stream;
@@ -248,6 +398,7 @@ export class RoomView {
       const speaking = tile.dataset.source === "camera" && tile.dataset.participant === this.call.activeSpeaker;
       tile.classList.toggle("speaking", speaking);
     }
+    if (this.speakerView && !this.pinned) this.layout();
   }
 
   openPanel(name) {

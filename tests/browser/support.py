@@ -31,11 +31,11 @@ def new_context(
 ) -> BrowserContext:
     """A fresh profile (own cookies, so its own guest identity) with camera and microphone;
     `init_scripts` run in every page of it before the page's own scripts."""
+    options.setdefault("viewport", {"width": 1280, "height": 800})
     context = browser.new_context(
         base_url=base_url,
         locale="fr-FR" if lang == "fr" else "en-GB",
         extra_http_headers={"Accept-Language": lang},
-        viewport={"width": 1280, "height": 800},
         **options,
     )
     context.grant_permissions(["camera", "microphone"], origin=base_url)

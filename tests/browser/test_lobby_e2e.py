@@ -123,7 +123,25 @@ def test_owner_admits_one_guest_and_refuses_another(browser: Browser, hub_server
         owner.click("#toggle-lock")
         for page in (owner, admitted):
             expect(page.locator("#locked-indicator")).to_be_visible()
-        expect(owner.locator("#toggle-lock")).to_have_attribute("aria-pressed", "true")
+        expect(owner.locator("#toggle-lock")).to_have_attribute("data-state", "on")
+
+        # The admitted guest reloads: the name is remembered, and the rejoin ticket of the last
+        # welcome takes them straight back in, locked meeting or not, nobody asked again.
+        admitted_frames: list[str] = []
+        admitted.on(
+            "websocket",
+            lambda socket: socket.on(
+                "framereceived", lambda payload: admitted_frames.append(str(payload))
+            ),
+        )
+        admitted.reload()
+        expect(admitted.locator("#name")).to_have_value("Invité Un")
+        admitted.click("#join-button")
+        admitted.wait_for_function("() => window.visioDebug.state() === 'connected'")
+        kinds = [json.loads(frame)["type"] for frame in admitted_frames]
+        assert "waiting" not in kinds and "welcome" in kinds, kinds
+        expect(owner.locator("#lobby-count")).to_have_text("0")
+        owner.wait_for_function("() => window.visioDebug.participants().length === 2")
         owner.once("dialog", lambda dialog: dialog.accept())
         owner.click("#end-for-all")
         ended = translate("fr", "meeting.ended.heading")

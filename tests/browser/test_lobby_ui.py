@@ -228,13 +228,13 @@ def test_moderation_buttons_send_the_protocol(browser, hub_server, meeting_id):
         assert hub.sent("remove") == [{"type": "remove", "participant_id": "alice"}]
 
         lock = page.locator("#toggle-lock")
-        expect(lock).to_have_attribute("aria-pressed", "false")
+        expect(lock).to_have_attribute("data-state", "off")
         expect(page.locator("#locked-indicator")).to_be_hidden()
         lock.click()
         wait_until(lambda: bool(hub.sent("lock")), page)
         assert hub.sent("lock") == [{"type": "lock", "locked": True}]
         hub.send({"type": "meeting_state", "locked": True})
-        expect(lock).to_have_attribute("aria-pressed", "true")
+        expect(lock).to_have_attribute("data-state", "on")
         expect(page.locator("#locked-indicator")).to_have_text(fr("meeting.locked"))
         expect(page.locator("#notices")).to_contain_text("La réunion est verrouillée")
         assert debug(page, "locked") is True
@@ -278,9 +278,9 @@ def test_muted_by_a_moderator_turns_the_microphone_off(browser, hub_server, meet
     page = join_with(browser, hub_server, meeting_id, hub, "connected")
     errors = watch_errors(page)
     try:
-        expect(page.locator("#toggle-mic")).to_have_attribute("aria-pressed", "false")
+        expect(page.locator("#toggle-mic")).to_have_attribute("data-state", "on")
         hub.send({"type": "muted", "kind": "audio", "by": "Alice Martin"})
-        expect(page.locator("#toggle-mic")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#toggle-mic")).to_have_attribute("data-state", "off")
         expect(page.locator("#notices")).to_contain_text("Alice Martin a coupé votre micro.")
         assert debug(page, "audio") is False
         track_enabled = page.evaluate(
@@ -292,13 +292,13 @@ def test_muted_by_a_moderator_turns_the_microphone_off(browser, hub_server, meet
         assert hub.sent("media")[-1] == {"type": "media", "audio": False, "video": True}
 
         hub.send({"type": "muted", "kind": "video", "by": "Alice Martin"})
-        expect(page.locator("#toggle-camera")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#toggle-camera")).to_have_attribute("data-state", "off")
         expect(page.locator("#notices")).to_contain_text("Alice Martin a coupé votre caméra.")
         assert debug(page, "video") is False
 
         # They may turn it on again themselves.
         page.click("#toggle-mic")
-        expect(page.locator("#toggle-mic")).to_have_attribute("aria-pressed", "false")
+        expect(page.locator("#toggle-mic")).to_have_attribute("data-state", "on")
         wait_until(lambda: hub.sent("media")[-1]["audio"] is True, page)
         assert hub.sent("media")[-1] == {"type": "media", "audio": True, "video": False}
         assert errors == []

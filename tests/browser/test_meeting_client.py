@@ -61,12 +61,12 @@ def test_join_then_every_control_speaks_the_protocol(browser, hub_server, meetin
         assert config["iceServers"] == []
 
         page.click("#toggle-mic")
-        expect(page.locator("#toggle-mic")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#toggle-mic")).to_have_attribute("data-state", "off")
         wait_until(lambda: bool(hub.sent("media")), page)
         assert hub.sent("media")[-1] == {"type": "media", "audio": False, "video": True}
 
         page.click("#toggle-hand")
-        expect(page.locator("#toggle-hand")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#toggle-hand")).to_have_attribute("data-state", "on")
         wait_until(lambda: bool(hub.sent("hand")), page)
         assert hub.sent("hand")[-1] == {"type": "hand", "raised": True}
 
@@ -124,7 +124,7 @@ def test_screen_share_adds_a_track_and_a_new_offer(browser, hub_server, meeting_
             {"type": "error", "code": "bad_sdp", "message": "test", "request": "publish_offer"}
         )
         page.click("#toggle-screen")  # Chromium's fake capture gives a screen at once
-        expect(page.locator("#toggle-screen")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#toggle-screen")).to_have_attribute("data-state", "on")
         assert page.evaluate("() => window.visioDebug.participants()[0].screen") is True
         wait_until(lambda: len(hub.sent("publish_offer")) >= 2, page)
         sources = [t["source"] for t in hub.sent("publish_offer")[-1]["tracks"]]
@@ -139,7 +139,7 @@ def test_screen_share_adds_a_track_and_a_new_offer(browser, hub_server, meeting_
             {"type": "error", "code": "bad_sdp", "message": "test", "request": "publish_offer"}
         )
         page.click("#toggle-screen")
-        expect(page.locator("#toggle-screen")).to_have_attribute("aria-pressed", "false")
+        expect(page.locator("#toggle-screen")).to_have_attribute("data-state", "off")
         wait_until(lambda: len(hub.sent("publish_offer")) >= 3, page)
         sources = [t["source"] for t in hub.sent("publish_offer")[-1]["tracks"]]
         assert sources == ["microphone", "camera"]

@@ -35,10 +35,11 @@ from tests.browser.support import (
     watch_errors,
 )
 
-# 2 s was set on an AMD EPYC machine. On this Intel Xeon 2.0 GHz kind, measured from the click:
-# 1.3-2.1 s before issue 12's changes, 1.5-2.9 s after (CI on a fresh clone: 2.93 s). Raised to
-# keep CI honest about what it measures; the slower joins are a suspected regression of the
-# datagram guard, to be found first (see the issue 12/13 notes).
+# 2 s was set on an AMD EPYC machine. On this Intel Xeon 2.0 GHz kind the join varies with the
+# machine's load, not with the code: 7 interleaved runs of this test at 559e855 (before issue
+# 12) and after it, same machine, same load, gave from the click 1.45-7.2 s (median 1.9 s)
+# before and 0.9-4.4 s (median 1.8 s) after; quiet, 0.8-2.1 s. 3 s keeps CI honest on a quiet
+# machine without failing on a scheduling hiccup.
 LATE_JOIN_LIMIT_S = 3.0
 
 
@@ -341,7 +342,7 @@ def test_a_screen_share_appears_as_its_own_video_and_goes_away(meeting: Meeting)
     a, b, c = meeting.peers
     viewers = [b, c]
     a.page.click("#toggle-screen")
-    expect(a.page.locator("#toggle-screen")).to_have_attribute("aria-pressed", "true")
+    expect(a.page.locator("#toggle-screen")).to_have_attribute("data-state", "on")
     try:
         for viewer in viewers:
             viewer.page.wait_for_function(
@@ -362,9 +363,9 @@ def test_a_screen_share_appears_as_its_own_video_and_goes_away(meeting: Meeting)
             assert tile_playing(viewer.page, a.id, "screen") == "playing"
             assert tile_playing(viewer.page, a.id, "camera") == "playing"
     finally:
-        if a.page.get_attribute("#toggle-screen", "aria-pressed") == "true":
+        if a.page.get_attribute("#toggle-screen", "data-state") == "on":
             a.page.click("#toggle-screen")
-    expect(a.page.locator("#toggle-screen")).to_have_attribute("aria-pressed", "false")
+    expect(a.page.locator("#toggle-screen")).to_have_attribute("data-state", "off")
     for viewer in viewers:
         viewer.page.wait_for_function(
             "(id) => !window.visioDebug.streams().some("
@@ -390,7 +391,7 @@ def test_muting_stops_audio_at_the_sfu_and_unmuting_restores_it(meeting: Meeting
 
     b.page.click("#toggle-mic")
     try:
-        expect(b.page.locator("#toggle-mic")).to_have_attribute("aria-pressed", "true")
+        expect(b.page.locator("#toggle-mic")).to_have_attribute("data-state", "off")
         for listener in listeners:
             listener.page.wait_for_function(
                 "(id) => window.visioDebug.participants().some((p) => p.id === id && !p.audio)",
@@ -414,9 +415,9 @@ def test_muting_stops_audio_at_the_sfu_and_unmuting_restores_it(meeting: Meeting
         # The others are not affected: A still hears C and C hears A.
         wait_for_flow([(a.page, c.id, "microphone"), (c.page, a.id, "microphone")])
     finally:
-        if b.page.get_attribute("#toggle-mic", "aria-pressed") == "true":
+        if b.page.get_attribute("#toggle-mic", "data-state") == "off":
             b.page.click("#toggle-mic")
-    expect(b.page.locator("#toggle-mic")).to_have_attribute("aria-pressed", "false")
+    expect(b.page.locator("#toggle-mic")).to_have_attribute("data-state", "on")
     for listener in listeners:
         listener.page.wait_for_function(
             "(id) => window.visioDebug.participants().some((p) => p.id === id && p.audio)",

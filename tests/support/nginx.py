@@ -30,6 +30,7 @@ error_log {root}/error.log info;
 events {{ worker_connections 64; }}
 http {{
   access_log {root}/access.log;
+  server_tokens off;
   client_body_temp_path {root}/temp/body;
   proxy_temp_path {root}/temp/proxy;
   fastcgi_temp_path {root}/temp/fastcgi;

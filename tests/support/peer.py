@@ -134,12 +134,19 @@ class Participant:
         assert answer["type"] == "welcome", f"{self.name} was not let in: {answer}"
 
     async def knock(
-        self, *, audio: bool = True, video: bool = True, token: str | None = None
+        self,
+        *,
+        audio: bool = True,
+        video: bool = True,
+        token: str | None = None,
+        rejoin: str | None = None,
     ) -> dict[str, Any]:
         """Send `join`; the hub's first answer: `welcome`, `waiting` (lobby) or `error`."""
         join: dict[str, Any] = {"type": "join", "name": self.name, "audio": audio, "video": video}
         if token is not None:
             join["token"] = token
+        if rejoin is not None:
+            join["rejoin"] = rejoin
         index = len(self.messages)
         await self.ws.send_str(json.dumps(join))
         if self._reader is None:
