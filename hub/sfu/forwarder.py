@@ -161,7 +161,7 @@ class InboundStream:
             for number in (layer.ssrc, layer.rtx_ssrc):
                 if number is not None:
                     self._layer_by_ssrc[number] = layer
-        # The layer every leg forwards (for now one choice for all: the highest flowing).
+        # The highest flowing layer: what a leg whose viewer said nothing of its tile takes.
         self.target: Layer = self.layers[0]
         self.legs: list[Leg] = []
         self.forwarding = True  # False while the participant is muted (or camera off)
@@ -235,15 +235,49 @@ class InboundStream:
                     self.bind(layer, number, rtx=rtx)
 
     def choose_target(self, now: float) -> bool:
-        """Point legs at the highest flowing layer (kept if none flows); True if it changed,
-        and then a keyframe of the new layer is asked for (throttled per layer: a layer
-        going back and forth costs its publisher at most one request per PLI_INTERVAL)."""
-        best = next((layer for layer in reversed(self.layers) if layer.flowing(now)), None)
-        if best is None or best is self.target:
-            return False
-        self.target = best
-        self.spawn(self.request_keyframe())
-        return True
+        """Point each leg at the layer that fits its viewer's tile among those flowing (the
+        highest flowing if the viewer said nothing); a leg's target is kept while nothing
+        flows. True if a target changed; a keyframe of each new target is then asked for
+        (throttled per layer: back and forth costs the publisher at most one request per
+        layer and PLI_INTERVAL)."""
+        flowing = [layer for layer in self.layers if layer.flowing(now)]
+        if flowing:
+            self.target = flowing[-1]
+        changed: set[Layer] = set()
+        for leg in self.legs:
+            wanted = self.fitting(flowing, leg.tile) if flowing else leg.target
+            if wanted is not None and wanted is not leg.target:
+                leg.target = wanted
+                if not leg.hidden:
+                    changed.add(wanted)
+        for layer in changed:
+            if now - layer.last_keyframe_at >= PLI_INTERVAL:  # else one is passing right now
+                self.spawn(self.request_keyframe(layer=layer))
+        return bool(changed)
+
+    def fitting(self, flowing: list[Layer], tile: tuple[int, int] | None) -> Layer:
+        """The smallest flowing layer that fills `tile` (width by height, in device pixels)
+        in at least one dimension, as a picture fitted inside it would be; else the highest."""
+        if tile is not None:
+            width, height = tile
+            for layer in flowing:
+                if layer.width >= width or layer.height >= height:
+                    return layer
+        return flowing[-1]
+
+    def show(self, leg: Leg, tile: tuple[int, int] | None, shown: bool, now: float) -> None:
+        """What the leg's viewer displays of this stream: `shown` False stops its video here
+        (slots closed, so nothing looks lost); shown again, the leg resumes on a keyframe."""
+        leg.tile = tile
+        if not shown:
+            leg.hidden = True
+            return
+        if leg.hidden:
+            leg.hidden = False
+            leg.hold = leg.started  # the viewer's decoder missed pictures: a keyframe first
+        self.choose_target(now)
+        if leg.hold and leg.target is not None:
+            self.spawn(self.request_keyframe(layer=leg.target))
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run `coroutine` as a task this stream keeps alive (asyncio holds weak references)."""
@@ -316,29 +350,37 @@ class InboundStream:
                     if leg.started and leg.layer is layer:
                         leg.rewriter.drop(ssrc, seq, timestamp, now)
             return
-        target = self.target
-        waiting = False
+        waiting: set[Layer] = set()
         payload = data[start:end]
         marker = b1 & 0x80
         abs_time = _abs_send_time(now)  # once per packet, the same for every leg
         for leg in self.legs:
             if not leg.ready:
                 continue
-            if leg.layer is not layer or not leg.started:
-                # A leg starts, or moves to the target layer, only on that layer's keyframe:
+            if leg.hidden:  # its viewer does not display it: nothing sent, no gap seen
+                if leg.started and leg.layer is layer and not rtx:
+                    leg.rewriter.drop(ssrc, seq, timestamp, now)
+                continue
+            if leg.layer is not layer or not leg.started or leg.hold:
+                # A leg starts, or moves to its target layer, only on that layer's keyframe:
                 # the rewriter turns the change of SSRC into one continuous stream. Never on
                 # a retransmission: an old packet, at best one piece of an old keyframe.
                 if rtx:
                     continue
-                if layer is not target and leg.layer is not None:
+                target = leg.target or self.target
+                if layer is not target and leg.layer is not None and layer is not leg.layer:
                     continue  # the leg stays on its layer until the target's keyframe
                 if keyframe is None:
                     keyframe = self.is_keyframe(data, start, end)
                 if not keyframe:
-                    waiting = waiting or layer is target
+                    if leg.hold and leg.layer is layer:
+                        leg.rewriter.drop(ssrc, seq, timestamp, now)
+                    if layer is target:
+                        waiting.add(target)
                     continue
                 leg.layer = layer
                 leg.started = True
+                leg.hold = False
             rewritten = leg.rewriter.rewrite(ssrc, seq, timestamp, now)
             if rewritten is None or rewritten.duplicate:
                 continue
@@ -357,14 +399,16 @@ class InboundStream:
                 self.spawn(leg.send(packet))
             self.counters.packets_forwarded += 1
             self.counters.bytes_forwarded += len(packet)
-        # Ask again (throttled) while a leg waits: the keyframe asked for when it started may
-        # have gone out before the leg was ready, and libwebrtc publishers ignore a request
-        # that comes less than 300 ms after the previous one.
-        if waiting and now - target.last_pli >= PLI_INTERVAL:
-            self.spawn(self.request_keyframe())
+        # Ask again (throttled per layer) while a leg waits: the keyframe asked for when it
+        # started may have gone out before the leg was ready, and libwebrtc publishers ignore
+        # a request that comes less than 300 ms after the previous one.
+        for wanted in waiting:
+            if now - wanted.last_pli >= PLI_INTERVAL:
+                self.spawn(self.request_keyframe(layer=wanted))
 
     def _keyframe(self, layer: Layer, data: bytes, start: int, end: int, now: float) -> None:
         layer.keyframes += 1
+        layer.last_keyframe_at = now
         if self.mime == "video/vp8":
             size = vp8_keyframe_size(data, start, end)
             if size is not None:
@@ -456,6 +500,10 @@ class Leg:
         self.transceiver = transceiver
         self.source: InboundStream | None = None
         self.layer: Layer | None = None  # the source's layer it forwards, None until started
+        self.target: Layer | None = None  # the layer it should forward (InboundStream.show)
+        self.tile: tuple[int, int] | None = None  # its viewer's tile, device pixels, if said
+        self.hidden = False  # its viewer does not display this stream: no packets
+        self.hold = False  # shown again: forward nothing before a keyframe
         self.ready = False  # negotiated: aiortc called send() with the parameters
         self.started = False  # a keyframe went out since the last (re)start
         self.payload_type = 0
@@ -527,7 +575,10 @@ class Leg:
         self.source = source
         source.legs.append(self)
         self.started = False
+        self.hold = False
         self.layer = None
+        self.target = None
+        source.choose_target(time.monotonic())
         if self.ready:
             self._bind_codec(source)
 
@@ -536,7 +587,9 @@ class Leg:
             self.source.legs.remove(self)
         self.source = None
         self.started = False
+        self.hold = False
         self.layer = None
+        self.target = None
 
     def build(
         self,

@@ -159,7 +159,10 @@ async def receive_subscriber_rtcp(
             for ssrc in targets:
                 leg = member.legs_by_ssrc.get(ssrc)
                 if leg is not None and leg.source is not None:
-                    await leg.source.request_keyframe(interval=member.pli_interval)
+                    # The layer this leg waits for, or forwards: not another viewer's.
+                    await leg.source.request_keyframe(
+                        interval=member.pli_interval, layer=leg.target or leg.layer
+                    )
         elif isinstance(packet, RtcpNack):
             leg = member.legs_by_ssrc.get(packet.media_ssrc)
             if leg is None:

@@ -39,6 +39,7 @@ class Layer:
         self.last_pli = 0.0
         self.last_packet_at = 0.0
         self.keyframes = 0
+        self.last_keyframe_at = -1e9
         self.width = 0  # from the last VP8 keyframe header, 0 before one
         self.height = 0
 

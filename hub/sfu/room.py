@@ -105,6 +105,15 @@ async def close_quietly(pc: RTCPeerConnection | None) -> None:
         log.warning("closing a media connection failed: %s", first_line(exc))
 
 
+def _apply_view(member: MediaParticipant, leg: Leg, now: float) -> None:
+    source = leg.source
+    if source is None or leg.kind != "video" or member.view is None:
+        return
+    tiles, visible = member.view
+    tile = tiles.get(source.participant_id)
+    source.show(leg, tile, visible and tile is not None, now)
+
+
 def _hook_transports(pc: RTCPeerConnection, on_rtp: Any, on_rtcp: Any) -> None:
     """Route decrypted packets of every transport of `pc` to our handlers (idempotent)."""
     for transceiver in pc.getTransceivers():
@@ -136,6 +145,9 @@ class MediaParticipant:
     ssrc_in_use: Callable[[int], bool] = lambda ssrc: False
     audio: bool = True
     video: bool = True
+    # What this participant's page displays (`SfuRoom.set_view`): each person's tile in device
+    # pixels, and whether the page is visible. None until the page says: everything, highest.
+    view: tuple[dict[ParticipantId, tuple[int, int]], bool] | None = None
     subscribe_pc: RTCPeerConnection | None = None
     send_offer: SendOffer | None = None
     legs: list[Leg] = field(default_factory=list)
@@ -180,7 +192,8 @@ def _forward(streams: list[InboundStream], *, audio: bool, video: bool) -> None:
         if wanted and not stream.forwarding:
             for leg in stream.legs:
                 leg.started = False  # restart on a keyframe: the picture is fresh at once
-            stream.spawn(stream.request_keyframe(force=True))
+            for layer in {leg.target or stream.target for leg in stream.legs} or {stream.target}:
+                stream.spawn(stream.request_keyframe(force=True, layer=layer))
         stream.forwarding = wanted
 
 
@@ -224,6 +237,22 @@ class SfuRoom:
         member = self._participant(participant_id)
         member.audio, member.video = audio, video
         _forward(list(member.streams.values()), audio=audio, video=video)
+
+    def set_view(
+        self,
+        participant_id: ParticipantId,
+        tiles: dict[ParticipantId, tuple[int, int]],
+        *,
+        visible: bool,
+    ) -> None:
+        """What a viewer displays: each of its video legs takes the layer that fits the tile
+        of the person it carries, and sends nothing for a person not shown or while the page
+        is hidden (audio is not touched)."""
+        member = self._participant(participant_id)
+        member.view = (dict(tiles), visible)
+        now = time.monotonic()
+        for leg in member.legs:
+            _apply_view(member, leg, now)
 
     def set_owner_forwarding(self, owner: ParticipantId, *, audio: bool, video: bool) -> None:
         """The same for someone whose streams a cascade link brings (their own hub holds
@@ -382,6 +411,9 @@ class SfuRoom:
             if current is not None and current.active:
                 for leg in list(current.legs):  # a restarted publisher: same legs, new source
                     leg.attach(stream)
+                    viewer = room.participants.get(leg.participant_id)
+                    if viewer is not None:
+                        _apply_view(viewer, leg, time.monotonic())
                 await stream.request_keyframe(force=True)
             else:
                 room._announce(stream)
@@ -488,6 +520,7 @@ class SfuRoom:
         leg.transceiver.sender._stream_id = stream.participant_id
         leg.transceiver.sender._track_id = f"{stream.participant_id}-{stream.mid}"
         leg.attach(stream)
+        _apply_view(member, leg, time.monotonic())
 
     def _hook_sender(self, member: MediaParticipant, leg: Leg) -> None:
         room = self
@@ -500,7 +533,7 @@ class SfuRoom:
             assert pc is not None
             _hook_transports(pc, room._subscribe_rtp, member.on_subscribe_rtcp)
             if leg.source is not None:
-                await leg.source.request_keyframe(force=True)
+                await leg.source.request_keyframe(force=True, layer=leg.target)
 
         leg.transceiver.sender.send = send
 
@@ -547,7 +580,7 @@ class SfuRoom:
                     if leg.source is not None and not leg.started:
                         # Not forced: the send() hook already asked, and a waiting leg keeps
                         # asking (throttled) until its keyframe comes.
-                        await leg.source.request_keyframe()
+                        await leg.source.request_keyframe(layer=leg.target)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 from test_sfu_forwarder import LEG_RTX_SSRC, LEG_SSRC, RecordingTransport, vp8
 
 from hub.ids import ParticipantId
-from hub.sfu.forwarder import URI_ABS_SEND_TIME, URI_MID, InboundStream, Leg, SfuCounters
+from hub.sfu.forwarder import (
+    PLI_INTERVAL,
+    URI_ABS_SEND_TIME,
+    URI_MID,
+    InboundStream,
+    Leg,
+    SfuCounters,
+)
 from hub.sfu.packets import receive_publisher_rtp
 from hub.sfu.room import MediaParticipant
 from hub.sfu.rtcp import RtcpPli, parse_compound
@@ -434,3 +441,96 @@ def test_keyframe_requests_are_throttled_per_layer():
 
     asyncio.run(ask())
     assert sorted(plis(path)) == [Q, H]
+
+
+# -- what each viewer displays ------------------------------------------------------------------
+
+
+def show(stream, leg, tile, shown: bool, now: float) -> None:
+    """InboundStream.show from the event loop, as the room calls it (it may ask for keyframes)."""
+
+    async def run() -> None:
+        stream.show(leg, tile, shown, now)
+        await asyncio.sleep(0)
+
+    asyncio.run(run())
+
+
+def second_leg(path, ssrc: int = 0x5555_0001):
+    transport = RecordingTransport()
+    transceiver = SimpleNamespace(
+        mid="6", sender=SimpleNamespace(_ssrc=ssrc, _rtx_ssrc=ssrc + 1, transport=transport)
+    )
+    leg = Leg(participant_id=ParticipantId("chloe"), kind="video", transceiver=transceiver)
+    leg.attach(path.stream)
+    leg.negotiated(
+        RTCRtpSendParameters(
+            codecs=vp8(100, 101), headerExtensions=[], muxId="6", rtcp=RTCRtcpParameters()
+        )
+    )
+    return leg, transport
+
+
+def three_layers(seq: int, *, key: bool) -> list[bytes]:
+    sizes = {Q: (320, 180), H: (640, 360), F: (1280, 720)}
+    rids = {Q: b"q", H: b"h", F: b"f"}
+    return [tagged(ssrc, rids[ssrc], seq, key=key, width=w, height=h)
+            for ssrc, (w, h) in sizes.items()]  # fmt: skip
+
+
+def widths(transport) -> list[int]:
+    """The width of each keyframe a viewer was sent (which layer it decodes)."""
+    return [size[0] for packet in transport.sent
+            if (size := vp8_keyframe_size(packet, 12)) is not None]  # fmt: skip
+
+
+def test_each_leg_takes_the_layer_that_fits_its_tile_and_a_hidden_one_gets_nothing():
+    path = simulcast_path()
+    small, small_sent = path.leg, path.transport
+    large, large_sent = second_leg(path)
+    stream = path.stream
+    feed(path, three_layers(1, key=True), start=100.0)
+    show(stream, small, (300, 170), True, 100.05)
+    show(stream, large, (1280, 720), True, 100.05)
+    feed(path, three_layers(2, key=True) + three_layers(3, key=False), start=100.1)
+    assert (small.layer, large.layer) == (stream.layer("q"), stream.layer("f"))
+    assert widths(small_sent)[-1] == 320 and widths(large_sent)[-1] == 1280
+
+    # The small tile grows: h fills 600 wide; the switch waits for h's keyframe.
+    show(stream, small, (600, 338), True, 100.2)
+    before = len(small_sent.sent)
+    feed(path, three_layers(4, key=False), start=100.21)
+    assert small.layer is stream.layer("q") and len(small_sent.sent) == before + 1
+    feed(path, three_layers(5, key=True), start=100.3)
+    assert small.layer is stream.layer("h") and widths(small_sent)[-1] == 640
+
+    # Hidden: nothing more; shown again: from the next keyframe, numbering continuous.
+    show(stream, large, (1280, 720), False, 100.4)
+    sent = len(large_sent.sent)
+    feed(path, three_layers(6, key=False) + three_layers(7, key=True), start=100.41)
+    assert len(large_sent.sent) == sent
+    show(stream, large, (1280, 720), True, 100.5)
+    feed(path, three_layers(8, key=False), start=100.51)
+    assert len(large_sent.sent) == sent  # no keyframe yet
+    feed(path, three_layers(9, key=True), start=100.6)
+    assert len(large_sent.sent) == sent + 1 and widths(large_sent)[-1] == 1280
+    numbers = [RtpHeader.parse(packet).sequence_number for packet in large_sent.sent]
+    assert all((b - a) & 0xFFFF == 1 for a, b in pairwise(numbers))
+    assert path.counters.dropped == {}
+
+
+def test_a_viewers_keyframe_request_goes_to_the_layer_its_leg_waits_for():
+    path = simulcast_path()
+    large, _ = second_leg(path)
+    stream = path.stream
+    feed(path, three_layers(1, key=True), start=100.0)
+    show(stream, path.leg, (100, 60), True, 100.05)
+    show(stream, large, None, True, 100.05)
+
+    async def viewer_asks() -> None:
+        await asyncio.sleep(PLI_INTERVAL)
+        await stream.request_keyframe(layer=path.leg.target)
+
+    asyncio.run(viewer_asks())
+    assert plis(path)[-1] == Q and path.leg.target is stream.layer("q")
+    assert large.target is stream.layer("f")
