@@ -83,6 +83,7 @@ class SfuCounters:
     packets_in: int = 0
     packets_in_fast: int = 0  # of which decrypted in the socket callback (hub/sfu/guard.py)
     packets_forwarded: int = 0
+    video_packets_forwarded: int = 0
     bytes_forwarded: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     keyframe_requests_forwarded: int = 0
@@ -351,6 +352,7 @@ class InboundStream:
                         leg.rewriter.drop(ssrc, seq, timestamp, now)
             return
         waiting: set[Layer] = set()
+        sent = 0
         payload = data[start:end]
         marker = b1 & 0x80
         abs_time = _abs_send_time(now)  # once per packet, the same for every leg
@@ -397,8 +399,11 @@ class InboundStream:
             leg.octets += len(payload)
             if not leg.send_now(packet):
                 self.spawn(leg.send(packet))
-            self.counters.packets_forwarded += 1
+            sent += 1
             self.counters.bytes_forwarded += len(packet)
+        self.counters.packets_forwarded += sent
+        if self.kind == "video":
+            self.counters.video_packets_forwarded += sent
         # Ask again (throttled per layer) while a leg waits: the keyframe asked for when it
         # started may have gone out before the leg was ready, and libwebrtc publishers ignore
         # a request that comes less than 300 ms after the previous one.
@@ -533,6 +538,14 @@ class Leg:
     def mid(self) -> str | None:
         mid: str | None = self.transceiver.mid
         return mid
+
+    def state(self) -> str:
+        """What it forwards, for /metrics: hidden, waiting, single, or its layer's RID."""
+        if self.hidden:
+            return "hidden"
+        if not self.started or self.layer is None or self.hold:
+            return "waiting"
+        return self.layer.rid or "single"
 
     def negotiated(self, params: Any) -> None:
         """Record what the subscriber accepted (aiortc calls this once per transceiver)."""

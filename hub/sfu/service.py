@@ -105,6 +105,11 @@ class SfuCollector(Collector):
             value=counters.packets_forwarded,
         )
         yield CounterMetricFamily(
+            "hub_sfu_video_packets_forwarded",
+            "Video RTP packets forwarded to subscribers (of hub_sfu_packets_forwarded).",
+            value=counters.video_packets_forwarded,
+        )
+        yield CounterMetricFamily(
             "hub_sfu_bytes_forwarded",
             "RTP bytes forwarded to subscribers.",
             value=counters.bytes_forwarded,
@@ -173,6 +178,22 @@ class SfuCollector(Collector):
             packets.add_metric([rid], received)
         yield bound
         yield packets
+        legs = GaugeMetricFamily(
+            "hub_sfu_video_legs",
+            "Subscribers' video legs by what they forward: a simulcast RID, 'single' (a stream "
+            "without simulcast), 'waiting' (no keyframe yet) or 'hidden' (not displayed).",
+            labels=["layer"],
+        )
+        states: dict[str, int] = {}
+        for room in self._sfu.rooms.values():
+            for member in room.participants.values():
+                for leg in member.legs:
+                    if leg.kind == "video" and leg.source is not None:
+                        state = leg.state()
+                        states[state] = states.get(state, 0) + 1
+        for state, count in sorted(states.items()):
+            legs.add_metric([state], count)
+        yield legs
 
     def _cascade(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         """Per partner instance: streams and packets on the cascade links (what crosses once)."""

@@ -98,19 +98,66 @@ def set_active_layers(page: Page, rids: str) -> None:
     )
 
 
-def decoded_width(page: Page, pid: str, width: int, *, timeout: float) -> float:
-    """Seconds until the page decodes `pid`'s camera `width` pixels wide (new frames)."""
-    started = time.monotonic()
-    deadline = started + timeout
-    decoded = -1
+def decoded_width(
+    page: Page, pid: str, width: int, *, timeout: float, since: float | None = None
+) -> float:
+    """Seconds (from `since`, default now) until the page has decoded a frame of `pid`'s
+    camera `width` pixels wide; then it must go on decoding at that width."""
+    started = time.monotonic() if since is None else since
+    deadline = time.monotonic() + timeout
+    seen: tuple[float, int] | None = None
     while True:
         camera = inbound_stats(page).get(pid, {}).get("camera", {})
-        if camera.get("frameWidth") == width and camera.get("framesDecoded", 0) > decoded >= 0:
-            return time.monotonic() - started
         if camera.get("frameWidth") == width:
-            decoded = camera.get("framesDecoded", 0)
+            if seen is None:
+                seen = (time.monotonic() - started, camera.get("framesDecoded", 0))
+            elif camera.get("framesDecoded", 0) > seen[1]:
+                return seen[0]
+        else:
+            seen = None
         assert time.monotonic() < deadline, f"not {width} wide after {timeout} s: {camera}"
-        page.wait_for_timeout(250)
+        page.wait_for_timeout(100)
+
+
+# The page's visibility, as the page reads it, switchable by the test: headless Chromium
+# shows every page, and the page reacts only to `visibilitychange`.
+VISIBILITY_JS = """
+(() => {
+  let hidden = false;
+  Object.defineProperty(Document.prototype, "visibilityState", {
+    configurable: true, get: () => (hidden ? "hidden" : "visible")});
+  Object.defineProperty(Document.prototype, "hidden", {configurable: true, get: () => hidden});
+  window.__setHidden = (value) => {
+    hidden = value;
+    document.dispatchEvent(new Event("visibilitychange"));
+  };
+})();
+"""
+
+TILE_JS = """
+(id) => {
+  const tile = document.querySelector(`li.tile[data-participant="${id}"][data-source="camera"]`);
+  const box = tile.getBoundingClientRect();
+  return [Math.round(box.width * devicePixelRatio), Math.round(box.height * devicePixelRatio)];
+}
+"""
+LAYERS = ((320, 180), (640, 360), (1280, 720))  # what the publisher's q, h, f carry
+
+
+def fitting_width(page: Page, pid: str) -> tuple[int, tuple[int, int]]:
+    """The layer width the hub should choose for `pid`'s tile on `page` (docs/signaling.md):
+    the smallest filling the tile in width or height, else the largest."""
+    tile = page.evaluate(TILE_JS, pid)
+    width = next((w for w, h in LAYERS if w >= tile[0] or h >= tile[1]), LAYERS[-1][0])
+    return width, tile
+
+
+def metric(base_url: str, name: str, label: str | None = None) -> float:
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    pattern = re.escape(name) + (r"\{layer=\"" + re.escape(label) + r"\"\}" if label else "")
+    found = re.search(rf"^{pattern} ([0-9.e+]+)$", text, re.M)
+    return float(found.group(1)) if found else 0.0
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +170,19 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.base_url
     finally:
         server.stop()
+
+
+def wait_for_layers(base_url: str, publisher: Page, rids: str = "qhf") -> None:
+    """Until the hub receives each of the publisher's layers (bound, packets coming)."""
+    deadline = time.monotonic() + 25
+    while True:
+        layers = layer_metrics(base_url)
+        if all(layers.get(rid, (0, 0))[0] >= 1 and layers[rid][1] > 50 for rid in rids):
+            return
+        assert time.monotonic() < deadline, (
+            f"layers at the hub {layers}, sent {outbound(publisher)}"
+        )
+        publisher.wait_for_timeout(500)
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +256,72 @@ def test_chromium_publishes_three_layers_and_a_viewer_decodes_the_highest(
             )
             + f"; hub {layer_metrics(hub_server)}; layers stopped and resumed: "
             + ", ".join(switches)
+        )
+        assert errors == []
+    finally:
+        publisher.context.close()
+        viewer.context.close()
+
+
+def test_each_viewer_gets_the_layer_of_its_tile_and_no_video_while_its_page_is_hidden(
+    hd_browser: Browser, hub_server: str
+) -> None:
+    """The page's `view`: a small tile decodes a low layer, an enlarged one the 1280-wide
+    layer within 2 s, a hidden page is sent no video at all (counted at the SFU) but keeps
+    the audio, and gets video again when shown."""
+    browser = hd_browser
+    owner = new_context(browser, hub_server)
+    meeting_id = create_meeting(owner.new_page(), "Tuiles")
+    owner.close()
+    publisher = open_meeting_page(
+        browser, hub_server, meeting_id, "A", init_scripts=(HD_CAMERA_JS,), timeout=20_000
+    )
+    viewer = open_meeting_page(
+        browser, hub_server, meeting_id, "B", timeout=20_000, init_scripts=(VISIBILITY_JS,),
+        context_options={"viewport": {"width": 480, "height": 320}},
+    )  # fmt: skip
+    errors = watch_errors(publisher) + watch_errors(viewer)
+    try:
+        # B's camera off: then every video packet the SFU forwards is A's, to B.
+        viewer.click("#toggle-camera")
+        a = self_id(publisher)
+        wait_for_flow([(viewer, a, "camera")], timeout=20)
+        wait_for_layers(hub_server, publisher)
+        small, small_tile = fitting_width(viewer, a)
+        assert small < 1280, f"the tile {small_tile} is not small"
+        decoded_width(viewer, a, small, timeout=10)
+
+        viewer.set_viewport_size({"width": 1600, "height": 1000})
+        enlarged = time.monotonic()
+        large, large_tile = fitting_width(viewer, a)
+        assert large == 1280, f"the tile {large_tile} is not large"
+        up_s = decoded_width(viewer, a, 1280, timeout=2, since=enlarged)
+
+        viewer.evaluate("() => window.__setHidden(true)")
+        deadline = time.monotonic() + 5
+        while metric(hub_server, "hub_sfu_video_legs", "hidden") < 1:
+            assert time.monotonic() < deadline, "the hub never stopped B's video"
+            viewer.wait_for_timeout(100)
+        hidden_at = metric(hub_server, "hub_sfu_video_packets_forwarded_total")
+        audio_before = inbound_stats(viewer)[a]["microphone"]["packetsReceived"]
+        viewer.wait_for_timeout(2000)
+        forwarded = metric(hub_server, "hub_sfu_video_packets_forwarded_total") - hidden_at
+        audio = inbound_stats(viewer)[a]["microphone"]["packetsReceived"] - audio_before
+        assert forwarded == 0, f"{forwarded} video packets forwarded to a hidden page"
+        assert audio > 50, f"the audio stopped too ({audio} packets in 2 s)"
+
+        frames = inbound_stats(viewer)[a]["camera"]["framesDecoded"]
+        viewer.evaluate("() => window.__setHidden(false)")
+        shown = time.monotonic()
+        while (camera := inbound_stats(viewer)[a]["camera"])["framesDecoded"] <= frames:
+            assert time.monotonic() < shown + 10, "shown again, but no video"
+            viewer.wait_for_timeout(100)
+        back_s = time.monotonic() - shown
+        assert camera["frameWidth"] == 1280
+        print(
+            f"\ntile {small_tile} -> {small} wide; enlarged to {large_tile} -> 1280 wide in "
+            f"{up_s:.2f} s; hidden: {forwarded:.0f} video packets in 2 s, {audio} audio "
+            f"packets; shown again: 1280 wide in {back_s:.2f} s"
         )
         assert errors == []
     finally:
