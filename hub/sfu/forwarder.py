@@ -273,11 +273,12 @@ class InboundStream:
         if not shown:
             leg.hidden = True
             return
-        if leg.hidden:
-            leg.hidden = False
-            leg.hold = leg.started  # the viewer's decoder missed pictures: a keyframe first
+        was_hidden, leg.hidden = leg.hidden, False
+        # The viewer's decoder missed pictures (or never had one): a keyframe first, asked
+        # for at once (throttled per layer), not when the next packet shows the leg waiting.
+        leg.hold = leg.started and was_hidden
         self.choose_target(now)
-        if leg.hold and leg.target is not None:
+        if was_hidden:
             self.spawn(self.request_keyframe(layer=leg.target))
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:

@@ -105,13 +105,26 @@ async def close_quietly(pc: RTCPeerConnection | None) -> None:
         log.warning("closing a media connection failed: %s", first_line(exc))
 
 
+@dataclass(frozen=True)
+class View:
+    """A page's last `view`: tiles by person (device pixels), visibility, and who was in the
+    meeting then (a person the page could not have listed yet is not hidden)."""
+
+    tiles: dict[ParticipantId, tuple[int, int]]
+    visible: bool
+    known: frozenset[ParticipantId]
+
+    def shows(self, person: ParticipantId) -> bool:
+        return self.visible and (person in self.tiles or person not in self.known)
+
+
 def _apply_view(member: MediaParticipant, leg: Leg, now: float) -> None:
     source = leg.source
-    if source is None or leg.kind != "video" or member.view is None:
+    view = member.view
+    if source is None or leg.kind != "video" or view is None:
         return
-    tiles, visible = member.view
-    tile = tiles.get(source.participant_id)
-    source.show(leg, tile, visible and tile is not None, now)
+    person = source.participant_id
+    source.show(leg, view.tiles.get(person), view.shows(person), now)
 
 
 def _hook_transports(pc: RTCPeerConnection, on_rtp: Any, on_rtcp: Any) -> None:
@@ -145,9 +158,9 @@ class MediaParticipant:
     ssrc_in_use: Callable[[int], bool] = lambda ssrc: False
     audio: bool = True
     video: bool = True
-    # What this participant's page displays (`SfuRoom.set_view`): each person's tile in device
-    # pixels, and whether the page is visible. None until the page says: everything, highest.
-    view: tuple[dict[ParticipantId, tuple[int, int]], bool] | None = None
+    # What this participant's page displays (`SfuRoom.set_view`). None until the page says:
+    # everything, highest layer.
+    view: View | None = None
     subscribe_pc: RTCPeerConnection | None = None
     send_offer: SendOffer | None = None
     legs: list[Leg] = field(default_factory=list)
@@ -244,12 +257,14 @@ class SfuRoom:
         tiles: dict[ParticipantId, tuple[int, int]],
         *,
         visible: bool,
+        known: frozenset[ParticipantId],
     ) -> None:
         """What a viewer displays: each of its video legs takes the layer that fits the tile
         of the person it carries, and sends nothing for a person not shown or while the page
-        is hidden (audio is not touched)."""
+        is hidden (audio is not touched). `known`: who was in the meeting when the page said
+        it; someone who came later is sent as before until the page's next view."""
         member = self._participant(participant_id)
-        member.view = (dict(tiles), visible)
+        member.view = View(dict(tiles), visible, known)
         now = time.monotonic()
         for leg in member.legs:
             _apply_view(member, leg, now)

@@ -614,7 +614,8 @@ class Connection:
             return  # left meanwhile
         tiles = {ParticipantId(tile.participant): (tile.width, tile.height)
                  for tile in message.tiles}  # fmt: skip
-        self.room.set_view(self.participant_id, tiles, visible=message.visible)
+        known = frozenset(self.live.presences) if self.live is not None else frozenset(tiles)
+        self.room.set_view(self.participant_id, tiles, visible=message.visible, known=known)
 
     async def _update(self, **changes: bool) -> None:
         assert self.live is not None and self.participant_id is not None

@@ -59,6 +59,7 @@ export class Call {
     this.restartNoticeAt = 0; // when the hub last said it restarts (Date.now())
     this.troubled = new Set();
     this.viewTiles = null; // what the room view displays: [{participant, width, height}]
+    this.welcoming = false;
     this.sentView = null; // the last `view` sent on this socket, as JSON
     // A hidden page needs nobody's video: the hub stops it, and resumes it when shown.
     document.addEventListener("visibilitychange", () => this.sendView());
@@ -274,7 +275,8 @@ export class Call {
   }
 
   sendView() {
-    if (!this.viewTiles || this.state !== "connected") return;
+    // Not while a welcome is being handled: the tiles are still the old roster's.
+    if (!this.viewTiles || this.state !== "connected" || this.welcoming) return;
     const message = { type: "view", tiles: this.viewTiles, visible: document.visibilityState === "visible" };
     const text = JSON.stringify(message);
     if (text !== this.sentView && this.send(message)) this.sentView = text;
@@ -336,6 +338,7 @@ export class Call {
   }
 
   welcomed(message) {
+    this.welcoming = true;
     this.keepRejoinTicket(message.rejoin || null);
     this.selfId = message.participant_id;
     this.role = message.role || "participant";
@@ -375,6 +378,7 @@ export class Call {
     this.setState("connected");
     this.sentView = null; // a new socket knows nothing of what the page displays
     this.emitParticipants();
+    this.welcoming = false;
     this.sendView();
   }
 

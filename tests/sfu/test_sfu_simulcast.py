@@ -32,7 +32,7 @@ from hub.sfu.forwarder import (
     SfuCounters,
 )
 from hub.sfu.packets import receive_publisher_rtp
-from hub.sfu.room import MediaParticipant
+from hub.sfu.room import MediaParticipant, View
 from hub.sfu.rtcp import RtcpPli, parse_compound
 from hub.sfu.rtp import RtpHeader, vp8_keyframe_size
 from hub.sfu.sdp import SdpError, check_description
@@ -534,3 +534,13 @@ def test_a_viewers_keyframe_request_goes_to_the_layer_its_leg_waits_for():
     asyncio.run(viewer_asks())
     assert plis(path)[-1] == Q and path.leg.target is stream.layer("q")
     assert large.target is stream.layer("f")
+
+
+def test_a_view_hides_whom_the_page_left_out_but_not_who_came_after_it():
+    anne, bruno, chloe = ParticipantId("anne"), ParticipantId("bruno"), ParticipantId("chloe")
+    view = View({anne: (640, 360)}, True, frozenset({anne, bruno}))
+    assert view.shows(anne)
+    assert not view.shows(bruno)  # in the meeting when the page said it: not displayed
+    assert view.shows(chloe)  # came later: the page could not list her yet
+    hidden = View({anne: (640, 360)}, False, frozenset({anne, bruno}))
+    assert not any(hidden.shows(person) for person in (anne, bruno, chloe))
