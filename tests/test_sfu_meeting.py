@@ -274,3 +274,32 @@ async def test_a_full_meeting_refuses_one_more(aiohttp_client, tmp_path):
     assert (await third.receive(timeout=5)).type == aiohttp.WSMsgType.CLOSE
     for person in people:
         await person.close()
+
+
+async def test_a_page_that_shows_nobody_gets_no_video_but_keeps_the_audio(meeting):
+    """`view` (docs/signaling.md): hidden, the viewer's video legs send nothing at the SFU;
+    shown again, video resumes; a person not in the meeting is refused by name."""
+    app, join = meeting
+    anne, bruno = await anne_and_bruno(join)
+    index = len(bruno.messages)
+    await bruno.send({"type": "view", "visible": True,
+                      "tiles": [{"participant": "nobody", "width": 10, "height": 10}]})  # fmt: skip
+    error = await bruno.wait_for("error", after=index)
+    assert (error["code"], error["message"]) == (
+        "unknown_participant",
+        "view: not in this meeting: nobody",
+    )
+    tile = [{"participant": anne.participant_id, "width": 320, "height": 240}]
+    await bruno.send({"type": "view", "visible": False, "tiles": tile})
+    await asyncio.sleep(0.5)  # frames already on their way
+
+    def video_packets() -> int:
+        return sum(leg["packets"] for room in app[SFU].rooms.values()
+                   for pid, member in room.snapshot().items() if pid == bruno.participant_id
+                   for leg in member["legs"] if leg["kind"] == "video")  # fmt: skip
+
+    hidden_at = video_packets()
+    await more_frames(bruno, anne, "audio", 20, 5, "hidden page: the audio stopped too")
+    assert video_packets() == hidden_at
+    await bruno.send({"type": "view", "visible": True, "tiles": tile})
+    await more_frames(bruno, anne, "video", 5, 10, "shown again: no video")

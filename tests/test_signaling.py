@@ -11,11 +11,14 @@ from hypothesis import strategies as st
 from hub.web.signaling import (
     CLIENT_TYPES,
     MAX_FRAME,
+    MAX_TILE_SIDE,
+    MAX_TILES,
     Chat,
     IceCandidate,
     Join,
     PublishOffer,
     SignalingError,
+    View,
     parse_client_message,
 )
 
@@ -146,3 +149,46 @@ def test_well_typed_envelopes_with_random_fields_never_crash(kind, fields):
         assert exc.request == kind
     else:
         assert message.type == kind
+
+
+def test_a_view_lists_tiles_with_sides_clamped_to_what_a_layer_can_be():
+    view = parse_client_message(
+        json.dumps(
+            {
+                "type": "view",
+                "visible": True,
+                "tiles": [
+                    {"participant": "p1", "width": 320, "height": 180},
+                    {"participant": "p2", "width": -5, "height": 99999},
+                ],
+            }
+        )
+    )
+    assert isinstance(view, View)
+    assert [(t.participant, t.width, t.height) for t in view.tiles] == [
+        ("p1", 320, 180),
+        ("p2", 0, MAX_TILE_SIDE),
+    ]
+
+
+INTEGER = "Input should be a valid integer"
+
+
+@pytest.mark.parametrize(
+    ("tiles", "message"),
+    [
+        ([{"participant": "p", "width": 1, "height": 1}] * 2,
+         "view: message: participant 'p' is listed twice"),
+        ([{"participant": f"p{n}", "width": 1, "height": 1} for n in range(MAX_TILES + 1)],
+         "view: tiles: List should have at most 50 items after validation, not 51"),
+        ([{"participant": "p", "width": 1.5, "height": 1}], f"view: tiles.0.width: {INTEGER}"),
+        ([{"participant": "p", "width": True, "height": 1}], f"view: tiles.0.width: {INTEGER}"),
+        ([{"participant": "", "width": 1, "height": 1}],
+         "view: tiles.0.participant: String should have at least 1 character"),
+        ([{"participant": "p", "width": 1}], "view: tiles.0.height: Field required"),
+    ],
+)  # fmt: skip
+def test_a_bad_view_is_refused_precisely(tiles, message):
+    with pytest.raises(SignalingError) as caught:
+        parse_client_message(json.dumps({"type": "view", "visible": True, "tiles": tiles}))
+    assert (caught.value.code, caught.value.message) == ("invalid_field", message)

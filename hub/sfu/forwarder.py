@@ -25,18 +25,19 @@ from hub.ids import ParticipantId
 from hub.sfu.egress import Egress
 from hub.sfu.guard import DropLog
 from hub.sfu.history import PacketHistory
+from hub.sfu.reception import NACK_MAX, Layer
 from hub.sfu.rewrite import StreamRewriter
 from hub.sfu.rtcp import (
     RtcpNack,
     RtcpPli,
     RtcpRemb,
-    RtcpReportBlock,
     RtcpRr,
     RtcpSdes,
     RtcpSr,
     SdesChunk,
 )
-from hub.sfu.rtp import is_h264_keyframe, is_vp8_keyframe
+from hub.sfu.rtp import is_h264_keyframe, is_vp8_keyframe, vp8_keyframe_size
+from hub.sfu.simulcast import SimulcastOffer
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,12 @@ HISTORY_SIZE = 512
 PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream
 # A partner's SFU throttles per stream itself; ours only guards against a flood from it.
 LINK_PLI_INTERVAL = 0.01
-NACK_MAX = 64  # a gap larger than this is not worth asking for: a keyframe is cheaper
+__all__ = ["NACK_MAX", "InboundStream", "Layer", "Leg", "SfuCounters"]
+
 DEFAULT_REMB = 1_500_000  # bits/s offered to publishers before any subscriber reports
+# A simulcast publisher's uplink is not bounded by its viewers' downlinks (each leg takes the
+# layer that fits, docs/simulcast.md): enough for Chromium's three layers at 1280x720.
+SIMULCAST_REMB = 2_500_000
 
 _HEADER = struct.Struct("!BBHII")
 _unpack_header = _HEADER.unpack_from
@@ -78,6 +83,7 @@ class SfuCounters:
     packets_in: int = 0
     packets_in_fast: int = 0  # of which decrypted in the socket callback (hub/sfu/guard.py)
     packets_forwarded: int = 0
+    video_packets_forwarded: int = 0
     bytes_forwarded: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     keyframe_requests_forwarded: int = 0
@@ -91,7 +97,8 @@ class SfuCounters:
 
 
 class InboundStream:
-    """One published track: what was negotiated, receive statistics, and its legs."""
+    """One published track: what was negotiated, its layers (one, or one per simulcast RID,
+    lowest first) with their receive statistics, and its legs."""
 
     def __init__(
         self,
@@ -102,6 +109,7 @@ class InboundStream:
         source: Source,
         params: Any,
         publisher: ParticipantId | None = None,
+        simulcast: SimulcastOffer | None = None,
         rtcp_ssrc: int,
         send_rtcp: SendRtp,
         counters: SfuCounters,
@@ -131,34 +139,147 @@ class InboundStream:
         )
         ids = _ext_ids(params.headerExtensions)
         self.level_ext = ids.get(URI_AUDIO_LEVEL)
-        self.ssrc: int | None = None
-        self.rtx_ssrc: int | None = None
+        ssrc: int | None = None
+        rtx_ssrc: int | None = None
         for encoding in params.encodings:
-            self.ssrc = encoding.ssrc
+            ssrc = encoding.ssrc
             if encoding.rtx is not None:
-                self.rtx_ssrc = encoding.rtx.ssrc
+                rtx_ssrc = encoding.rtx.ssrc
+        # With simulcast the offer has no a=ssrc: each RID's first packet binds its SSRC.
+        rids = simulcast.rids if simulcast is not None else ()
+        self.rid_ext = simulcast.rid_ext if simulcast is not None else None
+        self.repaired_ext = simulcast.repaired_ext if simulcast is not None else None
+        self.mid_ext = simulcast.mid_ext if simulcast is not None else None
+        self._refusals: set[str] = set()  # reasons already logged for this stream
+        self.layers: list[Layer] = (
+            [Layer(rid=rid, clock_rate=self.clock_rate, ssrc=None, rtx_ssrc=None) for rid in rids]
+            if rids
+            else [Layer(rid=None, clock_rate=self.clock_rate, ssrc=ssrc, rtx_ssrc=rtx_ssrc)]
+        )
+        self.simulcast = simulcast is not None
+        self._layer_by_ssrc: dict[int, Layer] = {}
+        for layer in self.layers:
+            for number in (layer.ssrc, layer.rtx_ssrc):
+                if number is not None:
+                    self._layer_by_ssrc[number] = layer
+        # The highest flowing layer: what a leg whose viewer said nothing of its tile takes.
+        self.target: Layer = self.layers[0]
         self.legs: list[Leg] = []
         self.forwarding = True  # False while the participant is muted (or camera off)
         self.active = True  # False while the publisher does not send this m-line
         self.on_audio_level: Callable[[ParticipantId, int, bool], None] | None = None
-        # Receive statistics for our receiver reports (RFC 3550 A.3, A.8).
-        self._base_seq: int | None = None
-        self._max_seq = 0
-        self._cycles = 0
-        self._received = 0
-        self._expected_prior = 0
-        self._received_prior = 0
-        self._jitter = 0.0
-        self._last_transit: float | None = None
-        self._last_sr = 0
-        self._last_sr_at = 0.0
-        self._last_pli = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def ssrc(self) -> int | None:
+        """The SSRC legs forward now (the target layer's), None before it is known."""
+        return self.target.ssrc
+
+    @property
+    def rtx_ssrc(self) -> int | None:
+        return self.target.rtx_ssrc
 
     @property
     def packets(self) -> int:
         """RTP packets received on this stream (retransmissions not counted)."""
-        return self._received
+        return sum(layer.received for layer in self.layers)
+
+    def rids(self) -> list[str]:
+        return [layer.rid for layer in self.layers if layer.rid is not None]
+
+    def note_refusal(self, reason: str) -> bool:
+        """True the first time a packet of this stream is refused for `reason` (log it)."""
+        if reason in self._refusals:
+            return False
+        self._refusals.add(reason)
+        return True
+
+    def layer(self, rid: str) -> Layer | None:
+        return next((layer for layer in self.layers if layer.rid == rid), None)
+
+    def layer_of(self, ssrc: int) -> Layer | None:
+        """The layer whose media or RTX SSRC is `ssrc`."""
+        return self._layer_by_ssrc.get(ssrc)
+
+    def bind(self, layer: Layer, ssrc: int, *, rtx: bool) -> list[int]:
+        """Give a simulcast layer the SSRC (or RTX SSRC) its first packet came with; returns
+        the SSRCs this releases. Replacing a media SSRC also releases the layer's RTX SSRC:
+        a publisher that changes one (a new connection) changes both."""
+        if rtx:
+            released = [layer.rtx_ssrc] if layer.rtx_ssrc is not None else []
+            layer.rtx_ssrc = ssrc
+        elif layer.ssrc is None:
+            released = []
+            layer.ssrc = ssrc
+        else:
+            released = [n for n in (layer.ssrc, layer.rtx_ssrc) if n is not None]
+            layer.ssrc, layer.rtx_ssrc = ssrc, None
+            layer.restart()
+        for number in released:
+            self._layer_by_ssrc.pop(number, None)
+        self._layer_by_ssrc[ssrc] = layer
+        return released
+
+    def adopt_bindings(self, previous: InboundStream) -> None:
+        """Keep the SSRCs a previous stream of the same track had learned, RID by RID.
+
+        For a publisher's new connection after an ICE restart: the browser keeps its SSRCs,
+        and libwebrtc stops writing MID and RID in a layer's packets once a receiver report
+        acknowledged that SSRC, so they could never be learned again (docs/simulcast.md).
+        """
+        for layer in self.layers:
+            old = previous.layer(layer.rid) if layer.rid is not None else None
+            if old is None or layer.ssrc is not None:
+                continue
+            for number, rtx in ((old.ssrc, False), (old.rtx_ssrc, True)):
+                if number is not None:
+                    self.bind(layer, number, rtx=rtx)
+
+    def choose_target(self, now: float) -> bool:
+        """Point each leg at the layer that fits its viewer's tile among those flowing (the
+        highest flowing if the viewer said nothing); a leg's target is kept while nothing
+        flows. True if a target changed; a keyframe of each new target is then asked for
+        (throttled per layer: back and forth costs the publisher at most one request per
+        layer and PLI_INTERVAL)."""
+        flowing = [layer for layer in self.layers if layer.flowing(now)]
+        if flowing:
+            self.target = flowing[-1]
+        changed: set[Layer] = set()
+        for leg in self.legs:
+            wanted = self.fitting(flowing, leg.tile) if flowing else leg.target
+            if wanted is not None and wanted is not leg.target:
+                leg.target = wanted
+                if not leg.hidden:
+                    changed.add(wanted)
+        for layer in changed:
+            if now - layer.last_keyframe_at >= PLI_INTERVAL:  # else one is passing right now
+                self.spawn(self.request_keyframe(layer=layer))
+        return bool(changed)
+
+    def fitting(self, flowing: list[Layer], tile: tuple[int, int] | None) -> Layer:
+        """The smallest flowing layer that fills `tile` (width by height, in device pixels)
+        in at least one dimension, as a picture fitted inside it would be; else the highest."""
+        if tile is not None:
+            width, height = tile
+            for layer in flowing:
+                if layer.width >= width or layer.height >= height:
+                    return layer
+        return flowing[-1]
+
+    def show(self, leg: Leg, tile: tuple[int, int] | None, shown: bool, now: float) -> None:
+        """What the leg's viewer displays of this stream: `shown` False stops its video here
+        (slots closed, so nothing looks lost); shown again, the leg resumes on a keyframe."""
+        leg.tile = tile
+        if not shown:
+            leg.hidden = True
+            return
+        was_hidden, leg.hidden = leg.hidden, False
+        # The viewer's decoder missed pictures (or never had one): a keyframe first, asked
+        # for at once (throttled per layer), not when the next packet shows the leg waiting.
+        leg.hold = leg.started and was_hidden
+        self.choose_target(now)
+        if was_hidden:
+            self.spawn(self.request_keyframe(layer=leg.target))
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run `coroutine` as a task this stream keeps alive (asyncio holds weak references)."""
@@ -185,43 +306,84 @@ class InboundStream:
         keyframe requests are scheduled as tasks instead of awaited.
         """
         b0, b1, seq, timestamp, ssrc = _unpack_header(data, 0)
+        layer = self._layer_by_ssrc.get(ssrc)
+        if layer is None:
+            self.counters.drop("unknown_ssrc")
+            return
         start = header_length
         if rtx:  # RFC 4588: the original sequence number leads the payload
             seq = (data[start] << 8) | data[start + 1]
             start += 2
+            # The rewriter numbers the media stream: a retransmission is one of its packets,
+            # not a new source (which would restart the numbering twice).
+            if layer.ssrc is None:
+                self.counters.drop("rtx_before_media")
+                return
+            ssrc = layer.ssrc
         end = len(data) - padding
         if end <= start:
             self.counters.drop("padding_only")
             return
         if not rtx:
-            self._account(seq, timestamp, now)
+            missing = layer.account(seq, timestamp, now)
+            if missing is not None and self.kind == "video":
+                if missing:
+                    self.spawn(self._nack(layer, missing))
+                else:
+                    # Too much lost to repair (a network cut, a frozen publisher): subscribers'
+                    # decoders need a fresh picture, and some clients never ask for one.
+                    self.spawn(self.request_keyframe(layer=layer))
         level_value: bytes | None = None
         if self.level_ext is not None and b0 & 0x10:
             level_value = _find_one_byte_ext(data, header_length, self.level_ext)
             if level_value is not None and self.on_audio_level is not None:
                 byte = level_value[0]
                 self.on_audio_level(self.participant_id, byte & 0x7F, bool(byte & 0x80))
+        keyframe: bool | None = None
+        if self.simulcast and not rtx:
+            # Every packet: a layer counts as flowing once a keyframe came (docs/simulcast.md).
+            keyframe = self.is_keyframe(data, start, end)
+            if keyframe:
+                self._keyframe(layer, data, start, end, now)
         if not self.forwarding:
             self.counters.muted_drops += 1
-            for leg in self.legs:
-                if leg.started:
-                    leg.rewriter.drop(ssrc, seq, timestamp, now)
+            if not rtx:  # a retransmission takes no new slot: nothing to close
+                for leg in self.legs:
+                    if leg.started and leg.layer is layer:
+                        leg.rewriter.drop(ssrc, seq, timestamp, now)
             return
-        keyframe: bool | None = None
-        waiting = False
+        waiting: set[Layer] = set()
+        sent = 0
         payload = data[start:end]
         marker = b1 & 0x80
         abs_time = _abs_send_time(now)  # once per packet, the same for every leg
         for leg in self.legs:
             if not leg.ready:
                 continue
-            if not leg.started:
+            if leg.hidden:  # its viewer does not display it: nothing sent, no gap seen
+                if leg.started and leg.layer is layer and not rtx:
+                    leg.rewriter.drop(ssrc, seq, timestamp, now)
+                continue
+            if leg.layer is not layer or not leg.started or leg.hold:
+                # A leg starts, or moves to its target layer, only on that layer's keyframe:
+                # the rewriter turns the change of SSRC into one continuous stream. Never on
+                # a retransmission: an old packet, at best one piece of an old keyframe.
+                if rtx:
+                    continue
+                target = leg.target or self.target
+                if layer is not target and leg.layer is not None and layer is not leg.layer:
+                    continue  # the leg stays on its layer until the target's keyframe
                 if keyframe is None:
                     keyframe = self.is_keyframe(data, start, end)
                 if not keyframe:
-                    waiting = True
+                    if leg.hold and leg.layer is layer:
+                        leg.rewriter.drop(ssrc, seq, timestamp, now)
+                    if layer is target:
+                        waiting.add(target)
                     continue
+                leg.layer = layer
                 leg.started = True
+                leg.hold = False
             rewritten = leg.rewriter.rewrite(ssrc, seq, timestamp, now)
             if rewritten is None or rewritten.duplicate:
                 continue
@@ -238,94 +400,74 @@ class InboundStream:
             leg.octets += len(payload)
             if not leg.send_now(packet):
                 self.spawn(leg.send(packet))
-            self.counters.packets_forwarded += 1
+            sent += 1
             self.counters.bytes_forwarded += len(packet)
-        # Ask again (throttled) while a leg waits: the keyframe asked for when it started may
-        # have gone out before the leg was ready, and libwebrtc publishers ignore a request
-        # that comes less than 300 ms after the previous one.
-        if waiting and now - self._last_pli >= PLI_INTERVAL:
-            self.spawn(self.request_keyframe())
+        self.counters.packets_forwarded += sent
+        if self.kind == "video":
+            self.counters.video_packets_forwarded += sent
+        # Ask again (throttled per layer) while a leg waits: the keyframe asked for when it
+        # started may have gone out before the leg was ready, and libwebrtc publishers ignore
+        # a request that comes less than 300 ms after the previous one.
+        for wanted in waiting:
+            if now - wanted.last_pli >= PLI_INTERVAL:
+                self.spawn(self.request_keyframe(layer=wanted))
 
-    def _account(self, seq: int, timestamp: int, now: float) -> None:
-        self._received += 1
-        if self._base_seq is None:
-            self._base_seq = self._max_seq = seq
-            return
-        delta = (seq - self._max_seq) & 0xFFFF
-        if 0 < delta < 0x8000:
-            if seq < self._max_seq:
-                self._cycles += 1 << 16
-            if 1 < delta <= NACK_MAX and self.kind == "video":
-                missing = [(self._max_seq + k) & 0xFFFF for k in range(1, delta)]
-                self.spawn(self._nack(missing))
-            elif delta > NACK_MAX and self.kind == "video":
-                # Too much lost to repair (a network cut, a frozen publisher): subscribers'
-                # decoders need a fresh picture, and some clients never ask for one.
-                self.spawn(self.request_keyframe())
-            self._max_seq = seq
-        transit = now * self.clock_rate - timestamp
-        if self._last_transit is not None:
-            difference = abs(transit - self._last_transit)
-            if difference < 0x80000000:
-                self._jitter += (difference - self._jitter) / 16
-        self._last_transit = transit
+    def _keyframe(self, layer: Layer, data: bytes, start: int, end: int, now: float) -> None:
+        layer.keyframes += 1
+        layer.last_keyframe_at = now
+        if self.mime == "video/vp8":
+            size = vp8_keyframe_size(data, start, end)
+            if size is not None:
+                layer.width, layer.height = size
+        if layer.keyframes == 1:
+            self.choose_target(now)
 
     # -- RTCP towards the publisher ------------------------------------------------------
 
-    async def _nack(self, missing: list[int]) -> None:
-        if self.ssrc is None:
+    async def _nack(self, layer: Layer, missing: list[int]) -> None:
+        if layer.ssrc is None:
             return
-        nack = RtcpNack.from_sequence_numbers(self.rtcp_ssrc, self.ssrc, missing)
+        nack = RtcpNack.from_sequence_numbers(self.rtcp_ssrc, layer.ssrc, missing)
         await self._send_rtcp(bytes(nack))
 
     async def request_keyframe(
-        self, *, force: bool = False, interval: float = PLI_INTERVAL
+        self, *, force: bool = False, interval: float = PLI_INTERVAL, layer: Layer | None = None
     ) -> None:
-        """Ask the publisher for a keyframe (throttled: many subscribers, one request).
-        `force` skips the throttle; a smaller `interval` shortens it."""
+        """Ask the publisher for a keyframe of `layer` (default: the target layer), throttled
+        per layer: many subscribers, one request. `force` skips the throttle; a smaller
+        `interval` shortens it."""
         now = time.monotonic()
-        if self.kind != "video" or self.ssrc is None:
+        layer = self.target if layer is None else layer
+        if self.kind != "video" or layer.ssrc is None:
             return
-        if not force and now - self._last_pli < interval:
+        if not force and now - layer.last_pli < interval:
             return
-        self._last_pli = now
+        layer.last_pli = now
         self.counters.keyframe_requests_forwarded += 1
-        await self._send_rtcp(bytes(RtcpPli(sender_ssrc=self.rtcp_ssrc, media_ssrc=self.ssrc)))
+        await self._send_rtcp(bytes(RtcpPli(sender_ssrc=self.rtcp_ssrc, media_ssrc=layer.ssrc)))
 
-    def on_sender_report(self, report: RtcpSr) -> None:
-        self._last_sr = (report.ntp_timestamp >> 16) & 0xFFFFFFFF
-        self._last_sr_at = time.monotonic()
+    def on_sender_report(self, report: RtcpSr) -> Layer | None:
+        """Note a sender report; returns the layer it describes, None if no layer has its SSRC."""
+        layer = self._layer_by_ssrc.get(report.ssrc)
+        if layer is not None and layer.ssrc == report.ssrc:
+            layer.on_sender_report(report)
+            return layer
+        return None
 
     def receiver_report(self) -> bytes | None:
         """RR (and REMB for video) describing what we received, sent about once a second."""
-        if self.ssrc is None or self._base_seq is None:
+        blocks = [block for layer in self.layers if (block := layer.report_block()) is not None]
+        if not blocks:
             return None
-        expected = self._cycles + self._max_seq - self._base_seq + 1
-        expected_interval = expected - self._expected_prior
-        received_interval = self._received - self._received_prior
-        self._expected_prior, self._received_prior = expected, self._received
-        lost_interval = expected_interval - received_interval
-        fraction = (
-            0
-            if expected_interval <= 0 or lost_interval <= 0
-            else min(255, (lost_interval << 8) // expected_interval)
-        )
-        lost = max(min(expected - self._received, (1 << 23) - 1), -(1 << 23))
-        delay = int((time.monotonic() - self._last_sr_at) * 65536) if self._last_sr_at else 0
-        block = RtcpReportBlock(
-            ssrc=self.ssrc,
-            fraction_lost=fraction,
-            packets_lost=lost,
-            highest_sequence=(self._cycles | self._max_seq) & 0xFFFFFFFF,
-            jitter=int(self._jitter) & 0xFFFFFFFF,
-            last_sr=self._last_sr,
-            delay_since_last_sr=delay & 0xFFFFFFFF,
-        )
-        data = bytes(RtcpRr(ssrc=self.rtcp_ssrc, reports=[block]))
+        data = bytes(RtcpRr(ssrc=self.rtcp_ssrc, reports=blocks))
         if self.kind == "video":
             estimates = [leg.remb for leg in self.legs if leg.remb]
-            bitrate = min(estimates) if estimates else DEFAULT_REMB
-            data += bytes(RtcpRemb.from_bitrate(self.rtcp_ssrc, bitrate, [self.ssrc]))
+            if self.simulcast:
+                bitrate = SIMULCAST_REMB
+            else:
+                bitrate = min(estimates) if estimates else DEFAULT_REMB
+            ssrcs = [block.ssrc for block in blocks]
+            data += bytes(RtcpRemb.from_bitrate(self.rtcp_ssrc, bitrate, ssrcs))
         return data
 
     async def send_receiver_report(self) -> None:
@@ -363,6 +505,11 @@ class Leg:
         self.kind: Kind = kind
         self.transceiver = transceiver
         self.source: InboundStream | None = None
+        self.layer: Layer | None = None  # the source's layer it forwards, None until started
+        self.target: Layer | None = None  # the layer it should forward (InboundStream.show)
+        self.tile: tuple[int, int] | None = None  # its viewer's tile, device pixels, if said
+        self.hidden = False  # its viewer does not display this stream: no packets
+        self.hold = False  # shown again: forward nothing before a keyframe
         self.ready = False  # negotiated: aiortc called send() with the parameters
         self.started = False  # a keyframe went out since the last (re)start
         self.payload_type = 0
@@ -392,6 +539,14 @@ class Leg:
     def mid(self) -> str | None:
         mid: str | None = self.transceiver.mid
         return mid
+
+    def state(self) -> str:
+        """What it forwards, for /metrics: hidden, waiting, single, or its layer's RID."""
+        if self.hidden:
+            return "hidden"
+        if not self.started or self.layer is None or self.hold:
+            return "waiting"
+        return self.layer.rid or "single"
 
     def negotiated(self, params: Any) -> None:
         """Record what the subscriber accepted (aiortc calls this once per transceiver)."""
@@ -434,6 +589,10 @@ class Leg:
         self.source = source
         source.legs.append(self)
         self.started = False
+        self.hold = False
+        self.layer = None
+        self.target = None
+        source.choose_target(time.monotonic())
         if self.ready:
             self._bind_codec(source)
 
@@ -442,6 +601,9 @@ class Leg:
             self.source.legs.remove(self)
         self.source = None
         self.started = False
+        self.hold = False
+        self.layer = None
+        self.target = None
 
     def build(
         self,
@@ -506,7 +668,7 @@ class Leg:
         """The publisher's SR in our timestamp space, so the subscriber keeps lip sync."""
         if not self.started:
             return None
-        timestamp = self.rewriter.translate_timestamp(report.rtp_timestamp)
+        timestamp = self.rewriter.translate_timestamp(report.rtp_timestamp, report.ssrc)
         if timestamp is None:
             return None
         data = bytes(

@@ -7,6 +7,7 @@ hooks run (hub/sfu/room.py installs them) is testable without a peer connection.
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection
@@ -14,9 +15,13 @@ from aiortc import RTCPeerConnection
 from hub.sfu.forwarder import SfuCounters
 from hub.sfu.rtcp import RtcpFir, RtcpNack, RtcpPli, RtcpRemb, RtcpSr, check_rtcp, parse_compound
 from hub.sfu.rtp import rtp_layout
+from hub.sfu.simulcast import read_mid, read_rid
 
 if TYPE_CHECKING:
+    from hub.sfu.forwarder import InboundStream
     from hub.sfu.room import MediaParticipant
+
+log = logging.getLogger(__name__)
 
 
 def receive_publisher_rtp(
@@ -32,9 +37,11 @@ def receive_publisher_rtp(
     ssrc = int.from_bytes(data[8:12], "big")
     stream = member.by_ssrc.get(ssrc)
     if stream is None:
-        counters.drop("unknown_ssrc")
-        return
-    rtx = ssrc == stream.rtx_ssrc
+        stream = learn_ssrc(member, counters, data, ssrc, now)
+        if stream is None:
+            return
+    layer = stream.layer_of(ssrc)
+    rtx = layer is not None and ssrc == layer.rtx_ssrc
     if rtx:
         if header_length + 2 > len(data) - padding:
             counters.drop("padding_only")
@@ -43,6 +50,72 @@ def receive_publisher_rtp(
         counters.drop("unexpected_payload_type")
         return
     stream.forward(data, header_length, padding, rtx, now)
+
+
+def learn_ssrc(
+    member: MediaParticipant, counters: SfuCounters, data: bytes, ssrc: int, now: float
+) -> InboundStream | None:
+    """Bind a new SSRC to the simulcast layer its MID and RID (or repaired RID) extensions
+    name (docs/simulcast.md); None, counted and logged once per stream and reason, if not."""
+    simulcast = [s for s in member.streams.values() if s.simulcast and s.rid_ext is not None]
+    if not simulcast:
+        counters.drop("unknown_ssrc")
+        return None
+    stream = simulcast[0]
+    try:
+        mid_ext = stream.mid_ext
+        mid = read_mid(data, mid_ext) if mid_ext is not None else None
+        if mid is not None:
+            found = member.streams.get(mid)
+            if found is None or not found.simulcast or found.rid_ext is None:
+                counters.drop("unknown_ssrc")
+                return None
+            stream = found
+        elif len(simulcast) > 1:
+            counters.drop("unknown_ssrc")
+            return None
+        assert stream.rid_ext is not None
+        rid = read_rid(data, stream.rid_ext)
+        rtx = False
+        if rid is None and stream.repaired_ext is not None:
+            rid = read_rid(data, stream.repaired_ext)
+            rtx = rid is not None
+    except ValueError as exc:
+        return _refuse(member, counters, stream, "rid_malformed", str(exc))
+    if rid is None:
+        return _refuse(member, counters, stream, "rid_missing", f"SSRC {ssrc} carries no RID")
+    layer = stream.layer(rid)
+    if layer is None:
+        why = f"RID {rid!r} (SSRC {ssrc}) is not in the offer's {stream.rids()}"
+        return _refuse(member, counters, stream, "rid_not_negotiated", why)
+    bound = layer.rtx_ssrc if rtx else layer.ssrc
+    # A layer already bound takes a new SSRC only once its own went silent: a publisher's
+    # new connection (its SSRCs change, and it writes the RID again), never two at once.
+    if bound is not None and not layer.silent(now):
+        return _refuse(member, counters, stream, "rid_ssrc_conflict",
+                       f"RID {rid!r} already has SSRC {bound}, not {ssrc}")  # fmt: skip
+    if member.ssrc_in_use(ssrc):
+        return _refuse(member, counters, stream, "ssrc_collision",
+                       f"SSRC {ssrc} of RID {rid!r} is another participant's")  # fmt: skip
+    for released in stream.bind(layer, ssrc, rtx=rtx):
+        member.by_ssrc.pop(released, None)
+    member.by_ssrc[ssrc] = stream
+    what = "RTX SSRC" if rtx else "SSRC"
+    log.info("simulcast layer %s of mid %s: %s %d%s", rid, stream.mid, what, ssrc,
+             f" (was {bound})" if bound is not None else "",
+             extra={"participant_id": member.participant_id})  # fmt: skip
+    return stream
+
+
+def _refuse(
+    member: MediaParticipant, counters: SfuCounters, stream: InboundStream, reason: str, why: str
+) -> InboundStream | None:
+    """Count (and the first time, log) a packet whose SSRC cannot be bound: always None."""
+    counters.drop(reason)
+    if stream.note_refusal(reason):
+        log.warning("simulcast packet dropped: %s (%s); further ones are only counted", reason,
+                    why, extra={"participant_id": member.participant_id})  # fmt: skip
+    return None
 
 
 def parse_rtcp(counters: SfuCounters, data: bytes) -> list[Any]:
@@ -63,8 +136,10 @@ async def receive_publisher_rtcp(
             stream = member.by_ssrc.get(packet.ssrc)
             if stream is None:
                 continue
-            stream.on_sender_report(packet)
+            layer = stream.on_sender_report(packet)
             for leg in stream.legs:
+                if leg.layer is not layer:
+                    continue  # a leg describes only the layer it forwards
                 report = leg.sender_report(packet)
                 if report is not None:
                     await leg.send(report)
@@ -84,7 +159,10 @@ async def receive_subscriber_rtcp(
             for ssrc in targets:
                 leg = member.legs_by_ssrc.get(ssrc)
                 if leg is not None and leg.source is not None:
-                    await leg.source.request_keyframe(interval=member.pli_interval)
+                    # The layer this leg waits for, or forwards: not another viewer's.
+                    await leg.source.request_keyframe(
+                        interval=member.pli_interval, layer=leg.target or leg.layer
+                    )
         elif isinstance(packet, RtcpNack):
             leg = member.legs_by_ssrc.get(packet.media_ssrc)
             if leg is None:

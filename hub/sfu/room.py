@@ -46,6 +46,7 @@ from hub.sfu.packets import (
     send_rtcp_on,
 )
 from hub.sfu.sdp import MAX_MEDIA_SECTIONS, MAX_RELAYED_SECTIONS, SdpError, check_description
+from hub.sfu.simulcast import SimulcastOffer, add_simulcast_to_answer, parse_simulcast_offer
 from hub.sfu.speaker import SpeakerDetector
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,28 @@ async def close_quietly(pc: RTCPeerConnection | None) -> None:
         log.warning("closing a media connection failed: %s", first_line(exc))
 
 
+@dataclass(frozen=True)
+class View:
+    """A page's last `view`: tiles by person (device pixels), visibility, and who was in the
+    meeting then (a person the page could not have listed yet is not hidden)."""
+
+    tiles: dict[ParticipantId, tuple[int, int]]
+    visible: bool
+    known: frozenset[ParticipantId]
+
+    def shows(self, person: ParticipantId) -> bool:
+        return self.visible and (person in self.tiles or person not in self.known)
+
+
+def _apply_view(member: MediaParticipant, leg: Leg, now: float) -> None:
+    source = leg.source
+    view = member.view
+    if source is None or leg.kind != "video" or view is None:
+        return
+    person = source.participant_id
+    source.show(leg, view.tiles.get(person), view.shows(person), now)
+
+
 def _hook_transports(pc: RTCPeerConnection, on_rtp: Any, on_rtcp: Any) -> None:
     """Route decrypted packets of every transport of `pc` to our handlers (idempotent)."""
     for transceiver in pc.getTransceivers():
@@ -129,8 +152,15 @@ class MediaParticipant:
     # mid -> whose stream it is, when not this participant's own: a cascade link carries the
     # streams of many people of the other instance over one connection (hub/federation).
     owners: dict[str, ParticipantId] = field(default_factory=dict)
+    # mid -> the simulcast the last publish offer had for it (docs/simulcast.md).
+    simulcast: dict[str, SimulcastOffer] = field(default_factory=dict)
+    # Whether an SSRC is already another participant's in this meeting (set by the room).
+    ssrc_in_use: Callable[[int], bool] = lambda ssrc: False
     audio: bool = True
     video: bool = True
+    # What this participant's page displays (`SfuRoom.set_view`). None until the page says:
+    # everything, highest layer.
+    view: View | None = None
     subscribe_pc: RTCPeerConnection | None = None
     send_offer: SendOffer | None = None
     legs: list[Leg] = field(default_factory=list)
@@ -175,7 +205,8 @@ def _forward(streams: list[InboundStream], *, audio: bool, video: bool) -> None:
         if wanted and not stream.forwarding:
             for leg in stream.legs:
                 leg.started = False  # restart on a keyframe: the picture is fresh at once
-            stream.spawn(stream.request_keyframe(force=True))
+            for layer in {leg.target or stream.target for leg in stream.legs} or {stream.target}:
+                stream.spawn(stream.request_keyframe(force=True, layer=layer))
         stream.forwarding = wanted
 
 
@@ -203,14 +234,40 @@ class SfuRoom:
         member = self.participants.get(participant_id)
         if member is None:
             member = MediaParticipant(participant_id, self.counters)
+            member.ssrc_in_use = partial(self._ssrc_in_use, participant_id)
             self.participants[participant_id] = member
         return member
+
+    def _ssrc_in_use(self, participant_id: ParticipantId, ssrc: int) -> bool:
+        return any(
+            ssrc in member.by_ssrc
+            for member in self.participants.values()
+            if member.participant_id != participant_id
+        )
 
     def set_forwarding(self, participant_id: ParticipantId, *, audio: bool, video: bool) -> None:
         """Mute or unmute at the SFU: a muted stream's packets stop here, at once."""
         member = self._participant(participant_id)
         member.audio, member.video = audio, video
         _forward(list(member.streams.values()), audio=audio, video=video)
+
+    def set_view(
+        self,
+        participant_id: ParticipantId,
+        tiles: dict[ParticipantId, tuple[int, int]],
+        *,
+        visible: bool,
+        known: frozenset[ParticipantId],
+    ) -> None:
+        """What a viewer displays: each of its video legs takes the layer that fits the tile
+        of the person it carries, and sends nothing for a person not shown or while the page
+        is hidden (audio is not touched). `known`: who was in the meeting when the page said
+        it; someone who came later is sent as before until the page's next view."""
+        member = self._participant(participant_id)
+        member.view = View(dict(tiles), visible, known)
+        now = time.monotonic()
+        for leg in member.legs:
+            _apply_view(member, leg, now)
 
     def set_owner_forwarding(self, owner: ParticipantId, *, audio: bool, video: bool) -> None:
         """The same for someone whose streams a cascade link brings (their own hub holds
@@ -277,11 +334,18 @@ class SfuRoom:
         """
         limit = MAX_MEDIA_SECTIONS if owners is None else MAX_RELAYED_SECTIONS
         summary = check_description(sdp, "offer", limit)
+        simulcast = parse_simulcast_offer(sdp)
         unknown = (set(sources) | set(owners or ())) - set(summary.mids)
         if unknown:
             raise SdpError(f"tracks name mids that are not in the offer: {sorted(unknown)}")
         member = self._participant(participant_id)
         member.sources.update(sources)
+        member.simulcast = simulcast
+        for offer in simulcast.values():
+            if offer.clamped:
+                log.warning("simulcast: only the first %d layers are received; %s left out",
+                            len(offer.rids), offer.clamped, extra={
+                                "participant_id": participant_id})  # fmt: skip
         if owners is not None:
             member.owners = dict(owners)
         ufrag = summary.ice_ufrag
@@ -315,7 +379,7 @@ class SfuRoom:
         _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
         self._refresh_publications(member, pc)
         answer: str = pc.localDescription.sdp
-        return answer
+        return add_simulcast_to_answer(answer, simulcast)
 
     async def _replace_publish_pc(self, member: MediaParticipant) -> None:
         old = member.publish_pc
@@ -342,6 +406,7 @@ class SfuRoom:
                 kind=transceiver.kind,
                 source=member.sources.get(mid, _default_source(transceiver.kind)),
                 params=params,
+                simulcast=member.simulcast.get(mid) if transceiver.kind == "video" else None,
                 rtcp_ssrc=transceiver.sender._ssrc,
                 send_rtcp=lambda data: send_rtcp_on(pc, data),
                 counters=room.counters,
@@ -349,16 +414,21 @@ class SfuRoom:
             stream.forwarding = member.allows(stream)
             if stream.kind == "audio":
                 stream.on_audio_level = room._observe_level
-            if stream.ssrc is not None:
-                member.by_ssrc[stream.ssrc] = stream
-            if stream.rtx_ssrc is not None:
-                member.by_ssrc[stream.rtx_ssrc] = stream
+            if current is not None and current.simulcast and stream.simulcast:
+                stream.adopt_bindings(current)  # an ICE restart keeps the browser's SSRCs
+            for layer in stream.layers:  # simulcast layers bind theirs from their packets
+                for ssrc in (layer.ssrc, layer.rtx_ssrc):
+                    if ssrc is not None:
+                        member.by_ssrc[ssrc] = stream
             member.streams[mid] = stream
             member.stream_pcs[mid] = pc
             _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
             if current is not None and current.active:
                 for leg in list(current.legs):  # a restarted publisher: same legs, new source
                     leg.attach(stream)
+                    viewer = room.participants.get(leg.participant_id)
+                    if viewer is not None:
+                        _apply_view(viewer, leg, time.monotonic())
                 await stream.request_keyframe(force=True)
             else:
                 room._announce(stream)
@@ -465,6 +535,7 @@ class SfuRoom:
         leg.transceiver.sender._stream_id = stream.participant_id
         leg.transceiver.sender._track_id = f"{stream.participant_id}-{stream.mid}"
         leg.attach(stream)
+        _apply_view(member, leg, time.monotonic())
 
     def _hook_sender(self, member: MediaParticipant, leg: Leg) -> None:
         room = self
@@ -477,7 +548,7 @@ class SfuRoom:
             assert pc is not None
             _hook_transports(pc, room._subscribe_rtp, member.on_subscribe_rtcp)
             if leg.source is not None:
-                await leg.source.request_keyframe(force=True)
+                await leg.source.request_keyframe(force=True, layer=leg.target)
 
         leg.transceiver.sender.send = send
 
@@ -524,7 +595,7 @@ class SfuRoom:
                     if leg.source is not None and not leg.started:
                         # Not forced: the send() hook already asked, and a waiting leg keeps
                         # asking (throttled) until its keyframe comes.
-                        await leg.source.request_keyframe()
+                        await leg.source.request_keyframe(layer=leg.target)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -596,9 +667,12 @@ class SfuRoom:
 
     async def tick(self) -> None:
         """About once a second: receiver reports to publishers, active speaker changes."""
+        now = time.monotonic()
         for member in list(self.participants.values()):
             for stream in list(member.streams.values()):
                 if stream.active:
+                    if stream.simulcast:
+                        stream.choose_target(now)  # a layer that stopped is left
                     await stream.send_receiver_report()
         if self.speaker.tick(time.monotonic()) and self.on_speaker is not None:
             await self.on_speaker(self.speaker.current)
@@ -609,12 +683,18 @@ class SfuRoom:
             member.participant_id: {
                 "published": {mid: {"kind": s.kind, "source": s.source, "active": s.active,
                                     "owner": s.participant_id, "packets": s.packets,
-                                    "forwarding": s.forwarding, "legs": len(s.legs)}
+                                    "forwarding": s.forwarding, "legs": len(s.legs),
+                                    "layers": [{"rid": layer.rid, "ssrc": layer.ssrc,
+                                                "rtx_ssrc": layer.rtx_ssrc,
+                                                "packets": layer.received,
+                                                "width": layer.width, "height": layer.height}
+                                               for layer in s.layers]}
                               for mid, s in member.streams.items()},
                 "legs": [{"mid": leg.mid, "kind": leg.kind, "packets": leg.packets,
                           "fast_path": leg.egress.packets if leg.egress else 0,
                           "from": leg.source.participant_id if leg.source else None,
-                          "started": leg.started}
+                          "started": leg.started,
+                          "layer": leg.layer.rid if leg.layer else None}
                          for leg in member.legs],
             }
             for member in self.participants.values()

@@ -29,6 +29,7 @@ __all__ = [
     "parse_audio_level",
     "rewrite_header",
     "rtp_layout",
+    "vp8_keyframe_size",
 ]
 
 # Largest datagram we accept: the Ethernet MTU. WebRTC stacks keep RTP well below it
@@ -401,3 +402,20 @@ def is_h264_keyframe(
         fu_header = data[pos + 1]
         return bool(fu_header & 0x80) and fu_header & 0x1F in _H264_KEY_NAL_TYPES
     return nal_type in _H264_KEY_NAL_TYPES
+
+
+def vp8_keyframe_size(
+    data: bytes | bytearray | memoryview, header_length: int, end: int | None = None
+) -> tuple[int, int] | None:
+    """(width, height) from the first packet of a VP8 keyframe (RFC 6386 §9.1: 3-byte frame
+    tag, start code 9d 01 2a, 14-bit width and height), None if it is not one or truncated."""
+    if end is None:
+        end = len(data)
+    if not is_vp8_keyframe(data, header_length, end):
+        return None
+    start = header_length + Vp8Descriptor.parse(data[header_length:end]).size
+    if end - start < 10 or bytes(data[start + 3 : start + 6]) != b"\x9d\x01\x2a":
+        return None
+    width = int.from_bytes(data[start + 6 : start + 8], "little") & 0x3FFF
+    height = int.from_bytes(data[start + 8 : start + 10], "little") & 0x3FFF
+    return width, height

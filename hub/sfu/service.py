@@ -105,6 +105,11 @@ class SfuCollector(Collector):
             value=counters.packets_forwarded,
         )
         yield CounterMetricFamily(
+            "hub_sfu_video_packets_forwarded",
+            "Video RTP packets forwarded to subscribers (of hub_sfu_packets_forwarded).",
+            value=counters.video_packets_forwarded,
+        )
+        yield CounterMetricFamily(
             "hub_sfu_bytes_forwarded",
             "RTP bytes forwarded to subscribers.",
             value=counters.bytes_forwarded,
@@ -140,6 +145,7 @@ class SfuCollector(Collector):
         for reason, count in sorted(counters.datagrams.counts.items()):
             datagrams.add_metric([reason], count)
         yield datagrams
+        yield from self._simulcast()
         rooms = GaugeMetricFamily("hub_sfu_rooms", "Meetings with live media.")
         rooms.add_metric([], len(self._sfu.rooms))
         yield rooms
@@ -147,6 +153,47 @@ class SfuCollector(Collector):
         participants = GaugeMetricFamily("hub_sfu_participants", "Participants with media.")
         participants.add_metric([], sum(len(r.participants) for r in self._sfu.rooms.values()))
         yield participants
+
+    def _simulcast(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        """Per RID: simulcast layers whose SSRC is known, and the packets they brought."""
+        layers: dict[str, list[int]] = {}
+        for room in self._sfu.rooms.values():
+            for member in room.participants.values():
+                for stream in member.streams.values():
+                    for layer in stream.layers:
+                        if layer.rid is not None and layer.ssrc is not None:
+                            counts = layers.setdefault(layer.rid, [0, 0])
+                            counts[0] += 1
+                            counts[1] += layer.received
+        bound = GaugeMetricFamily(
+            "hub_sfu_simulcast_layers", "Simulcast layers receiving now, by RID.", labels=["rid"]
+        )
+        packets = CounterMetricFamily(
+            "hub_sfu_simulcast_packets",
+            "RTP packets received on simulcast layers (retransmissions not counted), by RID.",
+            labels=["rid"],
+        )
+        for rid, (count, received) in sorted(layers.items()):
+            bound.add_metric([rid], count)
+            packets.add_metric([rid], received)
+        yield bound
+        yield packets
+        legs = GaugeMetricFamily(
+            "hub_sfu_video_legs",
+            "Subscribers' video legs by what they forward: a simulcast RID, 'single' (a stream "
+            "without simulcast), 'waiting' (no keyframe yet) or 'hidden' (not displayed).",
+            labels=["layer"],
+        )
+        states: dict[str, int] = {}
+        for room in self._sfu.rooms.values():
+            for member in room.participants.values():
+                for leg in member.legs:
+                    if leg.kind == "video" and leg.source is not None:
+                        state = leg.state()
+                        states[state] = states.get(state, 0) + 1
+        for state, count in sorted(states.items()):
+            legs.add_metric([state], count)
+        yield legs
 
     def _cascade(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         """Per partner instance: streams and packets on the cascade links (what crosses once)."""

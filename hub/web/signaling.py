@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from hub.bounded_json import TooDeep, loads
 
@@ -124,6 +133,43 @@ class Reconnect(_Message):
     type: Literal["reconnect"]
 
 
+MAX_TILES = 50
+MAX_TILE_SIDE = 4096  # device pixels: larger than any layer the hub receives
+
+
+def _clamp_side(value: int) -> int:
+    return max(0, min(MAX_TILE_SIDE, value))
+
+
+TileSide = Annotated[StrictInt, AfterValidator(_clamp_side)]
+
+
+class Tile(_Message):
+    """One person the page displays, and the size of their tile in device pixels."""
+
+    participant: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+    width: TileSide
+    height: TileSide
+
+
+class View(_Message):
+    """What the page displays: the hub sends each person's video in the layer that fits their
+    tile, and no video of anyone not listed, nor any while `visible` is false."""
+
+    type: Literal["view"]
+    tiles: Annotated[list[Tile], Field(max_length=MAX_TILES)]
+    visible: bool
+
+    @model_validator(mode="after")
+    def _each_once(self) -> View:
+        seen: set[str] = set()
+        for tile in self.tiles:
+            if tile.participant in seen:
+                raise ValueError(f"participant {tile.participant[:MAX_ID]!r} is listed twice")
+            seen.add(tile.participant)
+        return self
+
+
 # --- moderation (owner and moderators only) ---
 
 
@@ -192,6 +238,7 @@ ClientMessage = Annotated[
     | Leave
     | Ping
     | Reconnect
+    | View
     | Admit
     | Deny
     | Mute
@@ -219,6 +266,7 @@ CLIENT_TYPES = frozenset(
         "leave",
         "ping",
         "reconnect",
+        "view",
         *MODERATION_TYPES,
     )
 )
@@ -285,6 +333,9 @@ class Welcome(_Message):
     ice_servers: list[IceServer]
     role: RoleName = "participant"
     locked: bool = False
+    # The hub asks for VP8 simulcast (docs/simulcast.md, `sfu.simulcast`): send the camera in
+    # layers. Whatever this says, the SFU accepts a simulcast offer.
+    simulcast: bool = False
     # Shown with the next join to this meeting, within the hour: enters without the lobby.
     rejoin: str | None = None
 

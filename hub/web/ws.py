@@ -71,6 +71,9 @@ CLOSE_MEDIA_LOST = 1001  # "going away": not a 4xxx code, so the page comes back
 # 4000-4999: application codes; the page does not try to come back on these.
 CLOSE_CODES: dict[CloseReason, int] = {"ended": 4001, "removed": 4003}
 LOGGED_REJECTIONS = 10  # per socket: a client sending garbage cannot flood the log
+# At most one `view` applied per this many seconds and socket: a page being resized sends a
+# burst; the latest one is applied when the interval is over (docs/signaling.md).
+VIEW_INTERVAL = 0.2
 HEARTBEAT = 10.0  # a ping every 10 s; no pong within 5 s closes the socket
 
 
@@ -135,6 +138,10 @@ class Connection:
         self._tasks = Tasks()
         self._rejected = 0  # malformed messages so far (only the first ones are logged)
         self._last_reaction = -REACTION_INTERVAL
+        self._view_at = float("-inf")  # when a `view` was last applied (loop time)
+        self._view_pending: sig.View | None = None
+        self._view_timer: asyncio.TimerHandle | None = None
+        self._view_throttle_logged = False
 
     @property
     def remote(self) -> str:
@@ -412,6 +419,7 @@ class Connection:
                 ],
                 role=role.value,
                 locked=self.live.locked,
+                simulcast=self.app[CONFIG].sfu.simulcast,
                 rejoin=self._rejoin_ticket(visitor.identity, name),
             )
         )
@@ -576,8 +584,51 @@ class Connection:
                 await self.send(sig.Pong())
             case sig.Reconnect():
                 await self.room.restart_subscriber(pid)
+            case sig.View():
+                await self._view(message)
             case sig.Join():
                 await self.error("already_joined", "this socket has already joined", "join")
+
+    async def _view(self, message: sig.View) -> None:
+        """What the page displays, checked against the meeting; applied at once, or (faster
+        than one per VIEW_INTERVAL) the latest one when the interval is over."""
+        assert self.live is not None
+        unknown = sorted({tile.participant for tile in message.tiles} - set(self.live.presences))
+        if unknown:
+            await self.error(
+                "unknown_participant",
+                f"view: not in this meeting: {', '.join(unknown[:5])}"
+                + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""),
+                "view",
+            )
+            return
+        loop = asyncio.get_running_loop()
+        if self._view_timer is None and loop.time() - self._view_at >= VIEW_INTERVAL:
+            self._apply_view(message)
+            return
+        self._view_pending = message
+        if not self._view_throttle_logged:
+            self._view_throttle_logged = True
+            log.info("view messages faster than one per %d ms: the latest is applied then "
+                     "(logged once per socket)", int(VIEW_INTERVAL * 1000),
+                     extra={"participant_id": self.participant_id})  # fmt: skip
+        if self._view_timer is None:
+            self._view_timer = loop.call_at(self._view_at + VIEW_INTERVAL, self._apply_pending)
+
+    def _apply_pending(self) -> None:
+        self._view_timer = None
+        message, self._view_pending = self._view_pending, None
+        if message is not None:
+            self._apply_view(message)
+
+    def _apply_view(self, message: sig.View) -> None:
+        self._view_at = asyncio.get_running_loop().time()
+        if self.room is None or self.participant_id is None:
+            return  # left meanwhile
+        tiles = {ParticipantId(tile.participant): (tile.width, tile.height)
+                 for tile in message.tiles}  # fmt: skip
+        known = frozenset(self.live.presences) if self.live is not None else frozenset(tiles)
+        self.room.set_view(self.participant_id, tiles, visible=message.visible, known=known)
 
     async def _update(self, **changes: bool) -> None:
         assert self.live is not None and self.participant_id is not None
@@ -585,6 +636,9 @@ class Connection:
 
     async def _leave(self) -> None:
         self._tasks.cancel()
+        if self._view_timer is not None:
+            self._view_timer.cancel()
+            self._view_timer = None
         if self._grace is not None and self._grace is not asyncio.current_task():
             self._grace.cancel()
         if self._verdict_task is not None and not self._verdict_task.done():

@@ -58,6 +58,11 @@ export class Call {
     this.reconnect = null; // {started, attempt, timer} while reconnecting
     this.restartNoticeAt = 0; // when the hub last said it restarts (Date.now())
     this.troubled = new Set();
+    this.viewTiles = null; // what the room view displays: [{participant, width, height}]
+    this.welcoming = false;
+    this.sentView = null; // the last `view` sent on this socket, as JSON
+    // A hidden page needs nobody's video: the hub stops it, and resumes it when shown.
+    document.addEventListener("visibilitychange", () => this.sendView());
     this.recoveryTimer = null;
     this.role = "participant"; // own role, from welcome and our own participant_updated
     this.locked = false;
@@ -261,6 +266,22 @@ export class Call {
     return this.signaling ? this.signaling.send(message) : false;
   }
 
+  /** What the page displays (`view`, docs/signaling.md): each shown person's tile in device
+   *  pixels. Sent when it changes; the hub forwards each person's video in the layer that
+   *  fits, and none for people not shown or while the page is hidden. */
+  setView(tiles) {
+    this.viewTiles = tiles;
+    this.sendView();
+  }
+
+  sendView() {
+    // Not while a welcome is being handled: the tiles are still the old roster's.
+    if (!this.viewTiles || this.state !== "connected" || this.welcoming) return;
+    const message = { type: "view", tiles: this.viewTiles, visible: document.visibilityState === "visible" };
+    const text = JSON.stringify(message);
+    if (text !== this.sentView && this.send(message)) this.sentView = text;
+  }
+
   // --- messages from the hub --------------------------------------------------------------
 
   receive(message) {
@@ -318,6 +339,7 @@ export class Call {
   }
 
   welcomed(message) {
+    this.welcoming = true;
     this.keepRejoinTicket(message.rejoin || null);
     this.selfId = message.participant_id;
     this.role = message.role || "participant";
@@ -337,6 +359,7 @@ export class Call {
     };
     this.publish = new PublishConnection({
       iceServers, send,
+      simulcast: message.simulcast === true,
       audioTrack: this.local.audioTrack,
       videoTrack: this.local.videoTrack,
       onTrouble: trouble("publish"),
@@ -354,7 +377,10 @@ export class Call {
     else this.publish.negotiate().catch(logError("publish"));
     if (this.welcome) this.welcome.resolve();
     this.setState("connected");
+    this.sentView = null; // a new socket knows nothing of what the page displays
     this.emitParticipants();
+    this.welcoming = false;
+    this.sendView();
   }
 
   store(info) {
@@ -410,6 +436,12 @@ export class Call {
   }
 
   hubError(message) {
+    if (message.request === "view" && message.code === "unknown_participant") {
+      // Someone left between the hub's roster and ours: the next view (it follows the
+      // roster) lists them no more. Nothing for the person to see.
+      this.sentView = null;
+      return;
+    }
     console.warn("hub error", message);
     this.lastError = message.message || message.code;
     if (message.code === "rate_limited") {

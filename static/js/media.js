@@ -5,6 +5,13 @@
 const GATHER_TIMEOUT_MS = 2000;
 const ANSWER_TIMEOUT_MS = 10000;
 const ICE_TROUBLE_MS = 2000;
+// The camera in three VP8 layers, lowest first as the hub expects (docs/simulcast.md).
+// Chromium sends a layer only if the capture is large enough: 640x360 gives q and h.
+const SIMULCAST_ENCODINGS = [
+  { rid: "q", scaleResolutionDownBy: 4 },
+  { rid: "h", scaleResolutionDownBy: 2 },
+  { rid: "f" },
+];
 
 /** Resolve when ICE gathering completes, or after `timeoutMs`: without a usable host candidate
  *  Chromium never completes, and the candidates found later are trickled anyway. */
@@ -86,10 +93,11 @@ export class PublishConnection {
    * @param {(msg: object) => boolean} options.send
    * @param {MediaStreamTrack|null} options.audioTrack
    * @param {MediaStreamTrack|null} options.videoTrack
+   * @param {boolean} options.simulcast      welcome.simulcast: send the camera in three layers
    * @param {() => void} options.onTrouble     ICE stayed down for more than 2 s
    * @param {() => void} options.onRecovered   ICE is back
    */
-  constructor({ iceServers, send, audioTrack, videoTrack, onTrouble, onRecovered, onUnsteady }) {
+  constructor({ iceServers, send, audioTrack, videoTrack, simulcast, onTrouble, onRecovered, onUnsteady }) {
     this.pc = new RTCPeerConnection(peerConfig(iceServers));
     this.send = send;
     this.sent = false;
@@ -100,8 +108,12 @@ export class PublishConnection {
     // Microphone and camera transceivers always exist, even without a track, so their mids
     // stay stable and turning the camera back on needs no renegotiation (replaceTrack).
     this.microphone = this.pc.addTransceiver(audioTrack || "audio", { direction: "sendonly" });
-    this.camera = this.pc.addTransceiver(videoTrack || "video", { direction: "sendonly" });
-    this.screen = null;
+    // Only if the hub said it receives simulcast: a hub that does not would get the first
+    // (lowest) layer only. Encodings can only be chosen here, when the transceiver is made.
+    const camera = { direction: "sendonly" };
+    if (simulcast) camera.sendEncodings = SIMULCAST_ENCODINGS.map((encoding) => ({ ...encoding }));
+    this.camera = this.pc.addTransceiver(videoTrack || "video", camera);
+    this.screen = null; // one encoding at full quality: text must stay readable
     trickle(this.pc, "publish", send, () => this.sent);
     this.stopWatch = watchIce(this.pc, () => onTrouble(), () => onRecovered(), onUnsteady);
   }

@@ -313,10 +313,27 @@ export class RoomView {
       const pin = tile.querySelector(".tile-pin");
       if (pin) this.renderPin(pin, key, tile);
     }
+    this.reportView(shown);
     $("pager").hidden = pages <= 1;
     $("page-status").textContent = t("meeting.page.status", { page: this.page + 1, pages });
     $("page-prev").disabled = this.page === 0;
     $("page-next").disabled = this.page >= pages - 1;
+  }
+
+  /** Tell the hub whose video is on screen and how large (device pixels): a person off this
+   *  page, or whose camera is off, needs no video; a small tile needs a small layer. */
+  reportView(shown) {
+    const ratio = window.devicePixelRatio || 1;
+    const sizes = new Map(); // participant id -> [width, height], their largest tile
+    for (const key of shown) {
+      const tile = this.tiles.get(key);
+      const id = tile && tile.dataset.participant;
+      if (!id || id === this.call.selfId) continue;
+      const box = tile.getBoundingClientRect();
+      const [width, height] = sizes.get(id) || [0, 0];
+      sizes.set(id, [Math.max(width, Math.round(box.width * ratio)), Math.max(height, Math.round(box.height * ratio))]);
+    }
+    this.call.setView([...sizes].map(([participant, [width, height]]) => ({ participant, width, height })));
   }
 
   renderPin(pin, key, tile) {

@@ -192,11 +192,13 @@ def test_a_hub_restart_brings_every_page_back_into_its_meeting(
     each page is told, shows it is reconnecting, gets back in by itself and decodes again."""
     (tmp_path / "hub").mkdir()
     hub = HubServer(tmp_path / "hub").start()
+    peers: list[Peer] = []
     try:
         owner = new_context(browser, hub.base_url)
         meeting_id = create_meeting(owner.new_page(), "Redémarrage")
         owner.close()
-        a, b = (join(browser, hub.base_url, meeting_id, name) for name in ("A", "B"))
+        peers.extend(join(browser, hub.base_url, meeting_id, name) for name in ("A", "B"))
+        a, b = peers
         wait_for_flow([(a.page, b.id, "camera"), (b.page, a.id, "camera")])
         stopped = time.monotonic()
         hub.stop()  # SIGTERM, waits for the exit
@@ -217,6 +219,10 @@ def test_a_hub_restart_brings_every_page_back_into_its_meeting(
         assert back < 10
         assert a.errors == [] and b.errors == []
     finally:
+        # The browser is shared by the package: a page left open keeps the fake camera
+        # captured at its 640x360, and a later page asking for another size is refused.
+        for peer in peers:
+            peer.page.context.close()
         hub.stop()
 
 

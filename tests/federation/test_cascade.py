@@ -68,16 +68,6 @@ class Ministries:
         assert created.status == 201, await created.text()
         return http, (await created.json())["id"]
 
-    async def anne_on_a_and_bruno_on_b(self) -> tuple[str, Participant, Participant]:
-        """A public meeting on A with Anne (its owner) and Bruno of B in it."""
-        owner_http, meeting_id = await self.meeting_on_a("public")
-        anne = await self.socket(owner_http, meeting_id, "Anne")
-        await anne.join()
-        bruno = await self.person_on_b(meeting_id, "Bruno")
-        await bruno.join()
-        await anne.wait_for("participant_joined")
-        return meeting_id, anne, bruno
-
     async def person_on_b(self, meeting_id: str, name: str) -> Participant:
         """Someone of ministry B: B's link for A's meeting, then B's own socket."""
         http, _ = await self.browser(self.url_b)
@@ -200,7 +190,12 @@ async def test_the_host_lobby_media_chat_and_moderation_cross_the_link(
 async def test_the_end_reaches_the_partner_and_a_removed_partner_is_cut_off(
     ministries: Ministries,
 ) -> None:
-    meeting_id, anne, bruno = await ministries.anne_on_a_and_bruno_on_b()
+    owner_http, meeting_id = await ministries.meeting_on_a("public")
+    anne = await ministries.socket(owner_http, meeting_id, "Anne")
+    await anne.join()
+    bruno = await ministries.person_on_b(meeting_id, "Bruno")
+    await bruno.join()
+    await anne.wait_for("participant_joined")
     http_b, _ = await ministries.browser(ministries.url_b)
 
     # A takes B off its allow-list: B's link closes within the check interval, Bruno no longer
@@ -262,7 +257,12 @@ async def test_a_host_that_restarts_tells_its_partners_people_who_come_back(
     """SIGTERM on the host (its shutdown handler, run here in process): the host's own pages
     are told and closed with 1012; the partner's people see "<host> restarts", not a lost
     link, and the partner's link comes back by itself."""
-    _, anne, bruno = await ministries.anne_on_a_and_bruno_on_b()
+    owner_http, meeting_id = await ministries.meeting_on_a("public")
+    anne = await ministries.socket(owner_http, meeting_id, "Anne")
+    await anne.join()
+    bruno = await ministries.person_on_b(meeting_id, "Bruno")
+    await bruno.join()
+    await anne.wait_for("participant_joined")
     seen = len(bruno.messages)
     await say_farewell(ministries.a)
     assert (await anne.wait_for("restarting"))["type"] == "restarting"
