@@ -54,6 +54,10 @@ LINK_PREFIX = "link:"
 
 HISTORY_SIZE = 512
 PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream
+# A viewer's own requests (its decoder lost a picture) pass at most this often per layer: a
+# viewer that cannot keep up asks again and again, and every other viewer would pay for the
+# keyframes.
+VIEWER_PLI_INTERVAL = 1.0
 # A partner's SFU throttles per stream itself; ours only guards against a flood from it.
 LINK_PLI_INTERVAL = 0.01
 __all__ = ["NACK_MAX", "InboundStream", "Layer", "Leg", "SfuCounters"]
@@ -156,6 +160,8 @@ class InboundStream:
             if rids
             else [Layer(rid=None, clock_rate=self.clock_rate, ssrc=ssrc, rtx_ssrc=rtx_ssrc)]
         )
+        for index, layer in enumerate(self.layers):
+            layer.index = index
         self.simulcast = simulcast is not None
         self._layer_by_ssrc: dict[int, Layer] = {}
         for layer in self.layers:
@@ -235,18 +241,30 @@ class InboundStream:
                 if number is not None:
                     self.bind(layer, number, rtx=rtx)
 
+    def flowing(self, now: float) -> list[Layer]:
+        """The layers a leg can take now, lowest first: with simulcast those that sent a
+        keyframe and still send; a single layer while its packets come."""
+        if self.simulcast:
+            return [layer for layer in self.layers if layer.flowing(now)]
+        layer = self.layers[0]
+        return [] if layer.silent(now) else [layer]
+
     def choose_target(self, now: float) -> bool:
         """Point each leg at the layer that fits its viewer's tile among those flowing (the
-        highest flowing if the viewer said nothing); a leg's target is kept while nothing
-        flows. True if a target changed; a keyframe of each new target is then asked for
-        (throttled per layer: back and forth costs the publisher at most one request per
-        layer and PLI_INTERVAL)."""
+        highest flowing if the viewer said nothing), no higher than its viewer's bandwidth
+        allows (`Leg.ceiling`); a leg's target is kept while nothing flows. True if a target
+        changed; a keyframe of each new target is then asked for (throttled per layer: back
+        and forth costs the publisher at most one request per layer and PLI_INTERVAL)."""
         flowing = [layer for layer in self.layers if layer.flowing(now)]
         if flowing:
             self.target = flowing[-1]
         changed: set[Layer] = set()
         for leg in self.legs:
             wanted = self.fitting(flowing, leg.tile) if flowing else leg.target
+            ceiling = leg.ceiling
+            if flowing and wanted is not None and ceiling and wanted.index > ceiling.index:
+                allowed = [layer for layer in flowing if layer.index <= ceiling.index]
+                wanted = allowed[-1] if allowed else flowing[0]
             if wanted is not None and wanted is not leg.target:
                 leg.target = wanted
                 if not leg.hidden:
@@ -270,7 +288,19 @@ class InboundStream:
         """What the leg's viewer displays of this stream: `shown` False stops its video here
         (slots closed, so nothing looks lost); shown again, the leg resumes on a keyframe."""
         leg.tile = tile
-        if not shown:
+        leg.shown = shown
+        self.update(leg, now)
+
+    def pause(self, leg: Leg, paused: bool, now: float) -> None:
+        """Stop (or resume) the leg's video for lack of its viewer's bandwidth."""
+        if leg.paused != paused:
+            leg.paused = paused
+            self.update(leg, now)
+
+    def update(self, leg: Leg, now: float) -> None:
+        """Apply a change of `leg.shown` or `leg.paused`: a leg sends video only when its
+        viewer shows it and has the bandwidth."""
+        if not leg.shown or leg.paused:
             leg.hidden = True
             return
         was_hidden, leg.hidden = leg.hidden, False
@@ -298,18 +328,16 @@ class InboundStream:
             return is_h264_keyframe(data, header_length, end)
         return False
 
-    def forward(self, data: bytes, header_length: int, padding: int, rtx: bool, now: float) -> None:
-        """Send one incoming packet to every leg, rewritten for each subscriber.
+    def forward(
+        self, data: bytes, header_length: int, padding: int, layer: Layer, rtx: bool, now: float
+    ) -> None:
+        """Send one incoming packet of `layer` to every leg, rewritten for each subscriber.
 
         Synchronous: it runs straight from the socket callback (hub/sfu/guard.py). The rare
         sends that need aiortc's own path (a connection not yet plainly connected) and
         keyframe requests are scheduled as tasks instead of awaited.
         """
         b0, b1, seq, timestamp, ssrc = _unpack_header(data, 0)
-        layer = self._layer_by_ssrc.get(ssrc)
-        if layer is None:
-            self.counters.drop("unknown_ssrc")
-            return
         start = header_length
         if rtx:  # RFC 4588: the original sequence number leads the payload
             seq = (data[start] << 8) | data[start + 1]
@@ -325,7 +353,7 @@ class InboundStream:
             self.counters.drop("padding_only")
             return
         if not rtx:
-            missing = layer.account(seq, timestamp, now)
+            missing = layer.account(seq, timestamp, now, len(data))
             if missing is not None and self.kind == "video":
                 if missing:
                     self.spawn(self._nack(layer, missing))
@@ -461,7 +489,8 @@ class InboundStream:
             return None
         data = bytes(RtcpRr(ssrc=self.rtcp_ssrc, reports=blocks))
         if self.kind == "video":
-            estimates = [leg.remb for leg in self.legs if leg.remb]
+            # A viewer paused for lack of bandwidth does not hold the publisher back.
+            estimates = [leg.remb for leg in self.legs if leg.remb and not leg.paused]
             if self.simulcast:
                 bitrate = SIMULCAST_REMB
             else:
@@ -508,7 +537,10 @@ class Leg:
         self.layer: Layer | None = None  # the source's layer it forwards, None until started
         self.target: Layer | None = None  # the layer it should forward (InboundStream.show)
         self.tile: tuple[int, int] | None = None  # its viewer's tile, device pixels, if said
-        self.hidden = False  # its viewer does not display this stream: no packets
+        self.shown = True  # its viewer displays this stream (the page's `view`)
+        self.paused = False  # its viewer lacks the bandwidth for it (hub/sfu/allocation.py)
+        self.hidden = False  # not shown or paused: no packets
+        self.ceiling: Layer | None = None  # the highest layer its viewer's bandwidth allows
         self.hold = False  # shown again: forward nothing before a keyframe
         self.ready = False  # negotiated: aiortc called send() with the parameters
         self.started = False  # a keyframe went out since the last (re)start
@@ -541,7 +573,9 @@ class Leg:
         return mid
 
     def state(self) -> str:
-        """What it forwards, for /metrics: hidden, waiting, single, or its layer's RID."""
+        """What it forwards, for /metrics: paused, hidden, waiting, single, or its RID."""
+        if self.paused and self.shown:
+            return "paused"
         if self.hidden:
             return "hidden"
         if not self.started or self.layer is None or self.hold:
@@ -592,6 +626,9 @@ class Leg:
         self.hold = False
         self.layer = None
         self.target = None
+        self.ceiling = None  # the next allocation gives its own
+        self.paused = False
+        self.hidden = not self.shown
         source.choose_target(time.monotonic())
         if self.ready:
             self._bind_codec(source)

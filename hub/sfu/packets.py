@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection
 
+from hub.sfu.downlink import share_downlink
 from hub.sfu.forwarder import SfuCounters
 from hub.sfu.rtcp import RtcpFir, RtcpNack, RtcpPli, RtcpRemb, RtcpSr, check_rtcp, parse_compound
 from hub.sfu.rtp import rtp_layout
@@ -41,7 +43,10 @@ def receive_publisher_rtp(
         if stream is None:
             return
     layer = stream.layer_of(ssrc)
-    rtx = layer is not None and ssrc == layer.rtx_ssrc
+    if layer is None:
+        counters.drop("unknown_ssrc")
+        return
+    rtx = ssrc == layer.rtx_ssrc
     if rtx:
         if header_length + 2 > len(data) - padding:
             counters.drop("padding_only")
@@ -49,7 +54,7 @@ def receive_publisher_rtp(
     elif data[1] & 0x7F != stream.payload_type:
         counters.drop("unexpected_payload_type")
         return
-    stream.forward(data, header_length, padding, rtx, now)
+    stream.forward(data, header_length, padding, layer, rtx, now)
 
 
 def learn_ssrc(
@@ -171,10 +176,14 @@ async def receive_subscriber_rtcp(
                 if await leg.retransmit(sequence_number):
                     counters.nacks_answered += 1
         elif isinstance(packet, RtcpRemb):
+            # The viewer's estimate for its whole connection (all the SSRCs it lists).
             for ssrc in packet.ssrcs:
                 leg = member.legs_by_ssrc.get(ssrc)
                 if leg is not None:
                     leg.remb = packet.bitrate
+            now = time.monotonic()
+            if not member.link and member.downlink.on_estimate(packet.bitrate, now):
+                share_downlink(member, now)
 
 
 async def send_rtcp_on(pc: RTCPeerConnection, data: bytes) -> None:

@@ -42,6 +42,11 @@ class Layer:
         self.last_keyframe_at = -1e9
         self.width = 0  # from the last VP8 keyframe header, 0 before one
         self.height = 0
+        self.index = 0  # its place among the track's layers, lowest first
+        self.octets = 0  # bytes of its media packets, as received
+        self.bitrate = 0.0  # bits/s, smoothed, from `measure`
+        self._octets_then = 0
+        self._measured_at: float | None = None
 
     def restart(self) -> None:
         """Forget the receive statistics: the layer's SSRC changed (a new sequence space)."""
@@ -60,10 +65,12 @@ class Layer:
         """A keyframe came (so a subscriber can start) and packets are still coming."""
         return self.keyframes > 0 and now - self.last_packet_at < FLOWING_FOR
 
-    def account(self, seq: int, timestamp: int, now: float) -> list[int] | None:
-        """Count one (non-RTX) packet. Returns the sequence numbers a gap left missing (to
-        NACK), an empty list if the gap is too large to repair, None if nothing is missing."""
+    def account(self, seq: int, timestamp: int, now: float, size: int) -> list[int] | None:
+        """Count one (non-RTX) packet of `size` bytes. Returns the sequence numbers a gap left
+        missing (to NACK), an empty list if the gap is too large to repair, None if nothing is
+        missing."""
         self.received += 1
+        self.octets += size
         self.last_packet_at = now
         result: list[int] | None = None
         if self._base_seq is None:
@@ -85,6 +92,13 @@ class Layer:
                 self._jitter += (difference - self._jitter) / 16
         self._last_transit = transit
         return result
+
+    def measure(self, now: float) -> None:
+        """Update `bitrate` from the bytes received since the last call (about once a second)."""
+        if self._measured_at is not None and now > self._measured_at:
+            rate = (self.octets - self._octets_then) * 8 / (now - self._measured_at)
+            self.bitrate = rate if self.bitrate == 0 else (self.bitrate + rate) / 2
+        self._octets_then, self._measured_at = self.octets, now
 
     def on_sender_report(self, report: RtcpSr) -> None:
         self._last_sr = (report.ntp_timestamp >> 16) & 0xFFFFFFFF

@@ -26,10 +26,12 @@ from aiortc.sdp import candidate_from_sdp
 
 from hub.errors import first_line
 from hub.ids import MeetingId, ParticipantId
+from hub.sfu.allocation import Downlink
+from hub.sfu.downlink import Reception, ReceptionChanged, share_downlink
 from hub.sfu.forwarder import (
     LINK_PLI_INTERVAL,
     LINK_PREFIX,
-    PLI_INTERVAL,
+    VIEWER_PLI_INTERVAL,
     InboundStream,
     Kind,
     Leg,
@@ -171,6 +173,11 @@ class MediaParticipant:
     pending_answer: asyncio.Future[bool] | None = None
     # Told when one of the two connections' peer turns suspect, fails or is back.
     on_peer_state: PeerStateChanged | None = None
+    # Its downlink as its browser estimates it, shared among the videos it shows, and what
+    # it was last told it receives of each (hub/sfu/downlink.py).
+    downlink: Downlink = field(default_factory=Downlink)
+    reception: Reception = field(default_factory=dict)
+    on_reception: ReceptionChanged | None = None
     # Packet handlers bound to this participant, installed on its connections' transports.
     # Made once: the hooks compare them by identity to install each one only once.
     on_publish_packet: Callable[[bytes, float], None] = field(init=False, repr=False)
@@ -178,12 +185,15 @@ class MediaParticipant:
     on_publish_rtcp: RtcpHandler = field(init=False, repr=False)
     on_subscribe_rtcp: RtcpHandler = field(init=False, repr=False)
     pli_interval: float = field(init=False)  # between keyframe requests from this subscriber
+    # A cascade link: the partner's SFU, whose REMB per stream speaks for its own viewers
+    # (it takes what they show); its legs are not fitted into a downlink here.
+    link: bool = field(init=False)
 
     def __post_init__(self) -> None:
         # A partner's SFU (a cascade link) throttles its own keyframe requests per stream:
         # ours only guards against a flood from it.
-        link = self.participant_id.startswith(LINK_PREFIX)
-        self.pli_interval = LINK_PLI_INTERVAL if link else PLI_INTERVAL
+        link = self.link = self.participant_id.startswith(LINK_PREFIX)
+        self.pli_interval = LINK_PLI_INTERVAL if link else VIEWER_PLI_INTERVAL
         on_packet = self.on_publish_packet = partial(receive_publisher_rtp, self, self.counters)
         clock = time.monotonic
 
@@ -268,6 +278,7 @@ class SfuRoom:
         now = time.monotonic()
         for leg in member.legs:
             _apply_view(member, leg, now)
+        share_downlink(member, now)
 
     def set_owner_forwarding(self, owner: ParticipantId, *, audio: bool, video: bool) -> None:
         """The same for someone whose streams a cascade link brings (their own hub holds
@@ -297,10 +308,19 @@ class SfuRoom:
         for pc in (member.publish_pc, member.subscribe_pc):
             await close_quietly(pc)
 
-    def watch(self, participant_id: ParticipantId, on_state: PeerStateChanged) -> None:
+    def watch(
+        self,
+        participant_id: ParticipantId,
+        on_state: PeerStateChanged,
+        on_reception: ReceptionChanged | None = None,
+    ) -> None:
         """Call `on_state` when the peer of one of the participant's connections turns
-        suspect, fails (consent expired, DTLS ended) or is connected again."""
-        self._participant(participant_id).on_peer_state = on_state
+        suspect, fails (consent expired, DTLS ended) or is connected again, and
+        `on_reception` when the quality it receives of a shown video changes (a layer, or
+        paused for lack of bandwidth)."""
+        member = self._participant(participant_id)
+        member.on_peer_state = on_state
+        member.on_reception = on_reception
 
     def _peer_state(
         self, member: MediaParticipant, which: Which, pc: RTCPeerConnection, state: PeerState
@@ -666,9 +686,17 @@ class SfuRoom:
         self.speaker.observe(participant_id, level, voice, time.monotonic())
 
     async def tick(self) -> None:
-        """About once a second: receiver reports to publishers, active speaker changes."""
+        """About once a second: receiver reports to publishers, each viewer's videos fitted
+        into its bandwidth again (rates move, trial steps), active speaker changes."""
         now = time.monotonic()
-        for member in list(self.participants.values()):
+        members = list(self.participants.values())
+        for member in members:
+            for stream in member.streams.values():
+                for layer in stream.layers:
+                    layer.measure(now)
+        for member in members:
+            share_downlink(member, now)
+        for member in members:
             for stream in list(member.streams.values()):
                 if stream.active:
                     if stream.simulcast:

@@ -486,6 +486,21 @@ class ConnectionHealth(_Message):
     state: Literal["connected", "suspect", "failed"]
 
 
+class ReceivedVideo(_Message):
+    participant_id: str
+    source: Source
+    quality: Literal["paused", "low", "medium", "high"]
+
+
+class Reception(_Message):
+    """What this page receives of each video it shows: the layer the hub forwards (`low`,
+    `medium`, `high`; a single-layer stream is `high`), or `paused` when this page's
+    connection cannot carry it (audio goes on). Sent when it changes."""
+
+    type: Literal["reception"] = "reception"
+    videos: list[ReceivedVideo]
+
+
 class Restarting(_Message):
     """The hub is stopping (an upgrade, a restart): the socket closes next; come back."""
 
@@ -506,6 +521,7 @@ ServerMessage = (
     | Pong
     | CascadeState
     | ConnectionHealth
+    | Reception
     | Restarting
     | Error
     | Waiting

@@ -37,6 +37,7 @@ from hub.meetings.access import MODERATING, Visitor, decide, is_authenticated_id
 from hub.meetings.events import ChatPosted, MeetingEnded, MeetingEvent
 from hub.meetings.live import CloseReason, LiveMeeting, LiveMeetings, LobbyEntry, Presence, Verdict
 from hub.meetings.service import MAX_NAME, MeetingView, clean_text, identity_kind
+from hub.sfu.downlink import Reception
 from hub.sfu.liveness import PeerState
 from hub.sfu.room import SfuRoom, StreamSource, Which
 from hub.sfu.sdp import SdpError
@@ -400,7 +401,7 @@ class Connection:
             self.meeting_id, presence, self.send_frame, self.close, locked=self.meeting.locked
         )
         self.room = self.app[SFU].acquire(self.meeting_id)
-        self.room.watch(participant_id, self._on_peer_state)
+        self.room.watch(participant_id, self._on_peer_state, self._on_reception)
         if self.room.on_speaker is None:
             self.room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
         others = [
@@ -441,13 +442,24 @@ class Connection:
         self._peer_states[which] = state
         self._tasks.spawn(self._peer_state_changed(which, state))
 
+    def _on_reception(self, reception: Reception) -> None:
+        """From the SFU's packet path or tick: sent in a task of its own."""
+        videos = [
+            sig.ReceivedVideo(participant_id=person, source=source, quality=quality)
+            for (person, source), quality in reception.items()
+        ]
+        self._tasks.spawn(self._send_quietly(sig.Reception(videos=videos)))
+
+    async def _send_quietly(self, message: sig.ServerMessage) -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await self.send(message)
+
     async def _peer_state_changed(self, which: Which, state: PeerState) -> None:
         """Tell the page (it restarts a failed connection) and the others (they see the
         person as reconnecting); past the grace period the person leaves the roster."""
         if self.participant_id is None:
             return
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.send(sig.ConnectionHealth(pc=which, state=state))
+        await self._send_quietly(sig.ConnectionHealth(pc=which, state=state))
         lost = any(state != "connected" for state in self._peer_states.values())
         await self._update(reconnecting=lost)
         if lost and self._grace is None:

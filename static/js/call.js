@@ -307,6 +307,11 @@ export class Call {
       case "muted": return this.mutedBy(message);
       case "cascade": return this.cascadeState(message);
       case "media_state": return this.mediaState(message);
+      case "reception":
+        // What the hub forwards of each video this page shows: a layer, or paused when our
+        // connection cannot carry it.
+        this.reception = new Map(message.videos.map((v) => [`${v.participant_id}:${v.source}`, v.quality]));
+        return this.emit("reception", this.reception);
       case "restarting": return this.hubRestarting();
       case "pong": return undefined;
       default:

@@ -82,6 +82,7 @@ export class RoomView {
     call.on("local-media", () => this.render());
     call.on("local-screen", () => this.render());
     call.on("speaker", () => this.renderSpeaker());
+    call.on("reception", () => { for (const key of this.tiles.keys()) this.renderReception(key); });
     call.on("chat", (message) => this.addChat(message));
     call.on("notice", ({ key, values }) => this.notify(t(key, values)));
     call.on("error", (message) => this.hubError(message));
@@ -391,6 +392,40 @@ export class RoomView {
     if (!screen) {
       const turn = this.participantList.turns().get(participant.id);
       for (const badge of stateBadges(participant, turn)) label.append(badge);
+    }
+    this.renderReception(key);
+  }
+
+  /** The quality the hub sends us of this tile's video; paused: a notice instead of a frozen picture. */
+  renderReception(key) {
+    const tile = this.tiles.get(key);
+    if (!tile) return;
+    const quality = (this.call.reception && this.call.reception.get(key)) || "";
+    const paused = quality === "paused";
+    const video = tile.querySelector("video");
+    if (paused) {
+      video.hidden = true;
+      tile.querySelector(".avatar").hidden = false;
+    }
+    if (tile.dataset.quality === quality) return;
+    tile.dataset.quality = quality;
+    let meter = tile.querySelector(".tile-quality");
+    if (!quality) {
+      if (meter) meter.remove();
+      return;
+    }
+    if (!meter) {
+      meter = element("span", "tile-quality");
+      meter.setAttribute("role", "img");
+      tile.append(meter);
+    }
+    const text = paused ? t("meeting.video_paused") : t(`meeting.quality.${quality}`);
+    meter.setAttribute("aria-label", text);
+    meter.title = text;
+    meter.replaceChildren(...(paused ? [element("span", "", text)] : [element("i"), element("i"), element("i")]));
+    if (!paused && video.srcObject) {
+      video.hidden = false;
+      tile.querySelector(".avatar").hidden = true;
     }
   }
 

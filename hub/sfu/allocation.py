@@ -1,0 +1,153 @@
+"""How much video each viewer gets: its downlink estimate shared among the tiles it shows.
+
+A viewer's browser measures the delay of what we send it and tells us how much it can take
+(REMB, RTCP PSFB 15). We use REMB rather than transport-wide congestion control: with
+transport-cc the *sender* runs the estimator, which here would mean parsing a feedback packet
+per leg every few milliseconds and running Google's delay filter in Python for every viewer;
+REMB gives us the viewer's own estimate about once a second, and Chromium sends a lower one
+at once when its link saturates.
+
+`allocate` is pure: given what each shown video asks for (its layers' bitrates, the layer
+that fits its tile, a priority) and a budget, it gives every stream the lowest layer in
+priority order while the budget lasts (the rest are paused: audio only), then climbs the
+most important ones towards the layer their tile wants. Screen shares come first, then
+larger tiles.
+
+`Downlink` keeps one viewer's estimate. An estimate only falls on congestion, and it cannot
+rise much above what the viewer receives, so a viewer held at a low layer would stay there
+for good: now and then (4 s, doubling up to 32 s after each failure) one stream is moved up
+one step on trial. If the estimate falls within `TRIAL` seconds the step is taken back,
+otherwise it is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+HEADROOM = 0.9  # of the estimate, for retransmissions and bursts (keyframes)
+DROP = 0.92  # an estimate below this share of the previous one means congestion
+PROBE_AFTER = 4.0  # seconds of a constrained allocation before one step up is tried
+PROBE_MAX = 32.0
+TRIAL = 3.0  # seconds a trial step must hold without congestion to be kept
+
+
+@dataclass(frozen=True)
+class Demand:
+    """One shown video: `rates[i]` is the bitrate of its i-th flowing layer (lowest first),
+    `wanted` the index of the layer its tile asks for."""
+
+    key: Hashable
+    rates: Sequence[float]
+    wanted: int
+    priority: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The layer index of each demand (None: paused for lack of bandwidth), the bitrate that
+    makes, and whether some demand got less than it wanted."""
+
+    layers: dict[Hashable, int | None]
+    total: float
+    constrained: bool
+
+
+def allocate(demands: Sequence[Demand], budget: float | None, *, probe: bool = False) -> Allocation:
+    """Share `budget` (bits/s; None: no limit known) among `demands`; with `probe`, one more
+    step than the budget allows is given to the most important demand that lacks one."""
+    if budget is None:
+        layers: dict[Hashable, int | None] = {d.key: d.wanted for d in demands}
+        return Allocation(layers, sum(d.rates[d.wanted] for d in demands), False)
+    order = sorted(demands, key=lambda d: d.priority, reverse=True)
+    remaining = budget
+    layers = {}
+    for demand in order:  # first everyone's lowest layer, most important first
+        if demand.rates[0] <= remaining:
+            layers[demand.key] = 0
+            remaining -= demand.rates[0]
+        else:
+            layers[demand.key] = None
+    for demand in order:  # then upwards, most important first
+        index = layers[demand.key]
+        while index is not None and index < demand.wanted:
+            step = demand.rates[index + 1] - demand.rates[index]
+            if step > remaining:
+                break
+            remaining -= step
+            index += 1
+        layers[demand.key] = index
+    if probe:
+        for demand in order:
+            index = layers[demand.key]
+            if index is None:
+                layers[demand.key] = 0
+                break
+            if index < demand.wanted:
+                layers[demand.key] = index + 1
+                break
+    total = 0.0
+    constrained = False
+    for demand in demands:
+        index = layers[demand.key]
+        if index is None:
+            constrained = True
+            continue
+        total += demand.rates[index]
+        constrained = constrained or index < demand.wanted
+    return Allocation(layers, total, constrained)
+
+
+class Downlink:
+    """One viewer's bandwidth: its last estimate, what a successful trial proved it can take,
+    and when to try the next step up."""
+
+    def __init__(self) -> None:
+        self.estimate: float | None = None
+        self.proven = 0.0  # bits/s a trial carried without congestion (0 after congestion)
+        self.interval = PROBE_AFTER
+        self.next_probe = 0.0
+        self.trial_until: float | None = None
+        self.constrained = False
+        self.total = 0.0  # what the last allocation sends
+
+    def budget(self) -> float | None:
+        if self.estimate is None:
+            return None
+        return max(self.estimate * HEADROOM, self.proven)
+
+    def on_estimate(self, bitrate: float, now: float) -> bool:
+        """Note the viewer's estimate; True if the allocation should be made again (a first
+        estimate, congestion, or more room than the allocation uses)."""
+        previous, self.estimate = self.estimate, float(bitrate)
+        if previous is None:
+            self.next_probe = now + self.interval
+            return True
+        if bitrate < previous * DROP:  # congestion: whatever was proven no longer holds
+            self.proven = 0.0
+            if self.trial_until is not None:
+                self.trial_until = None
+                self.interval = min(self.interval * 2, PROBE_MAX)
+            self.next_probe = now + self.interval
+            return True
+        return self.constrained and bitrate * HEADROOM > self.total
+
+    def probing(self, now: float) -> bool:
+        """Whether the next allocation adds a trial step (and start one if it is time)."""
+        if self.trial_until is not None:
+            if now < self.trial_until:
+                return True
+            # The step held: keep it, and try the next one after the shortest wait.
+            self.trial_until = None
+            self.proven = max(self.proven, self.total)
+            self.interval = PROBE_AFTER
+            self.next_probe = now + self.interval
+            return False
+        if self.estimate is not None and self.constrained and now >= self.next_probe:
+            self.trial_until = now + TRIAL
+            return True
+        return False
+
+    def settle(self, allocation: Allocation) -> None:
+        self.total = allocation.total
+        self.constrained = allocation.constrained

@@ -1,0 +1,94 @@
+"""One viewer's video legs fitted into its downlink (the policy is hub/sfu/allocation.py).
+
+`share_downlink` runs when the viewer's estimate changes, when its page says what it shows,
+and once a second (layer bitrates move, trial steps start and end). It sets each shown video
+leg's ceiling (the highest layer it may take) or pauses it, lets the streams re-point their
+legs, and tells the viewer's page what it now receives when that changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
+
+from hub.ids import ParticipantId
+from hub.sfu.allocation import Demand, allocate
+from hub.sfu.forwarder import InboundStream, Leg, Source
+from hub.sfu.reception import Layer
+
+if TYPE_CHECKING:
+    from hub.sfu.room import MediaParticipant
+
+Quality = Literal["paused", "low", "medium", "high"]
+# What one viewer receives of each shown video: (whose, which source) -> quality.
+Reception = dict[tuple[ParticipantId, Source], Quality]
+ReceptionChanged = Callable[[Reception], None]
+
+# A layer that just started has no measured rate yet; nothing real costs less than this.
+MIN_RATE = 30_000.0
+
+
+def quality(leg: Leg) -> Quality:
+    if leg.paused:
+        return "paused"
+    source, layer = leg.source, leg.target or leg.layer
+    if source is None or layer is None or layer.index == len(source.layers) - 1:
+        return "high"
+    return "low" if layer.index == 0 else "medium"
+
+
+def share_downlink(member: MediaParticipant, now: float) -> None:
+    """Fit the viewer's shown videos into its bandwidth estimate (see the module doc)."""
+    if member.link:
+        return
+    demands: list[Demand] = []
+    offered: dict[Leg, list[Layer]] = {}
+    audio = 0.0
+    for leg in member.legs:
+        source = leg.source
+        if source is None or not source.forwarding or not source.active:
+            continue
+        if leg.kind == "audio":
+            audio += source.layers[0].bitrate
+            continue
+        flowing = source.flowing(now)
+        if not leg.shown or not flowing:
+            continue
+        wanted = flowing.index(source.fitting(flowing, leg.tile))
+        area = leg.tile[0] * leg.tile[1] if leg.tile is not None else 0
+        priority = (1.0 if source.source == "screen" else 0.0, float(area))
+        rates = [max(layer.bitrate, MIN_RATE) for layer in flowing]
+        demands.append(Demand(leg, rates, wanted, priority))
+        offered[leg] = flowing
+    downlink = member.downlink
+    budget = downlink.budget()
+    if budget is not None:
+        budget -= audio
+    allocation = allocate(demands, budget, probe=downlink.probing(now))
+    downlink.settle(allocation)
+    touched: set[InboundStream] = set()
+    for leg, flowing in offered.items():
+        source = leg.source
+        assert source is not None
+        index = allocation.layers[leg]
+        ceiling = None if budget is None or index is None else flowing[index]
+        if ceiling is not leg.ceiling:
+            leg.ceiling = ceiling
+            touched.add(source)
+        source.pause(leg, index is None, now)
+    for stream in touched:
+        stream.choose_target(now)
+    tell_reception(member)
+
+
+def tell_reception(member: MediaParticipant) -> None:
+    """Send the viewer's page what it receives of each shown video, if that changed."""
+    reception: Reception = {
+        (leg.source.participant_id, leg.source.source): quality(leg)
+        for leg in member.legs
+        if leg.kind == "video" and leg.source is not None and leg.shown
+    }
+    if reception != member.reception:
+        member.reception = reception
+        if member.on_reception is not None:
+            member.on_reception(reception)
