@@ -181,7 +181,8 @@ class SfuCollector(Collector):
         legs = GaugeMetricFamily(
             "hub_sfu_video_legs",
             "Subscribers' video legs by what they forward: a simulcast RID, 'single' (a stream "
-            "without simulcast), 'waiting' (no keyframe yet) or 'hidden' (not displayed).",
+            "without simulcast), 'waiting' (no keyframe yet), 'hidden' (not displayed) or "
+            "'paused' (displayed, but the viewer's connection cannot carry it).",
             labels=["layer"],
         )
         states: dict[str, int] = {}

@@ -290,6 +290,12 @@ def test_each_viewer_gets_the_layer_of_its_tile_and_no_video_while_its_page_is_h
         small, small_tile = fitting_width(viewer, a)
         assert small < 1280, f"the tile {small_tile} is not small"
         decoded_width(viewer, a, small, timeout=10)
+        # The tile says what it receives (hub message `reception`).
+        quality = {320: ("low", "basse"), 640: ("medium", "moyenne")}[small]
+        tile = f'li.tile[data-participant="{a}"][data-source="camera"]'
+        viewer.wait_for_selector(f'{tile}[data-quality="{quality[0]}"]', timeout=5000)
+        label = viewer.get_attribute(f"{tile} .tile-quality", "aria-label")
+        assert label == f"Qualité reçue : {quality[1]}"
 
         viewer.set_viewport_size({"width": 1600, "height": 1000})
         enlarged = time.monotonic()
@@ -299,6 +305,7 @@ def test_each_viewer_gets_the_layer_of_its_tile_and_no_video_while_its_page_is_h
             viewer.wait_for_timeout(50)
         large_tile = fit[1]
         up_s = decoded_width(viewer, a, 1280, timeout=2, since=enlarged)
+        viewer.wait_for_selector(f'{tile}[data-quality="high"]', timeout=2000)
 
         viewer.evaluate("() => window.__setHidden(true)")
         deadline = time.monotonic() + 5
