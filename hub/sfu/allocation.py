@@ -9,7 +9,8 @@ at once when its link saturates.
 
 `allocate` is pure: given what each shown video asks for (its layers' bitrates, the layer
 that fits its tile, a priority) and a budget, it gives every stream the lowest layer in
-priority order while the budget lasts (the rest are paused: audio only), then climbs the
+priority order while the budget lasts (the rest, when their lowest layer is well above what
+is left, are paused: audio only), then climbs the
 most important ones towards the layer their tile wants. Screen shares come first, then
 larger tiles.
 
@@ -26,10 +27,16 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 HEADROOM = 0.9  # of the estimate, for retransmissions and bursts (keyframes)
+# A video is paused only when its lowest layer exceeds what is left by more than this: after
+# any congestion a browser's estimate falls to ~85 % of what it received, which would
+# otherwise pause a single-layer video at the first queueing delay.
+PAUSE_MARGIN = 1.5
 DROP = 0.92  # an estimate below this share of the previous one means congestion
 PROBE_AFTER = 4.0  # seconds of a constrained allocation before one step up is tried
 PROBE_MAX = 32.0
 TRIAL = 3.0  # seconds a trial step must hold without congestion to be kept
+# A first estimate below this share of what the viewer is being sent is congestion already.
+FIRST_CREDIBLE = 0.5
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ def allocate(demands: Sequence[Demand], budget: float | None, *, probe: bool = F
     remaining = budget
     layers = {}
     for demand in order:  # first everyone's lowest layer, most important first
-        if demand.rates[0] <= remaining:
+        if demand.rates[0] <= max(remaining, 0.0) * PAUSE_MARGIN:
             layers[demand.key] = 0
             remaining -= demand.rates[0]
         else:
@@ -99,11 +106,19 @@ def allocate(demands: Sequence[Demand], budget: float | None, *, probe: bool = F
 
 
 class Downlink:
-    """One viewer's bandwidth: its last estimate, what a successful trial proved it can take,
-    and when to try the next step up."""
+    """One viewer's bandwidth: whether its link showed congestion, its last estimate, what a
+    successful trial proved it can take, and when to try the next step up.
+
+    An estimate limits the viewer only once it showed congestion: it fell, or the first one
+    was well below what the viewer was being sent. Some receivers (aiortc) report per stream
+    an estimate below what they receive without trouble; a steady one is no reason to take
+    anything away. Once every tile has what it asks for within the estimate, the viewer is
+    free again until the next congestion.
+    """
 
     def __init__(self) -> None:
         self.estimate: float | None = None
+        self.congested = False
         self.proven = 0.0  # bits/s a trial carried without congestion (0 after congestion)
         self.interval = PROBE_AFTER
         self.next_probe = 0.0
@@ -112,25 +127,25 @@ class Downlink:
         self.total = 0.0  # what the last allocation sends
 
     def budget(self) -> float | None:
-        if self.estimate is None:
+        """Bits/s the viewer's videos may take; None while it is not limited."""
+        if self.estimate is None or not self.congested:
             return None
         return max(self.estimate * HEADROOM, self.proven)
 
-    def on_estimate(self, bitrate: float, now: float) -> bool:
-        """Note the viewer's estimate; True if the allocation should be made again (a first
-        estimate, congestion, or more room than the allocation uses)."""
+    def on_estimate(self, bitrate: float, now: float, sending: float) -> bool:
+        """Note the viewer's estimate (`sending`: bits/s of video it is being sent); True if
+        the allocation should be made again (congestion, or more room than it uses)."""
         previous, self.estimate = self.estimate, float(bitrate)
-        if previous is None:
-            self.next_probe = now + self.interval
-            return True
-        if bitrate < previous * DROP:  # congestion: whatever was proven no longer holds
+        limit = previous * DROP if previous is not None else sending * FIRST_CREDIBLE
+        if bitrate < limit:  # congestion: whatever was proven no longer holds
+            self.congested = True
             self.proven = 0.0
             if self.trial_until is not None:
                 self.trial_until = None
                 self.interval = min(self.interval * 2, PROBE_MAX)
             self.next_probe = now + self.interval
             return True
-        return self.constrained and bitrate * HEADROOM > self.total
+        return self.congested and self.constrained and bitrate * HEADROOM > self.total
 
     def probing(self, now: float) -> bool:
         """Whether the next allocation adds a trial step (and start one if it is time)."""
@@ -143,7 +158,7 @@ class Downlink:
             self.interval = PROBE_AFTER
             self.next_probe = now + self.interval
             return False
-        if self.estimate is not None and self.constrained and now >= self.next_probe:
+        if self.congested and self.constrained and now >= self.next_probe:
             self.trial_until = now + TRIAL
             return True
         return False
@@ -151,3 +166,7 @@ class Downlink:
     def settle(self, allocation: Allocation) -> None:
         self.total = allocation.total
         self.constrained = allocation.constrained
+        if self.congested and not allocation.constrained and self.trial_until is None:
+            self.congested = False  # every tile has what it asks for: free again
+            self.proven = 0.0
+            self.interval = PROBE_AFTER

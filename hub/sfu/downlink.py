@@ -43,13 +43,9 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
         return
     demands: list[Demand] = []
     offered: dict[Leg, list[Layer]] = {}
-    audio = 0.0
     for leg in member.legs:
         source = leg.source
-        if source is None or not source.forwarding or not source.active:
-            continue
-        if leg.kind == "audio":
-            audio += source.layers[0].bitrate
+        if source is None or leg.kind != "video" or not source.forwarding or not source.active:
             continue
         flowing = source.flowing(now)
         if not leg.shown or not flowing:
@@ -60,10 +56,10 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
         rates = [max(layer.bitrate, MIN_RATE) for layer in flowing]
         demands.append(Demand(leg, rates, wanted, priority))
         offered[leg] = flowing
+    # Browsers estimate from the packets carrying abs-send-time, which the hub writes on
+    # video only: the estimate is what video may take, audio is not subtracted again.
     downlink = member.downlink
     budget = downlink.budget()
-    if budget is not None:
-        budget -= audio
     allocation = allocate(demands, budget, probe=downlink.probing(now))
     downlink.settle(allocation)
     touched: set[InboundStream] = set()
@@ -79,6 +75,15 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
     for stream in touched:
         stream.choose_target(now)
     tell_reception(member)
+
+
+def sending(member: MediaParticipant) -> float:
+    """Bits/s of video the viewer is being sent now (its legs' current layers)."""
+    return sum(
+        leg.layer.bitrate
+        for leg in member.legs
+        if leg.kind == "video" and leg.layer is not None and not leg.hidden
+    )
 
 
 def tell_reception(member: MediaParticipant) -> None:

@@ -66,6 +66,9 @@ DEFAULT_REMB = 1_500_000  # bits/s offered to publishers before any subscriber r
 # A simulcast publisher's uplink is not bounded by its viewers' downlinks (each leg takes the
 # layer that fits, docs/simulcast.md): enough for Chromium's three layers at 1280x720.
 SIMULCAST_REMB = 2_500_000
+# A layer no viewer would take for this long is paused at the publisher (it stops encoding
+# it); one a viewer wants is resumed at once.
+UNWATCHED_AFTER = 3.0
 
 _HEADER = struct.Struct("!BBHII")
 _unpack_header = _HEADER.unpack_from
@@ -171,6 +174,7 @@ class InboundStream:
         # The highest flowing layer: what a leg whose viewer said nothing of its tile takes.
         self.target: Layer = self.layers[0]
         self.legs: list[Leg] = []
+        self.encoded: list[str] | None = None  # RIDs the publisher was last asked to send
         self.forwarding = True  # False while the participant is muted (or camera off)
         self.active = True  # False while the publisher does not send this m-line
         self.on_audio_level: Callable[[ParticipantId, int, bool], None] | None = None
@@ -233,6 +237,7 @@ class InboundStream:
         and libwebrtc stops writing MID and RID in a layer's packets once a receiver report
         acknowledged that SSRC, so they could never be learned again (docs/simulcast.md).
         """
+        self.encoded = previous.encoded  # the page keeps the layers it was told to send
         for layer in self.layers:
             old = previous.layer(layer.rid) if layer.rid is not None else None
             if old is None or layer.ssrc is not None:
@@ -310,6 +315,40 @@ class InboundStream:
         self.choose_target(now)
         if was_hidden:
             self.spawn(self.request_keyframe(layer=leg.target))
+
+    def wished(self) -> set[Layer]:
+        """The layers some viewer would take if they were all flowing: its tile's (among
+        layers whose size a keyframe showed), no higher than its bandwidth allows."""
+        sized = [layer for layer in self.layers if layer.width] or self.layers
+        wished: set[Layer] = set()
+        for leg in self.legs:
+            if leg.hidden:
+                continue
+            layer = self.fitting(sized, leg.tile)
+            if leg.ceiling is not None and layer.index > leg.ceiling.index:
+                layer = self.layers[leg.ceiling.index]
+            wished.add(layer)
+        return wished
+
+    def review_encodings(self, now: float) -> list[str] | None:
+        """The RIDs the publisher should encode, when that changed: those a viewer would
+        take, the lowest always (the fallback), and any whose size is still unknown; a layer
+        nobody wants is dropped after UNWATCHED_AFTER seconds."""
+        if not self.simulcast:
+            return None
+        wished = self.wished()
+        rids = []
+        for layer in self.layers:
+            if layer in wished or layer.index == 0 or not layer.width:
+                layer.unwanted_since = None
+            elif layer.unwanted_since is None:
+                layer.unwanted_since = now
+            if layer.unwanted_since is None or now - layer.unwanted_since < UNWATCHED_AFTER:
+                rids.append(layer.rid or "")
+        if rids == (self.encoded or [layer.rid or "" for layer in self.layers]):
+            return None
+        self.encoded = rids
+        return rids
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run `coroutine` as a task this stream keeps alive (asyncio holds weak references)."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection
 
-from hub.sfu.downlink import share_downlink
+from hub.sfu.downlink import sending, share_downlink
 from hub.sfu.forwarder import SfuCounters
 from hub.sfu.rtcp import RtcpFir, RtcpNack, RtcpPli, RtcpRemb, RtcpSr, check_rtcp, parse_compound
 from hub.sfu.rtp import rtp_layout
@@ -182,7 +182,9 @@ async def receive_subscriber_rtcp(
                 if leg is not None:
                     leg.remb = packet.bitrate
             now = time.monotonic()
-            if not member.link and member.downlink.on_estimate(packet.bitrate, now):
+            if member.link:
+                continue
+            if member.downlink.on_estimate(packet.bitrate, now, sending(member)):
                 share_downlink(member, now)
 
 

@@ -47,6 +47,7 @@ class Layer:
         self.bitrate = 0.0  # bits/s, smoothed, from `measure`
         self._octets_then = 0
         self._measured_at: float | None = None
+        self.unwanted_since: float | None = None  # since when no viewer would take it
 
     def restart(self) -> None:
         """Forget the receive statistics: the layer's SSRC changed (a new sequence space)."""

@@ -73,6 +73,8 @@ RtcpHandler = Callable[[bytes], Awaitable[None]]
 SpeakerChanged = Callable[[ParticipantId | None], Awaitable[None]]
 Which = Literal["publish", "subscribe"]
 PeerStateChanged = Callable[[Which, PeerState], None]
+# A publisher's page is asked to encode only these RIDs of the track with this mid.
+EncodingsChanged = Callable[[str, list[str]], None]
 
 
 @dataclass
@@ -178,6 +180,7 @@ class MediaParticipant:
     downlink: Downlink = field(default_factory=Downlink)
     reception: Reception = field(default_factory=dict)
     on_reception: ReceptionChanged | None = None
+    on_encodings: EncodingsChanged | None = None
     # Packet handlers bound to this participant, installed on its connections' transports.
     # Made once: the hooks compare them by identity to install each one only once.
     on_publish_packet: Callable[[bytes, float], None] = field(init=False, repr=False)
@@ -279,6 +282,8 @@ class SfuRoom:
         for leg in member.legs:
             _apply_view(member, leg, now)
         share_downlink(member, now)
+        for stream in {leg.source for leg in member.legs if leg.source is not None}:
+            self._review_encodings(stream, now)
 
     def set_owner_forwarding(self, owner: ParticipantId, *, audio: bool, video: bool) -> None:
         """The same for someone whose streams a cascade link brings (their own hub holds
@@ -313,14 +318,25 @@ class SfuRoom:
         participant_id: ParticipantId,
         on_state: PeerStateChanged,
         on_reception: ReceptionChanged | None = None,
+        on_encodings: EncodingsChanged | None = None,
     ) -> None:
         """Call `on_state` when the peer of one of the participant's connections turns
         suspect, fails (consent expired, DTLS ended) or is connected again, and
         `on_reception` when the quality it receives of a shown video changes (a layer, or
-        paused for lack of bandwidth)."""
+        paused for lack of bandwidth), `on_encodings` when its page should encode other
+        simulcast layers (nobody watches one, or somebody does again)."""
         member = self._participant(participant_id)
         member.on_peer_state = on_state
         member.on_reception = on_reception
+        member.on_encodings = on_encodings
+
+    def _review_encodings(self, stream: InboundStream, now: float) -> None:
+        rids = stream.review_encodings(now)
+        publisher = self.participants.get(stream.publisher)
+        if rids is not None and publisher is not None and publisher.on_encodings is not None:
+            log.info("mid %s: encode %s", stream.mid, ",".join(rids) or "nothing",
+                     extra={"participant_id": publisher.participant_id})  # fmt: skip
+            publisher.on_encodings(stream.mid, rids)
 
     def _peer_state(
         self, member: MediaParticipant, which: Which, pc: RTCPeerConnection, state: PeerState
@@ -701,6 +717,7 @@ class SfuRoom:
                 if stream.active:
                     if stream.simulcast:
                         stream.choose_target(now)  # a layer that stopped is left
+                        self._review_encodings(stream, now)
                     await stream.send_receiver_report()
         if self.speaker.tick(time.monotonic()) and self.on_speaker is not None:
             await self.on_speaker(self.speaker.current)

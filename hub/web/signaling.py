@@ -501,6 +501,15 @@ class Reception(_Message):
     videos: list[ReceivedVideo]
 
 
+class Encodings(_Message):
+    """Encode only these simulcast layers (RIDs) of the track `mid`: nobody watches the
+    others (the lowest is always kept); sent when it changes."""
+
+    type: Literal["encodings"] = "encodings"
+    mid: str
+    rids: list[str]
+
+
 class Restarting(_Message):
     """The hub is stopping (an upgrade, a restart): the socket closes next; come back."""
 
@@ -522,6 +531,7 @@ ServerMessage = (
     | CascadeState
     | ConnectionHealth
     | Reception
+    | Encodings
     | Restarting
     | Error
     | Waiting

@@ -401,7 +401,7 @@ class Connection:
             self.meeting_id, presence, self.send_frame, self.close, locked=self.meeting.locked
         )
         self.room = self.app[SFU].acquire(self.meeting_id)
-        self.room.watch(participant_id, self._on_peer_state, self._on_reception)
+        self.room.watch(participant_id, self._on_peer_state, self._on_reception, self._on_encodings)
         if self.room.on_speaker is None:
             self.room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
         others = [
@@ -449,6 +449,9 @@ class Connection:
             for (person, source), quality in reception.items()
         ]
         self._tasks.spawn(self._send_quietly(sig.Reception(videos=videos)))
+
+    def _on_encodings(self, mid: str, rids: list[str]) -> None:
+        self._tasks.spawn(self._send_quietly(sig.Encodings(mid=mid, rids=rids)))
 
     async def _send_quietly(self, message: sig.ServerMessage) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):

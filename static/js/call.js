@@ -307,6 +307,8 @@ export class Call {
       case "muted": return this.mutedBy(message);
       case "cascade": return this.cascadeState(message);
       case "media_state": return this.mediaState(message);
+      case "encodings":
+        return this.publish && this.publish.encodeOnly(message.mid, message.rids).catch(logError("publish"));
       case "reception":
         // What the hub forwards of each video this page shows: a layer, or paused when our
         // connection cannot carry it.

@@ -118,6 +118,27 @@ export class PublishConnection {
     this.stopWatch = watchIce(this.pc, () => onTrouble(), () => onRecovered(), onUnsteady);
   }
 
+  /**
+   * Encode only these simulcast layers of the track `mid` (the hub's `encodings`: nobody
+   * watches the others); the browser then stops spending CPU and uplink on them.
+   */
+  async encodeOnly(mid, rids) {
+    const transceiver = [this.camera, this.screen].find((t) => t && t.mid === mid);
+    if (!transceiver) return;
+    const sender = transceiver.sender;
+    const parameters = sender.getParameters();
+    if (!parameters.encodings || parameters.encodings.length < 2) return;
+    let changed = false;
+    for (const encoding of parameters.encodings) {
+      const active = rids.includes(encoding.rid);
+      if (encoding.active !== active) {
+        encoding.active = active;
+        changed = true;
+      }
+    }
+    if (changed) await sender.setParameters(parameters);
+  }
+
   /** What each sending transceiver carries, for publish_offer.tracks. */
   tracks() {
     const tracks = [];

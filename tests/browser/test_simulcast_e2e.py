@@ -82,7 +82,8 @@ def outbound(page: Page) -> dict[str, dict[str, Any]]:
 
 def set_active_layers(page: Page, rids: str) -> None:
     """Start or stop the publisher's encodings, as Chromium itself does when bandwidth
-    falls: the layers in `rids` are sent, the others not."""
+    falls: the layers in `rids` are sent, the others not, whatever the hub asks for (its
+    `encodings` messages are ignored from then on, as by a publisher that cannot send)."""
     page.evaluate(
         """async (rids) => {
           const sender = window.visioDebug.publishPc().getTransceivers()
@@ -92,7 +93,9 @@ def set_active_layers(page: Page, rids: str) -> None:
           for (const encoding of parameters.encodings) {
             encoding.active = rids.includes(encoding.rid);
           }
-          await sender.setParameters(parameters);
+          sender.ownSetParameters = sender.ownSetParameters || sender.setParameters.bind(sender);
+          sender.setParameters = async () => {};
+          await sender.ownSetParameters(parameters);
         }""",
         rids,
     )
@@ -297,6 +300,17 @@ def test_each_viewer_gets_the_layer_of_its_tile_and_no_video_while_its_page_is_h
         label = viewer.get_attribute(f"{tile} .tile-quality", "aria-label")
         assert label == f"Qualité reçue : {quality[1]}"
 
+        # Nobody watches the 1280-wide layer now: the hub asks the publisher's page to stop
+        # encoding it (after 3 s), and to start again when the tile grows (below).
+        deadline = time.monotonic() + 10
+        while True:
+            before = outbound(publisher).get("f", {}).get("bytes", 0)
+            publisher.wait_for_timeout(1000)
+            if outbound(publisher).get("f", {}).get("bytes", 0) - before < 1000:
+                break
+            assert time.monotonic() < deadline, "the publisher still encodes the top layer"
+        unwatched_s = time.monotonic() - deadline + 10
+
         viewer.set_viewport_size({"width": 1600, "height": 1000})
         enlarged = time.monotonic()
         # The page lays its tiles out again on its ResizeObserver: read the tile after that.
@@ -329,7 +343,8 @@ def test_each_viewer_gets_the_layer_of_its_tile_and_no_video_while_its_page_is_h
         back_s = time.monotonic() - shown
         assert camera["frameWidth"] == 1280
         print(
-            f"\ntile {small_tile} -> {small} wide; enlarged to {large_tile} -> 1280 wide in "
+            f"\ntop layer stopped at the publisher {unwatched_s:.1f} s after the small tile; "
+            f"tile {small_tile} -> {small} wide; enlarged to {large_tile} -> 1280 wide in "
             f"{up_s:.2f} s; hidden: {forwarded:.0f} video packets in 2 s, {audio} audio "
             f"packets; shown again: 1280 wide in {back_s:.2f} s"
         )
