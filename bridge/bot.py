@@ -712,8 +712,9 @@ class MatrixBot(VisioCommands):
     async def refuse(self, context: CommandContext, call: CommandCall) -> None:
         number = call.number("number")
         assert number is not None  # a required argument
-        name = await self.hub.refuse(context.room_id, number, by=context.sender)
-        await self._answer(context, texts.refused(name, call.text("reason"), context.language))
+        reason = call.text("reason")
+        name = await self.hub.refuse(context.room_id, number, by=context.sender, reason=reason)
+        await self._answer(context, texts.refused(name, reason, context.language))
 
     async def mute(self, context: CommandContext, call: CommandCall) -> None:
         name = await self.hub.mute(context.room_id, call.text("name") or "", by=context.sender)

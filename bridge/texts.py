@@ -41,7 +41,10 @@ def _colon(language: Language) -> str:
 
 def _waiting_line(person: Waiting, language: Language) -> str:
     french, english = _KINDS[person.kind]
-    return f"  {person.number}. {person.name} ({say(language, french, english)})"
+    line = f"  {person.number}. {person.name} ({say(language, french, english)})"
+    if person.message:
+        line += say(language, f" — « {person.message} »", f" — “{person.message}”")
+    return line
 
 
 def status_text(meeting: RoomMeeting, language: Language, prefix: str) -> str:

@@ -160,6 +160,16 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.name_label": "Votre nom",
         "meeting.name_hint": "Les autres participants le voient.",
         "meeting.name_required": "Indiquez votre nom pour rejoindre.",
+        "meeting.knock_label": "Message pour les organisateurs (facultatif)",
+        "meeting.knock_hint": (
+            "Ils le lisent si vous devez attendre qu'on vous fasse entrer : qui vous êtes, "
+            "pourquoi vous venez. 200 caractères au plus, en texte simple."
+        ),
+        "meeting.note.markup": "Écrivez du texte simple, sans balises HTML (<…>).",
+        "meeting.note.control": (
+            "Ce texte contient des caractères de contrôle invisibles : retapez-le."
+        ),
+        "meeting.note.too_long": "200 caractères au plus.",
         "meeting.preview_label": "Aperçu de votre caméra",
         "meeting.preview_off": "Caméra coupée",
         "meeting.camera_select": "Caméra",
@@ -293,6 +303,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.denied.text": (
             "Un organisateur n'a pas accepté votre demande d'accès à cette réunion."
         ),
+        "meeting.denied.reason": "Motif donné par l'organisateur : « {reason} »",
         "meeting.removed.heading": "Vous avez été retiré de la réunion",
         "meeting.removed.text": "Un organisateur vous a retiré de la réunion.",
         "meeting.rate_limited": "Trop de tentatives, réessayez dans {seconds} s.",
@@ -327,6 +338,8 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.lobby.kind.local": "agent connecté",
         "meeting.lobby.kind.matrix": "Matrix",
         "meeting.lobby.kind.partner": "partenaire",
+        "meeting.lobby.message": "Son message : « {message} »",
+        "meeting.lobby.reason_label": "Motif si vous refusez (facultatif, la personne le lit)",
         "meeting.role.owner": "organisateur",
         "meeting.role.moderator": "modérateur",
         "meeting.moderation.actions": "Actions",
@@ -494,6 +507,14 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.name_label": "Your name",
         "meeting.name_hint": "Other participants see it.",
         "meeting.name_required": "Enter your name to join.",
+        "meeting.knock_label": "Message for the organisers (optional)",
+        "meeting.knock_hint": (
+            "They read it if you must wait to be let in: who you are, why you come. 200 "
+            "characters at most, plain text."
+        ),
+        "meeting.note.markup": "Write plain text, without HTML tags (<…>).",
+        "meeting.note.control": "This text contains invisible control characters: type it again.",
+        "meeting.note.too_long": "200 characters at most.",
         "meeting.preview_label": "Your camera preview",
         "meeting.preview_off": "Camera off",
         "meeting.camera_select": "Camera",
@@ -623,6 +644,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.waiting.disconnected": "The connection to the waiting room is lost.",
         "meeting.denied.heading": "Access refused",
         "meeting.denied.text": "An organiser did not accept your request to join this meeting.",
+        "meeting.denied.reason": "Reason given by the organiser: “{reason}”",
         "meeting.removed.heading": "You were removed from the meeting",
         "meeting.removed.text": "An organiser removed you from the meeting.",
         "meeting.rate_limited": "Too many attempts, try again in {seconds} s.",
@@ -655,6 +677,8 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.lobby.kind.local": "signed-in agent",
         "meeting.lobby.kind.matrix": "Matrix",
         "meeting.lobby.kind.partner": "partner",
+        "meeting.lobby.message": "Their message: “{message}”",
+        "meeting.lobby.reason_label": "Reason if you refuse (optional, the person reads it)",
         "meeting.role.owner": "organiser",
         "meeting.role.moderator": "moderator",
         "meeting.moderation.actions": "Actions",

@@ -185,9 +185,15 @@ async def test_the_lobby_is_shown_in_the_room_and_worked_by_number(
     jeanne, paul = await room.guest("Jeanne Invitée"), await room.guest("Paul")
     try:
         knocked = now_ms()
-        assert (await jeanne.knock(audio=False, video=False))["type"] == "waiting"
+        message = "Experte budget,\n invitée par Alice"
+        assert (await jeanne.knock(audio=False, video=False, message=message))["type"] == "waiting"
         shown = await room.status_edited(
-            lambda text: "1. Jeanne Invitée (invité)" in text, "Jeanne shown waiting", knocked
+            lambda text: (
+                "1. Jeanne Invitée (invité) — « Experte budget, invitée par Alice »\n"
+                in text + "\n"
+            ),
+            "Jeanne shown waiting, with her message",
+            knocked,
         )
         knock_latency = (shown["origin_server_ts"] - knocked) / 1000
         assert "En attente (1)" in text_of(shown)
@@ -204,14 +210,21 @@ async def test_the_lobby_is_shown_in_the_room_and_worked_by_number(
         assert await room.ask(room.alice, "!visio admit Jeanne") == (
             "« Jeanne » n'est pas un numéro du hall : donnez celui du message d'état ou « tous »."
         )
+        assert await room.ask(room.alice, "!visio refuse 2 <b>non</b>") == (
+            "Le motif contient du HTML (<…>) : écrivez du texte simple. Personne n'a été refusé."
+        )
         status = await room.ask(room.alice, "!visio status")
         assert "En attente (2)" in status and "1. Jeanne Invitée" in status
+        assert "2. Paul (invité)\n" in status + "\n"  # no message, no dash
         assert not any(m["type"] in ("welcome", "denied") for m in jeanne.messages[1:])
+        assert not any(m["type"] in ("welcome", "denied") for m in paul.messages[1:])
 
         asked = now_ms()
         refused = await room.ask(room.alice, "!visio refuse 2 pas prévu")
         assert refused == "Paul n'est pas admis(e) (pas prévu)."
-        assert (await paul.wait_for("denied"))["reason"] == "denied"
+        assert await paul.wait_for("denied") == {
+            "type": "denied", "reason": "denied", "message": "pas prévu"
+        }  # fmt: skip
         gone = await room.status_edited(
             lambda text: "Paul" not in text and "1. Jeanne" in text, "Paul gone", asked
         )
