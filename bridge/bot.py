@@ -33,6 +33,7 @@ from nio import (
     InviteMemberEvent,
     LoginResponse,
     MegolmEvent,
+    RoomGetStateEventResponse,
     RoomMemberEvent,
     RoomMessageText,
     RoomPutStateResponse,
@@ -74,6 +75,10 @@ SYNC_TIMEOUT_MS = 30_000
 MAX_BACKOFF = 60.0
 WIDGET_EVENT = "im.vector.modular.widgets"
 LAYOUT_EVENT = "io.element.widgets.layout"
+# The live status message is pinned while the meeting runs: Element and Tchap show a room's
+# pins in a banner under its header. (Their "call in progress" header and room-list marks are
+# Element Call's own, and joining from them starts Element Call, not this hub: README, Tchap.)
+PINNED_EVENT = "m.room.pinned_events"
 STATUS_DELAY = 0.5  # seconds: joins and leaves this close together make one status edit
 UNDECRYPTED_KEEP = 600.0  # seconds an undecryptable command is retried
 MAX_UNDECRYPTED = 200
@@ -477,6 +482,21 @@ class MatrixBot(VisioCommands):
         log.warning("matrix bot: %s in %s refused: %s", event_type, room_id, response.message)
         return False
 
+    async def pin(self, room_id: str, event_id: str, pinned: bool) -> None:
+        """Pin or unpin one event, keeping every other pin of the room as it is."""
+        answer = await self.client.room_get_state_event(room_id, PINNED_EVENT, "")
+        if isinstance(answer, RoomGetStateEventResponse) and "errcode" not in answer.content:
+            listed = answer.content.get("pinned")
+            before = [e for e in listed if isinstance(e, str)] if isinstance(listed, list) else []
+        elif getattr(answer, "status_code", None) == "M_NOT_FOUND":
+            before = []  # nothing pinned yet
+        else:
+            log.warning("matrix bot: pinned events of %s unreadable: %s", room_id, answer)
+            return
+        after = [e for e in before if e != event_id] + ([event_id] if pinned else [])
+        if after != before:
+            await self.put_state(room_id, PINNED_EVENT, {"pinned": after}, "")
+
     # --- Meetings in the room -----------------------------------------------------------------
 
     async def show_meeting(self, meeting: RoomMeeting, reply_to: str | None) -> None:
@@ -502,6 +522,8 @@ class MatrixBot(VisioCommands):
         status_id = await self.notice(meeting.room_id, self._status(meeting, language), reply_to)
         if status_id is not None:
             await self.hub.remember_status(meeting.room_id, meeting.meeting_id, status_id)
+            if embedded:  # the bot may change the room's state
+                await self.pin(meeting.room_id, status_id, True)
             # Whoever knocked while the message was on its way found no id to edit.
             now = await self.hub.room_meeting(meeting.room_id)
             if now is not None and (now.participants, now.waiting, now.locked) != (
@@ -542,6 +564,7 @@ class MatrixBot(VisioCommands):
                 language = await self.language_of(summary.room_id)
                 await self.put_state(summary.room_id, WIDGET_EVENT, {}, summary.widget_id)
                 if summary.status_event_id:
+                    await self.pin(summary.room_id, summary.status_event_id, False)
                     await self.edit(
                         summary.room_id,
                         summary.status_event_id,
@@ -689,8 +712,9 @@ class MatrixBot(VisioCommands):
     async def refuse(self, context: CommandContext, call: CommandCall) -> None:
         number = call.number("number")
         assert number is not None  # a required argument
-        name = await self.hub.refuse(context.room_id, number, by=context.sender)
-        await self._answer(context, texts.refused(name, call.text("reason"), context.language))
+        reason = call.text("reason")
+        name = await self.hub.refuse(context.room_id, number, by=context.sender, reason=reason)
+        await self._answer(context, texts.refused(name, reason, context.language))
 
     async def mute(self, context: CommandContext, call: CommandCall) -> None:
         name = await self.hub.mute(context.room_id, call.text("name") or "", by=context.sender)

@@ -135,8 +135,8 @@ class HttpHub:
         body = _body(wire.AdmitWaiting, numbers=chosen, by=by)
         return (await self._reply(wire.NamesReply, "POST", room_id, "admit", body)).names
 
-    async def refuse(self, room_id: str, number: int, *, by: str) -> str:
-        body = _body(wire.RefuseWaiting, number=number, by=by)
+    async def refuse(self, room_id: str, number: int, *, by: str, reason: str | None = None) -> str:
+        body = _body(wire.RefuseWaiting, number=number, by=by, reason=reason)
         return (await self._reply(wire.NameReply, "POST", room_id, "refuse", body)).name
 
     async def room_language(self, room_id: str) -> Language:

@@ -67,6 +67,7 @@ class Waiting:
     number: int
     name: str
     kind: WaitingKind
+    message: str | None = None  # what they wrote for the moderators when knocking
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,9 @@ class HubPort(Protocol):
         hub's own lobby decision; their names. An unknown number changes nothing."""
         ...
 
-    async def refuse(self, room_id: str, number: int, *, by: str) -> str:
-        """Turn away the person waiting under that number; their name."""
+    async def refuse(self, room_id: str, number: int, *, by: str, reason: str | None = None) -> str:
+        """Turn away the person waiting under that number, telling them `reason` if given;
+        their name. A reason the hub will not pass on is refused and changes nothing."""
         ...
 
     async def room_language(self, room_id: str) -> Language:

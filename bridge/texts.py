@@ -1,5 +1,6 @@
-"""What the bot writes in rooms, in the room's one language (French unless the room chose
-English). Pure functions: every sentence the bot sends is here, both languages side by side.
+"""What the bot writes in rooms, laid out in the room's one language (French unless the room
+chose English). Pure functions: every sentence comes from the hub's one catalog
+(hub/i18n.py, keys `bot.*`), as the pages' do; only the layout of the lines is here.
 
 Every user-supplied value (titles, names) arrives here already limited in length by the hub;
 these functions only lay the sentences out.
@@ -10,21 +11,15 @@ from __future__ import annotations
 import datetime as dt
 
 from bridge.commands import PARIS
-from bridge.hub_port import Language, MeetingSummary, RoomMeeting, Waiting, WaitingKind
+from bridge.hub_port import Language, MeetingSummary, RoomMeeting, Waiting
+from hub.i18n import Text, say
 
 MAX_LISTED = 20  # names listed in a status or summary before "(+N)"
 
-_KINDS: dict[WaitingKind, tuple[str, str]] = {
-    "agent": ("agent", "agent"),
-    "guest": ("invité", "guest"),
-    "matrix": ("Matrix", "Matrix"),
-    "partner": ("partenaire", "partner"),
-}
 
-
-def say(language: Language, french: str, english: str) -> str:
-    """The sentence of the room's language."""
-    return french if language == "fr" else english
+def write(language: Language, key: str, **values: object) -> str:
+    """The catalog's sentence `bot.<key>` in the room's language, its placeholders filled."""
+    return say(language, Text(f"bot.{key}", {name: str(value) for name, value in values.items()}))
 
 
 def _names(names: tuple[str, ...]) -> str:
@@ -35,37 +30,30 @@ def _names(names: tuple[str, ...]) -> str:
     return f"{shown} (+{more})" if more > 0 else shown
 
 
-def _colon(language: Language) -> str:
-    return " :" if language == "fr" else ":"
-
-
 def _waiting_line(person: Waiting, language: Language) -> str:
-    french, english = _KINDS[person.kind]
-    return f"  {person.number}. {person.name} ({say(language, french, english)})"
+    line = f"  {person.number}. {person.name} ({write(language, f'kind.{person.kind}')})"
+    if person.message:
+        return write(language, "status.message", line=line, message=person.message)
+    return line
 
 
 def status_text(meeting: RoomMeeting, language: Language, prefix: str) -> str:
     """The live status message: the link, who is in, who waits under which number. Edited
     on every change."""
-    c = _colon(language)
-    lock = say(language, " — verrouillée", " — locked") if meeting.locked else ""
+    heading = "status.locked" if meeting.locked else "status.on"
     lines = [
-        say(language, f"Réunion « {meeting.title} » en cours", f"Meeting “{meeting.title}” on")
-        + lock,
-        f"{say(language, 'Lien', 'Link')}{c} {meeting.url}",
+        write(language, heading, title=meeting.title),
+        write(language, "status.link", url=meeting.url),
         *_partner_lines(meeting, language),
-        f"{say(language, 'Présents', 'In the call')} ({len(meeting.participants)}){c} "
-        + _names(meeting.participants),
+        write(
+            language,
+            "status.present",
+            count=len(meeting.participants),
+            names=_names(meeting.participants),
+        ),
     ]
     if meeting.waiting:
-        lines.append(
-            say(
-                language,
-                f"En attente ({len(meeting.waiting)}) — « {prefix} admit N », "
-                f"« {prefix} refuse N » :",
-                f"Waiting ({len(meeting.waiting)}) — “{prefix} admit N”, “{prefix} refuse N”:",
-            )
-        )
+        lines.append(write(language, "status.waiting", count=len(meeting.waiting), prefix=prefix))
         lines += [_waiting_line(person, language) for person in meeting.waiting[:MAX_LISTED]]
         if len(meeting.waiting) > MAX_LISTED:
             lines.append(f"  (+{len(meeting.waiting) - MAX_LISTED})")
@@ -73,45 +61,42 @@ def status_text(meeting: RoomMeeting, language: Language, prefix: str) -> str:
 
 
 def ended_status_text(summary: MeetingSummary, language: Language) -> str:
-    return say(
-        language, f"Réunion « {summary.title} » terminée", f"Meeting “{summary.title}” ended"
-    )
+    return write(language, "ended", title=summary.title)
 
 
 def duration_text(started: dt.datetime | None, ended: dt.datetime, language: Language) -> str:
     """`1 h 05 min`, `12 min`, `moins d'une minute`."""
     if started is None:
-        return say(language, "personne n'est venu", "nobody came")
+        return write(language, "duration.nobody")
     minutes = int((ended - started).total_seconds() // 60)
     if minutes < 1:
-        return say(language, "moins d'une minute", "under a minute")
+        return write(language, "duration.under_a_minute")
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
 def summary_text(summary: MeetingSummary, language: Language) -> str:
-    c = _colon(language)
+    duration = duration_text(summary.started_at, summary.ended_at, language)
     lines = [
         ended_status_text(summary, language) + ".",
-        f"{say(language, 'Durée', 'Duration')}{c} "
-        + duration_text(summary.started_at, summary.ended_at, language),
-        f"Participants{c} {summary.participant_count}",
+        write(language, "summary.duration", duration=duration),
+        write(language, "summary.participants", count=summary.participant_count),
     ]
     if summary.names:
-        lines.append(f"{say(language, 'Noms', 'Names')}{c} {_names(summary.names)}")
+        lines.append(write(language, "summary.names", names=_names(summary.names)))
     return "\n".join(lines)
 
 
 def _partner_lines(meeting: RoomMeeting, language: Language) -> list[str]:
     return [
-        say(language, f"Agents {link.label} : ", f"{link.label} staff: ") + link.url
+        write(language, "partner_link", label=link.label, url=link.url)
         for link in meeting.partner_links
     ]
 
 
 def link_text(meeting: RoomMeeting, language: Language) -> str:
-    first = say(language, f"Réunion « {meeting.title} » : ", f"Meeting “{meeting.title}”: ")
-    return "\n".join([first + meeting.url, *_partner_lines(meeting, language)])
+    first = write(language, "link", title=meeting.title, url=meeting.url)
+    return "\n".join([first, *_partner_lines(meeting, language)])
 
 
 def paris_time(when: dt.datetime) -> str:
@@ -119,25 +104,13 @@ def paris_time(when: dt.datetime) -> str:
 
 
 def scheduled_text(when: dt.datetime, title: str | None, language: Language) -> str:
-    if language == "fr":
-        name = f" « {title} »" if title else ""
-        return (
-            f"Réunion{name} planifiée le {paris_time(when)} (heure de Paris) : le lien sera "
-            "publié ici à l'heure."
-        )
-    name = f" “{title}”" if title else ""
-    return (
-        f"Meeting{name} scheduled for {paris_time(when)} (Paris time): the link will be posted "
-        "here when it starts."
-    )
+    if title:
+        return write(language, "scheduled_titled", title=title, when=paris_time(when))
+    return write(language, "scheduled", when=paris_time(when))
 
 
 def reminder_text(meeting: RoomMeeting, language: Language) -> str:
-    return say(
-        language,
-        f"C'est l'heure de la réunion « {meeting.title} » : {meeting.url}",
-        f"The meeting “{meeting.title}” starts now: {meeting.url}",
-    )
+    return write(language, "reminder", title=meeting.title, url=meeting.url)
 
 
 def chat_line(name: str, text: str) -> str:
@@ -149,88 +122,53 @@ def chat_line(name: str, text: str) -> str:
 
 
 def moderators_only(language: Language) -> str:
-    return say(
-        language,
-        "Cette commande est réservée aux modérateurs du salon.",
-        "This command is for the room's moderators.",
-    )
+    return write(language, "moderators_only")
 
 
 def internal_error(reference: str, language: Language) -> str:
-    return say(
-        language,
-        f"Erreur interne, référence {reference}.",
-        f"Internal error, reference {reference}.",
-    )
+    return write(language, "internal_error", reference=reference)
 
 
 def make_me_moderator(language: Language) -> str:
-    return say(
-        language,
-        "Pour afficher la réunion dans le salon, donnez-moi le rôle de modérateur.",
-        "To show the meeting in the room, make me a moderator.",
-    )
+    return write(language, "make_me_moderator")
 
 
 def already_on(meeting: RoomMeeting, language: Language) -> str:
-    return say(
-        language,
-        f"Une réunion est déjà en cours dans ce salon : {meeting.url}",
-        f"A meeting is already on in this room: {meeting.url}",
-    )
+    return write(language, "already_on", url=meeting.url)
 
 
 def invited(user_id: str, meeting: RoomMeeting, language: Language) -> str:
-    return say(
-        language,
-        f"{user_id} peut entrer sans attendre : {meeting.url}",
-        f"{user_id} may join without waiting: {meeting.url}",
-    )
+    return write(language, "invited", user=user_id, url=meeting.url)
 
 
 def not_in_room(target: str, language: Language) -> str:
-    return say(
-        language,
-        f"Je ne suis pas dans le salon {target} : invitez-moi d'abord.",
-        f"I am not in the room {target}: invite me there first.",
-    )
+    return write(language, "not_in_room", target=target)
 
 
 def link_sent(target: str, language: Language) -> str:
-    return say(language, f"Lien envoyé dans {target}.", f"Link sent to {target}.")
+    return write(language, "link_sent", target=target)
 
 
 def locked(is_locked: bool, language: Language) -> str:
-    if is_locked:
-        return say(
-            language,
-            "Réunion verrouillée : les nouveaux arrivants attendent dans le hall.",
-            "Meeting locked: newcomers wait in the lobby.",
-        )
-    return say(language, "Réunion déverrouillée.", "Meeting unlocked.")
+    return write(language, "locked" if is_locked else "unlocked")
 
 
 def admitted(names: list[str], language: Language) -> str:
     if not names:
-        return say(language, "Personne n'attendait plus.", "Nobody was waiting any more.")
+        return write(language, "admitted.nobody")
     listed = _names(tuple(names))
-    if len(names) == 1:
-        return say(language, f"{listed} est entré(e).", f"{listed} was let in.")
-    return say(language, f"Entrés : {listed}.", f"Let in: {listed}.")
+    return write(language, "admitted.one" if len(names) == 1 else "admitted.many", names=listed)
 
 
 def refused(name: str, reason: str | None, language: Language) -> str:
-    why = f" ({reason})" if reason else ""
-    return say(language, f"{name} n'est pas admis(e){why}.", f"{name} was turned away{why}.")
+    if reason:
+        return write(language, "refused_because", name=name, reason=reason)
+    return write(language, "refused", name=name)
 
 
 def muted(name: str, language: Language) -> str:
-    return say(language, f"Micro de {name} coupé.", f"{name}'s microphone is muted.")
+    return write(language, "muted", name=name)
 
 
 def language_set(language: Language) -> str:
-    return say(
-        language,
-        "Je parlerai français dans ce salon.",
-        "I will write in English in this room.",
-    )
+    return write(language, "language_set")

@@ -87,6 +87,8 @@ class AdmitWaiting(_Body):
 class RefuseWaiting(_Body):
     number: LobbyNumber
     by: UserId
+    # Checked by the hub, as in process (a bad reason gets the room's precise refusal).
+    reason: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
 
 
 class SetLanguage(_Body):

@@ -160,6 +160,16 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.name_label": "Votre nom",
         "meeting.name_hint": "Les autres participants le voient.",
         "meeting.name_required": "Indiquez votre nom pour rejoindre.",
+        "meeting.knock_label": "Message pour les organisateurs (facultatif)",
+        "meeting.knock_hint": (
+            "Ils le lisent si vous devez attendre qu'on vous fasse entrer : qui vous êtes, "
+            "pourquoi vous venez. 200 caractères au plus, en texte simple."
+        ),
+        "meeting.note.markup": "Écrivez du texte simple, sans balises HTML (<…>).",
+        "meeting.note.control": (
+            "Ce texte contient des caractères de contrôle invisibles : retapez-le."
+        ),
+        "meeting.note.too_long": "200 caractères au plus.",
         "meeting.preview_label": "Aperçu de votre caméra",
         "meeting.preview_off": "Caméra coupée",
         "meeting.camera_select": "Caméra",
@@ -297,6 +307,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.denied.text": (
             "Un organisateur n'a pas accepté votre demande d'accès à cette réunion."
         ),
+        "meeting.denied.reason": "Motif donné par l'organisateur : « {reason} »",
         "meeting.removed.heading": "Vous avez été retiré de la réunion",
         "meeting.removed.text": "Un organisateur vous a retiré de la réunion.",
         "meeting.rate_limited": "Trop de tentatives, réessayez dans {seconds} s.",
@@ -331,6 +342,8 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.lobby.kind.local": "agent connecté",
         "meeting.lobby.kind.matrix": "Matrix",
         "meeting.lobby.kind.partner": "partenaire",
+        "meeting.lobby.message": "Son message : « {message} »",
+        "meeting.lobby.reason_label": "Motif si vous refusez (facultatif, la personne le lit)",
         "meeting.role.owner": "organisateur",
         "meeting.role.moderator": "modérateur",
         "meeting.moderation.actions": "Actions",
@@ -369,6 +382,53 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "Les réunions ont besoin de JavaScript pour la caméra et le micro. Activez "
             "JavaScript dans votre navigateur puis rechargez la page."
         ),
+        # --- the Matrix bot (bridge/texts.py lays these out) ---
+        "bot.kind.agent": "agent",
+        "bot.kind.guest": "invité",
+        "bot.kind.matrix": "Matrix",
+        "bot.kind.partner": "partenaire",
+        "bot.status.on": "Réunion « {title} » en cours",
+        "bot.status.locked": "Réunion « {title} » en cours — verrouillée",
+        "bot.status.link": "Lien : {url}",
+        "bot.status.present": "Présents ({count}) : {names}",
+        "bot.status.waiting": (
+            "En attente ({count}) — « {prefix} admit N », « {prefix} refuse N » :"
+        ),
+        "bot.status.message": "{line} — « {message} »",
+        "bot.partner_link": "Agents {label} : {url}",
+        "bot.ended": "Réunion « {title} » terminée",
+        "bot.duration.nobody": "personne n'est venu",
+        "bot.duration.under_a_minute": "moins d'une minute",
+        "bot.summary.duration": "Durée : {duration}",
+        "bot.summary.participants": "Participants : {count}",
+        "bot.summary.names": "Noms : {names}",
+        "bot.link": "Réunion « {title} » : {url}",
+        "bot.scheduled": (
+            "Réunion planifiée le {when} (heure de Paris) : le lien sera publié ici à l'heure."
+        ),
+        "bot.scheduled_titled": (
+            "Réunion « {title} » planifiée le {when} (heure de Paris) : le lien sera publié "
+            "ici à l'heure."
+        ),
+        "bot.reminder": "C'est l'heure de la réunion « {title} » : {url}",
+        "bot.moderators_only": "Cette commande est réservée aux modérateurs du salon.",
+        "bot.internal_error": "Erreur interne, référence {reference}.",
+        "bot.make_me_moderator": (
+            "Pour afficher la réunion dans le salon, donnez-moi le rôle de modérateur."
+        ),
+        "bot.already_on": "Une réunion est déjà en cours dans ce salon : {url}",
+        "bot.invited": "{user} peut entrer sans attendre : {url}",
+        "bot.not_in_room": "Je ne suis pas dans le salon {target} : invitez-moi d'abord.",
+        "bot.link_sent": "Lien envoyé dans {target}.",
+        "bot.locked": "Réunion verrouillée : les nouveaux arrivants attendent dans le hall.",
+        "bot.unlocked": "Réunion déverrouillée.",
+        "bot.admitted.nobody": "Personne n'attendait plus.",
+        "bot.admitted.one": "{names} est entré(e).",
+        "bot.admitted.many": "Entrés : {names}.",
+        "bot.refused": "{name} n'est pas admis(e).",
+        "bot.refused_because": "{name} n'est pas admis(e) ({reason}).",
+        "bot.muted": "Micro de {name} coupé.",
+        "bot.language_set": "Je parlerai français dans ce salon.",
     },
     "en": {
         "site.name": "Visio",
@@ -498,6 +558,14 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.name_label": "Your name",
         "meeting.name_hint": "Other participants see it.",
         "meeting.name_required": "Enter your name to join.",
+        "meeting.knock_label": "Message for the organisers (optional)",
+        "meeting.knock_hint": (
+            "They read it if you must wait to be let in: who you are, why you come. 200 "
+            "characters at most, plain text."
+        ),
+        "meeting.note.markup": "Write plain text, without HTML tags (<…>).",
+        "meeting.note.control": "This text contains invisible control characters: type it again.",
+        "meeting.note.too_long": "200 characters at most.",
         "meeting.preview_label": "Your camera preview",
         "meeting.preview_off": "Camera off",
         "meeting.camera_select": "Camera",
@@ -631,6 +699,7 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.waiting.disconnected": "The connection to the waiting room is lost.",
         "meeting.denied.heading": "Access refused",
         "meeting.denied.text": "An organiser did not accept your request to join this meeting.",
+        "meeting.denied.reason": "Reason given by the organiser: “{reason}”",
         "meeting.removed.heading": "You were removed from the meeting",
         "meeting.removed.text": "An organiser removed you from the meeting.",
         "meeting.rate_limited": "Too many attempts, try again in {seconds} s.",
@@ -663,6 +732,8 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
         "meeting.lobby.kind.local": "signed-in agent",
         "meeting.lobby.kind.matrix": "Matrix",
         "meeting.lobby.kind.partner": "partner",
+        "meeting.lobby.message": "Their message: “{message}”",
+        "meeting.lobby.reason_label": "Reason if you refuse (optional, the person reads it)",
         "meeting.role.owner": "organiser",
         "meeting.role.moderator": "moderator",
         "meeting.moderation.actions": "Actions",
@@ -699,6 +770,50 @@ CATALOG: Final[dict[str, dict[str, str]]] = {
             "Meetings need JavaScript for the camera and microphone. Turn JavaScript on in your "
             "browser, then reload the page."
         ),
+        # --- the Matrix bot (bridge/texts.py lays these out) ---
+        "bot.kind.agent": "agent",
+        "bot.kind.guest": "guest",
+        "bot.kind.matrix": "Matrix",
+        "bot.kind.partner": "partner",
+        "bot.status.on": "Meeting “{title}” on",
+        "bot.status.locked": "Meeting “{title}” on — locked",
+        "bot.status.link": "Link: {url}",
+        "bot.status.present": "In the call ({count}): {names}",
+        "bot.status.waiting": "Waiting ({count}) — “{prefix} admit N”, “{prefix} refuse N”:",
+        "bot.status.message": "{line} — “{message}”",
+        "bot.partner_link": "{label} staff: {url}",
+        "bot.ended": "Meeting “{title}” ended",
+        "bot.duration.nobody": "nobody came",
+        "bot.duration.under_a_minute": "under a minute",
+        "bot.summary.duration": "Duration: {duration}",
+        "bot.summary.participants": "Participants: {count}",
+        "bot.summary.names": "Names: {names}",
+        "bot.link": "Meeting “{title}”: {url}",
+        "bot.scheduled": (
+            "Meeting scheduled for {when} (Paris time): the link will be posted here when it "
+            "starts."
+        ),
+        "bot.scheduled_titled": (
+            "Meeting “{title}” scheduled for {when} (Paris time): the link will be posted here "
+            "when it starts."
+        ),
+        "bot.reminder": "The meeting “{title}” starts now: {url}",
+        "bot.moderators_only": "This command is for the room's moderators.",
+        "bot.internal_error": "Internal error, reference {reference}.",
+        "bot.make_me_moderator": "To show the meeting in the room, make me a moderator.",
+        "bot.already_on": "A meeting is already on in this room: {url}",
+        "bot.invited": "{user} may join without waiting: {url}",
+        "bot.not_in_room": "I am not in the room {target}: invite me there first.",
+        "bot.link_sent": "Link sent to {target}.",
+        "bot.locked": "Meeting locked: newcomers wait in the lobby.",
+        "bot.unlocked": "Meeting unlocked.",
+        "bot.admitted.nobody": "Nobody was waiting any more.",
+        "bot.admitted.one": "{names} was let in.",
+        "bot.admitted.many": "Let in: {names}.",
+        "bot.refused": "{name} was turned away.",
+        "bot.refused_because": "{name} was turned away ({reason}).",
+        "bot.muted": "{name}'s microphone is muted.",
+        "bot.language_set": "I will write in English in this room.",
     },
 }
 

@@ -179,6 +179,54 @@ async def test_denied_guest_receives_nothing_of_the_meeting(hub: Hub):
     assert len(rows) == 1  # only the owner ever became a participant
 
 
+async def test_a_knock_carries_a_message_and_a_refusal_its_reason(hub: Hub):
+    meeting = await hub.meeting("restricted")
+    olga = await hub.owner(meeting)
+    await olga.join()
+    nadia = await hub.visitor(meeting, "Nadia")
+
+    # Too long, control characters, HTML: refused with where and why; nobody knocked.
+    for bad, why in (
+        ("x" * 201, "join: message: longer than 200 characters"),
+        ("bonjour\u202equi suis-je", "join: message: contains control characters"),
+        ("<img src=x onerror=alert(1)>", "join: message: contains HTML markup"),
+    ):
+        error = await nadia.knock(message=bad)
+        assert (error["type"], error["code"]) == ("error", "invalid_field"), error
+        assert error["message"].startswith(why), error
+    assert hub.app[LIVE].get(meeting) is None or not hub.app[LIVE].get(meeting).lobby
+    assert not [m for m in olga.messages if m["type"] == "lobby" and m["entries"]]
+
+    # A message with line breaks and runs of spaces reaches the moderators as one line.
+    answer = await nadia.knock(message="  Nadia, DGFiP :\n le point   budget 👩‍💻 ")
+    assert answer["type"] == "waiting"
+    [entry] = await lobby_entries(olga, 1)
+    assert entry["message"] == "Nadia, DGFiP : le point budget 👩‍💻"
+
+    # A moderator's bad reason changes nothing; a good one is what the refused person reads.
+    seen = len(olga.messages)
+    await olga.send({"type": "deny", "entry_id": entry["id"], "message": "<b>non</b>"})
+    error = await olga.wait_for("error", after=seen)
+    assert error["code"] == "invalid_field" and "deny: message: contains HTML" in error["message"]
+    assert [e["id"] for e in await lobby_entries(olga, 1)] == [entry["id"]]
+    assert types(nadia)[-1] == "waiting"
+    await olga.send(
+        {"type": "deny", "entry_id": entry["id"], "message": " Réunion interne,\nvoyez Paul. "}
+    )
+    denied = await nadia.wait_for("denied")
+    assert denied == {
+        "type": "denied", "reason": "denied", "message": "Réunion interne, voyez Paul."
+    }  # fmt: skip
+
+    # Without a message or a reason, neither field is sent.
+    marc = await hub.visitor(meeting, "Marc")
+    assert (await marc.knock(message="   "))["type"] == "waiting"
+    [entry] = await lobby_entries(olga, 1)
+    assert "message" not in entry
+    await olga.send({"type": "deny", "entry_id": entry["id"]})
+    assert await marc.wait_for("denied") == {"type": "denied", "reason": "denied"}
+
+
 async def test_moderator_mute_stops_packets_at_the_sfu(hub: Hub):
     _meeting, olga, (bruno,) = await hub.gathering("public", "Bruno")
     await bruno.publish()

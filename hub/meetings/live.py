@@ -78,6 +78,8 @@ class LobbyEntry:
     # Given in order of knocking and never reused while the meeting is live, so that
     # "admit 2" in a Matrix room means the person shown as 2, even after others left.
     number: int = 0
+    message: str | None = None  # what they wrote for the moderators (already cleaned)
+    refusal: str | None = None  # a moderator's reason, set with a "denied" decision
     decision: asyncio.Future[Verdict] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -121,7 +123,13 @@ class LiveMeeting:
         )
 
     def knock(
-        self, identity: Identity, name: str, kind: IdentityKind, role: Role, since: datetime
+        self,
+        identity: Identity,
+        name: str,
+        kind: IdentityKind,
+        role: Role,
+        since: datetime,
+        message: str | None = None,
     ) -> LobbyEntry:
         self.knocks += 1
         entry = LobbyEntry(
@@ -132,15 +140,21 @@ class LiveMeeting:
             since=since,
             role=role,
             number=self.knocks,
+            message=message or None,
         )
         self.lobby[entry.entry_id] = entry
         return entry
 
-    def decide(self, entry_id: str, verdict: Verdict) -> LobbyEntry | None:
-        """Admit or deny a waiting person; None if they are no longer waiting."""
+    def decide(
+        self, entry_id: str, verdict: Verdict, refusal: str | None = None
+    ) -> LobbyEntry | None:
+        """Admit or deny a waiting person (a denial may say why); None if they are no longer
+        waiting."""
         entry = self.lobby.pop(entry_id, None)
         if entry is None or entry.decision.done():
             return None
+        if verdict == "denied":
+            entry.refusal = refusal or None
         entry.decision.set_result(verdict)
         if verdict == "admitted":
             self.removed.discard(entry.identity)

@@ -119,11 +119,27 @@ def roster(live: LiveMeeting | None) -> tuple[tuple[str, ...], tuple[Waiting, ..
     for presence in live.presences.values():
         present.setdefault(presence.identity, presence.name)
     waiting = tuple(
-        Waiting(entry.number, entry.name, _WAITING_KINDS[entry.kind])
+        Waiting(entry.number, entry.name, _WAITING_KINDS[entry.kind], entry.message)
         for entry in sorted(live.lobby.values(), key=lambda entry: entry.number)
         if entry.identity not in present
     )
     return tuple(present.values()), waiting
+
+
+_REASON_REFUSALS: dict[sig.NoteFlaw, tuple[str, str]] = {
+    sig.NoteFlaw.TOO_LONG: (
+        f"Motif trop long : {sig.MAX_NOTE} caractères au plus. Personne n'a été refusé.",
+        f"Reason too long: {sig.MAX_NOTE} characters at most. Nobody was turned away.",
+    ),
+    sig.NoteFlaw.CONTROL: (
+        "Le motif contient des caractères de contrôle. Personne n'a été refusé.",
+        "The reason contains control characters. Nobody was turned away.",
+    ),
+    sig.NoteFlaw.MARKUP: (
+        "Le motif contient du HTML (<…>) : écrivez du texte simple. Personne n'a été refusé.",
+        "The reason contains HTML (<…>): write plain text. Nobody was turned away.",
+    ),
+}
 
 
 def _lobby_entries(live: LiveMeeting | None, numbers: tuple[int, ...] | None) -> list[LobbyEntry]:
@@ -284,13 +300,17 @@ class LocalHub:
                 admitted.append(entry.name)
         return admitted
 
-    async def refuse(self, room_id: str, number: int, *, by: str) -> str:
+    async def refuse(self, room_id: str, number: int, *, by: str, reason: str | None = None) -> str:
         link = await self._link(room_id)
         live = self.app[LIVE].get(link.meeting_id)
         (entry,) = _lobby_entries(live, (number,))
         assert live is not None
         try:
-            await self._act(live, by, sig.Deny(type="deny", entry_id=entry.entry_id))
+            why = sig.clean_note(reason) if reason is not None else None
+        except sig.NoteRefused as refused:
+            raise HubRefusal(*_REASON_REFUSALS[refused.flaw]) from None
+        try:
+            await self._act(live, by, sig.Deny(type="deny", entry_id=entry.entry_id, message=why))
         except NotFound:
             raise HubRefusal(
                 f"{entry.name} n'attend plus.", f"{entry.name} is no longer waiting."

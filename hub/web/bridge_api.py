@@ -151,7 +151,7 @@ async def admit(request: web.Request, api: BridgeApi) -> web.Response:
 async def refuse(request: web.Request, api: BridgeApi) -> web.Response:
     room_id = _room_id(request)
     body = await read_json(request, wire.RefuseWaiting)
-    name = await api.hub.refuse(room_id, body.number, by=body.by)
+    name = await api.hub.refuse(room_id, body.number, by=body.by, reason=body.reason)
     return web.json_response(wire.NameReply(name=name).model_dump(mode="json"))
 
 

@@ -33,6 +33,7 @@ def lobby_message(live: LiveMeeting) -> sig.Lobby:
                 name=entry.name,
                 kind=entry.kind.value,
                 since=entry.since.isoformat(timespec="seconds"),
+                message=entry.message,
             )
             for entry in entries
         ]
@@ -128,7 +129,8 @@ async def handle(
     match message:
         case sig.Admit(entry_id=entry_id) | sig.Deny(entry_id=entry_id):
             verdict: Verdict = "admitted" if isinstance(message, sig.Admit) else "denied"
-            if live.decide(entry_id, verdict) is None:
+            refusal = message.message if isinstance(message, sig.Deny) else None
+            if live.decide(entry_id, verdict, refusal) is None:
                 raise NotFound("Personne n'attend sous ce numéro / Nobody waits with that id")
             log.info("lobby entry %s", verdict, extra=extra)
             await announce_lobby(live)

@@ -11,6 +11,9 @@ neither side ever has to resolve offer glare. The full description is in docs/si
 
 from __future__ import annotations
 
+import enum
+import re
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -30,6 +33,7 @@ MAX_FRAME = 64 * 1024  # an SDP with a dozen m-lines is ~10 KB; 64 KB leaves roo
 MAX_SDP = 60 * 1024
 MAX_CHAT = 2000
 MAX_NAME = 120
+MAX_NOTE = 200  # a knock's message, a refusal's reason: a sentence or two, not a letter
 
 Source = Literal["microphone", "camera", "screen", "screen_audio"]
 
@@ -42,6 +46,50 @@ class SignalingError(ValueError):
         self.code = code
         self.message = message
         self.request = request
+
+
+class NoteFlaw(enum.Enum):
+    TOO_LONG = "too_long"
+    CONTROL = "control"
+    MARKUP = "markup"
+
+
+class NoteRefused(ValueError):
+    """A short message someone typed that the hub will not pass on, and why."""
+
+    def __init__(self, flaw: NoteFlaw) -> None:
+        self.flaw = flaw
+        super().__init__(
+            {
+                NoteFlaw.TOO_LONG: f"longer than {MAX_NOTE} characters",
+                NoteFlaw.CONTROL: "contains control characters",
+                NoteFlaw.MARKUP: "contains HTML markup (<...>): write plain text",
+            }[flaw]
+        )
+
+
+_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z!?][^<>]*>")
+_ZERO_WIDTH_JOINER = "\u200d"  # inside emoji sequences: harmless, unlike bidi controls
+
+
+def clean_note(value: str) -> str:
+    """A short message typed for others (a knock's, a refusal's reason) as they will read it:
+    one line, runs of spaces and line breaks made one space ("" when nothing is left).
+    Refused, never cut or rewritten: over `MAX_NOTE` characters, control characters, HTML."""
+    text = " ".join(value.split()) if len(value) <= 4 * MAX_NOTE else value
+    if len(text) > MAX_NOTE:
+        raise NoteRefused(NoteFlaw.TOO_LONG)
+    if any(
+        unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co") and char != _ZERO_WIDTH_JOINER
+        for char in text
+    ):
+        raise NoteRefused(NoteFlaw.CONTROL)
+    if _MARKUP.search(text):
+        raise NoteRefused(NoteFlaw.MARKUP)
+    return text
+
+
+Note = Annotated[str, AfterValidator(clean_note)]
 
 
 class _Message(BaseModel):
@@ -66,6 +114,8 @@ class Join(_Message):
     token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN)] | None = None
     # The rejoin ticket of an earlier welcome to this meeting (hub/auth/tokens.py).
     rejoin: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN)] | None = None
+    # For the moderators, should the person wait in the lobby ("who I am, why I come").
+    message: Note | None = None
 
 
 class TrackInfo(_Message):
@@ -181,10 +231,11 @@ class Admit(_Message):
 
 
 class Deny(_Message):
-    """Refuse a person waiting in the lobby."""
+    """Refuse a person waiting in the lobby, perhaps saying why (they read it)."""
 
     type: Literal["deny"]
     entry_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)]
+    message: Note | None = None
 
 
 class Mute(_Message):
@@ -346,6 +397,7 @@ class LobbyEntryInfo(_Message):
     # guest: only a link; local / matrix / partner: who vouches for the person's identity.
     kind: Literal["guest", "local", "matrix", "partner"]
     since: str
+    message: str | None = None  # what they wrote when knocking, cleaned (clean_note)
 
 
 class Waiting(_Message):
@@ -366,6 +418,7 @@ class Denied(_Message):
 
     type: Literal["denied"] = "denied"
     reason: Literal["denied", "removed"]
+    message: str | None = None  # why, in the moderator's words, when they gave a reason
 
 
 class Lobby(_Message):

@@ -298,11 +298,13 @@ class Connection:
         live = self.app[LIVE].open(self.meeting_id, locked=self.meeting.locked)
         entry = live.knock(
             visitor.identity, name, identity_kind(visitor.identity), admission.role,
-            since=datetime.now(UTC),
+            since=datetime.now(UTC), message=message.message,
         )  # fmt: skip
         self.waiting, self.live = entry, live
         await moderation.announce_lobby(live)
-        await self._wait_in_lobby(entry.decision, visitor, name, admission.role, message)
+        await self._wait_in_lobby(
+            entry.decision, visitor, name, admission.role, message, refusal=lambda: entry.refusal
+        )
 
     async def _join_hosted_elsewhere(self, message: sig.Join) -> None:
         """A meeting a partner hosts: its hub decides (we vouch for the person with a signed
@@ -346,8 +348,10 @@ class Connection:
         name: str,
         role: Role,
         message: sig.Join,
+        refusal: Callable[[], str | None] = lambda: None,
     ) -> None:
-        """Tell the person to wait, then act on the moderators' verdict when it comes."""
+        """Tell the person to wait, then act on the moderators' verdict when it comes (with
+        the reason a moderator gave for a refusal, `refusal()`)."""
         await self.send(sig.Waiting())
 
         async def on_verdict(verdict: Verdict) -> None:
@@ -357,7 +361,9 @@ class Connection:
                 await self.send(sig.Admitted())
                 await self._enter(visitor, name, role, message.audio, message.video)
             elif verdict == "denied":
-                await self.send(sig.Denied(reason="removed" if visitor.removed else "denied"))
+                await self.send(
+                    sig.Denied(reason="removed" if visitor.removed else "denied", message=refusal())
+                )
                 await self.close("removed")
             else:
                 await self.send(sig.MeetingEnded(reason="ended"))

@@ -66,7 +66,9 @@ export class Call {
     this.recoveryTimer = null;
     this.role = "participant"; // own role, from welcome and our own participant_updated
     this.locked = false;
-    this.lobby = []; // moderators only: [{id, name, kind, since}] waiting to be let in
+    this.lobby = []; // moderators only: [{id, name, kind, since, message}] waiting to be let in
+    this.knockMessage = ""; // what we wrote for the moderators, should we wait
+    this.refusal = null; // a moderator's reason, when one refused us
     // "none" (entered directly), "waiting", "admitted", or the final "denied" / "removed".
     this.lobbyState = "none";
     this.retryAfterUntil = 0; // Date.now() before which nothing is retried (rate_limited)
@@ -91,8 +93,9 @@ export class Call {
   // --- joining and staying joined ---------------------------------------------------------
 
   /** First join from the pre-join screen; rejects (state "failed") if it does not work. */
-  async join({ name, audio, video }) {
+  async join({ name, audio, video, message = "" }) {
     this.name = name;
+    this.knockMessage = message; // for the moderators, should we wait; sent again on reconnects
     this.audio = audio;
     this.video = video;
     this.lastError = null;
@@ -154,6 +157,7 @@ export class Call {
     if (token) join.token = token;
     const rejoin = this.rejoinTicket();
     if (rejoin) join.rejoin = rejoin;
+    if (this.knockMessage) join.message = this.knockMessage;
     signaling.send(join);
     try {
       await welcomed;
@@ -301,7 +305,9 @@ export class Call {
       case "error": return this.hubError(message);
       case "waiting": return this.waiting();
       case "admitted": return this.admitted();
-      case "denied": return this.denied(message.reason === "removed" ? "removed" : "denied");
+      case "denied":
+        this.refusal = typeof message.message === "string" && message.message ? message.message : null;
+        return this.denied(message.reason === "removed" ? "removed" : "denied");
       case "lobby": return this.lobbyChanged(message.entries);
       case "meeting_state": return this.meetingState(message);
       case "muted": return this.mutedBy(message);
@@ -518,7 +524,9 @@ export class Call {
 
   lobbyChanged(entries) {
     const known = new Set(this.lobby.map((entry) => entry.id));
-    this.lobby = (entries || []).map((entry) => ({ id: entry.id, name: entry.name, kind: entry.kind, since: entry.since }));
+    this.lobby = (entries || []).map((entry) => ({
+      id: entry.id, name: entry.name, kind: entry.kind, since: entry.since, message: entry.message || "",
+    }));
     const arrived = this.lobby.filter((entry) => !known.has(entry.id));
     this.emit("lobby", { entries: this.lobby, arrived });
   }
@@ -560,8 +568,11 @@ export class Call {
     return this.send({ type: "admit", entry_id: entryId });
   }
 
-  deny(entryId) {
-    return this.send({ type: "deny", entry_id: entryId });
+  /** Refuse someone waiting; `reason` (cleaned, may be empty) is what they will read. */
+  deny(entryId, reason = "") {
+    const message = { type: "deny", entry_id: entryId };
+    if (reason) message.message = reason;
+    return this.send(message);
   }
 
   muteParticipant(participantId, kind) {

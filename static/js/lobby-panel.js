@@ -3,6 +3,7 @@
 
 import { t } from "./i18n.js";
 import { $, actionButton, element } from "./dom.js";
+import { cleanNote, MAX_NOTE, noteProblem } from "./note.js";
 
 const KINDS = new Set(["guest", "local", "matrix", "partner"]);
 
@@ -37,7 +38,18 @@ export class LobbyPanel {
   decide(entryId, action) {
     const row = this.rows.get(entryId);
     if (row && row.dataset.pending) return;
-    const sent = action === "admit" ? this.call.admit(entryId) : this.call.deny(entryId);
+    let reason = "";
+    if (action === "deny" && row) {
+      const input = row.querySelector(".lobby-reason input");
+      reason = cleanNote(input.value);
+      const problem = noteProblem(reason);
+      this.showReasonError(row, problem);
+      if (problem) {
+        input.focus();
+        return;
+      }
+    }
+    const sent = action === "admit" ? this.call.admit(entryId) : this.call.deny(entryId, reason);
     if (!sent) {
       this.notify(t("meeting.moderation.not_sent"), "error");
       return;
@@ -45,6 +57,15 @@ export class LobbyPanel {
     // Until the hub's next `lobby` removes the entry, a second click would only get an error.
     if (row) row.dataset.pending = "true";
     for (const button of row ? row.querySelectorAll("button") : []) button.setAttribute("aria-disabled", "true");
+  }
+
+  showReasonError(row, key) {
+    const input = row.querySelector(".lobby-reason input");
+    const error = row.querySelector(".lobby-reason .error-text");
+    error.textContent = key ? t(key) : "";
+    error.hidden = !key;
+    if (key) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
   }
 
   render() {
@@ -77,6 +98,25 @@ export class LobbyPanel {
     $("lobby-admit-all").hidden = count < 2;
   }
 
+  /** The reason a moderator may give with "Refuse" (the refused person reads it). */
+  reasonField(entryId) {
+    const field = element("div", "lobby-reason");
+    const id = `lobby-reason-${entryId}`;
+    const label = element("label", "", t("meeting.lobby.reason_label"));
+    label.htmlFor = id;
+    const error = element("p", "error-text");
+    error.id = `${id}-error`;
+    error.hidden = true;
+    const input = element("input");
+    input.type = "text";
+    input.id = id;
+    input.maxLength = MAX_NOTE;
+    input.setAttribute("aria-describedby", error.id);
+    input.addEventListener("input", () => this.showReasonError(input.closest("li"), null));
+    field.append(label, input, error);
+    return field;
+  }
+
   row(entry) {
     let item = this.rows.get(entry.id);
     if (item) return item;
@@ -85,6 +125,10 @@ export class LobbyPanel {
     const label = t("meeting.lobby.entry", { name: entry.name, kind: kindLabel(entry.kind) });
     const who = element("p", "lobby-who");
     who.append(element("span", "participant-name", entry.name), element("span", "role-label", kindLabel(entry.kind)));
+    item.append(who);
+    // What they wrote when knocking: text as the hub cleaned it, never markup.
+    if (entry.message) item.append(element("p", "lobby-message", t("meeting.lobby.message", { message: entry.message })));
+    item.append(this.reasonField(entry.id));
     const buttons = element("div", "lobby-buttons");
     buttons.setAttribute("role", "group");
     buttons.setAttribute("aria-label", label);
@@ -92,7 +136,7 @@ export class LobbyPanel {
       actionButton("button button-small button-primary", t("meeting.lobby.admit"), "admit"),
       actionButton("button button-small", t("meeting.lobby.deny"), "deny"),
     );
-    item.append(who, buttons);
+    item.append(buttons);
     this.rows.set(entry.id, item);
     return item;
   }

@@ -37,6 +37,7 @@ function startWidget(settings, onVerified) {
     // Opened on its own (not framed): an ordinary meeting page, name field and all.
     $("widget-status").hidden = true;
     $("name-field").hidden = false;
+    $("knock-field").hidden = false;
     return null;
   }
   const widget = new MatrixWidget(context);
@@ -111,6 +112,10 @@ function main() {
     $("after").hidden = false;
     $("after-title").textContent = t(`meeting.${kind}.heading`, values);
     $("after-text").textContent = t(`meeting.${kind}.text`, values);
+    // A refusal's reason, in the moderator's words (plain text, never markup).
+    const reason = kind === "denied" ? call.refusal : null;
+    $("after-reason").textContent = reason ? t("meeting.denied.reason", { reason }) : "";
+    $("after-reason").hidden = !reason;
     $("rejoin").hidden = kind !== "left";
     $("after").dataset.kind = kind;
     document.title = `${t(`meeting.${kind}.heading`, values)} — ${settings.title}`;
@@ -175,6 +180,7 @@ function main() {
     locked: () => call.locked,
     waiting: () => call.state === "waiting",
     lobbyState: () => call.lobbyState,
+    refusal: () => call.refusal,
     audio: () => call.audio,
     video: () => call.video,
     hasToken: () => Boolean(call.token),

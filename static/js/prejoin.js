@@ -5,6 +5,7 @@ import { t } from "./i18n.js";
 import { $ } from "./dom.js";
 import { fillDeviceSelect } from "./devices.js";
 import { LevelMeter } from "./level-meter.js";
+import { cleanNote, noteProblem } from "./note.js";
 
 
 const NAME_KEY = "visio-name";
@@ -29,7 +30,7 @@ export class PrejoinView {
   /**
    * @param {object} options
    * @param {import("./devices.js").LocalMedia} options.local
-   * @param {(choice: {name: string, audio: boolean, video: boolean}) => Promise<void>} options.onJoin
+   * @param {(choice: {name: string, message: string, audio: boolean, video: boolean}) => Promise<void>} options.onJoin
    */
   constructor({ local, onJoin }) {
     this.local = local;
@@ -43,6 +44,8 @@ export class PrejoinView {
     // A guest's name, as typed last time on this device (the hub gives one to signed-in people).
     if (!this.name.value) this.name.value = rememberedName();
     this.nameError = $("name-error");
+    this.knock = $("knock-message");
+    this.knockError = $("knock-error");
     this.cameraSelect = $("camera-select");
     this.microphoneSelect = $("microphone-select");
     this.mutedToggle = $("start-muted");
@@ -78,6 +81,7 @@ export class PrejoinView {
       navigator.mediaDevices.addEventListener("devicechange", () => this.fillDevices());
     }
     this.name.addEventListener("input", () => this.showNameError(false));
+    this.knock.addEventListener("input", () => this.showKnockError(null));
   }
 
   pressed(button) {
@@ -169,6 +173,19 @@ export class PrejoinView {
     }
   }
 
+  /** Say what is wrong with the message for the organisers (`key`), or nothing (null). */
+  showKnockError(key) {
+    this.knockError.hidden = !key;
+    this.knockError.textContent = key ? t(key) : "";
+    if (key) {
+      this.knock.setAttribute("aria-invalid", "true");
+      this.knock.setAttribute("aria-describedby", "knock-hint knock-error");
+    } else {
+      this.knock.removeAttribute("aria-invalid");
+      this.knock.setAttribute("aria-describedby", "knock-hint");
+    }
+  }
+
   setBusy(busy) {
     this.busy = busy;
     // aria-disabled rather than disabled: the button keeps focus and stays announced.
@@ -185,6 +202,13 @@ export class PrejoinView {
       return;
     }
     this.showNameError(false);
+    const message = cleanNote(this.knock.value);
+    const problem = noteProblem(message);
+    this.showKnockError(problem);
+    if (problem) {
+      this.knock.focus();
+      return;
+    }
     rememberName(name);
     this.failed.hidden = true;
     this.setBusy(true);
@@ -194,6 +218,7 @@ export class PrejoinView {
       if (this.devicesAsked) await this.devicesAsked;
       await this.onJoin({
         name,
+        message,
         audio: this.local.hasAudio && !this.pressed(this.mutedToggle),
         video: this.local.hasVideo && !this.pressed(this.cameraOffToggle),
       });

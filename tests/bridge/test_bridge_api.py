@@ -36,7 +36,7 @@ from bridge.hub_port import (
     Waiting,
 )
 from hub.config import HubConfig
-from hub.db.models import MatrixRoomLink, Role
+from hub.db.models import IdentityKind, MatrixRoomLink, Role
 from hub.ids import Identity, ParticipantId
 from hub.meetings.live import Presence
 from hub.web.app import create_app
@@ -180,6 +180,29 @@ async def test_refusals_reach_the_bot_in_both_languages(bridge: Bridge):
     with pytest.raises(HubRefusal) as refused:
         await bridge.hub.refuse(ROOM, 1, by=ALICE)
     assert refused.value.text("en") == "Nobody waits as number 1: see the status message."
+
+
+async def test_a_knock_message_and_a_refusal_reason_cross_over_http(bridge: Bridge) -> None:
+    meeting = await bridge.hub.start_meeting(ROOM, by=ALICE, title=None)
+    live = bridge.app[LIVE].open(meeting.meeting_id, locked=False)
+    entry = live.knock(
+        Identity("guest:z0e"), "Zoé", IdentityKind.GUEST, Role.PARTICIPANT,
+        since=datetime.now().astimezone(), message="Experte budget",
+    )  # fmt: skip
+    now = await bridge.hub.room_meeting(ROOM)
+    assert now is not None and now.waiting == (Waiting(1, "Zoé", "guest", "Experte budget"),)
+
+    for reason, english in (
+        ("x" * 201, "Reason too long: 200 characters at most. Nobody was turned away."),
+        ("non\x07", "The reason contains control characters. Nobody was turned away."),
+        ("<b>non</b>", "The reason contains HTML (<…>): write plain text. Nobody was turned away."),
+    ):
+        with pytest.raises(HubRefusal) as refused:
+            await bridge.hub.refuse(ROOM, 1, by=ALICE, reason=reason)
+        assert refused.value.text("en") == english
+        assert entry.entry_id in live.lobby and not entry.decision.done()
+    assert await bridge.hub.refuse(ROOM, 1, by=ALICE, reason=" pas  prévu ") == "Zoé"
+    assert (await entry.decision, entry.refusal) == ("denied", "pas prévu")
 
 
 async def test_a_room_language_is_kept(bridge: Bridge):
@@ -374,7 +397,7 @@ def test_events_have_one_json_shape_each():
     meeting = RoomMeeting(
         room_id=ROOM, meeting_id="abc-defg-hij", title="t", url="u", widget_url="w",
         widget_id="visio_1", locked=False, participants=("A",), status_event_id=None,
-        waiting=(Waiting(1, "Zoé", "guest"), Waiting(4, "Olga", "partner")),
+        waiting=(Waiting(1, "Zoé", "guest", "Experte"), Waiting(4, "Olga", "partner")),
         started_at=datetime.fromisoformat("2026-01-02T03:04:05+00:00"),
     )  # fmt: skip
     for event in (PresenceChanged(meeting), ChatFromMeeting(ROOM, "A", "bonjour")):

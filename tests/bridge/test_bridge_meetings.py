@@ -138,6 +138,15 @@ async def test_start_in_an_encrypted_room_answers_with_the_link_and_embeds_the_c
 
     await plain.wait_until(remembered, "the status message id kept by the hub", timeout=5)
 
+    async def pinned() -> bool:  # a room with no pins yet: the status message is the first
+        try:
+            pins = await plain.state(room, "m.room.pinned_events")
+        except OSError:  # 404 until something is pinned
+            return False
+        return bool(pins["pinned"] == [reply.event_id])
+
+    await plain.wait_until(pinned, "the status message pinned", timeout=5)
+
 
 async def test_a_meeting_run_from_the_room(bridged: Bridged):
     home, other = bridged.home, bridged.other

@@ -1,11 +1,13 @@
-"""The lobby, the language and the roster as a Tchap room sees them, against a real Synapse and
-the hub running its bot in process (configured by [matrix] as an operator would).
+"""The meeting, its lobby, the language and the roster as a Tchap room sees them, against a
+real Synapse and the hub running its bot in process (configured by [matrix] as an operator would).
 
-Covered: a knock and a verdict edit the status message within 2 s, with each waiting person's
-number and kind; moderators admit and refuse by number from the room (one hub decision each,
-logged once), others and unknown numbers get one line and change nothing; a room chooses its
-language and every answer, the help and the status are in it only; after a hub restart with
-people in the call the status message and `!visio status` list who reconnected, once each."""
+Covered: while the meeting runs its status message is pinned (the banner under the room's
+header) and the widget embedded, the room's other pins kept, and both go when it ends; a knock
+and a verdict edit the status message within 2 s, with each waiting person's number and kind;
+moderators admit and refuse by number from the room (one hub decision each, logged once),
+others and unknown numbers get one line and change nothing; a room chooses its language and
+every answer, the help and the status are in it only; after a hub restart with people in the
+call the status message and `!visio status` list who reconnected, once each."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from hub.meetings.live import LiveMeeting, Presence
 from hub.web.app import create_app
 from hub.web.bridge import roster
 from hub.web.keys import ROOM_LINKS, ROOM_SETTINGS
-from tests.bridge.people import Person, moderated_room
+from tests.bridge.people import Person, moderated_room, quoted
 from tests.conftest import make_config
 from tests.support.hub_client import another_browser, api_client
 from tests.support.peer import Participant
@@ -137,6 +139,44 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+PINS = "m.room.pinned_events"
+WIDGETS = "im.vector.modular.widgets"
+# What would make Element and Tchap announce an Element Call (and start one on "Join").
+MATRIXRTC = {"org.matrix.msc3401.call.member", "m.call.member", "m.rtc.member", "m.rtc.slot"}
+
+
+async def test_the_room_shows_the_call_in_progress_while_the_meeting_runs(room: Room) -> None:
+    alice, room_id = room.alice, room.room_id
+    agenda = await alice.say(room_id, "Ordre du jour : budget")
+    await alice.call(
+        "PUT", f"/_matrix/client/v3/rooms/{quoted(room_id)}/state/{PINS}/", {"pinned": [agenda]}
+    )
+    status = await room.ask(alice, "!visio start Point budget")
+    assert status.startswith("Réunion « Point budget » en cours")
+    link = await room.link()
+
+    async def pins() -> list[str]:
+        return list((await alice.state(room_id, PINS))["pinned"])
+
+    async def status_pinned() -> bool:
+        return await pins() == [agenda, link.status_event_id]
+
+    await alice.wait_until(status_pinned, "the status message pinned beside Alice's pin")
+    widget = await alice.state(room_id, WIDGETS, link.widget_id)
+    assert widget["type"] == "m.custom" and f"/m/{link.meeting_id}?widget=1" in widget["url"]
+    state = await alice.call("GET", f"/_matrix/client/v3/rooms/{quoted(room_id)}/state")
+    assert not [event["type"] for event in state if event["type"] in MATRIXRTC]
+
+    await alice.say(room_id, "!visio end")
+
+    async def unpinned() -> bool:
+        return await pins() == [agenda]
+
+    await alice.wait_until(unpinned, "the status message unpinned, Alice's pin kept")
+    assert await alice.state(room_id, WIDGETS, link.widget_id) == {}
+    assert await room.client.app[ROOM_LINKS].live_for(room_id) is None
+
+
 async def test_the_lobby_is_shown_in_the_room_and_worked_by_number(
     room: Room, caplog: pytest.LogCaptureFixture
 ):
@@ -145,9 +185,15 @@ async def test_the_lobby_is_shown_in_the_room_and_worked_by_number(
     jeanne, paul = await room.guest("Jeanne Invitée"), await room.guest("Paul")
     try:
         knocked = now_ms()
-        assert (await jeanne.knock(audio=False, video=False))["type"] == "waiting"
+        message = "Experte budget,\n invitée par Alice"
+        assert (await jeanne.knock(audio=False, video=False, message=message))["type"] == "waiting"
         shown = await room.status_edited(
-            lambda text: "1. Jeanne Invitée (invité)" in text, "Jeanne shown waiting", knocked
+            lambda text: (
+                "1. Jeanne Invitée (invité) — « Experte budget, invitée par Alice »\n"
+                in text + "\n"
+            ),
+            "Jeanne shown waiting, with her message",
+            knocked,
         )
         knock_latency = (shown["origin_server_ts"] - knocked) / 1000
         assert "En attente (1)" in text_of(shown)
@@ -164,14 +210,21 @@ async def test_the_lobby_is_shown_in_the_room_and_worked_by_number(
         assert await room.ask(room.alice, "!visio admit Jeanne") == (
             "« Jeanne » n'est pas un numéro du hall : donnez celui du message d'état ou « tous »."
         )
+        assert await room.ask(room.alice, "!visio refuse 2 <b>non</b>") == (
+            "Le motif contient du HTML (<…>) : écrivez du texte simple. Personne n'a été refusé."
+        )
         status = await room.ask(room.alice, "!visio status")
         assert "En attente (2)" in status and "1. Jeanne Invitée" in status
+        assert "2. Paul (invité)\n" in status + "\n"  # no message, no dash
         assert not any(m["type"] in ("welcome", "denied") for m in jeanne.messages[1:])
+        assert not any(m["type"] in ("welcome", "denied") for m in paul.messages[1:])
 
         asked = now_ms()
         refused = await room.ask(room.alice, "!visio refuse 2 pas prévu")
         assert refused == "Paul n'est pas admis(e) (pas prévu)."
-        assert (await paul.wait_for("denied"))["reason"] == "denied"
+        assert await paul.wait_for("denied") == {
+            "type": "denied", "reason": "denied", "message": "pas prévu"
+        }  # fmt: skip
         gone = await room.status_edited(
             lambda text: "Paul" not in text and "1. Jeanne" in text, "Paul gone", asked
         )

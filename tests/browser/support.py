@@ -279,12 +279,17 @@ class LobbyFakeHub(FakeHub):
         ws.send(json.dumps({"type": "admitted"}))
         self.send_welcome(ws)
 
-    def deny(self, reason: str = "denied", *, announce: bool = True) -> None:
-        """A moderator refuses (or removes) the page: `denied` (unless not `announce`), then
-        the socket closes with 4003."""
+    def deny(
+        self, reason: str = "denied", *, announce: bool = True, message: str | None = None
+    ) -> None:
+        """A moderator refuses (or removes) the page: `denied` (unless not `announce`, with
+        the moderator's `message` if given), then the socket closes with 4003."""
         ws = self.sockets.pop()
         if announce:
-            ws.send(json.dumps({"type": "denied", "reason": reason}))
+            denied = {"type": "denied", "reason": reason}
+            if message is not None:
+                denied["message"] = message
+            ws.send(json.dumps(denied))
         ws.close(code=4003, reason=reason)
 
 

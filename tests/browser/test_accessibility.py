@@ -127,8 +127,8 @@ def test_lobby_waiting_and_denied(browser, hub_server, meeting_id, lang, screens
         page.click("#join-button")
         page.wait_for_function("() => window.visioDebug.state() === 'waiting'")
         check(page, f"waiting in the lobby ({lang})", screenshot_dir, f"lobby-waiting-{lang}.png")
-        hub.deny()
-        expect(page.locator("#after")).to_be_visible()
+        hub.deny(message="Réunion interne au service")
+        expect(page.locator("#after-reason")).to_be_visible()
         check(page, f"refused at the lobby ({lang})", screenshot_dir, f"lobby-denied-{lang}.png")
     finally:
         page.context.close()
@@ -152,7 +152,8 @@ def test_moderator_panels(browser, hub_server, meeting_id, lang, screenshot_dir)
         page.click("#join-button")
         page.wait_for_function("() => window.visioDebug.state() === 'connected'")
         hub.send({"type": "lobby", "entries": [
-            {"id": "e1", "name": "Chloé Lemaire", "kind": "guest", "since": "2026-01-05T10:00:00Z"},
+            {"id": "e1", "name": "Chloé Lemaire", "kind": "guest", "since": "2026-01-05T10:00:00Z",
+             "message": "Experte budget, invitée par Alice"},
             {"id": "e2", "name": "David Moreau", "kind": "matrix", "since": "2026-01-05T10:00:02Z"},
         ]})  # fmt: skip
         hub.send({"type": "meeting_state", "locked": True})

@@ -171,6 +171,91 @@ def test_moderator_lets_people_in_from_the_lobby_panel(browser, hub_server, meet
         page.context.close()
 
 
+def test_a_knock_message_goes_with_the_join_and_the_refusal_reason_is_shown(
+    browser, hub_server, meeting_id
+):
+    hub = LobbyFakeHub(waiting=True)
+    page = open_meeting_page(browser, hub_server, meeting_id, "Camille", join=False)
+    hub.install(page)
+    errors = watch_errors(page)
+    try:
+        # Markup is refused on the page, in the page's language, and nothing is sent.
+        message = page.locator("#knock-message")
+        expect(message).to_have_attribute("maxlength", "200")
+        message.fill("Bonjour <b>urgent</b>")
+        page.click("#join-button")
+        expect(page.locator("#knock-error")).to_have_text(fr("meeting.note.markup"))
+        expect(message).to_have_attribute("aria-invalid", "true")
+        expect(message).to_be_focused()
+        page.wait_for_timeout(300)
+        assert hub.sent("join") == [] and debug(page, "state") == "idle"
+
+        message.fill("Camille, DGFiP :\n  le point   budget")
+        expect(page.locator("#knock-error")).to_be_hidden()
+        page.click("#join-button")
+        page.wait_for_function("() => window.visioDebug.state() === 'waiting'")
+        [join] = hub.sent("join")
+        assert join["message"] == "Camille, DGFiP : le point budget"
+
+        # The moderator's reason is shown as they wrote it: text, never markup.
+        hub.deny(message="Réunion interne <img src=x onerror=alert(1)>")
+        expect(page.locator("#after-title")).to_have_text(fr("meeting.denied.heading"))
+        reason = page.locator("#after-reason")
+        expect(reason).to_have_text(
+            "Motif donné par l'organisateur : « Réunion interne <img src=x onerror=alert(1)> »"
+        )
+        expect(page.locator("#after img")).to_have_count(0)
+        assert errors == []
+    finally:
+        page.context.close()
+
+
+def test_a_refusal_without_reason_shows_none(browser, hub_server, meeting_id):
+    hub = LobbyFakeHub(waiting=True)
+    page = join_with(browser, hub_server, meeting_id, hub, "waiting")
+    try:
+        assert "message" not in hub.sent("join")[0]  # nothing typed, nothing sent
+        hub.deny()
+        expect(page.locator("#after-title")).to_have_text(fr("meeting.denied.heading"))
+        expect(page.locator("#after-reason")).to_be_hidden()
+    finally:
+        page.context.close()
+
+
+def test_moderators_read_the_knock_message_and_give_a_reason(browser, hub_server, meeting_id):
+    hub = LobbyFakeHub(others=[ALICE], role="owner")
+    page = join_with(browser, hub_server, meeting_id, hub, "connected")
+    errors = watch_errors(page)
+    try:
+        bruno = {**ENTRIES[0], "message": "Expert budget <b>invité</b> par Alice"}
+        hub.send({"type": "lobby", "entries": [bruno, ENTRIES[1]]})
+        page.click("#toggle-lobby")
+        row = page.locator("#lobby-list li[data-entry='e1']")
+        expect(row.locator(".lobby-message")).to_have_text(
+            "Son message : « Expert budget <b>invité</b> par Alice »"
+        )
+        expect(row.locator("b")).to_have_count(0)
+        expect(page.locator("#lobby-list li[data-entry='e2'] .lobby-message")).to_have_count(0)
+
+        reason = row.get_by_label(fr("meeting.lobby.reason_label"))
+        reason.fill("<i>non</i>")
+        row.locator("button[data-action='deny']").click()
+        expect(row.locator(".lobby-reason .error-text")).to_have_text(fr("meeting.note.markup"))
+        expect(reason).to_have_attribute("aria-invalid", "true")
+        page.wait_for_timeout(300)
+        assert hub.sent("deny") == []
+
+        reason.fill("  Réunion interne,\nvoyez Paul. ")
+        row.locator("button[data-action='deny']").click()
+        wait_until(lambda: bool(hub.sent("deny")), page)
+        assert hub.sent("deny") == [
+            {"type": "deny", "entry_id": "e1", "message": "Réunion interne, voyez Paul."}
+        ]
+        assert errors == []
+    finally:
+        page.context.close()
+
+
 def test_moderation_buttons_send_the_protocol(browser, hub_server, meeting_id):
     hub = LobbyFakeHub(others=[ALICE, OWNER], role="moderator")
     page = join_with(browser, hub_server, meeting_id, hub, "connected")

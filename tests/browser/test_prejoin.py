@@ -54,6 +54,7 @@ def test_keyboard_reaches_every_control_with_its_name(browser, hub_server, meeti
         page.wait_for_function("() => !document.getElementById('camera-select').disabled")
         expected = [
             page.get_by_role("textbox", name=translate(lang, "meeting.name_label"), exact=True),
+            page.get_by_role("textbox", name=translate(lang, "meeting.knock_label"), exact=True),
             page.get_by_role("combobox", name=translate(lang, "meeting.camera_select"), exact=True),
             page.get_by_role(
                 "combobox", name=translate(lang, "meeting.microphone_select"), exact=True
@@ -66,7 +67,7 @@ def test_keyboard_reaches_every_control_with_its_name(browser, hub_server, meeti
         ]
         page.locator("body").focus()
         reached = 0
-        for _ in range(15):  # skip link, brand and language switch come first
+        for _ in range(20):  # skip link, brand and language switch come first
             page.keyboard.press("Tab")
             if expected[reached].evaluate("el => el === document.activeElement"):
                 reached += 1
@@ -74,7 +75,7 @@ def test_keyboard_reaches_every_control_with_its_name(browser, hub_server, meeti
                     break
         assert reached == len(expected), f"Tab stopped reaching controls after {reached}"
 
-        muted = expected[3]
+        muted = expected[4]
         muted.focus()
         expect(muted).to_have_attribute("aria-pressed", "false")
         page.keyboard.press("Space")
@@ -84,7 +85,7 @@ def test_keyboard_reaches_every_control_with_its_name(browser, hub_server, meeti
 
         # Joining without a name explains what is missing and puts the focus there.
         expected[0].fill("")
-        expected[5].focus()
+        expected[6].focus()
         page.keyboard.press("Enter")
         expect(page.locator("#name-error")).to_be_visible()
         expect(expected[0]).to_be_focused()

@@ -140,13 +140,17 @@ class Participant:
         video: bool = True,
         token: str | None = None,
         rejoin: str | None = None,
+        message: str | None = None,
     ) -> dict[str, Any]:
-        """Send `join`; the hub's first answer: `welcome`, `waiting` (lobby) or `error`."""
+        """Send `join` (with a `message` for the moderators, should it wait); the hub's first
+        answer: `welcome`, `waiting` (lobby) or `error`."""
         join: dict[str, Any] = {"type": "join", "name": self.name, "audio": audio, "video": video}
         if token is not None:
             join["token"] = token
         if rejoin is not None:
             join["rejoin"] = rejoin
+        if message is not None:
+            join["message"] = message
         index = len(self.messages)
         await self.ws.send_str(json.dumps(join))
         if self._reader is None:
