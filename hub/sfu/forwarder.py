@@ -53,6 +53,13 @@ URI_AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
 LINK_PREFIX = "link:"
 
 HISTORY_SIZE = 512
+# Retransmissions a leg may send: this share of the bytes it forwarded, with a small burst,
+# and one packet at most once per RESEND_GAP. A viewer whose link is saturated asks for
+# almost everything again; answering all of it (measured: ~2,000 packets/s into a
+# 300 kbit/s link) only deepens its queue and delays the lower layer it is moved to.
+RESEND_SHARE = 0.2
+RESEND_BURST = 32_000  # bytes
+RESEND_GAP = 0.1  # seconds
 PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream
 # A viewer's own requests (its decoder lost a picture) pass at most this often per layer: a
 # viewer that cannot keep up asks again and again, and every other viewer would pay for the
@@ -318,15 +325,20 @@ class InboundStream:
 
     def wished(self) -> set[Layer]:
         """The layers some viewer would take if they were all flowing: its tile's (among
-        layers whose size a keyframe showed), no higher than its bandwidth allows."""
+        layers whose size a keyframe showed), no higher than its bandwidth allows, and the
+        next one up for a viewer held below its tile's (its next trial step)."""
         sized = [layer for layer in self.layers if layer.width] or self.layers
         wished: set[Layer] = set()
         for leg in self.legs:
-            if leg.hidden:
+            if not leg.shown:
+                continue
+            if leg.paused:  # its trial step is the lowest layer
+                wished.add(self.layers[0])
                 continue
             layer = self.fitting(sized, leg.tile)
             if leg.ceiling is not None and layer.index > leg.ceiling.index:
-                layer = self.layers[leg.ceiling.index]
+                wished.add(leg.ceiling)
+                layer = self.layers[leg.ceiling.index + 1]
             wished.add(layer)
         return wished
 
@@ -602,6 +614,9 @@ class Leg:
         )
         self.history = PacketHistory(HISTORY_SIZE)
         self._rtx_sequence = secrets.randbelow(32768)
+        self._resend_tokens = float(RESEND_BURST)
+        self._resend_mark = 0  # `octets` when the tokens were last topped up
+        self._resent: dict[int, float] = {}  # sequence number -> when it was last sent again
         self.packets = 0
         self.octets = 0
         self.remb: int | None = None
@@ -718,10 +733,26 @@ class Leg:
         with contextlib.suppress(ConnectionError):
             await self.transceiver.sender.transport._send_rtp(packet)
 
+    def may_resend(self, sequence_number: int, size: int, now: float) -> bool:
+        """Whether a retransmission of `size` bytes fits this leg's budget (see RESEND_SHARE);
+        if so it is taken from the budget."""
+        self._resend_tokens = min(
+            RESEND_BURST, self._resend_tokens + (self.octets - self._resend_mark) * RESEND_SHARE
+        )
+        self._resend_mark = self.octets
+        if size > self._resend_tokens or now - self._resent.get(sequence_number, -1.0) < RESEND_GAP:
+            return False
+        if len(self._resent) >= HISTORY_SIZE:
+            self._resent.clear()
+        self._resent[sequence_number] = now
+        self._resend_tokens -= size
+        return True
+
     async def retransmit(self, sequence_number: int) -> bool:
-        """Answer a NACK from history, as RTX when negotiated (RFC 4588)."""
+        """Answer a NACK from history, as RTX when negotiated (RFC 4588), within the leg's
+        retransmission budget."""
         packet = self.history.get(sequence_number)
-        if packet is None:
+        if packet is None or not self.may_resend(sequence_number, len(packet), time.monotonic()):
             return False
         if self.rtx_payload_type is not None:
             header_length = 12 + 4 * (packet[0] & 0x0F)

@@ -226,6 +226,21 @@ def test_a_layer_nobody_watches_is_dropped_at_the_publisher_and_taken_back_at_on
     assert stream.review_encodings(110.0) is None  # told once
     show(stream, other, (1280, 720), True, 110.1)
     assert stream.review_encodings(110.1) == ["q", "f"]  # at once
-    other.ceiling = stream.layer("h")  # its viewer's bandwidth: h at most
-    stream.review_encodings(110.2)
+    # Its viewer's bandwidth: q at most. h stays encoded (its next trial step), f goes.
+    other.ceiling = stream.layer("q")
+    assert stream.review_encodings(110.2) == ["q", "h", "f"]
     assert stream.review_encodings(110.2 + UNWATCHED_AFTER) == ["q", "h"]
+
+
+def test_a_saturated_viewer_gets_a_bounded_share_of_retransmissions():
+    path = simulcast_path()
+    leg = path.leg
+    feed(path, three_layers(1, key=True) + three_layers(2, key=False), start=100.0)
+    leg.octets = 100_000  # forwarded so far: 20 % of it may be sent again, 32 KB at once
+    assert leg.may_resend(7, 1200, 100.0)
+    assert not leg.may_resend(7, 1200, 100.05)  # the same packet again so soon: no
+    assert leg.may_resend(7, 1200, 100.2)
+    granted = sum(leg.may_resend(seq, 1200, 100.3) for seq in range(1000, 1100))
+    assert granted == (32_000 - 2 * 1200) // 1200  # the burst, then nothing
+    leg.octets += 12_000  # more forwarded: a fifth of it comes back as budget
+    assert sum(leg.may_resend(seq, 1200, 100.4) for seq in range(2000, 2100)) == 2
