@@ -4,10 +4,8 @@ meeting, a scripted stand-in for the hub's WebSocket, axe-core, and in-page medi
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -481,77 +479,6 @@ def page_name(page: Page) -> str:
         return str(page.input_value("#name", timeout=500))
     except Exception:  # a closed page or a failure message must not hide the real failure
         return "?"
-
-
-@dataclass
-class NetNamespace:
-    """A network namespace joined to the host by a veth pair: host side `host_address`/30,
-    namespace side `ns_address`/30. `down()` / `up()` cut and restore the link from the host
-    side (the namespace loses its only route, the host keeps reaching its own address).
-    Created by `create()`, removed with its veth by `remove()`; needs root (CAP_NET_ADMIN)."""
-
-    name: str  # at most 14 characters: the veth ends are named after it
-    subnet: int  # third octet of 10.231.N.0/30
-
-    @property
-    def host_veth(self) -> str:
-        return f"{self.name}h"
-
-    @property
-    def ns_veth(self) -> str:
-        return f"{self.name}n"
-
-    @property
-    def host_address(self) -> str:
-        return f"10.231.{self.subnet}.1"
-
-    @property
-    def ns_address(self) -> str:
-        return f"10.231.{self.subnet}.2"
-
-    def create(self) -> NetNamespace:
-        _ip("netns", "add", self.name)
-        try:
-            _ip("link", "add", self.host_veth, "type", "veth", "peer", "name", self.ns_veth,
-                "netns", self.name)  # fmt: skip
-            _ip("addr", "add", f"{self.host_address}/30", "dev", self.host_veth)
-            _ip("link", "set", self.host_veth, "up")
-            inside = ("netns", "exec", self.name, "ip")
-            _ip(*inside, "addr", "add", f"{self.ns_address}/30", "dev", self.ns_veth)
-            _ip(*inside, "link", "set", self.ns_veth, "up")
-            _ip(*inside, "link", "set", "lo", "up")
-            _ip("netns", "exec", self.name, "true")  # what the browser's wrapper will do
-        except Exception:
-            self.remove()
-            raise
-        return self
-
-    def down(self) -> None:
-        _ip("link", "set", self.host_veth, "down")
-
-    def up(self) -> None:
-        _ip("link", "set", self.host_veth, "up")
-
-    def remove(self) -> None:
-        """Remove the veth pair (both ends go together) and the namespace; quiet if gone."""
-        subprocess.run(["ip", "link", "del", self.host_veth], capture_output=True, check=False)
-        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
-
-    def chromium_wrapper(self, folder: Path) -> Path:
-        """An executable that starts Debian's Chromium inside the namespace (for Playwright's
-        `executable_path`); `ip netns exec` execs, so the browser keeps the wrapper's pid."""
-        wrapper = folder / "chromium-in-netns"
-        wrapper.write_text(
-            f'#!/bin/sh\nexec ip netns exec {self.name} {CHROMIUM} "$@"\n', encoding="utf-8"
-        )
-        wrapper.chmod(0o755)
-        return wrapper
-
-
-def _ip(*args: str) -> None:
-    result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise OSError(f"ip {' '.join(args)}: {result.stderr.strip() or result.returncode}")
 
 
 def launch_chromium(
