@@ -9,15 +9,16 @@ after this folder could not start their own. Package scope ends it after the las
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from tests.browser.support import AXE, CHROMIUM, HubServer, NetNamespace, launch_chromium
+from tests.browser.support import AXE, HubServer, launch_chromium
 from tests.conftest import skip_or_fail
+from tests.support.chromium import CHROMIUM
+from tests.support.netns import NetNamespace, network_namespace
 
 SCREENSHOTS = os.environ.get("HUB_TEST_SCREENSHOTS")  # a folder: tests then save screenshots
 
@@ -66,17 +67,7 @@ def screenshot_dir() -> Path | None:
 
 @pytest.fixture
 def netns() -> Iterator[NetNamespace]:
-    """A network namespace with a veth pair to the host (10.231.N.0/30), removed afterwards;
-    skipped (or failed under HUB_TEST_REQUIRE_SERVICES=1) where `ip netns` is not permitted."""
-    if shutil.which("ip") is None:
-        skip_or_fail("the `ip` command is missing (apt package iproute2)")
-    pid = os.getpid()
-    namespace = NetNamespace(name=f"vis{pid}", subnet=pid % 250 + 1)
-    try:
-        namespace.create()
-    except OSError as exc:
-        skip_or_fail(f"cannot create a network namespace here: {exc}")
-    try:
+    """A network namespace with a veth pair to the host (its own /30), removed afterwards;
+    skipped (or failed under HUB_TEST_REQUIRE_SERVICES=1) where it cannot be made."""
+    with network_namespace() as namespace:
         yield namespace
-    finally:
-        namespace.remove()

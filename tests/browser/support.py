@@ -4,10 +4,10 @@ meeting, a scripted stand-in for the hub's WebSocket, axe-core, and in-page medi
 from __future__ import annotations
 
 import json
-import subprocess
+import re
 import time
+import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,11 @@ async () => {
         totalSamplesReceived: s.totalSamplesReceived ?? 0,
         concealedSamples: s.concealedSamples ?? 0,
         audioLevel: s.audioLevel ?? 0,
+        bytesReceived: s.bytesReceived ?? 0,
+        packetsLost: s.packetsLost ?? 0,
+        pliCount: s.pliCount ?? 0,
+        nackCount: s.nackCount ?? 0,
+        freezeCount: s.freezeCount ?? 0,
       };
     }
   }
@@ -488,77 +493,6 @@ def page_name(page: Page) -> str:
         return "?"
 
 
-@dataclass
-class NetNamespace:
-    """A network namespace joined to the host by a veth pair: host side `host_address`/30,
-    namespace side `ns_address`/30. `down()` / `up()` cut and restore the link from the host
-    side (the namespace loses its only route, the host keeps reaching its own address).
-    Created by `create()`, removed with its veth by `remove()`; needs root (CAP_NET_ADMIN)."""
-
-    name: str  # at most 14 characters: the veth ends are named after it
-    subnet: int  # third octet of 10.231.N.0/30
-
-    @property
-    def host_veth(self) -> str:
-        return f"{self.name}h"
-
-    @property
-    def ns_veth(self) -> str:
-        return f"{self.name}n"
-
-    @property
-    def host_address(self) -> str:
-        return f"10.231.{self.subnet}.1"
-
-    @property
-    def ns_address(self) -> str:
-        return f"10.231.{self.subnet}.2"
-
-    def create(self) -> NetNamespace:
-        _ip("netns", "add", self.name)
-        try:
-            _ip("link", "add", self.host_veth, "type", "veth", "peer", "name", self.ns_veth,
-                "netns", self.name)  # fmt: skip
-            _ip("addr", "add", f"{self.host_address}/30", "dev", self.host_veth)
-            _ip("link", "set", self.host_veth, "up")
-            inside = ("netns", "exec", self.name, "ip")
-            _ip(*inside, "addr", "add", f"{self.ns_address}/30", "dev", self.ns_veth)
-            _ip(*inside, "link", "set", self.ns_veth, "up")
-            _ip(*inside, "link", "set", "lo", "up")
-            _ip("netns", "exec", self.name, "true")  # what the browser's wrapper will do
-        except Exception:
-            self.remove()
-            raise
-        return self
-
-    def down(self) -> None:
-        _ip("link", "set", self.host_veth, "down")
-
-    def up(self) -> None:
-        _ip("link", "set", self.host_veth, "up")
-
-    def remove(self) -> None:
-        """Remove the veth pair (both ends go together) and the namespace; quiet if gone."""
-        subprocess.run(["ip", "link", "del", self.host_veth], capture_output=True, check=False)
-        subprocess.run(["ip", "netns", "del", self.name], capture_output=True, check=False)
-
-    def chromium_wrapper(self, folder: Path) -> Path:
-        """An executable that starts Debian's Chromium inside the namespace (for Playwright's
-        `executable_path`); `ip netns exec` execs, so the browser keeps the wrapper's pid."""
-        wrapper = folder / "chromium-in-netns"
-        wrapper.write_text(
-            f'#!/bin/sh\nexec ip netns exec {self.name} {CHROMIUM} "$@"\n', encoding="utf-8"
-        )
-        wrapper.chmod(0o755)
-        return wrapper
-
-
-def _ip(*args: str) -> None:
-    result = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise OSError(f"ip {' '.join(args)}: {result.stderr.strip() or result.returncode}")
-
-
 def launch_chromium(
     playwright: Playwright, *, executable: Path = CHROMIUM, secure_origin: str | None = None
 ) -> Browser:
@@ -568,3 +502,101 @@ def launch_chromium(
     if secure_origin:
         args.append(f"--unsafely-treat-insecure-origin-as-secure={secure_origin}")
     return playwright.chromium.launch(executable_path=str(executable), args=args, headless=True)
+
+
+# --- simulcast (docs/simulcast.md) ----------------------------------------------------------
+
+# The page captures 640x360, where Chromium sends two layers; three need 1280x720.
+HD_CAMERA_JS = """
+(() => {
+  const media = navigator.mediaDevices;
+  const original = media.getUserMedia.bind(media);
+  media.getUserMedia = (constraints) => original(constraints && constraints.video
+    ? {...constraints, video: {width: {exact: 1280}, height: {exact: 720}, frameRate: 24}}
+    : constraints);
+})();
+"""
+
+OUTBOUND_JS = """
+async () => {
+  const pc = window.visioDebug.publishPc();
+  const result = {};
+  for (const s of (await pc.getStats()).values()) {
+    if (s.type === "outbound-rtp" && s.kind === "video") {
+      result[s.rid ?? "-"] = {ssrc: s.ssrc, width: s.frameWidth ?? 0, height: s.frameHeight ?? 0,
+        bytes: s.bytesSent, retransmitted: s.retransmittedBytesSent ?? 0,
+        frames: s.framesEncoded ?? 0, fps: s.framesPerSecond ?? 0,
+        target: s.targetBitrate ?? 0,
+        limit: s.qualityLimitationReason,
+        keyframeRequests: (s.pliCount ?? 0) + (s.firCount ?? 0)};
+    }
+  }
+  return result;
+}
+"""
+
+
+def layer_metrics(base_url: str) -> dict[str, tuple[int, int]]:
+    """rid -> (layers receiving, packets) from the hub's /metrics (the viewer's camera is
+    simulcast too: at 640x360, q and h)."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found: dict[str, list[int]] = {}
+    for name, rid, value in re.findall(
+        r'^hub_sfu_simulcast_(layers|packets_total)\{rid="([^"]+)"\} ([0-9.e+]+)$', text, re.M
+    ):
+        found.setdefault(rid, [0, 0])[0 if name == "layers" else 1] = int(float(value))
+    return {rid: (counts[0], counts[1]) for rid, counts in found.items()}
+
+
+CAMERA_SETTINGS_JS = """
+() => {
+  const track = window.visioDebug.publishPc().getTransceivers()
+    .map((transceiver) => transceiver.sender.track)
+    .find((track) => track && track.kind === "video");
+  return track ? track.getSettings() : null;
+}
+"""
+
+
+def outbound(page: Page) -> dict[str, dict[str, Any]]:
+    """The publisher's video encodings by RID (getStats outbound-rtp): size, payload bytes
+    sent (of which retransmitted: Chromium pads with retransmissions too), frames, fps, the
+    encoder's target bitrate, what limits its quality, and the keyframe requests (PLI + FIR)
+    that reached it."""
+    result: dict[str, dict[str, Any]] = page.evaluate(OUTBOUND_JS)
+    return result
+
+
+def decoded_width(
+    page: Page, pid: str, width: int, *, timeout: float, since: float | None = None
+) -> float:
+    """Seconds (from `since`, default now) until the page has decoded a frame of `pid`'s
+    camera `width` pixels wide; then it must go on decoding at that width."""
+    started = time.monotonic() if since is None else since
+    deadline = time.monotonic() + timeout
+    seen: tuple[float, int] | None = None
+    while True:
+        camera = inbound_stats(page).get(pid, {}).get("camera", {})
+        if camera.get("frameWidth") == width:
+            if seen is None:
+                seen = (time.monotonic() - started, camera.get("framesDecoded", 0))
+            elif camera.get("framesDecoded", 0) > seen[1]:
+                return seen[0]
+        else:
+            seen = None
+        assert time.monotonic() < deadline, f"not {width} wide after {timeout} s: {camera}"
+        page.wait_for_timeout(100)
+
+
+def wait_for_layers(base_url: str, publisher: Page, rids: str = "qhf") -> None:
+    """Until the hub receives each of the publisher's layers (bound, packets coming)."""
+    deadline = time.monotonic() + 25
+    while True:
+        layers = layer_metrics(base_url)
+        if all(layers.get(rid, (0, 0))[0] >= 1 and layers[rid][1] > 50 for rid in rids):
+            return
+        assert time.monotonic() < deadline, (
+            f"layers at the hub {layers}, sent {outbound(publisher)}"
+        )
+        publisher.wait_for_timeout(500)

@@ -23,7 +23,6 @@ from tests.browser.support import (
     E2E_PAGE_JS,
     FIRST_FRAMES_JS,
     HubServer,
-    NetNamespace,
     create_meeting,
     inbound_stats,
     launch_chromium,
@@ -34,6 +33,7 @@ from tests.browser.support import (
     wait_for_flow,
     watch_errors,
 )
+from tests.support.netns import NetNamespace
 
 # 2 s was set on an AMD EPYC machine. On this Intel Xeon 2.0 GHz kind the join varies with the
 # machine's load, not with the code: 7 interleaved runs of this test at 559e855 (before issue

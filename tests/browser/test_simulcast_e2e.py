@@ -9,75 +9,27 @@ import re
 import time
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright
 
 from tests.browser.support import (
+    CAMERA_SETTINGS_JS,
+    HD_CAMERA_JS,
     HubServer,
     create_meeting,
+    decoded_width,
     inbound_stats,
     launch_chromium,
+    layer_metrics,
     new_context,
     open_meeting_page,
+    outbound,
     self_id,
     wait_for_flow,
+    wait_for_layers,
     watch_errors,
 )
-
-# The page captures 640x360, where Chromium sends two layers; three need 1280x720.
-HD_CAMERA_JS = """
-(() => {
-  const media = navigator.mediaDevices;
-  const original = media.getUserMedia.bind(media);
-  media.getUserMedia = (constraints) => original(constraints && constraints.video
-    ? {...constraints, video: {width: {exact: 1280}, height: {exact: 720}, frameRate: 24}}
-    : constraints);
-})();
-"""
-
-OUTBOUND_JS = """
-async () => {
-  const pc = window.visioDebug.publishPc();
-  const result = {};
-  for (const s of (await pc.getStats()).values()) {
-    if (s.type === "outbound-rtp" && s.kind === "video") {
-      result[s.rid ?? "-"] = {ssrc: s.ssrc, width: s.frameWidth ?? 0, height: s.frameHeight ?? 0,
-        bytes: s.bytesSent, fps: s.framesPerSecond ?? 0, limit: s.qualityLimitationReason};
-    }
-  }
-  return result;
-}
-"""
-
-
-def layer_metrics(base_url: str) -> dict[str, tuple[int, int]]:
-    """rid -> (layers receiving, packets) from the hub's /metrics (the viewer's camera is
-    simulcast too: at 640x360, q and h)."""
-    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    found: dict[str, list[int]] = {}
-    for name, rid, value in re.findall(
-        r'^hub_sfu_simulcast_(layers|packets_total)\{rid="([^"]+)"\} ([0-9.e+]+)$', text, re.M
-    ):
-        found.setdefault(rid, [0, 0])[0 if name == "layers" else 1] = int(float(value))
-    return {rid: (counts[0], counts[1]) for rid, counts in found.items()}
-
-
-CAMERA_SETTINGS_JS = """
-() => {
-  const track = window.visioDebug.publishPc().getTransceivers()
-    .map((transceiver) => transceiver.sender.track)
-    .find((track) => track && track.kind === "video");
-  return track ? track.getSettings() : null;
-}
-"""
-
-
-def outbound(page: Page) -> dict[str, dict[str, Any]]:
-    result: dict[str, dict[str, Any]] = page.evaluate(OUTBOUND_JS)
-    return result
 
 
 def set_active_layers(page: Page, rids: str) -> None:
@@ -99,27 +51,6 @@ def set_active_layers(page: Page, rids: str) -> None:
         }""",
         rids,
     )
-
-
-def decoded_width(
-    page: Page, pid: str, width: int, *, timeout: float, since: float | None = None
-) -> float:
-    """Seconds (from `since`, default now) until the page has decoded a frame of `pid`'s
-    camera `width` pixels wide; then it must go on decoding at that width."""
-    started = time.monotonic() if since is None else since
-    deadline = time.monotonic() + timeout
-    seen: tuple[float, int] | None = None
-    while True:
-        camera = inbound_stats(page).get(pid, {}).get("camera", {})
-        if camera.get("frameWidth") == width:
-            if seen is None:
-                seen = (time.monotonic() - started, camera.get("framesDecoded", 0))
-            elif camera.get("framesDecoded", 0) > seen[1]:
-                return seen[0]
-        else:
-            seen = None
-        assert time.monotonic() < deadline, f"not {width} wide after {timeout} s: {camera}"
-        page.wait_for_timeout(100)
 
 
 # The page's visibility, as the page reads it, switchable by the test: headless Chromium
@@ -173,19 +104,6 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.base_url
     finally:
         server.stop()
-
-
-def wait_for_layers(base_url: str, publisher: Page, rids: str = "qhf") -> None:
-    """Until the hub receives each of the publisher's layers (bound, packets coming)."""
-    deadline = time.monotonic() + 25
-    while True:
-        layers = layer_metrics(base_url)
-        if all(layers.get(rid, (0, 0))[0] >= 1 and layers[rid][1] > 50 for rid in rids):
-            return
-        assert time.monotonic() < deadline, (
-            f"layers at the hub {layers}, sent {outbound(publisher)}"
-        )
-        publisher.wait_for_timeout(500)
 
 
 @pytest.fixture(scope="module")
