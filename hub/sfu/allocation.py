@@ -23,6 +23,7 @@ otherwise it is kept.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,9 @@ PROBE_MAX = 32.0
 TRIAL = 3.0  # seconds a trial step must hold without congestion to be kept
 # A first estimate below this share of what the viewer is being sent is congestion already.
 FIRST_CREDIBLE = 0.5
+# The budget is the lowest estimate of this many seconds: while a link saturates, the
+# browser's estimate falls over about a second, and a layer must not be taken on the way.
+WINDOW = 2.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class Downlink:
 
     def __init__(self) -> None:
         self.estimate: float | None = None
+        self._recent: deque[tuple[float, float]] = deque()  # (when, estimate), WINDOW long
         self.congested = False
         self.proven = 0.0  # bits/s a trial carried without congestion (0 after congestion)
         self.interval = PROBE_AFTER
@@ -130,12 +135,16 @@ class Downlink:
         """Bits/s the viewer's videos may take; None while it is not limited."""
         if self.estimate is None or not self.congested:
             return None
-        return max(self.estimate * HEADROOM, self.proven)
+        lowest = min(estimate for _, estimate in self._recent)
+        return max(lowest * HEADROOM, self.proven)
 
     def on_estimate(self, bitrate: float, now: float, sending: float) -> bool:
         """Note the viewer's estimate (`sending`: bits/s of video it is being sent); True if
         the allocation should be made again (congestion, or more room than it uses)."""
         previous, self.estimate = self.estimate, float(bitrate)
+        self._recent.append((now, self.estimate))
+        while self._recent[0][0] < now - WINDOW:
+            self._recent.popleft()
         limit = previous * DROP if previous is not None else sending * FIRST_CREDIBLE
         if bitrate < limit:  # congestion: whatever was proven no longer holds
             self.congested = True

@@ -24,8 +24,15 @@ Quality = Literal["paused", "low", "medium", "high"]
 Reception = dict[tuple[ParticipantId, Source], Quality]
 ReceptionChanged = Callable[[Reception], None]
 
-# A layer that just started has no measured rate yet; nothing real costs less than this.
+# A layer that just started has no measured rate yet, and an encoder ramps a layer up over
+# seconds: count at least this many bits per second and pixel of its size (Chromium's VP8
+# targets are about 2), and never less than MIN_RATE.
+MIN_BITS_PER_PIXEL = 0.8
 MIN_RATE = 30_000.0
+
+
+def rate(layer: Layer) -> float:
+    return max(layer.bitrate, MIN_RATE, MIN_BITS_PER_PIXEL * layer.width * layer.height)
 
 
 def quality(leg: Leg) -> Quality:
@@ -53,7 +60,7 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
         wanted = flowing.index(source.fitting(flowing, leg.tile))
         area = leg.tile[0] * leg.tile[1] if leg.tile is not None else 0
         priority = (1.0 if source.source == "screen" else 0.0, float(area))
-        rates = [max(layer.bitrate, MIN_RATE) for layer in flowing]
+        rates = [rate(layer) for layer in flowing]
         demands.append(Demand(leg, rates, wanted, priority))
         offered[leg] = flowing
     # Browsers estimate from the packets carrying abs-send-time, which the hub writes on

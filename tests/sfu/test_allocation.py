@@ -244,3 +244,14 @@ def test_a_saturated_viewer_gets_a_bounded_share_of_retransmissions():
     assert granted == (32_000 - 2 * 1200) // 1200  # the burst, then nothing
     leg.octets += 12_000  # more forwarded: a fifth of it comes back as budget
     assert sum(leg.may_resend(seq, 1200, 100.4) for seq in range(2000, 2100)) == 2
+
+
+def test_the_budget_is_the_lowest_estimate_of_the_last_two_seconds():
+    link = Downlink()
+    link.on_estimate(800_000, 0.0, sending=700_000)
+    assert link.on_estimate(479_000, 0.3, sending=700_000)  # the link saturates
+    link.on_estimate(520_000, 0.5, sending=150_000)  # a higher one on the way down
+    assert link.budget() == 479_000 * HEADROOM
+    link.on_estimate(290_000, 0.7, sending=150_000)
+    link.on_estimate(600_000, 2.8, sending=150_000)
+    assert link.budget() == 600_000 * HEADROOM  # the low ones are older than the window
