@@ -13,6 +13,7 @@ from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, WebSocketRoute
 
+from hub.i18n import translate
 from tests.conftest import REPO
 from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.support.hub_server import HubServer as HubServer
@@ -42,6 +43,15 @@ def new_context(
     for script in init_scripts:
         context.add_init_script(script)
     return context
+
+
+def fr(key: str, **values: Any) -> str:
+    """The page's French text for `key`, with its {placeholders} filled as the page's t()
+    fills them."""
+    text = translate("fr", key)
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
 
 
 def watch_errors(page: Page) -> list[str]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from hub.i18n import translate
 from tests.browser.support import (
     LobbyFakeHub,
     create_meeting,
+    fr,
     new_context,
     open_meeting_page,
     wait_until,
@@ -25,10 +25,6 @@ ENTRIES = [
     {"id": "e1", "name": "Bruno Petit", "kind": "guest", "since": "2026-01-05T10:00:00+00:00"},
     {"id": "e2", "name": "Chloé Lemaire", "kind": "local", "since": "2026-01-05T10:00:03+00:00"},
 ]
-
-
-def fr(key: str) -> str:
-    return translate("fr", key)
 
 
 @pytest.fixture(scope="module")

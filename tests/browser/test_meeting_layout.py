@@ -12,19 +12,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from hub.i18n import translate
-from tests.browser.support import LobbyFakeHub, create_meeting, new_context, wait_until
+from tests.browser.support import LobbyFakeHub, create_meeting, fr, new_context, wait_until
 
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-
-
-def fr(key: str, **values: Any) -> str:
-    """The French text, with its {placeholders} filled as the page's t() fills them."""
-    text = translate("fr", key)
-    for name, value in values.items():
-        text = text.replace("{" + name + "}", str(value))
-    return text
 
 
 def people(count: int) -> list[dict[str, Any]]:
