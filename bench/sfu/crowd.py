@@ -189,6 +189,22 @@ class Crowd:
 
         await asyncio.gather(*(one(p) for p in self.people.values()))
 
+    def participant_ids(self) -> dict[str, str]:
+        """Person number -> the id the hub gave them (for views naming other people)."""
+        return {
+            str(number): person.socket.participant_id
+            for number, person in self.people.items()
+            if person.socket is not None
+        }
+
+    async def view(self, views: dict[str, list[dict[str, Any]]]) -> None:
+        """Each person numbered in `views` says which tiles their screen displays."""
+        for number, tiles in views.items():
+            socket = self.people[int(number)].socket
+            if socket is None:
+                raise ValueError(f"person {number} has not joined the hub")
+            await socket.view(tiles)
+
     def missing(self, everyone: list[int]) -> list[tuple[int, int, str]]:
         """(viewer, publisher, kind) pairs of this worker's viewers that got nothing yet."""
         out = []
@@ -286,6 +302,10 @@ async def _dispatch(crowd: Crowd, request: dict[str, Any]) -> Any:
     if do == "janus_subscribe":
         feeds = {int(p): f for p, f in request["feeds"].items()}
         return await crowd.janus_subscribe(request["room"], feeds)
+    if do == "participant_ids":
+        return crowd.participant_ids()
+    if do == "view":
+        return await crowd.view(request["views"])
     if do == "missing":
         return crowd.missing(request["everyone"])
     if do == "open":

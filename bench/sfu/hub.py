@@ -143,6 +143,11 @@ class HubParticipant:
         result: str = (await self._wait(answer, "publish_answer"))["sdp"]
         return result
 
+    async def view(self, tiles: list[dict[str, Any]], *, visible: bool = True) -> None:
+        """Say what this person's screen displays (`view`, docs/signaling.md): the hub then
+        forwards the video of the people in `tiles` only ({participant, width, height})."""
+        await self._send({"type": "view", "tiles": tiles, "visible": visible})
+
     def _expect(self, kind: str) -> asyncio.Future[dict[str, Any]]:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._waiting[kind] = future
