@@ -424,6 +424,9 @@ export class Call {
       this.emit("notice", { key: "meeting.notice.hand", values: { name: participant.name } });
     }
     if (participant.isSelf && participant.role !== this.role) this.roleChanged(participant.role);
+    // The hub sends a newcomer's video as if shown until our next `view`: say it again even
+    // when our tiles stay the same (the newcomer is on another page), or it never stops.
+    if (!known) this.sentView = null;
     this.emitParticipants();
   }
 

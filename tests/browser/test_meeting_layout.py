@@ -261,6 +261,32 @@ def test_a_large_meeting_shows_pages_of_tiles(
         page.context.close()
 
 
+def test_a_newcomer_off_the_current_page_is_left_out_by_a_new_view(
+    browser: Browser, hub_server: str, meeting_id: str
+) -> None:
+    """The hub sends a person who joined after the page's last `view` as if shown, until the
+    page's next one (docs/signaling.md): the page must say again what it shows even when a
+    newcomer lands on another page and its tiles stay the same, or the hub forwards the
+    newcomer's video for as long as the meeting lasts (found by tests/browser/
+    test_pagination_e2e.py: a late joiner's video went to a page that showed page 1)."""
+    page, hub = joined(browser, hub_server, meeting_id, LAPTOP, 40)
+    try:
+        expect(page.locator("#pager")).to_be_visible()
+        wait_until(lambda: bool(hub.sent("view")), page)
+        page.wait_for_timeout(300)  # the layout settled: no view is on its way
+        views = len(hub.sent("view"))
+        shown = hub.sent("view")[-1]["tiles"]
+        newcomer = people(41)[-1]
+        hub.send({"type": "participant_joined", "participant": newcomer})
+        expect(page.locator("#grid > li")).to_have_count(42)
+        wait_until(lambda: len(hub.sent("view")) > views, page, timeout=3)
+        again = hub.sent("view")[-1]
+        assert again["tiles"] == shown and again["visible"] is True
+        assert newcomer["id"] not in {tile["participant"] for tile in again["tiles"]}
+    finally:
+        page.context.close()
+
+
 def test_the_phone_folds_the_second_group_into_a_menu(
     browser: Browser, hub_server: str, meeting_id: str
 ) -> None:
