@@ -279,8 +279,11 @@ export class Call {
   }
 
   sendView() {
-    // Not while a welcome is being handled: the tiles are still the old roster's.
-    if (!this.viewTiles || this.state !== "connected" || this.welcoming) return;
+    // Only on a socket the hub welcomed: also while it says our media reconnects (the socket
+    // is up, and what we show changes meanwhile), never while a welcome is being handled
+    // (the tiles are still the old roster's). A dropped socket sends it with its welcome.
+    const joined = this.state === "connected" || (this.state === "reconnecting" && !this.reconnect);
+    if (!this.viewTiles || !joined || this.connecting || this.welcoming) return;
     const message = { type: "view", tiles: this.viewTiles, visible: document.visibilityState === "visible" };
     const text = JSON.stringify(message);
     if (text !== this.sentView && this.send(message)) this.sentView = text;

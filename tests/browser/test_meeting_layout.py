@@ -287,6 +287,30 @@ def test_a_newcomer_off_the_current_page_is_left_out_by_a_new_view(
         page.context.close()
 
 
+def test_a_page_turned_while_the_media_reconnects_still_tells_the_hub(
+    browser: Browser, hub_server: str, meeting_id: str
+) -> None:
+    """While the hub suspects a connection (`media_state` suspect: the pill says
+    "reconnecting"), the socket is up and the page goes on showing people: a page turned
+    then must reach the hub at once, or the hub forwards the old page's videos and not the
+    new ones' until the next change (found by tests/browser/test_pagination_e2e.py on a
+    loaded machine: 15 s after the click, still the old page's four)."""
+    page, hub = joined(browser, hub_server, meeting_id, LAPTOP, 40)
+    try:
+        wait_until(lambda: bool(hub.sent("view")), page)
+        page.wait_for_timeout(300)  # the layout settled: no view is on its way
+        first = hub.sent("view")[-1]["tiles"]
+        hub.send({"type": "media_state", "pc": "subscribe", "state": "suspect"})
+        page.wait_for_function("() => window.visioDebug.state() === 'reconnecting'")
+        views = len(hub.sent("view"))
+        page.click("#page-next")
+        wait_until(lambda: len(hub.sent("view")) > views, page, timeout=3)
+        second = hub.sent("view")[-1]["tiles"]
+        assert second and not {t["participant"] for t in second} & {t["participant"] for t in first}
+    finally:
+        page.context.close()
+
+
 def test_the_phone_folds_the_second_group_into_a_menu(
     browser: Browser, hub_server: str, meeting_id: str
 ) -> None:
