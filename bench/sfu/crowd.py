@@ -78,7 +78,12 @@ class Person:
         self.subscribed: set[int] = set()  # Janus feeds this person's subscriber has
         self._subscribing = asyncio.Lock()
 
-    async def join_hub(self, http: aiohttp.ClientSession, base_url: str, meeting: str) -> None:
+    async def join_hub(
+        self, http: aiohttp.ClientSession, base_url: str, meeting: str, *, hidden: bool = False
+    ) -> None:
+        """Join, then publish; `hidden`: first say the screen is hidden (`view`), so that
+        no video comes until a `view` shows someone."""
+
         async def on_offer(offer: dict[str, Any]) -> str:
             if offer.get("restart"):
                 self.errors.append("the hub restarted a subscribe connection")
@@ -88,6 +93,8 @@ class Person:
             http, base_url, meeting, f"person{self.number}", on_offer, audio=True
         )
         await self.socket.join()
+        if hidden:
+            await self.socket.view([], visible=False)
         offer = await self.publisher.offer()
         camera, microphone = self.publisher.mids
         answer = await self.socket.publish(offer, camera, microphone)
@@ -157,13 +164,15 @@ class Crowd:
         self.people.update((p.number, p) for p in added)
         return added
 
-    async def hub_join(self, base_url: str, meeting: str, people: list[int]) -> None:
+    async def hub_join(
+        self, base_url: str, meeting: str, people: list[int], hidden: bool = False
+    ) -> None:
         if not self.http.cookie_jar:  # one guest session per worker, like one browser
             await hubapi.guest_session(self.http, base_url)
 
         async def one(person: Person) -> None:
             async with self.gate:
-                await person.join_hub(self.http, base_url, meeting)
+                await person.join_hub(self.http, base_url, meeting, hidden=hidden)
 
         await asyncio.gather(*(one(p) for p in self._new(people)))
 
@@ -296,7 +305,9 @@ async def serve(crowd: Crowd, reader: asyncio.StreamReader, out: asyncio.StreamW
 async def _dispatch(crowd: Crowd, request: dict[str, Any]) -> Any:
     do = request["do"]
     if do == "hub_join":
-        return await crowd.hub_join(request["base_url"], request["meeting"], request["people"])
+        return await crowd.hub_join(
+            request["base_url"], request["meeting"], request["people"], request.get("hidden", False)
+        )
     if do == "janus_publish":
         return await crowd.janus_publish(request["base_url"], request["room"], request["people"])
     if do == "janus_subscribe":
