@@ -163,7 +163,9 @@ async def receive_subscriber_rtcp(
             )
             for ssrc in targets:
                 leg = member.legs_by_ssrc.get(ssrc)
-                if leg is not None and leg.source is not None:
+                # A leg sending nothing (its viewer does not show the person, or lacks the
+                # bandwidth) needs no picture: the request would only cost the others.
+                if leg is not None and leg.source is not None and not leg.hidden:
                     # The layer this leg waits for, or forwards: not another viewer's.
                     await leg.source.request_keyframe(
                         interval=member.pli_interval, layer=leg.target or leg.layer

@@ -35,7 +35,7 @@ from hub.sfu.allocation import (
 from hub.sfu.forwarder import SIMULCAST_REMB, UNWATCHED_AFTER
 from hub.sfu.packets import receive_subscriber_rtcp
 from hub.sfu.room import MediaParticipant
-from hub.sfu.rtcp import RtcpRemb, parse_compound
+from hub.sfu.rtcp import RtcpPli, RtcpRemb, parse_compound
 
 RATES = (150_000.0, 500_000.0, 1_500_000.0)  # q, h, f as Chromium sends them at 1280x720
 
@@ -255,3 +255,14 @@ def test_the_budget_is_the_lowest_estimate_of_the_last_two_seconds():
     link.on_estimate(290_000, 0.7, sending=150_000)
     link.on_estimate(600_000, 2.8, sending=150_000)
     assert link.budget() == 600_000 * HEADROOM  # the low ones are older than the window
+
+
+def test_a_keyframe_request_for_a_video_the_viewer_does_not_show_goes_nowhere():
+    path = simulcast_path()
+    feed(path, three_layers(1, key=True), start=time.monotonic() - 2)
+    bruno = viewer(path, path.leg, "bruno", 0x5555_5555)
+    pli = bytes(RtcpPli(sender_ssrc=0x1234, media_ssrc=0x5555_5555))
+    show(path.stream, path.leg, (300, 170), False, time.monotonic())
+    before = len(plis(path))
+    asyncio.run(receive_subscriber_rtcp(bruno, bruno.counters, pli))
+    assert len(plis(path)) == before
