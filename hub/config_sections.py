@@ -144,10 +144,11 @@ class SfuConfig(_Section):
     # Addresses offered as host candidates; empty means the machine's own addresses.
     candidate_addresses: tuple[str, ...] = ()
     max_participants: int = Field(default=50, ge=2, le=500)
-    # Ask browsers to send their camera as VP8 simulcast (three layers; docs/simulcast.md).
-    # Off until each viewer gets the layer that fits its tile and bandwidth (issue 13): on
-    # its own it only costs publishers the encoding of layers nobody is sent yet.
-    simulcast: bool = False
+    # Ask browsers to send their camera as VP8 simulcast (three layers; docs/simulcast.md):
+    # each viewer then gets the layer that fits its tile and its bandwidth, and layers nobody
+    # watches are not encoded. Off: one layer, every viewer gets it (a weak viewer's video is
+    # paused rather than lowered).
+    simulcast: bool = True
 
     @field_validator("candidate_addresses")
     @classmethod

@@ -96,7 +96,7 @@ def metric(base_url: str, name: str, label: str | None = None) -> float:
 
 @pytest.fixture(scope="module")
 def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A hub that asks browsers for simulcast (`sfu.simulcast`, off by default)."""
+    """A hub that asks browsers for simulcast (`sfu.simulcast`, on by default: said anyway)."""
     server = HubServer(
         tmp_path_factory.mktemp("simulcast-hub"), env={"HUB_SFU__SIMULCAST": "true"}
     ).start()
