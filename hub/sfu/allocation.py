@@ -24,7 +24,7 @@ otherwise it is kept.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 HEADROOM = 0.9  # of the estimate, for retransmissions and bursts (keyframes)
@@ -41,6 +41,9 @@ FIRST_CREDIBLE = 0.5
 # The budget is the lowest estimate of this many seconds: while a link saturates, the
 # browser's estimate falls over about a second, and a layer must not be taken on the way.
 WINDOW = 2.0
+# Estimates closer together than this are kept as one (the lowest): Chromium sends 30-40 a
+# second while its estimate falls, and a viewer may send thousands.
+GRAIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class Downlink:
         self.trial_until: float | None = None
         self.constrained = False
         self.total = 0.0  # what the last allocation sends
+        self.used: float | None = None  # the budget the last allocation was made with
 
     def budget(self) -> float | None:
         """Bits/s the viewer's videos may take; None while it is not limited."""
@@ -138,14 +142,25 @@ class Downlink:
         lowest = min(estimate for _, estimate in self._recent)
         return max(lowest * HEADROOM, self.proven)
 
-    def on_estimate(self, bitrate: float, now: float, sending: float) -> bool:
-        """Note the viewer's estimate (`sending`: bits/s of video it is being sent); True if
-        the allocation should be made again (congestion, or more room than it uses)."""
+    def on_estimate(self, bitrate: float, now: float, sending: Callable[[], float]) -> bool:
+        """Note the viewer's estimate (`sending()`: bits/s of video it is being sent, asked
+        for the first estimate only); True if the allocation should be made again
+        (congestion, or a budget other than the last allocation's)."""
         previous, self.estimate = self.estimate, float(bitrate)
-        self._recent.append((now, self.estimate))
-        while self._recent[0][0] < now - WINDOW:
-            self._recent.popleft()
-        limit = previous * DROP if previous is not None else sending * FIRST_CREDIBLE
+        recent = self._recent
+        while recent and recent[0][0] < now - WINDOW:
+            recent.popleft()
+        # Congestion is a new low: an estimate under the window's lowest (estimates going up
+        # and down again, honest or not, are not congestion each time they go down).
+        lowest = min((estimate for _, estimate in recent), default=None)
+        if recent and now - recent[-1][0] < GRAIN:
+            recent[-1] = (recent[-1][0], min(recent[-1][1], self.estimate))
+        else:
+            recent.append((now, self.estimate))
+        if previous is None:
+            limit = sending() * FIRST_CREDIBLE
+        else:
+            limit = (previous if lowest is None else lowest) * DROP
         if bitrate < limit:  # congestion: whatever was proven no longer holds
             self.congested = True
             self.proven = 0.0
@@ -154,7 +169,7 @@ class Downlink:
                 self.interval = min(self.interval * 2, PROBE_MAX)
             self.next_probe = now + self.interval
             return True
-        return self.congested and self.constrained and bitrate * HEADROOM > self.total
+        return self.congested and self.budget() != self.used
 
     def probing(self, now: float) -> bool:
         """Whether the next allocation adds a trial step (and start one if it is time)."""
@@ -172,7 +187,8 @@ class Downlink:
             return True
         return False
 
-    def settle(self, allocation: Allocation) -> None:
+    def settle(self, allocation: Allocation, budget: float | None) -> None:
+        self.used = budget
         self.total = allocation.total
         self.constrained = allocation.constrained
         if self.congested and not allocation.constrained and self.trial_until is None:

@@ -56,6 +56,9 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
             continue
         flowing = source.flowing(now)
         if not leg.shown or not flowing:
+            # Nothing to share out for it: no ceiling or pause of an earlier allocation.
+            leg.ceiling = None
+            source.pause(leg, False, now)
             continue
         wanted = flowing.index(source.fitting(flowing, leg.tile))
         area = leg.tile[0] * leg.tile[1] if leg.tile is not None else 0
@@ -68,7 +71,7 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
     downlink = member.downlink
     budget = downlink.budget()
     allocation = allocate(demands, budget, probe=downlink.probing(now))
-    downlink.settle(allocation)
+    downlink.settle(allocation, budget)
     touched: set[InboundStream] = set()
     for leg, flowing in offered.items():
         source = leg.source

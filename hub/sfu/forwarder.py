@@ -76,6 +76,9 @@ SIMULCAST_REMB = 2_500_000
 # A layer no viewer would take for this long is paused at the publisher (it stops encoding
 # it); one a viewer wants is resumed at once.
 UNWATCHED_AFTER = 3.0
+# A layer the publisher was asked to send that a viewer wants but that does not come: the
+# request is sent again after this long (a message lost in a page's reconnection).
+ENCODINGS_AGAIN = 2.0
 
 _HEADER = struct.Struct("!BBHII")
 _unpack_header = _HEADER.unpack_from
@@ -182,6 +185,7 @@ class InboundStream:
         self.target: Layer = self.layers[0]
         self.legs: list[Leg] = []
         self.encoded: list[str] | None = None  # RIDs the publisher was last asked to send
+        self._encoded_at = 0.0
         self.forwarding = True  # False while the participant is muted (or camera off)
         self.active = True  # False while the publisher does not send this m-line
         self.on_audio_level: Callable[[ParticipantId, int, bool], None] | None = None
@@ -249,6 +253,8 @@ class InboundStream:
             old = previous.layer(layer.rid) if layer.rid is not None else None
             if old is None or layer.ssrc is not None:
                 continue
+            # A layer the page stopped sends no keyframe to tell its size again.
+            layer.width, layer.height = old.width, old.height
             for number, rtx in ((old.ssrc, False), (old.rtx_ssrc, True)):
                 if number is not None:
                     self.bind(layer, number, rtx=rtx)
@@ -320,8 +326,8 @@ class InboundStream:
         # for at once (throttled per layer), not when the next packet shows the leg waiting.
         leg.hold = leg.started and was_hidden
         self.choose_target(now)
-        if was_hidden:
-            self.spawn(self.request_keyframe(layer=leg.target))
+        if was_hidden:  # at most once a second per layer: a page may flip its view often
+            self.spawn(self.request_keyframe(layer=leg.target, interval=VIEWER_PLI_INTERVAL))
 
     def wished(self) -> set[Layer]:
         """The layers some viewer would take if they were all flowing: its tile's (among
@@ -358,8 +364,13 @@ class InboundStream:
             if layer.unwanted_since is None or now - layer.unwanted_since < UNWATCHED_AFTER:
                 rids.append(layer.rid or "")
         if rids == (self.encoded or [layer.rid or "" for layer in self.layers]):
-            return None
+            stalled = any(
+                layer in wished and layer.rid in rids and layer.silent(now) for layer in self.layers
+            )
+            if not stalled or now - self._encoded_at < ENCODINGS_AGAIN:
+                return None
         self.encoded = rids
+        self._encoded_at = now
         return rids
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
@@ -541,7 +552,7 @@ class InboundStream:
         data = bytes(RtcpRr(ssrc=self.rtcp_ssrc, reports=blocks))
         if self.kind == "video":
             # A viewer paused for lack of bandwidth does not hold the publisher back.
-            estimates = [leg.remb for leg in self.legs if leg.remb and not leg.paused]
+            estimates = [leg.remb for leg in self.legs if leg.remb and not leg.hidden]
             if self.simulcast:
                 bitrate = SIMULCAST_REMB
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection
@@ -186,7 +187,7 @@ async def receive_subscriber_rtcp(
             now = time.monotonic()
             if member.link:
                 continue
-            if member.downlink.on_estimate(packet.bitrate, now, sending(member)):
+            if member.downlink.on_estimate(packet.bitrate, now, partial(sending, member)):
                 share_downlink(member, now)
 
 

@@ -331,11 +331,15 @@ class SfuRoom:
         member.on_encodings = on_encodings
 
     def _review_encodings(self, stream: InboundStream, now: float) -> None:
-        rids = stream.review_encodings(now)
         publisher = self.participants.get(stream.publisher)
-        if rids is not None and publisher is not None and publisher.on_encodings is not None:
-            log.info("mid %s: encode %s", stream.mid, ",".join(rids) or "nothing",
-                     extra={"participant_id": publisher.participant_id})  # fmt: skip
+        if publisher is None or publisher.on_encodings is None:
+            return  # nobody to ask (a cascade link): what it encodes is not ours to say
+        before = stream.encoded
+        rids = stream.review_encodings(now)
+        if rids is not None:
+            if rids != before:  # not a request repeated for a layer that does not come
+                log.info("mid %s: encode %s", stream.mid, ",".join(rids) or "nothing",
+                         extra={"participant_id": publisher.participant_id})  # fmt: skip
             publisher.on_encodings(stream.mid, rids)
 
     def _peer_state(
@@ -529,6 +533,7 @@ class SfuRoom:
         member.subscribe_pc = RTCPeerConnection(rtc_configuration(self.settings.ice_servers))
         member.legs = []
         member.legs_by_ssrc = {}
+        member.downlink = Downlink()  # the browser's new connection has a new estimator
 
     async def restart_subscriber(self, participant_id: ParticipantId) -> None:
         """A fresh subscribe connection after the browser lost the old one (network drop)."""
