@@ -278,11 +278,7 @@ class InboundStream:
             self.target = flowing[-1]
         changed: set[Layer] = set()
         for leg in self.legs:
-            wanted = self.fitting(flowing, leg.tile) if flowing else leg.target
-            ceiling = leg.ceiling
-            if flowing and wanted is not None and ceiling and wanted.index > ceiling.index:
-                allowed = [layer for layer in flowing if layer.index <= ceiling.index]
-                wanted = allowed[-1] if allowed else flowing[0]
+            wanted = self.allowed(flowing, leg) if flowing else leg.target
             if wanted is not None and wanted is not leg.target:
                 leg.target = wanted
                 if not leg.hidden:
@@ -291,6 +287,16 @@ class InboundStream:
             if now - layer.last_keyframe_at >= PLI_INTERVAL:  # else one is passing right now
                 self.spawn(self.request_keyframe(layer=layer))
         return bool(changed)
+
+    def allowed(self, layers: list[Layer], leg: Leg) -> Layer:
+        """The layer of `layers` (lowest first) that fits the leg's tile, no higher than its
+        viewer's bandwidth allows (`Leg.ceiling`; the lowest if none is that low)."""
+        layer = self.fitting(layers, leg.tile)
+        ceiling = leg.ceiling
+        if ceiling is not None and layer.index > ceiling.index:
+            below = [candidate for candidate in layers if candidate.index <= ceiling.index]
+            layer = below[-1] if below else layers[0]
+        return layer
 
     def fitting(self, flowing: list[Layer], tile: tuple[int, int] | None) -> Layer:
         """The smallest flowing layer that fills `tile` (width by height, in device pixels)
@@ -341,11 +347,10 @@ class InboundStream:
             if leg.paused:  # its trial step is the lowest layer
                 wished.add(self.layers[0])
                 continue
-            layer = self.fitting(sized, leg.tile)
-            if leg.ceiling is not None and layer.index > leg.ceiling.index:
-                wished.add(leg.ceiling)
-                layer = self.layers[leg.ceiling.index + 1]
+            layer = self.allowed(sized, leg)
             wished.add(layer)
+            if layer is not self.fitting(sized, leg.tile):  # held below its tile's layer
+                wished.add(self.layers[layer.index + 1])
         return wished
 
     def review_encodings(self, now: float) -> list[str] | None:
