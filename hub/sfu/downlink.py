@@ -26,8 +26,9 @@ ReceptionChanged = Callable[[Reception], None]
 
 # A layer that just started has no measured rate yet, and an encoder ramps a layer up over
 # seconds: count at least this many bits per second and pixel of its size (Chromium's VP8
-# targets are about 2), and never less than MIN_RATE.
-MIN_BITS_PER_PIXEL = 0.8
+# targets are about 2: 143, 490 and 1840 kbit/s at 320, 640 and 1280 wide), and never less
+# than MIN_RATE. At 0.8 a viewer whose link was saturating took h on the way down.
+MIN_BITS_PER_PIXEL = 1.5
 MIN_RATE = 30_000.0
 
 
