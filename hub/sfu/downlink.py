@@ -58,8 +58,7 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
         flowing = source.flowing(now)
         if not leg.shown or not flowing:
             # Nothing to share out for it: no ceiling or pause of an earlier allocation.
-            leg.ceiling = None
-            source.pause(leg, False, now)
+            source.limit(leg, None, False, now)
             continue
         wanted = flowing.index(source.fitting(flowing, leg.tile))
         area = leg.tile[0] * leg.tile[1] if leg.tile is not None else 0
@@ -79,10 +78,8 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
         assert source is not None
         index = allocation.layers[leg]
         ceiling = None if budget is None or index is None else flowing[index]
-        if ceiling is not leg.ceiling:
-            leg.ceiling = ceiling
+        if source.limit(leg, ceiling, index is None, now):
             touched.add(source)
-        source.pause(leg, index is None, now)
     for stream in touched:
         stream.choose_target(now)
     tell_reception(member)

@@ -315,6 +315,15 @@ class InboundStream:
         leg.shown = shown
         self.update(leg, now)
 
+    def limit(self, leg: Leg, ceiling: Layer | None, paused: bool, now: float) -> bool:
+        """Apply the viewer's bandwidth to the leg: the highest layer it may take (None: any)
+        and whether its video is paused. True if the ceiling changed: targets are then to be
+        chosen again (`choose_target`, once per stream for all its legs)."""
+        changed = ceiling is not leg.ceiling
+        leg.ceiling = ceiling
+        self.pause(leg, paused, now)
+        return changed
+
     def pause(self, leg: Leg, paused: bool, now: float) -> None:
         """Stop (or resume) the leg's video for lack of its viewer's bandwidth."""
         if leg.paused != paused:
