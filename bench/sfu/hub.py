@@ -111,9 +111,11 @@ class HubParticipant:
         on_offer: OfferHandler,
         *,
         audio: bool = False,
+        video: bool = True,
     ) -> None:
         self.session = session
         self.audio = audio
+        self.video = video
         self.url = f"{base_url.replace('http', 'ws', 1)}{API}/meetings/{meeting_id}/ws"
         self.name = name
         self.on_offer = on_offer
@@ -130,7 +132,9 @@ class HubParticipant:
         )
         welcome = self._expect("welcome")
         self._reader = asyncio.get_running_loop().create_task(self._read())
-        await self._send({"type": "join", "name": self.name, "audio": self.audio, "video": True})
+        await self._send(
+            {"type": "join", "name": self.name, "audio": self.audio, "video": self.video}
+        )
         self.participant_id = (await self._wait(welcome, "welcome"))["participant_id"]
 
     async def publish(self, sdp: str, mid: str, microphone_mid: str | None = None) -> str:
