@@ -27,6 +27,7 @@ from aiohttp import web
 from bridge.bot import BotError, running
 from bridge.http_port import HttpHub
 from hub import __version__
+from hub.collector import freeze_startup_objects
 from hub.config import HubConfig, load_config, with_dev_secrets
 from hub.db import migrate
 from hub.db.database import Database
@@ -267,11 +268,13 @@ async def _serve(config: HubConfig) -> None:
     try:
         await runner.setup()
         await web.SockSite(runner, sock).start()
+        frozen = freeze_startup_objects()
         log.info(
             "hub listening on http://%s:%d%s",
             config.server.host,
             config.server.port,
             " (dev mode)" if config.dev else "",
+            extra={"gc_frozen_objects": frozen},
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import re
 import socket
 import struct
 import urllib.request
@@ -50,6 +52,18 @@ async def test_ready_answers_503_when_the_database_is_gone(
         assert "hub_database_up 0.0" in metrics
     finally:
         cluster.stop()
+
+
+async def test_metrics_time_the_garbage_collectors_pauses_while_the_app_runs(
+    aiohttp_client, config
+):
+    client = await aiohttp_client(create_app(config))
+    gc.collect()
+    metrics = await (await client.get("/metrics")).text()
+    counted = re.search(r'hub_gc_pause_seconds_count\{generation="2"\} (\d+)', metrics)
+    assert counted is not None and int(counted.group(1)) >= 1
+    await client.close()  # the app's cleanup takes its meter out of the collector's callbacks
+    assert not [c for c in gc.callbacks if type(c).__name__ == "PauseMeter"]
 
 
 async def test_metrics_serve_prometheus_text_with_request_counts(aiohttp_client, config):

@@ -10,6 +10,7 @@ from aiohttp import web
 from hub.auth.logins import LoginStore
 from hub.auth.session import SessionCodec
 from hub.auth.tokens import JoinTokens
+from hub.collector import PauseMeter
 from hub.config import HubConfig, ensure_data_dir
 from hub.db.database import Database
 from hub.db.migrate import prepare_schema
@@ -104,6 +105,16 @@ async def sfu_context(app: web.Application) -> AsyncIterator[None]:
         await sfu.close()
 
 
+async def gc_pauses_context(app: web.Application) -> AsyncIterator[None]:
+    """The garbage collector's pauses in /metrics while the app runs."""
+    meter = PauseMeter(app[METRICS].gc_pauses)
+    meter.install()
+    try:
+        yield
+    finally:
+        meter.remove()
+
+
 async def settle_sockets_context(app: web.Application) -> AsyncIterator[None]:
     """Registered last, so at shutdown it runs first: sockets still leaving take their
     people out of the meeting while the SFU and the database they need are open."""
@@ -148,6 +159,7 @@ def create_app(config: HubConfig) -> web.Application:
     app[EVENTS].subscribe(meeting_end_listener(app))
     app[SFU] = Sfu(config.sfu)
     app[METRICS].registry.register(SfuCollector(app[SFU]))
+    app.cleanup_ctx.append(gc_pauses_context)
     app.cleanup_ctx.append(data_dir_context)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)
