@@ -65,6 +65,7 @@ from bridge.hub_port import (
 )
 from bridge.power import RoomPowers
 from bridge.schedule import Reminder, ReminderBook, ScheduleFull
+from hub.i18n import Text
 
 log = logging.getLogger(__name__)
 
@@ -416,7 +417,7 @@ class MatrixBot(VisioCommands):
         try:
             await self.registry.handlers[call.spec](context, call)
         except HubRefusal as refusal:
-            await self.notice(room_id, refusal.text(language), event_id)
+            await self.notice(room_id, refusal.notice(language), event_id)
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("matrix bot: command %s failed [ref %s]", call.spec.name, reference)
@@ -572,7 +573,7 @@ class MatrixBot(VisioCommands):
                     )
                 await self.notice(summary.room_id, texts.summary_text(summary, language))
             case ChatFromMeeting(room_id=room_id, name=name, text=text):
-                line = texts.chat_line(name, text)
+                line = texts.chat_line(name, text, await self.language_of(room_id))
                 await self.send(room_id, {"msgtype": "m.text", "body": line})
 
     def _flush_status(self, room_id: str) -> None:
@@ -627,10 +628,7 @@ class MatrixBot(VisioCommands):
         try:
             self.reminders.add(reminder)
         except ScheduleFull:
-            raise HubRefusal(
-                "Ce salon a déjà trop de réunions planifiées.",
-                "This room already has too many scheduled meetings.",
-            ) from None
+            raise HubRefusal(Text("bot.refusal.schedule_full")) from None
         self._schedule_changed.set()
 
     async def _start(

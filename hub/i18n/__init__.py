@@ -67,16 +67,20 @@ def translate(lang: str, key: str) -> str:
 @dataclass(frozen=True)
 class Text:
     """Something to tell a person, said in their language when it is shown: a catalog key and
-    the values of its {placeholders} (an error carries one; the page that shows it picks
-    the language)."""
+    the values of its {placeholders} (an error carries one; the page or the room that shows it
+    picks the language). A value that is itself a `Text` is said in the same language."""
 
     key: str
-    values: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, str | Text] = field(default_factory=dict)
 
 
 def say(lang: str, text: Text) -> str:
     """`text` in `lang`, its placeholders filled (values are not themselves formatted)."""
-    return translate(lang, text.key).format_map(text.values)
+    values = {
+        name: say(lang, value) if isinstance(value, Text) else value
+        for name, value in text.values.items()
+    }
+    return translate(lang, text.key).format_map(values)
 
 
 def in_both(text: Text) -> str:

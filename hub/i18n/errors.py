@@ -37,6 +37,10 @@ FRENCH: Final[dict[str, str]] = {
         "L'instance {partner}, qui accueille cette réunion, ne répond pas correctement. "
         "Réessayez dans quelques minutes."
     ),
+    "error.bridge.token_missing": (
+        "Jeton du pont requis : Authorization: Bearer <matrix.bridge_token>"
+    ),
+    "error.bridge.token_wrong": "Jeton du pont refusé",
 }
 
 ENGLISH: Final[dict[str, str]] = {
@@ -70,4 +74,6 @@ ENGLISH: Final[dict[str, str]] = {
         "The {partner} instance, which hosts this meeting, is not answering properly. Try "
         "again in a few minutes."
     ),
+    "error.bridge.token_missing": "Authorization: Bearer <matrix.bridge_token> is required",
+    "error.bridge.token_wrong": "Wrong bridge token",
 }
