@@ -354,6 +354,18 @@ class CommandRegistry:
         return "\n".join(lines)
 
 
+def command_text(body: str) -> str:
+    """The body without the quoted reply fallback (`> <@user> …` lines and one blank line)."""
+    lines = body.split("\n")
+    if not lines[0].startswith("> "):
+        return body
+    while lines and lines[0].startswith(">"):
+        lines.pop(0)
+    if lines and not lines[0].strip():
+        lines.pop(0)
+    return "\n".join(lines)
+
+
 def _short(text: str, limit: int = 50) -> str:
     """User input quoted back in a notice, cut so a long body cannot make a long notice."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from bridge.bot import BotConfig, BotError, running
+from bridge.bot import running
 from bridge.hub_port import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -36,6 +36,7 @@ from bridge.hub_port import (
     WaitingKind,
     no_meeting,
 )
+from bridge.session import BotConfig, BotError
 from hub.config import HubConfig
 from hub.db.models import AccessLevel, IdentityKind, Role
 from hub.errors import Conflict, NotFound
