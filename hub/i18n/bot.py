@@ -23,6 +23,7 @@ FRENCH: Final[dict[str, str]] = {
     "bot.summary.duration": "Durée : {duration}",
     "bot.summary.participants": "Participants : {count}",
     "bot.summary.names": "Noms : {names}",
+    "bot.default_title": "Réunion du salon",
     "bot.link": "Réunion « {title} » : {url}",
     "bot.scheduled": (
         "Réunion planifiée le {when} (heure de Paris) : le lien sera publié ici à l'heure."
@@ -152,6 +153,7 @@ ENGLISH: Final[dict[str, str]] = {
     "bot.summary.duration": "Duration: {duration}",
     "bot.summary.participants": "Participants: {count}",
     "bot.summary.names": "Names: {names}",
+    "bot.default_title": "Room meeting",
     "bot.link": "Meeting “{title}”: {url}",
     "bot.scheduled": (
         "Meeting scheduled for {when} (Paris time): the link will be posted here when it starts."

@@ -41,7 +41,7 @@ from hub.config import HubConfig
 from hub.db.models import AccessLevel, IdentityKind, Role
 from hub.errors import Conflict, NotFound
 from hub.federation.policy import Partner
-from hub.i18n import Text
+from hub.i18n import Text, say
 from hub.ids import Identity, MeetingId, ParticipantId
 from hub.meetings.events import (
     ChatPosted,
@@ -71,7 +71,6 @@ from hub.web.keys import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TITLE = "Réunion du salon"
 BRIDGE_ACTOR = ParticipantId("matrix-bridge")
 
 
@@ -236,12 +235,16 @@ class LocalHub:
             return await self._view(link)
         meeting = await self.app[MEETINGS].create(
             owner=matrix_identity(by),
-            title=(title or DEFAULT_TITLE)[:MAX_TITLE],
+            title=(title or await self._default_title(room_id))[:MAX_TITLE],
             access_level=AccessLevel.RESTRICTED,  # the room's members pass the lobby
         )
         link = await self.app[ROOM_LINKS].link(room_id, meeting.id, created_by=by)
         log.info("meeting started from a Matrix room", extra={"meeting_id": meeting.id})
         return await self._view(link, meeting)
+
+    async def _default_title(self, room_id: str) -> str:
+        """The title of a meeting started without one, in the room's language."""
+        return say(await self.room_language(room_id), Text("bot.default_title"))
 
     async def end_meeting(self, room_id: str, *, by: str) -> None:
         link = await self._link(room_id)

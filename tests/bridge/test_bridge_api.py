@@ -214,6 +214,10 @@ async def test_a_room_language_is_kept(bridge: Bridge):
     await bridge.hub.set_room_language(ROOM, "en", by=ALICE)
     assert await bridge.hub.room_language(ROOM) == "en"
     assert await bridge.hub.room_language("!other:server.example") == "fr"
+    untitled = await bridge.hub.start_meeting(ROOM, by=ALICE, title=None)
+    assert untitled.title == "Room meeting"  # a meeting started without a title: the room's
+    other = await bridge.hub.start_meeting("!other:server.example", by=ALICE, title=None)
+    assert other.title == "Réunion du salon"
     await bridge.hub.set_room_language(ROOM, "fr", by=ALICE)
     assert await bridge.hub.room_language(ROOM) == "fr"
 
