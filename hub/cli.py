@@ -24,8 +24,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge.bot import BotError, running
+from bridge.bot import running
 from bridge.http_port import HttpHub
+from bridge.session import BotError
 from hub import __version__
 from hub.collector import freeze_startup_objects
 from hub.config import HubConfig, load_config, with_dev_secrets
