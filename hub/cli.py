@@ -28,7 +28,6 @@ from bridge.bot import running
 from bridge.http_port import HttpHub
 from bridge.session import BotError
 from hub import __version__
-from hub.collector import freeze_startup_objects
 from hub.config import HubConfig, load_config, with_dev_secrets
 from hub.db import migrate
 from hub.db.database import Database
@@ -38,6 +37,7 @@ from hub.federation.client import FederationClient
 from hub.federation.policy import Partner, PartnerPolicy, PolicyError
 from hub.federation.service import instance_keys
 from hub.log import setup_logging
+from hub.stalls import freeze_startup_objects
 from hub.web.access import AccessLogger
 from hub.web.app import create_app
 from hub.web.bridge import bot_config_of

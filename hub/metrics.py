@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from hub.collector import PAUSE_BUCKETS
+from hub.stalls import PAUSE_BUCKETS
 
 __all__ = ["CONTENT_TYPE_LATEST", "HubMetrics"]
 
@@ -37,6 +37,12 @@ class HubMetrics:
             "hub_gc_pause_seconds",
             "How long each garbage collection stopped the event loop (and media), by generation.",
             ["generation"],
+            buckets=PAUSE_BUCKETS,
+            registry=self.registry,
+        )
+        self.loop_lag = Histogram(
+            "hub_event_loop_lag_seconds",
+            "How late the event loop woke a 50 ms timer (packets waited as long).",
             buckets=PAUSE_BUCKETS,
             registry=self.registry,
         )

@@ -207,12 +207,13 @@ class HubParticipant:
 
 
 async def metrics(session: aiohttp.ClientSession, base_url: str) -> dict[str, float]:
-    """The hub's own SFU counters from /metrics (loopback is allowed by default)."""
+    """The hub's own SFU counters, garbage-collector pauses and event-loop lag from /metrics
+    (loopback is allowed by default)."""
     async with session.get(f"{base_url}/metrics", timeout=aiohttp.ClientTimeout(total=5)) as answer:
         text = await answer.text()
     values: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("hub_sfu_") and not line.startswith("#"):
+        if line.startswith(("hub_sfu_", "hub_gc_", "hub_event_loop_")):
             name, _, value = line.rpartition(" ")
             with contextlib.suppress(ValueError):
                 values[name] = float(value)

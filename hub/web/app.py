@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -10,7 +12,6 @@ from aiohttp import web
 from hub.auth.logins import LoginStore
 from hub.auth.session import SessionCodec
 from hub.auth.tokens import JoinTokens
-from hub.collector import PauseMeter
 from hub.config import HubConfig, ensure_data_dir
 from hub.db.database import Database
 from hub.db.migrate import prepare_schema
@@ -25,6 +26,7 @@ from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.resources import resource_dir
 from hub.sfu.service import Sfu, SfuCollector
+from hub.stalls import LoopLag, PauseMeter
 from hub.web import health, matrix_login, pages
 from hub.web.api import add_api_routes
 from hub.web.bridge import bridge_context
@@ -105,13 +107,18 @@ async def sfu_context(app: web.Application) -> AsyncIterator[None]:
         await sfu.close()
 
 
-async def gc_pauses_context(app: web.Application) -> AsyncIterator[None]:
-    """The garbage collector's pauses in /metrics while the app runs."""
+async def stalls_context(app: web.Application) -> AsyncIterator[None]:
+    """The garbage collector's pauses and the event loop's lateness in /metrics while the
+    app runs."""
     meter = PauseMeter(app[METRICS].gc_pauses)
     meter.install()
+    probe = asyncio.get_running_loop().create_task(LoopLag(app[METRICS].loop_lag).run())
     try:
         yield
     finally:
+        probe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await probe
         meter.remove()
 
 
@@ -159,7 +166,7 @@ def create_app(config: HubConfig) -> web.Application:
     app[EVENTS].subscribe(meeting_end_listener(app))
     app[SFU] = Sfu(config.sfu)
     app[METRICS].registry.register(SfuCollector(app[SFU]))
-    app.cleanup_ctx.append(gc_pauses_context)
+    app.cleanup_ctx.append(stalls_context)
     app.cleanup_ctx.append(data_dir_context)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)

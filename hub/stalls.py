@@ -1,4 +1,5 @@
-"""The garbage collector's pauses: measured for /metrics, and kept short in `hub serve`.
+"""What stops the event loop — and media with it: the garbage collector's pauses and the
+loop's own lateness, measured for /metrics; the collector's pauses kept short in `hub serve`.
 
 Every object the hub creates while starting (modules, SQLAlchemy mappers, templates, aiortc's
 tables…) lives as long as the process, yet each full collection walked all of them with the
@@ -9,6 +10,7 @@ meeting (measured with bench/sfu on this machine), the tail of the forwarding la
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from prometheus_client import Histogram
 
 PAUSE_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+LAG_PERIOD = 0.05  # seconds between two wake-ups of the lag probe
 
 
 class PauseMeter:
@@ -49,3 +52,18 @@ def freeze_startup_objects() -> int:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count()
+
+
+class LoopLag:
+    """How late the event loop wakes a timer (`LAG_PERIOD` apart): every packet waiting in a
+    socket meanwhile waited as long. `run()` is the probe's task; cancel it to stop."""
+
+    def __init__(self, histogram: Histogram) -> None:
+        self._histogram = histogram
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LAG_PERIOD)
+            self._histogram.observe(max(0.0, loop.time() - before - LAG_PERIOD))
