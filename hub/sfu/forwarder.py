@@ -17,14 +17,14 @@ import logging
 import secrets
 import struct
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hub.ids import ParticipantId
-from hub.sfu.egress import Egress
 from hub.sfu.guard import DropLog
 from hub.sfu.history import PacketHistory
+from hub.sfu.internals import Egress, SendRtp, rtp_sender, sender_ssrcs
 from hub.sfu.reception import NACK_MAX, Layer
 from hub.sfu.rewrite import StreamRewriter
 from hub.sfu.rtcp import (
@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["audio", "video"]
 Source = Literal["microphone", "camera", "screen", "screen_audio"]
-SendRtp = Callable[[bytes], Awaitable[None]]
 
 URI_MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
 URI_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
@@ -622,8 +621,7 @@ class Leg:
         self.started = False  # a keyframe went out since the last (re)start
         self.payload_type = 0
         self.rtx_payload_type: int | None = None
-        self.ssrc: int = transceiver.sender._ssrc
-        self.rtx_ssrc: int = transceiver.sender._rtx_ssrc
+        self.ssrc, self.rtx_ssrc = sender_ssrcs(transceiver.sender)
         self.cname = ""
         self.mid_element = b""
         self.abs_ext: int | None = None
@@ -631,6 +629,7 @@ class Leg:
         self._abs_prefix = b""  # the element header byte, precomputed at negotiation
         self._level_prefix = b""
         self.egress: Egress | None = None
+        self._send_rtp: SendRtp | None = None  # aiortc's own path, resolved at negotiation
         self.rewriter = StreamRewriter(
             self.ssrc,
             90000 if kind == "video" else 48000,
@@ -673,7 +672,9 @@ class Leg:
         self._abs_prefix = bytes([(self.abs_ext << 4) | 2]) if self.abs_ext else b""
         self._level_prefix = bytes([self.level_ext << 4]) if self.level_ext else b""
         self._params = params
-        self.egress = Egress.of(self.transceiver.sender.transport)
+        transport = self.transceiver.sender.transport
+        self.egress = Egress.of(transport)
+        self._send_rtp = rtp_sender(transport)
         self.ready = True
         if self.source is not None:
             self._bind_codec(self.source)
@@ -754,9 +755,11 @@ class Leg:
         return egress is not None and egress.send(packet)
 
     async def send(self, packet: bytes) -> None:
+        """Send on aiortc's own path (nothing before negotiation: DTLS is not up yet)."""
         # ConnectionError: the subscriber is going away; its connection's handler cleans up.
-        with contextlib.suppress(ConnectionError):
-            await self.transceiver.sender.transport._send_rtp(packet)
+        if self._send_rtp is not None:
+            with contextlib.suppress(ConnectionError):
+                await self._send_rtp(packet)
 
     def may_resend(self, sequence_number: int, size: int, now: float) -> bool:
         """Whether a retransmission of `size` bytes fits this leg's budget (see RESEND_SHARE);

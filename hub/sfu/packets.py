@@ -16,6 +16,7 @@ from aiortc import RTCPeerConnection
 
 from hub.sfu.downlink import sending, share_downlink
 from hub.sfu.forwarder import SfuCounters
+from hub.sfu.internals import rtp_sender
 from hub.sfu.rtcp import RtcpFir, RtcpNack, RtcpPli, RtcpRemb, RtcpSr, check_rtcp, parse_compound
 from hub.sfu.rtp import rtp_layout
 from hub.sfu.simulcast import read_mid, read_rid
@@ -197,5 +198,5 @@ async def send_rtcp_on(pc: RTCPeerConnection, data: bytes) -> None:
         transport = transceiver.sender.transport
         if transport is not None:
             with contextlib.suppress(ConnectionError):
-                await transport._send_rtp(data)
+                await rtp_sender(transport)(data)
             return

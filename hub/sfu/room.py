@@ -40,6 +40,7 @@ from hub.sfu.forwarder import (
 )
 from hub.sfu.guard import guard_connection
 from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
+from hub.sfu.internals import hook_packets, replace_receive, replace_send, sender_ssrcs, set_msid
 from hub.sfu.liveness import PeerState, closing, watch_peer
 from hub.sfu.packets import (
     receive_publisher_rtcp,
@@ -131,14 +132,12 @@ def _apply_view(member: MediaParticipant, leg: Leg, now: float) -> None:
     source.show(leg, view.tiles.get(person), view.shows(person), now)
 
 
-def _hook_transports(pc: RTCPeerConnection, on_rtp: Any, on_rtcp: Any) -> None:
+def _hook_transports(pc: RTCPeerConnection, on_rtp: RtpHandler, on_rtcp: RtcpHandler) -> None:
     """Route decrypted packets of every transport of `pc` to our handlers (idempotent)."""
     for transceiver in pc.getTransceivers():
         for transport in (transceiver.receiver.transport, transceiver.sender.transport):
-            if transport is not None and transport._handle_rtp_data is not on_rtp:
-                # Per-instance override, documented in docs/sfu-aiortc-hooks.md.
-                transport._handle_rtp_data = on_rtp  # type: ignore[method-assign]
-                transport._handle_rtcp_data = on_rtcp  # type: ignore[method-assign]
+            if transport is not None:
+                hook_packets(transport, on_rtp, on_rtcp)
 
 
 @dataclass
@@ -447,7 +446,7 @@ class SfuRoom:
                 source=member.sources.get(mid, _default_source(transceiver.kind)),
                 params=params,
                 simulcast=member.simulcast.get(mid) if transceiver.kind == "video" else None,
-                rtcp_ssrc=transceiver.sender._ssrc,
+                rtcp_ssrc=sender_ssrcs(transceiver.sender)[0],
                 send_rtcp=lambda data: send_rtcp_on(pc, data),
                 counters=room.counters,
             )
@@ -473,9 +472,7 @@ class SfuRoom:
             else:
                 room._announce(stream)
 
-        if not getattr(transceiver.receiver, "_hub_hooked", False):
-            transceiver.receiver.receive = receive
-            transceiver.receiver._hub_hooked = True
+        replace_receive(transceiver.receiver, receive)
 
     def _refresh_publications(self, member: MediaParticipant, pc: RTCPeerConnection) -> None:
         """After a renegotiation: streams the browser stopped sending leave, resumed ones
@@ -573,8 +570,9 @@ class SfuRoom:
         else:
             leg.transceiver.direction = "sendonly"
         # msid: one MediaStream per publisher, so the browser keeps their audio and video in sync
-        leg.transceiver.sender._stream_id = stream.participant_id
-        leg.transceiver.sender._track_id = f"{stream.participant_id}-{stream.mid}"
+        set_msid(
+            leg.transceiver.sender, stream.participant_id, f"{stream.participant_id}-{stream.mid}"
+        )
         leg.attach(stream)
         _apply_view(member, leg, time.monotonic())
 
@@ -591,7 +589,7 @@ class SfuRoom:
             if leg.source is not None:
                 await leg.source.request_keyframe(force=True, layer=leg.target)
 
-        leg.transceiver.sender.send = send
+        replace_send(leg.transceiver.sender, send)
 
     def _request_negotiation(self, member: MediaParticipant) -> None:
         member.needs_offer = True

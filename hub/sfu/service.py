@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector
 from hub.config_sections import SfuConfig
 from hub.ids import MeetingId
 from hub.sfu.forwarder import LINK_PREFIX, SfuCounters
-from hub.sfu.ice import check_internals
+from hub.sfu.internals import check_internals
 from hub.sfu.room import RoomSettings, SfuRoom
 
 log = logging.getLogger(__name__)
