@@ -30,10 +30,10 @@ FORWARDING_PATH = (
     "InboundStream.forward (hub/sfu/forwarder.py)",
     "InboundStream._account (hub/sfu/forwarder.py)",
     "StreamRewriter.rewrite (hub/sfu/rewrite.py)",
-    "Leg.build (hub/sfu/forwarder.py)",
+    "OutboundStream.build (hub/sfu/outbound.py)",
     "PacketHistory.put (hub/sfu/history.py)",
-    "Egress.send (hub/sfu/egress.py)",  # the fast send path: protect + sendto
-    "Leg.send (hub/sfu/forwarder.py)",
+    "Egress.send (hub/sfu/internals.py)",  # the fast send path: protect + sendto
+    "OutboundStream.send (hub/sfu/outbound.py)",
     "RTCDtlsTransport._send_rtp (aiortc/rtcdtlstransport.py)",
     "Session.protect (pylibsrtp/__init__.py)",
     "Connection.sendto (aioice/ice.py)",

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Literal
 
 from hub.ids import ParticipantId
 from hub.sfu.allocation import Demand, allocate
-from hub.sfu.forwarder import InboundStream, Leg, Source
+from hub.sfu.forwarder import InboundStream, Leg
+from hub.sfu.media import Source
 from hub.sfu.reception import Layer
 
 if TYPE_CHECKING:

@@ -48,7 +48,7 @@ from hub.sfu.internals import (
 from hub.tasks import Tasks
 
 if TYPE_CHECKING:
-    from hub.sfu.forwarder import SfuCounters
+    from hub.sfu.counters import SfuCounters
 
 log = logging.getLogger(__name__)
 

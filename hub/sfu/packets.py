@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCPeerConnection
 
+from hub.sfu.counters import SfuCounters
 from hub.sfu.downlink import sending, share_downlink
-from hub.sfu.forwarder import SfuCounters
 from hub.sfu.internals import rtp_sender
 from hub.sfu.rtcp import RtcpFir, RtcpNack, RtcpPli, RtcpRemb, RtcpSr, check_rtcp, parse_compound
 from hub.sfu.rtp import rtp_layout

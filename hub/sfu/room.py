@@ -27,21 +27,20 @@ from aiortc.sdp import candidate_from_sdp
 from hub.errors import first_line
 from hub.ids import MeetingId, ParticipantId
 from hub.sfu.allocation import Downlink
+from hub.sfu.counters import SfuCounters
 from hub.sfu.downlink import Reception, ReceptionChanged, share_downlink
 from hub.sfu.forwarder import (
     LINK_PLI_INTERVAL,
     LINK_PREFIX,
     VIEWER_PLI_INTERVAL,
     InboundStream,
-    Kind,
     Leg,
-    SfuCounters,
-    Source,
 )
 from hub.sfu.guard import guard_connection
 from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
 from hub.sfu.internals import hook_packets, replace_receive, replace_send, sender_ssrcs, set_msid
 from hub.sfu.liveness import PeerState, closing, watch_peer
+from hub.sfu.media import Kind, Source
 from hub.sfu.packets import (
     receive_publisher_rtcp,
     receive_publisher_rtp,
