@@ -25,7 +25,7 @@ FORWARDING_PATH = (
     "Connection.data_received (aioice/ice.py)",
     "RTCDtlsTransport._recv_next (aiortc/rtcdtlstransport.py)",
     "Session.unprotect (pylibsrtp/__init__.py)",
-    "MediaParticipant.__post_init__.<locals>.on_rtp (hub/sfu/room.py)",
+    "bind_handlers.<locals>.on_rtp (hub/sfu/packets.py)",
     "receive_publisher_rtp (hub/sfu/packets.py)",
     "InboundStream.forward (hub/sfu/forwarder.py)",
     "InboundStream._account (hub/sfu/forwarder.py)",

@@ -8,22 +8,10 @@ legs, and tells the viewer's page what it now receives when that changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
-
-from hub.ids import ParticipantId
 from hub.sfu.allocation import Demand, allocate
 from hub.sfu.forwarder import InboundStream, Leg
-from hub.sfu.media import Source
+from hub.sfu.participant import MediaParticipant, Quality, Reception
 from hub.sfu.reception import Layer
-
-if TYPE_CHECKING:
-    from hub.sfu.room import MediaParticipant
-
-Quality = Literal["paused", "low", "medium", "high"]
-# What one viewer receives of each shown video: (whose, which source) -> quality.
-Reception = dict[tuple[ParticipantId, Source], Quality]
-ReceptionChanged = Callable[[Reception], None]
 
 # A layer that just started has no measured rate yet, and an encoder ramps a layer up over
 # seconds: count at least this many bits per second and pixel of its size (Chromium's VP8

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pylibsrtp
 from aioice import stun
@@ -46,9 +46,6 @@ from hub.sfu.internals import (
     stack_datagram_received,
 )
 from hub.tasks import Tasks
-
-if TYPE_CHECKING:
-    from hub.sfu.counters import SfuCounters
 
 log = logging.getLogger(__name__)
 
@@ -141,8 +138,15 @@ class DropLog:
         self._last = {key: at for key, at in self._last.items() if at >= moment}
 
 
+class GuardCounters(Protocol):
+    """What the guard counts (hub/sfu/counters.py has them, with the rest of the SFU's)."""
+
+    datagrams: DropLog
+    packets_in_fast: int  # publisher RTP decrypted in the socket callback
+
+
 def guard_connection(
-    pc: RTCPeerConnection, counters: SfuCounters, sink: RtpSink | None = None
+    pc: RTCPeerConnection, counters: GuardCounters, sink: RtpSink | None = None
 ) -> int:
     """Wrap the socket callback of every ICE protocol of `pc` (idempotent; call after each
     local description, when its sockets exist). With `sink`, decrypted SRTP goes to it at
@@ -168,7 +172,7 @@ def guard_connection(
 
 
 def _wrap(
-    protocol: Any, connection: Any, dtls: Any, counters: SfuCounters, sink: RtpSink | None
+    protocol: Any, connection: Any, dtls: Any, counters: GuardCounters, sink: RtpSink | None
 ) -> None:
     drops = counters.datagrams
     original = stack_datagram_received(protocol)

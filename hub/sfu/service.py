@@ -19,7 +19,8 @@ from hub.ids import MeetingId
 from hub.sfu.counters import SfuCounters
 from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.internals import check_internals
-from hub.sfu.room import RoomSettings, SfuRoom
+from hub.sfu.peer import RoomSettings
+from hub.sfu.room import SfuRoom
 
 log = logging.getLogger(__name__)
 

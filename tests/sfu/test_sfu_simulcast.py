@@ -27,7 +27,7 @@ from hub.sfu.counters import SfuCounters
 from hub.sfu.forwarder import PLI_INTERVAL, InboundStream, Leg
 from hub.sfu.media import URI_ABS_SEND_TIME, URI_MID
 from hub.sfu.packets import receive_publisher_rtp
-from hub.sfu.room import MediaParticipant, View
+from hub.sfu.participant import MediaParticipant, View
 from hub.sfu.rtcp import RtcpPli, parse_compound
 from hub.sfu.rtp import RtpHeader, vp8_keyframe_size
 from hub.sfu.sdp import SdpError, check_description
