@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from hub.sfu.allocation import Demand, allocate
 from hub.sfu.forwarder import InboundStream, Leg
+from hub.sfu.layer_choice import fitting
 from hub.sfu.participant import MediaParticipant, Quality, Reception
 from hub.sfu.reception import Layer
 
@@ -49,7 +50,7 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
             # Nothing to share out for it: no ceiling or pause of an earlier allocation.
             source.limit(leg, None, False, now)
             continue
-        wanted = flowing.index(source.fitting(flowing, leg.tile))
+        wanted = flowing.index(fitting(flowing, leg.tile))
         area = leg.tile[0] * leg.tile[1] if leg.tile is not None else 0
         priority = (1.0 if source.source == "screen" else 0.0, float(area))
         rates = [rate(layer) for layer in flowing]

@@ -4,7 +4,7 @@ An `InboundStream` is one track a participant publishes (decrypted by aiortc, ne
 A `Leg` is one subscriber's sendonly transceiver (an `OutboundStream`, hub/sfu/outbound.py:
 its own SSRC, numbering and history) forwarding one inbound stream at a time; it starts only
 on a keyframe so the subscriber can decode at once, and takes the layer its viewer's tile
-and bandwidth call for.
+and bandwidth call for (hub/sfu/layer_choice.py).
 
 The per-packet work is in `InboundStream.forward`; everything else runs per RTCP packet or
 per negotiation.
@@ -22,6 +22,7 @@ from typing import Any
 from hub.ids import ParticipantId
 from hub.sfu.counters import SfuCounters
 from hub.sfu.internals import SendRtp
+from hub.sfu.layer_choice import allowed, wished
 from hub.sfu.media import URI_AUDIO_LEVEL, Kind, Source, extension_ids
 from hub.sfu.outbound import OutboundStream
 from hub.sfu.reception import Layer
@@ -232,7 +233,7 @@ class InboundStream:
             self.target = flowing[-1]
         changed: set[Layer] = set()
         for leg in self.legs:
-            wanted = self.allowed(flowing, leg) if flowing else leg.target
+            wanted = allowed(flowing, leg) if flowing else leg.target
             if wanted is not None and wanted is not leg.target:
                 leg.target = wanted
                 if not leg.hidden:
@@ -241,26 +242,6 @@ class InboundStream:
             if now - layer.last_keyframe_at >= PLI_INTERVAL:  # else one is passing right now
                 self.spawn(self.request_keyframe(layer=layer))
         return bool(changed)
-
-    def allowed(self, layers: list[Layer], leg: Leg) -> Layer:
-        """The layer of `layers` (lowest first) that fits the leg's tile, no higher than its
-        viewer's bandwidth allows (`Leg.ceiling`; the lowest if none is that low)."""
-        layer = self.fitting(layers, leg.tile)
-        ceiling = leg.ceiling
-        if ceiling is not None and layer.index > ceiling.index:
-            below = [candidate for candidate in layers if candidate.index <= ceiling.index]
-            layer = below[-1] if below else layers[0]
-        return layer
-
-    def fitting(self, flowing: list[Layer], tile: tuple[int, int] | None) -> Layer:
-        """The smallest flowing layer that fills `tile` (width by height, in device pixels)
-        in at least one dimension, as a picture fitted inside it would be; else the highest."""
-        if tile is not None:
-            width, height = tile
-            for layer in flowing:
-                if layer.width >= width or layer.height >= height:
-                    return layer
-        return flowing[-1]
 
     def show(self, leg: Leg, tile: tuple[int, int] | None, shown: bool, now: float) -> None:
         """What the leg's viewer displays of this stream: `shown` False stops its video here
@@ -298,34 +279,16 @@ class InboundStream:
         if was_hidden:  # at most once a second per layer: a page may flip its view often
             self.spawn(self.request_keyframe(layer=leg.target, interval=VIEWER_PLI_INTERVAL))
 
-    def wished(self) -> set[Layer]:
-        """The layers some viewer would take if they were all flowing: its tile's (among
-        layers whose size a keyframe showed), no higher than its bandwidth allows, and the
-        next one up for a viewer held below its tile's (its next trial step)."""
-        sized = [layer for layer in self.layers if layer.width] or self.layers
-        wished: set[Layer] = set()
-        for leg in self.legs:
-            if not leg.shown:
-                continue
-            if leg.paused:  # its trial step is the lowest layer
-                wished.add(self.layers[0])
-                continue
-            layer = self.allowed(sized, leg)
-            wished.add(layer)
-            if layer is not self.fitting(sized, leg.tile):  # held below its tile's layer
-                wished.add(self.layers[layer.index + 1])
-        return wished
-
     def review_encodings(self, now: float) -> list[str] | None:
         """The RIDs the publisher should encode, when that changed: those a viewer would
         take, the lowest always (the fallback), and any whose size is still unknown; a layer
         nobody wants is dropped after UNWATCHED_AFTER seconds."""
         if not self.simulcast:
             return None
-        wished = self.wished()
+        wanted = wished(self.layers, self.legs)
         rids = []
         for layer in self.layers:
-            if layer in wished or layer.index == 0 or not layer.width:
+            if layer in wanted or layer.index == 0 or not layer.width:
                 layer.unwanted_since = None
             elif layer.unwanted_since is None:
                 layer.unwanted_since = now
@@ -333,7 +296,7 @@ class InboundStream:
                 rids.append(layer.rid or "")
         if rids == (self.encoded or [layer.rid or "" for layer in self.layers]):
             stalled = any(
-                layer in wished and layer.rid in rids and layer.silent(now) for layer in self.layers
+                layer in wanted and layer.rid in rids and layer.silent(now) for layer in self.layers
             )
             if not stalled or now - self._encoded_at < ENCODINGS_AGAIN:
                 return None
