@@ -24,6 +24,8 @@ from hub.sfu.forwarder import (
     InboundStream,
     Leg,
 )
+from hub.sfu.guard import RtpSink
+from hub.sfu.internals import RtcpHook, RtpHook
 from hub.sfu.liveness import PeerState
 from hub.sfu.media import Kind, Source
 from hub.sfu.simulcast import SimulcastOffer
@@ -48,9 +50,6 @@ Quality = Literal["paused", "low", "medium", "high"]
 # What one viewer receives of each shown video: (whose, which source) -> quality.
 Reception = dict[tuple[ParticipantId, Source], Quality]
 ReceptionChanged = Callable[[Reception], None]
-PacketSink = Callable[[bytes, float], None]
-RtpHandler = Callable[[bytes, int], Awaitable[None]]
-RtcpHandler = Callable[[bytes], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -109,11 +108,11 @@ class MediaParticipant:
     # Packet handlers bound to this participant (hub/sfu/packets.py: `bind_handlers`, when
     # the room makes it), installed on its connections' transports. Made once: the hooks
     # compare them by identity to install each one only once.
-    on_publish_packet: PacketSink = field(init=False, repr=False)
-    on_publish_rtp: RtpHandler = field(init=False, repr=False)
-    on_publish_rtcp: RtcpHandler = field(init=False, repr=False)
-    on_subscribe_rtp: RtpHandler = field(init=False, repr=False)
-    on_subscribe_rtcp: RtcpHandler = field(init=False, repr=False)
+    on_publish_packet: RtpSink = field(init=False, repr=False)
+    on_publish_rtp: RtpHook = field(init=False, repr=False)
+    on_publish_rtcp: RtcpHook = field(init=False, repr=False)
+    on_subscribe_rtp: RtpHook = field(init=False, repr=False)
+    on_subscribe_rtcp: RtcpHook = field(init=False, repr=False)
     pli_interval: float = field(init=False)  # between keyframe requests from this subscriber
     # A cascade link: the partner's SFU, whose REMB per stream speaks for its own viewers
     # (it takes what they show); its legs are not fitted into a downlink here.
