@@ -22,7 +22,7 @@ from hub.errors import first_line
 from hub.sfu.counters import SfuCounters
 from hub.sfu.guard import RtpSink, guard_connection
 from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
-from hub.sfu.internals import RtcpHook, RtpHook, hook_packets
+from hub.sfu.internals import RtcpHook, RtpHook, drop_receive_estimators, hook_packets
 from hub.sfu.liveness import PeerState, closing, watch_peer
 from hub.sfu.media import Kind
 from hub.sfu.sdp import SdpError
@@ -68,6 +68,14 @@ def prefer_codecs(transceiver: Any, kind: Kind) -> None:
         transceiver.setCodecPreferences(codec_preferences(kind))
 
 
+def add_sending_transceiver(pc: RTCPeerConnection, kind: Kind) -> Any:
+    """A new sendonly transceiver offering only our codec for `kind`."""
+    transceiver = pc.addTransceiver(kind, direction="sendonly")
+    drop_receive_estimators([transceiver])
+    prefer_codecs(transceiver, kind)
+    return transceiver
+
+
 async def close_quietly(pc: RTCPeerConnection | None) -> None:
     """Close a connection whatever state a broken peer left it in: cleanup must not fail
     (aiortc raises from close() on a connection whose offer it half accepted)."""
@@ -95,6 +103,7 @@ async def accept_offer(pc: RTCPeerConnection, sdp: str) -> list[Any]:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
     except Exception as exc:  # checked before; anything left is aiortc refusing a detail
         raise SdpError(f"offer rejected: {first_line(exc)}") from None
+    drop_receive_estimators(pc.getTransceivers())
     media = []
     for transceiver in pc.getTransceivers():
         if transceiver.kind not in MEDIA_KINDS:

@@ -49,12 +49,12 @@ from hub.sfu.peer import (
     accept_answer,
     accept_offer,
     add_remote_candidate,
+    add_sending_transceiver,
     close_quietly,
     hook_transports,
     make_answer,
     make_offer,
     new_connection,
-    prefer_codecs,
 )
 from hub.sfu.sdp import MAX_MEDIA_SECTIONS, MAX_RELAYED_SECTIONS, SdpError, check_description
 from hub.sfu.simulcast import add_simulcast_to_answer, parse_simulcast_offer
@@ -407,8 +407,7 @@ class SfuRoom:
             (leg for leg in member.legs if leg.source is None and leg.kind == stream.kind), None
         )
         if leg is None:
-            transceiver = pc.addTransceiver(stream.kind, direction="sendonly")
-            prefer_codecs(transceiver, stream.kind)
+            transceiver = add_sending_transceiver(pc, stream.kind)
             leg = Leg(
                 participant_id=member.participant_id, kind=stream.kind, transceiver=transceiver
             )

@@ -27,19 +27,29 @@ def _private(name: str) -> bool:
 
 
 def library_private_names() -> set[str]:
-    """Every private name the libraries define or use on their own objects."""
+    """Every private name the libraries define or use on their own objects (`__x` in class
+    C also as Python stores it, `_C__x`)."""
     names: set[str] = set()
     for library in LIBRARIES:
         package = importlib.import_module(library)
         assert package.__file__ is not None
         for path in Path(package.__file__).parent.rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
-                if isinstance(node, ast.Attribute) and _private(node.attr):
-                    names.add(node.attr)
-                elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _private(
-                    node.name
-                ):
-                    names.add(node.name)
+            tree = ast.parse(path.read_text(encoding="utf8"))
+            for owner in ast.walk(tree):
+                if not isinstance(owner, ast.ClassDef | ast.Module):
+                    continue
+                mangled = f"_{owner.name.lstrip('_')}" if isinstance(owner, ast.ClassDef) else ""
+                for node in ast.walk(owner):
+                    if isinstance(node, ast.Attribute):
+                        name = node.attr
+                    elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                        name = node.name
+                    else:
+                        continue
+                    if _private(name):
+                        names.add(name)
+                        if mangled and name.startswith("__"):
+                            names.add(mangled + name)
     return names
 
 
@@ -95,10 +105,12 @@ def test_the_check_is_not_fooled_by_a_name_the_library_reads_elsewhere() -> None
 
 
 def test_every_private_name_internals_uses_is_on_the_check_list(private_names: set[str]) -> None:
-    used = {
-        name
-        for _, name in foreign_accesses(ast.parse(INTERNALS.read_text(encoding="utf8")))
-        if name in private_names
+    tree = ast.parse(INTERNALS.read_text(encoding="utf8"))
+    used = {name for _, name in foreign_accesses(tree) if name in private_names}
+    used |= {  # a name spelled as a string, e.g. a name-mangled one for getattr
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value in private_names
     }
     checked = {entry.name for entry in RELIED_ON}
     assert used, "the scan found nothing: it is broken"
