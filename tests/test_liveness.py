@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from aiortc import RTCPeerConnection
 
+from hub.sfu.internals import ice_connection, ice_protocols
 from hub.web.keys import LIVE
 from tests.conftest import make_config
 from tests.support import processes
@@ -109,8 +110,7 @@ def cut_network(person: Participant) -> list[tuple[object, object, object]]:
     for pc in (person.publish_pc, person.subscribe_pc):
         assert pc is not None
         for transceiver in pc.getTransceivers():
-            connection = transceiver.sender.transport.transport._connection
-            for protocol in connection._protocols:
+            for protocol in ice_protocols(ice_connection(transceiver.sender.transport)):
                 saved.append((protocol, protocol.datagram_received, protocol.transport.sendto))
                 protocol.datagram_received = lambda data, addr: None
                 protocol.transport.sendto = lambda data, addr=None: None

@@ -32,9 +32,9 @@ from aiortc.codecs.vpx import Vp8Encoder
 from aiortc.rtp import RtcpPacket, RtcpPsfbPacket
 from av import VideoFrame
 
-from hub.sfu.forwarder import URI_ABS_SEND_TIME, URI_MID
 from hub.sfu.ice import enlarge_receive_buffers, gather_on
 from hub.sfu.liveness import watch_peer
+from hub.sfu.media import URI_ABS_SEND_TIME, URI_MID
 
 MAGIC = b"BnCh"
 TRAILER = 12  # MAGIC + 8-byte send time (ns, perf_counter)

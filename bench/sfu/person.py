@@ -31,9 +31,9 @@ from bench.sfu.media import (
     rtc_config,
     vp8_only,
 )
-from hub.sfu.forwarder import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID
 from hub.sfu.ice import gather_on
 from hub.sfu.liveness import watch_peer
+from hub.sfu.media import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID
 
 MAGIC = b"BnCm"
 TRAILER = struct.Struct("!4sHBxQ")  # magic, publisher, kind, pad, send time (ns)

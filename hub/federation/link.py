@@ -37,7 +37,8 @@ from hub.meetings.live import LiveMeeting, Message, Presence, Verdict
 from hub.meetings.service import MeetingView, clean_text
 from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.liveness import PeerState
-from hub.sfu.room import SfuRoom, StreamSource
+from hub.sfu.participant import StreamSource
+from hub.sfu.room import SfuRoom
 from hub.sfu.sdp import SdpError
 from hub.tasks import Tasks
 from hub.web import moderation

@@ -8,21 +8,11 @@ legs, and tells the viewer's page what it now receives when that changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
-
-from hub.ids import ParticipantId
 from hub.sfu.allocation import Demand, allocate
-from hub.sfu.forwarder import InboundStream, Leg, Source
+from hub.sfu.forwarder import InboundStream, Leg
+from hub.sfu.layer_choice import fitting
+from hub.sfu.participant import MediaParticipant, Quality, Reception
 from hub.sfu.reception import Layer
-
-if TYPE_CHECKING:
-    from hub.sfu.room import MediaParticipant
-
-Quality = Literal["paused", "low", "medium", "high"]
-# What one viewer receives of each shown video: (whose, which source) -> quality.
-Reception = dict[tuple[ParticipantId, Source], Quality]
-ReceptionChanged = Callable[[Reception], None]
 
 # A layer that just started has no measured rate yet, and an encoder ramps a layer up over
 # seconds: count at least this many bits per second and pixel of its size (Chromium's VP8
@@ -60,7 +50,7 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
             # Nothing to share out for it: no ceiling or pause of an earlier allocation.
             source.limit(leg, None, False, now)
             continue
-        wanted = flowing.index(source.fitting(flowing, leg.tile))
+        wanted = flowing.index(fitting(flowing, leg.tile))
         area = leg.tile[0] * leg.tile[1] if leg.tile is not None else 0
         priority = (1.0 if source.source == "screen" else 0.0, float(area))
         rates = [rate(layer) for layer in flowing]

@@ -1,9 +1,10 @@
-"""The packet path: published streams, the legs that forward them, and what crosses between.
+"""The packet path: published streams and the legs that forward them.
 
 An `InboundStream` is one track a participant publishes (decrypted by aiortc, never decoded).
-A `Leg` is one subscriber's sendonly transceiver; it forwards one inbound stream at a time
-with its own SSRC, sequence numbers and timestamps (`StreamRewriter`), keeps what it sent for
-NACKs (`PacketHistory`), and starts only on a keyframe so the subscriber can decode at once.
+A `Leg` is one subscriber's sendonly transceiver (an `OutboundStream`, hub/sfu/outbound.py:
+its own SSRC, numbering and history) forwarding one inbound stream at a time; it starts only
+on a keyframe so the subscriber can decode at once, and takes the layer its viewer's tile
+and bandwidth call for (hub/sfu/layer_choice.py).
 
 The per-packet work is in `InboundStream.forward`; everything else runs per RTCP packet or
 per negotiation.
@@ -12,54 +13,34 @@ per negotiation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import secrets
 import struct
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from hub.ids import ParticipantId
-from hub.sfu.egress import Egress
-from hub.sfu.guard import DropLog
-from hub.sfu.history import PacketHistory
-from hub.sfu.reception import NACK_MAX, Layer
-from hub.sfu.rewrite import StreamRewriter
+from hub.sfu.counters import SfuCounters
+from hub.sfu.internals import SendRtp
+from hub.sfu.layer_choice import allowed, wished
+from hub.sfu.media import URI_AUDIO_LEVEL, Kind, Source, extension_ids
+from hub.sfu.outbound import OutboundStream
+from hub.sfu.reception import Layer
 from hub.sfu.rtcp import (
     RtcpNack,
     RtcpPli,
     RtcpRemb,
     RtcpRr,
-    RtcpSdes,
     RtcpSr,
-    SdesChunk,
 )
-from hub.sfu.rtp import is_h264_keyframe, is_vp8_keyframe, vp8_keyframe_size
+from hub.sfu.rtp import is_h264_keyframe, is_vp8_keyframe, one_byte_extension, vp8_keyframe_size
 from hub.sfu.simulcast import SimulcastOffer
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["audio", "video"]
-Source = Literal["microphone", "camera", "screen", "screen_audio"]
-SendRtp = Callable[[bytes], Awaitable[None]]
-
-URI_MID = "urn:ietf:params:rtp-hdrext:sdes:mid"
-URI_ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
-URI_AUDIO_LEVEL = "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
-
 # The participant id of a cascade link: the SFU of a partner hub (hub/federation/link.py).
 LINK_PREFIX = "link:"
 
-HISTORY_SIZE = 512
-# Retransmissions a leg may send: this share of the bytes it forwarded, with a small burst,
-# and one packet at most once per RESEND_GAP. A viewer whose link is saturated asks for
-# almost everything again; answering all of it (measured: ~2,000 packets/s into a
-# 300 kbit/s link) only deepens its queue and delays the lower layer it is moved to.
-RESEND_SHARE = 0.2
-RESEND_BURST = 32_000  # bytes
-RESEND_GAP = 0.1  # seconds
 PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream
 # A viewer's own requests (its decoder lost a picture) pass at most this often per layer: a
 # viewer that cannot keep up asks again and again, and every other viewer would pay for the
@@ -67,7 +48,6 @@ PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream
 VIEWER_PLI_INTERVAL = 1.0
 # A partner's SFU throttles per stream itself; ours only guards against a flood from it.
 LINK_PLI_INTERVAL = 0.01
-__all__ = ["NACK_MAX", "InboundStream", "Layer", "Leg", "SfuCounters"]
 
 DEFAULT_REMB = 1_500_000  # bits/s offered to publishers before any subscriber reports
 # A simulcast publisher's uplink is not bounded by its viewers' downlinks (each leg takes the
@@ -80,37 +60,12 @@ UNWATCHED_AFTER = 3.0
 # request is sent again after this long (a message lost in a page's reconnection).
 ENCODINGS_AGAIN = 2.0
 
-_HEADER = struct.Struct("!BBHII")
-_unpack_header = _HEADER.unpack_from
-
-
-def _ext_ids(extensions: list[Any]) -> dict[str, int]:
-    return {ext.uri: ext.id for ext in extensions}
+_unpack_header = struct.Struct("!BBHII").unpack_from
 
 
 def _abs_send_time(now: float) -> bytes:
     # 6.18 fixed-point seconds, 24 bits (webrtc abs-send-time).
     return (int(now * 262144) & 0xFFFFFF).to_bytes(3, "big")
-
-
-@dataclass
-class SfuCounters:
-    """Plain counters updated on the packet path, read by the /metrics collector."""
-
-    packets_in: int = 0
-    packets_in_fast: int = 0  # of which decrypted in the socket callback (hub/sfu/guard.py)
-    packets_forwarded: int = 0
-    video_packets_forwarded: int = 0
-    bytes_forwarded: int = 0
-    dropped: dict[str, int] = field(default_factory=dict)
-    keyframe_requests_forwarded: int = 0
-    nacks_answered: int = 0
-    muted_drops: int = 0
-    # Datagrams refused at the media sockets before any layer below could see them.
-    datagrams: DropLog = field(default_factory=DropLog)
-
-    def drop(self, reason: str) -> None:
-        self.dropped[reason] = self.dropped.get(reason, 0) + 1
 
 
 class InboundStream:
@@ -154,7 +109,7 @@ class InboundStream:
             ),
             None,
         )
-        ids = _ext_ids(params.headerExtensions)
+        ids = extension_ids(params.headerExtensions)
         self.level_ext = ids.get(URI_AUDIO_LEVEL)
         ssrc: int | None = None
         rtx_ssrc: int | None = None
@@ -278,7 +233,7 @@ class InboundStream:
             self.target = flowing[-1]
         changed: set[Layer] = set()
         for leg in self.legs:
-            wanted = self.allowed(flowing, leg) if flowing else leg.target
+            wanted = allowed(flowing, leg) if flowing else leg.target
             if wanted is not None and wanted is not leg.target:
                 leg.target = wanted
                 if not leg.hidden:
@@ -287,26 +242,6 @@ class InboundStream:
             if now - layer.last_keyframe_at >= PLI_INTERVAL:  # else one is passing right now
                 self.spawn(self.request_keyframe(layer=layer))
         return bool(changed)
-
-    def allowed(self, layers: list[Layer], leg: Leg) -> Layer:
-        """The layer of `layers` (lowest first) that fits the leg's tile, no higher than its
-        viewer's bandwidth allows (`Leg.ceiling`; the lowest if none is that low)."""
-        layer = self.fitting(layers, leg.tile)
-        ceiling = leg.ceiling
-        if ceiling is not None and layer.index > ceiling.index:
-            below = [candidate for candidate in layers if candidate.index <= ceiling.index]
-            layer = below[-1] if below else layers[0]
-        return layer
-
-    def fitting(self, flowing: list[Layer], tile: tuple[int, int] | None) -> Layer:
-        """The smallest flowing layer that fills `tile` (width by height, in device pixels)
-        in at least one dimension, as a picture fitted inside it would be; else the highest."""
-        if tile is not None:
-            width, height = tile
-            for layer in flowing:
-                if layer.width >= width or layer.height >= height:
-                    return layer
-        return flowing[-1]
 
     def show(self, leg: Leg, tile: tuple[int, int] | None, shown: bool, now: float) -> None:
         """What the leg's viewer displays of this stream: `shown` False stops its video here
@@ -344,34 +279,16 @@ class InboundStream:
         if was_hidden:  # at most once a second per layer: a page may flip its view often
             self.spawn(self.request_keyframe(layer=leg.target, interval=VIEWER_PLI_INTERVAL))
 
-    def wished(self) -> set[Layer]:
-        """The layers some viewer would take if they were all flowing: its tile's (among
-        layers whose size a keyframe showed), no higher than its bandwidth allows, and the
-        next one up for a viewer held below its tile's (its next trial step)."""
-        sized = [layer for layer in self.layers if layer.width] or self.layers
-        wished: set[Layer] = set()
-        for leg in self.legs:
-            if not leg.shown:
-                continue
-            if leg.paused:  # its trial step is the lowest layer
-                wished.add(self.layers[0])
-                continue
-            layer = self.allowed(sized, leg)
-            wished.add(layer)
-            if layer is not self.fitting(sized, leg.tile):  # held below its tile's layer
-                wished.add(self.layers[layer.index + 1])
-        return wished
-
     def review_encodings(self, now: float) -> list[str] | None:
         """The RIDs the publisher should encode, when that changed: those a viewer would
         take, the lowest always (the fallback), and any whose size is still unknown; a layer
         nobody wants is dropped after UNWATCHED_AFTER seconds."""
         if not self.simulcast:
             return None
-        wished = self.wished()
+        wanted = wished(self.layers, self.legs)
         rids = []
         for layer in self.layers:
-            if layer in wished or layer.index == 0 or not layer.width:
+            if layer in wanted or layer.index == 0 or not layer.width:
                 layer.unwanted_since = None
             elif layer.unwanted_since is None:
                 layer.unwanted_since = now
@@ -379,7 +296,7 @@ class InboundStream:
                 rids.append(layer.rid or "")
         if rids == (self.encoded or [layer.rid or "" for layer in self.layers]):
             stalled = any(
-                layer in wished and layer.rid in rids and layer.silent(now) for layer in self.layers
+                layer in wanted and layer.rid in rids and layer.silent(now) for layer in self.layers
             )
             if not stalled or now - self._encoded_at < ENCODINGS_AGAIN:
                 return None
@@ -439,7 +356,7 @@ class InboundStream:
                     self.spawn(self.request_keyframe(layer=layer))
         level_value: bytes | None = None
         if self.level_ext is not None and b0 & 0x10:
-            level_value = _find_one_byte_ext(data, header_length, self.level_ext)
+            level_value = one_byte_extension(data, header_length, self.level_ext)
             if level_value is not None and self.on_audio_level is not None:
                 byte = level_value[0]
                 self.on_audio_level(self.participant_id, byte & 0x7F, bool(byte & 0x80))
@@ -581,34 +498,13 @@ class InboundStream:
             await self._send_rtcp(data)
 
 
-def _find_one_byte_ext(data: bytes, header_length: int, ext_id: int) -> bytes | None:
-    """Value of a one-byte-form extension element, found without building any list."""
-    offset = 12 + 4 * (data[0] & 0x0F)
-    if data[offset] != 0xBE or data[offset + 1] != 0xDE:
-        return None
-    position, end = offset + 4, header_length
-    while position < end:
-        byte = data[position]
-        if byte == 0:
-            position += 1
-            continue
-        element, length = byte >> 4, (byte & 0x0F) + 1
-        if element == 15:
-            return None
-        if element == ext_id:
-            value = data[position + 1 : position + 1 + length]
-            return value if len(value) == length else None
-        position += 1 + length
-    return None
-
-
-class Leg:
-    """One subscriber transceiver forwarding one inbound stream (re-pointable to another)."""
+class Leg(OutboundStream):
+    """An outbound stream forwarding one inbound stream (re-pointable to another): which
+    layer it forwards and wants, and what its viewer shows and has the bandwidth for."""
 
     def __init__(self, *, participant_id: ParticipantId, kind: Kind, transceiver: Any) -> None:
+        super().__init__(kind=kind, transceiver=transceiver)
         self.participant_id = participant_id  # the subscriber
-        self.kind: Kind = kind
-        self.transceiver = transceiver
         self.source: InboundStream | None = None
         self.layer: Layer | None = None  # the source's layer it forwards, None until started
         self.target: Layer | None = None  # the layer it should forward (InboundStream.show)
@@ -618,38 +514,6 @@ class Leg:
         self.hidden = False  # not shown or paused: no packets
         self.ceiling: Layer | None = None  # the highest layer its viewer's bandwidth allows
         self.hold = False  # shown again: forward nothing before a keyframe
-        self.ready = False  # negotiated: aiortc called send() with the parameters
-        self.started = False  # a keyframe went out since the last (re)start
-        self.payload_type = 0
-        self.rtx_payload_type: int | None = None
-        self.ssrc: int = transceiver.sender._ssrc
-        self.rtx_ssrc: int = transceiver.sender._rtx_ssrc
-        self.cname = ""
-        self.mid_element = b""
-        self.abs_ext: int | None = None
-        self.level_ext: int | None = None
-        self._abs_prefix = b""  # the element header byte, precomputed at negotiation
-        self._level_prefix = b""
-        self.egress: Egress | None = None
-        self.rewriter = StreamRewriter(
-            self.ssrc,
-            90000 if kind == "video" else 48000,
-            first_sequence=secrets.randbelow(32768),  # below 2^15: avoids an early SRTP wrap
-            first_timestamp=secrets.randbits(32),
-        )
-        self.history = PacketHistory(HISTORY_SIZE)
-        self._rtx_sequence = secrets.randbelow(32768)
-        self._resend_tokens = float(RESEND_BURST)
-        self._resend_mark = 0  # `octets` when the tokens were last topped up
-        self._resent: dict[int, float] = {}  # sequence number -> when it was last sent again
-        self.packets = 0
-        self.octets = 0
-        self.remb: int | None = None
-
-    @property
-    def mid(self) -> str | None:
-        mid: str | None = self.transceiver.mid
-        return mid
 
     def state(self) -> str:
         """What it forwards, for /metrics: paused, hidden, waiting, single, or its RID."""
@@ -662,39 +526,9 @@ class Leg:
         return self.layer.rid or "single"
 
     def negotiated(self, params: Any) -> None:
-        """Record what the subscriber accepted (aiortc calls this once per transceiver)."""
-        self.cname = params.rtcp.cname or ""
-        ids = _ext_ids(params.headerExtensions)
-        mid = (params.muxId or "").encode()
-        mid_id = ids.get(URI_MID)
-        self.mid_element = bytes([(mid_id << 4) | (len(mid) - 1)]) + mid if mid_id and mid else b""
-        self.abs_ext = ids.get(URI_ABS_SEND_TIME)
-        self.level_ext = ids.get(URI_AUDIO_LEVEL)
-        self._abs_prefix = bytes([(self.abs_ext << 4) | 2]) if self.abs_ext else b""
-        self._level_prefix = bytes([self.level_ext << 4]) if self.level_ext else b""
-        self._params = params
-        self.egress = Egress.of(self.transceiver.sender.transport)
-        self.ready = True
+        super().negotiated(params)
         if self.source is not None:
-            self._bind_codec(self.source)
-
-    def _bind_codec(self, source: InboundStream) -> None:
-        codecs = self._params.codecs
-        codec = next((c for c in codecs if c.mimeType.lower() == source.mime), None)
-        if codec is None:
-            log.warning("subscriber did not accept %s; leg stays silent", source.mime)
-            self.ready = False
-            return
-        self.payload_type = codec.payloadType
-        self.rtx_payload_type = next(
-            (
-                c.payloadType
-                for c in codecs
-                if c.mimeType.lower().endswith("/rtx")
-                and str(c.parameters.get("apt")) == str(codec.payloadType)
-            ),
-            None,
-        )
+            self.bind_codec(self.source.mime)
 
     def attach(self, source: InboundStream) -> None:
         """Forward `source` from its next keyframe on; numbering stays continuous."""
@@ -710,7 +544,7 @@ class Leg:
         self.hidden = not self.shown
         source.choose_target(time.monotonic())
         if self.ready:
-            self._bind_codec(source)
+            self.bind_codec(source.mime)
 
     def detach(self) -> None:
         if self.source is not None and self in self.source.legs:
@@ -720,101 +554,3 @@ class Leg:
         self.hold = False
         self.layer = None
         self.target = None
-
-    def build(
-        self,
-        marker: int,
-        sequence_number: int,
-        timestamp: int,
-        level_value: bytes | None,
-        payload: bytes,
-        abs_time: bytes,
-    ) -> bytes:
-        """The outgoing packet: our header and extension ids, the publisher's payload."""
-        elements = self._abs_prefix + abs_time if self._abs_prefix else b""
-        if level_value is not None and self._level_prefix:
-            elements += self._level_prefix + level_value
-        elements += self.mid_element
-        if not elements:
-            return _HEADER.pack(0x80, marker | self.payload_type, sequence_number, timestamp,
-                                self.ssrc) + payload  # fmt: skip
-        padding = -len(elements) % 4
-        return b"".join((
-            _HEADER.pack(0x90, marker | self.payload_type, sequence_number, timestamp, self.ssrc),
-            b"\xbe\xde",
-            ((len(elements) + padding) >> 2).to_bytes(2, "big"),
-            elements,
-            b"\x00" * padding,
-            payload,
-        ))  # fmt: skip
-
-    def send_now(self, packet: bytes) -> bool:
-        """Send synchronously on the fast path; False when aiortc's own path must be used."""
-        egress = self.egress
-        return egress is not None and egress.send(packet)
-
-    async def send(self, packet: bytes) -> None:
-        # ConnectionError: the subscriber is going away; its connection's handler cleans up.
-        with contextlib.suppress(ConnectionError):
-            await self.transceiver.sender.transport._send_rtp(packet)
-
-    def may_resend(self, sequence_number: int, size: int, now: float) -> bool:
-        """Whether a retransmission of `size` bytes fits this leg's budget (see RESEND_SHARE);
-        if so it is taken from the budget."""
-        self._resend_tokens = min(
-            RESEND_BURST, self._resend_tokens + (self.octets - self._resend_mark) * RESEND_SHARE
-        )
-        self._resend_mark = self.octets
-        if size > self._resend_tokens or now - self._resent.get(sequence_number, -1.0) < RESEND_GAP:
-            return False
-        if len(self._resent) >= HISTORY_SIZE:
-            self._resent.clear()
-        self._resent[sequence_number] = now
-        self._resend_tokens -= size
-        return True
-
-    async def retransmit(self, sequence_number: int) -> bool:
-        """Answer a NACK from history, as RTX when negotiated (RFC 4588), within the leg's
-        retransmission budget."""
-        packet = self.history.get(sequence_number)
-        if packet is None or not self.may_resend(sequence_number, len(packet), time.monotonic()):
-            return False
-        if self.rtx_payload_type is not None:
-            header_length = 12 + 4 * (packet[0] & 0x0F)
-            if packet[0] & 0x10:
-                header_length += 4 + 4 * int.from_bytes(
-                    packet[header_length + 2 : header_length + 4]
-                )
-            header = bytearray(packet[:header_length])
-            header[1] = (packet[1] & 0x80) | self.rtx_payload_type
-            header[2:4] = self._rtx_sequence.to_bytes(2, "big")
-            header[8:12] = self.rtx_ssrc.to_bytes(4, "big")
-            self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
-            packet = bytes(header) + packet[2:4] + packet[header_length:]
-        packet = bytes(packet)
-        if not self.send_now(packet):
-            await self.send(packet)
-        return True
-
-    def sender_report(self, report: RtcpSr) -> bytes | None:
-        """The publisher's SR in our timestamp space, so the subscriber keeps lip sync."""
-        if not self.started:
-            return None
-        timestamp = self.rewriter.translate_timestamp(report.rtp_timestamp, report.ssrc)
-        if timestamp is None:
-            return None
-        data = bytes(
-            RtcpSr(
-                ssrc=self.ssrc,
-                ntp_timestamp=report.ntp_timestamp,
-                rtp_timestamp=timestamp,
-                packet_count=self.packets & 0xFFFFFFFF,
-                octet_count=self.octets & 0xFFFFFFFF,
-                reports=[],
-            )
-        )
-        if self.cname:
-            data += bytes(
-                RtcpSdes(chunks=[SdesChunk(ssrc=self.ssrc, items=[(1, self.cname.encode())])])
-            )
-        return data

@@ -19,8 +19,8 @@ callback of each ICE protocol is wrapped per instance (nothing is patched global
 - anything that still raises below is caught here: counted, never a traceback.
 
 Each drop is counted by reason (/metrics `hub_sfu_datagrams_dropped`) and logged at most once
-per reason and source host a minute (`DropLog`). Depends on aiortc 1.16 / aioice 0.13
-internals, checked by `check_guard_internals`.
+per reason and source host a minute (`DropLog`). What it reaches of aiortc and aioice goes
+through hub/sfu/internals.py.
 """
 
 from __future__ import annotations
@@ -28,19 +28,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pylibsrtp
 from aioice import stun
 from aiortc import RTCPeerConnection
-from aiortc.rtcdtlstransport import State
 
 from hub.errors import first_line
-from hub.sfu.internals import ice_connection, missing_attributes, missing_methods
+from hub.sfu.internals import (
+    deliver_rtcp,
+    follow_srtp,
+    ice_backlog,
+    ice_connection,
+    ice_knows,
+    ice_protocols,
+    replace_datagram_received,
+    stack_datagram_received,
+)
 from hub.tasks import Tasks
-
-if TYPE_CHECKING:
-    from hub.sfu.forwarder import SfuCounters
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +60,6 @@ RTCP_HEADER = 8
 LOG_WINDOW = 60.0  # seconds between two log lines for one reason and source host
 LOG_KEYS = 4096  # (reason, host) pairs remembered for that; beyond it lines are skipped
 
-_CONNECTED = State.CONNECTED
-_CONNECTING = State.CONNECTING
 MAX_QUEUED = 256  # datagrams waiting for aiortc's DTLS reader (it reads about as they come)
 RtpSink = Callable[[bytes, float], None]
 
@@ -135,8 +138,15 @@ class DropLog:
         self._last = {key: at for key, at in self._last.items() if at >= moment}
 
 
+class GuardCounters(Protocol):
+    """What the guard counts (hub/sfu/counters.py has them, with the rest of the SFU's)."""
+
+    datagrams: DropLog
+    packets_in_fast: int  # publisher RTP decrypted in the socket callback
+
+
 def guard_connection(
-    pc: RTCPeerConnection, counters: SfuCounters, sink: RtpSink | None = None
+    pc: RTCPeerConnection, counters: GuardCounters, sink: RtpSink | None = None
 ) -> int:
     """Wrap the socket callback of every ICE protocol of `pc` (idempotent; call after each
     local description, when its sockets exist). With `sink`, decrypted SRTP goes to it at
@@ -151,21 +161,33 @@ def guard_connection(
         if id(connection) in seen:
             continue
         seen.add(id(connection))
-        for protocol in connection._protocols:
+        for protocol in ice_protocols(connection):
             current = getattr(protocol, "_hub_guard", None)
             if current is None or current[0] is not dtls or current[1] is not sink:
+                if current is not None:
+                    current[2]()  # the replaced callback no longer follows its DTLS state
                 _wrap(protocol, connection, dtls, counters, sink)
                 wrapped += 1
     return wrapped
 
 
 def _wrap(
-    protocol: Any, connection: Any, dtls: Any, counters: SfuCounters, sink: RtpSink | None
+    protocol: Any, connection: Any, dtls: Any, counters: GuardCounters, sink: RtpSink | None
 ) -> None:
     drops = counters.datagrams
-    original = getattr(protocol, "_hub_original", None) or protocol.datagram_received
+    original = stack_datagram_received(protocol)
     known: set[tuple[Any, Any]] = set()  # remote addresses ICE has for this connection
     clock = time.monotonic
+    # The DTLS transport's receive session while it is connected, and whether it is
+    # connecting: kept current by the transport's state changes, read once per datagram.
+    srtp: Any = None
+    connecting = False
+
+    def srtp_changed(session: Any, now_connecting: bool) -> None:
+        nonlocal srtp, connecting
+        srtp, connecting = session, now_connecting
+
+    stop_following = follow_srtp(dtls, srtp_changed)
 
     def known_source(addr: Any) -> bool:
         """A pair ICE checks, a candidate the participant signalled, or a peer whose
@@ -176,21 +198,14 @@ def _wrap(
         source = (addr[0], addr[1])
         if source in known:
             return True
-        if (
-            any(pair.remote_addr == source for pair in connection._check_list)
-            or any(check[1] == source for check in connection._early_checks)
-            or any(
-                (candidate.host, candidate.port) == source
-                for candidate in connection._remote_candidates
-            )
-        ):
+        if ice_knows(connection, source):
             known.add(source)
             return True
         return False
 
     def enqueue(data: bytes, addr: Any) -> None:
         """On to aioice, which queues it (unbounded) for aiortc's DTLS reader: bounded here."""
-        if connection._queue.qsize() >= MAX_QUEUED:
+        if ice_backlog(connection) >= MAX_QUEUED:
             drops.drop("queue_full", addr)
         else:
             original(data, addr)
@@ -199,7 +214,7 @@ def _wrap(
 
     async def handle_rtcp(plain: bytes, addr: Any) -> None:
         try:
-            await dtls._handle_rtcp_data(plain)
+            await deliver_rtcp(dtls, plain)
         except Exception as exc:  # our RTCP handling failed on this packet: only it is lost
             drops.drop("rtcp_handler_error", addr, f"{type(exc).__name__}: {first_line(exc)}")
 
@@ -224,9 +239,9 @@ def _wrap(
             if first < 64:  # DTLS: aiortc's reader hands it to OpenSSL
                 enqueue(data, addr)
                 return
-            srtp = dtls._rx_srtp
-            if dtls._state is not _CONNECTED or srtp is None:
-                if dtls._state is _CONNECTING:
+            session = srtp
+            if session is None:
+                if connecting:
                     # The peer finished DTLS before us: its first media (the first keyframe)
                     # comes right behind the Finished message still queued for aiortc's
                     # reader. Queued behind it, it is decrypted once the handshake is done.
@@ -236,7 +251,7 @@ def _wrap(
                 return
             if 191 < data[1] < 224:  # SRTCP (RFC 5761)
                 try:
-                    plain = srtp.unprotect_rtcp(data)
+                    plain = session.unprotect_rtcp(data)
                 except (pylibsrtp.Error, ValueError):
                     drops.drop("srtcp_unprotect_failed", addr)
                     return
@@ -246,7 +261,7 @@ def _wrap(
                 drops.drop("rtp_on_subscribe_connection", addr)
                 return
             try:
-                plain = srtp.unprotect(data)
+                plain = session.unprotect(data)
             except (pylibsrtp.Error, ValueError):
                 drops.drop("srtp_unprotect_failed", addr)
                 return
@@ -258,27 +273,5 @@ def _wrap(
         except Exception as exc:  # a layer below raised: the socket and the meeting go on
             drops.drop("rejected_by_stack", addr, f"{type(exc).__name__}: {first_line(exc)}")
 
-    protocol._hub_original = original
-    protocol._hub_guard = (dtls, sink)
-    protocol.datagram_received = datagram_received
-
-
-def check_guard_internals() -> list[str]:
-    """Names this module needs from aiortc/aioice that are missing in this install."""
-    from aioice.ice import CandidatePair, Connection, StunProtocol
-    from aiortc.rtcdtlstransport import RTCDtlsTransport
-    from aiortc.rtcicetransport import RTCIceGatherer
-
-    wanted: list[tuple[type, str]] = [
-        (RTCDtlsTransport, "_state"),
-        (RTCDtlsTransport, "_rx_srtp"),
-        (RTCIceGatherer, "_connection"),
-        (Connection, "_protocols"),
-        (Connection, "_check_list"),
-        (Connection, "_early_checks"),
-        (Connection, "_remote_candidates"),
-        (Connection, "_queue"),
-    ]
-    return missing_attributes(wanted) + missing_methods(
-        [(StunProtocol, "datagram_received"), (CandidatePair, "remote_addr")]
-    )
+    protocol._hub_guard = (dtls, sink, stop_following)
+    replace_datagram_received(protocol, datagram_received)

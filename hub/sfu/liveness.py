@@ -7,8 +7,7 @@ closes a healthy connection without a word (measured: 16 publishers at once near
 Here each probe may be retransmitted for a few seconds, a peer is only *suspect* after
 `SUSPECT_AFTER` seconds without any answer, and consent expires after `CONSENT_TIMEOUT`
 seconds without one, as the RFC says. The override is per connection object (aioice calls
-`self.query_consent()`), installed before ICE connects; aioice 0.13 internals, checked by
-`check_liveness_internals`.
+`self.query_consent()`), installed before ICE connects, through hub/sfu/internals.py.
 """
 
 from __future__ import annotations
@@ -23,7 +22,13 @@ from typing import Any, Literal
 from aioice import stun
 from aiortc import RTCPeerConnection
 
-from hub.sfu.internals import ice_connection, missing_attributes, missing_methods
+from hub.sfu.internals import (
+    end_consent,
+    ice_connection,
+    nominated_pairs,
+    replace_consent_query,
+    request_consent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +71,7 @@ def watch_peer(pc: RTCPeerConnection, on_state: StateChanged) -> None:
         if dtls is None:
             continue
         connection: Any = ice_connection(dtls)
-        if not getattr(connection, "_hub_consent", False):
-            connection._hub_consent = True
-            connection.query_consent = _consent_check(connection, report)
+        replace_consent_query(connection, _consent_check(connection, report))  # once
 
 
 def closing(pc: RTCPeerConnection) -> None:
@@ -80,23 +83,19 @@ def _consent_check(connection: Any, report: StateChanged) -> Callable[[], Any]:
     async def query_consent() -> None:
         last_answer = time.monotonic()
         suspect = False
-        key = connection.remote_password.encode("utf8")
+        pairs = nominated_pairs(connection)
         while True:
             await asyncio.sleep(CONSENT_INTERVAL * (0.8 + 0.4 * random.random()))  # noqa: S311 (jitter)
-            for pair in list(connection._nominated.values()):
-                request = connection.build_request(pair, nominate=False)
+            for pair in list(pairs.values()):
                 try:
-                    await pair.protocol.request(
-                        request, pair.remote_addr, integrity_key=key,
-                        retransmissions=CONSENT_RETRANSMISSIONS,
-                    )  # fmt: skip
+                    await request_consent(connection, pair, CONSENT_RETRANSMISSIONS)
                     last_answer = time.monotonic()
                 except stun.TransactionError:
                     pass
             silent = time.monotonic() - last_answer
             if silent >= CONSENT_TIMEOUT:
                 log.info("ICE consent expired after %.0f s without an answer", silent)
-                connection._query_consent_task = None
+                end_consent(connection)
                 report("failed")
                 await connection.close()
                 return
@@ -108,12 +107,3 @@ def _consent_check(connection: Any, report: StateChanged) -> Callable[[], Any]:
                 report("connected")
 
     return query_consent
-
-
-def check_liveness_internals() -> list[str]:
-    """Names this module needs from aioice that are missing in this install."""
-    from aioice.ice import Connection
-
-    return missing_attributes(
-        (Connection, name) for name in ("_nominated", "_query_consent_task", "remote_password")
-    ) + missing_methods((Connection, name) for name in ("query_consent", "build_request", "close"))

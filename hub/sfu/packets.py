@@ -1,7 +1,8 @@
 """The SFU's packet entry points: what the transport hooks call for each RTP or RTCP packet.
 
 Module-level functions over a `MediaParticipant` and the counters, so the exact code the
-hooks run (hub/sfu/room.py installs them) is testable without a peer connection.
+hooks run is testable without a peer connection; `bind_handlers` gives a participant its own
+(the room installs them on its connections).
 """
 
 from __future__ import annotations
@@ -10,21 +11,36 @@ import contextlib
 import logging
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiortc import RTCPeerConnection
 
+from hub.sfu.counters import SfuCounters
 from hub.sfu.downlink import sending, share_downlink
-from hub.sfu.forwarder import SfuCounters
+from hub.sfu.forwarder import InboundStream
+from hub.sfu.internals import rtp_sender
+from hub.sfu.participant import MediaParticipant
 from hub.sfu.rtcp import RtcpFir, RtcpNack, RtcpPli, RtcpRemb, RtcpSr, check_rtcp, parse_compound
 from hub.sfu.rtp import rtp_layout
 from hub.sfu.simulcast import read_mid, read_rid
 
-if TYPE_CHECKING:
-    from hub.sfu.forwarder import InboundStream
-    from hub.sfu.room import MediaParticipant
-
 log = logging.getLogger(__name__)
+
+
+def bind_handlers(member: MediaParticipant) -> None:
+    """Give `member` the entry points below bound to it (once, when the room makes it): the
+    hooks compare them by identity to install each one only once."""
+    counters = member.counters
+    on_packet = member.on_publish_packet = partial(receive_publisher_rtp, member, counters)
+    clock = time.monotonic
+
+    async def on_rtp(data: bytes, arrival_time_ms: int) -> None:  # aiortc's slow path
+        on_packet(data, clock())
+
+    member.on_publish_rtp = on_rtp
+    member.on_publish_rtcp = partial(receive_publisher_rtcp, member, counters)
+    member.on_subscribe_rtp = partial(receive_subscriber_rtp, counters)
+    member.on_subscribe_rtcp = partial(receive_subscriber_rtcp, member, counters)
 
 
 def receive_publisher_rtp(
@@ -124,6 +140,11 @@ def _refuse(
     return None
 
 
+async def receive_subscriber_rtp(counters: SfuCounters, data: bytes, arrival_time_ms: int) -> None:
+    """RTP on a subscribe connection, through aiortc's own path: nothing to forward."""
+    counters.drop("rtp_on_subscribe_connection")
+
+
 def parse_rtcp(counters: SfuCounters, data: bytes) -> list[Any]:
     try:
         check_rtcp(data)
@@ -197,5 +218,5 @@ async def send_rtcp_on(pc: RTCPeerConnection, data: bytes) -> None:
         transport = transceiver.sender.transport
         if transport is not None:
             with contextlib.suppress(ConnectionError):
-                await transport._send_rtp(data)
+                await rtp_sender(transport)(data)
             return

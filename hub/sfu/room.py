@@ -8,208 +8,66 @@ is reused for the next stream of its kind, because aiortc 1.16 cannot remove m-l
 (docs/sfu-aiortc-hooks.md). aiortc cannot restart ICE either: a publish offer with new ICE
 credentials gets a fresh connection whose streams take over the old ones' legs seamlessly,
 and a subscriber that lost its connection gets a fresh one (`restart_subscriber`).
+
+What it keeps per person is a `MediaParticipant` (hub/sfu/participant.py); the connections
+themselves are made and negotiated through hub/sfu/peer.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
-from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.sdp import candidate_from_sdp
+from aiortc import RTCPeerConnection
 
-from hub.errors import first_line
 from hub.ids import MeetingId, ParticipantId
 from hub.sfu.allocation import Downlink
-from hub.sfu.downlink import Reception, ReceptionChanged, share_downlink
-from hub.sfu.forwarder import (
-    LINK_PLI_INTERVAL,
-    LINK_PREFIX,
-    VIEWER_PLI_INTERVAL,
-    InboundStream,
-    Kind,
-    Leg,
-    SfuCounters,
-    Source,
+from hub.sfu.counters import SfuCounters
+from hub.sfu.downlink import share_downlink
+from hub.sfu.forwarder import LINK_PREFIX, InboundStream, Leg
+from hub.sfu.internals import replace_receive, replace_send, sender_ssrcs, set_msid
+from hub.sfu.liveness import PeerState
+from hub.sfu.media import Kind, Source
+from hub.sfu.packets import bind_handlers, send_rtcp_on
+from hub.sfu.participant import (
+    EncodingsChanged,
+    MediaParticipant,
+    PeerStateChanged,
+    ReceptionChanged,
+    SendOffer,
+    StreamSource,
+    View,
+    Which,
 )
-from hub.sfu.guard import guard_connection
-from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
-from hub.sfu.internals import drop_receive_estimators
-from hub.sfu.liveness import PeerState, closing, watch_peer
-from hub.sfu.packets import (
-    receive_publisher_rtcp,
-    receive_publisher_rtp,
-    receive_subscriber_rtcp,
-    send_rtcp_on,
+from hub.sfu.peer import (
+    Hooks,
+    RoomSettings,
+    accept_answer,
+    accept_offer,
+    add_remote_candidate,
+    add_sending_transceiver,
+    close_quietly,
+    hook_transports,
+    make_answer,
+    make_offer,
+    new_connection,
 )
 from hub.sfu.sdp import MAX_MEDIA_SECTIONS, MAX_RELAYED_SECTIONS, SdpError, check_description
-from hub.sfu.simulcast import SimulcastOffer, add_simulcast_to_answer, parse_simulcast_offer
+from hub.sfu.simulcast import add_simulcast_to_answer, parse_simulcast_offer
 from hub.sfu.speaker import SpeakerDetector
 
 log = logging.getLogger(__name__)
 
 NEGOTIATION_TIMEOUT = 15.0
-MEDIA_KINDS: tuple[Kind, ...] = ("audio", "video")
-
-
-@dataclass(frozen=True)
-class StreamSource:
-    """What one subscriber transceiver carries: announced to the browser with each offer."""
-
-    mid: str
-    participant_id: ParticipantId
-    source: Source
-    kind: Kind
-
-
-SendOffer = Callable[[str, list[StreamSource], bool], Awaitable[None]]
-RtpHandler = Callable[[bytes, int], Awaitable[None]]
-RtcpHandler = Callable[[bytes], Awaitable[None]]
 SpeakerChanged = Callable[[ParticipantId | None], Awaitable[None]]
-Which = Literal["publish", "subscribe"]
-PeerStateChanged = Callable[[Which, PeerState], None]
-# A publisher's page is asked to encode only these RIDs of the track with this mid.
-EncodingsChanged = Callable[[str, list[str]], None]
-
-
-@dataclass
-class RoomSettings:
-    """What the room needs from the configuration, as plain values."""
-
-    ice_servers: Sequence[Any] = ()
-    candidate_addresses: Sequence[str] = ()
-
-
-def _codec_preferences(kind: Kind) -> list[Any]:
-    """Opus for audio, VP8 (+RTX) for video: every publisher and subscriber agree, so packets
-    are forwarded as they are, never transcoded."""
-    wanted = ("audio/opus",) if kind == "audio" else ("video/vp8", "video/rtx")
-    capabilities = RTCRtpSender.getCapabilities(kind).codecs
-    return [codec for codec in capabilities if codec.mimeType.lower() in wanted]
 
 
 def _default_source(kind: Kind) -> Source:
     return "microphone" if kind == "audio" else "camera"
-
-
-async def close_quietly(pc: RTCPeerConnection | None) -> None:
-    """Close a connection whatever state a broken peer left it in: cleanup must not fail
-    (aiortc raises from close() on a connection whose offer it half accepted)."""
-    if pc is None:
-        return
-    closing(pc)
-    try:
-        await pc.close()
-    except Exception as exc:
-        log.warning("closing a media connection failed: %s", first_line(exc))
-
-
-@dataclass(frozen=True)
-class View:
-    """A page's last `view`: tiles by person (device pixels), visibility, and who was in the
-    meeting then (a person the page could not have listed yet is not hidden)."""
-
-    tiles: dict[ParticipantId, tuple[int, int]]
-    visible: bool
-    known: frozenset[ParticipantId]
-
-    def shows(self, person: ParticipantId) -> bool:
-        return self.visible and (person in self.tiles or person not in self.known)
-
-
-def _apply_view(member: MediaParticipant, leg: Leg, now: float) -> None:
-    source = leg.source
-    view = member.view
-    if source is None or leg.kind != "video" or view is None:
-        return
-    person = source.participant_id
-    source.show(leg, view.tiles.get(person), view.shows(person), now)
-
-
-def _hook_transports(pc: RTCPeerConnection, on_rtp: Any, on_rtcp: Any) -> None:
-    """Route decrypted packets of every transport of `pc` to our handlers (idempotent)."""
-    for transceiver in pc.getTransceivers():
-        for transport in (transceiver.receiver.transport, transceiver.sender.transport):
-            if transport is not None and transport._handle_rtp_data is not on_rtp:
-                # Per-instance override, documented in docs/sfu-aiortc-hooks.md.
-                transport._handle_rtp_data = on_rtp  # type: ignore[method-assign]
-                transport._handle_rtcp_data = on_rtcp  # type: ignore[method-assign]
-
-
-@dataclass
-class MediaParticipant:
-    """One participant's two connections, published streams and subscription legs."""
-
-    participant_id: ParticipantId
-    counters: SfuCounters
-    publish_pc: RTCPeerConnection | None = None
-    publish_ufrag: str | None = None
-    streams: dict[str, InboundStream] = field(default_factory=dict)  # by mid
-    stream_pcs: dict[str, RTCPeerConnection] = field(default_factory=dict)  # mid -> its pc
-    by_ssrc: dict[int, InboundStream] = field(default_factory=dict)
-    sources: dict[str, Source] = field(default_factory=dict)  # mid -> what the browser said
-    # mid -> whose stream it is, when not this participant's own: a cascade link carries the
-    # streams of many people of the other instance over one connection (hub/federation).
-    owners: dict[str, ParticipantId] = field(default_factory=dict)
-    # mid -> the simulcast the last publish offer had for it (docs/simulcast.md).
-    simulcast: dict[str, SimulcastOffer] = field(default_factory=dict)
-    # Whether an SSRC is already another participant's in this meeting (set by the room).
-    ssrc_in_use: Callable[[int], bool] = lambda ssrc: False
-    audio: bool = True
-    video: bool = True
-    # What this participant's page displays (`SfuRoom.set_view`). None until the page says:
-    # everything, highest layer.
-    view: View | None = None
-    subscribe_pc: RTCPeerConnection | None = None
-    send_offer: SendOffer | None = None
-    legs: list[Leg] = field(default_factory=list)
-    legs_by_ssrc: dict[int, Leg] = field(default_factory=dict)
-    needs_offer: bool = False
-    restart_next_offer: bool = False
-    negotiation: asyncio.Task[None] | None = None
-    pending_answer: asyncio.Future[bool] | None = None
-    # Told when one of the two connections' peer turns suspect, fails or is back.
-    on_peer_state: PeerStateChanged | None = None
-    # Its downlink as its browser estimates it, shared among the videos it shows, and what
-    # it was last told it receives of each (hub/sfu/downlink.py).
-    downlink: Downlink = field(default_factory=Downlink)
-    reception: Reception = field(default_factory=dict)
-    on_reception: ReceptionChanged | None = None
-    on_encodings: EncodingsChanged | None = None
-    # Packet handlers bound to this participant, installed on its connections' transports.
-    # Made once: the hooks compare them by identity to install each one only once.
-    on_publish_packet: Callable[[bytes, float], None] = field(init=False, repr=False)
-    on_publish_rtp: RtpHandler = field(init=False, repr=False)
-    on_publish_rtcp: RtcpHandler = field(init=False, repr=False)
-    on_subscribe_rtcp: RtcpHandler = field(init=False, repr=False)
-    pli_interval: float = field(init=False)  # between keyframe requests from this subscriber
-    # A cascade link: the partner's SFU, whose REMB per stream speaks for its own viewers
-    # (it takes what they show); its legs are not fitted into a downlink here.
-    link: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        # A partner's SFU (a cascade link) throttles its own keyframe requests per stream:
-        # ours only guards against a flood from it.
-        link = self.link = self.participant_id.startswith(LINK_PREFIX)
-        self.pli_interval = LINK_PLI_INTERVAL if link else VIEWER_PLI_INTERVAL
-        on_packet = self.on_publish_packet = partial(receive_publisher_rtp, self, self.counters)
-        clock = time.monotonic
-
-        async def on_rtp(data: bytes, arrival_time_ms: int) -> None:  # aiortc's slow path
-            on_packet(data, clock())
-
-        self.on_publish_rtp = on_rtp
-        self.on_publish_rtcp = partial(receive_publisher_rtcp, self, self.counters)
-        self.on_subscribe_rtcp = partial(receive_subscriber_rtcp, self, self.counters)
-
-    def allows(self, stream: InboundStream) -> bool:
-        return self.audio if stream.kind == "audio" else self.video
 
 
 def _forward(streams: list[InboundStream], *, audio: bool, video: bool) -> None:
@@ -249,6 +107,7 @@ class SfuRoom:
         if member is None:
             member = MediaParticipant(participant_id, self.counters)
             member.ssrc_in_use = partial(self._ssrc_in_use, participant_id)
+            bind_handlers(member)
             self.participants[participant_id] = member
         return member
 
@@ -281,7 +140,7 @@ class SfuRoom:
         member.view = View(dict(tiles), visible, known)
         now = time.monotonic()
         for leg in member.legs:
-            _apply_view(member, leg, now)
+            member.apply_view(leg, now)
         share_downlink(member, now)
         for stream in {leg.source for leg in member.legs if leg.source is not None}:
             self._review_encodings(stream, now)
@@ -394,33 +253,20 @@ class SfuRoom:
             # aiortc ignores new ICE credentials: a restart gets a fresh connection.
             await self._replace_publish_pc(member)
         if member.publish_pc is None:
-            member.publish_pc = RTCPeerConnection(rtc_configuration(self.settings.ice_servers))
+            member.publish_pc = new_connection(self.settings)
         pc = member.publish_pc
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-        except Exception as exc:  # checked above; anything left is aiortc refusing a detail
-            raise SdpError(f"offer rejected: {first_line(exc)}") from None
-        drop_receive_estimators(pc.getTransceivers())
+        transceivers = await accept_offer(pc, sdp)
         member.publish_ufrag = ufrag
-        for transceiver in pc.getTransceivers():
-            if transceiver.kind not in MEDIA_KINDS:
-                continue
-            transceiver.direction = "recvonly"
-            with contextlib.suppress(ValueError):
-                transceiver.setCodecPreferences(_codec_preferences(transceiver.kind))
+        for transceiver in transceivers:
             self._hook_receiver(member, pc, transceiver)
-        _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
-        await gather_on(pc, self.settings.candidate_addresses)
-        watch_peer(pc, partial(self._peer_state, member, "publish", pc))
-        try:
-            await pc.setLocalDescription(await pc.createAnswer())
-        except Exception as exc:
-            raise SdpError(f"cannot answer this offer: {first_line(exc)}") from None
-        enlarge_receive_buffers(pc)
-        guard_connection(pc, self.counters, member.on_publish_packet)
-        _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
+        hooks = Hooks(
+            on_state=partial(self._peer_state, member, "publish", pc),
+            on_rtp=member.on_publish_rtp,
+            on_rtcp=member.on_publish_rtcp,
+            sink=member.on_publish_packet,
+        )
+        answer = await make_answer(pc, self.settings, self.counters, hooks)
         self._refresh_publications(member, pc)
-        answer: str = pc.localDescription.sdp
         return add_simulcast_to_answer(answer, simulcast)
 
     async def _replace_publish_pc(self, member: MediaParticipant) -> None:
@@ -449,7 +295,7 @@ class SfuRoom:
                 source=member.sources.get(mid, _default_source(transceiver.kind)),
                 params=params,
                 simulcast=member.simulcast.get(mid) if transceiver.kind == "video" else None,
-                rtcp_ssrc=transceiver.sender._ssrc,
+                rtcp_ssrc=sender_ssrcs(transceiver.sender)[0],
                 send_rtcp=lambda data: send_rtcp_on(pc, data),
                 counters=room.counters,
             )
@@ -464,20 +310,18 @@ class SfuRoom:
                         member.by_ssrc[ssrc] = stream
             member.streams[mid] = stream
             member.stream_pcs[mid] = pc
-            _hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
+            hook_transports(pc, member.on_publish_rtp, member.on_publish_rtcp)
             if current is not None and current.active:
                 for leg in list(current.legs):  # a restarted publisher: same legs, new source
                     leg.attach(stream)
                     viewer = room.participants.get(leg.participant_id)
                     if viewer is not None:
-                        _apply_view(viewer, leg, time.monotonic())
+                        viewer.apply_view(leg, time.monotonic())
                 await stream.request_keyframe(force=True)
             else:
                 room._announce(stream)
 
-        if not getattr(transceiver.receiver, "_hub_hooked", False):
-            transceiver.receiver.receive = receive
-            transceiver.receiver._hub_hooked = True
+        replace_receive(transceiver.receiver, receive)
 
     def _refresh_publications(self, member: MediaParticipant, pc: RTCPeerConnection) -> None:
         """After a renegotiation: streams the browser stopped sending leave, resumed ones
@@ -532,7 +376,7 @@ class SfuRoom:
         self._request_negotiation(member)
 
     def _new_subscribe_pc(self, member: MediaParticipant) -> None:
-        member.subscribe_pc = RTCPeerConnection(rtc_configuration(self.settings.ice_servers))
+        member.subscribe_pc = new_connection(self.settings)
         member.legs = []
         member.legs_by_ssrc = {}
         member.downlink = Downlink()  # the browser's new connection has a new estimator
@@ -563,10 +407,7 @@ class SfuRoom:
             (leg for leg in member.legs if leg.source is None and leg.kind == stream.kind), None
         )
         if leg is None:
-            transceiver = pc.addTransceiver(stream.kind, direction="sendonly")
-            drop_receive_estimators([transceiver])
-            with contextlib.suppress(ValueError):
-                transceiver.setCodecPreferences(_codec_preferences(stream.kind))
+            transceiver = add_sending_transceiver(pc, stream.kind)
             leg = Leg(
                 participant_id=member.participant_id, kind=stream.kind, transceiver=transceiver
             )
@@ -576,13 +417,13 @@ class SfuRoom:
         else:
             leg.transceiver.direction = "sendonly"
         # msid: one MediaStream per publisher, so the browser keeps their audio and video in sync
-        leg.transceiver.sender._stream_id = stream.participant_id
-        leg.transceiver.sender._track_id = f"{stream.participant_id}-{stream.mid}"
+        set_msid(
+            leg.transceiver.sender, stream.participant_id, f"{stream.participant_id}-{stream.mid}"
+        )
         leg.attach(stream)
-        _apply_view(member, leg, time.monotonic())
+        member.apply_view(leg, time.monotonic())
 
     def _hook_sender(self, member: MediaParticipant, leg: Leg) -> None:
-        room = self
         pc = member.subscribe_pc
 
         async def send(params: Any) -> None:  # replaces RTCRtpSender.send
@@ -590,11 +431,11 @@ class SfuRoom:
                 return
             leg.negotiated(params)
             assert pc is not None
-            _hook_transports(pc, room._subscribe_rtp, member.on_subscribe_rtcp)
+            hook_transports(pc, member.on_subscribe_rtp, member.on_subscribe_rtcp)
             if leg.source is not None:
                 await leg.source.request_keyframe(force=True, layer=leg.target)
 
-        leg.transceiver.sender.send = send
+        replace_send(leg.transceiver.sender, send)
 
     def _request_negotiation(self, member: MediaParticipant) -> None:
         member.needs_offer = True
@@ -609,12 +450,12 @@ class SfuRoom:
                 pc = member.subscribe_pc
                 if pc is None or member.send_offer is None or not pc.getTransceivers():
                     return
-                await gather_on(pc, self.settings.candidate_addresses)
-                watch_peer(pc, partial(self._peer_state, member, "subscribe", pc))
-                await pc.setLocalDescription(await pc.createOffer())
-                enlarge_receive_buffers(pc)
-                guard_connection(pc, self.counters)
-                _hook_transports(pc, self._subscribe_rtp, member.on_subscribe_rtcp)
+                hooks = Hooks(
+                    on_state=partial(self._peer_state, member, "subscribe", pc),
+                    on_rtp=member.on_subscribe_rtp,
+                    on_rtcp=member.on_subscribe_rtcp,
+                )
+                sdp = await make_offer(pc, self.settings, self.counters, hooks)
                 streams = [
                     StreamSource(leg.mid, leg.source.participant_id, leg.source.source, leg.kind)
                     for leg in member.legs
@@ -622,7 +463,7 @@ class SfuRoom:
                 ]
                 member.pending_answer = asyncio.get_running_loop().create_future()
                 restart, member.restart_next_offer = member.restart_next_offer, False
-                await member.send_offer(pc.localDescription.sdp, streams, restart)
+                await member.send_offer(sdp, streams, restart)
                 try:
                     async with asyncio.timeout(NEGOTIATION_TIMEOUT):
                         applied = await member.pending_answer
@@ -634,7 +475,7 @@ class SfuRoom:
                     member.pending_answer = None
                 if not applied:
                     return  # the answer was refused, and its sender told why
-                _hook_transports(pc, self._subscribe_rtp, member.on_subscribe_rtcp)
+                hook_transports(pc, member.on_subscribe_rtp, member.on_subscribe_rtcp)
                 for leg in member.legs:
                     if leg.source is not None and not leg.started:
                         # Not forced: the send() hook already asked, and a waiting leg keeps
@@ -661,13 +502,11 @@ class SfuRoom:
         if member is None or waiting is None or waiting.done() or member.subscribe_pc is None:
             raise SdpError("no subscribe offer is waiting for an answer")
         try:
-            await member.subscribe_pc.setRemoteDescription(
-                RTCSessionDescription(sdp=sdp, type="answer")
-            )
-        except Exception as exc:  # checked above; anything left is aiortc refusing a detail
+            await accept_answer(member.subscribe_pc, sdp)
+        except SdpError:
             if not waiting.done():
                 waiting.set_result(False)
-            raise SdpError(f"answer rejected: {first_line(exc)}") from None
+            raise
         if not waiting.done():
             waiting.set_result(True)
 
@@ -685,24 +524,7 @@ class SfuRoom:
         pc = member.publish_pc if which == "publish" else member.subscribe_pc
         if pc is None or not candidate:
             return  # end-of-candidates, or a connection not made yet: nothing to do
-        text = candidate.removeprefix("candidate:")
-        try:
-            parsed = candidate_from_sdp(text)
-        except Exception as exc:  # aiortc raises value, index and assertion errors alike
-            raise SdpError(f"ICE candidate is malformed: {first_line(exc)}") from None
-        parsed.sdpMid = sdp_mid
-        parsed.sdpMLineIndex = sdp_mline_index
-        try:
-            await pc.addIceCandidate(parsed)
-        except ValueError:
-            return  # unknown mid: the offer it belonged to is gone
-        except Exception as exc:  # aioice asserts on what it cannot use (component, protocol)
-            raise SdpError(f"ICE candidate refused: {first_line(exc)}") from None
-
-    # -- packets --------------------------------------------------------------------------
-
-    async def _subscribe_rtp(self, data: bytes, arrival_time_ms: int) -> None:
-        self.counters.drop("rtp_on_subscribe_connection")
+        await add_remote_candidate(pc, candidate, sdp_mid, sdp_mline_index)
 
     # -- periodic work ----------------------------------------------------------------------
 

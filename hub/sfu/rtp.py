@@ -419,3 +419,25 @@ def vp8_keyframe_size(
     width = int.from_bytes(data[start + 6 : start + 8], "little") & 0x3FFF
     height = int.from_bytes(data[start + 8 : start + 10], "little") & 0x3FFF
     return width, height
+
+
+def one_byte_extension(data: bytes, header_length: int, ext_id: int) -> bytes | None:
+    """Value of a one-byte-form extension element of a checked packet whose header is
+    `header_length` bytes, found without building any list (the per-packet path)."""
+    offset = 12 + 4 * (data[0] & 0x0F)
+    if data[offset] != 0xBE or data[offset + 1] != 0xDE:
+        return None
+    position, end = offset + 4, header_length
+    while position < end:
+        byte = data[position]
+        if byte == 0:
+            position += 1
+            continue
+        element, length = byte >> 4, (byte & 0x0F) + 1
+        if element == 15:
+            return None
+        if element == ext_id:
+            value = data[position + 1 : position + 1 + length]
+            return value if len(value) == length else None
+        position += 1 + length
+    return None

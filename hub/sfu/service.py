@@ -16,9 +16,11 @@ from prometheus_client.registry import Collector
 
 from hub.config_sections import SfuConfig
 from hub.ids import MeetingId
-from hub.sfu.forwarder import LINK_PREFIX, SfuCounters
-from hub.sfu.ice import check_internals
-from hub.sfu.room import RoomSettings, SfuRoom
+from hub.sfu.counters import SfuCounters
+from hub.sfu.forwarder import LINK_PREFIX
+from hub.sfu.internals import check_internals
+from hub.sfu.peer import RoomSettings
+from hub.sfu.room import SfuRoom
 
 log = logging.getLogger(__name__)
 

@@ -37,9 +37,9 @@ from hub.meetings.access import MODERATING, Visitor, decide, is_authenticated_id
 from hub.meetings.events import ChatPosted, MeetingEnded, MeetingEvent
 from hub.meetings.live import CloseReason, LiveMeeting, LiveMeetings, LobbyEntry, Presence, Verdict
 from hub.meetings.service import MAX_NAME, MeetingView, clean_text, identity_kind
-from hub.sfu.downlink import Reception
 from hub.sfu.liveness import PeerState
-from hub.sfu.room import SfuRoom, StreamSource, Which
+from hub.sfu.participant import Reception, StreamSource, Which
+from hub.sfu.room import SfuRoom
 from hub.sfu.sdp import SdpError
 from hub.tasks import Tasks
 from hub.web import moderation

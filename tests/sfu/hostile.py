@@ -13,6 +13,8 @@ from typing import Any
 
 from aiortc import RTCPeerConnection
 
+from hub.sfu.internals import ice_connection, nominated_pairs
+
 CANDIDATE = re.compile(r"^a=candidate:\S+ 1 udp \d+ (\S+) (\d+) typ host", re.MULTILINE)
 MAGIC = b"\x21\x12\xa4\x42"
 
@@ -115,7 +117,7 @@ def _nominated(pc: RTCPeerConnection) -> Any:
         transport = transceiver.sender.transport
         if transport is None:
             continue
-        pair = transport.transport._connection._nominated.get(1)
+        pair = nominated_pairs(ice_connection(transport)).get(1)
         if pair is not None:
             return pair
     raise AssertionError("no nominated ICE pair yet")

@@ -34,7 +34,7 @@ from hub.sfu.allocation import (
 )
 from hub.sfu.forwarder import SIMULCAST_REMB, UNWATCHED_AFTER
 from hub.sfu.packets import receive_subscriber_rtcp
-from hub.sfu.room import MediaParticipant
+from hub.sfu.participant import MediaParticipant
 from hub.sfu.rtcp import RtcpPli, RtcpRemb, parse_compound
 
 RATES = (150_000.0, 500_000.0, 1_500_000.0)  # q, h, f as Chromium sends them at 1280x720

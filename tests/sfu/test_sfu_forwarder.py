@@ -26,18 +26,11 @@ from hypothesis import strategies as st
 from sfu_samples import VP8_DELTA, VP8_KEY, VP8_SSRC
 
 from hub.ids import ParticipantId
-from hub.sfu.forwarder import (
-    LINK_PLI_INTERVAL,
-    LINK_PREFIX,
-    URI_ABS_SEND_TIME,
-    URI_AUDIO_LEVEL,
-    URI_MID,
-    InboundStream,
-    Leg,
-    SfuCounters,
-)
+from hub.sfu.counters import SfuCounters
+from hub.sfu.forwarder import LINK_PLI_INTERVAL, LINK_PREFIX, InboundStream, Leg
+from hub.sfu.media import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID
 from hub.sfu.packets import receive_publisher_rtp, receive_subscriber_rtcp
-from hub.sfu.room import MediaParticipant
+from hub.sfu.participant import MediaParticipant
 from hub.sfu.rtcp import RtcpNack, RtcpPli, RtcpSr, parse_compound
 from hub.sfu.rtp import RtpHeader, check_rtp, find_extension
 

@@ -23,16 +23,11 @@ from hypothesis import strategies as st
 from test_sfu_forwarder import LEG_RTX_SSRC, LEG_SSRC, RecordingTransport, vp8
 
 from hub.ids import ParticipantId
-from hub.sfu.forwarder import (
-    PLI_INTERVAL,
-    URI_ABS_SEND_TIME,
-    URI_MID,
-    InboundStream,
-    Leg,
-    SfuCounters,
-)
+from hub.sfu.counters import SfuCounters
+from hub.sfu.forwarder import PLI_INTERVAL, InboundStream, Leg
+from hub.sfu.media import URI_ABS_SEND_TIME, URI_MID
 from hub.sfu.packets import receive_publisher_rtp
-from hub.sfu.room import MediaParticipant, View
+from hub.sfu.participant import MediaParticipant, View
 from hub.sfu.rtcp import RtcpPli, parse_compound
 from hub.sfu.rtp import RtpHeader, vp8_keyframe_size
 from hub.sfu.sdp import SdpError, check_description
