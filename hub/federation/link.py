@@ -28,9 +28,9 @@ from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
 
-from hub.db.models import IdentityKind, Role
+from hub.db.models import Role
 from hub.errors import HubError
-from hub.ids import Identity, MeetingId, ParticipantId, ServerName
+from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId, ServerName
 from hub.meetings.access import MODERATING
 from hub.meetings.events import ChatPosted
 from hub.meetings.live import LiveMeeting, Message, Presence, Verdict
@@ -71,24 +71,25 @@ def link_participant(partner: ServerName) -> ParticipantId:
     return ParticipantId(f"{LINK_PREFIX}{partner}")
 
 
-def partner_identity(identity: str, partner: ServerName) -> Identity:
-    """How this hub names someone a partner vouches for: always under that partner's name."""
-    return Identity(f"{IdentityKind.PARTNER.value}:{identity}@{partner}")
-
-
 def remote_identity(identity: str, partner: ServerName, *, hosting: bool) -> Identity:
     """The identity of someone a link brings: a host may relay its partners' people, already
     named `partner:…`; a partner speaks only for its own people, so theirs is always wrapped
     (else it could pass someone off as a third hub's person, or as nobody's)."""
-    if not hosting and identity.startswith(f"{IdentityKind.PARTNER.value}:"):
+    if not hosting and _relayed(identity):
         return Identity(identity)
-    return partner_identity(identity, partner)
+    return Identity.vouched_by(identity, partner)
+
+
+def _relayed(identity: str) -> bool:
+    """Whether a host names this person as a third hub's (`partner:…`)."""
+    said = Identity.read(identity)
+    return said is not None and said.kind is IdentityKind.PARTNER
 
 
 def labelled(name: str, label: str, identity: str, *, hosting: bool) -> str:
     """'Name (Label)'; people the host relays already carry their own hub's label. The name
     is cut, never the label."""
-    if not hosting and identity.startswith(f"{IdentityKind.PARTNER.value}:"):
+    if not hosting and _relayed(identity):
         return name
     suffix = f" ({label})"
     return name[: max(1, m.MAX_NAME_LENGTH - len(suffix))].rstrip() + suffix
@@ -310,7 +311,9 @@ class MeetingLink:
             case m.Ended():
                 if not self.hosting:
                     await self.app[MEETINGS].end(
-                        self.meeting_id, by=Identity("partner:host"), moderator=True
+                        self.meeting_id,
+                        by=Identity.of(IdentityKind.PARTNER, "host"),
+                        moderator=True,
                     )
 
     # -- people of the other side -----------------------------------------------------------

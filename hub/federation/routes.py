@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from aiohttp import web
 from pydantic import ValidationError
 
-from hub.db.models import IdentityKind, MeetingState
+from hub.db.models import MeetingState
 from hub.errors import BadRequest, Conflict, NotFound
-from hub.ids import MeetingId, ServerName
+from hub.ids import Identity, IdentityKind, MeetingId, ServerName
 from hub.meetings.access import Visitor, decide
 from hub.meetings.ids import parse_meeting_id
 from hub.meetings.live import LobbyEntry
@@ -28,7 +28,7 @@ from hub.web.requests import validation_message
 from . import messages as m
 from .cascade import CASCADE
 from .join import API, mirror_meeting
-from .link import LINK_HEARTBEAT, labelled, partner_identity
+from .link import LINK_HEARTBEAT, labelled
 from .server import verified
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,10 @@ async def meeting_info(request: web.Request) -> web.Response:
 
 def _matrix_user(identity: str, homeservers: tuple[str, ...]) -> str | None:
     """A partner's Matrix user, when their homeserver belongs to that partner."""
-    if not identity.startswith("matrix:@"):
+    said = Identity.read(identity)
+    user_id = said.matrix_user if said is not None else None
+    if user_id is None or not user_id.startswith("@"):
         return None
-    user_id = identity.removeprefix("matrix:")
     server = user_id.split(":", 1)[1] if ":" in user_id else ""
     return user_id if server in homeservers else None
 
@@ -79,7 +80,7 @@ async def admission(request: web.Request) -> web.Response:
     app = request.app
     partner = asker.partner
     origin = ServerName(asker.origin)
-    identity = partner_identity(body.identity, origin)
+    identity = Identity.vouched_by(body.identity, origin)
     live = app[LIVE].get(meeting.id)
     room_power = None
     matrix_user = _matrix_user(body.identity, partner.matrix_homeservers)

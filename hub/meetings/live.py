@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
-from hub.db.models import IdentityKind, Role
-from hub.ids import Identity, MeetingId, ParticipantId
+from hub.db.models import Role
+from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId
 from hub.meetings.events import EventBus, LobbyChanged
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,6 @@ really exist."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Literal
@@ -203,7 +202,7 @@ async def create_join_token(request: web.Request) -> web.Response:
     issued_at = int(time.time())
     token = request.app[JOIN_TOKENS].issue(
         meeting_id=meeting.id,
-        identity=Identity(f"guest:{secrets.token_urlsafe(12)}"),
+        identity=Identity.new_guest(),
         display_name=clean_text(body.name, field="name", limit=MAX_NAME),
         role=Role(body.role),
         lifetime=body.lifetime,

@@ -37,10 +37,10 @@ from bridge.hub_port import (
     no_meeting,
 )
 from hub.config import HubConfig
-from hub.db.models import AccessLevel, IdentityKind, Role
+from hub.db.models import AccessLevel, Role
 from hub.errors import Conflict, NotFound
 from hub.federation.policy import Partner
-from hub.ids import Identity, MeetingId, ParticipantId
+from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId
 from hub.meetings.events import (
     ChatPosted,
     LobbyChanged,
@@ -71,10 +71,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TITLE = "Réunion du salon"
 BRIDGE_ACTOR = ParticipantId("matrix-bridge")
-
-
-def matrix_identity(user_id: str) -> Identity:
-    return Identity(f"matrix:{user_id}")
 
 
 def _fold(name: str) -> str:
@@ -252,7 +248,7 @@ class LocalHub:
         if link is not None:
             return await self._view(link)
         meeting = await self.app[MEETINGS].create(
-            owner=matrix_identity(by),
+            owner=Identity.matrix(by),
             title=(title or DEFAULT_TITLE)[:MAX_TITLE],
             access_level=AccessLevel.RESTRICTED,  # the room's members pass the lobby
         )
@@ -262,13 +258,13 @@ class LocalHub:
 
     async def end_meeting(self, room_id: str, *, by: str) -> None:
         link = await self._link(room_id)
-        await self.app[MEETINGS].end(link.meeting_id, by=matrix_identity(by), moderator=True)
+        await self.app[MEETINGS].end(link.meeting_id, by=Identity.matrix(by), moderator=True)
 
     def _actor(self, by: str) -> Presence:
         """The person who asked, as a moderator outside the call (the page's rules apply)."""
         return Presence(
             participant_id=BRIDGE_ACTOR,
-            identity=matrix_identity(by),
+            identity=Identity.matrix(by),
             name=by,
             audio=False,
             video=False,
@@ -339,7 +335,7 @@ class LocalHub:
         link = await self._link(room_id)
         with contextlib.suppress(Conflict):  # already invited: the same outcome
             await self.app[INVITATIONS].invite(
-                link.meeting_id, user_id, role=Role.PARTICIPANT, by=matrix_identity(by)
+                link.meeting_id, user_id, role=Role.PARTICIPANT, by=Identity.matrix(by)
             )
         return await self._view(link)
 
@@ -349,7 +345,7 @@ class LocalHub:
         if live is None or not live.presences:
             return False
         message = sig.ChatMessage(
-            participant_id=str(matrix_identity(sender)),
+            participant_id=str(Identity.matrix(sender)),
             name=f"{name} (Matrix)"[: sig.MAX_NAME],
             text=text[: sig.MAX_CHAT],
             at=datetime.now(UTC).isoformat(timespec="seconds"),

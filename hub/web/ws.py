@@ -18,7 +18,7 @@ from functools import partial
 from aiohttp import WSMsgType, web
 
 from hub.auth.tokens import MAX_LIFETIME
-from hub.db.models import IdentityKind, MeetingState, Role
+from hub.db.models import MeetingState, Role
 from hub.errors import (
     BadRequest,
     Conflict,
@@ -33,10 +33,10 @@ from hub.federation.join import ask_admission, open_link
 from hub.federation.link import MeetingLink
 from hub.federation.messages import Withdraw
 from hub.ids import Identity, MeetingId, ParticipantId
-from hub.meetings.access import MODERATING, Visitor, decide, is_authenticated_identity
+from hub.meetings.access import MODERATING, Visitor, decide
 from hub.meetings.events import ChatPosted, MeetingEnded, MeetingEvent
 from hub.meetings.live import CloseReason, LiveMeeting, LiveMeetings, LobbyEntry, Presence, Verdict
-from hub.meetings.service import MAX_NAME, MeetingView, clean_text, identity_kind
+from hub.meetings.service import MAX_NAME, MeetingView, clean_text
 from hub.sfu.downlink import Reception
 from hub.sfu.liveness import PeerState
 from hub.sfu.room import SfuRoom, StreamSource, Which
@@ -228,7 +228,7 @@ class Connection:
                 )
             identity, email, token_role = grant.identity, None, grant.role
             name = grant.display_name or message.name
-            authenticated = is_authenticated_identity(grant.identity)
+            authenticated = grant.identity.authenticates()
         elif session is not None:
             identity, email, name = session.identity, session.email, message.name
             authenticated = not session.is_guest
@@ -272,10 +272,11 @@ class Connection:
 
     async def _room_power(self, identity: Identity) -> int | None:
         """A verified Matrix user's power in a room linked to this meeting (None: no member)."""
-        if identity_kind(identity) is not IdentityKind.MATRIX:
+        user = identity.matrix_user
+        if user is None:
             return None
         rooms = [link.room_id for link in await self.app[ROOM_LINKS].rooms_of(self.meeting_id)]
-        return self.app[ROOM_ROSTERS].power(rooms, identity.removeprefix("matrix:"))
+        return self.app[ROOM_ROSTERS].power(rooms, user)
 
     async def _join(self, message: sig.Join) -> None:
         if self.meeting.host_instance is not None:
@@ -297,7 +298,7 @@ class Connection:
         self.app[LIMITS].lobby.hit(self.remote)
         live = self.app[LIVE].open(self.meeting_id, locked=self.meeting.locked)
         entry = live.knock(
-            visitor.identity, name, identity_kind(visitor.identity), admission.role,
+            visitor.identity, name, visitor.identity.kind, admission.role,
             since=datetime.now(UTC), message=message.message,
         )  # fmt: skip
         self.waiting, self.live = entry, live

@@ -36,8 +36,8 @@ from bridge.hub_port import (
     Waiting,
 )
 from hub.config import HubConfig
-from hub.db.models import IdentityKind, MatrixRoomLink, Role
-from hub.ids import Identity, ParticipantId
+from hub.db.models import MatrixRoomLink, Role
+from hub.ids import Identity, IdentityKind, ParticipantId
 from hub.meetings.live import Presence
 from hub.web.app import create_app
 from hub.web.keys import CONFIG, DATABASE, INVITATIONS, LIVE, MEETINGS, ROOM_LINKS, ROOM_ROSTERS

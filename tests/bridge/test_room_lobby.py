@@ -27,9 +27,9 @@ from sqlalchemy import update
 
 from hub.config import HubConfig
 from hub.db.database import Database
-from hub.db.models import IdentityKind, Role
 from hub.db.models import Participant as ParticipantRow
-from hub.ids import Identity, MeetingId, ParticipantId
+from hub.db.models import Role
+from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId
 from hub.meetings.live import LiveMeeting, Presence
 from hub.web.app import create_app
 from hub.web.bridge import roster
