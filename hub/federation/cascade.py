@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -20,10 +20,10 @@ from hub.db.models import Role
 from hub.errors import Forbidden, HubError, NotFound, ServiceUnavailable
 from hub.ids import Identity, MeetingId, ServerName
 from hub.meetings.events import MeetingEnded, MeetingEvent
-from hub.meetings.live import Verdict
+from hub.meetings.notices import Ended, LinkState
+from hub.meetings.presence import Verdict
 from hub.meetings.service import MeetingView
 from hub.tasks import Tasks
-from hub.web import signaling as sig
 from hub.web.keys import EVENTS, FEDERATION, LIVE
 
 from . import messages as m
@@ -228,7 +228,7 @@ class OutboundLink:
         live = self.app[LIVE].get(self.meeting.id)
         ours = 0
         if live is not None:
-            ours = sum(1 for pid in live.presences if pid not in live.remote)
+            ours = live.own_people()
         waiting = any(not verdict.done() for verdict in self.tickets.values())
         return ours > 0 or self.waiters > 0 or waiting
 
@@ -288,13 +288,12 @@ class OutboundLink:
             "partner %s no longer accepts this hub: closing its meeting for our people (%s)",
             self.host, refusal.detail, extra={"meeting_id": self.meeting.id},
         )  # fmt: skip
-        farewell = sig.MeetingEnded(reason="partner_removed", instance=self.label)
-        await self.app[LIVE].disconnect_all(self.meeting.id, farewell)
+        await self.app[LIVE].end_all(self.meeting.id, Ended("partner_removed", self.label))
 
-    async def _tell(self, state: str) -> None:
+    async def _tell(self, state: Literal["lost", "restarting", "restored"]) -> None:
         live = self.app[LIVE].get(self.meeting.id)
         if live is not None:
-            await live.broadcast(sig.CascadeState(state=state, instance=self.label))
+            await live.link_state(LinkState(state, self.label))
 
     async def release_if_unused(self) -> None:
         """After one of our people left or stopped waiting: close when nobody needs it."""

@@ -16,12 +16,11 @@ from pydantic import ValidationError
 
 from hub.db.models import MeetingState
 from hub.errors import BadRequest, Conflict, NotFound
-from hub.ids import Identity, IdentityKind, MeetingId, ServerName
+from hub.ids import Identity, MeetingId, ServerName
 from hub.meetings.access import Visitor, decide
 from hub.meetings.ids import parse_meeting_id
-from hub.meetings.live import LobbyEntry
+from hub.meetings.presence import LobbyEntry
 from hub.meetings.service import MeetingView, clean_text
-from hub.web import moderation
 from hub.web.keys import FEDERATION, INVITATIONS, LIVE, MEETINGS, ROOM_LINKS, ROOM_ROSTERS
 from hub.web.requests import validation_message
 
@@ -93,7 +92,7 @@ async def admission(request: web.Request) -> web.Response:
         authenticated=body.authenticated and partner.inbound_trusted,
         invited_role=await app[INVITATIONS].role_for(meeting.id, identity, None),
         room_power=room_power,
-        removed=live is not None and identity in live.removed,
+        removed=live is not None and live.is_removed(identity),
     )
     result = decide(meeting, visitor, locked=live.locked if live is not None else meeting.locked)
     log.info(
@@ -120,9 +119,9 @@ async def admission(request: web.Request) -> web.Response:
         body.identity,
         hosting=True,
     )
-    entry = live.knock(identity, name, IdentityKind.PARTNER, result.role, since=datetime.now(UTC))
+    entry = live.knock(identity, name, result.role, since=datetime.now(UTC))
     link.lobby_entries.add(entry.entry_id)
-    await moderation.announce_lobby(live)
+    await live.announce_lobby()
     links.spawn(_send_verdict(app, meeting.id, origin, entry))
     answer = m.AdmissionAnswer(verdict="lobby", role=result.role.value, ticket=entry.entry_id)
     return web.json_response(answer.model_dump(exclude_none=True))

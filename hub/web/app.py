@@ -16,9 +16,9 @@ from hub.db.migrate import prepare_schema
 from hub.federation import routes as federation_routes
 from hub.federation.cascade import cascade_context
 from hub.federation.server import add_federation_routes, federation_context, federation_middleware
+from hub.meetings.conference import Conferences
 from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
-from hub.meetings.live import LiveMeetings
 from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
@@ -29,10 +29,12 @@ from hub.web.api import add_api_routes
 from hub.web.bridge import bridge_context
 from hub.web.bridge_api import add_bridge_api
 from hub.web.errors import error_middleware
+from hub.web.frames import Frames
 from hub.web.keys import (
     CONFIG,
     DATABASE,
     EVENTS,
+    FRAMES,
     INVITATIONS,
     JOIN_TOKENS,
     LIMITS,
@@ -84,6 +86,7 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         )
         app[DATABASE] = database
         app[MEETINGS] = MeetingService(database.sessions, app[EVENTS])
+        app[LIVE] = Conferences(app[MEETINGS], app[EVENTS])
         app[INVITATIONS] = Invitations(database.sessions)
         app[LOGIN_STORE] = LoginStore(database.sessions)
         app[ROOM_LINKS] = RoomLinks(database.sessions)
@@ -141,7 +144,7 @@ def create_app(config: HubConfig) -> web.Application:
         lobby_per_minute=config.limits.lobby_per_minute,
         meetings_per_hour=config.limits.meetings_per_hour,
     )
-    app[LIVE] = LiveMeetings(app[EVENTS])
+    app[FRAMES] = Frames()
     app[SOCKETS] = OpenSockets()
     app.on_shutdown.append(say_farewell)
     app[ROOM_ROSTERS] = RoomRosters()

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -41,6 +40,7 @@ from hub.db.models import AccessLevel, Role
 from hub.errors import Conflict, NotFound
 from hub.federation.policy import Partner
 from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId
+from hub.meetings.conference import Conference
 from hub.meetings.events import (
     ChatPosted,
     LobbyChanged,
@@ -49,10 +49,9 @@ from hub.meetings.events import (
     ParticipantJoined,
     ParticipantLeft,
 )
-from hub.meetings.live import LiveMeeting, LobbyEntry, Presence
+from hub.meetings.presence import LobbyEntry, Presence
 from hub.meetings.rooms import RoomLinkView
 from hub.meetings.service import MAX_TITLE, MeetingView
-from hub.web import moderation
 from hub.web import signaling as sig
 from hub.web.keys import (
     CONFIG,
@@ -64,7 +63,6 @@ from hub.web.keys import (
     ROOM_LINKS,
     ROOM_ROSTERS,
     ROOM_SETTINGS,
-    SFU,
 )
 
 log = logging.getLogger(__name__)
@@ -104,7 +102,7 @@ _WAITING_KINDS: dict[IdentityKind, WaitingKind] = {
 }
 
 
-def roster(live: LiveMeeting | None) -> tuple[tuple[str, ...], tuple[Waiting, ...]]:
+def roster(live: Conference | None) -> tuple[tuple[str, ...], tuple[Waiting, ...]]:
     """Who is in the call and who waits, as this process's connections say: each identity
     once (two tabs are one person), in order of arrival, and nobody waiting who is already in
     (a second tab knocking). Read from the live connections, not the stored attendance, whose
@@ -138,7 +136,7 @@ _REASON_REFUSALS: dict[sig.NoteFlaw, tuple[str, str]] = {
 }
 
 
-def _lobby_entries(live: LiveMeeting | None, numbers: tuple[int, ...] | None) -> list[LobbyEntry]:
+def _lobby_entries(live: Conference | None, numbers: tuple[int, ...] | None) -> list[LobbyEntry]:
     """The waiting people under these numbers (None: all), or a refusal naming the first
     number nobody waits under; nothing is decided before every number is known."""
     lobby = sorted(live.lobby.values(), key=lambda entry: entry.number) if live else []
@@ -271,17 +269,13 @@ class LocalHub:
             role=Role.MODERATOR,
         )
 
-    async def _act(self, live: LiveMeeting, by: str, message: sig.ClientMessage) -> None:
-        room = self.app[SFU].room(live.meeting_id)
-        await moderation.handle(self.app, live, room, self._actor(by), message)
-
     async def set_locked(self, room_id: str, locked: bool, *, by: str) -> RoomMeeting:
         link = await self._link(room_id)
         live = self.app[LIVE].get(link.meeting_id)
         if live is None:
             await self.app[MEETINGS].set_locked(link.meeting_id, locked)
         else:
-            await self._act(live, by, sig.Lock(type="lock", locked=locked))
+            await live.lock(self._actor(by), locked)
         return await self._view(link)
 
     async def admit(self, room_id: str, numbers: tuple[int, ...] | None, *, by: str) -> list[str]:
@@ -292,7 +286,7 @@ class LocalHub:
         admitted = []
         for entry in entries:  # the page's own decision: the same checks, one log line each
             with contextlib.suppress(NotFound):  # gone meanwhile (they left, another admitted)
-                await self._act(live, by, sig.Admit(type="admit", entry_id=entry.entry_id))
+                await live.decide(self._actor(by), entry.entry_id, "admitted")
                 admitted.append(entry.name)
         return admitted
 
@@ -306,7 +300,7 @@ class LocalHub:
         except sig.NoteRefused as refused:
             raise HubRefusal(*_REASON_REFUSALS[refused.flaw]) from None
         try:
-            await self._act(live, by, sig.Deny(type="deny", entry_id=entry.entry_id, message=why))
+            await live.decide(self._actor(by), entry.entry_id, "denied", why)
         except NotFound:
             raise HubRefusal(
                 f"{entry.name} n'attend plus.", f"{entry.name} is no longer waiting."
@@ -328,7 +322,7 @@ class LocalHub:
         participant_id = _one_named(name, present, "dans la réunion", "in the meeting")
         assert live is not None
         muted = live.presences[ParticipantId(participant_id)].name
-        await self._act(live, by, sig.Mute(type="mute", participant_id=participant_id))
+        await live.mute(self._actor(by), participant_id, "audio")
         return muted
 
     async def invite(self, room_id: str, user_id: str, *, by: str) -> RoomMeeting:
@@ -344,13 +338,9 @@ class LocalHub:
         live = self.app[LIVE].get(link.meeting_id) if link is not None else None
         if live is None or not live.presences:
             return False
-        message = sig.ChatMessage(
-            participant_id=str(Identity.matrix(sender)),
-            name=f"{name} (Matrix)"[: sig.MAX_NAME],
-            text=text[: sig.MAX_CHAT],
-            at=datetime.now(UTC).isoformat(timespec="seconds"),
+        await live.chat_from_room(
+            Identity.matrix(sender), f"{name} (Matrix)"[: sig.MAX_NAME], text[: sig.MAX_CHAT]
         )
-        await live.broadcast(message)
         return True
 
     async def remember_status(self, room_id: str, meeting_id: str, event_id: str) -> None:

@@ -24,6 +24,7 @@ from hub.errors import (
     Conflict,
     Forbidden,
     HubError,
+    NotFound,
     ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
@@ -32,22 +33,25 @@ from hub.federation.cascade import CASCADE
 from hub.federation.join import ask_admission, open_link
 from hub.federation.link import MeetingLink
 from hub.federation.messages import Withdraw
-from hub.ids import Identity, MeetingId, ParticipantId
+from hub.ids import Identity, ParticipantId
 from hub.meetings.access import MODERATING, Visitor, decide
-from hub.meetings.events import ChatPosted, MeetingEnded, MeetingEvent
-from hub.meetings.live import CloseReason, LiveMeeting, LiveMeetings, LobbyEntry, Presence, Verdict
+from hub.meetings.conference import Conference
+from hub.meetings.endpoint import CloseReason
+from hub.meetings.events import MeetingEnded, MeetingEvent
+from hub.meetings.notices import Ended, Notice
+from hub.meetings.presence import LobbyEntry, MediaKind, Presence, Verdict
 from hub.meetings.service import MAX_NAME, MeetingView, clean_text
 from hub.sfu.downlink import Reception
 from hub.sfu.liveness import PeerState
 from hub.sfu.room import SfuRoom, StreamSource, Which
 from hub.sfu.sdp import SdpError
 from hub.tasks import Tasks
-from hub.web import moderation
 from hub.web import signaling as sig
+from hub.web.frames import lobby_message, participant_info
 from hub.web.keys import (
     CONFIG,
-    EVENTS,
     FEDERATION,
+    FRAMES,
     INVITATIONS,
     JOIN_TOKENS,
     LIMITS,
@@ -78,26 +82,12 @@ VIEW_INTERVAL = 0.2
 HEARTBEAT = 10.0  # a ping every 10 s; no pong within 5 s closes the socket
 
 
-def speaker_announcer(
-    live: LiveMeetings, meeting_id: MeetingId
-) -> Callable[[ParticipantId | None], Awaitable[None]]:
-    """Tell everyone in the meeting who is speaking now (the SFU decides, from audio levels)."""
-
-    async def announce(participant_id: ParticipantId | None) -> None:
-        meeting = live.get(meeting_id)
-        if meeting is not None:
-            await meeting.broadcast(sig.ActiveSpeaker(participant_id=participant_id))
-
-    return announce
-
-
 def meeting_end_listener(app: web.Application) -> Callable[[MeetingEvent], Awaitable[None]]:
     """When a meeting ends, everyone in it is told and disconnected, and its media stops."""
 
     async def on_event(event: MeetingEvent) -> None:
         if isinstance(event, MeetingEnded):
-            farewell = sig.MeetingEnded(reason="ended")
-            await app[LIVE].disconnect_all(event.meeting_id, farewell)
+            await app[LIVE].end_all(event.meeting_id, Ended("ended"))
             await app[SFU].close_room(event.meeting_id)
 
     return on_event
@@ -118,7 +108,9 @@ REACTION_INTERVAL = 0.5  # seconds between two reactions of one person
 
 class Connection:
     """One person's socket: join (perhaps after waiting in the lobby), then their part in the
-    meeting until the socket closes."""
+    meeting until the socket closes. Once in, it is that person's endpoint in the conference
+    (hub/meetings/endpoint.py): it writes the conference's notices as page frames and carries
+    out moderators' orders on the person's media."""
 
     def __init__(self, request: web.Request, ws: web.WebSocketResponse, meeting: MeetingView):
         self.request = request
@@ -127,7 +119,7 @@ class Connection:
         self.meeting = meeting
         self.meeting_id = meeting.id
         self.participant_id: ParticipantId | None = None
-        self.live: LiveMeeting | None = None
+        self.live: Conference | None = None
         self.room: SfuRoom | None = None
         self.waiting: LobbyEntry | None = None
         # Waiting in the lobby of a partner's meeting: the link and the host's ticket.
@@ -160,6 +152,28 @@ class Connection:
     async def close(self, reason: CloseReason = "ended") -> None:
         """Disconnect from the server side: the meeting ended, or a moderator removed them."""
         await self.ws.close(code=CLOSE_CODES[reason], message=reason.encode())
+
+    # -- the endpoint of this person in the conference --------------------------------------
+
+    async def deliver(self, notice: Notice) -> None:
+        await self.send_frame(self.app[FRAMES].frame(notice))
+
+    async def mute(self, target: Presence, kind: MediaKind, by: Presence) -> None:
+        """Their microphone or camera stops at our SFU at once; the page is told."""
+        audio = False if kind == "audio" else target.audio
+        video = False if kind == "video" else target.video
+        if self.room is not None:
+            self.room.set_forwarding(target.participant_id, audio=audio, video=video)
+        await self._send_quietly(sig.Muted(kind=kind, by=by.name))
+        if self.live is not None:
+            await self.live.update(target.participant_id, audio=audio, video=video)
+
+    async def remove(self, target: Presence, by: Presence) -> None:
+        """Nothing more reaches them, then their socket closes."""
+        if self.room is not None:
+            self.room.set_forwarding(target.participant_id, audio=False, video=False)
+        await self._send_quietly(sig.Denied(reason="removed"))
+        await self.close("removed")
 
     async def error(self, code: str, message: str, request: str | None = None) -> None:
         await self.send(sig.Error(code=code, message=message, request=request))
@@ -211,7 +225,7 @@ class Connection:
                 continue
             await self.error("not_joined", "send a join message first", message.type)
 
-    async def _visitor(self, message: sig.Join, live: LiveMeeting | None) -> tuple[Visitor, str]:
+    async def _visitor(self, message: sig.Join, live: Conference | None) -> tuple[Visitor, str]:
         """Who is asking (a join token for this meeting, else the session) and their name.
 
         A page in a Matrix client's iframe has no cookie (third-party context): its join
@@ -240,7 +254,7 @@ class Connection:
             token_role=token_role,
             invited_role=await self.app[INVITATIONS].role_for(self.meeting_id, identity, email),
             room_power=await self._room_power(identity),
-            removed=live is not None and identity in live.removed,
+            removed=live is not None and live.is_removed(identity),
             rejoining=self._rejoining(message, identity),
         )
         return visitor, clean_text(name, field="name", limit=MAX_NAME)
@@ -298,11 +312,11 @@ class Connection:
         self.app[LIMITS].lobby.hit(self.remote)
         live = self.app[LIVE].open(self.meeting_id, locked=self.meeting.locked)
         entry = live.knock(
-            visitor.identity, name, visitor.identity.kind, admission.role,
-            since=datetime.now(UTC), message=message.message,
+            visitor.identity, name, admission.role, since=datetime.now(UTC),
+            message=message.message,
         )  # fmt: skip
         self.waiting, self.live = entry, live
-        await moderation.announce_lobby(live)
+        await live.announce_lobby()
         await self._wait_in_lobby(
             entry.decision, visitor, name, admission.role, message, refusal=lambda: entry.refusal
         )
@@ -404,17 +418,13 @@ class Connection:
             video=video,
             role=role,
         )
-        self.live = self.app[LIVE].enter(
-            self.meeting_id, presence, self.send_frame, self.close, locked=self.meeting.locked
-        )
+        self.live = self.app[LIVE].open(self.meeting_id, locked=self.meeting.locked)
+        self.live.enter(presence, self)
         self.room = self.app[SFU].acquire(self.meeting_id)
         self.room.watch(participant_id, self._on_peer_state, self._on_reception, self._on_encodings)
         if self.room.on_speaker is None:
-            self.room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
-        others = [
-            moderation.participant_info(p, self_id=participant_id)
-            for p in self.live.presences.values()
-        ]
+            self.room.on_speaker = self.app[LIVE].speaker_announcer(self.meeting_id)
+        others = [participant_info(p, self_id=participant_id) for p in self.live.presences.values()]
         await self.send(
             sig.Welcome(
                 participant_id=participant_id,
@@ -432,11 +442,8 @@ class Connection:
             )
         )
         if role in MODERATING:
-            await self.send(moderation.lobby_message(self.live))
-        await self.live.broadcast(
-            sig.ParticipantJoined(participant=moderation.participant_info(presence)),
-            exclude=participant_id,
-        )
+            await self.send(lobby_message(self.live.lobby_entries()))
+        await self.live.arrived(participant_id)
         self.room.set_forwarding(participant_id, audio=audio, video=video)
         await self.room.add_subscriber(participant_id, self._subscribe_offer)
         log.info(
@@ -555,8 +562,7 @@ class Connection:
         assert self.room is not None
         pid = self.participant_id
         if message.type in sig.MODERATION_TYPES:
-            actor = self.live.presences[pid]
-            await moderation.handle(self.app, self.live, self.room, actor, message)
+            await self._moderate(self.live.presences[pid], message)
             return
         match message:
             case sig.PublishOffer(sdp=sdp, tracks=tracks):
@@ -576,19 +582,7 @@ class Connection:
                 self.room.set_forwarding(pid, audio=audio, video=video)
                 await self._update(audio=audio, video=video)
             case sig.Chat(text=text):
-                presence = self.live.presences[pid]
-                now = datetime.now(UTC)
-                await self.live.broadcast(
-                    sig.ChatMessage(
-                        participant_id=pid,
-                        name=presence.name,
-                        text=text,
-                        at=now.isoformat(timespec="seconds"),
-                    )
-                )
-                await self.app[EVENTS].publish(
-                    ChatPosted(self.meeting_id, pid, presence.name, text, now)
-                )
+                await self.live.chat(pid, text)
             case sig.Hand(raised=raised):
                 await self._update(hand=raised)
             case sig.React(emoji=emoji):
@@ -599,7 +593,7 @@ class Connection:
                     )
                     return
                 self._last_reaction = clock
-                await self.live.broadcast(sig.Reaction(participant_id=pid, emoji=emoji))
+                await self.live.react(pid, emoji)
             case sig.Leave():
                 await self.ws.close()
             case sig.Ping():
@@ -610,6 +604,29 @@ class Connection:
                 await self._view(message)
             case sig.Join():
                 await self.error("already_joined", "this socket has already joined", "join")
+
+    async def _moderate(self, actor: Presence, message: sig.ClientMessage) -> None:
+        """A moderation message, as the conference's rules (which refuse what is not allowed)."""
+        assert self.live is not None
+        match message:
+            case sig.Admit(entry_id=entry_id):
+                await self.live.decide(actor, entry_id, "admitted")
+            case sig.Deny(entry_id=entry_id, message=refusal):
+                await self.live.decide(actor, entry_id, "denied", refusal)
+            case sig.Mute(participant_id=target, kind=kind):
+                await self.live.mute(actor, target, kind)
+            case sig.Remove(participant_id=target):
+                await self.live.remove(actor, target)
+            case sig.Lock(locked=locked):
+                await self.live.lock(actor, locked)
+            case sig.SetRole(participant_id=target, role=role):
+                await self.live.set_role(actor, target, Role(role))
+            case sig.LowerHands(participant_id=target):
+                await self.live.lower_hands(actor, target)
+            case sig.EndMeeting():
+                await self.live.end(actor)
+            case _:
+                raise NotFound(f"{message.type} is not a moderation message")
 
     async def _view(self, message: sig.View) -> None:
         """What the page displays, checked against the meeting; applied at once, or (faster
@@ -654,7 +671,7 @@ class Connection:
 
     async def _update(self, **changes: bool) -> None:
         assert self.live is not None and self.participant_id is not None
-        await moderation.update_presence(self.live, self.participant_id, **changes)
+        await self.live.update(self.participant_id, **changes)
 
     async def _leave(self) -> None:
         self._tasks.cancel()
@@ -669,9 +686,7 @@ class Connection:
                 await self._verdict_task
         if self.waiting is not None and self.live is not None:
             entry, self.waiting = self.waiting, None
-            if self.live.lobby.pop(entry.entry_id, None) is not None:
-                await moderation.announce_lobby(self.live)
-            self.app[LIVE].discard_if_empty(self.meeting_id)
+            await self.live.withdraw([entry.entry_id])
         if self.remote_ticket is not None:
             link, ticket = self.remote_ticket
             self.remote_ticket = None
@@ -698,10 +713,9 @@ class Connection:
             if room is not None:
                 await room.remove_participant(pid)
         finally:
-            left = self.app[LIVE].leave(self.meeting_id, pid)
             try:
-                if self.live is not None and left is not None:
-                    await self.live.broadcast(sig.ParticipantLeft(participant_id=pid))
+                if self.live is not None:
+                    await self.live.leave(pid)
             finally:
                 if room is not None:
                     await self.app[SFU].release(self.meeting_id)
