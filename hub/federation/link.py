@@ -48,7 +48,7 @@ from hub.sfu.liveness import PeerState
 from hub.sfu.room import SfuRoom, StreamSource
 from hub.sfu.sdp import SdpError
 from hub.tasks import Tasks
-from hub.web.keys import CONFIG, LIVE, MEETINGS, SFU
+from hub.web.keys import ADMISSIONS, LIVE, MEETINGS, SFU
 
 from . import messages as m
 
@@ -370,9 +370,7 @@ class MeetingLink:
         if pid in live.presences:
             raise m.LinkError("participant id is already in use here")
         if self.hosting:
-            limit = self.app[CONFIG].sfu.max_participants
-            if len(live.presences) >= limit:
-                raise m.LinkError(f"the meeting is full ({limit} participants)")
+            self.app[ADMISSIONS].check_room(self.meeting_id)
             # Stored first: a refused row leaves nothing half-entered.
             await self.app[MEETINGS].record_join(
                 self.meeting_id,

@@ -16,6 +16,7 @@ from hub.db.migrate import prepare_schema
 from hub.federation import routes as federation_routes
 from hub.federation.cascade import cascade_context
 from hub.federation.server import add_federation_routes, federation_context, federation_middleware
+from hub.meetings.admission import Admissions
 from hub.meetings.conference import Conferences
 from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
@@ -31,6 +32,7 @@ from hub.web.bridge_api import add_bridge_api
 from hub.web.errors import error_middleware
 from hub.web.frames import Frames
 from hub.web.keys import (
+    ADMISSIONS,
     CONFIG,
     DATABASE,
     EVENTS,
@@ -86,11 +88,15 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         )
         app[DATABASE] = database
         app[MEETINGS] = MeetingService(database.sessions, app[EVENTS])
-        app[LIVE] = Conferences(app[MEETINGS], app[EVENTS])
         app[INVITATIONS] = Invitations(database.sessions)
         app[LOGIN_STORE] = LoginStore(database.sessions)
         app[ROOM_LINKS] = RoomLinks(database.sessions)
         app[ROOM_SETTINGS] = RoomSettings(database.sessions)
+        app[LIVE] = Conferences(app[MEETINGS], app[EVENTS])
+        app[ADMISSIONS] = Admissions(
+            app[LIVE], app[INVITATIONS], app[ROOM_LINKS], app[ROOM_ROSTERS],
+            max_participants=config.sfu.max_participants,
+        )  # fmt: skip
         log.info("database ready", extra={"database": database.display_url})
         yield
     finally:

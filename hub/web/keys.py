@@ -11,6 +11,7 @@ from hub.auth.tokens import JoinTokens
 from hub.config import HubConfig
 from hub.db.database import Database
 from hub.federation.service import Federation
+from hub.meetings.admission import Admissions
 from hub.meetings.conference import Conferences
 from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
@@ -33,6 +34,7 @@ LOGIN_STORE = web.AppKey("login_store", LoginStore)
 INVITATIONS = web.AppKey("invitations", Invitations)
 SESSION_CODEC = web.AppKey("session_codec", SessionCodec)
 LIVE = web.AppKey("live", Conferences)
+ADMISSIONS = web.AppKey("admissions", Admissions)
 FRAMES = web.AppKey("frames", Frames)
 SOCKETS = web.AppKey("sockets", OpenSockets)
 SFU = web.AppKey("sfu", Sfu)

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from functools import partial
 
 from aiohttp import WSMsgType, web
@@ -21,7 +20,6 @@ from hub.auth.tokens import MAX_LIFETIME
 from hub.db.models import MeetingState, Role
 from hub.errors import (
     BadRequest,
-    Conflict,
     Forbidden,
     HubError,
     NotFound,
@@ -34,7 +32,7 @@ from hub.federation.join import ask_admission, open_link
 from hub.federation.link import MeetingLink
 from hub.federation.messages import Withdraw
 from hub.ids import Identity, ParticipantId
-from hub.meetings.access import MODERATING, Visitor, decide
+from hub.meetings.access import MODERATING, Visitor
 from hub.meetings.conference import Conference
 from hub.meetings.endpoint import CloseReason
 from hub.meetings.events import MeetingEnded, MeetingEvent
@@ -49,16 +47,14 @@ from hub.tasks import Tasks
 from hub.web import signaling as sig
 from hub.web.frames import lobby_message, participant_info
 from hub.web.keys import (
+    ADMISSIONS,
     CONFIG,
     FEDERATION,
     FRAMES,
-    INVITATIONS,
     JOIN_TOKENS,
     LIMITS,
     LIVE,
     MEETINGS,
-    ROOM_LINKS,
-    ROOM_ROSTERS,
     SESSION,
     SFU,
     SOCKETS,
@@ -225,7 +221,7 @@ class Connection:
                 continue
             await self.error("not_joined", "send a join message first", message.type)
 
-    async def _visitor(self, message: sig.Join, live: Conference | None) -> tuple[Visitor, str]:
+    async def _visitor(self, message: sig.Join) -> tuple[Visitor, str]:
         """Who is asking (a join token for this meeting, else the session) and their name.
 
         A page in a Matrix client's iframe has no cookie (third-party context): its join
@@ -248,15 +244,11 @@ class Connection:
             authenticated = not session.is_guest
         else:
             raise Unauthorized("Session ou jeton requis / A session or a join token is required")
-        visitor = Visitor(
-            identity=identity,
-            authenticated=authenticated,
-            token_role=token_role,
-            invited_role=await self.app[INVITATIONS].role_for(self.meeting_id, identity, email),
-            room_power=await self._room_power(identity),
-            removed=live is not None and live.is_removed(identity),
+        visitor = await self.app[ADMISSIONS].visitor(
+            self.meeting, identity, authenticated=authenticated,
+            matrix_user=identity.matrix_user, email=email, token_role=token_role,
             rejoining=self._rejoining(message, identity),
-        )
+        )  # fmt: skip
         return visitor, clean_text(name, field="name", limit=MAX_NAME)
 
     def _rejoining(self, message: sig.Join, identity: Identity) -> bool:
@@ -284,37 +276,19 @@ class Connection:
             lifetime=MAX_LIFETIME, rejoin=True,
         )  # fmt: skip
 
-    async def _room_power(self, identity: Identity) -> int | None:
-        """A verified Matrix user's power in a room linked to this meeting (None: no member)."""
-        user = identity.matrix_user
-        if user is None:
-            return None
-        rooms = [link.room_id for link in await self.app[ROOM_LINKS].rooms_of(self.meeting_id)]
-        return self.app[ROOM_ROSTERS].power(rooms, user)
-
     async def _join(self, message: sig.Join) -> None:
         if self.meeting.host_instance is not None:
             await self._join_hosted_elsewhere(message)
             return
-        live = self.app[LIVE].get(self.meeting_id)
-        visitor, name = await self._visitor(message, live)
-        locked = live.locked if live is not None else self.meeting.locked
-        admission = decide(self.meeting, visitor, locked=locked)
-        log.info(
-            "join %s: %s",
-            "accepted" if admission.enter else "sent to the lobby",
-            admission.reason,
-            extra={"meeting_id": self.meeting_id, "role": admission.role.value},
-        )
+        visitor, name = await self._visitor(message)
+        admission = self.app[ADMISSIONS].decide(self.meeting, visitor, "join")
         if admission.enter:
             await self._enter(visitor, name, admission.role, message.audio, message.video)
             return
         self.app[LIMITS].lobby.hit(self.remote)
-        live = self.app[LIVE].open(self.meeting_id, locked=self.meeting.locked)
-        entry = live.knock(
-            visitor.identity, name, admission.role, since=datetime.now(UTC),
-            message=message.message,
-        )  # fmt: skip
+        live, entry = self.app[ADMISSIONS].knock(
+            self.meeting, visitor.identity, name, admission.role, message.message
+        )
         self.waiting, self.live = entry, live
         await live.announce_lobby()
         await self._wait_in_lobby(
@@ -333,7 +307,7 @@ class Connection:
                 "Cette réunion est accueillie par une instance qui n'est plus partenaire / "
                 "This meeting is hosted by an instance that is no longer a partner"
             )
-        visitor, name = await self._visitor(message, None)
+        visitor, name = await self._visitor(message)
         outbound = self.app[CASCADE].outbound_for(self.meeting, partner.label)
         outbound.waiters += 1
         try:
@@ -399,13 +373,7 @@ class Connection:
     async def _enter(
         self, visitor: Visitor, name: str, role: Role, audio: bool, video: bool
     ) -> None:
-        limit = self.app[CONFIG].sfu.max_participants
-        live = self.app[LIVE].get(self.meeting_id)
-        if live is not None and len(live.presences) >= limit:
-            raise Conflict(
-                f"La réunion est complète ({limit} personnes) / "
-                f"The meeting is full ({limit} participants)"
-            )
+        self.app[ADMISSIONS].check_room(self.meeting_id)
         participant_id = await self.app[MEETINGS].record_join(
             self.meeting_id, identity=visitor.identity, display_name=name, role=role
         )
