@@ -16,7 +16,6 @@ from functools import partial
 
 from aiohttp import WSMsgType, web
 
-from hub.auth.tokens import MAX_LIFETIME
 from hub.db.models import MeetingState, Role
 from hub.errors import (
     BadRequest,
@@ -31,14 +30,14 @@ from hub.federation.cascade import CASCADE
 from hub.federation.join import ask_admission, open_link
 from hub.federation.link import MeetingLink
 from hub.federation.messages import Withdraw
-from hub.ids import Identity, ParticipantId
+from hub.ids import ParticipantId
 from hub.meetings.access import MODERATING, Visitor
 from hub.meetings.conference import Conference
 from hub.meetings.endpoint import CloseReason
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.notices import Ended, Notice
 from hub.meetings.presence import LobbyEntry, MediaKind, Presence, Verdict
-from hub.meetings.service import MAX_NAME, MeetingView, clean_text
+from hub.meetings.service import MeetingView
 from hub.sfu.downlink import Reception
 from hub.sfu.liveness import PeerState
 from hub.sfu.room import SfuRoom, StreamSource, Which
@@ -60,6 +59,8 @@ from hub.web.keys import (
     SOCKETS,
 )
 from hub.web.sockets import FAREWELL_TIMEOUT
+from hub.web.view_throttle import ViewThrottle
+from hub.web.visitors import rejoin_ticket, visitor_of
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,7 @@ CLOSE_MEDIA_LOST = 1001  # "going away": not a 4xxx code, so the page comes back
 # 4000-4999: application codes; the page does not try to come back on these.
 CLOSE_CODES: dict[CloseReason, int] = {"ended": 4001, "removed": 4003}
 LOGGED_REJECTIONS = 10  # per socket: a client sending garbage cannot flood the log
-# At most one `view` applied per this many seconds and socket: a page being resized sends a
-# burst; the latest one is applied when the interval is over (docs/signaling.md).
+# At most one `view` applied per this many seconds and socket (hub/web/view_throttle.py).
 VIEW_INTERVAL = 0.2
 HEARTBEAT = 10.0  # a ping every 10 s; no pong within 5 s closes the socket
 
@@ -127,10 +127,7 @@ class Connection:
         self._tasks = Tasks()
         self._rejected = 0  # malformed messages so far (only the first ones are logged)
         self._last_reaction = -REACTION_INTERVAL
-        self._view_at = float("-inf")  # when a `view` was last applied (loop time)
-        self._view_pending: sig.View | None = None
-        self._view_timer: asyncio.TimerHandle | None = None
-        self._view_throttle_logged = False
+        self._views: ViewThrottle | None = None  # from the first `view` message on
 
     @property
     def remote(self) -> str:
@@ -222,59 +219,10 @@ class Connection:
             await self.error("not_joined", "send a join message first", message.type)
 
     async def _visitor(self, message: sig.Join) -> tuple[Visitor, str]:
-        """Who is asking (a join token for this meeting, else the session) and their name.
-
-        A page in a Matrix client's iframe has no cookie (third-party context): its join
-        token, which may prove the identity only (no role), is all it has.
-        """
         session = self.request.get(SESSION)
-        token_role: Role | None = None
-        if message.token is not None:
-            grant = self.app[JOIN_TOKENS].verify(message.token, meeting_id=self.meeting_id)
-            if grant.rejoin:  # it proves only that its holder's session was inside
-                raise Unauthorized(
-                    "Jeton refusé : ticket de retour, pas jeton d'accès / "
-                    "Join token refused: a rejoin ticket, not a join token"
-                )
-            identity, email, token_role = grant.identity, None, grant.role
-            name = grant.display_name or message.name
-            authenticated = grant.identity.authenticates()
-        elif session is not None:
-            identity, email, name = session.identity, session.email, message.name
-            authenticated = not session.is_guest
-        else:
-            raise Unauthorized("Session ou jeton requis / A session or a join token is required")
-        visitor = await self.app[ADMISSIONS].visitor(
-            self.meeting, identity, authenticated=authenticated,
-            matrix_user=identity.matrix_user, email=email, token_role=token_role,
-            rejoining=self._rejoining(message, identity),
-        )  # fmt: skip
-        return visitor, clean_text(name, field="name", limit=MAX_NAME)
-
-    def _rejoining(self, message: sig.Join, identity: Identity) -> bool:
-        """Whether the join shows a valid rejoin ticket of this very identity. A stale or
-        foreign ticket is not an error: the person goes through the usual rules."""
-        if message.rejoin is None:
-            return False
-        where = {"meeting_id": self.meeting_id}
-        try:
-            grant = self.app[JOIN_TOKENS].verify(message.rejoin, meeting_id=self.meeting_id)
-        except Unauthorized as exc:
-            log.info("rejoin ticket not taken: %s", exc.detail, extra=where)
-            return False
-        if not grant.rejoin or grant.identity != identity:
-            log.info("rejoin ticket not taken: not this person's", extra=where)
-            return False
-        return True
-
-    def _rejoin_ticket(self, identity: Identity, name: str) -> str | None:
-        """For a meeting of ours: the ticket that lets this person back in for an hour."""
-        if self.meeting.host_instance is not None:
-            return None
-        return self.app[JOIN_TOKENS].issue(
-            meeting_id=self.meeting_id, identity=identity, display_name=name, role=None,
-            lifetime=MAX_LIFETIME, rejoin=True,
-        )  # fmt: skip
+        return await visitor_of(
+            message, session, self.meeting, self.app[JOIN_TOKENS], self.app[ADMISSIONS]
+        )
 
     async def _join(self, message: sig.Join) -> None:
         if self.meeting.host_instance is not None:
@@ -406,7 +354,7 @@ class Connection:
                 role=role.value,
                 locked=self.live.locked,
                 simulcast=self.app[CONFIG].sfu.simulcast,
-                rejoin=self._rejoin_ticket(visitor.identity, name),
+                rejoin=rejoin_ticket(self.meeting, visitor.identity, name, self.app[JOIN_TOKENS]),
             )
         )
         if role in MODERATING:
@@ -597,8 +545,7 @@ class Connection:
                 raise NotFound(f"{message.type} is not a moderation message")
 
     async def _view(self, message: sig.View) -> None:
-        """What the page displays, checked against the meeting; applied at once, or (faster
-        than one per VIEW_INTERVAL) the latest one when the interval is over."""
+        """What the page displays, checked against the meeting, then applied (throttled)."""
         assert self.live is not None
         unknown = sorted({tile.participant for tile in message.tiles} - set(self.live.presences))
         if unknown:
@@ -609,27 +556,11 @@ class Connection:
                 "view",
             )
             return
-        loop = asyncio.get_running_loop()
-        if self._view_timer is None and loop.time() - self._view_at >= VIEW_INTERVAL:
-            self._apply_view(message)
-            return
-        self._view_pending = message
-        if not self._view_throttle_logged:
-            self._view_throttle_logged = True
-            log.info("view messages faster than one per %d ms: the latest is applied then "
-                     "(logged once per socket)", int(VIEW_INTERVAL * 1000),
-                     extra={"participant_id": self.participant_id})  # fmt: skip
-        if self._view_timer is None:
-            self._view_timer = loop.call_at(self._view_at + VIEW_INTERVAL, self._apply_pending)
-
-    def _apply_pending(self) -> None:
-        self._view_timer = None
-        message, self._view_pending = self._view_pending, None
-        if message is not None:
-            self._apply_view(message)
+        if self._views is None:
+            self._views = ViewThrottle(self._apply_view, VIEW_INTERVAL, self.participant_id or "-")
+        self._views.offer(message)
 
     def _apply_view(self, message: sig.View) -> None:
-        self._view_at = asyncio.get_running_loop().time()
         if self.room is None or self.participant_id is None:
             return  # left meanwhile
         tiles = {ParticipantId(tile.participant): (tile.width, tile.height)
@@ -643,9 +574,8 @@ class Connection:
 
     async def _leave(self) -> None:
         self._tasks.cancel()
-        if self._view_timer is not None:
-            self._view_timer.cancel()
-            self._view_timer = None
+        if self._views is not None:
+            self._views.cancel()
         if self._grace is not None and self._grace is not asyncio.current_task():
             self._grace.cancel()
         if self._verdict_task is not None and not self._verdict_task.done():
@@ -696,7 +626,7 @@ async def meeting_socket(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/meetings/{meeting_id}/ws — upgrade, then run the participant's connection.
 
     No session is required before the upgrade: the join message brings the session's or a
-    join token's identity (see `Connection._visitor`).
+    join token's identity (see hub/web/visitors.py).
     """
     check_origin(request)
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
