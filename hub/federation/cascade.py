@@ -70,12 +70,7 @@ class CascadeLinks:
         )  # fmt: skip
         previous, self.hosted[key] = self.hosted.get(key), link
         if previous is not None:  # the partner reconnected before we noticed the old one die
-            previous.superseded = True  # its teardown must leave the link's media to us
-            await previous.close()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5):
-                    await previous.detached.wait()  # its people out first, then the new ones in
-            await previous._shut()
+            await previous.give_way()
         try:
             await link.run()
         finally:
@@ -87,6 +82,13 @@ class CascadeLinks:
         if link is None or link.finished:
             link = self.outbound[meeting.id] = OutboundLink(self, meeting, label)
         return link
+
+    async def release(self, meeting_id: MeetingId) -> None:
+        """One of our people left a partner's meeting or stopped waiting: its link closes
+        when nobody needs it any more."""
+        outbound = self.outbound.get(meeting_id)
+        if outbound is not None:
+            await outbound.release_if_unused()
 
     async def watch_partners(self, partners: Callable[[], Awaitable[list[Partner]]]) -> None:
         """Close the links of partners taken off the allow-list (`hub federation remove`)
@@ -176,7 +178,7 @@ class OutboundLink:
         self.label = label
         self.current: MeetingLink | None = None
         self.finished = False
-        self.waiters = 0  # people between "asking" and the host's answer
+        self._asking = 0  # people between asking the host and its answer (or entering)
         # Lobby tickets of our people, shared by the successive links to the host.
         self.tickets: dict[str, asyncio.Future[Verdict]] = {}
         self._up = asyncio.Event()
@@ -230,7 +232,7 @@ class OutboundLink:
         if live is not None:
             ours = live.own_people()
         waiting = any(not verdict.done() for verdict in self.tickets.values())
-        return ours > 0 or self.waiters > 0 or waiting
+        return ours > 0 or self._asking > 0 or waiting
 
     async def _serve(self, connect: Connect) -> None:
         try:
@@ -294,6 +296,15 @@ class OutboundLink:
         live = self.app[LIVE].get(self.meeting.id)
         if live is not None:
             await live.link_state(LinkState(state, self.label))
+
+    @contextlib.asynccontextmanager
+    async def asking(self) -> AsyncIterator[None]:
+        """While one of our people asks the host to let them in: the link stays wanted."""
+        self._asking += 1
+        try:
+            yield
+        finally:
+            self._asking -= 1
 
     async def release_if_unused(self) -> None:
         """After one of our people left or stopped waiting: close when nobody needs it."""

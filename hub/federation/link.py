@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from aiohttp import WSMsgType, web
 
 from hub.db.models import Role
-from hub.errors import HubError
+from hub.errors import HubError, ServiceUnavailable
 from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId, ServerName
 from hub.meetings.access import MODERATING
 from hub.meetings.conference import Conference, may_act_on
@@ -115,6 +115,23 @@ def presence_info(presence: Presence) -> m.PresenceInfo:
 
 
 @dataclass
+class HostTicket:
+    """One of our people waiting in the lobby of the partner hosting the meeting: the host's
+    verdict comes through `decision` (a pending one keeps the link open)."""
+
+    link: MeetingLink
+    ticket: str
+    decision: asyncio.Future[Verdict]
+
+    async def withdraw(self) -> None:
+        """They stopped waiting: the host drops its lobby entry, the link may close."""
+        pending = self.link.tickets.pop(self.ticket, None)
+        if pending is not None:
+            pending.cancel()
+        await self.link.send(m.Withdraw(type="withdraw", ticket=self.ticket))
+
+
+@dataclass
 class MeetingLink:
     """One open link: the socket, the people it brought into view, its SFU participant.
     In the conference it is the endpoint of the people it brought, and it hears every notice
@@ -177,6 +194,35 @@ class MeetingLink:
         async with self._send_lock:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self.ws.send_str(m.to_json(message))
+
+    def await_verdict(self, ticket: str) -> HostTicket:
+        """Partner side: one of our people waits in the host's lobby under `ticket`."""
+        if self.detached.is_set():  # the host dropped its lobby entry with that link
+            raise ServiceUnavailable(
+                "La liaison avec l'instance hôte a été interrompue ; réessayez / "
+                "The link to the hosting instance was interrupted; try again"
+            )
+        decision: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self.tickets[ticket] = decision
+        return HostTicket(self, ticket, decision)
+
+    def hold_lobby_entry(self, entry_id: str) -> None:
+        """Hosting side: a partner's person waits in our lobby through this link (dropped
+        with it if it closes)."""
+        self.lobby_entries.add(entry_id)
+
+    def lobby_entry_decided(self, entry_id: str) -> None:
+        self.lobby_entries.discard(entry_id)
+
+    async def give_way(self) -> None:
+        """Hosting side: the partner reconnected before we noticed this link die. Its people
+        leave first, then the new link brings them back; the media stays with the new one."""
+        self.superseded = True
+        await self.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self.detached.wait()
+        await self._shut()
 
     # -- serving --------------------------------------------------------------------------
 

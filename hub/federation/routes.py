@@ -105,7 +105,7 @@ async def admission(request: web.Request) -> web.Response:
         hosting=True,
     )
     live, entry = admissions.knock(meeting, identity, name, result.role)
-    link.lobby_entries.add(entry.entry_id)
+    link.hold_lobby_entry(entry.entry_id)
     await live.announce_lobby()
     links.spawn(_send_verdict(app, meeting.id, origin, entry))
     answer = m.AdmissionAnswer(verdict="lobby", role=result.role.value, ticket=entry.entry_id)
@@ -123,7 +123,7 @@ async def _send_verdict(
     link = links.hosted.get((meeting_id, partner))
     if link is None:
         return  # the link closed: the partner already told its person to come back
-    link.lobby_entries.discard(entry.entry_id)
+    link.lobby_entry_decided(entry.entry_id)
     await link.send(m.Verdict(type="verdict", ticket=entry.entry_id, verdict=verdict))
 
 

@@ -22,14 +22,12 @@ from hub.errors import (
     Forbidden,
     HubError,
     NotFound,
-    ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
 )
 from hub.federation.cascade import CASCADE
 from hub.federation.join import ask_admission, open_link
-from hub.federation.link import MeetingLink
-from hub.federation.messages import Withdraw
+from hub.federation.link import HostTicket
 from hub.ids import ParticipantId
 from hub.meetings.access import MODERATING, Visitor
 from hub.meetings.conference import Conference
@@ -118,8 +116,8 @@ class Connection:
         self.live: Conference | None = None
         self.room: SfuRoom | None = None
         self.waiting: LobbyEntry | None = None
-        # Waiting in the lobby of a partner's meeting: the link and the host's ticket.
-        self.remote_ticket: tuple[MeetingLink, str] | None = None
+        # Waiting in the lobby of a partner's meeting: the host's ticket.
+        self.remote_ticket: HostTicket | None = None
         self._verdict_task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
         self._peer_states: dict[Which, PeerState] = {}
@@ -257,26 +255,18 @@ class Connection:
             )
         visitor, name = await self._visitor(message)
         outbound = self.app[CASCADE].outbound_for(self.meeting, partner.label)
-        outbound.waiters += 1
-        try:
+        async with outbound.asking():
             link = await outbound.ready(partial(open_link, federation))
             answer = await ask_admission(federation, self.meeting, visitor, name)
             if answer.verdict == "enter":
                 await self._enter(visitor, name, Role(answer.role), message.audio, message.video)
                 return
             assert answer.ticket is not None
-            if link.detached.is_set():  # the host dropped its lobby entry with that link
-                raise ServiceUnavailable(
-                    "La liaison avec l'instance hôte a été interrompue ; réessayez / "
-                    "The link to the hosting instance was interrupted; try again"
-                )
-            decision: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
-            link.tickets[answer.ticket] = decision
-            self.remote_ticket = (link, answer.ticket)
             # A pending ticket keeps the link open until the verdict (OutboundLink.wanted).
-            await self._wait_in_lobby(decision, visitor, name, Role(answer.role), message)
-        finally:
-            outbound.waiters -= 1
+            self.remote_ticket = link.await_verdict(answer.ticket)
+            await self._wait_in_lobby(
+                self.remote_ticket.decision, visitor, name, Role(answer.role), message
+            )
 
     async def _wait_in_lobby(
         self,
@@ -586,19 +576,13 @@ class Connection:
             entry, self.waiting = self.waiting, None
             await self.live.withdraw([entry.entry_id])
         if self.remote_ticket is not None:
-            link, ticket = self.remote_ticket
-            self.remote_ticket = None
-            pending = link.tickets.pop(ticket, None)
-            if pending is not None:
-                pending.cancel()  # frees the link, which stayed open for this verdict
-            await link.send(Withdraw(type="withdraw", ticket=ticket))
+            ticket, self.remote_ticket = self.remote_ticket, None
+            await ticket.withdraw()
         try:
             await self._leave_meeting()
         finally:
             if self.meeting.host_instance is not None:
-                outbound = self.app[CASCADE].outbound.get(self.meeting_id)
-                if outbound is not None:
-                    await outbound.release_if_unused()
+                await self.app[CASCADE].release(self.meeting_id)
 
     async def _leave_meeting(self) -> None:
         if self.participant_id is None:
