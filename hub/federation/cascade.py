@@ -24,11 +24,11 @@ from hub.meetings.notices import Ended, LinkState
 from hub.meetings.presence import Verdict
 from hub.meetings.service import MeetingView
 from hub.tasks import Tasks
-from hub.web.keys import EVENTS, FEDERATION, LIVE
+from hub.web.keys import ADMISSIONS, EVENTS, FEDERATION, LIVE, MEETINGS, SFU
 
 from . import messages as m
 from .client import MeetingGone, PartnerRefusedUs, PartnerUnknown
-from .link import LinkSocket, MeetingLink
+from .link import LinkServices, LinkSocket, MeetingLink
 from .policy import Partner
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,8 @@ class CascadeLinks:
     """Every cascade link of this hub: the ones partners opened to meetings we host, and the
     ones we keep open to meetings partners host (one per meeting and instance pair)."""
 
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
+    def __init__(self, services: LinkServices) -> None:
+        self.services = services
         self.hosted: dict[tuple[MeetingId, ServerName], MeetingLink] = {}
         # Who each partner may bring into each of our meetings (kept across link restarts).
         self.admitted: dict[tuple[MeetingId, ServerName], dict[Identity, Role]] = {}
@@ -65,7 +65,7 @@ class CascadeLinks:
         """Serve a link a partner opened to a meeting we host, until it closes."""
         key = (meeting.id, partner)
         link = MeetingLink(
-            self.app, meeting, partner, label, ws, hosting=True,
+            self.services, meeting, partner, label, ws, hosting=True,
             admitted=self.admitted.setdefault(key, {}),
         )  # fmt: skip
         previous, self.hosted[key] = self.hosted.get(key), link
@@ -173,7 +173,7 @@ class OutboundLink:
 
     def __init__(self, links: CascadeLinks, meeting: MeetingView, label: str) -> None:
         self.links = links
-        self.app = links.app
+        self.conferences = links.services.conferences
         self.meeting = meeting
         self.label = label
         self.current: MeetingLink | None = None
@@ -227,7 +227,7 @@ class OutboundLink:
         )
 
     def wanted(self) -> bool:
-        live = self.app[LIVE].get(self.meeting.id)
+        live = self.conferences.get(self.meeting.id)
         ours = 0
         if live is not None:
             ours = live.own_people()
@@ -257,7 +257,8 @@ class OutboundLink:
                     self._failures = 0
                     self._refused.clear()
                     link = self.current = MeetingLink(
-                        self.app, self.meeting, self.host, self.label, ws, hosting=False,
+                        self.links.services, self.meeting, self.host, self.label, ws,
+                        hosting=False,
                         tickets=self.tickets,
                     )  # fmt: skip
                     self._up.set()
@@ -290,10 +291,10 @@ class OutboundLink:
             "partner %s no longer accepts this hub: closing its meeting for our people (%s)",
             self.host, refusal.detail, extra={"meeting_id": self.meeting.id},
         )  # fmt: skip
-        await self.app[LIVE].end_all(self.meeting.id, Ended("partner_removed", self.label))
+        await self.conferences.end_all(self.meeting.id, Ended("partner_removed", self.label))
 
     async def _tell(self, state: Literal["lost", "restarting", "restored"]) -> None:
-        live = self.app[LIVE].get(self.meeting.id)
+        live = self.conferences.get(self.meeting.id)
         if live is not None:
             await live.link_state(LinkState(state, self.label))
 
@@ -327,7 +328,8 @@ CASCADE = web.AppKey("cascade", CascadeLinks)
 
 async def cascade_context(app: web.Application) -> AsyncIterator[None]:
     """The links of this hub: made at start, told when meetings end, all closed at shutdown."""
-    links = app[CASCADE] = CascadeLinks(app)
+    services = LinkServices(app[LIVE], app[SFU], app[MEETINGS], app[ADMISSIONS])
+    links = app[CASCADE] = CascadeLinks(services)
     unsubscribe = app[EVENTS].subscribe(links.on_event)
     federation = app.get(FEDERATION)
     if federation is not None:

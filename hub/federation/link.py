@@ -25,13 +25,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 
 from hub.db.models import Role
 from hub.errors import HubError, ServiceUnavailable
 from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId, ServerName
 from hub.meetings.access import MODERATING
-from hub.meetings.conference import Conference, may_act_on
+from hub.meetings.admission import Admissions
+from hub.meetings.conference import Conference, Conferences, may_act_on
 from hub.meetings.endpoint import CloseReason
 from hub.meetings.notices import (
     ChatSaid,
@@ -42,13 +43,13 @@ from hub.meetings.notices import (
     PersonUpdated,
 )
 from hub.meetings.presence import MediaKind, Presence, Verdict
-from hub.meetings.service import MeetingView, clean_text
+from hub.meetings.service import MeetingService, MeetingView, clean_text
 from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.liveness import PeerState
 from hub.sfu.room import SfuRoom, StreamSource
 from hub.sfu.sdp import SdpError
+from hub.sfu.service import Sfu
 from hub.tasks import Tasks
-from hub.web.keys import ADMISSIONS, LIVE, MEETINGS, SFU
 
 from . import messages as m
 
@@ -114,6 +115,16 @@ def presence_info(presence: Presence) -> m.PresenceInfo:
     )
 
 
+@dataclass(frozen=True)
+class LinkServices:
+    """What a cascade link works with, given by the app (hub/federation/cascade.py)."""
+
+    conferences: Conferences
+    sfu: Sfu
+    meetings: MeetingService
+    admissions: Admissions
+
+
 @dataclass
 class HostTicket:
     """One of our people waiting in the lobby of the partner hosting the meeting: the host's
@@ -141,7 +152,7 @@ class MeetingLink:
     socket until it closes and then takes everything it added back out.
     """
 
-    app: web.Application
+    services: LinkServices
     meeting: MeetingView
     partner: ServerName
     label: str
@@ -179,7 +190,7 @@ class MeetingLink:
 
     @property
     def live(self) -> Conference:
-        return self.app[LIVE].open(self.meeting_id, locked=self.meeting.locked)
+        return self.services.conferences.open(self.meeting_id, locked=self.meeting.locked)
 
     @property
     def room(self) -> SfuRoom:
@@ -249,9 +260,9 @@ class MeetingLink:
         self.opened = True
         live = self.live
         live.listen(self.partner, self)
-        room = self._room = self.app[SFU].acquire(self.meeting_id)
+        room = self._room = self.services.sfu.acquire(self.meeting_id)
         if room.on_speaker is None:
-            room.on_speaker = self.app[LIVE].speaker_announcer(self.meeting_id)
+            room.on_speaker = self.services.conferences.speaker_announcer(self.meeting_id)
         own = [presence_info(p) for pid, p in live.presences.items() if pid not in self.remote_ids]
         await self.send(m.Hello(type="hello", presences=own))
         room.watch(self.participant_id, self._media_state)
@@ -275,13 +286,13 @@ class MeetingLink:
         if not self.opened:
             return
         self.opened = False
-        live = self.app[LIVE].get(self.meeting_id)
+        live = self.services.conferences.get(self.meeting_id)
         if live is not None:
             live.stop_listening(self.partner, self)
         room, self._room = self._room, None
         if room is not None:
             await room.remove_participant(self.participant_id)
-            await self.app[SFU].release(self.meeting_id)
+            await self.services.sfu.release(self.meeting_id)
 
     async def close(self, reason: CloseReason = "ended") -> None:
         with contextlib.suppress(Exception):
@@ -361,7 +372,7 @@ class MeetingLink:
                 self.partner_restarting = True  # the close that follows is not a failure
             case m.Ended():
                 if not self.hosting:
-                    await self.app[MEETINGS].end(
+                    await self.services.meetings.end(
                         self.meeting_id,
                         by=Identity.of(IdentityKind.PARTNER, "host"),
                         moderator=True,
@@ -416,9 +427,9 @@ class MeetingLink:
         if pid in live.presences:
             raise m.LinkError("participant id is already in use here")
         if self.hosting:
-            self.app[ADMISSIONS].check_room(self.meeting_id)
+            self.services.admissions.check_room(self.meeting_id)
             # Stored first: a refused row leaves nothing half-entered.
-            await self.app[MEETINGS].record_join(
+            await self.services.meetings.record_join(
                 self.meeting_id,
                 identity=presence.identity,
                 display_name=presence.name,
@@ -450,16 +461,16 @@ class MeetingLink:
         if pid not in self.remote_ids:
             return
         self.remote_ids.discard(pid)
-        current = self.app[LIVE].get(self.meeting_id)
+        current = self.services.conferences.get(self.meeting_id)
         if current is None or current.carrier(pid) is not self:
             return  # a newer link of the same partner brought them back already
-        room = self.app[SFU].rooms.get(self.meeting_id)
+        room = self.services.sfu.rooms.get(self.meeting_id)
         if room is not None:
             room.set_owner_forwarding(pid, audio=False, video=False)
         await current.leave(pid)
         if self.hosting:
             with contextlib.suppress(Exception):
-                await self.app[MEETINGS].record_leave(self.meeting_id, pid)
+                await self.services.meetings.record_leave(self.meeting_id, pid)
 
     async def _chat(self, pid: ParticipantId, text: str, at: str) -> None:
         if pid not in self.remote_ids or pid not in self.live.presences:
@@ -559,7 +570,7 @@ class MeetingLink:
     async def _drop_lobby_entries(self, tickets: list[str]) -> None:
         """Our lobby entries for the partner's people, gone (withdrawn, or the link closed)."""
         self.lobby_entries.difference_update(tickets)
-        live = self.app[LIVE].get(self.meeting_id)
+        live = self.services.conferences.get(self.meeting_id)
         if live is not None:  # their pending verdicts are cancelled: nothing will be sent
             await live.withdraw(tickets)
 
@@ -574,7 +585,7 @@ class MeetingLink:
             await self._drop_lobby_entries(list(self.lobby_entries))
         if not self.superseded:
             await self._shut()
-        self.app[LIVE].discard_if_idle(self.meeting_id)
+        self.services.conferences.discard_if_idle(self.meeting_id)
         log.info(
             "cascade link down", extra={"meeting_id": self.meeting_id, "partner": self.partner}
         )
