@@ -19,9 +19,9 @@ from hub.ids import Identity
 from hub.meetings.invitations import INVITEE_PATTERN, InvitationView
 from hub.meetings.service import MAX_NAME, MAX_TITLE, MeetingService, MeetingView, clean_text
 from hub.web.keys import CONFIG, INVITATIONS, JOIN_TOKENS, LIMITS, MEETINGS, SESSION_CODEC
+from hub.web.meeting_socket import meeting_socket
 from hub.web.openapi import Endpoint, Refusal, openapi_document
 from hub.web.requests import may_create_meetings, read_json, require_session
-from hub.web.ws import meeting_socket
 
 API_PREFIX = "/api/v1"
 

@@ -54,6 +54,7 @@ from hub.web.keys import (
 )
 from hub.web.limits import RateLimits
 from hub.web.login import add_login
+from hub.web.meeting_socket import meeting_end_listener, say_farewell
 from hub.web.middleware import (
     metrics_middleware,
     name_the_server,
@@ -65,7 +66,6 @@ from hub.web.middleware import (
 from hub.web.proxies import TrustedProxies
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
-from hub.web.ws import meeting_end_listener, say_farewell
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
 
 from aiohttp import WSMsgType, web
 
-from hub.db.models import MeetingState, Role
+from hub.db.models import Role
 from hub.errors import (
     BadRequest,
     Forbidden,
@@ -32,8 +32,7 @@ from hub.ids import ParticipantId
 from hub.meetings.access import MODERATING, Visitor
 from hub.meetings.conference import Conference
 from hub.meetings.endpoint import CloseReason
-from hub.meetings.events import MeetingEnded, MeetingEvent
-from hub.meetings.notices import Ended, Notice
+from hub.meetings.notices import Notice
 from hub.meetings.presence import LobbyEntry, MediaKind, Presence, Verdict
 from hub.meetings.service import MeetingView
 from hub.sfu.downlink import Reception
@@ -56,7 +55,6 @@ from hub.web.keys import (
     SFU,
     SOCKETS,
 )
-from hub.web.sockets import FAREWELL_TIMEOUT
 from hub.web.view_throttle import ViewThrottle
 from hub.web.visitors import rejoin_ticket, visitor_of
 
@@ -73,28 +71,6 @@ CLOSE_CODES: dict[CloseReason, int] = {"ended": 4001, "removed": 4003}
 LOGGED_REJECTIONS = 10  # per socket: a client sending garbage cannot flood the log
 # At most one `view` applied per this many seconds and socket (hub/web/view_throttle.py).
 VIEW_INTERVAL = 0.2
-HEARTBEAT = 10.0  # a ping every 10 s; no pong within 5 s closes the socket
-
-
-def meeting_end_listener(app: web.Application) -> Callable[[MeetingEvent], Awaitable[None]]:
-    """When a meeting ends, everyone in it is told and disconnected, and its media stops."""
-
-    async def on_event(event: MeetingEvent) -> None:
-        if isinstance(event, MeetingEnded):
-            await app[LIVE].end_all(event.meeting_id, Ended("ended"))
-            await app[SFU].close_room(event.meeting_id)
-
-    return on_event
-
-
-def check_origin(request: web.Request) -> None:
-    """Refuse cross-site WebSocket hijacking: the page must come from this very host."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return  # not a browser (browsers always send Origin on WebSocket requests)
-    allowed = {request.app[CONFIG].public_url, f"{request.scheme}://{request.host}"}
-    if origin.rstrip("/") not in allowed:
-        raise Forbidden("Origine refusée / Origin not allowed")
 
 
 REACTION_INTERVAL = 0.5  # seconds between two reactions of one person
@@ -604,48 +580,3 @@ class Connection:
                 with contextlib.suppress(Exception):
                     await self.app[MEETINGS].record_leave(self.meeting_id, pid)
         log.info("participant left", extra={"meeting_id": self.meeting_id, "participant_id": pid})
-
-
-async def meeting_socket(request: web.Request) -> web.StreamResponse:
-    """GET /api/v1/meetings/{meeting_id}/ws — upgrade, then run the participant's connection.
-
-    No session is required before the upgrade: the join message brings the session's or a
-    join token's identity (see hub/web/visitors.py).
-    """
-    check_origin(request)
-    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
-    if meeting.state is MeetingState.ENDED:
-        raise Forbidden("La réunion est terminée / The meeting has ended")
-    # Someone who has knocked too often is refused before the upgrade, with Retry-After.
-    request.app[LIMITS].lobby.check(request.remote or "-")
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=sig.MAX_FRAME * 2)
-    try:
-        await ws.prepare(request)
-    except ConnectionError:  # the client went away during the upgrade: nothing to run
-        log.info("client went away during the WebSocket upgrade", extra={
-            "meeting_id": meeting.id})  # fmt: skip
-        return ws
-    connection = Connection(request, ws, meeting)
-    request.app[SOCKETS].add(ws)
-    try:
-        await connection.run()
-    except (TimeoutError, ConnectionResetError):
-        pass
-    except HubError as exc:
-        with contextlib.suppress(Exception):
-            await connection.error(exc.code, exc.detail)
-    finally:
-        request.app[SOCKETS].discard(ws)
-        await ws.close()
-    return ws
-
-
-async def say_farewell(app: web.Application) -> None:
-    """On shutdown (SIGTERM): every page is told the hub restarts and its socket is closed
-    with a code that makes it reconnect, and so is every partner hub with people in our
-    meetings; aiohttp then has no handler left to wait for."""
-    goodbyes = [app[SOCKETS].farewell(sig.to_json(sig.Restarting()), FAREWELL_TIMEOUT)]
-    cascade = app.get(CASCADE)
-    if cascade is not None:
-        goodbyes.append(cascade.farewell(FAREWELL_TIMEOUT))
-    await asyncio.gather(*goodbyes)

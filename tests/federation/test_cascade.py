@@ -26,7 +26,8 @@ from hub.federation.cascade import CASCADE
 from hub.ids import Identity, ServerName
 from hub.meetings.invitations import parse_invitee
 from hub.web.keys import FEDERATION, LIVE, MEETINGS, SFU
-from hub.web.ws import CLOSE_CODES, say_farewell
+from hub.web.meeting_socket import say_farewell
+from hub.web.ws import CLOSE_CODES
 from tests.conftest import make_config
 from tests.federation.conftest import partner_entry, serving, signed
 from tests.support.hub_client import csrf_header
