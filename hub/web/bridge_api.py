@@ -22,7 +22,7 @@ from aiohttp import WSCloseCode, web
 from bridge import wire
 from bridge.hub_port import BridgeEvent, HubRefusal
 from hub.errors import BadRequest, Forbidden
-from hub.web.bridge import LocalHub
+from hub.web.bridge import local_hub
 from hub.web.errors import PROBLEM_TYPE, problem_response
 from hub.web.keys import CONFIG
 from hub.web.requests import read_json
@@ -42,7 +42,7 @@ class BridgeApi:
     released on cleanup."""
 
     def __init__(self, app: web.Application) -> None:
-        self.hub = LocalHub(app)
+        self.hub = local_hub(app)
         self.sockets: set[web.WebSocketResponse] = set()
 
     async def close_sockets(self) -> None:
