@@ -35,7 +35,8 @@ from nio import AsyncClient, RoomMessageNotice, RoomMessageText
 
 from bench.sfu.system import eventually as poll
 from bench.sfu.system import percentile
-from bridge.bot import LAYOUT_EVENT, WIDGET_EVENT, BotConfig, running
+from bridge.bot import LAYOUT_EVENT, WIDGET_EVENT, running
+from bridge.session import BotConfig
 from hub.web.app import create_app
 from hub.web.bridge import LocalHub
 from tests.conftest import make_config
@@ -241,7 +242,7 @@ async def measure_hub(
         async with running(config, hub) as bot:  # the bot accepts the invite itself
             await joined(server, room, alice, account.user_id)
             for name in (*BOT_CALLS, "keys_query", "keys_claim"):
-                trace.wrap(bot.client, name, f"bot {name}")
+                trace.wrap(bot.matrix.client, name, f"bot {name}")
             for name in ("start_meeting", "remember_status", "update_room"):
                 trace.wrap(hub, name, f"hub {name}")
             sender = Sender(server, alice, trace)

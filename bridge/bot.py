@@ -1,13 +1,10 @@
-"""The Matrix bot: one matrix-nio client that joins rooms it is invited to, answers commands,
-and keeps each room's meeting visible in the room (widget, live status, summary, chat).
+"""The Matrix bot: answers commands in the rooms it is in and keeps each room's meeting visible
+there (widget, live status, summary, chat, scheduled reminders).
 
-It reaches the hub only through `HubPort` (bridge/hub_port.py): in process, or over HTTP when
-run alone. End-to-end encryption is on (matrix-nio's vodozemac extra): the crypto store and the
-device live in `<data_dir>/matrix-bot` and are reused across restarts; an event that cannot be
-decrypted yet is kept and retried after each sync, as its keys often arrive a little later.
-
-Delivery is at most once: the sync token is saved before a batch is handled, so a restart never
-answers a command twice (a crash mid-batch loses that batch's commands instead).
+It reaches Matrix through `MatrixConnection` (bridge/connection.py: login, sync, encryption,
+writing to rooms) and the hub only through `HubPort` (bridge/hub_port.py): in process, or over
+HTTP when run alone. Every sentence it writes comes from the hub's one catalog, laid out by
+bridge/texts.py in the room's language.
 """
 
 from __future__ import annotations
@@ -15,41 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import logging
-import os
 import secrets
-import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
-
-from nio import (
-    AsyncClient,
-    AsyncClientConfig,
-    EncryptionError,
-    ErrorResponse,
-    InviteMemberEvent,
-    LoginResponse,
-    MegolmEvent,
-    RoomGetStateEventResponse,
-    RoomMemberEvent,
-    RoomMessageText,
-    RoomPutStateResponse,
-    RoomSendResponse,
-    SyncResponse,
-)
 
 from bridge import texts
 from bridge.commands import (
-    DEFAULT_PREFIX,
     CommandCall,
     CommandContext,
     CommandRegistry,
     UsageError,
     VisioCommands,
+    command_text,
 )
+from bridge.connection import MatrixConnection, RoomMessage
 from bridge.hub_port import (
     DEFAULT_LANGUAGE,
     EVERYONE_NUMBERS,
@@ -63,273 +39,58 @@ from bridge.hub_port import (
     RoomMeeting,
     no_meeting,
 )
-from bridge.power import RoomPowers
 from bridge.schedule import Reminder, ReminderBook, ScheduleFull
+from bridge.session import BotConfig, Session
+from hub.i18n import Text
 
 log = logging.getLogger(__name__)
 
-SESSION_FILE = "session.json"
-PICKLE_KEY_FILE = "store.key"
 SCHEDULE_FILE = "schedule.json"
-SYNC_TIMEOUT_MS = 30_000
-MAX_BACKOFF = 60.0
 WIDGET_EVENT = "im.vector.modular.widgets"
 LAYOUT_EVENT = "io.element.widgets.layout"
-# The live status message is pinned while the meeting runs: Element and Tchap show a room's
-# pins in a banner under its header. (Their "call in progress" header and room-list marks are
-# Element Call's own, and joining from them starts Element Call, not this hub: README, Tchap.)
-PINNED_EVENT = "m.room.pinned_events"
 STATUS_DELAY = 0.5  # seconds: joins and leaves this close together make one status edit
-UNDECRYPTED_KEEP = 600.0  # seconds an undecryptable command is retried
-MAX_UNDECRYPTED = 200
-
-
-class BotError(RuntimeError):
-    """The bot cannot go on (bad credentials, a session file for another account)."""
-
-
-@dataclass(frozen=True)
-class BotConfig:
-    """Who the bot is and where it keeps its session; `password` serves the first login only."""
-
-    homeserver_url: str
-    user_id: str
-    password: str
-    data_dir: Path
-    prefix: str = DEFAULT_PREFIX
-    # Server names whose users may invite the bot; empty: nobody may.
-    allowed_homeservers: tuple[str, ...] = ()
-    device_name: str = "Visio"
-    sync_timeout_ms: int = SYNC_TIMEOUT_MS
-
-    @property
-    def store_path(self) -> Path:
-        return self.data_dir / "matrix-bot"
-
-
-@dataclass
-class Session:
-    """What survives a restart: the device (never log in twice) and the sync position."""
-
-    homeserver_url: str
-    user_id: str
-    device_id: str
-    access_token: str
-    next_batch: str | None = None
-
-    @classmethod
-    def load(cls, path: Path) -> Session | None:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            raise BotError(f"{path}: unreadable session file ({type(exc).__name__})") from None
-        fields = ("homeserver_url", "user_id", "device_id", "access_token")
-        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in fields):
-            raise BotError(f"{path}: incomplete session file")
-        next_batch = data.get("next_batch")
-        return cls(
-            data["homeserver_url"],
-            data["user_id"],
-            data["device_id"],
-            data["access_token"],
-            next_batch if isinstance(next_batch, str) and next_batch else None,
-        )
-
-    def save(self, path: Path) -> None:
-        """Atomically, readable by the owner only (it holds the access token)."""
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(asdict(self), handle)
-        temporary.replace(path)
-
-
-def _secret_file(path: Path) -> str:
-    """A random key kept in `path` (0600), created on first use: it encrypts nio's store."""
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key)
-    return key
-
-
-def _source(event: Any) -> dict[str, Any]:
-    source = getattr(event, "source", None)
-    return source if isinstance(source, dict) else {}
-
-
-def server_of(user_id: str) -> str:
-    """`@alice:example.org:8448` → `example.org:8448`."""
-    return user_id.partition(":")[2]
-
-
-def command_text(body: str) -> str:
-    """The body without the quoted reply fallback (`> <@user> …` lines and one blank line)."""
-    lines = body.split("\n")
-    if not lines[0].startswith("> "):
-        return body
-    while lines and lines[0].startswith(">"):
-        lines.pop(0)
-    if lines and not lines[0].strip():
-        lines.pop(0)
-    return "\n".join(lines)
 
 
 class MatrixBot(VisioCommands):
-    """Owns one nio client, its session file and the bot's side of the hub interface.
+    """Owns the bot's Matrix connection, its reminders and its side of the hub interface.
     `open()` logs in (first start) or restores the saved device; `run()` syncs until cancelled
-    while `serve_hub()` carries hub events to rooms and posts scheduled reminders; `close()`
-    ends the HTTP session."""
+    while `serve_hub()` carries hub events to rooms and `serve_reminders()` posts scheduled
+    meetings; `close()` ends the HTTP session."""
 
     def __init__(self, config: BotConfig, hub: HubPort) -> None:
         self.config = config
         self.hub = hub
+        self.matrix = MatrixConnection(config, self)
         self.registry = CommandRegistry.of(self, config.prefix)
-        self.session: Session | None = None
         self.reminders = ReminderBook(config.store_path / SCHEDULE_FILE)
-        self._powers: dict[str, RoomPowers] = {}
         self._rosters: dict[str, dict[str, int]] = {}  # what the hub was last told
-        self._undecrypted: list[tuple[str, MegolmEvent, float]] = []
         self._events: asyncio.Queue[BridgeEvent] = asyncio.Queue()
         self._status_pending: dict[str, RoomMeeting] = {}
         self._languages: dict[str, Language] = {}  # rooms whose language the hub told
         self._status_tasks: set[asyncio.Task[None]] = set()
         self._schedule_changed = asyncio.Event()
-        self._synced = False
-        self.client = AsyncClient(
-            config.homeserver_url,
-            config.user_id,
-            store_path=str(config.store_path),
-            config=AsyncClientConfig(
-                encryption_enabled=True,
-                store_sync_tokens=False,
-                pickle_key=_secret_file(config.store_path / PICKLE_KEY_FILE),
-            ),
-        )
 
     @property
-    def session_path(self) -> Path:
-        return self.config.store_path / SESSION_FILE
+    def session(self) -> Session | None:
+        return self.matrix.session
 
     async def open(self) -> None:
-        session = Session.load(self.session_path)
-        if session is not None:
-            if (session.user_id, session.homeserver_url) != (
-                self.config.user_id,
-                self.config.homeserver_url,
-            ):
-                raise BotError(f"{self.session_path}: session of another account or homeserver")
-            self.client.restore_login(session.user_id, session.device_id, session.access_token)
-            log.info("matrix bot: restored device %s of %s", session.device_id, session.user_id)
-        else:
-            response = await self.client.login(
-                self.config.password, device_name=self.config.device_name
-            )
-            if not isinstance(response, LoginResponse):
-                raise BotError(f"login of {self.config.user_id} failed: {response.message}")
-            session = Session(
-                self.config.homeserver_url,
-                str(response.user_id),
-                str(response.device_id),
-                str(response.access_token),
-            )
-            session.save(self.session_path)
-            log.info("matrix bot: logged in as %s, device %s", session.user_id, session.device_id)
-        self.session = session
+        await self.matrix.open()
         self.reminders.load()
-        if self.client.should_upload_keys:
-            await self._crypto_chores()
 
     async def close(self) -> None:
-        await self.client.close()
+        await self.matrix.close()
 
     async def run(self) -> None:
-        """Sync and answer until cancelled; transient errors back off, a dead token stops."""
-        backoff = 1.0
-        while True:
-            # Full state on the first sync of each process: room power levels live in memory.
-            response = await self.client.sync(
-                timeout=self.config.sync_timeout_ms,
-                since=self._next_batch,
-                full_state=not self._synced,
-            )
-            if not isinstance(response, SyncResponse):
-                if response.status_code == "M_UNKNOWN_TOKEN":
-                    raise BotError(f"access token of {self.config.user_id} was revoked")
-                log.warning(
-                    "matrix bot: sync failed (%s), retry in %.0f s", response.message, backoff
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-                continue
-            backoff = 1.0
-            await self.handle_sync(response)
-            await self._crypto_chores()
-            self._synced = True
+        await self.matrix.run()
 
-    async def _crypto_chores(self) -> None:
-        """What an encrypting client owes after each sync: outgoing to-device messages, its
-        one-time keys, other devices' keys, and sessions with devices it must write to."""
-        client = self.client
-        answers: list[Any] = [await client.send_to_device_messages()]
-        if client.should_upload_keys:
-            answers.append(await client.keys_upload())
-        if client.should_query_keys:
-            answers.append(await client.keys_query())
-        if client.should_claim_keys:
-            answers.append(await client.keys_claim(client.get_users_for_key_claiming()))
-        for answer in answers:
-            for item in answer if isinstance(answer, list) else [answer]:
-                if isinstance(item, ErrorResponse):
-                    log.warning("matrix bot: key exchange failed: %s", item.message)
+    # --- What the connection hands on ---------------------------------------------------------
 
-    @property
-    def _next_batch(self) -> str | None:
-        return self.session.next_batch if self.session else None
-
-    async def handle_sync(self, response: SyncResponse) -> None:
-        assert self.session is not None, "open() first"
-        first = self.session.next_batch is None
-        self.session.next_batch = str(response.next_batch)
-        self.session.save(self.session_path)  # before answering: at most once
-        for room_id, invite in response.rooms.invite.items():
-            await self._answer_invite(str(room_id), invite.invite_state)
-        for room_id, room in response.rooms.join.items():
-            powers = self._powers.setdefault(str(room_id), RoomPowers())
-            for event in room.state:
-                powers.apply(_source(event))
-            events = room.timeline.events
-            # A room just joined shows some history: its old commands are not for the bot.
-            joined_at = max(
-                (index for index, event in enumerate(events) if self._is_own_join(event)),
-                default=-1,
-            )
-            for index, event in enumerate(events):
-                powers.apply(_source(event))  # in order: a command after a promotion counts
-                if first or index <= joined_at:
-                    continue  # nothing said before the bot's first start is for it
-                await self._timeline_event(str(room_id), event)
-        await self._retry_undecrypted()
-        for room_id in response.rooms.join:
-            await self._tell_roster(str(room_id))
-
-    async def _tell_roster(self, room_id: str) -> None:
+    async def room_synced(self, room_id: str) -> None:
         """Tell the hub who is in the room with which power, when that changed. A hub that
         cannot be reached is told again after a later sync (the loop never stops for it)."""
-        room = self.client.rooms.get(room_id)
-        if room is None:
-            return
-        powers = self._powers.get(room_id, RoomPowers())
-        roster = {str(user): powers.level(str(user)) for user in room.users}
-        if roster == self._rosters.get(room_id):
+        roster = self.matrix.members(room_id)
+        if roster is None or roster == self._rosters.get(room_id):
             return
         try:
             await self.hub.update_room(room_id, roster)
@@ -338,85 +99,25 @@ class MatrixBot(VisioCommands):
             return
         self._rosters[room_id] = roster
 
-    async def _timeline_event(self, room_id: str, event: Any) -> None:
-        if isinstance(event, MegolmEvent):
-            self._keep_undecrypted(room_id, event)
-        elif isinstance(event, RoomMessageText) and event.sender != self.client.user_id:
-            await self.handle_message(room_id, event, self._powers[room_id].level(event.sender))
-
-    def _keep_undecrypted(self, room_id: str, event: MegolmEvent) -> None:
-        log.info("matrix bot: undecryptable event in %s, retried when keys arrive", room_id)
-        if len(self._undecrypted) >= MAX_UNDECRYPTED:
-            self._undecrypted.pop(0)
-        self._undecrypted.append((room_id, event, time.monotonic()))
-
-    async def _retry_undecrypted(self) -> None:
-        """Events whose keys came with this sync (or later) are handled now, in order."""
-        if not self._undecrypted or self.client.olm is None:
-            return
-        now, kept = time.monotonic(), []
-        for room_id, event, since in self._undecrypted:
-            try:
-                decrypted = self.client.olm.decrypt_megolm_event(event, room_id)
-            except EncryptionError:
-                if now - since < UNDECRYPTED_KEEP:
-                    kept.append((room_id, event, since))
-                else:
-                    log.warning("matrix bot: gave up on an undecryptable event in %s", room_id)
-                continue
-            await self._timeline_event(room_id, decrypted)
-        self._undecrypted = kept
-
-    def _is_own_join(self, event: Any) -> bool:
-        """The bot's join, not a later change of its display name (also a "join")."""
-        return (
-            isinstance(event, RoomMemberEvent)
-            and event.state_key == self.client.user_id
-            and event.membership == "join"
-            and event.prev_membership != "join"
-        )
-
-    async def _answer_invite(self, room_id: str, invite_state: list[Any]) -> None:
-        inviter = next(
-            (
-                str(event.sender)
-                for event in invite_state
-                if isinstance(event, InviteMemberEvent)
-                and event.state_key == self.client.user_id
-                and event.membership == "invite"
-            ),
-            None,
-        )
-        allowed = self.config.allowed_homeservers
-        if inviter is not None and server_of(inviter) in allowed:
-            log.info("matrix bot: joining %s (invited by %s)", room_id, inviter)
-            answer: Any = await self.client.join(room_id)
-        else:
-            log.info("matrix bot: declining %s (invited by %s)", room_id, inviter)
-            answer = await self.client.room_leave(room_id)
-        if isinstance(answer, ErrorResponse):  # logged once; the next invite is tried afresh
-            log.warning("matrix bot: answering the invite to %s failed: %s", room_id, answer)
-
-    async def handle_message(self, room_id: str, event: Any, power: int) -> None:
-        event_id, sender = str(event.event_id), str(event.sender)
-        body = command_text(str(event.body))
+    async def room_message(self, message: RoomMessage) -> None:
+        room_id, event_id = message.room_id, message.event_id
         try:
-            call = self.registry.parse(body, dt.datetime.now(dt.UTC))
+            call = self.registry.parse(command_text(message.body), dt.datetime.now(dt.UTC))
         except UsageError as exc:
             await self.notice(room_id, exc.notice(await self.language_of(room_id)), event_id)
             return
         if call is None:
-            await self._chat_to_meeting(room_id, sender, event)
+            await self._chat_to_meeting(message)
             return
         language = await self.language_of(room_id)
-        context = CommandContext(room_id, sender, event_id, power, language)
-        if not call.spec.permits(power):
+        context = CommandContext(room_id, message.sender, event_id, message.power, language)
+        if not call.spec.permits(message.power):
             await self.notice(room_id, texts.moderators_only(language), event_id)
             return
         try:
             await self.registry.handlers[call.spec](context, call)
         except HubRefusal as refusal:
-            await self.notice(room_id, refusal.text(language), event_id)
+            await self.notice(room_id, refusal.notice(language), event_id)
         except Exception:
             reference = secrets.token_hex(4)
             log.exception("matrix bot: command %s failed [ref %s]", call.spec.name, reference)
@@ -433,69 +134,22 @@ class MatrixBot(VisioCommands):
                 return DEFAULT_LANGUAGE
         return language
 
-    async def _chat_to_meeting(self, room_id: str, sender: str, event: Any) -> None:
+    async def _chat_to_meeting(self, message: RoomMessage) -> None:
         """A plain message of the room goes to the room's meeting chat, if one is live."""
-        if getattr(event, "msgtype", "m.text") != "m.text" or not str(event.body).strip():
+        if message.msgtype != "m.text" or not message.body.strip():
             return
-        room = self.client.rooms.get(room_id)
-        name = room.user_name(sender) if room is not None else None
         try:
-            await self.hub.post_chat(room_id, sender=sender, name=name or sender, text=event.body)
+            await self.hub.post_chat(
+                message.room_id,
+                sender=message.sender,
+                name=message.sender_name,
+                text=message.body,
+            )
         except Exception:
             log.exception("matrix bot: a room message could not reach the meeting chat")
 
-    async def send(self, room_id: str, content: dict[str, Any]) -> str | None:
-        """Send a room message (encrypted where the room is); its event id, or None."""
-        response = await self.client.room_send(
-            room_id, "m.room.message", content, ignore_unverified_devices=True
-        )
-        if not isinstance(response, RoomSendResponse):
-            log.warning("matrix bot: message to %s failed: %s", room_id, response.message)
-            return None
-        return str(response.event_id)
-
     async def notice(self, room_id: str, text: str, reply_to: str | None = None) -> str | None:
-        content: dict[str, Any] = {"msgtype": "m.notice", "body": text}
-        if reply_to:
-            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
-        return await self.send(room_id, content)
-
-    async def edit(self, room_id: str, event_id: str, text: str) -> None:
-        """Replace the text of one of the bot's own notices (an m.replace edit)."""
-        new = {"msgtype": "m.notice", "body": text}
-        await self.send(
-            room_id,
-            {
-                "msgtype": "m.notice",
-                "body": f"* {text}",
-                "m.new_content": new,
-                "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
-            },
-        )
-
-    async def put_state(
-        self, room_id: str, event_type: str, content: dict[str, Any], key: str
-    ) -> bool:
-        response = await self.client.room_put_state(room_id, event_type, content, state_key=key)
-        if isinstance(response, RoomPutStateResponse):
-            return True
-        log.warning("matrix bot: %s in %s refused: %s", event_type, room_id, response.message)
-        return False
-
-    async def pin(self, room_id: str, event_id: str, pinned: bool) -> None:
-        """Pin or unpin one event, keeping every other pin of the room as it is."""
-        answer = await self.client.room_get_state_event(room_id, PINNED_EVENT, "")
-        if isinstance(answer, RoomGetStateEventResponse) and "errcode" not in answer.content:
-            listed = answer.content.get("pinned")
-            before = [e for e in listed if isinstance(e, str)] if isinstance(listed, list) else []
-        elif getattr(answer, "status_code", None) == "M_NOT_FOUND":
-            before = []  # nothing pinned yet
-        else:
-            log.warning("matrix bot: pinned events of %s unreadable: %s", room_id, answer)
-            return
-        after = [e for e in before if e != event_id] + ([event_id] if pinned else [])
-        if after != before:
-            await self.put_state(room_id, PINNED_EVENT, {"pinned": after}, "")
+        return await self.matrix.notice(room_id, text, reply_to)
 
     # --- Meetings in the room -----------------------------------------------------------------
 
@@ -507,29 +161,34 @@ class MatrixBot(VisioCommands):
             "url": meeting.widget_url,
             "name": meeting.title,
             "data": {"title": meeting.title},
-            "creatorUserId": self.client.user_id,
+            "creatorUserId": self.matrix.user_id,
             "id": meeting.widget_id,
         }
-        embedded = await self.put_state(meeting.room_id, WIDGET_EVENT, widget, meeting.widget_id)
+        embedded = await self.matrix.put_state(
+            meeting.room_id, WIDGET_EVENT, widget, meeting.widget_id
+        )
         if embedded:
             layout = {
                 "widgets": {
                     meeting.widget_id: {"container": "top", "index": 0, "width": 100, "height": 50}
                 }
             }
-            await self.put_state(meeting.room_id, LAYOUT_EVENT, layout, "")
+            await self.matrix.put_state(meeting.room_id, LAYOUT_EVENT, layout, "")
         language = await self.language_of(meeting.room_id)
         status_id = await self.notice(meeting.room_id, self._status(meeting, language), reply_to)
         if status_id is not None:
             await self.hub.remember_status(meeting.room_id, meeting.meeting_id, status_id)
+            # Pinned while the meeting runs: Element and Tchap show a room's pins in a banner
+            # under its header. (Their "call in progress" header and room-list marks are
+            # Element Call's own, and joining from them starts Element Call, not this hub.)
             if embedded:  # the bot may change the room's state
-                await self.pin(meeting.room_id, status_id, True)
+                await self.matrix.pin(meeting.room_id, status_id, True)
             # Whoever knocked while the message was on its way found no id to edit.
             now = await self.hub.room_meeting(meeting.room_id)
             if now is not None and (now.participants, now.waiting, now.locked) != (
                 meeting.participants, meeting.waiting, meeting.locked,
             ):  # fmt: skip
-                await self.edit(meeting.room_id, status_id, self._status(now, language))
+                await self.matrix.edit(meeting.room_id, status_id, self._status(now, language))
         if not embedded:
             await self.notice(meeting.room_id, texts.make_me_moderator(language))
 
@@ -562,18 +221,18 @@ class MatrixBot(VisioCommands):
             case MeetingClosed(summary=summary):
                 self._status_pending.pop(summary.room_id, None)
                 language = await self.language_of(summary.room_id)
-                await self.put_state(summary.room_id, WIDGET_EVENT, {}, summary.widget_id)
+                await self.matrix.put_state(summary.room_id, WIDGET_EVENT, {}, summary.widget_id)
                 if summary.status_event_id:
-                    await self.pin(summary.room_id, summary.status_event_id, False)
-                    await self.edit(
+                    await self.matrix.pin(summary.room_id, summary.status_event_id, False)
+                    await self.matrix.edit(
                         summary.room_id,
                         summary.status_event_id,
                         texts.ended_status_text(summary, language),
                     )
                 await self.notice(summary.room_id, texts.summary_text(summary, language))
             case ChatFromMeeting(room_id=room_id, name=name, text=text):
-                line = texts.chat_line(name, text)
-                await self.send(room_id, {"msgtype": "m.text", "body": line})
+                line = texts.chat_line(name, text, await self.language_of(room_id))
+                await self.matrix.send(room_id, {"msgtype": "m.text", "body": line})
 
     def _flush_status(self, room_id: str) -> None:
         meeting = self._status_pending.pop(room_id, None)
@@ -598,7 +257,7 @@ class MatrixBot(VisioCommands):
         if status_event_id is None:
             return  # the status message is being posted, with what is true now
         text = self._status(meeting, await self.language_of(meeting.room_id))
-        await self.edit(meeting.room_id, status_event_id, text)
+        await self.matrix.edit(meeting.room_id, status_event_id, text)
 
     async def serve_reminders(self) -> None:
         """Post each scheduled meeting when its time comes (checked at least every minute)."""
@@ -627,17 +286,13 @@ class MatrixBot(VisioCommands):
         try:
             self.reminders.add(reminder)
         except ScheduleFull:
-            raise HubRefusal(
-                "Ce salon a déjà trop de réunions planifiées.",
-                "This room already has too many scheduled meetings.",
-            ) from None
+            raise HubRefusal(Text("bot.refusal.schedule_full")) from None
         self._schedule_changed.set()
 
     async def _start(
         self, room_id: str, by: str, title: str | None, reply_to: str | None
     ) -> RoomMeeting:
-        room = self.client.rooms.get(room_id)
-        room_name = room.display_name if room is not None else None
+        room_name = self.matrix.room_name(room_id)
         meeting = await self.hub.start_meeting(room_id, by=by, title=title or room_name)
         if meeting.status_event_id is None:
             await self.show_meeting(meeting, reply_to)
@@ -682,18 +337,12 @@ class MatrixBot(VisioCommands):
             await self._answer(context, texts.invited(target, meeting, context.language))
             return
         meeting = await self._meeting(context.room_id)
-        other = await self._room_id(target)
-        if other is None or other not in self.client.rooms:
+        other = await self.matrix.joined_room(target)
+        if other is None:
             await self._answer(context, texts.not_in_room(target, context.language))
             return
         await self.notice(other, texts.link_text(meeting, await self.language_of(other)))
         await self._answer(context, texts.link_sent(target, context.language))
-
-    async def _room_id(self, target: str) -> str | None:
-        if target.startswith("!"):
-            return target
-        answer = await self.client.room_resolve_alias(target)
-        return str(answer.room_id) if hasattr(answer, "room_id") else None
 
     async def lock(self, context: CommandContext, call: CommandCall) -> None:
         await self.hub.set_locked(context.room_id, True, by=context.sender)

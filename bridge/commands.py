@@ -1,11 +1,13 @@
 """Bot commands: their declaration, the parsing of a message body, and the generated help.
 
 Pure and I/O-free. `VisioCommands` declares every command once, with the `@command` decorator
-carrying its name, aliases, arguments, help (French, English) and whether it needs moderator
-power; the bot subclasses it and implements the handlers. `CommandRegistry.of(handlers)` binds
-the declared specs to an object's handlers (no module-level registry), parses bodies into a
-`CommandCall` or a `UsageError` whose message, in the room's language, is ready to send as a
-notice, and writes help in one language. Names in both languages are understood everywhere.
+carrying its name, aliases, arguments and whether it needs moderator power; the bot subclasses
+it and implements the handlers. Every sentence is in the hub's one catalog (hub/i18n/bot.py):
+a command's help is `bot.help.<name>`, an argument's name `bot.argument.<key>`, what is wrong
+with a body `bot.usage_error.*`. `CommandRegistry.of(handlers)` binds the declared specs to an
+object's handlers (no module-level registry), parses bodies into a `CommandCall` or a
+`UsageError` whose notice is said in the room's language, and writes help in one language.
+Names in both languages are understood everywhere.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from bridge.hub_port import DEFAULT_LANGUAGE, LANGUAGES, Language
+from hub.i18n import Text, say
 
 DEFAULT_PREFIX = "!visio"
 MODERATOR_POWER = 50  # Matrix's usual "Moderator" level; also what widgets need by default
@@ -46,42 +49,50 @@ _MATRIX_ID = re.compile(r"^[@!#][^\s:]+:[^\s:/@?#]+(?::[0-9]{1,5})?$")
 
 
 class UsageError(ValueError):
-    """A body addressed to the bot that is not a valid command: the message, in either
-    language, is for the user; `usage` (French) and `usage_en` show the command's form."""
+    """A body addressed to the bot that is not a valid command: `text` (a catalog sentence)
+    says what is wrong; `spec`, when given, is the command whose form the notice shows."""
 
-    def __init__(
-        self, french: str, english: str, usage: str | None = None, usage_en: str | None = None
-    ) -> None:
-        super().__init__(english)
-        self.french = french
-        self.english = english
-        self.usage = usage
-        self.usage_en = usage_en or usage
+    def __init__(self, text: Text, spec: CommandSpec | None = None, prefix: str = "") -> None:
+        super().__init__(say("en", text))
+        self.text = text
+        self.spec = spec
+        self.prefix = prefix
 
-    def notice(self, language: Language = "fr") -> str:
+    def with_usage(self, spec: CommandSpec, prefix: str) -> UsageError:
+        return UsageError(self.text, spec, prefix)
+
+    def usage(self, language: Language = DEFAULT_LANGUAGE) -> str | None:
+        return self.spec.usage(self.prefix, language) if self.spec is not None else None
+
+    def notice(self, language: Language = DEFAULT_LANGUAGE) -> str:
         """The whole answer in one language, with the command's usage when there is one."""
-        if language == "fr":
-            return self.french + (f"\nUsage : {self.usage}" if self.usage else "")
-        return self.english + (f"\nUsage: {self.usage_en}" if self.usage_en else "")
+        usage = self.usage(language)
+        lines = [say(language, self.text)]
+        if usage is not None:
+            lines.append(say(language, Text("bot.usage", {"usage": usage})))
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)
 class Argument:
-    """One argument: `key` names it in `CommandCall.arguments`. A text argument takes the rest
-    of the line, a `when` one word or two (`2026-12-01T14:30`, `2026-12-01 14:30`), others one."""
+    """One argument: `key` names it in `CommandCall.arguments` and, as `bot.argument.<key>`,
+    in help and notices. A text argument takes the rest of the line, a `when` one word or two
+    (`2026-12-01T14:30`, `2026-12-01 14:30`), others one."""
 
     key: str
     kind: ArgumentKind
-    name_fr: str
-    name_en: str
     required: bool = True
 
     @property
     def takes_rest(self) -> bool:
         return self.kind == "text"
 
+    @property
+    def name(self) -> Text:
+        return Text(f"bot.argument.{self.key}")
+
     def placeholder(self, language: Language) -> str:
-        name = self.name_fr if language == "fr" else self.name_en
+        name = say(language, self.name)
         return f"<{name}>" if self.required else f"[{name}]"
 
 
@@ -91,8 +102,6 @@ class CommandSpec:
 
     name: str
     arguments: tuple[Argument, ...]
-    help_fr: str
-    help_en: str
     moderator: bool = False
     aliases: tuple[str, ...] = ()
 
@@ -103,6 +112,10 @@ class CommandSpec:
         rest = [argument for argument in self.arguments if argument.takes_rest]
         if len(rest) > 1 or (rest and self.arguments[-1] is not rest[0]):
             raise ValueError(f"command {self.name!r}: only the last argument may take the rest")
+
+    @property
+    def help(self) -> Text:
+        return Text(f"bot.help.{self.name}")
 
     def permits(self, power_level: int) -> bool:
         return not self.moderator or power_level >= MODERATOR_POWER
@@ -163,15 +176,11 @@ _F = TypeVar("_F", bound=Callable[..., Awaitable[None]])
 
 
 def command(
-    name: str,
-    *arguments: Argument,
-    help_fr: str,
-    help_en: str,
-    moderator: bool = False,
-    aliases: tuple[str, ...] = (),
+    name: str, *arguments: Argument, moderator: bool = False, aliases: tuple[str, ...] = ()
 ) -> Callable[[_F], _F]:
-    """Declare a handler method as the command `name`; see `CommandRegistry.of`."""
-    spec = CommandSpec(name, arguments, help_fr, help_en, moderator, aliases)
+    """Declare a handler method as the command `name` (its help: `bot.help.<name>` in the
+    catalog); see `CommandRegistry.of`."""
+    spec = CommandSpec(name, arguments, moderator, aliases)
 
     def mark(handler: _F) -> _F:
         setattr(handler, _SPEC_ATTRIBUTE, spec)
@@ -182,10 +191,7 @@ def command(
 
 def _parse_target(value: str) -> str:
     if len(value) > MAX_MATRIX_ID or not _MATRIX_ID.match(value):
-        raise UsageError(
-            f"« {_short(value)} » n'est ni une personne (@nom:serveur) ni un salon (#nom:serveur).",
-            f"“{_short(value)}” is neither a user (@name:server) nor a room (#name:server).",
-        )
+        raise UsageError(Text("bot.usage_error.target", {"word": _short(value)}))
     return value
 
 
@@ -195,21 +201,14 @@ def _parse_lobby_number(word: str, *, everyone: bool) -> str | int:
         return EVERYONE
     if word.isascii() and word.isdigit() and 0 < int(word) <= MAX_LOBBY_NUMBER:
         return int(word)
-    raise UsageError(
-        f"« {_short(word)} » n'est pas un numéro du hall : donnez celui du message d'état"
-        + (" ou « tous »." if everyone else "."),
-        f"“{_short(word)}” is not a lobby number: give the one in the status message"
-        + (" or “all”." if everyone else "."),
-    )
+    key = "bot.usage_error.lobby_number_or_all" if everyone else "bot.usage_error.lobby_number"
+    raise UsageError(Text(key, {"word": _short(word)}))
 
 
 def _parse_language(word: str) -> Language:
     language = LANGUAGE_NAMES.get(_fold(word))
     if language is None:
-        raise UsageError(
-            f"Langue inconnue « {_short(word)} » : fr ou en.",
-            f"Unknown language “{_short(word)}”: fr or en.",
-        )
+        raise UsageError(Text("bot.usage_error.language", {"word": _short(word)}))
     return language
 
 
@@ -221,34 +220,23 @@ def parse_when(text: str, now: dt.datetime | None = None) -> dt.datetime:
     parts = text.split()
     if len(parts) == 1:
         parts = parts[0].split("T", 1)
-    expected_fr = "date attendue AAAA-MM-JJ HH:MM (heure de Paris), par exemple 2026-12-01 14:30"
-    expected_en = "expected date YYYY-MM-DD HH:MM (Paris time), for example 2026-12-01 14:30"
+    quoted = {"word": _short(text)}
     date_match = _DATE.match(parts[0]) if len(parts) == 2 else None
     time_match = _TIME.match(parts[1]) if len(parts) == 2 else None
     if date_match is None or time_match is None:
-        raise UsageError(
-            f"« {_short(text)} » : {expected_fr}.", f"“{_short(text)}”: {expected_en}."
-        )
+        raise UsageError(Text("bot.usage_error.date_form", quoted))
     year, month, day = (int(group) for group in date_match.groups())
     hour, minute = (int(group) for group in time_match.groups())
     try:
         naive = dt.datetime(year, month, day, hour, minute)
     except ValueError:
-        raise UsageError(
-            f"« {_short(text)} » n'est pas une date et une heure qui existent.",
-            f"“{_short(text)}” is not a date and time that exist.",
-        ) from None
+        raise UsageError(Text("bot.usage_error.date_unknown", quoted)) from None
     when = naive.replace(tzinfo=PARIS)
     if when.astimezone(dt.UTC).astimezone(PARIS).replace(tzinfo=None) != naive:
-        raise UsageError(
-            f"{parts[1]} n'existe pas le {parts[0]} à Paris (passage à l'heure d'été).",
-            f"{parts[1]} does not exist on {parts[0]} in Paris (clocks go forward).",
-        )
+        skipped = {"time": parts[1], "date": parts[0]}
+        raise UsageError(Text("bot.usage_error.date_skipped", skipped))
     if now is not None and when <= now:
-        raise UsageError(
-            f"« {_short(text)} » est déjà passé.",
-            f"“{_short(text)}” is in the past.",
-        )
+        raise UsageError(Text("bot.usage_error.date_past", quoted))
     return when
 
 
@@ -300,18 +288,14 @@ class CommandRegistry:
             name = "help"
         spec = self.find(name)
         if spec is None:
-            raise UsageError(
-                f"Commande inconnue « {_short(name)} ». "
-                f"Tapez « {self.prefix} aide » pour la liste.",
-                f"Unknown command “{_short(name)}”. Type “{self.prefix} help” for the list.",
-            )
+            unknown = {"word": _short(name), "prefix": self.prefix}
+            raise UsageError(Text("bot.usage_error.unknown_command", unknown))
         return CommandCall(spec, self._arguments(spec, tail, now))
 
     def _arguments(
         self, spec: CommandSpec, tail: str, now: dt.datetime | None
     ) -> dict[str, ArgumentValue]:
         values: dict[str, ArgumentValue] = {}
-        usage = spec.usage(self.prefix)
         for argument in spec.arguments:
             if argument.takes_rest:
                 word, tail = _WHITESPACE.sub(" ", tail).strip(), ""
@@ -322,28 +306,19 @@ class CommandRegistry:
                     word = f"{word} {clock}".strip()
             if not word:
                 if argument.required:
-                    raise UsageError(
-                        f"Il manque {argument.placeholder('fr')}.",
-                        f"{argument.placeholder('en')} is missing.",
-                        usage,
-                        spec.usage(self.prefix, "en"),
-                    )
+                    missing = Text("bot.usage_error.missing", {"argument": argument.name})
+                    raise UsageError(missing, spec, self.prefix)
                 continue
             try:
                 values[argument.key] = self._value(argument, word, now)
             except UsageError as exc:
                 if argument.kind in _ONE_LINE_KINDS:
                     raise  # the sentence says all; one line is what a busy room needs
-                english_usage = spec.usage(self.prefix, "en")
-                raise UsageError(exc.french, exc.english, usage, english_usage) from None
+                raise exc.with_usage(spec, self.prefix) from None
 
         if tail.strip():
-            raise UsageError(
-                f"Trop d'arguments : « {_short(tail.strip())} ».",
-                f"Too many arguments: “{_short(tail.strip())}”.",
-                usage,
-                spec.usage(self.prefix, "en"),
-            )
+            extra = Text("bot.usage_error.too_many", {"words": _short(tail.strip())})
+            raise UsageError(extra, spec, self.prefix)
         return values
 
     def _value(self, argument: Argument, word: str, now: dt.datetime | None) -> ArgumentValue:
@@ -358,35 +333,37 @@ class CommandRegistry:
         if argument.kind == "command":
             spec = self.find(word)
             if spec is None:
-                raise UsageError(
-                    f"Commande inconnue « {_short(word)} ».", f"Unknown command “{_short(word)}”."
-                )
+                raise UsageError(Text("bot.usage_error.no_such_command", {"word": _short(word)}))
             return spec.name
         if len(word) > MAX_TEXT:
-            raise UsageError(
-                f"{argument.name_fr.capitalize()} : {MAX_TEXT} caractères au plus.",
-                f"The {argument.name_en} is longer than {MAX_TEXT} characters.",
-            )
+            too_long: dict[str, str | Text] = {"argument": argument.name, "limit": str(MAX_TEXT)}
+            raise UsageError(Text("bot.usage_error.too_long", too_long))
         return word
 
     def help_text(self, name: str | None = None, language: Language = "fr") -> str:
         """Every command, or one command with its other names, in one language."""
         specs = self.specs if name is None else [spec for spec in self.specs if spec.name == name]
-        french = language == "fr"
-        lines = [
-            f"Commandes de la visio (préfixe {self.prefix}) :"
-            if french
-            else f"Meeting commands (prefix {self.prefix}):"
-        ]
+        lines = [say(language, Text("bot.help.heading", {"prefix": self.prefix}))]
+        moderators = say(language, Text("bot.help.moderators"))
         for spec in specs:
-            moderator = (" (modérateurs)" if french else " (moderators)") if spec.moderator else ""
-            explained = spec.help_fr if french else spec.help_en
-            lines.append(f"• {spec.usage(self.prefix, language)} — {explained}{moderator}")
+            line = f"• {spec.usage(self.prefix, language)} — {say(language, spec.help)}"
+            lines.append(f"{line} {moderators}" if spec.moderator else line)
             if name is not None and spec.aliases:
-                other = "Autres noms" if french else "Other names"
-                lines.append(f"  {other} : {', '.join(spec.aliases)}" if french
-                             else f"  {other}: {', '.join(spec.aliases)}")  # fmt: skip
+                aliases = Text("bot.help.aliases", {"names": ", ".join(spec.aliases)})
+                lines.append(f"  {say(language, aliases)}")
         return "\n".join(lines)
+
+
+def command_text(body: str) -> str:
+    """The body without the quoted reply fallback (`> <@user> …` lines and one blank line)."""
+    lines = body.split("\n")
+    if not lines[0].startswith("> "):
+        return body
+    while lines and lines[0].startswith(">"):
+        lines.pop(0)
+    if lines and not lines[0].strip():
+        lines.pop(0)
+    return "\n".join(lines)
 
 
 def _short(text: str, limit: int = 50) -> str:
@@ -408,150 +385,66 @@ def _split_first(text: str) -> tuple[str, str, str]:
 
 
 _ONE_LINE_KINDS = frozenset({"lobby", "number", "language"})
-_TITLE = Argument("title", "text", "titre", "title", required=False)
-_NAME_ARG = Argument("name", "text", "nom", "name")
+_TITLE = Argument("title", "text", required=False)
 
 
 class VisioCommands(abc.ABC):
     """Every command of the meeting bot, declared once; the bot implements the handlers."""
 
-    @command(
-        "start",
-        _TITLE,
-        help_fr="démarre une réunion pour ce salon et y publie le lien",
-        help_en="start a meeting for this room and post its link",
-        moderator=True,
-        aliases=("demarrer",),
-    )
+    @command("start", _TITLE, moderator=True, aliases=("demarrer",))
     @abc.abstractmethod
     async def start(self, context: CommandContext, call: CommandCall) -> None: ...
 
-    @command(
-        "end",
-        help_fr="termine la réunion du salon pour tout le monde",
-        help_en="end this room's meeting for everyone",
-        moderator=True,
-        aliases=("terminer",),
-    )
+    @command("end", moderator=True, aliases=("terminer",))
     @abc.abstractmethod
     async def end(self, context: CommandContext, call: CommandCall) -> None: ...
 
-    @command(
-        "status",
-        help_fr="indique si une réunion est en cours et qui y participe",
-        help_en="tell whether a meeting is on and who is in it",
-        aliases=("etat",),
-    )
+    @command("status", aliases=("etat",))
     @abc.abstractmethod
     async def status(self, context: CommandContext, call: CommandCall) -> None: ...
 
-    @command(
-        "link",
-        help_fr="redonne le lien de la réunion du salon",
-        help_en="post this room's meeting link again",
-        aliases=("lien",),
-    )
+    @command("link", aliases=("lien",))
     @abc.abstractmethod
     async def link(self, context: CommandContext, call: CommandCall) -> None: ...
 
-    @command(
-        "invite",
-        Argument(
-            "target", "target", "@personne:serveur|#salon:serveur", "@user:server|#room:server"
-        ),
-        help_fr="invite une personne ou un salon à la réunion",
-        help_en="invite a person or a room to the meeting",
-        moderator=True,
-        aliases=("inviter",),
-    )
+    @command("invite", Argument("target", "target"), moderator=True, aliases=("inviter",))
     @abc.abstractmethod
     async def invite(self, context: CommandContext, call: CommandCall) -> None: ...
 
-    @command(
-        "lock",
-        help_fr="verrouille la réunion : les nouveaux arrivants attendent dans le hall",
-        help_en="lock the meeting: newcomers wait in the lobby",
-        moderator=True,
-        aliases=("verrouiller",),
-    )
+    @command("lock", moderator=True, aliases=("verrouiller",))
     @abc.abstractmethod
     async def lock(self, context: CommandContext, call: CommandCall) -> None: ...
 
-    @command(
-        "unlock",
-        help_fr="déverrouille la réunion",
-        help_en="unlock the meeting",
-        moderator=True,
-        aliases=("deverrouiller",),
-    )
+    @command("unlock", moderator=True, aliases=("deverrouiller",))
     @abc.abstractmethod
     async def unlock(self, context: CommandContext, call: CommandCall) -> None: ...
 
-    @command(
-        "admit",
-        Argument("who", "lobby", "numéro|tous", "number|all"),
-        help_fr="fait entrer la personne de ce numéro dans le hall (voir le message d'état), "
-        "ou tout le monde",
-        help_en="let in the person of that number in the lobby (see the status message), "
-        "or everyone",
-        moderator=True,
-        aliases=("admettre",),
-    )
+    @command("admit", Argument("who", "lobby"), moderator=True, aliases=("admettre",))
     @abc.abstractmethod
     async def admit(self, context: CommandContext, call: CommandCall) -> None: ...
 
     @command(
         "refuse",
-        Argument("number", "number", "numéro", "number"),
-        Argument("reason", "text", "raison", "reason", required=False),
-        help_fr="refuse l'entrée à la personne de ce numéro dans le hall",
-        help_en="turn away the person of that number in the lobby",
+        Argument("number", "number"),
+        Argument("reason", "text", required=False),
         moderator=True,
         aliases=("refuser",),
     )
     @abc.abstractmethod
     async def refuse(self, context: CommandContext, call: CommandCall) -> None: ...
 
-    @command(
-        "language",
-        Argument("language", "language", "fr|en", "fr|en"),
-        help_fr="choisit la langue du bot dans ce salon",
-        help_en="choose the bot's language in this room",
-        moderator=True,
-        aliases=("langue",),
-    )
+    @command("language", Argument("language", "language"), moderator=True, aliases=("langue",))
     @abc.abstractmethod
     async def language(self, context: CommandContext, call: CommandCall) -> None: ...
 
-    @command(
-        "mute",
-        _NAME_ARG,
-        help_fr="coupe le micro d'une personne",
-        help_en="mute a person's microphone",
-        moderator=True,
-        aliases=("couper",),
-    )
+    @command("mute", Argument("name", "text"), moderator=True, aliases=("couper",))
     @abc.abstractmethod
     async def mute(self, context: CommandContext, call: CommandCall) -> None: ...
 
-    @command(
-        "schedule",
-        Argument("when", "when", "AAAA-MM-JJ HH:MM", "YYYY-MM-DD HH:MM"),
-        _TITLE,
-        help_fr="planifie une réunion (heure de Paris) ; le titre suit la date",
-        help_en="schedule a meeting (Paris time); the title follows the date",
-        moderator=True,
-        aliases=("planifier",),
-    )
+    @command("schedule", Argument("when", "when"), _TITLE, moderator=True, aliases=("planifier",))
     @abc.abstractmethod
     async def schedule(self, context: CommandContext, call: CommandCall) -> None: ...
 
-    @command(
-        "help",
-        Argument("command", "command", "commande", "command", required=False),
-        help_fr="affiche cette aide, ou celle d'une commande",
-        help_en="show this help, or a command's",
-        aliases=("aide",),
-    )
+    @command("help", Argument("command", "command", required=False), aliases=("aide",))
     @abc.abstractmethod
     async def help(self, context: CommandContext, call: CommandCall) -> None: ...

@@ -6,9 +6,9 @@ hub's HTTP API (bridge/http_port.py). Everything here is plain data keyed by Mat
 the hub keeps which meeting belongs to which room.
 
 A refusal the room should read (no meeting here, nobody waits as number 3) is a
-`HubRefusal` carrying a French and an English sentence, of which the bot shows the room's
-language only; a hub that cannot be asked (over HTTP) raises `HubFailure`; anything else is an
-internal error.
+`HubRefusal` carrying a sentence of the hub's one catalog (hub/i18n/bot.py, `bot.refusal.*`),
+which the bot says in the room's language; a hub that cannot be asked (over HTTP) raises
+`HubFailure`; anything else is an internal error.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
+
+from hub.i18n import Text, in_both, say
 
 Language = Literal["fr", "en"]
 LANGUAGES: tuple[Language, ...] = ("fr", "en")
@@ -28,15 +30,15 @@ WaitingKind = Literal["agent", "guest", "matrix", "partner"]
 
 
 class HubRefusal(Exception):
-    """The hub said no for a reason the room should read, in French then English."""
+    """The hub said no for a reason the room should read: `text`, a catalog sentence."""
 
-    def __init__(self, french: str, english: str) -> None:
-        super().__init__(english)
-        self.french = french
-        self.english = english
+    def __init__(self, text: Text) -> None:
+        super().__init__(in_both(text))
+        self.text = text
 
-    def text(self, language: Language) -> str:
-        return self.french if language == "fr" else self.english
+    def notice(self, language: Language) -> str:
+        """The refusal as the room reads it, in its language."""
+        return say(language, self.text)
 
 
 class HubFailure(RuntimeError):
@@ -46,10 +48,7 @@ class HubFailure(RuntimeError):
 
 def no_meeting(prefix: str) -> HubRefusal:
     """The refusal of a command that needs the room's meeting when none is on."""
-    return HubRefusal(
-        f"Aucune réunion n'est en cours dans ce salon. « {prefix} start » en démarre une.",
-        f"No meeting is on in this room. “{prefix} start” starts one.",
-    )
+    return HubRefusal(Text("bot.refusal.no_meeting", {"prefix": prefix}))
 
 
 @dataclass(frozen=True)

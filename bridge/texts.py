@@ -113,9 +113,9 @@ def reminder_text(meeting: RoomMeeting, language: Language) -> str:
     return write(language, "reminder", title=meeting.title, url=meeting.url)
 
 
-def chat_line(name: str, text: str) -> str:
+def chat_line(name: str, text: str, language: Language) -> str:
     """A message of the meeting's chat, as the bot repeats it in the room."""
-    return f"{name} : {text}"
+    return write(language, "chat_line", name=name, text=text)
 
 
 # -- answers to commands ---------------------------------------------------------------------

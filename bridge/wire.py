@@ -22,6 +22,7 @@ from bridge.hub_port import (
     RoomMeeting,
 )
 from bridge.power import CREATOR_POWER
+from hub.i18n import CATALOG, Text, in_both, placeholders
 
 PREFIX: Final = "/api/v1/bridge"
 MAX_MATRIX_ID = 255  # the Matrix spec's limit for user, room and event ids
@@ -32,6 +33,7 @@ MAX_MEETING_ID = 64
 # Power levels are canonical-JSON integers; room creators (room version 12) rank above them.
 MIN_POWER = -(2**53 - 1)
 REFUSED = "refused"  # the `code` of a 409 answer carrying a `HubRefusal`
+REFUSAL_KEYS = "bot.refusal."  # the only sentences a refusal over HTTP may make the bot say
 
 UserId = Annotated[str, Field(max_length=MAX_MATRIX_ID, pattern=r"^@[^:\s]+:\S+$")]
 EventId = Annotated[str, Field(max_length=MAX_MATRIX_ID, pattern=r"^\$\S+$")]
@@ -194,22 +196,32 @@ def event_from_json(data: object) -> BridgeEvent:
 
 
 def refusal_to_json(refusal: HubRefusal) -> dict[str, Any]:
-    """A problem document (like every hub error) that also carries both sentences."""
+    """A problem document (like every hub error), with the refusal's catalog key and values:
+    the bot says it in the room's language from its own copy of the catalog."""
+    values = refusal.text.values
     return {
         "status": 409,
         "code": REFUSED,
-        "title": "Refusé / Refused",
-        "detail": f"{refusal.french}\n{refusal.english}",
-        "french": refusal.french,
-        "english": refusal.english,
+        "title": in_both(Text("bot.refusal.title")),
+        "detail": in_both(refusal.text),
+        "key": refusal.text.key,
+        "values": {name: str(value) for name, value in values.items()},
     }
 
 
 def refusal_from_json(data: object) -> HubRefusal | None:
-    """The refusal in a 409 answer; None if the answer is another kind of conflict."""
+    """The refusal in a 409 answer; None if the answer is another kind of conflict, or names
+    a sentence this bot's catalog has no refusal for or leaves one of its placeholders empty
+    (a hub newer than the bot: the room is told of an internal error, the log says which)."""
     if not isinstance(data, dict) or data.get("code") != REFUSED:
         return None
-    french, english = data.get("french"), data.get("english")
-    if not isinstance(french, str) or not isinstance(english, str):
+    key, values = data.get("key"), data.get("values")
+    if not isinstance(key, str) or not key.startswith(REFUSAL_KEYS) or key not in CATALOG["fr"]:
         return None
-    return HubRefusal(french, english)
+    if not isinstance(values, dict) or not all(
+        isinstance(name, str) and isinstance(value, str) for name, value in values.items()
+    ):
+        return None
+    if not placeholders(key) <= values.keys():
+        return None
+    return HubRefusal(Text(key, values))

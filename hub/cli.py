@@ -24,8 +24,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bridge.bot import BotError, running
+from bridge.bot import running
 from bridge.http_port import HttpHub
+from bridge.session import BotError
 from hub import __version__
 from hub.config import HubConfig, load_config, with_dev_secrets
 from hub.db import migrate
@@ -36,6 +37,7 @@ from hub.federation.client import FederationClient
 from hub.federation.policy import Partner, PartnerPolicy, PolicyError
 from hub.federation.service import instance_keys
 from hub.log import setup_logging
+from hub.stalls import freeze_startup_objects
 from hub.web.access import AccessLogger
 from hub.web.app import create_app
 from hub.web.bridge import bot_config_of
@@ -267,11 +269,13 @@ async def _serve(config: HubConfig) -> None:
     try:
         await runner.setup()
         await web.SockSite(runner, sock).start()
+        frozen = freeze_startup_objects()
         log.info(
             "hub listening on http://%s:%d%s",
             config.server.host,
             config.server.port,
             " (dev mode)" if config.dev else "",
+            extra={"gc_frozen_objects": frozen},
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from hub.stalls import PAUSE_BUCKETS
+
 __all__ = ["CONTENT_TYPE_LATEST", "HubMetrics"]
 
 
@@ -29,6 +31,19 @@ class HubMetrics:
         self.unexpected_errors = Counter(
             "hub_unexpected_errors",
             "Errors answered with a reference id (bugs to look at).",
+            registry=self.registry,
+        )
+        self.gc_pauses = Histogram(
+            "hub_gc_pause_seconds",
+            "How long each garbage collection stopped the event loop (and media), by generation.",
+            ["generation"],
+            buckets=PAUSE_BUCKETS,
+            registry=self.registry,
+        )
+        self.loop_lag = Histogram(
+            "hub_event_loop_lag_seconds",
+            "How late the event loop woke a 50 ms timer (packets waited as long).",
+            buckets=PAUSE_BUCKETS,
             registry=self.registry,
         )
         self.database_up = Gauge(

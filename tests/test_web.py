@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
+import re
 import socket
 import struct
+import time
 import urllib.request
 
 import pytest
@@ -50,6 +54,23 @@ async def test_ready_answers_503_when_the_database_is_gone(
         assert "hub_database_up 0.0" in metrics
     finally:
         cluster.stop()
+
+
+async def test_metrics_time_what_stops_the_event_loop_while_the_app_runs(aiohttp_client, config):
+    client = await aiohttp_client(create_app(config))
+    gc.collect()
+    await asyncio.sleep(0.02)
+    time.sleep(0.12)  # the loop stopped, as by a long collection: its lag probe wakes late
+    await asyncio.sleep(0.1)
+    metrics = await (await client.get("/metrics")).text()
+    counted = re.search(r'hub_gc_pause_seconds_count\{generation="2"\} (\d+)', metrics)
+    assert counted is not None and int(counted.group(1)) >= 1
+    late = re.search(r'hub_event_loop_lag_seconds_bucket\{le="0.05"\} (\d+)', metrics)
+    total = re.search(r"hub_event_loop_lag_seconds_count (\d+)", metrics)
+    assert late is not None and total is not None
+    assert int(total.group(1)) - int(late.group(1)) >= 1  # one wake-up later than 50 ms
+    await client.close()  # the app's cleanup takes its meter out of the collector's callbacks
+    assert not [c for c in gc.callbacks if type(c).__name__ == "PauseMeter"]
 
 
 async def test_metrics_serve_prometheus_text_with_request_counts(aiohttp_client, config):

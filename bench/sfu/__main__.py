@@ -1,5 +1,6 @@
 """`python -m bench.sfu [--quick] [--profile] [--out bench/results/latest.json]`
 `python -m bench.sfu --meeting [--quick] [--profile]` (results in bench/results/meeting.*)
+`python -m bench.sfu --join-storm` (results in bench/results/storm.*)
 
 Starts the hub and Janus, runs the same load against each from this one aiortc client process
 (the meeting: from a few worker processes), stops every process by pid, and writes JSON plus a
@@ -12,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import os
 import platform
 import re
@@ -24,7 +26,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench.sfu import browser, crowd, profiling, report, system
+from bench.sfu import browser, crowd, profiling, report, storm, system
 from bench.sfu.hub import HubServer
 from bench.sfu.janus import JanusServer
 from bench.sfu.media import Clip, InjectingPublisher, Meter, encode_clip
@@ -33,6 +35,8 @@ from bench.sfu.meeting import (
     JanusMeeting,
     MeetingPlan,
     MeetingTarget,
+    Scenario,
+    ladder,
     plan_summary,
     run_meeting,
 )
@@ -49,6 +53,7 @@ from bench.sfu.system import BenchError, CpuWindow
 
 DEFAULT_OUT = Path("bench/results/latest.json")
 MEETING_OUT = Path("bench/results/meeting.json")
+STORM_OUT = Path("bench/results/storm.json")
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -66,6 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="shorter windows (≈3 min)")
     parser.add_argument("--meeting", action="store_true",
                         help="instead: the all-to-all meeting ladder (4 … 24 people)")  # fmt: skip
+    parser.add_argument("--join-storm", action="store_true",
+                        help="instead: 4 people talking, then 20 entering at once")  # fmt: skip
     parser.add_argument("--people", type=_sizes, metavar="N,N,...",
                         help="meeting sizes instead of the ladder's (e.g. 4,8)")  # fmt: skip
     parser.add_argument("--meeting-workers", type=int, default=2, metavar="N",
@@ -84,8 +91,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="first wait (≤ 15 min) for a 1-min load average < 0.8")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
+    if args.meeting and args.join_storm:
+        parser.error("--meeting and --join-storm are two benchmarks: run them one at a time")
     if args.out is None:
-        args.out = MEETING_OUT if args.meeting else DEFAULT_OUT
+        args.out = MEETING_OUT if args.meeting else STORM_OUT if args.join_storm else DEFAULT_OUT
     if args.meeting_workers < 1:
         parser.error("--meeting-workers must be at least 1")
     return args
@@ -329,6 +338,7 @@ async def run_meeting_bench(args: argparse.Namespace, quiet: dict[str, Any]) -> 
     plan = MeetingPlan.quick(workers) if args.quick else MeetingPlan(workers=workers)
     if args.people:
         plan = dataclasses.replace(plan, people=args.people)
+    storm_plan = storm.StormPlan(workers=workers)
     started = time.monotonic()
     address = args.address or system.host_address()
     system.check_local_address(address)
@@ -339,18 +349,27 @@ async def run_meeting_bench(args: argparse.Namespace, quiet: dict[str, Any]) -> 
     _log("encoding the VP8 clip (640×480, 30 fps, 1 Mbit/s)")
     clip = encode_clip()
     crowd.save_clip(work / "clip.json", clip)
-    meta = _meta(args, quiet, clip, address, plan_summary(plan))
+    summary = storm.plan_summary(storm_plan) if args.join_storm else plan_summary(plan)
+    meta = _meta(args, quiet, clip, address, summary)
+    meta["command"] = "python -m bench.sfu " + " ".join(sys.argv[1:])
     data: dict[str, Any] = {"meta": meta}
     hub = HubServer(work / "hub", address)
     janus = JanusServer(work / "janus", address)
 
     async def one(target: MeetingTarget, profile: bool) -> None:
         data[target.name] = {}
-        team = await crowd.start_workers(workers, address, work / "clip.json", work)
+        count = workers + (storm_plan.newcomer_workers if args.join_storm else 0)
+        team = await crowd.start_workers(count, address, work / "clip.json", work)
         try:
-            await run_meeting(
-                target, team, plan, data[target.name], out.parent if profile else None
-            )
+            if args.join_storm:
+                scenario: Scenario = functools.partial(
+                    storm.storm, plan=storm_plan, profile_dir=work if profile else None
+                )
+            else:
+                scenario = functools.partial(
+                    ladder, plan=plan, profile_dir=out.parent if profile else None
+                )
+            await run_meeting(target, team, scenario, data[target.name])
         finally:
             await asyncio.gather(*(w.close() for w in team), return_exceptions=True)
             for worker in team:
@@ -381,7 +400,8 @@ async def run_meeting_bench(args: argparse.Namespace, quiet: dict[str, Any]) -> 
         meta["mean_other_cores"] = round(sum(others) / len(others), 3) if others else None
         data["problems"] = problems(data, work)
         data["complete"] = ok
-        out = _write(out, data, report.meeting_markdown(data), ok)
+        table = storm.markdown(data) if args.join_storm else report.meeting_markdown(data)
+        out = _write(out, data, table, ok)
         _log(f"results: {out} and {out.with_suffix('.md')} ({meta['duration_s']} s)")
         if args.keep or not ok:
             _log(f"logs kept in {work}")
@@ -411,10 +431,11 @@ def main(argv: list[str] | None = None) -> int:
         for number in (signal.SIGINT, signal.SIGTERM):  # also when SIGINT came in ignored
             loop.add_signal_handler(number, task.cancel)
         limits = {(False, False): 1200, (False, True): 420, (True, False): 2400, (True, True): 900}
-        limit = limits[args.meeting, args.quick]
+        limit = limits[args.meeting or args.join_storm, args.quick]
         try:
             async with asyncio.timeout(limit):
-                return await (run_meeting_bench if args.meeting else run)(args, quiet)
+                crowded = args.meeting or args.join_storm
+                return await (run_meeting_bench if crowded else run)(args, quiet)
         except TimeoutError:
             raise BenchError(f"the benchmark did not finish within {limit} s") from None
 

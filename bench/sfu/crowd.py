@@ -77,24 +77,37 @@ class Person:
         self.subscribe_handle = 0
         self.subscribed: set[int] = set()  # Janus feeds this person's subscriber has
         self._subscribing = asyncio.Lock()
+        self.started_ns = 0  # when this person began to join (perf_counter_ns)
+        self.signalled_ns = 0  # when the SFU had answered their join (before any media)
 
     async def join_hub(
-        self, http: aiohttp.ClientSession, base_url: str, meeting: str, *, hidden: bool = False
+        self,
+        http: aiohttp.ClientSession,
+        base_url: str,
+        meeting: str,
+        *,
+        hidden: bool = False,
+        publish: bool = True,
     ) -> None:
         """Join, then publish; `hidden`: first say the screen is hidden (`view`), so that
-        no video comes until a `view` shows someone."""
+        no video comes until a `view` shows someone; `publish=False`: a listener who joins with
+        camera and microphone off (the hub still sends them everybody's media)."""
 
         async def on_offer(offer: dict[str, Any]) -> str:
             if offer.get("restart"):
                 self.errors.append("the hub restarted a subscribe connection")
             return await self.subscriber.answer(offer["sdp"])
 
+        self.started_ns = time.perf_counter_ns()
         self.socket = hubapi.HubParticipant(
-            http, base_url, meeting, f"person{self.number}", on_offer, audio=True
+            http, base_url, meeting, f"person{self.number}", on_offer, audio=publish, video=publish
         )
         await self.socket.join()
+        self.signalled_ns = time.perf_counter_ns()
         if hidden:
             await self.socket.view([], visible=False)
+        if not publish:
+            return
         offer = await self.publisher.offer()
         camera, microphone = self.publisher.mids
         answer = await self.socket.publish(offer, camera, microphone)
@@ -111,6 +124,8 @@ class Person:
         self, session: janusapi.JanusSession, room: int, feeds: dict[int, int]
     ) -> None:
         """Add every feed but this person's own to the one multistream subscriber handle."""
+        if not self.started_ns:
+            self.started_ns = time.perf_counter_ns()
         async with self._subscribing:
             new = sorted(
                 f for p, f in feeds.items() if p != self.number and f not in self.subscribed
@@ -125,6 +140,7 @@ class Person:
             answer = await self.subscriber.answer(offer)
             await janusapi.subscribe_start(session, handle, room, answer)
             self.subscribed.update(new)
+            self.signalled_ns = self.signalled_ns or time.perf_counter_ns()
 
     async def close(self) -> None:
         if self.socket is not None:
@@ -165,21 +181,64 @@ class Crowd:
         return added
 
     async def hub_join(
-        self, base_url: str, meeting: str, people: list[int], hidden: bool = False
+        self,
+        base_url: str,
+        meeting: str,
+        people: list[int],
+        hidden: bool = False,
+        publish: bool = True,
+        at_once: bool = False,
     ) -> None:
+        """Join `people` (`at_once`: all together, as in a join storm; otherwise a few at a
+        time, as the ladder grows)."""
         if not self.http.cookie_jar:  # one guest session per worker, like one browser
             await hubapi.guest_session(self.http, base_url)
+        gate = asyncio.Semaphore(len(people)) if at_once else self.gate
 
         async def one(person: Person) -> None:
-            async with self.gate:
-                await person.join_hub(self.http, base_url, meeting, hidden=hidden)
+            async with gate:
+                await person.join_hub(self.http, base_url, meeting, hidden=hidden, publish=publish)
 
         await asyncio.gather(*(one(p) for p in self._new(people)))
 
-    async def janus_publish(self, base_url: str, room: int, people: list[int]) -> dict[int, int]:
+    async def janus_session(self, base_url: str) -> None:
         if self.janus is None:
             self.janus = janusapi.JanusSession(self.http, base_url)
             await self.janus.create()
+
+    async def janus_listen(self, room: int, feeds: dict[int, int], people: list[int]) -> None:
+        """`people` join all together as subscribers only (camera and microphone off)."""
+        assert self.janus is not None
+        session = self.janus
+        await asyncio.gather(*(p.subscribe_janus(session, room, feeds) for p in self._new(people)))
+
+    def join_times(self, publishers: list[int]) -> dict[str, dict[str, float | None]]:
+        """Per person of this worker who joined: milliseconds from the start of their join
+        to the SFU's answer, and to the first packet of each kind from every publisher."""
+        out: dict[str, dict[str, float | None]] = {}
+        for number, person in self.people.items():
+            if not person.started_ns:
+                continue
+            firsts = self.meter.firsts.get(number, {})
+            arrivals = [
+                firsts.get(slot(p, kind))
+                for p in publishers
+                if p != number
+                for kind in (AUDIO, VIDEO)
+            ]
+            complete = [a for a in arrivals if a is not None]
+            last = max(complete) if complete and len(complete) == len(arrivals) else None
+            out[str(number)] = {
+                "signalled_ms": (person.signalled_ns - person.started_ns) / 1e6
+                if person.signalled_ns
+                else None,
+                "media_ms": (last - person.started_ns) / 1e6 if last else None,
+            }
+        return out
+
+    async def janus_publish(self, base_url: str, room: int, people: list[int]) -> dict[int, int]:
+        await self.janus_session(base_url)
+        assert self.janus is not None
         session = self.janus
 
         async def one(person: Person) -> tuple[int, int]:
@@ -306,8 +365,20 @@ async def _dispatch(crowd: Crowd, request: dict[str, Any]) -> Any:
     do = request["do"]
     if do == "hub_join":
         return await crowd.hub_join(
-            request["base_url"], request["meeting"], request["people"], request.get("hidden", False)
+            request["base_url"],
+            request["meeting"],
+            request["people"],
+            request.get("hidden", False),
+            request.get("publish", True),
+            request.get("at_once", False),
         )
+    if do == "janus_session":
+        return await crowd.janus_session(request["base_url"])
+    if do == "janus_listen":
+        feeds = {int(p): f for p, f in request["feeds"].items()}
+        return await crowd.janus_listen(request["room"], feeds, request["people"])
+    if do == "join_times":
+        return crowd.join_times(request["publishers"])
     if do == "janus_publish":
         return await crowd.janus_publish(request["base_url"], request["room"], request["people"])
     if do == "janus_subscribe":

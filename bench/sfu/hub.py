@@ -111,9 +111,11 @@ class HubParticipant:
         on_offer: OfferHandler,
         *,
         audio: bool = False,
+        video: bool = True,
     ) -> None:
         self.session = session
         self.audio = audio
+        self.video = video
         self.url = f"{base_url.replace('http', 'ws', 1)}{API}/meetings/{meeting_id}/ws"
         self.name = name
         self.on_offer = on_offer
@@ -130,7 +132,9 @@ class HubParticipant:
         )
         welcome = self._expect("welcome")
         self._reader = asyncio.get_running_loop().create_task(self._read())
-        await self._send({"type": "join", "name": self.name, "audio": self.audio, "video": True})
+        await self._send(
+            {"type": "join", "name": self.name, "audio": self.audio, "video": self.video}
+        )
         self.participant_id = (await self._wait(welcome, "welcome"))["participant_id"]
 
     async def publish(self, sdp: str, mid: str, microphone_mid: str | None = None) -> str:
@@ -203,12 +207,13 @@ class HubParticipant:
 
 
 async def metrics(session: aiohttp.ClientSession, base_url: str) -> dict[str, float]:
-    """The hub's own SFU counters from /metrics (loopback is allowed by default)."""
+    """The hub's own SFU counters, garbage-collector pauses and event-loop lag from /metrics
+    (loopback is allowed by default)."""
     async with session.get(f"{base_url}/metrics", timeout=aiohttp.ClientTimeout(total=5)) as answer:
         text = await answer.text()
     values: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("hub_sfu_") and not line.startswith("#"):
+        if line.startswith(("hub_sfu_", "hub_gc_", "hub_event_loop_")):
             name, _, value = line.rpartition(" ")
             with contextlib.suppress(ValueError):
                 values[name] = float(value)

@@ -18,6 +18,7 @@ import os
 import time
 from abc import ABC, abstractmethod
 from array import array
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -360,8 +361,9 @@ def _line(step: dict[str, Any]) -> str:
 async def ladder(
     target: MeetingTarget,
     workers: list[Worker],
-    plan: MeetingPlan,
     result: dict[str, Any],
+    *,
+    plan: MeetingPlan,
     profile_dir: Path | None = None,
 ) -> None:
     """Grow the meeting through `plan.people`, measuring each size, into `result` as it goes
@@ -427,16 +429,16 @@ async def ladder(
             return
 
 
+Scenario = Callable[[MeetingTarget, list[Worker], dict[str, Any]], Awaitable[None]]
+
+
 async def run_meeting(
-    target: MeetingTarget,
-    workers: list[Worker],
-    plan: MeetingPlan,
-    result: dict[str, Any],
-    profile_dir: Path | None = None,
+    target: MeetingTarget, workers: list[Worker], scenario: Scenario, result: dict[str, Any]
 ) -> None:
-    """The ladder, then what the workers and the SFU saw; the target is closed on any exit."""
+    """The scenario (the ladder, the join storm), then what the workers and the SFU saw; the
+    target is closed on any exit."""
     try:
-        await ladder(target, workers, plan, result, profile_dir)
+        await scenario(target, workers, result)
     finally:
         diagnostics: list[Any] = []
         for worker in workers:

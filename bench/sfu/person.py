@@ -75,6 +75,7 @@ class PairMeter:
         self.sent = [0] * (2 * MAX_PEOPLE)  # only this process's publishers
         self.totals: dict[int, list[int]] = {}  # viewer → per slot, ever
         self.counts: dict[int, list[int]] = {}  # viewer → per slot, in the window
+        self.firsts: dict[int, dict[int, int]] = {}  # viewer → slot → first arrival (ns)
         self.latencies = array("q")
         self.foreign = 0
 
@@ -94,6 +95,7 @@ class PairMeter:
         """The per-packet function of `viewer`'s subscribe connection (decrypted RTP in)."""
         totals = self.totals.setdefault(viewer, [0] * (2 * MAX_PEOPLE))
         counts = self.counts.setdefault(viewer, [0] * (2 * MAX_PEOPLE))
+        firsts = self.firsts.setdefault(viewer, {})
         clock, unpack, size = time.perf_counter_ns, TRAILER.unpack_from, TRAILER.size
         meter = self  # the window and its latencies are replaced by open(): read them here
 
@@ -108,6 +110,8 @@ class PairMeter:
                 meter.foreign += 1
                 return
             index = 2 * person + kind
+            if not totals[index]:
+                firsts[index] = now
             totals[index] += 1
             if meter.start_ns <= sent < meter.end_ns:
                 counts[index] += 1

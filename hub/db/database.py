@@ -54,11 +54,18 @@ class Database:
         self.reachable = True  # last known state, so health checks log only transitions
         kwargs: dict[str, Any] = {
             "echo": config.database.echo,
-            "pool_pre_ping": True,
             "connect_args": {"timeout": config.database.connect_timeout},
         }
-        if not self.is_sqlite:  # SQLite's pool has no size to set
+        if not self.is_sqlite:
             kwargs["pool_size"] = config.database.pool_size
+            kwargs["pool_pre_ping"] = True  # a server may have closed an idle connection
+        elif make_url(self.url).database not in (None, "", ":memory:"):
+            # SQLite lets one connection write at a time: with a pool of several, concurrent
+            # writers sleep in SQLite's busy handler (1 to 100 ms at a time), and 20 people
+            # joining at once waited up to 3 s for their rows (bench/sfu/storm.py). With one
+            # connection they queue in order in the event loop, each in about a millisecond.
+            kwargs["pool_size"] = 1
+            kwargs["max_overflow"] = 0
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -17,7 +17,12 @@ from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
 from hub.config_sections import IceServerConfig
-from hub.sfu.internals import ice_connection, missing_methods
+from hub.sfu.internals import (
+    RECEIVE_ESTIMATOR,
+    ice_connection,
+    missing_attributes,
+    missing_methods,
+)
 
 
 def rtc_configuration(ice_servers: Sequence[IceServerConfig]) -> RTCConfiguration:
@@ -96,6 +101,7 @@ def check_internals() -> None:
     )
     missing += check_fast_path_internals() + check_guard_internals()
     missing += check_liveness_internals()
+    missing += missing_attributes([(RTCRtpReceiver, RECEIVE_ESTIMATOR)])
     if missing:
         raise RuntimeError(
             "this aiortc/aioice version lacks what the SFU hooks: " + ", ".join(missing)

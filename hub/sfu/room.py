@@ -40,6 +40,7 @@ from hub.sfu.forwarder import (
 )
 from hub.sfu.guard import guard_connection
 from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
+from hub.sfu.internals import drop_receive_estimators
 from hub.sfu.liveness import PeerState, closing, watch_peer
 from hub.sfu.packets import (
     receive_publisher_rtcp,
@@ -399,6 +400,7 @@ class SfuRoom:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
         except Exception as exc:  # checked above; anything left is aiortc refusing a detail
             raise SdpError(f"offer rejected: {first_line(exc)}") from None
+        drop_receive_estimators(pc.getTransceivers())
         member.publish_ufrag = ufrag
         for transceiver in pc.getTransceivers():
             if transceiver.kind not in MEDIA_KINDS:
@@ -562,6 +564,7 @@ class SfuRoom:
         )
         if leg is None:
             transceiver = pc.addTransceiver(stream.kind, direction="sendonly")
+            drop_receive_estimators([transceiver])
             with contextlib.suppress(ValueError):
                 transceiver.setCodecPreferences(_codec_preferences(stream.kind))
             leg = Leg(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -25,6 +27,7 @@ from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.resources import resource_dir
 from hub.sfu.service import Sfu, SfuCollector
+from hub.stalls import LoopLag, PauseMeter
 from hub.web import health, matrix_login, pages
 from hub.web.api import add_api_routes
 from hub.web.bridge import bridge_context
@@ -113,6 +116,21 @@ async def sfu_context(app: web.Application) -> AsyncIterator[None]:
         await sfu.close()
 
 
+async def stalls_context(app: web.Application) -> AsyncIterator[None]:
+    """The garbage collector's pauses and the event loop's lateness in /metrics while the
+    app runs."""
+    meter = PauseMeter(app[METRICS].gc_pauses)
+    meter.install()
+    probe = asyncio.get_running_loop().create_task(LoopLag(app[METRICS].loop_lag).run())
+    try:
+        yield
+    finally:
+        probe.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await probe
+        meter.remove()
+
+
 async def settle_sockets_context(app: web.Application) -> AsyncIterator[None]:
     """Registered last, so at shutdown it runs first: sockets still leaving take their
     people out of the meeting while the SFU and the database they need are open."""
@@ -157,6 +175,7 @@ def create_app(config: HubConfig) -> web.Application:
     app[EVENTS].subscribe(meeting_end_listener(app))
     app[SFU] = Sfu(config.sfu)
     app[METRICS].registry.register(SfuCollector(app[SFU]))
+    app.cleanup_ctx.append(stalls_context)
     app.cleanup_ctx.append(data_dir_context)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bridge.bot import BotConfig, BotError, running
+from bridge.bot import running
 from bridge.hub_port import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -36,11 +36,13 @@ from bridge.hub_port import (
     WaitingKind,
     no_meeting,
 )
+from bridge.session import BotConfig, BotError
 from hub.config import HubConfig
 from hub.db.models import AccessLevel, Role
 from hub.errors import Conflict, NotFound
 from hub.federation.policy import Partner
 from hub.federation.service import Federation
+from hub.i18n import Text, say
 from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId
 from hub.meetings.conference import Conference, Conferences
 from hub.meetings.events import (
@@ -71,7 +73,6 @@ from hub.web.keys import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TITLE = "Réunion du salon"
 BRIDGE_ACTOR = ParticipantId("matrix-bridge")
 
 
@@ -80,21 +81,14 @@ def _fold(name: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-def _one_named(
-    name: str, candidates: Sequence[tuple[str, str]], where_fr: str, where_en: str
-) -> str:
-    """The key of the one candidate (key, display name) called `name` (case, accents ignored)."""
+def _one_named(name: str, candidates: Sequence[tuple[str, str]]) -> str:
+    """The key of the one participant (key, display name) called `name` (case, accents
+    ignored)."""
     found = [key for key, display in candidates if _fold(display) == _fold(name)]
     if not found:
-        raise HubRefusal(
-            f"Personne ne s'appelle « {name} » {where_fr}.", f"Nobody called “{name}” {where_en}."
-        )
+        raise HubRefusal(Text("bot.refusal.nobody_called", {"name": name}))
     if len(found) > 1:
-        raise HubRefusal(
-            f"Plusieurs personnes s'appellent « {name} » {where_fr} : utilisez la page de la "
-            "réunion.",
-            f"Several people are called “{name}” {where_en}: use the meeting page.",
-        )
+        raise HubRefusal(Text("bot.refusal.several_called", {"name": name}))
     return found[0]
 
 
@@ -124,19 +118,10 @@ def roster(live: Conference | None) -> tuple[tuple[str, ...], tuple[Waiting, ...
     return tuple(present.values()), waiting
 
 
-_REASON_REFUSALS: dict[sig.NoteFlaw, tuple[str, str]] = {
-    sig.NoteFlaw.TOO_LONG: (
-        f"Motif trop long : {sig.MAX_NOTE} caractères au plus. Personne n'a été refusé.",
-        f"Reason too long: {sig.MAX_NOTE} characters at most. Nobody was turned away.",
-    ),
-    sig.NoteFlaw.CONTROL: (
-        "Le motif contient des caractères de contrôle. Personne n'a été refusé.",
-        "The reason contains control characters. Nobody was turned away.",
-    ),
-    sig.NoteFlaw.MARKUP: (
-        "Le motif contient du HTML (<…>) : écrivez du texte simple. Personne n'a été refusé.",
-        "The reason contains HTML (<…>): write plain text. Nobody was turned away.",
-    ),
+_REASON_REFUSALS: dict[sig.NoteFlaw, Text] = {
+    sig.NoteFlaw.TOO_LONG: Text("bot.refusal.reason_too_long", {"limit": str(sig.MAX_NOTE)}),
+    sig.NoteFlaw.CONTROL: Text("bot.refusal.reason_control"),
+    sig.NoteFlaw.MARKUP: Text("bot.refusal.reason_markup"),
 }
 
 
@@ -146,15 +131,12 @@ def _lobby_entries(live: Conference | None, numbers: tuple[int, ...] | None) -> 
     lobby = sorted(live.lobby.values(), key=lambda entry: entry.number) if live else []
     if numbers is None:
         if not lobby:
-            raise HubRefusal("Personne n'attend dans le hall.", "Nobody is waiting in the lobby.")
+            raise HubRefusal(Text("bot.refusal.lobby_empty"))
         return lobby
     by_number = {entry.number: entry for entry in lobby}
     for number in numbers:
         if number not in by_number:
-            raise HubRefusal(
-                f"Personne n'attend sous le numéro {number} : voyez le message d'état.",
-                f"Nobody waits as number {number}: see the status message.",
-            )
+            raise HubRefusal(Text("bot.refusal.no_such_number", {"number": str(number)}))
     return [by_number[number] for number in dict.fromkeys(numbers)]
 
 
@@ -278,12 +260,16 @@ class LocalHub:
             return await self._view(link)
         meeting = await self._hub.meetings.create(
             owner=Identity.matrix(by),
-            title=(title or DEFAULT_TITLE)[:MAX_TITLE],
+            title=(title or await self._default_title(room_id))[:MAX_TITLE],
             access_level=AccessLevel.RESTRICTED,  # the room's members pass the lobby
         )
         link = await self._hub.room_links.link(room_id, meeting.id, created_by=by)
         log.info("meeting started from a Matrix room", extra={"meeting_id": meeting.id})
         return await self._view(link, meeting)
+
+    async def _default_title(self, room_id: str) -> str:
+        """The title of a meeting started without one, in the room's language."""
+        return say(await self.room_language(room_id), Text("bot.default_title"))
 
     async def end_meeting(self, room_id: str, *, by: str) -> None:
         link = await self._link(room_id)
@@ -329,13 +315,11 @@ class LocalHub:
         try:
             why = sig.clean_note(reason) if reason is not None else None
         except sig.NoteRefused as refused:
-            raise HubRefusal(*_REASON_REFUSALS[refused.flaw]) from None
+            raise HubRefusal(_REASON_REFUSALS[refused.flaw]) from None
         try:
             await live.decide(self._actor(by), entry.entry_id, "denied", why)
         except NotFound:
-            raise HubRefusal(
-                f"{entry.name} n'attend plus.", f"{entry.name} is no longer waiting."
-            ) from None
+            raise HubRefusal(Text("bot.refusal.no_longer_waiting", {"name": entry.name})) from None
         return entry.name
 
     async def room_language(self, room_id: str) -> Language:
@@ -350,7 +334,7 @@ class LocalHub:
         link = await self._link(room_id)
         live = self._hub.conferences.get(link.meeting_id)
         present = [(p.participant_id, p.name) for p in live.presences.values()] if live else []
-        participant_id = _one_named(name, present, "dans la réunion", "in the meeting")
+        participant_id = _one_named(name, present)
         assert live is not None
         muted = live.presences[ParticipantId(participant_id)].name
         await live.mute(self._actor(by), participant_id, "audio")

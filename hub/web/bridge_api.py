@@ -6,7 +6,8 @@ answers have the shape bridge/wire.py gives them; room ids ride percent-encoded 
 
 Off unless `matrix.bridge_token` is set: every route then answers 404. Callers send
 `Authorization: Bearer <token>`: none is 401, a wrong one 403. A refusal for the room is 409
-with both sentences; other errors are answered by the error middleware, as everywhere.
+with its catalog key and values; other errors are answered by the error middleware, as
+everywhere.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from aiohttp import WSCloseCode, web
 
 from bridge import wire
 from bridge.hub_port import BridgeEvent, HubRefusal
-from hub.errors import BadRequest, Forbidden
+from hub.errors import BadRequest, Forbidden, Unauthorized
+from hub.i18n import Text, in_both
 from hub.web.bridge import local_hub
 from hub.web.errors import PROBLEM_TYPE, problem_response
 from hub.web.keys import CONFIG
@@ -88,14 +90,13 @@ def _guarded(handler: BridgeHandler) -> Handler:
                 request,
                 status=401,
                 code="unauthorized",
-                title="Authentification requise / Authentication required",
-                detail="Jeton du pont requis / Authorization: Bearer <matrix.bridge_token> "
-                "is required",
+                title=Unauthorized.title,
+                detail=in_both(Text("error.bridge.token_missing")),
                 headers={"WWW-Authenticate": 'Bearer realm="visio-bridge"'},
             )
         if not hmac.compare_digest(token.encode(), expected.encode()):
             log.warning("bridge API: request with a wrong bearer token refused")
-            raise Forbidden("Jeton du pont refusé / Wrong bridge token")
+            raise Forbidden(text=Text("error.bridge.token_wrong"))
         try:
             return await handler(request, api)
         except HubRefusal as refusal:

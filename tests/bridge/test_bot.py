@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from bridge.bot import BotConfig, BotError, MatrixBot, Session, command_text, running
+from bridge.bot import MatrixBot, running
+from bridge.commands import command_text
+from bridge.session import BotConfig, BotError, Session
 from hub.web.bridge import LocalHub
 from tests.bridge.people import Person
 from tests.support.synapse import MatrixUser, Synapse

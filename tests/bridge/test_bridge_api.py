@@ -7,6 +7,7 @@ events WebSocket, published by the meeting service as a participant joins and le
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import signal
@@ -37,6 +38,7 @@ from bridge.hub_port import (
 )
 from hub.config import HubConfig
 from hub.db.models import MatrixRoomLink, Role
+from hub.i18n import Text
 from hub.ids import Identity, ParticipantId
 from hub.meetings.presence import Presence
 from hub.web.app import create_app
@@ -164,21 +166,23 @@ async def test_presence_and_summary_arrive_over_the_event_socket(bridge: Bridge)
 async def test_refusals_reach_the_bot_in_both_languages(bridge: Bridge):
     with pytest.raises(HubRefusal) as no_meeting:
         await bridge.hub.end_meeting(ROOM, by=ALICE)
-    assert no_meeting.value.french.startswith("Aucune réunion n'est en cours dans ce salon.")
-    assert no_meeting.value.english.startswith("No meeting is on in this room.")
+    assert no_meeting.value.notice("fr").startswith("Aucune réunion n'est en cours dans ce salon.")
+    assert (
+        no_meeting.value.notice("en") == "No meeting is on in this room. “!visio start” starts one."
+    )
     await bridge.hub.start_meeting(ROOM, by=ALICE, title=None)
     with pytest.raises(HubRefusal) as nobody:
         await bridge.hub.admit(ROOM, (3,), by=ALICE)
-    assert nobody.value.text("fr") == (
+    assert nobody.value.notice("fr") == (
         "Personne n'attend sous le numéro 3 : voyez le message d'état."
     )
-    assert nobody.value.text("en") == "Nobody waits as number 3: see the status message."
+    assert nobody.value.notice("en") == "Nobody waits as number 3: see the status message."
     with pytest.raises(HubRefusal) as empty:
         await bridge.hub.admit(ROOM, None, by=ALICE)
-    assert empty.value.text("en") == "Nobody is waiting in the lobby."
+    assert empty.value.notice("en") == "Nobody is waiting in the lobby."
     with pytest.raises(HubRefusal) as refused:
         await bridge.hub.refuse(ROOM, 1, by=ALICE)
-    assert refused.value.text("en") == "Nobody waits as number 1: see the status message."
+    assert refused.value.notice("en") == "Nobody waits as number 1: see the status message."
 
 
 async def test_a_knock_message_and_a_refusal_reason_cross_over_http(bridge: Bridge) -> None:
@@ -199,7 +203,7 @@ async def test_a_knock_message_and_a_refusal_reason_cross_over_http(bridge: Brid
     ):
         with pytest.raises(HubRefusal) as refused:
             await bridge.hub.refuse(ROOM, 1, by=ALICE, reason=reason)
-        assert refused.value.text("en") == english
+        assert refused.value.notice("en") == english
         assert entry.entry_id in live.lobby and not entry.decision.done()
     assert await bridge.hub.refuse(ROOM, 1, by=ALICE, reason=" pas  prévu ") == "Zoé"
     assert (await entry.decision, entry.refusal) == ("denied", "pas prévu")
@@ -210,6 +214,10 @@ async def test_a_room_language_is_kept(bridge: Bridge):
     await bridge.hub.set_room_language(ROOM, "en", by=ALICE)
     assert await bridge.hub.room_language(ROOM) == "en"
     assert await bridge.hub.room_language("!other:server.example") == "fr"
+    untitled = await bridge.hub.start_meeting(ROOM, by=ALICE, title=None)
+    assert untitled.title == "Room meeting"  # a meeting started without a title: the room's
+    other = await bridge.hub.start_meeting("!other:server.example", by=ALICE, title=None)
+    assert other.title == "Réunion du salon"
     await bridge.hub.set_room_language(ROOM, "fr", by=ALICE)
     assert await bridge.hub.room_language(ROOM) == "fr"
 
@@ -476,3 +484,22 @@ def test_hub_bridge_command_says_what_it_needs(tmp_path: Path):
         f"hub: configuration error: {config}: matrix.bot_user_id: is empty; set it to the bot's "
         "Matrix user id, @name:server"
     )
+
+
+def test_a_refusal_crosses_as_its_catalog_key_and_nothing_else():
+    refusal = HubRefusal(Text("bot.refusal.no_such_number", {"number": "3"}))
+    data = wire.refusal_to_json(refusal)
+    assert data["detail"] == (
+        "Personne n'attend sous le numéro 3 : voyez le message d'état. / "
+        "Nobody waits as number 3: see the status message."
+    )
+    back = wire.refusal_from_json(json.loads(json.dumps(data)))
+    assert back is not None and back.text == refusal.text
+    for key, values in (
+        ("bot.internal_error", {"reference": "x"}),  # a sentence, but not a refusal
+        ("bot.refusal.from_a_newer_hub", {}),
+        ("bot.refusal.no_such_number", {}),  # its placeholder left empty
+        ("bot.refusal.no_such_number", {"number": 3}),
+    ):
+        assert wire.refusal_from_json({**data, "key": key, "values": values}) is None, key
+    assert wire.refusal_from_json({**data, "code": "conflict"}) is None

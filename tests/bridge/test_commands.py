@@ -22,6 +22,7 @@ from bridge.commands import (
     command,
     parse_when,
 )
+from hub.i18n import CATALOG, say
 
 
 class Recorder(VisioCommands):
@@ -175,14 +176,16 @@ def test_schedule_parses_paris_time_and_title():
 )
 def test_usage_errors_are_precise(body, english, usage):
     error = usage_error(body)
-    assert english in error.english
-    assert error.french and error.french != error.english
+    french_sentence, english_sentence = say("fr", error.text), say("en", error.text)
+    assert english in english_sentence
+    assert french_sentence != english_sentence
     if usage is None:
-        assert error.usage is None
+        assert error.usage() is None
+        assert error.notice() == french_sentence and error.notice("en") == english_sentence
     else:
-        assert error.usage is not None and error.usage.startswith(usage)
-        assert error.notice().splitlines() == [error.french, f"Usage : {error.usage}"]
-        assert error.notice("en").splitlines() == [error.english, f"Usage: {error.usage_en}"]
+        assert error.usage() is not None and error.usage().startswith(usage)
+        assert error.notice().splitlines() == [french_sentence, f"Usage : {error.usage()}"]
+        assert error.notice("en").splitlines() == [english_sentence, f"Usage: {error.usage('en')}"]
 
 
 @pytest.mark.parametrize(
@@ -212,8 +215,8 @@ def test_schedule_in_the_past_is_refused_given_the_time():
     now = dt.datetime(2026, 12, 1, 14, 0, tzinfo=PARIS)
     assert parse("!visio schedule 2026-12-01 14:01", now).when("when") is not None
     error = usage_error("!visio schedule 2026-12-01 13:59", now)
-    assert error.english == "“2026-12-01 13:59” is in the past."
-    assert error.french == "« 2026-12-01 13:59 » est déjà passé."
+    assert say("en", error.text) == "“2026-12-01 13:59” is in the past."
+    assert say("fr", error.text) == "« 2026-12-01 13:59 » est déjà passé."
 
 
 def test_long_input_is_cut_in_notices():
@@ -250,6 +253,12 @@ def test_help_for_one_command_shows_its_other_names():
     assert "Other names: demarrer" in REGISTRY.help_text("start", "en")
 
 
+def test_every_help_and_argument_name_is_in_the_catalog():
+    for spec in REGISTRY.specs:
+        keys = [spec.help.key, *(argument.name.key for argument in spec.arguments)]
+        assert [key for key in keys if key not in CATALOG["fr"]] == [], spec.name
+
+
 def test_moderator_power():
     start = REGISTRY.find("start")
     status = REGISTRY.find("status")
@@ -270,17 +279,15 @@ def test_custom_prefix():
 
 def test_declaration_mistakes_are_refused():
     with pytest.raises(ValueError, match="only the last argument"):
-        CommandSpec(
-            "x", (Argument("a", "text", "a", "a"), Argument("b", "target", "b", "b")), "", ""
-        )
+        CommandSpec("x", (Argument("a", "text"), Argument("b", "target")))
     with pytest.raises(ValueError, match="lower-case"):
-        CommandSpec("Start", (), "", "")
+        CommandSpec("Start", ())
 
     class Twice:
-        @command("same", help_fr="", help_en="")
+        @command("same")
         async def one(self, context: CommandContext, call: CommandCall) -> None: ...
 
-        @command("other", help_fr="", help_en="", aliases=("same",))
+        @command("other", aliases=("same",))
         async def two(self, context: CommandContext, call: CommandCall) -> None: ...
 
     with pytest.raises(ValueError, match="declared twice"):
@@ -296,7 +303,8 @@ def test_any_body_parses_or_gives_a_usage_error(body):
         try:
             REGISTRY.parse(candidate)
         except UsageError as exc:
-            assert exc.french and exc.english
+            assert exc.text.key in CATALOG["fr"]
+            assert exc.notice("fr") and exc.notice("en")
 
 
 _word = st.text(
