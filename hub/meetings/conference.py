@@ -39,7 +39,7 @@ from .notices import (
     Reacted,
     Speaking,
 )
-from .presence import LobbyEntry, MediaKind, Presence, Verdict
+from .presence import LobbyEntry, MediaKind, Presence, Verdict, WaitingPerson
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +138,10 @@ class Conference:
     def idle(self) -> bool:
         return not (self._presences or self._lobby or self._listeners)
 
-    def lobby_entries(self) -> tuple[LobbyEntry, ...]:
-        """Everyone waiting, oldest first."""
-        return tuple(sorted(self._lobby.values(), key=lambda entry: entry.since))
+    def waiting(self) -> tuple[WaitingPerson, ...]:
+        """Everyone waiting, oldest first, as moderators see them."""
+        entries = sorted(self._lobby.values(), key=lambda entry: entry.since)
+        return tuple(entry.shown() for entry in entries)
 
     def waiting_by_number(self, number: int) -> LobbyEntry | None:
         return next((e for e in self._lobby.values() if e.number == number), None)
@@ -172,7 +173,7 @@ class Conference:
     async def announce_lobby(self) -> None:
         """Tell the moderators who is waiting now (only them: the lobby is nobody else's
         business), and the meeting's subscribers that the lobby changed (the Matrix rooms)."""
-        notice = LobbyNow(self.lobby_entries())
+        notice = LobbyNow(self.waiting())
         await asyncio.gather(
             *(
                 _deliver(endpoint, notice)
@@ -401,7 +402,7 @@ class Conference:
         await self._records.record_role(target.participant_id, role)
         await self._tell(PersonUpdated(updated))
         if role in MODERATING:
-            await self._tell_one(target.participant_id, LobbyNow(self.lobby_entries()))
+            await self._tell_one(target.participant_id, LobbyNow(self.waiting()))
         log.info("participant role set to %s", role.value, extra=self._extra(actor))
 
     async def lower_hands(self, actor: Presence, target_id: str | None) -> None:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from hub.ids import ParticipantId
 
-from .presence import LobbyEntry, Presence
+from .presence import Presence, WaitingPerson
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +77,7 @@ class Ended:
 class LobbyNow:
     """To moderators only: everyone waiting now, oldest first."""
 
-    entries: tuple[LobbyEntry, ...]
+    entries: tuple[WaitingPerson, ...]
 
 
 Notice = (

@@ -31,6 +31,19 @@ class Presence:
     hand_order: int = 0
 
 
+@dataclass(frozen=True)
+class WaitingPerson:
+    """What moderators are shown of someone waiting: plain data, so it can cross a socket
+    (or, later, another hub node) as it is."""
+
+    entry_id: str
+    name: str
+    kind: IdentityKind
+    since: datetime
+    number: int
+    message: str | None
+
+
 @dataclass
 class LobbyEntry:
     """Someone waiting to be let in: reachable only through `decision`, never an endpoint."""
@@ -52,3 +65,8 @@ class LobbyEntry:
     @property
     def kind(self) -> IdentityKind:
         return self.identity.kind
+
+    def shown(self) -> WaitingPerson:
+        return WaitingPerson(
+            self.entry_id, self.name, self.kind, self.since, self.number, self.message
+        )

@@ -19,7 +19,7 @@ from hub.meetings.notices import (
     Reacted,
     Speaking,
 )
-from hub.meetings.presence import LobbyEntry, Presence
+from hub.meetings.presence import Presence, WaitingPerson
 from hub.web import signaling as sig
 
 
@@ -40,7 +40,7 @@ def participant_info(
     )
 
 
-def lobby_message(entries: tuple[LobbyEntry, ...]) -> sig.Lobby:
+def lobby_message(entries: tuple[WaitingPerson, ...]) -> sig.Lobby:
     return sig.Lobby(
         entries=[
             sig.LobbyEntryInfo(

@@ -324,7 +324,7 @@ class Connection:
             )
         )
         if role in MODERATING:
-            await self.send(lobby_message(self.live.lobby_entries()))
+            await self.send(lobby_message(self.live.waiting()))
         await self.live.arrived(participant_id)
         self.room.set_forwarding(participant_id, audio=audio, video=video)
         await self.room.add_subscriber(participant_id, self._subscribe_offer)
