@@ -98,7 +98,7 @@ class SessionCodec:
 
     def new_guest(self, display_name: str = "") -> Session:
         return Session(
-            identity=Identity(f"guest:{secrets.token_urlsafe(12)}"),
+            identity=Identity.new_guest(),
             display_name=display_name,
             session_id=secrets.token_urlsafe(16),
             expires_at=int(time.time()) + SESSION_LIFETIME,

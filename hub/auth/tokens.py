@@ -125,9 +125,12 @@ class JoinTokens:
             raise _refused("expired")
         if not_before - LEEWAY > current:
             raise _refused("not valid yet")
+        identity = Identity.read(subject)
+        if identity is None:
+            raise _refused("no known kind of identity")
         return JoinGrant(
             meeting_id=meeting_id,
-            identity=Identity(subject),
+            identity=identity,
             display_name=name,
             role=role,
             expires_at=expires,

@@ -26,6 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from hub.ids import IdentityKind
+
 # Constraint names are part of the schema: Alembic needs them to alter or drop constraints,
 # and SQLite's batch mode can only recreate what it can name.
 NAMING_CONVENTION = {
@@ -74,15 +76,6 @@ class MeetingState(enum.StrEnum):
     CREATED = "created"
     ACTIVE = "active"
     ENDED = "ended"
-
-
-class IdentityKind(enum.StrEnum):
-    """Where a participant's identity comes from; the identity string starts with `<kind>:`."""
-
-    LOCAL = "local"  # OIDC account on this instance: local:<provider>:<sub>
-    GUEST = "guest"  # someone with only a link: guest:<random id>
-    MATRIX = "matrix"  # verified by Matrix OpenID: matrix:@user:server
-    PARTNER = "partner"  # vouched for by a partner instance: partner:<user>@<instance>
 
 
 class Role(enum.StrEnum):

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -20,15 +20,15 @@ from hub.db.models import Role
 from hub.errors import Forbidden, HubError, NotFound, ServiceUnavailable
 from hub.ids import Identity, MeetingId, ServerName
 from hub.meetings.events import MeetingEnded, MeetingEvent
-from hub.meetings.live import Verdict
+from hub.meetings.notices import Ended, LinkState
+from hub.meetings.presence import Verdict
 from hub.meetings.service import MeetingView
 from hub.tasks import Tasks
-from hub.web import signaling as sig
-from hub.web.keys import EVENTS, FEDERATION, LIVE
+from hub.web.keys import ADMISSIONS, EVENTS, FEDERATION, LIVE, MEETINGS, SFU
 
 from . import messages as m
 from .client import MeetingGone, PartnerRefusedUs, PartnerUnknown
-from .link import LinkSocket, MeetingLink
+from .link import LinkServices, LinkSocket, MeetingLink
 from .policy import Partner
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,8 @@ class CascadeLinks:
     """Every cascade link of this hub: the ones partners opened to meetings we host, and the
     ones we keep open to meetings partners host (one per meeting and instance pair)."""
 
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
+    def __init__(self, services: LinkServices) -> None:
+        self.services = services
         self.hosted: dict[tuple[MeetingId, ServerName], MeetingLink] = {}
         # Who each partner may bring into each of our meetings (kept across link restarts).
         self.admitted: dict[tuple[MeetingId, ServerName], dict[Identity, Role]] = {}
@@ -65,17 +65,12 @@ class CascadeLinks:
         """Serve a link a partner opened to a meeting we host, until it closes."""
         key = (meeting.id, partner)
         link = MeetingLink(
-            self.app, meeting, partner, label, ws, hosting=True,
+            self.services, meeting, partner, label, ws, hosting=True,
             admitted=self.admitted.setdefault(key, {}),
         )  # fmt: skip
         previous, self.hosted[key] = self.hosted.get(key), link
         if previous is not None:  # the partner reconnected before we noticed the old one die
-            previous.superseded = True  # its teardown must leave the link's media to us
-            await previous.close()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(5):
-                    await previous.detached.wait()  # its people out first, then the new ones in
-            await previous._shut()
+            await previous.give_way()
         try:
             await link.run()
         finally:
@@ -87,6 +82,13 @@ class CascadeLinks:
         if link is None or link.finished:
             link = self.outbound[meeting.id] = OutboundLink(self, meeting, label)
         return link
+
+    async def release(self, meeting_id: MeetingId) -> None:
+        """One of our people left a partner's meeting or stopped waiting: its link closes
+        when nobody needs it any more."""
+        outbound = self.outbound.get(meeting_id)
+        if outbound is not None:
+            await outbound.release_if_unused()
 
     async def watch_partners(self, partners: Callable[[], Awaitable[list[Partner]]]) -> None:
         """Close the links of partners taken off the allow-list (`hub federation remove`)
@@ -171,12 +173,12 @@ class OutboundLink:
 
     def __init__(self, links: CascadeLinks, meeting: MeetingView, label: str) -> None:
         self.links = links
-        self.app = links.app
+        self.conferences = links.services.conferences
         self.meeting = meeting
         self.label = label
         self.current: MeetingLink | None = None
         self.finished = False
-        self.waiters = 0  # people between "asking" and the host's answer
+        self._asking = 0  # people between asking the host and its answer (or entering)
         # Lobby tickets of our people, shared by the successive links to the host.
         self.tickets: dict[str, asyncio.Future[Verdict]] = {}
         self._up = asyncio.Event()
@@ -225,12 +227,12 @@ class OutboundLink:
         )
 
     def wanted(self) -> bool:
-        live = self.app[LIVE].get(self.meeting.id)
+        live = self.conferences.get(self.meeting.id)
         ours = 0
         if live is not None:
-            ours = sum(1 for pid in live.presences if pid not in live.remote)
+            ours = live.own_people()
         waiting = any(not verdict.done() for verdict in self.tickets.values())
-        return ours > 0 or self.waiters > 0 or waiting
+        return ours > 0 or self._asking > 0 or waiting
 
     async def _serve(self, connect: Connect) -> None:
         try:
@@ -255,7 +257,8 @@ class OutboundLink:
                     self._failures = 0
                     self._refused.clear()
                     link = self.current = MeetingLink(
-                        self.app, self.meeting, self.host, self.label, ws, hosting=False,
+                        self.links.services, self.meeting, self.host, self.label, ws,
+                        hosting=False,
                         tickets=self.tickets,
                     )  # fmt: skip
                     self._up.set()
@@ -288,13 +291,21 @@ class OutboundLink:
             "partner %s no longer accepts this hub: closing its meeting for our people (%s)",
             self.host, refusal.detail, extra={"meeting_id": self.meeting.id},
         )  # fmt: skip
-        farewell = sig.MeetingEnded(reason="partner_removed", instance=self.label)
-        await self.app[LIVE].disconnect_all(self.meeting.id, farewell)
+        await self.conferences.end_all(self.meeting.id, Ended("partner_removed", self.label))
 
-    async def _tell(self, state: str) -> None:
-        live = self.app[LIVE].get(self.meeting.id)
+    async def _tell(self, state: Literal["lost", "restarting", "restored"]) -> None:
+        live = self.conferences.get(self.meeting.id)
         if live is not None:
-            await live.broadcast(sig.CascadeState(state=state, instance=self.label))
+            await live.link_state(LinkState(state, self.label))
+
+    @contextlib.asynccontextmanager
+    async def asking(self) -> AsyncIterator[None]:
+        """While one of our people asks the host to let them in: the link stays wanted."""
+        self._asking += 1
+        try:
+            yield
+        finally:
+            self._asking -= 1
 
     async def release_if_unused(self) -> None:
         """After one of our people left or stopped waiting: close when nobody needs it."""
@@ -317,7 +328,8 @@ CASCADE = web.AppKey("cascade", CascadeLinks)
 
 async def cascade_context(app: web.Application) -> AsyncIterator[None]:
     """The links of this hub: made at start, told when meetings end, all closed at shutdown."""
-    links = app[CASCADE] = CascadeLinks(app)
+    services = LinkServices(app[LIVE], app[SFU], app[MEETINGS], app[ADMISSIONS])
+    links = app[CASCADE] = CascadeLinks(services)
     unsubscribe = app[EVENTS].subscribe(links.on_event)
     federation = app.get(FEDERATION)
     if federation is not None:

@@ -22,28 +22,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMsgType
 
-from hub.db.models import IdentityKind, Role
-from hub.errors import HubError
-from hub.ids import Identity, MeetingId, ParticipantId, ServerName
+from hub.db.models import Role
+from hub.errors import HubError, ServiceUnavailable
+from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId, ServerName
 from hub.meetings.access import MODERATING
-from hub.meetings.events import ChatPosted
-from hub.meetings.live import LiveMeeting, Message, Presence, Verdict
-from hub.meetings.service import MeetingView, clean_text
+from hub.meetings.admission import Admissions
+from hub.meetings.conference import Conference, Conferences, may_act_on
+from hub.meetings.endpoint import CloseReason
+from hub.meetings.notices import (
+    ChatSaid,
+    LockChanged,
+    Notice,
+    PersonJoined,
+    PersonLeft,
+    PersonUpdated,
+)
+from hub.meetings.presence import MediaKind, Presence, Verdict
+from hub.meetings.service import MeetingService, MeetingView, clean_text
 from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.liveness import PeerState
 from hub.sfu.participant import StreamSource
 from hub.sfu.room import SfuRoom
 from hub.sfu.sdp import SdpError
+from hub.sfu.service import Sfu
 from hub.tasks import Tasks
-from hub.web import moderation
-from hub.web import signaling as sig
-from hub.web.keys import CONFIG, EVENTS, LIVE, MEETINGS, SFU
 
 from . import messages as m
 
@@ -72,24 +79,25 @@ def link_participant(partner: ServerName) -> ParticipantId:
     return ParticipantId(f"{LINK_PREFIX}{partner}")
 
 
-def partner_identity(identity: str, partner: ServerName) -> Identity:
-    """How this hub names someone a partner vouches for: always under that partner's name."""
-    return Identity(f"{IdentityKind.PARTNER.value}:{identity}@{partner}")
-
-
 def remote_identity(identity: str, partner: ServerName, *, hosting: bool) -> Identity:
     """The identity of someone a link brings: a host may relay its partners' people, already
     named `partner:…`; a partner speaks only for its own people, so theirs is always wrapped
     (else it could pass someone off as a third hub's person, or as nobody's)."""
-    if not hosting and identity.startswith(f"{IdentityKind.PARTNER.value}:"):
+    if not hosting and _relayed(identity):
         return Identity(identity)
-    return partner_identity(identity, partner)
+    return Identity.vouched_by(identity, partner)
+
+
+def _relayed(identity: str) -> bool:
+    """Whether a host names this person as a third hub's (`partner:…`)."""
+    said = Identity.read(identity)
+    return said is not None and said.kind is IdentityKind.PARTNER
 
 
 def labelled(name: str, label: str, identity: str, *, hosting: bool) -> str:
     """'Name (Label)'; people the host relays already carry their own hub's label. The name
     is cut, never the label."""
-    if not hosting and identity.startswith(f"{IdentityKind.PARTNER.value}:"):
+    if not hosting and _relayed(identity):
         return name
     suffix = f" ({label})"
     return name[: max(1, m.MAX_NAME_LENGTH - len(suffix))].rstrip() + suffix
@@ -108,15 +116,44 @@ def presence_info(presence: Presence) -> m.PresenceInfo:
     )
 
 
+@dataclass(frozen=True)
+class LinkServices:
+    """What a cascade link works with, given by the app (hub/federation/cascade.py)."""
+
+    conferences: Conferences
+    sfu: Sfu
+    meetings: MeetingService
+    admissions: Admissions
+
+
+@dataclass
+class HostTicket:
+    """One of our people waiting in the lobby of the partner hosting the meeting: the host's
+    verdict comes through `decision` (a pending one keeps the link open)."""
+
+    link: MeetingLink
+    ticket: str
+    decision: asyncio.Future[Verdict]
+
+    async def withdraw(self) -> None:
+        """They stopped waiting: the host drops its lobby entry, the link may close."""
+        pending = self.link.tickets.pop(self.ticket, None)
+        if pending is not None:
+            pending.cancel()
+        await self.link.send(m.Withdraw(type="withdraw", ticket=self.ticket))
+
+
 @dataclass
 class MeetingLink:
     """One open link: the socket, the people it brought into view, its SFU participant.
+    In the conference it is the endpoint of the people it brought, and it hears every notice
+    (hub/meetings/endpoint.py): it writes them as link messages for the partner.
 
     Made by `accept_link` (hosting side) or `OutboundLink` (partner side); `run()` serves the
     socket until it closes and then takes everything it added back out.
     """
 
-    app: web.Application
+    services: LinkServices
     meeting: MeetingView
     partner: ServerName
     label: str
@@ -153,8 +190,8 @@ class MeetingLink:
         return link_participant(self.partner)
 
     @property
-    def live(self) -> LiveMeeting:
-        return self.app[LIVE].open(self.meeting_id, locked=self.meeting.locked)
+    def live(self) -> Conference:
+        return self.services.conferences.open(self.meeting_id, locked=self.meeting.locked)
 
     @property
     def room(self) -> SfuRoom:
@@ -169,6 +206,35 @@ class MeetingLink:
         async with self._send_lock:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self.ws.send_str(m.to_json(message))
+
+    def await_verdict(self, ticket: str) -> HostTicket:
+        """Partner side: one of our people waits in the host's lobby under `ticket`."""
+        if self.detached.is_set():  # the host dropped its lobby entry with that link
+            raise ServiceUnavailable(
+                "La liaison avec l'instance hôte a été interrompue ; réessayez / "
+                "The link to the hosting instance was interrupted; try again"
+            )
+        decision: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self.tickets[ticket] = decision
+        return HostTicket(self, ticket, decision)
+
+    def hold_lobby_entry(self, entry_id: str) -> None:
+        """Hosting side: a partner's person waits in our lobby through this link (dropped
+        with it if it closes)."""
+        self.lobby_entries.add(entry_id)
+
+    def lobby_entry_decided(self, entry_id: str) -> None:
+        self.lobby_entries.discard(entry_id)
+
+    async def give_way(self) -> None:
+        """Hosting side: the partner reconnected before we noticed this link die. Its people
+        leave first, then the new link brings them back; the media stays with the new one."""
+        self.superseded = True
+        await self.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await self.detached.wait()
+        await self._shut()
 
     # -- serving --------------------------------------------------------------------------
 
@@ -194,12 +260,10 @@ class MeetingLink:
             return
         self.opened = True
         live = self.live
-        live.relays[self.partner] = self.relay
-        room = self._room = self.app[SFU].acquire(self.meeting_id)
+        live.listen(self.partner, self)
+        room = self._room = self.services.sfu.acquire(self.meeting_id)
         if room.on_speaker is None:
-            from hub.web.ws import speaker_announcer  # the page's own announcer
-
-            room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
+            room.on_speaker = self.services.conferences.speaker_announcer(self.meeting_id)
         own = [presence_info(p) for pid, p in live.presences.items() if pid not in self.remote_ids]
         await self.send(m.Hello(type="hello", presences=own))
         room.watch(self.participant_id, self._media_state)
@@ -223,15 +287,15 @@ class MeetingLink:
         if not self.opened:
             return
         self.opened = False
-        live = self.app[LIVE].get(self.meeting_id)
-        if live is not None and live.relays.get(self.partner) == self.relay:
-            del live.relays[self.partner]
+        live = self.services.conferences.get(self.meeting_id)
+        if live is not None:
+            live.stop_listening(self.partner, self)
         room, self._room = self._room, None
         if room is not None:
             await room.remove_participant(self.participant_id)
-            await self.app[SFU].release(self.meeting_id)
+            await self.services.sfu.release(self.meeting_id)
 
-    async def close(self) -> None:
+    async def close(self, reason: CloseReason = "ended") -> None:
         with contextlib.suppress(Exception):
             await self.ws.close()
 
@@ -304,14 +368,15 @@ class MeetingLink:
                     await self._drop_lobby_entries([ticket])
             case m.Locked(locked=locked):
                 if not self.hosting:
-                    self.live.locked = locked
-                    await self.live.broadcast(sig.MeetingStateChanged(locked=locked))
+                    await self.live.host_locked(locked)
             case m.Restarting():
                 self.partner_restarting = True  # the close that follows is not a failure
             case m.Ended():
                 if not self.hosting:
-                    await self.app[MEETINGS].end(
-                        self.meeting_id, by=Identity("partner:host"), moderator=True
+                    await self.services.meetings.end(
+                        self.meeting_id,
+                        by=Identity.of(IdentityKind.PARTNER, "host"),
+                        moderator=True,
                     )
 
     # -- people of the other side -----------------------------------------------------------
@@ -328,7 +393,7 @@ class MeetingLink:
             role = self.admitted.get(identity)
             if role is None:
                 raise m.LinkError("this person was not admitted to the meeting")
-            if identity in live.removed:
+            if live.is_removed(identity):
                 raise m.LinkError("this person was removed from the meeting")
             if any(
                 live.presences[other].identity == identity
@@ -363,11 +428,9 @@ class MeetingLink:
         if pid in live.presences:
             raise m.LinkError("participant id is already in use here")
         if self.hosting:
-            limit = self.app[CONFIG].sfu.max_participants
-            if len(live.presences) >= limit:
-                raise m.LinkError(f"the meeting is full ({limit} participants)")
+            self.services.admissions.check_room(self.meeting_id)
             # Stored first: a refused row leaves nothing half-entered.
-            await self.app[MEETINGS].record_join(
+            await self.services.meetings.record_join(
                 self.meeting_id,
                 identity=presence.identity,
                 display_name=presence.name,
@@ -376,10 +439,7 @@ class MeetingLink:
                 via_instance=self.partner,
             )
         self.remote_ids.add(pid)
-        live.enter_remote(presence, self)
-        await live.broadcast(
-            sig.ParticipantJoined(participant=moderation.participant_info(presence))
-        )
+        await live.enter_carried(presence, self)
         await self._open()
 
     async def _update(self, info: m.PresenceInfo) -> None:
@@ -389,46 +449,34 @@ class MeetingLink:
         current = self.live.presences.get(pid)
         if current is None:
             return
-        changed = replace(
-            current, audio=info.audio, video=info.video, screen=info.screen, hand=info.hand
-        )
-        if changed == current:
+        state = (info.audio, info.video, info.screen, info.hand)
+        if state == (current.audio, current.video, current.screen, current.hand):
             return
-        self.live.presences[pid] = changed
         if self.hosting:  # what the person turns on again flows again (a mute is no lock)
-            self.room.set_owner_forwarding(pid, audio=changed.audio, video=changed.video)
-        await self.live.broadcast(
-            sig.ParticipantUpdated(participant=moderation.participant_info(changed))
+            self.room.set_owner_forwarding(pid, audio=info.audio, video=info.video)
+        await self.live.restate(
+            pid, audio=info.audio, video=info.video, screen=info.screen, hand=info.hand
         )
 
     async def _depart(self, pid: ParticipantId) -> None:
         if pid not in self.remote_ids:
             return
         self.remote_ids.discard(pid)
-        current = self.app[LIVE].get(self.meeting_id)
-        if current is None or current.remote.get(pid) is not self:
+        current = self.services.conferences.get(self.meeting_id)
+        if current is None or current.carrier(pid) is not self:
             return  # a newer link of the same partner brought them back already
-        room = self.app[SFU].rooms.get(self.meeting_id)
+        room = self.services.sfu.rooms.get(self.meeting_id)
         if room is not None:
             room.set_owner_forwarding(pid, audio=False, video=False)
-        left = self.app[LIVE].leave(self.meeting_id, pid)
-        live = self.app[LIVE].get(self.meeting_id)
-        if left is not None and live is not None:
-            await live.broadcast(sig.ParticipantLeft(participant_id=pid))
+        await current.leave(pid)
         if self.hosting:
             with contextlib.suppress(Exception):
-                await self.app[MEETINGS].record_leave(self.meeting_id, pid)
+                await self.services.meetings.record_leave(self.meeting_id, pid)
 
     async def _chat(self, pid: ParticipantId, text: str, at: str) -> None:
-        presence = self.live.presences.get(pid)
-        if pid not in self.remote_ids or presence is None:
+        if pid not in self.remote_ids or pid not in self.live.presences:
             raise m.LinkError("chat from someone this link did not bring")
-        await self.live.broadcast(
-            sig.ChatMessage(participant_id=pid, name=presence.name, text=text, at=at)
-        )
-        await self.app[EVENTS].publish(
-            ChatPosted(self.meeting_id, pid, presence.name, text, datetime.now(UTC))
-        )
+        await self.live.chat(pid, text, at=at)
 
     # -- moderation across the link ---------------------------------------------------------
 
@@ -442,22 +490,22 @@ class MeetingLink:
         if actor_id not in self.remote_ids or actor is None or actor.role not in MODERATING:
             raise m.LinkError("order from someone who does not moderate this meeting")
         target = live.presences.get(target_id)
-        if target is None or target_id in live.remote:
+        if target is None or live.is_carried(target_id):
             raise m.LinkError("order for someone who is not connected here")
-        moderation.may_act_on(actor, target, "retiré / removed")
+        may_act_on(actor, target, "retiré / removed")
         return actor, target
 
-    async def _muted(self, pid: ParticipantId, kind: str, actor_id: ParticipantId) -> None:
+    async def _muted(self, pid: ParticipantId, kind: MediaKind, actor_id: ParticipantId) -> None:
         actor, target = self._order(pid, actor_id)
-        await moderation.mute_here(self.live, self.room, target, kind, actor.name)
+        await self.live.mute(actor, target.participant_id, kind)
 
     async def _removed(self, pid: ParticipantId, actor_id: ParticipantId) -> None:
-        _, target = self._order(pid, actor_id)
-        await moderation.remove_here(self.live, self.room, target)
+        actor, target = self._order(pid, actor_id)
+        await self.live.remove(actor, target.participant_id)
 
-    # RemoteControl: how our moderators reach the people this link brought. Their media stops
-    # here at once, whatever the partner does with the order.
-    async def mute(self, target: Presence, kind: str, actor: Presence) -> None:
+    # The endpoint of the people this link brought: how our moderators reach them. Their media
+    # stops here at once, whatever the partner does with the order.
+    async def mute(self, target: Presence, kind: MediaKind, actor: Presence) -> None:
         self.room.set_owner_forwarding(
             target.participant_id,
             audio=target.audio and kind != "audio",
@@ -483,25 +531,25 @@ class MeetingLink:
 
     # -- what our side tells its people, relayed ------------------------------------------------
 
-    async def relay(self, message: Message) -> None:
-        """Called with every broadcast of the meeting here: pass on what the partner needs."""
-        match message:
-            case sig.ParticipantJoined(participant=info) | sig.ParticipantUpdated(participant=info):
-                pid = ParticipantId(info.id)
+    async def deliver(self, notice: Notice) -> None:
+        """Called with every notice of the meeting here: pass on what the partner needs."""
+        match notice:
+            case PersonJoined(presence=said) | PersonUpdated(presence=said):
+                pid = said.participant_id
                 presence = self.live.presences.get(pid)
                 if pid in self.remote_ids or presence is None:
                     return
-                if isinstance(message, sig.ParticipantJoined):
+                if isinstance(notice, PersonJoined):
                     await self.send(m.Joined(type="joined", presence=presence_info(presence)))
                 else:
                     await self.send(m.Updated(type="updated", presence=presence_info(presence)))
-            case sig.ParticipantLeft(participant_id=pid):
+            case PersonLeft(participant_id=pid):
                 if pid not in self.remote_ids:
                     await self.send(m.Left(type="left", participant_id=pid))
-            case sig.ChatMessage(participant_id=pid, text=text, at=at):
+            case ChatSaid(participant_id=pid, text=text, at=at):
                 if pid not in self.remote_ids:
                     await self.send(m.Chat(type="chat", participant_id=pid, text=text, at=at))
-            case sig.MeetingStateChanged(locked=locked) if self.hosting:
+            case LockChanged(locked=locked) if self.hosting:
                 await self.send(m.Locked(type="locked", locked=locked))
 
     async def _offer(self, sdp: str, streams: list[StreamSource], restart: bool) -> None:
@@ -522,14 +570,10 @@ class MeetingLink:
 
     async def _drop_lobby_entries(self, tickets: list[str]) -> None:
         """Our lobby entries for the partner's people, gone (withdrawn, or the link closed)."""
-        live = self.app[LIVE].get(self.meeting_id)
-        for ticket in tickets:
-            self.lobby_entries.discard(ticket)
-            entry = live.lobby.pop(ticket, None) if live is not None else None
-            if entry is not None and not entry.decision.done():
-                entry.decision.cancel()  # ends the task that would have sent the verdict
-        if live is not None:
-            await moderation.announce_lobby(live)
+        self.lobby_entries.difference_update(tickets)
+        live = self.services.conferences.get(self.meeting_id)
+        if live is not None:  # their pending verdicts are cancelled: nothing will be sent
+            await live.withdraw(tickets)
 
     async def _detach(self) -> None:
         for pid in list(self.remote_ids):
@@ -542,7 +586,7 @@ class MeetingLink:
             await self._drop_lobby_entries(list(self.lobby_entries))
         if not self.superseded:
             await self._shut()
-        self.app[LIVE].discard_if_empty(self.meeting_id)
+        self.services.conferences.discard_if_idle(self.meeting_id)
         log.info(
             "cascade link down", extra={"meeting_id": self.meeting_id, "partner": self.partner}
         )

@@ -9,26 +9,23 @@ asks with `verified(request)` and answers for meetings this hub hosts only.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from hub.db.models import IdentityKind, MeetingState
+from hub.db.models import MeetingState
 from hub.errors import BadRequest, Conflict, NotFound
-from hub.ids import MeetingId, ServerName
-from hub.meetings.access import Visitor, decide
+from hub.ids import Identity, MatrixUserId, MeetingId, ServerName
 from hub.meetings.ids import parse_meeting_id
-from hub.meetings.live import LobbyEntry
+from hub.meetings.presence import LobbyEntry
 from hub.meetings.service import MeetingView, clean_text
-from hub.web import moderation
-from hub.web.keys import FEDERATION, INVITATIONS, LIVE, MEETINGS, ROOM_LINKS, ROOM_ROSTERS
+from hub.web.keys import ADMISSIONS, FEDERATION, LIVE, MEETINGS
 from hub.web.requests import validation_message
 
 from . import messages as m
 from .cascade import CASCADE
 from .join import API, mirror_meeting
-from .link import LINK_HEARTBEAT, labelled, partner_identity
+from .link import LINK_HEARTBEAT, labelled
 from .server import verified
 
 log = logging.getLogger(__name__)
@@ -58,11 +55,12 @@ async def meeting_info(request: web.Request) -> web.Response:
     return web.json_response(info.model_dump())
 
 
-def _matrix_user(identity: str, homeservers: tuple[str, ...]) -> str | None:
+def _matrix_user(identity: str, homeservers: tuple[str, ...]) -> MatrixUserId | None:
     """A partner's Matrix user, when their homeserver belongs to that partner."""
-    if not identity.startswith("matrix:@"):
+    said = Identity.read(identity)
+    user_id = said.matrix_user if said is not None else None
+    if user_id is None or not user_id.startswith("@"):
         return None
-    user_id = identity.removeprefix("matrix:")
     server = user_id.split(":", 1)[1] if ":" in user_id else ""
     return user_id if server in homeservers else None
 
@@ -79,28 +77,16 @@ async def admission(request: web.Request) -> web.Response:
     app = request.app
     partner = asker.partner
     origin = ServerName(asker.origin)
-    identity = partner_identity(body.identity, origin)
-    live = app[LIVE].get(meeting.id)
-    room_power = None
-    matrix_user = _matrix_user(body.identity, partner.matrix_homeservers)
-    if matrix_user is not None:
-        rooms = [link.room_id for link in await app[ROOM_LINKS].rooms_of(meeting.id)]
-        room_power = app[ROOM_ROSTERS].power(rooms, matrix_user)
-    visitor = Visitor(
-        identity=identity,
+    identity = Identity.vouched_by(body.identity, origin)
+    admissions = app[ADMISSIONS]
+    visitor = await admissions.visitor(
+        meeting,
+        identity,
         # Their sign-in counts here only if we trust that partner's users.
         authenticated=body.authenticated and partner.inbound_trusted,
-        invited_role=await app[INVITATIONS].role_for(meeting.id, identity, None),
-        room_power=room_power,
-        removed=live is not None and identity in live.removed,
+        matrix_user=_matrix_user(body.identity, partner.matrix_homeservers),
     )
-    result = decide(meeting, visitor, locked=live.locked if live is not None else meeting.locked)
-    log.info(
-        "partner's person %s: %s",
-        "accepted" if result.enter else "sent to the lobby",
-        result.reason,
-        extra={"meeting_id": meeting.id, "partner": origin, "role": result.role.value},
-    )
+    result = admissions.decide(meeting, visitor, "partner's person", partner=origin)
     links = app[CASCADE]
     if result.enter:
         links.admit(meeting.id, origin, identity, result.role)
@@ -112,16 +98,15 @@ async def admission(request: web.Request) -> web.Response:
             "Ouvrez d'abord le lien de cascade / Open the cascade link first: the lobby's "
             "verdict travels over it"
         )
-    live = app[LIVE].open(meeting.id, locked=meeting.locked)
     name = labelled(
         clean_text(body.name, field="name", limit=m.MAX_NAME_LENGTH),
         partner.label,
         body.identity,
         hosting=True,
     )
-    entry = live.knock(identity, name, IdentityKind.PARTNER, result.role, since=datetime.now(UTC))
-    link.lobby_entries.add(entry.entry_id)
-    await moderation.announce_lobby(live)
+    live, entry = admissions.knock(meeting, identity, name, result.role)
+    link.hold_lobby_entry(entry.entry_id)
+    await live.announce_lobby()
     links.spawn(_send_verdict(app, meeting.id, origin, entry))
     answer = m.AdmissionAnswer(verdict="lobby", role=result.role.value, ticket=entry.entry_id)
     return web.json_response(answer.model_dump(exclude_none=True))
@@ -138,7 +123,7 @@ async def _send_verdict(
     link = links.hosted.get((meeting_id, partner))
     if link is None:
         return  # the link closed: the partner already told its person to come back
-    link.lobby_entries.discard(entry.entry_id)
+    link.lobby_entry_decided(entry.entry_id)
     await link.send(m.Verdict(type="verdict", ticket=entry.entry_id, verdict=verdict))
 
 

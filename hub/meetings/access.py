@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hub.db.models import AccessLevel, IdentityKind, Role
+from hub.db.models import AccessLevel, Role
 from hub.ids import Identity
-from hub.meetings.service import MeetingView, identity_kind
+from hub.meetings.service import MeetingView
 
 # Roles that run the meeting: they enter even a locked meeting and may moderate.
 MODERATING = frozenset({Role.OWNER, Role.MODERATOR})
@@ -86,11 +86,3 @@ def decide(meeting: MeetingView, visitor: Visitor, *, locked: bool) -> Admission
     if meeting.access_level is AccessLevel.TRUSTED and visitor.authenticated:
         return Admission(True, role, "authenticated, trusted meeting")
     return Admission(False, role, f"{meeting.access_level.value} meeting")
-
-
-def is_authenticated_identity(identity: Identity, *, trusted_partner: bool = False) -> bool:
-    """Whether an identity of this kind proves who the person is (a guest's does not)."""
-    kind = identity_kind(identity)
-    if kind is IdentityKind.PARTNER:
-        return trusted_partner
-    return kind in (IdentityKind.LOCAL, IdentityKind.MATRIX)

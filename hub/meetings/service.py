@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import (
     AccessLevel,
-    IdentityKind,
     Meeting,
     MeetingState,
     Participant,
@@ -62,14 +61,6 @@ class MeetingView:
             ended_at=row.ended_at,
             host_instance=ServerName(row.host_instance) if row.host_instance else None,
         )
-
-
-def identity_kind(identity: str) -> IdentityKind:
-    prefix = identity.split(":", 1)[0]
-    try:
-        return IdentityKind(prefix)
-    except ValueError:
-        raise ValueError(f"identity {identity!r} does not start with a known kind") from None
 
 
 def clean_text(value: str, *, field: str, limit: int) -> str:
@@ -199,7 +190,7 @@ class MeetingService:
             if row is None:
                 row = Meeting(
                     id=meeting_id,
-                    owner_identity=f"partner:host@{host}",
+                    owner_identity=Identity.vouched_by("host", host),
                     host_instance=host,
                     state=MeetingState.CREATED,
                     locked=False,
@@ -244,7 +235,7 @@ class MeetingService:
                         id=participant_id,
                         meeting_id=meeting_id,
                         identity=identity,
-                        identity_kind=identity_kind(identity),
+                        identity_kind=identity.kind,
                         display_name=name,
                         role=role,
                         via_instance=via_instance,

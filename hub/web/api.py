@@ -4,7 +4,6 @@ really exist."""
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import UTC, datetime
 from typing import Literal
@@ -20,9 +19,9 @@ from hub.ids import Identity
 from hub.meetings.invitations import INVITEE_PATTERN, InvitationView
 from hub.meetings.service import MAX_NAME, MAX_TITLE, MeetingService, MeetingView, clean_text
 from hub.web.keys import CONFIG, INVITATIONS, JOIN_TOKENS, LIMITS, MEETINGS, SESSION_CODEC
+from hub.web.meeting_socket import meeting_socket
 from hub.web.openapi import Endpoint, Refusal, openapi_document
 from hub.web.requests import may_create_meetings, read_json, require_session
-from hub.web.ws import meeting_socket
 
 API_PREFIX = "/api/v1"
 
@@ -203,7 +202,7 @@ async def create_join_token(request: web.Request) -> web.Response:
     issued_at = int(time.time())
     token = request.app[JOIN_TOKENS].issue(
         meeting_id=meeting.id,
-        identity=Identity(f"guest:{secrets.token_urlsafe(12)}"),
+        identity=Identity.new_guest(),
         display_name=clean_text(body.name, field="name", limit=MAX_NAME),
         role=Role(body.role),
         lifetime=body.lifetime,

@@ -18,9 +18,10 @@ from hub.db.migrate import prepare_schema
 from hub.federation import routes as federation_routes
 from hub.federation.cascade import cascade_context
 from hub.federation.server import add_federation_routes, federation_context, federation_middleware
+from hub.meetings.admission import Admissions
+from hub.meetings.conference import Conferences
 from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
-from hub.meetings.live import LiveMeetings
 from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
@@ -32,10 +33,13 @@ from hub.web.api import add_api_routes
 from hub.web.bridge import bridge_context
 from hub.web.bridge_api import add_bridge_api
 from hub.web.errors import error_middleware
+from hub.web.frames import Frames
 from hub.web.keys import (
+    ADMISSIONS,
     CONFIG,
     DATABASE,
     EVENTS,
+    FRAMES,
     INVITATIONS,
     JOIN_TOKENS,
     LIMITS,
@@ -53,6 +57,7 @@ from hub.web.keys import (
 )
 from hub.web.limits import RateLimits
 from hub.web.login import add_login
+from hub.web.meeting_socket import meeting_end_listener, say_farewell
 from hub.web.middleware import (
     metrics_middleware,
     name_the_server,
@@ -64,7 +69,6 @@ from hub.web.middleware import (
 from hub.web.proxies import TrustedProxies
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
-from hub.web.ws import meeting_end_listener, say_farewell
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +95,11 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[LOGIN_STORE] = LoginStore(database.sessions)
         app[ROOM_LINKS] = RoomLinks(database.sessions)
         app[ROOM_SETTINGS] = RoomSettings(database.sessions)
+        app[LIVE] = Conferences(app[MEETINGS], app[EVENTS])
+        app[ADMISSIONS] = Admissions(
+            app[LIVE], app[INVITATIONS], app[ROOM_LINKS], app[ROOM_ROSTERS],
+            max_participants=config.sfu.max_participants,
+        )  # fmt: skip
         log.info("database ready", extra={"database": database.display_url})
         yield
     finally:
@@ -159,7 +168,7 @@ def create_app(config: HubConfig) -> web.Application:
         lobby_per_minute=config.limits.lobby_per_minute,
         meetings_per_hour=config.limits.meetings_per_hour,
     )
-    app[LIVE] = LiveMeetings(app[EVENTS])
+    app[FRAMES] = Frames()
     app[SOCKETS] = OpenSockets()
     app.on_shutdown.append(say_farewell)
     app[ROOM_ROSTERS] = RoomRosters()

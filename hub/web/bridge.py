@@ -14,7 +14,7 @@ import contextlib
 import logging
 import unicodedata
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -38,23 +38,26 @@ from bridge.hub_port import (
 )
 from bridge.session import BotConfig, BotError
 from hub.config import HubConfig
-from hub.db.models import AccessLevel, IdentityKind, Role
+from hub.db.models import AccessLevel, Role
 from hub.errors import Conflict, NotFound
 from hub.federation.policy import Partner
+from hub.federation.service import Federation
 from hub.i18n import Text, say
-from hub.ids import Identity, MeetingId, ParticipantId
+from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId
+from hub.meetings.conference import Conference, Conferences
 from hub.meetings.events import (
     ChatPosted,
+    EventBus,
     LobbyChanged,
     MeetingEnded,
     MeetingEvent,
     ParticipantJoined,
     ParticipantLeft,
 )
-from hub.meetings.live import LiveMeeting, LobbyEntry, Presence
-from hub.meetings.rooms import RoomLinkView
-from hub.meetings.service import MAX_TITLE, MeetingView
-from hub.web import moderation
+from hub.meetings.invitations import Invitations
+from hub.meetings.presence import LobbyEntry, Presence
+from hub.meetings.rooms import RoomLinks, RoomLinkView, RoomRosters, RoomSettings
+from hub.meetings.service import MAX_TITLE, MeetingService, MeetingView
 from hub.web import signaling as sig
 from hub.web.keys import (
     CONFIG,
@@ -66,16 +69,11 @@ from hub.web.keys import (
     ROOM_LINKS,
     ROOM_ROSTERS,
     ROOM_SETTINGS,
-    SFU,
 )
 
 log = logging.getLogger(__name__)
 
 BRIDGE_ACTOR = ParticipantId("matrix-bridge")
-
-
-def matrix_identity(user_id: str) -> Identity:
-    return Identity(f"matrix:{user_id}")
 
 
 def _fold(name: str) -> str:
@@ -102,7 +100,7 @@ _WAITING_KINDS: dict[IdentityKind, WaitingKind] = {
 }
 
 
-def roster(live: LiveMeeting | None) -> tuple[tuple[str, ...], tuple[Waiting, ...]]:
+def roster(live: Conference | None) -> tuple[tuple[str, ...], tuple[Waiting, ...]]:
     """Who is in the call and who waits, as this process's connections say: each identity
     once (two tabs are one person), in order of arrival, and nobody waiting who is already in
     (a second tab knocking). Read from the live connections, not the stored attendance, whose
@@ -127,7 +125,7 @@ _REASON_REFUSALS: dict[sig.NoteFlaw, Text] = {
 }
 
 
-def _lobby_entries(live: LiveMeeting | None, numbers: tuple[int, ...] | None) -> list[LobbyEntry]:
+def _lobby_entries(live: Conference | None, numbers: tuple[int, ...] | None) -> list[LobbyEntry]:
     """The waiting people under these numbers (None: all), or a refusal naming the first
     number nobody waits under; nothing is decided before every number is known."""
     lobby = sorted(live.lobby.values(), key=lambda entry: entry.number) if live else []
@@ -142,17 +140,44 @@ def _lobby_entries(live: LiveMeeting | None, numbers: tuple[int, ...] | None) ->
     return [by_number[number] for number in dict.fromkeys(numbers)]
 
 
+@dataclass(frozen=True)
+class HubServices:
+    """What the bot's requests reach in this hub (made from the app by `local_hub`)."""
+
+    config: HubConfig
+    events: EventBus
+    meetings: MeetingService
+    conferences: Conferences
+    invitations: Invitations
+    room_links: RoomLinks
+    room_settings: RoomSettings
+    rosters: RoomRosters
+    federation: Federation | None  # None unless [federation] names this hub
+
+
+def local_hub(app: web.Application) -> LocalHub:
+    """The bot's way into this hub, once the app has started (its stores are open)."""
+    return LocalHub(
+        HubServices(
+            config=app[CONFIG], events=app[EVENTS], meetings=app[MEETINGS],
+            conferences=app[LIVE], invitations=app[INVITATIONS], room_links=app[ROOM_LINKS],
+            room_settings=app[ROOM_SETTINGS], rosters=app[ROOM_ROSTERS],
+            federation=app.get(FEDERATION),
+        )
+    )  # fmt: skip
+
+
 class LocalHub:
     """`HubPort` for a bot running inside the hub process."""
 
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
+    def __init__(self, services: HubServices) -> None:
+        self._hub = services
         self._listeners: list[Listener] = []
         # Meeting events wait here for the worker: the publisher (a join, a leave, a chat
         # line) never waits for the database reads that turn them into bridge events.
         self._pending: asyncio.Queue[MeetingEvent] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
-        self._unsubscribe = app[EVENTS].subscribe(self._on_event)
+        self._unsubscribe = services.events.subscribe(self._on_event)
 
     async def close(self) -> None:
         self._unsubscribe()
@@ -164,12 +189,12 @@ class LocalHub:
     # -- views -----------------------------------------------------------------------------
 
     def meeting_url(self, meeting_id: str) -> str:
-        return f"{self.app[CONFIG].public_url}/m/{meeting_id}"
+        return f"{self._hub.config.public_url}/m/{meeting_id}"
 
     async def _link(self, room_id: str) -> RoomLinkView:
-        link = await self.app[ROOM_LINKS].live_for(room_id)
+        link = await self._hub.room_links.live_for(room_id)
         if link is None:
-            raise no_meeting(self.app[CONFIG].matrix.command_prefix)
+            raise no_meeting(self._hub.config.matrix.command_prefix)
         return link
 
     async def _view(self, link: RoomLinkView, meeting: MeetingView | None = None) -> RoomMeeting:
@@ -181,10 +206,10 @@ class LocalHub:
         """How each room linked to one meeting sees it: what the meeting-wide reads give
         (the meeting, who is in, the partners) is read once for all the rooms."""
         meeting_id = links[0].meeting_id
-        meeting = meeting or await self.app[MEETINGS].get(meeting_id)
-        live = self.app[LIVE].get(meeting_id)
+        meeting = meeting or await self._hub.meetings.get(meeting_id)
+        live = self._hub.conferences.get(meeting_id)
         present, waiting = roster(live)
-        federation = self.app.get(FEDERATION)
+        federation = self._hub.federation
         partners = await federation.policy.all() if federation is not None else []
         url = self.meeting_url(meeting_id)
         return [
@@ -213,10 +238,10 @@ class LocalHub:
     ) -> tuple[PartnerLink, ...]:
         """For members whose homeserver a partner instance serves: that instance's link to
         this meeting (they join through their own ministry's hub, as themselves)."""
-        federation = self.app.get(FEDERATION)
+        federation = self._hub.federation
         if federation is None:
             return ()
-        homeservers = self.app[ROOM_ROSTERS].homeservers(link.room_id)
+        homeservers = self._hub.rosters.homeservers(link.room_id)
         return tuple(
             PartnerLink(partner.label, partner.meeting_url(federation.server_name, link.meeting_id))
             for partner in partners
@@ -224,21 +249,21 @@ class LocalHub:
         )
 
     async def room_meeting(self, room_id: str) -> RoomMeeting | None:
-        link = await self.app[ROOM_LINKS].live_for(room_id)
+        link = await self._hub.room_links.live_for(room_id)
         return await self._view(link) if link is not None else None
 
     # -- requests --------------------------------------------------------------------------
 
     async def start_meeting(self, room_id: str, *, by: str, title: str | None) -> RoomMeeting:
-        link = await self.app[ROOM_LINKS].live_for(room_id)
+        link = await self._hub.room_links.live_for(room_id)
         if link is not None:
             return await self._view(link)
-        meeting = await self.app[MEETINGS].create(
-            owner=matrix_identity(by),
+        meeting = await self._hub.meetings.create(
+            owner=Identity.matrix(by),
             title=(title or await self._default_title(room_id))[:MAX_TITLE],
             access_level=AccessLevel.RESTRICTED,  # the room's members pass the lobby
         )
-        link = await self.app[ROOM_LINKS].link(room_id, meeting.id, created_by=by)
+        link = await self._hub.room_links.link(room_id, meeting.id, created_by=by)
         log.info("meeting started from a Matrix room", extra={"meeting_id": meeting.id})
         return await self._view(link, meeting)
 
@@ -248,47 +273,43 @@ class LocalHub:
 
     async def end_meeting(self, room_id: str, *, by: str) -> None:
         link = await self._link(room_id)
-        await self.app[MEETINGS].end(link.meeting_id, by=matrix_identity(by), moderator=True)
+        await self._hub.meetings.end(link.meeting_id, by=Identity.matrix(by), moderator=True)
 
     def _actor(self, by: str) -> Presence:
         """The person who asked, as a moderator outside the call (the page's rules apply)."""
         return Presence(
             participant_id=BRIDGE_ACTOR,
-            identity=matrix_identity(by),
+            identity=Identity.matrix(by),
             name=by,
             audio=False,
             video=False,
             role=Role.MODERATOR,
         )
 
-    async def _act(self, live: LiveMeeting, by: str, message: sig.ClientMessage) -> None:
-        room = self.app[SFU].room(live.meeting_id)
-        await moderation.handle(self.app, live, room, self._actor(by), message)
-
     async def set_locked(self, room_id: str, locked: bool, *, by: str) -> RoomMeeting:
         link = await self._link(room_id)
-        live = self.app[LIVE].get(link.meeting_id)
+        live = self._hub.conferences.get(link.meeting_id)
         if live is None:
-            await self.app[MEETINGS].set_locked(link.meeting_id, locked)
+            await self._hub.meetings.set_locked(link.meeting_id, locked)
         else:
-            await self._act(live, by, sig.Lock(type="lock", locked=locked))
+            await live.lock(self._actor(by), locked)
         return await self._view(link)
 
     async def admit(self, room_id: str, numbers: tuple[int, ...] | None, *, by: str) -> list[str]:
         link = await self._link(room_id)
-        live = self.app[LIVE].get(link.meeting_id)
+        live = self._hub.conferences.get(link.meeting_id)
         entries = _lobby_entries(live, numbers)
         assert live is not None
         admitted = []
         for entry in entries:  # the page's own decision: the same checks, one log line each
             with contextlib.suppress(NotFound):  # gone meanwhile (they left, another admitted)
-                await self._act(live, by, sig.Admit(type="admit", entry_id=entry.entry_id))
+                await live.decide(self._actor(by), entry.entry_id, "admitted")
                 admitted.append(entry.name)
         return admitted
 
     async def refuse(self, room_id: str, number: int, *, by: str, reason: str | None = None) -> str:
         link = await self._link(room_id)
-        live = self.app[LIVE].get(link.meeting_id)
+        live = self._hub.conferences.get(link.meeting_id)
         (entry,) = _lobby_entries(live, (number,))
         assert live is not None
         try:
@@ -296,56 +317,52 @@ class LocalHub:
         except sig.NoteRefused as refused:
             raise HubRefusal(_REASON_REFUSALS[refused.flaw]) from None
         try:
-            await self._act(live, by, sig.Deny(type="deny", entry_id=entry.entry_id, message=why))
+            await live.decide(self._actor(by), entry.entry_id, "denied", why)
         except NotFound:
             raise HubRefusal(Text("bot.refusal.no_longer_waiting", {"name": entry.name})) from None
         return entry.name
 
     async def room_language(self, room_id: str) -> Language:
-        stored = await self.app[ROOM_SETTINGS].language(room_id)
+        stored = await self._hub.room_settings.language(room_id)
         return next((language for language in LANGUAGES if language == stored), DEFAULT_LANGUAGE)
 
     async def set_room_language(self, room_id: str, language: Language, *, by: str) -> None:
-        await self.app[ROOM_SETTINGS].set_language(room_id, language, by=by)
+        await self._hub.room_settings.set_language(room_id, language, by=by)
         log.info("Matrix room language set to %s", language)
 
     async def mute(self, room_id: str, name: str, *, by: str) -> str:
         link = await self._link(room_id)
-        live = self.app[LIVE].get(link.meeting_id)
+        live = self._hub.conferences.get(link.meeting_id)
         present = [(p.participant_id, p.name) for p in live.presences.values()] if live else []
         participant_id = _one_named(name, present)
         assert live is not None
         muted = live.presences[ParticipantId(participant_id)].name
-        await self._act(live, by, sig.Mute(type="mute", participant_id=participant_id))
+        await live.mute(self._actor(by), participant_id, "audio")
         return muted
 
     async def invite(self, room_id: str, user_id: str, *, by: str) -> RoomMeeting:
         link = await self._link(room_id)
         with contextlib.suppress(Conflict):  # already invited: the same outcome
-            await self.app[INVITATIONS].invite(
-                link.meeting_id, user_id, role=Role.PARTICIPANT, by=matrix_identity(by)
+            await self._hub.invitations.invite(
+                link.meeting_id, user_id, role=Role.PARTICIPANT, by=Identity.matrix(by)
             )
         return await self._view(link)
 
     async def post_chat(self, room_id: str, *, sender: str, name: str, text: str) -> bool:
-        link = await self.app[ROOM_LINKS].live_for(room_id)
-        live = self.app[LIVE].get(link.meeting_id) if link is not None else None
+        link = await self._hub.room_links.live_for(room_id)
+        live = self._hub.conferences.get(link.meeting_id) if link is not None else None
         if live is None or not live.presences:
             return False
-        message = sig.ChatMessage(
-            participant_id=str(matrix_identity(sender)),
-            name=f"{name} (Matrix)"[: sig.MAX_NAME],
-            text=text[: sig.MAX_CHAT],
-            at=datetime.now(UTC).isoformat(timespec="seconds"),
+        await live.chat_from_room(
+            Identity.matrix(sender), f"{name} (Matrix)"[: sig.MAX_NAME], text[: sig.MAX_CHAT]
         )
-        await live.broadcast(message)
         return True
 
     async def remember_status(self, room_id: str, meeting_id: str, event_id: str) -> None:
-        await self.app[ROOM_LINKS].set_status_event(room_id, MeetingId(meeting_id), event_id)
+        await self._hub.room_links.set_status_event(room_id, MeetingId(meeting_id), event_id)
 
     async def update_room(self, room_id: str, members: Mapping[str, int]) -> None:
-        self.app[ROOM_ROSTERS].update(room_id, members)
+        self._hub.rosters.update(room_id, members)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -377,15 +394,15 @@ class LocalHub:
                     log.error("bridge: a listener failed", exc_info=result)
 
     async def _bridge_events(self, event: MeetingEvent) -> list[BridgeEvent]:
-        links = await self.app[ROOM_LINKS].rooms_of(event.meeting_id)
+        links = await self._hub.room_links.rooms_of(event.meeting_id)
         if not links:
             return []
         match event:
             case ParticipantJoined() | ParticipantLeft() | LobbyChanged():
                 return [PresenceChanged(view) for view in await self._views(links)]
             case MeetingEnded():
-                meeting = await self.app[MEETINGS].get(event.meeting_id)
-                names = event.participant_names if self.app[CONFIG].matrix.summary_names else ()
+                meeting = await self._hub.meetings.get(event.meeting_id)
+                names = event.participant_names if self._hub.config.matrix.summary_names else ()
                 return [
                     MeetingClosed(
                         MeetingSummary(
@@ -431,7 +448,7 @@ async def bridge_context(app: web.Application) -> AsyncIterator[None]:
     if not config.matrix.bot_in_process:  # not with a bridge token: that bot runs alone
         yield
         return
-    hub = LocalHub(app)
+    hub = local_hub(app)
 
     async def run_bot() -> None:
         try:

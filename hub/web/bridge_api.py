@@ -24,7 +24,7 @@ from bridge import wire
 from bridge.hub_port import BridgeEvent, HubRefusal
 from hub.errors import BadRequest, Forbidden, Unauthorized
 from hub.i18n import Text, in_both
-from hub.web.bridge import LocalHub
+from hub.web.bridge import local_hub
 from hub.web.errors import PROBLEM_TYPE, problem_response
 from hub.web.keys import CONFIG
 from hub.web.requests import read_json
@@ -44,7 +44,7 @@ class BridgeApi:
     released on cleanup."""
 
     def __init__(self, app: web.Application) -> None:
-        self.hub = LocalHub(app)
+        self.hub = local_hub(app)
         self.sockets: set[web.WebSocketResponse] = set()
 
     async def close_sockets(self) -> None:

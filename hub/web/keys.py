@@ -11,13 +11,15 @@ from hub.auth.tokens import JoinTokens
 from hub.config import HubConfig
 from hub.db.database import Database
 from hub.federation.service import Federation
+from hub.meetings.admission import Admissions
+from hub.meetings.conference import Conferences
 from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
-from hub.meetings.live import LiveMeetings
 from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.sfu.service import Sfu
+from hub.web.frames import Frames
 from hub.web.limits import RateLimits
 from hub.web.proxies import Client
 from hub.web.sockets import OpenSockets
@@ -31,7 +33,9 @@ MEETINGS = web.AppKey("meetings", MeetingService)
 LOGIN_STORE = web.AppKey("login_store", LoginStore)
 INVITATIONS = web.AppKey("invitations", Invitations)
 SESSION_CODEC = web.AppKey("session_codec", SessionCodec)
-LIVE = web.AppKey("live", LiveMeetings)
+LIVE = web.AppKey("live", Conferences)
+ADMISSIONS = web.AppKey("admissions", Admissions)
+FRAMES = web.AppKey("frames", Frames)
 SOCKETS = web.AppKey("sockets", OpenSockets)
 SFU = web.AppKey("sfu", Sfu)
 LIMITS = web.AppKey("limits", RateLimits)

@@ -33,7 +33,7 @@ from hub.auth.oidc import (
 from hub.auth.provider import OidcProvider
 from hub.auth.session import Session
 from hub.config import HubConfig
-from hub.ids import Identity
+from hub.ids import Identity, IdentityKind
 from hub.web.keys import CONFIG, LIMITS, LOGIN_STORE, SESSION_CODEC
 from hub.web.render import render
 from hub.web.requests import current_session
@@ -189,7 +189,7 @@ async def callback(request: web.Request) -> web.StreamResponse:
         response = _failed(request, name, exc)
     else:
         session = Session(
-            identity=Identity(f"local:{name}:{user.sub}"),
+            identity=Identity.of(IdentityKind.LOCAL, f"{name}:{user.sub}"),
             display_name=user.display_name,
             session_id=secrets.token_urlsafe(32),
             expires_at=int(logins.clock()) + logins.session_lifetime,

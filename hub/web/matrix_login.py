@@ -94,7 +94,7 @@ async def _matrix_user(request: web.Request, body: MatrixLogin) -> tuple[Identit
         name = clean_text(body.display_name or localpart, field="display_name", limit=MAX_NAME)
     except BadRequest:
         name = localpart[:MAX_NAME]
-    return Identity(f"matrix:{user_id}"), name
+    return Identity.matrix(user_id), name
 
 
 def _refused(what: str, exc: HubError) -> None:

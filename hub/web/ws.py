@@ -11,55 +11,52 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import Callable
 from functools import partial
 
 from aiohttp import WSMsgType, web
 
-from hub.auth.tokens import MAX_LIFETIME
-from hub.db.models import IdentityKind, MeetingState, Role
+from hub.db.models import Role
 from hub.errors import (
     BadRequest,
-    Conflict,
     Forbidden,
     HubError,
-    ServiceUnavailable,
+    NotFound,
     TooManyRequests,
     Unauthorized,
 )
 from hub.federation.cascade import CASCADE
 from hub.federation.join import ask_admission, open_link
-from hub.federation.link import MeetingLink
-from hub.federation.messages import Withdraw
-from hub.ids import Identity, MeetingId, ParticipantId
-from hub.meetings.access import MODERATING, Visitor, decide, is_authenticated_identity
-from hub.meetings.events import ChatPosted, MeetingEnded, MeetingEvent
-from hub.meetings.live import CloseReason, LiveMeeting, LiveMeetings, LobbyEntry, Presence, Verdict
-from hub.meetings.service import MAX_NAME, MeetingView, clean_text, identity_kind
+from hub.federation.link import HostTicket
+from hub.ids import ParticipantId
+from hub.meetings.access import MODERATING, Visitor
+from hub.meetings.conference import Conference
+from hub.meetings.endpoint import CloseReason
+from hub.meetings.notices import Notice
+from hub.meetings.presence import LobbyEntry, MediaKind, Presence, Verdict
+from hub.meetings.service import MeetingView
 from hub.sfu.liveness import PeerState
 from hub.sfu.participant import Reception, StreamSource, Which
 from hub.sfu.room import SfuRoom
 from hub.sfu.sdp import SdpError
 from hub.tasks import Tasks
-from hub.web import moderation
 from hub.web import signaling as sig
+from hub.web.frames import lobby_message, participant_info
 from hub.web.keys import (
+    ADMISSIONS,
     CONFIG,
-    EVENTS,
     FEDERATION,
-    INVITATIONS,
+    FRAMES,
     JOIN_TOKENS,
     LIMITS,
     LIVE,
     MEETINGS,
-    ROOM_LINKS,
-    ROOM_ROSTERS,
     SESSION,
     SFU,
     SOCKETS,
 )
-from hub.web.sockets import FAREWELL_TIMEOUT
+from hub.web.view_throttle import ViewThrottle
+from hub.web.visitors import rejoin_ticket, visitor_of
 
 log = logging.getLogger(__name__)
 
@@ -72,45 +69,8 @@ CLOSE_MEDIA_LOST = 1001  # "going away": not a 4xxx code, so the page comes back
 # 4000-4999: application codes; the page does not try to come back on these.
 CLOSE_CODES: dict[CloseReason, int] = {"ended": 4001, "removed": 4003}
 LOGGED_REJECTIONS = 10  # per socket: a client sending garbage cannot flood the log
-# At most one `view` applied per this many seconds and socket: a page being resized sends a
-# burst; the latest one is applied when the interval is over (docs/signaling.md).
+# At most one `view` applied per this many seconds and socket (hub/web/view_throttle.py).
 VIEW_INTERVAL = 0.2
-HEARTBEAT = 10.0  # a ping every 10 s; no pong within 5 s closes the socket
-
-
-def speaker_announcer(
-    live: LiveMeetings, meeting_id: MeetingId
-) -> Callable[[ParticipantId | None], Awaitable[None]]:
-    """Tell everyone in the meeting who is speaking now (the SFU decides, from audio levels)."""
-
-    async def announce(participant_id: ParticipantId | None) -> None:
-        meeting = live.get(meeting_id)
-        if meeting is not None:
-            await meeting.broadcast(sig.ActiveSpeaker(participant_id=participant_id))
-
-    return announce
-
-
-def meeting_end_listener(app: web.Application) -> Callable[[MeetingEvent], Awaitable[None]]:
-    """When a meeting ends, everyone in it is told and disconnected, and its media stops."""
-
-    async def on_event(event: MeetingEvent) -> None:
-        if isinstance(event, MeetingEnded):
-            farewell = sig.MeetingEnded(reason="ended")
-            await app[LIVE].disconnect_all(event.meeting_id, farewell)
-            await app[SFU].close_room(event.meeting_id)
-
-    return on_event
-
-
-def check_origin(request: web.Request) -> None:
-    """Refuse cross-site WebSocket hijacking: the page must come from this very host."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return  # not a browser (browsers always send Origin on WebSocket requests)
-    allowed = {request.app[CONFIG].public_url, f"{request.scheme}://{request.host}"}
-    if origin.rstrip("/") not in allowed:
-        raise Forbidden("Origine refusée / Origin not allowed")
 
 
 REACTION_INTERVAL = 0.5  # seconds between two reactions of one person
@@ -118,7 +78,9 @@ REACTION_INTERVAL = 0.5  # seconds between two reactions of one person
 
 class Connection:
     """One person's socket: join (perhaps after waiting in the lobby), then their part in the
-    meeting until the socket closes."""
+    meeting until the socket closes. Once in, it is that person's endpoint in the conference
+    (hub/meetings/endpoint.py): it writes the conference's notices as page frames and carries
+    out moderators' orders on the person's media."""
 
     def __init__(self, request: web.Request, ws: web.WebSocketResponse, meeting: MeetingView):
         self.request = request
@@ -127,11 +89,11 @@ class Connection:
         self.meeting = meeting
         self.meeting_id = meeting.id
         self.participant_id: ParticipantId | None = None
-        self.live: LiveMeeting | None = None
+        self.live: Conference | None = None
         self.room: SfuRoom | None = None
         self.waiting: LobbyEntry | None = None
-        # Waiting in the lobby of a partner's meeting: the link and the host's ticket.
-        self.remote_ticket: tuple[MeetingLink, str] | None = None
+        # Waiting in the lobby of a partner's meeting: the host's ticket.
+        self.remote_ticket: HostTicket | None = None
         self._verdict_task: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
         self._peer_states: dict[Which, PeerState] = {}
@@ -139,10 +101,7 @@ class Connection:
         self._tasks = Tasks()
         self._rejected = 0  # malformed messages so far (only the first ones are logged)
         self._last_reaction = -REACTION_INTERVAL
-        self._view_at = float("-inf")  # when a `view` was last applied (loop time)
-        self._view_pending: sig.View | None = None
-        self._view_timer: asyncio.TimerHandle | None = None
-        self._view_throttle_logged = False
+        self._views: ViewThrottle | None = None  # from the first `view` message on
 
     @property
     def remote(self) -> str:
@@ -160,6 +119,28 @@ class Connection:
     async def close(self, reason: CloseReason = "ended") -> None:
         """Disconnect from the server side: the meeting ended, or a moderator removed them."""
         await self.ws.close(code=CLOSE_CODES[reason], message=reason.encode())
+
+    # -- the endpoint of this person in the conference --------------------------------------
+
+    async def deliver(self, notice: Notice) -> None:
+        await self.send_frame(self.app[FRAMES].frame(notice))
+
+    async def mute(self, target: Presence, kind: MediaKind, by: Presence) -> None:
+        """Their microphone or camera stops at our SFU at once; the page is told."""
+        audio = False if kind == "audio" else target.audio
+        video = False if kind == "video" else target.video
+        if self.room is not None:
+            self.room.set_forwarding(target.participant_id, audio=audio, video=video)
+        await self._send_quietly(sig.Muted(kind=kind, by=by.name))
+        if self.live is not None:
+            await self.live.update(target.participant_id, audio=audio, video=video)
+
+    async def remove(self, target: Presence, by: Presence) -> None:
+        """Nothing more reaches them, then their socket closes."""
+        if self.room is not None:
+            self.room.set_forwarding(target.participant_id, audio=False, video=False)
+        await self._send_quietly(sig.Denied(reason="removed"))
+        await self.close("removed")
 
     async def error(self, code: str, message: str, request: str | None = None) -> None:
         await self.send(sig.Error(code=code, message=message, request=request))
@@ -211,97 +192,27 @@ class Connection:
                 continue
             await self.error("not_joined", "send a join message first", message.type)
 
-    async def _visitor(self, message: sig.Join, live: LiveMeeting | None) -> tuple[Visitor, str]:
-        """Who is asking (a join token for this meeting, else the session) and their name.
-
-        A page in a Matrix client's iframe has no cookie (third-party context): its join
-        token, which may prove the identity only (no role), is all it has.
-        """
+    async def _visitor(self, message: sig.Join) -> tuple[Visitor, str]:
         session = self.request.get(SESSION)
-        token_role: Role | None = None
-        if message.token is not None:
-            grant = self.app[JOIN_TOKENS].verify(message.token, meeting_id=self.meeting_id)
-            if grant.rejoin:  # it proves only that its holder's session was inside
-                raise Unauthorized(
-                    "Jeton refusé : ticket de retour, pas jeton d'accès / "
-                    "Join token refused: a rejoin ticket, not a join token"
-                )
-            identity, email, token_role = grant.identity, None, grant.role
-            name = grant.display_name or message.name
-            authenticated = is_authenticated_identity(grant.identity)
-        elif session is not None:
-            identity, email, name = session.identity, session.email, message.name
-            authenticated = not session.is_guest
-        else:
-            raise Unauthorized("Session ou jeton requis / A session or a join token is required")
-        visitor = Visitor(
-            identity=identity,
-            authenticated=authenticated,
-            token_role=token_role,
-            invited_role=await self.app[INVITATIONS].role_for(self.meeting_id, identity, email),
-            room_power=await self._room_power(identity),
-            removed=live is not None and identity in live.removed,
-            rejoining=self._rejoining(message, identity),
+        return await visitor_of(
+            message, session, self.meeting, self.app[JOIN_TOKENS], self.app[ADMISSIONS]
         )
-        return visitor, clean_text(name, field="name", limit=MAX_NAME)
-
-    def _rejoining(self, message: sig.Join, identity: Identity) -> bool:
-        """Whether the join shows a valid rejoin ticket of this very identity. A stale or
-        foreign ticket is not an error: the person goes through the usual rules."""
-        if message.rejoin is None:
-            return False
-        where = {"meeting_id": self.meeting_id}
-        try:
-            grant = self.app[JOIN_TOKENS].verify(message.rejoin, meeting_id=self.meeting_id)
-        except Unauthorized as exc:
-            log.info("rejoin ticket not taken: %s", exc.detail, extra=where)
-            return False
-        if not grant.rejoin or grant.identity != identity:
-            log.info("rejoin ticket not taken: not this person's", extra=where)
-            return False
-        return True
-
-    def _rejoin_ticket(self, identity: Identity, name: str) -> str | None:
-        """For a meeting of ours: the ticket that lets this person back in for an hour."""
-        if self.meeting.host_instance is not None:
-            return None
-        return self.app[JOIN_TOKENS].issue(
-            meeting_id=self.meeting_id, identity=identity, display_name=name, role=None,
-            lifetime=MAX_LIFETIME, rejoin=True,
-        )  # fmt: skip
-
-    async def _room_power(self, identity: Identity) -> int | None:
-        """A verified Matrix user's power in a room linked to this meeting (None: no member)."""
-        if identity_kind(identity) is not IdentityKind.MATRIX:
-            return None
-        rooms = [link.room_id for link in await self.app[ROOM_LINKS].rooms_of(self.meeting_id)]
-        return self.app[ROOM_ROSTERS].power(rooms, identity.removeprefix("matrix:"))
 
     async def _join(self, message: sig.Join) -> None:
         if self.meeting.host_instance is not None:
             await self._join_hosted_elsewhere(message)
             return
-        live = self.app[LIVE].get(self.meeting_id)
-        visitor, name = await self._visitor(message, live)
-        locked = live.locked if live is not None else self.meeting.locked
-        admission = decide(self.meeting, visitor, locked=locked)
-        log.info(
-            "join %s: %s",
-            "accepted" if admission.enter else "sent to the lobby",
-            admission.reason,
-            extra={"meeting_id": self.meeting_id, "role": admission.role.value},
-        )
+        visitor, name = await self._visitor(message)
+        admission = self.app[ADMISSIONS].decide(self.meeting, visitor, "join")
         if admission.enter:
             await self._enter(visitor, name, admission.role, message.audio, message.video)
             return
         self.app[LIMITS].lobby.hit(self.remote)
-        live = self.app[LIVE].open(self.meeting_id, locked=self.meeting.locked)
-        entry = live.knock(
-            visitor.identity, name, identity_kind(visitor.identity), admission.role,
-            since=datetime.now(UTC), message=message.message,
-        )  # fmt: skip
+        live, entry = self.app[ADMISSIONS].knock(
+            self.meeting, visitor.identity, name, admission.role, message.message
+        )
         self.waiting, self.live = entry, live
-        await moderation.announce_lobby(live)
+        await live.announce_lobby()
         await self._wait_in_lobby(
             entry.decision, visitor, name, admission.role, message, refusal=lambda: entry.refusal
         )
@@ -318,28 +229,20 @@ class Connection:
                 "Cette réunion est accueillie par une instance qui n'est plus partenaire / "
                 "This meeting is hosted by an instance that is no longer a partner"
             )
-        visitor, name = await self._visitor(message, None)
+        visitor, name = await self._visitor(message)
         outbound = self.app[CASCADE].outbound_for(self.meeting, partner.label)
-        outbound.waiters += 1
-        try:
+        async with outbound.asking():
             link = await outbound.ready(partial(open_link, federation))
             answer = await ask_admission(federation, self.meeting, visitor, name)
             if answer.verdict == "enter":
                 await self._enter(visitor, name, Role(answer.role), message.audio, message.video)
                 return
             assert answer.ticket is not None
-            if link.detached.is_set():  # the host dropped its lobby entry with that link
-                raise ServiceUnavailable(
-                    "La liaison avec l'instance hôte a été interrompue ; réessayez / "
-                    "The link to the hosting instance was interrupted; try again"
-                )
-            decision: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
-            link.tickets[answer.ticket] = decision
-            self.remote_ticket = (link, answer.ticket)
             # A pending ticket keeps the link open until the verdict (OutboundLink.wanted).
-            await self._wait_in_lobby(decision, visitor, name, Role(answer.role), message)
-        finally:
-            outbound.waiters -= 1
+            self.remote_ticket = link.await_verdict(answer.ticket)
+            await self._wait_in_lobby(
+                self.remote_ticket.decision, visitor, name, Role(answer.role), message
+            )
 
     async def _wait_in_lobby(
         self,
@@ -384,13 +287,7 @@ class Connection:
     async def _enter(
         self, visitor: Visitor, name: str, role: Role, audio: bool, video: bool
     ) -> None:
-        limit = self.app[CONFIG].sfu.max_participants
-        live = self.app[LIVE].get(self.meeting_id)
-        if live is not None and len(live.presences) >= limit:
-            raise Conflict(
-                f"La réunion est complète ({limit} personnes) / "
-                f"The meeting is full ({limit} participants)"
-            )
+        self.app[ADMISSIONS].check_room(self.meeting_id)
         participant_id = await self.app[MEETINGS].record_join(
             self.meeting_id, identity=visitor.identity, display_name=name, role=role
         )
@@ -403,17 +300,13 @@ class Connection:
             video=video,
             role=role,
         )
-        self.live = self.app[LIVE].enter(
-            self.meeting_id, presence, self.send_frame, self.close, locked=self.meeting.locked
-        )
+        self.live = self.app[LIVE].open(self.meeting_id, locked=self.meeting.locked)
+        self.live.enter(presence, self)
         self.room = self.app[SFU].acquire(self.meeting_id)
         self.room.watch(participant_id, self._on_peer_state, self._on_reception, self._on_encodings)
         if self.room.on_speaker is None:
-            self.room.on_speaker = speaker_announcer(self.app[LIVE], self.meeting_id)
-        others = [
-            moderation.participant_info(p, self_id=participant_id)
-            for p in self.live.presences.values()
-        ]
+            self.room.on_speaker = self.app[LIVE].speaker_announcer(self.meeting_id)
+        others = [participant_info(p, self_id=participant_id) for p in self.live.presences.values()]
         await self.send(
             sig.Welcome(
                 participant_id=participant_id,
@@ -427,15 +320,12 @@ class Connection:
                 role=role.value,
                 locked=self.live.locked,
                 simulcast=self.app[CONFIG].sfu.simulcast,
-                rejoin=self._rejoin_ticket(visitor.identity, name),
+                rejoin=rejoin_ticket(self.meeting, visitor.identity, name, self.app[JOIN_TOKENS]),
             )
         )
         if role in MODERATING:
-            await self.send(moderation.lobby_message(self.live))
-        await self.live.broadcast(
-            sig.ParticipantJoined(participant=moderation.participant_info(presence)),
-            exclude=participant_id,
-        )
+            await self.send(lobby_message(self.live.waiting()))
+        await self.live.arrived(participant_id)
         self.room.set_forwarding(participant_id, audio=audio, video=video)
         await self.room.add_subscriber(participant_id, self._subscribe_offer)
         log.info(
@@ -554,8 +444,7 @@ class Connection:
         assert self.room is not None
         pid = self.participant_id
         if message.type in sig.MODERATION_TYPES:
-            actor = self.live.presences[pid]
-            await moderation.handle(self.app, self.live, self.room, actor, message)
+            await self._moderate(self.live.presences[pid], message)
             return
         match message:
             case sig.PublishOffer(sdp=sdp, tracks=tracks):
@@ -575,19 +464,7 @@ class Connection:
                 self.room.set_forwarding(pid, audio=audio, video=video)
                 await self._update(audio=audio, video=video)
             case sig.Chat(text=text):
-                presence = self.live.presences[pid]
-                now = datetime.now(UTC)
-                await self.live.broadcast(
-                    sig.ChatMessage(
-                        participant_id=pid,
-                        name=presence.name,
-                        text=text,
-                        at=now.isoformat(timespec="seconds"),
-                    )
-                )
-                await self.app[EVENTS].publish(
-                    ChatPosted(self.meeting_id, pid, presence.name, text, now)
-                )
+                await self.live.chat(pid, text)
             case sig.Hand(raised=raised):
                 await self._update(hand=raised)
             case sig.React(emoji=emoji):
@@ -598,7 +475,7 @@ class Connection:
                     )
                     return
                 self._last_reaction = clock
-                await self.live.broadcast(sig.Reaction(participant_id=pid, emoji=emoji))
+                await self.live.react(pid, emoji)
             case sig.Leave():
                 await self.ws.close()
             case sig.Ping():
@@ -610,9 +487,31 @@ class Connection:
             case sig.Join():
                 await self.error("already_joined", "this socket has already joined", "join")
 
+    async def _moderate(self, actor: Presence, message: sig.ClientMessage) -> None:
+        """A moderation message, as the conference's rules (which refuse what is not allowed)."""
+        assert self.live is not None
+        match message:
+            case sig.Admit(entry_id=entry_id):
+                await self.live.decide(actor, entry_id, "admitted")
+            case sig.Deny(entry_id=entry_id, message=refusal):
+                await self.live.decide(actor, entry_id, "denied", refusal)
+            case sig.Mute(participant_id=target, kind=kind):
+                await self.live.mute(actor, target, kind)
+            case sig.Remove(participant_id=target):
+                await self.live.remove(actor, target)
+            case sig.Lock(locked=locked):
+                await self.live.lock(actor, locked)
+            case sig.SetRole(participant_id=target, role=role):
+                await self.live.set_role(actor, target, Role(role))
+            case sig.LowerHands(participant_id=target):
+                await self.live.lower_hands(actor, target)
+            case sig.EndMeeting():
+                await self.live.end(actor)
+            case _:
+                raise NotFound(f"{message.type} is not a moderation message")
+
     async def _view(self, message: sig.View) -> None:
-        """What the page displays, checked against the meeting; applied at once, or (faster
-        than one per VIEW_INTERVAL) the latest one when the interval is over."""
+        """What the page displays, checked against the meeting, then applied (throttled)."""
         assert self.live is not None
         unknown = sorted({tile.participant for tile in message.tiles} - set(self.live.presences))
         if unknown:
@@ -623,27 +522,11 @@ class Connection:
                 "view",
             )
             return
-        loop = asyncio.get_running_loop()
-        if self._view_timer is None and loop.time() - self._view_at >= VIEW_INTERVAL:
-            self._apply_view(message)
-            return
-        self._view_pending = message
-        if not self._view_throttle_logged:
-            self._view_throttle_logged = True
-            log.info("view messages faster than one per %d ms: the latest is applied then "
-                     "(logged once per socket)", int(VIEW_INTERVAL * 1000),
-                     extra={"participant_id": self.participant_id})  # fmt: skip
-        if self._view_timer is None:
-            self._view_timer = loop.call_at(self._view_at + VIEW_INTERVAL, self._apply_pending)
-
-    def _apply_pending(self) -> None:
-        self._view_timer = None
-        message, self._view_pending = self._view_pending, None
-        if message is not None:
-            self._apply_view(message)
+        if self._views is None:
+            self._views = ViewThrottle(self._apply_view, VIEW_INTERVAL, self.participant_id or "-")
+        self._views.offer(message)
 
     def _apply_view(self, message: sig.View) -> None:
-        self._view_at = asyncio.get_running_loop().time()
         if self.room is None or self.participant_id is None:
             return  # left meanwhile
         tiles = {ParticipantId(tile.participant): (tile.width, tile.height)
@@ -653,13 +536,12 @@ class Connection:
 
     async def _update(self, **changes: bool) -> None:
         assert self.live is not None and self.participant_id is not None
-        await moderation.update_presence(self.live, self.participant_id, **changes)
+        await self.live.update(self.participant_id, **changes)
 
     async def _leave(self) -> None:
         self._tasks.cancel()
-        if self._view_timer is not None:
-            self._view_timer.cancel()
-            self._view_timer = None
+        if self._views is not None:
+            self._views.cancel()
         if self._grace is not None and self._grace is not asyncio.current_task():
             self._grace.cancel()
         if self._verdict_task is not None and not self._verdict_task.done():
@@ -668,23 +550,15 @@ class Connection:
                 await self._verdict_task
         if self.waiting is not None and self.live is not None:
             entry, self.waiting = self.waiting, None
-            if self.live.lobby.pop(entry.entry_id, None) is not None:
-                await moderation.announce_lobby(self.live)
-            self.app[LIVE].discard_if_empty(self.meeting_id)
+            await self.live.withdraw([entry.entry_id])
         if self.remote_ticket is not None:
-            link, ticket = self.remote_ticket
-            self.remote_ticket = None
-            pending = link.tickets.pop(ticket, None)
-            if pending is not None:
-                pending.cancel()  # frees the link, which stayed open for this verdict
-            await link.send(Withdraw(type="withdraw", ticket=ticket))
+            ticket, self.remote_ticket = self.remote_ticket, None
+            await ticket.withdraw()
         try:
             await self._leave_meeting()
         finally:
             if self.meeting.host_instance is not None:
-                outbound = self.app[CASCADE].outbound.get(self.meeting_id)
-                if outbound is not None:
-                    await outbound.release_if_unused()
+                await self.app[CASCADE].release(self.meeting_id)
 
     async def _leave_meeting(self) -> None:
         if self.participant_id is None:
@@ -697,58 +571,12 @@ class Connection:
             if room is not None:
                 await room.remove_participant(pid)
         finally:
-            left = self.app[LIVE].leave(self.meeting_id, pid)
             try:
-                if self.live is not None and left is not None:
-                    await self.live.broadcast(sig.ParticipantLeft(participant_id=pid))
+                if self.live is not None:
+                    await self.live.leave(pid)
             finally:
                 if room is not None:
                     await self.app[SFU].release(self.meeting_id)
                 with contextlib.suppress(Exception):
                     await self.app[MEETINGS].record_leave(self.meeting_id, pid)
         log.info("participant left", extra={"meeting_id": self.meeting_id, "participant_id": pid})
-
-
-async def meeting_socket(request: web.Request) -> web.StreamResponse:
-    """GET /api/v1/meetings/{meeting_id}/ws — upgrade, then run the participant's connection.
-
-    No session is required before the upgrade: the join message brings the session's or a
-    join token's identity (see `Connection._visitor`).
-    """
-    check_origin(request)
-    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
-    if meeting.state is MeetingState.ENDED:
-        raise Forbidden("La réunion est terminée / The meeting has ended")
-    # Someone who has knocked too often is refused before the upgrade, with Retry-After.
-    request.app[LIMITS].lobby.check(request.remote or "-")
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=sig.MAX_FRAME * 2)
-    try:
-        await ws.prepare(request)
-    except ConnectionError:  # the client went away during the upgrade: nothing to run
-        log.info("client went away during the WebSocket upgrade", extra={
-            "meeting_id": meeting.id})  # fmt: skip
-        return ws
-    connection = Connection(request, ws, meeting)
-    request.app[SOCKETS].add(ws)
-    try:
-        await connection.run()
-    except (TimeoutError, ConnectionResetError):
-        pass
-    except HubError as exc:
-        with contextlib.suppress(Exception):
-            await connection.error(exc.code, exc.detail)
-    finally:
-        request.app[SOCKETS].discard(ws)
-        await ws.close()
-    return ws
-
-
-async def say_farewell(app: web.Application) -> None:
-    """On shutdown (SIGTERM): every page is told the hub restarts and its socket is closed
-    with a code that makes it reconnect, and so is every partner hub with people in our
-    meetings; aiohttp then has no handler left to wait for."""
-    goodbyes = [app[SOCKETS].farewell(sig.to_json(sig.Restarting()), FAREWELL_TIMEOUT)]
-    cascade = app.get(CASCADE)
-    if cascade is not None:
-        goodbyes.append(cascade.farewell(FAREWELL_TIMEOUT))
-    await asyncio.gather(*goodbyes)

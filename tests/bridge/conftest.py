@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from hub.web.bridge import LocalHub
+from hub.web.bridge import local_hub as in_process_hub
 from tests.conftest import make_config
 from tests.support.hub_client import api_client
 
@@ -20,6 +21,6 @@ async def local_hub(aiohttp_client: Any, tmp_path: Path) -> AsyncIterator[LocalH
     test starts and stops itself."""
     (tmp_path / "hub").mkdir()
     client, _csrf = await api_client(aiohttp_client, make_config(tmp_path / "hub"))
-    hub = LocalHub(client.app)
+    hub = in_process_hub(client.app)
     yield hub
     await hub.close()

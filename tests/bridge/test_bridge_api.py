@@ -37,14 +37,15 @@ from bridge.hub_port import (
     Waiting,
 )
 from hub.config import HubConfig
-from hub.db.models import IdentityKind, MatrixRoomLink, Role
+from hub.db.models import MatrixRoomLink, Role
 from hub.i18n import Text
 from hub.ids import Identity, ParticipantId
-from hub.meetings.live import Presence
+from hub.meetings.presence import Presence
 from hub.web.app import create_app
 from hub.web.keys import CONFIG, DATABASE, INVITATIONS, LIVE, MEETINGS, ROOM_LINKS, ROOM_ROSTERS
 from tests.bridge.people import Person, moderated_room
 from tests.conftest import make_config, toml_value
+from tests.support.nowhere import Nowhere
 from tests.support.processes import free_port
 from tests.support.synapse import Synapse
 from tests.test_config import run_hub
@@ -117,10 +118,6 @@ async def test_start_creates_and_links_one_meeting_per_room(bridge: Bridge):
     assert meeting.owner_identity == f"matrix:{ALICE}"
 
 
-async def _nowhere(_: object) -> None:
-    """An outbox and a closer for a presence with no socket."""
-
-
 async def test_presence_and_summary_arrive_over_the_event_socket(bridge: Bridge):
     meeting = await bridge.hub.start_meeting(ROOM, by=ALICE, title=None)
     service = bridge.app[MEETINGS]
@@ -134,7 +131,7 @@ async def test_presence_and_summary_arrive_over_the_event_socket(bridge: Bridge)
     assert isinstance(joined, PresenceChanged)
     assert joined.meeting.participants == ()  # not connected: the roster is who is connected
     presence = Presence(participant, Identity("guest:b0b"), "Bob", audio=False, video=False)
-    bridge.app[LIVE].enter(meeting.meeting_id, presence, _nowhere, _nowhere, locked=False)
+    bridge.app[LIVE].open(meeting.meeting_id, locked=False).enter(presence, Nowhere())
     await service.record_join(  # the same row again (as a cascade link's return does)
         meeting.meeting_id,
         identity=Identity("guest:b0b"),
@@ -147,7 +144,9 @@ async def test_presence_and_summary_arrive_over_the_event_socket(bridge: Bridge)
     assert joined.meeting.participants == ("Bob",)
     assert isinstance(joined.meeting.started_at, datetime)
     assert joined.meeting.started_at.tzinfo is not None
-    bridge.app[LIVE].leave(meeting.meeting_id, participant)
+    live = bridge.app[LIVE].get(meeting.meeting_id)
+    assert live is not None
+    await live.leave(participant)
     await service.record_leave(meeting.meeting_id, participant)
     left = await bridge.next_event()
     assert isinstance(left, PresenceChanged)
@@ -190,9 +189,10 @@ async def test_a_knock_message_and_a_refusal_reason_cross_over_http(bridge: Brid
     meeting = await bridge.hub.start_meeting(ROOM, by=ALICE, title=None)
     live = bridge.app[LIVE].open(meeting.meeting_id, locked=False)
     entry = live.knock(
-        Identity("guest:z0e"), "Zoé", IdentityKind.GUEST, Role.PARTICIPANT,
-        since=datetime.now().astimezone(), message="Experte budget",
+        Identity("guest:z0e"), "Zoé", Role.PARTICIPANT, since=datetime.now().astimezone(),
+        message="Experte budget",
     )  # fmt: skip
+    await live.announce_lobby()
     now = await bridge.hub.room_meeting(ROOM)
     assert now is not None and now.waiting == (Waiting(1, "Zoé", "guest", "Experte budget"),)
 
@@ -380,7 +380,7 @@ async def test_the_event_socket_comes_back_after_the_hub_restarts(
         server = await started(config, port)  # same database, same port
         await asyncio.wait_for(hub.connected.wait(), 10)
         dan = Presence(ParticipantId("d4n"), Identity("guest:d4n"), "Dan", audio=False, video=False)
-        server.app[LIVE].enter(meeting.meeting_id, dan, _nowhere, _nowhere, locked=False)
+        server.app[LIVE].open(meeting.meeting_id, locked=False).enter(dan, Nowhere())
         await server.app[MEETINGS].record_join(
             meeting.meeting_id, identity=Identity("guest:d4n"), display_name="Dan",
             role=Role.PARTICIPANT,

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -27,16 +27,19 @@ from sqlalchemy import update
 
 from hub.config import HubConfig
 from hub.db.database import Database
-from hub.db.models import IdentityKind, Role
 from hub.db.models import Participant as ParticipantRow
+from hub.db.models import Role
 from hub.ids import Identity, MeetingId, ParticipantId
-from hub.meetings.live import LiveMeeting, Presence
+from hub.meetings.conference import Conference
+from hub.meetings.presence import Presence
+from hub.meetings.service import MeetingService
 from hub.web.app import create_app
 from hub.web.bridge import roster
 from hub.web.keys import ROOM_LINKS, ROOM_SETTINGS
 from tests.bridge.people import Person, moderated_room, quoted
 from tests.conftest import make_config
 from tests.support.hub_client import another_browser, api_client
+from tests.support.nowhere import Nowhere
 from tests.support.peer import Participant
 from tests.support.synapse import Synapse
 
@@ -180,7 +183,7 @@ async def test_the_room_shows_the_call_in_progress_while_the_meeting_runs(room: 
 async def test_the_lobby_is_shown_in_the_room_and_worked_by_number(
     room: Room, caplog: pytest.LogCaptureFixture
 ):
-    caplog.set_level(logging.INFO, logger="hub.web.moderation")
+    caplog.set_level(logging.INFO, logger="hub.meetings.conference")
     await room.ask(room.alice, "!visio start Point hebdo")
     jeanne, paul = await room.guest("Jeanne Invitée"), await room.guest("Paul")
     try:
@@ -349,16 +352,17 @@ async def test_the_roster_after_a_hub_restart_is_who_came_back(room: Room, aioht
 
 def test_the_roster_counts_each_person_once_and_nobody_both_in_and_waiting():
     async def check() -> None:
-        live = LiveMeeting(MeetingId("abc-defg-hij"))
+        records = cast(MeetingService, None)  # nothing here is stored
+        live = Conference(MeetingId("abc-defg-hij"), locked=False, records=records)
         jeanne, paul = Identity("guest:jeanne"), Identity("guest:paul")
         for pid, identity, name in (("p1", jeanne, "Jeanne"), ("p2", jeanne, "Jeanne"),
                                     ("p3", paul, "Paul")):  # fmt: skip
-            live.presences[ParticipantId(pid)] = Presence(
-                ParticipantId(pid), identity, name, audio=False, video=False
+            live.enter(
+                Presence(ParticipantId(pid), identity, name, audio=False, video=False), Nowhere()
             )
         now = datetime.now(UTC)
-        live.knock(jeanne, "Jeanne", IdentityKind.GUEST, Role.PARTICIPANT, since=now)
-        live.knock(Identity("local:oidc:42"), "Marc", IdentityKind.LOCAL, Role.PARTICIPANT, now)
+        live.knock(jeanne, "Jeanne", Role.PARTICIPANT, since=now)
+        live.knock(Identity("local:oidc:42"), "Marc", Role.PARTICIPANT, since=now)
         present, waiting = roster(live)
         assert present == ("Jeanne", "Paul")
         assert [(w.number, w.name, w.kind) for w in waiting] == [(2, "Marc", "agent")]

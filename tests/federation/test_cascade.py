@@ -23,11 +23,11 @@ from yarl import URL
 
 from hub.db.models import MeetingState
 from hub.federation.cascade import CASCADE
-from hub.federation.link import partner_identity
-from hub.ids import ServerName
+from hub.ids import Identity, ServerName
 from hub.meetings.invitations import parse_invitee
 from hub.web.keys import FEDERATION, LIVE, MEETINGS, SFU
-from hub.web.ws import CLOSE_CODES, say_farewell
+from hub.web.meeting_socket import say_farewell
+from hub.web.ws import CLOSE_CODES
 from tests.conftest import make_config
 from tests.federation.conftest import partner_entry, serving, signed
 from tests.support.hub_client import csrf_header
@@ -287,7 +287,7 @@ async def test_a_host_that_restarts_tells_its_partners_people_who_come_back(
     ],
 )
 def test_a_partner_identity_can_be_invited_as_the_host_will_see_it(typed: str, stored: str) -> None:
-    identity = partner_identity(typed.removeprefix("partner:").rsplit("@", 1)[0], ServerName(
+    identity = Identity.vouched_by(typed.removeprefix("partner:").rsplit("@", 1)[0], ServerName(
         typed.rsplit("@", 1)[1].lower()))  # fmt: skip
     assert parse_invitee(typed) == stored == identity
 

@@ -1,0 +1,91 @@
+"""The meeting's WebSocket route, and what the app does with the sockets at a meeting's end
+and at shutdown. Each socket is run by a `Connection` (hub/web/ws.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from hub.db.models import MeetingState
+from hub.errors import Forbidden, HubError
+from hub.federation.cascade import CASCADE
+from hub.meetings.events import MeetingEnded, MeetingEvent
+from hub.meetings.notices import Ended
+from hub.web import signaling as sig
+from hub.web.keys import CONFIG, LIMITS, LIVE, MEETINGS, SFU, SOCKETS
+from hub.web.sockets import FAREWELL_TIMEOUT
+from hub.web.ws import Connection
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = 10.0  # a ping every 10 s; no pong within 5 s closes the socket
+
+
+def meeting_end_listener(app: web.Application) -> Callable[[MeetingEvent], Awaitable[None]]:
+    """When a meeting ends, everyone in it is told and disconnected, and its media stops."""
+
+    async def on_event(event: MeetingEvent) -> None:
+        if isinstance(event, MeetingEnded):
+            await app[LIVE].end_all(event.meeting_id, Ended("ended"))
+            await app[SFU].close_room(event.meeting_id)
+
+    return on_event
+
+
+def check_origin(request: web.Request) -> None:
+    """Refuse cross-site WebSocket hijacking: the page must come from this very host."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return  # not a browser (browsers always send Origin on WebSocket requests)
+    allowed = {request.app[CONFIG].public_url, f"{request.scheme}://{request.host}"}
+    if origin.rstrip("/") not in allowed:
+        raise Forbidden("Origine refusée / Origin not allowed")
+
+
+async def meeting_socket(request: web.Request) -> web.StreamResponse:
+    """GET /api/v1/meetings/{meeting_id}/ws — upgrade, then run the participant's connection.
+
+    No session is required before the upgrade: the join message brings the session's or a
+    join token's identity (see hub/web/visitors.py).
+    """
+    check_origin(request)
+    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
+    if meeting.state is MeetingState.ENDED:
+        raise Forbidden("La réunion est terminée / The meeting has ended")
+    # Someone who has knocked too often is refused before the upgrade, with Retry-After.
+    request.app[LIMITS].lobby.check(request.remote or "-")
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=sig.MAX_FRAME * 2)
+    try:
+        await ws.prepare(request)
+    except ConnectionError:  # the client went away during the upgrade: nothing to run
+        log.info("client went away during the WebSocket upgrade", extra={
+            "meeting_id": meeting.id})  # fmt: skip
+        return ws
+    connection = Connection(request, ws, meeting)
+    request.app[SOCKETS].add(ws)
+    try:
+        await connection.run()
+    except (TimeoutError, ConnectionResetError):
+        pass
+    except HubError as exc:
+        with contextlib.suppress(Exception):
+            await connection.error(exc.code, exc.detail)
+    finally:
+        request.app[SOCKETS].discard(ws)
+        await ws.close()
+    return ws
+
+
+async def say_farewell(app: web.Application) -> None:
+    """On shutdown (SIGTERM): every page is told the hub restarts and its socket is closed
+    with a code that makes it reconnect, and so is every partner hub with people in our
+    meetings; aiohttp then has no handler left to wait for."""
+    goodbyes = [app[SOCKETS].farewell(sig.to_json(sig.Restarting()), FAREWELL_TIMEOUT)]
+    cascade = app.get(CASCADE)
+    if cascade is not None:
+        goodbyes.append(cascade.farewell(FAREWELL_TIMEOUT))
+    await asyncio.gather(*goodbyes)
