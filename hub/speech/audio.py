@@ -24,11 +24,12 @@ class Resampler:
             raise ValueError(f"sample rates must be positive, got {from_rate} and {to_rate}")
         self.from_rate = from_rate
         self.to_rate = to_rate
-        self._resampler = (
-            None
-            if from_rate == to_rate
-            else av.AudioResampler(format="flt", layout="mono", rate=to_rate)
-        )
+        self._resampler = self._new()
+
+    def _new(self) -> av.AudioResampler | None:
+        if self.from_rate == self.to_rate:
+            return None
+        return av.AudioResampler(format="flt", layout="mono", rate=self.to_rate)
 
     def convert(self, pcm: Pcm) -> Pcm:
         pcm = np.asarray(pcm, dtype=np.float32).reshape(-1)
@@ -39,10 +40,13 @@ class Resampler:
         return self._collect(self._resampler.resample(frame))
 
     def drain(self) -> Pcm:
-        """The samples still inside the filter (at the end of the stream)."""
+        """The samples still inside the filter (at the end of an utterance); the next chunk
+        starts a fresh filter, as a drained swresample takes no more input."""
         if self._resampler is None:
             return np.zeros(0, dtype=np.float32)
-        return self._collect(self._resampler.resample(None))
+        tail = self._collect(self._resampler.resample(None))
+        self._resampler = self._new()
+        return tail
 
     @staticmethod
     def _collect(frames: list[av.AudioFrame]) -> Pcm:
@@ -72,6 +76,15 @@ class Framer:
         frames = [data[i * self.size : (i + 1) * self.size] for i in range(count)]
         self._pending = data[count * self.size :]
         return frames
+
+    def pad(self) -> Pcm | None:
+        """The samples left over, completed with silence to one frame; None if there are none."""
+        if not len(self._pending):
+            return None
+        frame = np.zeros(self.size, dtype=np.float32)
+        frame[: len(self._pending)] = self._pending
+        self._pending = np.zeros(0, dtype=np.float32)
+        return frame
 
 
 def to_int16(pcm: Pcm) -> bytes:

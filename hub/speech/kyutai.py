@@ -107,8 +107,9 @@ class KyutaiStream:
         Marker comes back: the server answers it only after the model's delay (0.48 s)."""
         if not self.status.usable:
             return
-        rest = self._framer.push(np.concatenate([self._resampler.drain(), _SILENCE]))
-        for frame in rest[:1]:
+        rest = self._framer.push(self._resampler.drain())
+        last = self._framer.pad()
+        for frame in [*rest, *([] if last is None else [last])]:
             await self._send(bytes(wire.Audio(frame)))
         marker = next(self._markers)
         done = self._flushed[marker] = asyncio.Event()

@@ -55,25 +55,28 @@ async def test_kyutai_client_gets_timed_words_from_fake_moshi_server_driven_by_e
     moshi, http, speak
 ) -> None:
     fake, url = moshi
-    rate, pcm = speak(HEAR_ME)
+    rate, first = speak(HEAR_ME)
+    _, second = speak(GOOD_MORNING)
     stream = await backend(http, url).open_stream(rate)
     assert stream.status.health is Health.LIVE
 
-    await say(stream, rate, pcm)
+    await say(stream, rate, first)  # each utterance ended by a Marker
+    await say(stream, rate, second)
     segments = await collected(stream)
 
     assert stream.status.health is Health.CLOSED
     final = [s for s in segments if s.final]
-    assert len(final) == 1
-    assert words_of(final[0].text) == words_of(HEAR_ME)
-    # Words grow one at a time in partial segments before the final one.
-    assert [len(s.words) for s in segments if not s.final] == [1, 2, 3, 4]
-    times = [t for word in final[0].words for t in (word.start, word.end)]
+    assert [words_of(s.text) for s in final] == [words_of(HEAR_ME), words_of(GOOD_MORNING)]
+    # Words grow one at a time in partial segments before each final one.
+    assert [len(s.words) for s in segments] == [1, 2, 3, 4, 4, 1, 2, 3, 3]
+    times = [t for s in final for word in s.words for t in (word.start, word.end)]
     assert times == sorted(times)
-    assert times[0] >= 0 and times[-1] <= len(pcm) / rate + 0.1
-    assert fake.received_markers == [1]
-    # Audio went in 80 ms frames at 24 kHz: the whole clip, its tail padded, then silence.
-    assert fake.audio_frames >= len(pcm) / rate / 0.08
+    assert times[0] >= 0
+    # Times run on from the first utterance (its clip, padded and followed by silence).
+    assert final[1].start > len(first) / rate
+    assert fake.received_markers == [1, 2]
+    # Audio went in 80 ms frames at 24 kHz: both clips, then silence until each Marker.
+    assert fake.audio_frames >= (len(first) + len(second)) / rate / 0.08
 
 
 async def test_bad_api_key_is_a_clear_failure_from_fake_moshi_server(moshi, http, caplog) -> None:
