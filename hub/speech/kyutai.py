@@ -1,6 +1,11 @@
 """Client of Kyutai's streaming speech-to-text server (moshi-server, /api/asr-streaming):
 one WebSocket per speaker, 80 ms Audio frames at 24 kHz, Word/EndWord paired into timed
-words, a Marker (with silence behind it) to end an utterance."""
+words, a Marker (with silence behind it) to end an utterance.
+
+It speaks to the batched server (`type = "BatchedAsr"`, as in Kyutai's stt-1b-en_fr
+configuration), which says Ready first; the single-session server never does, and is seen as
+unavailable. That server closes a connection that sends nothing for 20 s: feed silence, or
+close the stream, while a speaker is quiet."""
 
 from __future__ import annotations
 
@@ -92,6 +97,9 @@ class KyutaiStream:
             await self._await_ready()
         except SpeechFailure as failure:
             self._outbox.fail(failure)
+        except Exception as exc:  # a bug must not reach the meeting: this stream fails
+            self._outbox.fail(failed(f"unexpected {type(exc).__name__}: {exc}"))
+        if not self.status.usable:
             await self._drop_socket()
             return
         self._outbox.live()

@@ -146,8 +146,9 @@ class SegmentOutbox:
         """Turn a failure into the final status, with one log line (the first one wins)."""
         if not self._status.usable:
             return
-        self._status = StreamStatus(failure.health, failure.reason)
-        logger.warning("speech %s %s: %s", self._backend, failure.health.value, failure.reason)
+        reason = " ".join(failure.reason.split())[:300]  # a server's text, kept to one line
+        self._status = StreamStatus(failure.health, reason)
+        logger.warning("speech %s %s: %s", self._backend, failure.health.value, reason)
         self._queue.put_nowait(None)
 
     def close(self) -> None:

@@ -49,6 +49,7 @@ class FakeMoshiServer:
         self.free_slots = slots
         self.received_markers: list[int] = []
         self.audio_frames = 0
+        self.audio_message_sizes: set[int] = set()
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -103,6 +104,7 @@ class FakeMoshiServer:
                 kind = message["type"]
                 if kind == "Audio":
                     pcm = [float(x) for x in message["pcm"]]  # bin fails, like Vec<f32>
+                    self.audio_message_sizes.add(len(pcm))
                 elif kind == "Marker":
                     markers.append(
                         (step + DELAY_STEPS + len(buffered) // FRAME, int(message["id"]))

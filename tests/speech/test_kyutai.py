@@ -75,6 +75,7 @@ async def test_kyutai_client_gets_timed_words_from_fake_moshi_server_driven_by_e
     # Times run on from the first utterance (its clip, padded and followed by silence).
     assert final[1].start > len(first) / rate
     assert fake.received_markers == [1, 2]
+    assert fake.audio_message_sizes == {1920}
     # Audio went in 80 ms frames at 24 kHz: both clips, then silence until each Marker.
     assert fake.audio_frames >= (len(first) + len(second)) / rate / 0.08
 
