@@ -10,8 +10,9 @@ checked by a second reading of the protocol. Behaviour kept from the real server
 - one `Step` per 1920 samples (prs packed as float32), `Word`/`EndWord` times as float64;
 - a `Marker` comes back after the model's delay (6 steps) plus the frames still buffered;
 - a frame that does not deserialize (pcm as bin, unknown type) drops the connection, no Error.
-Faults a test may ask for, per API key: "garbage", "close" (mid-stream), "mute" (never
-answers audio), "no-ready" (accepts the WebSocket, then says nothing).
+Faults a test may ask for, per API key: "garbage", "close" (mid-stream), "error" (an Error
+message mid-stream, then a close), "mute" (never answers audio), "no-ready" (accepts the
+WebSocket, then says nothing).
 """
 
 from __future__ import annotations
@@ -133,6 +134,10 @@ class FakeMoshiServer:
                 self.audio_frames += 1
                 if behaviour == "garbage" and step == 3:
                     await ws.send_bytes(b"\xc1\x00garbage")
+                if behaviour == "error" and step == 3:
+                    await ws.send_bytes(pack_out({"type": "Error", "message": "model crashed"}))
+                    await ws.close()
+                    return
                 if behaviour == "close" and step == 3:
                     await ws.close()
                     return

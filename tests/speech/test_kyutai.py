@@ -20,6 +20,7 @@ KEYS = {
     "public_token": "normal",
     "garbage_token": "garbage",
     "close_token": "close",
+    "error_token": "error",
     "mute_token": "mute",
     "no_ready_token": "no-ready",
 }
@@ -33,9 +34,9 @@ async def moshi(whisper_engine: WhisperEngine) -> AsyncIterator[tuple[FakeMoshiS
 
 
 def backend(
-    http: aiohttp.ClientSession, url: str, key: str = "public_token", answer_timeout: float = 5.0
+    http: aiohttp.ClientSession, url: str, key: str = "public_token", answer_timeout: float = 10.0
 ) -> KyutaiBackend:
-    # The fake decodes an utterance when its Marker arrives (~1 s on shared cores).
+    # The fake decodes an utterance when its Marker arrives (1-5 s on busy shared cores).
     return KyutaiBackend(http, url, key, connect_timeout=2.0, answer_timeout=answer_timeout)
 
 
@@ -115,6 +116,7 @@ async def test_no_free_channels_from_fake_moshi_server_means_unavailable(
             Health.FAILED,
             "unreadable message from the server: not msgpack (FormatError)",
         ),
+        ("error_token", Health.FAILED, "the server reported an error: model crashed"),
         ("mute_token", Health.UNAVAILABLE, "no answer to our audio in 1 s"),
     ],
 )

@@ -29,7 +29,7 @@ async def openai(whisper_engine: WhisperEngine) -> AsyncIterator[tuple[FakeOpenA
 
 
 def backend(
-    http: aiohttp.ClientSession, url: str, key: str = KEY, answer_timeout: float = 5.0
+    http: aiohttp.ClientSession, url: str, key: str = KEY, answer_timeout: float = 10.0
 ) -> OpenAiBackend:
     return OpenAiBackend(
         http, url, model="whisper-1", language="en", api_key=key, answer_timeout=answer_timeout
