@@ -5,11 +5,11 @@ waits for it. Installed with the `speech` extra; nothing is downloaded at run ti
 from __future__ import annotations
 
 import asyncio
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from hub.errors import first_line
 from hub.speech.audio import WHISPER_RATE
 from hub.speech.port import Pcm, Segment, SpeechStream, Word, failed
 from hub.speech.utterance_stream import UtteranceStream
@@ -26,9 +26,8 @@ class WhisperEngine:
 
     @classmethod
     def load(cls, model_dir: Path, *, language: str, workers: int = 1) -> WhisperEngine:
-        """Load the CTranslate2 model in `model_dir`; StartupError-worthy problems raise
-        RuntimeError with one line."""
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach a model hub from here
+        """Load the CTranslate2 model in `model_dir`; a missing or broken model raises
+        RuntimeError with one line naming the setting."""
         try:
             from faster_whisper import WhisperModel
         except ImportError:
@@ -37,14 +36,20 @@ class WhisperEngine:
             ) from None
         if not (model_dir / "model.bin").is_file():
             raise RuntimeError(f"speech.embedded_model_dir: {model_dir} holds no model.bin")
-        model = WhisperModel(
-            str(model_dir),
-            device="cpu",
-            compute_type="int8",
-            cpu_threads=1,
-            num_workers=workers,
-            local_files_only=True,
-        )
+        try:
+            # A folder is loaded as it is: faster-whisper downloads only for a model *name*.
+            model = WhisperModel(
+                str(model_dir),
+                device="cpu",
+                compute_type="int8",
+                cpu_threads=1,
+                num_workers=workers,
+                local_files_only=True,
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise RuntimeError(
+                f"speech.embedded_model_dir: cannot load {model_dir}: {first_line(exc)}"
+            ) from None
         executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whisper")
         return cls(model, executor, language)
 

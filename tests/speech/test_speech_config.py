@@ -110,3 +110,14 @@ async def test_an_embedded_model_folder_without_a_model_stops_the_start(tmp_path
         async with open_speech_backend(config.speech):
             pass
     assert str(error.value) == f"speech.embedded_model_dir: {tmp_path} holds no model.bin"
+
+
+async def test_a_broken_embedded_model_stops_the_start_with_one_line(tmp_path) -> None:
+    pytest.importorskip("faster_whisper")
+    (tmp_path / "model.bin").write_bytes(b"not a model")
+    config = load(tmp_path, f'[speech]\nbackend = "embedded"\nembedded_model_dir = "{tmp_path}"\n')
+    with pytest.raises(StartupError) as error:
+        async with open_speech_backend(config.speech):
+            pass
+    assert str(error.value).startswith(f"speech.embedded_model_dir: cannot load {tmp_path}: ")
+    assert "\n" not in str(error.value)
