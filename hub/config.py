@@ -29,6 +29,7 @@ from hub.config_sections import (
     SecurityConfig,
     ServerConfig,
     SfuConfig,
+    SpeechConfig,
     _Section,
 )
 from hub.errors import ConfigError, StartupError
@@ -55,6 +56,7 @@ class HubConfig(_Section):
     limits: LimitsConfig = LimitsConfig()
     matrix: MatrixConfig = MatrixConfig()
     federation: FederationConfig = FederationConfig()
+    speech: SpeechConfig = SpeechConfig()
 
     @property
     def guests_can_create(self) -> bool:
@@ -229,6 +231,10 @@ def _check_production(
         if not client_secret or is_example_secret(client_secret):
             raise fail(where, "is empty or an example value; use the secret the provider gave")
     _check_federation(config, fail, need_keys=need_keys)
+    for key in ("kyutai_api_key", "openai_api_key"):
+        value = getattr(config.speech, key).get_secret_value()
+        if value and is_example_secret(value):
+            raise fail(("speech", key), "is an example value; use the key the service gave")
 
 
 def _check_federation(

@@ -418,3 +418,77 @@ class FederationConfig(_Section):
                     )
                 owners[homeserver] = partner.server_name
         return self
+
+
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
+
+
+class SpeechConfig(_Section):
+    """Speech to text for subtitles and transcripts (hub/speech/): which backend, where it is,
+    and how long the hub waits for it. Not yet used by meetings."""
+
+    # "off", "kyutai" (moshi-server's streaming /api/asr-streaming), "openai" (an
+    # OpenAI-compatible /v1/audio/transcriptions) or "embedded" (faster-whisper in process).
+    backend: Literal["off", "kyutai", "openai", "embedded"] = "off"
+    # What people speak, as an ISO 639-1 code; sent to the OpenAI-compatible server and to
+    # the embedded engine (Kyutai's model finds English or French itself).
+    language: str = "fr"
+    connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    # Longest wait for an answer: Kyutai's Ready, its answer to audio and to an end of
+    # utterance (more than the model's 0.48 s delay); one transcription request.
+    answer_timeout: float = Field(default=10.0, gt=0, le=120)
+    kyutai_url: str = ""
+    kyutai_api_key: SecretStr = SecretStr("")
+    openai_url: str = ""
+    openai_model: str = Field(default="whisper-1", min_length=1, max_length=200)
+    openai_api_key: SecretStr = SecretStr("")
+    embedded_model_dir: Path | None = None
+    embedded_workers: int = Field(default=1, ge=1, le=16)
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if not _LANGUAGE.match(value):
+            raise ValueError('must be a two-letter ISO 639-1 code such as "fr" or "en"')
+        return value
+
+    @field_validator("kyutai_url")
+    @classmethod
+    def _kyutai_url(cls, value: str) -> str:
+        if value and (not value.startswith(("wss://", "ws://")) or "?" in value or "#" in value):
+            raise ValueError(
+                "must be a WebSocket URL without query, e.g. wss://stt.example.gouv.fr/api/asr-streaming"
+            )
+        return value
+
+    @field_validator("openai_url")
+    @classmethod
+    def _openai_url(cls, value: str) -> str:
+        if value and (
+            not value.startswith(("https://", "http://")) or "?" in value or "#" in value
+        ):
+            raise ValueError(
+                "must be an http(s) base URL ending before /audio, e.g. https://ai.example.gouv.fr/v1"
+            )
+        return value.rstrip("/")
+
+    @field_validator("embedded_model_dir", mode="before")
+    @classmethod
+    def _model_dir(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _backend_settings(self) -> SpeechConfig:
+        needed = {
+            "kyutai": {
+                "kyutai_url": bool(self.kyutai_url),
+                # moshi-server answers 401 to any connection without one of its keys.
+                "kyutai_api_key": bool(self.kyutai_api_key.get_secret_value()),
+            },
+            "openai": {"openai_url": bool(self.openai_url)},
+            "embedded": {"embedded_model_dir": self.embedded_model_dir is not None},
+        }.get(self.backend, {})
+        missing = [key for key, present in needed.items() if not present]
+        if missing:
+            raise ValueError(f'backend = "{self.backend}" needs {" and ".join(missing)}')
+        return self
