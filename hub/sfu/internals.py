@@ -350,11 +350,17 @@ class Egress:
     handled twice.
     """
 
-    __slots__ = ("_dtls", "packets")
+    __slots__ = ("_address", "_dtls", "_pair", "_sendto", "packets")
 
     def __init__(self, dtls_transport: Any) -> None:
         self._dtls = dtls_transport
         self.packets = 0
+        # The selected pair's socket and peer address, read again only when ICE selects
+        # another pair: aioice builds the address tuple anew on each read (8 % of a join
+        # storm's samples, py-spy).
+        self._pair: Any = None
+        self._sendto: Any = None
+        self._address: tuple[str, int] = ("", 0)
 
     @classmethod
     def of(cls, transport: object) -> Egress | None:
@@ -367,9 +373,11 @@ class Egress:
         if dtls._state is not _CONNECTED:
             return False
         pair = dtls.transport._connection._nominated.get(1)
-        if pair is None:
-            return False
-        protected = dtls._tx_srtp.protect(packet)
-        pair.protocol.transport.sendto(protected, pair.remote_addr)
+        if pair is not self._pair:
+            if pair is None:
+                return False
+            self._pair, self._address = pair, pair.remote_addr
+            self._sendto = pair.protocol.transport.sendto
+        self._sendto(dtls._tx_srtp.protect(packet), self._address)
         self.packets += 1
         return True
