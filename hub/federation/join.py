@@ -81,13 +81,21 @@ async def mirror_meeting(
 
 
 async def ask_admission(
-    federation: Federation, meeting: MeetingView, visitor: Visitor, name: str
+    federation: Federation,
+    meeting: MeetingView,
+    visitor: Visitor,
+    name: str,
+    message: str | None = None,
 ) -> m.AdmissionAnswer:
-    """Vouch for our person to the host; its answer is enter (with a role) or lobby."""
+    """Vouch for our person to the host (with what they wrote for its moderators, should
+    they wait); its answer is enter (with a role) or lobby."""
     host = meeting.host_instance
     assert host is not None
     request = m.AdmissionRequest(
-        identity=visitor.identity, name=name, authenticated=visitor.authenticated
+        identity=visitor.identity,
+        name=name,
+        authenticated=visitor.authenticated,
+        message=message or None,
     )
     try:
         status, body = await federation.client.request(

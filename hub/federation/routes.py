@@ -104,7 +104,7 @@ async def admission(request: web.Request) -> web.Response:
         body.identity,
         hosting=True,
     )
-    live, entry = admissions.knock(meeting, identity, name, result.role)
+    live, entry = admissions.knock(meeting, identity, name, result.role, body.message)
     link.hold_lobby_entry(entry.entry_id)
     await live.announce_lobby()
     links.spawn(_send_verdict(app, meeting.id, origin, entry))

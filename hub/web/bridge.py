@@ -55,6 +55,7 @@ from hub.meetings.events import (
     ParticipantLeft,
 )
 from hub.meetings.invitations import Invitations
+from hub.meetings.notes import MAX_NOTE, NoteFlaw, NoteRefused, clean_note
 from hub.meetings.presence import LobbyEntry, Presence
 from hub.meetings.rooms import RoomLinks, RoomLinkView, RoomRosters, RoomSettings
 from hub.meetings.service import MAX_TITLE, MeetingService, MeetingView
@@ -118,10 +119,10 @@ def roster(live: Conference | None) -> tuple[tuple[str, ...], tuple[Waiting, ...
     return tuple(present.values()), waiting
 
 
-_REASON_REFUSALS: dict[sig.NoteFlaw, Text] = {
-    sig.NoteFlaw.TOO_LONG: Text("bot.refusal.reason_too_long", {"limit": str(sig.MAX_NOTE)}),
-    sig.NoteFlaw.CONTROL: Text("bot.refusal.reason_control"),
-    sig.NoteFlaw.MARKUP: Text("bot.refusal.reason_markup"),
+_REASON_REFUSALS: dict[NoteFlaw, Text] = {
+    NoteFlaw.TOO_LONG: Text("bot.refusal.reason_too_long", {"limit": str(MAX_NOTE)}),
+    NoteFlaw.CONTROL: Text("bot.refusal.reason_control"),
+    NoteFlaw.MARKUP: Text("bot.refusal.reason_markup"),
 }
 
 
@@ -313,8 +314,8 @@ class LocalHub:
         (entry,) = _lobby_entries(live, (number,))
         assert live is not None
         try:
-            why = sig.clean_note(reason) if reason is not None else None
-        except sig.NoteRefused as refused:
+            why = clean_note(reason) if reason is not None else None
+        except NoteRefused as refused:
             raise HubRefusal(_REASON_REFUSALS[refused.flaw]) from None
         try:
             await live.decide(self._actor(by), entry.entry_id, "denied", why)

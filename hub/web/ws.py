@@ -233,7 +233,7 @@ class Connection:
         outbound = self.app[CASCADE].outbound_for(self.meeting, partner.label)
         async with outbound.asking():
             link = await outbound.ready(partial(open_link, federation))
-            answer = await ask_admission(federation, self.meeting, visitor, name)
+            answer = await ask_admission(federation, self.meeting, visitor, name, message.message)
             if answer.verdict == "enter":
                 await self._enter(visitor, name, Role(answer.role), message.audio, message.video)
                 return

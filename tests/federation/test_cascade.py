@@ -118,12 +118,13 @@ async def test_the_host_lobby_media_chat_and_moderation_cross_the_link(
     bruno = await ministries.person_on_b(meeting_id, "Bruno")
     try:
         # Restricted, not invited: Bruno waits in A's lobby, shown with his ministry.
-        assert (await bruno.knock())["type"] == "waiting"
+        assert (await bruno.knock(message="Je remplace  Claire"))["type"] == "waiting"
         lobby = await anne.wait_for_any(("lobby",), after=1)
         while not lobby["entries"]:
             lobby = await anne.wait_for("lobby", after=anne.messages.index(lobby) + 1)
         [entry] = lobby["entries"]
         assert entry["name"] == "Bruno (Finances)" and entry["kind"] == "partner"
+        assert entry["message"] == "Je remplace Claire"  # crossed with the admission request
         await anne.send({"type": "admit", "entry_id": entry["id"]})
         await bruno.admitted()
         joined = await anne.wait_for("participant_joined")

@@ -8,6 +8,7 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from hub.federation import messages as m
 
@@ -96,3 +97,14 @@ def test_any_frame_parses_or_raises_link_error(frame: str | bytes) -> None:
 def test_any_object_parses_or_raises_link_error(data: dict[str, object]) -> None:
     with contextlib.suppress(m.LinkError):
         m.parse_link_message(json.dumps(data))
+
+
+def test_a_partners_knock_message_is_cleaned_by_the_pages_rule_or_refused() -> None:
+    asked = {"identity": "guest:b0b", "name": "Bob", "authenticated": False}
+    assert m.AdmissionRequest.model_validate(asked).message is None  # older partners
+    folded = m.AdmissionRequest.model_validate({**asked, "message": " Je remplace\n Claire "})
+    assert folded.message == "Je remplace Claire"
+    for bad, why in (("<b>vite</b>", "HTML markup"), ("x" * 201, "longer than 200"),
+                     ("a\u202eb", "control characters")):  # fmt: skip
+        with pytest.raises(ValidationError, match=why):
+            m.AdmissionRequest.model_validate({**asked, "message": bad})
