@@ -77,3 +77,38 @@ async def test_twenty_joins_at_once_are_all_written_and_a_refused_one_spoils_non
     assert (stored, others) == (20, 0)
     assert sorted(e.participant_id for e in heard) == sorted(ids)
     assert (await service.get(open_one.id)).started_at is not None
+
+
+async def test_a_join_whose_caller_went_away_is_written_closed(database):
+    service = MeetingService(database.sessions, EventBus())
+    owner = Identity("guest:owner")
+    meeting = await service.create(owner=owner, title="Point", access_level=AccessLevel.PUBLIC)
+
+    def join(number: int):
+        return asyncio.get_running_loop().create_task(
+            service.record_join(
+                meeting.id,
+                identity=Identity(f"guest:p{number}"),
+                display_name=f"Personne {number}",
+                role=Role.PARTICIPANT,
+            )
+        )
+
+    staying, leaving = join(1), join(2)
+    await asyncio.sleep(0)  # both wait for their batch
+    leaving.cancel()  # the socket dropped during the join
+    stayed = await staying
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    rows: list[Participant] = []
+    for _ in range(100):
+        async with database.sessions() as session:
+            rows = list(await session.scalars(select(Participant)))
+        if len(rows) == 2 and all(r.left_at is not None for r in rows if r.id != stayed):
+            break
+        await asyncio.sleep(0.02)
+    assert len(rows) == 2
+    [kept] = [r for r in rows if r.id == stayed]
+    [gone] = [r for r in rows if r.id != stayed]
+    assert kept.left_at is None  # still in the meeting
+    assert gone.left_at is not None  # written by its batch, then closed: it never entered

@@ -7,6 +7,7 @@ or edit rows outside a transaction.
 from __future__ import annotations
 
 import asyncio
+import logging
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from hub.errors import BadRequest, Conflict, Forbidden, NotFound
 from hub.ids import Identity, MeetingId, ParticipantId, ServerName
 from hub.meetings.events import EventBus, MeetingEnded, ParticipantJoined, ParticipantLeft
 from hub.meetings.ids import new_meeting_id, parse_meeting_id
+
+log = logging.getLogger(__name__)
 
 MAX_TITLE = 200
 MAX_NAME = 120
@@ -139,6 +142,7 @@ class MeetingService:
         self._events = events
         self._joins: list[_Join] = []  # waiting to be written (`record_join`)
         self._join_writer: asyncio.Task[None] | None = None
+        self._closing: set[asyncio.Task[None]] = set()  # rows of joins whose caller went away
 
     async def create(
         self, *, owner: Identity, title: str, access_level: AccessLevel
@@ -292,7 +296,11 @@ class MeetingService:
         self._joins.append(join)
         if self._join_writer is None or self._join_writer.done():
             self._join_writer = asyncio.get_running_loop().create_task(self._write_joins())
-        await asyncio.shield(join.done)  # a cancelled caller leaves the batch intact
+        try:
+            await asyncio.shield(join.done)  # a cancelled caller leaves the batch intact
+        except asyncio.CancelledError:
+            self._close_when_written(join)
+            raise
         await self._events.publish(
             ParticipantJoined(
                 meeting_id=meeting_id,
@@ -303,6 +311,27 @@ class MeetingService:
             )
         )
         return join.participant_id
+
+    def _close_when_written(self, join: _Join) -> None:
+        """The person went away while their row waited for its batch: once it is written,
+        mark it left, so attendance never counts someone who never entered."""
+
+        async def close() -> None:
+            try:
+                await join.done
+            except Exception:
+                return  # refused, or the batch failed: no row to close
+            try:
+                async with self._sessions.begin() as session:
+                    row = await session.get(Participant, join.participant_id)
+                    if row is not None and row.left_at is None:
+                        row.left_at = utcnow()
+            except Exception as exc:
+                log.warning("could not close an unentered join's row: %s", type(exc).__name__)
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     async def _write_joins(self) -> None:
         """Write every waiting join, batch after batch, until none waits."""
