@@ -153,7 +153,7 @@ class Meter:
         return on_rtp
 
 
-def percentile(sorted_values: list[int], fraction: float) -> float:
+def percentile(sorted_values: list[int] | list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
     position = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))

@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.sfu import profiling
 from bench.sfu.crowd import Worker, WorkerError
+from bench.sfu.media import percentile
 from bench.sfu.meeting import (
     HubMeeting,
     JanusMeeting,
@@ -96,11 +97,11 @@ def _summary(values: list[float]) -> dict[str, float | None]:
     ordered = sorted(values)
     if not ordered:
         return {"p50": None, "p95": None, "max": None}
-
-    def at(fraction: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))], 1)
-
-    return {"p50": at(0.5), "p95": at(0.95), "max": round(ordered[-1], 1)}
+    return {
+        "p50": round(percentile(ordered, 0.5), 1),
+        "p95": round(percentile(ordered, 0.95), 1),
+        "max": round(ordered[-1], 1),
+    }
 
 
 async def storm(

@@ -25,7 +25,7 @@ from hub.db.models import (
     Role,
     utcnow,
 )
-from hub.errors import BadRequest, Conflict, Forbidden, NotFound
+from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound
 from hub.ids import Identity, MeetingId, ParticipantId, ServerName
 from hub.meetings.events import EventBus, MeetingEnded, ParticipantJoined, ParticipantLeft
 from hub.meetings.ids import new_meeting_id, parse_meeting_id
@@ -94,17 +94,10 @@ class _Join:
     done: asyncio.Future[None]
 
 
-async def _stage_join(session: AsyncSession, join: _Join) -> bool:
-    """Add `join`'s row to the batch's transaction, or refuse that join alone (its future
-    gets the error) without touching the others; True when staged."""
-    meeting = await session.get(Meeting, join.meeting_id)
-    if meeting is None or meeting.state is MeetingState.ENDED:
-        join.done.set_exception(
-            NotFound("Réunion introuvable / No such meeting")
-            if meeting is None
-            else Conflict("La réunion est terminée / The meeting has ended")
-        )
-        return False
+async def _stage_join(session: AsyncSession, join: _Join) -> None:
+    """Add `join`'s row to the batch's transaction; raises that join's refusal (HubError),
+    having changed nothing for the others."""
+    meeting = await MeetingService._open_row(session, join.meeting_id)
     if meeting.state is MeetingState.CREATED:
         meeting.state = MeetingState.ACTIVE
         meeting.started_at = join.at
@@ -113,12 +106,9 @@ async def _stage_join(session: AsyncSession, join: _Join) -> bool:
         if (again.meeting_id, again.identity, again.via_instance) != (
             join.meeting_id, join.identity, join.via_instance,
         ):  # fmt: skip
-            join.done.set_exception(
-                Conflict("participant id already used / identifiant déjà utilisé")
-            )
-            return False
+            raise Conflict("participant id already used / identifiant déjà utilisé")
         again.left_at = None  # back after a cascade link outage: the same presence
-        return True
+        return
     session.add(
         Participant(
             id=join.participant_id,
@@ -131,7 +121,6 @@ async def _stage_join(session: AsyncSession, join: _Join) -> bool:
             joined_at=join.at,
         )
     )
-    return True
 
 
 class MeetingService:
@@ -338,8 +327,15 @@ class MeetingService:
         while self._joins:
             batch, self._joins = self._joins, []
             try:
+                accepted: list[_Join] = []
                 async with self._sessions.begin() as session:
-                    accepted = [join for join in batch if await _stage_join(session, join)]
+                    for join in batch:
+                        try:
+                            await _stage_join(session, join)
+                        except HubError as refusal:  # this join alone
+                            join.done.set_exception(refusal)
+                        else:
+                            accepted.append(join)
             except Exception as exc:  # the database failed: every join of the batch is told
                 for join in batch:
                     if not join.done.done():
