@@ -193,7 +193,7 @@ class Crowd:
         time, as the ladder grows)."""
         if not self.http.cookie_jar:  # one guest session per worker, like one browser
             await hubapi.guest_session(self.http, base_url)
-        gate = asyncio.Semaphore(len(people)) if at_once else self.gate
+        gate = contextlib.nullcontext() if at_once else self.gate
 
         async def one(person: Person) -> None:
             async with gate:

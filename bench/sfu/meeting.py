@@ -181,6 +181,16 @@ class JanusMeeting(MeetingTarget):
 # -- measuring -------------------------------------------------------------------------------
 
 
+def spread(people: list[int], workers: list[Worker]) -> dict[Worker, list[int]]:
+    """Deal `people` out to `workers` (person n to worker n mod count), noting who is where."""
+    assignment: dict[Worker, list[int]] = {w: [] for w in workers}
+    for person in people:
+        worker = workers[person % len(workers)]
+        assignment[worker].append(person)
+        worker.people.append(person)
+    return assignment
+
+
 async def wait_connected(workers: list[Worker], everyone: list[int]) -> None:
     """Until every viewer got packets of both kinds from every other person (the caller
     bounds the wait)."""
@@ -374,11 +384,7 @@ async def ladder(
     present = 0
     for size in plan.people:
         newcomers = list(range(present, size))
-        assignment: dict[Worker, list[int]] = {w: [] for w in workers}
-        for person in newcomers:
-            worker = workers[person % len(workers)]
-            assignment[worker].append(person)
-            worker.people.append(person)
+        assignment = spread(newcomers, workers)
         everyone = list(range(size))
         _say(target.name, f"adding {len(newcomers)} people (meeting of {size})")
         started = time.monotonic()

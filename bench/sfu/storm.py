@@ -24,6 +24,7 @@ from bench.sfu.meeting import (
     MeetingTarget,
     measure,
     missing_pairs,
+    spread,
     wait_connected,
 )
 from bench.sfu.system import BenchError
@@ -46,15 +47,6 @@ class StormPlan:
 
 def _say(name: str, text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {name}: {text}", flush=True)
-
-
-def _spread(people: list[int], workers: list[Worker]) -> dict[Worker, list[int]]:
-    assignment: dict[Worker, list[int]] = {w: [] for w in workers}
-    for person in people:
-        worker = workers[person % len(workers)]
-        assignment[worker].append(person)
-        worker.people.append(person)
-    return assignment
 
 
 async def enter_all(target: MeetingTarget, assignment: dict[Worker, list[int]]) -> None:
@@ -84,15 +76,6 @@ async def enter_all(target: MeetingTarget, assignment: dict[Worker, list[int]]) 
     await asyncio.gather(*calls)
 
 
-async def listening(workers: list[Worker], newcomers: list[int], speakers: list[int]) -> None:
-    """Until every newcomer got packets of both kinds from every speaker."""
-    while True:
-        found = await asyncio.gather(*(w.call("missing", everyone=speakers) for w in workers))
-        if not any(pair[0] in newcomers for part in found for pair in part):
-            return
-        await asyncio.sleep(0.1)
-
-
 def _summary(values: list[float]) -> dict[str, float | None]:
     ordered = sorted(values)
     if not ordered:
@@ -102,6 +85,34 @@ def _summary(values: list[float]) -> dict[str, float | None]:
         "p95": round(percentile(ordered, 0.95), 1),
         "max": round(ordered[-1], 1),
     }
+
+
+async def _storm(
+    target: MeetingTarget,
+    arriving: list[Worker],
+    newcomers: list[int],
+    speakers: list[int],
+    plan: StormPlan,
+    started: float,
+    result: dict[str, Any],
+) -> None:
+    """The newcomers enter; how long it took, or why they did not all get in, into `result`."""
+    try:
+        async with asyncio.timeout(plan.connect_timeout):
+            await enter_all(target, spread(newcomers, arriving))
+            result["signalled_s"] = round(time.monotonic() - started, 2)
+            await wait_connected(arriving, speakers)  # the arriving workers hold newcomers only
+            result["all_in_s"] = round(time.monotonic() - started, 2)
+    except (TimeoutError, WorkerError) as exc:
+        missing = await missing_pairs(arriving, speakers)
+        result["error"] = (
+            f"the newcomers were not all in within {plan.connect_timeout:.0f} s: "
+            f"{len(missing)} (newcomer, speaker, kind) pairs "
+            f"without packets"
+            if isinstance(exc, TimeoutError)
+            else f"joins failed: {str(exc)[:500]}"
+        )
+        _say(target.name, f"  {result['error']}")
 
 
 async def storm(
@@ -114,13 +125,15 @@ async def storm(
 ) -> None:
     """The meeting of `plan.present`, a quiet window, then the storm inside the second one;
     into `result` as it goes. `team`: the speakers' workers, then the newcomers'."""
+    if not isinstance(target, HubMeeting | JanusMeeting):
+        raise BenchError(f"no join storm for {target.name}")
     workers, arriving = team[: plan.workers], team[plan.workers :]
     speakers = list(range(plan.present))
     newcomers = list(range(plan.present, plan.present + plan.newcomers))
     await target.setup(plan.present + plan.newcomers)
     _say(target.name, f"{plan.present} people with camera and microphone")
     async with asyncio.timeout(plan.connect_timeout):
-        await target.add(_spread(speakers, workers))
+        await target.add(spread(speakers, workers))
         await wait_connected(workers, speakers)
     if isinstance(target, JanusMeeting):  # every worker needs its Janus session
         for worker in arriving:
@@ -142,21 +155,12 @@ async def storm(
             profiling.record(target.pid, plan.profile_seconds, path, nonblocking=True)
         )
     try:
-        async with asyncio.timeout(plan.connect_timeout):
-            await enter_all(target, _spread(newcomers, arriving))
-            result["signalled_s"] = round(time.monotonic() - started, 2)
-            await listening(arriving, newcomers, speakers)
-            result["all_in_s"] = round(time.monotonic() - started, 2)
-    except (TimeoutError, WorkerError) as exc:
-        missing = await missing_pairs(workers, speakers)
-        result["error"] = (
-            f"the newcomers were not all in within {plan.connect_timeout:.0f} s: "
-            f"{len([m for m in missing if m[0] in newcomers])} (newcomer, speaker, kind) pairs "
-            f"without packets"
-            if isinstance(exc, TimeoutError)
-            else f"joins failed: {str(exc)[:500]}"
-        )
-        _say(target.name, f"  {result['error']}")
+        await _storm(target, arriving, newcomers, speakers, plan, started, result)
+    except BaseException:  # an unexpected failure leaves no measuring task behind
+        for task in (window, profiler):
+            if task is not None:
+                task.cancel()
+        raise
     result["storm"] = await window
     if profiler is not None:
         await profiler

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from aiohttp import WSMsgType
 
 from hub.db.models import Role
-from hub.errors import HubError, ServiceUnavailable
+from hub.errors import Conflict, HubError, ServiceUnavailable
 from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId, ServerName
 from hub.meetings.access import MODERATING
 from hub.meetings.admission import Admissions
@@ -375,7 +375,7 @@ class MeetingLink:
                 if not self.hosting:
                     await self.services.meetings.end(
                         self.meeting_id,
-                        by=Identity.of(IdentityKind.PARTNER, "host"),
+                        by=Identity.vouched_by("host", self.partner),
                         moderator=True,
                     )
 
@@ -438,6 +438,11 @@ class MeetingLink:
                 participant_id=pid,
                 via_instance=self.partner,
             )
+            try:  # again: joins written in one batch all passed the first check together
+                self.services.admissions.check_room(self.meeting_id)
+            except Conflict:
+                await self.services.meetings.record_leave(self.meeting_id, pid)
+                raise
         self.remote_ids.add(pid)
         await live.enter_carried(presence, self)
         await self._open()

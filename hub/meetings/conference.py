@@ -143,9 +143,6 @@ class Conference:
         entries = sorted(self._lobby.values(), key=lambda entry: entry.since)
         return tuple(entry.shown() for entry in entries)
 
-    def waiting_by_number(self, number: int) -> LobbyEntry | None:
-        return next((e for e in self._lobby.values() if e.number == number), None)
-
     def _target(self, participant_id: str) -> Presence:
         presence = self._presences.get(ParticipantId(participant_id))
         if presence is None:
@@ -157,13 +154,11 @@ class Conference:
     async def _tell(self, notice: Notice, *, exclude: ParticipantId | None = None) -> None:
         """Every state change of the meeting ends here: each endpoint hears the notice once
         (a dead one never blocks the others). The one place a multi-node hub would publish."""
-        targets: dict[int, Endpoint] = {}
-        for pid, endpoint in self._own.items():
-            if pid != exclude:
-                targets.setdefault(id(endpoint), endpoint)
-        for endpoint in self._listeners.values():
-            targets.setdefault(id(endpoint), endpoint)
-        await asyncio.gather(*(_deliver(endpoint, notice) for endpoint in targets.values()))
+        # A page's socket carries one person (in `_own`); a cascade link listens for all the
+        # people it carries (in `_listeners`, never in `_own`): each hears it once.
+        targets = [endpoint for pid, endpoint in self._own.items() if pid != exclude]
+        targets += self._listeners.values()
+        await asyncio.gather(*(_deliver(endpoint, notice) for endpoint in targets))
 
     async def _tell_one(self, participant_id: ParticipantId, notice: Notice) -> None:
         endpoint = self._own.get(participant_id)

@@ -98,15 +98,15 @@ async def _stage_join(session: AsyncSession, join: _Join) -> None:
     """Add `join`'s row to the batch's transaction; raises that join's refusal (HubError),
     having changed nothing for the others."""
     meeting = await MeetingService._open_row(session, join.meeting_id)
+    again = await session.get(Participant, join.participant_id) if join.given else None
+    if again is not None and (again.meeting_id, again.identity, again.via_instance) != (
+        join.meeting_id, join.identity, join.via_instance,
+    ):  # fmt: skip
+        raise Conflict("participant id already used / identifiant déjà utilisé")
     if meeting.state is MeetingState.CREATED:
         meeting.state = MeetingState.ACTIVE
         meeting.started_at = join.at
-    again = await session.get(Participant, join.participant_id) if join.given else None
     if again is not None:
-        if (again.meeting_id, again.identity, again.via_instance) != (
-            join.meeting_id, join.identity, join.via_instance,
-        ):  # fmt: skip
-            raise Conflict("participant id already used / identifiant déjà utilisé")
         again.left_at = None  # back after a cascade link outage: the same presence
         return
     session.add(

@@ -11,7 +11,6 @@ import numpy as np
 
 from hub.speech.port import Pcm
 
-KYUTAI_RATE = 24_000
 WHISPER_RATE = 16_000
 
 

@@ -56,13 +56,11 @@ class WhisperEngine:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def transcribe(self, pcm: Pcm, language: str | None = None) -> Segment:
+    async def transcribe(self, pcm: Pcm) -> Segment:
         """A final segment for a 16 kHz clip, timed from its start."""
         loop = asyncio.get_running_loop()
         try:
-            words = await loop.run_in_executor(
-                self._executor, self._decode, pcm, language or self.language
-            )
+            words = await loop.run_in_executor(self._executor, self._decode, pcm, self.language)
         except RuntimeError as exc:  # executor shut down, or CTranslate2 refused the input
             raise failed(f"embedded engine: {exc}") from None
         return Segment.of_words(words, final=True)

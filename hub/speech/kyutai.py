@@ -140,12 +140,14 @@ class KyutaiStream:
 
     async def close(self) -> None:
         self._closing = True
+        # First: a flush running meanwhile stops sending, instead of reporting the closed
+        # socket as a broken connection.
+        self._outbox.close()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         await self._drop_socket()
-        self._outbox.close()
 
     async def _connect(
         self, session: aiohttp.ClientSession, url: str, api_key: str, connect_timeout: float

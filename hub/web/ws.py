@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 from hub.db.models import Role
 from hub.errors import (
     BadRequest,
+    Conflict,
     Forbidden,
     HubError,
     NotFound,
@@ -291,6 +292,11 @@ class Connection:
         participant_id = await self.app[MEETINGS].record_join(
             self.meeting_id, identity=visitor.identity, display_name=name, role=role
         )
+        try:  # again: joins written in one batch all passed the first check together
+            self.app[ADMISSIONS].check_room(self.meeting_id)
+        except Conflict:
+            await self.app[MEETINGS].record_leave(self.meeting_id, participant_id)
+            raise
         self.participant_id = participant_id
         presence = Presence(
             participant_id=participant_id,
