@@ -32,9 +32,10 @@ async def meeting(aiohttp_client, tmp_path):
     meeting_id = (await created.json())["id"]
     participants: list[Participant] = []
 
-    async def join(name: str, *, publish: bool = True) -> Participant:
+    async def join(name: str, *, publish: bool = True, unanswered_offers: int = 0) -> Participant:
         ws = await client.ws_connect(f"/api/v1/meetings/{meeting_id}/ws")
         participant = Participant(ws, name)
+        participant.unanswered_offers = unanswered_offers
         await participant.join()
         if publish:
             await participant.publish()
@@ -216,6 +217,26 @@ async def test_subscriber_reconnect_gets_a_fresh_connection(meeting):
     assert offer["restart"] is True
     await more_frames(
         bruno, anne, "video", 15, 15, "video did not resume on the fresh subscribe connection"
+    )
+
+
+async def test_an_unanswered_subscribe_offer_is_replaced_by_a_fresh_connection(
+    meeting, monkeypatch
+):
+    """A page that never answers an offer (lost, or stuck on it) would otherwise hold the
+    connection's negotiation for good: no later change would ever reach it."""
+    monkeypatch.setattr("hub.sfu.room.NEGOTIATION_TIMEOUT", 1.0)
+    _app, join = meeting
+    anne = await join("Anne")
+    bruno = await join("Bruno", publish=False, unanswered_offers=1)
+    offer = await bruno.wait_for("subscribe_offer", timeout=10)
+    assert not offer["restart"]
+    restart = await bruno.wait_for(
+        "subscribe_offer", timeout=10, after=bruno.messages.index(offer) + 1
+    )
+    assert restart["restart"] is True
+    await more_frames(
+        bruno, anne, "video", 15, 15, "no video on the connection that replaced the stuck one"
     )
 
 

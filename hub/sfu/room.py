@@ -464,15 +464,23 @@ class SfuRoom:
                 member.pending_answer = asyncio.get_running_loop().create_future()
                 restart, member.restart_next_offer = member.restart_next_offer, False
                 await member.send_offer(sdp, streams, restart)
+                applied: bool | None = None  # None: no answer in time
                 try:
                     async with asyncio.timeout(NEGOTIATION_TIMEOUT):
                         applied = await member.pending_answer
                 except TimeoutError:
-                    log.warning("no subscribe answer in time", extra={
-                        "participant_id": member.participant_id})  # fmt: skip
-                    return
+                    pass
                 finally:
                     member.pending_answer = None
+                if applied is None:
+                    # The page missed the offer or is stuck on it: left as is, this
+                    # connection would hold its offer for good and never carry a later
+                    # change. A fresh one (as after a network change) starts over.
+                    log.warning("no subscribe answer in time: restarting the connection",
+                                extra={"participant_id": member.participant_id})  # fmt: skip
+                    member.negotiation = None  # ends here: the restart must not cancel it
+                    await self.restart_subscriber(member.participant_id)
+                    return
                 if not applied:
                     return  # the answer was refused, and its sender told why
                 hook_transports(pc, member.on_subscribe_rtp, member.on_subscribe_rtcp)

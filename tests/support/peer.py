@@ -128,6 +128,7 @@ class Participant:
         self._tasks: list[asyncio.Task[None]] = []
         self._reader: asyncio.Task[None] | None = None
         self._new_message = asyncio.Event()
+        self.unanswered_offers = 0  # this many subscribe offers are ignored, as a stuck page would
 
     async def join(self, *, audio: bool = True, video: bool = True) -> None:
         answer = await self.knock(audio=audio, video=video)
@@ -229,6 +230,9 @@ class Participant:
             self.messages.append(message)
             self._new_message.set()
             if message["type"] == "subscribe_offer":
+                if self.unanswered_offers:
+                    self.unanswered_offers -= 1
+                    continue
                 await self._answer(message)
 
     async def _answer(self, offer: dict[str, Any]) -> None:
