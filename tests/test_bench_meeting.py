@@ -7,7 +7,7 @@ from array import array
 from typing import Any
 
 from bench.sfu.meeting import lost_where, merge
-from bench.sfu.person import AUDIO, VIDEO, slot
+from bench.sfu.person import AUDIO, SLOTS, VIDEO, slot
 from bench.sfu.report import meeting_markdown
 
 
@@ -28,14 +28,16 @@ def test_merge_counts_every_pair_but_oneself_across_workers() -> None:
     sent = {slot(p, k): n for p in range(3) for k, n in ((AUDIO, 10), (VIDEO, 20))}
 
     def row(viewer: int) -> dict[int, int]:  # everything from everyone else
-        return {i: n for i, n in sent.items() if i // 2 != viewer}
+        return {i: n for i, n in sent.items() if i // SLOTS != viewer}
 
     lossy_row = row(2)
     lossy_row[slot(1, VIDEO)] = 15  # 2 lost 5 of 1's video packets
     first = _part(
-        {i: n for i, n in sent.items() if i // 2 in (0, 2)}, {0: row(0), 2: lossy_row}, [1000, 3000]
+        {i: n for i, n in sent.items() if i // SLOTS in (0, 2)},
+        {0: row(0), 2: lossy_row},
+        [1000, 3000],
     )
-    second = _part({i: n for i, n in sent.items() if i // 2 == 1}, {1: row(1)}, [2000])
+    second = _part({i: n for i, n in sent.items() if i // SLOTS == 1}, {1: row(1)}, [2000])
 
     merged = merge([first, second], people=3)
 

@@ -1,6 +1,7 @@
 """`python -m bench.sfu [--quick] [--profile] [--out bench/results/latest.json]`
 `python -m bench.sfu --meeting [--quick] [--profile]` (results in bench/results/meeting.*)
 `python -m bench.sfu --join-storm` (results in bench/results/storm.*)
+`python -m bench.sfu --large [--people 50]` (results in bench/results/large.*)
 
 Starts the hub and Janus, runs the same load against each from this one aiortc client process
 (the meeting: from a few worker processes), stops every process by pid, and writes JSON plus a
@@ -26,7 +27,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from bench.sfu import browser, crowd, profiling, report, storm, system
+from bench.sfu import browser, crowd, large, profiling, report, storm, system
 from bench.sfu.hub import HubServer
 from bench.sfu.janus import JanusServer
 from bench.sfu.media import Clip, InjectingPublisher, Meter, encode_clip
@@ -54,6 +55,7 @@ from bench.sfu.system import BenchError, CpuWindow
 DEFAULT_OUT = Path("bench/results/latest.json")
 MEETING_OUT = Path("bench/results/meeting.json")
 STORM_OUT = Path("bench/results/storm.json")
+LARGE_OUT = Path("bench/results/large.json")
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -73,6 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="instead: the all-to-all meeting ladder (4 … 24 people)")  # fmt: skip
     parser.add_argument("--join-storm", action="store_true",
                         help="instead: 4 people talking, then 20 entering at once")  # fmt: skip
+    parser.add_argument("--large", action="store_true",
+                        help="instead: 50 people with simulcast cameras, each showing 9 tiles "
+                        "and the speaker")  # fmt: skip
     parser.add_argument("--people", type=_sizes, metavar="N,N,...",
                         help="meeting sizes instead of the ladder's (e.g. 4,8)")  # fmt: skip
     parser.add_argument("--meeting-workers", type=int, default=2, metavar="N",
@@ -91,10 +96,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="first wait (≤ 15 min) for a 1-min load average < 0.8")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
-    if args.meeting and args.join_storm:
-        parser.error("--meeting and --join-storm are two benchmarks: run them one at a time")
+    if args.meeting + args.join_storm + args.large > 1:
+        parser.error("--meeting, --join-storm and --large are three benchmarks: one at a time")
     if args.out is None:
-        args.out = MEETING_OUT if args.meeting else STORM_OUT if args.join_storm else DEFAULT_OUT
+        args.out = (
+            MEETING_OUT
+            if args.meeting
+            else STORM_OUT
+            if args.join_storm
+            else LARGE_OUT
+            if args.large
+            else DEFAULT_OUT
+        )
     if args.meeting_workers < 1:
         parser.error("--meeting-workers must be at least 1")
     return args
@@ -410,6 +423,27 @@ async def run_meeting_bench(args: argparse.Namespace, quiet: dict[str, Any]) -> 
     return 0
 
 
+async def run_large_bench(args: argparse.Namespace) -> int:
+    plan = (
+        large.LargePlan.quick(args.meeting_workers)
+        if args.quick
+        else large.LargePlan(workers=args.meeting_workers)
+    )
+    if args.people:
+        plan = dataclasses.replace(plan, people=args.people)
+    address = args.address or system.host_address()
+    system.check_local_address(address)
+    return await large.run_large(
+        plan,
+        address,
+        args.out,
+        skip_janus=args.skip_janus,
+        profile=args.profile,
+        keep=args.keep,
+        command="python -m bench.sfu " + " ".join(sys.argv[1:]),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     quiet = (  # before anything starts: the machine's load is what we wait for
@@ -431,9 +465,11 @@ def main(argv: list[str] | None = None) -> int:
         for number in (signal.SIGINT, signal.SIGTERM):  # also when SIGINT came in ignored
             loop.add_signal_handler(number, task.cancel)
         limits = {(False, False): 1200, (False, True): 420, (True, False): 2400, (True, True): 900}
-        limit = limits[args.meeting or args.join_storm, args.quick]
+        limit = 3600 if args.large else limits[args.meeting or args.join_storm, args.quick]
         try:
             async with asyncio.timeout(limit):
+                if args.large:
+                    return await run_large_bench(args)
                 crowded = args.meeting or args.join_storm
                 return await (run_meeting_bench if crowded else run)(args, quiet)
         except TimeoutError:

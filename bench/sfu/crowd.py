@@ -29,8 +29,9 @@ import aiohttp
 
 from bench.sfu import hub as hubapi
 from bench.sfu import janus as janusapi
+from bench.sfu.layered import SimulcastPublisher
 from bench.sfu.media import Clip, CountingSubscriber
-from bench.sfu.person import AUDIO, VIDEO, PairMeter, PersonPublisher, slot
+from bench.sfu.person import AUDIO, SLOTS, VIDEO, PairMeter, PersonPublisher, slot
 from bench.sfu.system import Managed, start_piped
 
 JOIN_CONCURRENCY = 3  # per worker
@@ -64,14 +65,22 @@ def load_clip(path: Path) -> Clip:
 
 
 class Person:
-    """A publisher and a subscribe connection, and how they are signalled (hub or Janus)."""
+    """A publisher and a subscribe connection, and how they are signalled (hub or Janus).
+    Several clips (lowest first) make the camera a simulcast one, and then only a `speaking`
+    person's microphone sends."""
 
-    def __init__(self, number: int, address: str, clip: Clip, meter: PairMeter) -> None:
+    def __init__(
+        self, number: int, address: str, clips: list[Clip], meter: PairMeter, speaking: bool
+    ) -> None:
         self.number = number
-        self.publisher = PersonPublisher(address, clip, number, meter)
-        self.subscriber = CountingSubscriber(
-            address, None, meter.receiver(number), lenient_consent=True
+        self.publisher: PersonPublisher = (
+            SimulcastPublisher(address, clips, number, meter, speaking)
+            if len(clips) > 1
+            else PersonPublisher(address, clips[0], number, meter)
         )
+        self.address = address
+        self.meter = meter
+        self.subscriber = self._new_subscriber()
         self.socket: hubapi.HubParticipant | None = None
         self.errors: list[str] = []
         self.subscribe_handle = 0
@@ -79,6 +88,11 @@ class Person:
         self._subscribing = asyncio.Lock()
         self.started_ns = 0  # when this person began to join (perf_counter_ns)
         self.signalled_ns = 0  # when the SFU had answered their join (before any media)
+
+    def _new_subscriber(self) -> CountingSubscriber:
+        return CountingSubscriber(
+            self.address, None, self.meter.receiver(self.number), lenient_consent=True
+        )
 
     async def join_hub(
         self,
@@ -94,14 +108,18 @@ class Person:
         camera and microphone off (the hub still sends them everybody's media)."""
 
         async def on_offer(offer: dict[str, Any]) -> str:
-            if offer.get("restart"):
+            if offer.get("restart"):  # a fresh connection, as the page makes one
                 self.errors.append("the hub restarted a subscribe connection")
+                old, self.subscriber = self.subscriber, self._new_subscriber()
+                await old.close()
             return await self.subscriber.answer(offer["sdp"])
 
         self.started_ns = time.perf_counter_ns()
         self.socket = hubapi.HubParticipant(
             http, base_url, meeting, f"person{self.number}", on_offer, audio=publish, video=publish
         )
+        if isinstance(self.publisher, SimulcastPublisher):
+            self.socket.on_encodings = self.publisher.set_active
         await self.socket.join()
         self.signalled_ns = time.perf_counter_ns()
         if hidden:
@@ -115,7 +133,10 @@ class Person:
 
     async def publish_janus(self, session: janusapi.JanusSession, room: int) -> int:
         handle = await session.attach()
-        feed, answer = await janusapi.publish(session, handle, room, await self.publisher.offer())
+        # Our RIDs are lowest first; Janus assumes highest first unless told.
+        order = "lmh" if isinstance(self.publisher, SimulcastPublisher) else None
+        offer = await self.publisher.offer()
+        feed, answer = await janusapi.publish(session, handle, room, offer, rid_order=order)
         await self.publisher.accept(answer)
         await session.wait_up(handle)
         return feed
@@ -142,6 +163,18 @@ class Person:
             self.subscribed.update(new)
             self.signalled_ns = self.signalled_ns or time.perf_counter_ns()
 
+    async def subscribe_janus_streams(
+        self, session: janusapi.JanusSession, room: int, streams: list[dict[str, Any]]
+    ) -> None:
+        """One subscriber handle for exactly `streams` (feed, mid, and a simulcast
+        substream for video), as a page showing some tiles would ask."""
+        self.started_ns = self.started_ns or time.perf_counter_ns()
+        self.subscribe_handle = await session.attach()
+        offer = await janusapi.subscribe_streams(session, self.subscribe_handle, room, streams)
+        answer = await self.subscriber.answer(offer)
+        await janusapi.subscribe_start(session, self.subscribe_handle, room, answer)
+        self.signalled_ns = self.signalled_ns or time.perf_counter_ns()
+
     async def close(self) -> None:
         if self.socket is not None:
             await self.socket.close()
@@ -155,9 +188,10 @@ class Person:
 class Crowd:
     """One worker's people, its meter and its signaling sessions; `close()` ends them all."""
 
-    def __init__(self, address: str, clip: Clip) -> None:
+    def __init__(self, address: str, clips: list[Clip]) -> None:
         self.address = address
-        self.clip = clip
+        self.clips = clips
+        self.speakers: set[int] = set()  # with simulcast clips, only they send audio
         self.meter = PairMeter()
         self.people: dict[int, Person] = {}
         self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
@@ -176,7 +210,9 @@ class Crowd:
                 self.lag_max = max(self.lag_max, time.perf_counter() - before - period)
 
     def _new(self, numbers: list[int]) -> list[Person]:
-        added = [Person(n, self.address, self.clip, self.meter) for n in numbers]
+        added = [
+            Person(n, self.address, self.clips, self.meter, n in self.speakers) for n in numbers
+        ]
         self.people.update((p.number, p) for p in added)
         return added
 
@@ -273,6 +309,29 @@ class Crowd:
                 raise ValueError(f"person {number} has not joined the hub")
             await socket.view(tiles)
 
+    async def janus_subscribe_streams(self, room: int, streams: dict[str, Any]) -> None:
+        """Each person numbered in `streams` subscribes to exactly those streams."""
+        assert self.janus is not None
+        session = self.janus
+
+        async def one(number: str, wanted: list[dict[str, Any]]) -> None:
+            async with self.gate:
+                await self.people[int(number)].subscribe_janus_streams(session, room, wanted)
+
+        await asyncio.gather(*(one(n, w) for n, w in streams.items()))
+
+    def missing_expected(self, expected: dict[str, Any]) -> list[tuple[int, int, str]]:
+        """(viewer, publisher, kind) pairs of `expected` ({viewer: [[publisher, "audio" |
+        "video"], …]}) with nothing yet; video counts on any layer."""
+        out = []
+        for viewer, pairs in expected.items():
+            totals = self.meter.totals.get(int(viewer))
+            for publisher, kind in pairs:
+                kinds = (AUDIO,) if kind == "audio" else range(VIDEO, SLOTS)
+                if totals is None or not any(totals[slot(publisher, k)] for k in kinds):
+                    out.append((int(viewer), publisher, kind))
+        return out
+
     def missing(self, everyone: list[int]) -> list[tuple[int, int, str]]:
         """(viewer, publisher, kind) pairs of this worker's viewers that got nothing yet."""
         out = []
@@ -319,8 +378,20 @@ class Crowd:
             ):
                 for state in states:
                     consent[f"{name}_{state}"] = consent.get(f"{name}_{state}", 0) + 1
+        layered = [
+            p.publisher for p in self.people.values() if isinstance(p.publisher, SimulcastPublisher)
+        ]
         return {
             "keyframe_requests": sum(p.publisher.keyframe_requests for p in self.people.values()),
+            # Per simulcast layer, lowest first: publishers sending it, keyframe requests.
+            "layers_sending": [sum(p.active[i] for p in layered) for i in range(3)]
+            if layered
+            else [],
+            "layer_keyframe_requests": [
+                sum(p.layer_keyframe_requests[i] for p in layered) for i in range(3)
+            ]
+            if layered
+            else [],
             # What the people's own consent checks saw of the SFU (suspect: 5 s unanswered).
             "client_consent": consent,
             "signaling_errors": errors[:10],
@@ -384,6 +455,13 @@ async def _dispatch(crowd: Crowd, request: dict[str, Any]) -> Any:
     if do == "janus_subscribe":
         feeds = {int(p): f for p, f in request["feeds"].items()}
         return await crowd.janus_subscribe(request["room"], feeds)
+    if do == "speakers":
+        crowd.speakers = set(request["people"])
+        return None
+    if do == "janus_subscribe_streams":
+        return await crowd.janus_subscribe_streams(request["room"], request["streams"])
+    if do == "missing_expected":
+        return crowd.missing_expected(request["expected"])
     if do == "participant_ids":
         return crowd.participant_ids()
     if do == "view":
@@ -399,7 +477,7 @@ async def _dispatch(crowd: Crowd, request: dict[str, Any]) -> Any:
     raise ValueError(f"unknown request {do!r}")
 
 
-async def _worker(address: str, clip_path: Path) -> None:
+async def _worker(address: str, clip_paths: list[Path]) -> None:
     loop = asyncio.get_running_loop()
     # The answers get a private copy of stdout; fd 1 goes to the log (stderr) for stray prints.
     answers = os.fdopen(os.dup(1), "wb", buffering=0)
@@ -408,14 +486,20 @@ async def _worker(address: str, clip_path: Path) -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, answers)
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
-    crowd = Crowd(address, load_clip(clip_path))
+    crowd = Crowd(address, [load_clip(path) for path in clip_paths])
     await serve(crowd, reader, writer)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.sfu.crowd")
     parser.add_argument("--address", required=True)
-    parser.add_argument("--clip", type=Path, required=True)
+    parser.add_argument(
+        "--clip",
+        type=Path,
+        required=True,
+        action="append",
+        help="the camera's clip; several: simulcast layers, lowest first",
+    )
     args = parser.parse_args()
     # Into the worker's log: aioice says when it closes a connection (consent expired).
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
@@ -507,15 +591,20 @@ class Worker:
 REPO = Path(__file__).resolve().parents[2]
 
 
-async def start_workers(count: int, address: str, clip: Path, folder: Path) -> list[Worker]:
-    """`count` workers, logging into `folder` (which exists), each connected."""
+async def start_workers(
+    count: int, address: str, clip: Path | list[Path], folder: Path
+) -> list[Worker]:
+    """`count` workers, logging into `folder` (which exists), each connected; several clips
+    make every camera a simulcast one (lowest layer first)."""
+    clips = clip if isinstance(clip, list) else [clip]
+    clip_arguments = [a for path in clips for a in ("--clip", str(path))]
     paths = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     workers = []
     for number in range(count):
         managed = start_piped(
             f"crowd worker {number}",
-            [sys.executable, "-m", "bench.sfu.crowd", "--address", address, "--clip", str(clip)],
+            [sys.executable, "-m", "bench.sfu.crowd", "--address", address, *clip_arguments],
             log_path=folder / f"crowd-{number}.log",
             cwd=REPO,
             env=env,

@@ -122,6 +122,8 @@ class HubParticipant:
         self.participant_id = ""
         self.errors: list[dict[str, Any]] = []
         self.offers = 0
+        # The hub's `encodings` (mid, RIDs to send): a simulcast publisher pauses the others.
+        self.on_encodings: Callable[[list[str]], None] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -185,6 +187,8 @@ class HubParticipant:
                 for pending in self._waiting.values():
                     if not pending.done():
                         pending.set_exception(BenchError(f"hub error for {self.name}: {message}"))
+            elif kind == "encodings" and self.on_encodings is not None:
+                self.on_encodings(list(message.get("rids", [])))
             elif kind == "subscribe_offer":
                 self.offers += 1
                 try:

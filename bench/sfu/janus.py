@@ -305,12 +305,18 @@ async def create_room(
     return room
 
 
-async def publish(session: JanusSession, handle: int, room: int, offer: str) -> tuple[int, str]:
-    """Join as publisher and configure in one request; returns (feed id, SDP answer)."""
+async def publish(
+    session: JanusSession, handle: int, room: int, offer: str, *, rid_order: str | None = None
+) -> tuple[int, str]:
+    """Join as publisher and configure in one request; returns (feed id, SDP answer).
+    `rid_order` "lmh": the offer's simulcast RIDs are lowest first (Janus assumes "hml")."""
+    jsep_out = {"type": "offer", "sdp": offer}
+    if rid_order is not None:
+        jsep_out["rid_order"] = rid_order
     data, jsep = await session.message(
         handle,
         {"request": "joinandconfigure", "ptype": "publisher", "room": room, "display": "pub"},
-        {"type": "offer", "sdp": offer},
+        jsep_out,
     )
     if jsep is None:
         raise BenchError(f"Janus answered the publisher without SDP: {data}")
@@ -332,6 +338,18 @@ async def subscribe_feeds(
         if joined
         else {"request": "join", "ptype": "subscriber", "room": room, "streams": streams}
     )
+    data, jsep = await session.message(handle, body)
+    if jsep is None:
+        raise BenchError(f"Janus subscribed without an offer: {data}")
+    return str(jsep["sdp"])
+
+
+async def subscribe_streams(
+    session: JanusSession, handle: int, room: int, streams: list[dict[str, Any]]
+) -> str:
+    """`join` a subscriber handle to exactly `streams` ({feed, mid[, substream]}); Janus
+    answers with its offer."""
+    body = {"request": "join", "ptype": "subscriber", "room": room, "streams": streams}
     data, jsep = await session.message(handle, body)
     if jsep is None:
         raise BenchError(f"Janus subscribed without an offer: {data}")

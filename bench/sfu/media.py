@@ -73,12 +73,19 @@ class Clip:
 
 
 def encode_clip(
-    seconds: float = 5.0, width: int = 640, height: int = 480, bitrate: int = 1_000_000
+    seconds: float = 5.0,
+    width: int = 640,
+    height: int = 480,
+    bitrate: int = 1_000_000,
+    pattern: tuple[int, int] | None = None,
 ) -> Clip:
-    """Encode a moving, smooth pattern with aiortc's own VP8 encoder (as a publisher would)."""
+    """Encode a moving, smooth pattern with aiortc's own VP8 encoder (as a publisher would):
+    random pixels of `pattern` size (default: an eighth of the picture's) scaled up. Layers
+    of one simulcast camera share one pattern: the same picture at three sizes."""
     encoder = Vp8Encoder()
     encoder.target_bitrate = bitrate
-    small_w, small_h = width // 8, height // 8
+    # The pattern's width a multiple of 16, so that its plane has no padding.
+    small_w, small_h = pattern or ((width // 8 + 15) // 16 * 16, height // 8)
     noise = os.urandom(small_w * small_h * 4)
     frames: list[list[bytes]] = []
     for index in range(int(seconds * FPS)):

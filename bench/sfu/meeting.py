@@ -30,7 +30,7 @@ from bench.sfu import janus as janusapi
 from bench.sfu import profiling
 from bench.sfu.crowd import Worker, WorkerError
 from bench.sfu.media import percentile
-from bench.sfu.person import AUDIO, KINDS, MAX_PEOPLE, VIDEO
+from bench.sfu.person import AUDIO, KINDS, MAX_PEOPLE, SLOTS, VIDEO, slot
 from bench.sfu.system import (
     BenchError,
     CpuWindow,
@@ -212,7 +212,7 @@ async def missing_pairs(workers: list[Worker], everyone: list[int]) -> list[Any]
 
 def merge(collected: list[dict[str, Any]], people: int) -> dict[str, Any]:
     """Loss, worst pair and latencies over every (viewer, publisher, kind) of the window."""
-    sent = [0] * (2 * MAX_PEOPLE)
+    sent = [0] * (SLOTS * MAX_PEOPLE)
     for part in collected:
         for index, count in part["sent"].items():
             sent[int(index)] += count
@@ -231,7 +231,7 @@ def merge(collected: list[dict[str, Any]], people: int) -> dict[str, Any]:
             if publisher == viewer:
                 continue
             for kind in (AUDIO, VIDEO):
-                index = 2 * publisher + kind
+                index = slot(publisher, kind)
                 got = row.get(index, 0)
                 expected[kind] += sent[index]
                 received[kind] += got
@@ -272,10 +272,16 @@ def merge(collected: list[dict[str, Any]], people: int) -> dict[str, Any]:
 
 
 async def measure(
-    target: MeetingTarget, workers: list[Worker], people: int, window: float, drain: float = 0.6
+    target: MeetingTarget,
+    workers: list[Worker],
+    people: int,
+    window: float,
+    drain: float = 0.6,
+    merging: Callable[[list[dict[str, Any]]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """One window, given to the workers as send times a little ahead; CPU of the SFU, of the
-    client (this process + the workers) and of the machine over the same wall time."""
+    client (this process + the workers) and of the machine over the same wall time. What
+    the workers counted is merged as an all-to-all meeting's, unless `merging` is given."""
     start = time.perf_counter_ns() + 300_000_000
     end = start + int(window * 1e9)
     await asyncio.gather(*(w.call("open", start_ns=start, end_ns=end) for w in workers))
@@ -293,7 +299,7 @@ async def measure(
     await asyncio.sleep(drain)  # packets sent before the window closed, still on their way
     drops_after = udp_drops([target.pid, os.getpid(), *pids])
     collected = await asyncio.gather(*(w.call("collect") for w in workers))
-    result = merge(collected, people)
+    result = merging(collected) if merging is not None else merge(collected, people)
     usage = cpu.summary()
     forwarded = result["forwarded"]
     return {

@@ -38,7 +38,10 @@ from hub.sfu.media import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID
 MAGIC = b"BnCm"
 TRAILER = struct.Struct("!4sHBxQ")  # magic, publisher, kind, pad, send time (ns)
 AUDIO, VIDEO = 0, 1
-KINDS = ("audio", "video")
+# A simulcast camera's layers, lowest first, are kinds VIDEO, VIDEO + 1, VIDEO + 2 (bench/sfu/
+# large.py); a single-layer camera is VIDEO.
+KINDS = ("audio", "video", "video layer 2", "video layer 3")
+SLOTS = len(KINDS)  # per publisher in the meter's lists
 MAX_PEOPLE = 64
 AUDIO_PERIOD = 0.020  # Opus frames of 20 ms: 50 packets/s
 AUDIO_PAYLOAD = 100  # bytes of payload per audio packet, trailer included
@@ -48,7 +51,7 @@ CONNECT_TIMEOUT = 20.0
 
 def slot(person: int, kind: int) -> int:
     """Index of (publisher, kind) in the meter's per-viewer lists."""
-    return 2 * person + kind
+    return SLOTS * person + kind
 
 
 def opus_only() -> list[Any]:
@@ -72,7 +75,7 @@ class PairMeter:
     def __init__(self) -> None:
         self.start_ns = 0
         self.end_ns = 0  # empty window until `open`
-        self.sent = [0] * (2 * MAX_PEOPLE)  # only this process's publishers
+        self.sent = [0] * (SLOTS * MAX_PEOPLE)  # only this process's publishers
         self.totals: dict[int, list[int]] = {}  # viewer → per slot, ever
         self.counts: dict[int, list[int]] = {}  # viewer → per slot, in the window
         self.firsts: dict[int, dict[int, int]] = {}  # viewer → slot → first arrival (ns)
@@ -80,7 +83,7 @@ class PairMeter:
         self.foreign = 0
 
     def open(self, start_ns: int, end_ns: int) -> None:
-        self.sent = [0] * (2 * MAX_PEOPLE)
+        self.sent = [0] * (SLOTS * MAX_PEOPLE)
         for counts in self.counts.values():
             counts[:] = [0] * len(counts)
         self.latencies = array("q")
@@ -93,8 +96,8 @@ class PairMeter:
 
     def receiver(self, viewer: int) -> Callable[[bytes], None]:
         """The per-packet function of `viewer`'s subscribe connection (decrypted RTP in)."""
-        totals = self.totals.setdefault(viewer, [0] * (2 * MAX_PEOPLE))
-        counts = self.counts.setdefault(viewer, [0] * (2 * MAX_PEOPLE))
+        totals = self.totals.setdefault(viewer, [0] * (SLOTS * MAX_PEOPLE))
+        counts = self.counts.setdefault(viewer, [0] * (SLOTS * MAX_PEOPLE))
         firsts = self.firsts.setdefault(viewer, {})
         clock, unpack, size = time.perf_counter_ns, TRAILER.unpack_from, TRAILER.size
         meter = self  # the window and its latencies are replaced by open(): read them here
@@ -106,10 +109,10 @@ class PairMeter:
                 meter.foreign += 1
                 return
             magic, person, kind, sent = unpack(data, end - size)
-            if magic != MAGIC or person >= MAX_PEOPLE or kind > 1:
+            if magic != MAGIC or person >= MAX_PEOPLE or kind >= SLOTS:
                 meter.foreign += 1
                 return
-            index = 2 * person + kind
+            index = SLOTS * person + kind
             if not totals[index]:
                 firsts[index] = now
             totals[index] += 1
@@ -234,8 +237,16 @@ class PersonPublisher(Sender):
         elements += b"\x00" * (-len(elements) % 4)
         return b"\xbe\xde" + (len(elements) // 4).to_bytes(2, "big") + elements
 
-    def _emit(self, kind: int, payload: bytes, marker: bool, extensions: bytes) -> None:
-        stream = self.streams[kind]
+    def _emit(
+        self,
+        kind: int,
+        payload: bytes,
+        marker: bool,
+        extensions: bytes,
+        stream: _Stream | None = None,
+    ) -> None:
+        """One packet of `stream` (the kind's own, unless a simulcast layer's is given)."""
+        stream = stream or self.streams[kind]
         assert stream.send is not None
         header = struct.pack(
             "!BBHII",
@@ -248,7 +259,7 @@ class PersonPublisher(Sender):
         stream.sequence = (stream.sequence + 1) & 0xFFFF
         sent = time.perf_counter_ns()
         stream.send(header + extensions + payload + TRAILER.pack(MAGIC, self.person, kind, sent))
-        self.meter.on_sent(2 * self.person + kind, sent)
+        self.meter.on_sent(slot(self.person, kind), sent)
 
     def _send_frame(self) -> None:
         if self._keyframe_wanted:
