@@ -29,7 +29,7 @@ def check_redis_url(url: str) -> None:
     if parts.fragment:
         raise ValueError("must not have a #fragment")
     if parts.scheme == "unix":
-        if not parts.path.startswith("/"):
+        if parts.hostname or not parts.path.startswith("/"):
             raise ValueError("unix:// needs the socket's absolute path (unix:///run/redis.sock)")
     else:
         if not parts.hostname:
