@@ -26,6 +26,7 @@ from hub.config_sections import (
     LoggingConfig,
     MatrixConfig,
     MetricsConfig,
+    RedisConfig,
     SecurityConfig,
     ServerConfig,
     SfuConfig,
@@ -33,6 +34,7 @@ from hub.config_sections import (
     _Section,
 )
 from hub.errors import ConfigError, StartupError
+from hub.shared.address import is_loopback, redis_password
 
 ENV_PREFIX = "HUB_"
 ENV_SEPARATOR = "__"
@@ -48,6 +50,7 @@ class HubConfig(_Section):
 
     server: ServerConfig = ServerConfig()
     database: DatabaseConfig = DatabaseConfig()
+    redis: RedisConfig = RedisConfig()
     security: SecurityConfig = SecurityConfig()
     logging: LoggingConfig = LoggingConfig()
     metrics: MetricsConfig = MetricsConfig()
@@ -231,6 +234,7 @@ def _check_production(
         if not client_secret or is_example_secret(client_secret):
             raise fail(where, "is empty or an example value; use the secret the provider gave")
     _check_federation(config, fail, need_keys=need_keys)
+    _check_redis(config.redis.url.get_secret_value(), fail)
     for key in ("kyutai_api_key", "openai_api_key"):
         value = getattr(config.speech, key).get_secret_value()
         if value and is_example_secret(value):
@@ -259,6 +263,21 @@ def _check_federation(
                 ("federation", "signing_key_file"),
                 f"{key_file} does not exist; create it with `hub keys generate --config FILE`",
             )
+
+
+def _check_redis(url: str, fail: Callable[[tuple[str, ...], str], ConfigError]) -> None:
+    """A Redis off this machine must ask for a password: whoever reaches it could otherwise
+    read and forge what the nodes share (Redis itself refuses such clients by default)."""
+    if not url:
+        return
+    password = redis_password(url)
+    if password and is_example_secret(password):
+        raise fail(("redis", "url"), "its password is an example value; use Redis's own")
+    if not password and not is_loopback(url):
+        raise fail(
+            ("redis", "url"),
+            "reaches another machine without a password; set one (redis://:PASSWORD@HOST)",
+        )
 
 
 def ensure_data_dir(data_dir: Path) -> None:

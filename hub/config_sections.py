@@ -25,6 +25,7 @@ from hub.auth.matrix_openid import parse_server_name
 from hub.federation.names import parse_base_url
 from hub.federation.names import parse_server_name as parse_federation_server_name
 from hub.ids import ServerName
+from hub.shared.address import check_redis_url
 from hub.web.proxies import ForwardedHeader
 
 
@@ -85,6 +86,19 @@ class DatabaseConfig(_Section):
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
                 "(the hub needs an async driver)"
             )
+        return value
+
+
+class RedisConfig(_Section):
+    """Where hub nodes share rate limits, nonces, leases and meeting messages; empty: in this
+    process's memory (one node). The URL may hold a password: SecretStr keeps it out of logs."""
+
+    url: SecretStr = SecretStr("")
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr) -> SecretStr:
+        check_redis_url(value.get_secret_value())
         return value
 
 

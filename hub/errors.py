@@ -79,6 +79,15 @@ class ServiceUnavailable(HubError):
     title = "Service indisponible / Service unavailable"
 
 
+class SharedStateUnavailable(ServiceUnavailable):
+    """The store hub nodes share (Redis) does not answer: refused rather than decided alone."""
+
+    code = "shared_state_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(text=Text("shared.unavailable"))
+
+
 class StartupError(Exception):
     """A condition that stops the hub from starting; its message is one line for the operator."""
 

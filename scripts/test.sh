@@ -10,7 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # coturn: the TURN test relays a meeting through a turnserver the fixture starts.
 # nginx: the reverse-proxy tests put a real nginx (TLS, WebSocket) in front of the hub.
 # espeak-ng: the speech tests (tests/speech/) speak their phrases with it.
-apt_ensure postgresql chromium coturn nginx espeak-ng
+# redis-server: the shared-state tests start their own Redis on a free port.
+apt_ensure postgresql chromium coturn nginx espeak-ng redis-server
 # npm: axe-core for the accessibility checks (Node may come from elsewhere; only fill a gap).
 command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
 python_env "test"

@@ -1,5 +1,6 @@
-"""Shared fixtures: configs on temp folders, a real PostgreSQL cluster started on demand, and
-real Synapse homeservers (one, or a pair federating over loopback TLS)."""
+"""Shared fixtures: configs on temp folders, a real PostgreSQL cluster started on demand, a
+real Redis per test, and real Synapse homeservers (one, or a pair federating over loopback
+TLS)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from hub.config import HubConfig, load_config
 from tests.support.postgres import PostgresCluster, find_bindir
+from tests.support.redis import RedisServer, redis_binary
 from tests.support.synapse import Synapse, ensure_federation, synapse_available
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,6 +100,20 @@ def postgres_url(postgres_cluster: PostgresCluster) -> Iterator[str]:
         yield postgres_cluster.url(name)
     finally:
         postgres_cluster.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis of this test's own (never the machine's), stopped after it."""
+    binary = redis_binary()
+    if binary is None:
+        skip_or_fail("redis-server not found (apt package redis-server)")
+    assert binary is not None
+    server = RedisServer(binary, tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # Real Synapse homeservers: one alone, and a pair federating over loopback TLS. Session-scoped

@@ -289,3 +289,47 @@ def test_each_commented_array_of_tables_in_the_example_loads_once_uncommented(tm
     config = load_config(path, environ=environ, need_keys=False)
     section, key = table.split(".")
     assert len(getattr(getattr(config, section), key)) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://cache:6379", "must start with redis://, rediss:// (TLS) or unix://"),
+        ("redis://:pw-Zz9@/0", "names no host"),
+        ("redis://:pw-Zz9@cache:99999/0", "is not a valid URL"),
+        ("redis://:pw-Zz9@cache:6379/zero", "the path must be a database number"),
+        ("redis://:pw-Zz9@cache:6379/0?colour=blue", "unknown option 'colour'"),
+        ("redis://:pw-Zz9@cache:6379/0?socket_timeout=soon", "option 'socket_timeout' has an"),
+        ("unix://run/redis.sock", "unix:// needs the socket's absolute path"),
+    ],
+)
+def test_a_bad_redis_url_is_one_line_without_its_password(url, reason):
+    with pytest.raises(ConfigError) as refused:
+        load_config(EXAMPLE, environ={"HUB_REDIS__URL": url})
+    message = str(refused.value)
+    assert message.startswith("HUB_REDIS__URL: redis.url: ") and reason in message, message
+    assert "pw-Zz9" not in message and "\n" not in message
+
+
+def test_redis_url_in_production_needs_a_real_password_off_this_machine(tmp_path):
+    path = production_example(tmp_path, {EXAMPLE_SECRET: GOOD_SECRET})
+    for fine in ("", "redis://127.0.0.1:6380/1", "unix:///run/redis/redis.sock",
+                 "rediss://:Qm4t-Real-Pass@cache.example.gouv.fr:6380/0"):  # fmt: skip
+        config = load_config(path, environ={"HUB_REDIS__URL": fine})
+        assert config.redis.url.get_secret_value() == fine
+        assert "Real-Pass" not in repr(config)  # the password never shows in a repr
+    with pytest.raises(ConfigError, match=r"^HUB_REDIS__URL: redis\.url: reaches another machine"):
+        load_config(path, environ={"HUB_REDIS__URL": "redis://cache.example.gouv.fr:6379/0"})
+    with pytest.raises(ConfigError, match=r"redis\.url: its password is an example value"):
+        load_config(path, environ={"HUB_REDIS__URL": "redis://:change-me@cache:6379/0"})
+    # In dev mode a password-less Redis elsewhere is the developer's business.
+    load_config(EXAMPLE, environ={"HUB_REDIS__URL": "redis://cache.example.gouv.fr:6379/0"})
+
+
+def test_the_redis_url_is_shown_without_credentials():
+    from hub.shared.address import display_redis_url
+
+    assert display_redis_url("") == "in-memory"
+    assert display_redis_url("redis://user:s3cret@[::1]:6380/2?db=3") == "redis://***@[::1]:6380/2"
+    assert display_redis_url("rediss://:s3cret@cache/0") == "rediss://***@cache/0"
+    assert display_redis_url("unix:///run/redis.sock") == "unix:///run/redis.sock"

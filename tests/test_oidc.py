@@ -37,6 +37,7 @@ from hub.auth.oidc import (
     parse_callback,
 )
 from hub.db.models import AuthSession
+from hub.shared.memory import MemoryState
 from hub.web.app import create_app
 from hub.web.keys import DATABASE, SESSION_CODEC
 from hub.web.login import LOGINS
@@ -276,12 +277,15 @@ def test_only_public_signature_keys_are_imported():
         import_signing_keys({"keys": [encryption.as_dict(private=False)]})
 
 
-def test_spent_states_are_forgotten_only_after_expiry():
+async def test_spent_states_are_forgotten_only_after_expiry():
     now = [1000.0]
-    spent = SpentStates(lambda: now[0])
-    assert spent.spend("a", 1600) and not spent.spend("a", 1600)
+    spent = SpentStates(MemoryState(lambda: now[0]), lambda: now[0])
+    assert await spent.spend("a", 1600)
+    assert not await spent.spend("a", 1600)
+    now[0] = 1599
+    assert not await spent.spend("a", 1600)
     now[0] = 1601
-    assert spent.spend("a", 2200)
+    assert await spent.spend("a", 2200)
 
 
 # --- through the hub and the real provider --------------------------------------------------

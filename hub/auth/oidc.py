@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -31,7 +32,8 @@ from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jwk import Key, KeySet
 
 from hub.auth.signing import Signer
-from hub.errors import HubError
+from hub.errors import HubError, TooManyRequests
+from hub.shared.port import ClaimVerdict, SharedState
 
 log = logging.getLogger(__name__)
 
@@ -169,21 +171,24 @@ class TransactionCodec:
 
 
 class SpentStates:
-    """States already used by a callback, remembered until their transaction expires."""
+    """States already used by a callback, claimed in the shared state until their transaction
+    expires: a callback replayed to this node or to another one is refused."""
 
-    def __init__(self, clock: Clock = time.time) -> None:
+    def __init__(self, shared: SharedState, clock: Clock = time.time) -> None:
+        self._shared = shared
         self._clock = clock
-        self._spent: dict[str, float] = {}
 
-    def spend(self, state: str, expires_at: float) -> bool:
+    async def spend(self, state: str, expires_at: float) -> bool:
         """Mark `state` used; False if it already was (a replayed callback)."""
-        now = self._clock()
-        for old in [s for s, until in self._spent.items() if until <= now]:
-            del self._spent[old]
-        if state in self._spent:
-            return False
-        self._spent[state] = expires_at
-        return True
+        ttl_ms = max(1, math.ceil((expires_at - self._clock()) * 1000))
+        claim = await self._shared.claim(f"oidc-state:{state}", ttl_ms)
+        if claim.verdict is ClaimVerdict.FULL:
+            raise TooManyRequests(
+                "Trop de connexions en cours ; réessayez dans un instant / "
+                "Too many logins in progress; try again in a moment",
+                retry_after=claim.retry_after_ms // 1000 + 1,
+            )
+        return claim.verdict is ClaimVerdict.FRESH
 
 
 def parse_callback(query: Mapping[str, str], *, state: str, issuer: str) -> str:

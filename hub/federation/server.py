@@ -31,12 +31,13 @@ from aiohttp import hdrs, web
 
 from hub.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
 from hub.ids import ServerName
+from hub.shared.port import ClaimVerdict
 from hub.web.errors import Handler
-from hub.web.keys import CONFIG, DATABASE, FEDERATION
+from hub.web.keys import CONFIG, DATABASE, FEDERATION, SHARED
 
 from .client import KEYS_PATH
 from .keyring import KeyUnavailable
-from .nonces import ACCEPTANCE_WINDOW_MS, NonceVerdict
+from .nonces import ACCEPTANCE_WINDOW_MS
 from .policy import Partner
 from .service import Federation
 from .signing import SignatureError, parse_authorization, signing_payload
@@ -146,15 +147,15 @@ async def verify_request(request: web.Request) -> VerifiedRequest:
             origin,
             SignedRequestRefused("bad_signature", f"signature by {params.key_id} does not verify"),
         )
-    verdict = federation.nonces.admit(origin, params.nonce, federation.clock())
-    if verdict is NonceVerdict.REPLAYED:
+    claim = await federation.nonces.admit(origin, params.nonce)
+    if claim.verdict is ClaimVerdict.TAKEN:
         raise _refuse(
             request,
             origin,
             SignedRequestRefused("replayed", "nonce already used: replayed request"),
         )
-    if verdict is NonceVerdict.FULL:
-        retry_after = federation.nonces.retry_after_ms(federation.clock()) // 1000 + 1
+    if claim.verdict is ClaimVerdict.FULL:
+        retry_after = claim.retry_after_ms // 1000 + 1
         raise _refuse(
             request,
             origin,
@@ -218,7 +219,7 @@ async def federation_context(app: web.Application) -> AsyncIterator[None]:
     if config.federation.server_name is None:
         yield
         return
-    federation = await Federation.start(config, app[DATABASE].sessions)
+    federation = await Federation.start(config, app[DATABASE].sessions, app[SHARED])
     app[FEDERATION] = federation
     partners = await federation.policy.all()
     log.info(

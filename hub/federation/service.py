@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from hub.config import HubConfig
 from hub.errors import StartupError
 from hub.ids import ServerName
+from hub.shared.port import SharedState
 
 from .client import FederationClient
 from .keyring import Keyring
 from .keys import HOUR_MS, Clock, InstanceKeys, KeyFileError, generate, load, system_clock
 from .keys import published_keys as publish
-from .nonces import NonceCache
+from .nonces import Nonces
 from .policy import PartnerPolicy
 
 log = logging.getLogger(__name__)
@@ -47,15 +48,15 @@ def instance_keys(config: HubConfig, now: int) -> InstanceKeys:
 @dataclass(eq=False)
 class Federation:
     """Owns this hub's keys, its partner policy, the outbound client (one aiohttp session),
-    the keyring of partners' keys and the nonce cache. Built by `start()` inside the event
-    loop; `close()` ends the client session."""
+    the keyring of partners' keys and the nonces (claimed in the shared state). Built by
+    `start()` inside the event loop; `close()` ends the client session."""
 
     server_name: ServerName
     keys: InstanceKeys
     policy: PartnerPolicy
     client: FederationClient
     keyring: Keyring
-    nonces: NonceCache
+    nonces: Nonces
     key_validity_ms: int
     clock: Clock = system_clock
 
@@ -64,6 +65,7 @@ class Federation:
         cls,
         config: HubConfig,
         sessions: async_sessionmaker[AsyncSession],
+        shared: SharedState,
         *,
         clock: Clock = system_clock,
     ) -> Federation:
@@ -87,7 +89,7 @@ class Federation:
             policy=policy,
             client=client,
             keyring=Keyring(client, clock=clock),
-            nonces=NonceCache(),
+            nonces=Nonces(shared),
             key_validity_ms=config.federation.key_validity_hours * HOUR_MS,
             clock=clock,
         )

@@ -33,6 +33,10 @@ FRENCH: Final[dict[str, str]] = {
         "L'instance {partner} n'a pas de réunion à ce code, ou elle est terminée. Vérifiez "
         "le lien auprès de la personne qui vous a invité."
     ),
+    "shared.unavailable": (
+        "Le service est momentanément indisponible (son état partagé ne répond pas). "
+        "Réessayez dans quelques instants."
+    ),
     "federation.refused.unreachable": (
         "L'instance {partner}, qui accueille cette réunion, ne répond pas correctement. "
         "Réessayez dans quelques minutes."
@@ -69,6 +73,10 @@ ENGLISH: Final[dict[str, str]] = {
     "federation.refused.no_meeting": (
         "The {partner} instance has no meeting with this code, or it has ended. Check the "
         "link with the person who invited you."
+    ),
+    "shared.unavailable": (
+        "The service is briefly unavailable (its shared state is not answering). Try again "
+        "in a few moments."
     ),
     "federation.refused.unreachable": (
         "The {partner} instance, which hosts this meeting, is not answering properly. Try "

@@ -134,7 +134,7 @@ async def create_meeting(request: web.Request) -> web.Response:
     session = require_session(request)
     if not may_create_meetings(request, session):
         raise Forbidden("Connectez-vous pour créer une réunion / Log in to create a meeting")
-    request.app[LIMITS].create_meeting.hit(request.remote or "-")
+    await request.app[LIMITS].create_meeting.hit(request.remote or "-")
     body = await read_json(request, CreateMeeting)
     meeting = await request.app[MEETINGS].create(
         owner=session.identity, title=body.title, access_level=body.access_level

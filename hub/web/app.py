@@ -27,6 +27,7 @@ from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.resources import resource_dir
 from hub.sfu.service import Sfu, SfuCollector
+from hub.shared import open_shared_state
 from hub.stalls import LoopLag, PauseMeter
 from hub.web import health, matrix_login, pages
 from hub.web.api import add_api_routes
@@ -52,6 +53,7 @@ from hub.web.keys import (
     ROOM_SETTINGS,
     SESSION_CODEC,
     SFU,
+    SHARED,
     SOCKETS,
     TEMPLATES,
 )
@@ -104,6 +106,17 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await database.close()
+
+
+async def shared_state_context(app: web.Application) -> AsyncIterator[None]:
+    """Check the shared state answers before anything relies on it (StartupError with one
+    line if Redis does not); close it last."""
+    shared = app[SHARED]
+    await shared.start()
+    try:
+        yield
+    finally:
+        await shared.close()
 
 
 async def sfu_context(app: web.Application) -> AsyncIterator[None]:
@@ -163,7 +176,9 @@ def create_app(config: HubConfig) -> web.Application:
         config.security.secret_key.get_secret_value(), secure=not config.dev
     )
     app[JOIN_TOKENS] = JoinTokens(config.security.secret_key.get_secret_value(), config.public_url)
+    app[SHARED] = open_shared_state(config.redis.url.get_secret_value())
     app[LIMITS] = RateLimits(
+        app[SHARED],
         login_per_minute=config.limits.login_per_minute,
         lobby_per_minute=config.limits.lobby_per_minute,
         meetings_per_hour=config.limits.meetings_per_hour,
@@ -177,6 +192,7 @@ def create_app(config: HubConfig) -> web.Application:
     app[METRICS].registry.register(SfuCollector(app[SFU]))
     app.cleanup_ctx.append(stalls_context)
     app.cleanup_ctx.append(data_dir_context)
+    app.cleanup_ctx.append(shared_state_context)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)
     app.cleanup_ctx.append(federation_context)  # partner hubs, when [federation] names us

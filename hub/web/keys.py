@@ -19,6 +19,7 @@ from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.sfu.service import Sfu
+from hub.shared.port import SharedState
 from hub.web.frames import Frames
 from hub.web.limits import RateLimits
 from hub.web.proxies import Client
@@ -39,6 +40,8 @@ FRAMES = web.AppKey("frames", Frames)
 SOCKETS = web.AppKey("sockets", OpenSockets)
 SFU = web.AppKey("sfu", Sfu)
 LIMITS = web.AppKey("limits", RateLimits)
+# Rate limits, nonces, spent login states, leases, meeting messages: memory or Redis.
+SHARED = web.AppKey("shared", SharedState)
 JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)
 ROOM_LINKS = web.AppKey("room_links", RoomLinks)
 ROOM_ROSTERS = web.AppKey("room_rosters", RoomRosters)

@@ -34,7 +34,8 @@ from hub.auth.provider import OidcProvider
 from hub.auth.session import Session
 from hub.config import HubConfig
 from hub.ids import Identity, IdentityKind
-from hub.web.keys import CONFIG, LIMITS, LOGIN_STORE, SESSION_CODEC
+from hub.shared.port import SharedState
+from hub.web.keys import CONFIG, LIMITS, LOGIN_STORE, SESSION_CODEC, SHARED
 from hub.web.render import render
 from hub.web.requests import current_session
 
@@ -48,14 +49,20 @@ class Logins:
     """The configured providers, the login-transaction cookie and the spent states; built
     by `login_context` once the app starts (it needs the HTTP session)."""
 
-    def __init__(self, config: HubConfig, http: aiohttp.ClientSession, clock: Clock = time.time):
+    def __init__(
+        self,
+        config: HubConfig,
+        http: aiohttp.ClientSession,
+        shared: SharedState,
+        clock: Clock = time.time,
+    ):
         self.http = http  # also reaches Matrix homeservers (hub/web/matrix_login.py)
         self.providers = {
             provider.name: OidcProvider(provider, http, config.public_url, clock)
             for provider in config.auth.providers
         }
         self.transactions = TransactionCodec(config.security.secret_key.get_secret_value())
-        self.spent = SpentStates(clock)
+        self.spent = SpentStates(shared, clock)
         self.clock = clock
         self.secure = not config.dev
         self.cookie_name = "__Host-visio_login" if self.secure else "visio_login"
@@ -81,7 +88,7 @@ class Logins:
     def clear_cookie(self, response: web.StreamResponse) -> None:
         response.del_cookie(self.cookie_name, path="/", secure=self.secure, httponly=True)
 
-    def transaction(self, request: web.Request, provider: OidcProvider) -> LoginTransaction:
+    async def transaction(self, request: web.Request, provider: OidcProvider) -> LoginTransaction:
         """The login this callback finishes, used at most once."""
         value = request.cookies.get(self.cookie_name)
         if not value:
@@ -92,7 +99,7 @@ class Logins:
             raise LoginError(str(exc)) from None
         if transaction.provider != provider.name:
             raise LoginError("login cookie is for another provider")
-        if not self.spent.spend(transaction.state, transaction.expires_at):
+        if not await self.spent.spend(transaction.state, transaction.expires_at):
             raise LoginError("login transaction was already used (replayed callback)")
         return transaction
 
@@ -160,7 +167,7 @@ def _failed(request: web.Request, provider: str, exc: LoginError) -> web.Respons
 @routes.get("/auth/login/{provider}")
 async def login(request: web.Request) -> web.StreamResponse:
     """Start a login: remember state, nonce and PKCE verifier, then off to the provider."""
-    request.app[LIMITS].login.hit(request.remote or "-")
+    await request.app[LIMITS].login.hit(request.remote or "-")
     logins = request.app[LOGINS]
     name = request.match_info["provider"]
     try:
@@ -177,13 +184,13 @@ async def login(request: web.Request) -> web.StreamResponse:
 @routes.get("/auth/callback/{provider}")
 async def callback(request: web.Request) -> web.StreamResponse:
     """Finish a login; on success a new session (cookie and row) replaces any guest one."""
-    request.app[LIMITS].login.hit(request.remote or "-")
+    await request.app[LIMITS].login.hit(request.remote or "-")
     logins = request.app[LOGINS]
     name = request.match_info["provider"]
     response: web.Response
     try:
         provider = logins.provider(name)
-        transaction = logins.transaction(request, provider)
+        transaction = await logins.transaction(request, provider)
         user, id_token = await provider.complete(request.query, transaction)
     except LoginError as exc:
         response = _failed(request, name, exc)
@@ -265,7 +272,7 @@ async def login_context(app: web.Application) -> AsyncIterator[None]:
         headers={"User-Agent": f"visio-hub/{__version__}"},
     )
     try:
-        app[LOGINS] = Logins(app[CONFIG], http)
+        app[LOGINS] = Logins(app[CONFIG], http, app[SHARED])
         yield
     finally:
         await http.close()

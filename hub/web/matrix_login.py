@@ -107,7 +107,7 @@ def _refused(what: str, exc: HubError) -> None:
 async def matrix_login(request: web.Request) -> web.Response:
     """Turn the page's session into the Matrix user's, once their homeserver vouches."""
     require_session(request)  # the page's own session and CSRF token: no login CSRF
-    request.app[LIMITS].login.hit(request.remote or "-")
+    await request.app[LIMITS].login.hit(request.remote or "-")
     try:
         identity, name = await _matrix_user(request, await read_json(request, MatrixLogin))
     except HubError as exc:
@@ -170,7 +170,7 @@ async def matrix_widget_login(request: web.Request) -> web.Response:
     Needs no session and sets no cookie (inside the Matrix client's iframe there is neither),
     so there is no login CSRF to fear: the answer only reaches the page that posted the token.
     """
-    request.app[LIMITS].login.hit(request.remote or "-")
+    await request.app[LIMITS].login.hit(request.remote or "-")
     try:
         body = await read_json(request, WidgetLogin)
         meeting = await request.app[MEETINGS].get(body.meeting_id)

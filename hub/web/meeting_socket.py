@@ -57,7 +57,7 @@ async def meeting_socket(request: web.Request) -> web.StreamResponse:
     if meeting.state is MeetingState.ENDED:
         raise Forbidden("La réunion est terminée / The meeting has ended")
     # Someone who has knocked too often is refused before the upgrade, with Retry-After.
-    request.app[LIMITS].lobby.check(request.remote or "-")
+    await request.app[LIMITS].lobby.check(request.remote or "-")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=sig.MAX_FRAME * 2)
     try:
         await ws.prepare(request)

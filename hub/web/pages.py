@@ -111,7 +111,7 @@ async def create_meeting(request: web.Request) -> web.Response:
     request.app[SESSION_CODEC].require_csrf(request, session, form.get("csrf_token"))
     if not may_create_meetings(request, session):
         return login_required_page(request)
-    request.app[LIMITS].create_meeting.hit(request.remote or "-")
+    await request.app[LIMITS].create_meeting.hit(request.remote or "-")
     raw_title = form.get("title")
     raw_access = form.get("access_level")
     title = raw_title if isinstance(raw_title, str) else ""

@@ -208,7 +208,7 @@ class Connection:
         if admission.enter:
             await self._enter(visitor, name, admission.role, message.audio, message.video)
             return
-        self.app[LIMITS].lobby.hit(self.remote)
+        await self.app[LIMITS].lobby.hit(self.remote)
         live, entry = self.app[ADMISSIONS].knock(
             self.meeting, visitor.identity, name, admission.role, message.message
         )

@@ -21,9 +21,11 @@ from hub.federation.keys import (
     published_keys,
     verify_published,
 )
-from hub.federation.nonces import KEEP_MS, NonceCache, NonceVerdict
+from hub.federation.nonces import KEEP_MS, Nonces
 from hub.federation.signing import unpadded_b64encode
 from hub.ids import ServerName
+from hub.shared.memory import MemoryState
+from hub.shared.port import ClaimVerdict
 
 NOW = 1_763_800_000_000
 A = ServerName("a.example")
@@ -273,28 +275,26 @@ async def test_unreachable_partner_is_asked_at_most_every_30_s(tmp_path):
     assert partner.fetches == 1
 
 
-def test_nonces_are_refused_when_replayed_and_forgotten_after_ten_minutes():
-    cache = NonceCache()
-    assert cache.admit(A, "n" * 22, NOW) is NonceVerdict.FRESH
-    assert cache.admit(A, "n" * 22, NOW + KEEP_MS - 1) is NonceVerdict.REPLAYED
-    assert cache.admit(B, "n" * 22, NOW) is NonceVerdict.FRESH  # per origin
-    assert cache.admit(A, "n" * 22, NOW + KEEP_MS) is NonceVerdict.FRESH
-    assert len(cache) == 1
+async def test_nonces_are_refused_when_replayed_and_forgotten_after_ten_minutes():
+    now = [1000.0]  # the memory state's clock: seconds, never going back (monotonic)
+    nonces = Nonces(MemoryState(lambda: now[0]))
+    assert (await nonces.admit(A, "n" * 22)).verdict is ClaimVerdict.FRESH
+    now[0] = 1000.0 + KEEP_MS / 1000 - 0.25
+    assert (await nonces.admit(A, "n" * 22)).verdict is ClaimVerdict.TAKEN
+    assert (await nonces.admit(B, "n" * 22)).verdict is ClaimVerdict.FRESH  # per origin
+    now[0] = 1000.0 + KEEP_MS / 1000
+    assert (await nonces.admit(A, "n" * 22)).verdict is ClaimVerdict.FRESH
 
 
-def test_a_full_nonce_cache_refuses_instead_of_forgetting():
-    cache = NonceCache(max_entries=3)
+async def test_a_full_nonce_memory_refuses_instead_of_forgetting():
+    now = [1000.0]
+    nonces = Nonces(MemoryState(lambda: now[0], max_claims=3))
     for index in range(3):
-        assert cache.admit(A, f"nonce{index}", NOW + index) is NonceVerdict.FRESH
-    assert cache.admit(A, "nonce3", NOW + 10) is NonceVerdict.FULL
-    assert cache.retry_after_ms(NOW + 10) == KEEP_MS - 10
-    assert cache.admit(A, "nonce0", NOW + 10) is NonceVerdict.REPLAYED  # nothing was forgotten
-    assert cache.admit(A, "nonce3", NOW + KEEP_MS) is NonceVerdict.FRESH  # room again
-
-
-def test_a_clock_stepping_back_never_makes_a_nonce_expire_early():
-    cache = NonceCache()
-    assert cache.admit(A, "first", NOW + 60_000) is NonceVerdict.FRESH
-    assert cache.admit(A, "late", NOW) is NonceVerdict.FRESH
-    assert cache.admit(A, "late", NOW + KEEP_MS + 1) is NonceVerdict.REPLAYED
-    assert cache.admit(A, "late", NOW + KEEP_MS + 60_000) is NonceVerdict.FRESH
+        now[0] = 1000.0 + index / 4
+        assert (await nonces.admit(A, f"nonce{index}")).verdict is ClaimVerdict.FRESH
+    now[0] = 1001.0
+    full = await nonces.admit(A, "nonce3")
+    assert (full.verdict, full.retry_after_ms) == (ClaimVerdict.FULL, KEEP_MS - 1000)
+    assert (await nonces.admit(A, "nonce0")).verdict is ClaimVerdict.TAKEN  # none forgotten
+    now[0] = 1000.0 + KEEP_MS / 1000
+    assert (await nonces.admit(A, "nonce3")).verdict is ClaimVerdict.FRESH  # room again
