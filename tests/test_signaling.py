@@ -46,6 +46,18 @@ def test_valid_messages_parse_into_their_types():
     assert isinstance(parse_client_message('{"type":"chat","text":"bonjour"}'), Chat)
 
 
+def test_a_large_meetings_subscribe_answer_fits_but_a_publish_offer_stays_small():
+    """A page receiving 50 people answers with ~100 m-sections (~150 KB as aiortc writes
+    them); a publish offer of that size is no camera's and is refused."""
+    sdp = "v=0\r\n" + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\n" * 5000  # 155 KB
+    answer = parse_client_message(json.dumps({"type": "subscribe_answer", "sdp": sdp}))
+    assert answer.sdp == sdp
+    with pytest.raises(SignalingError) as caught:
+        parse_client_message(json.dumps({"type": "publish_offer", "sdp": sdp}))
+    assert caught.value.code == "invalid_field"
+    assert "at most 61440 characters" in caught.value.message
+
+
 @pytest.mark.parametrize(
     ("frame", "code", "message"),
     [

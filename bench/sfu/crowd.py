@@ -358,6 +358,19 @@ class Crowd:
                 if viewer in meter.counts
             },
             "latencies_us": base64.b64encode(latencies.tobytes()).decode(),
+            # Per simulcast publisher of this worker: keyframe requests in the window, by layer.
+            "keyframe_requests": {
+                str(number): [
+                    sum(
+                        1
+                        for at, i in person.publisher.request_times
+                        if i == layer and meter.start_ns <= at < meter.end_ns
+                    )
+                    for layer in range(3)
+                ]
+                for number, person in self.people.items()
+                if isinstance(person.publisher, SimulcastPublisher)
+            },
             "foreign": meter.foreign,
             "loop_lag_max_ms": round(self.lag_max * 1000, 2),
         }

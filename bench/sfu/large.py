@@ -146,6 +146,7 @@ def merge_large(collected: list[dict[str, Any]], layout: Layout) -> dict[str, An
     for part in collected:
         latencies.frombytes(base64.b64decode(part["latencies_us"]))
     ordered = sorted(latencies)
+    requests = [row for part in collected for row in part.get("keyframe_requests", {}).values()]
 
     def loss(got: int, wanted: int) -> float | None:
         return round(100 * (1 - got / wanted), 3) if wanted else None
@@ -167,6 +168,10 @@ def merge_large(collected: list[dict[str, Any]], layout: Layout) -> dict[str, An
         "pairs_on_another_layer": wrong_layer,
         "pairs_switching_in_window": switched,
         "unexpected_packets": unexpected,
+        # Keyframe requests that reached the publishers in the window, per layer (lowest
+        # first), and the most any one publisher got for one layer.
+        "window_keyframe_requests": [sum(r[i] for r in requests) for i in range(len(LAYERS))],
+        "max_keyframe_requests_per_layer": max((max(r) for r in requests), default=0),
         "latency_p50_ms": round(percentile(ordered, 0.50) / 1e3, 3),
         "latency_p99_ms": round(percentile(ordered, 0.99) / 1e3, 3),
         "latency_max_ms": round(ordered[-1] / 1e3, 3) if ordered else None,
@@ -213,7 +218,13 @@ class HubLarge(_Target):
         await asyncio.gather(
             *(
                 w.call(
-                    "hub_join", within=600, base_url=base, meeting=meeting, people=ps, hidden=True
+                    "hub_join",
+                    within=600,
+                    base_url=base,
+                    meeting=meeting,
+                    people=ps,
+                    hidden=True,
+                    at_once=True,
                 )
                 for w, ps in spread(list(range(people)), team).items()
                 if ps
@@ -374,7 +385,9 @@ def line(step: dict[str, Any]) -> str:
         f"{step['latency_p99_ms']}/{step['latency_max_ms']} ms, sfu {step['sfu_cores']:.2f} "
         f"cores, client {step['client_cores']:.2f}, other {step['other_cores']:.2f}; "
         f"in {step['sent_pps']:.0f}/s out {step['forwarded_pps']:.0f}/s; pairs by layer "
-        f"{step['pairs_by_layer']} ({step['pairs_on_another_layer']} not the tile's)"
+        f"{step['pairs_by_layer']} ({step['pairs_on_another_layer']} not the tile's); "
+        f"keyframe requests in the window {step['window_keyframe_requests']} (most for one "
+        f"layer of one publisher: {step['max_keyframe_requests_per_layer']})"
     )
 
 
@@ -491,13 +504,13 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "| people | SFU | loss | p50 / p99 / max ms | SFU cores | µs / forwarded packet "
         "| in / out packets/s | pairs on q / h / f | layers sent (q/h/f publishers) "
-        "| load generator cores | all flowing after |",
-        "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| keyframe requests / s, most to one layer | load generator cores | all flowing after |",
+        "|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for name in ("hub", "janus"):
         for step in data.get(name, []):
             if "error" in step:
-                lines.append(f"| {step['people']} | {name} | {step['error']} |" + " |" * 8)
+                lines.append(f"| {step['people']} | {name} | {step['error']} |" + " |" * 9)
                 continue
             lines.append(
                 f"| {step['people']} | {name} | {step['loss_pct']} % | "
@@ -506,6 +519,7 @@ def markdown(data: dict[str, Any]) -> str:
                 f"{step['sent_pps']:.0f} / {step['forwarded_pps']:.0f} | "
                 f"{' / '.join(map(str, step['pairs_by_layer']))} | "
                 f"{' / '.join(map(str, step.get('layers_sending', [])))} | "
+                f"{step['max_keyframe_requests_per_layer'] / step['wall_s']:.1f} | "
                 f"{step['client_cores']:.2f} | {step['connect_s']} s |"
             )
     return "\n".join(lines) + "\n"

@@ -76,6 +76,7 @@ class SimulcastPublisher(PersonPublisher):
         self._layer_frame = [0] * len(clips)
         self._layer_keyframe = [True] * len(clips)
         self._layer_keyframe_requests = [0] * len(clips)
+        self.request_times: list[tuple[int, int]] = []  # (perf_counter_ns, layer index)
 
     async def offer(self) -> str:
         sdp = await super().offer()
@@ -117,6 +118,7 @@ class SimulcastPublisher(PersonPublisher):
                         if stream.ssrc == packet.media_ssrc or packet.fmt == FIR:
                             self._layer_keyframe[index] = True
                             self._layer_keyframe_requests[index] += 1
+                            self.request_times.append((time.perf_counter_ns(), index))
 
     def _send_frame(self) -> None:
         if not self.layers:

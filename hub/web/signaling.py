@@ -27,8 +27,12 @@ from pydantic import (
 from hub.bounded_json import TooDeep, loads
 from hub.meetings.notes import Note
 
-MAX_FRAME = 64 * 1024  # an SDP with a dozen m-lines is ~10 KB; 64 KB leaves room, bounds abuse
+# A publish offer has a few m-sections (~10 KB). A subscribe answer has one per stream the
+# page receives, up to MAX_RELAYED_SECTIONS (256): 1.0-1.6 KB each as aiortc writes them, so a
+# 50-person meeting's answer is ~150 KB, and the cap is what 256 sections can need.
 MAX_SDP = 60 * 1024
+MAX_ANSWER_SDP = 400 * 1024
+MAX_FRAME = MAX_ANSWER_SDP + 16 * 1024
 MAX_CHAT = 2000
 MAX_NAME = 120
 
@@ -86,7 +90,7 @@ class PublishOffer(_Message):
 
 class SubscribeAnswer(_Message):
     type: Literal["subscribe_answer"]
-    sdp: Annotated[str, Field(min_length=1, max_length=MAX_SDP)]
+    sdp: Annotated[str, Field(min_length=1, max_length=MAX_ANSWER_SDP)]
 
 
 class IceCandidate(_Message):
