@@ -29,6 +29,7 @@ from bridge.http_port import HttpHub
 from bridge.session import BotError
 from hub import __version__
 from hub.config import HubConfig, load_config, with_dev_secrets
+from hub.config_sections import LoggingConfig
 from hub.db import migrate
 from hub.db.database import Database
 from hub.errors import ConfigError, HubError, StartupError
@@ -133,7 +134,45 @@ def build_parser() -> argparse.ArgumentParser:
     secret.set_defaults(run=_cmd_secret)
     _add_keys_commands(commands)
     _add_federation_commands(commands)
+    _add_worker_command(commands)
     return parser
+
+
+def _add_worker_command(commands: Any) -> None:
+    worker = commands.add_parser(
+        "sfu-worker",
+        help="forward media for a hub (started by `hub serve` when sfu.workers > 0)",
+        description="Run one SFU worker: it forwards the media of the meetings its hub places "
+        "on it (UDP sockets, WebRTC connections) and nothing else (no database, no HTTP). It "
+        "takes the hub's orders on a Unix socket it creates at PATH (mode 0600) and reports "
+        "its load there every second. `hub serve` starts and restarts its workers itself; "
+        "stops on SIGINT or SIGTERM.",
+    )
+    worker.add_argument(
+        "--control",
+        type=Path,
+        metavar="PATH",
+        required=True,
+        help="the Unix socket to listen on for the hub's control connection",
+    )
+    worker.add_argument(
+        "--exit-when-idle",
+        action="store_true",
+        help="stop when the hub's control connection closes",
+    )
+    worker.add_argument(
+        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
+    )
+    worker.add_argument("--log-format", choices=("text", "json"), default="json")
+    worker.set_defaults(run=_cmd_sfu_worker)  # fmt: skip
+
+
+def _cmd_sfu_worker(args: argparse.Namespace) -> int:
+    from hub.sfu.worker import run_worker  # only this command needs the worker
+
+    setup_logging(LoggingConfig(level=args.log_level, format=args.log_format), dev=False)
+    run_event_loop(run_worker(args.control, exit_when_idle=args.exit_when_idle))
+    return 0
 
 
 def _add_keys_commands(commands: Any) -> None:

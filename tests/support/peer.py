@@ -128,6 +128,9 @@ class Participant:
         self._tasks: list[asyncio.Task[None]] = []
         self._reader: asyncio.Task[None] | None = None
         self._new_message = asyncio.Event()
+        # Restart a connection the hub says failed, as the page does (static/js/call.js
+        # mediaState): publish afresh (aiortc cannot restart ICE), ask for a new subscriber.
+        self.follow_health = False
 
     async def join(self, *, audio: bool = True, video: bool = True) -> None:
         answer = await self.knock(audio=audio, video=video)
@@ -230,6 +233,15 @@ class Participant:
             self._new_message.set()
             if message["type"] == "subscribe_offer":
                 await self._answer(message)
+            elif message["type"] == "media_state" and self.follow_health:
+                if message["state"] == "failed":
+                    self._tasks.append(asyncio.create_task(self._recover(message["pc"])))
+
+    async def _recover(self, which: str) -> None:
+        if which == "publish":
+            await self.republish()
+        else:
+            await self.send({"type": "reconnect"})
 
     async def _answer(self, offer: dict[str, Any]) -> None:
         if self.subscribe_pc is None or offer.get("restart"):
