@@ -29,7 +29,6 @@ from bridge.http_port import HttpHub
 from bridge.session import BotError
 from hub import __version__
 from hub.config import HubConfig, load_config, with_dev_secrets
-from hub.config_sections import LoggingConfig
 from hub.db import migrate
 from hub.db.database import Database
 from hub.errors import ConfigError, HubError, StartupError
@@ -38,6 +37,7 @@ from hub.federation.client import FederationClient
 from hub.federation.policy import Partner, PartnerPolicy, PolicyError
 from hub.federation.service import instance_keys
 from hub.log import setup_logging
+from hub.sfu.worker_command import add_worker_arguments, run_worker_command, worker_description
 from hub.stalls import freeze_startup_objects
 from hub.web.access import AccessLogger
 from hub.web.app import create_app
@@ -142,37 +142,10 @@ def _add_worker_command(commands: Any) -> None:
     worker = commands.add_parser(
         "sfu-worker",
         help="forward media for a hub (started by `hub serve` when sfu.workers > 0)",
-        description="Run one SFU worker: it forwards the media of the meetings its hub places "
-        "on it (UDP sockets, WebRTC connections) and nothing else (no database, no HTTP). It "
-        "takes the hub's orders on a Unix socket it creates at PATH (mode 0600) and reports "
-        "its load there every second. `hub serve` starts and restarts its workers itself; "
-        "stops on SIGINT or SIGTERM.",
+        description=worker_description,
     )
-    worker.add_argument(
-        "--control",
-        type=Path,
-        metavar="PATH",
-        required=True,
-        help="the Unix socket to listen on for the hub's control connection",
-    )
-    worker.add_argument(
-        "--exit-when-idle",
-        action="store_true",
-        help="stop when the hub's control connection closes",
-    )
-    worker.add_argument(
-        "--log-level", choices=("debug", "info", "warning", "error"), default="info"
-    )
-    worker.add_argument("--log-format", choices=("text", "json"), default="json")
-    worker.set_defaults(run=_cmd_sfu_worker)  # fmt: skip
-
-
-def _cmd_sfu_worker(args: argparse.Namespace) -> int:
-    from hub.sfu.worker import run_worker  # only this command needs the worker
-
-    setup_logging(LoggingConfig(level=args.log_level, format=args.log_format), dev=False)
-    run_event_loop(run_worker(args.control, exit_when_idle=args.exit_when_idle))
-    return 0
+    add_worker_arguments(worker)
+    worker.set_defaults(run=run_worker_command)
 
 
 def _add_keys_commands(commands: Any) -> None:

@@ -62,7 +62,7 @@ class WorkerPool:
 
     def __init__(self, config: SfuConfig, *, log_level: str, log_format: str) -> None:
         self.config = config
-        self._command = [sys.executable, "-m", "hub", "sfu-worker", "--exit-when-idle",
+        self._command = [sys.executable, "-m", "hub.sfu", "--exit-when-idle",
                          "--log-level", log_level, "--log-format", log_format]  # fmt: skip
         self._dir: Path | None = None
         self.slots: list[WorkerSlot] = []

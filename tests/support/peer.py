@@ -233,9 +233,8 @@ class Participant:
             self._new_message.set()
             if message["type"] == "subscribe_offer":
                 await self._answer(message)
-            elif message["type"] == "media_state" and self.follow_health:
-                if message["state"] == "failed":
-                    self._tasks.append(asyncio.create_task(self._recover(message["pc"])))
+            elif self.follow_health and _connection_failed(message):
+                self._tasks.append(asyncio.create_task(self._recover(message["pc"])))
 
     async def _recover(self, which: str) -> None:
         if which == "publish":
@@ -281,6 +280,10 @@ class Participant:
         await self.publish_pc.close()
         if self.subscribe_pc is not None:
             await self.subscribe_pc.close()
+
+
+def _connection_failed(message: dict[str, Any]) -> bool:
+    return message["type"] == "media_state" and message["state"] == "failed"
 
 
 async def wait_until(predicate: Any, timeout: float, message: str) -> None:
