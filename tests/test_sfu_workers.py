@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import struct
 import time
 
 import pytest
@@ -103,6 +104,16 @@ async def test_two_meetings_go_to_two_workers_and_their_people_decode_each_other
     assert health.status == 200, body
     assert body["checks"]["sfu_workers"] == "2/2 up"
     assert [w["meetings"] for w in body["workers"]] == [1, 1]
+    # Hostile frames on a worker's control socket: refused, and its meeting goes on.
+    reader, writer = await asyncio.open_unix_connection(str(pool.slots[0].path))
+    writer.write(struct.pack(">I", 7) + b"garbage" + struct.pack(">I", 1 << 30))
+    async with asyncio.timeout(5):
+        await reader.read()  # refused, then closed (nothing after an oversize frame is read)
+    writer.close()
+    people = [anne, bruno] if pool.worker_of(MeetingId(first)) == 0 else [chloe, david]
+    before = counts(people)
+    await wait_until(lambda: all_decoding(people, before), 10, "media stopped")
+    assert pool.slots[0].up and pool.slots[0].restarts == 0
 
 
 async def test_people_of_a_killed_worker_get_media_again_within_five_seconds(hub):
