@@ -38,8 +38,11 @@ from hub.sfu.service import Sfu
 log = logging.getLogger(__name__)
 
 LOAD_INTERVAL = 1.0
+ORPHAN_TIMEOUT = 60.0
 LOGGED_REFUSALS = 20  # per connection: a peer sending garbage cannot flood the log
 MAX_UNREAD = 8 << 20  # bytes of events the hub has not read yet before we give up on it
+# Requests that open the meeting's room on this worker (the others only read or close it).
+OPENING = frozenset(REQUESTS) - {"snapshot", "close_room", "remove_participant"}
 # Handled at once, in arrival order; the others wait for the participant's earlier requests.
 IMMEDIATE = frozenset(
     {"configure", "watch", "set_forwarding", "set_view", "set_owner_forwarding", "snapshot"}
@@ -53,6 +56,7 @@ class Worker:
         self.sfu = Sfu(SfuConfig())
         self.owners: dict[MeetingId, Session] = {}
         self.sessions: set[Session] = set()
+        self.configured = False  # by the first connection's `configure`, once
         self._exit_when_idle = exit_when_idle
         self._idle = asyncio.Event()
 
@@ -64,7 +68,10 @@ class Worker:
             server = await asyncio.start_unix_server(self._accept, path=str(path))
         finally:
             os.umask(mask)
-        reporter = asyncio.get_running_loop().create_task(self._report_load())
+        loop = asyncio.get_running_loop()
+        reporter = loop.create_task(self._report_load())
+        if self._exit_when_idle:  # a hub that died before connecting leaves no orphan behind
+            loop.call_later(ORPHAN_TIMEOUT, self._stop_if_orphan)
         log.info("SFU worker listening on %s", path)
         try:
             async with server:
@@ -75,6 +82,11 @@ class Worker:
                 session.writer.close()
             await self.sfu.close()
             _remove(path)
+
+    def _stop_if_orphan(self) -> None:
+        if not self.sessions and not self.configured:
+            log.warning("no hub connected within %.0f s: stopping", ORPHAN_TIMEOUT)
+            self._idle.set()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session(self, reader, writer)
@@ -165,7 +177,11 @@ class Session:
         meeting = message.fields.get("meeting")
         if meeting is None:
             return
-        owner = self.worker.owners.setdefault(MeetingId(cast(str, meeting)), self)
+        meeting_id = MeetingId(cast(str, meeting))
+        if message.type in OPENING:
+            owner = self.worker.owners.setdefault(meeting_id, self)
+        else:
+            owner = self.worker.owners.get(meeting_id, self)
         if owner is not self:
             raise ControlError(f"{message.type}: meeting held by another control connection")
 
@@ -247,6 +263,8 @@ class Session:
         return work
 
     def _configure(self, message: Message) -> None:
+        if self.worker.configured:
+            raise ControlError("configure: this worker has been configured already")
         try:
             config = SfuConfig(
                 ice_servers=tuple(
@@ -259,6 +277,7 @@ class Session:
         self.sfu.settings = RoomSettings(
             ice_servers=config.ice_servers, candidate_addresses=config.candidate_addresses
         )
+        self.worker.configured = True
 
     def _watch(self, message: Message) -> None:
         meeting, person = message.meeting, message.participant

@@ -196,7 +196,11 @@ class WorkerPool:
         ending = asyncio.create_task(slot.process.wait())
         try:
             while not reading.done() and not ending.done():
+                asked = time.monotonic()
                 await asyncio.wait({reading, ending}, timeout=0.5)
+                # Our own loop was held up: the reports waiting for it are not the worker's
+                # silence.
+                slot.reported_at += max(0.0, time.monotonic() - asked - 1.0)
                 silent = time.monotonic() - slot.reported_at
                 if silent > SILENCE and not reading.done() and not ending.done():
                     log.error("SFU worker %d silent for %.1f s: killed", slot.index, silent)

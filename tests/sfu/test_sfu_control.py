@@ -145,7 +145,11 @@ async def test_hostile_control_frames_are_refused_logged_once_and_the_worker_ser
     ok = await hub.ask(message(type="configure", id=1, ice_servers=[],
                                candidate_addresses=["127.0.0.1"]))  # fmt: skip
     assert ok == {"type": "reply", "id": 1, "ok": True, "result": {}}
-    assert (await hub.ask(message(type="snapshot", id=2, meeting="ours")))["ok"]
+    opened = message(type="set_forwarding", id=2, meeting="ours", participant="p", audio=True,
+                     video=False)  # fmt: skip
+    assert (await hub.ask(opened))["ok"]
+    assert (await hub.ask(message(type="configure", id=3, ice_servers=[],
+                                  candidate_addresses=[])))["kind"] == "refused"  # fmt: skip
 
     hostile = await connect()
     refusals = [
@@ -168,13 +172,14 @@ async def test_hostile_control_frames_are_refused_logged_once_and_the_worker_ser
     async with asyncio.timeout(5):
         assert await hostile.reader.read() == b""
     # The hub's connection and its meeting are untouched; a new connection is served.
-    assert (await hub.ask(message(type="snapshot", id=3, meeting="ours")))["ok"]
+    ours = await hub.ask(message(type="snapshot", id=4, meeting="ours"))
+    assert list(ours["result"]["participants"]) == ["p"]
     again = await connect()
     assert (await again.ask(message(type="snapshot", id=1, meeting="other")))["ok"]
     for _ in range(100):  # the log reaches us through a pipe
         refused = [line for line in lines if "control message refused" in line]
-        if len(refused) >= len(refusals) + 1:
+        if len(refused) >= len(refusals) + 2:
             break
         await asyncio.sleep(0.05)
-    assert len(refused) == len(refusals) + 1, lines
+    assert len(refused) == len(refusals) + 2, lines
     assert not any("Traceback" in line for line in lines), lines
