@@ -22,9 +22,10 @@ from tests.support.peer import Participant, wait_until
 
 
 @pytest.fixture
-async def hub(aiohttp_client, tmp_path):
-    """A hub with two SFU workers, a meeting factory and a participant factory."""
-    config = make_config(tmp_path, sfu={"candidate_addresses": ["127.0.0.1"], "workers": 2})
+async def hub(request, aiohttp_client, tmp_path):
+    """A hub with two SFU workers (or `param`), a meeting factory and a participant factory."""
+    workers = getattr(request, "param", 2)
+    config = make_config(tmp_path, sfu={"candidate_addresses": ["127.0.0.1"], "workers": workers})
     client, csrf = await api_client(aiohttp_client, config)
     participants: list[Participant] = []
 
@@ -137,3 +138,23 @@ async def test_people_of_a_killed_worker_get_media_again_within_five_seconds(hub
     await wait_until(lambda: slot.up, 20, "the killed worker was not restarted")
     assert slot.restarts == 1
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("hub", [1], indirect=True)
+async def test_with_one_worker_its_people_come_back_on_its_replacement(hub):
+    client, meeting, join = hub
+    pool = client.app[WORKERS]
+    meeting_id = await meeting()
+    people = [await join(meeting_id, "Anne"), await join(meeting_id, "Bruno")]
+    await wait_until(lambda: all_decoding(people, {}), 20, "no media before the kill")
+    slot = pool.slots[0]
+    assert slot.process is not None
+    first_pid = slot.process.pid
+    killed = time.monotonic()
+    os.kill(first_pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)
+    before = counts(people)
+    # The meeting waits for the replacement (started at once), then everyone reconnects.
+    await wait_until(lambda: all_decoding(people, before), 9.5, "media not back in 10 s")
+    print(f"media back {time.monotonic() - killed:.2f} s after the only worker was killed")
+    assert slot.process.pid != first_pid and pool.worker_of(MeetingId(meeting_id)) == 0

@@ -186,6 +186,7 @@ class RemoteRoom:
         self.on_speaker: SpeakerChanged | None = None
         self.link: WorkerLink | None = None
         self._placed = asyncio.Event()
+        self._had_worker = False
         self._people: dict[ParticipantId, _Person] = {}
         self._owners: dict[ParticipantId, tuple[bool, bool]] = {}
         self._tasks = Tasks()
@@ -222,6 +223,7 @@ class RemoteRoom:
         self.link = link
         link.rooms[self.meeting_id] = self
         self._placed.set()
+        had_media, self._had_worker = self._had_worker, True
         if not recover:
             return
         for participant_id, person in self._people.items():
@@ -234,8 +236,8 @@ class RemoteRoom:
         for owner, (audio, video) in self._owners.items():
             self._send("set_owner_forwarding", owner=owner, audio=audio, video=video)
         for person in list(self._people.values()):
-            if person.on_state is None:
-                continue
+            if person.on_state is None or not had_media:
+                continue  # (a room that waited for its first worker: nothing was lost)
             if person.published:
                 person.on_state("publish", "failed")
             if person.send_offer is not None:

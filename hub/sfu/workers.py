@@ -6,7 +6,8 @@ connection to it (hub/sfu/remote.py) and restarts it when it dies. A new meeting
 least loaded worker (fewest forwarded packets per second in its last report, then fewest
 meetings) and stays there. A worker is dead when its process ends, its connection breaks or
 its reports stop for `SILENCE` seconds: its meetings are placed at once on the others (or on
-its replacement) and their people reconnect their media there.
+its replacement, started at once unless it keeps dying young) and their people reconnect their
+media there.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ log = logging.getLogger(__name__)
 
 SILENCE = 3.0  # seconds without a load report: the worker is hung, and killed
 START_TIMEOUT = 30.0  # seconds for a worker to import aiortc and listen
-RESTART_PAUSE = 1.0  # between a worker's death and its replacement (a crash loop stays slow)
+RESTART_PAUSE = 1.0  # before replacing a worker that died young (doubling each time)
+MAX_PAUSE = 30.0  # a worker that keeps dying at once is started less and less often
+STEADY = 10.0  # seconds a worker must live for its next death to be a first one again
 STOP_TIMEOUT = 5.0
 
 
@@ -149,7 +152,9 @@ class WorkerPool:
         log.info("%d SFU workers up", len(self.slots))
 
     async def _supervise(self, slot: WorkerSlot) -> None:
+        failures = 0  # deaths in a row of workers that lived less than STEADY seconds
         while True:
+            started = time.monotonic()
             try:
                 await self._start(slot)
                 await self._watch(slot)
@@ -158,7 +163,10 @@ class WorkerPool:
             except Exception:
                 log.exception("SFU worker %d failed to start", slot.index)
             self._died(slot)
-            await asyncio.sleep(RESTART_PAUSE)
+            # At once after a steady life; then 1, 2, 4 … s while it keeps dying at start.
+            failures = failures + 1 if time.monotonic() - started < STEADY else 0
+            if failures:
+                await asyncio.sleep(min(RESTART_PAUSE * 2 ** (failures - 1), MAX_PAUSE))
 
     async def _start(self, slot: WorkerSlot) -> None:
         with contextlib.suppress(FileNotFoundError):
