@@ -72,7 +72,6 @@ class WorkerPool:
         self.rooms: dict[MeetingId, RemoteRoom] = {}
         self._users: dict[MeetingId, int] = {}
         self._supervisors: list[asyncio.Task[None]] = []
-        self._up = asyncio.Event()  # set while at least one worker is up
 
     # -- MediaRooms -----------------------------------------------------------------------------
 
@@ -197,7 +196,6 @@ class WorkerPool:
         """Until the worker dies: its process ends, its connection ends, or it stops talking."""
         assert slot.link is not None and slot.process is not None
         slot.reported_at = time.monotonic()
-        self._up.set()
         self._place_waiting()
         reading = slot.reading
         assert reading is not None
@@ -238,8 +236,6 @@ class WorkerPool:
         slot.meetings.clear()
         log.error("SFU worker %d (pid %s) died (status %s): %d meetings move",
                   slot.index, process.pid if process else "-", code, len(moved))  # fmt: skip
-        if not any(s.up for s in self.slots):
-            self._up.clear()
         for room in moved:
             room.unplace()
             self._place(room, recover=True)
