@@ -37,6 +37,7 @@ from hub.federation.client import FederationClient
 from hub.federation.policy import Partner, PartnerPolicy, PolicyError
 from hub.federation.service import instance_keys
 from hub.log import setup_logging
+from hub.sfu.worker_command import add_worker_arguments, run_worker_command, worker_description
 from hub.stalls import freeze_startup_objects
 from hub.web.access import AccessLogger
 from hub.web.app import create_app
@@ -133,7 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     secret.set_defaults(run=_cmd_secret)
     _add_keys_commands(commands)
     _add_federation_commands(commands)
+    _add_worker_command(commands)
     return parser
+
+
+def _add_worker_command(commands: Any) -> None:
+    worker = commands.add_parser(
+        "sfu-worker",
+        help="forward media for a hub (started by `hub serve` when sfu.workers > 0)",
+        description=worker_description,
+    )
+    add_worker_arguments(worker)
+    worker.set_defaults(run=run_worker_command)
 
 
 def _add_keys_commands(commands: Any) -> None:

@@ -163,6 +163,9 @@ class SfuConfig(_Section):
     # watches are not encoded. Off: one layer, every viewer gets it (a weak viewer's video is
     # paused rather than lowered).
     simulcast: bool = True
+    # Worker processes that forward media (`hub sfu-worker`, started and restarted by `hub
+    # serve`; a meeting lives on one of them). 0: media is forwarded in the hub's own process.
+    workers: int = Field(default=0, ge=0, le=64)
 
     @field_validator("candidate_addresses")
     @classmethod

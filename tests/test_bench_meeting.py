@@ -51,6 +51,20 @@ def test_merge_counts_every_pair_but_oneself_across_workers() -> None:
     assert merged["foreign_packets"] == 2
 
 
+def test_merge_of_two_meetings_expects_only_pairs_within_each() -> None:
+    # Four people in two meetings (one per SFU worker): 0 and 2 in one, 1 and 3 in the other.
+    sent = {slot(p, k): n for p in range(4) for k, n in ((AUDIO, 10), (VIDEO, 20))}
+    counts = {v: {i: n for i, n in sent.items() if i // SLOTS % 2 == v % 2 and i // SLOTS != v}
+              for v in range(4)}  # fmt: skip
+    part = _part(sent, counts, [1000])
+
+    merged = merge([part], people=4, groups=2)
+
+    assert merged["expected"] == 4 * 1 * 30  # each viewer, the one other person of its meeting
+    assert merged["loss_pct"] == 0.0 and merged["silent_pairs"] == 0
+    assert merge([part], people=4)["silent_pairs"] == 4 * 2 * 2  # one meeting: all missing
+
+
 def test_merge_reports_a_pair_that_got_nothing() -> None:
     sent = {slot(0, AUDIO): 50, slot(0, VIDEO): 100, slot(1, AUDIO): 50, slot(1, VIDEO): 100}
     part = _part(sent, {0: {slot(1, AUDIO): 50, slot(1, VIDEO): 100}, 1: {slot(0, AUDIO): 50}}, [])

@@ -27,6 +27,7 @@ from tests.test_config import EXAMPLE_SECRET, GOOD_SECRET, production_example, r
         (["db"], "downgrade"),
         (["db", "upgrade"], "revision"),
         (["check-config"], "FILE"),
+        (["sfu-worker"], "--control PATH"),
     ],
 )
 def test_help_describes_each_command(args, expected):

@@ -2,6 +2,8 @@
 `python -m bench.sfu --meeting [--quick] [--profile]` (results in bench/results/meeting.*)
 `python -m bench.sfu --join-storm` (results in bench/results/storm.*)
 `python -m bench.sfu --large [--people 50]` (results in bench/results/large.*)
+`python -m bench.sfu --meeting --sfu-workers 2 --people 8,12` (the hub alone: its media in 2
+worker processes, one all-to-all meeting of each size on each; compare with --sfu-workers 1)
 
 Starts the hub and Janus, runs the same load against each from this one aiortc client process
 (the meeting: from a few worker processes), stops every process by pid, and writes JSON plus a
@@ -82,6 +84,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="meeting sizes instead of the ladder's (e.g. 4,8)")  # fmt: skip
     parser.add_argument("--meeting-workers", type=int, default=2, metavar="N",
                         help="load-generating processes of the meeting (default 2)")  # fmt: skip
+    parser.add_argument("--sfu-workers", type=int, default=0, metavar="N",
+                        help="with --meeting: the hub forwards in N `hub sfu-worker` processes "
+                        "(sfu.workers) and holds N meetings of each size at once, one per "
+                        "worker; the hub only (no Janus). Default 0: in process")  # fmt: skip
     parser.add_argument("--out", type=Path, help="JSON results path (default "
                         f"{DEFAULT_OUT}, {MEETING_OUT} with --meeting; the Markdown table "
                         "goes next to it, same name, .md)")  # fmt: skip
@@ -110,6 +116,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         )
     if args.meeting_workers < 1:
         parser.error("--meeting-workers must be at least 1")
+    if args.sfu_workers:
+        if not args.meeting or not 0 < args.sfu_workers <= 8:
+            parser.error("--sfu-workers takes 1 to 8, with --meeting")
+        args.skip_janus = True
     return args
 
 
@@ -367,6 +377,8 @@ async def run_meeting_bench(args: argparse.Namespace, quiet: dict[str, Any]) -> 
     meta["command"] = "python -m bench.sfu " + " ".join(sys.argv[1:])
     data: dict[str, Any] = {"meta": meta}
     hub = HubServer(work / "hub", address)
+    hub.sfu_workers = args.sfu_workers
+    meta["sfu_workers"] = args.sfu_workers
     janus = JanusServer(work / "janus", address)
 
     async def one(target: MeetingTarget, profile: bool) -> None:
@@ -393,7 +405,7 @@ async def run_meeting_bench(args: argparse.Namespace, quiet: dict[str, Any]) -> 
         _log("starting the hub")
         await hub.start()
         meta["hub_event_loop"] = hub.event_loop()
-        await one(HubMeeting(hub), args.profile)
+        await one(HubMeeting(hub, meetings=max(1, args.sfu_workers)), args.profile)
         hub.stop()
         if not args.skip_janus:
             _log("starting Janus")

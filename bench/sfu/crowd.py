@@ -332,12 +332,15 @@ class Crowd:
                     out.append((int(viewer), publisher, kind))
         return out
 
-    def missing(self, everyone: list[int]) -> list[tuple[int, int, str]]:
-        """(viewer, publisher, kind) pairs of this worker's viewers that got nothing yet."""
+    def missing(self, everyone: list[int], groups: int = 1) -> list[tuple[int, int, str]]:
+        """(viewer, publisher, kind) pairs of this worker's viewers that got nothing yet;
+        with `groups` meetings, person n is in meeting n mod groups and sees only its own."""
         out = []
         for viewer in self.people:
             totals = self.meter.totals.get(viewer)
             for publisher, kind in itertools.product(everyone, (AUDIO, VIDEO)):
+                if publisher % groups != viewer % groups:
+                    continue
                 if publisher != viewer and (totals is None or not totals[slot(publisher, kind)]):
                     out.append((viewer, publisher, "audio" if kind == AUDIO else "video"))
         return out
@@ -480,7 +483,7 @@ async def _dispatch(crowd: Crowd, request: dict[str, Any]) -> Any:
     if do == "view":
         return await crowd.view(request["views"])
     if do == "missing":
-        return crowd.missing(request["everyone"])
+        return crowd.missing(request["everyone"], request.get("groups", 1))
     if do == "open":
         return crowd.open(request["start_ns"], request["end_ns"])
     if do == "collect":

@@ -29,6 +29,13 @@ class HubServer(ServerProcess):
     """The hub in dev mode in its own data folder, with the SFU's candidates on `address`."""
 
     name = "the hub"
+    sfu_workers = 0  # sfu.workers: 0 forwards in `hub serve` itself
+
+    async def sfu_worker_pids(self, session: aiohttp.ClientSession) -> tuple[int, ...]:
+        """The pids of its `hub sfu-worker` processes, from /health/ready (none in process)."""
+        async with session.get(f"{self.base_url}/health/ready") as answer:
+            body = await answer.json()
+        return tuple(int(w["pid"]) for w in body.get("workers", ()))
 
     @property
     def base_url(self) -> str:
@@ -42,6 +49,7 @@ class HubServer(ServerProcess):
             "HUB_SFU__CANDIDATE_ADDRESSES": json.dumps([self.address]),
             "HUB_SERVER__DATA_DIR": str(self.workdir / "data"),
             "HUB_SERVER__PUBLIC_URL": self.base_url,
+            "HUB_SFU__WORKERS": str(self.sfu_workers),
         }
         self.process = start_process(
             "hub",

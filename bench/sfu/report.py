@@ -233,6 +233,12 @@ def meeting_markdown(data: dict[str, Any]) -> str:
                 f"collapsed at {collapsed} people ({section.get('collapse_reason')})."
                 if collapsed
                 else "did not collapse within the ladder."
+            )
+            + (
+                f" Highest forwarding with < 0.5 % loss: {section['clean_forwarded_pps']:,.0f}"
+                " packets/s".replace(",", " ")
+                if section.get("clean_forwarded_pps")
+                else ""
             ),
             "",
             "| people | forwarded pkt/s | loss % audio / video | worst pair loss % | "

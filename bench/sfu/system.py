@@ -185,11 +185,13 @@ def machine_cpu_seconds() -> tuple[float, float]:
 class CpuWindow:
     """CPU used by the SFU, the benchmark client and the whole machine over one window.
 
-    The client is this process plus `client_pids` (the meeting's load-generating workers).
+    The client is this process plus `client_pids` (the meeting's load-generating workers); the
+    SFU is `sfu_pid` plus `sfu_worker_pids` (the hub's `hub sfu-worker` processes, if any).
     """
 
     sfu_pid: int
     client_pids: tuple[int, ...] = ()
+    sfu_worker_pids: tuple[int, ...] = ()
     wall_start: float = 0.0
     sfu_start: float = 0.0
     sfu_system_start: float = 0.0
@@ -207,22 +209,29 @@ class CpuWindow:
 
     def begin(self) -> None:
         self.wall_start = time.perf_counter()
-        user, self.sfu_system_start = process_cpu_split(self.sfu_pid)
+        user, self.sfu_system_start = self._sfu_cpu()
         self.sfu_start = user + self.sfu_system_start
         self.own_start = self._client_cpu()
-        self.sfu_wait_start = runqueue_wait_seconds(self.sfu_pid)
+        self.sfu_wait_start = self._sfu_wait()
         self.machine_busy_start, self.machine_total_start = machine_cpu_seconds()
 
     def end(self) -> None:
         self.wall = time.perf_counter() - self.wall_start
-        user, system = process_cpu_split(self.sfu_pid)
+        user, system = self._sfu_cpu()
         self.sfu = user + system - self.sfu_start
         self.sfu_system = system - self.sfu_system_start
         self.own = self._client_cpu() - self.own_start
-        self.sfu_wait = runqueue_wait_seconds(self.sfu_pid) - self.sfu_wait_start
+        self.sfu_wait = self._sfu_wait() - self.sfu_wait_start
         busy, total = machine_cpu_seconds()
         self.machine_busy = busy - self.machine_busy_start
         self.machine_total = total - self.machine_total_start
+
+    def _sfu_cpu(self) -> tuple[float, float]:
+        splits = [process_cpu_split(pid) for pid in (self.sfu_pid, *self.sfu_worker_pids)]
+        return sum(user for user, _ in splits), sum(system for _, system in splits)
+
+    def _sfu_wait(self) -> float:
+        return sum(runqueue_wait_seconds(p) for p in (self.sfu_pid, *self.sfu_worker_pids))
 
     def _client_cpu(self) -> float:
         return own_cpu_seconds() + sum(process_cpu_seconds(pid) for pid in self.client_pids)

@@ -24,7 +24,7 @@ from hub.meetings.notices import Ended, LinkState
 from hub.meetings.presence import Verdict
 from hub.meetings.service import MeetingView
 from hub.tasks import Tasks
-from hub.web.keys import ADMISSIONS, EVENTS, FEDERATION, LIVE, MEETINGS, SFU
+from hub.web.keys import ADMISSIONS, EVENTS, FEDERATION, LIVE, MEDIA, MEETINGS
 
 from . import messages as m
 from .client import MeetingGone, PartnerRefusedUs, PartnerUnknown
@@ -328,7 +328,7 @@ CASCADE = web.AppKey("cascade", CascadeLinks)
 
 async def cascade_context(app: web.Application) -> AsyncIterator[None]:
     """The links of this hub: made at start, told when meetings end, all closed at shutdown."""
-    services = LinkServices(app[LIVE], app[SFU], app[MEETINGS], app[ADMISSIONS])
+    services = LinkServices(app[LIVE], app[MEDIA], app[MEETINGS], app[ADMISSIONS])
     links = app[CASCADE] = CascadeLinks(services)
     unsubscribe = app[EVENTS].subscribe(links.on_event)
     federation = app.get(FEDERATION)

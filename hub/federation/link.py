@@ -47,9 +47,8 @@ from hub.meetings.service import MeetingService, MeetingView, clean_text
 from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.liveness import PeerState
 from hub.sfu.participant import StreamSource
-from hub.sfu.room import SfuRoom
+from hub.sfu.port import MediaRoom, MediaRooms
 from hub.sfu.sdp import SdpError
-from hub.sfu.service import Sfu
 from hub.tasks import Tasks
 
 from . import messages as m
@@ -121,7 +120,7 @@ class LinkServices:
     """What a cascade link works with, given by the app (hub/federation/cascade.py)."""
 
     conferences: Conferences
-    sfu: Sfu
+    sfu: MediaRooms
     meetings: MeetingService
     admissions: Admissions
 
@@ -176,7 +175,7 @@ class MeetingLink:
     # once the partner brought someone it admitted: a partner that merely knows a meeting's
     # id learns nothing of it.
     opened: bool = False
-    _room: SfuRoom | None = None
+    _room: MediaRoom | None = None
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _complained: set[str] = field(default_factory=set)
     _closing: Tasks = field(default_factory=Tasks)
@@ -194,7 +193,7 @@ class MeetingLink:
         return self.services.conferences.open(self.meeting_id, locked=self.meeting.locked)
 
     @property
-    def room(self) -> SfuRoom:
+    def room(self) -> MediaRoom:
         """The room this link holds open (from `_open` to `_shut`)."""
         if self._room is None:
             raise m.LinkError("nothing of this meeting is open to the partner yet")
@@ -470,7 +469,7 @@ class MeetingLink:
         current = self.services.conferences.get(self.meeting_id)
         if current is None or current.carrier(pid) is not self:
             return  # a newer link of the same partner brought them back already
-        room = self.services.sfu.rooms.get(self.meeting_id)
+        room = self.services.sfu.find(self.meeting_id)
         if room is not None:
             room.set_owner_forwarding(pid, audio=False, video=False)
         await current.leave(pid)

@@ -362,11 +362,15 @@ class SfuRoom:
 
     # -- subscribing ----------------------------------------------------------------------
 
-    async def add_subscriber(self, participant_id: ParticipantId, send_offer: SendOffer) -> None:
-        """Create the participant's subscribe connection with legs for every live stream."""
+    async def add_subscriber(
+        self, participant_id: ParticipantId, send_offer: SendOffer, *, restart: bool = False
+    ) -> None:
+        """Create the participant's subscribe connection with legs for every live stream;
+        `restart`: its page had one on another SFU worker (its first offer says so)."""
         member = self._participant(participant_id)
         member.send_offer = send_offer
         self._new_subscribe_pc(member)
+        member.restart_next_offer = restart
         for other in self.participants.values():
             if other.participant_id == participant_id:
                 continue

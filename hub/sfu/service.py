@@ -46,6 +46,9 @@ class Sfu:
             room = self.rooms[meeting_id] = SfuRoom(meeting_id, self.settings, self.counters)
         return room
 
+    def find(self, meeting_id: MeetingId) -> SfuRoom | None:
+        return self.rooms.get(meeting_id)
+
     def acquire(self, meeting_id: MeetingId) -> SfuRoom:
         """The meeting's room, kept open until every `acquire` has been `release`d: a person
         arriving while the last one leaves never gets a room that is being closed."""

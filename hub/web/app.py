@@ -27,6 +27,8 @@ from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
 from hub.resources import resource_dir
 from hub.sfu.service import Sfu, SfuCollector
+from hub.sfu.worker_metrics import WorkersCollector
+from hub.sfu.workers import WorkerPool
 from hub.shared import open_shared_state
 from hub.stalls import LoopLag, PauseMeter
 from hub.web import health, matrix_login, pages
@@ -46,6 +48,7 @@ from hub.web.keys import (
     LIMITS,
     LIVE,
     LOGIN_STORE,
+    MEDIA,
     MEETINGS,
     METRICS,
     ROOM_LINKS,
@@ -56,6 +59,7 @@ from hub.web.keys import (
     SHARED,
     SOCKETS,
     TEMPLATES,
+    WORKERS,
 )
 from hub.web.limits import RateLimits
 from hub.web.login import add_login
@@ -119,14 +123,34 @@ async def shared_state_context(app: web.Application) -> AsyncIterator[None]:
         await shared.close()
 
 
+def add_media(app: web.Application, config: HubConfig) -> None:
+    """The SFU in this process (sfu.workers = 0), or the pool of worker processes."""
+    if config.sfu.workers == 0:
+        app[SFU] = app[MEDIA] = Sfu(config.sfu)
+        app[METRICS].registry.register(SfuCollector(app[SFU]))
+        return
+    form = config.logging.format
+    pool = WorkerPool(
+        config.sfu,
+        log_level=config.logging.level,
+        log_format=form if form != "auto" else "text" if config.dev else "json",
+    )
+    app[WORKERS] = app[MEDIA] = pool
+    app[METRICS].registry.register(WorkersCollector(pool))
+
+
 async def sfu_context(app: web.Application) -> AsyncIterator[None]:
-    """Start the SFU's periodic work; on shutdown close every media connection."""
-    sfu = app[SFU]
-    sfu.start()
+    """Start the SFU's periodic work (or its workers); on shutdown close every media
+    connection (and stop the workers)."""
+    pool = app.get(WORKERS)
+    if pool is not None:
+        await pool.open()
+    else:
+        app[SFU].start()
     try:
         yield
     finally:
-        await sfu.close()
+        await app[MEDIA].close()
 
 
 async def stalls_context(app: web.Application) -> AsyncIterator[None]:
@@ -188,8 +212,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.on_shutdown.append(say_farewell)
     app[ROOM_ROSTERS] = RoomRosters()
     app[EVENTS].subscribe(meeting_end_listener(app))
-    app[SFU] = Sfu(config.sfu)
-    app[METRICS].registry.register(SfuCollector(app[SFU]))
+    add_media(app, config)
     app.cleanup_ctx.append(stalls_context)
     app.cleanup_ctx.append(data_dir_context)
     app.cleanup_ctx.append(shared_state_context)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.db.database import describe_failure
 from hub.errors import Forbidden
 from hub.metrics import CONTENT_TYPE_LATEST
-from hub.web.keys import CONFIG, DATABASE, METRICS
+from hub.web.keys import CONFIG, DATABASE, METRICS, WORKERS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -25,7 +25,8 @@ async def live(request: web.Request) -> web.Response:
 
 @routes.get("/health/ready")
 async def ready(request: web.Request) -> web.Response:
-    """Ready to serve: the database answers `SELECT 1` within its connect timeout."""
+    """Ready to serve: the database answers `SELECT 1` within its connect timeout (and, with
+    sfu.workers, at least one SFU worker is up; each worker's state is listed)."""
     database = request.app[DATABASE]
     metrics = request.app[METRICS]
     try:
@@ -43,7 +44,19 @@ async def ready(request: web.Request) -> web.Response:
         log.info("database reachable again")
     database.reachable = True
     metrics.database_up.set(1)
-    return web.json_response({"status": "ok", "checks": {"database": "ok"}})
+    pool = request.app.get(WORKERS)
+    if pool is None:
+        return web.json_response({"status": "ok", "checks": {"database": "ok"}})
+    workers = pool.health()
+    up = sum(1 for worker in workers if worker["up"])
+    return web.json_response(
+        {
+            "status": "ok" if up else "unavailable",
+            "checks": {"database": "ok", "sfu_workers": f"{up}/{len(workers)} up"},
+            "workers": workers,
+        },
+        status=200 if up else 503,
+    )
 
 
 @routes.get("/metrics")

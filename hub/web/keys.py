@@ -18,7 +18,9 @@ from hub.meetings.invitations import Invitations
 from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
+from hub.sfu.port import MediaRooms
 from hub.sfu.service import Sfu
+from hub.sfu.workers import WorkerPool
 from hub.shared.port import SharedState
 from hub.web.frames import Frames
 from hub.web.limits import RateLimits
@@ -38,7 +40,12 @@ LIVE = web.AppKey("live", Conferences)
 ADMISSIONS = web.AppKey("admissions", Admissions)
 FRAMES = web.AppKey("frames", Frames)
 SOCKETS = web.AppKey("sockets", OpenSockets)
+# Every meeting's media, whichever way it is forwarded (hub/sfu/port.py): what handlers use.
+MEDIA: web.AppKey[MediaRooms] = web.AppKey("media")
+# Present only with sfu.workers = 0: the SFU in this process (its counters feed /metrics).
 SFU = web.AppKey("sfu", Sfu)
+# Present only with sfu.workers > 0: the worker processes (/metrics, /health/ready).
+WORKERS = web.AppKey("workers", WorkerPool)
 LIMITS = web.AppKey("limits", RateLimits)
 # Rate limits, nonces, spent login states, leases, meeting messages: memory or Redis.
 SHARED = web.AppKey("shared", SharedState)

@@ -16,7 +16,7 @@ from hub.federation.cascade import CASCADE
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.notices import Ended
 from hub.web import signaling as sig
-from hub.web.keys import CONFIG, LIMITS, LIVE, MEETINGS, SFU, SOCKETS
+from hub.web.keys import CONFIG, LIMITS, LIVE, MEDIA, MEETINGS, SOCKETS
 from hub.web.sockets import FAREWELL_TIMEOUT
 from hub.web.ws import Connection
 
@@ -31,7 +31,7 @@ def meeting_end_listener(app: web.Application) -> Callable[[MeetingEvent], Await
     async def on_event(event: MeetingEvent) -> None:
         if isinstance(event, MeetingEnded):
             await app[LIVE].end_all(event.meeting_id, Ended("ended"))
-            await app[SFU].close_room(event.meeting_id)
+            await app[MEDIA].close_room(event.meeting_id)
 
     return on_event
 

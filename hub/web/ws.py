@@ -38,7 +38,7 @@ from hub.meetings.presence import LobbyEntry, MediaKind, Presence, Verdict
 from hub.meetings.service import MeetingView
 from hub.sfu.liveness import PeerState
 from hub.sfu.participant import Reception, StreamSource, Which
-from hub.sfu.room import SfuRoom
+from hub.sfu.port import MediaRoom
 from hub.sfu.sdp import SdpError
 from hub.tasks import Tasks
 from hub.web import signaling as sig
@@ -51,9 +51,9 @@ from hub.web.keys import (
     JOIN_TOKENS,
     LIMITS,
     LIVE,
+    MEDIA,
     MEETINGS,
     SESSION,
-    SFU,
     SOCKETS,
 )
 from hub.web.view_throttle import ViewThrottle
@@ -91,7 +91,7 @@ class Connection:
         self.meeting_id = meeting.id
         self.participant_id: ParticipantId | None = None
         self.live: Conference | None = None
-        self.room: SfuRoom | None = None
+        self.room: MediaRoom | None = None
         self.waiting: LobbyEntry | None = None
         # Waiting in the lobby of a partner's meeting: the host's ticket.
         self.remote_ticket: HostTicket | None = None
@@ -308,7 +308,7 @@ class Connection:
         )
         self.live = self.app[LIVE].open(self.meeting_id, locked=self.meeting.locked)
         self.live.enter(presence, self)
-        self.room = self.app[SFU].acquire(self.meeting_id)
+        self.room = self.app[MEDIA].acquire(self.meeting_id)
         self.room.watch(participant_id, self._on_peer_state, self._on_reception, self._on_encodings)
         if self.room.on_speaker is None:
             self.room.on_speaker = self.app[LIVE].speaker_announcer(self.meeting_id)
@@ -582,7 +582,7 @@ class Connection:
                     await self.live.leave(pid)
             finally:
                 if room is not None:
-                    await self.app[SFU].release(self.meeting_id)
+                    await self.app[MEDIA].release(self.meeting_id)
                 with contextlib.suppress(Exception):
                     await self.app[MEETINGS].record_leave(self.meeting_id, pid)
         log.info("participant left", extra={"meeting_id": self.meeting_id, "participant_id": pid})

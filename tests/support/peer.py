@@ -129,6 +129,9 @@ class Participant:
         self._reader: asyncio.Task[None] | None = None
         self._new_message = asyncio.Event()
         self.unanswered_offers = 0  # this many subscribe offers are ignored, as a stuck page would
+        # Restart a connection the hub says failed, as the page does (static/js/call.js
+        # mediaState): publish afresh (aiortc cannot restart ICE), ask for a new subscriber.
+        self.follow_health = False
 
     async def join(self, *, audio: bool = True, video: bool = True) -> None:
         answer = await self.knock(audio=audio, video=video)
@@ -234,6 +237,14 @@ class Participant:
                     self.unanswered_offers -= 1
                     continue
                 await self._answer(message)
+            elif self.follow_health and _connection_failed(message):
+                self._tasks.append(asyncio.create_task(self._recover(message["pc"])))
+
+    async def _recover(self, which: str) -> None:
+        if which == "publish":
+            await self.republish()
+        else:
+            await self.send({"type": "reconnect"})
 
     async def _answer(self, offer: dict[str, Any]) -> None:
         if self.subscribe_pc is None or offer.get("restart"):
@@ -273,6 +284,10 @@ class Participant:
         await self.publish_pc.close()
         if self.subscribe_pc is not None:
             await self.subscribe_pc.close()
+
+
+def _connection_failed(message: dict[str, Any]) -> bool:
+    return message["type"] == "media_state" and message["state"] == "failed"
 
 
 async def wait_until(predicate: Any, timeout: float, message: str) -> None:

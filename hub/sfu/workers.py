@@ -1,0 +1,278 @@
+"""`sfu.workers = N`: the media of this hub's meetings forwarded by N `hub sfu-worker` processes.
+
+`WorkerPool` is the `MediaRooms` (hub/sfu/port.py) of `hub serve` in that mode. It starts each
+worker as a child process on a Unix socket in a private directory, keeps one control
+connection to it (hub/sfu/remote.py) and restarts it when it dies. A new meeting goes to the
+least loaded worker (fewest forwarded packets per second in its last report, then fewest
+meetings) and stays there. A worker is dead when its process ends, its connection breaks or
+its reports stop for `SILENCE` seconds: its meetings are placed at once on the others (or on
+its replacement, started at once unless it keeps dying young) and their people reconnect their
+media there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hub.config_sections import SfuConfig
+from hub.errors import StartupError
+from hub.ids import MeetingId
+from hub.sfu.remote import Load, RemoteRoom, WorkerLink
+
+log = logging.getLogger(__name__)
+
+SILENCE = 3.0  # seconds without a load report: the worker is hung, and killed
+START_TIMEOUT = 30.0  # seconds for a worker to import aiortc and listen
+RESTART_PAUSE = 1.0  # before replacing a worker that died young (doubling each time)
+MAX_PAUSE = 30.0  # a worker that keeps dying at once is started less and less often
+STEADY = 10.0  # seconds a worker must live for its next death to be a first one again
+STOP_TIMEOUT = 5.0
+
+
+@dataclass
+class WorkerSlot:
+    """One worker: its process, its connection and its last report; `restarts` counts deaths."""
+
+    index: int
+    path: Path
+    process: asyncio.subprocess.Process | None = None
+    link: WorkerLink | None = None
+    load: Load | None = None
+    reported_at: float = 0.0
+    restarts: int = 0
+    reading: asyncio.Task[None] | None = None
+    meetings: set[MeetingId] = field(default_factory=set)
+
+    @property
+    def up(self) -> bool:
+        return self.link is not None and self.link.alive
+
+    def heard(self, load: Load) -> None:
+        self.load, self.reported_at = load, time.monotonic()
+
+
+class WorkerPool:
+    """Owns the worker processes and the meetings' `RemoteRoom`s; `open()` starts the workers
+    (and returns once each is up), `close()` stops them."""
+
+    def __init__(self, config: SfuConfig, *, log_level: str, log_format: str) -> None:
+        self.config = config
+        self._command = [sys.executable, "-m", "hub.sfu", "--exit-when-idle",
+                         "--log-level", log_level, "--log-format", log_format]  # fmt: skip
+        self._dir: Path | None = None
+        self.slots: list[WorkerSlot] = []
+        self.rooms: dict[MeetingId, RemoteRoom] = {}
+        self._users: dict[MeetingId, int] = {}
+        self._supervisors: list[asyncio.Task[None]] = []
+
+    # -- MediaRooms -----------------------------------------------------------------------------
+
+    def find(self, meeting_id: MeetingId) -> RemoteRoom | None:
+        return self.rooms.get(meeting_id)
+
+    def acquire(self, meeting_id: MeetingId) -> RemoteRoom:
+        self._users[meeting_id] = self._users.get(meeting_id, 0) + 1
+        room = self.rooms.get(meeting_id)
+        if room is None:
+            room = self.rooms[meeting_id] = RemoteRoom(meeting_id)
+            self._place(room, recover=False)
+        return room
+
+    async def release(self, meeting_id: MeetingId) -> None:
+        users = self._users.get(meeting_id, 0) - 1
+        if users > 0:
+            self._users[meeting_id] = users
+            return
+        await self.close_room(meeting_id)
+
+    async def close_room(self, meeting_id: MeetingId) -> None:
+        self._users.pop(meeting_id, None)
+        room = self.rooms.pop(meeting_id, None)
+        if room is None:
+            return
+        for slot in self.slots:
+            slot.meetings.discard(meeting_id)
+        await room.close()
+
+    def worker_of(self, meeting_id: MeetingId) -> int | None:
+        """The index of the worker holding the meeting's media (None: not placed now)."""
+        return next((s.index for s in self.slots if meeting_id in s.meetings), None)
+
+    # -- placement ------------------------------------------------------------------------------
+
+    def _least_loaded(self) -> WorkerSlot | None:
+        live = [slot for slot in self.slots if slot.up]
+        if not live:
+            return None
+        return min(
+            live,
+            key=lambda s: (s.load.forwarded_per_second if s.load else 0.0, len(s.meetings)),
+        )
+
+    def _place(self, room: RemoteRoom, *, recover: bool) -> None:
+        slot = self._least_loaded()
+        if slot is None or slot.link is None:
+            log.warning("no SFU worker is up: meeting waits for one",
+                        extra={"meeting_id": room.meeting_id})  # fmt: skip
+            return
+        slot.meetings.add(room.meeting_id)
+        room.move_to(slot.link, recover=recover)
+        log.info("meeting placed on SFU worker %d", slot.index,
+                 extra={"meeting_id": room.meeting_id})  # fmt: skip
+
+    def _place_waiting(self) -> None:
+        for room in self.rooms.values():
+            if room.link is None:
+                self._place(room, recover=True)
+
+    # -- the workers' lives ---------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="hub-sfu-"))  # 0700: ours alone
+        self.slots = [
+            WorkerSlot(i, self._dir / f"worker-{i}.sock") for i in range(self.config.workers)
+        ]
+        started = asyncio.get_running_loop().time()
+        for slot in self.slots:
+            self._supervisors.append(asyncio.create_task(self._supervise(slot)))
+        while not all(slot.up for slot in self.slots):
+            if asyncio.get_running_loop().time() - started > START_TIMEOUT:
+                await self.close()
+                raise StartupError(f"SFU workers did not start within {START_TIMEOUT:.0f} s")
+            await asyncio.sleep(0.05)
+        log.info("%d SFU workers up", len(self.slots))
+
+    async def _supervise(self, slot: WorkerSlot) -> None:
+        failures = 0  # deaths in a row of workers that lived less than STEADY seconds
+        while True:
+            started = time.monotonic()
+            try:
+                await self._start(slot)
+                await self._watch(slot)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("SFU worker %d failed to start", slot.index)
+            self._died(slot)
+            # At once after a steady life; then 1, 2, 4 … s while it keeps dying at start.
+            failures = failures + 1 if time.monotonic() - started < STEADY else 0
+            if failures:
+                await asyncio.sleep(min(RESTART_PAUSE * 2 ** (failures - 1), MAX_PAUSE))
+
+    async def _start(self, slot: WorkerSlot) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            slot.path.unlink()
+        process = slot.process = await asyncio.create_subprocess_exec(
+            *self._command, "--control", str(slot.path), stdin=asyncio.subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.returncode is not None:
+                raise RuntimeError(f"exited with status {process.returncode} while starting")
+            try:
+                reader, writer = await asyncio.open_unix_connection(str(slot.path))
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("did not listen in time") from None
+                await asyncio.sleep(0.05)
+        link = WorkerLink(str(slot.index), reader, writer, slot.heard)
+        slot.reading = asyncio.create_task(link.run())
+        ice = [server.model_dump() for server in self.config.ice_servers]
+        await link.request(
+            "configure", ice_servers=ice, candidate_addresses=list(self.config.candidate_addresses)
+        )
+        slot.link = link
+
+    async def _watch(self, slot: WorkerSlot) -> None:
+        """Until the worker dies: its process ends, its connection ends, or it stops talking."""
+        assert slot.link is not None and slot.process is not None
+        slot.reported_at = time.monotonic()
+        self._place_waiting()
+        reading = slot.reading
+        assert reading is not None
+        ending = asyncio.create_task(slot.process.wait())
+        try:
+            while not reading.done() and not ending.done():
+                asked = time.monotonic()
+                await asyncio.wait({reading, ending}, timeout=0.5)
+                # Our own loop was held up: the reports waiting for it are not the worker's
+                # silence.
+                slot.reported_at += max(0.0, time.monotonic() - asked - 1.0)
+                silent = time.monotonic() - slot.reported_at
+                if silent > SILENCE and not reading.done() and not ending.done():
+                    log.error("SFU worker %d silent for %.1f s: killed", slot.index, silent)
+                    break
+        finally:
+            reading.cancel()
+            ending.cancel()
+
+    def _died(self, slot: WorkerSlot) -> None:
+        """Whatever killed it: end the process, place its meetings elsewhere."""
+        process, link = slot.process, slot.link
+        slot.link, slot.load = None, None
+        if slot.reading is not None:
+            slot.reading.cancel()
+            slot.reading = None
+        if link is not None:
+            link.alive = False
+            link.close()
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        code = process.returncode if process is not None else None
+        if link is None and process is None:
+            return
+        slot.restarts += 1
+        moved = [self.rooms[m] for m in slot.meetings if m in self.rooms]
+        slot.meetings.clear()
+        log.error("SFU worker %d (pid %s) died (status %s): %d meetings move",
+                  slot.index, process.pid if process else "-", code, len(moved))  # fmt: skip
+        for room in moved:
+            room.unplace()
+            self._place(room, recover=True)
+
+    async def close(self) -> None:
+        for task in self._supervisors:
+            task.cancel()
+        for task in self._supervisors:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for slot in self.slots:
+            if slot.link is not None:
+                slot.link.close()  # the worker stops by itself once its hub is gone
+        for slot in self.slots:
+            process = slot.process
+            if process is None or process.returncode is not None:
+                continue
+            try:
+                await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+            except TimeoutError:
+                log.warning("SFU worker %d did not stop: killed", slot.index)
+                process.kill()
+                await process.wait()
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+    def health(self) -> list[dict[str, object]]:
+        """Per worker, for /health/ready."""
+        return [
+            {
+                "worker": slot.index,
+                "up": slot.up,
+                "pid": slot.process.pid if slot.process is not None else None,
+                "meetings": len(slot.meetings),
+                "forwarded_per_second": slot.load.forwarded_per_second if slot.load else 0.0,
+                "cpu_seconds": slot.load.cpu_seconds if slot.load else 0.0,
+                "restarts": slot.restarts,
+            }
+            for slot in self.slots
+        ]
