@@ -190,6 +190,8 @@ def _say(name: str, text: str) -> None:
 class _Target:
     name: str
     pid: int
+    groups = 1  # one meeting (what meeting.measure reads of an SFU target)
+    sfu_worker_pids: tuple[int, ...] = ()
 
     async def enter(self, team: list[Worker], people: int, layout: Layout) -> None:
         raise NotImplementedError
