@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from hub.config_sections import SpeechConfig
 from hub.errors import Forbidden
@@ -129,7 +129,7 @@ class SubtitlesChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    on: bool
+    on: StrictBool
 
 
 class SubtitlesOut(BaseModel):
