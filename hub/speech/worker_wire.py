@@ -97,7 +97,9 @@ def frame_length(head: bytes) -> int:
 def _field(body: dict[Any, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     value = body.get(name)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise WireError(f"{body.get('t')}: field {name!r} is missing or not {kind}")
+        kinds = (kind,) if isinstance(kind, type) else kind
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise WireError(f"{body.get('t')}: field {name!r} is missing or not {expected}")
     return value
 
 
