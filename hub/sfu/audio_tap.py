@@ -2,9 +2,10 @@
 Opus payloads for the speech worker (hub/speech/worker_client.py takes them in batches).
 
 On the packet path, so O(1) per packet and never blocking: a packet is kept only when its
-RTP audio level (RFC 6464, the header extension the SFU already reads) says voice or is loud
-enough, plus a short hangover after (so the worker hears words end); a full queue drops the
-packet and counts it. Nothing is decoded here.
+RTP audio level (RFC 6464, the header extension the SFU already reads) is loud enough, plus a
+short hangover after (so the worker hears words end); a full queue drops the packet and counts
+it. Nothing is decoded here. The extension's V bit is not trusted: Chromium sets it on every
+packet, digital silence included (level 127), as measured with its fake microphone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections import deque
 from hub.ids import ParticipantId
 
 CAPACITY = 2_000  # packets: 40 s of one speaker, 2 s of twenty; the worker takes them every 40 ms
-# -dBov at or under which a packet counts as speech when the sender sets no voice bit.
+# -dBov at or under which a packet counts as speech (espeak speech in Chromium: 11-60).
 LEVEL_GATE = 50
 HANGOVER = 15  # packets (300 ms) still taken after the last one with voice
 NO_LEVEL = -1  # the stream carries no audio-level extension: every packet is taken
@@ -36,7 +37,7 @@ class AudioTap:
     ) -> None:
         """A forwarded audio packet; `level` is the audio-level extension's byte (V bit and
         -dBov), or NO_LEVEL."""
-        if level == NO_LEVEL or level & 0x80 or (level & 0x7F) <= LEVEL_GATE:
+        if level == NO_LEVEL or (level & 0x7F) <= LEVEL_GATE:
             self._hangover[participant_id] = HANGOVER
         else:
             left = self._hangover.get(participant_id, 0)

@@ -22,8 +22,10 @@ from playwright.sync_api import Browser, Page, Playwright
 
 from hub.speech.audio import read_wav, resample, wav_bytes
 from tests.browser.support import (
+    AXE,
     E2E_PAGE_JS,
     HubServer,
+    axe_violations,
     create_meeting,
     new_context,
     self_id,
@@ -94,7 +96,8 @@ def enter(page: Page, meeting_id: str, name: str, *, muted: bool) -> str:
 
 def gather(browser: Browser, base_url: str, *, bruno_muted: bool = False) -> tuple[Page, Page]:
     """Olga (the owner, microphone off) and Bruno in one meeting."""
-    olga = new_context(browser, base_url, init_scripts=(E2E_PAGE_JS,)).new_page()
+    # bypass_csp: axe-core is injected inline (tests/browser/support.py axe_violations).
+    olga = new_context(browser, base_url, init_scripts=(E2E_PAGE_JS,), bypass_csp=True).new_page()
     meeting_id = create_meeting(olga, "Sous-titres")
     enter(olga, meeting_id, "Olga", muted=True)
     bruno = new_context(browser, base_url, init_scripts=(E2E_PAGE_JS,)).new_page()
@@ -136,7 +139,7 @@ def test_the_other_page_shows_what_bruno_said_under_his_name(
     speaking_browser: Browser, tmp_path: Path
 ) -> None:
     hub = embedded_hub(tmp_path)
-    olga = bruno = None
+    olga = bruno = chloe = None
     try:
         olga, bruno = gather(speaking_browser, hub.base_url)
         errors = watch_errors(olga)
@@ -151,12 +154,18 @@ def test_the_other_page_shows_what_bruno_said_under_his_name(
         line = olga.inner_text(f'#subtitle-lines li[data-participant="{bruno_id}"]')
         assert line.startswith("Bruno : "), line
         assert olga.get_attribute("#subtitle-lines", "aria-live") == "polite"
+        if AXE.exists():  # `npm ci` installs it; tests/browser/test_accessibility.py needs it
+            assert axe_violations(olga) == []
         # Each person hides them for themselves only.
         olga.click("#show-subtitles")
         assert olga.is_hidden("#subtitles") and bruno.is_visible("#subtitles-indicator")
+        # Someone who comes later is told at once.
+        chloe = new_context(speaking_browser, hub.base_url).new_page()
+        enter(chloe, olga.url.rsplit("/m/", 1)[1], "Chloé", muted=True)
+        assert chloe.is_visible("#subtitles-indicator")
         assert not errors
     finally:
-        close(*(page for page in (olga, bruno) if page is not None))
+        close(*(page for page in (olga, bruno, chloe) if page is not None))
         hub.stop()
 
 

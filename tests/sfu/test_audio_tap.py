@@ -7,9 +7,9 @@ from hub.ids import ParticipantId
 from hub.sfu.audio_tap import HANGOVER, LEVEL_GATE, NO_LEVEL, AudioTap
 
 ANNE, BRUNO = ParticipantId("anne"), ParticipantId("bruno")
-VOICE = 0x80 | 60  # V bit set, even if quiet
-LOUD = 20  # -20 dBov, no V bit
-SILENT = 127
+VOICE = 0x80 | 20  # -20 dBov, V bit set
+LOUD = 20  # the same without the V bit
+SILENT = 0x80 | 127  # what Chromium sends in silence: the V bit set all the same
 
 
 def test_voice_is_taken_then_a_hangover_then_nothing() -> None:
