@@ -34,7 +34,10 @@ from hub.speech.worker_wire import (
 log = logging.getLogger(__name__)
 
 BATCH_SECONDS = 0.04
-RESTART_AFTER = 10.0  # a worker that stopped is started again after this long, if needed
+# A worker that stopped is started again after this long if a meeting still needs it, twice
+# as long after each start that did not bring the backend up (at most MAX_RESTART_AFTER).
+RESTART_AFTER = 10.0
+MAX_RESTART_AFTER = 300.0
 PIPE_LIMIT = 1 << 20  # bytes waiting for the worker past which a batch is dropped
 STOP_TIMEOUT = 3.0
 
@@ -71,6 +74,7 @@ class SpeechWorker:
         self._reader: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
         self._down_until = 0.0
+        self._failed_starts = 0
         self.batches_dropped = 0
         self.packets_sent = 0
 
@@ -145,8 +149,11 @@ class SpeechWorker:
                 head = await process.stdout.readexactly(4)
                 message = decode(await process.stdout.readexactly(frame_length(head)))
                 match message:
+                    case Started(ok=True):
+                        self._failed_starts = 0
                     case Started(ok=False, reason=why):
                         reason = why
+                        self._failed_starts += 1
                         log.warning("speech backend did not start: %s", why)
                     case Said(key=key, text=text, final=final):
                         meeting, _, participant = key.partition("/")
@@ -158,7 +165,8 @@ class SpeechWorker:
         except WireError as exc:
             log.error("speech worker sent garbage: %s", exc)
             process.kill()
-        self._down_until = time.monotonic() + RESTART_AFTER
+        wait = min(MAX_RESTART_AFTER, RESTART_AFTER * 2 ** max(0, self._failed_starts - 1))
+        self._down_until = time.monotonic() + wait
         for meeting in list(self._sources):
             await self._on_trouble(meeting, reason)
 

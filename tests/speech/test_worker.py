@@ -111,3 +111,16 @@ async def test_an_unreachable_service_is_reported_for_its_meeting(speak) -> None
     assert meeting == "m2"
     assert "127.0.0.1" in reason or "connect" in reason.lower()
     assert not heard.said
+
+
+async def test_a_backend_that_cannot_start_is_reported_with_its_reason(tmp_path: Path) -> None:
+    config = SpeechConfig(backend="embedded", language="en", embedded_model_dir=tmp_path)
+    heard = Heard()
+    worker = SpeechWorker(config, heard.on_said, heard.on_trouble)
+    worker.start()
+    worker.attach("m3", AudioTap())  # the worker starts with the first meeting that asks
+    try:
+        await heard.wait(lambda: heard.trouble, timeout=20)
+    finally:
+        await worker.close()
+    assert heard.trouble == [("m3", f"speech.embedded_model_dir: {tmp_path} holds no model.bin")]
