@@ -83,6 +83,11 @@ def _forward(streams: list[InboundStream], *, audio: bool, video: bool) -> None:
         stream.forwarding = wanted
 
 
+def _tap_for(stream: InboundStream, tap: AudioTap | None) -> AudioTap | None:
+    own = not stream.publisher.startswith(LINK_PREFIX)
+    return tap if stream.kind == "audio" and own else None
+
+
 class SfuRoom:
     """All media of one meeting; created on the first join, closed when the last one leaves."""
 
@@ -127,11 +132,13 @@ class SfuRoom:
         _forward(list(member.streams.values()), audio=audio, video=video)
 
     def set_audio_tap(self, tap: AudioTap | None) -> None:
-        """Copy (or stop copying) every microphone's voiced, unmuted packets into `tap`."""
+        """Copy (or stop copying) our own people's voiced, unmuted microphone packets into
+        `tap`; a partner's people (through a cascade link) do not see the indicator yet, so
+        they are never listened to."""
         self.audio_tap = tap
         for member in self.participants.values():
             for stream in member.streams.values():
-                stream.tap = tap if stream.kind == "audio" else None
+                stream.tap = _tap_for(stream, tap)
 
     def set_view(
         self,
@@ -311,7 +318,7 @@ class SfuRoom:
             stream.forwarding = member.allows(stream)
             if stream.kind == "audio":
                 stream.on_audio_level = room._observe_level
-                stream.tap = room.audio_tap
+                stream.tap = _tap_for(stream, room.audio_tap)
             if current is not None and current.simulcast and stream.simulcast:
                 stream.adopt_bindings(current)  # an ICE restart keeps the browser's SSRCs
             for layer in stream.layers:  # simulcast layers bind theirs from their packets
