@@ -352,6 +352,11 @@ class MatrixBot(VisioCommands):
         await self.hub.set_locked(context.room_id, False, by=context.sender)
         await self._answer(context, texts.locked(False, context.language))
 
+    async def transcribe(self, context: CommandContext, call: CommandCall) -> None:
+        switch = call.text("switch") or "start"
+        await self.hub.set_subtitles(context.room_id, switch == "start", by=context.sender)
+        await self._answer(context, texts.write(context.language, f"subtitles.{switch}"))
+
     async def admit(self, context: CommandContext, call: CommandCall) -> None:
         number = call.number("who")
         numbers = (number,) if number is not None else EVERYONE_NUMBERS

@@ -30,10 +30,15 @@ PARIS = ZoneInfo("Europe/Paris")
 MAX_TEXT = 200  # characters of a title or a participant name
 MAX_MATRIX_ID = 255
 
-ArgumentKind = Literal["text", "target", "when", "command", "lobby", "number", "language"]
+ArgumentKind = Literal["text", "target", "when", "command", "lobby", "number", "language", "switch"]
 ArgumentValue = str | int | dt.datetime
 LANGUAGE_NAMES: Mapping[str, Language] = {
     "fr": "fr", "francais": "fr", "french": "fr", "en": "en", "anglais": "en", "english": "en",
+}  # fmt: skip
+# `transcribe start|stop`: the words for each, folded (no accents, lower case), both languages.
+SWITCH_WORDS: Mapping[str, str] = {
+    "start": "start", "on": "start", "demarrer": "start", "activer": "start",
+    "stop": "stop", "off": "stop", "arreter": "stop", "desactiver": "stop",
 }  # fmt: skip
 EVERYONE = "all"  # `admit all`: the value of a lobby argument naming every waiting person
 _EVERYONE_WORDS = frozenset({"all", "tous", "toutes", "tout"})
@@ -212,6 +217,13 @@ def _parse_language(word: str) -> Language:
     return language
 
 
+def _parse_switch(word: str) -> str:
+    switch = SWITCH_WORDS.get(_fold(word))
+    if switch is None:
+        raise UsageError(Text("bot.usage_error.switch", {"word": _short(word)}))
+    return switch
+
+
 def parse_when(text: str, now: dt.datetime | None = None) -> dt.datetime:
     """`2026-12-01 14:30` (or `14h30`, or a `T` between) in Europe/Paris; aware datetime.
 
@@ -330,6 +342,8 @@ class CommandRegistry:
             return _parse_lobby_number(word, everyone=argument.kind == "lobby")
         if argument.kind == "language":
             return _parse_language(word)
+        if argument.kind == "switch":
+            return _parse_switch(word)
         if argument.kind == "command":
             spec = self.find(word)
             if spec is None:
@@ -440,6 +454,10 @@ class VisioCommands(abc.ABC):
     @command("mute", Argument("name", "text"), moderator=True, aliases=("couper",))
     @abc.abstractmethod
     async def mute(self, context: CommandContext, call: CommandCall) -> None: ...
+
+    @command("transcribe", Argument("switch", "switch"), moderator=True, aliases=("transcrire",))
+    @abc.abstractmethod
+    async def transcribe(self, context: CommandContext, call: CommandCall) -> None: ...
 
     @command("schedule", Argument("when", "when"), _TITLE, moderator=True, aliases=("planifier",))
     @abc.abstractmethod

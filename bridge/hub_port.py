@@ -160,6 +160,10 @@ class HubPort(Protocol):
 
     async def set_room_language(self, room_id: str, language: Language, *, by: str) -> None: ...
 
+    async def set_subtitles(self, room_id: str, on: bool, *, by: str) -> None:
+        """Start or stop the live meeting's subtitles (everyone in it is told); HubRefusal if
+        nobody is in it, the hub disables them, or they already are so."""
+
     async def mute(self, room_id: str, name: str, *, by: str) -> str:
         """Mute the one participant of that name; returns their name."""
         ...

@@ -69,6 +69,11 @@ class SetLocked(_Body):
     by: UserId
 
 
+class SetSubtitles(_Body):
+    on: StrictBool
+    by: UserId
+
+
 class NamedPerson(_Body):
     """Mute the one person of that display name."""
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import (
     SecretStr,
     ValidationError,
+    model_validator,
 )
 
 from hub.config_sections import (
@@ -60,6 +61,15 @@ class HubConfig(_Section):
     matrix: MatrixConfig = MatrixConfig()
     federation: FederationConfig = FederationConfig()
     speech: SpeechConfig = SpeechConfig()
+
+    @model_validator(mode="after")
+    def _subtitles_in_process(self) -> HubConfig:
+        if self.speech.subtitles and self.speech.backend != "off" and self.sfu.workers:
+            raise ValueError(
+                "speech: live subtitles need sfu.workers = 0 for now (the SFU's audio tap does "
+                "not reach worker processes yet); set speech.subtitles = false or sfu.workers = 0"
+            )
+        return self
 
     @property
     def guests_can_create(self) -> bool:

@@ -442,11 +442,14 @@ _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
 class SpeechConfig(_Section):
     """Speech to text for subtitles and transcripts (hub/speech/): which backend, where it is,
-    and how long the hub waits for it. Not yet used by meetings."""
+    how long the hub waits for it, and whether moderators may turn live subtitles on."""
 
     # "off", "kyutai" (moshi-server's streaming /api/asr-streaming), "openai" (an
     # OpenAI-compatible /v1/audio/transcriptions) or "embedded" (faster-whisper in process).
     backend: Literal["off", "kyutai", "openai", "embedded"] = "off"
+    # Live subtitles, started by a moderator (never on by default); false: the operator
+    # disables them even with a backend configured.
+    subtitles: bool = True
     # What people speak, as an ISO 639-1 code; sent to the OpenAI-compatible server and to
     # the embedded engine (Kyutai's model finds English or French itself).
     language: str = "fr"

@@ -63,6 +63,11 @@ FRENCH: Final[dict[str, str]] = {
     "bot.help.invite": "invite une personne ou un salon à la réunion",
     "bot.help.lock": "verrouille la réunion : les nouveaux arrivants attendent dans le hall",
     "bot.help.unlock": "déverrouille la réunion",
+    "bot.help.transcribe": (
+        "active ou arrête les sous-titres en direct (tous les participants en sont avertis)"
+    ),
+    "bot.subtitles.start": "Sous-titres en direct activés : tous les participants le voient.",
+    "bot.subtitles.stop": "Sous-titres en direct arrêtés.",
     "bot.help.admit": (
         "fait entrer la personne de ce numéro dans le hall (voir le message d'état), ou tout "
         "le monde"
@@ -81,6 +86,7 @@ FRENCH: Final[dict[str, str]] = {
     "bot.argument.language": "fr|en",
     "bot.argument.when": "AAAA-MM-JJ HH:MM",
     "bot.argument.command": "commande",
+    "bot.argument.switch": "start|stop",
     "bot.usage": "Usage : {usage}",
     "bot.usage_error.unknown_command": (
         "Commande inconnue « {word} ». Tapez « {prefix} aide » pour la liste."
@@ -99,6 +105,7 @@ FRENCH: Final[dict[str, str]] = {
         "« {word} » n'est pas un numéro du hall : donnez celui du message d'état ou « tous »."
     ),
     "bot.usage_error.language": "Langue inconnue « {word} » : fr ou en.",
+    "bot.usage_error.switch": "« {word} » : start ou stop.",
     "bot.usage_error.date_form": (
         "« {word} » : date attendue AAAA-MM-JJ HH:MM (heure de Paris), par exemple "
         "2026-12-01 14:30."
@@ -120,6 +127,10 @@ FRENCH: Final[dict[str, str]] = {
         "réunion."
     ),
     "bot.refusal.lobby_empty": "Personne n'attend dans le hall.",
+    "bot.refusal.nobody_in_call": "Personne n'est dans la réunion pour l'instant.",
+    "bot.refusal.subtitles_disabled": "Les sous-titres sont désactivés sur ce hub.",
+    "bot.refusal.subtitles_already_on": "Les sous-titres sont déjà en cours.",
+    "bot.refusal.subtitles_already_off": "Les sous-titres ne sont pas en cours.",
     "bot.refusal.no_such_number": (
         "Personne n'attend sous le numéro {number} : voyez le message d'état."
     ),
@@ -191,6 +202,9 @@ ENGLISH: Final[dict[str, str]] = {
     "bot.help.invite": "invite a person or a room to the meeting",
     "bot.help.lock": "lock the meeting: newcomers wait in the lobby",
     "bot.help.unlock": "unlock the meeting",
+    "bot.help.transcribe": "start or stop live subtitles (everyone in the call is told)",
+    "bot.subtitles.start": "Live subtitles started: everyone in the call sees it.",
+    "bot.subtitles.stop": "Live subtitles stopped.",
     "bot.help.admit": (
         "let in the person of that number in the lobby (see the status message), or everyone"
     ),
@@ -208,6 +222,7 @@ ENGLISH: Final[dict[str, str]] = {
     "bot.argument.language": "fr|en",
     "bot.argument.when": "YYYY-MM-DD HH:MM",
     "bot.argument.command": "command",
+    "bot.argument.switch": "start|stop",
     "bot.usage": "Usage: {usage}",
     "bot.usage_error.unknown_command": (
         "Unknown command “{word}”. Type “{prefix} help” for the list."
@@ -226,6 +241,7 @@ ENGLISH: Final[dict[str, str]] = {
         "“{word}” is not a lobby number: give the one in the status message or “all”."
     ),
     "bot.usage_error.language": "Unknown language “{word}”: fr or en.",
+    "bot.usage_error.switch": "“{word}”: start or stop.",
     "bot.usage_error.date_form": (
         "“{word}”: expected date YYYY-MM-DD HH:MM (Paris time), for example 2026-12-01 14:30."
     ),
@@ -243,6 +259,10 @@ ENGLISH: Final[dict[str, str]] = {
         "Several people are called “{name}” in the meeting: use the meeting page."
     ),
     "bot.refusal.lobby_empty": "Nobody is waiting in the lobby.",
+    "bot.refusal.nobody_in_call": "Nobody is in the meeting yet.",
+    "bot.refusal.subtitles_disabled": "Subtitles are disabled on this hub.",
+    "bot.refusal.subtitles_already_on": "Subtitles are already on.",
+    "bot.refusal.subtitles_already_off": "Subtitles are not on.",
     "bot.refusal.no_such_number": "Nobody waits as number {number}: see the status message.",
     "bot.refusal.no_longer_waiting": "{name} is no longer waiting.",
     "bot.refusal.reason_too_long": (

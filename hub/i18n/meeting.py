@@ -216,6 +216,22 @@ FRENCH: Final[dict[str, str]] = {
         "La réunion est verrouillée : les nouveaux arrivants attendent en salle d'attente."
     ),
     "meeting.notice.unlocked": "La réunion est déverrouillée.",
+    "meeting.subtitles.start": "Activer les sous-titres",
+    "meeting.subtitles.stop": "Arrêter les sous-titres",
+    "meeting.subtitles.on": "Sous-titres en cours",
+    "meeting.subtitles.unavailable": "Sous-titres indisponibles",
+    "meeting.subtitles.show": "Afficher les sous-titres",
+    "meeting.subtitles.hide": "Masquer les sous-titres",
+    "meeting.subtitles.region": "Sous-titres en direct",
+    "meeting.subtitles.line": "{name} : {text}",
+    "meeting.notice.subtitles_on": (
+        "{name} a activé les sous-titres : ce qui est dit est transcrit en direct."
+    ),
+    "meeting.notice.subtitles_off": "{name} a arrêté les sous-titres.",
+    "meeting.notice.subtitles_unavailable": (
+        "Sous-titres indisponibles pour le moment ; la réunion continue."
+    ),
+    "meeting.notice.subtitles_back": "Les sous-titres sont de retour.",
     "meeting.notice.muted_audio": "{name} a coupé votre micro.",
     "meeting.notice.muted_video": "{name} a coupé votre caméra.",
     "meeting.partners.heading": "Agent d'un autre ministère ?",
@@ -440,6 +456,20 @@ ENGLISH: Final[dict[str, str]] = {
     "meeting.locked": "Meeting locked",
     "meeting.notice.locked": "The meeting is locked: newcomers wait in the waiting room.",
     "meeting.notice.unlocked": "The meeting is unlocked.",
+    "meeting.subtitles.start": "Start subtitles",
+    "meeting.subtitles.stop": "Stop subtitles",
+    "meeting.subtitles.on": "Subtitles on",
+    "meeting.subtitles.unavailable": "Subtitles unavailable",
+    "meeting.subtitles.show": "Show subtitles",
+    "meeting.subtitles.hide": "Hide subtitles",
+    "meeting.subtitles.region": "Live subtitles",
+    "meeting.subtitles.line": "{name}: {text}",
+    "meeting.notice.subtitles_on": "{name} started subtitles: what is said is transcribed live.",
+    "meeting.notice.subtitles_off": "{name} stopped subtitles.",
+    "meeting.notice.subtitles_unavailable": (
+        "Subtitles are unavailable for now; the meeting goes on."
+    ),
+    "meeting.notice.subtitles_back": "Subtitles are back.",
     "meeting.notice.muted_audio": "{name} muted your microphone.",
     "meeting.notice.muted_video": "{name} turned your camera off.",
     "meeting.partners.heading": "From another ministry?",

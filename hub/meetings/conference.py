@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Protocol
 
 from hub.db.models import Role
-from hub.errors import Forbidden, NotFound
+from hub.errors import Conflict, Forbidden, NotFound
 from hub.ids import Identity, MeetingId, ParticipantId
 
 from .access import MODERATING
@@ -38,8 +38,11 @@ from .notices import (
     PersonUpdated,
     Reacted,
     Speaking,
+    SubtitleSaid,
+    SubtitlesNow,
 )
 from .presence import LobbyEntry, MediaKind, Presence, Verdict, WaitingPerson
+from .subtitles import ALREADY_OFF, ALREADY_ON, DISABLED, SubtitleState, SubtitleSwitch
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +92,11 @@ class Conference:
         records: MeetingRecords,
         events: EventBus | None = None,
         on_idle: Callable[[Conference], None] = lambda conference: None,
+        subtitles: SubtitleSwitch | None = None,
     ) -> None:
         self.meeting_id = meeting_id
+        self._switch = subtitles  # None: the operator disabled subtitles
+        self._subtitles: SubtitleState = "off"
         self._locked = locked
         self._records = records
         self._events = events
@@ -119,6 +125,19 @@ class Conference:
     def lobby(self) -> Mapping[str, LobbyEntry]:
         """Everyone waiting, by entry id (read only)."""
         return MappingProxyType(self._lobby)
+
+    @property
+    def subtitles(self) -> SubtitleState:
+        return self._subtitles
+
+    @property
+    def subtitles_allowed(self) -> bool:
+        return self._switch is not None
+
+    def present_as(self, identity: Identity) -> Presence | None:
+        """This identity's presence in the meeting, if it is in (the latest one)."""
+        found = [p for p in self._presences.values() if p.identity == identity]
+        return found[-1] if found else None
 
     def is_removed(self, identity: Identity) -> bool:
         return identity in self._removed
@@ -181,7 +200,13 @@ class Conference:
 
     def _drop_if_idle(self) -> None:
         if self.idle():
+            self._stop_listening()
             self._on_idle(self)
+
+    def _stop_listening(self) -> None:
+        if self._switch is not None and self._subtitles != "off":
+            self._switch.stop(self.meeting_id)
+        self._subtitles = "off"
 
     # -- people ---------------------------------------------------------------------------------
 
@@ -287,6 +312,39 @@ class Conference:
 
     async def link_state(self, notice: LinkState) -> None:
         await self._tell(notice)
+
+    # -- subtitles ------------------------------------------------------------------------------
+
+    async def set_subtitles(self, actor: Presence, on: bool) -> None:
+        """A moderator starts or stops live subtitles; everyone is told, and sees it."""
+        _moderating(actor)
+        if self._switch is None:
+            raise Forbidden(DISABLED)
+        if on == (self._subtitles != "off"):
+            raise Conflict(ALREADY_ON if on else ALREADY_OFF)
+        if on:
+            self._switch.start(self.meeting_id)
+            self._subtitles = "on"
+        else:
+            self._stop_listening()
+        log.info("subtitles %s", self._subtitles, extra=self._extra(actor))
+        await self._tell(SubtitlesNow(self._subtitles, by=actor.name))
+
+    async def subtitle(self, participant_id: ParticipantId, text: str, final: bool) -> None:
+        """Words recognised from someone's microphone (late ones, after a stop, are dropped)."""
+        presence = self._presences.get(participant_id)
+        if self._subtitles == "off" or presence is None:
+            return
+        if self._subtitles == "unavailable":
+            self._subtitles = "on"
+            await self._tell(SubtitlesNow("on"))
+        await self._tell(SubtitleSaid(participant_id, presence.name, text, final))
+
+    async def subtitles_unavailable(self) -> None:
+        """The speech service is down or too slow: shown to everyone, the meeting goes on."""
+        if self._subtitles == "on":
+            self._subtitles = "unavailable"
+            await self._tell(SubtitlesNow("unavailable"))
 
     # -- the lobby ------------------------------------------------------------------------------
 
@@ -421,6 +479,7 @@ class Conference:
     async def end_all(self, notice: Ended) -> int:
         """The meeting is over: everyone is told, the lobby hears "ended", and every endpoint
         of ours is closed. Returns how many were."""
+        self._stop_listening()
         await self._tell(notice)
         for entry in list(self._lobby.values()):
             self._lobby.pop(entry.entry_id, None)
@@ -456,10 +515,16 @@ class Conferences:
     """All live meetings of this hub process: created on the first join or knock, dropped
     when idle. Made once by the app factory with the stores the meetings use."""
 
-    def __init__(self, records: MeetingRecords, events: EventBus | None = None) -> None:
+    def __init__(
+        self,
+        records: MeetingRecords,
+        events: EventBus | None = None,
+        subtitles: SubtitleSwitch | None = None,
+    ) -> None:
         self._meetings: dict[MeetingId, Conference] = {}
         self._records = records
         self._events = events
+        self._subtitles = subtitles
 
     def get(self, meeting_id: MeetingId) -> Conference | None:
         return self._meetings.get(meeting_id)
@@ -470,7 +535,7 @@ class Conferences:
         if conference is None:
             conference = Conference(
                 meeting_id, locked=locked, records=self._records, events=self._events,
-                on_idle=self._drop,
+                on_idle=self._drop, subtitles=self._subtitles,
             )  # fmt: skip
             self._meetings[meeting_id] = conference
         return conference

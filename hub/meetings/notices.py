@@ -14,6 +14,7 @@ from typing import Literal
 from hub.ids import ParticipantId
 
 from .presence import Presence, WaitingPerson
+from .subtitles import SubtitleState
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,6 +81,24 @@ class LobbyNow:
     entries: tuple[WaitingPerson, ...]
 
 
+@dataclass(frozen=True, eq=False)
+class SubtitlesNow:
+    """Subtitles started, stopped (`by`: the moderator's name), or became (un)available."""
+
+    state: SubtitleState
+    by: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SubtitleSaid:
+    """Words someone said, as recognised: `final` once they will not change any more."""
+
+    participant_id: ParticipantId
+    name: str
+    text: str
+    final: bool
+
+
 Notice = (
     PersonJoined
     | PersonUpdated
@@ -91,4 +110,6 @@ Notice = (
     | LinkState
     | Ended
     | LobbyNow
+    | SubtitlesNow
+    | SubtitleSaid
 )

@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from hub.ids import ParticipantId
+from hub.sfu.audio_tap import NO_LEVEL, AudioTap
 from hub.sfu.counters import SfuCounters
 from hub.sfu.internals import SendRtp
 from hub.sfu.layer_choice import allowed, wished
@@ -144,6 +145,7 @@ class InboundStream:
         self.forwarding = True  # False while the participant is muted (or camera off)
         self.active = True  # False while the publisher does not send this m-line
         self.on_audio_level: Callable[[ParticipantId, int, bool], None] | None = None
+        self.tap: AudioTap | None = None  # set on audio streams while subtitles are on
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -376,6 +378,9 @@ class InboundStream:
         waiting: set[Layer] = set()
         sent = 0
         payload = data[start:end]
+        if self.tap is not None and not rtx and self.source == "microphone":
+            level = level_value[0] if level_value is not None else NO_LEVEL
+            self.tap.offer(self.participant_id, timestamp, payload, level)
         marker = b1 & 0x80
         abs_time = _abs_send_time(now)  # once per packet, the same for every leg
         for leg in self.legs:

@@ -26,6 +26,7 @@ from aiortc import RTCPeerConnection
 
 from hub.ids import MeetingId, ParticipantId
 from hub.sfu.allocation import Downlink
+from hub.sfu.audio_tap import AudioTap
 from hub.sfu.counters import SfuCounters
 from hub.sfu.downlink import share_downlink
 from hub.sfu.forwarder import LINK_PREFIX, InboundStream, Leg
@@ -82,6 +83,11 @@ def _forward(streams: list[InboundStream], *, audio: bool, video: bool) -> None:
         stream.forwarding = wanted
 
 
+def _tap_for(stream: InboundStream, tap: AudioTap | None) -> AudioTap | None:
+    own = not stream.publisher.startswith(LINK_PREFIX)
+    return tap if stream.kind == "audio" and own else None
+
+
 class SfuRoom:
     """All media of one meeting; created on the first join, closed when the last one leaves."""
 
@@ -98,6 +104,7 @@ class SfuRoom:
         self.participants: dict[ParticipantId, MediaParticipant] = {}
         self.speaker: SpeakerDetector[ParticipantId] = SpeakerDetector()
         self.on_speaker = on_speaker
+        self.audio_tap: AudioTap | None = None  # while subtitles are on (hub/sfu/audio_tap.py)
         self._closed = False
 
     # -- participants ---------------------------------------------------------------------
@@ -123,6 +130,15 @@ class SfuRoom:
         member = self._participant(participant_id)
         member.audio, member.video = audio, video
         _forward(list(member.streams.values()), audio=audio, video=video)
+
+    def set_audio_tap(self, tap: AudioTap | None) -> None:
+        """Copy (or stop copying) our own people's voiced, unmuted microphone packets into
+        `tap`; a partner's people (through a cascade link) do not see the indicator yet, so
+        they are never listened to."""
+        self.audio_tap = tap
+        for member in self.participants.values():
+            for stream in member.streams.values():
+                stream.tap = _tap_for(stream, tap)
 
     def set_view(
         self,
@@ -302,6 +318,7 @@ class SfuRoom:
             stream.forwarding = member.allows(stream)
             if stream.kind == "audio":
                 stream.on_audio_level = room._observe_level
+                stream.tap = _tap_for(stream, room.audio_tap)
             if current is not None and current.simulcast and stream.simulcast:
                 stream.adopt_bindings(current)  # an ICE restart keeps the browser's SSRCs
             for layer in stream.layers:  # simulcast layers bind theirs from their packets

@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from hub.config_sections import SfuConfig
 from hub.ids import MeetingId
+from hub.sfu.audio_tap import AudioTap
 from hub.sfu.counters import SfuCounters
 from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.internals import check_internals
@@ -37,6 +38,7 @@ class Sfu:
         )
         self.counters = SfuCounters()
         self.rooms: dict[MeetingId, SfuRoom] = {}
+        self._taps: dict[MeetingId, AudioTap] = {}  # meetings with subtitles on
         self._users: dict[MeetingId, int] = {}  # connections and cascade links using a room
         self._ticker: asyncio.Task[None] | None = None
 
@@ -44,10 +46,22 @@ class Sfu:
         room = self.rooms.get(meeting_id)
         if room is None:
             room = self.rooms[meeting_id] = SfuRoom(meeting_id, self.settings, self.counters)
+            room.set_audio_tap(self._taps.get(meeting_id))
         return room
 
     def find(self, meeting_id: MeetingId) -> SfuRoom | None:
         return self.rooms.get(meeting_id)
+
+    def set_audio_tap(self, meeting_id: MeetingId, tap: AudioTap | None) -> None:
+        """Copy the meeting's voiced microphone packets into `tap` (None: stop), in the room
+        it has now and in any it gets later."""
+        if tap is None:
+            self._taps.pop(meeting_id, None)
+        else:
+            self._taps[meeting_id] = tap
+        room = self.rooms.get(meeting_id)
+        if room is not None:
+            room.set_audio_tap(tap)
 
     def acquire(self, meeting_id: MeetingId) -> SfuRoom:
         """The meeting's room, kept open until every `acquire` has been `release`d: a person

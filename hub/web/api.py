@@ -18,10 +18,19 @@ from hub.errors import Forbidden, NotFound
 from hub.ids import Identity
 from hub.meetings.invitations import INVITEE_PATTERN, InvitationView
 from hub.meetings.service import MAX_NAME, MAX_TITLE, MeetingService, MeetingView, clean_text
-from hub.web.keys import CONFIG, INVITATIONS, JOIN_TOKENS, LIMITS, MEETINGS, SESSION_CODEC
+from hub.web.keys import (
+    CONFIG,
+    INVITATIONS,
+    JOIN_TOKENS,
+    LIMITS,
+    LIVE,
+    MEETINGS,
+    SESSION_CODEC,
+)
 from hub.web.meeting_socket import meeting_socket
 from hub.web.openapi import Endpoint, Refusal, openapi_document
 from hub.web.requests import may_create_meetings, read_json, require_session
+from hub.web.subtitles import SubtitlesChange, SubtitlesOut, change_subtitles
 
 API_PREFIX = "/api/v1"
 
@@ -225,6 +234,14 @@ async def end_meeting(request: web.Request) -> web.Response:
     return _json(meeting_out(request, meeting, session.identity))
 
 
+async def set_subtitles(request: web.Request) -> web.Response:
+    session = require_session(request)
+    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
+    body = await read_json(request, SubtitlesChange)
+    state = await change_subtitles(request.app[LIVE], meeting.id, session.identity, body.on)
+    return _json(SubtitlesOut(state=state))
+
+
 # The handlers' own reasons to refuse (the session's and the body's are implied by Endpoint).
 NOT_OWNER = Refusal(403, "The caller does not own the meeting (code forbidden)")
 GUESTS_MAY_NOT_CREATE = Refusal(
@@ -240,6 +257,12 @@ KNOCKING_TOO_FAST = Refusal(429, "Too many knocks from this address (code rate_l
 NOT_A_WEBSOCKET = Refusal(400, "Not a WebSocket upgrade request (code bad_request)")
 OTHER_SITE = Refusal(403, "The Origin header names another site (code forbidden)")
 OWNED = (NO_MEETING, NOT_OWNER)
+NOT_MODERATING = Refusal(
+    403,
+    "The caller is not in the meeting as its owner or a moderator, or this hub has "
+    "subtitles disabled (code forbidden)",
+)
+SUBTITLES_ALREADY = Refusal(409, "Subtitles are already on, or already off (code conflict)")
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/meetings", create_meeting, "Create a meeting owned by the caller",
@@ -263,6 +286,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              request=CreateJoinToken, response=JoinTokenOut, refusals=(*OWNED, ENDED)),
     Endpoint("POST", "/meetings/{meeting_id}/end", end_meeting,
              "End a meeting for everyone (owner only)", response=MeetingOut, refusals=OWNED),
+    Endpoint("POST", "/meetings/{meeting_id}/subtitles", set_subtitles,
+             "Start or stop live subtitles (an owner or moderator in the meeting)",
+             request=SubtitlesChange, response=SubtitlesOut,
+             refusals=(NO_MEETING, NOT_MODERATING, SUBTITLES_ALREADY)),
     Endpoint("GET", "/meetings/{meeting_id}/ws", meeting_socket,
              "Join the meeting: WebSocket carrying signaling, chat and state (docs/signaling.md)",
              status=101, websocket=True, session=False,

@@ -58,6 +58,7 @@ from hub.web.keys import (
     SFU,
     SHARED,
     SOCKETS,
+    SUBTITLES,
     TEMPLATES,
     WORKERS,
 )
@@ -75,6 +76,7 @@ from hub.web.middleware import (
 from hub.web.proxies import TrustedProxies
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
+from hub.web.subtitles import SubtitleCollector, SubtitleRelay, subtitles_context, subtitles_enabled
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +103,10 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[LOGIN_STORE] = LoginStore(database.sessions)
         app[ROOM_LINKS] = RoomLinks(database.sessions)
         app[ROOM_SETTINGS] = RoomSettings(database.sessions)
-        app[LIVE] = Conferences(app[MEETINGS], app[EVENTS])
+        relay = app.get(SUBTITLES)
+        app[LIVE] = Conferences(app[MEETINGS], app[EVENTS], relay)
+        if relay is not None:
+            relay.conferences = app[LIVE]
         app[ADMISSIONS] = Admissions(
             app[LIVE], app[INVITATIONS], app[ROOM_LINKS], app[ROOM_ROSTERS],
             max_participants=config.sfu.max_participants,
@@ -218,6 +223,10 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(shared_state_context)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)
+    if subtitles_enabled(config.speech):  # the speech worker process, started when needed
+        relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[SFU])
+        app[METRICS].registry.register(SubtitleCollector(relay))
+        app.cleanup_ctx.append(subtitles_context(relay))
     app.cleanup_ctx.append(federation_context)  # partner hubs, when [federation] names us
     app.cleanup_ctx.append(cascade_context)  # links to partners' SFUs (closed before the above)
     app.cleanup_ctx.append(bridge_context)  # the Matrix bot, when [matrix] names its account

@@ -296,6 +296,18 @@ class LocalHub:
             await live.lock(self._actor(by), locked)
         return await self._view(link)
 
+    async def set_subtitles(self, room_id: str, on: bool, *, by: str) -> None:
+        link = await self._link(room_id)
+        live = self._hub.conferences.get(link.meeting_id)
+        if live is None or not live.presences:
+            raise HubRefusal(Text("bot.refusal.nobody_in_call"))
+        if not live.subtitles_allowed:
+            raise HubRefusal(Text("bot.refusal.subtitles_disabled"))
+        if on == (live.subtitles != "off"):
+            already = "on" if on else "off"
+            raise HubRefusal(Text(f"bot.refusal.subtitles_already_{already}"))
+        await live.set_subtitles(self._actor(by), on)
+
     async def admit(self, room_id: str, numbers: tuple[int, ...] | None, *, by: str) -> list[str]:
         link = await self._link(room_id)
         live = self._hub.conferences.get(link.meeting_id)

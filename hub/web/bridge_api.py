@@ -141,6 +141,13 @@ async def set_locked(request: web.Request, api: BridgeApi) -> web.Response:
     return web.json_response(wire.meeting_to_json(meeting))
 
 
+async def set_subtitles(request: web.Request, api: BridgeApi) -> web.Response:
+    room_id = _room_id(request)
+    body = await read_json(request, wire.SetSubtitles)
+    await api.hub.set_subtitles(room_id, body.on, by=body.by)
+    return web.Response(status=204)
+
+
 async def admit(request: web.Request, api: BridgeApi) -> web.Response:
     room_id = _room_id(request)
     body = await read_json(request, wire.AdmitWaiting)
@@ -254,6 +261,7 @@ ROUTES: tuple[tuple[str, str, BridgeHandler], ...] = (
     ("GET", "/rooms/{room_id}/meeting", room_meeting),
     ("POST", "/rooms/{room_id}/end", end_meeting),
     ("POST", "/rooms/{room_id}/lock", set_locked),
+    ("POST", "/rooms/{room_id}/subtitles", set_subtitles),
     ("POST", "/rooms/{room_id}/admit", admit),
     ("POST", "/rooms/{room_id}/refuse", refuse),
     ("GET", "/rooms/{room_id}/language", room_language),

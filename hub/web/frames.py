@@ -18,6 +18,8 @@ from hub.meetings.notices import (
     PersonUpdated,
     Reacted,
     Speaking,
+    SubtitleSaid,
+    SubtitlesNow,
 )
 from hub.meetings.presence import Presence, WaitingPerson
 from hub.web import signaling as sig
@@ -77,6 +79,10 @@ def signal_of(notice: Notice) -> sig.ServerMessage:
             return sig.MeetingEnded(reason=reason, instance=instance)
         case LobbyNow(entries=entries):
             return lobby_message(entries)
+        case SubtitlesNow(state=state, by=by):
+            return sig.SubtitlesState(state=state, by=by)
+        case SubtitleSaid(participant_id=pid, name=name, text=text, final=final):
+            return sig.Subtitle(participant_id=pid, name=name, text=text, final=final)
 
 
 class Frames:

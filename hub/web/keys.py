@@ -26,6 +26,7 @@ from hub.web.frames import Frames
 from hub.web.limits import RateLimits
 from hub.web.proxies import Client
 from hub.web.sockets import OpenSockets
+from hub.web.subtitles import SubtitleRelay
 
 CONFIG = web.AppKey("config", HubConfig)
 DATABASE = web.AppKey("database", Database)
@@ -53,6 +54,8 @@ JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)
 ROOM_LINKS = web.AppKey("room_links", RoomLinks)
 ROOM_ROSTERS = web.AppKey("room_rosters", RoomRosters)
 ROOM_SETTINGS = web.AppKey("room_settings", RoomSettings)
+# Present only while [speech] offers live subtitles (hub/web/subtitles.py).
+SUBTITLES = web.AppKey("subtitles", SubtitleRelay)
 # Present only while [federation] server_name is set (hub/federation/server.py).
 FEDERATION = web.AppKey("federation", Federation)
 

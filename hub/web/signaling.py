@@ -26,6 +26,7 @@ from pydantic import (
 
 from hub.bounded_json import TooDeep, loads
 from hub.meetings.notes import Note
+from hub.meetings.subtitles import SubtitleState
 
 # A publish offer has a few m-sections (~10 KB). A subscribe answer has one per stream the
 # page receives, up to MAX_RELAYED_SECTIONS (256): 1.0-1.6 KB each as aiortc writes them, so a
@@ -234,6 +235,13 @@ class LowerHands(_Message):
     participant_id: Annotated[str, Field(min_length=1, max_length=MAX_ID)] | None = None
 
 
+class SetSubtitles(_Message):
+    """Start or stop live subtitles for everyone (shown to all, with who did it)."""
+
+    type: Literal["subtitles"]
+    on: bool
+
+
 ClientMessage = Annotated[
     Join
     | PublishOffer
@@ -254,11 +262,22 @@ ClientMessage = Annotated[
     | Lock
     | SetRole
     | EndMeeting
-    | LowerHands,
+    | LowerHands
+    | SetSubtitles,
     Field(discriminator="type"),
 ]
 MODERATION_TYPES = frozenset(
-    ("admit", "deny", "mute", "remove", "lock", "set_role", "end_meeting", "lower_hands")
+    (
+        "admit",
+        "deny",
+        "mute",
+        "remove",
+        "lock",
+        "set_role",
+        "end_meeting",
+        "lower_hands",
+        "subtitles",
+    )
 )
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 CLIENT_TYPES = frozenset(
@@ -346,6 +365,9 @@ class Welcome(_Message):
     simulcast: bool = False
     # Shown with the next join to this meeting, within the hour: enters without the lobby.
     rejoin: str | None = None
+    # Live subtitles now, and whether this hub offers them at all (a moderator's control).
+    subtitles: SubtitleState = "off"
+    subtitles_allowed: bool = False
 
 
 class LobbyEntryInfo(_Message):
@@ -466,6 +488,24 @@ class MeetingEnded(_Message):
     instance: str | None = None
 
 
+class SubtitlesState(_Message):
+    """Live subtitles started or stopped (`by`: the moderator's name), or (un)available."""
+
+    type: Literal["subtitles_state"] = "subtitles_state"
+    state: SubtitleState
+    by: str | None = None
+
+
+class Subtitle(_Message):
+    """Words someone said, as recognised (`final`: they will not change any more)."""
+
+    type: Literal["subtitle"] = "subtitle"
+    participant_id: str
+    name: str
+    text: str
+    final: bool
+
+
 class Pong(_Message):
     type: Literal["pong"] = "pong"
 
@@ -550,6 +590,8 @@ ServerMessage = (
     | Lobby
     | Muted
     | MeetingStateChanged
+    | SubtitlesState
+    | Subtitle
 )
 
 

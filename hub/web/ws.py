@@ -327,6 +327,8 @@ class Connection:
                 locked=self.live.locked,
                 simulcast=self.app[CONFIG].sfu.simulcast,
                 rejoin=rejoin_ticket(self.meeting, visitor.identity, name, self.app[JOIN_TOKENS]),
+                subtitles=self.live.subtitles,
+                subtitles_allowed=self.live.subtitles_allowed,
             )
         )
         if role in MODERATING:
@@ -513,6 +515,8 @@ class Connection:
                 await self.live.lower_hands(actor, target)
             case sig.EndMeeting():
                 await self.live.end(actor)
+            case sig.SetSubtitles(on=on):
+                await self.live.set_subtitles(actor, on)
             case _:
                 raise NotFound(f"{message.type} is not a moderation message")
 

@@ -66,6 +66,8 @@ export class Call {
     this.recoveryTimer = null;
     this.role = "participant"; // own role, from welcome and our own participant_updated
     this.locked = false;
+    this.subtitles = "off"; // off, on, unavailable (hub/meetings/subtitles.py)
+    this.subtitlesAllowed = false; // this hub offers them: moderators get the control
     this.lobby = []; // moderators only: [{id, name, kind, since, message}] waiting to be let in
     this.knockMessage = ""; // what we wrote for the moderators, should we wait
     this.refusal = null; // a moderator's reason, when one refused us
@@ -313,6 +315,8 @@ export class Call {
         return this.denied(message.reason === "removed" ? "removed" : "denied");
       case "lobby": return this.lobbyChanged(message.entries);
       case "meeting_state": return this.meetingState(message);
+      case "subtitles_state": return this.subtitlesState(message);
+      case "subtitle": return this.emit("subtitle", message);
       case "muted": return this.mutedBy(message);
       case "cascade": return this.cascadeState(message);
       case "media_state": return this.mediaState(message);
@@ -360,6 +364,8 @@ export class Call {
     this.selfId = message.participant_id;
     this.role = message.role || "participant";
     this.locked = Boolean(message.locked);
+    this.subtitlesAllowed = message.subtitles_allowed === true;
+    this.subtitlesState({ state: message.subtitles || "off", by: null, welcome: true });
     this.lobby = [];
     if (this.lobbyState === "waiting") this.lobbyState = "admitted";
     this.participants.clear();
@@ -543,6 +549,18 @@ export class Call {
     this.locked = locked;
     this.emit("notice", { key: locked ? "meeting.notice.locked" : "meeting.notice.unlocked" });
     this.emit("meeting-state", { locked });
+  }
+
+  /** Live subtitles started, stopped, or became (un)available (`welcome`: as they are when
+   *  this page arrives, nothing to announce unless they are on). */
+  subtitlesState({ state, by, welcome = false }) {
+    const before = welcome ? "off" : this.subtitles || "off";
+    this.subtitles = state;
+    this.emit("subtitles", { state, before, by: by || null });
+  }
+
+  setSubtitles(on) {
+    return this.send({ type: "subtitles", on });
   }
 
   /** A moderator turned our microphone or camera off at the hub: do the same here, so what

@@ -8,6 +8,7 @@ import { ParticipantList, stateBadges } from "./participant-list.js";
 import { fitFocus, fitGrid, pageCapacity, paginate } from "./layout.js";
 import { SettingsPanel } from "./settings-panel.js";
 import { Reactions } from "./reactions.js";
+import { SubtitlesView } from "./subtitles.js";
 
 const NOTICE_MS = 6000;
 const MAX_NOTICES = 4;
@@ -71,6 +72,7 @@ export class RoomView {
     this.lobbyPanel = new LobbyPanel({ call, notify });
     this.settings = new SettingsPanel({ call, local, sinks: () => [...this.sinks.values()] });
     this.reactions = new Reactions({ call, notify });
+    this.subtitles = new SubtitlesView({ call, notify });
     this.wire();
   }
 

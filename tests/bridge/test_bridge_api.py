@@ -183,6 +183,9 @@ async def test_refusals_reach_the_bot_in_both_languages(bridge: Bridge):
     with pytest.raises(HubRefusal) as refused:
         await bridge.hub.refuse(ROOM, 1, by=ALICE)
     assert refused.value.notice("en") == "Nobody waits as number 1: see the status message."
+    with pytest.raises(HubRefusal) as silent:
+        await bridge.hub.set_subtitles(ROOM, True, by=ALICE)
+    assert silent.value.notice("fr") == "Personne n'est dans la réunion pour l'instant."
 
 
 async def test_a_knock_message_and_a_refusal_reason_cross_over_http(bridge: Bridge) -> None:

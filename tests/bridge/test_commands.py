@@ -35,7 +35,7 @@ class Recorder(VisioCommands):
         self.calls.append((context, call))
 
     start = end = status = link = invite = lock = unlock = _record
-    admit = refuse = mute = language = schedule = help = _record
+    admit = refuse = mute = language = schedule = help = transcribe = _record
 
 
 REGISTRY = CommandRegistry.of(Recorder())
@@ -51,6 +51,7 @@ NAMES = [
     "refuse",
     "mute",
     "language",
+    "transcribe",
     "schedule",
     "help",
 ]
@@ -122,6 +123,8 @@ def test_abstract_handlers_must_be_implemented():
         ("!visio langue en", "language", {"language": "en"}),
         ("!visio language Français", "language", {"language": "fr"}),
         ("!visio mute Jean", "mute", {"name": "Jean"}),
+        ("!visio transcribe start", "transcribe", {"switch": "start"}),
+        ("!visio transcrire Arrêter", "transcribe", {"switch": "stop"}),
         ("!visio", "help", {}),
         ("!visio aide", "help", {}),
         ("!visio help aide", "help", {"command": "help"}),
@@ -209,6 +212,12 @@ def test_lobby_numbers_and_languages_are_refused_in_one_line(body, french, engli
     error = usage_error(body)
     assert error.notice().startswith(french) and "\n" not in error.notice()
     assert error.notice("en").startswith(english) and "\n" not in error.notice("en")
+
+
+def test_transcribe_takes_start_or_stop_and_shows_its_usage_otherwise():
+    error = usage_error("!visio transcribe maybe")
+    assert error.notice() == "« maybe » : start ou stop.\nUsage : !visio transcribe <start|stop>"
+    assert error.notice("en").startswith("“maybe”: start or stop.\n")
 
 
 def test_schedule_in_the_past_is_refused_given_the_time():
@@ -339,6 +348,8 @@ def calls(draw: st.DrawFn) -> CommandCall:
             arguments[argument.key] = "all" if everyone else draw(st.integers(1, 2**31))
         elif argument.kind == "language":
             arguments[argument.key] = draw(st.sampled_from(["fr", "en"]))
+        elif argument.kind == "switch":
+            arguments[argument.key] = draw(st.sampled_from(["start", "stop"]))
         else:
             arguments[argument.key] = draw(st.sampled_from(NAMES))
     return CommandCall(spec, arguments)

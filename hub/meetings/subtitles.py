@@ -1,0 +1,33 @@
+"""Live subtitles as the meeting sees them: their state, and the switch the conference turns
+(the hub's wiring, hub/web/subtitles.py, makes the SFU copy the audio to the speech worker).
+
+The rules live in `Conference` (hub/meetings/conference.py): only a moderator starts or stops
+them, and everyone hears each change; this module only names things.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from hub.ids import MeetingId
+
+# off: nothing is listened to. on: speech is recognised and shown. unavailable: on, but the
+# speech service is down or too slow (the meeting goes on; it comes back by itself).
+SubtitleState = Literal["off", "on", "unavailable"]
+
+DISABLED = "Les sous-titres sont désactivés sur ce hub / Subtitles are disabled on this hub"
+ALREADY_ON = "Les sous-titres sont déjà en cours / Subtitles are already on"
+ALREADY_OFF = "Les sous-titres ne sont pas en cours / Subtitles are not on"
+NOT_PRESENT = (
+    "Seul un organisateur ou un modérateur présent dans la réunion peut faire cela / "
+    "Only an owner or moderator who is in the meeting may do this"
+)
+
+
+class SubtitleSwitch(Protocol):
+    """Starts and stops listening to a meeting's microphones (absent: the operator disabled
+    subtitles). Both return at once and never raise: trouble shows as `unavailable`."""
+
+    def start(self, meeting_id: MeetingId) -> None: ...
+
+    def stop(self, meeting_id: MeetingId) -> None: ...

@@ -1,0 +1,148 @@
+"""Live subtitles wired together: the conferences' switch (hub/meetings/subtitles.py) turns
+the SFU's audio tap on and off, the speech worker hears what the taps took, and what it
+recognised goes back to the conference, which tells everyone. Also the HTTP route for
+moderators and the /metrics counters.
+
+The wiring only: who may start subtitles is the conference's rule, decoding and recognition
+are the worker's (another process), copying packets is the SFU's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+
+from aiohttp import web
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from pydantic import BaseModel, ConfigDict, StrictBool
+
+from hub.config_sections import SpeechConfig
+from hub.errors import Forbidden
+from hub.ids import Identity, MeetingId, ParticipantId
+from hub.meetings.conference import Conferences
+from hub.meetings.subtitles import NOT_PRESENT, SubtitleState
+from hub.sfu.audio_tap import AudioTap
+from hub.sfu.service import Sfu
+from hub.speech.worker_client import SpeechWorker
+
+log = logging.getLogger(__name__)
+
+
+class SubtitleRelay:
+    """The subtitle switch of every meeting of this hub. Owns the speech worker (started by
+    `subtitles_context`, closed with it) and one audio tap per meeting with subtitles on.
+    `conferences` is given once the app has made them (they take this relay as their switch)."""
+
+    def __init__(self, config: SpeechConfig, sfu: Sfu) -> None:
+        self._sfu = sfu
+        self._taps: dict[MeetingId, AudioTap] = {}
+        self.worker = SpeechWorker(config, self._said, self._trouble)
+        self.conferences: Conferences | None = None
+        # What the taps of meetings whose subtitles stopped counted (the /metrics counters).
+        self.retired = {"taken": 0, "dropped": 0, "silent": 0}
+
+    def start(self, meeting_id: MeetingId) -> None:
+        tap = self._taps[meeting_id] = AudioTap()
+        self._sfu.set_audio_tap(meeting_id, tap)
+        self.worker.attach(meeting_id, tap)
+
+    def stop(self, meeting_id: MeetingId) -> None:
+        self._sfu.set_audio_tap(meeting_id, None)
+        self.worker.detach(meeting_id)
+        tap = self._taps.pop(meeting_id, None)
+        if tap is not None:
+            for outcome, count in self._counts(tap).items():
+                self.retired[outcome] += count
+
+    @staticmethod
+    def _counts(tap: AudioTap) -> dict[str, int]:
+        return {"taken": tap.taken, "dropped": tap.dropped, "silent": tap.silent}
+
+    def packet_counts(self) -> dict[str, int]:
+        counts = dict(self.retired)
+        for tap in self._taps.values():
+            for outcome, count in self._counts(tap).items():
+                counts[outcome] += count
+        return counts
+
+    async def _said(self, meeting: str, participant: str, text: str, final: bool) -> None:
+        live = self.conferences.get(MeetingId(meeting)) if self.conferences else None
+        if live is not None:
+            await live.subtitle(ParticipantId(participant), text, final)
+
+    async def _trouble(self, meeting: str, reason: str) -> None:
+        live = self.conferences.get(MeetingId(meeting)) if self.conferences else None
+        if live is not None and live.subtitles == "on":
+            log.warning("subtitles unavailable: %s", reason[:300], extra={"meeting_id": meeting})
+            await live.subtitles_unavailable()
+
+
+class SubtitleCollector(Collector):
+    """The tap's counts in /metrics: packets copied, dropped (queue full), left out (silence)."""
+
+    def __init__(self, relay: SubtitleRelay) -> None:
+        self._relay = relay
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        packets = CounterMetricFamily(
+            "hub_subtitle_packets",
+            "Microphone packets seen by the subtitle tap, by outcome: taken for the speech "
+            "worker, dropped (its queue was full) or silent (no voice, left out).",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(self._relay.packet_counts().items()):
+            packets.add_metric([outcome], count)
+        yield packets
+        yield CounterMetricFamily(
+            "hub_subtitle_batches_dropped",
+            "Batches of packets not sent because the speech worker did not keep up.",
+            value=self._relay.worker.batches_dropped,
+        )
+
+
+def subtitles_enabled(config: SpeechConfig) -> bool:
+    return config.subtitles and config.backend != "off"
+
+
+def subtitles_context(
+    relay: SubtitleRelay,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context running the relay's worker pump; the worker process stops with it."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        relay.worker.start()
+        try:
+            yield
+        finally:
+            await relay.worker.close()
+
+    return context
+
+
+# -- the HTTP route (hub/web/api.py lists it) ------------------------------------------------
+
+
+class SubtitlesChange(BaseModel):
+    """Start (`on`: true) or stop live subtitles; the caller must be in the meeting as its
+    owner or a moderator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on: StrictBool
+
+
+class SubtitlesOut(BaseModel):
+    state: SubtitleState
+
+
+async def change_subtitles(
+    conferences: Conferences, meeting_id: MeetingId, identity: Identity, on: bool
+) -> SubtitleState:
+    """As a moderator's page does: the same rule, the same notices."""
+    live = conferences.get(meeting_id)
+    actor = live.present_as(identity) if live is not None else None
+    if live is None or actor is None:
+        raise Forbidden(NOT_PRESENT)
+    await live.set_subtitles(actor, on)
+    return live.subtitles
