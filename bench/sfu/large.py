@@ -146,6 +146,10 @@ def merge_large(collected: list[dict[str, Any]], layout: Layout) -> dict[str, An
     for part in collected:
         latencies.frombytes(base64.b64decode(part["latencies_us"]))
     ordered = sorted(latencies)
+    audio = array("i")
+    for part in collected:
+        audio.frombytes(base64.b64decode(part.get("audio_latencies_us", "")))
+    audio_ordered = sorted(audio)
     requests = [row for part in collected for row in part.get("keyframe_requests", {}).values()]
 
     def loss(got: int, wanted: int) -> float | None:
@@ -175,6 +179,8 @@ def merge_large(collected: list[dict[str, Any]], layout: Layout) -> dict[str, An
         "latency_p50_ms": round(percentile(ordered, 0.50) / 1e3, 3),
         "latency_p99_ms": round(percentile(ordered, 0.99) / 1e3, 3),
         "latency_max_ms": round(ordered[-1] / 1e3, 3) if ordered else None,
+        "audio_latency_p50_ms": round(percentile(audio_ordered, 0.50) / 1e3, 3),
+        "audio_latency_p99_ms": round(percentile(audio_ordered, 0.99) / 1e3, 3),
         "foreign_packets": sum(p["foreign"] for p in collected),
         "client_loop_lag_max_ms": max((p["loop_lag_max_ms"] for p in collected), default=None),
     }
@@ -384,8 +390,9 @@ def line(step: dict[str, Any]) -> str:
     return (
         f"loss {step['loss_pct']} % (audio {step['audio_loss_pct']}, video "
         f"{step['video_loss_pct']}), p50/p99/max {step['latency_p50_ms']}/"
-        f"{step['latency_p99_ms']}/{step['latency_max_ms']} ms, sfu {step['sfu_cores']:.2f} "
-        f"cores, client {step['client_cores']:.2f}, other {step['other_cores']:.2f}; "
+        f"{step['latency_p99_ms']}/{step['latency_max_ms']} ms (audio p50/p99 "
+        f"{step['audio_latency_p50_ms']}/{step['audio_latency_p99_ms']}), "
+        f"sfu {step['sfu_cores']:.2f} cores, client {step['client_cores']:.2f}, other {step['other_cores']:.2f}; "
         f"in {step['sent_pps']:.0f}/s out {step['forwarded_pps']:.0f}/s; pairs by layer "
         f"{step['pairs_by_layer']} ({step['pairs_on_another_layer']} not the tile's); "
         f"keyframe requests in the window {step['window_keyframe_requests']} (most for one "
