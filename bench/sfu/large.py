@@ -179,8 +179,12 @@ def merge_large(collected: list[dict[str, Any]], layout: Layout) -> dict[str, An
         "latency_p50_ms": round(percentile(ordered, 0.50) / 1e3, 3),
         "latency_p99_ms": round(percentile(ordered, 0.99) / 1e3, 3),
         "latency_max_ms": round(ordered[-1] / 1e3, 3) if ordered else None,
-        "audio_latency_p50_ms": round(percentile(audio_ordered, 0.50) / 1e3, 3),
-        "audio_latency_p99_ms": round(percentile(audio_ordered, 0.99) / 1e3, 3),
+        "audio_latency_p50_ms": round(percentile(audio_ordered, 0.50) / 1e3, 3)
+        if audio_ordered
+        else None,
+        "audio_latency_p99_ms": round(percentile(audio_ordered, 0.99) / 1e3, 3)
+        if audio_ordered
+        else None,
         "foreign_packets": sum(p["foreign"] for p in collected),
         "client_loop_lag_max_ms": max((p["loop_lag_max_ms"] for p in collected), default=None),
     }
@@ -392,7 +396,8 @@ def line(step: dict[str, Any]) -> str:
         f"{step['video_loss_pct']}), p50/p99/max {step['latency_p50_ms']}/"
         f"{step['latency_p99_ms']}/{step['latency_max_ms']} ms (audio p50/p99 "
         f"{step['audio_latency_p50_ms']}/{step['audio_latency_p99_ms']}), "
-        f"sfu {step['sfu_cores']:.2f} cores, client {step['client_cores']:.2f}, other {step['other_cores']:.2f}; "
+        f"sfu {step['sfu_cores']:.2f} cores, client {step['client_cores']:.2f}, "
+        f"other {step['other_cores']:.2f}; "
         f"in {step['sent_pps']:.0f}/s out {step['forwarded_pps']:.0f}/s; pairs by layer "
         f"{step['pairs_by_layer']} ({step['pairs_on_another_layer']} not the tile's); "
         f"keyframe requests in the window {step['window_keyframe_requests']} (most for one "
