@@ -1,0 +1,83 @@
+"""Relief for an SFU process that has fallen seconds behind: video of people a viewer does not
+show large is paused for everybody until it catches up; audio, screen shares and each viewer's
+largest tile go on.
+
+Measured (README, "Large meeting with simulcast"): a hub process past its core does not slow
+down evenly. Packets wait seconds in its socket buffers, ICE consent answers wait with them,
+connections are declared dead and people are taken out: everybody loses everything, audio
+first to notice. Shedding most video brings the packet rate under what one loop can carry, so
+the meeting degrades into what matters (who speaks, what is shared) instead of ending.
+
+`LoopWatch` measures how late a 100 ms timer wakes; `Relief` turns that into on/off with
+hysteresis: on after LATE_PROBES wake-ups in a row each more than LATE seconds late (the
+loop seconds behind, not a garbage collection or a busy machine's hiccup), off after CALM_FOR
+seconds without a wake-up later than CALM. Pure apart from `LoopWatch.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+PROBE = 0.1  # seconds between the watch's wake-ups
+LATE = 0.5  # a wake-up this late counts towards relief
+LATE_PROBES = 5  # in a row: the loop has been behind for at least 2.5 s
+CALM = 0.05  # a wake-up no later than this is calm
+CALM_FOR = 10.0  # seconds of calm before video comes back
+
+
+class Relief:
+    """Whether the SFU sheds video now, from the lateness of the loop's wake-ups."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.times_entered = 0
+        self._late_in_a_row = 0
+        self._calm_since: float | None = None
+
+    def observe(self, lateness: float, now: float) -> bool:
+        """One wake-up `lateness` seconds late; True if `active` changed."""
+        if lateness > LATE:
+            self._late_in_a_row += 1
+        else:
+            self._late_in_a_row = 0
+        if lateness > CALM:
+            self._calm_since = None
+        elif self._calm_since is None:
+            self._calm_since = now
+        if not self.active and self._late_in_a_row >= LATE_PROBES:
+            self.active = True
+            self.times_entered += 1
+            return True
+        if self.active and self._calm_since is not None and now - self._calm_since >= CALM_FOR:
+            self.active = False
+            return True
+        return False
+
+
+class LoopWatch:
+    """Wakes every PROBE seconds and tells `relief` how late it woke; `on_change` runs when
+    relief starts or ends."""
+
+    def __init__(self, relief: Relief, on_change: Callable[[bool], None]) -> None:
+        self.relief = relief
+        self.on_change = on_change
+
+    async def run(self) -> None:
+        while True:
+            expected = time.monotonic() + PROBE
+            await asyncio.sleep(PROBE)
+            now = time.monotonic()
+            if self.relief.observe(max(0.0, now - expected), now):
+                if self.relief.active:
+                    log.warning(
+                        "the SFU is seconds behind: video of people not shown large is paused "
+                        "for everybody until it catches up (audio and screen shares go on)"
+                    )
+                else:
+                    log.warning("the SFU caught up: video resumes")
+                self.on_change(self.relief.active)
