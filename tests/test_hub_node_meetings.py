@@ -244,10 +244,15 @@ async def test_people_on_two_nodes_are_in_one_meeting(cluster: Cluster):
     assert log1.count("node message for an unknown session: FromPage") == 1
     assert log1.count("node message refused: unknown type 'take_over'") == 1
 
-    await anne.p.send({"type": "end_meeting"})
-    await message(bruno.p, "ended")
-    await wait_until(lambda: bruno.p.ws.closed, 5, "Bruno's socket stayed open")
-    assert bruno.p.ws.close_code == 4001
+    # Anne ends it from her meetings page, served by node 2: node 1, its home, ends it.
+    url = aiohttp.client.URL(node2.base_url)
+    csrf = codec_csrf_header(cluster.codec, anne.http.cookie_jar, url)
+    ended = await anne.http.post(f"{url}/api/v1/meetings/{meeting}/end", headers=csrf)
+    assert ended.status == 200, await ended.text()
+    for person in (anne, bruno):
+        await message(person.p, "ended")
+        await wait_until(lambda p=person.p: p.ws.closed, 5, f"{person.name}'s socket stayed open")
+        assert person.p.ws.close_code == 4001
     # Everything happened at the home: Bruno's connection ran on node 1, relayed by node 2.
     log2 = node2.log_path.read_text()
     assert log1.count("participant joined") == 2 and "participant joined" not in log2

@@ -24,6 +24,7 @@ MESSAGES: list[wire.NodeMessage] = [
     wire.ToPage(SESSION, '{"type":"pong"}'),
     wire.ClosePage(SESSION, 4001, "ended"),
     wire.Ping(NODE),
+    wire.MeetingOver(MeetingId("abc-defg-hij")),
 ]
 
 
@@ -67,7 +68,9 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
     max_leaves=10,
 )
-KNOWN = st.sampled_from(["open", "from_page", "page_gone", "to_page", "close_page", "ping"])
+KNOWN = st.sampled_from(
+    ["open", "from_page", "page_gone", "to_page", "close_page", "ping", "meeting_over"]
+)
 FIELDS = st.sampled_from(["session", "node", "meeting", "remote", "cookie", "text", "code"])
 
 

@@ -90,9 +90,13 @@ class MeetingHomes:
                 hold = self._holds[meeting] = _Hold(lease)
                 hold.users = 1
                 return Home(self.node, fresh=True, hold=hold)
-        token = await self._state.lease_holder(lease_name(meeting))
-        node = None if token is None else token.partition(".")[0]
+        node = await self.where(meeting)
         return Home(node if node != self.node else None)
+
+    async def where(self, meeting: MeetingId) -> str | None:
+        """The node that is the meeting's home now, if any (without claiming it)."""
+        token = await self._state.lease_holder(lease_name(meeting))
+        return None if token is None else token.partition(".")[0]
 
     async def release(self, meeting: MeetingId, home: Home) -> None:
         """One user less; the lease is let go with its last user (a lease lost meanwhile is

@@ -3,7 +3,9 @@
 A page whose socket landed on one node while its meeting's home is another is relayed: the
 node holding the socket opens a session on the home node (`Open`), hands it each frame the
 page sends (`FromPage`) and says when the socket is gone (`PageGone`); the home node answers
-with the frames for the page (`ToPage`) and closes it (`ClosePage`). `Ping` only tells the
+with the frames for the page (`ToPage`) and closes it (`ClosePage`). A meeting ended on a
+node that is not its home (from the meetings page, by the bot) is ended at home
+(`MeetingOver`). `Ping` only tells the
 sender whether anyone still listens on a channel (Redis counts the receivers). Frames inside
 are the page protocol's text, parsed and checked by the home node (hub/web/signaling.py)
 exactly as a socket of its own; here only the envelope is checked. Anything else raises
@@ -72,7 +74,14 @@ class Ping:
     node: str
 
 
-NodeMessage = Open | FromPage | PageGone | ToPage | ClosePage | Ping
+@dataclass(frozen=True)
+class MeetingOver:
+    """The meeting was ended on another node (its owner's page, the bot): the home ends it."""
+
+    meeting: MeetingId
+
+
+NodeMessage = Open | FromPage | PageGone | ToPage | ClosePage | Ping | MeetingOver
 _TYPES: dict[str, type[NodeMessage]] = {
     "open": Open,
     "from_page": FromPage,
@@ -80,6 +89,7 @@ _TYPES: dict[str, type[NodeMessage]] = {
     "to_page": ToPage,
     "close_page": ClosePage,
     "ping": Ping,
+    "meeting_over": MeetingOver,
 }
 _NAMES = {kind: name for name, kind in _TYPES.items()}
 
@@ -121,14 +131,21 @@ def _text(
     return value
 
 
+def _meeting(fields: dict[str, Any]) -> MeetingId:
+    meeting = parse_meeting_id(_text(fields, "meeting", 20))
+    if meeting is None:
+        raise WireError("meeting: not a meeting id")
+    return meeting
+
+
 def _checked(kind: type[NodeMessage], fields: dict[str, Any]) -> NodeMessage:
     if kind is Ping:
         return Ping(_text(fields, "node", 12, NODE_ID))
+    if kind is MeetingOver:
+        return MeetingOver(_meeting(fields))
     session = _text(fields, "session", 32, _SESSION)
     if kind is Open:
-        meeting = parse_meeting_id(_text(fields, "meeting", 20))
-        if meeting is None:
-            raise WireError("meeting: not a meeting id")
+        meeting = _meeting(fields)
         cookie = fields["cookie"]
         return Open(
             session=session,

@@ -65,7 +65,7 @@ from hub.web.keys import (
 )
 from hub.web.limits import RateLimits
 from hub.web.login import add_login
-from hub.web.meeting_socket import meeting_end_listener, run_page, say_farewell
+from hub.web.meeting_socket import end_here, meeting_end_listener, run_page, say_farewell
 from hub.web.middleware import (
     metrics_middleware,
     name_the_server,
@@ -124,7 +124,7 @@ async def nodes_context(app: web.Application) -> AsyncIterator[None]:
         return
     relay = NodeRelay(
         app[SHARED], meetings=app[MEETINGS], codec=app[SESSION_CODEC], sockets=app[SOCKETS],
-        run_page=partial(run_page, app),
+        run_page=partial(run_page, app), end_meeting=partial(end_here, app),
     )  # fmt: skip
     await relay.start()
     app[NODES] = relay

@@ -12,8 +12,9 @@ from aiohttp import web
 
 from hub.auth.session import Session
 from hub.db.models import MeetingState
-from hub.errors import Forbidden, HubError
+from hub.errors import Forbidden, HubError, SharedStateUnavailable
 from hub.federation.cascade import CASCADE
+from hub.ids import MeetingId
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.notices import Ended
 from hub.meetings.service import MeetingView
@@ -31,11 +32,24 @@ def meeting_end_listener(app: web.Application) -> Callable[[MeetingEvent], Await
     """When a meeting ends, everyone in it is told and disconnected, and its media stops."""
 
     async def on_event(event: MeetingEvent) -> None:
-        if isinstance(event, MeetingEnded):
-            await app[LIVE].end_all(event.meeting_id, Ended("ended"))
-            await app[MEDIA].close_room(event.meeting_id)
+        if not isinstance(event, MeetingEnded):
+            return
+        await end_here(app, event.meeting_id)
+        relay = app.get(NODES)
+        if relay is not None:  # the meeting may be at home on another node
+            try:
+                await relay.meeting_ended(event.meeting_id)
+            except SharedStateUnavailable:
+                log.warning("the meeting's home node could not be told it ended",
+                            extra={"meeting_id": event.meeting_id})  # fmt: skip
 
     return on_event
+
+
+async def end_here(app: web.Application, meeting_id: MeetingId) -> None:
+    """Tell everyone in the meeting on this node it ended, disconnect them, stop its media."""
+    await app[LIVE].end_all(meeting_id, Ended("ended"))
+    await app[MEDIA].close_room(meeting_id)
 
 
 def check_origin(request: web.Request) -> None:

@@ -23,8 +23,9 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -97,6 +98,7 @@ class NodeRelay:
         codec: SessionCodec,
         sockets: OpenSockets,
         run_page: RunPage,
+        end_meeting: Callable[[MeetingId], Coroutine[Any, Any, None]],
     ) -> None:
         self.node = secrets.token_hex(6)
         self.homes = MeetingHomes(state, self.node, self._home_lost)
@@ -105,6 +107,7 @@ class NodeRelay:
         self._codec = codec
         self._sockets = sockets
         self._run_page = run_page
+        self._end_meeting = end_meeting
         self._pages: dict[str, _RelayedPage] = {}
         self._relayed: dict[str, BusSocket] = {}
         self._here: dict[MeetingId, set[PageSocket]] = {}
@@ -203,6 +206,13 @@ class NodeRelay:
             with contextlib.suppress(SharedStateUnavailable):
                 await self._send(home, wire.PageGone(key))
 
+    async def meeting_ended(self, meeting: MeetingId) -> None:
+        """The meeting was ended here (it is over in the database): if its home is another
+        node, that node ends it for its people."""
+        home = await self.homes.where(meeting)
+        if home is not None and home != self.node:
+            await self._send(home, wire.MeetingOver(meeting))
+
     # -- what other nodes send --------------------------------------------------------------------
 
     async def _listen(self) -> None:
@@ -246,6 +256,9 @@ class NodeRelay:
                     log.info("node message for an unknown session: %s", type(message).__name__)
                 else:
                     page.put(message)
+            case wire.MeetingOver(meeting=meeting):
+                if self.homes.holds(meeting):
+                    self._tasks.spawn(self._end_meeting(meeting), name="meeting over")
             case wire.Ping():
                 pass
 
