@@ -294,3 +294,19 @@ async def test_when_the_home_node_dies_its_people_are_back_on_another_within_5_s
     log2 = node2.log_path.read_text()
     assert "meeting taken over: 2 presence(s) of its last home closed" in log2, log2
     assert "Traceback" not in log2
+
+
+async def test_when_a_relaying_node_dies_its_people_leave_the_meeting_at_home(cluster: Cluster):
+    node1, node2 = cluster.nodes
+    meeting, anne, bruno = await admitted_across(cluster, "trusted")
+    assert node2.process is not None
+    killed = time.monotonic()
+    stop(node2.process, signal.SIGKILL)  # holds Bruno's socket, relayed to node 1
+    left = await message(anne.p, "participant_left", 5, participant_id=bruno.p.participant_id)
+    print(f"Bruno left the meeting at home {time.monotonic() - killed:.2f} s after the kill")
+    assert left
+    await bruno.p.close()
+    answer = await (await bruno.connect(node1, meeting)).knock(rejoin=bruno.rejoin)
+    assert answer["type"] == "welcome", answer
+    await wait_until(lambda: sees(bruno.p, "Anne"), 5, "Bruno is not back with Anne")
+    assert await cluster.home(meeting) == cluster.node_id(node1)
