@@ -172,7 +172,9 @@ class Conference:
 
     async def _tell(self, notice: Notice, *, exclude: ParticipantId | None = None) -> None:
         """Every state change of the meeting ends here: each endpoint hears the notice once
-        (a dead one never blocks the others). The one place a multi-node hub would publish."""
+        (a dead one never blocks the others). With several hub nodes the conference lives on
+        the meeting's home only, and a person whose socket is on another node is reached
+        through their relayed `Connection` (hub/web/relay.py): nothing here knows nodes."""
         # A page's socket carries one person (in `_own`); a cascade link listens for all the
         # people it carries (in `_listeners`, never in `_own`): each hears it once.
         targets = [endpoint for pid, endpoint in self._own.items() if pid != exclude]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
@@ -51,6 +52,7 @@ from hub.web.keys import (
     MEDIA,
     MEETINGS,
     METRICS,
+    NODES,
     ROOM_LINKS,
     ROOM_ROSTERS,
     ROOM_SETTINGS,
@@ -64,7 +66,7 @@ from hub.web.keys import (
 )
 from hub.web.limits import RateLimits
 from hub.web.login import add_login
-from hub.web.meeting_socket import meeting_end_listener, say_farewell
+from hub.web.meeting_socket import end_here, meeting_end_listener, run_page, say_farewell
 from hub.web.middleware import (
     metrics_middleware,
     name_the_server,
@@ -74,6 +76,7 @@ from hub.web.middleware import (
     session_middleware,
 )
 from hub.web.proxies import TrustedProxies
+from hub.web.relay import NodeRelay
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleCollector, SubtitleRelay, subtitles_context, subtitles_enabled
@@ -115,6 +118,25 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await database.close()
+
+
+async def nodes_context(app: web.Application) -> AsyncIterator[None]:
+    """With `[redis] url`: this node among others (hub/web/relay.py), listening on its
+    channel once the database and the shared state are open; its home leases let go first
+    at shutdown (after the pages were told, by `say_farewell`)."""
+    if not app[CONFIG].redis.url.get_secret_value():
+        yield
+        return
+    relay = NodeRelay(
+        app[SHARED], meetings=app[MEETINGS], codec=app[SESSION_CODEC], sockets=app[SOCKETS],
+        run_page=partial(run_page, app), end_meeting=partial(end_here, app),
+    )  # fmt: skip
+    await relay.start()
+    app[NODES] = relay
+    try:
+        yield
+    finally:
+        await relay.close()
 
 
 async def shared_state_context(app: web.Application) -> AsyncIterator[None]:
@@ -227,6 +249,7 @@ def create_app(config: HubConfig) -> web.Application:
         relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[SFU])
         app[METRICS].registry.register(SubtitleCollector(relay))
         app.cleanup_ctx.append(subtitles_context(relay))
+    app.cleanup_ctx.append(nodes_context)  # with [redis] url: meetings at home on one node
     app.cleanup_ctx.append(federation_context)  # partner hubs, when [federation] names us
     app.cleanup_ctx.append(cascade_context)  # links to partners' SFUs (closed before the above)
     app.cleanup_ctx.append(bridge_context)  # the Matrix bot, when [matrix] names its account

@@ -25,6 +25,7 @@ from hub.shared.port import SharedState
 from hub.web.frames import Frames
 from hub.web.limits import RateLimits
 from hub.web.proxies import Client
+from hub.web.relay import NodeRelay
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleRelay
 
@@ -50,6 +51,8 @@ WORKERS = web.AppKey("workers", WorkerPool)
 LIMITS = web.AppKey("limits", RateLimits)
 # Rate limits, nonces, spent login states, leases, meeting messages: memory or Redis.
 SHARED = web.AppKey("shared", SharedState)
+# Only with [redis] url: this node among others, each meeting at home on one of them.
+NODES = web.AppKey("nodes", NodeRelay)
 JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)
 ROOM_LINKS = web.AppKey("room_links", RoomLinks)
 ROOM_ROSTERS = web.AppKey("room_rosters", RoomRosters)
