@@ -57,7 +57,7 @@ class LargePlan:
     speaker_tile: tuple[int, int] = (1280, 720)  # the top layer fills it
     window: float = 10.0
     settle: float = 4.0  # seconds after every expected pair flows, before measuring
-    connect_timeout: float = 240.0
+    connect_timeout: float = 120.0
     workers: int = 2
     profile_seconds: float = 8.0
 
@@ -347,17 +347,18 @@ async def one_meeting(
                 if not missing:
                     break
                 await asyncio.sleep(0.5)
-    except (TimeoutError, WorkerError, BenchError) as exc:
+    except TimeoutError:
+        # Measured all the same: an SFU that sheds video under overload (the hub's relief)
+        # never lets every pair flow, and what people still get is the figure that matters.
         with contextlib.suppress(WorkerError, TimeoutError):
             missing = await _missing(team, layout)
-        reason = (
-            f"not every viewer got what it shows within {plan.connect_timeout:.0f} s: "
-            f"{len(missing)} (viewer, person, kind) pairs without packets"
-            if isinstance(exc, TimeoutError)
-            else f"joins failed: {str(exc)[:500]}"
-        )
+        result["not_flowing_pairs"] = len(missing)
+        _say(target.name, f"  {len(missing)} (viewer, person, kind) pairs still without packets "
+             f"after {plan.connect_timeout:.0f} s: measured as they are")  # fmt: skip
+    except (WorkerError, BenchError) as exc:
+        reason = f"joins failed: {str(exc)[:500]}"
         _say(target.name, f"  {reason}")
-        result.update(error=reason, missing_examples=missing[:10])
+        result.update(error=reason)
         return result
     result["connect_s"] = round(time.monotonic() - started, 1)
     _say(target.name, f"  every pair flowing after {result['connect_s']} s; settling")

@@ -11,7 +11,8 @@ the meeting degrades into what matters (who speaks, what is shared) instead of e
 `LoopWatch` measures how late a 100 ms timer wakes; `Relief` turns that into on/off with
 hysteresis: on after LATE_PROBES wake-ups in a row each more than LATE seconds late (the
 loop seconds behind, not a garbage collection or a busy machine's hiccup), off after CALM_FOR
-seconds without a wake-up later than CALM. Pure apart from `LoopWatch.run`.
+seconds without a wake-up later than CALM (twice as long each time relief starts again soon
+after it ended). Pure apart from `LoopWatch.run`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ LATE = 0.5  # a wake-up this late counts towards relief
 LATE_PROBES = 5  # in a row: the loop has been behind for at least 2.5 s
 CALM = 0.05  # a wake-up no later than this is calm
 CALM_FOR = 10.0  # seconds of calm before video comes back
+# Video coming back may overload the loop again: relief starting again within REENTRY of its
+# end doubles the calm it then waits for, up to CALM_MAX, so that it does not flap.
+REENTRY = 60.0
+CALM_MAX = 300.0
 
 
 class Relief:
@@ -36,8 +41,10 @@ class Relief:
     def __init__(self) -> None:
         self.active = False
         self.times_entered = 0
+        self.calm_needed = CALM_FOR
         self._late_in_a_row = 0
         self._calm_since: float | None = None
+        self._ended_at: float | None = None
 
     def observe(self, lateness: float, now: float) -> bool:
         """One wake-up `lateness` seconds late; True if `active` changed."""
@@ -50,11 +57,15 @@ class Relief:
         elif self._calm_since is None:
             self._calm_since = now
         if not self.active and self._late_in_a_row >= LATE_PROBES:
+            again = self._ended_at is not None and now - self._ended_at < REENTRY
+            self.calm_needed = min(2 * self.calm_needed, CALM_MAX) if again else CALM_FOR
             self.active = True
             self.times_entered += 1
             return True
-        if self.active and self._calm_since is not None and now - self._calm_since >= CALM_FOR:
+        calm = self._calm_since is not None and now - self._calm_since >= self.calm_needed
+        if self.active and calm:
             self.active = False
+            self._ended_at = now
             return True
         return False
 
