@@ -333,6 +333,12 @@ async def test_an_sfu_seconds_behind_sheds_the_small_tiles_video_and_keeps_the_r
     video of its largest tile and everybody's audio; the small tile's video stops at the SFU
     and comes back once the SFU has caught up."""
     monkeypatch.setattr("hub.sfu.relief.CALM_FOR", 2.0)
+    # The loop below is busy all the time, but a loaded test machine may give its thread a
+    # small part of a core: the busy share is checked in tests/sfu/test_relief.py instead.
+    monkeypatch.setattr("hub.sfu.relief.BUSY", 0.0)
+    # The stall below also looks like congestion to the viewers' bandwidth estimates, which
+    # pause videos on their own (hub/sfu/allocation.py): here every viewer's link is ample.
+    monkeypatch.setattr("hub.sfu.allocation.Downlink.budget", lambda self: None)
     app, join = meeting
     anne, bruno = await anne_and_bruno(join)
     carol = await join("Carol", publish=False)
@@ -347,15 +353,17 @@ async def test_an_sfu_seconds_behind_sheds_the_small_tiles_video_and_keeps_the_r
         return {leg["from"]: leg["packets"] for leg in snapshot[carol.participant_id]["legs"]
                 if leg["kind"] == "video"}  # fmt: skip
 
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     while not sfu.relief.active and time.monotonic() < deadline:
-        time.sleep(0.6)  # the whole loop held: every wake-up of the watch is late
-        await asyncio.sleep(0)
-    assert sfu.relief.active, "six late wake-ups in a row did not start relief"
+        busy_until = time.monotonic() + 0.5
+        while time.monotonic() < busy_until:  # the loop's thread busy: every wake-up late
+            pass
+        await asyncio.sleep(0.01)  # a turn of the loop, its timers included
+    assert sfu.relief.active, "a busy loop late for seconds did not start relief"
     await asyncio.sleep(1.5)  # the next tick pauses the small tile's video
     before = video_legs_to_carol()
     await more_frames(carol, bruno, "audio", 20, 10, "Bruno's audio stopped under relief")
-    await more_frames(carol, anne, "video", 5, 10, "the large tile's video stopped under relief")
+    await more_frames(carol, anne, "video", 5, 20, "the large tile's video stopped under relief")
     after = video_legs_to_carol()
     assert after[bruno.participant_id] == before[bruno.participant_id], (before, after)
     await wait_until(lambda: not sfu.relief.active, 10, "relief never ended")

@@ -8,9 +8,10 @@ connections are declared dead and people are taken out: everybody loses everythi
 first to notice. Shedding most video brings the packet rate under what one loop can carry, so
 the meeting degrades into what matters (who speaks, what is shared) instead of ending.
 
-`LoopWatch` measures how late a 100 ms timer wakes; `Relief` turns that into on/off with
-hysteresis: on after LATE_PROBES wake-ups in a row each more than LATE seconds late (the
-loop seconds behind, not a garbage collection or a busy machine's hiccup), off after CALM_FOR
+`LoopWatch` measures how late a 100 ms timer wakes and how busy the loop's thread was;
+`Relief` turns that into on/off with hysteresis: on after LATE_PROBES wake-ups in a row each
+more than LATE seconds late with the thread busy (the loop behind its work, not a garbage
+collection, nor a process the machine left waiting), off after CALM_FOR
 seconds without a wake-up later than CALM (twice as long each time relief starts again soon
 after it ended). Pure apart from `LoopWatch.run`.
 """
@@ -25,8 +26,12 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 PROBE = 0.1  # seconds between the watch's wake-ups
-LATE = 0.5  # a wake-up this late counts towards relief
-LATE_PROBES = 5  # in a row: the loop has been behind for at least 2.5 s
+LATE = 0.2  # a wake-up this late counts towards relief
+LATE_PROBES = 5  # in a row: the loop has been behind for at least 1.5 s
+# ... while busy: the loop's thread used at least this share of the time. A process the
+# machine does not schedule (a busy test machine, a noisy neighbour) wakes late too, but
+# idle; shedding its video would help nobody.
+BUSY = 0.6
 CALM = 0.05  # a wake-up no later than this is calm
 CALM_FOR = 10.0  # seconds of calm before video comes back
 # Video coming back may overload the loop again: relief starting again within REENTRY of its
@@ -46,9 +51,10 @@ class Relief:
         self._calm_since: float | None = None
         self._ended_at: float | None = None
 
-    def observe(self, lateness: float, now: float) -> bool:
-        """One wake-up `lateness` seconds late; True if `active` changed."""
-        if lateness > LATE:
+    def observe(self, lateness: float, now: float, busy: float = 1.0) -> bool:
+        """One wake-up `lateness` seconds late, the loop's thread busy for the `busy` share
+        of the time since the last one; True if `active` changed."""
+        if lateness > LATE and busy >= BUSY:
             self._late_in_a_row += 1
         else:
             self._late_in_a_row = 0
@@ -79,11 +85,14 @@ class LoopWatch:
         self.on_change = on_change
 
     async def run(self) -> None:
+        before, cpu_before = time.monotonic(), time.thread_time()
         while True:
-            expected = time.monotonic() + PROBE
+            expected = before + PROBE
             await asyncio.sleep(PROBE)
-            now = time.monotonic()
-            if self.relief.observe(max(0.0, now - expected), now):
+            now, cpu = time.monotonic(), time.thread_time()
+            busy = (cpu - cpu_before) / max(now - before, 1e-6)
+            before, cpu_before = now, cpu
+            if self.relief.observe(max(0.0, now - expected), now, busy):
                 if self.relief.active:
                     log.warning(
                         "the SFU is seconds behind: video of people not shown large is paused "
