@@ -139,10 +139,16 @@ async def _kept(transcripts: Transcripts, meeting: MeetingId, text: str) -> None
     assert kept
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 async def test_expired_transcripts_are_deleted_and_logged_once_each(
-    aiohttp_client, tmp_path, caplog
+    aiohttp_client, tmp_path, caplog, request, backend
 ):
-    client, csrf = await api_client(aiohttp_client, make_config(tmp_path))
+    database = {}
+    if backend == "postgres":
+        database = {"url": request.getfixturevalue("postgres_url")}
+    client, csrf = await api_client(aiohttp_client, make_config(tmp_path, database=database))
     transcripts = client.app[TRANSCRIPTS]
     meetings = []
     for title in ("Ancienne", "Récente"):
@@ -172,6 +178,9 @@ async def test_expired_transcripts_are_deleted_and_logged_once_each(
     assert kept is not None and [line.text for line in kept.lines] == ["au revoir"]
     answer = await client.get(f"/api/v1/meetings/{old}/transcript.md")
     assert answer.status == 404 and (await answer.json())["detail"] == NO_TRANSCRIPT
+    answer = await client.get(f"/api/v1/meetings/{recent}/transcript.md")
+    assert answer.status == 200
+    assert "Bruno** : au revoir" in await answer.text()
 
 
 async def test_the_periodic_task_deletes_what_expired(aiohttp_client, tmp_path):
