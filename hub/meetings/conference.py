@@ -332,15 +332,17 @@ class Conference:
         log.info("subtitles %s", self._subtitles, extra=self._extra(actor))
         await self._tell(SubtitlesNow(self._subtitles, by=actor.name))
 
-    async def subtitle(self, participant_id: ParticipantId, text: str, final: bool) -> None:
-        """Words recognised from someone's microphone (late ones, after a stop, are dropped)."""
+    async def subtitle(self, participant_id: ParticipantId, text: str, final: bool) -> str | None:
+        """Words recognised from someone's microphone (late ones, after a stop, are dropped).
+        The speaker's name if they were shown: only those may go into the transcript."""
         presence = self._presences.get(participant_id)
         if self._subtitles == "off" or presence is None:
-            return
+            return None
         if self._subtitles == "unavailable":
             self._subtitles = "on"
             await self._tell(SubtitlesNow("on"))
         await self._tell(SubtitleSaid(participant_id, presence.name, text, final))
+        return presence.name
 
     async def subtitles_unavailable(self) -> None:
         """The speech service is down or too slow: shown to everyone, the meeting goes on."""

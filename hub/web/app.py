@@ -25,6 +25,7 @@ from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
 from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
+from hub.meetings.transcripts import Transcripts
 from hub.metrics import HubMetrics
 from hub.resources import resource_dir
 from hub.sfu.service import Sfu, SfuCollector
@@ -62,6 +63,7 @@ from hub.web.keys import (
     SOCKETS,
     SUBTITLES,
     TEMPLATES,
+    TRANSCRIPTS,
     WORKERS,
 )
 from hub.web.limits import RateLimits
@@ -80,6 +82,7 @@ from hub.web.relay import NodeRelay
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleCollector, SubtitleRelay, subtitles_context, subtitles_enabled
+from hub.web.transcripts import retention_context
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +111,10 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[ROOM_SETTINGS] = RoomSettings(database.sessions)
         relay = app.get(SUBTITLES)
         app[LIVE] = Conferences(app[MEETINGS], app[EVENTS], relay)
+        app[TRANSCRIPTS] = Transcripts(database.sessions)
         if relay is not None:
             relay.conferences = app[LIVE]
+            relay.transcripts = app[TRANSCRIPTS]
         app[ADMISSIONS] = Admissions(
             app[LIVE], app[INVITATIONS], app[ROOM_LINKS], app[ROOM_ROSTERS],
             max_participants=config.sfu.max_participants,
@@ -245,6 +250,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(shared_state_context)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)
+    app.cleanup_ctx.append(retention_context(config.speech.transcript_retention_days))
     if subtitles_enabled(config.speech):  # the speech worker process, started when needed
         relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[SFU])
         app[METRICS].registry.register(SubtitleCollector(relay))
