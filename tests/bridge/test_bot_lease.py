@@ -1,5 +1,7 @@
-"""The Matrix bot on two hub nodes (separate `hub serve` processes on one Redis, one
-PostgreSQL and one bot store folder, all started for the test), against a real Synapse.
+"""The Matrix bot on several hub nodes. In process: a node that loses the lease `bot` stops
+its bot at once and starts it again when the lease is back. Then two hub nodes (separate
+`hub serve` processes on one Redis, one PostgreSQL and one bot store folder, all started for
+the test), against a real Synapse.
 
 Both nodes have the bot configured; only the node holding the lease `bot` runs it, so a
 command in the room gets one answer, not two. When that node is SIGKILLed, the other node
@@ -23,6 +25,10 @@ import pytest
 from nio import RoomMessageNotice
 from redis.asyncio import Redis
 
+from bridge.session import BotConfig
+from hub.shared.redis_state import RedisState
+from hub.web.bot_host import BotHost
+from hub.web.bridge import LocalHub
 from tests.bridge.people import EncryptedPerson, Person, moderated_room
 from tests.conftest import toml_value
 from tests.support.hub_server import HubServer
@@ -167,3 +173,53 @@ async def test_the_bot_answers_from_one_node_and_another_takes_over_when_it_dies
         assert "logged in as" not in node2.log() and "restored device" in node2.log()
     finally:
         await alice.close()
+
+
+async def test_a_node_that_loses_the_bot_lease_stops_its_bot_and_resumes_when_it_is_back(
+    synapse: Synapse, redis_server: RedisServer, local_hub: LocalHub, tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+):  # fmt: skip
+    account = synapse.register(f"visio{secrets.token_hex(3)}")
+    config = BotConfig(
+        homeserver_url=synapse.url, user_id=account.user_id, password=account.password,
+        data_dir=tmp_path / "data", allowed_homeservers=(synapse.server_name,),
+    )  # fmt: skip
+    alice = Person(synapse, synapse.register(f"alice{secrets.token_hex(3)}"))
+    state = RedisState(redis_server.url)
+    await state.start()
+    redis = Redis.from_url(redis_server.url, decode_responses=True)
+    host = asyncio.create_task(BotHost(config, local_hub, state, "node-a").run())
+    try:
+        room = await alice.create_room([account.user_id])
+        await alice.wait_membership(room, account.user_id, "join")
+        asked = await alice.say(room, "!visio help")
+        await alice.wait_reply(room, account.user_id, asked)
+        assert str(await redis.get("lease:bot")).startswith("node-a.")
+
+        # Another node holds the key now (as when this one stalled past its TTL): the next
+        # renewal (within 3 s) is refused and the bot stops, leaving that node's key alone.
+        await redis.set("lease:bot", "node-b.other", px=60_000)
+        taken = time.monotonic()
+
+        def stopped() -> bool:
+            return any("matrix bot: stopped on this node" in r.message for r in caplog.records)
+
+        while not stopped():
+            assert time.monotonic() - taken < 4, "the bot still runs without the lease"
+            await asyncio.sleep(0.05)
+        meanwhile = await alice.say(room, "!visio help")
+        await asyncio.sleep(2)
+        assert await alice.replies(room, account.user_id, meanwhile) == []
+        assert await redis.get("lease:bot") == "node-b.other"
+
+        await redis.delete("lease:bot")  # the other node is gone and let its lease go
+        # This node takes the lease again and its bot resumes from its sync token.
+        await alice.wait_reply(room, account.user_id, meanwhile)
+        assert len(await alice.replies(room, account.user_id, asked)) == 1
+    finally:
+        host.cancel()
+        await asyncio.gather(host, return_exceptions=True)
+        remaining = await redis.get("lease:bot")
+        await redis.aclose()
+        await state.close()
+    assert remaining is None  # let go when the node stops: another takes over at once
