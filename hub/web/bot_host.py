@@ -44,9 +44,9 @@ class BotHost:
     ) -> None:
         self._config = config
         self._hub = hub
-        self._lease = (
-            Lease(shared, BOT_LEASE, holder=node, on_lost=self.stop_bot) if shared else None
-        )
+        self._lease: Lease | None = None
+        if shared is not None:
+            self._lease = Lease(shared, BOT_LEASE, holder=node, on_lost=self.stop_bot)
         self._bot: asyncio.Task[None] | None = None
 
     def stop_bot(self) -> None:
