@@ -1,8 +1,9 @@
 """Who the bot is and what it keeps between runs: its settings, its Matrix device and sync
 position (`session.json`), and the random key that encrypts matrix-nio's crypto store.
 
-Everything lives in `<data_dir>/matrix-bot`, readable by the owner only: the session holds the
-access token, and a lost store means a new device that encrypted rooms must trust again.
+Everything lives in `<data_dir>/matrix-bot` (or `store_dir`), readable by the owner only: the
+session holds the access token, and a lost store means a new device that encrypted rooms must
+trust again.
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ class BotConfig:
     allowed_homeservers: tuple[str, ...] = ()
     device_name: str = "Visio"
     sync_timeout_ms: int = SYNC_TIMEOUT_MS
+    # Instead of <data_dir>/matrix-bot: a folder several hub nodes share (matrix.bot_store_dir).
+    store_dir: Path | None = None
 
     @property
     def store_path(self) -> Path:
-        return self.data_dir / "matrix-bot"
+        return self.store_dir if self.store_dir is not None else self.data_dir / "matrix-bot"
 
 
 @dataclass

@@ -71,6 +71,16 @@ class HubConfig(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _bot_store_shared(self) -> HubConfig:
+        matrix = self.matrix
+        if self.redis.url.get_secret_value() and matrix.bot_in_process and not matrix.bot_store_dir:
+            raise ValueError(
+                "matrix.bot_store_dir: required with redis.url (several nodes take turns "
+                "running the bot): a folder every node mounts, holding its device and keys"
+            )
+        return self
+
     @property
     def guests_can_create(self) -> bool:
         if self.auth.guest_meetings != "auto":

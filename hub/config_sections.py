@@ -268,6 +268,10 @@ class MatrixConfig(_Section):
     bot_homeserver_url: str = ""
     # Used once, for the first login; the bot then keeps its device in the data folder.
     bot_password: SecretStr = SecretStr("")
+    # Where the bot keeps its device, sync position and encryption keys. Empty:
+    # <server.data_dir>/matrix-bot. With [redis] url (several nodes), a folder every node
+    # mounts (a shared volume): the node that takes the bot over resumes from it.
+    bot_store_dir: Path | None = None
     # Messages starting with this word are commands for the bot.
     command_prefix: str = Field(default="!visio", pattern=r"^\S{1,32}$")
     # Whether the end-of-meeting summary in the room names the participants.
@@ -299,6 +303,11 @@ class MatrixConfig(_Section):
                 raise ValueError("must be a Matrix user id, @name:server")
             parse_server_name(server)
         return value
+
+    @field_validator("bot_store_dir", mode="before")
+    @classmethod
+    def _store_dir(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("bot_homeserver_url", "hub_url")
     @classmethod

@@ -344,3 +344,20 @@ def test_live_subtitles_with_sfu_workers_are_refused_with_what_to_change(tmp_pat
         load_config(path, environ={}, dev=True)
     path.write_text(path.read_text() + "subtitles = false\n")
     assert load_config(path, environ={}, dev=True).sfu.workers == 2
+
+
+def test_the_bot_on_several_nodes_needs_a_store_folder_they_share():
+    several = {
+        "HUB_REDIS__URL": "redis://127.0.0.1:6380/1",
+        "HUB_MATRIX__BOT_USER_ID": "@visio:agent.tchap.gouv.fr",
+        "HUB_MATRIX__BOT_HOMESERVER_URL": "https://matrix.agent.tchap.gouv.fr",
+    }
+    with pytest.raises(ConfigError, match=r"matrix\.bot_store_dir: required with redis\.url"):
+        load_config(EXAMPLE, environ=several)
+    shared = load_config(EXAMPLE, environ={**several, "HUB_MATRIX__BOT_STORE_DIR": "/srv/bot"})
+    assert shared.matrix.bot_store_dir == Path("/srv/bot")
+    # One node (no Redis), or a bot run alone (`hub bridge`): its data folder, as before.
+    alone = load_config(EXAMPLE, environ={**several, "HUB_REDIS__URL": ""})
+    assert alone.matrix.bot_store_dir is None
+    bridge_token = {"HUB_MATRIX__BRIDGE_TOKEN": "a-bridge-token-of-forty-characters-xx"}
+    assert load_config(EXAMPLE, environ={**several, **bridge_token}).matrix.bot_store_dir is None

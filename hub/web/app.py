@@ -35,7 +35,7 @@ from hub.shared import open_shared_state
 from hub.stalls import LoopLag, PauseMeter
 from hub.web import health, matrix_login, pages
 from hub.web.api import add_api_routes
-from hub.web.bridge import bridge_context
+from hub.web.bot_host import bridge_context
 from hub.web.bridge_api import add_bridge_api
 from hub.web.errors import error_middleware
 from hub.web.frames import Frames

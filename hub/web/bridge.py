@@ -13,12 +13,11 @@ import asyncio
 import contextlib
 import logging
 import unicodedata
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from bridge.bot import running
 from bridge.hub_port import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -37,7 +36,7 @@ from bridge.hub_port import (
     WaitingKind,
     no_meeting,
 )
-from bridge.session import BotConfig, BotError
+from bridge.session import BotConfig
 from hub.config import HubConfig
 from hub.db.models import AccessLevel, Role
 from hub.errors import Conflict, NotFound
@@ -454,7 +453,8 @@ class LocalHub:
 
 
 def bot_config_of(config: HubConfig) -> BotConfig:
-    """The bot's settings from the hub's [matrix] section (its store under server.data_dir)."""
+    """The bot's settings from the hub's [matrix] section (its store in matrix.bot_store_dir,
+    else under server.data_dir)."""
     matrix = config.matrix
     return BotConfig(
         homeserver_url=matrix.bot_homeserver_url,
@@ -463,32 +463,5 @@ def bot_config_of(config: HubConfig) -> BotConfig:
         data_dir=config.server.data_dir,
         prefix=matrix.command_prefix,
         allowed_homeservers=matrix.allowed_homeservers,
+        store_dir=matrix.bot_store_dir,
     )
-
-
-async def bridge_context(app: web.Application) -> AsyncIterator[None]:
-    """Run the Matrix bot inside the hub process when [matrix] names a bot account and no
-    bridge token (which means the bot runs alone, `hub bridge`: one account, one bot). The bot
-    starts in the background: an unreachable homeserver or a refused login is logged and the
-    hub serves meetings without it."""
-    config = app[CONFIG]
-    if not config.matrix.bot_in_process:  # not with a bridge token: that bot runs alone
-        yield
-        return
-    hub = local_hub(app)
-
-    async def run_bot() -> None:
-        try:
-            async with running(bot_config_of(config), hub):
-                await asyncio.Event().wait()  # until the hub stops
-        except BotError as exc:
-            log.error("matrix bot stopped: %s", exc)
-
-    task = asyncio.create_task(run_bot(), name="matrix-bot")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await hub.close()
