@@ -72,7 +72,8 @@ def shipped_nginx_config(port: int, nodes: list[int], certificate: Path, key: Pa
     ]
     for pattern, replacement in replacements:
         text, count = re.subn(pattern, replacement, text)
-        assert count == 1, f"deploy/nginx/hub.conf no longer has {pattern!r} once"
+        expected = 2 if pattern.startswith("server ") else 1  # nodes are in both upstreams
+        assert count == expected, f"deploy/nginx/hub.conf: {pattern!r} {count} times"
     return text
 
 
@@ -162,14 +163,17 @@ async def test_nginx_spreads_two_nodes_and_sends_a_drained_nodes_people_to_the_o
         socket_url = f"{deployment.url}/api/v1/meetings/{meeting}/ws"
 
         anne = Participant(await http.ws_connect(socket_url), "Anne")
-        again: Participant | None = None
+        bruno = Participant(await http.ws_connect(socket_url), "Bruno")
+        back: list[Participant] = []
         try:
             await anne.join()
             await anne.publish()
             await wait_until(lambda: anne.publish_pc.connectionState == "connected", 15, "media")
-            holder = next(n for n in deployment.nodes if _node_sockets(n) == 1)
+            await bruno.join(audio=False, video=False)
+            # nginx put the meeting's two sockets on one node.
+            holder = next(n for n in deployment.nodes if _node_sockets(n) == 2)
             other = next(n for n in deployment.nodes if n is not holder)
-            rejoin = next(m for m in anne.messages if m["type"] == "welcome").get("rejoin")
+            assert _node_sockets(other) == 0
 
             drain = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "hub", "drain", "--dev", "--timeout", "20",
@@ -178,29 +182,34 @@ async def test_nginx_spreads_two_nodes_and_sends_a_drained_nodes_people_to_the_o
             )  # fmt: skip
             out, err = await asyncio.wait_for(drain.communicate(), 60)
             assert drain.returncode == 0, (out, err, holder.log())
-            await wait_until(lambda: anne.ws.closed, 5, "Anne's socket is still open")
-            assert "restarting" in [m["type"] for m in anne.messages]
-            assert anne.ws.close_code == 1012
+            for person in (anne, bruno):
+                await wait_until(lambda p=person: p.ws.closed, 5, f"{person.name} still there")
+                assert "restarting" in [m["type"] for m in person.messages]
+                assert person.ws.close_code == 1012
 
-            # The page comes back through nginx, as static/js/call.js does: the drained node
-            # has stopped, so nginx gives the socket to the other one, and Anne is back in.
+            # The pages come back through nginx, as static/js/call.js does: the drained node
+            # has stopped, so nginx gives both sockets to the other one, and both are back in.
             came_back = time.monotonic()
-            again = Participant(await http.ws_connect(socket_url), "Anne")
-            welcome = await again.knock(rejoin=rejoin)
-            assert welcome["type"] == "welcome", welcome
-            await again.publish()
-            await wait_until(lambda: again.publish_pc.connectionState == "connected", 15, "media")
-            print(f"\nback in the meeting on the other node {time.monotonic() - came_back:.2f} s "
-                  f"after reconnecting; `hub drain`: {out.decode()!r}")  # fmt: skip
-            assert _node_sockets(other) == 1
+            for person in (anne, bruno):
+                rejoin = next(m for m in person.messages if m["type"] == "welcome")["rejoin"]
+                again = Participant(await http.ws_connect(socket_url), person.name)
+                back.append(again)
+                welcome = await again.knock(rejoin=rejoin, audio=False, video=False)
+                assert welcome["type"] == "welcome", welcome
+            await back[0].publish()
+            await wait_until(lambda: back[0].publish_pc.connectionState == "connected", 15, "")
+            print(f"\nboth back in the meeting on the other node "
+                  f"{time.monotonic() - came_back:.2f} s after reconnecting (media included); "
+                  f"`hub drain`: {out.decode()!r}")  # fmt: skip
+            assert [p["name"] for p in welcome["participants"]] == ["Anne", "Bruno"]
+            assert _node_sockets(other) == 2
             assert holder.process.poll() == 0
             # nginx skips the stopped node without an error reaching anyone.
             names = {await ready_node() for _ in range(6)}
             assert names == {other.env["HUB_SERVER__NODE_NAME"]}
         finally:
-            await anne.close()
-            if again is not None:
-                await again.close()
+            for person in (anne, bruno, *back):
+                await person.close()
 
 
 def test_the_systemd_units_are_valid(tmp_path: Path):
