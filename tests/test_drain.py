@@ -112,6 +112,7 @@ async def test_hub_drain_moves_a_connected_participant_off_and_stops_the_node(tm
         assert not admin_socket_path(tmp_path / "data").exists()
         log = "\n".join(hub.log_lines())
         assert f"node {NODE_NAME} drained in" in log and "no meeting socket left" in log
+        assert "Traceback" not in log and "ERROR" not in log, log
 
 
 async def test_a_draining_node_is_not_ready_and_sends_new_sockets_elsewhere(

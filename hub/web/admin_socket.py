@@ -152,7 +152,10 @@ class AdminSocket:
         finally:
             log.info("stopping after the drain")
             self._stop.set()
-        await asyncio.Event().wait()  # until the process ends: the socket's end says it did
+        # Hold the connection until the process ends (its tasks are cancelled last): the
+        # socket's end tells `hub drain` the node is gone.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
 
 
 async def _read_request(reader: asyncio.StreamReader) -> DrainRequest | str:
