@@ -143,7 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 description=drain_description)  # fmt: skip
     _config_options(drain)
     add_drain_arguments(drain)
-    drain.set_defaults(run=lambda args: run_drain(_load(args, need_keys=False), args.timeout))
+    # No dev secrets: draining must create nothing in a folder where no hub runs.
+    drain.set_defaults(
+        run=lambda args: run_drain(_load(args, need_keys=False, dev_secrets=False), args.timeout)
+    )
     return parser
 
 
@@ -244,14 +247,16 @@ def _add_federation_commands(commands: Any) -> None:
     listing.set_defaults(run=_cmd_federation_list)
 
 
-def _load(args: argparse.Namespace, *, need_keys: bool = True) -> HubConfig:
+def _load(
+    args: argparse.Namespace, *, need_keys: bool = True, dev_secrets: bool = True
+) -> HubConfig:
     if args.config is None and not args.dev:
         raise ConfigError(
             "no configuration: pass --config FILE (start from config.example.toml) or --dev"
         )
     config = load_config(args.config, dev=args.dev, need_keys=need_keys)
     setup_logging(config.logging, dev=config.dev)
-    return with_dev_secrets(config)
+    return with_dev_secrets(config) if dev_secrets else config
 
 
 def _bind(host: str, port: int) -> socket.socket:

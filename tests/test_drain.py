@@ -44,9 +44,12 @@ async def _poll_readiness(url: str, seen: list[tuple[int, dict[str, Any]]]) -> N
             await asyncio.sleep(0.005)
 
 
-async def _run_drain(config_path: Path, *args: str) -> tuple[int, str, str]:
+async def _run_drain(
+    config_path: Path | None, *args: str, cwd: Path | None = None
+) -> tuple[int, str, str]:
+    config = ["--config", str(config_path)] if config_path is not None else []
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hub", "drain", "--config", str(config_path), *args,
+        sys.executable, "-m", "hub", "drain", *config, *args, cwd=cwd,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     out, err = await asyncio.wait_for(process.communicate(), 60)
@@ -243,3 +246,9 @@ async def test_hub_drain_says_so_when_no_hub_runs(tmp_path):
     )
     code, _, err = await _run_drain(tmp_path / "config.toml", "--timeout", "0")
     assert code == 2 and "must be more than 0" in err
+    # In dev mode, in a folder where no hub ever ran: said so, and nothing created there.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = await _run_drain(None, "--dev", cwd=empty)
+    assert code == 1 and "no running hub answers at data/admin.sock" in err
+    assert list(empty.iterdir()) == []
