@@ -350,6 +350,23 @@ class MeetingService:
             if row is not None:
                 row.role = role
 
+    async def close_presences_left_behind(self, meeting_id: MeetingId) -> int:
+        """A hub node took over a live meeting whose home died: the presences it left open
+        (its people are not in the meeting until they reconnect, with new rows) are closed,
+        so attendance counts them out. A partner's people stay (their link says when they
+        leave). How many were closed."""
+        async with self._sessions.begin() as session:
+            closed = await session.execute(
+                update(Participant)
+                .where(
+                    Participant.meeting_id == meeting_id,
+                    Participant.left_at.is_(None),
+                    Participant.via_instance.is_(None),
+                )
+                .values(left_at=utcnow())
+            )
+        return int(getattr(closed, "rowcount", 0) or 0)
+
     async def record_leave(self, meeting_id: MeetingId, participant_id: ParticipantId) -> None:
         now = utcnow()
         async with self._sessions.begin() as session:
