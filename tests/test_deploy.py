@@ -1,5 +1,6 @@
 """The shipped deployment, for real: deploy/nginx/hub.conf (its node addresses, port and
-certificate replaced by the test's) in front of two `hub serve` nodes on one PostgreSQL.
+certificate replaced by the test's) in front of two `hub serve` nodes on one PostgreSQL and
+one Redis.
 
 Requests and meeting WebSockets reach both nodes through nginx; `hub drain` on the node that
 holds a connected aiortc participant sends them back through nginx to the other node, in
@@ -34,6 +35,7 @@ from tests.support.hub_server import HubServer
 from tests.support.nginx import nginx_binary
 from tests.support.peer import Participant, wait_until
 from tests.support.processes import free_port, start, stop, wait_for_port
+from tests.support.redis import RedisServer
 from tests.support.tls import self_signed_certificate
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -88,7 +90,9 @@ class Deployment:
 
 
 @pytest.fixture
-async def deployment(tmp_path: Path, postgres_url: str) -> AsyncIterator[Deployment]:
+async def deployment(
+    tmp_path: Path, postgres_url: str, redis_server: RedisServer
+) -> AsyncIterator[Deployment]:
     binary = nginx_binary()
     if binary is None:
         skip_or_fail("nginx not found (apt package nginx)")
@@ -101,6 +105,7 @@ async def deployment(tmp_path: Path, postgres_url: str) -> AsyncIterator[Deploym
         folder.mkdir()
         env = {
             "HUB_DATABASE__URL": postgres_url,
+            "HUB_REDIS__URL": redis_server.url,  # a meeting at home on one node, relayed
             "HUB_SECURITY__SECRET_KEY": SECRET,  # one key: a session cookie is good on both
             "HUB_SERVER__NODE_NAME": name,
             "HUB_SERVER__PUBLIC_URL": url,
