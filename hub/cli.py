@@ -31,6 +31,8 @@ from hub import __version__
 from hub.config import HubConfig, load_config, with_dev_secrets
 from hub.db import migrate
 from hub.db.database import Database
+from hub.drain_command import add_drain_arguments, run_drain
+from hub.drain_command import description as drain_description
 from hub.errors import ConfigError, HubError, StartupError
 from hub.federation import keys as federation_keys
 from hub.federation.client import FederationClient
@@ -40,8 +42,10 @@ from hub.log import setup_logging
 from hub.sfu.worker_command import add_worker_arguments, run_worker_command, worker_description
 from hub.stalls import freeze_startup_objects
 from hub.web.access import AccessLogger
+from hub.web.admin_socket import AdminSocket
 from hub.web.app import create_app
 from hub.web.bridge import bot_config_of
+from hub.web.keys import NODE
 
 log = logging.getLogger("hub.cli")
 
@@ -135,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_keys_commands(commands)
     _add_federation_commands(commands)
     _add_worker_command(commands)
+    drain = commands.add_parser("drain", help="move everyone off a running hub, then stop it",
+                                description=drain_description)  # fmt: skip
+    _config_options(drain)
+    add_drain_arguments(drain)
+    # No dev secrets: draining must create nothing in a folder where no hub runs.
+    drain.set_defaults(
+        run=lambda args: run_drain(_load(args, need_keys=False, dev_secrets=False), args.timeout)
+    )
     return parser
 
 
@@ -235,14 +247,16 @@ def _add_federation_commands(commands: Any) -> None:
     listing.set_defaults(run=_cmd_federation_list)
 
 
-def _load(args: argparse.Namespace, *, need_keys: bool = True) -> HubConfig:
+def _load(
+    args: argparse.Namespace, *, need_keys: bool = True, dev_secrets: bool = True
+) -> HubConfig:
     if args.config is None and not args.dev:
         raise ConfigError(
             "no configuration: pass --config FILE (start from config.example.toml) or --dev"
         )
     config = load_config(args.config, dev=args.dev, need_keys=need_keys)
     setup_logging(config.logging, dev=config.dev)
-    return with_dev_secrets(config)
+    return with_dev_secrets(config) if dev_secrets else config
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -271,8 +285,10 @@ def _bind(host: str, port: int) -> socket.socket:
 
 async def _serve(config: HubConfig) -> None:
     sock = _bind(config.server.host, config.server.port)
+    app, stop = create_app(config), asyncio.Event()
+    admin = AdminSocket(config.server.data_dir, app[NODE], stop)  # `hub drain` sets `stop`
     runner = web.AppRunner(
-        create_app(config),
+        app,
         handle_signals=False,
         access_log_class=AccessLogger,
         access_log=logging.getLogger("aiohttp.access") if config.logging.access_log else None,
@@ -281,6 +297,7 @@ async def _serve(config: HubConfig) -> None:
     try:
         await runner.setup()
         await web.SockSite(runner, sock).start()
+        await admin.open()
         frozen = freeze_startup_objects()
         log.info(
             "hub listening on http://%s:%d%s",
@@ -289,7 +306,6 @@ async def _serve(config: HubConfig) -> None:
             " (dev mode)" if config.dev else "",
             extra={"gc_frozen_objects": frozen},
         )
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
@@ -298,6 +314,7 @@ async def _serve(config: HubConfig) -> None:
     finally:
         if runner.server is not None:
             await runner.cleanup()
+        await admin.close()
         sock.close()
 
 

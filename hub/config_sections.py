@@ -28,6 +28,8 @@ from hub.ids import ServerName
 from hub.shared.address import check_redis_url
 from hub.web.proxies import ForwardedHeader
 
+NODE_NAME = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
 
 class _Section(BaseModel):
     """Base for every config section: unknown keys are errors, values are immutable."""
@@ -48,6 +50,16 @@ class ServerConfig(_Section):
     # one of them has its forwarding header believed (hub/web/proxies.py).
     trusted_proxies: tuple[str, ...] = ()
     forwarded_header: ForwardedHeader = "x-forwarded-for"
+    # This node's name in /health, /metrics (hub_node_info) and `hub drain`'s report; empty:
+    # the machine's host name. Give each `hub serve` behind one load balancer its own.
+    node_name: str = ""
+
+    @field_validator("node_name")
+    @classmethod
+    def _node_name_is_a_label(cls, value: str) -> str:
+        if value and not NODE_NAME.fullmatch(value):
+            raise ValueError("must be 1-64 letters, digits, '.', '_', ':' or '-'")
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -53,6 +53,7 @@ from hub.web.keys import (
     MEDIA,
     MEETINGS,
     METRICS,
+    NODE,
     NODES,
     ROOM_LINKS,
     ROOM_ROSTERS,
@@ -68,7 +69,13 @@ from hub.web.keys import (
 )
 from hub.web.limits import RateLimits
 from hub.web.login import add_login
-from hub.web.meeting_socket import end_here, meeting_end_listener, run_page, say_farewell
+from hub.web.meeting_socket import (
+    end_here,
+    meeting_end_listener,
+    meeting_socket,
+    run_page,
+    say_farewell,
+)
 from hub.web.middleware import (
     metrics_middleware,
     name_the_server,
@@ -77,6 +84,7 @@ from hub.web.middleware import (
     security_headers_middleware,
     session_middleware,
 )
+from hub.web.node import Node, NodeCollector, refuse_while_draining
 from hub.web.proxies import TrustedProxies
 from hub.web.relay import NodeRelay
 from hub.web.render import template_environment
@@ -207,8 +215,14 @@ async def settle_sockets_context(app: web.Application) -> AsyncIterator[None]:
     await app[SOCKETS].settle()
 
 
+def _is_meeting_socket(request: web.Request) -> bool:
+    return request.match_info.handler is meeting_socket
+
+
 def create_app(config: HubConfig) -> web.Application:
     """Build the hub's app; nothing is connected until the runner starts its cleanup contexts."""
+    sockets = OpenSockets()
+    node = Node(config.server.node_name, sockets)
     app = web.Application(
         middlewares=[
             real_client_middleware(
@@ -217,6 +231,7 @@ def create_app(config: HubConfig) -> web.Application:
             request_id_middleware,
             security_headers_middleware,
             metrics_middleware,
+            refuse_while_draining(node, _is_meeting_socket),
             error_middleware,
             federation_middleware,  # verifies every request under /_hub/federation/v1/
             session_middleware,
@@ -240,7 +255,9 @@ def create_app(config: HubConfig) -> web.Application:
         meetings_per_hour=config.limits.meetings_per_hour,
     )
     app[FRAMES] = Frames()
-    app[SOCKETS] = OpenSockets()
+    app[SOCKETS] = sockets
+    app[NODE] = node
+    app[METRICS].registry.register(NodeCollector(node))
     app.on_shutdown.append(say_farewell)
     app[ROOM_ROSTERS] = RoomRosters()
     app[EVENTS].subscribe(meeting_end_listener(app))

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub.db.database import describe_failure
 from hub.errors import Forbidden
 from hub.metrics import CONTENT_TYPE_LATEST
-from hub.web.keys import CONFIG, DATABASE, METRICS, WORKERS
+from hub.web.keys import CONFIG, DATABASE, METRICS, NODE, WORKERS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -19,14 +19,22 @@ routes = web.RouteTableDef()
 
 @routes.get("/health/live")
 async def live(request: web.Request) -> web.Response:
-    """The process answers: nothing else is checked, so a restart is not triggered by the DB."""
-    return web.json_response({"status": "ok"})
+    """The process answers: nothing else is checked, so a restart is not triggered by the DB
+    (nor by a drain: a draining node is alive)."""
+    return web.json_response({"status": "ok", "node": request.app[NODE].name})
 
 
 @routes.get("/health/ready")
 async def ready(request: web.Request) -> web.Response:
     """Ready to serve: the database answers `SELECT 1` within its connect timeout (and, with
-    sfu.workers, at least one SFU worker is up; each worker's state is listed)."""
+    sfu.workers, at least one SFU worker is up; each worker's state is listed). A node being
+    drained (`hub drain`) is not ready, whatever else: the load balancer sends nobody new."""
+    node = request.app[NODE]
+    if node.draining:
+        return web.json_response(
+            {"status": "draining", "node": node.name, "meeting_sockets": node.open_sockets},
+            status=503,
+        )
     database = request.app[DATABASE]
     metrics = request.app[METRICS]
     try:
@@ -38,7 +46,8 @@ async def ready(request: web.Request) -> web.Response:
         database.reachable = False
         metrics.database_up.set(0)
         return web.json_response(
-            {"status": "unavailable", "checks": {"database": reason}}, status=503
+            {"status": "unavailable", "node": node.name, "checks": {"database": reason}},
+            status=503,
         )
     if not database.reachable:
         log.info("database reachable again")
@@ -46,12 +55,13 @@ async def ready(request: web.Request) -> web.Response:
     metrics.database_up.set(1)
     pool = request.app.get(WORKERS)
     if pool is None:
-        return web.json_response({"status": "ok", "checks": {"database": "ok"}})
+        return web.json_response({"status": "ok", "node": node.name, "checks": {"database": "ok"}})
     workers = pool.health()
     up = sum(1 for worker in workers if worker["up"])
     return web.json_response(
         {
             "status": "ok" if up else "unavailable",
+            "node": node.name,
             "checks": {"database": "ok", "sfu_workers": f"{up}/{len(workers)} up"},
             "workers": workers,
         },

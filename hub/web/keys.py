@@ -25,6 +25,7 @@ from hub.sfu.workers import WorkerPool
 from hub.shared.port import SharedState
 from hub.web.frames import Frames
 from hub.web.limits import RateLimits
+from hub.web.node import Node
 from hub.web.proxies import Client
 from hub.web.relay import NodeRelay
 from hub.web.sockets import OpenSockets
@@ -43,6 +44,8 @@ LIVE = web.AppKey("live", Conferences)
 ADMISSIONS = web.AppKey("admissions", Admissions)
 FRAMES = web.AppKey("frames", Frames)
 SOCKETS = web.AppKey("sockets", OpenSockets)
+# This process as a node behind the load balancer: its name, whether it drains (hub/web/node.py).
+NODE = web.AppKey("node", Node)
 # Every meeting's media, whichever way it is forwarded (hub/sfu/port.py): what handlers use.
 MEDIA: web.AppKey[MediaRooms] = web.AppKey("media")
 # Present only with sfu.workers = 0: the SFU in this process (its counters feed /metrics).

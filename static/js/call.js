@@ -110,6 +110,13 @@ export class Call {
     try {
       await this.connect();
     } catch (error) {
+      // The hub said it restarts or is being drained (`restarting`, then close 1012) before
+      // letting us in: come back as after a restart, through the load balancer (to another
+      // node), rather than fail the first join.
+      if (this.restartNoticeAt && Date.now() - this.restartNoticeAt < RESTART_POLL_FOR_MS) {
+        this.startReconnect();
+        return;
+      }
       this.teardown();
       this.setState("failed");
       error.hubMessage = this.lastError;

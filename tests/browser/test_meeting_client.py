@@ -3,10 +3,13 @@ socket (FakeHub) so that it is tested apart from the SFU; and one join against t
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from hub.i18n import translate
+from hub.web.node import DRAINING_REASON
 from tests.browser.support import (
     FakeHub,
     LobbyFakeHub,
@@ -251,3 +254,39 @@ def test_the_owner_can_end_the_meeting_for_everyone(browser, hub_server):
         expect(page.locator("#after-title")).to_have_text(translate("fr", "meeting.ended.heading"))
     finally:
         context.close()
+
+
+class DrainingNodeFirst(FakeHub):
+    """The first socket lands on a node being drained (hub/web/node.py: `restarting`, then
+    1012 with the draining reason, before any join); the next ones on a node that lets in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.drained = 0
+
+    def accept(self, ws) -> None:
+        if not self.drained:
+            self.drained += 1
+            ws.send(json.dumps({"type": "restarting"}))
+            ws.close(code=1012, reason=DRAINING_REASON)
+            return
+        super().accept(ws)
+
+
+def test_a_first_join_on_a_draining_node_comes_back_through_the_load_balancer(
+    browser, hub_server, meeting_id
+):
+    hub = DrainingNodeFirst()
+    page = open_meeting_page(browser, hub_server, meeting_id, "Camille", join=False)
+    hub.install(page)
+    errors = watch_errors(page)
+    try:
+        page.click("#join-button")
+        # No failure shown, no retry button to press: the page tries again by itself.
+        page.wait_for_function("() => window.visioDebug.state() === 'connected'", timeout=10_000)
+        assert (hub.drained, hub.joins) == (1, 1)
+        expect(page.locator("#join-failed")).to_be_hidden()
+        expect(page.locator("#room")).to_be_visible()
+        assert errors == []
+    finally:
+        page.context.close()
