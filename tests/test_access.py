@@ -60,6 +60,10 @@ OWNER_ONLY = {
     ("GET", "/api/v1/meetings/{meeting_id}/invitations"),
     ("DELETE", "/api/v1/meetings/{meeting_id}/invitations/{invitation_id}"),
     ("POST", "/api/v1/meetings/{meeting_id}/tokens"),
+    # ... and to the meeting's moderators too (tests/test_transcripts.py, test_subtitles.py):
+    ("GET", "/api/v1/meetings/{meeting_id}/transcript.md"),
+    ("GET", "/api/v1/meetings/{meeting_id}/transcript.vtt"),
+    ("POST", "/api/v1/meetings/{meeting_id}/subtitles"),
 }
 # Routes that need a session and act only on the caller's own things (checked one by one).
 OWN_ONLY = {
@@ -79,6 +83,7 @@ SIGNED_BY_PARTNER = {
 
 BRIDGE_TOKEN_ONLY = {
     ("POST", "/api/v1/bridge/rooms/{room_id}/start"),
+    ("POST", "/api/v1/bridge/rooms/{room_id}/subtitles"),
     ("GET", "/api/v1/bridge/rooms/{room_id}/meeting"),
     ("POST", "/api/v1/bridge/rooms/{room_id}/end"),
     ("POST", "/api/v1/bridge/rooms/{room_id}/lock"),

@@ -30,7 +30,7 @@ from hub.web.keys import (
 from hub.web.meeting_socket import meeting_socket
 from hub.web.openapi import Endpoint, Refusal, openapi_document
 from hub.web.requests import may_create_meetings, read_json, require_session
-from hub.web.subtitles import SubtitlesChange, SubtitlesOut, change_subtitles
+from hub.web.subtitles import SubtitlesChange, SubtitlesOut, present_in_call
 from hub.web.transcripts import MARKDOWN_TYPE, VTT_TYPE, transcript_markdown, transcript_vtt
 
 API_PREFIX = "/api/v1"
@@ -238,9 +238,10 @@ async def end_meeting(request: web.Request) -> web.Response:
 async def set_subtitles(request: web.Request) -> web.Response:
     session = require_session(request)
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
+    live, actor = present_in_call(request.app[LIVE], meeting.id, session.identity)
     body = await read_json(request, SubtitlesChange)
-    state = await change_subtitles(request.app[LIVE], meeting.id, session.identity, body.on)
-    return _json(SubtitlesOut(state=state))
+    await live.set_subtitles(actor, body.on)  # the same rule and notices as a page's
+    return _json(SubtitlesOut(state=live.subtitles))
 
 
 # The handlers' own reasons to refuse (the session's and the body's are implied by Endpoint).
