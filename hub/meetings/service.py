@@ -350,6 +350,19 @@ class MeetingService:
             if row is not None:
                 row.role = role
 
+    async def moderated_by(self, meeting: MeetingView, identity: Identity) -> bool:
+        """The meeting's owner, or someone who was in it as owner or moderator (what keeps a
+        meeting's recordings and transcripts is theirs to download)."""
+        if meeting.owner_identity == identity:
+            return True
+        query = select(Participant.id).where(
+            Participant.meeting_id == meeting.id,
+            Participant.identity == identity,
+            Participant.role.in_([Role.OWNER, Role.MODERATOR]),
+        )
+        async with self._sessions() as session:
+            return (await session.scalars(query.limit(1))).first() is not None
+
     async def record_leave(self, meeting_id: MeetingId, participant_id: ParticipantId) -> None:
         now = utcnow()
         async with self._sessions.begin() as session:

@@ -51,6 +51,7 @@ from hub.web.keys import (
     MEDIA,
     MEETINGS,
     METRICS,
+    RECORDINGS,
     ROOM_LINKS,
     ROOM_ROSTERS,
     ROOM_SETTINGS,
@@ -74,6 +75,7 @@ from hub.web.middleware import (
     session_middleware,
 )
 from hub.web.proxies import TrustedProxies
+from hub.web.recordings import RecordingRelay, open_store, recordings_context
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleCollector, SubtitleRelay, subtitles_context, subtitles_enabled
@@ -103,10 +105,12 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[LOGIN_STORE] = LoginStore(database.sessions)
         app[ROOM_LINKS] = RoomLinks(database.sessions)
         app[ROOM_SETTINGS] = RoomSettings(database.sessions)
-        relay = app.get(SUBTITLES)
-        app[LIVE] = Conferences(app[MEETINGS], app[EVENTS], relay)
+        relay, recorder = app.get(SUBTITLES), app.get(RECORDINGS)
+        app[LIVE] = Conferences(app[MEETINGS], app[EVENTS], relay, recorder)
         if relay is not None:
             relay.conferences = app[LIVE]
+        if recorder is not None:
+            recorder.conferences = app[LIVE]
         app[ADMISSIONS] = Admissions(
             app[LIVE], app[INVITATIONS], app[ROOM_LINKS], app[ROOM_ROSTERS],
             max_participants=config.sfu.max_participants,
@@ -142,6 +146,15 @@ def add_media(app: web.Application, config: HubConfig) -> None:
     )
     app[WORKERS] = app[MEDIA] = pool
     app[METRICS].registry.register(WorkersCollector(pool))
+
+
+def add_recordings(app: web.Application, config: HubConfig) -> None:
+    """Recording needs the SFU in this process (its tap does not reach worker processes)."""
+    if config.recording.enabled and SFU in app:
+        spool = config.server.data_dir / "recording-spool"
+        store = open_store(config)
+        relay = app[RECORDINGS] = RecordingRelay(config.recording, app[SFU], store, spool)
+        app.cleanup_ctx.append(recordings_context(relay, config.recording))
 
 
 async def sfu_context(app: web.Application) -> AsyncIterator[None]:
@@ -227,6 +240,7 @@ def create_app(config: HubConfig) -> web.Application:
         relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[SFU])
         app[METRICS].registry.register(SubtitleCollector(relay))
         app.cleanup_ctx.append(subtitles_context(relay))
+    add_recordings(app, config)
     app.cleanup_ctx.append(federation_context)  # partner hubs, when [federation] names us
     app.cleanup_ctx.append(cascade_context)  # links to partners' SFUs (closed before the above)
     app.cleanup_ctx.append(bridge_context)  # the Matrix bot, when [matrix] names its account

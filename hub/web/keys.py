@@ -25,6 +25,7 @@ from hub.shared.port import SharedState
 from hub.web.frames import Frames
 from hub.web.limits import RateLimits
 from hub.web.proxies import Client
+from hub.web.recordings import RecordingRelay
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleRelay
 
@@ -56,6 +57,8 @@ ROOM_ROSTERS = web.AppKey("room_rosters", RoomRosters)
 ROOM_SETTINGS = web.AppKey("room_settings", RoomSettings)
 # Present only while [speech] offers live subtitles (hub/web/subtitles.py).
 SUBTITLES = web.AppKey("subtitles", SubtitleRelay)
+# Present only while [recording] is enabled with the SFU in process (hub/web/recordings.py).
+RECORDINGS = web.AppKey("recordings", RecordingRelay)
 # Present only while [federation] server_name is set (hub/federation/server.py).
 FEDERATION = web.AppKey("federation", Federation)
 

@@ -329,6 +329,8 @@ class Connection:
                 rejoin=rejoin_ticket(self.meeting, visitor.identity, name, self.app[JOIN_TOKENS]),
                 subtitles=self.live.subtitles,
                 subtitles_allowed=self.live.subtitles_allowed,
+                recording=self.live.recording,
+                recording_allowed=self.live.recording_allowed,
             )
         )
         if role in MODERATING:
@@ -515,6 +517,8 @@ class Connection:
                 await self.live.lower_hands(actor, target)
             case sig.EndMeeting():
                 await self.live.end(actor)
+            case sig.SetSubtitles(type="recording", on=on):
+                await self.live.set_recording(actor, on)
             case sig.SetSubtitles(on=on):
                 await self.live.set_subtitles(actor, on)
             case _:
