@@ -37,6 +37,7 @@ from hub.federation.client import FederationClient
 from hub.federation.policy import Partner, PartnerPolicy, PolicyError
 from hub.federation.service import instance_keys
 from hub.log import setup_logging
+from hub.recording.command import add_recordings_commands
 from hub.sfu.worker_command import add_worker_arguments, run_worker_command, worker_description
 from hub.stalls import freeze_startup_objects
 from hub.web.access import AccessLogger
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_keys_commands(commands)
     _add_federation_commands(commands)
     _add_worker_command(commands)
+    add_recordings_commands(commands, _config_options, _load)  # hub/recording/command.py
     return parser
 
 

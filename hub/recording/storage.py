@@ -14,9 +14,12 @@ import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hub.errors import NotFound
+
+if TYPE_CHECKING:
+    from hub.config import HubConfig
 
 CHUNK = 256 * 1024
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
@@ -127,3 +130,12 @@ class LocalStore:
             await asyncio.to_thread(path.unlink)
         with contextlib.suppress(OSError):  # the recording's folder, once empty
             path.parent.rmdir()
+
+
+def open_store(config: HubConfig) -> RecordingStore:
+    """The configured store (an S3 one opens its client with `await store.open()`)."""
+    if config.storage.backend == "s3":
+        from hub.recording.s3 import S3Store  # aiobotocore: only with backend = "s3"
+
+        return S3Store(config.storage)
+    return LocalStore(config.recordings_dir)

@@ -25,6 +25,7 @@ from hub.meetings.invitations import Invitations
 from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
 from hub.metrics import HubMetrics
+from hub.recording.storage import open_store
 from hub.resources import resource_dir
 from hub.sfu.service import Sfu, SfuCollector
 from hub.sfu.worker_metrics import WorkersCollector
@@ -75,7 +76,7 @@ from hub.web.middleware import (
     session_middleware,
 )
 from hub.web.proxies import TrustedProxies
-from hub.web.recordings import RecordingRelay, open_store, recordings_context
+from hub.web.recordings import RecordingRelay, recordings_context
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleCollector, SubtitleRelay, subtitles_context, subtitles_enabled

@@ -23,14 +23,13 @@ from typing import Any
 
 from aiohttp import web
 
-from hub.config import HubConfig
 from hub.config_recording import RecordingConfig
 from hub.ids import MeetingId
 from hub.meetings.conference import Conferences
 from hub.recording.client import RecorderProcess
 from hub.recording.manifest import Manifest, TrackEntry, key
 from hub.recording.retention import expire_forever
-from hub.recording.storage import LocalStore, RecordingStore
+from hub.recording.storage import RecordingStore
 from hub.recording.wire import Finished
 from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.service import Sfu
@@ -176,14 +175,6 @@ class RecordingRelay:
             "taken": sum(t.taken for t in taps),
             "dropped": sum(t.dropped for t in taps),
         }
-
-
-def open_store(config: HubConfig) -> RecordingStore:
-    if config.storage.backend == "s3":
-        from hub.recording.s3 import S3Store  # only with [storage] backend = "s3"
-
-        return S3Store(config.storage)
-    return LocalStore(config.recordings_dir)
 
 
 def recordings_context(
