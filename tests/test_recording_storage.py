@@ -5,6 +5,7 @@ and retention deleting what expired from either. Production refuses example stor
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -61,7 +62,10 @@ async def make_keys(s3_server: str) -> tuple[str, str]:
         "iam", endpoint_url=s3_server, region_name="us-east-1", **anonymous
     ) as iam:
         await iam.create_user(UserName="hub")
-        policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}'
+        policy = json.dumps(
+            {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        )  # fmt: skip
         await iam.put_user_policy(UserName="hub", PolicyName="s3", PolicyDocument=policy)
         made = (await iam.create_access_key(UserName="hub"))["AccessKey"]
     keys = (made["AccessKeyId"], made["SecretAccessKey"])
