@@ -38,6 +38,11 @@ class StorageConfig(_Section):
     access_key: SecretStr = SecretStr("")
     secret_key: SecretStr = SecretStr("")
 
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str) -> str:
