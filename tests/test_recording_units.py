@@ -5,13 +5,17 @@ recorder's wire refusing what is not one of its messages."""
 from __future__ import annotations
 
 import fractions
+import logging
+from pathlib import Path
 
 import pytest
+from aiortc.codecs.opus import OpusEncoder
 from aiortc.codecs.vpx import Vp8Encoder
-from av import VideoFrame
+from av import AudioFrame, VideoFrame
 
 from hub.recording.depacketize import RtpClock, Vp8Assembler, keyframe_size, opus_head
 from hub.recording.wire import Finished, Packets, WireError, Written, decode, encode
+from hub.recording.writer import TrackWriter
 
 
 def encoded_frames(count: int) -> list[list[bytes]]:
@@ -90,3 +94,22 @@ def test_the_wire_round_trips_and_refuses_garbage():
     ):
         with pytest.raises(WireError, match=error):
             decode(body)
+
+
+def test_a_full_disk_stops_the_track_with_one_log_line(caplog):
+    """/dev/full: every write fails with ENOSPC, as a recording disk that filled up."""
+    writer = TrackWriter(Path("/dev/full"), "audio/opus", 48_000)
+    encoder = OpusEncoder()
+    with caplog.at_level(logging.ERROR, logger="hub.recording.writer"):
+        for index in range(300):  # 6 s: more than the muxer's buffer
+            frame = AudioFrame(format="s16", layout="stereo", samples=960)
+            frame.planes[0].update(bytes(3840))
+            frame.sample_rate, frame.pts = 48_000, index * 960
+            frame.time_base = fractions.Fraction(1, 48_000)
+            for payload in encoder.encode(frame)[0]:
+                writer.packet(index, index * 960, True, payload, float(index))
+        writer.close()
+    assert writer.error is not None and "No space left on device" in writer.error
+    assert len(caplog.records) == 1
+    with pytest.raises(ValueError, match="cannot record video/h264"):
+        TrackWriter(Path("x.webm"), "video/h264", 90_000)
