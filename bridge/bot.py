@@ -35,6 +35,7 @@ from bridge.hub_port import (
     HubRefusal,
     Language,
     MeetingClosed,
+    MeetingSummary,
     PresenceChanged,
     RoomMeeting,
     no_meeting,
@@ -222,17 +223,29 @@ class MatrixBot(VisioCommands):
                 self._status_pending.pop(summary.room_id, None)
                 language = await self.language_of(summary.room_id)
                 await self.matrix.put_state(summary.room_id, WIDGET_EVENT, {}, summary.widget_id)
+                posted = await self._post_transcript(summary)
                 if summary.status_event_id:
                     await self.matrix.pin(summary.room_id, summary.status_event_id, False)
                     await self.matrix.edit(
                         summary.room_id,
                         summary.status_event_id,
-                        texts.ended_status_text(summary, language),
+                        texts.ended_status_text(summary, language, posted),
                     )
                 await self.notice(summary.room_id, texts.summary_text(summary, language))
             case ChatFromMeeting(room_id=room_id, name=name, text=text):
                 line = texts.chat_line(name, text, await self.language_of(room_id))
                 await self.matrix.send(room_id, {"msgtype": "m.text", "body": line})
+
+    async def _post_transcript(self, summary: MeetingSummary) -> bool | None:
+        """The meeting's transcript as a file in the room: whether it got there (None: the
+        meeting has none)."""
+        transcript = summary.transcript
+        if transcript is None:
+            return None
+        event_id = await self.matrix.send_file(
+            summary.room_id, transcript.name, transcript.mimetype, transcript.text.encode()
+        )
+        return event_id is not None
 
     def _flush_status(self, room_id: str) -> None:
         meeting = self._status_pending.pop(room_id, None)

@@ -13,6 +13,7 @@ delivers a message twice (a crash mid-batch loses that batch's messages instead)
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from nio import (
     RoomPutStateResponse,
     RoomSendResponse,
     SyncResponse,
+    UploadResponse,
 )
 
 from bridge.power import RoomPowers
@@ -316,6 +318,31 @@ class MatrixConnection:
             log.warning("matrix bot: message to %s failed: %s", room_id, response.message)
             return None
         return str(response.event_id)
+
+    async def send_file(self, room_id: str, name: str, mimetype: str, data: bytes) -> str | None:
+        """Upload `data` and post it as an m.file; in an encrypted room the upload is
+        encrypted and the event carries its keys (`file`), never a readable `url`. The event
+        id, or None (logged) if the homeserver refused the upload or the message."""
+        room = self.client.rooms.get(room_id)
+        encrypted = room is not None and room.encrypted
+        response, keys = await self.client.upload(
+            io.BytesIO(data), content_type=mimetype, filename=name,
+            encrypt=encrypted, filesize=len(data),
+        )  # fmt: skip
+        if not isinstance(response, UploadResponse):
+            log.warning("matrix bot: upload of %s to %s refused: %s", name, room_id, response)
+            return None
+        content: dict[str, Any] = {
+            "msgtype": "m.file",
+            "body": name,
+            "filename": name,
+            "info": {"mimetype": mimetype, "size": len(data)},
+        }
+        if keys is not None:
+            content["file"] = {**keys, "url": response.content_uri}
+        else:
+            content["url"] = response.content_uri
+        return await self.send(room_id, content)
 
     async def notice(self, room_id: str, text: str, reply_to: str | None = None) -> str | None:
         content: dict[str, Any] = {"msgtype": "m.notice", "body": text}

@@ -89,6 +89,16 @@ class RoomMeeting:
 
 
 @dataclass(frozen=True)
+class TranscriptFile:
+    """A meeting's transcript as the file posted in the room (what moderators also download
+    from the hub)."""
+
+    name: str  # transcript-abc-defg-hij.md
+    mimetype: str
+    text: str
+
+
+@dataclass(frozen=True)
 class MeetingSummary:
     """What the room is told once its meeting has ended."""
 
@@ -101,6 +111,8 @@ class MeetingSummary:
     ended_at: datetime
     participant_count: int
     names: tuple[str, ...]
+    # What was said while subtitles ran (None: they never ran, or nothing was recognised).
+    transcript: TranscriptFile | None = None
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,17 @@ def status_text(meeting: RoomMeeting, language: Language, prefix: str) -> str:
     return "\n".join(lines)
 
 
-def ended_status_text(summary: MeetingSummary, language: Language) -> str:
-    return write(language, "ended", title=summary.title)
+def ended_status_text(
+    summary: MeetingSummary, language: Language, transcript_posted: bool | None = None
+) -> str:
+    """The status message once the meeting ended; with whether its transcript reached the room
+    (None: it has none)."""
+    ended = write(language, "ended", title=summary.title)
+    if transcript_posted is None or summary.transcript is None:
+        return ended
+    if transcript_posted:
+        return f"{ended}\n" + write(language, "transcript.posted", name=summary.transcript.name)
+    return f"{ended}\n" + write(language, "transcript.not_posted")
 
 
 def duration_text(started: dt.datetime | None, ended: dt.datetime, language: Language) -> str:

@@ -442,7 +442,8 @@ _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
 class SpeechConfig(_Section):
     """Speech to text for subtitles and transcripts (hub/speech/): which backend, where it is,
-    how long the hub waits for it, and whether moderators may turn live subtitles on."""
+    how long the hub waits for it, whether moderators may turn live subtitles on, and how long
+    transcripts are kept."""
 
     # "off", "kyutai" (moshi-server's streaming /api/asr-streaming), "openai" (an
     # OpenAI-compatible /v1/audio/transcriptions) or "embedded" (faster-whisper in process).
@@ -464,6 +465,9 @@ class SpeechConfig(_Section):
     openai_api_key: SecretStr = SecretStr("")
     embedded_model_dir: Path | None = None
     embedded_workers: int = Field(default=1, ge=1, le=16)
+    # What was said while subtitles ran is kept as the meeting's transcript for this many
+    # days, then deleted (hub/meetings/transcripts.py).
+    transcript_retention_days: int = Field(default=90, ge=1, le=3650)
 
     @field_validator("language")
     @classmethod

@@ -13,7 +13,13 @@ from hub.db.database import Database
 from hub.db.models import Base
 from tests.conftest import make_config
 
-TABLES = {"meetings", "participants", "matrix_room_links", "partner_instances"}
+TABLES = {
+    "meetings",
+    "participants",
+    "matrix_room_links",
+    "partner_instances",
+    "transcript_lines",
+}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -153,6 +153,24 @@ async def test_a_lease_taken_by_another_is_reported_lost(state: SharedState):
     assert not await state.lease_renew("bot", holder.token, 5000)
 
 
+async def test_a_lease_says_which_node_holds_it(state: SharedState):
+    assert await state.lease_holder("meeting:abc-defg-hij:home") is None
+    lease = Lease(state, "meeting:abc-defg-hij:home", holder="0123456789ab")
+    assert lease.token.startswith("0123456789ab.")
+    assert await lease.try_acquire()
+    assert await state.lease_holder("meeting:abc-defg-hij:home") == lease.token
+    await lease.release()
+    assert await state.lease_holder("meeting:abc-defg-hij:home") is None
+
+
+async def test_a_publish_says_whether_anyone_listens_on_the_channel(state: SharedState):
+    assert await state.publish_on("node:0123456789ab", "anyone?") == 0
+    async with await state.subscribe_to("node:0123456789ab") as subscription:
+        assert await state.publish_on("node:0123456789ab", "you") == 1
+        assert await next_message(subscription) == "you"
+    assert await state.publish_on("node:0123456789ab", "gone") == 0
+
+
 # --- the meeting bus --------------------------------------------------------------------------
 
 

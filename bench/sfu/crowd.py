@@ -361,6 +361,9 @@ class Crowd:
                 if viewer in meter.counts
             },
             "latencies_us": base64.b64encode(latencies.tobytes()).decode(),
+            "audio_latencies_us": base64.b64encode(
+                array("i", (min(v // 1000, 2**31 - 1) for v in meter.audio_latencies)).tobytes()
+            ).decode(),
             # Per simulcast publisher of this worker: keyframe requests in the window, by layer.
             "keyframe_requests": {
                 str(number): [

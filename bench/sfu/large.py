@@ -57,7 +57,7 @@ class LargePlan:
     speaker_tile: tuple[int, int] = (1280, 720)  # the top layer fills it
     window: float = 10.0
     settle: float = 4.0  # seconds after every expected pair flows, before measuring
-    connect_timeout: float = 240.0
+    connect_timeout: float = 120.0
     workers: int = 2
     profile_seconds: float = 8.0
 
@@ -146,6 +146,10 @@ def merge_large(collected: list[dict[str, Any]], layout: Layout) -> dict[str, An
     for part in collected:
         latencies.frombytes(base64.b64decode(part["latencies_us"]))
     ordered = sorted(latencies)
+    audio = array("i")
+    for part in collected:
+        audio.frombytes(base64.b64decode(part.get("audio_latencies_us", "")))
+    audio_ordered = sorted(audio)
     requests = [row for part in collected for row in part.get("keyframe_requests", {}).values()]
 
     def loss(got: int, wanted: int) -> float | None:
@@ -175,6 +179,12 @@ def merge_large(collected: list[dict[str, Any]], layout: Layout) -> dict[str, An
         "latency_p50_ms": round(percentile(ordered, 0.50) / 1e3, 3),
         "latency_p99_ms": round(percentile(ordered, 0.99) / 1e3, 3),
         "latency_max_ms": round(ordered[-1] / 1e3, 3) if ordered else None,
+        "audio_latency_p50_ms": round(percentile(audio_ordered, 0.50) / 1e3, 3)
+        if audio_ordered
+        else None,
+        "audio_latency_p99_ms": round(percentile(audio_ordered, 0.99) / 1e3, 3)
+        if audio_ordered
+        else None,
         "foreign_packets": sum(p["foreign"] for p in collected),
         "client_loop_lag_max_ms": max((p["loop_lag_max_ms"] for p in collected), default=None),
     }
@@ -337,17 +347,18 @@ async def one_meeting(
                 if not missing:
                     break
                 await asyncio.sleep(0.5)
-    except (TimeoutError, WorkerError, BenchError) as exc:
+    except TimeoutError:
+        # Measured all the same: an SFU that sheds video under overload (the hub's relief)
+        # never lets every pair flow, and what people still get is the figure that matters.
         with contextlib.suppress(WorkerError, TimeoutError):
             missing = await _missing(team, layout)
-        reason = (
-            f"not every viewer got what it shows within {plan.connect_timeout:.0f} s: "
-            f"{len(missing)} (viewer, person, kind) pairs without packets"
-            if isinstance(exc, TimeoutError)
-            else f"joins failed: {str(exc)[:500]}"
-        )
+        result["not_flowing_pairs"] = len(missing)
+        _say(target.name, f"  {len(missing)} (viewer, person, kind) pairs still without packets "
+             f"after {plan.connect_timeout:.0f} s: measured as they are")  # fmt: skip
+    except (WorkerError, BenchError) as exc:
+        reason = f"joins failed: {str(exc)[:500]}"
         _say(target.name, f"  {reason}")
-        result.update(error=reason, missing_examples=missing[:10])
+        result.update(error=reason)
         return result
     result["connect_s"] = round(time.monotonic() - started, 1)
     _say(target.name, f"  every pair flowing after {result['connect_s']} s; settling")
@@ -384,8 +395,10 @@ def line(step: dict[str, Any]) -> str:
     return (
         f"loss {step['loss_pct']} % (audio {step['audio_loss_pct']}, video "
         f"{step['video_loss_pct']}), p50/p99/max {step['latency_p50_ms']}/"
-        f"{step['latency_p99_ms']}/{step['latency_max_ms']} ms, sfu {step['sfu_cores']:.2f} "
-        f"cores, client {step['client_cores']:.2f}, other {step['other_cores']:.2f}; "
+        f"{step['latency_p99_ms']}/{step['latency_max_ms']} ms (audio p50/p99 "
+        f"{step['audio_latency_p50_ms']}/{step['audio_latency_p99_ms']}), "
+        f"sfu {step['sfu_cores']:.2f} cores, client {step['client_cores']:.2f}, "
+        f"other {step['other_cores']:.2f}; "
         f"in {step['sent_pps']:.0f}/s out {step['forwarded_pps']:.0f}/s; pairs by layer "
         f"{step['pairs_by_layer']} ({step['pairs_on_another_layer']} not the tile's); "
         f"keyframe requests in the window {step['window_keyframe_requests']} (most for one "

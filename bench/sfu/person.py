@@ -80,6 +80,7 @@ class PairMeter:
         self.counts: dict[int, list[int]] = {}  # viewer → per slot, in the window
         self.firsts: dict[int, dict[int, int]] = {}  # viewer → slot → first arrival (ns)
         self.latencies = array("q")
+        self.audio_latencies = array("q")  # the audio ones again, apart
         self.foreign = 0
 
     def open(self, start_ns: int, end_ns: int) -> None:
@@ -87,6 +88,7 @@ class PairMeter:
         for counts in self.counts.values():
             counts[:] = [0] * len(counts)
         self.latencies = array("q")
+        self.audio_latencies = array("q")
         self.foreign = 0
         self.start_ns, self.end_ns = start_ns, end_ns
 
@@ -119,6 +121,8 @@ class PairMeter:
             if meter.start_ns <= sent < meter.end_ns:
                 counts[index] += 1
                 meter.latencies.append(now - sent)
+                if kind == AUDIO:
+                    meter.audio_latencies.append(now - sent)
 
         return on_rtp
 

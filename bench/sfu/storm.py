@@ -56,7 +56,7 @@ async def enter_all(target: MeetingTarget, assignment: dict[Worker, list[int]]) 
             w.call(
                 "hub_join",
                 base_url=target.server.base_url,
-                meeting=target.meeting_id,
+                meeting=target.meeting_ids[0],  # the storm is one meeting
                 people=people,
                 publish=False,
                 at_once=True,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     MetaData,
@@ -212,6 +213,26 @@ class MatrixRoomSettings(Base):
     language: Mapped[str] = mapped_column(String(8))
     updated_by: Mapped[str] = mapped_column(String(320))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TranscriptLine(Base):
+    """One final utterance recognised while a moderator had subtitles on: who said it (the
+    participant and the name shown then), when (seconds after the meeting started), what.
+    Deleted with its meeting, or once older than `speech.transcript_retention_days`."""
+
+    __tablename__ = "transcript_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    participant_id: Mapped[str] = mapped_column(String(36))
+    speaker: Mapped[str] = mapped_column(String(120))
+    start_seconds: Mapped[float] = mapped_column(Float)
+    end_seconds: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    kept_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
 class PartnerInstance(Base):

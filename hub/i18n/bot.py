@@ -23,6 +23,11 @@ FRENCH: Final[dict[str, str]] = {
     "bot.summary.duration": "Durée : {duration}",
     "bot.summary.participants": "Participants : {count}",
     "bot.summary.names": "Noms : {names}",
+    "bot.transcript.posted": "Transcription disponible : le fichier {name} ci-dessous",
+    "bot.transcript.not_posted": (
+        "Transcription disponible, mais le salon n'a pas pu recevoir le fichier : "
+        "les modérateurs la téléchargent sur le hub"
+    ),
     "bot.default_title": "Réunion du salon",
     "bot.link": "Réunion « {title} » : {url}",
     "bot.scheduled": (
@@ -170,6 +175,11 @@ ENGLISH: Final[dict[str, str]] = {
     "bot.summary.duration": "Duration: {duration}",
     "bot.summary.participants": "Participants: {count}",
     "bot.summary.names": "Names: {names}",
+    "bot.transcript.posted": "A transcript is available: the file {name} below",
+    "bot.transcript.not_posted": (
+        "A transcript is available, but the room could not receive the file: "
+        "moderators download it from the hub"
+    ),
     "bot.default_title": "Room meeting",
     "bot.link": "Meeting “{title}”: {url}",
     "bot.scheduled": (

@@ -218,14 +218,15 @@ FRENCH: Final[dict[str, str]] = {
     "meeting.notice.unlocked": "La réunion est déverrouillée.",
     "meeting.subtitles.start": "Activer les sous-titres",
     "meeting.subtitles.stop": "Arrêter les sous-titres",
-    "meeting.subtitles.on": "Sous-titres en cours",
+    "meeting.subtitles.on": "Sous-titres et transcription en cours",
     "meeting.subtitles.unavailable": "Sous-titres indisponibles",
     "meeting.subtitles.show": "Afficher les sous-titres",
     "meeting.subtitles.hide": "Masquer les sous-titres",
     "meeting.subtitles.region": "Sous-titres en direct",
     "meeting.subtitles.line": "{name} : {text}",
     "meeting.notice.subtitles_on": (
-        "{name} a activé les sous-titres : ce qui est dit est transcrit en direct."
+        "{name} a activé les sous-titres : ce qui est dit est transcrit en direct et conservé "
+        "dans la transcription de la réunion."
     ),
     "meeting.notice.subtitles_off": "{name} a arrêté les sous-titres.",
     "meeting.notice.subtitles_unavailable": (
@@ -465,13 +466,16 @@ ENGLISH: Final[dict[str, str]] = {
     "meeting.notice.unlocked": "The meeting is unlocked.",
     "meeting.subtitles.start": "Start subtitles",
     "meeting.subtitles.stop": "Stop subtitles",
-    "meeting.subtitles.on": "Subtitles on",
+    "meeting.subtitles.on": "Subtitles on, transcript being kept",
     "meeting.subtitles.unavailable": "Subtitles unavailable",
     "meeting.subtitles.show": "Show subtitles",
     "meeting.subtitles.hide": "Hide subtitles",
     "meeting.subtitles.region": "Live subtitles",
     "meeting.subtitles.line": "{name}: {text}",
-    "meeting.notice.subtitles_on": "{name} started subtitles: what is said is transcribed live.",
+    "meeting.notice.subtitles_on": (
+        "{name} started subtitles: what is said is transcribed live and kept in the meeting's "
+        "transcript."
+    ),
     "meeting.notice.subtitles_off": "{name} stopped subtitles.",
     "meeting.notice.subtitles_unavailable": (
         "Subtitles are unavailable for now; the meeting goes on."

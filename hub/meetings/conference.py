@@ -181,7 +181,9 @@ class Conference:
 
     async def _tell(self, notice: Notice, *, exclude: ParticipantId | None = None) -> None:
         """Every state change of the meeting ends here: each endpoint hears the notice once
-        (a dead one never blocks the others). The one place a multi-node hub would publish."""
+        (a dead one never blocks the others). With several hub nodes the conference lives on
+        the meeting's home only, and a person whose socket is on another node is reached
+        through their relayed `Connection` (hub/web/relay.py): nothing here knows nodes."""
         # A page's socket carries one person (in `_own`); a cascade link listens for all the
         # people it carries (in `_listeners`, never in `_own`): each hears it once.
         targets = [endpoint for pid, endpoint in self._own.items() if pid != exclude]
@@ -346,15 +348,17 @@ class Conference:
         log.info("subtitles %s", self._subtitles, extra=self._extra(actor))
         await self._tell(SubtitlesNow(self._subtitles, by=actor.name))
 
-    async def subtitle(self, participant_id: ParticipantId, text: str, final: bool) -> None:
-        """Words recognised from someone's microphone (late ones, after a stop, are dropped)."""
+    async def subtitle(self, participant_id: ParticipantId, text: str, final: bool) -> str | None:
+        """Words recognised from someone's microphone (late ones, after a stop, are dropped).
+        The speaker's name if they were shown: only those may go into the transcript."""
         presence = self._presences.get(participant_id)
         if self._subtitles == "off" or presence is None:
-            return
+            return None
         if self._subtitles == "unavailable":
             self._subtitles = "on"
             await self._tell(SubtitlesNow("on"))
         await self._tell(SubtitleSaid(participant_id, presence.name, text, final))
+        return presence.name
 
     async def subtitles_unavailable(self) -> None:
         """The speech service is down or too slow: shown to everyone, the meeting goes on."""
@@ -369,10 +373,7 @@ class Conference:
             raise Forbidden(rules.DISABLED)
         if on == self.recording:
             raise Conflict(rules.ALREADY_ON if on else rules.ALREADY_OFF)
-        if on:
-            self._recorder.start(self.meeting_id, actor.name)
-        else:
-            self._recorder.stop(self.meeting_id, actor.name)
+        (self._recorder.start if on else self._recorder.stop)(self.meeting_id, actor.name)
         self.recording = on
         log.info("recording %s", "on" if on else "off", extra=self._extra(actor))
         await self._tell(RecordingNow(on, by=actor.name))
@@ -556,8 +557,7 @@ class Conferences:
         self._meetings: dict[MeetingId, Conference] = {}
         self._records = records
         self._events = events
-        self._subtitles = subtitles
-        self._recorder = recorder
+        self._subtitles, self._recorder = subtitles, recorder
 
     def get(self, meeting_id: MeetingId) -> Conference | None:
         return self._meetings.get(meeting_id)

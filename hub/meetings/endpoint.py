@@ -1,7 +1,8 @@
 """The one interface between a live meeting and whatever carries people into it.
 
 A browser's socket (hub/web/ws.py) carries one person; a cascade link (hub/federation/link.py)
-carries the people of a partner hub; later, a participant on another `hub serve` node. The
+carries the people of a partner hub; a person whose socket is on another `hub serve` node is
+a browser socket's `Connection` run at the meeting's home over the bus (hub/web/relay.py). The
 conference tells each endpoint what happens (`deliver`) and hands it the orders for the
 people it carries (`mute`, `remove`, `close`); the endpoint only translates them into its
 wire format and its media path. Being in a meeting is written once, in the conference.

@@ -350,18 +350,22 @@ class MeetingService:
             if row is not None:
                 row.role = role
 
-    async def moderated_by(self, meeting: MeetingView, identity: Identity) -> bool:
-        """The meeting's owner, or someone who was in it as owner or moderator (what keeps a
-        meeting's recordings and transcripts is theirs to download)."""
-        if meeting.owner_identity == identity:
-            return True
-        query = select(Participant.id).where(
-            Participant.meeting_id == meeting.id,
-            Participant.identity == identity,
-            Participant.role.in_([Role.OWNER, Role.MODERATOR]),
-        )
-        async with self._sessions() as session:
-            return (await session.scalars(query.limit(1))).first() is not None
+    async def close_presences_left_behind(self, meeting_id: MeetingId) -> int:
+        """A hub node took over a live meeting whose home died: the presences it left open
+        (its people are not in the meeting until they reconnect, with new rows) are closed,
+        so attendance counts them out. A partner's people stay (their link says when they
+        leave). How many were closed."""
+        async with self._sessions.begin() as session:
+            closed = await session.execute(
+                update(Participant)
+                .where(
+                    Participant.meeting_id == meeting_id,
+                    Participant.left_at.is_(None),
+                    Participant.via_instance.is_(None),
+                )
+                .values(left_at=utcnow())
+            )
+        return int(getattr(closed, "rowcount", 0) or 0)
 
     async def record_leave(self, meeting_id: MeetingId, participant_id: ParticipantId) -> None:
         now = utcnow()

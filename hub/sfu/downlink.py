@@ -62,17 +62,31 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
     budget = downlink.budget()
     allocation = allocate(demands, budget, probe=downlink.probing(now))
     downlink.settle(allocation, budget)
+    shedding = member.counters.shedding_video
+    kept = kept_when_shedding(demands) if shedding else set()
     touched: set[InboundStream] = set()
     for leg, flowing in offered.items():
         source = leg.source
         assert source is not None
         index = allocation.layers[leg]
+        if shedding and leg not in kept:
+            index = None  # paused while the SFU is behind (hub/sfu/relief.py)
         ceiling = None if budget is None or index is None else flowing[index]
         if source.limit(leg, ceiling, index is None, now):
             touched.add(source)
     for stream in touched:
         stream.choose_target(now)
     tell_reception(member)
+
+
+def kept_when_shedding(demands: list[Demand]) -> set[object]:
+    """The videos a viewer keeps while the SFU sheds video: every screen share and its one
+    largest camera tile."""
+    kept: set[object] = {d.key for d in demands if d.priority[0] > 0}
+    cameras = [d for d in demands if d.priority[0] == 0]
+    if cameras:
+        kept.add(max(cameras, key=lambda d: d.priority[1]).key)
+    return kept
 
 
 def sending(member: MediaParticipant) -> float:

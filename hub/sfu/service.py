@@ -22,6 +22,7 @@ from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.internals import check_internals
 from hub.sfu.peer import RoomSettings
 from hub.sfu.recording_tap import RecordingTap
+from hub.sfu.relief import LoopWatch, Relief
 from hub.sfu.room import SfuRoom
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class Sfu:
         self._recordings: dict[MeetingId, RecordingTap] = {}  # meetings being recorded
         self._users: dict[MeetingId, int] = {}  # connections and cascade links using a room
         self._ticker: asyncio.Task[None] | None = None
+        self.relief = Relief()
+        self._watch: asyncio.Task[None] | None = None
 
     def room(self, meeting_id: MeetingId) -> SfuRoom:
         room = self.rooms.get(meeting_id)
@@ -98,7 +101,13 @@ class Sfu:
             await room.close()
 
     def start(self) -> None:
-        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+        loop = asyncio.get_running_loop()
+        self._ticker = loop.create_task(self._tick_forever())
+        self._watch = loop.create_task(LoopWatch(self.relief, self._shed).run())
+
+    def _shed(self, active: bool) -> None:
+        """Relief started or ended: every viewer's videos are fitted again at the next tick."""
+        self.counters.shedding_video = active
 
     async def _tick_forever(self) -> None:
         while True:
@@ -110,10 +119,11 @@ class Sfu:
                     log.exception("SFU tick failed", extra={"meeting_id": room.meeting_id})
 
     async def close(self) -> None:
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
+        for task in (self._ticker, self._watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for meeting_id in list(self.rooms):
             await self.close_room(meeting_id)
 
@@ -135,6 +145,16 @@ class SfuCollector(Collector):
             "hub_sfu_packets_forwarded",
             "RTP packets forwarded to subscribers.",
             value=counters.packets_forwarded,
+        )
+        yield GaugeMetricFamily(
+            "hub_sfu_shedding_video",
+            "1 while this SFU, seconds behind, pauses the video of people not shown large.",
+            value=int(counters.shedding_video),
+        )
+        yield CounterMetricFamily(
+            "hub_sfu_relief_started",
+            "Times this SFU fell seconds behind and began to shed video.",
+            value=self._sfu.relief.times_entered,
         )
         yield CounterMetricFamily(
             "hub_sfu_video_packets_forwarded",

@@ -95,9 +95,12 @@ class LocalFanOut:
         del self._by_channel[subscription.channel]
         return True
 
-    def deliver(self, channel: str, message: str) -> None:
-        for subscription in tuple(self._by_channel.get(channel, ())):
+    def deliver(self, channel: str, message: str) -> int:
+        """Hand `message` to the channel's subscriptions; how many there were."""
+        subscriptions = tuple(self._by_channel.get(channel, ()))
+        for subscription in subscriptions:
             subscription.deliver(message)
+        return len(subscriptions)
 
     def lose_all(self, reason: str) -> None:
         """End every subscription with MessagesLost (the node's link to the others broke)."""

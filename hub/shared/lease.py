@@ -40,11 +40,15 @@ class Lease:
         renew_every: float = RENEW_EVERY,
         margin: float = MARGIN,
         on_lost: Callable[[], None] | None = None,
+        holder: str = "",
     ) -> None:
         if not 0 < renew_every < ttl - margin or margin <= 0:
             raise ValueError("a lease needs 0 < renew_every < ttl - margin and margin > 0")
         self.name = name
-        self.token = secrets.token_urlsafe(16)
+        # `holder.` first: whoever reads the key knows which node holds it (the rest is secret
+        # enough that no other holder can renew or release it by mistake).
+        secret = secrets.token_urlsafe(16)
+        self.token = f"{holder}.{secret}" if holder else secret
         self.lost = asyncio.Event()
         self._state = state
         self._ttl_ms = round(ttl * 1000)

@@ -15,9 +15,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from hub.ids import MeetingId
 from hub.shared.bus import LocalFanOut, Subscription
-from hub.shared.port import Claim, ClaimVerdict, SharedState, channel
+from hub.shared.port import Claim, ClaimVerdict, SharedState
 
 MAX_KEYS = 10_000
 MAX_CLAIMS = 100_000
@@ -107,11 +106,14 @@ class MemoryState(SharedState):
         if self._holder(name) == token:
             del self._leases[name]
 
-    async def publish(self, meeting: MeetingId, message: str) -> None:
-        self._fanout.deliver(channel(meeting), message)
+    async def lease_holder(self, name: str) -> str | None:
+        return self._holder(name)
 
-    async def subscribe(self, meeting: MeetingId) -> Subscription:
-        subscription = Subscription(channel(meeting), self._unsubscribe)
+    async def publish_on(self, channel: str, message: str) -> int:
+        return self._fanout.deliver(channel, message)
+
+    async def subscribe_to(self, channel: str) -> Subscription:
+        subscription = Subscription(channel, self._unsubscribe)
         self._fanout.add(subscription)
         return subscription
 

@@ -67,14 +67,32 @@ class SharedState(ABC):
         """Let lease `name` go, only if `token` still holds it."""
 
     @abstractmethod
-    async def publish(self, meeting: MeetingId, message: str) -> None:
-        """Send `message` to the meeting's subscribers on every node (at most once)."""
+    async def lease_holder(self, name: str) -> str | None:
+        """The token holding lease `name` now (None if nobody does): whose it is."""
 
     @abstractmethod
+    async def publish_on(self, channel: str, message: str) -> int:
+        """Send `message` on `channel` (at most once); how many subscribers got it (with
+        Redis: subscribed connections, one per node; 0 means nobody listens there)."""
+
+    @abstractmethod
+    async def subscribe_to(self, channel: str) -> Subscription:
+        """The messages published on `channel` from now on, on this node."""
+
+    async def publish(self, meeting: MeetingId, message: str) -> None:
+        """Send `message` to the meeting's subscribers on every node (at most once)."""
+        await self.publish_on(channel(meeting), message)
+
     async def subscribe(self, meeting: MeetingId) -> Subscription:
         """The meeting's messages published from now on, on this node."""
+        return await self.subscribe_to(channel(meeting))
 
 
 def channel(meeting: MeetingId) -> str:
     """The pub/sub channel of a meeting's live messages."""
     return f"meeting:{meeting}"
+
+
+def node_channel(node: str) -> str:
+    """The pub/sub channel of what is addressed to one hub node (hub/web/relay.py)."""
+    return f"node:{node}"

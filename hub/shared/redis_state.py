@@ -3,7 +3,8 @@
 Windows are sorted sets trimmed and counted by one Lua script on Redis's own clock (so nodes'
 clocks need not agree); claims are `SET NX PX`; leases are `SET NX PX` renewed and released
 by scripts that first check the token (fencing); meeting messages go over pub/sub on
-`meeting:{id}`, one subscriber connection per node (bus.py delivers locally).
+`meeting:{id}` and messages to one node on `node:{id}`, one subscriber connection per node
+(bus.py delivers locally).
 
 A Redis that does not answer: each command is retried once after a short pause, then the
 caller gets `SharedStateUnavailable` (a 503 with a clear message); the outage is logged once
@@ -27,10 +28,9 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
 from hub.errors import SharedStateUnavailable, StartupError, first_line
-from hub.ids import MeetingId
 from hub.shared.address import display_redis_url
 from hub.shared.bus import LocalFanOut, Subscription
-from hub.shared.port import Claim, ClaimVerdict, SharedState, channel
+from hub.shared.port import Claim, ClaimVerdict, SharedState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -163,11 +163,15 @@ class RedisState(SharedState):
     async def lease_release(self, name: str, token: str) -> None:
         await self._call(self._release(keys=[f"lease:{name}"], args=[token]))
 
-    async def publish(self, meeting: MeetingId, message: str) -> None:
-        await self._call(self._redis.publish(channel(meeting), message))
+    async def lease_holder(self, name: str) -> str | None:
+        token = await self._call(self._redis.get(f"lease:{name}"))
+        return None if token is None else str(token)
 
-    async def subscribe(self, meeting: MeetingId) -> Subscription:
-        subscription = Subscription(channel(meeting), self._unsubscribe)
+    async def publish_on(self, channel: str, message: str) -> int:
+        return int(await self._call(self._redis.publish(channel, message)))
+
+    async def subscribe_to(self, channel: str) -> Subscription:
+        subscription = Subscription(channel, self._unsubscribe)
         if self._fanout.add(subscription):
             try:
                 await self._call(self._pubsub.subscribe(subscription.channel))

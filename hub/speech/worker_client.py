@@ -48,7 +48,8 @@ class PacketSource(Protocol):
     def take(self) -> list[tuple[str, int, bytes]]: ...
 
 
-OnSaid = Callable[[str, str, str, bool], Awaitable[None]]  # meeting, participant, text, final
+# meeting, participant, text, final, seconds of speech it took
+OnSaid = Callable[[str, str, str, bool, float], Awaitable[None]]
 OnTrouble = Callable[[str, str], Awaitable[None]]  # meeting, reason
 
 
@@ -155,9 +156,9 @@ class SpeechWorker:
                         reason = why
                         self._failed_starts += 1
                         log.warning("speech backend did not start: %s", why)
-                    case Said(key=key, text=text, final=final):
+                    case Said(key=key, text=text, final=final, start=start, end=end):
                         meeting, _, participant = key.partition("/")
-                        await self._on_said(meeting, participant, text, final)
+                        await self._on_said(meeting, participant, text, final, end - start)
                     case Trouble(key=key, reason=why):
                         await self._on_trouble(key.partition("/")[0], why)
         except asyncio.IncompleteReadError:

@@ -32,6 +32,7 @@ from hub.web.openapi import Endpoint, Refusal, openapi_document
 from hub.web.recording_routes import RECORDING_ENDPOINTS
 from hub.web.requests import may_create_meetings, read_json, require_session
 from hub.web.subtitles import SubtitlesChange, SubtitlesOut, change_subtitles
+from hub.web.transcripts import MARKDOWN_TYPE, VTT_TYPE, transcript_markdown, transcript_vtt
 
 API_PREFIX = "/api/v1"
 
@@ -264,6 +265,13 @@ NOT_MODERATING = Refusal(
     "subtitles disabled (code forbidden)",
 )
 SUBTITLES_ALREADY = Refusal(409, "Subtitles are already on, or already off (code conflict)")
+NOT_A_MODERATOR = Refusal(
+    403, "The caller is neither the meeting's owner nor was a moderator in it (code forbidden)"
+)
+NO_TRANSCRIPT = Refusal(
+    404, "No such meeting, or it has no transcript: never on, or expired (code not_found)"
+)
+TRANSCRIPT = (NOT_A_MODERATOR, NO_TRANSCRIPT)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/meetings", create_meeting, "Create a meeting owned by the caller",
@@ -291,6 +299,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Start or stop live subtitles (an owner or moderator in the meeting)",
              request=SubtitlesChange, response=SubtitlesOut,
              refusals=(NO_MEETING, NOT_MODERATING, SUBTITLES_ALREADY)),
+    Endpoint("GET", "/meetings/{meeting_id}/transcript.vtt", transcript_vtt,
+             "Download the transcript as WebVTT, one cue per utterance with its speaker "
+             "(the owner or a moderator of the meeting)", media_type=VTT_TYPE,
+             refusals=TRANSCRIPT),
+    Endpoint("GET", "/meetings/{meeting_id}/transcript.md", transcript_markdown,
+             "Download the transcript as Markdown (the owner or a moderator of the meeting)",
+             media_type=MARKDOWN_TYPE, refusals=TRANSCRIPT),
     Endpoint("GET", "/meetings/{meeting_id}/ws", meeting_socket,
              "Join the meeting: WebSocket carrying signaling, chat and state (docs/signaling.md)",
              status=101, websocket=True, session=False,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 
 from aiohttp import web
 
@@ -24,6 +25,7 @@ from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
 from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
+from hub.meetings.transcripts import Transcripts
 from hub.metrics import HubMetrics
 from hub.recording.storage import open_store
 from hub.resources import resource_dir
@@ -52,6 +54,7 @@ from hub.web.keys import (
     MEDIA,
     MEETINGS,
     METRICS,
+    NODES,
     RECORDINGS,
     ROOM_LINKS,
     ROOM_ROSTERS,
@@ -62,11 +65,12 @@ from hub.web.keys import (
     SOCKETS,
     SUBTITLES,
     TEMPLATES,
+    TRANSCRIPTS,
     WORKERS,
 )
 from hub.web.limits import RateLimits
 from hub.web.login import add_login
-from hub.web.meeting_socket import meeting_end_listener, say_farewell
+from hub.web.meeting_socket import end_here, meeting_end_listener, run_page, say_farewell
 from hub.web.middleware import (
     metrics_middleware,
     name_the_server,
@@ -77,9 +81,11 @@ from hub.web.middleware import (
 )
 from hub.web.proxies import TrustedProxies
 from hub.web.recordings import RecordingRelay, recordings_context
+from hub.web.relay import NodeRelay
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleCollector, SubtitleRelay, subtitles_context, subtitles_enabled
+from hub.web.transcripts import retention_context
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +114,10 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[ROOM_SETTINGS] = RoomSettings(database.sessions)
         relay, recorder = app.get(SUBTITLES), app.get(RECORDINGS)
         app[LIVE] = Conferences(app[MEETINGS], app[EVENTS], relay, recorder)
+        app[TRANSCRIPTS] = Transcripts(database.sessions)
         if relay is not None:
             relay.conferences = app[LIVE]
+            relay.transcripts = app[TRANSCRIPTS]
         if recorder is not None:
             recorder.conferences = app[LIVE]
         app[ADMISSIONS] = Admissions(
@@ -120,6 +128,25 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await database.close()
+
+
+async def nodes_context(app: web.Application) -> AsyncIterator[None]:
+    """With `[redis] url`: this node among others (hub/web/relay.py), listening on its
+    channel once the database and the shared state are open; its home leases let go first
+    at shutdown (after the pages were told, by `say_farewell`)."""
+    if not app[CONFIG].redis.url.get_secret_value():
+        yield
+        return
+    relay = NodeRelay(
+        app[SHARED], meetings=app[MEETINGS], codec=app[SESSION_CODEC], sockets=app[SOCKETS],
+        run_page=partial(run_page, app), end_meeting=partial(end_here, app),
+    )  # fmt: skip
+    await relay.start()
+    app[NODES] = relay
+    try:
+        yield
+    finally:
+        await relay.close()
 
 
 async def shared_state_context(app: web.Application) -> AsyncIterator[None]:
@@ -237,11 +264,13 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(shared_state_context)
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)
+    app.cleanup_ctx.append(retention_context(config.speech.transcript_retention_days))
     if subtitles_enabled(config.speech):  # the speech worker process, started when needed
         relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[SFU])
         app[METRICS].registry.register(SubtitleCollector(relay))
         app.cleanup_ctx.append(subtitles_context(relay))
     add_recordings(app, config)
+    app.cleanup_ctx.append(nodes_context)  # with [redis] url: meetings at home on one node
     app.cleanup_ctx.append(federation_context)  # partner hubs, when [federation] names us
     app.cleanup_ctx.append(cascade_context)  # links to partners' SFUs (closed before the above)
     app.cleanup_ctx.append(bridge_context)  # the Matrix bot, when [matrix] names its account

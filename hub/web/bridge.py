@@ -32,6 +32,7 @@ from bridge.hub_port import (
     PartnerLink,
     PresenceChanged,
     RoomMeeting,
+    TranscriptFile,
     Waiting,
     WaitingKind,
     no_meeting,
@@ -59,6 +60,8 @@ from hub.meetings.notes import MAX_NOTE, NoteFlaw, NoteRefused, clean_note
 from hub.meetings.presence import LobbyEntry, Presence
 from hub.meetings.rooms import RoomLinks, RoomLinkView, RoomRosters, RoomSettings
 from hub.meetings.service import MAX_TITLE, MeetingService, MeetingView
+from hub.meetings.transcript_formats import file_name, markdown
+from hub.meetings.transcripts import Transcripts
 from hub.web import signaling as sig
 from hub.web.keys import (
     CONFIG,
@@ -70,7 +73,9 @@ from hub.web.keys import (
     ROOM_LINKS,
     ROOM_ROSTERS,
     ROOM_SETTINGS,
+    TRANSCRIPTS,
 )
+from hub.web.transcripts import MARKDOWN_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +158,7 @@ class HubServices:
     room_links: RoomLinks
     room_settings: RoomSettings
     rosters: RoomRosters
+    transcripts: Transcripts
     federation: Federation | None  # None unless [federation] names this hub
 
 
@@ -163,7 +169,7 @@ def local_hub(app: web.Application) -> LocalHub:
             config=app[CONFIG], events=app[EVENTS], meetings=app[MEETINGS],
             conferences=app[LIVE], invitations=app[INVITATIONS], room_links=app[ROOM_LINKS],
             room_settings=app[ROOM_SETTINGS], rosters=app[ROOM_ROSTERS],
-            federation=app.get(FEDERATION),
+            transcripts=app[TRANSCRIPTS], federation=app.get(FEDERATION),
         )
     )  # fmt: skip
 
@@ -427,6 +433,7 @@ class LocalHub:
             case MeetingEnded():
                 meeting = await self._hub.meetings.get(event.meeting_id)
                 names = event.participant_names if self._hub.config.matrix.summary_names else ()
+                transcript = await self._transcript_file(event.meeting_id)
                 return [
                     MeetingClosed(
                         MeetingSummary(
@@ -439,6 +446,7 @@ class LocalHub:
                             ended_at=event.at,
                             participant_count=event.participant_count,
                             names=names,
+                            transcript=transcript,
                         )
                     )
                     for link in links
@@ -448,6 +456,12 @@ class LocalHub:
                     ChatFromMeeting(link.room_id, event.display_name, event.text) for link in links
                 ]
         return []
+
+    async def _transcript_file(self, meeting_id: MeetingId) -> TranscriptFile | None:
+        transcript = await self._hub.transcripts.of(meeting_id)
+        if transcript is None:
+            return None
+        return TranscriptFile(file_name(transcript, "md"), MARKDOWN_TYPE, markdown(transcript))
 
 
 def bot_config_of(config: HubConfig) -> BotConfig:

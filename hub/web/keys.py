@@ -17,6 +17,7 @@ from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
 from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
+from hub.meetings.transcripts import Transcripts
 from hub.metrics import HubMetrics
 from hub.sfu.port import MediaRooms
 from hub.sfu.service import Sfu
@@ -26,6 +27,7 @@ from hub.web.frames import Frames
 from hub.web.limits import RateLimits
 from hub.web.proxies import Client
 from hub.web.recordings import RecordingRelay
+from hub.web.relay import NodeRelay
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleRelay
 
@@ -51,10 +53,14 @@ WORKERS = web.AppKey("workers", WorkerPool)
 LIMITS = web.AppKey("limits", RateLimits)
 # Rate limits, nonces, spent login states, leases, meeting messages: memory or Redis.
 SHARED = web.AppKey("shared", SharedState)
+# Only with [redis] url: this node among others, each meeting at home on one of them.
+NODES = web.AppKey("nodes", NodeRelay)
 JOIN_TOKENS = web.AppKey("join_tokens", JoinTokens)
 ROOM_LINKS = web.AppKey("room_links", RoomLinks)
 ROOM_ROSTERS = web.AppKey("room_rosters", RoomRosters)
 ROOM_SETTINGS = web.AppKey("room_settings", RoomSettings)
+# What was said while subtitles ran, kept per meeting (hub/meetings/transcripts.py).
+TRANSCRIPTS = web.AppKey("transcripts", Transcripts)
 # Present only while [speech] offers live subtitles (hub/web/subtitles.py).
 SUBTITLES = web.AppKey("subtitles", SubtitleRelay)
 # Present only while [recording] is enabled with the SFU in process (hub/web/recordings.py).

@@ -10,14 +10,17 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from hub.auth.session import Session
 from hub.db.models import MeetingState
-from hub.errors import Forbidden, HubError
+from hub.errors import Forbidden, HubError, SharedStateUnavailable
 from hub.federation.cascade import CASCADE
+from hub.ids import MeetingId
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.notices import Ended
+from hub.meetings.service import MeetingView
 from hub.web import signaling as sig
-from hub.web.keys import CONFIG, LIMITS, LIVE, MEDIA, MEETINGS, SOCKETS
-from hub.web.sockets import FAREWELL_TIMEOUT
+from hub.web.keys import CONFIG, LIMITS, LIVE, MEDIA, MEETINGS, NODES, SESSION, SOCKETS
+from hub.web.sockets import FAREWELL_TIMEOUT, PageSocket
 from hub.web.ws import Connection
 
 log = logging.getLogger(__name__)
@@ -29,11 +32,24 @@ def meeting_end_listener(app: web.Application) -> Callable[[MeetingEvent], Await
     """When a meeting ends, everyone in it is told and disconnected, and its media stops."""
 
     async def on_event(event: MeetingEvent) -> None:
-        if isinstance(event, MeetingEnded):
-            await app[LIVE].end_all(event.meeting_id, Ended("ended"))
-            await app[MEDIA].close_room(event.meeting_id)
+        if not isinstance(event, MeetingEnded):
+            return
+        await end_here(app, event.meeting_id)
+        relay = app.get(NODES)
+        if relay is not None:  # the meeting may be at home on another node
+            try:
+                await relay.meeting_ended(event.meeting_id)
+            except SharedStateUnavailable:
+                log.warning("the meeting's home node could not be told it ended",
+                            extra={"meeting_id": event.meeting_id})  # fmt: skip
 
     return on_event
+
+
+async def end_here(app: web.Application, meeting_id: MeetingId) -> None:
+    """Tell everyone in the meeting on this node it ended, disconnect them, stop its media."""
+    await app[LIVE].end_all(meeting_id, Ended("ended"))
+    await app[MEDIA].close_room(meeting_id)
 
 
 def check_origin(request: web.Request) -> None:
@@ -65,8 +81,26 @@ async def meeting_socket(request: web.Request) -> web.StreamResponse:
         log.info("client went away during the WebSocket upgrade", extra={
             "meeting_id": meeting.id})  # fmt: skip
         return ws
-    connection = Connection(request, ws, meeting)
-    request.app[SOCKETS].add(ws)
+    relay = request.app.get(NODES)
+    remote, session = request.remote or "-", request.get(SESSION)
+    if relay is None:  # a hub alone
+        await run_page(request.app, ws, meeting, remote, session)
+    else:
+        await relay.serve(ws, meeting, remote=remote, session=session)
+    return ws
+
+
+async def run_page(
+    app: web.Application,
+    socket: PageSocket,
+    meeting: MeetingView,
+    remote: str,
+    session: Session | None,
+) -> None:
+    """Run one page's `Connection` to its end: a socket of this process, or one another hub
+    node holds for this meeting's home (hub/web/relay.py)."""
+    connection = Connection(app, socket, meeting, remote=remote, session=session)
+    app[SOCKETS].add(socket)
     try:
         await connection.run()
     except (TimeoutError, ConnectionResetError):
@@ -75,9 +109,8 @@ async def meeting_socket(request: web.Request) -> web.StreamResponse:
         with contextlib.suppress(Exception):
             await connection.error(exc.code, exc.detail)
     finally:
-        request.app[SOCKETS].discard(ws)
-        await ws.close()
-    return ws
+        app[SOCKETS].discard(socket)
+        await socket.close()
 
 
 async def say_farewell(app: web.Application) -> None:

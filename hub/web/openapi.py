@@ -49,7 +49,8 @@ class Endpoint:
     `session`: the handler requires a session (401 without one) and, on a state-changing
     method, the CSRF header (403 without it), as `require_session` enforces. A `request`
     model is read by `read_json` (400 for a bad body, 413 past the size limit). `refusals`
-    are the handler's own reasons to refuse."""
+    are the handler's own reasons to refuse. `media_type`: the success is a file of that
+    type (text), not JSON."""
 
     method: str
     path: str
@@ -58,6 +59,7 @@ class Endpoint:
     status: int = 200
     request: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
+    media_type: str | None = None
     websocket: bool = False
     session: bool = True
     refusals: tuple[Refusal, ...] = ()
@@ -149,6 +151,8 @@ def openapi_document(
         success: dict[str, Any] = {"description": "Success"}
         if endpoint.response is not None:
             success["content"] = {"application/json": {"schema": ref(endpoint.response)}}
+        if endpoint.media_type is not None:
+            success["content"] = {endpoint.media_type: {"schema": {"type": "string"}}}
         if endpoint.websocket:
             success = {"description": "Switching protocols to a WebSocket"}
         operation["responses"][str(endpoint.status)] = success

@@ -11,7 +11,7 @@ from hub.errors import Forbidden, NotFound
 from hub.meetings.subtitles import NOT_PRESENT
 from hub.recording.manifest import Manifest, is_recording_id, key
 from hub.recording.retention import manifests
-from hub.web.keys import LIVE, MEETINGS, RECORDINGS
+from hub.web.keys import LIVE, MEETINGS, RECORDINGS, TRANSCRIPTS
 from hub.web.openapi import Endpoint, Refusal
 from hub.web.requests import read_json, require_session
 
@@ -53,9 +53,9 @@ async def set_recording(request: web.Request) -> web.Response:
 
 async def _moderated(request: web.Request) -> str:
     session = require_session(request)
-    service = request.app[MEETINGS]
-    meeting = await service.get(request.match_info["meeting_id"])
-    if not await service.moderated_by(meeting, session.identity):
+    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
+    # The same rule as for its transcript: its owner, or whoever moderated it.
+    if not await request.app[TRANSCRIPTS].may_read(meeting.id, session.identity):
         raise Forbidden(NOT_THEIRS)
     return meeting.id
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Protocol
 
-from aiohttp import web
+from aiohttp import WSMessage
 
 log = logging.getLogger(__name__)
 
@@ -15,21 +16,39 @@ CLOSE_SERVICE_RESTART = 1012  # RFC 6455 "service restart": pages reconnect by t
 FAREWELL_TIMEOUT = 2.0  # seconds for all the goodbyes together
 
 
+class PageSocket(Protocol):
+    """What a `Connection` (hub/web/ws.py) needs of a page's socket: aiohttp's
+    WebSocketResponse, or a socket held by another hub node (hub/web/bus_socket.py)."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    async def send_str(self, data: str) -> None: ...
+
+    async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
+
+    async def receive(self) -> WSMessage: ...
+
+    def __aiter__(self) -> PageSocket: ...
+
+    async def __anext__(self) -> WSMessage: ...
+
+
 class OpenSockets:
     """The open meeting sockets and those still leaving; `farewell` tells each page and
     closes it, all at once."""
 
     def __init__(self) -> None:
-        self._sockets: set[web.WebSocketResponse] = set()
+        self._sockets: set[PageSocket] = set()
         self._leaving: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return len(self._sockets)
 
-    def add(self, ws: web.WebSocketResponse) -> None:
+    def add(self, ws: PageSocket) -> None:
         self._sockets.add(ws)
 
-    def discard(self, ws: web.WebSocketResponse) -> None:
+    def discard(self, ws: PageSocket) -> None:
         self._sockets.discard(ws)
 
     def hold(self, task: asyncio.Task[None]) -> None:
@@ -44,7 +63,7 @@ class OpenSockets:
         if not sockets:
             return
 
-        async def goodbye(ws: web.WebSocketResponse) -> None:
+        async def goodbye(ws: PageSocket) -> None:
             with contextlib.suppress(Exception):
                 await ws.send_str(frame)
                 await ws.close(code=CLOSE_SERVICE_RESTART, message=b"service restart")

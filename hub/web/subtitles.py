@@ -1,7 +1,8 @@
 """Live subtitles wired together: the conferences' switch (hub/meetings/subtitles.py) turns
 the SFU's audio tap on and off, the speech worker hears what the taps took, and what it
-recognised goes back to the conference, which tells everyone. Also the HTTP route for
-moderators and the /metrics counters.
+recognised goes back to the conference, which tells everyone; what the conference showed as
+final is kept in the meeting's transcript (hub/meetings/transcripts.py). Also the HTTP route
+for moderators and the /metrics counters.
 
 The wiring only: who may start subtitles is the conference's rule, decoding and recognition
 are the worker's (another process), copying packets is the SFU's.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -22,6 +24,7 @@ from hub.errors import Forbidden
 from hub.ids import Identity, MeetingId, ParticipantId
 from hub.meetings.conference import Conferences
 from hub.meetings.subtitles import NOT_PRESENT, SubtitleState
+from hub.meetings.transcripts import Transcripts
 from hub.sfu.audio_tap import AudioTap
 from hub.sfu.service import Sfu
 from hub.speech.worker_client import SpeechWorker
@@ -32,13 +35,16 @@ log = logging.getLogger(__name__)
 class SubtitleRelay:
     """The subtitle switch of every meeting of this hub. Owns the speech worker (started by
     `subtitles_context`, closed with it) and one audio tap per meeting with subtitles on.
-    `conferences` is given once the app has made them (they take this relay as their switch)."""
+    `conferences` and `transcripts` are given once the app has made them (the conferences take
+    this relay as their switch)."""
 
     def __init__(self, config: SpeechConfig, sfu: Sfu) -> None:
         self._sfu = sfu
+        self._language = config.language
         self._taps: dict[MeetingId, AudioTap] = {}
         self.worker = SpeechWorker(config, self._said, self._trouble)
         self.conferences: Conferences | None = None
+        self.transcripts: Transcripts | None = None
         # What the taps of meetings whose subtitles stopped counted (the /metrics counters).
         self.retired = {"taken": 0, "dropped": 0, "silent": 0}
 
@@ -66,10 +72,21 @@ class SubtitleRelay:
                 counts[outcome] += count
         return counts
 
-    async def _said(self, meeting: str, participant: str, text: str, final: bool) -> None:
+    async def _said(
+        self, meeting: str, participant: str, text: str, final: bool, seconds: float
+    ) -> None:
         live = self.conferences.get(MeetingId(meeting)) if self.conferences else None
-        if live is not None:
-            await live.subtitle(ParticipantId(participant), text, final)
+        if live is None:
+            return
+        speaker = await live.subtitle(ParticipantId(participant), text, final)
+        if final and speaker is not None and self.transcripts is not None:
+            try:
+                await self.transcripts.keep(
+                    live.meeting_id, ParticipantId(participant), speaker, text,
+                    language=self._language, ended_at=datetime.now(UTC), seconds=seconds,
+                )  # fmt: skip
+            except Exception as exc:  # the database's trouble: the subtitles go on
+                log.error("transcript line not kept: %s", exc, extra={"meeting_id": meeting})
 
     async def _trouble(self, meeting: str, reason: str) -> None:
         live = self.conferences.get(MeetingId(meeting)) if self.conferences else None

@@ -16,6 +16,7 @@ from functools import partial
 
 from aiohttp import WSMsgType, web
 
+from hub.auth.session import Session
 from hub.db.models import Role
 from hub.errors import (
     BadRequest,
@@ -53,9 +54,9 @@ from hub.web.keys import (
     LIVE,
     MEDIA,
     MEETINGS,
-    SESSION,
     SOCKETS,
 )
+from hub.web.sockets import PageSocket
 from hub.web.view_throttle import ViewThrottle
 from hub.web.visitors import rejoin_ticket, visitor_of
 
@@ -83,9 +84,18 @@ class Connection:
     (hub/meetings/endpoint.py): it writes the conference's notices as page frames and carries
     out moderators' orders on the person's media."""
 
-    def __init__(self, request: web.Request, ws: web.WebSocketResponse, meeting: MeetingView):
-        self.request = request
-        self.app = request.app
+    def __init__(
+        self,
+        app: web.Application,
+        ws: PageSocket,
+        meeting: MeetingView,
+        *,
+        remote: str,
+        session: Session | None,
+    ) -> None:
+        self.app = app
+        self.remote = remote  # the client's address (rate limits, logs)
+        self.session = session  # the page's session, if it has one (else a join token says)
         self.ws = ws
         self.meeting = meeting
         self.meeting_id = meeting.id
@@ -103,10 +113,6 @@ class Connection:
         self._rejected = 0  # malformed messages so far (only the first ones are logged)
         self._last_reaction = -REACTION_INTERVAL
         self._views: ViewThrottle | None = None  # from the first `view` message on
-
-    @property
-    def remote(self) -> str:
-        return self.request.remote or "-"
 
     async def send(self, message: sig.ServerMessage) -> None:
         await self.send_frame(sig.to_json(message))
@@ -194,9 +200,8 @@ class Connection:
             await self.error("not_joined", "send a join message first", message.type)
 
     async def _visitor(self, message: sig.Join) -> tuple[Visitor, str]:
-        session = self.request.get(SESSION)
         return await visitor_of(
-            message, session, self.meeting, self.app[JOIN_TOKENS], self.app[ADMISSIONS]
+            message, self.session, self.meeting, self.app[JOIN_TOKENS], self.app[ADMISSIONS]
         )
 
     async def _join(self, message: sig.Join) -> None:

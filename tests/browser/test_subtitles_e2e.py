@@ -148,7 +148,7 @@ def test_the_other_page_shows_what_bruno_said_under_his_name(
         start_subtitles(olga)
         # Bruno is told too, and sees the indicator: consent.
         bruno.wait_for_selector("#subtitles-indicator:not([hidden])", timeout=5_000)
-        assert bruno.inner_text("#subtitles-indicator") == "Sous-titres en cours"
+        assert bruno.inner_text("#subtitles-indicator") == "Sous-titres et transcription en cours"
         words = wait_for_words(olga, bruno_id, timeout=25)
         assert len(words & WORDS) >= 2, words
         line = olga.inner_text(f'#subtitle-lines li[data-participant="{bruno_id}"]')

@@ -46,7 +46,9 @@ class Heard:
         self.trouble: list[tuple[str, str]] = []
         self.changed = asyncio.Event()
 
-    async def on_said(self, meeting: str, participant: str, text: str, final: bool) -> None:
+    async def on_said(
+        self, meeting: str, participant: str, text: str, final: bool, seconds: float
+    ) -> None:
         self.said.append((meeting, participant, text, final))
         self.changed.set()
 

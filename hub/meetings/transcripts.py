@@ -1,0 +1,171 @@
+"""Transcripts: each final utterance recognised while a moderator had subtitles on, kept in
+the database with who said it and when, read back by the meeting's moderators, and deleted
+once older than the operator's retention.
+
+Consent is the conference's: it hands over only what it showed as a subtitle (hub/web/
+subtitles.py keeps those lines here). Rendering them as WebVTT or Markdown is
+hub/meetings/transcript_formats.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hub.db.models import Meeting, Participant, TranscriptLine
+from hub.ids import Identity, MeetingId, ParticipantId
+
+from .access import MODERATING
+
+log = logging.getLogger(__name__)
+
+MAX_SPEAKER = 120  # as a participant's display name (hub/meetings/service.py MAX_NAME)
+MAX_TEXT = 10_000  # one utterance; far more than anyone says in one breath
+
+
+@dataclass(frozen=True)
+class Line:
+    """One utterance: seconds after the meeting started, who (the name shown then), what."""
+
+    participant_id: ParticipantId
+    speaker: str
+    start: float
+    end: float
+    text: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    meeting_id: MeetingId
+    title: str
+    started_at: datetime  # what the lines' seconds count from
+    lines: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class Expired:
+    """A meeting's transcript that retention deleted: how many lines it had."""
+
+    meeting_id: MeetingId
+    lines: int
+
+
+class Transcripts:
+    """The transcript lines of every meeting, in the hub's database."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def keep(
+        self,
+        meeting_id: MeetingId,
+        participant_id: ParticipantId,
+        speaker: str,
+        text: str,
+        *,
+        language: str,
+        ended_at: datetime,
+        seconds: float,
+    ) -> bool:
+        """Keep one utterance that ended at `ended_at` after `seconds` of speech; False (and
+        nothing kept) if the meeting is unknown or the text blank."""
+        text = " ".join(text.split())[:MAX_TEXT]
+        if not text:
+            return False
+        async with self._sessions.begin() as session:
+            meeting = await session.get(Meeting, meeting_id)
+            if meeting is None:
+                return False
+            end = max(0.0, (ended_at - _origin(meeting)).total_seconds())
+            session.add(
+                TranscriptLine(
+                    meeting_id=meeting_id,
+                    participant_id=participant_id,
+                    speaker=speaker[:MAX_SPEAKER],
+                    start_seconds=max(0.0, end - max(0.0, seconds)),
+                    end_seconds=end,
+                    text=text,
+                    language=language,
+                )
+            )
+        return True
+
+    async def of(self, meeting_id: MeetingId) -> Transcript | None:
+        """The meeting's transcript in spoken order; None if nothing was kept (or it expired)."""
+        async with self._sessions() as session:
+            meeting = await session.get(Meeting, meeting_id)
+            if meeting is None:
+                return None
+            rows = (
+                await session.scalars(
+                    select(TranscriptLine)
+                    .where(TranscriptLine.meeting_id == meeting_id)
+                    .order_by(TranscriptLine.start_seconds, TranscriptLine.id)
+                )
+            ).all()
+            if not rows:
+                return None
+            return Transcript(
+                meeting_id=meeting_id,
+                title=meeting.title,
+                started_at=_origin(meeting),
+                lines=tuple(
+                    Line(
+                        participant_id=ParticipantId(row.participant_id),
+                        speaker=row.speaker,
+                        start=row.start_seconds,
+                        end=row.end_seconds,
+                        text=row.text,
+                        language=row.language,
+                    )
+                    for row in rows
+                ),
+            )
+
+    async def may_read(self, meeting_id: MeetingId, identity: Identity) -> bool:
+        """The owner, and whoever was a moderator in the meeting, may read its transcript."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(Meeting.id)
+                .outerjoin(
+                    Participant,
+                    (Participant.meeting_id == Meeting.id)
+                    & (Participant.identity == identity)
+                    & Participant.role.in_(MODERATING),
+                )
+                .where(
+                    Meeting.id == meeting_id,
+                    or_(Meeting.owner_identity == identity, Participant.id.is_not(None)),
+                )
+                .limit(1)
+            )
+        return found is not None
+
+    async def delete_expired(self, kept_before: datetime) -> list[Expired]:
+        """Delete the transcripts whose last line was kept before `kept_before`, whole."""
+        async with self._sessions.begin() as session:
+            expired = (
+                await session.execute(
+                    select(TranscriptLine.meeting_id, func.count())
+                    .group_by(TranscriptLine.meeting_id)
+                    .having(func.max(TranscriptLine.kept_at) < kept_before)
+                    .order_by(TranscriptLine.meeting_id)
+                )
+            ).all()
+            if expired:
+                await session.execute(
+                    delete(TranscriptLine).where(
+                        TranscriptLine.meeting_id.in_([meeting for meeting, _ in expired])
+                    )
+                )
+        return [Expired(MeetingId(meeting), count) for meeting, count in expired]
+
+
+def _origin(meeting: Meeting) -> datetime:
+    """When the meeting started (its first join); its creation if nobody joined yet."""
+    return meeting.started_at or meeting.created_at

@@ -1,0 +1,120 @@
+"""Which node is home of each live meeting: the one holding the lease `meeting:{id}:home`.
+
+The first node where someone of a meeting arrives takes the lease and runs the meeting there
+(its conference and its SFU room); every other node relays its sockets of that meeting to
+the home (hub/web/relay.py). A node holds the lease while it has at least one socket of the
+meeting (its own or relayed), renewing it every second; the key lives 3 s, so when the home
+dies another node can take the meeting over within 3 s. A home that cannot renew in time is
+told (`on_lost`) before its key can expire, and lets its people go so they reconnect to the
+new home.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hub.ids import MeetingId
+from hub.shared.lease import Lease
+from hub.shared.port import SharedState
+
+log = logging.getLogger(__name__)
+
+TTL = 3.0
+RENEW_EVERY = 1.0
+MARGIN = 1.0
+
+
+def lease_name(meeting: MeetingId) -> str:
+    return f"meeting:{meeting}:home"
+
+
+class _Hold:
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+        self.users = 0
+
+
+@dataclass(frozen=True)
+class Home:
+    """Where a meeting lives: `node`, or nowhere yet (None: the lease is being let go or it
+    just expired; ask again). `fresh`: this node took it just now (no home before). When it
+    is this node, `hold` is what `release` gives back."""
+
+    node: str | None
+    fresh: bool = False
+    hold: _Hold | None = None
+
+
+class MeetingHomes:
+    """The home leases this node holds, each with how many sockets use it. `claim` makes
+    this node the meeting's home if nobody is, or says who is; each claim that answered this
+    node is balanced by one `release`. `close()` lets every lease go."""
+
+    def __init__(
+        self,
+        state: SharedState,
+        node: str,
+        on_lost: Callable[[MeetingId], None],
+        *,
+        ttl: float = TTL,
+        renew_every: float = RENEW_EVERY,
+        margin: float = MARGIN,
+    ) -> None:
+        self.node = node
+        self._state = state
+        self._on_lost = on_lost
+        self._timing = (ttl, renew_every, margin)
+        self._holds: dict[MeetingId, _Hold] = {}
+        self._claiming = asyncio.Lock()
+
+    def holds(self, meeting: MeetingId) -> bool:
+        hold = self._holds.get(meeting)
+        return hold is not None and hold.lease.held
+
+    async def claim(self, meeting: MeetingId) -> Home:
+        """This node, counted as one more user of the lease, or the node that is home."""
+        async with self._claiming:  # two sockets of one meeting arriving together: one lease
+            hold = self._holds.get(meeting)
+            if hold is not None and hold.lease.held:
+                hold.users += 1
+                return Home(self.node, hold=hold)
+            ttl, renew_every, margin = self._timing
+            lease = Lease(
+                self._state, lease_name(meeting), ttl=ttl, renew_every=renew_every,
+                margin=margin, holder=self.node, on_lost=lambda: self._lost(meeting, lease),
+            )  # fmt: skip
+            if await lease.try_acquire():
+                hold = self._holds[meeting] = _Hold(lease)
+                hold.users = 1
+                return Home(self.node, fresh=True, hold=hold)
+        node = await self.where(meeting)
+        return Home(node if node != self.node else None)
+
+    async def where(self, meeting: MeetingId) -> str | None:
+        """The node that is the meeting's home now, if any (without claiming it)."""
+        token = await self._state.lease_holder(lease_name(meeting))
+        return None if token is None else token.partition(".")[0]
+
+    async def release(self, meeting: MeetingId, home: Home) -> None:
+        """One user less; the lease is let go with its last user (a lease lost meanwhile is
+        gone already: nothing to do)."""
+        hold = self._holds.get(meeting)
+        if hold is None or hold is not home.hold:
+            return
+        hold.users -= 1
+        if hold.users <= 0:
+            del self._holds[meeting]
+            await hold.lease.release()
+
+    def _lost(self, meeting: MeetingId, lease: Lease) -> None:
+        hold = self._holds.get(meeting)
+        if hold is not None and hold.lease is lease:
+            del self._holds[meeting]
+        self._on_lost(meeting)
+
+    async def close(self) -> None:
+        holds, self._holds = list(self._holds.values()), {}
+        await asyncio.gather(*(hold.lease.release() for hold in holds))

@@ -1,0 +1,110 @@
+"""Transcripts over HTTP and their retention: a meeting's moderators download its transcript
+as WebVTT or Markdown with their session (never a public URL), and a periodic task deletes
+the transcripts older than `speech.transcript_retention_days`, logging each deletion."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from hub.errors import Forbidden, NotFound
+from hub.meetings.transcript_formats import file_name, markdown, webvtt
+from hub.meetings.transcripts import Expired, Transcript, Transcripts
+from hub.web.keys import MEETINGS, TRANSCRIPTS
+from hub.web.requests import require_session
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 3600.0  # how often expired transcripts are looked for (and once at start)
+VTT_TYPE = "text/vtt"
+MARKDOWN_TYPE = "text/markdown"
+
+NOT_MODERATOR = "Réservé aux modérateurs de la réunion / Only the meeting's moderators may do this"
+NO_TRANSCRIPT = (
+    "Cette réunion n'a pas de transcription (jamais activée, ou expirée) / "
+    "This meeting has no transcript (never on, or expired)"
+)
+
+
+async def _readable(request: web.Request) -> Transcript:
+    """The transcript in the path, if the caller moderated its meeting: else 401, 403, 404."""
+    session = require_session(request)
+    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
+    transcripts = request.app[TRANSCRIPTS]
+    if not await transcripts.may_read(meeting.id, session.identity):
+        raise Forbidden(NOT_MODERATOR)
+    transcript = await transcripts.of(meeting.id)
+    if transcript is None:
+        raise NotFound(NO_TRANSCRIPT)
+    return transcript
+
+
+def _file(text: str, content_type: str, name: str) -> web.Response:
+    return web.Response(
+        text=text,
+        content_type=content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def transcript_vtt(request: web.Request) -> web.Response:
+    transcript = await _readable(request)
+    return _file(webvtt(transcript), VTT_TYPE, file_name(transcript, "vtt"))
+
+
+async def transcript_markdown(request: web.Request) -> web.Response:
+    transcript = await _readable(request)
+    return _file(markdown(transcript), MARKDOWN_TYPE, file_name(transcript, "md"))
+
+
+# -- retention --------------------------------------------------------------------------------
+
+
+async def delete_expired(transcripts: Transcripts, days: int, now: datetime) -> list[Expired]:
+    """Delete what is older than `days`; one log line per transcript deleted."""
+    expired = await transcripts.delete_expired(now - timedelta(days=days))
+    for gone in expired:
+        log.info(
+            "transcript expired: %d lines deleted (kept %d days)",
+            gone.lines,
+            days,
+            extra={"meeting_id": gone.meeting_id},
+        )
+    return expired
+
+
+def retention_context(
+    days: int, every: float = SWEEP_SECONDS
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context sweeping expired transcripts at start and then every `every` seconds
+    (after the database context, which makes the store); a failed sweep is logged and retried
+    at the next one."""
+
+    async def sweep_forever(transcripts: Transcripts) -> None:
+        while True:
+            try:
+                await delete_expired(transcripts, days, datetime.now(UTC))
+            except Exception as exc:
+                log.error("expired transcripts not deleted: %s", exc)
+            await asyncio.sleep(every)
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(
+            sweep_forever(app[TRANSCRIPTS]), name="transcript-retention"
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return context
