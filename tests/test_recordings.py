@@ -92,6 +92,10 @@ async def test_a_recording_keeps_every_track_playable_and_composes(hub: Hub, tmp
     index = len(olga.messages)
     await olga.send({"type": "recording", "on": False})
     assert (await olga.wait_for("error", after=index))["message"] == ALREADY_OFF
+    counts = relay.packet_counts()
+    assert counts["taken"] > 300 and counts["dropped"] == 0
+    metrics = await (await hub.client.get("/metrics")).text()
+    assert f'hub_recording_packets_total{{outcome="taken"}} {counts["taken"]}.0' in metrics
 
     # The store: a manifest, a WebM per camera and an Ogg per microphone, all decodable.
     listing = await hub.client.get(f"/api/v1/meetings/{meeting}/recordings")

@@ -80,7 +80,7 @@ from hub.web.middleware import (
     session_middleware,
 )
 from hub.web.proxies import TrustedProxies
-from hub.web.recordings import RecordingRelay, recordings_context
+from hub.web.recordings import RecordingCollector, RecordingRelay, recordings_context
 from hub.web.relay import NodeRelay
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
@@ -182,6 +182,7 @@ def add_recordings(app: web.Application, config: HubConfig) -> None:
         spool = config.server.data_dir / "recording-spool"
         store = open_store(config)
         relay = app[RECORDINGS] = RecordingRelay(config.recording, app[SFU], store, spool)
+        app[METRICS].registry.register(RecordingCollector(relay))
         app.cleanup_ctx.append(recordings_context(relay, config.recording))
 
 

@@ -15,13 +15,15 @@ import logging
 import secrets
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from hub.config_recording import RecordingConfig
 from hub.ids import MeetingId
@@ -66,6 +68,7 @@ class RecordingRelay:
         self.conferences: Conferences | None = None
         self._active: dict[MeetingId, _Active] = {}
         self._storing: set[asyncio.Task[None]] = set()
+        self.retired = {"taken": 0, "dropped": 0}  # the taps of recordings that stopped
 
     def start(self, meeting_id: MeetingId, by: str) -> None:
         active = self._active[meeting_id] = _Active(
@@ -85,6 +88,8 @@ class RecordingRelay:
         if active is None:
             return
         self._sfu.set_recording_tap(meeting_id, None)
+        self.retired["taken"] += active.tap.taken
+        self.retired["dropped"] += active.tap.dropped
         self._note_names(meeting_id, active)
         self._spawn(self._finish(meeting_id, active, by))
 
@@ -158,6 +163,15 @@ class RecordingRelay:
         task.add_done_callback(self._storing.discard)
         return task
 
+    def leftovers(self) -> list[Path]:
+        """Folders a recorder left behind (the hub was killed mid-recording): their files
+        were never stored. Each is logged once at start; WebM needs `ffmpeg -c copy` to get
+        its duration back, Ogg plays as it is."""
+        found = sorted(self._spool.iterdir()) if self._spool.is_dir() else []
+        for folder in found:
+            log.warning("recording %s was never stored: its tracks are in %s", folder.name, folder)
+        return found
+
     async def stop_all(self) -> None:
         """Stop every recording (the hub is stopping) and store them."""
         for meeting_id in list(self._active):
@@ -172,9 +186,32 @@ class RecordingRelay:
     def packet_counts(self) -> dict[str, int]:
         taps = [active.tap for active in self._active.values()]
         return {
-            "taken": sum(t.taken for t in taps),
-            "dropped": sum(t.dropped for t in taps),
+            "taken": self.retired["taken"] + sum(t.taken for t in taps),
+            "dropped": self.retired["dropped"] + sum(t.dropped for t in taps),
         }
+
+
+class RecordingCollector(Collector):
+    """The recording tap's counts in /metrics: packets copied, and dropped (queue full)."""
+
+    def __init__(self, relay: RecordingRelay) -> None:
+        self._relay = relay
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        packets = CounterMetricFamily(
+            "hub_recording_packets",
+            "RTP packets seen by the recording tap, by outcome: taken for the recorder, or "
+            "dropped (its queue was full).",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(self._relay.packet_counts().items()):
+            packets.add_metric([outcome], count)
+        yield packets
+        yield CounterMetricFamily(
+            "hub_recording_batches_dropped",
+            "Batches of packets not sent because the recorder process did not keep up.",
+            value=self._relay.recorder.batches_dropped,
+        )
 
 
 def recordings_context(
@@ -187,6 +224,7 @@ def recordings_context(
         opener = getattr(relay.store, "open", None)
         if opener is not None:
             await opener()
+        await asyncio.to_thread(relay.leftovers)
         relay.recorder.start()
         retention = asyncio.get_running_loop().create_task(
             expire_forever(relay.store, config.retention_check_seconds)
