@@ -370,6 +370,11 @@ class MatrixBot(VisioCommands):
         await self.hub.set_subtitles(context.room_id, switch == "start", by=context.sender)
         await self._answer(context, texts.write(context.language, f"subtitles.{switch}"))
 
+    async def record(self, context: CommandContext, call: CommandCall) -> None:
+        switch = call.text("switch") or "start"
+        await self.hub.set_recording(context.room_id, switch == "start", by=context.sender)
+        await self._answer(context, texts.write(context.language, f"recording.{switch}"))
+
     async def admit(self, context: CommandContext, call: CommandCall) -> None:
         number = call.number("who")
         numbers = (number,) if number is not None else EVERYONE_NUMBERS

@@ -459,6 +459,10 @@ class VisioCommands(abc.ABC):
     @abc.abstractmethod
     async def transcribe(self, context: CommandContext, call: CommandCall) -> None: ...
 
+    @command("record", Argument("switch", "switch"), moderator=True, aliases=("enregistrer",))
+    @abc.abstractmethod
+    async def record(self, context: CommandContext, call: CommandCall) -> None: ...
+
     @command("schedule", Argument("when", "when"), _TITLE, moderator=True, aliases=("planifier",))
     @abc.abstractmethod
     async def schedule(self, context: CommandContext, call: CommandCall) -> None: ...

@@ -176,6 +176,10 @@ class HubPort(Protocol):
         """Start or stop the live meeting's subtitles (everyone in it is told); HubRefusal if
         nobody is in it, the hub disables them, or they already are so."""
 
+    async def set_recording(self, room_id: str, on: bool, *, by: str) -> None:
+        """Start or stop recording the live meeting (everyone in it is told); HubRefusal as
+        for subtitles."""
+
     async def mute(self, room_id: str, name: str, *, by: str) -> str:
         """Mute the one participant of that name; returns their name."""
         ...

@@ -31,14 +31,14 @@ from hub import __version__
 from hub.config import HubConfig, load_config, with_dev_secrets
 from hub.db import migrate
 from hub.db.database import Database
-from hub.drain_command import add_drain_arguments, run_drain
-from hub.drain_command import description as drain_description
+from hub.drain_command import add_drain_command
 from hub.errors import ConfigError, HubError, StartupError
 from hub.federation import keys as federation_keys
 from hub.federation.client import FederationClient
 from hub.federation.policy import Partner, PartnerPolicy, PolicyError
 from hub.federation.service import instance_keys
 from hub.log import setup_logging
+from hub.recording.command import add_recordings_commands
 from hub.sfu.worker_command import add_worker_arguments, run_worker_command, worker_description
 from hub.stalls import freeze_startup_objects
 from hub.web.access import AccessLogger
@@ -139,14 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_keys_commands(commands)
     _add_federation_commands(commands)
     _add_worker_command(commands)
-    drain = commands.add_parser("drain", help="move everyone off a running hub, then stop it",
-                                description=drain_description)  # fmt: skip
-    _config_options(drain)
-    add_drain_arguments(drain)
-    # No dev secrets: draining must create nothing in a folder where no hub runs.
-    drain.set_defaults(
-        run=lambda args: run_drain(_load(args, need_keys=False, dev_secrets=False), args.timeout)
-    )
+    add_drain_command(commands, _config_options, _load)  # hub/drain_command.py
+    add_recordings_commands(commands, _config_options, _load)  # hub/recording/command.py
     return parser
 
 

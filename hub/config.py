@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from hub.config_recording import RecordingConfig, StorageConfig
 from hub.config_sections import (
     AuthConfig,
     DatabaseConfig,
@@ -61,6 +62,8 @@ class HubConfig(_Section):
     matrix: MatrixConfig = MatrixConfig()
     federation: FederationConfig = FederationConfig()
     speech: SpeechConfig = SpeechConfig()
+    recording: RecordingConfig = RecordingConfig()
+    storage: StorageConfig = StorageConfig()
 
     @model_validator(mode="after")
     def _subtitles_in_process(self) -> HubConfig:
@@ -103,6 +106,11 @@ class HubConfig(_Section):
         if self.server.public_url:
             return self.server.public_url
         return f"http://{self.server.host}:{self.server.port}"
+
+    @property
+    def recordings_dir(self) -> Path:
+        """The local storage folder; also where the recorder writes tracks as they arrive."""
+        return self.storage.path or self.server.data_dir / "recordings"
 
     @property
     def federation_key_file(self) -> Path:
@@ -259,6 +267,10 @@ def _check_production(
         value = getattr(config.speech, key).get_secret_value()
         if value and is_example_secret(value):
             raise fail(("speech", key), "is an example value; use the key the service gave")
+    for key in ("access_key", "secret_key"):
+        value = getattr(config.storage, key).get_secret_value()
+        if value and is_example_secret(value):
+            raise fail(("storage", key), "is an example value; use the store's own key")
 
 
 def _check_federation(

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from hub.config import HubConfig
@@ -28,6 +29,23 @@ description = (
     "its sockets are gone (at most --timeout), then stops. Exit 0 when it stopped with no "
     "socket left, 1 otherwise (what was left is printed). Run as the hub's user or root."
 )
+
+
+def add_drain_command(
+    commands: Any,
+    config_options: Callable[[argparse.ArgumentParser], None],
+    load: Callable[..., HubConfig],
+) -> None:
+    """`hub drain`, under the CLI's `commands` (its config options and loader given)."""
+    drain = commands.add_parser(
+        "drain", help="move everyone off a running hub, then stop it", description=description
+    )
+    config_options(drain)
+    add_drain_arguments(drain)
+    # No dev secrets: draining must create nothing in a folder where no hub runs.
+    drain.set_defaults(
+        run=lambda args: run_drain(load(args, need_keys=False, dev_secrets=False), args.timeout)
+    )
 
 
 def add_drain_arguments(parser: argparse.ArgumentParser) -> None:

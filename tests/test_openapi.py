@@ -134,7 +134,9 @@ def test_every_answer_is_documented(
     expected = MUST_SEE["owner" if who == "guest" and owned_or_none else who][method]
     if label.endswith("/ws"):
         expected = {400} if who == "owner" else {404}  # no upgrade asked; no such meeting
-    if label.endswith("/subtitles") and who == "owner":
+    if "{recording_id}" in label and who == "owner":
+        expected = {404}  # its meeting, but no recording of that id
+    if label.endswith(("/subtitles", "/recording")) and who == "owner":
         expected = {403}  # only someone in the live meeting may, and nobody is in it here
     if "/transcript." in label and who == "owner":
         expected = {404}  # subtitles never ran in that meeting: it has no transcript

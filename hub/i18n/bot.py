@@ -73,6 +73,9 @@ FRENCH: Final[dict[str, str]] = {
     ),
     "bot.subtitles.start": "Sous-titres en direct activés : tous les participants le voient.",
     "bot.subtitles.stop": "Sous-titres en direct arrêtés.",
+    "bot.help.record": "démarre ou arrête l'enregistrement (tous les participants le voient)",
+    "bot.recording.start": "Enregistrement démarré : tous les participants le voient.",
+    "bot.recording.stop": "Enregistrement arrêté ; les modérateurs le téléchargent depuis le hub.",
     "bot.help.admit": (
         "fait entrer la personne de ce numéro dans le hall (voir le message d'état), ou tout "
         "le monde"
@@ -136,6 +139,9 @@ FRENCH: Final[dict[str, str]] = {
     "bot.refusal.subtitles_disabled": "Les sous-titres sont désactivés sur ce hub.",
     "bot.refusal.subtitles_already_on": "Les sous-titres sont déjà en cours.",
     "bot.refusal.subtitles_already_off": "Les sous-titres ne sont pas en cours.",
+    "bot.refusal.recording_disabled": "L'enregistrement est désactivé sur ce hub.",
+    "bot.refusal.recording_already_on": "L'enregistrement est déjà en cours.",
+    "bot.refusal.recording_already_off": "Aucun enregistrement en cours.",
     "bot.refusal.no_such_number": (
         "Personne n'attend sous le numéro {number} : voyez le message d'état."
     ),
@@ -215,6 +221,9 @@ ENGLISH: Final[dict[str, str]] = {
     "bot.help.transcribe": "start or stop live subtitles (everyone in the call is told)",
     "bot.subtitles.start": "Live subtitles started: everyone in the call sees it.",
     "bot.subtitles.stop": "Live subtitles stopped.",
+    "bot.help.record": "start or stop recording the meeting (everyone in the call sees it)",
+    "bot.recording.start": "Recording started: everyone in the call sees it.",
+    "bot.recording.stop": "Recording stopped; moderators download it from the hub.",
     "bot.help.admit": (
         "let in the person of that number in the lobby (see the status message), or everyone"
     ),
@@ -273,6 +282,9 @@ ENGLISH: Final[dict[str, str]] = {
     "bot.refusal.subtitles_disabled": "Subtitles are disabled on this hub.",
     "bot.refusal.subtitles_already_on": "Subtitles are already on.",
     "bot.refusal.subtitles_already_off": "Subtitles are not on.",
+    "bot.refusal.recording_disabled": "Recording is disabled on this hub.",
+    "bot.refusal.recording_already_on": "Recording is already on.",
+    "bot.refusal.recording_already_off": "Recording is not on.",
     "bot.refusal.no_such_number": "Nobody waits as number {number}: see the status message.",
     "bot.refusal.no_longer_waiting": "{name} is no longer waiting.",
     "bot.refusal.reason_too_long": (

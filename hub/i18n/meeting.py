@@ -233,6 +233,13 @@ FRENCH: Final[dict[str, str]] = {
         "Sous-titres indisponibles pour le moment ; la réunion continue."
     ),
     "meeting.notice.subtitles_back": "Les sous-titres sont de retour.",
+    "meeting.recording.start": "Démarrer l'enregistrement",
+    "meeting.recording.stop": "Arrêter l'enregistrement",
+    "meeting.recording.on": "Enregistrement en cours",
+    "meeting.notice.recording_on": (
+        "{name} a démarré l'enregistrement : l'image et le son de chacun sont enregistrés."
+    ),
+    "meeting.notice.recording_off": "{name} a arrêté l'enregistrement.",
     "meeting.notice.muted_audio": "{name} a coupé votre micro.",
     "meeting.notice.muted_video": "{name} a coupé votre caméra.",
     "meeting.partners.heading": "Agent d'un autre ministère ?",
@@ -474,6 +481,11 @@ ENGLISH: Final[dict[str, str]] = {
         "Subtitles are unavailable for now; the meeting goes on."
     ),
     "meeting.notice.subtitles_back": "Subtitles are back.",
+    "meeting.recording.start": "Start recording",
+    "meeting.recording.stop": "Stop recording",
+    "meeting.recording.on": "Recording",
+    "meeting.notice.recording_on": "{name} started recording: everyone's video and sound are kept.",
+    "meeting.notice.recording_off": "{name} stopped recording.",
     "meeting.notice.muted_audio": "{name} muted your microphone.",
     "meeting.notice.muted_video": "{name} turned your camera off.",
     "meeting.partners.heading": "From another ministry?",

@@ -23,6 +23,7 @@ from hub.db.models import Role
 from hub.errors import Conflict, Forbidden, NotFound
 from hub.ids import Identity, MeetingId, ParticipantId
 
+from . import recording as rules
 from .access import MODERATING
 from .endpoint import CloseReason, Endpoint
 from .events import ChatPosted, EventBus, LobbyChanged
@@ -37,6 +38,7 @@ from .notices import (
     PersonLeft,
     PersonUpdated,
     Reacted,
+    RecordingNow,
     Speaking,
     SubtitleSaid,
     SubtitlesNow,
@@ -93,10 +95,13 @@ class Conference:
         events: EventBus | None = None,
         on_idle: Callable[[Conference], None] = lambda conference: None,
         subtitles: SubtitleSwitch | None = None,
+        recorder: rules.RecordingSwitch | None = None,
     ) -> None:
         self.meeting_id = meeting_id
         self._switch = subtitles  # None: the operator disabled subtitles
         self._subtitles: SubtitleState = "off"
+        self._recorder = recorder  # None: the operator disabled recording
+        self.recording = False
         self._locked = locked
         self._records = records
         self._events = events
@@ -133,6 +138,10 @@ class Conference:
     @property
     def subtitles_allowed(self) -> bool:
         return self._switch is not None
+
+    @property
+    def recording_allowed(self) -> bool:
+        return self._recorder is not None
 
     def present_as(self, identity: Identity) -> Presence | None:
         """This identity's presence in the meeting, if it is in (the latest one)."""
@@ -202,13 +211,20 @@ class Conference:
 
     def _drop_if_idle(self) -> None:
         if self.idle():
-            self._stop_listening()
+            self._stop_keeping()
             self._on_idle(self)
 
     def _stop_listening(self) -> None:
         if self._switch is not None and self._subtitles != "off":
             self._switch.stop(self.meeting_id)
         self._subtitles = "off"
+
+    def _stop_keeping(self) -> None:
+        """Nobody is left (or the meeting ended): subtitles and any recording stop."""
+        self._stop_listening()
+        if self._recorder is not None and self.recording:
+            self._recorder.stop(self.meeting_id, None)
+        self.recording = False
 
     # -- people ---------------------------------------------------------------------------------
 
@@ -350,6 +366,18 @@ class Conference:
             self._subtitles = "unavailable"
             await self._tell(SubtitlesNow("unavailable"))
 
+    async def set_recording(self, actor: Presence, on: bool) -> None:
+        """A moderator starts or stops recording; everyone is told, and sees it."""
+        _moderating(actor)
+        if self._recorder is None:
+            raise Forbidden(rules.DISABLED)
+        if on == self.recording:
+            raise Conflict(rules.ALREADY_ON if on else rules.ALREADY_OFF)
+        (self._recorder.start if on else self._recorder.stop)(self.meeting_id, actor.name)
+        self.recording = on
+        log.info("recording %s", "on" if on else "off", extra=self._extra(actor))
+        await self._tell(RecordingNow(on, by=actor.name))
+
     # -- the lobby ------------------------------------------------------------------------------
 
     def knock(
@@ -483,7 +511,7 @@ class Conference:
     async def end_all(self, notice: Ended) -> int:
         """The meeting is over: everyone is told, the lobby hears "ended", and every endpoint
         of ours is closed. Returns how many were."""
-        self._stop_listening()
+        self._stop_keeping()
         await self._tell(notice)
         for entry in list(self._lobby.values()):
             self._lobby.pop(entry.entry_id, None)
@@ -524,11 +552,12 @@ class Conferences:
         records: MeetingRecords,
         events: EventBus | None = None,
         subtitles: SubtitleSwitch | None = None,
+        recorder: rules.RecordingSwitch | None = None,
     ) -> None:
         self._meetings: dict[MeetingId, Conference] = {}
         self._records = records
         self._events = events
-        self._subtitles = subtitles
+        self._subtitles, self._recorder = subtitles, recorder
 
     def get(self, meeting_id: MeetingId) -> Conference | None:
         return self._meetings.get(meeting_id)
@@ -539,7 +568,7 @@ class Conferences:
         if conference is None:
             conference = Conference(
                 meeting_id, locked=locked, records=self._records, events=self._events,
-                on_idle=self._drop, subtitles=self._subtitles,
+                on_idle=self._drop, subtitles=self._subtitles, recorder=self._recorder,
             )  # fmt: skip
             self._meetings[meeting_id] = conference
         return conference

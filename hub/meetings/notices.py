@@ -99,6 +99,14 @@ class SubtitleSaid:
     final: bool
 
 
+@dataclass(frozen=True, eq=False)
+class RecordingNow:
+    """A moderator (`by`: their name) started or stopped recording the meeting."""
+
+    on: bool
+    by: str | None = None
+
+
 Notice = (
     PersonJoined
     | PersonUpdated
@@ -112,4 +120,5 @@ Notice = (
     | LobbyNow
     | SubtitlesNow
     | SubtitleSaid
+    | RecordingNow
 )

@@ -27,6 +27,7 @@ from hub.sfu.layer_choice import allowed, wished
 from hub.sfu.media import URI_AUDIO_LEVEL, Kind, Source, extension_ids
 from hub.sfu.outbound import OutboundStream
 from hub.sfu.reception import Layer
+from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.rtcp import (
     RtcpNack,
     RtcpPli,
@@ -146,6 +147,7 @@ class InboundStream:
         self.active = True  # False while the publisher does not send this m-line
         self.on_audio_level: Callable[[ParticipantId, int, bool], None] | None = None
         self.tap: AudioTap | None = None  # set on audio streams while subtitles are on
+        self.recording: RecordingTap | None = None  # set while the meeting is recorded
         self._tasks: set[asyncio.Task[Any]] = set()
 
     @property
@@ -381,6 +383,8 @@ class InboundStream:
         if self.tap is not None and not rtx and self.source == "microphone":
             level = level_value[0] if level_value is not None else NO_LEVEL
             self.tap.offer(self.participant_id, timestamp, payload, level)
+        if self.recording is not None and not rtx:
+            self.recording.offer(self, layer.index, seq, timestamp, bool(b1 & 0x80), payload, now)
         marker = b1 & 0x80
         abs_time = _abs_send_time(now)  # once per packet, the same for every leg
         for leg in self.legs:

@@ -57,9 +57,11 @@ from hub.sfu.peer import (
     make_offer,
     new_connection,
 )
+from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.sdp import MAX_MEDIA_SECTIONS, MAX_RELAYED_SECTIONS, SdpError, check_description
 from hub.sfu.simulcast import add_simulcast_to_answer, parse_simulcast_offer
 from hub.sfu.speaker import SpeakerDetector
+from hub.sfu.taps import tap_stream
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +85,6 @@ def _forward(streams: list[InboundStream], *, audio: bool, video: bool) -> None:
         stream.forwarding = wanted
 
 
-def _tap_for(stream: InboundStream, tap: AudioTap | None) -> AudioTap | None:
-    own = not stream.publisher.startswith(LINK_PREFIX)
-    return tap if stream.kind == "audio" and own else None
-
-
 class SfuRoom:
     """All media of one meeting; created on the first join, closed when the last one leaves."""
 
@@ -105,6 +102,7 @@ class SfuRoom:
         self.speaker: SpeakerDetector[ParticipantId] = SpeakerDetector()
         self.on_speaker = on_speaker
         self.audio_tap: AudioTap | None = None  # while subtitles are on (hub/sfu/audio_tap.py)
+        self.recording_tap: RecordingTap | None = None  # while recorded (recording_tap.py)
         self._closed = False
 
     # -- participants ---------------------------------------------------------------------
@@ -131,14 +129,13 @@ class SfuRoom:
         member.audio, member.video = audio, video
         _forward(list(member.streams.values()), audio=audio, video=video)
 
-    def set_audio_tap(self, tap: AudioTap | None) -> None:
-        """Copy (or stop copying) our own people's voiced, unmuted microphone packets into
-        `tap`; a partner's people (through a cascade link) do not see the indicator yet, so
-        they are never listened to."""
-        self.audio_tap = tap
+    def set_taps(self, audio: AudioTap | None, recording: RecordingTap | None) -> None:
+        """Copy (or stop copying) our own people's packets: voiced, unmuted microphone ones
+        into `audio` (subtitles), every track's into `recording` (hub/sfu/taps.py)."""
+        self.audio_tap, self.recording_tap = audio, recording
         for member in self.participants.values():
             for stream in member.streams.values():
-                stream.tap = _tap_for(stream, tap)
+                tap_stream(stream, audio, recording)
 
     def set_view(
         self,
@@ -318,7 +315,7 @@ class SfuRoom:
             stream.forwarding = member.allows(stream)
             if stream.kind == "audio":
                 stream.on_audio_level = room._observe_level
-                stream.tap = _tap_for(stream, room.audio_tap)
+            tap_stream(stream, room.audio_tap, room.recording_tap)
             if current is not None and current.simulcast and stream.simulcast:
                 stream.adopt_bindings(current)  # an ICE restart keeps the browser's SSRCs
             for layer in stream.layers:  # simulcast layers bind theirs from their packets

@@ -21,6 +21,7 @@ from hub.sfu.counters import SfuCounters
 from hub.sfu.forwarder import LINK_PREFIX
 from hub.sfu.internals import check_internals
 from hub.sfu.peer import RoomSettings
+from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.relief import LoopWatch, Relief
 from hub.sfu.room import SfuRoom
 
@@ -40,6 +41,7 @@ class Sfu:
         self.counters = SfuCounters()
         self.rooms: dict[MeetingId, SfuRoom] = {}
         self._taps: dict[MeetingId, AudioTap] = {}  # meetings with subtitles on
+        self._recordings: dict[MeetingId, RecordingTap] = {}  # meetings being recorded
         self._users: dict[MeetingId, int] = {}  # connections and cascade links using a room
         self._ticker: asyncio.Task[None] | None = None
         self.relief = Relief()
@@ -49,7 +51,7 @@ class Sfu:
         room = self.rooms.get(meeting_id)
         if room is None:
             room = self.rooms[meeting_id] = SfuRoom(meeting_id, self.settings, self.counters)
-            room.set_audio_tap(self._taps.get(meeting_id))
+            room.set_taps(self._taps.get(meeting_id), self._recordings.get(meeting_id))
         return room
 
     def find(self, meeting_id: MeetingId) -> SfuRoom | None:
@@ -62,9 +64,20 @@ class Sfu:
             self._taps.pop(meeting_id, None)
         else:
             self._taps[meeting_id] = tap
+        self._retap(meeting_id)
+
+    def set_recording_tap(self, meeting_id: MeetingId, tap: RecordingTap | None) -> None:
+        """Copy every packet of the meeting's tracks into `tap` (None: stop), likewise."""
+        if tap is None:
+            self._recordings.pop(meeting_id, None)
+        else:
+            self._recordings[meeting_id] = tap
+        self._retap(meeting_id)
+
+    def _retap(self, meeting_id: MeetingId) -> None:
         room = self.rooms.get(meeting_id)
         if room is not None:
-            room.set_audio_tap(tap)
+            room.set_taps(self._taps.get(meeting_id), self._recordings.get(meeting_id))
 
     def acquire(self, meeting_id: MeetingId) -> SfuRoom:
         """The meeting's room, kept open until every `acquire` has been `release`d: a person

@@ -29,6 +29,7 @@ from hub.web.keys import (
 )
 from hub.web.meeting_socket import meeting_socket
 from hub.web.openapi import Endpoint, Refusal, openapi_document
+from hub.web.recording_routes import RECORDING_ENDPOINTS
 from hub.web.requests import may_create_meetings, read_json, require_session
 from hub.web.subtitles import SubtitlesChange, SubtitlesOut, present_in_call
 from hub.web.transcripts import MARKDOWN_TYPE, VTT_TYPE, transcript_markdown, transcript_vtt
@@ -310,6 +311,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Join the meeting: WebSocket carrying signaling, chat and state (docs/signaling.md)",
              status=101, websocket=True, session=False,
              refusals=(NOT_A_WEBSOCKET, OTHER_SITE, ENDED, NO_MEETING, KNOCKING_TOO_FAST)),
+    *RECORDING_ENDPOINTS,
 )  # fmt: skip
 
 

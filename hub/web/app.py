@@ -27,6 +27,7 @@ from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
 from hub.meetings.transcripts import Transcripts
 from hub.metrics import HubMetrics
+from hub.recording.storage import open_store
 from hub.resources import resource_dir
 from hub.sfu.service import Sfu, SfuCollector
 from hub.sfu.worker_metrics import WorkersCollector
@@ -55,6 +56,7 @@ from hub.web.keys import (
     METRICS,
     NODE,
     NODES,
+    RECORDINGS,
     ROOM_LINKS,
     ROOM_ROSTERS,
     ROOM_SETTINGS,
@@ -86,6 +88,7 @@ from hub.web.middleware import (
 )
 from hub.web.node import Node, NodeCollector, refuse_while_draining
 from hub.web.proxies import TrustedProxies
+from hub.web.recordings import RecordingCollector, RecordingRelay, recordings_context
 from hub.web.relay import NodeRelay
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
@@ -117,12 +120,14 @@ async def database_context(app: web.Application) -> AsyncIterator[None]:
         app[LOGIN_STORE] = LoginStore(database.sessions)
         app[ROOM_LINKS] = RoomLinks(database.sessions)
         app[ROOM_SETTINGS] = RoomSettings(database.sessions)
-        relay = app.get(SUBTITLES)
-        app[LIVE] = Conferences(app[MEETINGS], app[EVENTS], relay)
+        relay, recorder = app.get(SUBTITLES), app.get(RECORDINGS)
+        app[LIVE] = Conferences(app[MEETINGS], app[EVENTS], relay, recorder)
         app[TRANSCRIPTS] = Transcripts(database.sessions)
         if relay is not None:
             relay.conferences = app[LIVE]
             relay.transcripts = app[TRANSCRIPTS]
+        if recorder is not None:
+            recorder.conferences = app[LIVE]
         app[ADMISSIONS] = Admissions(
             app[LIVE], app[INVITATIONS], app[ROOM_LINKS], app[ROOM_ROSTERS],
             max_participants=config.sfu.max_participants,
@@ -177,6 +182,16 @@ def add_media(app: web.Application, config: HubConfig) -> None:
     )
     app[WORKERS] = app[MEDIA] = pool
     app[METRICS].registry.register(WorkersCollector(pool))
+
+
+def add_recordings(app: web.Application, config: HubConfig) -> None:
+    """Recording needs the SFU in this process (its tap does not reach worker processes)."""
+    if config.recording.enabled and SFU in app:
+        spool = config.server.data_dir / "recording-spool"
+        store = open_store(config)
+        relay = app[RECORDINGS] = RecordingRelay(config.recording, app[SFU], store, spool)
+        app[METRICS].registry.register(RecordingCollector(relay))
+        app.cleanup_ctx.append(recordings_context(relay, config.recording))
 
 
 async def sfu_context(app: web.Application) -> AsyncIterator[None]:
@@ -272,6 +287,7 @@ def create_app(config: HubConfig) -> web.Application:
         relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[SFU])
         app[METRICS].registry.register(SubtitleCollector(relay))
         app.cleanup_ctx.append(subtitles_context(relay))
+    add_recordings(app, config)
     app.cleanup_ctx.append(nodes_context)  # with [redis] url: meetings at home on one node
     app.cleanup_ctx.append(federation_context)  # partner hubs, when [federation] names us
     app.cleanup_ctx.append(cascade_context)  # links to partners' SFUs (closed before the above)

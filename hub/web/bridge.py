@@ -313,6 +313,17 @@ class LocalHub:
             raise HubRefusal(Text(f"bot.refusal.subtitles_already_{already}"))
         await live.set_subtitles(self._actor(by), on)
 
+    async def set_recording(self, room_id: str, on: bool, *, by: str) -> None:
+        link = await self._link(room_id)
+        live = self._hub.conferences.get(link.meeting_id)
+        if live is None or not live.presences:
+            raise HubRefusal(Text("bot.refusal.nobody_in_call"))
+        if not live.recording_allowed:
+            raise HubRefusal(Text("bot.refusal.recording_disabled"))
+        if on == live.recording:
+            raise HubRefusal(Text(f"bot.refusal.recording_already_{'on' if on else 'off'}"))
+        await live.set_recording(self._actor(by), on)
+
     async def admit(self, room_id: str, numbers: tuple[int, ...] | None, *, by: str) -> list[str]:
         link = await self._link(room_id)
         live = self._hub.conferences.get(link.meeting_id)

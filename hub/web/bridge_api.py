@@ -148,6 +148,12 @@ async def set_subtitles(request: web.Request, api: BridgeApi) -> web.Response:
     return web.Response(status=204)
 
 
+async def set_recording(request: web.Request, api: BridgeApi) -> web.Response:
+    body = await read_json(request, wire.SetSubtitles)  # the same switch: on, by
+    await api.hub.set_recording(_room_id(request), body.on, by=body.by)
+    return web.Response(status=204)
+
+
 async def admit(request: web.Request, api: BridgeApi) -> web.Response:
     room_id = _room_id(request)
     body = await read_json(request, wire.AdmitWaiting)
@@ -262,6 +268,7 @@ ROUTES: tuple[tuple[str, str, BridgeHandler], ...] = (
     ("POST", "/rooms/{room_id}/end", end_meeting),
     ("POST", "/rooms/{room_id}/lock", set_locked),
     ("POST", "/rooms/{room_id}/subtitles", set_subtitles),
+    ("POST", "/rooms/{room_id}/recording", set_recording),
     ("POST", "/rooms/{room_id}/admit", admit),
     ("POST", "/rooms/{room_id}/refuse", refuse),
     ("GET", "/rooms/{room_id}/language", room_language),

@@ -17,6 +17,7 @@ from hub.meetings.notices import (
     PersonLeft,
     PersonUpdated,
     Reacted,
+    RecordingNow,
     Speaking,
     SubtitleSaid,
     SubtitlesNow,
@@ -83,6 +84,8 @@ def signal_of(notice: Notice) -> sig.ServerMessage:
             return sig.SubtitlesState(state=state, by=by)
         case SubtitleSaid(participant_id=pid, name=name, text=text, final=final):
             return sig.Subtitle(participant_id=pid, name=name, text=text, final=final)
+        case RecordingNow(on=on, by=by):
+            return sig.RecordingState(recording=on, by=by)
 
 
 class Frames:

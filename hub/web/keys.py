@@ -27,6 +27,7 @@ from hub.web.frames import Frames
 from hub.web.limits import RateLimits
 from hub.web.node import Node
 from hub.web.proxies import Client
+from hub.web.recordings import RecordingRelay
 from hub.web.relay import NodeRelay
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleRelay
@@ -65,6 +66,8 @@ ROOM_SETTINGS = web.AppKey("room_settings", RoomSettings)
 TRANSCRIPTS = web.AppKey("transcripts", Transcripts)
 # Present only while [speech] offers live subtitles (hub/web/subtitles.py).
 SUBTITLES = web.AppKey("subtitles", SubtitleRelay)
+# Present only while [recording] is enabled with the SFU in process (hub/web/recordings.py).
+RECORDINGS = web.AppKey("recordings", RecordingRelay)
 # Present only while [federation] server_name is set (hub/federation/server.py).
 FEDERATION = web.AppKey("federation", Federation)
 

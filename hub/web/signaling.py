@@ -236,9 +236,9 @@ class LowerHands(_Message):
 
 
 class SetSubtitles(_Message):
-    """Start or stop live subtitles for everyone (shown to all, with who did it)."""
+    """Start or stop live subtitles, or recording, for everyone (shown to all, with who)."""
 
-    type: Literal["subtitles"]
+    type: Literal["subtitles", "recording"]
     on: bool
 
 
@@ -266,37 +266,15 @@ ClientMessage = Annotated[
     | SetSubtitles,
     Field(discriminator="type"),
 ]
-MODERATION_TYPES = frozenset(
-    (
-        "admit",
-        "deny",
-        "mute",
-        "remove",
-        "lock",
-        "set_role",
-        "end_meeting",
-        "lower_hands",
-        "subtitles",
-    )
-)
+MODERATION_TYPES = frozenset((
+    "admit", "deny", "mute", "remove", "lock", "set_role", "end_meeting", "lower_hands",
+    "subtitles", "recording",
+))  # fmt: skip
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
-CLIENT_TYPES = frozenset(
-    (
-        "join",
-        "publish_offer",
-        "subscribe_answer",
-        "ice",
-        "media",
-        "chat",
-        "hand",
-        "reaction",
-        "leave",
-        "ping",
-        "reconnect",
-        "view",
-        *MODERATION_TYPES,
-    )
-)
+CLIENT_TYPES = frozenset((
+    "join", "publish_offer", "subscribe_answer", "ice", "media", "chat", "hand", "reaction",
+    "leave", "ping", "reconnect", "view", *MODERATION_TYPES,
+))  # fmt: skip
 
 
 def parse_client_message(frame: str | bytes) -> ClientMessage:
@@ -368,6 +346,9 @@ class Welcome(_Message):
     # Live subtitles now, and whether this hub offers them at all (a moderator's control).
     subtitles: SubtitleState = "off"
     subtitles_allowed: bool = False
+    # Recording now (everyone sees it), and whether this hub offers it (a moderator's control).
+    recording: bool = False
+    recording_allowed: bool = False
 
 
 class LobbyEntryInfo(_Message):
@@ -496,6 +477,14 @@ class SubtitlesState(_Message):
     by: str | None = None
 
 
+class RecordingState(_Message):
+    """Recording started or stopped by a moderator (`by`: their name)."""
+
+    type: Literal["recording_state"] = "recording_state"
+    recording: bool
+    by: str | None = None
+
+
 class Subtitle(_Message):
     """Words someone said, as recognised (`final`: they will not change any more)."""
 
@@ -592,6 +581,7 @@ ServerMessage = (
     | MeetingStateChanged
     | SubtitlesState
     | Subtitle
+    | RecordingState
 )
 
 

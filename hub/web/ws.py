@@ -334,6 +334,8 @@ class Connection:
                 rejoin=rejoin_ticket(self.meeting, visitor.identity, name, self.app[JOIN_TOKENS]),
                 subtitles=self.live.subtitles,
                 subtitles_allowed=self.live.subtitles_allowed,
+                recording=self.live.recording,
+                recording_allowed=self.live.recording_allowed,
             )
         )
         if role in MODERATING:
@@ -520,6 +522,8 @@ class Connection:
                 await self.live.lower_hands(actor, target)
             case sig.EndMeeting():
                 await self.live.end(actor)
+            case sig.SetSubtitles(type="recording", on=on):
+                await self.live.set_recording(actor, on)
             case sig.SetSubtitles(on=on):
                 await self.live.set_subtitles(actor, on)
             case _:

@@ -324,6 +324,7 @@ export class Call {
       case "meeting_state": return this.meetingState(message);
       case "subtitles_state": return this.subtitlesState(message);
       case "subtitle": return this.emit("subtitle", message);
+      case "recording_state": return this.emit("recording", { on: message.recording, by: message.by || null });
       case "muted": return this.mutedBy(message);
       case "cascade": return this.cascadeState(message);
       case "media_state": return this.mediaState(message);
@@ -373,6 +374,7 @@ export class Call {
     this.locked = Boolean(message.locked);
     this.subtitlesAllowed = message.subtitles_allowed === true;
     this.subtitlesState({ state: message.subtitles || "off", by: null, welcome: true });
+    this.emit("recording", { on: message.recording === true, allowed: message.recording_allowed === true, welcome: true });
     this.lobby = [];
     if (this.lobbyState === "waiting") this.lobbyState = "admitted";
     this.participants.clear();

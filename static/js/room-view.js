@@ -8,6 +8,7 @@ import { ParticipantList, stateBadges } from "./participant-list.js";
 import { fitFocus, fitGrid, pageCapacity, paginate } from "./layout.js";
 import { SettingsPanel } from "./settings-panel.js";
 import { Reactions } from "./reactions.js";
+import { RecordingView } from "./recording.js";
 import { SubtitlesView } from "./subtitles.js";
 
 const NOTICE_MS = 6000;
@@ -73,6 +74,7 @@ export class RoomView {
     this.settings = new SettingsPanel({ call, local, sinks: () => [...this.sinks.values()] });
     this.reactions = new Reactions({ call, notify });
     this.subtitles = new SubtitlesView({ call, notify });
+    this.recording = new RecordingView({ call, notify });
     this.wire();
   }
 

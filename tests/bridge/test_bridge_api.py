@@ -186,6 +186,9 @@ async def test_refusals_reach_the_bot_in_both_languages(bridge: Bridge):
     with pytest.raises(HubRefusal) as silent:
         await bridge.hub.set_subtitles(ROOM, True, by=ALICE)
     assert silent.value.notice("fr") == "Personne n'est dans la réunion pour l'instant."
+    with pytest.raises(HubRefusal) as unrecorded:  # !visio record start, over HTTP
+        await bridge.hub.set_recording(ROOM, True, by=ALICE)
+    assert unrecorded.value.notice("en") == silent.value.notice("en")
 
 
 async def test_a_knock_message_and_a_refusal_reason_cross_over_http(bridge: Bridge) -> None:

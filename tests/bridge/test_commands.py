@@ -35,7 +35,7 @@ class Recorder(VisioCommands):
         self.calls.append((context, call))
 
     start = end = status = link = invite = lock = unlock = _record
-    admit = refuse = mute = language = schedule = help = transcribe = _record
+    admit = refuse = mute = language = schedule = help = transcribe = record = _record
 
 
 REGISTRY = CommandRegistry.of(Recorder())
@@ -52,6 +52,7 @@ NAMES = [
     "mute",
     "language",
     "transcribe",
+    "record",
     "schedule",
     "help",
 ]
@@ -125,6 +126,8 @@ def test_abstract_handlers_must_be_implemented():
         ("!visio mute Jean", "mute", {"name": "Jean"}),
         ("!visio transcribe start", "transcribe", {"switch": "start"}),
         ("!visio transcrire Arrêter", "transcribe", {"switch": "stop"}),
+        ("!visio record start", "record", {"switch": "start"}),
+        ("!visio enregistrer arrêter", "record", {"switch": "stop"}),
         ("!visio", "help", {}),
         ("!visio aide", "help", {}),
         ("!visio help aide", "help", {"command": "help"}),

@@ -1,0 +1,123 @@
+"""The recording routes of the JSON API (hub/web/api.py lists them): a moderator in the
+meeting starts or stops a recording; the meeting's owner or moderators list its recordings
+and download their files, always through the hub (no store URL is ever handed out)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, StrictBool
+
+from hub.errors import Forbidden, NotFound
+from hub.meetings.subtitles import NOT_PRESENT
+from hub.recording.manifest import Manifest, is_recording_id, key
+from hub.recording.retention import manifests
+from hub.web.keys import LIVE, MEETINGS, RECORDINGS, TRANSCRIPTS
+from hub.web.openapi import Endpoint, Refusal
+from hub.web.requests import read_json, require_session
+
+NOT_THEIRS = (
+    "Seuls l'organisateur et les modérateurs de la réunion accèdent à ses enregistrements / "
+    "Only the meeting's owner and moderators may access its recordings"
+)
+NO_FILE = "Enregistrement introuvable / No such recording"
+
+
+class RecordingChange(BaseModel):
+    """Start (`on`: true) or stop recording; the caller must be in the meeting as its owner
+    or a moderator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    on: StrictBool
+
+
+class RecordingOut(BaseModel):
+    recording: bool
+
+
+class RecordingList(BaseModel):
+    recordings: list[Manifest]
+
+
+async def set_recording(request: web.Request) -> web.Response:
+    session = require_session(request)
+    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
+    body = await read_json(request, RecordingChange)
+    live = request.app[LIVE].get(meeting.id)
+    actor = live.present_as(session.identity) if live is not None else None
+    if live is None or actor is None:
+        raise Forbidden(NOT_PRESENT)
+    await live.set_recording(actor, body.on)
+    return web.json_response(RecordingOut(recording=live.recording).model_dump())
+
+
+async def _moderated(request: web.Request) -> str:
+    session = require_session(request)
+    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
+    # The same rule as for its transcript: its owner, or whoever moderated it.
+    if not await request.app[TRANSCRIPTS].may_read(meeting.id, session.identity):
+        raise Forbidden(NOT_THEIRS)
+    return meeting.id
+
+
+async def list_recordings(request: web.Request) -> web.Response:
+    meeting_id = await _moderated(request)
+    relay = request.app.get(RECORDINGS)
+    found = [] if relay is None else [m async for m in manifests(relay.store, f"{meeting_id}/")]
+    found.sort(key=lambda manifest: manifest.started_at)
+    body = RecordingList(recordings=found).model_dump_json()
+    return web.Response(text=body, content_type="application/json")
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    meeting_id = await _moderated(request)
+    relay = request.app.get(RECORDINGS)
+    rid, file = request.match_info["recording_id"], request.match_info["file"]
+    if relay is None or not is_recording_id(rid):
+        raise NotFound(NO_FILE)
+    try:
+        manifest = Manifest.parse(await relay.store.read(key(meeting_id, rid)))
+    except ValueError:
+        raise NotFound(NO_FILE) from None
+    if file != "manifest.json" and file not in manifest.files():
+        raise NotFound(NO_FILE)  # only what the manifest lists, never an arbitrary key
+    name = key(meeting_id, rid, file)
+    size = await relay.store.size(name)
+    media = {"webm": "video/webm", "ogg": "audio/ogg", "json": "application/json"}
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": media.get(file.rpartition(".")[2], "application/octet-stream"),
+            "Content-Length": str(size),
+            "Content-Disposition": f'attachment; filename="{meeting_id}-{rid}-{file}"',
+            "Cache-Control": "no-store",
+        }
+    )
+    await response.prepare(request)
+    async for chunk in relay.store.chunks(name):
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+NOT_RECORDING_MODERATOR = Refusal(
+    403,
+    "The caller is not in the meeting as its owner or a moderator, or this hub has "
+    "recording disabled (code forbidden)",
+)
+RECORDING_ALREADY = Refusal(409, "Recording is already on, or already off (code conflict)")
+NO_MEETING = Refusal(404, "No such meeting (code not_found)")
+NOT_THEIR_MEETING = Refusal(403, "The caller is not the meeting's owner or a moderator of it")
+NO_RECORDING = Refusal(404, "No such meeting, recording or file (code not_found)")
+
+RECORDING_ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("POST", "/meetings/{meeting_id}/recording", set_recording,
+             "Start or stop recording (an owner or moderator in the meeting)",
+             request=RecordingChange, response=RecordingOut,
+             refusals=(NO_MEETING, NOT_RECORDING_MODERATOR, RECORDING_ALREADY)),
+    Endpoint("GET", "/meetings/{meeting_id}/recordings", list_recordings,
+             "List a meeting's recordings (its owner or moderators)", response=RecordingList,
+             refusals=(NO_MEETING, NOT_THEIR_MEETING)),
+    Endpoint("GET", "/meetings/{meeting_id}/recordings/{recording_id}/{file}", download,
+             "Download one file of a recording (its owner or moderators)",
+             refusals=(NO_RECORDING, NOT_THEIR_MEETING)),
+)  # fmt: skip

@@ -1,0 +1,244 @@
+"""Recordings wired together: the conferences' switch (hub/meetings/recording.py) turns the
+SFU's recording tap on and off, the recorder process (hub/recording/client.py) writes the
+tracks, and when a recording stops its files and manifest go to the store
+(hub/recording/storage.py); expired ones are deleted by a periodic task.
+
+The wiring only: who may record is the conference's rule, writing is the recorder's (another
+process), copying packets is the SFU's, keeping files is the store's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import shutil
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from hub.config_recording import RecordingConfig
+from hub.ids import MeetingId
+from hub.meetings.conference import Conferences
+from hub.recording.client import RecorderProcess
+from hub.recording.manifest import Manifest, TrackEntry, key
+from hub.recording.retention import expire_forever
+from hub.recording.storage import RecordingStore
+from hub.recording.wire import Finished
+from hub.sfu.recording_tap import RecordingTap
+from hub.sfu.service import Sfu
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Active:
+    """A recording in progress."""
+
+    recording_id: str
+    tap: RecordingTap
+    started_at: datetime
+    started_mono: float
+    by: str
+    names: dict[str, str] = field(default_factory=dict)  # participant id -> display name
+    begun: asyncio.Task[None] | None = None
+
+
+class RecordingRelay:
+    """The recording switch of every meeting of this hub. Owns the recorder process (started
+    with the first recording) and the tasks that store finished recordings; `conferences` is
+    given once the app has made them (they take this relay as their switch)."""
+
+    def __init__(
+        self, config: RecordingConfig, sfu: Sfu, store: RecordingStore, spool: Path
+    ) -> None:
+        self._config = config
+        self._sfu = sfu
+        self.store = store
+        self._spool = spool
+        self.recorder = RecorderProcess()
+        self.conferences: Conferences | None = None
+        self._active: dict[MeetingId, _Active] = {}
+        self._storing: set[asyncio.Task[None]] = set()
+        self.retired = {"taken": 0, "dropped": 0}  # the taps of recordings that stopped
+
+    def start(self, meeting_id: MeetingId, by: str) -> None:
+        active = self._active[meeting_id] = _Active(
+            secrets.token_hex(8), RecordingTap(), datetime.now(UTC), time.monotonic(), by
+        )
+        self._note_names(meeting_id, active)
+        active.begun = self._spawn(self._begin(meeting_id, active))
+
+    async def _begin(self, meeting_id: MeetingId, active: _Active) -> None:
+        folder = self._spool / active.recording_id
+        await self.recorder.begin(active.recording_id, folder, active.tap)
+        self._sfu.set_recording_tap(meeting_id, active.tap)  # keyframes are asked for now
+        log.info("recording %s started", active.recording_id, extra={"meeting_id": meeting_id})
+
+    def stop(self, meeting_id: MeetingId, by: str | None) -> None:
+        active = self._active.pop(meeting_id, None)
+        if active is None:
+            return
+        self._sfu.set_recording_tap(meeting_id, None)
+        self.retired["taken"] += active.tap.taken
+        self.retired["dropped"] += active.tap.dropped
+        self._note_names(meeting_id, active)
+        self._spawn(self._finish(meeting_id, active, by))
+
+    def _note_names(self, meeting_id: MeetingId, active: _Active) -> None:
+        live = self.conferences.get(meeting_id) if self.conferences else None
+        if live is not None:
+            for presence in live.presences.values():
+                active.names[presence.participant_id] = presence.name
+
+    async def _finish(self, meeting_id: MeetingId, active: _Active, by: str | None) -> None:
+        rid = active.recording_id
+        try:
+            if active.begun is not None:
+                await active.begun
+            finished = await self.recorder.finish(rid)
+            manifest = self._manifest(meeting_id, active, by, finished)
+            folder = self._spool / rid
+            for track in manifest.tracks:
+                await self.store.put_file(key(meeting_id, rid, track.file), folder / track.file)
+            await self.store.put_bytes(key(meeting_id, rid), manifest.to_bytes())
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+            log.info(
+                "recording %s stored: %d tracks", rid, len(manifest.tracks),
+                extra={"meeting_id": meeting_id},
+            )  # fmt: skip
+        except Exception:  # one recording's trouble is logged; the meeting never suffers
+            log.exception("recording %s could not be stored", rid, extra={"meeting_id": meeting_id})
+
+    def _manifest(
+        self, meeting_id: MeetingId, active: _Active, by: str | None, finished: Finished
+    ) -> Manifest:
+        infos = active.tap.tracks
+        files = self.recorder.files.pop(active.recording_id, {})
+        tracks = []
+        for written in finished.tracks:
+            info = infos.get(written.key)
+            if info is None or written.frames == 0 or written.first_arrival is None:
+                continue  # nothing playable was written (no keyframe came, or no packet)
+            tracks.append(
+                TrackEntry(
+                    file=files[written.key],
+                    participant_id=info.participant_id,
+                    name=active.names.get(info.participant_id, info.participant_id),
+                    kind="video" if info.kind == "video" else "audio",
+                    source=info.source,
+                    codec="vp8" if info.mime == "video/vp8" else "opus",
+                    start=round(max(0.0, written.first_arrival - active.started_mono), 3),
+                    duration=round(written.duration, 3),
+                    frames=written.frames,
+                    width=written.width,
+                    height=written.height,
+                    error=written.error,
+                )
+            )
+        ended = datetime.now(UTC)
+        return Manifest(
+            recording_id=active.recording_id,
+            meeting_id=meeting_id,
+            started_at=active.started_at,
+            ended_at=ended,
+            expires_at=ended + timedelta(days=self._config.retention_days),
+            started_by=active.by,
+            stopped_by=by,
+            tracks=tracks,
+            packets_dropped=active.tap.dropped,
+        )
+
+    def _spawn(self, coroutine: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
+        self._storing.add(task)
+        task.add_done_callback(self._storing.discard)
+        return task
+
+    def leftovers(self) -> list[Path]:
+        """Folders a recorder left behind (the hub was killed mid-recording): their files
+        were never stored. Each is logged once at start; WebM needs `ffmpeg -c copy` to get
+        its duration back, Ogg plays as it is."""
+        found = sorted(self._spool.iterdir()) if self._spool.is_dir() else []
+        for folder in found:
+            log.warning("recording %s was never stored: its tracks are in %s", folder.name, folder)
+        return found
+
+    async def stop_all(self) -> None:
+        """Stop every recording (the hub is stopping) and store them."""
+        for meeting_id in list(self._active):
+            self.stop(meeting_id, None)
+        await self.settle()
+
+    async def settle(self) -> None:
+        """Wait until every stopped recording is stored (tests, and shutdown)."""
+        while self._storing:
+            await asyncio.gather(*self._storing, return_exceptions=True)
+
+    def packet_counts(self) -> dict[str, int]:
+        taps = [active.tap for active in self._active.values()]
+        return {
+            "taken": self.retired["taken"] + sum(t.taken for t in taps),
+            "dropped": self.retired["dropped"] + sum(t.dropped for t in taps),
+        }
+
+
+class RecordingCollector(Collector):
+    """The recording tap's counts in /metrics: packets copied, and dropped (queue full)."""
+
+    def __init__(self, relay: RecordingRelay) -> None:
+        self._relay = relay
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        packets = CounterMetricFamily(
+            "hub_recording_packets",
+            "RTP packets seen by the recording tap, by outcome: taken for the recorder, or "
+            "dropped (its queue was full).",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(self._relay.packet_counts().items()):
+            packets.add_metric([outcome], count)
+        yield packets
+        yield CounterMetricFamily(
+            "hub_recording_batches_dropped",
+            "Batches of packets not sent because the recorder process did not keep up.",
+            value=self._relay.recorder.batches_dropped,
+        )
+
+
+def recordings_context(
+    relay: RecordingRelay, config: RecordingConfig
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context: the store opened, the recorder's pump and the retention task run;
+    at shutdown recordings in progress are stopped and stored before the store closes."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        opener = getattr(relay.store, "open", None)
+        if opener is not None:
+            await opener()
+        await asyncio.to_thread(relay.leftovers)
+        relay.recorder.start()
+        retention = asyncio.get_running_loop().create_task(
+            expire_forever(relay.store, config.retention_check_seconds)
+        )
+        try:
+            yield
+        finally:
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
+            await relay.stop_all()
+            await relay.recorder.close()
+            closer = getattr(relay.store, "close", None)
+            if closer is not None:
+                await closer()
+
+    return context
