@@ -64,6 +64,9 @@ OWNER_ONLY = {
     ("GET", "/api/v1/meetings/{meeting_id}/transcript.md"),
     ("GET", "/api/v1/meetings/{meeting_id}/transcript.vtt"),
     ("POST", "/api/v1/meetings/{meeting_id}/subtitles"),
+    ("POST", "/api/v1/meetings/{meeting_id}/recording"),
+    ("GET", "/api/v1/meetings/{meeting_id}/recordings"),
+    ("GET", "/api/v1/meetings/{meeting_id}/recordings/{recording_id}/{file}"),
 }
 # Routes that need a session and act only on the caller's own things (checked one by one).
 OWN_ONLY = {
@@ -84,6 +87,7 @@ SIGNED_BY_PARTNER = {
 BRIDGE_TOKEN_ONLY = {
     ("POST", "/api/v1/bridge/rooms/{room_id}/start"),
     ("POST", "/api/v1/bridge/rooms/{room_id}/subtitles"),
+    ("POST", "/api/v1/bridge/rooms/{room_id}/recording"),
     ("GET", "/api/v1/bridge/rooms/{room_id}/meeting"),
     ("POST", "/api/v1/bridge/rooms/{room_id}/end"),
     ("POST", "/api/v1/bridge/rooms/{room_id}/lock"),
@@ -140,6 +144,8 @@ def concrete(path: str, world: World) -> str:
         path.replace("{meeting_id}", world.meeting_id)
         .replace("{invitation_id}", str(world.invitation_id))
         .replace("{room_id}", "%21salon%3Aagent.tchap.gouv.fr")
+        .replace("{recording_id}", "20261201-abc")
+        .replace("{file}", "manifest.json")
     )
 
 

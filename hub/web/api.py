@@ -30,8 +30,8 @@ from hub.web.keys import (
 from hub.web.meeting_socket import meeting_socket
 from hub.web.openapi import Endpoint, Refusal, openapi_document
 from hub.web.recording_routes import RECORDING_ENDPOINTS
-from hub.web.requests import may_create_meetings, read_json, require_session
-from hub.web.subtitles import SubtitlesChange, SubtitlesOut, present_in_call
+from hub.web.requests import may_create_meetings, present_in_call, read_json, require_session
+from hub.web.subtitles import SubtitlesChange, SubtitlesOut
 from hub.web.transcripts import MARKDOWN_TYPE, VTT_TYPE, transcript_markdown, transcript_vtt
 
 API_PREFIX = "/api/v1"

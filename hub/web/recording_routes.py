@@ -8,12 +8,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from hub.errors import Forbidden, NotFound
-from hub.meetings.subtitles import NOT_PRESENT
 from hub.recording.manifest import Manifest, is_recording_id, key
 from hub.recording.retention import manifests
 from hub.web.keys import LIVE, MEETINGS, RECORDINGS, TRANSCRIPTS
 from hub.web.openapi import Endpoint, Refusal
-from hub.web.requests import read_json, require_session
+from hub.web.requests import present_in_call, read_json, require_session
 
 NOT_THEIRS = (
     "Seuls l'organisateur et les modérateurs de la réunion accèdent à ses enregistrements / "
@@ -42,11 +41,8 @@ class RecordingList(BaseModel):
 async def set_recording(request: web.Request) -> web.Response:
     session = require_session(request)
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
+    live, actor = present_in_call(request.app[LIVE], meeting.id, session.identity)
     body = await read_json(request, RecordingChange)
-    live = request.app[LIVE].get(meeting.id)
-    actor = live.present_as(session.identity) if live is not None else None
-    if live is None or actor is None:
-        raise Forbidden(NOT_PRESENT)
     await live.set_recording(actor, body.on)
     return web.json_response(RecordingOut(recording=live.recording).model_dump())
 

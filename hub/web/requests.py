@@ -9,7 +9,11 @@ from pydantic import BaseModel, ValidationError
 
 from hub.auth.session import Session
 from hub.bounded_json import TooDeep, loads
-from hub.errors import BadRequest, JsonTooDeep, Unauthorized
+from hub.errors import BadRequest, Forbidden, JsonTooDeep, Unauthorized
+from hub.ids import Identity, MeetingId
+from hub.meetings.conference import Conference, Conferences
+from hub.meetings.presence import Presence
+from hub.meetings.subtitles import NOT_PRESENT
 from hub.web.keys import CONFIG, SESSION, SESSION_CODEC
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -59,3 +63,16 @@ async def read_json(request: web.Request, model: type[Model]) -> Model:
         return model.model_validate(data)
     except ValidationError as exc:
         raise BadRequest(validation_message(exc)) from None
+
+
+def present_in_call(
+    conferences: Conferences, meeting_id: MeetingId, identity: Identity
+) -> tuple[Conference, Presence]:
+    """The live meeting and the caller as a person in it (Forbidden otherwise): checked
+    before the request's body is read, as a moderator's page is in the call (subtitles,
+    recording)."""
+    live = conferences.get(meeting_id)
+    actor = live.present_as(identity) if live is not None else None
+    if live is None or actor is None:
+        raise Forbidden(NOT_PRESENT)
+    return live, actor

@@ -20,11 +20,9 @@ from prometheus_client.registry import Collector
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from hub.config_sections import SpeechConfig
-from hub.errors import Forbidden
-from hub.ids import Identity, MeetingId, ParticipantId
-from hub.meetings.conference import Conference, Conferences
-from hub.meetings.presence import Presence
-from hub.meetings.subtitles import NOT_PRESENT, SubtitleState
+from hub.ids import MeetingId, ParticipantId
+from hub.meetings.conference import Conferences
+from hub.meetings.subtitles import SubtitleState
 from hub.meetings.transcripts import Transcripts
 from hub.sfu.audio_tap import AudioTap
 from hub.sfu.service import Sfu
@@ -152,15 +150,3 @@ class SubtitlesChange(BaseModel):
 
 class SubtitlesOut(BaseModel):
     state: SubtitleState
-
-
-def present_in_call(
-    conferences: Conferences, meeting_id: MeetingId, identity: Identity
-) -> tuple[Conference, Presence]:
-    """The live meeting and the caller as a person in it (Forbidden otherwise): checked
-    before the request's body is read, as a moderator's page is in the call."""
-    live = conferences.get(meeting_id)
-    actor = live.present_as(identity) if live is not None else None
-    if live is None or actor is None:
-        raise Forbidden(NOT_PRESENT)
-    return live, actor
