@@ -121,7 +121,8 @@ class Connection:
         if self.ws.closed:
             return
         async with self._send_lock:
-            await self.ws.send_str(frame)
+            with contextlib.suppress(ConnectionResetError):  # closing under us: nobody to tell
+                await self.ws.send_str(frame)
 
     async def close(self, reason: CloseReason = "ended") -> None:
         """Disconnect from the server side: the meeting ended, or a moderator removed them."""
