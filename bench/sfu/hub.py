@@ -30,6 +30,7 @@ class HubServer(ServerProcess):
 
     name = "the hub"
     sfu_workers = 0  # sfu.workers: 0 forwards in `hub serve` itself
+    speech_model = ""  # a folder: live subtitles with the embedded engine may be started
 
     async def sfu_worker_pids(self, session: aiohttp.ClientSession) -> tuple[int, ...]:
         """The pids of its `hub sfu-worker` processes, from /health/ready (none in process)."""
@@ -51,6 +52,9 @@ class HubServer(ServerProcess):
             "HUB_SERVER__PUBLIC_URL": self.base_url,
             "HUB_SFU__WORKERS": str(self.sfu_workers),
         }
+        if self.speech_model:
+            env["HUB_SPEECH__BACKEND"] = "embedded"
+            env["HUB_SPEECH__EMBEDDED_MODEL_DIR"] = self.speech_model
         self.process = start_process(
             "hub",
             [sys.executable, "-m", "hub", "serve", "--dev", "--port", str(self.port)],
@@ -161,6 +165,16 @@ class HubParticipant:
         """Say what this person's screen displays (`view`, docs/signaling.md): the hub then
         forwards the video of the people in `tiles` only ({participant, width, height})."""
         await self._send({"type": "view", "tiles": tiles, "visible": visible})
+
+    def expect(self, kind: str) -> asyncio.Future[dict[str, Any]]:
+        """A future for the next message of `kind` (then `wait` for it)."""
+        return self._expect(kind)
+
+    async def wait(self, future: asyncio.Future[dict[str, Any]], kind: str) -> dict[str, Any]:
+        return await self._wait(future, kind)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self._send(message)
 
     def _expect(self, kind: str) -> asyncio.Future[dict[str, Any]]:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()

@@ -29,7 +29,7 @@ from bench.sfu import hub as hubapi
 from bench.sfu import janus as janusapi
 from bench.sfu import profiling
 from bench.sfu.crowd import Worker, WorkerError
-from bench.sfu.media import percentile
+from bench.sfu.media import CountingSubscriber, percentile
 from bench.sfu.person import AUDIO, KINDS, MAX_PEOPLE, SLOTS, VIDEO, slot
 from bench.sfu.system import (
     BenchError,
@@ -107,17 +107,46 @@ class HubMeeting(MeetingTarget):
 
     name = "hub"
 
-    def __init__(self, server: hubapi.HubServer, meetings: int = 1) -> None:
+    def __init__(
+        self, server: hubapi.HubServer, meetings: int = 1, *, moderator: bool = False,
+        keeping: bool = False,
+    ) -> None:  # fmt: skip
+        """`moderator`: the meeting's owner is in it too, showing nobody (hearing everyone);
+        `keeping`: and turns subtitles (with their transcript) and recording on."""
         self.server = server
         self.pid = server.pid
         self.groups = meetings
         self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         self.meeting_ids: list[str] = []
+        self.keeping = keeping
+        self.moderator = moderator or keeping
+        self.owner: hubapi.HubParticipant | None = None
+        self.owner_view: CountingSubscriber | None = None
 
     async def setup(self, largest: int) -> None:
         for _ in range(self.groups):
             self.meeting_ids.append(await hubapi.create_meeting(self.http, self.server.base_url))
         self.sfu_worker_pids = await self.server.sfu_worker_pids(self.http)
+        if self.moderator:
+            await self._owner_joins()
+
+    async def _owner_joins(self) -> None:
+        view = self.owner_view = CountingSubscriber(self.server.address, None)
+
+        async def answer(offer: dict[str, Any]) -> str:
+            return await view.answer(offer["sdp"])
+
+        owner = self.owner = hubapi.HubParticipant(
+            self.http, self.server.base_url, self.meeting_ids[0], "Organisatrice", answer,
+            audio=False, video=False,
+        )  # fmt: skip
+        await owner.join()
+        await owner.view([], visible=False)
+        if self.keeping:
+            for kind in ("subtitles", "recording"):
+                state = owner.expect(f"{kind}_state")
+                await owner.send({"type": kind, "on": True})
+                await owner.wait(state, f"{kind}_state")
 
     async def add(self, assignment: dict[Worker, list[int]]) -> None:
         await asyncio.gather(
@@ -140,6 +169,10 @@ class HubMeeting(MeetingTarget):
         return {}
 
     async def close(self) -> None:
+        if self.owner is not None:
+            await self.owner.close()
+        if self.owner_view is not None:
+            await self.owner_view.close()
         await self.http.close()
 
 
@@ -219,6 +252,16 @@ async def missing_pairs(workers: list[Worker], everyone: list[int], groups: int 
         )
         return [pair for part in found for pair in part]
     return []
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux: /proc/PID/task/*/children)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError):
+                found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 def merge(collected: list[dict[str, Any]], people: int, groups: int = 1) -> dict[str, Any]:
@@ -305,10 +348,16 @@ async def measure(
     drops_before = udp_drops([target.pid, os.getpid(), *pids])
     per_worker = [process_cpu_seconds(pid) for pid in pids]
     waited = sum(runqueue_wait_seconds(pid) for pid in pids)
+    # The hub's own helper processes (speech worker, recorder), not SFU workers.
+    helpers = [c for c in children(target.pid) if c not in target.sfu_worker_pids]
+    helpers_before = [process_cpu_seconds(pid) for pid in helpers]
     cpu.begin()
     await asyncio.sleep(max(0.0, (end - time.perf_counter_ns()) / 1e9))
     cpu.end()
     per_worker = [process_cpu_seconds(p) - b for p, b in zip(pids, per_worker, strict=True)]
+    helper_cpu = sum(
+        process_cpu_seconds(p) - b for p, b in zip(helpers, helpers_before, strict=True)
+    )
     waited = sum(runqueue_wait_seconds(pid) for pid in pids) - waited
     await asyncio.sleep(drain)  # packets sent before the window closed, still on their way
     drops_after = udp_drops([target.pid, os.getpid(), *pids])
@@ -329,6 +378,9 @@ async def measure(
         **usage,
         "client_worker_cores": [round(c / cpu.wall, 3) for c in per_worker],
         "client_wait_cores": round(waited / cpu.wall, 3),
+        # Counted apart from "other": the hub's speech worker and recorder, if running.
+        "hub_helper_cores": round(helper_cpu / cpu.wall, 3),
+        "other_cores": round(max(0.0, (usage["other_cores"] or 0.0) - helper_cpu / cpu.wall), 3),
     }
 
 
