@@ -7,7 +7,7 @@ import aiohttp
 
 from hub.bounded_json import MAX_DEPTH
 from hub.web.api import API_PREFIX
-from hub.web.signaling import MAX_FRAME
+from hub.web.signaling import MAX_FRAME, MAX_SMALL_FRAME
 from tests.support.hub_client import api_client
 from tests.support.peer import Participant
 
@@ -70,7 +70,7 @@ async def test_a_bomb_on_the_socket_is_an_error_frame_and_the_socket_goes_on(
         assert not ws.closed
 
     # Before joining, the first frames are read by the join loop; no reader runs yet.
-    await ws.send_str("[" * (MAX_FRAME - 1))
+    await ws.send_str("[" * (MAX_SMALL_FRAME - 1))
     first = await ws.receive_json(timeout=5)
     assert first == {
         "type": "error",
@@ -80,7 +80,8 @@ async def test_a_bomb_on_the_socket_is_an_error_frame_and_the_socket_goes_on(
     await ws.send_str('{"type":"ping"}')
     assert await ws.receive_json(timeout=5) == {"type": "pong"}
     await person.join(audio=False, video=False)
-    await refused("[" * (MAX_FRAME - 1), "json_too_deep")
+    await refused("[" * (MAX_SMALL_FRAME - 1), "json_too_deep")
+    await refused("[" * (MAX_FRAME - 1), "too_large")  # past a small frame, no answer's type
     await refused('{"type":"chat","text":' + "[" * 1000, "json_too_deep")
     await refused("[" * (MAX_FRAME + 1), "too_large")  # the measured frame: past the frame limit
     await person.close()

@@ -72,6 +72,21 @@ def test_a_recording_waits_for_a_keyframe_and_a_truncated_descriptor_is_refused(
         assembler.push(1, 5, True, b"", 0.0)
 
 
+def test_a_frame_that_only_claims_to_be_a_keyframe_never_starts_a_track(tmp_path):
+    """A publisher can send any bytes: a frame whose first bit says "keyframe" without a
+    keyframe's header once stopped the recorder, and every recording with it."""
+    descriptor = b"\x10"  # S bit, partition 0: the start of a frame
+    forged = descriptor + b"\x10\x00\x00\x00"  # "keyframe" bit clear, no start code, no size
+    assert Vp8Assembler().push(1, 1000, True, forged, 0.0) is None
+    writer = TrackWriter(tmp_path / "camera.webm", "video/vp8", 90_000)
+    writer.packet(1, 1000, True, forged, 0.0)
+    frames = encoded_frames(1)
+    for number, payload in enumerate(frames[0]):
+        writer.packet(2 + number, 4000, number == len(frames[0]) - 1, payload, 0.1)
+    assert (writer.width, writer.height, writer.frames) == (320, 240, 1)
+    writer.close()
+
+
 def test_opus_head_and_rtp_time():
     assert opus_head(2).hex() == "4f707573486561640102380180bb0000000000"
     with pytest.raises(ValueError, match="1 or 2 channels"):

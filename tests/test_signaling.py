@@ -54,6 +54,10 @@ def test_a_large_meetings_subscribe_answer_fits_but_a_publish_offer_stays_small(
     assert answer.sdp == sdp
     with pytest.raises(SignalingError) as caught:
         parse_client_message(json.dumps({"type": "publish_offer", "sdp": sdp}))
+    assert caught.value.code == "too_large"
+    assert "only a subscribe_answer" in caught.value.message
+    with pytest.raises(SignalingError) as caught:  # a small frame's own field limit
+        parse_client_message(json.dumps({"type": "publish_offer", "sdp": "v" * 62_000}))
     assert caught.value.code == "invalid_field"
     assert "at most 61440 characters" in caught.value.message
 

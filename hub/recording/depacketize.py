@@ -81,7 +81,9 @@ class Vp8Assembler:
         if broken or not data:
             self._lose()
             return None
-        keyframe = not data[0] & 0x01
+        # A keyframe by its header (start code and size), not its first bit alone: a frame a
+        # hostile publisher marked as a keyframe without one is an inter frame here.
+        keyframe = not data[0] & 0x01 and keyframe_size(data) is not None
         if self._need_keyframe and not keyframe:
             self.frames_dropped += 1
             return None

@@ -88,7 +88,11 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     try:
         while len(head := stdin.read(4)) == 4:
             body = stdin.read(frame_length(head))
-            reply = recorder.handle(decode(body))
+            try:
+                reply = recorder.handle(decode(body))
+            except Exception as exc:  # one bad message costs itself, never the others' files
+                log.warning("message refused: %s", str(exc)[:300])
+                continue
             if reply is not None:
                 stdout.write(encode(reply))
                 stdout.flush()

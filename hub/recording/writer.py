@@ -90,7 +90,8 @@ class TrackWriter:
         os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))  # 0600 first
         if self._assembler is not None:
             size = keyframe_size(first)
-            assert size is not None  # the assembler starts on a keyframe
+            if size is None:  # the assembler starts on a keyframe; never trust it blindly
+                raise ValueError("the first frame is no VP8 keyframe")
             self.width, self.height = size
             container = av.open(str(self.path), "w", format="webm")
             stream: av.stream.Stream = container.add_stream("libvpx", rate=30)

@@ -204,7 +204,8 @@ class RemoteRoom:
                 await self._placed.wait()
         except TimeoutError:
             raise WorkerLost(_LOST) from None
-        assert self.link is not None
+        if self.link is None:  # closed meanwhile (the meeting ended): nothing to ask
+            raise WorkerLost(_LOST)
         return await self.link.request(type_, meeting=self.meeting_id, **fields)
 
     # -- placement ----------------------------------------------------------------------------
@@ -347,6 +348,7 @@ class RemoteRoom:
 
     async def close(self) -> None:
         self._tasks.cancel()
+        self._placed.clear()  # later requests fail at once as a lost worker's would
         link, self.link = self.link, None
         if link is not None:
             link.rooms.pop(self.meeting_id, None)

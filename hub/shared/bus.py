@@ -30,6 +30,7 @@ class Subscription:
         self._pending: deque[str] = deque()
         self._ready = asyncio.Event()
         self._end: BaseException | None = None
+        self._closed = False
 
     def __aiter__(self) -> Subscription:
         return self
@@ -49,8 +50,11 @@ class Subscription:
         await self.close()
 
     async def close(self) -> None:
+        """Unregistered once, even after it lost messages (`lose` ended it already)."""
         if self._end is None:
             self._finish(StopAsyncIteration())
+        if not self._closed:
+            self._closed = True
             await self._on_close(self)
 
     def deliver(self, message: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import WSMessage, WSMsgType
@@ -20,7 +21,11 @@ from hub.nodes import wire
 
 Send = Callable[[wire.NodeMessage], Awaitable[int]]
 
+log = logging.getLogger(__name__)
 _CLOSED = WSMessage(WSMsgType.CLOSED, None, None)
+# Frames a relayed page may have waiting at the home: a socket held here is read one frame at
+# a time (aiohttp's own backpressure); a page past this is ending its own session.
+MAX_WAITING = 256
 
 
 class BusSocket:
@@ -40,9 +45,14 @@ class BusSocket:
         return self._closed
 
     def feed(self, text: str) -> None:
-        """A frame the page sent."""
-        if not self._closed:
-            self._inbox.put_nowait(text)
+        """A frame the page sent; past MAX_WAITING unread ones, the session ends."""
+        if self._closed:
+            return
+        if self._inbox.qsize() >= MAX_WAITING:
+            log.warning("a relayed page sent faster than its frames are handled: session ended")
+            self.gone()
+            return
+        self._inbox.put_nowait(text)
 
     def gone(self) -> None:
         """The page's socket is closed (or its node is dead): its connection ends."""

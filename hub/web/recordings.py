@@ -80,6 +80,8 @@ class RecordingRelay:
     async def _begin(self, meeting_id: MeetingId, active: _Active) -> None:
         folder = self._spool / active.recording_id
         await self.recorder.begin(active.recording_id, folder, active.tap)
+        if self._active.get(meeting_id) is not active:
+            return  # stopped while the recorder was starting: no tap left behind
         self._sfu.set_recording_tap(meeting_id, active.tap)  # keyframes are asked for now
         log.info("recording %s started", active.recording_id, extra={"meeting_id": meeting_id})
 

@@ -52,6 +52,7 @@ RETRY_EVERY = 0.2  # while a dead home's lease has not expired yet
 TAKEOVER_WAIT = 8.0  # at most this long for a home (then: close, the page comes back later)
 CLOSE_TRY_AGAIN = 1013  # "try again later": not a 4xxx code, so the page comes back
 CLOSE_ENDED = 4001
+MAX_OUTBOX = 1024  # frames waiting for a page that does not read
 
 
 class _RelayedPage:
@@ -65,6 +66,12 @@ class _RelayedPage:
         self._writer = asyncio.get_running_loop().create_task(self._write())
 
     def put(self, message: wire.ToPage | wire.ClosePage) -> None:
+        """Queued for the page; a page that stopped reading (MAX_OUTBOX behind) is closed."""
+        if self._queue.qsize() >= MAX_OUTBOX:
+            if self._queue.qsize() == MAX_OUTBOX:  # once: then only the close is pending
+                log.warning("a relayed page stopped reading: its socket is closed")
+                self._queue.put_nowait(wire.ClosePage(message.session, CLOSE_TRY_AGAIN, "too slow"))
+            return
         self._queue.put_nowait(message)
 
     async def _write(self) -> None:

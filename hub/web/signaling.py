@@ -34,6 +34,9 @@ from hub.meetings.subtitles import SubtitleState
 MAX_SDP = 60 * 1024
 MAX_ANSWER_SDP = 400 * 1024
 MAX_FRAME = MAX_ANSWER_SDP + 16 * 1024
+# Any other message fits in this; a frame past it must say at its start that it is a
+# subscribe answer (pages write "type" first), or it is refused before JSON is parsed.
+MAX_SMALL_FRAME = 64 * 1024
 MAX_CHAT = 2000
 MAX_NAME = 120
 
@@ -283,6 +286,12 @@ def parse_client_message(frame: str | bytes) -> ClientMessage:
         raise SignalingError("binary_frame", "binary frames are not accepted; send JSON text")
     if len(frame) > MAX_FRAME:
         raise SignalingError("too_large", f"message is larger than {MAX_FRAME} bytes")
+    if len(frame) > MAX_SMALL_FRAME and '"subscribe_answer"' not in frame[:64]:
+        raise SignalingError(
+            "too_large",
+            f"message is larger than {MAX_SMALL_FRAME} bytes (only a subscribe_answer, its "
+            '"type" first, may be larger)',
+        )
     try:
         data = loads(frame)
     except TooDeep as exc:
