@@ -50,6 +50,9 @@ MAX_GAP = 0.6
 IDLE = 0.5
 # A speaker whose stream became unavailable gets a new one after this long, if still talking.
 RETRY = 10.0
+# A speaker silent this long (left the meeting, muted, or gone quiet) has its backend stream
+# closed: a Kyutai connection or a decoder each holds resources; it opens again on speech.
+CLOSE_AFTER = 60.0
 
 
 class Speaker:
@@ -131,6 +134,7 @@ class Worker:
         self._send = send
         self._speakers: dict[str, Speaker] = {}
         self._resting: dict[str, float] = {}  # key -> when a new stream may be tried
+        self._closing: set[asyncio.Task[None]] = set()  # streams of speakers long silent
 
     async def packets(self, message: Packets) -> None:
         pcm: dict[str, list[Pcm]] = {}
@@ -163,12 +167,18 @@ class Worker:
             await speaker.close()
 
     def flush_idle(self) -> None:
-        """Flush the speakers who stopped talking (in tasks: a flush waits for the backend)."""
+        """Flush the speakers who stopped talking (in tasks: a flush waits for the backend);
+        close those silent for CLOSE_AFTER seconds."""
         now = time.monotonic()
-        for speaker in self._speakers.values():
+        for key, speaker in list(self._speakers.items()):
             busy = speaker.flushing is not None and not speaker.flushing.done()
             if speaker.unflushed and now - speaker.heard_at > IDLE and not busy:
                 speaker.flushing = asyncio.get_running_loop().create_task(speaker.flush())
+            elif not speaker.unflushed and not busy and now - speaker.heard_at > CLOSE_AFTER:
+                del self._speakers[key]
+                closing = asyncio.get_running_loop().create_task(speaker.close())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         for key in list(self._speakers):
