@@ -465,6 +465,11 @@ class SfuRoom:
                     for leg in member.legs
                     if leg.source is not None and leg.mid is not None
                 ]
+                # Reused legs forward at once, but the page drops what comes before its answer
+                # turns the m-line on again: their first keyframe is lost, ask for another.
+                waking = [
+                    leg for leg in member.legs if leg.transceiver.currentDirection == "inactive"
+                ]
                 member.pending_answer = asyncio.get_running_loop().create_future()
                 restart, member.restart_next_offer = member.restart_next_offer, False
                 await member.send_offer(sdp, streams, restart)
@@ -489,10 +494,10 @@ class SfuRoom:
                     return  # the answer was refused, and its sender told why
                 hook_transports(pc, member.on_subscribe_rtp, member.on_subscribe_rtcp)
                 for leg in member.legs:
-                    if leg.source is not None and not leg.started:
-                        # Not forced: the send() hook already asked, and a waiting leg keeps
-                        # asking (throttled) until its keyframe comes.
-                        await leg.source.request_keyframe(layer=leg.target)
+                    if leg.source is not None and (not leg.started or leg in waking):
+                        # Forced for a woken leg only: for a new one the send() hook already
+                        # asked, and a waiting leg keeps asking (throttled) until it comes.
+                        await leg.source.request_keyframe(layer=leg.target, force=leg in waking)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
