@@ -40,6 +40,18 @@ log = logging.getLogger(__name__)
 
 # The participant id of a cascade link: the SFU of a partner hub (hub/federation/link.py).
 LINK_PREFIX = "link:"
+# A link to another part of the same meeting on another SFU worker (hub/sfu/relay.py); `~`
+# is in no server name, so no partner's link can pass for one.
+RELAY_PREFIX = f"{LINK_PREFIX}~"
+
+
+def carries(viewer: str, publisher: str) -> bool:
+    """Whether a subscriber takes a publisher's streams: never its own, and a worker relay
+    never another relay's (so each stream crosses once to each other worker, never twice)."""
+    return viewer != publisher and not (
+        viewer.startswith(RELAY_PREFIX) and publisher.startswith(RELAY_PREFIX)
+    )
+
 
 PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream
 # A viewer's own requests (its decoder lost a picture) pass at most this often per layer: a

@@ -57,6 +57,8 @@ class Load:
     cpu_seconds: float
     meetings: int
     legs: int
+    relay_streams: int  # streams it sends to other workers now (hub/sfu/relay.py)
+    relay_packets: int  # packets sent on those relays' current connections
 
 
 class WorkerLink:
@@ -159,6 +161,8 @@ def _load_of(message: Message) -> Load:
         cpu_seconds=message.number("cpu_seconds"),
         meetings=message.integer("meetings"),
         legs=message.integer("legs"),
+        relay_streams=message.integer("relay_streams"),
+        relay_packets=message.integer("relay_packets"),
     )
 
 

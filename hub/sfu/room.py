@@ -28,7 +28,7 @@ from hub.ids import MeetingId, ParticipantId
 from hub.sfu.allocation import Downlink
 from hub.sfu.counters import SfuCounters
 from hub.sfu.downlink import share_downlink
-from hub.sfu.forwarder import LINK_PREFIX, InboundStream, Leg
+from hub.sfu.forwarder import LINK_PREFIX, InboundStream, Leg, carries
 from hub.sfu.internals import replace_receive, replace_send, sender_ssrcs, set_msid
 from hub.sfu.liveness import PeerState
 from hub.sfu.media import Kind, Source
@@ -347,7 +347,8 @@ class SfuRoom:
         if stream.participant_id.startswith(LINK_PREFIX):
             return  # an m-line of a cascade link that names nobody: nobody's to show
         for member in self.participants.values():
-            if member.participant_id != stream.publisher and member.subscribe_pc is not None:
+            pc = member.subscribe_pc
+            if pc is not None and carries(member.participant_id, stream.publisher):
                 self._add_leg(member, stream)
                 self._request_negotiation(member)
 
@@ -372,7 +373,7 @@ class SfuRoom:
         self._new_subscribe_pc(member)
         member.restart_next_offer = restart
         for other in self.participants.values():
-            if other.participant_id == participant_id:
+            if not carries(participant_id, other.participant_id):
                 continue
             for stream in other.streams.values():
                 if stream.active:

@@ -1,0 +1,171 @@
+"""A meeting spread over two SFU workers (`sfu.people_per_worker = 2`), joined by a relay.
+
+The hub runs in process and starts its two workers as real child processes; the three
+participants are real aiortc peers, counted by the frames they decode: Anne and Bruno on the
+meeting's first worker, Chloé on the second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from hub.ids import MeetingId
+from hub.sfu.forwarder import RELAY_PREFIX, carries
+from hub.sfu.span import SpanningRoom
+from hub.web.keys import WORKERS
+from tests.conftest import make_config
+from tests.support.hub_client import api_client
+from tests.support.peer import Participant, wait_until
+
+
+@pytest.fixture
+async def spread(aiohttp_client, tmp_path):
+    """Two workers, two people of a meeting per worker; Anne, Bruno and Chloé in one meeting."""
+    sfu = {"candidate_addresses": ["127.0.0.1"], "workers": 2, "people_per_worker": 2}
+    client, csrf = await api_client(aiohttp_client, make_config(tmp_path, sfu=sfu))
+    created = await client.post(
+        "/api/v1/meetings", json={"title": "Essai", "access_level": "public"}, headers=csrf
+    )
+    meeting_id = MeetingId(str((await created.json())["id"]))
+    people: list[Participant] = []
+    for name in ("Anne", "Bruno", "Chloé"):
+        participant = Participant(
+            await client.ws_connect(f"/api/v1/meetings/{meeting_id}/ws"), name
+        )
+        participant.follow_health = True
+        await participant.join()
+        await participant.publish()
+        people.append(participant)
+    yield client, meeting_id, people
+    for participant in people:
+        await participant.close()
+
+
+def frames(receiver: Participant, sender: Participant, kind: str) -> int:
+    return receiver.received.count(sender.participant_id, kind)
+
+
+def counts(people: list[Participant]) -> dict[tuple[str, str, str], int]:
+    return {
+        (r.name, s.name, kind): frames(r, s, kind)
+        for r in people
+        for s in people
+        if r is not s
+        for kind in ("audio", "video")
+    }
+
+
+def all_decoding(people: list[Participant], since: dict[tuple[str, str, str], int]) -> bool:
+    """Everyone decoded at least 10 more audio and video frames of everyone else."""
+    now = counts(people)
+    return all(now[key] >= since.get(key, 0) + 10 for key in now)
+
+
+def published_by(snapshot: dict[str, Any], who: str) -> list[dict[str, Any]]:
+    return list(snapshot[who]["published"].values()) if who in snapshot else []
+
+
+def test_a_relay_takes_no_other_relay_s_streams():
+    assert carries("p1", "p2") and carries(f"{RELAY_PREFIX}m~1", "p2")
+    assert carries("p1", f"{RELAY_PREFIX}m") and carries("link:partner.fr", f"{RELAY_PREFIX}m")
+    assert not carries("p1", "p1")
+    assert not carries(f"{RELAY_PREFIX}m", f"{RELAY_PREFIX}m~1")
+
+
+async def test_people_on_two_workers_decode_each_other_and_each_stream_crosses_once(spread):
+    client, meeting_id, people = spread
+    anne, bruno, chloe = people
+    pool = client.app[WORKERS]
+    room = pool.find(meeting_id)
+    assert isinstance(room, SpanningRoom)
+    first, second = pool.workers_of(meeting_id)
+    assert {first, second} == {0, 1}
+    assert room.part_of(anne.participant_id) is room.part_of(bruno.participant_id)
+    assert room.part_of(chloe.participant_id) is room.parts[1]
+    await wait_until(lambda: all_decoding(people, {}), 30, "no media across the workers")
+
+    # Counted at the workers: the first sends Anne's and Bruno's 4 streams, the second
+    # Chloé's 2, each once although two people view Chloé's over there.
+    slots = pool.slots
+    await wait_until(
+        lambda: (
+            (slots[first].load, slots[second].load) != (None, None)
+            and slots[first].load.relay_streams == 4
+            and slots[second].load.relay_streams == 2
+        ),
+        5,
+        f"relay streams: {[s.load for s in slots]}",
+    )
+    near, far = [await part.snapshot() for part in room.parts]
+    relay_on_far = f"{RELAY_PREFIX}{meeting_id}"  # stands for the first part on the second
+    relay_on_near = f"{RELAY_PREFIX}{room.parts[1].meeting_id}"
+    chloe_there = published_by(far, chloe.participant_id)
+    crossing = [leg for leg in far[relay_on_far]["legs"] if leg["from"]]
+    assert {leg["from"] for leg in crossing} == {chloe.participant_id} and len(crossing) == 2
+    # Every packet of Chloé's crosses at most once, and most of them did.
+    sent_over = sum(leg["packets"] for leg in crossing)
+    received = sum(stream["packets"] for stream in chloe_there)
+    assert 0.5 * received < sent_over <= received
+    # Over there one stream each, fanned out to both viewers by the first worker.
+    arrived = published_by(near, relay_on_near)
+    assert sorted(s["kind"] for s in arrived) == ["audio", "video"]
+    assert all(s["owner"] == chloe.participant_id and s["legs"] == 2 for s in arrived)
+    assert sum(s["packets"] for s in arrived) <= sent_over
+    # The second worker's relay brought Anne's and Bruno's streams, each to Chloé alone.
+    brought = published_by(far, relay_on_far)
+    assert len(brought) == 4 and all(s["legs"] == 1 for s in brought)
+    assert {s["owner"] for s in brought} == {anne.participant_id, bruno.participant_id}
+    metrics = await (await client.get("/metrics")).text()
+    assert f'hub_sfu_worker_relay_streams{{worker="{second}"}} 2.0' in metrics
+
+    # A moderator mutes Bruno (first worker) and Chloé (second): their audio stops for
+    # everyone, on both workers; their cameras go on.
+    for target in (bruno, chloe):
+        await anne.send({"type": "mute", "participant_id": target.participant_id, "kind": "audio"})
+        assert (await target.wait_for("muted"))["kind"] == "audio"
+    await asyncio.sleep(0.7)  # what was on its way and in the jitter buffers
+    before = counts(people)
+    await asyncio.sleep(1.5)
+    after = counts(people)
+    for receiver, sender in ((anne, bruno), (chloe, bruno), (anne, chloe), (bruno, chloe)):
+        assert after[(receiver.name, sender.name, "audio")] <= (
+            before[(receiver.name, sender.name, "audio")] + 3
+        ), f"{receiver.name} still hears {sender.name}"
+        assert after[(receiver.name, sender.name, "video")] > (
+            before[(receiver.name, sender.name, "video")] + 5
+        ), f"{receiver.name} no longer sees {sender.name}"
+    assert after[("Bruno", "Anne", "audio")] > before[("Bruno", "Anne", "audio")] + 20
+
+
+async def test_people_of_a_killed_worker_come_back_and_the_others_keep_their_media(spread):
+    client, meeting_id, people = spread
+    anne, bruno, chloe = people
+    pool = client.app[WORKERS]
+    await wait_until(lambda: all_decoding(people, {}), 30, "no media before the kill")
+    room = pool.find(meeting_id)
+    assert room is not None and room.part_of(chloe.participant_id) is room.parts[1]
+    _, second = pool.workers_of(meeting_id)
+    slot = pool.slots[second]
+    assert slot.process is not None
+    killed = time.monotonic()
+    os.kill(slot.process.pid, signal.SIGKILL)  # Chloé's worker
+    # Anne and Bruno, on the other worker, go on seeing and hearing each other meanwhile.
+    await asyncio.sleep(0.3)
+    before = counts(people)
+    await wait_until(lambda: all_decoding([anne, bruno], before), 2, "the others lost media")
+    await wait_until(
+        lambda: all_decoding(people, before), 4.7, "media not back within 5 s of the kill"
+    )
+    print(f"media across the workers back {time.monotonic() - killed:.2f} s after the kill")
+    # The second part waits on the first one's worker (the only one up), relayed there.
+    assert pool.workers_of(meeting_id) == [1 - second, 1 - second]
+    # Only Chloé had to reconnect.
+    told = [p.name for p in people if any(m.get("state") == "failed" for m in p.messages)]
+    assert told == ["Chloé"]
+    await wait_until(lambda: slot.up, 20, "the killed worker was not restarted")
