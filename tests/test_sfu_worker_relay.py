@@ -11,13 +11,17 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from hub.config_sections import SfuConfig
 from hub.ids import MeetingId
 from hub.sfu.forwarder import RELAY_PREFIX, carries
+from hub.sfu.remote import Load, RemoteRoom
 from hub.sfu.span import SpanningRoom
+from hub.sfu.workers import WorkerPool, WorkerSlot
 from hub.web.keys import WORKERS
 from tests.conftest import make_config
 from tests.support.hub_client import api_client
@@ -124,6 +128,29 @@ async def test_people_on_two_workers_decode_each_other_and_each_stream_crosses_o
     metrics = await (await client.get("/metrics")).text()
     assert f'hub_sfu_worker_relay_streams{{worker="{second}"}} 2.0' in metrics
 
+    # Views apply on both workers: Anne shows only Bruno (Chloé's video, relayed, stops for
+    # her), Chloé only Anne (Bruno's, relayed to Chloé's worker, stops for her).
+    for viewer, shown in ((anne, bruno), (chloe, anne)):
+        tile = {"participant": shown.participant_id, "width": 320, "height": 240}
+        await viewer.send({"type": "view", "visible": True, "tiles": [tile]})
+    await asyncio.sleep(0.7)
+    before = counts(people)
+    await asyncio.sleep(1.5)
+    after = counts(people)
+    grew = {key: after[key] - before[key] for key in after}
+    assert grew[("Anne", "Chloé", "video")] <= 3 and grew[("Chloé", "Bruno", "video")] <= 3, grew
+    assert grew[("Anne", "Bruno", "video")] > 5 and grew[("Chloé", "Anne", "video")] > 5, grew
+    assert grew[("Bruno", "Chloé", "video")] > 5 and grew[("Anne", "Chloé", "audio")] > 20, grew
+    # Shown again: their video comes back.
+    for viewer in (anne, chloe):
+        tiles = [
+            {"participant": other.participant_id, "width": 320, "height": 240}
+            for other in people
+            if other is not viewer
+        ]
+        await viewer.send({"type": "view", "visible": True, "tiles": tiles})
+    await wait_until(lambda: all_decoding(people, after), 10, "shown again: no video")
+
     # A moderator mutes Bruno (first worker) and Chloé (second): their audio stops for
     # everyone, on both workers; their cameras go on.
     for target in (bruno, chloe):
@@ -169,3 +196,22 @@ async def test_people_of_a_killed_worker_come_back_and_the_others_keep_their_med
     told = [p.name for p in people if any(m.get("state") == "failed" for m in p.messages)]
     assert told == ["Chloé"]
     await wait_until(lambda: slot.up, 20, "the killed worker was not restarted")
+
+
+def test_a_part_past_the_packet_ceiling_or_the_people_limit_takes_no_newcomers():
+    def pool_with(forwarded: float, **limits: int) -> tuple[WorkerPool, RemoteRoom]:
+        pool = WorkerPool(SfuConfig(workers=2, **limits), log_level="INFO", log_format="text")
+        part = RemoteRoom(MeetingId("m"))
+        slot = WorkerSlot(0, Path("unused"), meetings={part.meeting_id})
+        slot.heard(Load(1, forwarded, 0, 0.0, 1, 0, 0, 0))
+        pool.slots = [slot]
+        return pool, part
+
+    pool, part = pool_with(30_000.0, worker_ceiling=44_000)
+    assert not pool.crowded(part, 40)
+    pool, part = pool_with(45_000.0, worker_ceiling=44_000)
+    assert pool.crowded(part, 1)
+    pool, part = pool_with(45_000.0, worker_ceiling=0)  # never spreads
+    assert not pool.crowded(part, 400)
+    pool, part = pool_with(10.0, people_per_worker=2)
+    assert not pool.crowded(part, 1) and pool.crowded(part, 2)
