@@ -45,12 +45,14 @@ LINK_PREFIX = "link:"
 RELAY_PREFIX = f"{LINK_PREFIX}~"
 
 
+def is_relay(participant_id: str) -> bool:
+    return participant_id.startswith(RELAY_PREFIX)
+
+
 def carries(viewer: str, publisher: str) -> bool:
     """Whether a subscriber takes a publisher's streams: never its own, and a worker relay
     never another relay's (so each stream crosses once to each other worker, never twice)."""
-    return viewer != publisher and not (
-        viewer.startswith(RELAY_PREFIX) and publisher.startswith(RELAY_PREFIX)
-    )
+    return viewer != publisher and not (is_relay(viewer) and is_relay(publisher))
 
 
 PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream

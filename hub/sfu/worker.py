@@ -28,7 +28,7 @@ from hub.config_sections import IceServerConfig, SfuConfig
 from hub.ids import MeetingId, ParticipantId
 from hub.sfu import control
 from hub.sfu.control import REQUESTS, ControlError, Message
-from hub.sfu.forwarder import RELAY_PREFIX
+from hub.sfu.forwarder import is_relay
 from hub.sfu.liveness import PeerState
 from hub.sfu.participant import Reception, StreamSource, Which
 from hub.sfu.peer import RoomSettings
@@ -114,7 +114,7 @@ class Worker:
             last_count, last_time = count, now
             members = [m for room in self.sfu.rooms.values() for m in room.participants.values()]
             legs = sum(len(member.legs) for member in members)
-            relays = [m for m in members if m.participant_id.startswith(RELAY_PREFIX)]
+            relays = [m for m in members if is_relay(m.participant_id)]
             relay_legs = [leg for member in relays for leg in member.legs]
             for session in list(self.sessions):
                 session.emit(
