@@ -71,6 +71,37 @@ def all_decoding(people: list[Participant], since: dict[tuple[str, str, str], in
     return all(now[key] >= since.get(key, 0) + 10 for key in now)
 
 
+async def all_decode(
+    people: list[Participant], since: dict[tuple[str, str, str], int], within: float, why: str
+) -> None:
+    """Wait for `all_decoding`; if it does not come, say which pairs fell short."""
+    try:
+        await wait_until(lambda: all_decoding(people, since), within, why)
+    except AssertionError:
+        now = counts(people)
+        short = {
+            key: now[key] - since.get(key, 0) for key in now if now[key] < since.get(key, 0) + 10
+        }
+        raise AssertionError(f"{why}: only {short}") from None
+
+
+async def grow(
+    people: list[Participant],
+    since: dict[tuple[str, str, str], int],
+    wanted: dict[tuple[str, str, str], int],
+) -> None:
+    """Wait until each pair in `wanted` decoded that many more frames (within 8 s, and not
+    before 1.5 s: the pairs that must not grow are counted over the same time)."""
+    started = time.monotonic()
+
+    def grown() -> bool:
+        now = counts(people)
+        return all(now[key] >= since[key] + more for key, more in wanted.items())
+
+    await wait_until(grown, 8, f"too few frames: {wanted}")
+    await asyncio.sleep(max(0.0, 1.5 - (time.monotonic() - started)))
+
+
 def published_by(snapshot: dict[str, Any], who: str) -> list[dict[str, Any]]:
     return list(snapshot[who]["published"].values()) if who in snapshot else []
 
@@ -92,7 +123,7 @@ async def test_people_on_two_workers_decode_each_other_and_each_stream_crosses_o
     assert {first, second} == {0, 1}
     assert room.part_of(anne.participant_id) is room.part_of(bruno.participant_id)
     assert room.part_of(chloe.participant_id) is room.parts[1]
-    await wait_until(lambda: all_decoding(people, {}), 30, "no media across the workers")
+    await all_decode(people, {}, 30, "no media across the workers")
 
     # Counted at the workers: the first sends Anne's and Bruno's 4 streams, the second
     # Chloé's 2, each once although two people view Chloé's over there.
@@ -135,13 +166,13 @@ async def test_people_on_two_workers_decode_each_other_and_each_stream_crosses_o
         await viewer.send({"type": "view", "visible": True, "tiles": [tile]})
     await asyncio.sleep(0.7)
     before = counts(people)
-    await asyncio.sleep(1.5)
+    shown = [("Anne", "Bruno", "video"), ("Chloé", "Anne", "video"), ("Bruno", "Chloé", "video")]
+    await grow(people, before, {**dict.fromkeys(shown, 5), ("Anne", "Chloé", "audio"): 20})
     after = counts(people)
-    grew = {key: after[key] - before[key] for key in after}
-    assert grew[("Anne", "Chloé", "video")] <= 3 and grew[("Chloé", "Bruno", "video")] <= 3, grew
-    assert grew[("Anne", "Bruno", "video")] > 5 and grew[("Chloé", "Anne", "video")] > 5, grew
-    assert grew[("Bruno", "Chloé", "video")] > 5 and grew[("Anne", "Chloé", "audio")] > 20, grew
-    # Shown again: their video comes back.
+    hidden = [("Anne", "Chloé", "video"), ("Chloé", "Bruno", "video")]
+    assert all(after[key] <= before[key] + 3 for key in hidden), (before, after)
+    # Shown again: their video comes back (on a loaded machine the aiortc viewers' estimates
+    # fall and the SFU pauses a video until they recover, in 3 s trial steps: hence 15 s).
     for viewer in (anne, chloe):
         tiles = [
             {"participant": other.participant_id, "width": 320, "height": 240}
@@ -149,7 +180,7 @@ async def test_people_on_two_workers_decode_each_other_and_each_stream_crosses_o
             if other is not viewer
         ]
         await viewer.send({"type": "view", "visible": True, "tiles": tiles})
-    await wait_until(lambda: all_decoding(people, after), 10, "shown again: no video")
+    await all_decode(people, after, 15, "shown again: no video")
 
     # A moderator mutes Bruno (first worker) and Chloé (second): their audio stops for
     # everyone, on both workers; their cameras go on.
@@ -158,23 +189,34 @@ async def test_people_on_two_workers_decode_each_other_and_each_stream_crosses_o
         assert (await target.wait_for("muted"))["kind"] == "audio"
     await asyncio.sleep(0.7)  # what was on its way and in the jitter buffers
     before = counts(people)
-    await asyncio.sleep(1.5)
+    pairs = [("Anne", "Bruno"), ("Chloé", "Bruno"), ("Anne", "Chloé"), ("Bruno", "Chloé")]
+    await grow(
+        people, before, {**{(r, s, "video"): 5 for r, s in pairs}, ("Bruno", "Anne", "audio"): 20}
+    )
     after = counts(people)
-    for receiver, sender in ((anne, bruno), (chloe, bruno), (anne, chloe), (bruno, chloe)):
-        assert after[(receiver.name, sender.name, "audio")] <= (
-            before[(receiver.name, sender.name, "audio")] + 3
-        ), f"{receiver.name} still hears {sender.name}"
-        assert after[(receiver.name, sender.name, "video")] > (
-            before[(receiver.name, sender.name, "video")] + 5
-        ), f"{receiver.name} no longer sees {sender.name}"
-    assert after[("Bruno", "Anne", "audio")] > before[("Bruno", "Anne", "audio")] + 20
+    for receiver, sender in pairs:
+        key = (receiver, sender, "audio")
+        assert after[key] <= before[key] + 3, f"{receiver} still hears {sender}"
+
+    # Chloé leaves: her part closes with its relay, nothing crosses for nobody.
+    await chloe.close()
+    await wait_until(lambda: len(room.parts) == 1, 5, "the emptied part stayed open")
+    assert pool.workers_of(meeting_id) == [first]
+    await wait_until(
+        lambda: slots[first].load is not None and slots[first].load.relay_streams == 0,
+        5,
+        f"the first worker still relays: {slots[first].load}",
+    )
+    assert not slots[second].meetings
+    before = counts([anne, bruno])
+    await all_decode([anne, bruno], before, 5, "Anne and Bruno cut off")
 
 
 async def test_people_of_a_killed_worker_come_back_and_the_others_keep_their_media(spread):
     client, meeting_id, people = spread
     anne, bruno, chloe = people
     pool = client.app[WORKERS]
-    await wait_until(lambda: all_decoding(people, {}), 30, "no media before the kill")
+    await all_decode(people, {}, 30, "no media before the kill")
     room = pool.find(meeting_id)
     assert room is not None and room.part_of(chloe.participant_id) is room.parts[1]
     _, second = pool.workers_of(meeting_id)
@@ -185,10 +227,8 @@ async def test_people_of_a_killed_worker_come_back_and_the_others_keep_their_med
     # Anne and Bruno, on the other worker, go on seeing and hearing each other meanwhile.
     await asyncio.sleep(0.3)
     before = counts(people)
-    await wait_until(lambda: all_decoding([anne, bruno], before), 2, "the others lost media")
-    await wait_until(
-        lambda: all_decoding(people, before), 4.7, "media not back within 5 s of the kill"
-    )
+    await all_decode([anne, bruno], before, 2, "the others lost media")
+    await all_decode(people, before, 4.7, "media not back within 5 s of the kill")
     print(f"media across the workers back {time.monotonic() - killed:.2f} s after the kill")
     # The second part waits on the first one's worker (the only one up), relayed there.
     assert pool.workers_of(meeting_id) == [1 - second, 1 - second]

@@ -110,6 +110,11 @@ class WorkerRelay:
         if generation == self._generation:
             self.start()
 
-    def close(self) -> None:
+    async def close(self, *, leaving: bool = True) -> None:
+        """Stop; `leaving`: the meeting goes on, its relay participants leave both parts."""
         self._generation += 1
         self._tasks.cancel()
+        if leaving:
+            for here, there in (self.parts, self.parts[::-1]):
+                with contextlib.suppress(HubError, TimeoutError):
+                    await here.remove_participant(relay_participant(there))

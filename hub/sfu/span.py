@@ -33,6 +33,10 @@ class PartPlacer(Protocol):
         every live worker holds one."""
         ...
 
+    def forget_part(self, part: RemoteRoom) -> None:
+        """A part closed before its meeting (its last person left)."""
+        ...
+
 
 def part_key(meeting_id: MeetingId, index: int) -> MeetingId:
     """The name of a meeting's part on its worker: the meeting's own id for the first."""
@@ -147,8 +151,19 @@ class SpanningRoom:
 
     async def remove_participant(self, participant_id: ParticipantId) -> None:
         part = self._where.pop(participant_id, None)
-        if part is not None:
+        if part is None:
+            return
+        if part is self.parts[0] or part in self._where.values():
             await part.remove_participant(participant_id)
+            return
+        # The last of a later part: it closes with its relays, nothing crosses for nobody.
+        self.parts.remove(part)
+        self._placer.forget_part(part)
+        ending = [relay for relay in self.relays if part in relay.parts]
+        self.relays = [relay for relay in self.relays if part not in relay.parts]
+        for relay in ending:
+            await relay.close()
+        await part.close()
 
     async def snapshot(self) -> dict[str, object]:
         """What the first part's worker forwarded (tests and diagnostics; `parts` for all)."""
@@ -156,6 +171,6 @@ class SpanningRoom:
 
     async def close(self) -> None:
         for relay in self.relays:
-            relay.close()
+            await relay.close(leaving=False)
         for part in self.parts:
             await part.close()

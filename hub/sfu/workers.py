@@ -104,10 +104,7 @@ class WorkerPool:
         if room is None:
             return
         for part in room.parts:
-            self.parts.pop(part.meeting_id, None)
-            self._meeting_of.pop(part.meeting_id, None)
-            for slot in self.slots:
-                slot.meetings.discard(part.meeting_id)
+            self.forget_part(part)
         await room.close()
 
     def worker_of(self, meeting_id: MeetingId) -> int | None:
@@ -160,6 +157,12 @@ class WorkerPool:
         slot = self._slot_of(part)
         load = slot.load if slot is not None else None
         return bool(ceiling and load is not None and load.forwarded_per_second >= ceiling)
+
+    def forget_part(self, part: RemoteRoom) -> None:
+        self.parts.pop(part.meeting_id, None)
+        self._meeting_of.pop(part.meeting_id, None)
+        for slot in self.slots:
+            slot.meetings.discard(part.meeting_id)
 
     def open_part(self, meeting_id: MeetingId, key: MeetingId) -> RemoteRoom | None:
         taken = self._held(meeting_id)
