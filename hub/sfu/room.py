@@ -496,8 +496,9 @@ class SfuRoom:
                 hook_transports(pc, member.on_subscribe_rtp, member.on_subscribe_rtcp)
                 for leg in member.legs:
                     if leg.source is not None and (not leg.started or leg in waking):
-                        # Forced for a woken leg only: for a new one the send() hook already
-                        # asked, and a waiting leg keeps asking (throttled) until it comes.
+                        # A woken leg waits for a keyframe as a leg shown again does (asked
+                        # for until it comes: one request may be lost on the way).
+                        leg.hold = leg.hold or (leg in waking and leg.started)
                         await leg.source.request_keyframe(layer=leg.target, force=leg in waking)
         except asyncio.CancelledError:
             raise
