@@ -178,6 +178,13 @@ class SfuConfig(_Section):
     # Worker processes that forward media (`hub sfu-worker`, started and restarted by `hub
     # serve`; a meeting lives on one of them). 0: media is forwarded in the hub's own process.
     workers: int = Field(default=0, ge=0, le=64)
+    # With workers: a meeting whose worker forwards more packets per second than this takes
+    # its newcomers on a second worker, the two joined by a relay (each stream crosses once).
+    # ~0.8 of the ~55,000 one core forwards (docs/scale-out.md); 0: a meeting never spreads.
+    worker_ceiling: int = Field(default=44_000, ge=0, le=10_000_000)
+    # With workers: at most this many people of one meeting on one worker (0: no limit, the
+    # ceiling above decides alone).
+    people_per_worker: int = Field(default=0, ge=0, le=500)
 
     @field_validator("candidate_addresses")
     @classmethod

@@ -51,6 +51,9 @@ class HubServer(ServerProcess):
             "HUB_SERVER__DATA_DIR": str(self.workdir / "data"),
             "HUB_SERVER__PUBLIC_URL": self.base_url,
             "HUB_SFU__WORKERS": str(self.sfu_workers),
+            # One meeting per worker, as compared: none spreads over two when its worker
+            # passes the ceiling (a meeting spread by its relay would be another comparison).
+            "HUB_SFU__WORKER_CEILING": "0",
         }
         if self.speech_model:
             env["HUB_SPEECH__BACKEND"] = "embedded"

@@ -81,6 +81,8 @@ EVENTS: dict[str, dict[str, Field]] = {
         "cpu_seconds": "num",
         "meetings": "int",
         "legs": "int",
+        "relay_streams": "int",
+        "relay_packets": "int",
     },
 }
 

@@ -42,6 +42,20 @@ log = logging.getLogger(__name__)
 
 # The participant id of a cascade link: the SFU of a partner hub (hub/federation/link.py).
 LINK_PREFIX = "link:"
+# A link to another part of the same meeting on another SFU worker (hub/sfu/relay.py); `~`
+# is in no server name, so no partner's link can pass for one.
+RELAY_PREFIX = f"{LINK_PREFIX}~"
+
+
+def is_relay(participant_id: str) -> bool:
+    return participant_id.startswith(RELAY_PREFIX)
+
+
+def carries(viewer: str, publisher: str) -> bool:
+    """Whether a subscriber takes a publisher's streams: never its own, and a worker relay
+    never another relay's (so each stream crosses once to each other worker, never twice)."""
+    return viewer != publisher and not (is_relay(viewer) and is_relay(publisher))
+
 
 PLI_INTERVAL = 0.3  # seconds between keyframe requests to one publisher stream
 # A viewer's own requests (its decoder lost a picture) pass at most this often per layer: a

@@ -57,6 +57,8 @@ class Load:
     cpu_seconds: float
     meetings: int
     legs: int
+    relay_streams: int  # streams it sends to other workers now (hub/sfu/relay.py)
+    relay_packets: int  # packets sent on those relays' current connections
 
 
 class WorkerLink:
@@ -159,6 +161,8 @@ def _load_of(message: Message) -> Load:
         cpu_seconds=message.number("cpu_seconds"),
         meetings=message.integer("meetings"),
         legs=message.integer("legs"),
+        relay_streams=message.integer("relay_streams"),
+        relay_packets=message.integer("relay_packets"),
     )
 
 
@@ -370,7 +374,7 @@ class RemoteRoom:
             if self.on_speaker is not None:
                 speaker = message.maybe_text("participant")
                 who = ParticipantId(speaker) if speaker else None
-                self._tasks.spawn(_run(self.on_speaker(who)))
+                self._tasks.spawn(_call(self.on_speaker, who))
             return
         person = self._people.get(message.participant)
         if person is None:
@@ -378,8 +382,8 @@ class RemoteRoom:
         match message.type:
             case "offer" if person.send_offer is not None:
                 streams = [_stream_of(item) for item in message.items("streams")]
-                offer = person.send_offer(message.text("sdp"), streams, message.flag("restart"))
-                self._tasks.spawn(_run(offer))
+                sdp, restart = message.text("sdp"), message.flag("restart")
+                self._tasks.spawn(_call(person.send_offer, sdp, streams, restart))
             case "peer_state" if person.on_state is not None:
                 which, state = message.text("which"), message.text("state")
                 person.on_state(cast(Which, which), cast(PeerState, state))
@@ -394,8 +398,9 @@ class RemoteRoom:
                 person.on_encodings(message.text("mid"), control.strings_of(message, "rids"))
 
 
-async def _run(step: Awaitable[None]) -> None:
-    await step
+async def _call(step: Callable[..., Awaitable[None]], *args: object) -> None:
+    """Made inside the task: one cancelled before it starts leaves no coroutine unawaited."""
+    await step(*args)
 
 
 def _stream_of(item: object) -> StreamSource:

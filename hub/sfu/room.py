@@ -29,7 +29,7 @@ from hub.sfu.allocation import Downlink
 from hub.sfu.audio_tap import AudioTap
 from hub.sfu.counters import SfuCounters
 from hub.sfu.downlink import share_downlink
-from hub.sfu.forwarder import LINK_PREFIX, InboundStream, Leg
+from hub.sfu.forwarder import LINK_PREFIX, InboundStream, Leg, carries
 from hub.sfu.internals import replace_receive, replace_send, sender_ssrcs, set_msid
 from hub.sfu.liveness import PeerState
 from hub.sfu.media import Kind, Source
@@ -60,6 +60,7 @@ from hub.sfu.peer import (
 from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.sdp import MAX_MEDIA_SECTIONS, MAX_RELAYED_SECTIONS, SdpError, check_description
 from hub.sfu.simulcast import add_simulcast_to_answer, parse_simulcast_offer
+from hub.sfu.snapshot import snapshot
 from hub.sfu.speaker import SpeakerDetector
 from hub.sfu.taps import tap_stream
 
@@ -361,7 +362,8 @@ class SfuRoom:
         if stream.participant_id.startswith(LINK_PREFIX):
             return  # an m-line of a cascade link that names nobody: nobody's to show
         for member in self.participants.values():
-            if member.participant_id != stream.publisher and member.subscribe_pc is not None:
+            pc = member.subscribe_pc
+            if pc is not None and carries(member.participant_id, stream.publisher):
                 self._add_leg(member, stream)
                 self._request_negotiation(member)
 
@@ -386,7 +388,7 @@ class SfuRoom:
         self._new_subscribe_pc(member)
         member.restart_next_offer = restart
         for other in self.participants.values():
-            if other.participant_id == participant_id:
+            if not carries(participant_id, other.participant_id):
                 continue
             for stream in other.streams.values():
                 if stream.active:
@@ -479,6 +481,11 @@ class SfuRoom:
                     for leg in member.legs
                     if leg.source is not None and leg.mid is not None
                 ]
+                # Reused legs forward at once, but the page drops what comes before its answer
+                # turns the m-line on again: their first keyframe is lost, ask for another.
+                waking = [
+                    leg for leg in member.legs if leg.transceiver.currentDirection == "inactive"
+                ]
                 member.pending_answer = asyncio.get_running_loop().create_future()
                 restart, member.restart_next_offer = member.restart_next_offer, False
                 await member.send_offer(sdp, streams, restart)
@@ -503,10 +510,11 @@ class SfuRoom:
                     return  # the answer was refused, and its sender told why
                 hook_transports(pc, member.on_subscribe_rtp, member.on_subscribe_rtcp)
                 for leg in member.legs:
-                    if leg.source is not None and not leg.started:
-                        # Not forced: the send() hook already asked, and a waiting leg keeps
-                        # asking (throttled) until its keyframe comes.
-                        await leg.source.request_keyframe(layer=leg.target)
+                    if leg.source is not None and (not leg.started or leg in waking):
+                        # A woken leg waits for a keyframe as a leg shown again does (asked
+                        # for until it comes: one request may be lost on the way).
+                        leg.hold = leg.hold or (leg in waking and leg.started)
+                        await leg.source.request_keyframe(layer=leg.target, force=leg in waking)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -580,23 +588,4 @@ class SfuRoom:
 
     def snapshot(self) -> dict[str, Any]:
         """Per-participant counts for tests and diagnostics (what the SFU really forwarded)."""
-        return {
-            member.participant_id: {
-                "published": {mid: {"kind": s.kind, "source": s.source, "active": s.active,
-                                    "owner": s.participant_id, "packets": s.packets,
-                                    "forwarding": s.forwarding, "legs": len(s.legs),
-                                    "layers": [{"rid": layer.rid, "ssrc": layer.ssrc,
-                                                "rtx_ssrc": layer.rtx_ssrc,
-                                                "packets": layer.received,
-                                                "width": layer.width, "height": layer.height}
-                                               for layer in s.layers]}
-                              for mid, s in member.streams.items()},
-                "legs": [{"mid": leg.mid, "kind": leg.kind, "packets": leg.packets,
-                          "fast_path": leg.egress.packets if leg.egress else 0,
-                          "from": leg.source.participant_id if leg.source else None,
-                          "started": leg.started,
-                          "layer": leg.layer.rid if leg.layer else None}
-                         for leg in member.legs],
-            }
-            for member in self.participants.values()
-        }  # fmt: skip
+        return snapshot(self.participants.values())

@@ -28,6 +28,7 @@ from hub.config_sections import IceServerConfig, SfuConfig
 from hub.ids import MeetingId, ParticipantId
 from hub.sfu import control
 from hub.sfu.control import REQUESTS, ControlError, Message
+from hub.sfu.forwarder import is_relay
 from hub.sfu.liveness import PeerState
 from hub.sfu.participant import Reception, StreamSource, Which
 from hub.sfu.peer import RoomSettings
@@ -111,13 +112,17 @@ class Worker:
             now, count = time.monotonic(), counters.packets_forwarded
             rate = (count - last_count) / max(now - last_time, 1e-3)
             last_count, last_time = count, now
-            rooms = self.sfu.rooms.values()
-            legs = sum(len(member.legs) for room in rooms for member in room.participants.values())
+            members = [m for room in self.sfu.rooms.values() for m in room.participants.values()]
+            legs = sum(len(member.legs) for member in members)
+            relays = [m for m in members if is_relay(m.participant_id)]
+            relay_legs = [leg for member in relays for leg in member.legs]
             for session in list(self.sessions):
                 session.emit(
                     "load", pid=os.getpid(), forwarded_per_second=round(rate, 1),
                     packets_forwarded=count, cpu_seconds=round(time.process_time(), 3),
                     meetings=len(self.sfu.rooms), legs=legs,
+                    relay_streams=sum(1 for leg in relay_legs if leg.source is not None),
+                    relay_packets=sum(leg.packets for leg in relay_legs),
                 )  # fmt: skip
 
 

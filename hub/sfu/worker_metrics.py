@@ -41,6 +41,17 @@ class WorkersCollector(Collector):
             "hub_sfu_worker_legs", "Subscriber legs (streams sent to viewers) on the worker.",
             labels=labels,
         )  # fmt: skip
+        relay_streams = GaugeMetricFamily(
+            "hub_sfu_worker_relay_streams",
+            "Streams the worker sends to other workers for meetings spread over several "
+            "(each once, whatever the number of its viewers there).",
+            labels=labels,
+        )
+        relay_packets = GaugeMetricFamily(
+            "hub_sfu_worker_relay_packets",
+            "RTP packets sent to other workers on the relays' current connections.",
+            labels=labels,
+        )
         restarts = CounterMetricFamily(
             "hub_sfu_worker_restarts", "Times the worker died and was started again.",
             labels=labels,
@@ -55,4 +66,7 @@ class WorkersCollector(Collector):
                 forwarded.add_metric(name, slot.load.packets_forwarded)
                 cpu.add_metric(name, slot.load.cpu_seconds)
                 legs.add_metric(name, slot.load.legs)
-        yield from (up, rate, forwarded, cpu, meetings, legs, restarts)
+                relay_streams.add_metric(name, slot.load.relay_streams)
+                relay_packets.add_metric(name, slot.load.relay_packets)
+        yield from (up, rate, forwarded, cpu, meetings, legs, relay_streams, relay_packets)
+        yield restarts

@@ -4,10 +4,11 @@
 worker as a child process on a Unix socket in a private directory, keeps one control
 connection to it (hub/sfu/remote.py) and restarts it when it dies. A new meeting goes to the
 least loaded worker (fewest forwarded packets per second in its last report, then fewest
-meetings) and stays there. A worker is dead when its process ends, its connection breaks or
-its reports stop for `SILENCE` seconds: its meetings are placed at once on the others (or on
-its replacement, started at once unless it keeps dying young) and their people reconnect their
-media there.
+meetings) and stays there while it fits; past the worker's ceiling its newcomers go to a part
+of it on another worker (hub/sfu/span.py, hub/sfu/relay.py). A worker is dead when its process
+ends, its connection breaks or its reports stop for `SILENCE` seconds: its meetings' parts are
+placed at once on the others (or on its replacement, started at once unless it keeps dying
+young) and their people reconnect their media there.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hub.config_sections import SfuConfig
 from hub.errors import StartupError
 from hub.ids import MeetingId
 from hub.sfu.remote import Load, RemoteRoom, WorkerLink
+from hub.sfu.span import SpanningRoom
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ class WorkerSlot:
     reported_at: float = 0.0
     restarts: int = 0
     reading: asyncio.Task[None] | None = None
-    meetings: set[MeetingId] = field(default_factory=set)
+    meetings: set[MeetingId] = field(default_factory=set)  # the parts of meetings it holds
 
     @property
     def up(self) -> bool:
@@ -69,21 +71,24 @@ class WorkerPool:
                          "--log-level", log_level, "--log-format", log_format]  # fmt: skip
         self._dir: Path | None = None
         self.slots: list[WorkerSlot] = []
-        self.rooms: dict[MeetingId, RemoteRoom] = {}
+        self.rooms: dict[MeetingId, SpanningRoom] = {}
+        self.parts: dict[MeetingId, RemoteRoom] = {}  # every meeting's parts, by part key
+        self._meeting_of: dict[MeetingId, MeetingId] = {}  # part key -> meeting
         self._users: dict[MeetingId, int] = {}
         self._supervisors: list[asyncio.Task[None]] = []
 
     # -- MediaRooms -----------------------------------------------------------------------------
 
-    def find(self, meeting_id: MeetingId) -> RemoteRoom | None:
+    def find(self, meeting_id: MeetingId) -> SpanningRoom | None:
         return self.rooms.get(meeting_id)
 
-    def acquire(self, meeting_id: MeetingId) -> RemoteRoom:
+    def acquire(self, meeting_id: MeetingId) -> SpanningRoom:
         self._users[meeting_id] = self._users.get(meeting_id, 0) + 1
         room = self.rooms.get(meeting_id)
         if room is None:
-            room = self.rooms[meeting_id] = RemoteRoom(meeting_id)
-            self._place(room, recover=False)
+            first = self._new_part(meeting_id, meeting_id)
+            self._place(first, recover=False)
+            room = self.rooms[meeting_id] = SpanningRoom(meeting_id, self, first)
         return room
 
     async def release(self, meeting_id: MeetingId) -> None:
@@ -98,27 +103,82 @@ class WorkerPool:
         room = self.rooms.pop(meeting_id, None)
         if room is None:
             return
-        for slot in self.slots:
-            slot.meetings.discard(meeting_id)
+        for part in room.parts:
+            self.forget_part(part)
         await room.close()
 
     def worker_of(self, meeting_id: MeetingId) -> int | None:
-        """The index of the worker holding the meeting's media (None: not placed now)."""
+        """The index of the worker holding the meeting's (first part's) media (None: not
+        placed now)."""
         return next((s.index for s in self.slots if meeting_id in s.meetings), None)
+
+    def workers_of(self, meeting_id: MeetingId) -> list[int | None]:
+        """The worker of each part of the meeting, in the order they opened."""
+        room = self.rooms.get(meeting_id)
+        parts = room.parts if room is not None else []
+        return [slot.index if (slot := self._slot_of(part)) else None for part in parts]
 
     # -- placement ------------------------------------------------------------------------------
 
-    def _least_loaded(self) -> WorkerSlot | None:
+    def _slot_of(self, part: RemoteRoom) -> WorkerSlot | None:
+        return next((s for s in self.slots if part.meeting_id in s.meetings), None)
+
+    def _least_loaded(self, avoid: frozenset[int] = frozenset()) -> WorkerSlot | None:
+        """The live worker forwarding least, preferring those not in `avoid`."""
         live = [slot for slot in self.slots if slot.up]
         if not live:
             return None
         return min(
             live,
-            key=lambda s: (s.load.forwarded_per_second if s.load else 0.0, len(s.meetings)),
+            key=lambda s: (
+                s.index in avoid,
+                s.load.forwarded_per_second if s.load else 0.0,
+                len(s.meetings),
+            ),
         )
 
+    def _new_part(self, meeting_id: MeetingId, key: MeetingId) -> RemoteRoom:
+        part = self.parts[key] = RemoteRoom(key)
+        self._meeting_of[key] = meeting_id
+        return part
+
+    def _held(self, meeting_id: MeetingId, *, but: RemoteRoom | None = None) -> frozenset[int]:
+        """The workers holding the meeting's parts (but one)."""
+        room = self.rooms.get(meeting_id)
+        parts = [part for part in room.parts if part is not but] if room is not None else []
+        return frozenset(slot.index for part in parts if (slot := self._slot_of(part)))
+
+    def crowded(self, part: RemoteRoom, people: int) -> bool:
+        """A part takes no more newcomers past `sfu.people_per_worker` of its meeting's people
+        or once its worker forwards more than `sfu.worker_ceiling` packets/s."""
+        limit, ceiling = self.config.people_per_worker, self.config.worker_ceiling
+        if limit and people >= limit:
+            return True
+        slot = self._slot_of(part)
+        load = slot.load if slot is not None else None
+        return bool(ceiling and load is not None and load.forwarded_per_second >= ceiling)
+
+    def forget_part(self, part: RemoteRoom) -> None:
+        self.parts.pop(part.meeting_id, None)
+        self._meeting_of.pop(part.meeting_id, None)
+        for slot in self.slots:
+            slot.meetings.discard(part.meeting_id)
+
+    def open_part(self, meeting_id: MeetingId, key: MeetingId) -> RemoteRoom | None:
+        taken = self._held(meeting_id)
+        slot = self._least_loaded(taken)
+        if slot is None or slot.index in taken or slot.link is None:
+            return None
+        part = self._new_part(meeting_id, key)
+        slot.meetings.add(key)
+        part.move_to(slot.link, recover=False)
+        log.info("meeting spreads to SFU worker %d (part %s)", slot.index, key,
+                 extra={"meeting_id": meeting_id})  # fmt: skip
+        return part
+
     def _place(self, room: RemoteRoom, *, recover: bool) -> None:
-        slot = self._least_loaded()
+        meeting_id = self._meeting_of.get(room.meeting_id, room.meeting_id)
+        slot = self._least_loaded(self._held(meeting_id, but=room))
         if slot is None or slot.link is None:
             log.warning("no SFU worker is up: meeting waits for one",
                         extra={"meeting_id": room.meeting_id})  # fmt: skip
@@ -129,9 +189,9 @@ class WorkerPool:
                  extra={"meeting_id": room.meeting_id})  # fmt: skip
 
     def _place_waiting(self) -> None:
-        for room in self.rooms.values():
-            if room.link is None:
-                self._place(room, recover=True)
+        for part in self.parts.values():
+            if part.link is None:
+                self._place(part, recover=True)
 
     # -- the workers' lives ---------------------------------------------------------------------
 
@@ -232,7 +292,7 @@ class WorkerPool:
         if link is None and process is None:
             return
         slot.restarts += 1
-        moved = [self.rooms[m] for m in slot.meetings if m in self.rooms]
+        moved = [self.parts[key] for key in slot.meetings if key in self.parts]
         slot.meetings.clear()
         log.error("SFU worker %d (pid %s) died (status %s): %d meetings move",
                   slot.index, process.pid if process else "-", code, len(moved))  # fmt: skip
@@ -272,6 +332,7 @@ class WorkerPool:
                 "meetings": len(slot.meetings),
                 "forwarded_per_second": slot.load.forwarded_per_second if slot.load else 0.0,
                 "cpu_seconds": slot.load.cpu_seconds if slot.load else 0.0,
+                "relay_streams": slot.load.relay_streams if slot.load else 0,
                 "restarts": slot.restarts,
             }
             for slot in self.slots
