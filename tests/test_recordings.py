@@ -119,8 +119,10 @@ async def test_a_recording_keeps_every_track_playable_and_composes(hub: Hub, tmp
         if track.name != "Chloé":  # there from the start (she came later)
             assert RECORD_SECONDS - 1 < seconds < RECORD_SECONDS + 1.5, (track.file, seconds)
             assert 0 <= track.start < 1.5
-        else:
-            assert seconds > 0 and 0.1 < track.start < RECORD_SECONDS
+        else:  # from when her packets came: never before the others' (the recorder may
+            # have started while she was already publishing, on a slow machine)
+            first = min(t.start for t in manifest.tracks if t.name != "Chloé")
+            assert seconds > 0 and first <= track.start < RECORD_SECONDS, (track, first)
     # A download through the hub, with the moderator's session: the same bytes.
     track = manifest.tracks[0]
     url = f"/api/v1/meetings/{meeting}/recordings/{manifest.recording_id}/{track.file}"
