@@ -266,3 +266,16 @@ async def test_a_lease_is_given_up_before_its_key_can_expire_when_redis_goes(
         assert asyncio.get_running_loop().time() - killed_at < 1.5 - 0.5 + 0.1
     finally:
         await state.close()
+
+
+async def test_forgetting_idle_clients_keeps_each_windows_own_length(monkeypatch):
+    """Past MAX_KEYS, idle keys are dropped by their own window: a login's minute going by
+    must not reset a meeting creation's hour."""
+    monkeypatch.setattr("hub.shared.memory.MAX_KEYS", 2)
+    now = [1000.0]
+    state = MemoryState(clock=lambda: now[0])
+    assert await state.window("create:a", 1, 3_600_000, count=True) == 0
+    now[0] += 120  # two minutes: idle for a login's window, not for an hour's
+    for client in ("b", "c", "d"):
+        await state.window(f"login:{client}", 5, 60_000, count=True)
+    assert await state.window("create:a", 1, 3_600_000, count=True) > 0  # still limited

@@ -31,6 +31,7 @@ class MemoryState(SharedState):
         self._clock = clock
         self._max_claims = max_claims
         self._windows: dict[str, deque[int]] = {}
+        self._lengths: dict[str, int] = {}  # each window key's own length (ms)
         self._claims: dict[str, int] = {}
         self._claim_expiry: list[tuple[int, str]] = []  # heap: the next to expire first
         self._leases: dict[str, tuple[str, int]] = {}
@@ -55,6 +56,7 @@ class MemoryState(SharedState):
             if not count:
                 return 0
             events = self._windows[key] = deque()
+            self._lengths[key] = window_ms
         while events and events[0] <= now - window_ms:
             events.popleft()
         if len(events) >= limit:
@@ -62,13 +64,16 @@ class MemoryState(SharedState):
         if count:
             events.append(now)
             if len(self._windows) > MAX_KEYS:
-                self._forget_idle(now, window_ms)
+                self._forget_idle(now)
         return 0
 
-    def _forget_idle(self, now: int, window_ms: int) -> None:
-        stale = [k for k, v in self._windows.items() if not v or v[-1] <= now - window_ms]
+    def _forget_idle(self, now: int) -> None:
+        """Drop the keys idle for their own window (a login's minute must not end a meeting
+        creation's hour)."""
+        stale = [k for k, v in self._windows.items() if not v or v[-1] <= now - self._lengths[k]]
         for key in stale:
             del self._windows[key]
+            self._lengths.pop(key, None)
 
     async def claim(self, key: str, ttl_ms: int) -> Claim:
         now = self._now_ms()
