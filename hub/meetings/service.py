@@ -29,6 +29,7 @@ from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound
 from hub.ids import Identity, MeetingId, ParticipantId, ServerName
 from hub.meetings.events import EventBus, MeetingEnded, ParticipantJoined, ParticipantLeft
 from hub.meetings.ids import new_meeting_id, parse_meeting_id
+from hub.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class MeetingService:
         self._events = events
         self._joins: list[_Join] = []  # waiting to be written (`record_join`)
         self._join_writer: asyncio.Task[None] | None = None
-        self._closing: set[asyncio.Task[None]] = set()  # rows of joins whose caller went away
+        self._closing = Tasks()  # rows of joins whose caller went away
 
     async def create(
         self, *, owner: Identity, title: str, access_level: AccessLevel
@@ -318,9 +319,7 @@ class MeetingService:
             except Exception as exc:
                 log.warning("could not close an unentered join's row: %s", type(exc).__name__)
 
-        task = asyncio.get_running_loop().create_task(close())
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._closing.spawn(close())
 
     async def _write_joins(self) -> None:
         """Write every waiting join, batch after batch, until none waits."""

@@ -394,12 +394,12 @@ class InboundStream:
         waiting: set[Layer] = set()
         sent = 0
         payload = data[start:end]
-        if self.tap is not None and not rtx and self.source == "microphone":
+        marker = b1 & 0x80
+        if self.tap is not None and not rtx:  # a microphone's (hub/sfu/taps.py)
             level = level_value[0] if level_value is not None else NO_LEVEL
             self.tap.offer(self.participant_id, timestamp, payload, level)
-        if self.recording is not None and not rtx:
-            self.recording.offer(self, layer.index, seq, timestamp, bool(b1 & 0x80), payload, now)
-        marker = b1 & 0x80
+        if self.recording is not None and not rtx and layer.index == 0:  # simulcast: lowest
+            self.recording.offer(self, layer.index, seq, timestamp, bool(marker), payload, now)
         abs_time = _abs_send_time(now)  # once per packet, the same for every leg
         for leg in self.legs:
             if not leg.ready:

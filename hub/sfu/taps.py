@@ -18,7 +18,8 @@ def tap_stream(
     """Point the stream at the meeting's taps now; a video stream newly recorded is asked
     for a keyframe, so its recording starts with a picture at once."""
     own = not stream.publisher.startswith(LINK_PREFIX)
-    stream.tap = audio if stream.kind == "audio" and own else None
+    # Decided here once per stream, not per packet: only a microphone is listened to.
+    stream.tap = audio if own and stream.source == "microphone" else None
     wanted = recording if own else None
     if wanted is not None and stream.recording is not wanted:
         wanted.attach(stream)

@@ -35,6 +35,7 @@ from hub.sfu.peer import RoomSettings
 from hub.sfu.room import SfuRoom
 from hub.sfu.sdp import SdpError
 from hub.sfu.service import Sfu
+from hub.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class Session:
         self.writer = writer
         self._refused = 0
         self._queues: dict[tuple[MeetingId, ParticipantId], asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Tasks()
 
     def emit(self, type_: str, id_: int | None = None, **fields: object) -> None:
         if self.writer.is_closing():
@@ -169,8 +170,7 @@ class Session:
         except ConnectionError:
             return
         finally:
-            for task in list(self._tasks):
-                task.cancel()
+            self._tasks.cancel()
 
     def _refuse(self, id_: int | None, reason: str, then: str = "") -> None:
         self._refused += 1
@@ -211,9 +211,7 @@ class Session:
                     return
                 self.emit("reply", message.id, ok=True, result=result)
 
-        task = asyncio.get_running_loop().create_task(in_turn())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(in_turn())
 
     def _answer(self, message: Message, work: Callable[[], dict[str, object]]) -> None:
         try:

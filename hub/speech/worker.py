@@ -37,6 +37,7 @@ from hub.speech.worker_wire import (
     encode,
     frame_length,
 )
+from hub.tasks import Tasks
 
 log = logging.getLogger("hub.speech.worker")
 
@@ -134,7 +135,7 @@ class Worker:
         self._send = send
         self._speakers: dict[str, Speaker] = {}
         self._resting: dict[str, float] = {}  # key -> when a new stream may be tried
-        self._closing: set[asyncio.Task[None]] = set()  # streams of speakers long silent
+        self._closing = Tasks()  # streams of speakers long silent
 
     async def packets(self, message: Packets) -> None:
         pcm: dict[str, list[Pcm]] = {}
@@ -176,9 +177,7 @@ class Worker:
                 speaker.flushing = asyncio.get_running_loop().create_task(speaker.flush())
             elif not speaker.unflushed and not busy and now - speaker.heard_at > CLOSE_AFTER:
                 del self._speakers[key]
-                closing = asyncio.get_running_loop().create_task(speaker.close())
-                self._closing.add(closing)
-                closing.add_done_callback(self._closing.discard)
+                self._closing.spawn(speaker.close())
 
     async def close(self) -> None:
         for key in list(self._speakers):

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 from prometheus_client.core import CounterMetricFamily
@@ -35,6 +34,7 @@ from hub.recording.storage import RecordingStore
 from hub.recording.wire import Finished
 from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.service import Sfu
+from hub.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ class RecordingRelay:
         self.recorder = RecorderProcess()
         self.conferences: Conferences | None = None
         self._active: dict[MeetingId, _Active] = {}
-        self._storing: set[asyncio.Task[None]] = set()
+        self._storing = Tasks()  # starting and storing recordings
         self.retired = {"taken": 0, "dropped": 0}  # the taps of recordings that stopped
 
     def start(self, meeting_id: MeetingId, by: str) -> None:
@@ -75,7 +75,7 @@ class RecordingRelay:
             secrets.token_hex(8), RecordingTap(), datetime.now(UTC), time.monotonic(), by
         )
         self._note_names(meeting_id, active)
-        active.begun = self._spawn(self._begin(meeting_id, active))
+        active.begun = self._storing.spawn(self._begin(meeting_id, active))
 
     async def _begin(self, meeting_id: MeetingId, active: _Active) -> None:
         folder = self._spool / active.recording_id
@@ -93,7 +93,7 @@ class RecordingRelay:
         self.retired["taken"] += active.tap.taken
         self.retired["dropped"] += active.tap.dropped
         self._note_names(meeting_id, active)
-        self._spawn(self._finish(meeting_id, active, by))
+        self._storing.spawn(self._finish(meeting_id, active, by))
 
     def _note_names(self, meeting_id: MeetingId, active: _Active) -> None:
         live = self.conferences.get(meeting_id) if self.conferences else None
@@ -159,12 +159,6 @@ class RecordingRelay:
             packets_dropped=active.tap.dropped,
         )
 
-    def _spawn(self, coroutine: Any) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine)
-        self._storing.add(task)
-        task.add_done_callback(self._storing.discard)
-        return task
-
     def leftovers(self) -> list[Path]:
         """Folders a recorder left behind (the hub was killed mid-recording): their files
         were never stored. Each is logged once at start; WebM needs `ffmpeg -c copy` to get
@@ -182,7 +176,7 @@ class RecordingRelay:
 
     async def settle(self) -> None:
         """Wait until every stopped recording is stored (tests, and shutdown)."""
-        while self._storing:
+        while len(self._storing):
             await asyncio.gather(*self._storing, return_exceptions=True)
 
     def packet_counts(self) -> dict[str, int]:
