@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import struct
 import time
+from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 from aiortc.rtcrtpparameters import (
     RTCRtcpParameters,
@@ -102,10 +104,16 @@ def meeting() -> tuple[MediaParticipant, SfuCounters, InboundStream]:
     return publisher, counters, stream
 
 
-async def run(tap: AudioTap | None) -> float:
-    """CPU microseconds per packet (process time, so other load on the machine counts less)."""
-    publisher, counters, stream = meeting()
+def listen(stream: InboundStream, tap: Any) -> None:
     stream.tap = tap
+
+
+async def run(tap: Any, install: Callable[[InboundStream, Any], None] = listen) -> float:
+    """CPU microseconds per packet (process time, so other load on the machine counts less),
+    with `tap` installed on the stream by `install` (None: no tap)."""
+    publisher, counters, stream = meeting()
+    if tap is not None:
+        install(stream, tap)
     packets = [packet(number, 20) for number in range(PACKETS)]
     start = time.process_time()
     for number, data in enumerate(packets):
@@ -118,19 +126,26 @@ async def run(tap: AudioTap | None) -> float:
     return (time.process_time() - start) / PACKETS * 1e6
 
 
-async def main() -> None:
+async def compare(
+    make_tap: Callable[[], Any], install: Callable[[InboundStream, Any], None], label: str
+) -> None:
+    """Off and on, interleaved, best of five (the machine is shared); printed."""
     rounds = []
-    for _ in range(5):  # interleaved, best of five: the machine is shared
-        off = await run(None)
-        tap = AudioTap()
-        on = await run(tap)
+    for _ in range(5):
+        off = await run(None, install)
+        tap = make_tap()
+        on = await run(tap, install)
         rounds.append((off, on, tap.taken))
     off = min(r[0] for r in rounds)
     on = min(r[1] for r in rounds)
     print(f"{SUBSCRIBERS} subscribers, {PACKETS} packets per run, best of 5:")
-    print(f"  subtitles off: {off:.2f} us/packet")
-    print(f"  subtitles on:  {on:.2f} us/packet ({rounds[-1][2]} packets taken by the tap)")
+    print(f"  {label} off: {off:.2f} us/packet")
+    print(f"  {label} on:  {on:.2f} us/packet ({rounds[-1][2]} packets taken by the tap)")
     print(f"  difference:    {on - off:+.2f} us/packet ({(on - off) / off * 100:+.1f} %)")
+
+
+async def main() -> None:
+    await compare(AudioTap, listen, "subtitles")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import contextlib
 import random
 import time
 from dataclasses import replace
-from typing import Any
 
 from aiortc.rtp import RtcpPacket, RtcpPsfbPacket
 
@@ -72,7 +71,6 @@ class SimulcastPublisher(PersonPublisher):
         self.rid_ext = 0
         self.layers: list[_Stream] = []
         self.active = [True] * len(clips)  # the hub's `encodings` pause the others
-        self.paused_layer_seconds = 0.0
         self._layer_frame = [0] * len(clips)
         self._layer_keyframe = [True] * len(clips)
         self._layer_keyframe_requests = [0] * len(clips)
@@ -146,6 +144,3 @@ class SimulcastPublisher(PersonPublisher):
     def _send_audio(self, count: int) -> None:
         if self.speaking:
             super()._send_audio(count)
-
-    def layer_summary(self) -> dict[str, Any]:
-        return {"active": self.active, "keyframe_requests": self.layer_keyframe_requests}

@@ -49,12 +49,10 @@ class WorkerRelay:
 
     def __init__(self, first: RemoteRoom, second: RemoteRoom) -> None:
         self.parts = (first, second)
-        self.starts = 0  # the first start, then one per failure
         self._generation = 0
         self._tasks = Tasks()
 
     def start(self) -> None:
-        self.starts += 1
         generation = self._generation
         for here, there in (self.parts, self.parts[::-1]):
             # On `here`, the participant standing for `there` takes here's streams.
