@@ -115,10 +115,12 @@ class LocalStore:
         return await asyncio.to_thread(self._keys, prefix)
 
     def _keys(self, prefix: str) -> list[str]:
-        if not self.root.is_dir():
+        # Only below the prefix's folder (a meeting's), not every meeting's files.
+        top = self.root / prefix.rpartition("/")[0] if "/" in prefix else self.root
+        if not top.is_dir():
             return []
         found = []
-        for path in self.root.rglob("*"):
+        for path in top.rglob("*"):
             key = path.relative_to(self.root).as_posix()
             if path.is_file() and key.startswith(prefix) and _KEY.match(key):
                 found.append(key)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictBool
 
-from hub.errors import Forbidden, NotFound
+from hub.errors import NotFound
 from hub.recording.manifest import Manifest, is_recording_id, key
 from hub.recording.retention import manifests
-from hub.web.keys import LIVE, MEETINGS, RECORDINGS, TRANSCRIPTS
+from hub.web.keys import LIVE, MEETINGS, RECORDINGS
 from hub.web.openapi import Endpoint, Refusal
-from hub.web.requests import present_in_call, read_json, require_session
+from hub.web.requests import moderated_meeting, present_in_call, read_json, require_session
 
 NOT_THEIRS = (
     "Seuls l'organisateur et les modérateurs de la réunion accèdent à ses enregistrements / "
@@ -48,12 +48,8 @@ async def set_recording(request: web.Request) -> web.Response:
 
 
 async def _moderated(request: web.Request) -> str:
-    session = require_session(request)
-    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
     # The same rule as for its transcript: its owner, or whoever moderated it.
-    if not await request.app[TRANSCRIPTS].may_read(meeting.id, session.identity):
-        raise Forbidden(NOT_THEIRS)
-    return meeting.id
+    return await moderated_meeting(request, NOT_THEIRS)
 
 
 async def list_recordings(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from hub.ids import Identity, MeetingId
 from hub.meetings.conference import Conference, Conferences
 from hub.meetings.presence import Presence
 from hub.meetings.subtitles import NOT_PRESENT
-from hub.web.keys import CONFIG, SESSION, SESSION_CODEC
+from hub.web.keys import CONFIG, MEETINGS, SESSION, SESSION_CODEC, TRANSCRIPTS
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -76,3 +76,13 @@ def present_in_call(
     if live is None or actor is None:
         raise Forbidden(NOT_PRESENT)
     return live, actor
+
+
+async def moderated_meeting(request: web.Request, refusal: str) -> MeetingId:
+    """The meeting in the path, if the caller owns it or moderated it (its transcript's and
+    recordings' readers): else 401, 403 with `refusal`, 404."""
+    session = require_session(request)
+    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
+    if not await request.app[TRANSCRIPTS].may_read(meeting.id, session.identity):
+        raise Forbidden(refusal)
+    return MeetingId(meeting.id)

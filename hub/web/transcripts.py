@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from hub.errors import Forbidden, NotFound
+from hub.errors import NotFound
 from hub.meetings.transcript_formats import file_name, markdown, webvtt
 from hub.meetings.transcripts import Expired, Transcript, Transcripts
-from hub.web.keys import MEETINGS, TRANSCRIPTS
-from hub.web.requests import require_session
+from hub.web.keys import TRANSCRIPTS
+from hub.web.requests import moderated_meeting
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,8 @@ NO_TRANSCRIPT = (
 
 async def _readable(request: web.Request) -> Transcript:
     """The transcript in the path, if the caller moderated its meeting: else 401, 403, 404."""
-    session = require_session(request)
-    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
-    transcripts = request.app[TRANSCRIPTS]
-    if not await transcripts.may_read(meeting.id, session.identity):
-        raise Forbidden(NOT_MODERATOR)
-    transcript = await transcripts.of(meeting.id)
+    meeting_id = await moderated_meeting(request, NOT_MODERATOR)
+    transcript = await request.app[TRANSCRIPTS].of(meeting_id)
     if transcript is None:
         raise NotFound(NO_TRANSCRIPT)
     return transcript
