@@ -58,19 +58,18 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
         offered[leg] = flowing
     # Browsers estimate from the packets carrying abs-send-time, which the hub writes on
     # video only: the estimate is what video may take, audio is not subtracted again.
+    if member.counters.shedding_video:  # the SFU is behind (hub/sfu/relief.py): the rest
+        kept = kept_when_shedding(demands)  # pauses, and what they free goes to the kept ones
+        demands = [demand for demand in demands if demand.key in kept]
     downlink = member.downlink
     budget = downlink.budget()
     allocation = allocate(demands, budget, probe=downlink.probing(now))
     downlink.settle(allocation, budget)
-    shedding = member.counters.shedding_video
-    kept = kept_when_shedding(demands) if shedding else set()
     touched: set[InboundStream] = set()
     for leg, flowing in offered.items():
         source = leg.source
         assert source is not None
-        index = allocation.layers[leg]
-        if shedding and leg not in kept:
-            index = None  # paused while the SFU is behind (hub/sfu/relief.py)
+        index = allocation.layers.get(leg)  # not allocated at all: paused
         ceiling = None if budget is None or index is None else flowing[index]
         if source.limit(leg, ceiling, index is None, now):
             touched.add(source)
