@@ -197,9 +197,23 @@ async def test_messages_reach_each_subscriber_of_their_meeting_in_order(state: S
 
 
 async def test_a_subscriber_that_falls_behind_is_told_it_lost_messages(state: SharedState):
-    async with await state.subscribe(MEETING) as subscription:
+    last = str(MAX_PENDING)
+    async with (
+        await state.subscribe(MEETING) as subscription,
+        await state.subscribe(MEETING) as witness,
+    ):
+
+        async def read_along() -> None:  # keeps up, so it sees when all were handed out
+            while await next_message(witness, timeout=30) != last:
+                pass
+
+        reader = asyncio.get_running_loop().create_task(read_along())
         for index in range(MAX_PENDING + 1):
             await state.publish(MEETING, str(index))
+            await asyncio.sleep(0)  # the witness reads as they come (in memory too)
+        # Under load Redis hands the messages over later than they were published: reading
+        # the slow one before the last had come would let it keep up and never fall behind.
+        await asyncio.wait_for(reader, 30)
         received = []
         with pytest.raises(MessagesLost):
             while True:
