@@ -38,6 +38,8 @@ from bridge.hub_port import (
     MeetingSummary,
     PresenceChanged,
     RoomMeeting,
+    TranscriptDigest,
+    TranscriptReady,
     no_meeting,
 )
 from bridge.schedule import Reminder, ReminderBook, ScheduleFull
@@ -232,6 +234,16 @@ class MatrixBot(VisioCommands):
                         texts.ended_status_text(summary, language, posted),
                     )
                 await self.notice(summary.room_id, texts.summary_text(summary, language))
+            case TranscriptReady(room_id=room_id, transcript=transcript):
+                sent = await self.matrix.send_file(
+                    room_id, transcript.name, transcript.mimetype, transcript.text.encode()
+                )
+                if sent is None:
+                    language = await self.language_of(room_id)
+                    await self.notice(room_id, texts.write(language, "transcript.not_posted"))
+            case TranscriptDigest(room_id=room_id, text=text):
+                language = await self.language_of(room_id)
+                await self.notice(room_id, texts.digest_text(text, language))
             case ChatFromMeeting(room_id=room_id, name=name, text=text):
                 line = texts.chat_line(name, text, await self.language_of(room_id))
                 await self.matrix.send(room_id, {"msgtype": "m.text", "body": line})

@@ -31,7 +31,9 @@ from bridge.hub_port import (
     PartnerLink,
     PresenceChanged,
     RoomMeeting,
+    TranscriptDigest,
     TranscriptFile,
+    TranscriptReady,
     Waiting,
     WaitingKind,
     no_meeting,
@@ -53,6 +55,8 @@ from hub.meetings.events import (
     MeetingEvent,
     ParticipantJoined,
     ParticipantLeft,
+    TranscriptReleased,
+    TranscriptSummarised,
 )
 from hub.meetings.invitations import Invitations
 from hub.meetings.notes import MAX_NOTE, NoteFlaw, NoteRefused, clean_note
@@ -60,7 +64,7 @@ from hub.meetings.presence import LobbyEntry, Presence
 from hub.meetings.rooms import RoomLinks, RoomLinkView, RoomRosters, RoomSettings
 from hub.meetings.service import MAX_TITLE, MeetingService, MeetingView
 from hub.meetings.transcript_formats import file_name, markdown
-from hub.meetings.transcripts import Transcripts
+from hub.meetings.transcript_release import TranscriptRelease
 from hub.web import signaling as sig
 from hub.web.keys import (
     CONFIG,
@@ -72,7 +76,7 @@ from hub.web.keys import (
     ROOM_LINKS,
     ROOM_ROSTERS,
     ROOM_SETTINGS,
-    TRANSCRIPTS,
+    TRANSCRIPT_RELEASE,
 )
 from hub.web.transcripts import MARKDOWN_TYPE
 
@@ -157,7 +161,7 @@ class HubServices:
     room_links: RoomLinks
     room_settings: RoomSettings
     rosters: RoomRosters
-    transcripts: Transcripts
+    transcript_release: TranscriptRelease  # hands a complete transcript out once
     federation: Federation | None  # None unless [federation] names this hub
 
 
@@ -168,7 +172,7 @@ def local_hub(app: web.Application) -> LocalHub:
             config=app[CONFIG], events=app[EVENTS], meetings=app[MEETINGS],
             conferences=app[LIVE], invitations=app[INVITATIONS], room_links=app[ROOM_LINKS],
             room_settings=app[ROOM_SETTINGS], rosters=app[ROOM_ROSTERS],
-            transcripts=app[TRANSCRIPTS], federation=app.get(FEDERATION),
+            transcript_release=app[TRANSCRIPT_RELEASE], federation=app.get(FEDERATION),
         )
     )  # fmt: skip
 
@@ -454,10 +458,17 @@ class LocalHub:
                 return [
                     ChatFromMeeting(link.room_id, event.display_name, event.text) for link in links
                 ]
+            case TranscriptReleased(file_name=name, markdown=text):
+                file = TranscriptFile(name, MARKDOWN_TYPE, text)
+                return [TranscriptReady(link.room_id, link.meeting_id, file) for link in links]
+            case TranscriptSummarised(text=text):
+                return [TranscriptDigest(link.room_id, link.meeting_id, text) for link in links]
         return []
 
     async def _transcript_file(self, meeting_id: MeetingId) -> TranscriptFile | None:
-        transcript = await self._hub.transcripts.of(meeting_id)
+        """The transcript handed out because the meeting ended (None: none, or the rooms
+        already had it when the meeting stayed empty, and nothing was said since)."""
+        transcript = await self._hub.transcript_release.at_end(meeting_id)
         if transcript is None:
             return None
         return TranscriptFile(file_name(transcript, "md"), MARKDOWN_TYPE, markdown(transcript))
