@@ -22,7 +22,13 @@ from nio import RoomEncryptedFile
 from nio.crypto.attachments import decrypt_attachment
 
 from bridge import wire
-from bridge.hub_port import MeetingClosed, MeetingSummary, TranscriptFile
+from bridge.hub_port import (
+    MeetingClosed,
+    MeetingSummary,
+    TranscriptDigest,
+    TranscriptFile,
+    TranscriptReady,
+)
 from hub.ids import MeetingId, ParticipantId
 from hub.meetings.transcript_formats import markdown
 from hub.web.keys import ROOM_LINKS, TRANSCRIPTS
@@ -295,3 +301,10 @@ def test_a_bot_run_alone_gets_the_transcript_in_the_summary_event():
     assert wire.event_from_json(wire.event_to_json(event)) == event
     without = MeetingClosed(replace(summary, transcript=None))
     assert wire.event_from_json(wire.event_to_json(without)) == without
+    # A meeting left empty: the file alone, then the summary (or None: the service failed).
+    for later in (
+        TranscriptReady("!r:localhost", "abc-defg-hij", summary.transcript),
+        TranscriptDigest("!r:localhost", "abc-defg-hij", "- Budget : validé."),
+        TranscriptDigest("!r:localhost", "abc-defg-hij", None),
+    ):
+        assert wire.event_from_json(wire.event_to_json(later)) == later
