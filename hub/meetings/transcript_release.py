@@ -118,15 +118,21 @@ class TranscriptRelease:
                         markdown(transcript),
                     )
                 )  # fmt: skip
+                self._summarise_later(transcript)  # its summary follows the transcript
         except Exception:  # a database hiccup costs this release, never the meeting
             log.exception("transcript not released", extra={"meeting_id": meeting_id})
 
     async def _release_at_end(self, meeting_id: MeetingId) -> Transcript | None:
         try:
-            return await self._release(meeting_id)
+            transcript = await self._release(meeting_id)
         except Exception:  # the meeting's end is told to its rooms all the same
             log.exception("transcript not released", extra={"meeting_id": meeting_id})
             return None
+        if transcript is not None:
+            # The bridge is turning MeetingEnded (with this transcript) into the rooms'
+            # events now: whatever the summary becomes is queued after it.
+            self._summarise_later(transcript)
+        return transcript
 
     async def _release(self, meeting_id: MeetingId) -> Transcript | None:
         transcript = await self._transcripts.claim(meeting_id)
@@ -135,9 +141,11 @@ class TranscriptRelease:
                 "transcript complete: %d lines", len(transcript.lines),
                 extra={"meeting_id": meeting_id},
             )  # fmt: skip
-            if self._summariser is not None:
-                self._tasks.spawn(self._summarise(self._summariser, transcript))
         return transcript
+
+    def _summarise_later(self, transcript: Transcript) -> None:
+        if self._summariser is not None:
+            self._tasks.spawn(self._summarise(self._summariser, transcript))
 
     async def _summarise(self, summariser: Summariser, transcript: Transcript) -> None:
         meeting_id = transcript.meeting_id
