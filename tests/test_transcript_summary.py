@@ -79,11 +79,13 @@ async def test_the_summariser_speaks_to_the_service_and_names_each_failure(
             ("garbage", "unreadable answer: the answer is not JSON"),
             ("error", "HTTP 503: model overloaded"),
             ("slow", "no answer in 1 s"),
+            ("redirect", "HTTP 307"),  # never followed: only the configured URL is asked
         ):
             chat.mode = mode
             with pytest.raises(SummaryFailed) as failed:
                 await summariser.summarise(TRANSCRIPT)
             assert str(failed.value) == reason
+        assert chat.elsewhere == 0
         with socket.socket() as unused:  # a port nobody listens on: the service is down
             unused.bind(("127.0.0.1", 0))
             port = unused.getsockname()[1]

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-Mode = Literal["ok", "garbage", "error", "slow"]
+Mode = Literal["ok", "garbage", "error", "slow", "redirect"]
 
 
 @dataclass
@@ -24,6 +24,7 @@ class ChatCompletionsServer:
     mode: Mode = "ok"
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str | None] = field(default_factory=list)
+    elsewhere: int = 0  # requests that followed a redirect (a client must not)
     server: TestServer | None = None
 
     @property
@@ -35,12 +36,17 @@ class ChatCompletionsServer:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._completions)
+        app.router.add_post("/elsewhere", self._elsewhere)
         self.server = TestServer(app, host="127.0.0.1")
         await self.server.start_server()
 
     async def close(self) -> None:
         if self.server is not None:
             await self.server.close()
+
+    async def _elsewhere(self, request: web.Request) -> web.Response:
+        self.elsewhere += 1
+        return web.json_response({"choices": [{"message": {"content": "followed"}}]})
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -62,6 +68,8 @@ class ChatCompletionsServer:
         if self.mode == "error":
             error = {"message": "model overloaded", "type": "server_error"}
             return web.json_response({"error": error}, status=503)
+        if self.mode == "redirect":
+            raise web.HTTPTemporaryRedirect("/elsewhere")
         if self.mode == "slow":
             await asyncio.sleep(30)
         return web.Response(
