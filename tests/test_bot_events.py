@@ -81,8 +81,8 @@ async def test_what_a_stopped_bot_left_is_carried_once_by_the_next(
 
 async def test_the_stream_is_bounded(state: RedisState, redis_server: RedisServer) -> None:
     outlet = StreamOutlet(state, "home")
-    for first in range(0, 12_000, 500):
-        await outlet.publish([line(n) for n in range(first, first + 500)])
+    batches = [[line(n) for n in range(first, first + 200)] for first in range(0, 12_000, 200)]
+    await asyncio.gather(*(outlet.publish(batch) for batch in batches))
     async with Redis.from_url(redis_server.url, decode_responses=True) as redis:
         length = await redis.xlen(STREAM)
     # MAXLEN ~ trims whole macro nodes: about 10,000, never the 12,000 appended.

@@ -37,6 +37,10 @@ from tests.support.synapse import Synapse
 MEETING_URL = re.compile(r"/m/([a-z0-9-]+)")
 
 
+def _count(node: HubServer, text: str) -> int:
+    return node.log_path.read_text(errors="replace").count(text)
+
+
 async def home_of(redis: RedisServer, meeting: str) -> str | None:
     async with Redis.from_url(redis.url, decode_responses=True) as client:
         token = await client.get(f"lease:meeting:{meeting}:home")
@@ -157,6 +161,18 @@ async def test_a_meeting_at_home_on_another_node_is_seen_and_moderated_from_the_
             ]
 
         await alice.wait_until(lambda: chat_lines("Bonjour depuis le nœud 2"), "chat in the room")
+
+        # Hostile messages on the home's order channel: one log line each, nothing else.
+        async with Redis.from_url(redis_server.url, decode_responses=True) as client:
+            channel = f"node:{node_id(node2)}:bot"
+            for hostile in ("not json", '{"type": "ask"}', "[" * 50_000):
+                assert await client.publish(channel, hostile) == 1
+
+        async def refusals() -> bool:
+            return _count(node2, "bot order refused") == 3
+
+        await alice.wait_until(refusals, "three refusals logged", 10)
+        assert _count(node2, "Traceback") == 0
 
         # The bot's node dies; what the home publishes meanwhile waits in the stream.
         assert node1.process is not None
