@@ -5,10 +5,10 @@ room's meeting is at home on node 2 (its first person arrived there).
 The home's events reach the bot through the Redis stream (the status message is edited on a
 knock, an admission, a leave; the meeting's chat reaches the room); the bot's reads and orders
 reach the home over the bus (`!visio status` lists who is in and who waits, `admit`, `mute`,
-the room's chat); the room's roster the bot writes in Redis lets a room member into the
-restricted meeting at home on node 2 without the lobby. Then node 1 is SIGKILLed: what the
-home publishes while no bot runs is carried by node 2's bot once it takes the lease over,
-each line once.
+`record`, a `transcribe` the home refuses, the room's chat); the room's roster the bot
+writes in Redis lets a room member into the restricted meeting at home on node 2 without the
+lobby. Then node 1 is SIGKILLed: what the home publishes while no bot runs is carried by
+node 2's bot once it takes the lease over, each line once.
 """
 
 from __future__ import annotations
@@ -118,6 +118,17 @@ async def test_a_meeting_at_home_on_another_node_is_seen_and_moderated_from_the_
         assert "Présents (1) : Jeanne Invitée" in await ask("!visio status")
         assert await ask("!visio mute jeanne invitée") == "Micro de Jeanne Invitée coupé."
         assert (await jeanne.wait_for("muted"))["by"] == alice.user.user_id
+        # A switch the home refuses (no speech engine there): its refusal comes back.
+        assert await ask("!visio transcribe on") == "Les sous-titres sont désactivés sur ce hub."
+        # One the home carries out: Jeanne, in the call there, is told.
+        seen = len(jeanne.messages)
+        assert await ask("!visio record on") == (
+            "Enregistrement démarré : tous les participants le voient."
+        )
+        assert (await jeanne.wait_for("recording_state", after=seen))["recording"] is True
+        assert await ask("!visio record off") == (
+            "Enregistrement arrêté ; les modérateurs le téléchargent depuis le hub."
+        )
         nobody = await ask("!visio admit 7")
         assert nobody == "Personne n'attend sous le numéro 7 : voyez le message d'état."
 
