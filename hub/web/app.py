@@ -274,7 +274,7 @@ def create_app(config: HubConfig) -> web.Application:
     app[NODE] = node
     app[METRICS].registry.register(NodeCollector(node))
     app.on_shutdown.append(say_farewell)
-    app[ROOM_ROSTERS] = RoomRosters()
+    app[ROOM_ROSTERS] = RoomRosters(app[SHARED])
     app[EVENTS].subscribe(meeting_end_listener(app))
     add_media(app, config)
     app.cleanup_ctx.append(stalls_context)
