@@ -24,8 +24,9 @@ NO_LEVEL = -1  # the stream carries no audio-level extension: every packet is ta
 class AudioTap:
     """One meeting's tapped packets, from `offer` (the packet path) to `take` (the pump)."""
 
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    def __init__(self, capacity: int = CAPACITY, hangover: int = HANGOVER) -> None:
         self.capacity = capacity
+        self.hangover = hangover
         self._packets: deque[tuple[str, int, bytes]] = deque()
         self._hangover: dict[ParticipantId, int] = {}
         self.taken = 0
@@ -38,7 +39,7 @@ class AudioTap:
         """A forwarded audio packet; `level` is the audio-level extension's byte (V bit and
         -dBov), or NO_LEVEL."""
         if level == NO_LEVEL or (level & 0x7F) <= LEVEL_GATE:
-            self._hangover[participant_id] = HANGOVER
+            self._hangover[participant_id] = self.hangover
         else:
             left = self._hangover.get(participant_id, 0)
             if left <= 0:
