@@ -25,7 +25,13 @@ from bench.sfu import hub as hubapi
 from bench.sfu.media import CountingSubscriber, rtc_config
 from bench.sfu.meeting import HubMeeting, children
 from bench.sfu.person import opus_only
-from bench.sfu.system import BenchError, CpuWindow, eventually, process_cpu_seconds
+from bench.sfu.system import (
+    BenchError,
+    CpuWindow,
+    eventually,
+    process_cpu_seconds,
+    runqueue_wait_seconds,
+)
 from bench.speech.score import Line, figures, match
 from bench.speech.voice import PHRASES, RATE, Spoken, Voice, speak
 from hub.sfu.ice import gather_on
@@ -166,6 +172,7 @@ class SpeechMeeting:
         window = CpuWindow(self.server.pid, sfu_worker_pids=pids)
         hub_before = process_cpu_seconds(self.server.pid)
         worker_before = process_cpu_seconds(self.worker_pid) if self.worker_pid else 0.0
+        worker_waited = runqueue_wait_seconds(self.worker_pid) if self.worker_pid else 0.0
         window.begin()
         spoken = self.script(people, each)
         voices = [s.voice for s in self.speakers[:people]]
@@ -182,6 +189,8 @@ class SpeechMeeting:
         window.end()
         hub_cpu = process_cpu_seconds(self.server.pid) - hub_before
         worker_cpu = process_cpu_seconds(self.worker_pid) - worker_before if pids else 0.0
+        if pids:
+            worker_waited = runqueue_wait_seconds(self.worker_pid) - worker_waited
         usage = window.summary()
         result: dict[str, Any] = {
             "speakers": people,
@@ -192,7 +201,10 @@ class SpeechMeeting:
             "worker_cpu_s": round(worker_cpu, 2),
             "bench_client_cores": usage["client_cores"],
             "other_cores": usage["other_cores"],
-            "hub_wait_cores": usage["sfu_wait_cores"],
+            # Runnable but waiting for a CPU (other processes had it), hub and worker together
+            # and the worker alone: 0.5 means half a core's worth of waiting.
+            "waiting_cores": usage["sfu_wait_cores"],
+            "worker_waiting_cores": round(worker_waited / window.wall, 3) if pids else None,
         }
         if self.subtitles:
             shown, stray = match(spoken, self.viewer.lines[first_line:])

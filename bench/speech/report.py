@@ -28,8 +28,9 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "| speakers at once | phrases shown | from end p50 / p95 | from start p50 / p95 "
         "| words found | speech worker, cores (per speaker) | worker CPU s per s of speech "
-        "| hub cores, subtitles on / off | other processes, cores |",
-        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| hub cores, subtitles on / off | other processes, cores, on / off "
+        "| worker waiting for a CPU, cores |",
+        "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for load in data.get("loads", []):
         on, off = load.get("on", {}), load.get("off", {})
@@ -47,7 +48,8 @@ def markdown(data: dict[str, Any]) -> str:
             f"| {_pair(on.get('from_start_p50_s'), on.get('from_start_p95_s'), ' s')} "
             f"| {words} | {per} | {on.get('worker_cpu_per_speech_s', '–')} "
             f"| {_pair(on.get('hub_cores'), off.get('hub_cores'))} "
-            f"| {_pair(on.get('other_cores'), off.get('other_cores'))} |"
+            f"| {_pair(on.get('other_cores'), off.get('other_cores'))} "
+            f"| {on.get('worker_waiting_cores', '–')} |"
         )
     warm = data.get("warm_up")
     if warm:
