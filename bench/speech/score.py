@@ -3,9 +3,9 @@
 Each speaker's final lines come in the order they spoke (one stream per speaker, decoded in
 turn), so a line is matched to that speaker's phrase, not yet passed, that began before the
 line arrived and shares the most words with it (the earliest on a tie). A phrase the voice
-detector cut in two gets two lines: it is shown when its last line arrives, and its words
-found are those of both. A line that shares no word with any is counted apart (Whisper
-hearing words in a breath or a click).
+detector cut in two gets two lines (the second must be mostly its words): it is shown when its
+last line arrives, and its words found are those of both. A line that shares no word with any
+is counted apart (Whisper hearing words in a breath or a click).
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ def match(spoken: list[Spoken], lines: list[Line]) -> tuple[list[Shown], list[Li
                 if own[index].spoken.start > line.arrived:
                     break
                 score = sum((Counter(words_of(own[index].spoken.phrase)) & words).values())
+                if own[index].lines and 2 * score <= len(words_of(line.text)):
+                    continue  # another piece of a shown phrase is mostly its words
                 if score > best_score:
                     best, best_score = index, score
             if best < 0:
