@@ -180,11 +180,23 @@ def sees(participant: Participant, name: str) -> bool:
     return False
 
 
+def relay_counts(node: HubServer) -> tuple[float, float, float]:
+    """/metrics now: meetings at home, sessions hosted for other nodes, pages relayed."""
+    metrics = node.metrics()
+    return (
+        metrics["hub_node_meetings_at_home"],
+        metrics["hub_node_hosted_sessions"],
+        metrics["hub_node_relayed_pages"],
+    )
+
+
 async def test_people_on_two_nodes_are_in_one_meeting(cluster: Cluster):
     node1, node2 = cluster.nodes
     meeting, anne, bruno = await admitted_across(cluster, "trusted")
     assert await cluster.home(meeting) == cluster.node_id(node1)
     await decoding(anne.p, bruno.p, 20, "Anne and Bruno do not decode each other")
+    # Counted per node: node 1 holds the meeting and runs Bruno's session, node 2 relays it.
+    assert relay_counts(node1) == (1, 1, 0) and relay_counts(node2) == (0, 0, 1)
 
     await bruno.p.send({"type": "chat", "text": "Salut depuis le nœud 2"})
     assert (await message(anne.p, "chat", name="Bruno"))["text"] == "Salut depuis le nœud 2"
@@ -278,6 +290,7 @@ async def test_when_the_home_node_dies_its_people_are_back_on_another_within_5_s
     assert await cluster.home(meeting) == cluster.node_id(node2)
     log2 = node2.log_path.read_text()
     assert "meeting taken over: 2 presence(s) of its last home closed" in log2, log2
+    assert node2.metrics()["hub_node_takeovers_total"] == 1
     assert "Traceback" not in log2
 
 

@@ -167,7 +167,11 @@ def test_three_pages_on_three_nodes_are_one_meeting_and_survive_its_home(
         for page in pages:
             assert page.evaluate("() => window.visioDebug.state()") == "connected"
         # Each page's socket is on its own node: Bruno's and Chloé's are relayed to node 1.
-        assert [node.metrics()["hub_meeting_sockets"] for node in nodes] == [3, 1, 1]
+        counts = [node.metrics() for node in nodes]
+        assert [c["hub_meeting_sockets"] for c in counts] == [3, 1, 1]
+        assert [c["hub_node_meetings_at_home"] for c in counts] == [1, 0, 0]
+        assert [c["hub_node_hosted_sessions"] for c in counts] == [2, 0, 0]
+        assert [c["hub_node_relayed_pages"] for c in counts] == [0, 1, 1]
         wait_for_flow(
             [
                 (page, ids[other], source)
@@ -232,6 +236,8 @@ def test_three_pages_on_three_nodes_are_one_meeting_and_survive_its_home(
         assert back["connected"] < BACK_WITHIN_S, back
         assert back["decoding"] < DECODING_WITHIN_S, back
         assert home in (node_id(nodes[1]), node_id(nodes[2]))
+        new_home = nodes[[node_id(n) for n in nodes].index(home)]
+        assert new_home.metrics()["hub_node_takeovers_total"] == 1
         for node in nodes[1:]:
             assert "Traceback" not in node.log(1000)
         assert errors == {"Anne": [], "Bruno": [], "Chloé": []}
