@@ -8,13 +8,15 @@ straight to the home's SFU. Everything is checked on what the pages measured (ge
 frames decoded, packets received per remote participant): each page decodes the two others'
 video and audio, a chat message written on one node is shown on the others, Anne's mute of
 Chloé (two nodes apart) stops Chloé's sound at the home's SFU. Then the home is SIGKILLed:
-every page comes back by itself, through its nginx, to a surviving node, and all three decode
-each other's video again within 5 s of the kill.
+every page comes back by itself, through its nginx, to a surviving node: all three are in
+the meeting with both connections up within 5 s of the kill, and decode each other's video
+again (timed, bounded at 8 s: see DECODING_WITHIN_S).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import signal
 import time
@@ -46,9 +48,12 @@ from tests.support.redis import RedisServer
 
 NGINX_ADDRESS = "127.0.0.2"  # nginx reaches the nodes from here: the proxy they trust
 BACK_WITHIN_S = 5.0  # issue 14: people are back in the meeting within 5 s of a node's death
-# Not 5 s: measured 5.3-6.4 s here, of which ~2.7 s between the page's new publish connection
-# being up and Chromium encoding its camera again (audio flows at once; `encoding` in the
-# printed figures). See docs/scale-out.md, "Built: hub nodes".
+# Not 5 s: in most runs here one page's Chromium did not encode its camera until ~2.5 s after
+# its new publish connection was up (audio at once, the track delivering frames, every
+# encoding active), and all three decoded 5.4-6.3 s after the kill (8 runs of 11); 3.5-3.9 s
+# otherwise.
+# Measured with the machine's load average at 8-11 from other work: docs/scale-out.md,
+# "Built: hub nodes".
 DECODING_WITHIN_S = 8.0
 TLS = {"ignore_https_errors": True}  # nginx's self-signed certificate
 
@@ -230,7 +235,8 @@ def test_three_pages_on_three_nodes_are_one_meeting_and_survive_its_home(
         print(
             "home SIGKILLed; seconds until all three pages had: "
             + ", ".join(f"{what} {seconds:.2f}" for what, seconds in back.items())
-            + f"; new home: node {[node_id(n) for n in nodes].index(home) + 1}"
+            + f"; new home: node {[node_id(n) for n in nodes].index(home) + 1}; load average "
+            + " / ".join(f"{x:.1f}" for x in os.getloadavg())
         )
         assert back["welcome"] < BACK_WITHIN_S, back
         assert back["connected"] < BACK_WITHIN_S, back
