@@ -51,9 +51,8 @@ BACK_WITHIN_S = 5.0  # issue 14: people are back in the meeting within 5 s of a 
 # Not 5 s: in most runs here one page's Chromium did not encode its camera until ~2.5 s after
 # its new publish connection was up (audio at once, the track delivering frames, every
 # encoding active), and all three decoded 5.4-6.3 s after the kill (8 runs of 11); 3.5-3.9 s
-# otherwise.
-# Measured with the machine's load average at 8-11 from other work: docs/scale-out.md,
-# "Built: hub nodes".
+# otherwise. Measured with the machine's load average at 8-11 from other work:
+# docs/scale-out.md, "Built: hub nodes".
 DECODING_WITHIN_S = 8.0
 TLS = {"ignore_https_errors": True}  # nginx's self-signed certificate
 
@@ -118,12 +117,12 @@ WATCH_BACK_JS = f"""
   }};
   const look = async () => {{
     const [pub, sub] = [debug.publishPc(), debug.subscribePc()];
+    const now = performance.now();
+    if (fresh(pub) && !back.encoding && await encoded(pub)) back.encoding = now;
     if (fresh(pub) && fresh(sub)) {{
-      const now = performance.now();
       if (!back.connected && [pub, sub].every((pc) => pc.connectionState === "connected")) {{
         back.connected = now;
       }}
-      if (!back.encoding && await encoded(pub)) back.encoding = now;
       const others = debug.participants().filter((p) => !p.isSelf).map((p) => p.id);
       if (!back.decoding && debug.state() === "connected" && others.length === 2) {{
         const stats = await inbound();
