@@ -50,8 +50,8 @@ NGINX_ADDRESS = "127.0.0.2"  # nginx reaches the nodes from here: the proxy they
 BACK_WITHIN_S = 5.0  # issue 14: people are back in the meeting within 5 s of a node's death
 # Not 5 s: in most runs here one page's Chromium did not encode its camera until ~2.5 s after
 # its new publish connection was up (audio at once, the track delivering frames, every
-# encoding active), and all three decoded 5.4-6.3 s after the kill (8 runs of 11); 3.5-3.9 s
-# otherwise. Measured with the machine's load average at 8-11 from other work:
+# encoding active), and all three decoded 5.4-6.4 s after the kill (9 runs of 13); 3.5-3.9 s
+# otherwise. Measured with the machine's load average at 8-13 from other work:
 # docs/scale-out.md, "Built: hub nodes".
 DECODING_WITHIN_S = 8.0
 TLS = {"ignore_https_errors": True}  # nginx's self-signed certificate
