@@ -89,7 +89,7 @@ from hub.web.middleware import (
 from hub.web.node import Node, NodeCollector, refuse_while_draining
 from hub.web.proxies import TrustedProxies
 from hub.web.recordings import RecordingCollector, RecordingRelay, recordings_context
-from hub.web.relay import NodeRelay
+from hub.web.relay import NodeRelay, RelayCollector
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleCollector, SubtitleRelay, subtitles_context, subtitles_enabled
@@ -151,9 +151,12 @@ async def nodes_context(app: web.Application) -> AsyncIterator[None]:
     )  # fmt: skip
     await relay.start()
     app[NODES] = relay
+    collector = RelayCollector(relay)
+    app[METRICS].registry.register(collector)
     try:
         yield
     finally:
+        app[METRICS].registry.unregister(collector)
         await relay.close()
 
 
