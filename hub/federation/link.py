@@ -29,7 +29,7 @@ from aiohttp import WSMsgType
 
 from hub.db.models import Role
 from hub.errors import Conflict, HubError, ServiceUnavailable
-from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId, ServerName
+from hub.ids import Identity, MeetingId, ParticipantId, ServerName
 from hub.meetings.access import MODERATING
 from hub.meetings.admission import Admissions
 from hub.meetings.conference import Conference, Conferences, may_act_on
@@ -52,6 +52,7 @@ from hub.sfu.sdp import SdpError
 from hub.tasks import Tasks
 
 from . import messages as m
+from .people import labelled, link_participant, presence_info, remote_identity
 
 log = logging.getLogger(__name__)
 
@@ -71,48 +72,6 @@ class LinkSocket(Protocol):
     async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
 
     def __aiter__(self) -> Any: ...
-
-
-def link_participant(partner: ServerName) -> ParticipantId:
-    """The SFU participant that stands for a partner instance in a meeting's room."""
-    return ParticipantId(f"{LINK_PREFIX}{partner}")
-
-
-def remote_identity(identity: str, partner: ServerName, *, hosting: bool) -> Identity:
-    """The identity of someone a link brings: a host may relay its partners' people, already
-    named `partner:…`; a partner speaks only for its own people, so theirs is always wrapped
-    (else it could pass someone off as a third hub's person, or as nobody's)."""
-    if not hosting and _relayed(identity):
-        return Identity(identity)
-    return Identity.vouched_by(identity, partner)
-
-
-def _relayed(identity: str) -> bool:
-    """Whether a host names this person as a third hub's (`partner:…`)."""
-    said = Identity.read(identity)
-    return said is not None and said.kind is IdentityKind.PARTNER
-
-
-def labelled(name: str, label: str, identity: str, *, hosting: bool) -> str:
-    """'Name (Label)'; people the host relays already carry their own hub's label. The name
-    is cut, never the label."""
-    if not hosting and _relayed(identity):
-        return name
-    suffix = f" ({label})"
-    return name[: max(1, m.MAX_NAME_LENGTH - len(suffix))].rstrip() + suffix
-
-
-def presence_info(presence: Presence) -> m.PresenceInfo:
-    return m.PresenceInfo(
-        participant_id=presence.participant_id,
-        identity=presence.identity,
-        name=presence.name,
-        role=presence.role.value,
-        audio=presence.audio,
-        video=presence.video,
-        screen=presence.screen,
-        hand=presence.hand,
-    )
 
 
 @dataclass(frozen=True)
