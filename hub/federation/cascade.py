@@ -144,9 +144,12 @@ class CascadeLinks:
         """This hub is stopping (or, with `meeting`, no longer that meeting's home node):
         each partner whose people are in one of our meetings is told (its people see "<our
         hub> restarts" instead of a lost link), then let go; all at once, and never longer
-        than `within` seconds (a partner cut off is not waited for)."""
+        than `within` seconds (a partner cut off is not waited for). The meeting is handed
+        over, to this hub restarted or to another of its nodes: the partner's people keep
+        their presences, and the next home lets them back when their link returns."""
 
         async def goodbye(link: MeetingLink) -> None:
+            link.hand_over()
             with contextlib.suppress(Exception):
                 await link.send(m.Restarting(type="restarting"))
             await link.close()

@@ -51,6 +51,7 @@ PASSED_ON = (hdrs.AUTHORIZATION, hdrs.CONTENT_TYPE, hdrs.ACCEPT)
 PASSED_BACK = (hdrs.CONTENT_TYPE, hdrs.RETRY_AFTER)
 HOME_WAIT = 5.0  # a dead home's lease expires within 3 s: then this node may take the meeting
 RETRY_EVERY = 0.2
+HANDOVER_WAIT = 1.0  # for partners' links to hear that the meeting leaves this node
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=2, sock_read=10)
 MAX_ANSWER = 1024 * 1024
 
@@ -207,7 +208,7 @@ class PartnerForwarder:
     def _home_lost(self, meeting: MeetingId) -> None:
         """This node is no longer the meeting's home: its partners' links here are told it
         restarts and closed, so they reconnect (through the load balancer, to the new home)."""
-        self._tasks.spawn(self._links.farewell(1.0, meeting=meeting))
+        self._tasks.spawn(self._links.farewell(HANDOVER_WAIT, meeting=meeting))
 
 
 async def _pass(

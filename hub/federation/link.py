@@ -128,6 +128,9 @@ class MeetingLink:
     detached: asyncio.Event = field(default_factory=asyncio.Event)
     # Hosting side: a newer link of the same partner took over (do not tear down its media).
     superseded: bool = False
+    # Hosting side: this hub stops, or this node gives the meeting up to another: the people
+    # this link brought keep their presence rows, and the next home lets them back.
+    handing_over: bool = False
     # Partner side: the host said it restarts (its close is expected; we come back).
     partner_restarting: bool = False
     # The meeting's roster and media are open to the other side. The host opens them only
@@ -183,6 +186,12 @@ class MeetingLink:
 
     def lobby_entry_decided(self, entry_id: str) -> None:
         self.lobby_entries.discard(entry_id)
+
+    def hand_over(self) -> None:
+        """Hosting side: the meeting moves (this hub restarts, or another of its nodes takes
+        it); when this link closes, its people are out of the meeting here but still in it
+        by the database."""
+        self.handing_over = True
 
     async def give_way(self) -> None:
         """Hosting side: the partner reconnected before we noticed this link die. Its people
@@ -432,7 +441,7 @@ class MeetingLink:
         if room is not None:
             room.set_owner_forwarding(pid, audio=False, video=False)
         await current.leave(pid)
-        if self.hosting:
+        if self.hosting and not self.handing_over:
             with contextlib.suppress(Exception):
                 await self.services.meetings.record_leave(self.meeting_id, pid)
 
