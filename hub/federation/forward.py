@@ -67,9 +67,14 @@ class MeetingMoved(ServiceUnavailable):
 def _refuse(request: web.Request, meeting: str, error: HubError) -> HubError:
     """One line for a request not served (never its headers or body), then the error."""
     log.warning("partner request for a meeting not served: %s %s: %s (%s)",
-                request.method, request.path, error.detail, error.code,
+                request.method, _shown(request), error.detail, error.code,
                 extra={"meeting_id": meeting})  # fmt: skip
     return error
+
+
+def _shown(request: web.Request) -> str:
+    """The path as it came, still percent-encoded (a decoded one could hold a line break)."""
+    return request.rel_url.raw_path[:200]
 
 
 class _NoConnection(Exception):
@@ -161,7 +166,7 @@ class PartnerForwarder:
                 "Le nœud de la réunion n'a pas répondu / The meeting's node did not answer "
                 f"({type(exc).__name__})"
             ) from None
-        log.info("partner request %s %s passed to node %s: %d", request.method, request.path,
+        log.info("partner request %s %s passed to node %s: %d", request.method, _shown(request),
                  home.node, status)  # fmt: skip
         return web.Response(status=status, body=raw, headers=passed)
 
@@ -245,7 +250,7 @@ async def partner_forwarding(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     meeting = parse_meeting_id(found.group(1))
     if meeting is None:
-        raise _refuse(request, found.group(1)[:40], NotFound(
+        raise _refuse(request, ascii(found.group(1)[:40]), NotFound(
             "Réunion introuvable / No such meeting"
         ))  # fmt: skip
     return await forwarder.route(request, handler, meeting)

@@ -156,6 +156,7 @@ async def test_hostile_requests_to_a_node_get_one_precise_error_each(federated: 
             return answer.status, body["code"], time.monotonic() - started
 
     assert (await ask(f"{API}/not..an..id"))[:2] == (404, "not_found")
+    assert (await ask(f"{API}/abc%0Aforged-line"))[:2] == (404, "not_found")
     # Forwarded by a node that thought node 2 was home: refused, never passed on again.
     moved = await ask(f"{API}/{meeting}", **{"X-Hub-Forwarded-By": "0123456789ab"})
     assert moved[:2] == (503, "meeting_moved")
@@ -169,7 +170,8 @@ async def test_hostile_requests_to_a_node_get_one_precise_error_each(federated: 
         assert (await answer.json())["code"] == "signature_missing"
 
     log2 = node2.log_path.read_text()
-    assert log2.count("partner request for a meeting not served") == 4
+    assert log2.count("partner request for a meeting not served") == 5
+    assert "\nforged-line" not in log2  # the path is logged as it came, encoded
     assert "federation: refused GET" in node1.log_path.read_text()
     # Nothing changed: the leases are as they were, node 2 holds no meeting.
     assert await redis.get("lease:meeting:aaa-bbbb-ccc:home") == "0123456789ab.secret"
