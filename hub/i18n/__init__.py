@@ -1,7 +1,7 @@
 """The one translation mechanism of the hub, its pages and the Matrix bot: French first,
 English available.
 
-The sentences live by area (site.py, meeting.py, errors.py, bot.py: each a French and an
+The sentences live by area (site.py, meeting.py, errors.py, bot.py, kept.py: each a French and an
 English dictionary); this module joins them into one catalog and looks them up. A page's
 language comes from `?lang=`, then the `hub_lang` cookie (set by the visible switch), then
 Accept-Language, and falls back to French; a Matrix room's is kept by the hub.
@@ -16,13 +16,13 @@ from typing import Final
 
 from aiohttp import web
 
-from hub.i18n import bot, errors, meeting, site
+from hub.i18n import bot, errors, kept, meeting, site
 
 LANGUAGES: Final = ("fr", "en")
 DEFAULT_LANGUAGE: Final = "fr"
 LANG_COOKIE: Final = "hub_lang"
 
-_AREAS: Final = (site, meeting, errors, bot)
+_AREAS: Final = (site, meeting, errors, bot, kept)
 CATALOG: Final[dict[str, dict[str, str]]] = {
     "fr": {key: text for area in _AREAS for key, text in area.FRENCH.items()},
     "en": {key: text for area in _AREAS for key, text in area.ENGLISH.items()},

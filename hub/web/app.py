@@ -35,7 +35,7 @@ from hub.sfu.worker_metrics import WorkersCollector
 from hub.sfu.workers import WorkerPool
 from hub.shared import open_shared_state
 from hub.stalls import LoopLag, PauseMeter
-from hub.web import health, matrix_login, pages
+from hub.web import health, kept, matrix_login, pages
 from hub.web.api import add_api_routes
 from hub.web.bot_host import bridge_context
 from hub.web.bridge_api import add_bridge_api
@@ -303,6 +303,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(settle_sockets_context)  # last in, first out: leaving sockets end
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
+    app.router.add_routes(kept.routes)  # /m/{id}/kept: what a meeting kept, for its moderators
     add_login(app)  # /auth/* routes and the HTTP session to identity providers
     app.router.add_routes(matrix_login.routes)  # /auth/matrix: Matrix OpenID tokens
     add_api_routes(app)

@@ -20,6 +20,7 @@ from hub.i18n import CATALOG, DEFAULT_LANGUAGE, negotiate, translate
 from hub.ids import MeetingId
 from hub.meetings.ids import parse_meeting_id
 from hub.meetings.service import MAX_TITLE, MeetingView
+from hub.web.kept import meetings_with_kept
 from hub.web.keys import CONFIG, FEDERATION, LIMITS, MEETINGS, SESSION_CODEC
 from hub.web.login import login_links, login_required_page
 from hub.web.render import render
@@ -76,6 +77,7 @@ async def _home(
 ) -> web.Response:
     session = current_session(request)
     mine = await request.app[MEETINGS].list_owned(session.identity) if session else []
+    kept = await meetings_with_kept(request.app, session.identity) if session else []
     return _page(
         request,
         "home.html",
@@ -89,6 +91,9 @@ async def _home(
         form_code=code,
         code_error=code_error,
         my_meetings=mine,
+        kept_ids={meeting.id for meeting in kept},
+        # What ended meetings (or meetings moderated, not owned) kept: listed on their own.
+        kept_elsewhere=[m for m in kept if m.id not in {meeting.id for meeting in mine}],
         max_title=MAX_TITLE,
         lang_path="/",
         can_create=session is not None and may_create_meetings(request, session),
