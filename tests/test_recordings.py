@@ -147,7 +147,7 @@ async def test_a_recording_keeps_every_track_playable_and_composes(hub: Hub, tmp
     done = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "hub", "recordings", "compose", manifest.recording_id,
-         "--config", str(config), "--out", str(out)],
+         "--config", str(config), "--out", str(out), "--keep"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -157,6 +157,18 @@ async def test_a_recording_keeps_every_track_playable_and_composes(hub: Hub, tmp
     with av.open(str(out)) as container:
         audio = sum(1 for _ in container.decode(container.streams.audio[0]))
     assert video > 10 and audio > 10
+    # --keep: stored beside the tracks, named in the manifest, downloaded through the hub and
+    # linked from the page of what the meeting kept.
+    listed = await hub.client.get(f"/api/v1/meetings/{meeting}/recordings")
+    composed = Manifest.model_validate((await listed.json())["recordings"][0]).composed
+    assert composed is not None and composed.file == "composed-grid.webm"
+    assert composed.layout == "grid" and composed.duration > 1
+    composed_url = url.rsplit("/", 1)[0] + "/composed-grid.webm"
+    got = await hub.client.get(composed_url)
+    assert got.status == 200 and got.content_type == "video/webm"
+    assert await got.read() == out.read_bytes()
+    page = await hub.client.get(f"/m/{meeting}/kept", headers={"Accept": "text/html"})
+    assert f'href="{composed_url}"' in await page.text()
 
 
 async def test_a_participant_cannot_record_and_nothing_changes(hub: Hub):
