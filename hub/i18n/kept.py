@@ -8,6 +8,7 @@ from typing import Final
 FRENCH: Final[dict[str, str]] = {
     "kept.title": "Enregistrements et transcriptions",
     "kept.link": "Enregistrements et transcriptions",
+    "kept.new_tab": "(s'ouvre dans un nouvel onglet)",
     "kept.link_of": "Enregistrements et transcriptions de « {title} »",
     "home.kept.hint": "Des réunions terminées, ou que vous avez modérées.",
     "kept.back": "Retour à la réunion « {title} »",
@@ -65,6 +66,7 @@ FRENCH: Final[dict[str, str]] = {
 ENGLISH: Final[dict[str, str]] = {
     "kept.title": "Recordings and transcripts",
     "kept.link": "Recordings and transcripts",
+    "kept.new_tab": "(opens in a new tab)",
     "kept.link_of": "Recordings and transcripts of “{title}”",
     "home.kept.hint": "Meetings that ended, or that you moderated.",
     "kept.back": "Back to the meeting “{title}”",

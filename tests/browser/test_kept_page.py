@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.support import axe_violations, create_meeting, new_context
+from tests.browser.support import (
+    LobbyFakeHub,
+    axe_violations,
+    create_meeting,
+    new_context,
+    open_meeting_page,
+)
 from tests.support.hub_server import HubServer
 from tests.support.kept import keep_sample
 
@@ -85,3 +91,39 @@ def test_the_empty_kept_page_is_accessible(browser: Browser, served: HubServer, 
         assert axe_violations(page) == []
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("role", ["owner", "participant"])
+def test_a_moderator_is_offered_the_kept_page_once_a_recording_stops(
+    browser: Browser, served: HubServer, role: str
+):
+    context = new_context(browser, served.base_url)
+    try:
+        meeting_id = create_meeting(context.new_page(), "Revue de projet")
+    finally:
+        context.close()
+    hub = LobbyFakeHub(role=role)
+    page = open_meeting_page(
+        browser, served.base_url, meeting_id, "Camille", join=False,
+        context_options={"bypass_csp": True},
+    )  # fmt: skip
+    try:
+        hub.install(page)
+        page.click("#join-button")
+        page.wait_for_function("() => window.visioDebug.state() === 'connected'")
+        hub.send({"type": "recording_state", "recording": True, "by": "Camille"})
+        expect(page.locator("#recording-indicator")).to_be_visible()
+        expect(page.locator("#kept-link")).to_be_hidden()  # nothing stored yet
+        hub.send({"type": "recording_state", "recording": False, "by": "Camille"})
+        expect(page.locator("#recording-indicator")).to_be_hidden()
+        link = page.locator("#kept-link")
+        if role == "participant":
+            expect(link).to_be_hidden()
+            return
+        expect(link).to_be_visible()
+        assert link.get_attribute("href") == f"/m/{meeting_id}/kept"
+        assert axe_violations(page) == []
+        page.click("#leave")
+        expect(page.locator("#after-kept")).to_be_visible()
+    finally:
+        page.context.close()
