@@ -105,9 +105,12 @@ def links(page: str) -> list[str]:
     return [unescape(href) for href in re.findall(r'href="(/api/v1/[^"]+)"', page)]
 
 
-@pytest.fixture
-async def hub(aiohttp_client, tmp_path):
-    client, csrf = await api_client(aiohttp_client, make_config(tmp_path))
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def hub(aiohttp_client, tmp_path, request):
+    database = {}
+    if request.param == "postgres":  # the page's queries (DISTINCT, GROUP BY) on both
+        database = {"url": request.getfixturevalue("postgres_url")}
+    client, csrf = await api_client(aiohttp_client, make_config(tmp_path, database=database))
     created = await client.post("/api/v1/meetings", json={"title": "Comité <budget>"}, headers=csrf)
     assert created.status == 201
     others: list[aiohttp.ClientSession] = []
