@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from typing import Final
 
+# French typography: a no-break space (U+00A0) before ":" and ";" and inside « », so a line
+# never starts with them.
 FRENCH: Final[dict[str, str]] = {
     "kept.title": "Enregistrements et transcriptions",
     "kept.link": "Enregistrements et transcriptions",
     "kept.new_tab": "(s'ouvre dans un nouvel onglet)",
-    "kept.link_of": "Enregistrements et transcriptions de « {title} »",
+    "kept.link_of": "Enregistrements et transcriptions de « {title} »",
     "home.kept.hint": "Des réunions terminées, ou que vous avez modérées.",
-    "kept.back": "Retour à la réunion « {title} »",
+    "kept.back": "Retour à la réunion « {title} »",
     "kept.private": (
         "Seuls l'organisateur et les modérateurs de la réunion voient cette page. Les fichiers "
-        "ne se téléchargent qu'ici, avec votre session : aucun lien public n'existe."
+        "ne se téléchargent qu'ici, avec votre session : aucun lien public n'existe."
     ),
     "kept.deleted_on": "Supprimé le",
     "kept.transcript.heading": "Transcription",
@@ -24,20 +26,20 @@ FRENCH: Final[dict[str, str]] = {
     "kept.transcript.vtt": "Télécharger la transcription (WebVTT)",
     "kept.transcript.markdown": "Télécharger la transcription (Markdown)",
     "kept.transcript.none": (
-        "Aucune transcription n'est conservée pour cette réunion : les sous-titres n'ont pas "
+        "Aucune transcription n'est conservée pour cette réunion : les sous-titres n'ont pas "
         "été activés, ou elle a été supprimée à son expiration."
     ),
     "kept.summary.heading": "Résumé",
-    "kept.summary.automatic": "Rédigé automatiquement à partir de la transcription : à relire.",
+    "kept.summary.automatic": "Rédigé automatiquement à partir de la transcription : à relire.",
     "kept.summary.download": "Télécharger le résumé (Markdown)",
     "kept.recordings.heading": "Enregistrements",
     "kept.recordings.none": (
-        "Aucun enregistrement n'est conservé pour cette réunion : elle n'a pas été "
+        "Aucun enregistrement n'est conservé pour cette réunion : elle n'a pas été "
         "enregistrée, ou ses enregistrements ont été supprimés à leur expiration."
     ),
     "kept.recordings.disabled": "L'enregistrement des réunions n'est pas activé sur ce service.",
     "kept.recordings.delay": (
-        "Un enregistrement qui vient de s'arrêter apparaît ici après quelques secondes : "
+        "Un enregistrement qui vient de s'arrêter apparaît ici après quelques secondes : "
         "rechargez la page."
     ),
     "kept.recording.heading": "Enregistrement du",
@@ -47,8 +49,8 @@ FRENCH: Final[dict[str, str]] = {
     "kept.recording.retention": "({days} jours après la fin de l'enregistrement)",
     "kept.recording.composed": "Télécharger la vidéo assemblée (WebM)",
     "kept.recording.not_composed": (
-        "Chaque piste est un fichier séparé ; l'exploitant du service peut en assembler une "
-        "seule vidéo (hub recordings compose --keep)."
+        "Chaque piste est un fichier séparé ; l'exploitant du service peut en assembler "
+        "une seule vidéo."
     ),
     "kept.recording.no_tracks": "Aucune piste lisible n'a été écrite pendant cet enregistrement.",
     "kept.tracks.caption": "Pistes enregistrées",
@@ -104,8 +106,7 @@ ENGLISH: Final[dict[str, str]] = {
     "kept.recording.retention": "({days} days after the recording ended)",
     "kept.recording.composed": "Download the composed video (WebM)",
     "kept.recording.not_composed": (
-        "Each track is a separate file; the service's operator can compose them into one "
-        "video (hub recordings compose --keep)."
+        "Each track is a separate file; the service's operator can compose them into one video."
     ),
     "kept.recording.no_tracks": "No playable track was written during this recording.",
     "kept.tracks.caption": "Recorded tracks",
