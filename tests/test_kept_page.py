@@ -119,7 +119,7 @@ async def hub(aiohttp_client, tmp_path, request):
         await http.close()
 
 
-async def test_the_owner_sees_a_clear_empty_state_before_anything_is_kept(hub):
+async def test_an_empty_state_first_then_the_home_page_links_a_recording(hub):
     client, _, meeting, _ = hub
     page = await client.get(f"/m/{meeting}/kept", headers=HTML)
     assert page.status == 200 and page.headers["Cache-Control"] == "no-store"
@@ -133,6 +133,9 @@ async def test_the_owner_sees_a_clear_empty_state_before_anything_is_kept(hub):
     assert "No transcript is kept for this meeting" in await english.text()
     home = await client.get("/", headers=HTML)
     assert f"/m/{meeting}/kept" not in await home.text()  # nothing kept: no link
+    await keep_recording(client.app, meeting, composed=False)  # a recording alone is enough
+    home = await client.get("/", headers=HTML)
+    assert f'href="/m/{meeting}/kept"' in await home.text()
 
 
 async def test_owner_and_moderator_see_everything_kept_and_every_link_downloads(hub):

@@ -18,7 +18,7 @@ from aiohttp import web
 from hub.errors import NotFound
 from hub.ids import Identity, MeetingId
 from hub.meetings.transcripts import Overview
-from hub.recording.manifest import Manifest, key
+from hub.recording.manifest import MANIFEST, Manifest, key
 from hub.recording.retention import manifests
 from hub.web.keys import CONFIG, MEETINGS, RECORDINGS, SESSION_CODEC, TRANSCRIPTS
 from hub.web.recording_routes import NOT_THEIRS
@@ -104,9 +104,9 @@ async def _has_recording(app: web.Application, meeting_id: MeetingId) -> bool:
     relay = app.get(RECORDINGS)
     if relay is None:
         return False
-    async for _ in manifests(relay.store, f"{meeting_id}/"):
-        return True
-    return False
+    # The listing alone (one request to an S3 store), no manifest read.
+    names = await relay.store.keys(f"{meeting_id}/")
+    return any(name.endswith(f"/{MANIFEST}") for name in names)
 
 
 @dataclass(frozen=True)
