@@ -25,6 +25,7 @@ from hub.web.keys import DATABASE, RECORDINGS, SESSION_CODEC, TRANSCRIPTS
 from hub.web.recording_routes import NOT_THEIRS
 from tests.conftest import make_config
 from tests.support.hub_client import another_browser, api_client
+from tests.support.processes import free_port
 
 HTML = {"Accept": "text/html"}
 RECORDING = "0123456789abcdef"
@@ -261,3 +262,32 @@ def test_sizes_and_durations_read_as_people_write_them():
     assert [duration_text(s) for s in (0.4, 42, 185, 3725)] == [
         "0 s", "42 s", "3 min 05 s", "1 h 02 min",
     ]  # fmt: skip
+
+
+async def test_a_store_that_is_down_takes_neither_the_home_page_nor_the_transcript_with_it(
+    aiohttp_client, tmp_path, caplog
+):
+    pytest.importorskip("aiobotocore")
+    # A real S3 client whose endpoint has nobody listening: every listing fails.
+    storage = {
+        "backend": "s3", "endpoint": f"http://127.0.0.1:{free_port()}", "bucket": "gone",
+        "access_key": "AKIAGONE", "secret_key": "s" * 40,
+    }  # fmt: skip
+    client, csrf = await api_client(aiohttp_client, make_config(tmp_path, storage=storage))
+    created = await client.post("/api/v1/meetings", json={"title": "Point"}, headers=csrf)
+    assert created.status == 201
+    home = await client.get("/", headers=HTML)
+    assert home.status == 200 and "/kept" not in await home.text()
+    assert "recordings not listed for the home page" in caplog.text
+    # The page still shows the transcript, and says the recordings cannot be read now.
+    meeting = (await created.json())["id"]
+    assert await client.app[TRANSCRIPTS].keep(
+        meeting, ParticipantId("p1"), "Bruno", "bonjour", language="fr",
+        ended_at=datetime.now(UTC), seconds=1.0,
+    )  # fmt: skip
+    page = await client.get(f"/m/{meeting}/kept", headers=HTML)
+    assert page.status == 200
+    text = await page.text()
+    assert "Télécharger la transcription (WebVTT)" in text
+    assert "Les enregistrements ne peuvent pas être lus pour le moment" in text
+    assert "Aucun enregistrement" not in text

@@ -37,6 +37,10 @@ FRENCH: Final[dict[str, str]] = {
         "Aucun enregistrement n'est conservé pour cette réunion : elle n'a pas été "
         "enregistrée, ou ses enregistrements ont été supprimés à leur expiration."
     ),
+    "kept.recordings.unavailable": (
+        "Les enregistrements ne peuvent pas être lus pour le moment (leur stockage ne répond "
+        "pas). Réessayez dans quelques minutes ; l'exploitant du service en est informé."
+    ),
     "kept.recordings.disabled": "L'enregistrement des réunions n'est pas activé sur ce service.",
     "kept.recordings.delay": (
         "Un enregistrement qui vient de s'arrêter apparaît ici après quelques secondes : "
@@ -94,6 +98,10 @@ ENGLISH: Final[dict[str, str]] = {
     "kept.recordings.none": (
         "No recording is kept for this meeting: it was not recorded, or its recordings were "
         "deleted when they expired."
+    ),
+    "kept.recordings.unavailable": (
+        "The recordings cannot be read just now (their storage is not answering). Try again "
+        "in a few minutes; the service's operator is told."
     ),
     "kept.recordings.disabled": "Recording meetings is not enabled on this service.",
     "kept.recordings.delay": (

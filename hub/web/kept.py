@@ -10,6 +10,7 @@ hub/web/recording_routes.py), which this page links to.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ from hub.web.recording_routes import NOT_THEIRS
 from hub.web.render import render
 from hub.web.requests import current_session, moderated_meeting
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 HOME_MEETINGS = 20  # meetings the home page looks at (newest first) for something kept
@@ -105,7 +107,11 @@ async def _has_recording(app: web.Application, meeting_id: MeetingId) -> bool:
     if relay is None:
         return False
     # The listing alone (one request to an S3 store), no manifest read.
-    names = await relay.store.keys(f"{meeting_id}/")
+    try:
+        names = await relay.store.keys(f"{meeting_id}/")
+    except Exception as exc:  # a store that is down must not take the home page with it
+        log.warning("recordings not listed for the home page: %s", exc)
+        return False
     return any(name.endswith(f"/{MANIFEST}") for name in names)
 
 
@@ -164,9 +170,12 @@ async def kept_page(request: web.Request) -> web.Response:
     app = request.app
     meeting = await app[MEETINGS].get(meeting_id)
     session = current_session(request)
-    transcript, recordings = await asyncio.gather(
-        transcript_of(app, meeting_id), recordings_of(app, meeting_id)
-    )
+    transcript = await transcript_of(app, meeting_id)
+    try:
+        recordings: list[KeptRecording] | None = await recordings_of(app, meeting_id)
+    except Exception as exc:  # the store is down: the transcript is still shown
+        log.warning("recordings not listed: %s", exc, extra={"meeting_id": meeting_id})
+        recordings = None
     return render(
         request,
         "kept.html",
