@@ -23,7 +23,6 @@ from hub.errors import (
     Conflict,
     Forbidden,
     HubError,
-    NotFound,
     TooManyRequests,
     Unauthorized,
 )
@@ -56,6 +55,7 @@ from hub.web.keys import (
     MEETINGS,
     SOCKETS,
 )
+from hub.web.moderation import carry_out
 from hub.web.sockets import PageSocket
 from hub.web.view_throttle import ViewThrottle
 from hub.web.visitors import rejoin_ticket, visitor_of
@@ -460,7 +460,7 @@ class Connection:
         assert self.room is not None
         pid = self.participant_id
         if message.type in sig.MODERATION_TYPES:
-            await self._moderate(self.live.presences[pid], message)
+            await carry_out(self.live, self.live.presences[pid], message)
             return
         match message:
             case sig.PublishOffer(sdp=sdp, tracks=tracks):
@@ -502,33 +502,6 @@ class Connection:
                 await self._view(message)
             case sig.Join():
                 await self.error("already_joined", "this socket has already joined", "join")
-
-    async def _moderate(self, actor: Presence, message: sig.ClientMessage) -> None:
-        """A moderation message, as the conference's rules (which refuse what is not allowed)."""
-        assert self.live is not None
-        match message:
-            case sig.Admit(entry_id=entry_id):
-                await self.live.decide(actor, entry_id, "admitted")
-            case sig.Deny(entry_id=entry_id, message=refusal):
-                await self.live.decide(actor, entry_id, "denied", refusal)
-            case sig.Mute(participant_id=target, kind=kind):
-                await self.live.mute(actor, target, kind)
-            case sig.Remove(participant_id=target):
-                await self.live.remove(actor, target)
-            case sig.Lock(locked=locked):
-                await self.live.lock(actor, locked)
-            case sig.SetRole(participant_id=target, role=role):
-                await self.live.set_role(actor, target, Role(role))
-            case sig.LowerHands(participant_id=target):
-                await self.live.lower_hands(actor, target)
-            case sig.EndMeeting():
-                await self.live.end(actor)
-            case sig.SetSubtitles(type="recording", on=on):
-                await self.live.set_recording(actor, on)
-            case sig.SetSubtitles(on=on):
-                await self.live.set_subtitles(actor, on)
-            case _:
-                raise NotFound(f"{message.type} is not a moderation message")
 
     async def _view(self, message: sig.View) -> None:
         """What the page displays, checked against the meeting, then applied (throttled)."""
