@@ -42,10 +42,7 @@ def _unreachable(
     log.warning("partner %s answered %s", host, status)
     if label is not None:
         return ServiceUnavailable(text=Text("federation.refused.unreachable", {"partner": label}))
-    return ServiceUnavailable(
-        "L'instance qui accueille la réunion ne répond pas correctement ; réessayez plus tard / "
-        "The instance hosting this meeting did not answer properly; try again later"
-    )
+    return ServiceUnavailable(text=Text("error.federation.host_unreachable"))
 
 
 async def mirror_meeting(
@@ -104,10 +101,10 @@ async def ask_admission(
     except Exception as exc:
         raise _unreachable(host, type(exc).__name__) from None
     if status in (403, 404, 409):
-        detail = body.get("detail")  # the host's problem answer says why, in both languages
-        raise Forbidden(
-            str(detail)[:300] if detail else "L'instance hôte refuse / The hosting instance refuses"
-        )
+        detail = body.get("detail")  # the host's problem answer says why (in `lang`)
+        if detail:
+            raise Forbidden(str(detail)[:300])
+        raise Forbidden(text=Text("error.federation.host_refuses"))
     if status != 200:
         raise _unreachable(host, status)
     try:

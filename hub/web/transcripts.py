@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from hub.errors import NotFound
+from hub.i18n import Text
 from hub.meetings.transcript_formats import file_name, markdown, webvtt
 from hub.meetings.transcripts import Expired, Transcript, Transcripts
 from hub.web.keys import TRANSCRIPTS
@@ -24,11 +25,8 @@ SWEEP_SECONDS = 3600.0  # how often expired transcripts are looked for (and once
 VTT_TYPE = "text/vtt"
 MARKDOWN_TYPE = "text/markdown"
 
-NOT_MODERATOR = "Réservé aux modérateurs de la réunion / Only the meeting's moderators may do this"
-NO_TRANSCRIPT = (
-    "Cette réunion n'a pas de transcription (jamais activée, ou expirée) / "
-    "This meeting has no transcript (never on, or expired)"
-)
+NOT_MODERATOR = Text("error.transcript.moderators_only")
+NO_TRANSCRIPT = Text("error.transcript.missing")
 
 
 async def _readable(request: web.Request) -> Transcript:
@@ -36,7 +34,7 @@ async def _readable(request: web.Request) -> Transcript:
     meeting_id = await moderated_meeting(request, NOT_MODERATOR)
     transcript = await request.app[TRANSCRIPTS].of(meeting_id)
     if transcript is None:
-        raise NotFound(NO_TRANSCRIPT)
+        raise NotFound(text=NO_TRANSCRIPT)
     return transcript
 
 

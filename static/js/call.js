@@ -167,6 +167,7 @@ export class Call {
     const rejoin = this.rejoinTicket();
     if (rejoin) join.rejoin = rejoin;
     if (this.knockMessage) join.message = this.knockMessage;
+    if (document.documentElement.lang) join.lang = document.documentElement.lang;
     signaling.send(join);
     try {
       await welcomed;
