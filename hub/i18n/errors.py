@@ -109,6 +109,9 @@ FRENCH: Final[dict[str, str]] = {
     "error.socket.not_admitted": "Attendez qu'un modérateur vous fasse entrer",
     "error.socket.already_joined": "Cette connexion a déjà rejoint la réunion",
     "error.socket.reactions": "Une réaction par demi-seconde au plus",
+    "error.knock.elsewhere": (
+        "Le message ne peut pas être ajouté : la réunion est accueillie par une autre instance"
+    ),
     "federation.refused.unknown": (
         "{partner} n'est pas une instance partenaire de la nôtre : nos agents ne peuvent "
         "pas rejoindre ses réunions. Si elle devrait l'être, demandez à l'équipe "
@@ -235,6 +238,9 @@ ENGLISH: Final[dict[str, str]] = {
     "error.socket.not_admitted": "Wait until a moderator lets you in",
     "error.socket.already_joined": "This connection has already joined the meeting",
     "error.socket.reactions": "One reaction every half second at most",
+    "error.knock.elsewhere": (
+        "The message cannot be added: the meeting is hosted by another instance"
+    ),
     "federation.refused.unknown": (
         "{partner} is not a partner of our instance: our people cannot join its meetings. "
         "If it should be one, ask your ministry's operations team to add it."

@@ -81,6 +81,14 @@ class Join(Message):
     lang: Annotated[str, Field(max_length=35)] | None = None  # the page's: the hub's answers
 
 
+class Knock(Message):
+    """While waiting in the lobby: the message for the moderators, written or rewritten (a
+    Matrix widget joins without a pre-join page, so it is typed on the waiting screen)."""
+
+    type: Literal["knock"]
+    message: Note | None = None
+
+
 class TrackInfo(Message):
     """What a transceiver of the publish connection carries, by its mid."""
 
@@ -249,6 +257,7 @@ class SetSubtitles(Message):
 
 ClientMessage = Annotated[
     Join
+    | Knock
     | PublishOffer
     | SubscribeAnswer
     | IceCandidate

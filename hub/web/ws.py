@@ -450,12 +450,17 @@ class Connection:
         )  # fmt: skip
 
     async def _while_waiting(self, message: sig.ClientMessage) -> None:
-        """In the lobby (or being let in) only ping and leave mean anything."""
+        """In the lobby (or being let in) only ping, leave and a knock's message mean anything."""
         match message:
             case sig.Ping():
                 await self.send(out.Pong())
             case sig.Leave():
                 await self.ws.close()
+            case sig.Knock(message=note) if self.remote_ticket is not None:
+                await self.tell("knock_elsewhere", Text("error.knock.elsewhere"), "knock")
+            case sig.Knock(message=note) if self.waiting is not None and self.live is not None:
+                self.waiting.amend(note)
+                await self.live.announce_lobby()
             case _:
                 await self.tell("not_admitted", Text("error.socket.not_admitted"), message.type)
 
@@ -504,6 +509,8 @@ class Connection:
                 await self._view(message)
             case sig.Join():
                 await self.tell("already_joined", Text("error.socket.already_joined"), "join")
+            case sig.Knock():
+                pass  # let in while writing it: the moderators no longer need it
 
     async def _view(self, message: sig.View) -> None:
         """What the page displays, checked against the meeting, then applied (throttled)."""

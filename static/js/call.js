@@ -276,6 +276,14 @@ export class Call {
     this.reconnect = null;
   }
 
+  /** While waiting: the message for the moderators, written or rewritten ("": none). Kept for
+   *  a knock again after a lost connection. False when it could not be sent. */
+  amendKnock(message) {
+    if (this.state !== "waiting") return false;
+    this.knockMessage = message;
+    return this.send({ type: "knock", message });
+  }
+
   send(message) {
     return this.signaling ? this.signaling.send(message) : false;
   }
