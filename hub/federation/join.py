@@ -83,9 +83,10 @@ async def ask_admission(
     visitor: Visitor,
     name: str,
     message: str | None = None,
+    lang: str = "fr",
 ) -> m.AdmissionAnswer:
     """Vouch for our person to the host (with what they wrote for its moderators, should
-    they wait); its answer is enter (with a role) or lobby."""
+    they wait); its answer is enter (with a role) or lobby, a refusal said in `lang`."""
     host = meeting.host_instance
     assert host is not None
     request = m.AdmissionRequest(
@@ -96,7 +97,7 @@ async def ask_admission(
     )
     try:
         status, body = await federation.client.request(
-            host, "POST", meeting_path(meeting.id, "admissions"), request.model_dump()
+            host, "POST", meeting_path(meeting.id, "admissions"), request.model_dump(), lang
         )
     except Exception as exc:
         raise _unreachable(host, type(exc).__name__) from None

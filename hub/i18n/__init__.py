@@ -89,7 +89,7 @@ def say(lang: str, text: Text) -> str:
 
 
 def in_both(text: Text) -> str:
-    """French, then English: for answers no reader's language is known for (JSON, logs)."""
+    """French, then English: a bot refusal's log line and wire form (bridge/), beside its key."""
     return f"{say('fr', text)} / {say('en', text)}"
 
 

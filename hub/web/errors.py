@@ -36,8 +36,9 @@ def wants_json(request: web.Request) -> bool:
 def status_title(status: int) -> Text:
     """The catalog's title of an HTTP status (a generic one for a status without its own)."""
     key = f"error.title.{status}"
-    return Text(key) if key in CATALOG[DEFAULT_LANGUAGE] else Text("error.title.other", {
-        "status": str(status)})  # fmt: skip
+    if key in CATALOG[DEFAULT_LANGUAGE]:
+        return Text(key)
+    return Text("error.title.other", {"status": str(status)})
 
 
 def problem_response(
@@ -56,7 +57,8 @@ def problem_response(
     machines, a page for a browser. `text` is what the person is told; `detail`, a plain
     line, stands in for it when the error has no sentence of the catalog."""
     lang = negotiate(request)
-    told = say(lang, text) if text is not None else detail or say(lang, title)
+    title_said = say(lang, title)
+    told = say(lang, text) if text is not None else detail or title_said
     all_headers = {"Content-Language": lang, **(headers or {})}
     if not wants_json(request):
         try:
@@ -65,7 +67,7 @@ def problem_response(
                 "error.html",
                 status=status,
                 http_status=status,
-                title=say(lang, title),
+                title=title_said,
                 detail=told,
                 reference=reference,
             )
@@ -74,8 +76,7 @@ def problem_response(
         else:
             response.headers.update(all_headers)
             return response
-    body: dict[str, Any] = {"status": status, "code": code, "title": say(lang, title),
-                            "detail": told}  # fmt: skip
+    body: dict[str, Any] = {"status": status, "code": code, "title": title_said, "detail": told}
     if reference:
         body["reference"] = reference
     return web.json_response(body, status=status, content_type=PROBLEM_TYPE, headers=all_headers)

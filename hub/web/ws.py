@@ -242,7 +242,9 @@ class Connection:
         outbound = self.app[CASCADE].outbound_for(self.meeting, partner.label)
         async with outbound.asking():
             link = await outbound.ready(partial(open_link, federation))
-            answer = await ask_admission(federation, self.meeting, visitor, name, message.message)
+            answer = await ask_admission(
+                federation, self.meeting, visitor, name, message.message, self.lang
+            )
             if answer.verdict == "enter":
                 await self._enter(visitor, name, Role(answer.role), message.audio, message.video)
                 return

@@ -409,6 +409,20 @@ async def test_joining_a_mirror_of_a_meeting_the_host_ended_says_so(ministries: 
     await late.close()
 
 
+async def test_a_partner_is_answered_in_the_language_its_person_reads(
+    ministries: Ministries,
+) -> None:
+    """A refusal to a partner hub keeps its stable code and says its sentence in one language:
+    the one the partner asks for (the person's, with Accept-Language), French by default."""
+    client = ministries.b[FEDERATION].client
+    path = "/_hub/federation/v1/meetings/zzz-zzzz-zzz"
+    assert await client.request(A, "GET", path, None) == (404, {
+        "status": 404, "code": "not_found", "title": "Introuvable",
+        "detail": "Réunion introuvable"})  # fmt: skip
+    status, answer = await client.request(A, "GET", path, None, "en")
+    assert (status, answer["code"], answer["detail"]) == (404, "not_found", "No such meeting")
+
+
 async def test_refusal_pages_speak_the_readers_language_and_name_the_partner(
     ministries: Ministries,
 ) -> None:
