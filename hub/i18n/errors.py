@@ -70,6 +70,7 @@ FRENCH: Final[dict[str, str]] = {
         "Impossible de changer le rôle d'une personne connectée par une autre instance"
     ),
     "error.participant.missing": "Ce participant n'est plus là",
+    "error.participant.id_taken": "Identifiant de participant déjà utilisé",
     "error.lobby.missing": "Personne n'attend sous ce numéro",
     "error.mute.own": "Utilisez votre propre bouton micro",
     "error.invitation.missing": "Invitation introuvable",
@@ -87,6 +88,9 @@ FRENCH: Final[dict[str, str]] = {
     "error.transcript.moderators_only": "Réservé aux modérateurs de la réunion",
     "error.transcript.missing": (
         "Cette réunion n'a pas de transcription (jamais activée, ou expirée)"
+    ),
+    "error.summary.missing": (
+        "Cette réunion n'a pas de résumé (aucun service de résumé, ou il a échoué)"
     ),
     "error.matrix.token_invalid": "Jeton Matrix OpenID invalide",
     "error.matrix.token_refused": "Jeton Matrix OpenID refusé ou expiré",
@@ -201,6 +205,7 @@ ENGLISH: Final[dict[str, str]] = {
     "error.owner_acts_on_moderators": "Only the owner may act on another moderator",
     "error.role.remote": "Cannot change the role of someone connected through another instance",
     "error.participant.missing": "No such participant in the meeting",
+    "error.participant.id_taken": "Participant id already in use",
     "error.lobby.missing": "Nobody waits with that id",
     "error.mute.own": "Use your own mute button",
     "error.invitation.missing": "No such invitation",
@@ -217,6 +222,7 @@ ENGLISH: Final[dict[str, str]] = {
     ),
     "error.transcript.moderators_only": "Only the meeting's moderators may do this",
     "error.transcript.missing": "This meeting has no transcript (never on, or expired)",
+    "error.summary.missing": "This meeting has no summary (no summary service, or it failed)",
     "error.matrix.token_invalid": "Invalid Matrix OpenID token",
     "error.matrix.token_refused": "Matrix OpenID token refused or expired",
     "error.matrix.server_not_allowed": "Matrix homeserver not allowed: {server}",

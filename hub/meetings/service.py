@@ -104,7 +104,7 @@ async def _stage_join(session: AsyncSession, join: _Join) -> None:
     if again is not None and (again.meeting_id, again.identity, again.via_instance) != (
         join.meeting_id, join.identity, join.via_instance,
     ):  # fmt: skip
-        raise Conflict("participant id already used / identifiant déjà utilisé")
+        raise Conflict(text=Text("error.participant.id_taken"))
     if meeting.state is MeetingState.CREATED:
         meeting.state = MeetingState.ACTIVE
         meeting.started_at = join.at

@@ -93,7 +93,7 @@ from hub.web.relay import NodeRelay
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleCollector, SubtitleRelay, subtitles_context, subtitles_enabled
-from hub.web.transcripts import retention_context
+from hub.web.transcripts import release_context, retention_context
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,7 @@ def create_app(config: HubConfig) -> web.Application:
     app[NODE] = node
     app[METRICS].registry.register(NodeCollector(node))
     app.on_shutdown.append(say_farewell)
-    app[ROOM_ROSTERS] = RoomRosters()
+    app[ROOM_ROSTERS] = RoomRosters(app[SHARED])
     app[EVENTS].subscribe(meeting_end_listener(app))
     add_media(app, config)
     app.cleanup_ctx.append(stalls_context)
@@ -283,6 +283,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)
     app.cleanup_ctx.append(retention_context(config.speech.transcript_retention_days))
+    app.cleanup_ctx.append(release_context)  # complete transcripts to the rooms, summaries
     if subtitles_enabled(config.speech):  # the speech worker process, started when needed
         relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[SFU])
         app[METRICS].registry.register(SubtitleCollector(relay))
