@@ -18,6 +18,7 @@ from aiohttp import web
 
 from hub.db.models import Role
 from hub.errors import Forbidden, HubError, NotFound, ServiceUnavailable
+from hub.i18n import Text
 from hub.ids import Identity, MeetingId, ServerName
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.notices import Ended, LinkState
@@ -203,10 +204,7 @@ class OutboundLink:
     async def ready(self, connect: Connect) -> MeetingLink:
         """The open link, waiting (up to CONNECT_WAIT) for it to open."""
         if self.finished:
-            raise ServiceUnavailable(
-                "La liaison avec l'instance hôte se ferme ; réessayez / "
-                "The link to the hosting instance is closing; try again"
-            )
+            raise ServiceUnavailable(text=Text("error.federation.link_closing"))
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(
                 self._serve(connect), name=f"cascade {self.meeting.id}"
@@ -220,19 +218,10 @@ class OutboundLink:
         if self._up.is_set() and self.current is not None:
             return self.current
         if self._refused.is_set() and isinstance(self._refusal, MeetingGone):
-            raise NotFound(
-                "Cette réunion est terminée chez l'instance qui l'accueille / "
-                "This meeting has ended on the instance hosting it"
-            )
+            raise NotFound(text=Text("error.federation.host_ended"))
         if self._refused.is_set():
-            raise Forbidden(
-                "L'instance qui accueille la réunion refuse désormais la nôtre / "
-                "The instance hosting this meeting no longer accepts ours"
-            )
-        raise ServiceUnavailable(
-            "L'instance qui accueille la réunion ne répond pas ; réessayez dans un instant / "
-            "The instance hosting this meeting does not answer; try again in a moment"
-        )
+            raise Forbidden(text=Text("error.federation.host_refuses_us"))
+        raise ServiceUnavailable(text=Text("error.federation.host_silent"))
 
     def wanted(self) -> bool:
         live = self.conferences.get(self.meeting.id)

@@ -29,10 +29,11 @@ from aiohttp import WSMsgType
 
 from hub.db.models import Role
 from hub.errors import Conflict, HubError, ServiceUnavailable
+from hub.i18n import Text
 from hub.ids import Identity, MeetingId, ParticipantId, ServerName
 from hub.meetings.access import MODERATING
 from hub.meetings.admission import Admissions
-from hub.meetings.conference import Conference, Conferences, may_act_on
+from hub.meetings.conference import REMOVED, Conference, Conferences, may_act_on
 from hub.meetings.endpoint import CloseReason
 from hub.meetings.notices import (
     ChatSaid,
@@ -171,10 +172,7 @@ class MeetingLink:
     def await_verdict(self, ticket: str) -> HostTicket:
         """Partner side: one of our people waits in the host's lobby under `ticket`."""
         if self.detached.is_set():  # the host dropped its lobby entry with that link
-            raise ServiceUnavailable(
-                "La liaison avec l'instance hôte a été interrompue ; réessayez / "
-                "The link to the hosting instance was interrupted; try again"
-            )
+            raise ServiceUnavailable(text=Text("error.federation.link_interrupted"))
         decision: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self.tickets[ticket] = decision
         return HostTicket(self, ticket, decision)
@@ -464,7 +462,7 @@ class MeetingLink:
         target = live.presences.get(target_id)
         if target is None or live.is_carried(target_id):
             raise m.LinkError("order for someone who is not connected here")
-        may_act_on(actor, target, "retiré / removed")
+        may_act_on(actor, target, REMOVED)
         return actor, target
 
     async def _muted(self, pid: ParticipantId, kind: MediaKind, actor_id: ParticipantId) -> None:

@@ -50,12 +50,17 @@ def _from_accept_language(header: str) -> str | None:
     return ranked[0][1]
 
 
+def known_language(tag: str | None) -> str | None:
+    """One of `LANGUAGES` for a language tag, whatever its region ("en-GB", "fr_FR"), or None."""
+    primary = (tag or "").lower().replace("_", "-").split("-")[0]
+    return primary if primary in LANGUAGES else None
+
+
 def negotiate(request: web.Request) -> str:
     # ?lang= may carry a region: a Matrix client fills the widget URL's language with "en-GB".
-    asked = request.query.get("lang", "").lower().replace("_", "-").split("-")[0]
-    for candidate in (asked, request.cookies.get(LANG_COOKIE)):
-        if candidate in LANGUAGES:
-            return candidate
+    for candidate in (request.query.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if known := known_language(candidate):
+            return known
     return _from_accept_language(request.headers.get("Accept-Language", "")) or DEFAULT_LANGUAGE
 
 
@@ -84,7 +89,7 @@ def say(lang: str, text: Text) -> str:
 
 
 def in_both(text: Text) -> str:
-    """French, then English: for answers no reader's language is known for (JSON, logs)."""
+    """French, then English: a bot refusal's log line and wire form (bridge/), beside its key."""
     return f"{say('fr', text)} / {say('en', text)}"
 
 

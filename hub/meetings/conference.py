@@ -21,6 +21,7 @@ from typing import Protocol
 
 from hub.db.models import Role
 from hub.errors import Conflict, Forbidden, NotFound
+from hub.i18n import Text
 from hub.ids import Identity, MeetingId, ParticipantId
 
 from . import recording as rules
@@ -59,22 +60,22 @@ class MeetingRecords(Protocol):
     async def end(self, meeting_id: str, *, by: Identity, moderator: bool = False) -> object: ...
 
 
-def may_act_on(actor: Presence, target: Presence, what: str) -> None:
-    """Nobody acts on the owner; only the owner acts on another moderator."""
+REMOVED = Text("error.action.removed")
+GIVEN_A_ROLE = Text("error.action.role")
+
+
+def may_act_on(actor: Presence, target: Presence, action: Text) -> None:
+    """Nobody acts on the owner; only the owner acts on another moderator (`action`: what
+    would be done to them, `REMOVED` or `GIVEN_A_ROLE`)."""
     if target.role is Role.OWNER:
-        raise Forbidden(f"L'organisateur ne peut pas être {what} / The owner cannot be {what}")
+        raise Forbidden(text=Text("error.owner_untouchable", {"action": action}))
     if target.role is Role.MODERATOR and actor.role is not Role.OWNER:
-        raise Forbidden(
-            "Seul l'organisateur agit sur un autre modérateur / "
-            "Only the owner may act on another moderator"
-        )
+        raise Forbidden(text=Text("error.owner_acts_on_moderators"))
 
 
 def _moderating(actor: Presence) -> None:
     if actor.role not in MODERATING:
-        raise Forbidden(
-            "Réservé aux organisateurs et modérateurs / Only the owner and moderators may do this"
-        )
+        raise Forbidden(text=Text("error.moderators_only"))
 
 
 class Conference:
@@ -174,7 +175,7 @@ class Conference:
     def _target(self, participant_id: str) -> Presence:
         presence = self._presences.get(ParticipantId(participant_id))
         if presence is None:
-            raise NotFound("Ce participant n'est plus là / No such participant in the meeting")
+            raise NotFound(text=Text("error.participant.missing"))
         return presence
 
     # -- telling --------------------------------------------------------------------------------
@@ -308,7 +309,7 @@ class Conference:
         """Someone in the meeting writes to everyone (`at`: when their own hub says)."""
         presence = self._presences.get(participant_id)
         if presence is None:
-            raise NotFound("Ce participant n'est plus là / No such participant in the meeting")
+            raise NotFound(text=Text("error.participant.missing"))
         now = datetime.now(UTC)
         written = at if at is not None else now.isoformat(timespec="seconds")
         await self._tell(ChatSaid(participant_id, presence.name, text, written))
@@ -337,9 +338,9 @@ class Conference:
         """A moderator starts or stops live subtitles; everyone is told, and sees it."""
         _moderating(actor)
         if self._switch is None:
-            raise Forbidden(DISABLED)
+            raise Forbidden(text=DISABLED)
         if on == (self._subtitles != "off"):
-            raise Conflict(ALREADY_ON if on else ALREADY_OFF)
+            raise Conflict(text=ALREADY_ON if on else ALREADY_OFF)
         if on:
             self._switch.start(self.meeting_id)
             self._subtitles = "on"
@@ -370,9 +371,9 @@ class Conference:
         """A moderator starts or stops recording; everyone is told, and sees it."""
         _moderating(actor)
         if self._recorder is None:
-            raise Forbidden(rules.DISABLED)
+            raise Forbidden(text=rules.DISABLED)
         if on == self.recording:
-            raise Conflict(rules.ALREADY_ON if on else rules.ALREADY_OFF)
+            raise Conflict(text=rules.ALREADY_ON if on else rules.ALREADY_OFF)
         (self._recorder.start if on else self._recorder.stop)(self.meeting_id, actor.name)
         self.recording = on
         log.info("recording %s", "on" if on else "off", extra=self._extra(actor))
@@ -421,7 +422,7 @@ class Conference:
         _moderating(actor)
         entry = self._lobby.pop(entry_id, None)
         if entry is None or entry.decision.done():
-            raise NotFound("Personne n'attend sous ce numéro / Nobody waits with that id")
+            raise NotFound(text=Text("error.lobby.missing"))
         if verdict == "denied":
             entry.refusal = refusal or None
         entry.decision.set_result(verdict)
@@ -441,7 +442,7 @@ class Conference:
         _moderating(actor)
         target = self._target(target_id)
         if target.participant_id == actor.participant_id:
-            raise Forbidden("Utilisez votre propre bouton micro / Use your own mute button")
+            raise Forbidden(text=Text("error.mute.own"))
         carrier = self.carrier(target.participant_id)
         if carrier is not None:
             await carrier.mute(target, kind, actor)
@@ -451,7 +452,7 @@ class Conference:
         """Take someone out; they come back only if a moderator lets them in again."""
         _moderating(actor)
         target = self._target(target_id)
-        may_act_on(actor, target, "retiré / removed")
+        may_act_on(actor, target, REMOVED)
         self._removed.add(target.identity)
         carrier = self.carrier(target.participant_id)
         if carrier is not None:
@@ -473,13 +474,9 @@ class Conference:
     async def set_role(self, actor: Presence, target_id: str, role: Role) -> None:
         _moderating(actor)
         target = self._target(target_id)
-        may_act_on(actor, target, "changé de rôle / given another role")
+        may_act_on(actor, target, GIVEN_A_ROLE)
         if target.participant_id in self._carried:
-            raise Forbidden(
-                "Impossible de changer le rôle d'une personne connectée par une autre "
-                "instance / Cannot change the role of someone connected through another "
-                "instance"
-            )
+            raise Forbidden(text=Text("error.role.remote"))
         updated = replace(target, role=role)
         if updated == target:
             return

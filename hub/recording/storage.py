@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from hub.errors import NotFound
+from hub.i18n import Text
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
@@ -94,13 +95,13 @@ class LocalStore:
         try:
             return await asyncio.to_thread(self._path(key).read_bytes)
         except FileNotFoundError:
-            raise NotFound("Fichier introuvable / No such file") from None
+            raise NotFound(text=Text("error.file.missing")) from None
 
     async def chunks(self, key: str) -> AsyncIterator[bytes]:
         try:
             handle = await asyncio.to_thread(self._path(key).open, "rb")
         except FileNotFoundError:
-            raise NotFound("Fichier introuvable / No such file") from None
+            raise NotFound(text=Text("error.file.missing")) from None
         with handle:
             while chunk := await asyncio.to_thread(handle.read, CHUNK):
                 yield chunk
@@ -109,7 +110,7 @@ class LocalStore:
         try:
             return (await asyncio.to_thread(self._path(key).stat)).st_size
         except FileNotFoundError:
-            raise NotFound("Fichier introuvable / No such file") from None
+            raise NotFound(text=Text("error.file.missing")) from None
 
     async def keys(self, prefix: str) -> list[str]:
         return await asyncio.to_thread(self._keys, prefix)

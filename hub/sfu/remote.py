@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from hub.errors import ServiceUnavailable
+from hub.i18n import Text
 from hub.ids import MeetingId, ParticipantId
 from hub.sfu import control
 from hub.sfu.control import EVENTS, ControlError, Message
@@ -90,7 +91,7 @@ class WorkerLink:
 
     async def request(self, type_: str, **fields: object) -> dict[str, object]:
         if not self.alive:
-            raise WorkerLost(_LOST)
+            raise WorkerLost(text=_LOST)
         reply: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
         id_ = self.send(type_, **fields)
         self._pending[id_] = reply
@@ -113,7 +114,7 @@ class WorkerLink:
             self.alive = False
             for reply in self._pending.values():
                 if not reply.done():
-                    reply.set_exception(WorkerLost(_LOST))
+                    reply.set_exception(WorkerLost(text=_LOST))
             self._writer.close()
 
     def close(self) -> None:
@@ -147,10 +148,7 @@ class WorkerLink:
             )
 
 
-_LOST = (
-    "Le serveur média de la réunion s'est arrêté ; reconnexion en cours / "
-    "The meeting's media server stopped; reconnecting"
-)
+_LOST = Text("error.media_server_lost")
 
 
 def _load_of(message: Message) -> Load:
@@ -207,9 +205,9 @@ class RemoteRoom:
             async with asyncio.timeout(PLACEMENT_TIMEOUT):
                 await self._placed.wait()
         except TimeoutError:
-            raise WorkerLost(_LOST) from None
+            raise WorkerLost(text=_LOST) from None
         if self.link is None:  # closed meanwhile (the meeting ended): nothing to ask
-            raise WorkerLost(_LOST)
+            raise WorkerLost(text=_LOST)
         return await self.link.request(type_, meeting=self.meeting_id, **fields)
 
     # -- placement ----------------------------------------------------------------------------

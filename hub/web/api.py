@@ -15,6 +15,7 @@ from hub.auth.session import Session
 from hub.auth.tokens import DEFAULT_LIFETIME, MAX_LIFETIME
 from hub.db.models import AccessLevel, MeetingState, Role
 from hub.errors import Forbidden, NotFound
+from hub.i18n import Text
 from hub.ids import Identity
 from hub.meetings.invitations import INVITEE_PATTERN, InvitationView
 from hub.meetings.service import MAX_NAME, MAX_TITLE, MeetingService, MeetingView, clean_text
@@ -150,7 +151,7 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 async def create_meeting(request: web.Request) -> web.Response:
     session = require_session(request)
     if not may_create_meetings(request, session):
-        raise Forbidden("Connectez-vous pour créer une réunion / Log in to create a meeting")
+        raise Forbidden(text=Text("error.meeting.log_in_to_create"))
     await request.app[LIMITS].create_meeting.hit(request.remote or "-")
     body = await read_json(request, CreateMeeting)
     meeting = await request.app[MEETINGS].create(
@@ -172,7 +173,7 @@ async def owned_meeting(request: web.Request) -> tuple[Session, MeetingView]:
     session = require_session(request)
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
     if meeting.owner_identity != session.identity:
-        raise Forbidden("Réservé à l'organisateur / Only the meeting's owner may do this")
+        raise Forbidden(text=Text("error.owner_only"))
     return session, meeting
 
 
@@ -206,7 +207,7 @@ async def delete_invitation(request: web.Request) -> web.Response:
     _, meeting = await owned_meeting(request)
     raw = request.match_info["invitation_id"]
     if not raw.isdigit() or len(raw) > 18:
-        raise NotFound("Invitation introuvable / No such invitation")
+        raise NotFound(text=Text("error.invitation.missing"))
     await request.app[INVITATIONS].revoke(meeting.id, int(raw))
     return web.Response(status=204)
 
@@ -214,7 +215,7 @@ async def delete_invitation(request: web.Request) -> web.Response:
 async def create_join_token(request: web.Request) -> web.Response:
     _, meeting = await owned_meeting(request)
     if meeting.state is MeetingState.ENDED:
-        raise Forbidden("La réunion est terminée / The meeting has ended")
+        raise Forbidden(text=Text("error.meeting.ended"))
     body = await read_json(request, CreateJoinToken)
     issued_at = int(time.time())
     token = request.app[JOIN_TOKENS].issue(

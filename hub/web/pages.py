@@ -16,7 +16,7 @@ from aiohttp import web
 from hub.auth.session import Session
 from hub.db.models import AccessLevel, MeetingState
 from hub.errors import BadRequest, Forbidden, NotFound
-from hub.i18n import CATALOG, DEFAULT_LANGUAGE, negotiate, translate
+from hub.i18n import CATALOG, DEFAULT_LANGUAGE, Text, negotiate, translate
 from hub.ids import MeetingId
 from hub.meetings.ids import parse_meeting_id
 from hub.meetings.service import MAX_TITLE, MeetingView
@@ -112,7 +112,7 @@ async def create_meeting(request: web.Request) -> web.Response:
     session = current_session(request)
     form = await request.post()
     if session is None:
-        raise Forbidden("Jeton CSRF absent ou invalide / Missing or invalid CSRF token")
+        raise Forbidden(text=Text("error.csrf"))
     request.app[SESSION_CODEC].require_csrf(request, session, form.get("csrf_token"))
     if not may_create_meetings(request, session):
         return login_required_page(request)

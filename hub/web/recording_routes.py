@@ -8,17 +8,15 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from hub.errors import NotFound
+from hub.i18n import Text
 from hub.recording.manifest import Manifest, is_recording_id, key
 from hub.recording.retention import manifests
 from hub.web.keys import LIVE, MEETINGS, RECORDINGS
 from hub.web.openapi import Endpoint, Refusal
 from hub.web.requests import moderated_meeting, present_in_call, read_json, require_session
 
-NOT_THEIRS = (
-    "Seuls l'organisateur et les modérateurs de la réunion accèdent à ses enregistrements / "
-    "Only the meeting's owner and moderators may access its recordings"
-)
-NO_FILE = "Enregistrement introuvable / No such recording"
+NOT_THEIRS = Text("error.recording.not_theirs")
+NO_FILE = Text("error.recording.missing")
 
 
 class RecordingChange(BaseModel):
@@ -66,13 +64,13 @@ async def download(request: web.Request) -> web.StreamResponse:
     relay = request.app.get(RECORDINGS)
     rid, file = request.match_info["recording_id"], request.match_info["file"]
     if relay is None or not is_recording_id(rid):
-        raise NotFound(NO_FILE)
+        raise NotFound(text=NO_FILE)
     try:
         manifest = Manifest.parse(await relay.store.read(key(meeting_id, rid)))
     except ValueError:
-        raise NotFound(NO_FILE) from None
+        raise NotFound(text=NO_FILE) from None
     if file != "manifest.json" and file not in manifest.files():
-        raise NotFound(NO_FILE)  # only what the manifest lists, never an arbitrary key
+        raise NotFound(text=NO_FILE)  # only what the manifest lists, never an arbitrary key
     name = key(meeting_id, rid, file)
     size = await relay.store.size(name)
     media = {"webm": "video/webm", "ogg": "audio/ogg", "json": "application/json"}

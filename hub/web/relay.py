@@ -41,7 +41,7 @@ from hub.nodes.homes import Home, MeetingHomes
 from hub.shared.bus import MessagesLost
 from hub.shared.port import SharedState, node_channel
 from hub.tasks import Tasks
-from hub.web import signaling as sig
+from hub.web import page_messages as out
 from hub.web.bus_socket import BusSocket
 from hub.web.sockets import CLOSE_SERVICE_RESTART, OpenSockets, PageSocket
 
@@ -369,7 +369,7 @@ class NodeRelay:
 
 async def _say_restarting(socket: PageSocket) -> None:
     with contextlib.suppress(Exception):
-        await socket.send_str(sig.to_json(sig.Restarting()))
+        await socket.send_str(out.to_json(out.Restarting()))
         await socket.close(code=CLOSE_SERVICE_RESTART, message=b"service restart")
 
 
