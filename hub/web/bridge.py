@@ -39,7 +39,7 @@ from bridge.hub_port import (
 from bridge.session import BotConfig
 from hub.config import HubConfig
 from hub.db.models import AccessLevel, Role
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, Forbidden, NotFound
 from hub.federation.policy import Partner
 from hub.federation.service import Federation
 from hub.i18n import Text, say
@@ -79,6 +79,10 @@ from hub.web.transcripts import MARKDOWN_TYPE
 log = logging.getLogger(__name__)
 
 BRIDGE_ACTOR = ParticipantId("matrix-bridge")
+
+
+def _on_off(on: bool) -> str:
+    return "on" if on else "off"
 
 
 def _fold(name: str) -> str:
@@ -302,27 +306,30 @@ class LocalHub:
         return await self._view(link)
 
     async def set_subtitles(self, room_id: str, on: bool, *, by: str) -> None:
-        link = await self._link(room_id)
-        live = self._hub.conferences.get(link.meeting_id)
-        if live is None or not live.presences:
-            raise HubRefusal(Text("bot.refusal.nobody_in_call"))
-        if not live.subtitles_allowed:
-            raise HubRefusal(Text("bot.refusal.subtitles_disabled"))
-        if on == (live.subtitles != "off"):
-            already = "on" if on else "off"
-            raise HubRefusal(Text(f"bot.refusal.subtitles_already_{already}"))
-        await live.set_subtitles(self._actor(by), on)
+        live = await self._in_call(room_id)
+        try:  # the conference's rules, said in the bot's words
+            await live.set_subtitles(self._actor(by), on)
+        except Forbidden:
+            raise HubRefusal(Text("bot.refusal.subtitles_disabled")) from None
+        except Conflict:
+            raise HubRefusal(Text(f"bot.refusal.subtitles_already_{_on_off(on)}")) from None
 
     async def set_recording(self, room_id: str, on: bool, *, by: str) -> None:
+        live = await self._in_call(room_id)
+        try:
+            await live.set_recording(self._actor(by), on)
+        except Forbidden:
+            raise HubRefusal(Text("bot.refusal.recording_disabled")) from None
+        except Conflict:
+            raise HubRefusal(Text(f"bot.refusal.recording_already_{_on_off(on)}")) from None
+
+    async def _in_call(self, room_id: str) -> Conference:
+        """The room's live meeting, with somebody in the call (nothing to switch otherwise)."""
         link = await self._link(room_id)
         live = self._hub.conferences.get(link.meeting_id)
         if live is None or not live.presences:
             raise HubRefusal(Text("bot.refusal.nobody_in_call"))
-        if not live.recording_allowed:
-            raise HubRefusal(Text("bot.refusal.recording_disabled"))
-        if on == live.recording:
-            raise HubRefusal(Text(f"bot.refusal.recording_already_{'on' if on else 'off'}"))
-        await live.set_recording(self._actor(by), on)
+        return live
 
     async def admit(self, room_id: str, numbers: tuple[int, ...] | None, *, by: str) -> list[str]:
         link = await self._link(room_id)
