@@ -19,6 +19,7 @@ from typing import cast
 
 from hub.errors import ServiceUnavailable
 from hub.ids import MeetingId, ParticipantId
+from hub.pipes.frames import FrameError
 from hub.sfu import control
 from hub.sfu.control import EVENTS, ControlError, Message
 from hub.sfu.liveness import PeerState
@@ -107,7 +108,7 @@ class WorkerLink:
                 if body is None:
                     return
                 self._dispatch(control.parse(body, EVENTS, need_id=False))
-        except (ControlError, ConnectionError) as exc:
+        except (FrameError, ConnectionError) as exc:  # a ControlError is a FrameError
             log.error("SFU worker %s: control connection broken: %s", self.name, exc)
         finally:
             self.alive = False
