@@ -58,6 +58,7 @@ from hub.sfu.peer import (
     new_connection,
 )
 from hub.sfu.recording_tap import RecordingTap
+from hub.sfu.relief import Relief
 from hub.sfu.sdp import MAX_MEDIA_SECTIONS, MAX_RELAYED_SECTIONS, SdpError, check_description
 from hub.sfu.simulcast import add_simulcast_to_answer, parse_simulcast_offer
 from hub.sfu.snapshot import snapshot
@@ -95,10 +96,15 @@ class SfuRoom:
         settings: RoomSettings,
         counters: SfuCounters,
         on_speaker: SpeakerChanged | None = None,
+        *,
+        relief: Relief | None = None,
     ) -> None:
         self.meeting_id = meeting_id
         self.settings = settings
         self.counters = counters
+        self.relief = (
+            relief if relief is not None else Relief()
+        )  # the process's, read by every viewer's downlink
         self.participants: dict[ParticipantId, MediaParticipant] = {}
         self.speaker: SpeakerDetector[ParticipantId] = SpeakerDetector()
         self.on_speaker = on_speaker
@@ -111,7 +117,7 @@ class SfuRoom:
     def _participant(self, participant_id: ParticipantId) -> MediaParticipant:
         member = self.participants.get(participant_id)
         if member is None:
-            member = MediaParticipant(participant_id, self.counters)
+            member = MediaParticipant(participant_id, self.counters, self.relief)
             member.ssrc_in_use = partial(self._ssrc_in_use, participant_id)
             bind_handlers(member)
             self.participants[participant_id] = member
