@@ -222,16 +222,15 @@ class RemoteRoom:
         for person in self._people.values():
             person.subscribed = False
 
-    def move_to(self, link: WorkerLink, *, recover: bool) -> None:
-        """Live on `link` from now on; with `recover`, its state is told again and each person
-        is told its connections failed (the page republishes and asks for a new subscribe
-        connection, which `restart_subscriber` makes on this worker)."""
+    def move_to(self, link: WorkerLink) -> None:
+        """Live on `link` from now on: what it knows of its people is told again (nothing for
+        a new room) and, if it had media on a worker before, each person is told its
+        connections failed (the page republishes and asks for a new subscribe connection,
+        which `restart_subscriber` makes on this worker)."""
         self.link = link
         link.rooms[self.meeting_id] = self
         self._placed.set()
         had_media, self._had_worker = self._had_worker, True
-        if not recover:
-            return
         for participant_id, person in self._people.items():
             self._send_watch(participant_id, person)
             if person.forwarding is not None:
