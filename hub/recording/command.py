@@ -53,9 +53,7 @@ async def _compose(config: HubConfig, recording_id: str, out: Path, layout: Any)
     from hub.recording.compose import compose  # PyAV and numpy: only for this command
 
     store = open_store(config)
-    opener = getattr(store, "open", None)
-    if opener is not None:
-        await opener()
+    await store.open()
     try:
         manifest = await _find(store, recording_id)
         with tempfile.TemporaryDirectory(prefix="hub-compose-") as folder:
@@ -64,9 +62,7 @@ async def _compose(config: HubConfig, recording_id: str, out: Path, layout: Any)
                 await _fetch(store, name, Path(folder) / track.file)
             return await asyncio.to_thread(compose, manifest, Path(folder), out, layout)
     finally:
-        closer = getattr(store, "close", None)
-        if closer is not None:
-            await closer()
+        await store.close()
 
 
 async def _find(store: RecordingStore, recording_id: str) -> Manifest:

@@ -204,9 +204,7 @@ def recordings_context(
     at shutdown recordings in progress are stopped and stored before the store closes."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        opener = getattr(relay.store, "open", None)
-        if opener is not None:
-            await opener()
+        await relay.store.open()
         await asyncio.to_thread(relay.leftovers)
         relay.recorder.start()
         retention = asyncio.get_running_loop().create_task(
@@ -220,8 +218,6 @@ def recordings_context(
                 await retention
             await relay.stop_all()
             await relay.recorder.close()
-            closer = getattr(relay.store, "close", None)
-            if closer is not None:
-                await closer()
+            await relay.store.close()
 
     return context
