@@ -1,4 +1,5 @@
-"""Who enters a meeting directly, who waits in the lobby, and with which role.
+"""Who enters a meeting directly, who waits in the lobby, and with which role; and, once in,
+who may moderate and act on whom (`moderating`, `may_act_on`, applied by the conference).
 
 Pure: the caller gathers the facts (session, join token, invitation, Matrix room membership,
 live state) into a `Visitor` and a `MeetingView`, and `decide` applies the rules that
@@ -11,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.db.models import AccessLevel, Role
+from hub.errors import Forbidden
 from hub.ids import Identity
+from hub.meetings.presence import Presence
 from hub.meetings.service import MeetingView
 
 # Roles that run the meeting: they enter even a locked meeting and may moderate.
@@ -86,3 +89,25 @@ def decide(meeting: MeetingView, visitor: Visitor, *, locked: bool) -> Admission
     if meeting.access_level is AccessLevel.TRUSTED and visitor.authenticated:
         return Admission(True, role, "authenticated, trusted meeting")
     return Admission(False, role, f"{meeting.access_level.value} meeting")
+
+
+# -- what people in a live meeting may do to each other (the conference applies it) -----
+
+
+def may_act_on(actor: Presence, target: Presence, what: str) -> None:
+    """Nobody acts on the owner; only the owner acts on another moderator."""
+    if target.role is Role.OWNER:
+        raise Forbidden(f"L'organisateur ne peut pas être {what} / The owner cannot be {what}")
+    if target.role is Role.MODERATOR and actor.role is not Role.OWNER:
+        raise Forbidden(
+            "Seul l'organisateur agit sur un autre modérateur / "
+            "Only the owner may act on another moderator"
+        )
+
+
+def moderating(actor: Presence) -> None:
+    """Forbidden unless the actor runs the meeting."""
+    if actor.role not in MODERATING:
+        raise Forbidden(
+            "Réservé aux organisateurs et modérateurs / Only the owner and moderators may do this"
+        )
