@@ -38,7 +38,7 @@ from bench.sfu.system import percentile
 from bridge.bot import LAYOUT_EVENT, WIDGET_EVENT, running
 from bridge.session import BotConfig
 from hub.web.app import create_app
-from hub.web.bridge import LocalHub
+from hub.web.bridge import LocalHub, local_hub
 from tests.conftest import make_config
 from tests.support.synapse import MatrixUser, Synapse
 
@@ -175,7 +175,7 @@ async def hub_running(workdir: Path) -> AsyncIterator[LocalHub]:
     bot reaches it in process, as when it runs inside `hub serve`."""
     runner = web.AppRunner(create_app(make_config(workdir)))
     await runner.setup()
-    hub = LocalHub(runner.app)
+    hub = local_hub(runner.app)
     try:
         yield hub
     finally:

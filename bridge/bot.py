@@ -38,6 +38,8 @@ from bridge.hub_port import (
     MeetingSummary,
     PresenceChanged,
     RoomMeeting,
+    TranscriptDigest,
+    TranscriptReady,
     no_meeting,
 )
 from bridge.schedule import Reminder, ReminderBook, ScheduleFull
@@ -65,7 +67,9 @@ class MatrixBot(VisioCommands):
         self.registry = CommandRegistry.of(self, config.prefix)
         self.reminders = ReminderBook(config.store_path / SCHEDULE_FILE)
         self._rosters: dict[str, dict[str, int]] = {}  # what the hub was last told
-        self._events: asyncio.Queue[BridgeEvent] = asyncio.Queue()
+        # Each hub event with the future its listener waits on: done once carried to its room
+        # (the hub acknowledges the event then), cancelled if the bot stops first.
+        self._events: asyncio.Queue[tuple[BridgeEvent, asyncio.Future[None]]] = asyncio.Queue()
         self._status_pending: dict[str, RoomMeeting] = {}
         self._languages: dict[str, Language] = {}  # rooms whose language the hub told
         self._status_tasks: set[asyncio.Task[None]] = set()
@@ -198,17 +202,33 @@ class MatrixBot(VisioCommands):
 
     async def serve_hub(self) -> None:
         """Carry hub events to the rooms, one at a time, until cancelled. Status edits wait
-        `STATUS_DELAY` so that a burst of joins makes one edit."""
-        unlisten = self.hub.listen(self._events.put)
+        `STATUS_DELAY` so that a burst of joins makes one edit. Listens once the first sync
+        is handled: events left by a previous holder are for rooms this client must know."""
+        await self.matrix.synced.wait()
+        unlisten = self.hub.listen(self._take)
+        handled: asyncio.Future[None] | None = None
         try:
             while True:
-                event = await self._events.get()
+                event, handled = await self._events.get()
                 try:
                     await self._hub_event(event)
                 except Exception:
                     log.exception("matrix bot: a hub event could not be carried to its room")
+                if not handled.done():
+                    handled.set_result(None)
         finally:
             unlisten()
+            if handled is not None:
+                handled.cancel()
+            while not self._events.empty():
+                self._events.get_nowait()[1].cancel()
+
+    async def _take(self, event: BridgeEvent) -> None:
+        """The hub's listener: returns once the event is carried to its room (a status edit:
+        once noted for the next edit), so the hub acknowledges only what was done."""
+        handled = asyncio.get_running_loop().create_future()
+        self._events.put_nowait((event, handled))
+        await handled
 
     async def _hub_event(self, event: BridgeEvent) -> None:
         match event:
@@ -232,6 +252,16 @@ class MatrixBot(VisioCommands):
                         texts.ended_status_text(summary, language, posted),
                     )
                 await self.notice(summary.room_id, texts.summary_text(summary, language))
+            case TranscriptReady(room_id=room_id, transcript=transcript):
+                sent = await self.matrix.send_file(
+                    room_id, transcript.name, transcript.mimetype, transcript.text.encode()
+                )
+                if sent is None:
+                    language = await self.language_of(room_id)
+                    await self.notice(room_id, texts.write(language, "transcript.not_posted"))
+            case TranscriptDigest(room_id=room_id, text=text):
+                language = await self.language_of(room_id)
+                await self.notice(room_id, texts.digest_text(text, language))
             case ChatFromMeeting(room_id=room_id, name=name, text=text):
                 line = texts.chat_line(name, text, await self.language_of(room_id))
                 await self.matrix.send(room_id, {"msgtype": "m.text", "body": line})

@@ -96,6 +96,7 @@ class MatrixConnection:
         self._powers: dict[str, RoomPowers] = {}
         self._undecrypted: list[tuple[str, MegolmEvent, float]] = []
         self._synced = False
+        self.synced = asyncio.Event()  # set once the first sync is handled (rooms known)
         self.client = AsyncClient(
             config.homeserver_url,
             config.user_id,
@@ -169,6 +170,7 @@ class MatrixConnection:
             await self.handle_sync(response)
             await self._crypto_chores()
             self._synced = True
+            self.synced.set()
 
     async def _crypto_chores(self) -> None:
         """What an encrypting client owes after each sync: outgoing to-device messages, its

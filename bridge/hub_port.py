@@ -136,7 +136,27 @@ class ChatFromMeeting:
     text: str
 
 
-BridgeEvent = PresenceChanged | MeetingClosed | ChatFromMeeting
+@dataclass(frozen=True)
+class TranscriptReady:
+    """The room's meeting stayed empty: its transcript is complete, to post as a file. (When
+    a meeting ends, its transcript comes in `MeetingClosed`'s summary instead.)"""
+
+    room_id: str
+    meeting_id: str
+    transcript: TranscriptFile
+
+
+@dataclass(frozen=True)
+class TranscriptDigest:
+    """The summary the operator's service wrote of the transcript just posted (None: the
+    service failed; the transcript stands alone)."""
+
+    room_id: str
+    meeting_id: str
+    text: str | None
+
+
+BridgeEvent = PresenceChanged | MeetingClosed | ChatFromMeeting | TranscriptReady | TranscriptDigest
 Listener = Callable[[BridgeEvent], Awaitable[None]]
 
 

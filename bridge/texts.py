@@ -73,6 +73,13 @@ def ended_status_text(
     return f"{ended}\n" + write(language, "transcript.not_posted")
 
 
+def digest_text(summary: str | None, language: Language) -> str:
+    """The summary of a transcript as the room reads it, or why there is none."""
+    if summary is None:
+        return write(language, "digest.failed")
+    return write(language, "digest.title") + "\n\n" + summary
+
+
 def duration_text(started: dt.datetime | None, ended: dt.datetime, language: Language) -> str:
     """`1 h 05 min`, `12 min`, `moins d'une minute`."""
     if started is None:

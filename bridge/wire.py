@@ -20,6 +20,8 @@ from bridge.hub_port import (
     MeetingClosed,
     PresenceChanged,
     RoomMeeting,
+    TranscriptDigest,
+    TranscriptReady,
 )
 from bridge.power import CREATOR_POWER
 from hub.i18n import CATALOG, Text, in_both, placeholders
@@ -168,10 +170,12 @@ def meeting_from_json(data: object) -> RoomMeeting:
 
 # -- events ---------------------------------------------------------------------------------
 
-_EVENT_TYPES: Final[dict[str, type[PresenceChanged | MeetingClosed | ChatFromMeeting]]] = {
+_EVENT_TYPES: Final[dict[str, type[BridgeEvent]]] = {
     "presence_changed": PresenceChanged,
     "meeting_closed": MeetingClosed,
     "chat_from_meeting": ChatFromMeeting,
+    "transcript_ready": TranscriptReady,
+    "transcript_digest": TranscriptDigest,
 }
 _EVENT_NAMES = {kind: name for name, kind in _EVENT_TYPES.items()}
 _EVENT_ADAPTERS: dict[str, TypeAdapter[Any]] = {

@@ -35,6 +35,7 @@ from hub.config_sections import (
     SpeechConfig,
     _Section,
 )
+from hub.config_summary import SummaryConfig
 from hub.errors import ConfigError, StartupError
 from hub.shared.address import is_loopback, redis_password
 
@@ -64,6 +65,7 @@ class HubConfig(_Section):
     speech: SpeechConfig = SpeechConfig()
     recording: RecordingConfig = RecordingConfig()
     storage: StorageConfig = StorageConfig()
+    transcript_summary: SummaryConfig = SummaryConfig()
 
     @model_validator(mode="after")
     def _subtitles_in_process(self) -> HubConfig:
@@ -267,6 +269,9 @@ def _check_production(
         value = getattr(config.speech, key).get_secret_value()
         if value and is_example_secret(value):
             raise fail(("speech", key), "is an example value; use the key the service gave")
+    summary_key = config.transcript_summary.api_key.get_secret_value()
+    if summary_key and is_example_secret(summary_key):
+        raise fail(("transcript_summary", "api_key"), "is an example value; use the service's key")
     for key in ("access_key", "secret_key"):
         value = getattr(config.storage, key).get_secret_value()
         if value and is_example_secret(value):

@@ -496,6 +496,10 @@ class SpeechConfig(_Section):
     # What was said while subtitles ran is kept as the meeting's transcript for this many
     # days, then deleted (hub/meetings/transcripts.py).
     transcript_retention_days: int = Field(default=90, ge=1, le=3650)
+    # A transcript is complete when its meeting ends, or once the meeting has stayed empty
+    # this long (a reload or a dropped network comes back well within it): then it goes to
+    # the linked Matrix rooms, and to the summary service if one is set.
+    transcript_empty_seconds: float = Field(default=300.0, ge=1.0, le=86400.0)
 
     @field_validator("language")
     @classmethod

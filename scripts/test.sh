@@ -11,7 +11,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # nginx: the reverse-proxy tests put a real nginx (TLS, WebSocket) in front of the hub.
 # espeak-ng: the speech tests (tests/speech/) speak their phrases with it.
 # redis-server: the shared-state tests start their own Redis on a free port.
-apt_ensure postgresql chromium coturn nginx espeak-ng redis-server
+# ffmpeg: the recording tests read each stored track's duration with its ffprobe.
+apt_ensure postgresql chromium coturn nginx espeak-ng redis-server ffmpeg
 # npm: axe-core for the accessibility checks (Node may come from elsewhere; only fill a gap).
 command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
 python_env "test"

@@ -12,7 +12,6 @@ rejoin tickets and are back in the meeting within 5 s.
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +24,7 @@ from redis.asyncio import Redis
 
 from hub.auth.session import SessionCodec
 from tests.support.hub_client import codec_csrf_header
+from tests.support.hub_nodes import home_of, hub_nodes, node_id, start_nodes
 from tests.support.hub_server import HubServer
 from tests.support.peer import Participant, wait_until
 from tests.support.processes import stop
@@ -32,7 +32,6 @@ from tests.support.redis import RedisServer
 
 SECRET = "nodes-test-secret-key-0123456789abcdef0123456789"
 KINDS = ("audio", "video")
-NODE_LINE = re.compile(r"hub node ([0-9a-f]{12}): meetings shared")
 
 
 @dataclass
@@ -82,15 +81,10 @@ class Cluster:
         return str((await created.json())["id"])
 
     def node_id(self, node: HubServer) -> str:
-        found = NODE_LINE.search(node.log_path.read_text())
-        assert found, node.log()
-        return found.group(1)
+        return node_id(node)
 
     async def home(self, meeting: str) -> str | None:
-        """The node holding the meeting's home lease (its token starts with the node's id)."""
-        async with Redis.from_url(self.redis.url, decode_responses=True) as redis:
-            token = await redis.get(f"lease:meeting:{meeting}:home")
-        return None if token is None else str(token).partition(".")[0]
+        return home_of(self.redis.url, meeting)
 
     async def publish(self, channel: str, *messages: str) -> None:
         async with Redis.from_url(self.redis.url, decode_responses=True) as redis:
@@ -104,21 +98,12 @@ async def cluster(
 ) -> AsyncIterator[Cluster]:
     """Two hub nodes on one Redis and one PostgreSQL, behind one public URL (as behind a
     load balancer: join tokens and rejoin tickets name it)."""
-    nodes = [HubServer(tmp_path / f"node{i}") for i in (1, 2)]
-    env = {
-        "HUB_REDIS__URL": redis_server.url,
-        "HUB_DATABASE__URL": postgres_url,
-        "HUB_SECURITY__SECRET_KEY": SECRET,
-        "HUB_SERVER__PUBLIC_URL": nodes[0].base_url,
-    }
-    for node in nodes:
-        node.env.update(env)
-        node.workdir.mkdir()
+    nodes = hub_nodes(
+        tmp_path, 2, redis_url=redis_server.url, postgres_url=postgres_url, secret=SECRET
+    )
     state = Cluster(nodes, redis_server)
     try:
-        # One first (it migrates the empty database), then the other.
-        await asyncio.to_thread(nodes[0].start)
-        await asyncio.to_thread(nodes[1].start)
+        await asyncio.to_thread(start_nodes, nodes)
         yield state
     finally:
         for person in state.people:
@@ -195,11 +180,23 @@ def sees(participant: Participant, name: str) -> bool:
     return False
 
 
+def relay_counts(node: HubServer) -> tuple[float, float, float]:
+    """/metrics now: meetings at home, sessions hosted for other nodes, pages relayed."""
+    metrics = node.metrics()
+    return (
+        metrics["hub_node_meetings_at_home"],
+        metrics["hub_node_hosted_sessions"],
+        metrics["hub_node_relayed_pages"],
+    )
+
+
 async def test_people_on_two_nodes_are_in_one_meeting(cluster: Cluster):
     node1, node2 = cluster.nodes
     meeting, anne, bruno = await admitted_across(cluster, "trusted")
     assert await cluster.home(meeting) == cluster.node_id(node1)
     await decoding(anne.p, bruno.p, 20, "Anne and Bruno do not decode each other")
+    # Counted per node: node 1 holds the meeting and runs Bruno's session, node 2 relays it.
+    assert relay_counts(node1) == (1, 1, 0) and relay_counts(node2) == (0, 0, 1)
 
     await bruno.p.send({"type": "chat", "text": "Salut depuis le nœud 2"})
     assert (await message(anne.p, "chat", name="Bruno"))["text"] == "Salut depuis le nœud 2"
@@ -293,6 +290,7 @@ async def test_when_the_home_node_dies_its_people_are_back_on_another_within_5_s
     assert await cluster.home(meeting) == cluster.node_id(node2)
     log2 = node2.log_path.read_text()
     assert "meeting taken over: 2 presence(s) of its last home closed" in log2, log2
+    assert node2.metrics()["hub_node_takeovers_total"] == 1
     assert "Traceback" not in log2
 
 

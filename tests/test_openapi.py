@@ -138,8 +138,8 @@ def test_every_answer_is_documented(
         expected = {404}  # its meeting, but no recording of that id
     if label.endswith(("/subtitles", "/recording")) and who == "owner":
         expected = {403}  # only someone in the live meeting may, and nobody is in it here
-    if "/transcript." in label and who == "owner":
-        expected = {404}  # subtitles never ran in that meeting: it has no transcript
+    if ("/transcript." in label or "/summary." in label) and who == "owner":
+        expected = {404}  # subtitles never ran in that meeting: no transcript, no summary
     if mode is GenerationMode.NEGATIVE and who != "stranger":
         expected = {400, 404}
         if label.endswith(("/subtitles", "/recording")) and who == "owner":

@@ -6,8 +6,10 @@ only a moderator in the meeting starts or stops it, everyone (and latecomers) is
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from tests.support.peer import HEIGHT, WIDTH, wait_until
 from tests.test_lobby import Hub
 
 RECORD_SECONDS = 3.0
+SPAN_SECONDS = 9.0
 
 
 async def _hub(aiohttp_client, tmp_path, **recording: object) -> Hub:
@@ -200,3 +203,80 @@ async def test_an_operator_can_disable_recording(aiohttp_client, tmp_path):
     finally:
         for person in hub.people:
             await person.close()
+
+
+def ffprobe_durations(path: Path) -> tuple[float, list[float]]:
+    """(the container's duration, each stream's) as ffprobe reads them from the file."""
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+         str(path)],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    probed = json.loads(done.stdout)
+    streams = []
+    for stream in probed["streams"]:
+        # Ogg gives each stream's duration; Matroska/WebM writes it as a DURATION tag.
+        value = stream.get("duration") or stream.get("tags", {}).get("DURATION")
+        streams.append(_seconds(value))
+    return float(probed["format"]["duration"]), streams
+
+
+def _seconds(value: str) -> float:
+    if ":" not in value:
+        return float(value)
+    hours, minutes, seconds = value.split(":")
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+async def test_each_track_of_a_three_person_recording_lasts_as_long_as_the_recording(
+    hub: Hub, tmp_path
+):
+    """Issue 16: ffprobe reads each stored track, and the composed file, as long as the
+    recording within 0.5 s. The span compared is the manifest's: from the moderator's switch
+    on to off, as the hub saw them, which is what the recording says it covers (the test's
+    own clock around the two messages agrees within a few ms). Every track here is there
+    from the start, so it must cover all of it but the first keyframe's wait."""
+    meeting, olga, others = await hub.gathering("public", "Bruno", "Chloé")
+    people = [olga, *others]
+    for person in people:
+        await person.publish()
+    for person in people:
+        for other in people:
+            if other is not person:
+                await wait_until(
+                    lambda p=person, o=other: p.received.count(o.participant_id, "video") > 5,
+                    20, f"no video from {other.name} for {person.name}",
+                )  # fmt: skip
+    await olga.send({"type": "recording", "on": True})
+    await olga.wait_for("recording_state")
+    started = time.monotonic()
+    await asyncio.sleep(SPAN_SECONDS)
+    index = len(olga.messages)
+    await olga.send({"type": "recording", "on": False})
+    await olga.wait_for("recording_state", after=index)
+    measured = time.monotonic() - started
+    await hub.app[RECORDINGS].settle()
+    listing = await hub.client.get(f"/api/v1/meetings/{meeting}/recordings")
+    (manifest,) = [Manifest.model_validate(m) for m in (await listing.json())["recordings"]]
+    span = (manifest.ended_at - manifest.started_at).total_seconds()
+    assert abs(span - measured) < 0.5, (span, measured)
+    assert len(manifest.tracks) == 6
+    folder = tmp_path / "data" / "recordings" / meeting / manifest.recording_id
+    for track in manifest.tracks:
+        total, (stream,) = await asyncio.to_thread(ffprobe_durations, folder / track.file)
+        assert abs(stream - span) < 0.5 and abs(total - span) < 0.5, (track, stream, span)
+        assert abs(track.duration - stream) < 0.1, (track, stream)  # the manifest agrees
+        # and the track ends where the recording did: its clock kept time with the hub's
+        assert abs(track.start + track.duration - span) < 0.3, (track, span)
+
+    out = tmp_path / "composite.webm"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "hub", "recordings", "compose", manifest.recording_id,
+         "--config", str(tmp_path / "config.toml"), "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    total, streams = await asyncio.to_thread(ffprobe_durations, out)
+    assert len(streams) == 2 and abs(total - span) < 0.5, (total, span)
+    assert all(abs(stream - span) < 0.5 for stream in streams), (streams, span)

@@ -224,6 +224,48 @@ async def test_a_subscriber_that_falls_behind_is_told_it_lost_messages(state: Sh
 # --- Redis only: refusing to start, going away, coming back -----------------------------------
 
 
+# --- streams (the bot's events) and hashes (room rosters) --------------------------------------
+
+
+async def test_a_stream_group_gets_each_entry_once_and_pending_ones_again(state: SharedState):
+    await state.stream_add("events", "before the group", 100)
+    await state.stream_group("events", "bot")
+    await state.stream_group("events", "bot")  # already there: nothing changes
+    await state.stream_add("events", "one", 100)
+    read = await state.stream_read("events", "bot", "node-a", 100)
+    assert [entry.text for entry in read] == ["before the group", "one"]
+    assert await state.stream_read("events", "bot", "node-a", 50) == []  # each once
+    await state.stream_ack("events", "bot", read[0].id)
+    # node-a stopped with "one" unacknowledged: node-b claims it, then reads on.
+    left = await state.stream_claim("events", "bot", "node-b")
+    assert [entry.text for entry in left] == ["one"]
+    await state.stream_ack("events", "bot", left[0].id)
+    assert await state.stream_claim("events", "bot", "node-b") == []
+    await state.stream_add("events", "two", 100)
+    assert [e.text for e in await state.stream_read("events", "bot", "node-b", 100)] == ["two"]
+
+
+async def test_a_waiting_stream_read_returns_what_arrives(state: SharedState):
+    await state.stream_group("events", "bot")
+    reading = asyncio.ensure_future(state.stream_read("events", "bot", "node-a", 2000))
+    await asyncio.sleep(0.05)
+    await state.stream_add("events", "late", 100)
+    entries = await asyncio.wait_for(reading, 2)
+    # Redis blocks at most 0.3 s per call (its read timeout): an empty answer is allowed.
+    assert [entry.text for entry in entries] in (["late"], [])
+
+
+async def test_a_hash_is_replaced_whole(state: SharedState):
+    await state.hash_replace("room:!a:b:members", {"@anne:b": "100", "@bruno:b": "0"})
+    await state.hash_replace("room:!a:b:members", {"@anne:b": "50"})
+    assert await state.hash_get("room:!a:b:members", "@anne:b") == "50"
+    assert await state.hash_get("room:!a:b:members", "@bruno:b") is None
+    assert await state.hash_fields("room:!a:b:members") == ["@anne:b"]
+    await state.hash_replace("room:!a:b:members", {})
+    assert await state.hash_fields("room:!a:b:members") == []
+    assert await state.hash_get("room:!nowhere:b:members", "@anne:b") is None
+
+
 async def test_redis_down_at_start_is_one_clear_line_without_the_password():
     port = free_port()
     state = RedisState(f"redis://:hunter2-secret@127.0.0.1:{port}/0")

@@ -31,6 +31,7 @@ class HubServer(ServerProcess):
     name = "the hub"
     sfu_workers = 0  # sfu.workers: 0 forwards in `hub serve` itself
     speech_model = ""  # a folder: live subtitles with the embedded engine may be started
+    speech_language = "en"  # the bench's Whisper model is tiny.en
 
     async def sfu_worker_pids(self, session: aiohttp.ClientSession) -> tuple[int, ...]:
         """The pids of its `hub sfu-worker` processes, from /health/ready (none in process)."""
@@ -58,6 +59,7 @@ class HubServer(ServerProcess):
         if self.speech_model:
             env["HUB_SPEECH__BACKEND"] = "embedded"
             env["HUB_SPEECH__EMBEDDED_MODEL_DIR"] = self.speech_model
+            env["HUB_SPEECH__LANGUAGE"] = self.speech_language
         self.process = start_process(
             "hub",
             [sys.executable, "-m", "hub", "serve", "--dev", "--port", str(self.port)],
@@ -139,6 +141,8 @@ class HubParticipant:
         self.offers = 0
         # The hub's `encodings` (mid, RIDs to send): a simulcast publisher pauses the others.
         self.on_encodings: Callable[[list[str]], None] | None = None
+        # Every message as it arrives (e.g. `subtitle` lines, timed by the caller).
+        self.on_message: Callable[[dict[str, Any]], None] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -154,10 +158,10 @@ class HubParticipant:
         )
         self.participant_id = (await self._wait(welcome, "welcome"))["participant_id"]
 
-    async def publish(self, sdp: str, mid: str, microphone_mid: str | None = None) -> str:
-        """Offer the camera (`mid`) and, if given, the microphone; returns the hub's answer."""
+    async def publish(self, sdp: str, mid: str | None, microphone_mid: str | None = None) -> str:
+        """Offer the camera (`mid`) and the microphone, each if given; the hub's answer."""
         answer = self._expect("publish_answer")
-        tracks = [{"mid": mid, "source": "camera"}]
+        tracks = [] if mid is None else [{"mid": mid, "source": "camera"}]
         if microphone_mid is not None:
             tracks.append({"mid": microphone_mid, "source": "microphone"})
         await self._send({"type": "publish_offer", "sdp": sdp, "tracks": tracks})
@@ -203,6 +207,8 @@ class HubParticipant:
             if frame.type != aiohttp.WSMsgType.TEXT:
                 break
             message = json.loads(frame.data)
+            if self.on_message is not None:
+                self.on_message(message)
             kind = message.get("type")
             future = self._waiting.pop(kind, None)
             if future is not None and not future.done():

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     MetaData,
     String,
     Text,
@@ -119,6 +120,10 @@ class Meeting(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    # The last transcript line handed to the rooms and the summary service (never twice),
+    # and the summary the service wrote of the transcript up to it.
+    transcript_released_through: Mapped[int | None] = mapped_column(Integer, default=None)
+    transcript_summary: Mapped[str | None] = mapped_column(Text, default=None)
 
     participants: Mapped[list[Participant]] = relationship(
         back_populates="meeting", cascade="all, delete-orphan", passive_deletes=True

@@ -28,6 +28,10 @@ FRENCH: Final[dict[str, str]] = {
         "Transcription disponible, mais le salon n'a pas pu recevoir le fichier : "
         "les modérateurs la téléchargent sur le hub"
     ),
+    "bot.digest.title": "Résumé de la transcription, rédigé automatiquement (à vérifier) :",
+    "bot.digest.failed": (
+        "Le résumé de la transcription n'a pas pu être rédigé : la transcription reste disponible"
+    ),
     "bot.default_title": "Réunion du salon",
     "bot.link": "Réunion « {title} » : {url}",
     "bot.scheduled": (
@@ -180,6 +184,8 @@ ENGLISH: Final[dict[str, str]] = {
         "A transcript is available, but the room could not receive the file: "
         "moderators download it from the hub"
     ),
+    "bot.digest.title": "Summary of the transcript, written automatically (to be checked):",
+    "bot.digest.failed": "The transcript's summary could not be written: the transcript stands",
     "bot.default_title": "Room meeting",
     "bot.link": "Meeting “{title}”: {url}",
     "bot.scheduled": (

@@ -75,7 +75,7 @@ class Admissions:
         if user is None:
             return None
         rooms = [link.room_id for link in await self._room_links.rooms_of(meeting_id)]
-        return self._rosters.power(rooms, user)
+        return await self._rosters.power(rooms, user)
 
     def decide(self, meeting: MeetingView, visitor: Visitor, who: str, **extra: str) -> Admission:
         """Enter or wait (with the meeting's live lock state), logged as `who` with `extra`."""

@@ -59,7 +59,30 @@ class LobbyChanged:
     at: datetime
 
 
-MeetingEvent = ParticipantJoined | ParticipantLeft | MeetingEnded | ChatPosted | LobbyChanged
+@dataclass(frozen=True)
+class TranscriptReleased:
+    """The meeting stayed empty long enough: its transcript (Markdown) is complete. (When a
+    meeting ends, its transcript goes with `MeetingEnded`'s summary instead.)"""
+
+    meeting_id: MeetingId
+    at: datetime
+    file_name: str
+    markdown: str
+
+
+@dataclass(frozen=True)
+class TranscriptSummarised:
+    """The summary service answered about a complete transcript (`text`), or failed (None)."""
+
+    meeting_id: MeetingId
+    at: datetime
+    text: str | None
+
+
+MeetingEvent = (
+    ParticipantJoined | ParticipantLeft | MeetingEnded | ChatPosted | LobbyChanged
+    | TranscriptReleased | TranscriptSummarised
+)  # fmt: skip
 Subscriber = Callable[[MeetingEvent], Awaitable[None]]
 
 

@@ -3,8 +3,9 @@
 `RoomSettings` is stored: the language the bot writes in, per room. `RoomLinks` is stored:
 which meeting a room started (one live meeting per room), the widget the bot put in the room
 and the status message it edits. `RoomRosters` is told by the bridge who is joined to each
-room with which power level; it lives in memory and the bridge sends it again after a restart
-(its first sync carries every room's full state).
+room with which power level; it lives in the shared state (memory on a hub alone, Redis for
+hub nodes) and the bridge sends it again after a restart (its first sync carries every room's
+full state).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import MatrixRoomLink, MatrixRoomSettings, Meeting, MeetingState, utcnow
 from hub.ids import MeetingId
+from hub.shared.port import SharedState
 
 MAX_ROOM_MEMBERS = 10_000
 
@@ -118,25 +120,32 @@ class RoomSettings:
 
 
 class RoomRosters:
-    """Who is joined to each linked Matrix room, with their power level (from the bridge)."""
+    """Who is joined to each linked Matrix room, with their power level: written by the bot
+    (on the node holding the lease `bot`), read by every node's admissions. Kept in the
+    shared state, one hash per room (`room:{id}:members`, user → power), so a meeting at
+    home on another node than the bot's knows the room's members too."""
 
-    def __init__(self) -> None:
-        self._rooms: dict[str, dict[str, int]] = {}
+    def __init__(self, state: SharedState) -> None:
+        self._state = state
 
-    def update(self, room_id: str, members: Mapping[str, int]) -> None:
+    async def update(self, room_id: str, members: Mapping[str, int]) -> None:
         if len(members) > MAX_ROOM_MEMBERS:
             raise ValueError(f"a room of more than {MAX_ROOM_MEMBERS} members")
-        self._rooms[room_id] = dict(members)
+        await self._state.hash_replace(
+            _members_key(room_id), {user: str(power) for user, power in members.items()}
+        )
 
-    def homeservers(self, room_id: str) -> set[str]:
+    async def homeservers(self, room_id: str) -> set[str]:
         """The homeservers of a room's joined members (Tchap: one per ministry)."""
-        return {user.split(":", 1)[1] for user in self._rooms.get(room_id, {}) if ":" in user}
+        users = await self._state.hash_fields(_members_key(room_id))
+        return {user.split(":", 1)[1] for user in users if ":" in user}
 
-    def power(self, room_ids: list[str], user_id: str) -> int | None:
+    async def power(self, room_ids: list[str], user_id: str) -> int | None:
         """The user's highest power level among the rooms they are joined to; None if none."""
-        levels = [
-            self._rooms[room][user_id]
-            for room in room_ids
-            if room in self._rooms and user_id in self._rooms[room]
-        ]
-        return max(levels) if levels else None
+        levels = [await self._state.hash_get(_members_key(room), user_id) for room in room_ids]
+        known = [int(level) for level in levels if level is not None]
+        return max(known) if known else None
+
+
+def _members_key(room_id: str) -> str:
+    return f"room:{room_id}:members"

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Meeting, Participant, TranscriptLine
@@ -137,6 +137,43 @@ class Transcripts:
                 ),
             )
 
+    async def claim(self, meeting_id: MeetingId) -> Transcript | None:
+        """The transcript, if it has lines never handed out before; they are marked handed
+        out in the same statement, so two callers (the meeting ending while its empty-room
+        timer fires, two hub nodes) never both get it. None: nothing new."""
+        async with self._sessions.begin() as session:
+            last = await session.scalar(
+                select(func.max(TranscriptLine.id)).where(TranscriptLine.meeting_id == meeting_id)
+            )
+            if last is None:
+                return None
+            claimed = await session.execute(
+                update(Meeting)
+                .where(
+                    Meeting.id == meeting_id,
+                    or_(
+                        Meeting.transcript_released_through.is_(None),
+                        Meeting.transcript_released_through < last,
+                    ),
+                )
+                .values(transcript_released_through=last)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+        return await self.of(meeting_id)
+
+    async def keep_summary(self, meeting_id: MeetingId, text: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Meeting).where(Meeting.id == meeting_id).values(transcript_summary=text)
+            )
+
+    async def summary_of(self, meeting_id: MeetingId) -> str | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(Meeting.transcript_summary).where(Meeting.id == meeting_id)
+            )
+
     async def may_read(self, meeting_id: MeetingId, identity: Identity) -> bool:
         """The owner, and whoever was a moderator in the meeting, may read its transcript."""
         async with self._sessions() as session:
@@ -168,10 +205,14 @@ class Transcripts:
                 )
             ).all()
             if expired:
+                gone = [meeting for meeting, _ in expired]
                 await session.execute(
-                    delete(TranscriptLine).where(
-                        TranscriptLine.meeting_id.in_([meeting for meeting, _ in expired])
-                    )
+                    delete(TranscriptLine).where(TranscriptLine.meeting_id.in_(gone))
+                )
+                await session.execute(
+                    update(Meeting)
+                    .where(Meeting.id.in_(gone))
+                    .values(transcript_released_through=None, transcript_summary=None)
                 )
         return [Expired(MeetingId(meeting), count) for meeting, count in expired]
 

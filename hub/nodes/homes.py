@@ -70,6 +70,11 @@ class MeetingHomes:
         self._holds: dict[MeetingId, _Hold] = {}
         self._claiming = asyncio.Lock()
 
+    @property
+    def held(self) -> int:
+        """How many meetings are at home on this node now."""
+        return sum(1 for hold in self._holds.values() if hold.lease.held)
+
     def holds(self, meeting: MeetingId) -> bool:
         hold = self._holds.get(meeting)
         return hold is not None and hold.lease.held

@@ -3,9 +3,10 @@ Opus payloads for the speech worker (hub/speech/worker_client.py takes them in b
 
 On the packet path, so O(1) per packet and never blocking: a packet is kept only when its
 RTP audio level (RFC 6464, the header extension the SFU already reads) is loud enough, plus a
-short hangover after (so the worker hears words end); a full queue drops the packet and counts
-it. Nothing is decoded here. The extension's V bit is not trusted: Chromium sets it on every
-packet, digital silence included (level 127), as measured with its fake microphone.
+hangover after (so the worker hears the silence that ends an utterance); a full queue drops
+the packet and counts it. Nothing is decoded here. The extension's V bit is not trusted:
+Chromium sets it on every packet, digital silence included (level 127), as measured with its
+fake microphone.
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ from hub.ids import ParticipantId
 CAPACITY = 2_000  # packets: 40 s of one speaker, 2 s of twenty; the worker takes them every 40 ms
 # -dBov at or under which a packet counts as speech (espeak speech in Chromium: 11-60).
 LEVEL_GATE = 50
-HANGOVER = 15  # packets (300 ms) still taken after the last one with voice
+# Packets (500 ms) still taken after the last one with voice: the worker's voice detector ends
+# an utterance after 300 ms of silence (hub/speech/utterances.py), and a phrase's quiet tail
+# still counts as voice for it. With 300 ms it seldom ended one, and the worker's idle flush
+# did, 0.5 s later (`python -m bench.speech.cut`).
+HANGOVER = 25
 NO_LEVEL = -1  # the stream carries no audio-level extension: every packet is taken
 
 
 class AudioTap:
     """One meeting's tapped packets, from `offer` (the packet path) to `take` (the pump)."""
 
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    def __init__(self, capacity: int = CAPACITY, hangover: int = HANGOVER) -> None:
         self.capacity = capacity
+        self.hangover = hangover
         self._packets: deque[tuple[str, int, bytes]] = deque()
         self._hangover: dict[ParticipantId, int] = {}
         self.taken = 0
@@ -38,7 +44,7 @@ class AudioTap:
         """A forwarded audio packet; `level` is the audio-level extension's byte (V bit and
         -dBov), or NO_LEVEL."""
         if level == NO_LEVEL or (level & 0x7F) <= LEVEL_GATE:
-            self._hangover[participant_id] = HANGOVER
+            self._hangover[participant_id] = self.hangover
         else:
             left = self._hangover.get(participant_id, 0)
             if left <= 0:

@@ -9,19 +9,33 @@ unexpired claims are held a new one is refused (FULL) rather than an unexpired o
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import heapq
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from hub.shared.bus import LocalFanOut, Subscription
-from hub.shared.port import Claim, ClaimVerdict, SharedState
+from hub.shared.port import Claim, ClaimVerdict, SharedState, StreamEntry
 
 MAX_KEYS = 10_000
 MAX_CLAIMS = 100_000
 
 Clock = Callable[[], float]  # seconds, never going back (time.monotonic)
+
+
+class _Stream:
+    """A stream's entries (number, text), its groups' next number to deliver and their
+    pending entries, and an event set on each append."""
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[int, str]] = deque()
+        self.added = 0
+        self.next: dict[str, int] = {}
+        self.pending: dict[str, dict[int, str]] = {}
+        self.arrived = asyncio.Event()
 
 
 class MemoryState(SharedState):
@@ -36,6 +50,8 @@ class MemoryState(SharedState):
         self._claim_expiry: list[tuple[int, str]] = []  # heap: the next to expire first
         self._leases: dict[str, tuple[str, int]] = {}
         self._fanout = LocalFanOut()
+        self._streams: dict[str, _Stream] = {}
+        self._hashes: dict[str, dict[str, str]] = {}
 
     def describe(self) -> str:
         return "in-memory"
@@ -124,3 +140,55 @@ class MemoryState(SharedState):
 
     async def _unsubscribe(self, subscription: Subscription) -> None:
         self._fanout.remove(subscription)
+
+    def _stream(self, name: str) -> _Stream:
+        return self._streams.setdefault(name, _Stream())
+
+    async def stream_add(self, stream: str, text: str, max_length: int) -> None:
+        kept = self._stream(stream)
+        kept.added += 1
+        kept.entries.append((kept.added, text))
+        while len(kept.entries) > max_length:
+            kept.entries.popleft()
+        kept.arrived.set()
+
+    async def stream_group(self, stream: str, group: str) -> None:
+        kept = self._stream(stream)
+        kept.next.setdefault(group, 1)
+        kept.pending.setdefault(group, {})
+
+    async def stream_claim(self, stream: str, group: str, consumer: str) -> list[StreamEntry]:
+        pending = self._stream(stream).pending.get(group, {})
+        return [StreamEntry(str(number), pending[number]) for number in sorted(pending)]
+
+    async def stream_read(
+        self, stream: str, group: str, consumer: str, wait_ms: int
+    ) -> list[StreamEntry]:
+        kept = self._stream(stream)
+        await self.stream_group(stream, group)
+        fresh = [(n, text) for n, text in kept.entries if n >= kept.next[group]]
+        if not fresh:
+            kept.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_ms / 1000):
+                    await kept.arrived.wait()
+            fresh = [(n, text) for n, text in kept.entries if n >= kept.next[group]]
+        if fresh:
+            kept.next[group] = fresh[-1][0] + 1
+            kept.pending[group].update(fresh)
+        return [StreamEntry(str(number), text) for number, text in fresh]
+
+    async def stream_ack(self, stream: str, group: str, entry: str) -> None:
+        self._stream(stream).pending.get(group, {}).pop(int(entry), None)
+
+    async def hash_replace(self, key: str, values: Mapping[str, str]) -> None:
+        if values:
+            self._hashes[key] = dict(values)
+        else:
+            self._hashes.pop(key, None)
+
+    async def hash_get(self, key: str, field: str) -> str | None:
+        return self._hashes.get(key, {}).get(field)
+
+    async def hash_fields(self, key: str) -> list[str]:
+        return list(self._hashes.get(key, ()))

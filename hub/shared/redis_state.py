@@ -18,19 +18,19 @@ import contextlib
 import itertools
 import logging
 import secrets
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from hub.errors import SharedStateUnavailable, StartupError, first_line
 from hub.shared.address import display_redis_url
 from hub.shared.bus import LocalFanOut, Subscription
-from hub.shared.port import Claim, ClaimVerdict, SharedState
+from hub.shared.port import Claim, ClaimVerdict, SharedState, StreamEntry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,6 +38,9 @@ T = TypeVar("T")
 TIMEOUT = 1.0  # seconds to connect, and for one command to answer
 RETRIES = 1
 READ_WAIT = 1.0  # the subscriber wakes this often when nothing is published
+# A blocking stream read must answer within TIMEOUT (the client's read timeout): at most this.
+MAX_STREAM_WAIT_MS = 300
+STREAM_BATCH = 100
 MAX_READ_BACKOFF = 2.0
 
 # KEYS[1] window; ARGV: limit, window ms, count (1/0), a member unique to this event.
@@ -181,6 +184,66 @@ class RedisState(SharedState):
             self._listening.set()
         return subscription
 
+    async def stream_add(self, stream: str, text: str, max_length: int) -> None:
+        await self._call(
+            self._redis.xadd(stream, {"text": text}, maxlen=max_length, approximate=True)
+        )
+
+    async def stream_group(self, stream: str, group: str) -> None:
+        try:
+            await self._redis.xgroup_create(stream, group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):  # BUSYGROUP: it exists, as wanted
+                self._failed(exc)
+                raise SharedStateUnavailable() from None
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            raise SharedStateUnavailable() from None
+
+    async def stream_claim(self, stream: str, group: str, consumer: str) -> list[StreamEntry]:
+        claimed: list[StreamEntry] = []
+        start = "0-0"
+        while True:  # XAUTOCLAIM pages through the pending list; "0-0" means it is done
+            answer = await self._call(
+                self._redis.xautoclaim(
+                    stream, group, consumer, min_idle_time=0, start_id=start, count=STREAM_BATCH
+                )
+            )
+            start, entries = answer[0], answer[1]
+            claimed += _entries(entries)
+            if start == "0-0":
+                return sorted(claimed, key=lambda entry: _entry_order(entry.id))
+
+    async def stream_read(
+        self, stream: str, group: str, consumer: str, wait_ms: int
+    ) -> list[StreamEntry]:
+        answer: Any = await self._call(
+            self._redis.xreadgroup(
+                group, consumer, {stream: ">"}, count=STREAM_BATCH,
+                block=min(wait_ms, MAX_STREAM_WAIT_MS),
+            )
+        )  # fmt: skip
+        # RESP2 (this client's protocol): [[stream, [[id, {field: value}], …]]], or None.
+        return [entry for _, entries in answer or () for entry in _entries(entries)]
+
+    async def stream_ack(self, stream: str, group: str, entry: str) -> None:
+        await self._call(self._redis.xack(stream, group, entry))
+
+    async def hash_replace(self, key: str, values: Mapping[str, str]) -> None:
+        async with self._redis.pipeline(transaction=True) as replace:  # MULTI … EXEC
+            replace.delete(key)
+            if values:
+                fields: Mapping[Any, Any] = values  # hset's mapping type is invariant in str
+                replace.hset(key, mapping=fields)
+            await self._call(replace.execute())
+
+    async def hash_get(self, key: str, field: str) -> str | None:
+        value = await self._call(self._redis.hget(key, field))
+        return None if value is None else str(value)
+
+    async def hash_fields(self, key: str) -> list[str]:
+        return [str(field) for field in await self._call(self._redis.hkeys(key))]
+
     async def _unsubscribe(self, subscription: Subscription) -> None:
         if self._fanout.remove(subscription):
             with contextlib.suppress(SharedStateUnavailable):
@@ -215,3 +278,18 @@ class RedisState(SharedState):
         with contextlib.suppress(RedisError, OSError):
             await self._pubsub.aclose()  # type: ignore[no-untyped-call]
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+
+
+def _entries(entries: list[Any]) -> list[StreamEntry]:
+    """Stream entries as Redis gives them ([id, {field: value}]); one trimmed away since it
+    was delivered comes without fields and is skipped."""
+    return [
+        StreamEntry(str(entry_id), str(fields["text"]))
+        for entry_id, fields in entries
+        if fields and "text" in fields
+    ]
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    milliseconds, _, sequence = entry_id.partition("-")
+    return int(milliseconds), int(sequence or 0)

@@ -8,6 +8,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+import numpy as np
+
 from hub.speech.audio import WHISPER_RATE, Resampler
 from hub.speech.port import (
     Pcm,
@@ -23,6 +25,12 @@ from hub.speech.utterances import Utterance, UtteranceCutter
 
 # Utterances waiting for the backend before the stream gives up as too slow.
 MAX_BACKLOG = 4
+# Seconds of silence put before each utterance. The subtitle tap sends nothing before a
+# person's first voiced packet, so an utterance begins on its first sound, and Whisper then
+# loses or mishears the first word ("good morning everyone" came out "we go tomorrow again
+# everyone"): with 0.2 s, tiny.en found 55 of 56 words of twelve phrases instead of 52
+# (bench/README.md, `bench.speech.cut`).
+LEAD_IN = 0.2
 
 
 class UtteranceTranscriber(Protocol):
@@ -89,8 +97,9 @@ class UtteranceStream:
                     item.set_result(None)
                 continue
             self._backlog -= 1
+            lead_in = np.zeros(int(LEAD_IN * WHISPER_RATE), dtype=np.float32)
             try:
-                segment = await self._transcriber.transcribe(item.pcm)
+                segment = await self._transcriber.transcribe(np.concatenate([lead_in, item.pcm]))
             except SpeechFailure as failure:
                 self._outbox.fail(failure)
                 return
@@ -98,4 +107,7 @@ class UtteranceStream:
                 self._outbox.fail(failed(f"unexpected {type(exc).__name__}: {exc}"))
                 return
             if segment.text:
-                self._outbox.put(shifted(segment, item.start))
+                segment = shifted(segment, item.start - LEAD_IN)
+                if segment.start < 0:  # a word placed in the lead-in of the first utterance
+                    segment = shifted(segment, -segment.start)
+                self._outbox.put(segment)

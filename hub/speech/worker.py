@@ -16,6 +16,7 @@ import contextlib
 import logging
 import sys
 import time
+from collections.abc import Awaitable, Callable
 
 import av
 import numpy as np
@@ -56,12 +57,14 @@ RETRY = 10.0
 # closed: a Kyutai connection or a decoder each holds resources; it opens again on speech.
 CLOSE_AFTER = 60.0
 
+Send = Callable[[Message], Awaitable[None]]  # a message to the hub (SendMessage, in the process)
+
 
 class Speaker:
     """One person's audio: decoder, resampler, backend stream and the task that reads the
     stream's text. Made on their first packet; `close` ends it."""
 
-    def __init__(self, key: str, stream: SpeechStream, send: SendMessage) -> None:
+    def __init__(self, key: str, stream: SpeechStream, send: Send) -> None:
         self.key = key
         self.stream = stream
         self._send = send
@@ -129,11 +132,15 @@ class SendMessage:
 
 
 class Worker:
-    """All speakers of all meetings of one hub process, on one backend."""
+    """All speakers of all meetings of one hub process, on one backend. A speaker silent for
+    `close_after` seconds has their stream closed (tests shorten it)."""
 
-    def __init__(self, backend: SpeechBackend, send: SendMessage) -> None:
+    def __init__(
+        self, backend: SpeechBackend, send: Send, *, close_after: float = CLOSE_AFTER
+    ) -> None:
         self._backend = backend
         self._send = send
+        self._close_after = close_after
         self._speakers: dict[str, Speaker] = {}
         self._resting: dict[str, float] = {}  # key -> when a new stream may be tried
         self._closing = Tasks()  # streams of speakers long silent
@@ -170,13 +177,13 @@ class Worker:
 
     def flush_idle(self) -> None:
         """Flush the speakers who stopped talking (in tasks: a flush waits for the backend);
-        close those silent for CLOSE_AFTER seconds."""
+        close those silent for `close_after` seconds."""
         now = time.monotonic()
         for key, speaker in list(self._speakers.items()):
             busy = speaker.flushing is not None and not speaker.flushing.done()
             if speaker.unflushed and now - speaker.heard_at > IDLE and not busy:
                 speaker.flushing = asyncio.get_running_loop().create_task(speaker.flush())
-            elif not speaker.unflushed and not busy and now - speaker.heard_at > CLOSE_AFTER:
+            elif not speaker.unflushed and not busy and now - speaker.heard_at > self._close_after:
                 del self._speakers[key]
                 self._closing.spawn(speaker.close())
 
@@ -191,7 +198,7 @@ async def _read_message(reader: asyncio.StreamReader) -> Message | None:
     return None if body is None else decode(body)
 
 
-async def serve(reader: asyncio.StreamReader, send: SendMessage) -> None:
+async def serve(reader: asyncio.StreamReader, send: Send) -> None:
     """Read the settings, open the backend, then handle messages until stdin closes."""
     first = await _read_message(reader)
     if not isinstance(first, Setup):

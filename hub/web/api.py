@@ -31,7 +31,13 @@ from hub.web.openapi import NO_MEETING, Endpoint, Refusal, openapi_document
 from hub.web.recording_routes import RECORDING_ENDPOINTS
 from hub.web.requests import may_create_meetings, read_json, require_session
 from hub.web.switches import SWITCH_ENDPOINTS
-from hub.web.transcripts import MARKDOWN_TYPE, VTT_TYPE, transcript_markdown, transcript_vtt
+from hub.web.transcripts import (
+    MARKDOWN_TYPE,
+    VTT_TYPE,
+    transcript_markdown,
+    transcript_summary,
+    transcript_vtt,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -287,6 +293,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/meetings/{meeting_id}/transcript.md", transcript_markdown,
              "Download the transcript as Markdown (the owner or a moderator of the meeting)",
              media_type=MARKDOWN_TYPE, refusals=TRANSCRIPT),
+    Endpoint("GET", "/meetings/{meeting_id}/summary.md", transcript_summary,
+             "Download the summary of the transcript that the operator's summary service wrote "
+             "(the owner or a moderator of the meeting)", media_type=MARKDOWN_TYPE,
+             refusals=TRANSCRIPT),
     Endpoint("GET", "/meetings/{meeting_id}/ws", meeting_socket,
              "Join the meeting: WebSocket carrying signaling, chat and state (docs/signaling.md)",
              status=101, websocket=True, session=False,

@@ -89,11 +89,11 @@ from hub.web.middleware import (
 from hub.web.node import Node, NodeCollector, refuse_while_draining
 from hub.web.proxies import TrustedProxies
 from hub.web.recordings import RecordingRelay, recording_metrics, recordings_context
-from hub.web.relay import NodeRelay
+from hub.web.relay import NodeRelay, RelayCollector
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleRelay, subtitle_metrics, subtitles_context, subtitles_enabled
-from hub.web.transcripts import retention_context
+from hub.web.transcripts import release_context, retention_context
 
 log = logging.getLogger(__name__)
 
@@ -151,9 +151,12 @@ async def nodes_context(app: web.Application) -> AsyncIterator[None]:
     )  # fmt: skip
     await relay.start()
     app[NODES] = relay
+    collector = RelayCollector(relay)
+    app[METRICS].registry.register(collector)
     try:
         yield
     finally:
+        app[METRICS].registry.unregister(collector)
         await relay.close()
 
 
@@ -274,7 +277,7 @@ def create_app(config: HubConfig) -> web.Application:
     app[NODE] = node
     app[METRICS].registry.register(NodeCollector(node))
     app.on_shutdown.append(say_farewell)
-    app[ROOM_ROSTERS] = RoomRosters()
+    app[ROOM_ROSTERS] = RoomRosters(app[SHARED])
     app[EVENTS].subscribe(meeting_end_listener(app))
     add_media(app, config)
     app.cleanup_ctx.append(stalls_context)
@@ -283,6 +286,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(database_context)
     app.cleanup_ctx.append(sfu_context)
     app.cleanup_ctx.append(retention_context(config.speech.transcript_retention_days))
+    app.cleanup_ctx.append(release_context)  # complete transcripts to the rooms, summaries
     if subtitles_enabled(config.speech):  # the speech worker process, started when needed
         relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[SFU])
         app[METRICS].registry.register(subtitle_metrics(relay))

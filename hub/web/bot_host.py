@@ -22,8 +22,11 @@ from bridge.hub_port import HubPort
 from bridge.session import BotConfig, BotError
 from hub.shared.lease import Lease
 from hub.shared.port import SharedState
+from hub.web.bot_desk import LiveDesk
+from hub.web.bot_events import StreamOutlet
+from hub.web.bot_reach import NodeReach
 from hub.web.bridge import bot_config_of, local_hub
-from hub.web.keys import CONFIG, NODES, SHARED
+from hub.web.keys import CONFIG, LIVE, NODES, SHARED
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +102,17 @@ async def bridge_context(app: web.Application) -> AsyncIterator[None]:
     if not config.matrix.bot_in_process:  # not with a bridge token: that bot runs alone
         yield
         return
-    hub = local_hub(app)
     relay = app.get(NODES)  # set with [redis] url: this node is one of several
+    reach: NodeReach | None = None
     if relay is None:
+        hub = local_hub(app)
         host = BotHost(bot_config_of(config), hub)
     else:
+        # Every node sends the bot's events of its meetings to the stream and answers the
+        # bot's orders for them; the node holding the lease runs the bot.
+        reach = NodeReach(app[SHARED], relay.node, relay.homes, LiveDesk(app[LIVE]))
+        await reach.start()
+        hub = local_hub(app, StreamOutlet(app[SHARED], relay.node), reach)
         host = BotHost(bot_config_of(config), hub, app[SHARED], relay.node)
     task = asyncio.create_task(host.run(), name="matrix-bot-host")
     try:
@@ -112,3 +121,5 @@ async def bridge_context(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await hub.close()
+        if reach is not None:
+            await reach.close()

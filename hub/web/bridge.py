@@ -1,10 +1,11 @@
 """The hub's side of the bridge interface (bridge/hub_port.py), in process.
 
-`LocalHub` turns the bot's requests, keyed by Matrix room, into calls on the meeting service,
-the live meetings and the moderation rules the page uses (the bot acts as a moderator named
-after the person who asked; the bot has checked their power in the room). It also turns
-meeting events into bridge events for the rooms linked to the meeting. The HTTP API for a bot
-run alone (hub/web/bridge_api.py) calls this same class.
+`LocalHub` turns the bot's requests, keyed by Matrix room, into calls on the meeting service
+and, for a live meeting, into orders its home carries out (hub/web/bot_desk.py; on another
+node through hub/web/bot_reach.py). It also turns meeting events into bridge events for the
+rooms linked to the meeting, handed to the bot here or, on hub nodes, through the stream the
+bot's node reads (hub/web/bot_events.py). The HTTP API for a bot run alone
+(hub/web/bridge_api.py) calls this same class.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +23,6 @@ from bridge.hub_port import (
     LANGUAGES,
     BridgeEvent,
     ChatFromMeeting,
-    HubRefusal,
     Language,
     Listener,
     MeetingClosed,
@@ -31,20 +30,20 @@ from bridge.hub_port import (
     PartnerLink,
     PresenceChanged,
     RoomMeeting,
+    TranscriptDigest,
     TranscriptFile,
-    Waiting,
-    WaitingKind,
+    TranscriptReady,
     no_meeting,
 )
 from bridge.session import BotConfig
 from hub.config import HubConfig
 from hub.db.models import AccessLevel, Role
-from hub.errors import Conflict, Forbidden, NotFound
+from hub.errors import Conflict
 from hub.federation.policy import Partner
 from hub.federation.service import Federation
 from hub.i18n import Text, say
-from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId
-from hub.meetings.conference import Conference, Conferences
+from hub.ids import Identity, MeetingId
+from hub.meetings.conference import Conferences
 from hub.meetings.events import (
     ChatPosted,
     EventBus,
@@ -53,15 +52,20 @@ from hub.meetings.events import (
     MeetingEvent,
     ParticipantJoined,
     ParticipantLeft,
+    TranscriptReleased,
+    TranscriptSummarised,
 )
 from hub.meetings.invitations import Invitations
-from hub.meetings.notes import MAX_NOTE, NoteFlaw, NoteRefused, clean_note
-from hub.meetings.presence import LobbyEntry, Presence
+from hub.meetings.notes import MAX_NOTE
 from hub.meetings.rooms import RoomLinks, RoomLinkView, RoomRosters, RoomSettings
 from hub.meetings.service import MAX_TITLE, MeetingService, MeetingView
 from hub.meetings.transcript_formats import file_name, markdown
-from hub.meetings.transcripts import Transcripts
+from hub.meetings.transcript_release import TranscriptRelease
+from hub.nodes import bot_orders as orders
 from hub.web import signaling as sig
+from hub.web.bot_desk import LiveDesk
+from hub.web.bot_events import EventOutlet, LocalOutlet
+from hub.web.bot_reach import LocalReach, Reach
 from hub.web.keys import (
     CONFIG,
     EVENTS,
@@ -72,81 +76,11 @@ from hub.web.keys import (
     ROOM_LINKS,
     ROOM_ROSTERS,
     ROOM_SETTINGS,
-    TRANSCRIPTS,
+    TRANSCRIPT_RELEASE,
 )
 from hub.web.transcripts import MARKDOWN_TYPE
 
 log = logging.getLogger(__name__)
-
-BRIDGE_ACTOR = ParticipantId("matrix-bridge")
-
-
-def _on_off(on: bool) -> str:
-    return "on" if on else "off"
-
-
-def _fold(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", " ".join(name.split()).casefold())
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
-def _one_named(name: str, candidates: Sequence[tuple[str, str]]) -> str:
-    """The key of the one participant (key, display name) called `name` (case, accents
-    ignored)."""
-    found = [key for key, display in candidates if _fold(display) == _fold(name)]
-    if not found:
-        raise HubRefusal(Text("bot.refusal.nobody_called", {"name": name}))
-    if len(found) > 1:
-        raise HubRefusal(Text("bot.refusal.several_called", {"name": name}))
-    return found[0]
-
-
-_WAITING_KINDS: dict[IdentityKind, WaitingKind] = {
-    IdentityKind.LOCAL: "agent",
-    IdentityKind.GUEST: "guest",
-    IdentityKind.MATRIX: "matrix",
-    IdentityKind.PARTNER: "partner",
-}
-
-
-def roster(live: Conference | None) -> tuple[tuple[str, ...], tuple[Waiting, ...]]:
-    """Who is in the call and who waits, as this process's connections say: each identity
-    once (two tabs are one person), in order of arrival, and nobody waiting who is already in
-    (a second tab knocking). Read from the live connections, not the stored attendance, whose
-    open rows a restarted hub cannot trust."""
-    if live is None:
-        return (), ()
-    present: dict[Identity, str] = {}
-    for presence in live.presences.values():
-        present.setdefault(presence.identity, presence.name)
-    waiting = tuple(
-        Waiting(entry.number, entry.name, _WAITING_KINDS[entry.kind], entry.message)
-        for entry in sorted(live.lobby.values(), key=lambda entry: entry.number)
-        if entry.identity not in present
-    )
-    return tuple(present.values()), waiting
-
-
-_REASON_REFUSALS: dict[NoteFlaw, Text] = {
-    NoteFlaw.TOO_LONG: Text("bot.refusal.reason_too_long", {"limit": str(MAX_NOTE)}),
-    NoteFlaw.CONTROL: Text("bot.refusal.reason_control"),
-    NoteFlaw.MARKUP: Text("bot.refusal.reason_markup"),
-}
-
-
-def _lobby_entries(live: Conference | None, numbers: tuple[int, ...] | None) -> list[LobbyEntry]:
-    """The waiting people under these numbers (None: all), or a refusal naming the first
-    number nobody waits under; nothing is decided before every number is known."""
-    lobby = sorted(live.lobby.values(), key=lambda entry: entry.number) if live else []
-    if numbers is None:
-        if not lobby:
-            raise HubRefusal(Text("bot.refusal.lobby_empty"))
-        return lobby
-    by_number = {entry.number: entry for entry in lobby}
-    for number in numbers:
-        if number not in by_number:
-            raise HubRefusal(Text("bot.refusal.no_such_number", {"number": str(number)}))
-    return [by_number[number] for number in dict.fromkeys(numbers)]
 
 
 @dataclass(frozen=True)
@@ -161,28 +95,41 @@ class HubServices:
     room_links: RoomLinks
     room_settings: RoomSettings
     rosters: RoomRosters
-    transcripts: Transcripts
+    transcript_release: TranscriptRelease  # hands a complete transcript out once
     federation: Federation | None  # None unless [federation] names this hub
 
 
-def local_hub(app: web.Application) -> LocalHub:
-    """The bot's way into this hub, once the app has started (its stores are open)."""
+def local_hub(
+    app: web.Application, outlet: EventOutlet | None = None,
+    reach: Reach | None = None,
+) -> LocalHub:  # fmt: skip
+    """The bot's way into this hub, once the app has started (its stores are open); with
+    `outlet` and `reach`, into hub nodes (hub/web/bot_host.py)."""
     return LocalHub(
         HubServices(
             config=app[CONFIG], events=app[EVENTS], meetings=app[MEETINGS],
             conferences=app[LIVE], invitations=app[INVITATIONS], room_links=app[ROOM_LINKS],
             room_settings=app[ROOM_SETTINGS], rosters=app[ROOM_ROSTERS],
-            transcripts=app[TRANSCRIPTS], federation=app.get(FEDERATION),
-        )
+            transcript_release=app[TRANSCRIPT_RELEASE], federation=app.get(FEDERATION),
+        ),
+        outlet,
+        reach,
     )  # fmt: skip
 
 
 class LocalHub:
-    """`HubPort` for a bot running inside the hub process."""
+    """`HubPort` for a bot running inside the hub process. Owns the task turning meeting
+    events into bridge events (started with the first listener, or the first event the outlet
+    wants); `outlet` is where they go and `reach` how orders reach a live meeting (default:
+    this process, a hub alone). `close()` stops it."""
 
-    def __init__(self, services: HubServices) -> None:
+    def __init__(
+        self, services: HubServices, outlet: EventOutlet | None = None,
+        reach: Reach | None = None,
+    ) -> None:  # fmt: skip
         self._hub = services
-        self._listeners: list[Listener] = []
+        self._outlet: EventOutlet = outlet or LocalOutlet()
+        self._reach = reach or LocalReach(LiveDesk(services.conferences))
         # Meeting events wait here for the worker: the publisher (a join, a leave, a chat
         # line) never waits for the database reads that turn them into bridge events.
         self._pending: asyncio.Queue[MeetingEvent] = asyncio.Queue()
@@ -195,6 +142,7 @@ class LocalHub:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
+        await self._outlet.close()
 
     # -- views -----------------------------------------------------------------------------
 
@@ -217,8 +165,10 @@ class LocalHub:
         (the meeting, who is in, the partners) is read once for all the rooms."""
         meeting_id = links[0].meeting_id
         meeting = meeting or await self._hub.meetings.get(meeting_id)
-        live = self._hub.conferences.get(meeting_id)
-        present, waiting = roster(live)
+        live = await self._reach.carry(meeting_id, orders.Look())
+        if not isinstance(live, orders.LiveView):  # not live: nobody in, nobody waiting
+            live = None
+        present, waiting = (live.present, live.waiting) if live is not None else ((), ())
         federation = self._hub.federation
         partners = await federation.policy.all() if federation is not None else []
         url = self.meeting_url(meeting_id)
@@ -238,12 +188,12 @@ class LocalHub:
                 participants=present,
                 waiting=waiting,
                 status_event_id=link.status_event_id,
-                partner_links=self._partner_links(link, partners),
+                partner_links=await self._partner_links(link, partners),
             )
             for link in links
         ]
 
-    def _partner_links(
+    async def _partner_links(
         self, link: RoomLinkView, partners: Sequence[Partner]
     ) -> tuple[PartnerLink, ...]:
         """For members whose homeserver a partner instance serves: that instance's link to
@@ -251,7 +201,7 @@ class LocalHub:
         federation = self._hub.federation
         if federation is None:
             return ()
-        homeservers = self._hub.rosters.homeservers(link.room_id)
+        homeservers = await self._hub.rosters.homeservers(link.room_id)
         return tuple(
             PartnerLink(partner.label, partner.meeting_url(federation.server_name, link.meeting_id))
             for partner in partners
@@ -285,78 +235,33 @@ class LocalHub:
         link = await self._link(room_id)
         await self._hub.meetings.end(link.meeting_id, by=Identity.matrix(by), moderator=True)
 
-    def _actor(self, by: str) -> Presence:
-        """The person who asked, as a moderator outside the call (the page's rules apply)."""
-        return Presence(
-            participant_id=BRIDGE_ACTOR,
-            identity=Identity.matrix(by),
-            name=by,
-            audio=False,
-            video=False,
-            role=Role.MODERATOR,
-        )
-
     async def set_locked(self, room_id: str, locked: bool, *, by: str) -> RoomMeeting:
         link = await self._link(room_id)
-        live = self._hub.conferences.get(link.meeting_id)
-        if live is None:
-            await self._hub.meetings.set_locked(link.meeting_id, locked)
-        else:
-            await live.lock(self._actor(by), locked)
+        if not await self._reach.carry(link.meeting_id, orders.Lock(locked, by)):
+            await self._hub.meetings.set_locked(link.meeting_id, locked)  # not live: stored
         return await self._view(link)
 
     async def set_subtitles(self, room_id: str, on: bool, *, by: str) -> None:
-        live = await self._in_call(room_id)
-        try:  # the conference's rules, said in the bot's words
-            await live.set_subtitles(self._actor(by), on)
-        except Forbidden:
-            raise HubRefusal(Text("bot.refusal.subtitles_disabled")) from None
-        except Conflict:
-            raise HubRefusal(Text(f"bot.refusal.subtitles_already_{_on_off(on)}")) from None
+        link = await self._link(room_id)
+        await self._reach.carry(link.meeting_id, orders.Subtitles(on, by))
 
     async def set_recording(self, room_id: str, on: bool, *, by: str) -> None:
-        live = await self._in_call(room_id)
-        try:
-            await live.set_recording(self._actor(by), on)
-        except Forbidden:
-            raise HubRefusal(Text("bot.refusal.recording_disabled")) from None
-        except Conflict:
-            raise HubRefusal(Text(f"bot.refusal.recording_already_{_on_off(on)}")) from None
-
-    async def _in_call(self, room_id: str) -> Conference:
-        """The room's live meeting, with somebody in the call (nothing to switch otherwise)."""
         link = await self._link(room_id)
-        live = self._hub.conferences.get(link.meeting_id)
-        if live is None or not live.presences:
-            raise HubRefusal(Text("bot.refusal.nobody_in_call"))
-        return live
+        await self._reach.carry(link.meeting_id, orders.Recording(on, by))
 
     async def admit(self, room_id: str, numbers: tuple[int, ...] | None, *, by: str) -> list[str]:
         link = await self._link(room_id)
-        live = self._hub.conferences.get(link.meeting_id)
-        entries = _lobby_entries(live, numbers)
-        assert live is not None
-        admitted = []
-        for entry in entries:  # the page's own decision: the same checks, one log line each
-            with contextlib.suppress(NotFound):  # gone meanwhile (they left, another admitted)
-                await live.decide(self._actor(by), entry.entry_id, "admitted")
-                admitted.append(entry.name)
-        return admitted
+        answer = await self._reach.carry(link.meeting_id, orders.Admit(numbers, by))
+        assert isinstance(answer, tuple)
+        return list(answer)
 
     async def refuse(self, room_id: str, number: int, *, by: str, reason: str | None = None) -> str:
         link = await self._link(room_id)
-        live = self._hub.conferences.get(link.meeting_id)
-        (entry,) = _lobby_entries(live, (number,))
-        assert live is not None
-        try:
-            why = clean_note(reason) if reason is not None else None
-        except NoteRefused as refused:
-            raise HubRefusal(_REASON_REFUSALS[refused.flaw]) from None
-        try:
-            await live.decide(self._actor(by), entry.entry_id, "denied", why)
-        except NotFound:
-            raise HubRefusal(Text("bot.refusal.no_longer_waiting", {"name": entry.name})) from None
-        return entry.name
+        # Cut to what an order carries: longer is refused as too long by the note's own check.
+        why = None if reason is None else reason[: MAX_NOTE + 1]
+        answer = await self._reach.carry(link.meeting_id, orders.Refuse(number, why, by))
+        assert isinstance(answer, str)
+        return answer
 
     async def room_language(self, room_id: str) -> Language:
         stored = await self._hub.room_settings.language(room_id)
@@ -368,13 +273,9 @@ class LocalHub:
 
     async def mute(self, room_id: str, name: str, *, by: str) -> str:
         link = await self._link(room_id)
-        live = self._hub.conferences.get(link.meeting_id)
-        present = [(p.participant_id, p.name) for p in live.presences.values()] if live else []
-        participant_id = _one_named(name, present)
-        assert live is not None
-        muted = live.presences[ParticipantId(participant_id)].name
-        await live.mute(self._actor(by), participant_id, "audio")
-        return muted
+        answer = await self._reach.carry(link.meeting_id, orders.Mute(name[: sig.MAX_NAME], by))
+        assert isinstance(answer, str)
+        return answer
 
     async def invite(self, room_id: str, user_id: str, *, by: str) -> RoomMeeting:
         link = await self._link(room_id)
@@ -386,34 +287,36 @@ class LocalHub:
 
     async def post_chat(self, room_id: str, *, sender: str, name: str, text: str) -> bool:
         link = await self._hub.room_links.live_for(room_id)
-        live = self._hub.conferences.get(link.meeting_id) if link is not None else None
-        if live is None or not live.presences:
+        if link is None:
             return False
-        await live.chat_from_room(
-            Identity.matrix(sender), f"{name} (Matrix)"[: sig.MAX_NAME], text[: sig.MAX_CHAT]
-        )
-        return True
+        chat = orders.Chat(sender, name[: sig.MAX_NAME], text[: sig.MAX_CHAT])
+        return await self._reach.carry(link.meeting_id, chat) is True
 
     async def remember_status(self, room_id: str, meeting_id: str, event_id: str) -> None:
         await self._hub.room_links.set_status_event(room_id, MeetingId(meeting_id), event_id)
 
     async def update_room(self, room_id: str, members: Mapping[str, int]) -> None:
-        self._hub.rosters.update(room_id, members)
+        await self._hub.rosters.update(room_id, members)
 
     # -- events ----------------------------------------------------------------------------
 
     def listen(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
+        unlisten = self._outlet.listen(listener)
+        self._start_worker()
+        return unlisten
+
+    def _start_worker(self) -> None:
         if self._worker is None:
             self._worker = asyncio.create_task(self._carry(), name="bridge-events")
-        return lambda: self._listeners.remove(listener)
 
     async def _on_event(self, event: MeetingEvent) -> None:
-        if self._listeners:
+        if self._outlet.wanted:
+            self._start_worker()
             self._pending.put_nowait(event)
 
     async def _carry(self) -> None:
-        """Turn queued meeting events into bridge events for the linked rooms, in order."""
+        """Turn queued meeting events into bridge events for the linked rooms, in order, and
+        hand them to the bot (here, or through the stream to the node where it runs)."""
         while True:
             event = await self._pending.get()
             try:
@@ -421,13 +324,7 @@ class LocalHub:
             except Exception:
                 log.exception("bridge: %s not carried to its rooms", type(event).__name__)
                 continue
-            results = await asyncio.gather(
-                *(listener(item) for listener in list(self._listeners) for item in bridge_events),
-                return_exceptions=True,
-            )
-            for result in results:
-                if isinstance(result, Exception):
-                    log.error("bridge: a listener failed", exc_info=result)
+            await self._outlet.publish(bridge_events)
 
     async def _bridge_events(self, event: MeetingEvent) -> list[BridgeEvent]:
         links = await self._hub.room_links.rooms_of(event.meeting_id)
@@ -461,10 +358,17 @@ class LocalHub:
                 return [
                     ChatFromMeeting(link.room_id, event.display_name, event.text) for link in links
                 ]
+            case TranscriptReleased(file_name=name, markdown=text):
+                file = TranscriptFile(name, MARKDOWN_TYPE, text)
+                return [TranscriptReady(link.room_id, link.meeting_id, file) for link in links]
+            case TranscriptSummarised(text=text):
+                return [TranscriptDigest(link.room_id, link.meeting_id, text) for link in links]
         return []
 
     async def _transcript_file(self, meeting_id: MeetingId) -> TranscriptFile | None:
-        transcript = await self._hub.transcripts.of(meeting_id)
+        """The transcript handed out because the meeting ended (None: none, or the rooms
+        already had it when the meeting stayed empty, and nothing was said since)."""
+        transcript = await self._hub.transcript_release.at_end(meeting_id)
         if transcript is None:
             return None
         return TranscriptFile(file_name(transcript, "md"), MARKDOWN_TYPE, markdown(transcript))

@@ -17,6 +17,7 @@ from hub.meetings.events import EventBus
 from hub.meetings.invitations import Invitations
 from hub.meetings.rooms import RoomLinks, RoomRosters, RoomSettings
 from hub.meetings.service import MeetingService
+from hub.meetings.transcript_release import TranscriptRelease
 from hub.meetings.transcripts import Transcripts
 from hub.metrics import HubMetrics
 from hub.sfu.port import MediaRooms
@@ -64,6 +65,8 @@ ROOM_ROSTERS = web.AppKey("room_rosters", RoomRosters)
 ROOM_SETTINGS = web.AppKey("room_settings", RoomSettings)
 # What was said while subtitles ran, kept per meeting (hub/meetings/transcripts.py).
 TRANSCRIPTS = web.AppKey("transcripts", Transcripts)
+# Hands each complete transcript out once, and asks for its summary (hub/web/transcripts.py).
+TRANSCRIPT_RELEASE = web.AppKey("transcript_release", TranscriptRelease)
 # Present only while [speech] offers live subtitles (hub/web/subtitles.py).
 SUBTITLES = web.AppKey("subtitles", SubtitleRelay)
 # Present only while [recording] is enabled with the SFU in process (hub/web/recordings.py).

@@ -48,6 +48,7 @@ class _Active:
     started_mono: float
     by: str
     names: dict[str, str] = field(default_factory=dict)  # participant id -> display name
+    stopped_at: datetime | None = None
     begun: asyncio.Task[None] | None = None
 
 
@@ -89,6 +90,7 @@ class RecordingRelay:
         if active is None:
             return
         self._sfu.set_recording_tap(meeting_id, None)
+        active.stopped_at = datetime.now(UTC)
         self._counts.retire(active.tap)
         self._note_names(meeting_id, active)
         self._storing.spawn(self._finish(meeting_id, active, by))
@@ -144,7 +146,8 @@ class RecordingRelay:
                     error=written.error,
                 )
             )
-        ended = datetime.now(UTC)
+        # When the switch went off, not when the recorder had closed the files (later).
+        ended = active.stopped_at or datetime.now(UTC)
         return Manifest(
             recording_id=active.recording_id,
             meeting_id=meeting_id,

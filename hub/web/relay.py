@@ -23,11 +23,13 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from functools import partial
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from hub.auth.session import Session, SessionCodec
 from hub.db.models import MeetingState
@@ -118,6 +120,9 @@ class NodeRelay:
         self._pages: dict[str, _RelayedPage] = {}
         self._relayed: dict[str, BusSocket] = {}
         self._here: dict[MeetingId, set[PageSocket]] = {}
+        self.pages_relayed = 0  # since start: page sockets here relayed to another home
+        self.sessions_hosted = 0  # since start: other nodes' pages run here, at home
+        self.takeovers = 0  # meetings taken over here from a home that died
         self._tasks = Tasks()
         self._subscribed = asyncio.Event()
 
@@ -131,6 +136,16 @@ class NodeRelay:
     async def close(self) -> None:
         self._tasks.cancel()
         await self.homes.close()
+
+    @property
+    def relaying(self) -> int:
+        """Page sockets on this node relayed now to their meeting's home elsewhere."""
+        return len(self._pages)
+
+    @property
+    def hosting(self) -> int:
+        """Pages on other nodes whose sessions run here now, at their meeting's home."""
+        return len(self._relayed)
 
     async def _send(self, node: str, message: wire.NodeMessage) -> int:
         return await self._state.publish_on(node_channel(node), wire.to_json(message))
@@ -172,6 +187,7 @@ class NodeRelay:
             if home.fresh:
                 closed = await self._meetings.close_presences_left_behind(meeting.id)
                 if closed:
+                    self.takeovers += 1
                     log.info("meeting taken over: %d presence(s) of its last home closed",
                              closed, extra={"meeting_id": meeting.id})  # fmt: skip
             await self._run_page(socket, meeting, remote, session)
@@ -193,6 +209,7 @@ class NodeRelay:
         try:
             if not await self._send(home, wire.Open(key, self.node, meeting, remote, cookie)):
                 return False
+            self.pages_relayed += 1
             self._sockets.add(ws)
             try:
                 async for frame in ws:
@@ -275,6 +292,7 @@ class NodeRelay:
             return
         socket = BusSocket(message.session, message.node, partial(self._send, message.node))
         self._relayed[message.session] = socket  # before any frame of it arrives
+        self.sessions_hosted += 1
         self._tasks.spawn(self._serve_relayed(socket, message), name="relayed page")
 
     async def _serve_relayed(self, socket: BusSocket, message: wire.Open) -> None:
@@ -343,3 +361,36 @@ async def _say_restarting(socket: PageSocket) -> None:
     with contextlib.suppress(Exception):
         await socket.send_str(sig.to_json(sig.Restarting()))
         await socket.close(code=CLOSE_SERVICE_RESTART, message=b"service restart")
+
+
+class RelayCollector(Collector):
+    """/metrics with `[redis] url`: what this node relays and holds, read when /metrics is
+    read: `hub_node_meetings_at_home`, `hub_node_relayed_pages` and `hub_node_hosted_sessions`
+    (now), `hub_node_pages_relayed_total`, `hub_node_sessions_hosted_total` and
+    `hub_node_takeovers_total` (since start)."""
+
+    def __init__(self, relay: NodeRelay) -> None:
+        self._relay = relay
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        relay = self._relay
+        yield GaugeMetricFamily(
+            "hub_node_meetings_at_home",
+            "Live meetings at home on this node (home leases it holds).",
+            value=relay.homes.held,
+        )
+        for (gauge, now), (counter, total), what in (
+            (("hub_node_relayed_pages", relay.relaying),
+             ("hub_node_pages_relayed", relay.pages_relayed),
+             "Page sockets on this node relayed to their meeting's home on another node"),
+            (("hub_node_hosted_sessions", relay.hosting),
+             ("hub_node_sessions_hosted", relay.sessions_hosted),
+             "Sessions of pages on other nodes run here, at their meeting's home"),
+        ):  # fmt: skip
+            yield GaugeMetricFamily(gauge, f"{what}, now.", value=now)
+            yield CounterMetricFamily(counter, f"{what}, since start.", value=total)
+        yield CounterMetricFamily(
+            "hub_node_takeovers",
+            "Meetings this node took over from a home that died (its presences closed).",
+            value=relay.takeovers,
+        )

@@ -10,12 +10,15 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 from aiohttp import web
 
 from hub.errors import NotFound
 from hub.meetings.transcript_formats import file_name, markdown, webvtt
+from hub.meetings.transcript_release import TranscriptRelease
 from hub.meetings.transcripts import Expired, Transcript, Transcripts
-from hub.web.keys import TRANSCRIPTS
+from hub.speech.summary import ChatSummariser
+from hub.web.keys import CONFIG, EVENTS, LIVE, TRANSCRIPT_RELEASE, TRANSCRIPTS
 from hub.web.requests import moderated_meeting
 
 log = logging.getLogger(__name__)
@@ -25,6 +28,10 @@ VTT_TYPE = "text/vtt"
 MARKDOWN_TYPE = "text/markdown"
 
 NOT_MODERATOR = "Réservé aux modérateurs de la réunion / Only the meeting's moderators may do this"
+NO_SUMMARY = (
+    "Cette réunion n'a pas de résumé (aucun service de résumé, ou il a échoué) / "
+    "This meeting has no summary (no summary service, or it failed)"
+)
 NO_TRANSCRIPT = (
     "Cette réunion n'a pas de transcription (jamais activée, ou expirée) / "
     "This meeting has no transcript (never on, or expired)"
@@ -59,6 +66,34 @@ async def transcript_vtt(request: web.Request) -> web.Response:
 async def transcript_markdown(request: web.Request) -> web.Response:
     transcript = await _readable(request)
     return _file(markdown(transcript), MARKDOWN_TYPE, file_name(transcript, "md"))
+
+
+async def transcript_summary(request: web.Request) -> web.Response:
+    """The summary the operator's service wrote of the transcript, as Markdown."""
+    transcript = await _readable(request)
+    summary = await request.app[TRANSCRIPTS].summary_of(transcript.meeting_id)
+    if summary is None:
+        raise NotFound(NO_SUMMARY)
+    return _file(summary + "\n", MARKDOWN_TYPE, f"summary-{transcript.meeting_id}.md")
+
+
+async def release_context(app: web.Application) -> AsyncIterator[None]:
+    """A cleanup context (after the database's): the transcript release, with the summary
+    service's HTTP session when [transcript_summary] names one."""
+    config = app[CONFIG]
+    session = aiohttp.ClientSession() if config.transcript_summary.enabled else None
+    summariser = ChatSummariser(config.transcript_summary, session) if session else None
+    release = app[TRANSCRIPT_RELEASE] = TranscriptRelease(
+        app[TRANSCRIPTS], app[LIVE], app[EVENTS],
+        empty_seconds=config.speech.transcript_empty_seconds, summariser=summariser,
+    )  # fmt: skip
+    release.start()
+    try:
+        yield
+    finally:
+        await release.close()
+        if session is not None:
+            await session.close()
 
 
 # -- retention --------------------------------------------------------------------------------

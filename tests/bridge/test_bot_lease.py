@@ -14,11 +14,9 @@ is not answered again).
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 import signal
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,21 +27,19 @@ from bridge.session import BotConfig
 from hub.shared.redis_state import RedisState
 from hub.web.bot_host import BotHost
 from hub.web.bridge import LocalHub
+from tests.bridge.conftest import bot_holder, node_id
 from tests.bridge.people import EncryptedPerson, Person, moderated_room
-from tests.conftest import toml_value
 from tests.support.hub_server import HubServer
 from tests.support.processes import stop
 from tests.support.redis import RedisServer
 from tests.support.synapse import Synapse
 
-SECRET = "bot-lease-test-secret-key-0123456789abcdef012345"
 ENCRYPTION = {
     "type": "m.room.encryption",
     "state_key": "",
     "content": {"algorithm": "m.megolm.v1.aes-sha2"},
 }
 STARTED = "matrix bot: starting on this node"
-NODE_LINE = re.compile(r"hub node ([0-9a-f]{12}): meetings shared")
 
 
 class Answers:
@@ -76,54 +72,6 @@ class Answers:
             if event_id in self.to:
                 return self.to[event_id][0]
         raise AssertionError(f"no decrypted answer to {event_id} within {timeout:.0f} s")
-
-
-async def bot_holder(redis: RedisServer) -> str | None:
-    """The node holding the lease `bot` (its token starts with the node's id)."""
-    async with Redis.from_url(redis.url, decode_responses=True) as client:
-        token = await client.get("lease:bot")
-    return None if token is None else str(token).partition(".")[0]
-
-
-def node_id(node: HubServer) -> str:
-    found = NODE_LINE.search(node.log_path.read_text())
-    assert found, node.log()
-    return found.group(1)
-
-
-@pytest.fixture
-async def nodes(
-    tmp_path: Path, synapse: Synapse, redis_server: RedisServer, postgres_url: str
-) -> AsyncIterator[tuple[list[HubServer], str]]:
-    """Two hub nodes, both configured with the same bot account and store folder; node 1
-    started first, so it holds the lease. Yields them and the bot's user id."""
-    bot = synapse.register(f"visio{secrets.token_hex(3)}")
-    nodes = [HubServer(tmp_path / f"node{i}") for i in (1, 2)]
-    env = {
-        "HUB_REDIS__URL": redis_server.url,
-        "HUB_DATABASE__URL": postgres_url,
-        "HUB_SECURITY__SECRET_KEY": SECRET,
-        "HUB_SERVER__PUBLIC_URL": nodes[0].base_url,
-        "HUB_MATRIX__ALLOWED_HOMESERVERS": toml_value([synapse.server_name]),
-        "HUB_MATRIX__BOT_USER_ID": bot.user_id,
-        "HUB_MATRIX__BOT_HOMESERVER_URL": synapse.url,
-        "HUB_MATRIX__BOT_PASSWORD": bot.password,
-        "HUB_MATRIX__BOT_STORE_DIR": str(tmp_path / "shared-volume" / "matrix-bot"),
-    }
-    for node in nodes:
-        node.env.update(env)
-        node.workdir.mkdir()
-    try:
-        await asyncio.to_thread(nodes[0].start)  # it migrates the empty database
-        deadline = time.monotonic() + 10
-        while await bot_holder(redis_server) != node_id(nodes[0]):
-            assert time.monotonic() < deadline, nodes[0].log()
-            await asyncio.sleep(0.1)
-        await asyncio.to_thread(nodes[1].start)
-        yield nodes, bot.user_id
-    finally:
-        for node in nodes:
-            node.stop()
 
 
 async def test_the_bot_answers_from_one_node_and_another_takes_over_when_it_dies(

@@ -262,8 +262,8 @@ async def test_lock_invite_status_members_and_chat(bridge: Bridge):
     assert status.status_event_id == "$status-event"
 
     await bridge.hub.update_room(ROOM, {ALICE: 2**53, guest: 0})  # a v12 room's creator
-    assert bridge.app[ROOM_ROSTERS].power([ROOM], ALICE) == 2**53
-    assert bridge.app[ROOM_ROSTERS].power([ROOM], guest) == 0
+    assert await bridge.app[ROOM_ROSTERS].power([ROOM], ALICE) == 2**53
+    assert await bridge.app[ROOM_ROSTERS].power([ROOM], guest) == 0
     # Nobody is in the call: the message has nowhere to go.
     assert not await bridge.hub.post_chat(ROOM, sender=ALICE, name="Alice", text="x" * 5000)
 
@@ -280,7 +280,7 @@ async def test_the_largest_room_is_accepted_beyond_the_default_body_size(bridge:
     members = {f"@{i:06d}{'x' * 228}:agent.tchap.gouv.fr": 0 for i in range(wire.MAX_MEMBERS)}
     assert len(next(iter(members))) == wire.MAX_MATRIX_ID
     await bridge.hub.update_room(ROOM, members)
-    assert bridge.app[ROOM_ROSTERS].power([ROOM], next(iter(members))) == 0
+    assert await bridge.app[ROOM_ROSTERS].power([ROOM], next(iter(members))) == 0
 
 
 def _room_path(action: str, room: str = ROOM) -> str:
@@ -327,7 +327,7 @@ async def test_malformed_requests_get_a_precise_400_and_store_nothing(
     assert problem["code"] == "bad_request"
     assert message in problem["detail"]
     assert await bridge.links() == 0
-    assert bridge.app[ROOM_ROSTERS].power([ROOM], ALICE) is None
+    assert await bridge.app[ROOM_ROSTERS].power([ROOM], ALICE) is None
 
 
 @pytest.mark.parametrize(("method", "action"), [("POST", "start"), ("PUT", "members")])
@@ -343,7 +343,7 @@ async def test_json_nested_too_deep_is_refused_before_parsing(
             problem = await answer.json()
     assert (answer.status, problem["code"]) == (400, "json_too_deep"), problem
     assert await bridge.links() == 0
-    assert bridge.app[ROOM_ROSTERS].power([ROOM], ALICE) is None
+    assert await bridge.app[ROOM_ROSTERS].power([ROOM], ALICE) is None
 
 
 async def test_the_bridge_token_is_required(bridge: Bridge, caplog: pytest.LogCaptureFixture):

@@ -174,7 +174,9 @@ async def test_a_meeting_run_from_the_room(bridged: Bridged):
     http = await bridged.matrix_participant(other, olga_account)
 
     async def olga_in_roster() -> bool:  # the bot tells the hub after its next sync
-        return bridged.client.app[ROOM_ROSTERS].power([room], olga_account.user_id) is not None
+        return (
+            await bridged.client.app[ROOM_ROSTERS].power([room], olga_account.user_id) is not None
+        )
 
     await alice.wait_until(olga_in_roster, "the hub knows Olga is in the room")
     olga_call = await bridged.socket(http, link.meeting_id, "Olga")

@@ -80,7 +80,7 @@ async def test_members_of_a_partner_homeserver_join_through_their_own_hub(
         await alice.wait_membership(room, bot.user_id, "join")
 
         async def olga_in_roster() -> bool:
-            return hub_a[ROOM_ROSTERS].power([room], olga_account.user_id) is not None
+            return await hub_a[ROOM_ROSTERS].power([room], olga_account.user_id) is not None
 
         await alice.wait_until(olga_in_roster, "hub A knows Olga is in the room")
         started = await alice.say(room, "!visio start Comité interministériel")

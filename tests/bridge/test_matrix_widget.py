@@ -111,7 +111,7 @@ async def test_the_widget_token_proves_who_and_the_room_decides_entry(hub, ifram
     # A member of the Matrix room linked to the meeting enters, as a participant...
     room = f"!cellule{secrets.token_hex(3)}:{trusted.server_name}"
     await client.app[ROOM_LINKS].link(room, meeting, created_by="@bot:" + trusted.server_name)
-    client.app[ROOM_ROSTERS].update(room, {user.user_id: 0})
+    await client.app[ROOM_ROSTERS].update(room, {user.user_id: 0})
     person, welcome = await knock(client, iframe, meeting, body["token"])
     try:
         assert (welcome["type"], welcome["role"]) == ("welcome", "participant"), welcome
@@ -124,7 +124,7 @@ async def test_the_widget_token_proves_who_and_the_room_decides_entry(hub, ifram
         await person.close()
 
     # ...and a room moderator (power 50) moderates the call.
-    client.app[ROOM_ROSTERS].update(room, {user.user_id: 50})
+    await client.app[ROOM_ROSTERS].update(room, {user.user_id: 50})
     person, welcome = await knock(client, iframe, meeting, body["token"])
     try:
         assert (welcome["type"], welcome["role"]) == ("welcome", "moderator"), welcome

@@ -34,7 +34,7 @@ from hub.meetings.conference import Conference
 from hub.meetings.presence import Presence
 from hub.meetings.service import MeetingService
 from hub.web.app import create_app
-from hub.web.bridge import roster
+from hub.web.bot_desk import roster
 from hub.web.keys import ROOM_LINKS, ROOM_SETTINGS
 from tests.bridge.people import Person, moderated_room, quoted
 from tests.conftest import make_config

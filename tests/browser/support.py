@@ -142,6 +142,16 @@ def inbound_stats(page: Page) -> dict[str, dict[str, dict[str, Any]]]:
     return result
 
 
+def audio_from(page: Page, pid: str) -> tuple[int, int, int]:
+    """(packetsReceived, totalSamplesReceived, concealedSamples) of `pid`'s microphone."""
+    microphone = inbound_stats(page).get(pid, {}).get("microphone", {})
+    return (
+        microphone.get("packetsReceived", 0),
+        microphone.get("totalSamplesReceived", 0),
+        microphone.get("concealedSamples", 0),
+    )
+
+
 def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
     """axe-core's violations of these impacts, one readable line each (id, impact, targets).
     The page's context needs `bypass_csp=True`: the script is injected inline."""

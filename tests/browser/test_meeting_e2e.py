@@ -23,6 +23,7 @@ from tests.browser.support import (
     E2E_PAGE_JS,
     FIRST_FRAMES_JS,
     HubServer,
+    audio_from,
     create_meeting,
     inbound_stats,
     launch_chromium,
@@ -79,16 +80,6 @@ def streams_of(page: Page, pid: str) -> list[str]:
     """Sources of participant `pid` in the page's last subscribe offer (visioDebug.streams)."""
     streams = page.evaluate("() => window.visioDebug.streams()")
     return sorted(s["source"] for s in streams if s["participant_id"] == pid)
-
-
-def audio_from(page: Page, pid: str) -> tuple[int, int, int]:
-    """(packetsReceived, totalSamplesReceived, concealedSamples) of `pid`'s microphone."""
-    microphone = inbound_stats(page).get(pid, {}).get("microphone", {})
-    return (
-        microphone.get("packetsReceived", 0),
-        microphone.get("totalSamplesReceived", 0),
-        microphone.get("concealedSamples", 0),
-    )
 
 
 def muted_packets(hub: HubServer) -> float:

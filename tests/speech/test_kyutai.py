@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
+import numpy as np
 import pytest
 
 from hub.speech.embedded import WhisperEngine
 from hub.speech.kyutai import KyutaiBackend
 from hub.speech.port import Health, Segment, SpeechStream
+from hub.speech.worker import Worker
+from hub.speech.worker_wire import Message, Packets, Said
 from tests.speech.conftest import GOOD_MORNING, HEAR_ME, chunks, serve, silence, words_of
 from tests.speech.fake_moshi import PATH, FakeMoshiServer
+from tests.speech.test_worker import opus_packets
 
 KEYS = {
     "public_token": "normal",
@@ -168,3 +173,51 @@ async def test_one_broken_stream_leaves_the_others_alone_on_fake_moshi_server_wi
     assert good.status.health is Health.LIVE
     final = [s for s in await collected(good) if s.final]
     assert [words_of(s.text) for s in final] == [words_of(GOOD_MORNING)]
+
+
+async def test_a_silent_speakers_stream_is_closed_after_the_silence_timeout(
+    moshi, http, speak
+) -> None:
+    """The worker (hub/speech/worker.py, in this process) gives Bruno's packets to a Kyutai
+    stream: one WebSocket held on the fake server. Once he has been silent `close_after`
+    seconds (60 in production, 1.5 here) the stream is closed, and the server's slot is free
+    again; not before."""
+    fake, url = moshi
+    said: list[Message] = []
+    flushed_at: list[float] = []  # when his words came back final (the flush is done)
+
+    async def send(message: Message) -> None:
+        said.append(message)
+        if isinstance(message, Said) and message.final:
+            flushed_at.append(time.monotonic())
+
+    close_after = 1.5
+    worker = Worker(backend(http, url), send, close_after=close_after)
+    free = fake.free_slots
+    rate, pcm = speak(GOOD_MORNING)
+    speech = opus_packets(np.concatenate([pcm, silence(rate, 0.5)]), rate)
+
+    async def tick() -> None:  # as the worker's own ticker does
+        while True:
+            await asyncio.sleep(0.1)
+            worker.flush_idle()
+
+    ticker = asyncio.get_running_loop().create_task(tick())
+    try:
+        await worker.packets(Packets(tuple(("m1/bruno", ts, data) for ts, data in speech)))
+        last_packet = time.monotonic()
+        async with asyncio.timeout(10):
+            while fake.free_slots == free:  # the stream's WebSocket is open
+                await asyncio.sleep(0.05)
+        async with asyncio.timeout(close_after + 10):
+            while fake.free_slots != free:  # until the worker closes it
+                await asyncio.sleep(0.05)
+        closed = time.monotonic()
+        # Not before the timeout; nor long after it, or after the flush it waits for (the
+        # fake decodes on the Marker: seconds on busy shared cores).
+        assert closed - last_packet >= close_after, closed - last_packet
+        assert flushed_at, said
+        assert closed - max(last_packet + close_after, flushed_at[0]) < 1.5
+    finally:
+        ticker.cancel()
+        await worker.close()

@@ -15,6 +15,7 @@ from hub.speech import openai_wire as wire
 from hub.speech.embedded import WhisperEngine
 from hub.speech.openai_compat import OpenAiBackend
 from hub.speech.port import Health, Segment, SpeechStream, Word
+from hub.speech.utterance_stream import LEAD_IN
 from tests.speech.conftest import MUTE, chunks, serve, words_of
 from tests.speech.fake_openai import FakeOpenAiServer
 
@@ -64,7 +65,8 @@ async def test_openai_client_gets_words_from_fake_openai_endpoint_driven_by_embe
     assert request.fields == wire.form_fields(model="whisper-1", language="en")
     assert (request.filename, request.content_type) == ("utterance.wav", "audio/wav")
     # The utterance the VAD cut: the speech, without the silence espeak adds at the end.
-    assert 0.8 * len(pcm) / rate < request.audio_seconds <= len(pcm) / rate + 0.1
+    # The utterance, after the short silence every utterance gets before it.
+    assert 0.8 * len(pcm) / rate < request.audio_seconds <= len(pcm) / rate + LEAD_IN + 0.1
 
 
 @pytest.mark.parametrize(

@@ -31,8 +31,15 @@ class BrokenTranscriber:
 
 
 class CountingTranscriber:
+    """One word, where the clip's sound starts (as an engine times it)."""
+
+    def __init__(self) -> None:
+        self.clips: list[Pcm] = []
+
     async def transcribe(self, pcm: Pcm) -> Segment:
-        return Segment.of_words((Word("hello", 0.1, 0.4),), final=True)
+        self.clips.append(pcm)
+        start = int(np.flatnonzero(np.abs(pcm) > 0.01)[0]) / 16_000
+        return Segment.of_words((Word("hello", start, start + 0.3),), final=True)
 
 
 def utterances(speak, count: int) -> tuple[int, Pcm]:
@@ -72,7 +79,8 @@ async def test_a_bug_in_a_backend_fails_the_stream_not_the_caller(speak) -> None
 
 async def test_segment_times_count_from_the_start_of_the_stream(speak) -> None:
     rate, pcm = utterances(speak, 2)
-    stream = UtteranceStream("test", rate, CountingTranscriber())
+    transcriber = CountingTranscriber()
+    stream = UtteranceStream("test", rate, transcriber)
     await stream.feed(pcm)
     await stream.flush()
     await stream.close()
@@ -81,3 +89,15 @@ async def test_segment_times_count_from_the_start_of_the_stream(speak) -> None:
     clip = len(pcm) / 2 / rate
     assert segments[0].words[0].start < 0.2
     assert clip < segments[1].words[0].start < clip + 0.3
+
+
+async def test_each_utterance_reaches_the_engine_after_a_short_silence(speak) -> None:
+    """Whisper hears a first word right only with a little silence before it."""
+    rate, pcm = utterances(speak, 1)
+    transcriber = CountingTranscriber()
+    stream = UtteranceStream("test", rate, transcriber)
+    await stream.feed(pcm)
+    await stream.flush()
+    await stream.close()
+    (clip,) = transcriber.clips
+    assert not clip[: int(0.2 * 16_000)].any() and clip[int(0.2 * 16_000) :].any()

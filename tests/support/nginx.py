@@ -37,12 +37,15 @@ http {{
   uwsgi_temp_path {root}/temp/uwsgi;
   scgi_temp_path {root}/temp/scgi;
   map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
+  upstream hub {{
+    server 127.0.0.1:{upstream_port};{backups}
+  }}
   server {{
     listen 127.0.0.1:{port} ssl;
     ssl_certificate {certificate};
     ssl_certificate_key {key};
     location / {{
-      proxy_pass http://127.0.0.1:{upstream_port};
+      proxy_pass http://hub;
       proxy_bind {bind};
       proxy_http_version 1.1;
       # $http_host keeps the port, which the browser's Origin has on this test port.
@@ -60,12 +63,15 @@ http {{
 @dataclass
 class Nginx:
     """nginx on https://127.0.0.1:<free port>, proxying to 127.0.0.1:`upstream_port` from
-    `bind`. `start()` writes its config and certificate under `root`; `stop()` ends it."""
+    `bind`; to the `backups` ports, in order, while that one refuses connections (a load
+    balancer in front of hub nodes). `start()` writes its config and certificate under
+    `root`; `stop()` ends it."""
 
     binary: Path
     root: Path
     upstream_port: int
     bind: str = "127.0.0.2"
+    backups: tuple[int, ...] = ()
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -88,6 +94,7 @@ class Nginx:
                 certificate=self.certificate,
                 key=self.key,
                 upstream_port=self.upstream_port,
+                backups="".join(f"\n    server 127.0.0.1:{port} backup;" for port in self.backups),
                 bind=self.bind,
             )
         )
