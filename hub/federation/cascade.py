@@ -64,10 +64,14 @@ class CascadeLinks:
     ) -> None:
         """Serve a link a partner opened to a meeting we host, until it closes."""
         key = (meeting.id, partner)
+        admitted = self.admitted.setdefault(key, {})
+        # Those of the partner's people whose presence is still open (the meeting's last home
+        # node died under them) were admitted there: they come back with the link.
+        for identity, role in (await self.services.meetings.open_via(meeting.id, partner)).items():
+            admitted.setdefault(identity, role)
         link = MeetingLink(
-            self.services, meeting, partner, label, ws, hosting=True,
-            admitted=self.admitted.setdefault(key, {}),
-        )  # fmt: skip
+            self.services, meeting, partner, label, ws, hosting=True, admitted=admitted
+        )
         previous, self.hosted[key] = self.hosted.get(key), link
         if previous is not None:  # the partner reconnected before we noticed the old one die
             await previous.give_way()
@@ -136,17 +140,21 @@ class CascadeLinks:
             # Often called from the link's own task (the host said "ended"): stop it apart.
             self.spawn(outbound.stop())
 
-    async def farewell(self, within: float) -> None:
-        """This hub is stopping: each partner whose people are in one of our meetings is
-        told (its people see "<our hub> restarts" instead of a lost link), then let go; all
-        at once, and never longer than `within` seconds (a partner cut off is not waited for)."""
+    async def farewell(self, within: float, *, meeting: MeetingId | None = None) -> None:
+        """This hub is stopping (or, with `meeting`, no longer that meeting's home node):
+        each partner whose people are in one of our meetings is told (its people see "<our
+        hub> restarts" instead of a lost link), then let go; all at once, and never longer
+        than `within` seconds (a partner cut off is not waited for). The meeting is handed
+        over, to this hub restarted or to another of its nodes: the partner's people keep
+        their presences, and the next home lets them back when their link returns."""
 
         async def goodbye(link: MeetingLink) -> None:
+            link.hand_over()
             with contextlib.suppress(Exception):
                 await link.send(m.Restarting(type="restarting"))
             await link.close()
 
-        links = list(self.hosted.values())
+        links = [link for (at, _), link in self.hosted.items() if meeting in (None, at)]
         if not links:
             return
         _, late = await asyncio.wait(

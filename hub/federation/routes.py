@@ -25,7 +25,8 @@ from hub.web.requests import validation_message
 from . import messages as m
 from .cascade import CASCADE
 from .join import API, mirror_meeting
-from .link import LINK_HEARTBEAT, labelled
+from .link import LINK_HEARTBEAT
+from .people import labelled
 from .server import verified
 
 log = logging.getLogger(__name__)

@@ -78,7 +78,7 @@ def _refuse(
     log.warning(
         "federation: refused %s %s from %s: %s (%s)",
         request.method,
-        request.path,
+        request.rel_url.raw_path,  # as it came: a decoded path could hold a line break
         origin,
         error.detail,
         error.code,

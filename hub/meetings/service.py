@@ -366,6 +366,19 @@ class MeetingService:
             )
         return int(getattr(closed, "rowcount", 0) or 0)
 
+    async def open_via(self, meeting_id: MeetingId, partner: ServerName) -> dict[Identity, Role]:
+        """Who of `partner`'s people is in the meeting by the database (presence not closed),
+        with their role: a node taking over a meeting lets them back with their link."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Participant.identity, Participant.role).where(
+                    Participant.meeting_id == meeting_id,
+                    Participant.via_instance == partner,
+                    Participant.left_at.is_(None),
+                )
+            )
+        return {Identity(identity): role for identity, role in rows}
+
     async def record_leave(self, meeting_id: MeetingId, participant_id: ParticipantId) -> None:
         now = utcnow()
         async with self._sessions.begin() as session:

@@ -18,6 +18,7 @@ from hub.db.database import Database
 from hub.db.migrate import prepare_schema
 from hub.federation import routes as federation_routes
 from hub.federation.cascade import cascade_context
+from hub.federation.forward import forwarding_context, partner_forwarding
 from hub.federation.server import add_federation_routes, federation_context, federation_middleware
 from hub.meetings.admission import Admissions
 from hub.meetings.conference import Conferences
@@ -148,6 +149,7 @@ async def nodes_context(app: web.Application) -> AsyncIterator[None]:
     relay = NodeRelay(
         app[SHARED], meetings=app[MEETINGS], codec=app[SESSION_CODEC], sockets=app[SOCKETS],
         run_page=partial(run_page, app), end_meeting=partial(end_here, app),
+        address=app[CONFIG].server.node_url,
     )  # fmt: skip
     await relay.start()
     app[NODES] = relay
@@ -251,6 +253,7 @@ def create_app(config: HubConfig) -> web.Application:
             metrics_middleware,
             refuse_while_draining(node, _is_meeting_socket),
             error_middleware,
+            partner_forwarding,  # a partner's request for a meeting goes to its home node
             federation_middleware,  # verifies every request under /_hub/federation/v1/
             session_middleware,
         ],
@@ -295,6 +298,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(nodes_context)  # with [redis] url: meetings at home on one node
     app.cleanup_ctx.append(federation_context)  # partner hubs, when [federation] names us
     app.cleanup_ctx.append(cascade_context)  # links to partners' SFUs (closed before the above)
+    app.cleanup_ctx.append(forwarding_context)  # with several nodes: partners reach homes
     app.cleanup_ctx.append(bridge_context)  # the Matrix bot, when [matrix] names its account
     app.cleanup_ctx.append(settle_sockets_context)  # last in, first out: leaving sockets end
     app.router.add_routes(health.routes)

@@ -114,7 +114,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception(
             "unexpected error answering %s %s",
             request.method,
-            request.path,
+            request.rel_url.raw_path,  # as it came: a decoded path could hold a line break
             extra={"reference": reference},
         )
         request.app[METRICS].unexpected_errors.inc()
