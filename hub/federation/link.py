@@ -31,9 +31,9 @@ from hub.db.models import Role
 from hub.errors import Conflict, HubError, ServiceUnavailable
 from hub.i18n import Text
 from hub.ids import Identity, MeetingId, ParticipantId, ServerName
-from hub.meetings.access import MODERATING
+from hub.meetings.access import MODERATING, REMOVED, may_act_on
 from hub.meetings.admission import Admissions
-from hub.meetings.conference import REMOVED, Conference, Conferences, may_act_on
+from hub.meetings.conference import Conference, Conferences
 from hub.meetings.endpoint import CloseReason
 from hub.meetings.notices import (
     ChatSaid,

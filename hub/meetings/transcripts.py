@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_SPEAKER = 120  # as a participant's display name (hub/meetings/service.py MAX_NAME)
 MAX_TEXT = 10_000  # one utterance; far more than anyone says in one breath
+MAX_STARTS = 1024  # meetings whose start is remembered (one utterance after another)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class Transcripts:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        # Meetings' starts (set once, at the first join), not read again for every utterance.
+        self._starts: dict[MeetingId, datetime] = {}
 
     async def keep(
         self,
@@ -89,10 +92,17 @@ class Transcripts:
         if not text:
             return False
         async with self._sessions.begin() as session:
-            meeting = await session.get(Meeting, meeting_id)
-            if meeting is None:
-                return False
-            end = max(0.0, (ended_at - _origin(meeting)).total_seconds())
+            origin = self._starts.get(meeting_id)
+            if origin is None:
+                meeting = await session.get(Meeting, meeting_id)
+                if meeting is None:
+                    return False
+                origin = _origin(meeting)
+                if meeting.started_at is not None:
+                    if len(self._starts) >= MAX_STARTS:  # the oldest goes
+                        del self._starts[next(iter(self._starts))]
+                    self._starts[meeting_id] = origin
+            end = max(0.0, (ended_at - origin).total_seconds())
             session.add(
                 TranscriptLine(
                     meeting_id=meeting_id,

@@ -65,9 +65,7 @@ async def _compose(
     from hub.recording.compose import compose  # PyAV and numpy: only for this command
 
     store = open_store(config)
-    opener = getattr(store, "open", None)
-    if opener is not None:
-        await opener()
+    await store.open()
     try:
         manifest = await _find(store, recording_id)
         with tempfile.TemporaryDirectory(prefix="hub-compose-") as folder:
@@ -79,9 +77,7 @@ async def _compose(
                 await _keep(store, manifest, out, layout, duration, Path(folder))
             return duration
     finally:
-        closer = getattr(store, "close", None)
-        if closer is not None:
-            await closer()
+        await store.close()
 
 
 async def _keep(

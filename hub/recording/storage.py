@@ -34,7 +34,12 @@ def check_key(key: str) -> str:
 
 
 class RecordingStore(Protocol):
-    """Stores recordings' files and manifests. Opened by `open_store`, closed with it."""
+    """Stores recordings' files and manifests. Made by `open_store`; `open` before the first
+    call, `close` after the last."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
 
     async def put_file(self, key: str, source: Path) -> None:
         """Store the file (the store may move it away from `source`)."""
@@ -62,6 +67,12 @@ class LocalStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    async def open(self) -> None:
+        """Nothing to open: the folder is made with the first recording."""
+
+    async def close(self) -> None:
+        """Nothing to close."""
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)

@@ -20,6 +20,7 @@ from typing import cast
 from hub.errors import ServiceUnavailable
 from hub.i18n import Text
 from hub.ids import MeetingId, ParticipantId
+from hub.pipes.frames import FrameError
 from hub.sfu import control
 from hub.sfu.control import EVENTS, ControlError, Message
 from hub.sfu.liveness import PeerState
@@ -108,7 +109,7 @@ class WorkerLink:
                 if body is None:
                     return
                 self._dispatch(control.parse(body, EVENTS, need_id=False))
-        except (ControlError, ConnectionError) as exc:
+        except (FrameError, ConnectionError) as exc:  # a ControlError is a FrameError
             log.error("SFU worker %s: control connection broken: %s", self.name, exc)
         finally:
             self.alive = False
@@ -219,16 +220,15 @@ class RemoteRoom:
         for person in self._people.values():
             person.subscribed = False
 
-    def move_to(self, link: WorkerLink, *, recover: bool) -> None:
-        """Live on `link` from now on; with `recover`, its state is told again and each person
-        is told its connections failed (the page republishes and asks for a new subscribe
-        connection, which `restart_subscriber` makes on this worker)."""
+    def move_to(self, link: WorkerLink) -> None:
+        """Live on `link` from now on: what it knows of its people is told again (nothing for
+        a new room) and, if it had media on a worker before, each person is told its
+        connections failed (the page republishes and asks for a new subscribe connection,
+        which `restart_subscriber` makes on this worker)."""
         self.link = link
         link.rooms[self.meeting_id] = self
         self._placed.set()
         had_media, self._had_worker = self._had_worker, True
-        if not recover:
-            return
         for participant_id, person in self._people.items():
             self._send_watch(participant_id, person)
             if person.forwarding is not None:

@@ -89,11 +89,11 @@ from hub.web.middleware import (
 )
 from hub.web.node import Node, NodeCollector, refuse_while_draining
 from hub.web.proxies import TrustedProxies
-from hub.web.recordings import RecordingCollector, RecordingRelay, recordings_context
+from hub.web.recordings import RecordingRelay, recording_metrics, recordings_context
 from hub.web.relay import NodeRelay, RelayCollector
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
-from hub.web.subtitles import SubtitleCollector, SubtitleRelay, subtitles_context, subtitles_enabled
+from hub.web.subtitles import SubtitleRelay, subtitle_metrics, subtitles_context, subtitles_enabled
 from hub.web.transcripts import release_context, retention_context
 
 log = logging.getLogger(__name__)
@@ -195,7 +195,7 @@ def add_recordings(app: web.Application, config: HubConfig) -> None:
         spool = config.server.data_dir / "recording-spool"
         store = open_store(config)
         relay = app[RECORDINGS] = RecordingRelay(config.recording, app[SFU], store, spool)
-        app[METRICS].registry.register(RecordingCollector(relay))
+        app[METRICS].registry.register(recording_metrics(relay))
         app.cleanup_ctx.append(recordings_context(relay, config.recording))
 
 
@@ -292,7 +292,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(release_context)  # complete transcripts to the rooms, summaries
     if subtitles_enabled(config.speech):  # the speech worker process, started when needed
         relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[SFU])
-        app[METRICS].registry.register(SubtitleCollector(relay))
+        app[METRICS].registry.register(subtitle_metrics(relay))
         app.cleanup_ctx.append(subtitles_context(relay))
     add_recordings(app, config)
     app.cleanup_ctx.append(nodes_context)  # with [redis] url: meetings at home on one node

@@ -143,13 +143,13 @@ async def set_locked(request: web.Request, api: BridgeApi) -> web.Response:
 
 async def set_subtitles(request: web.Request, api: BridgeApi) -> web.Response:
     room_id = _room_id(request)
-    body = await read_json(request, wire.SetSubtitles)
+    body = await read_json(request, wire.Switch)
     await api.hub.set_subtitles(room_id, body.on, by=body.by)
     return web.Response(status=204)
 
 
 async def set_recording(request: web.Request, api: BridgeApi) -> web.Response:
-    body = await read_json(request, wire.SetSubtitles)  # the same switch: on, by
+    body = await read_json(request, wire.Switch)
     await api.hub.set_recording(_room_id(request), body.on, by=body.by)
     return web.Response(status=204)
 

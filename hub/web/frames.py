@@ -1,5 +1,6 @@
 """What a page's socket is sent for each notice of its meeting: the notice in the page's
-protocol (hub/web/signaling.py). Written once per notice, whatever the number of sockets."""
+protocol (hub/web/page_messages.py). Written once per notice, whatever the number of
+sockets."""
 
 from __future__ import annotations
 
