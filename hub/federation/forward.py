@@ -28,6 +28,7 @@ from yarl import URL
 
 from hub.auth.http import read_bounded
 from hub.errors import HubError, NotFound, ServiceUnavailable
+from hub.i18n import Text
 from hub.ids import MeetingId
 from hub.meetings.ids import parse_meeting_id
 from hub.nodes.homes import Home
@@ -119,15 +120,10 @@ class PartnerForwarder:
                 finally:
                     await homes.release(meeting, home)
             if home.node is not None and forwarded:
-                raise _refuse(request, meeting, MeetingMoved(
-                    "La réunion a changé de nœud ; réessayez / The meeting moved to another "
-                    "node; try again"
-                ))  # fmt: skip
+                raise _refuse(request, meeting, MeetingMoved(text=Text("error.node.moved")))
             if home.node is not None and home.address is None:
-                raise _refuse(request, meeting, HomeUnreachable(
-                    f"Le nœud {home.node} ne publie pas son adresse / Node {home.node} "
-                    "publishes no address (server.node_url)"
-                ))  # fmt: skip
+                silent = Text("error.node.no_address", {"node": home.node})
+                raise _refuse(request, meeting, HomeUnreachable(text=silent))
             if home.node is not None:
                 try:
                     return await self._forward(request, home)
@@ -138,10 +134,8 @@ class PartnerForwarder:
             else:
                 failure = "nobody is home and the lease is not free yet"
             if loop.time() + RETRY_EVERY > deadline:
-                raise _refuse(request, meeting, HomeUnreachable(
-                    f"Le nœud de la réunion ne répond pas ; réessayez / The meeting's node "
-                    f"does not answer ({failure}); try again"
-                ))  # fmt: skip
+                silent = Text("error.node.silent", {"failure": failure})
+                raise _refuse(request, meeting, HomeUnreachable(text=silent))
             await asyncio.sleep(RETRY_EVERY)
 
     async def _forward(self, request: web.Request, home: Home) -> web.StreamResponse:
@@ -163,8 +157,7 @@ class PartnerForwarder:
             raise _NoConnection(f"node {home.node}: {type(exc).__name__}") from None
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise HomeUnreachable(
-                "Le nœud de la réunion n'a pas répondu / The meeting's node did not answer "
-                f"({type(exc).__name__})"
+                text=Text("error.node.no_answer", {"failure": type(exc).__name__})
             ) from None
         log.info("partner request %s %s passed to node %s: %d", request.method, _shown(request),
                  home.node, status)  # fmt: skip
@@ -189,8 +182,7 @@ class PartnerForwarder:
             raise _NoConnection(f"node {node}: {type(exc).__name__}") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise HomeUnreachable(
-                "Le nœud de la réunion n'a pas répondu / The meeting's node did not answer "
-                f"({type(exc).__name__})"
+                text=Text("error.node.no_answer", {"failure": type(exc).__name__})
             ) from None
         ws = web.WebSocketResponse(heartbeat=LINK_HEARTBEAT, max_msg_size=m.MAX_LINK_FRAME)
         async with contextlib.AsyncExitStack() as stack:
@@ -250,9 +242,8 @@ async def partner_forwarding(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     meeting = parse_meeting_id(found.group(1))
     if meeting is None:
-        raise _refuse(request, ascii(found.group(1)[:40]), NotFound(
-            "Réunion introuvable / No such meeting"
-        ))  # fmt: skip
+        missing = NotFound(text=Text("error.meeting.missing"))
+        raise _refuse(request, ascii(found.group(1)[:40]), missing)
     return await forwarder.route(request, handler, meeting)
 
 
