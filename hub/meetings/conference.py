@@ -334,6 +334,18 @@ class Conference:
         log.info("recording %s", "on" if on else "off", extra=self._extra(actor))
         await self._tell(RecordingNow(on, by=actor.name))
 
+    async def recording_failed(self) -> None:
+        """The recording that stopped could not be stored: its moderators are told (the
+        others saw it stop; what happens to its files is the moderators' business)."""
+        notice = RecordingNow(self.recording, failed=True)
+        await asyncio.gather(
+            *(
+                _deliver(endpoint, notice)
+                for pid, endpoint in self._own.items()
+                if pid in self._presences and self._presences[pid].role in MODERATING
+            )
+        )
+
     # -- the lobby ------------------------------------------------------------------------------
 
     def knock(
