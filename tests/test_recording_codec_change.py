@@ -87,17 +87,17 @@ async def test_a_codec_change_mid_recording_leaves_every_file_playable(
     span = (manifest.ended_at - manifest.started_at).total_seconds()
     assert len(manifest.tracks) == 4, manifest.tracks  # one file per track: no extra segment
     folder = tmp_path / "data" / "recordings" / meeting / manifest.recording_id
+    pictures = {}
     for track in manifest.tracks:
         assert track.error is None, track
         codec, frames, *_ = decode(folder / track.file)
         assert codec == track.codec and frames > 0
         _total, (stream,) = await asyncio.to_thread(ffprobe_durations, folder / track.file)
         assert abs(stream - span) < 0.5, (track.name, track.kind, stream, span)
-        if track.name == "Olga" and track.kind == "video":
-            # The pause is missing pictures, not time: about 15 frames a second otherwise.
-            assert frames < 15 * (span - SECONDS * 0.5), (frames, span)
-        elif track.kind == "video":
-            assert frames > 15 * (span - 1), (track.name, frames, span)
+        if track.kind == "video":
+            pictures[track.name] = frames
+    # The pause is missing pictures, not time: Olga's camera lacks about 2 s of Bruno's.
+    assert pictures["Olga"] < pictures["Bruno"] - SECONDS * 5, pictures
 
 
 async def test_a_publishers_new_connection_mid_recording_keeps_its_tracks_in_time(
