@@ -3,8 +3,10 @@ stamping its camera's packets with a payload type the hub never negotiated (as a
 switching to another codec would), then goes back. The hub answers VP8 and Opus only, so those
 packets are dropped before forwarding and recording, logged once; Olga's camera stays one
 playable VP8 file (a pause, then it goes on from the next keyframe), her microphone and Bruno's
-tracks run the whole span. And a publisher's new connection mid-recording (new SSRCs, new RTP
-clocks): a new segment, timed right, one tile in the composed file."""
+tracks run the whole span, and so does another meeting recorded at the same time.
+
+And a publisher's new connection mid-recording (new SSRCs, new RTP clocks): a new segment,
+timed right, one tile in the composed file."""
 
 from __future__ import annotations
 
@@ -62,18 +64,23 @@ async def test_a_codec_change_mid_recording_leaves_every_file_playable(
     await wait_until(
         lambda: bruno.received.count(olga.participant_id, "video") > 5, 20, "no video for Bruno"
     )
+    # Another meeting, recorded at the same time by its own owner.
+    other, owner, _ = await hub.gathering("public")
+    await owner.publish()
     foreign = ForeignCodec(olga)
-    await olga.send({"type": "recording", "on": True})
-    await olga.wait_for("recording_state")
+    for moderator in (olga, owner):
+        await moderator.send({"type": "recording", "on": True})
+        await moderator.wait_for("recording_state")
     await asyncio.sleep(SECONDS)
     foreign.on = True
     await asyncio.sleep(SECONDS)
     foreign.on = False
     assert foreign.rewritten > 10
     await asyncio.sleep(SECONDS)
-    index = len(olga.messages)
-    await olga.send({"type": "recording", "on": False})
-    await olga.wait_for("recording_state", after=index)
+    for moderator in (olga, owner):
+        index = len(moderator.messages)
+        await moderator.send({"type": "recording", "on": False})
+        await moderator.wait_for("recording_state", after=index)
     await hub.app[RECORDINGS].settle()
 
     # One log line for the whole episode, naming the payload types.
@@ -98,6 +105,17 @@ async def test_a_codec_change_mid_recording_leaves_every_file_playable(
             pictures[track.name] = frames
     # The pause is missing pictures, not time: Olga's camera lacks about 2 s of Bruno's.
     assert pictures["Olga"] < pictures["Bruno"] - SECONDS * 5, pictures
+
+    # The other meeting's recording: both tracks whole, the whole span.
+    listing = await hub.client.get(f"/api/v1/meetings/{other}/recordings")
+    (elsewhere,) = [Manifest.model_validate(m) for m in (await listing.json())["recordings"]]
+    span = (elsewhere.ended_at - elsewhere.started_at).total_seconds()
+    assert len(elsewhere.tracks) == 2, elsewhere.tracks
+    folder = tmp_path / "data" / "recordings" / other / elsewhere.recording_id
+    for track in elsewhere.tracks:
+        assert track.error is None, track
+        _total, (stream,) = await asyncio.to_thread(ffprobe_durations, folder / track.file)
+        assert abs(stream - span) < 0.5, (track.kind, stream, span)
 
 
 async def test_a_publishers_new_connection_mid_recording_keeps_its_tracks_in_time(
