@@ -25,7 +25,7 @@ from hub.meetings.conference import Conferences
 from hub.meetings.subtitles import SubtitleState
 from hub.meetings.transcripts import Transcripts
 from hub.sfu.audio_tap import AudioTap
-from hub.sfu.service import Sfu
+from hub.sfu.port import MediaRooms
 from hub.speech.worker_client import SpeechWorker
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class SubtitleRelay:
     `conferences` and `transcripts` are given once the app has made them (the conferences take
     this relay as their switch)."""
 
-    def __init__(self, config: SpeechConfig, sfu: Sfu) -> None:
+    def __init__(self, config: SpeechConfig, sfu: MediaRooms) -> None:
         self._sfu = sfu
         self._language = config.language
         self._taps: dict[MeetingId, AudioTap] = {}
