@@ -9,7 +9,9 @@ espeak-ng phrases as their microphone (aiortc's own Opus encoder) and a test pat
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 import pytest
@@ -63,18 +65,20 @@ async def _close(hub: Hub) -> None:
         await http.close()
 
 
-def microphone(speak, phrase: str) -> SpeechTrack:  # noqa: F811
+def microphone(speak, phrase: str) -> Callable[[], SpeechTrack]:  # noqa: F811
+    """A microphone saying `phrase`, then a second of silence, again and again."""
     rate, pcm = speak(phrase)
-    samples = (np.clip(resample(pcm, rate, 48_000), -1, 1) * 32767).astype("<i2")
-    return SpeechTrack(samples.tobytes(), pause=1.0)
+    samples = (np.clip(resample(pcm, rate, 48_000), -1, 1) * 32767).astype("<i2").tobytes()
+    return lambda: SpeechTrack(samples, pause=1.0)
 
 
-async def heard(listener: Participant, speaker: Participant, phrase: str) -> dict:
-    """The first final subtitle of `speaker` holding the phrase's words, as `listener` got it."""
+async def heard(listener: Participant, speaker: Participant, phrase: str, after: int = 0) -> dict:
+    """The first final subtitle of `speaker` holding the phrase's words, as `listener` got it
+    (from its `after`th message)."""
     wanted = set(words_of(phrase))
 
     def found() -> dict | None:
-        for message in listener.messages:
+        for message in listener.messages[after:]:
             if (
                 message["type"] == "subtitle" and message["final"]
                 and message["participant_id"] == speaker.participant_id
@@ -225,3 +229,26 @@ async def test_a_meeting_over_two_workers_taps_each_speaker_once_where_they_publ
     }  # fmt: skip
     for key, length in seconds.items():
         assert RECORD_SECONDS - 1 < length < RECORD_SECONDS + 1.5, (key, length)
+
+
+async def test_subtitles_go_on_after_the_worker_is_killed(
+    one_worker: Hub,
+    speak,  # noqa: F811
+):
+    hub = one_worker
+    meeting = await hub.meeting("public")
+    olga = await hub.owner(meeting)
+    await olga.join()
+    bruno = await hub.visitor(meeting, "Bruno")
+    await bruno.join()
+    bruno.follow_health = True  # republishes when told its connection failed, as the page
+    await olga.send({"type": "subtitles", "on": True})
+    await bruno.publish(microphone(speak, GOOD_MORNING))
+    await heard(olga, bruno, GOOD_MORNING)
+    slot = hub.app[WORKERS].slots[0]
+    assert slot.process is not None
+    os.kill(slot.process.pid, signal.SIGKILL)
+    await wait_until(lambda: slot.restarts == 1 and slot.up, 20, "no replacement worker")
+    index = len(olga.messages)
+    # The replacement is told to tap the meeting again: Bruno's next phrase is read.
+    await heard(olga, bruno, GOOD_MORNING, after=index)

@@ -15,6 +15,7 @@ import math
 import time
 from array import array
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,6 +173,7 @@ class Participant:
         # Restart a connection the hub says failed, as the page does (static/js/call.js
         # mediaState): publish afresh (aiortc cannot restart ICE), ask for a new subscriber.
         self.follow_health = False
+        self.microphone: Callable[[], MediaStreamTrack] = ToneTrack
 
     async def join(self, *, audio: bool = True, video: bool = True) -> None:
         answer = await self.knock(audio=audio, video=video)
@@ -210,10 +212,12 @@ class Participant:
         self.participant_id = welcome["participant_id"]
         return welcome
 
-    async def publish(self, microphone: MediaStreamTrack | None = None) -> None:
-        """The camera pattern and `microphone` (a 440 Hz tone unless given)."""
+    async def publish(self, microphone: Callable[[], MediaStreamTrack] = ToneTrack) -> None:
+        """The camera pattern and a `microphone()` track (a 440 Hz tone unless given; made
+        afresh by `republish`)."""
+        self.microphone = microphone
         tracks = []
-        sent = ((microphone or ToneTrack(), "microphone"), (PatternTrack(), "camera"))
+        sent = ((microphone(), "microphone"), (PatternTrack(), "camera"))
         for track, source in sent:
             self.publish_pc.addTransceiver(track, direction="sendonly")
             tracks.append(source)
@@ -223,7 +227,7 @@ class Participant:
         """Publish again on a fresh connection (new ICE credentials), like after a drop."""
         await self.publish_pc.close()
         self.publish_pc = RTCPeerConnection(self.configuration)
-        await self.publish()
+        await self.publish(self.microphone)
 
     async def _offer(self, tracks: list[str]) -> None:
         index = len(self.messages)
