@@ -12,6 +12,7 @@ import pytest
 
 from hub.config_sections import SfuConfig
 from hub.ids import MeetingId, ParticipantId
+from hub.pipes import frames
 from hub.sfu import control, tap_wire
 from hub.sfu.audio_tap import NO_LEVEL, AudioTap
 from hub.sfu.control import EVENTS, MAX_FRAME, ControlError, parse
@@ -27,7 +28,7 @@ TRACK = TrackInfo("p1/0", ParticipantId("p1"), "audio", "microphone", "audio/opu
 
 def frame(type_: str, **fields: object) -> control.Message:
     """Through the real codec: encoded as a worker does, checked as the hub does."""
-    return parse(control.encode(type_, **fields)[control.HEADER.size :], EVENTS, need_id=False)
+    return parse(control.encode(type_, **fields)[frames.HEAD.size :], EVENTS, need_id=False)
 
 
 def audio(packets: object, **counts: object) -> control.Message:

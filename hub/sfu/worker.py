@@ -26,6 +26,7 @@ from typing import cast
 from hub.bounded_json import loads
 from hub.config_sections import IceServerConfig, SfuConfig
 from hub.ids import MeetingId, ParticipantId
+from hub.pipes.frames import FrameError
 from hub.sfu import control
 from hub.sfu.control import REQUESTS, ControlError, Message
 from hub.sfu.forwarder import is_relay
@@ -181,7 +182,7 @@ class Session:
             while True:
                 try:
                     body = await control.read_frame(self.reader)
-                except ControlError as exc:
+                except FrameError as exc:
                     self._refuse(None, str(exc), "closing the connection")
                     return
                 if body is None:
