@@ -73,66 +73,58 @@ class PatternTrack(VideoStreamTrack):
         return frame
 
 
-class ToneTrack(MediaStreamTrack):
-    """A 440 Hz tone in 20 ms frames."""
+class PacedAudio(MediaStreamTrack):
+    """Mono 16-bit audio in 20 ms frames at 48 kHz, paced by the clock as a microphone is;
+    `chunk` gives each frame's samples."""
 
     kind = "audio"
+    RATE, COUNT = 48000, 960
 
     def __init__(self) -> None:
         super().__init__()
         self._samples = 0
         self._start: float | None = None
 
+    def chunk(self, first: int) -> bytes:
+        raise NotImplementedError
+
     async def recv(self) -> AudioFrame:
-        rate, count = 48000, 960
         if self._start is None:
             self._start = time.monotonic()
-        wait = self._start + self._samples / rate - time.monotonic()
+        wait = self._start + self._samples / self.RATE - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        samples = array(
-            "h",
-            (
-                int(8000 * math.sin(2 * math.pi * 440 * (i + self._samples) / rate))
-                for i in range(count)
-            ),
-        )
-        frame = AudioFrame(format="s16", layout="mono", samples=count)
-        frame.planes[0].update(samples.tobytes())
-        frame.sample_rate, frame.pts = rate, self._samples
-        frame.time_base = fractions.Fraction(1, rate)
-        self._samples += count
+        frame = AudioFrame(format="s16", layout="mono", samples=self.COUNT)
+        frame.planes[0].update(self.chunk(self._samples))
+        frame.sample_rate, frame.pts = self.RATE, self._samples
+        frame.time_base = fractions.Fraction(1, self.RATE)
+        self._samples += self.COUNT
         return frame
 
 
-class SpeechTrack(MediaStreamTrack):
-    """Says a phrase again and again, with `pause` seconds of silence after each, in 20 ms
-    frames at 48 kHz (`samples`: mono int16 at 48 kHz), paced by the clock as a microphone."""
+class ToneTrack(PacedAudio):
+    """A 440 Hz tone."""
 
-    kind = "audio"
+    def chunk(self, first: int) -> bytes:
+        wave = (
+            int(8000 * math.sin(2 * math.pi * 440 * (i + first) / self.RATE))
+            for i in range(self.COUNT)
+        )
+        return array("h", wave).tobytes()
+
+
+class SpeechTrack(PacedAudio):
+    """Says a phrase again and again, with `pause` seconds of silence after each
+    (`samples`: mono int16 at 48 kHz)."""
 
     def __init__(self, samples: bytes, pause: float = 1.0) -> None:
         super().__init__()
-        self._cycle = samples + bytes(2 * int(48000 * pause))
+        self._cycle = samples + bytes(2 * int(self.RATE * pause))
         self._looped = self._cycle * 2  # a frame's worth read across the end of a cycle
-        self._samples = 0
-        self._start: float | None = None
 
-    async def recv(self) -> AudioFrame:
-        rate, count = 48000, 960
-        if self._start is None:
-            self._start = time.monotonic()
-        wait = self._start + self._samples / rate - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        at = 2 * (self._samples % (len(self._cycle) // 2))
-        chunk = self._looped[at : at + 2 * count]
-        frame = AudioFrame(format="s16", layout="mono", samples=count)
-        frame.planes[0].update(chunk)
-        frame.sample_rate, frame.pts = rate, self._samples
-        frame.time_base = fractions.Fraction(1, rate)
-        self._samples += count
-        return frame
+    def chunk(self, first: int) -> bytes:
+        at = 2 * (first % (len(self._cycle) // 2))
+        return self._looped[at : at + 2 * self.COUNT]
 
 
 @dataclass
