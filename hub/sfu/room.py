@@ -279,7 +279,7 @@ class SfuRoom:
             on_rtcp=member.on_publish_rtcp,
             sink=member.on_publish_packet,
         )
-        answer = await make_answer(pc, self.settings, self.counters, hooks)
+        answer = await make_answer(pc, self.settings.for_peer(participant_id), self.counters, hooks)
         self._refresh_publications(member, pc)
         return add_simulcast_to_answer(answer, simulcast)
 
@@ -475,7 +475,9 @@ class SfuRoom:
                     on_rtp=member.on_subscribe_rtp,
                     on_rtcp=member.on_subscribe_rtcp,
                 )
-                sdp = await make_offer(pc, self.settings, self.counters, hooks)
+                sdp = await make_offer(
+                    pc, self.settings.for_peer(member.participant_id), self.counters, hooks
+                )
                 streams = [
                     StreamSource(leg.mid, leg.source.participant_id, leg.source.source, leg.kind)
                     for leg in member.legs
