@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import ssl
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ import pytest
 
 from hub.ids import MeetingId
 from hub.sfu import handshake
-from hub.sfu.tcp import client_context, read_opening
+from hub.sfu.tcp import client_context, dial, read_opening
 from hub.web.keys import WORKERS
 from tests.conftest import REPO, make_config
 from tests.support.hub_client import api_client
@@ -40,20 +41,28 @@ PORT = 7710
 
 @dataclass
 class RemoteWorker:
-    """A worker process listening in its own namespace: where, with which CA and secret."""
+    """A worker process listening in its own namespace: where, with which CA and secret;
+    `start()` starts it (again, as systemd would)."""
 
     namespace: NetNamespace
-    process: object
+    command: list[str]
+    env: dict[str, str]
     ca: Path
     secret: str
     log: Path
+    process: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
         return f"{self.namespace.ns_address}:{PORT}"
 
     def pid(self) -> int:
-        return int(self.process.pid)  # type: ignore[attr-defined]
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        self.process = start(self.command, log_path=self.log, cwd=REPO, env=self.env)
+        wait_for_port(self.namespace.ns_address, PORT, 30, self.process)
 
 
 @pytest.fixture
@@ -67,18 +76,18 @@ def remote_worker(tmp_path: Path) -> Iterator[RemoteWorker]:
         secret_file.write_text(secret + "\n", encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
         env["PYTHONPATH"] = str(REPO)
-        log_path = folder / "worker.log"
-        process = start(
-            ["ip", "netns", "exec", namespace.name, sys.executable, "-m", "hub", "sfu-worker",
-             "--listen", f"{namespace.ns_address}:{PORT}", "--tls-certificate", str(certificate),
-             "--tls-key", str(key), "--secret-file", str(secret_file), "--log-format", "text"],
-            log_path=log_path, cwd=REPO, env=env,
-        )  # fmt: skip
+        command = [
+            "ip", "netns", "exec", namespace.name, sys.executable, "-m", "hub", "sfu-worker",
+            "--listen", f"{namespace.ns_address}:{PORT}", "--tls-certificate", str(certificate),
+            "--tls-key", str(key), "--secret-file", str(secret_file), "--log-format", "text",
+        ]  # fmt: skip
+        worker = RemoteWorker(namespace, command, env, ca, secret, folder / "worker.log")
         try:
-            wait_for_port(namespace.ns_address, PORT, 30, process)
-            yield RemoteWorker(namespace, process, ca, secret, log_path)
+            worker.start()
+            yield worker
         finally:
-            stop(process)
+            if worker.process is not None:
+                stop(worker.process)
 
 
 def remote_config(worker: RemoteWorker, **extra: object) -> dict[str, object]:
@@ -260,3 +269,41 @@ async def test_a_meeting_spread_over_a_local_and_a_remote_worker_then_the_remote
     print(f"media back {time.monotonic() - killed:.2f} s after the remote worker was killed")
     assert pool.workers_of(meeting_id) == [0, 0]
     assert not remote.up
+
+
+async def test_a_remote_worker_restarted_is_dialled_again_and_a_hub_replaces_its_connection(
+    remote_worker, hub_with
+):
+    worker = remote_worker
+    client, meeting, join = await hub_with(remote_config(worker), [worker.namespace.host_address])
+    pool = client.app[WORKERS]
+    slot = pool.slots[0]
+    first = worker.pid()
+    assert worker.process is not None
+    stop(worker.process)  # SIGTERM, as `systemctl restart` does
+    await wait_until(lambda: not slot.up, 5, "the stopped worker still counts as up")
+    stopped = time.monotonic()
+    worker.start()
+    await wait_until(
+        lambda: slot.up and slot.load is not None and slot.load.pid != first,
+        10,
+        "the restarted worker was not dialled again",
+    )
+    print(f"remote worker dialled again {time.monotonic() - stopped:.2f} s after it stopped")
+    meeting_id = await meeting()
+    people = [await join(meeting_id, "Anne"), await join(meeting_id, "Bruno")]
+    await wait_until(lambda: all_decoding(people, {}), 20, "no media on the restarted worker")
+    # A hub that connects again with the same instance id replaces its earlier connection.
+    host, tls = worker.namespace.ns_address, client_context(worker.ca)
+    opened = [
+        await dial(host, PORT, tls=tls, server_name=host, secret=worker.secret, hub="again")
+        for _ in range(2)
+    ]
+    async with asyncio.timeout(5):
+        await opened[0][0].read()  # its load reports, if any, then the end
+    assert opened[0][0].at_eof()  # the first one, closed by the worker
+    assert not opened[1][0].at_eof()
+    for _reader, writer, _pid in opened:
+        writer.close()
+    before = counts(people)
+    await wait_until(lambda: all_decoding(people, before), 10, "the pool's meeting stopped")
