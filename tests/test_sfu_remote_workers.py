@@ -233,6 +233,25 @@ async def test_a_hub_with_a_wrong_secret_or_ca_says_so_in_one_line_and_keeps_ser
     assert (await client.get("/")).status == 200
 
 
+async def test_a_candidate_address_not_of_the_worker_s_machine_is_refused_in_one_line(
+    remote_worker, hub_with, caplog
+):
+    caplog.set_level(logging.ERROR, logger="hub.sfu.workers")
+    sfu = remote_config(remote_worker)
+    sfu["remote_workers"] = [
+        {"address": remote_worker.address, "candidate_addresses": ["192.0.2.1"]}
+    ]
+    client, _meeting, _join = await hub_with(sfu, [])
+    assert not client.app[WORKERS].slots[0].up
+    lines = [r.getMessage() for r in caplog.records if "cannot be reached" in r.getMessage()]
+    assert lines and all("\n" not in line for line in lines), lines
+    assert (
+        "our configuration is refused: SFU worker: configure: 192.0.2.1 is not an address of "
+        in lines[0]
+    )
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
 async def test_a_meeting_spread_over_a_local_and_a_remote_worker_then_the_remote_killed(
     remote_worker, hub_with
 ):

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -107,7 +108,7 @@ class WorkerLink:
                 if body is None:
                     return
                 self._dispatch(control.parse(body, EVENTS, need_id=False))
-        except (ControlError, ConnectionError) as exc:
+        except (ControlError, ConnectionError, ssl.SSLError) as exc:
             log.error("SFU worker %s: control connection broken: %s", self.name, exc)
         finally:
             self.alive = False

@@ -281,8 +281,12 @@ class WorkerPool:
         candidates = remote.candidate_addresses if remote else self.config.candidate_addresses
         relays = remote.relay_addresses if remote else self.config.relay_addresses
         ice = [server.model_dump() for server in self.config.ice_servers]
-        await link.request("configure", ice_servers=ice, candidate_addresses=list(candidates),
-                           relay_addresses=list(relays or candidates))  # fmt: skip
+        try:
+            await link.request("configure", ice_servers=ice, candidate_addresses=list(candidates),
+                               relay_addresses=list(relays or candidates))  # fmt: skip
+        except RuntimeError as exc:  # its refusal, in one line: an address not its own
+            link.close()
+            raise DialError(f"our configuration is refused: {exc}") from None
         slot.link = link
         if remote is not None:
             log.info("SFU worker %s connected", slot.name)
