@@ -28,6 +28,7 @@ from nio import (
     InviteMemberEvent,
     LoginResponse,
     MegolmEvent,
+    RoomGetEventResponse,
     RoomGetStateEventResponse,
     RoomMemberEvent,
     RoomMessageText,
@@ -47,6 +48,7 @@ PICKLE_KEY_FILE = "store.key"
 MAX_BACKOFF = 60.0
 # Element and Tchap show a room's pins in a banner under its header.
 PINNED_EVENT = "m.room.pinned_events"
+PIN_ATTEMPTS = 3  # writes of one pin change racing others' (each re-read and merged)
 UNDECRYPTED_KEEP = 600.0  # seconds an undecryptable message is retried
 MAX_UNDECRYPTED = 200
 
@@ -367,24 +369,63 @@ class MatrixConnection:
 
     async def put_state(
         self, room_id: str, event_type: str, content: dict[str, Any], key: str
-    ) -> bool:
+    ) -> str | None:
+        """Set one state event; its event id, or None (logged) when the server refuses."""
         response = await self.client.room_put_state(room_id, event_type, content, state_key=key)
         if isinstance(response, RoomPutStateResponse):
-            return True
+            return str(response.event_id)
         log.warning("matrix bot: %s in %s refused: %s", event_type, room_id, response.message)
-        return False
+        return None
 
     async def pin(self, room_id: str, event_id: str, pinned: bool) -> None:
-        """Pin or unpin one event, keeping every other pin of the room as it is."""
+        """Pin or unpin one event, keeping every other pin of the room as it is.
+
+        Matrix has no compare-and-set for state: a person pinning a message in Element between
+        our read and our write would lose their pin. So each write is checked against what it
+        replaced (as the homeserver ordered the writes): if that is not the
+        list we read, our change is made again on top of theirs."""
         answer = await self.client.room_get_state_event(room_id, PINNED_EVENT, "")
         if isinstance(answer, RoomGetStateEventResponse) and "errcode" not in answer.content:
-            listed = answer.content.get("pinned")
-            before = [e for e in listed if isinstance(e, str)] if isinstance(listed, list) else []
+            before = _pins_of(answer.content)
         elif getattr(answer, "status_code", None) == "M_NOT_FOUND":
             before = []  # nothing pinned yet
         else:
             log.warning("matrix bot: pinned events of %s unreadable: %s", room_id, answer)
             return
-        after = [e for e in before if e != event_id] + ([event_id] if pinned else [])
-        if after != before:
-            await self.put_state(room_id, PINNED_EVENT, {"pinned": after}, "")
+        for _ in range(PIN_ATTEMPTS):
+            after = [e for e in before if e != event_id] + ([event_id] if pinned else [])
+            if after == before:
+                return
+            written = await self.put_state(room_id, PINNED_EVENT, {"pinned": after}, "")
+            if written is None:
+                return
+            replaced = await self._replaced_pins(room_id, written)
+            if replaced is None or replaced == before:
+                return  # nobody wrote in between (or we cannot tell: nothing more to do)
+            log.info("matrix bot: pins of %s changed while ours were written: merged", room_id)
+            before = replaced
+        log.warning("matrix bot: pins of %s keep changing: left as they are", room_id)
+
+    async def _replaced_pins(self, room_id: str, written: str) -> list[str] | None:
+        """The pin list our state event `written` replaced (None if it cannot be read):
+        Synapse names the replaced event in `unsigned.replaces_state`, not its content."""
+        ours = await self._event(room_id, written)
+        unsigned = ours.get("unsigned") if ours is not None else None
+        replaced = unsigned.get("replaces_state") if isinstance(unsigned, dict) else None
+        if ours is None or not isinstance(replaced, str):
+            return None if ours is None else []  # nothing was pinned before ours
+        previous = await self._event(room_id, replaced)
+        content = previous.get("content") if previous is not None else None
+        return _pins_of(content) if isinstance(content, dict) else None
+
+    async def _event(self, room_id: str, event_id: str) -> dict[str, Any] | None:
+        answer = await self.client.room_get_event(room_id, event_id)
+        if not isinstance(answer, RoomGetEventResponse):
+            log.warning("matrix bot: event %s of %s unreadable: %s", event_id, room_id, answer)
+            return None
+        return _source(answer.event)
+
+
+def _pins_of(content: dict[str, Any]) -> list[str]:
+    listed = content.get("pinned")
+    return [e for e in listed if isinstance(e, str)] if isinstance(listed, list) else []

@@ -131,10 +131,10 @@ class HttpHub:
         )
 
     async def set_subtitles(self, room_id: str, on: bool, *, by: str) -> None:
-        await self._call("POST", room_id, "subtitles", _body(wire.SetSubtitles, on=on, by=by))
+        await self._call("POST", room_id, "subtitles", _body(wire.Switch, on=on, by=by))
 
     async def set_recording(self, room_id: str, on: bool, *, by: str) -> None:
-        await self._call("POST", room_id, "recording", _body(wire.SetSubtitles, on=on, by=by))
+        await self._call("POST", room_id, "recording", _body(wire.Switch, on=on, by=by))
 
     async def admit(self, room_id: str, numbers: tuple[int, ...] | None, *, by: str) -> list[str]:
         chosen = list(numbers) if numbers is not None else None  # None: everyone waiting

@@ -71,7 +71,9 @@ class SetLocked(_Body):
     by: UserId
 
 
-class SetSubtitles(_Body):
+class Switch(_Body):
+    """Turn something on or off (subtitles, recording)."""
+
     on: StrictBool
     by: UserId
 

@@ -86,6 +86,16 @@ class HubConfig(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _node_reachable_by_nodes(self) -> HubConfig:
+        federating = self.federation.server_name is not None
+        if self.redis.url.get_secret_value() and federating and not self.server.node_url:
+            raise ValueError(
+                "server.node_url: required with redis.url and federation.server_name (a "
+                "partner's request for a meeting at home on another node is passed there)"
+            )
+        return self
+
     @property
     def guests_can_create(self) -> bool:
         if self.auth.guest_meetings != "auto":

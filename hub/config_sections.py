@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from yarl import URL
 
 from hub.auth.matrix_openid import parse_server_name
 from hub.federation.names import parse_base_url
@@ -53,6 +54,11 @@ class ServerConfig(_Section):
     # This node's name in /health, /metrics (hub_node_info) and `hub drain`'s report; empty:
     # the machine's host name. Give each `hub serve` behind one load balancer its own.
     node_name: str = ""
+    # This node's own address, as the other nodes reach it directly (not through the load
+    # balancer), e.g. "http://10.0.0.5:8080": a partner hub's request for a meeting at home on
+    # another node is passed there (hub/federation/forward.py). Required with [redis] url and
+    # [federation] server_name both set.
+    node_url: str = ""
 
     @field_validator("node_name")
     @classmethod
@@ -60,6 +66,31 @@ class ServerConfig(_Section):
         if value and not NODE_NAME.fullmatch(value):
             raise ValueError("must be 1-64 letters, digits, '.', '_', ':' or '-'")
         return value
+
+    @field_validator("node_url")
+    @classmethod
+    def _node_url_is_an_origin(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            url = URL(value.rstrip("/"))
+            port = url.port  # an impossible port raises here
+        except (ValueError, TypeError):
+            port = None
+            url = URL()
+        bare = not (url.user or url.password or url.query_string or url.fragment)
+        if (
+            url.scheme not in ("http", "https")
+            or not url.host
+            or not port
+            or not bare
+            or url.path not in ("", "/")
+            or any(c.isspace() for c in value)
+        ):
+            raise ValueError(
+                "must be http(s)://host[:port] with no path, e.g. http://10.0.0.5:8080"
+            )
+        return value.rstrip("/")
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -6,31 +6,39 @@ the CLI maps `StartupError` to one line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
-from hub.i18n import Text, in_both
+from hub.i18n import DEFAULT_LANGUAGE, Text, say
 
 
 class HubError(Exception):
-    """Base of all expected errors: safe to show `detail` to the user.
+    """Base of all expected errors: safe to show to the user.
 
-    With `text`, the message is said in the reader's language where one is known (pages);
-    `detail` is then that text in French and English (JSON answers, logs).
+    `text` is what the person is told, said in their language where it is shown (a page, a
+    JSON answer, a socket's error frame: each says it in one language); `detail` is that
+    sentence in French, for logs. A technical refusal no person reads (a malformed body) may
+    give only `detail`, one plain line.
     """
 
     status: int = 500
     code: str = "internal_error"
-    title: str = "Erreur interne / Internal error"
+    title: Text = Text("error.title.500")
 
     def __init__(self, detail: str | None = None, *, text: Text | None = None) -> None:
-        detail = detail or (in_both(text) if text is not None else None) or self.title
+        if not detail:
+            text = text or self.title
+            detail = say(DEFAULT_LANGUAGE, text)
         super().__init__(detail)
         self.detail = detail
         self.text = text
+
+    def said(self, lang: str) -> str:
+        """What the person is told, in `lang` (French when the catalog has no such language)."""
+        return say(lang, self.text) if self.text is not None else self.detail
 
 
 class BadRequest(HubError):
     status = 400
     code = "bad_request"
-    title = "Requête invalide / Bad request"
+    title = Text("error.title.400")
 
 
 class JsonTooDeep(BadRequest):
@@ -42,41 +50,43 @@ class JsonTooDeep(BadRequest):
 class Unauthorized(HubError):
     status = 401
     code = "unauthorized"
-    title = "Authentification requise / Authentication required"
+    title = Text("error.title.401")
 
 
 class Forbidden(HubError):
     status = 403
     code = "forbidden"
-    title = "Accès refusé / Access denied"
+    title = Text("error.title.403")
 
 
 class NotFound(HubError):
     status = 404
     code = "not_found"
-    title = "Introuvable / Not found"
+    title = Text("error.title.404")
 
 
 class Conflict(HubError):
     status = 409
     code = "conflict"
-    title = "Conflit / Conflict"
+    title = Text("error.title.409")
 
 
 class TooManyRequests(HubError):
     status = 429
     code = "rate_limited"
-    title = "Trop de requêtes / Too many requests"
+    title = Text("error.title.429")
 
-    def __init__(self, detail: str | None = None, retry_after: int = 1) -> None:
-        super().__init__(detail)
+    def __init__(
+        self, detail: str | None = None, retry_after: int = 1, *, text: Text | None = None
+    ) -> None:
+        super().__init__(detail, text=text)
         self.retry_after = retry_after
 
 
 class ServiceUnavailable(HubError):
     status = 503
     code = "unavailable"
-    title = "Service indisponible / Service unavailable"
+    title = Text("error.title.503")
 
 
 class SharedStateUnavailable(ServiceUnavailable):

@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 from tests.browser.support import LobbyFakeHub, create_meeting, new_context  # noqa: E402
 from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.hub_server import HubServer  # noqa: E402
+from tests.support.kept import keep_sample  # noqa: E402
 
 NAMES = ["Amélie Rousseau", "Bastien Leroy", "Chloé Nguyen", "David Morel", "Élise Fabre",
          "Farid Benali", "Gaëlle Martin", "Hugo Lambert", "Inès Girard", "Julien Roux",
@@ -76,7 +77,7 @@ def main() -> None:
         hub = HubServer(Path(folder)).start()
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            shots(browser, hub.base_url, out)
+            shots(browser, hub.base_url, out, hub.workdir / "data")
         finally:
             browser.close()
             hub.stop()
@@ -84,7 +85,7 @@ def main() -> None:
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
-def shots(browser: Browser, base_url: str, out: Path) -> None:
+def shots(browser: Browser, base_url: str, out: Path, data_dir: Path) -> None:
     context = new_context(browser, base_url, viewport=LAPTOP)
     page = context.new_page()
     page.goto("/")
@@ -93,9 +94,14 @@ def shots(browser: Browser, base_url: str, out: Path) -> None:
     page.fill("#name", "Camille Durand")
     page.wait_for_function("() => document.getElementById('preview').videoWidth > 0")
     page.screenshot(path=out / "prejoin.png")
+    # What the meeting kept (a transcript, its summary, a recording), as its owner sees it.
+    keep_sample(data_dir, meeting_id)
+    page.goto(f"/m/{meeting_id}/kept")
+    page.screenshot(path=out / "kept.png", full_page=True)
     context.close()
 
     page, hub = in_meeting(browser, base_url, meeting_id, LAPTOP, roster(5), role="owner")
+    page.mouse.move(5, 5)  # no tooltip in the picture
     page.screenshot(path=out / "meeting-grid.png")
     page.click("#toggle-layout")
     hub.send({"type": "active_speaker", "participant_id": "p2"})

@@ -63,10 +63,14 @@ OWNER_ONLY = {
     # ... and to the meeting's moderators too (tests/test_transcripts.py, test_subtitles.py):
     ("GET", "/api/v1/meetings/{meeting_id}/transcript.md"),
     ("GET", "/api/v1/meetings/{meeting_id}/transcript.vtt"),
+    ("GET", "/api/v1/meetings/{meeting_id}/summary.md"),
     ("POST", "/api/v1/meetings/{meeting_id}/subtitles"),
     ("POST", "/api/v1/meetings/{meeting_id}/recording"),
     ("GET", "/api/v1/meetings/{meeting_id}/recordings"),
     ("GET", "/api/v1/meetings/{meeting_id}/recordings/{recording_id}/{file}"),
+    # The page listing all of those (a browser asking for HTML is made a guest first, so it
+    # gets 403 rather than 401: tests/test_kept_page.py).
+    ("GET", "/m/{meeting_id}/kept"),
 }
 # Routes that need a session and act only on the caller's own things (checked one by one).
 OWN_ONLY = {

@@ -399,3 +399,23 @@ def test_remote_sfu_workers_are_checked_in_one_line(tmp_path):
     with pytest.raises(ConfigError, match=r"sfu\.worker_secret: is an example value") as caught:
         load_config(path, environ={})
     assert "change-me" not in str(caught.value)
+
+
+def test_nodes_of_a_federating_hub_need_their_own_address():
+    several = {
+        "HUB_REDIS__URL": "redis://127.0.0.1:6380/1",
+        "HUB_FEDERATION__SERVER_NAME": "visio.interieur.gouv.fr",
+    }
+    with pytest.raises(ConfigError, match=r"server\.node_url: required with redis\.url and fed"):
+        load_config(EXAMPLE, environ=several, dev=True)
+    node = {**several, "HUB_SERVER__NODE_URL": "http://10.0.0.5:8080/"}
+    assert load_config(EXAMPLE, environ=node, dev=True).server.node_url == "http://10.0.0.5:8080"
+    for bad in ("10.0.0.5:8080", "ftp://10.0.0.5", "http://10.0.0.5:8080/hub", "http://x:99999",
+                "http://user@10.0.0.5", "http://10.0.0.5?a=1", "http://"):  # fmt: skip
+        with pytest.raises(ConfigError) as refused:
+            load_config(EXAMPLE, environ={**several, "HUB_SERVER__NODE_URL": bad}, dev=True)
+        message = str(refused.value)
+        assert "\n" not in message and "HUB_SERVER__NODE_URL: server.node_url: must be" in message
+    # One node (no Redis), or no federation: nothing is passed between nodes, as before.
+    assert load_config(EXAMPLE, environ={**several, "HUB_REDIS__URL": ""}, dev=True)
+    assert load_config(EXAMPLE, environ={"HUB_REDIS__URL": "redis://127.0.0.1:6380/1"}, dev=True)

@@ -91,7 +91,7 @@ async def test_redis_killed_gives_503_and_the_nodes_live_on(
     for _ in range(3):
         status, body = await nodes.get(nodes.b1, LOGIN, headers=JSON)
         assert (status, body["code"]) == (503, "shared_state_unavailable"), body
-        assert "its shared state is not answering" in body["detail"]
+        assert "son état partagé ne répond pas" in body["detail"]
     status, body = await nodes.get(nodes.b2, PING, headers=nodes.ping_headers())
     assert (status, body["code"]) == (503, "shared_state_unavailable"), body
     async with nodes.http.get(nodes.b1.base_url + LOGIN, headers={"Accept": "text/html"}) as page:

@@ -20,7 +20,7 @@ from aiobotocore.session import get_session
 from hub.config import load_config
 from hub.config_recording import StorageConfig
 from hub.errors import ConfigError, NotFound
-from hub.recording.manifest import Manifest, TrackEntry, key
+from hub.recording.manifest import ComposedEntry, Manifest, TrackEntry, key
 from hub.recording.retention import expire
 from hub.recording.s3 import PART, S3Store, StoreError
 from hub.recording.storage import LocalStore, RecordingStore
@@ -153,6 +153,12 @@ async def test_retention_deletes_what_expired_and_logs_it(store: RecordingStore,
     for rid, ended in ((old, now - timedelta(days=31)), (fresh, now - timedelta(days=29))):
         await store.put_bytes(key(MEETING, rid, "01-microphone.ogg"), b"OggS")
         await store.put_bytes(key(MEETING, rid), manifest(rid, ended, 30).to_bytes())
+    # A composed file kept beside the tracks (hub recordings compose --keep) expires with them.
+    composed = ComposedEntry(file="composed-grid.webm", layout="grid", duration=1.0, made_at=now)
+    old_manifest = manifest(old, now - timedelta(days=31), 30)
+    await store.put_bytes(key(MEETING, old, composed.file), b"webm")
+    kept = old_manifest.model_copy(update={"composed": composed})
+    await store.put_bytes(key(MEETING, old), kept.to_bytes())
     await store.put_bytes(key(MEETING, "00000000000000cc"), b"not json")  # skipped, logged
     with caplog.at_level(logging.INFO, logger="hub.recording.retention"):
         assert await expire(store, now) == [old]

@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import pytest
 
+from hub.i18n import say
 from hub.meetings.recording import ALREADY_OFF, ALREADY_ON, DISABLED
 from hub.recording.manifest import Manifest
 from hub.web.keys import LIVE, RECORDINGS, SFU
@@ -84,7 +85,7 @@ async def test_a_recording_keeps_every_track_playable_and_composes(hub: Hub, tmp
     await asyncio.sleep(RECORD_SECONDS)
     index = len(olga.messages)
     await olga.send({"type": "recording", "on": True})
-    assert (await olga.wait_for("error", after=index))["message"] == ALREADY_ON
+    assert (await olga.wait_for("error", after=index))["message"] == say("fr", ALREADY_ON)
     index = len(chloe.messages)
     await olga.send({"type": "recording", "on": False})
     said = await chloe.wait_for("recording_state", after=index)
@@ -94,7 +95,7 @@ async def test_a_recording_keeps_every_track_playable_and_composes(hub: Hub, tmp
     await relay.settle()
     index = len(olga.messages)
     await olga.send({"type": "recording", "on": False})
-    assert (await olga.wait_for("error", after=index))["message"] == ALREADY_OFF
+    assert (await olga.wait_for("error", after=index))["message"] == say("fr", ALREADY_OFF)
     counts = relay.packet_counts()
     assert counts["taken"] > 300 and counts["dropped"] == 0
     metrics = await (await hub.client.get("/metrics")).text()
@@ -137,7 +138,7 @@ async def test_a_recording_keeps_every_track_playable_and_composes(hub: Hub, tmp
     hub.sessions.append(http)
     for path in (url, f"/api/v1/meetings/{meeting}/recordings"):
         refused = await http.get(hub.client.make_url(path))
-        assert refused.status == 403 and (await refused.json())["detail"] == NOT_THEIRS
+        assert refused.status == 403 and (await refused.json())["detail"] == say("fr", NOT_THEIRS)
     stray = await hub.client.get(url.rsplit("/", 1)[0] + "/hub.sqlite3")
     assert stray.status == 404
 
@@ -147,7 +148,7 @@ async def test_a_recording_keeps_every_track_playable_and_composes(hub: Hub, tmp
     done = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "hub", "recordings", "compose", manifest.recording_id,
-         "--config", str(config), "--out", str(out)],
+         "--config", str(config), "--out", str(out), "--keep"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -157,6 +158,18 @@ async def test_a_recording_keeps_every_track_playable_and_composes(hub: Hub, tmp
     with av.open(str(out)) as container:
         audio = sum(1 for _ in container.decode(container.streams.audio[0]))
     assert video > 10 and audio > 10
+    # --keep: stored beside the tracks, named in the manifest, downloaded through the hub and
+    # linked from the page of what the meeting kept.
+    listed = await hub.client.get(f"/api/v1/meetings/{meeting}/recordings")
+    composed = Manifest.model_validate((await listed.json())["recordings"][0]).composed
+    assert composed is not None and composed.file == "composed-grid.webm"
+    assert composed.layout == "grid" and composed.duration > 1
+    composed_url = url.rsplit("/", 1)[0] + "/composed-grid.webm"
+    got = await hub.client.get(composed_url)
+    assert got.status == 200 and got.content_type == "video/webm"
+    assert await got.read() == out.read_bytes()
+    page = await hub.client.get(f"/m/{meeting}/kept", headers={"Accept": "text/html"})
+    assert f'href="{composed_url}"' in await page.text()
 
 
 async def test_a_participant_cannot_record_and_nothing_changes(hub: Hub):
@@ -167,8 +180,7 @@ async def test_a_participant_cannot_record_and_nothing_changes(hub: Hub):
     assert error == {
         "type": "error",
         "code": "forbidden",
-        "message": "Réservé aux organisateurs et modérateurs / Only the owner and moderators "
-        "may do this",
+        "message": "Réservé aux organisateurs et modérateurs",  # the page's language: French
         "request": "recording",
     }
     live = hub.app[LIVE].get(meeting)
@@ -198,7 +210,7 @@ async def test_an_operator_can_disable_recording(aiohttp_client, tmp_path):
         assert (await olga.wait_for("welcome"))["recording_allowed"] is False
         await olga.send({"type": "recording", "on": True})
         error = await olga.wait_for("error")
-        assert (error["code"], error["message"]) == ("forbidden", DISABLED)
+        assert (error["code"], error["message"]) == ("forbidden", say("fr", DISABLED))
         assert RECORDINGS not in hub.app
     finally:
         for person in hub.people:

@@ -225,7 +225,7 @@ async def test_an_unanswered_subscribe_offer_is_replaced_by_a_fresh_connection(
 ):
     """A page that never answers an offer (lost, or stuck on it) would otherwise hold the
     connection's negotiation for good: no later change would ever reach it."""
-    monkeypatch.setattr("hub.sfu.room.NEGOTIATION_TIMEOUT", 1.0)
+    monkeypatch.setattr("hub.sfu.subscribe.NEGOTIATION_TIMEOUT", 1.0)
     _app, join = meeting
     anne = await join("Anne")
     bruno = await join("Bruno", publish=False, unanswered_offers=1)

@@ -181,7 +181,7 @@ async def test_a_meeting_on_a_worker_of_another_host_and_what_its_port_refuses(
     reader, writer = await asyncio.open_connection(host, PORT, ssl=tls, server_hostname=host)
     writer.write(b"\x00\x00\xff\xff" + b"x" * 100)  # a 65,535-byte "hello"
     async with asyncio.timeout(6):
-        with pytest.raises(handshake.HandshakeRefused, match="over 4096"):
+        with pytest.raises(handshake.HandshakeRefused, match="over the 4096-byte limit"):
             handshake.check_answer(await read_opening(reader))
     writer.close()
     # A client without the CA does not trust the worker (nor would the worker take it).
@@ -196,7 +196,7 @@ async def test_a_meeting_on_a_worker_of_another_host_and_what_its_port_refuses(
     text = remote_worker.log.read_text(encoding="utf-8")
     refusals = [line for line in text.splitlines() if "refused:" in line]
     assert any("wrong secret" in line for line in refusals), text[-2000:]
-    assert any("over 4096" in line for line in refusals), text[-2000:]
+    assert any("over the 4096-byte limit" in line for line in refusals), text[-2000:]
     assert remote_worker.secret not in text and "Traceback" not in text
 
 

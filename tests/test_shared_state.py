@@ -74,7 +74,7 @@ async def test_the_rate_limiter_refuses_with_retry_after(state: SharedState):
     with pytest.raises(TooManyRequests) as refused:
         await limiter.check("c")
     assert 59 <= refused.value.retry_after <= 60
-    assert "Too many attempts (login)" in refused.value.detail
+    assert refused.value.said("en").startswith("Too many attempts (login)")
 
 
 # --- claims (nonces, spent login states) ------------------------------------------------------

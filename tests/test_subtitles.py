@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from hub.i18n import say
 from hub.meetings.subtitles import ALREADY_OFF, ALREADY_ON, DISABLED, NOT_PRESENT
 from hub.web.keys import LIVE, SFU, SUBTITLES
 from tests.conftest import make_config
@@ -54,8 +55,7 @@ async def test_a_participant_cannot_start_subtitles_and_nothing_changes(hub: Hub
     assert error == {
         "type": "error",
         "code": "forbidden",
-        "message": "Réservé aux organisateurs et modérateurs / Only the owner and moderators "
-        "may do this",
+        "message": "Réservé aux organisateurs et modérateurs",  # the page's language: French
         "request": "subtitles",
     }
     live = hub.app[LIVE].get(meeting)
@@ -79,7 +79,7 @@ async def test_a_moderator_starts_and_stops_and_everyone_is_told(hub: Hub):
     # Starting twice is a precise refusal; stopping tells everyone who did it.
     index = len(olga.messages)
     await olga.send({"type": "subtitles", "on": True})
-    assert (await olga.wait_for("error", after=index))["message"] == ALREADY_ON
+    assert (await olga.wait_for("error", after=index))["message"] == say("fr", ALREADY_ON)
     index = len(chloe.messages)
     await olga.send({"type": "subtitles", "on": False})
     said = await chloe.wait_for("subtitles_state", after=index)
@@ -87,7 +87,7 @@ async def test_a_moderator_starts_and_stops_and_everyone_is_told(hub: Hub):
     assert room.audio_tap is None
     index = len(olga.messages)
     await olga.send({"type": "subtitles", "on": False})
-    assert (await olga.wait_for("error", after=index))["message"] == ALREADY_OFF
+    assert (await olga.wait_for("error", after=index))["message"] == say("fr", ALREADY_OFF)
 
 
 async def test_the_api_lets_a_present_moderator_only(hub: Hub):
@@ -98,7 +98,7 @@ async def test_the_api_lets_a_present_moderator_only(hub: Hub):
     hub.sessions.append(http)
     refused = await http.post(hub.client.make_url(url), json={"on": True}, headers=csrf)
     assert refused.status == 403
-    assert (await refused.json())["detail"] == NOT_PRESENT
+    assert (await refused.json())["detail"] == say("fr", NOT_PRESENT)
     assert not subtitle_states(bruno)
     answer = await hub.client.post(url, json={"on": True}, headers=hub.owner_csrf)
     assert answer.status == 200, await answer.text()
@@ -116,7 +116,7 @@ async def test_an_operator_can_disable_subtitles(aiohttp_client, tmp_path):
         assert (await olga.wait_for("welcome"))["subtitles_allowed"] is False
         await olga.send({"type": "subtitles", "on": True})
         error = await olga.wait_for("error")
-        assert (error["code"], error["message"]) == ("forbidden", DISABLED)
+        assert (error["code"], error["message"]) == ("forbidden", say("fr", DISABLED))
         assert SUBTITLES not in hub.app
     finally:
         for person in hub.people:

@@ -20,6 +20,7 @@ import pytest
 
 from hub.config_summary import DEFAULT_PROMPT, SummaryConfig
 from hub.errors import ConfigError
+from hub.i18n import say
 from hub.ids import ParticipantId
 from hub.meetings.transcript_formats import markdown
 from hub.speech.summary import ChatSummariser, SummaryFailed, chat_answer, chat_request
@@ -133,7 +134,7 @@ async def test_a_meeting_left_empty_is_summarised_once_for_its_moderators(
     transcript = await transcripts.of(meeting)
     assert transcript is not None
     url = f"/api/v1/meetings/{meeting}/summary.md"
-    assert (await (await hub.client.get(url)).json())["detail"] == NO_SUMMARY
+    assert (await (await hub.client.get(url)).json())["detail"] == say("fr", NO_SUMMARY)
     await olga.ws.close()  # the last one leaves: after 1 s empty the transcript is complete
     await wait_until(lambda: chat.requests, 10, "no summary asked for")
     assert chat.requests[0]["messages"][1]["content"] == markdown(transcript)
@@ -177,4 +178,4 @@ async def test_a_failing_summary_service_is_one_log_line_and_no_summary(
     ]
     assert failures[0].exc_info is None  # one line, no stack trace
     got = await hub.client.get(f"/api/v1/meetings/{meeting}/summary.md")
-    assert got.status == 404 and (await got.json())["detail"] == NO_SUMMARY
+    assert got.status == 404 and (await got.json())["detail"] == say("fr", NO_SUMMARY)

@@ -21,6 +21,7 @@ from aiohttp import web
 from sqlalchemy import func, select, update
 
 from hub.db.models import TranscriptLine
+from hub.i18n import say
 from hub.ids import MeetingId, ParticipantId
 from hub.meetings.transcript_formats import markdown, webvtt
 from hub.meetings.transcripts import Line, Transcript, Transcripts
@@ -126,7 +127,7 @@ async def test_the_moderator_downloads_what_bruno_said_and_nobody_else_may(
         for extension in ("vtt", "md"):
             refused = await http.get(hub.client.make_url(f"{url}.{extension}"))
             assert refused.status == 403
-            assert (await refused.json())["detail"] == NOT_MODERATOR
+            assert (await refused.json())["detail"] == say("fr", NOT_MODERATOR)
     unknown = await hub.client.get("/api/v1/meetings/zzz-zzzz-zzz/transcript.vtt")
     assert unknown.status == 404
 
@@ -177,7 +178,7 @@ async def test_expired_transcripts_are_deleted_and_logged_once_each(
     kept = await transcripts.of(recent)
     assert kept is not None and [line.text for line in kept.lines] == ["au revoir"]
     answer = await client.get(f"/api/v1/meetings/{old}/transcript.md")
-    assert answer.status == 404 and (await answer.json())["detail"] == NO_TRANSCRIPT
+    assert answer.status == 404 and (await answer.json())["detail"] == say("fr", NO_TRANSCRIPT)
     answer = await client.get(f"/api/v1/meetings/{recent}/transcript.md")
     assert answer.status == 200
     assert "Bruno** : au revoir" in await answer.text()

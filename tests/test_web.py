@@ -118,6 +118,28 @@ async def test_unknown_page_is_a_french_page_first_and_english_on_request(aiohtt
     assert '<html lang="en">' in await english.text()
 
 
+async def test_json_problems_are_in_one_language_the_readers_and_keep_their_code(
+    aiohttp_client, config
+):
+    """An API answer is said in the request's language (French by default, Accept-Language,
+    the switch's cookie), never both at once; the machine-readable code does not change."""
+    client = await aiohttp_client(create_app(config))
+    path = "/api/v1/meetings/abc-defg-hij/ws"  # asked before any session or upgrade
+    by_default = await client.get(path)
+    english = await client.get(path, headers={"Accept-Language": "en-GB,en;q=0.9,fr;q=0.5"})
+    french, other = await by_default.json(), await english.json()
+    assert (by_default.status, french["code"], other["code"]) == (404, "not_found", "not_found")
+    assert (french["title"], french["detail"]) == ("Introuvable", "Réunion introuvable")
+    assert (other["title"], other["detail"]) == ("Not found", "No such meeting")
+    assert by_default.headers["Content-Language"] == "fr"
+    assert english.headers["Content-Language"] == "en"
+    switched = await client.get("/api/v1/meetings/abc-defg-hij?lang=en")
+    refused = await switched.json()
+    assert (switched.status, refused["code"]) == (401, "unauthorized")
+    assert (refused["detail"], switched.headers["Content-Language"]) == (
+        "A session is required", "en")  # fmt: skip
+
+
 async def test_language_switch_is_remembered(aiohttp_client, config):
     client = await aiohttp_client(create_app(config))
     first = await client.get("/?lang=en")

@@ -17,14 +17,13 @@ person) pair really got, the SFU's cores, and the load generator's own cost.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import shutil
 import sys
 import tempfile
 import time
-from array import array
+from abc import abstractmethod
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +35,19 @@ from bench.sfu import hub as hubapi
 from bench.sfu import janus as janusapi
 from bench.sfu.crowd import Worker, WorkerError
 from bench.sfu.layered import RIDS
-from bench.sfu.media import encode_clip, percentile
-from bench.sfu.meeting import measure, spread
+from bench.sfu.media import encode_clip
+from bench.sfu.meeting import (
+    SfuTarget,
+    client_figures,
+    hub_extra,
+    latencies,
+    latency_ms,
+    loss_pct,
+    measure,
+    say,
+    spread,
+    tally,
+)
 from bench.sfu.person import AUDIO, MAX_PEOPLE, SLOTS, VIDEO, slot
 from bench.sfu.system import BenchError
 
@@ -96,14 +106,7 @@ class Layout:
 def merge_large(collected: list[dict[str, Any]], layout: Layout) -> dict[str, Any]:
     """Loss and latency over what each viewer should get; for video, the layer it got most
     of in the window is the one whose sent packets it should have."""
-    sent = [0] * (SLOTS * MAX_PEOPLE)
-    for part in collected:
-        for index, count in part["sent"].items():
-            sent[int(index)] += count
-    counts: dict[int, dict[int, int]] = {}
-    for part in collected:
-        for viewer, row in part["counts"].items():
-            counts[int(viewer)] = {int(i): n for i, n in row.items()}
+    sent, counts = tally(collected)
     expected = {"audio": 0, "video": 0}
     received = {"audio": 0, "video": 0}
     got_layer = [0] * len(LAYERS)  # (viewer, person) pairs by the layer they got
@@ -142,19 +145,7 @@ def merge_large(collected: list[dict[str, Any]], layout: Layout) -> dict[str, An
                 kind != AUDIO and publisher not in shown
             ):
                 unexpected += count
-    latencies = array("i")
-    for part in collected:
-        latencies.frombytes(base64.b64decode(part["latencies_us"]))
-    ordered = sorted(latencies)
-    audio = array("i")
-    for part in collected:
-        audio.frombytes(base64.b64decode(part.get("audio_latencies_us", "")))
-    audio_ordered = sorted(audio)
     requests = [row for part in collected for row in part.get("keyframe_requests", {}).values()]
-
-    def loss(got: int, wanted: int) -> float | None:
-        return round(100 * (1 - got / wanted), 3) if wanted else None
-
     total_expected, total_received = sum(expected.values()), sum(received.values())
     return {
         "sent": sum(sent),
@@ -163,9 +154,9 @@ def merge_large(collected: list[dict[str, Any]], layout: Layout) -> dict[str, An
         ],
         "forwarded": total_received + unexpected,
         "expected": total_expected,
-        "loss_pct": loss(total_received, total_expected),
-        "audio_loss_pct": loss(received["audio"], expected["audio"]),
-        "video_loss_pct": loss(received["video"], expected["video"]),
+        "loss_pct": loss_pct(total_received, total_expected),
+        "audio_loss_pct": loss_pct(received["audio"], expected["audio"]),
+        "video_loss_pct": loss_pct(received["video"], expected["video"]),
         "worst_pair_loss_pct": round(100 * worst, 3),
         "silent_pairs": silent,
         "pairs_by_layer": got_layer,
@@ -176,41 +167,20 @@ def merge_large(collected: list[dict[str, Any]], layout: Layout) -> dict[str, An
         # first), and the most any one publisher got for one layer.
         "window_keyframe_requests": [sum(r[i] for r in requests) for i in range(len(LAYERS))],
         "max_keyframe_requests_per_layer": max((max(r) for r in requests), default=0),
-        "latency_p50_ms": round(percentile(ordered, 0.50) / 1e3, 3),
-        "latency_p99_ms": round(percentile(ordered, 0.99) / 1e3, 3),
-        "latency_max_ms": round(ordered[-1] / 1e3, 3) if ordered else None,
-        "audio_latency_p50_ms": round(percentile(audio_ordered, 0.50) / 1e3, 3)
-        if audio_ordered
-        else None,
-        "audio_latency_p99_ms": round(percentile(audio_ordered, 0.99) / 1e3, 3)
-        if audio_ordered
-        else None,
-        "foreign_packets": sum(p["foreign"] for p in collected),
-        "client_loop_lag_max_ms": max((p["loop_lag_max_ms"] for p in collected), default=None),
+        **latency_ms(latencies(collected)),
+        **latency_ms(latencies(collected, "audio_latencies_us"), "audio_latency"),
+        **client_figures(collected),
     }
-
-
-def _say(name: str, text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {name}: {text}", flush=True)
 
 
 # -- the two SFUs ------------------------------------------------------------------------------
 
 
-class _Target:
-    name: str
-    pid: int
-    groups = 1  # one meeting (what meeting.measure reads of an SFU target)
-    sfu_worker_pids: tuple[int, ...] = ()
+class _Target(SfuTarget):
+    """One SFU hosting the large meeting (one meeting: `groups` stays 1)."""
 
-    async def enter(self, team: list[Worker], people: int, layout: Layout) -> None:
-        raise NotImplementedError
-
-    async def extra(self) -> dict[str, Any]:
-        return {}
-
-    async def close(self) -> None:
-        pass
+    @abstractmethod
+    async def enter(self, team: list[Worker], people: int, layout: Layout) -> None: ...
 
 
 class HubLarge(_Target):
@@ -260,9 +230,7 @@ class HubLarge(_Target):
             await worker.call("view", views=views)
 
     async def extra(self) -> dict[str, Any]:
-        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-            return {"hub_metrics": await hubapi.metrics(self.http, self.server.base_url)}
-        return {}
+        return await hub_extra(self.http, self.server.base_url)
 
     async def close(self) -> None:
         await self.http.close()
@@ -335,7 +303,7 @@ async def one_meeting(
     result: dict[str, Any] = {"people": people}
     speakers = list(range(min(plan.speakers, people)))
     await asyncio.gather(*(w.call("speakers", people=speakers) for w in team))
-    _say(target.name, f"{people} people join with simulcast cameras")
+    say(target.name, f"{people} people join with simulcast cameras")
     started = time.monotonic()
     missing: list[Any] = []
     try:
@@ -353,26 +321,26 @@ async def one_meeting(
         with contextlib.suppress(WorkerError, TimeoutError):
             missing = await _missing(team, layout)
         result["not_flowing_pairs"] = len(missing)
-        _say(target.name, f"  {len(missing)} (viewer, person, kind) pairs still without packets "
+        say(target.name, f"  {len(missing)} (viewer, person, kind) pairs still without packets "
              f"after {plan.connect_timeout:.0f} s: measured as they are")  # fmt: skip
     except (WorkerError, BenchError) as exc:
         reason = f"joins failed: {str(exc)[:500]}"
-        _say(target.name, f"  {reason}")
+        say(target.name, f"  {reason}")
         result.update(error=reason)
         return result
     result["connect_s"] = round(time.monotonic() - started, 1)
-    _say(target.name, f"  every pair flowing after {result['connect_s']} s; settling")
+    say(target.name, f"  every pair flowing after {result['connect_s']} s; settling")
     await asyncio.sleep(plan.settle)
 
     def merging(collected: list[dict[str, Any]]) -> dict[str, Any]:
         return merge_large(collected, layout)
 
-    step = await measure(target, team, people, plan.window, merging=merging)  # type: ignore[arg-type]
+    step = await measure(target, team, people, plan.window, merging=merging)
     result.update(step)
-    _say(target.name, "  " + line(result))
+    say(target.name, "  " + line(result))
     if profile_dir is not None:
         path = profile_dir / f"profile-{target.name}-large-{people}.txt"
-        _say(target.name, f"  py-spy {plan.profile_seconds:.0f} s → {path}")
+        say(target.name, f"  py-spy {plan.profile_seconds:.0f} s → {path}")
         try:
             await profiling.record(target.pid, plan.profile_seconds, path, nonblocking=True)
         except RuntimeError as exc:
@@ -380,7 +348,7 @@ async def one_meeting(
         else:
             result["profile"] = profiling.summarise(path)
             for row in result["profile"]["top_self"][:8]:
-                _say(target.name, f"    {row['pct']:5.1f} %  {row['function']}")
+                say(target.name, f"    {row['pct']:5.1f} %  {row['function']}")
     diagnostics = await asyncio.gather(*(w.call("diagnostics", within=20) for w in team))
     result["layers_sending"] = [sum(d["layers_sending"][i] for d in diagnostics) for i in range(3)]
     result["layer_keyframe_requests"] = [
@@ -416,7 +384,7 @@ async def run_large(
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="bench-large-"))
     out.parent.mkdir(parents=True, exist_ok=True)
-    _say("bench", f"work folder {work}; media address {address}; load {system.load_average()}")
+    say("bench", f"work folder {work}; media address {address}; load {system.load_average()}")
     clip_paths: list[Path] = []
     clips_meta = []
     for index, (width, height, bitrate) in enumerate(LAYERS):
@@ -433,7 +401,7 @@ async def run_large(
                 "pps": round(clip.packets_per_second, 1),
             }
         )
-        _say("bench", f"layer {RIDS[index]}: {width}×{height}, {clip.bitrate / 1e3:.0f} kbit/s, "
+        say("bench", f"layer {RIDS[index]}: {width}×{height}, {clip.bitrate / 1e3:.0f} kbit/s, "
              f"{clip.packets_per_second:.0f} packets/s")  # fmt: skip
     data: dict[str, Any] = {
         "meta": {
@@ -488,9 +456,9 @@ async def run_large(
         data["meta"]["load_end"] = system.load_average()
         data["complete"] = ok
         _write(out, data)
-        _say("bench", f"results: {out} and {out.with_suffix('.md')}")
+        say("bench", f"results: {out} and {out.with_suffix('.md')}")
         if keep or not ok:
-            _say("bench", f"logs kept in {work}")
+            say("bench", f"logs kept in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -70,20 +70,39 @@ class MeetingPlan:
         return max(below, default=None)
 
 
-def _say(name: str, text: str) -> None:
+def say(name: str, text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {name}: {text}", flush=True)
 
 
 # -- the SFUs ----------------------------------------------------------------------------------
 
 
-class MeetingTarget(ABC):
-    """One SFU hosting the meeting: set it up, add people (through the workers), close."""
+class SfuTarget(ABC):
+    """One SFU under measure (what `measure` reads of it): its process, and those forwarding
+    for it; the large meeting's targets (bench/sfu/large.py) are ones too."""
 
     name: str
     pid: int
     groups = 1  # meetings held at once: person n is in meeting n mod groups
     sfu_worker_pids: tuple[int, ...] = ()  # processes forwarding for it, beside `pid`
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def extra(self) -> dict[str, Any]:
+        return {}
+
+
+async def hub_extra(http: aiohttp.ClientSession, base_url: str) -> dict[str, Any]:
+    """The hub's /metrics, kept beside the measure (nothing if it does not answer)."""
+    with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+        return {"hub_metrics": await hubapi.metrics(http, base_url)}
+    return {}
+
+
+class MeetingTarget(SfuTarget):
+    """One SFU hosting the all-to-all meeting: set it up, add people (through the workers),
+    close."""
 
     @abstractmethod
     async def setup(self, largest: int) -> None: ...
@@ -92,12 +111,6 @@ class MeetingTarget(ABC):
     async def add(self, assignment: dict[Worker, list[int]]) -> None:
         """Join `assignment`'s people (each worker its own) until everyone has offered and
         answered; packets flowing is checked apart."""
-
-    @abstractmethod
-    async def close(self) -> None: ...
-
-    async def extra(self) -> dict[str, Any]:
-        return {}
 
 
 class HubMeeting(MeetingTarget):
@@ -164,9 +177,7 @@ class HubMeeting(MeetingTarget):
         )
 
     async def extra(self) -> dict[str, Any]:
-        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-            return {"hub_metrics": await hubapi.metrics(self.http, self.server.base_url)}
-        return {}
+        return await hub_extra(self.http, self.server.base_url)
 
     async def close(self) -> None:
         if self.owner is not None:
@@ -264,9 +275,9 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def merge(collected: list[dict[str, Any]], people: int, groups: int = 1) -> dict[str, Any]:
-    """Loss, worst pair and latencies over every (viewer, publisher, kind) of the window
-    (with `groups` meetings, the pairs within each)."""
+def tally(collected: list[dict[str, Any]]) -> tuple[list[int], dict[int, dict[int, int]]]:
+    """What the workers counted in a window: packets sent per slot (publisher and kind), and
+    per viewer the packets it received per slot."""
     sent = [0] * (SLOTS * MAX_PEOPLE)
     for part in collected:
         for index, count in part["sent"].items():
@@ -275,6 +286,43 @@ def merge(collected: list[dict[str, Any]], people: int, groups: int = 1) -> dict
     for part in collected:
         for viewer, row in part["counts"].items():
             counts[int(viewer)] = {int(i): n for i, n in row.items()}
+    return sent, counts
+
+
+def latencies(collected: list[dict[str, Any]], field: str = "latencies_us") -> list[int]:
+    """The workers' latency samples (µs), in order."""
+    found = array("i")
+    for part in collected:
+        found.frombytes(base64.b64decode(part.get(field, "")))
+    return sorted(found)
+
+
+def loss_pct(got: int, wanted: int) -> float | None:
+    return round(100 * (1 - got / wanted), 3) if wanted else None
+
+
+def latency_ms(ordered: list[int], prefix: str = "latency") -> dict[str, float | None]:
+    """p50, p99 and the largest of ordered samples, in ms (None without samples)."""
+    if not ordered:
+        return {f"{prefix}_p50_ms": None, f"{prefix}_p99_ms": None, f"{prefix}_max_ms": None}
+    return {
+        f"{prefix}_p50_ms": round(percentile(ordered, 0.50) / 1e3, 3),
+        f"{prefix}_p99_ms": round(percentile(ordered, 0.99) / 1e3, 3),
+        f"{prefix}_max_ms": round(ordered[-1] / 1e3, 3),
+    }
+
+
+def client_figures(collected: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "foreign_packets": sum(p["foreign"] for p in collected),
+        "client_loop_lag_max_ms": max((p["loop_lag_max_ms"] for p in collected), default=None),
+    }
+
+
+def merge(collected: list[dict[str, Any]], people: int, groups: int = 1) -> dict[str, Any]:
+    """Loss, worst pair and latencies over every (viewer, publisher, kind) of the window
+    (with `groups` meetings, the pairs within each)."""
+    sent, counts = tally(collected)
     expected = [0, 0]
     received = [0, 0]
     worst = 0.0
@@ -295,22 +343,14 @@ def merge(collected: list[dict[str, Any]], people: int, groups: int = 1) -> dict
                     silent += got == 0
                 if got > sent[index] or got < 0.99 * sent[index]:
                     odd.append((viewer, publisher, KINDS[kind], sent[index], got))
-    latencies = array("i")
-    for part in collected:
-        latencies.frombytes(base64.b64decode(part["latencies_us"]))
-    ordered = sorted(latencies)
     total_expected, total_received = sum(expected), sum(received)
-
-    def loss(got: int, wanted: int) -> float | None:
-        return round(100 * (1 - got / wanted), 3) if wanted else None
-
     return {
         "sent": sum(sent),
         "forwarded": total_received,
         "expected": total_expected,
-        "loss_pct": loss(total_received, total_expected),
-        "audio_loss_pct": loss(received[AUDIO], expected[AUDIO]),
-        "video_loss_pct": loss(received[VIDEO], expected[VIDEO]),
+        "loss_pct": loss_pct(total_received, total_expected),
+        "audio_loss_pct": loss_pct(received[AUDIO], expected[AUDIO]),
+        "video_loss_pct": loss_pct(received[VIDEO], expected[VIDEO]),
         "audio_forwarded": received[AUDIO],
         "video_forwarded": received[VIDEO],
         "worst_pair_loss_pct": round(100 * worst, 3),
@@ -318,16 +358,13 @@ def merge(collected: list[dict[str, Any]], people: int, groups: int = 1) -> dict
         # (viewer, publisher, kind, sent, got): more than sent means duplicates forwarded.
         "odd_pairs": len(odd),
         "odd_pair_examples": odd[:12],
-        "latency_p50_ms": round(percentile(ordered, 0.50) / 1e3, 3),
-        "latency_p99_ms": round(percentile(ordered, 0.99) / 1e3, 3),
-        "latency_max_ms": round(ordered[-1] / 1e3, 3) if ordered else None,
-        "foreign_packets": sum(p["foreign"] for p in collected),
-        "client_loop_lag_max_ms": max((p["loop_lag_max_ms"] for p in collected), default=None),
+        **latency_ms(latencies(collected)),
+        **client_figures(collected),
     }
 
 
 async def measure(
-    target: MeetingTarget,
+    target: SfuTarget,
     workers: list[Worker],
     people: int,
     window: float,
@@ -396,7 +433,7 @@ async def measure_undisturbed(
             best = result
         if result["other_cores"] <= plan.max_other_cores or attempt == plan.retries:
             break
-        _say(target.name, f"  other processes used {result['other_cores']:.2f} cores: again")
+        say(target.name, f"  other processes used {result['other_cores']:.2f} cores: again")
     assert best is not None
     best["disturbed"] = best["other_cores"] > plan.max_other_cores
     return best
@@ -406,7 +443,7 @@ async def _profile(
     target: MeetingTarget, folder: Path, people: int, plan: MeetingPlan
 ) -> dict[str, Any]:
     path = folder / f"profile-hub-meeting-{people}.txt"
-    _say(target.name, f"py-spy for {plan.profile_window:.0f} s at {people} people → {path}")
+    say(target.name, f"py-spy for {plan.profile_window:.0f} s at {people} people → {path}")
     try:  # non-blocking: ptrace stops would inflate every system call's share
         await profiling.record(target.pid, plan.profile_window, path, nonblocking=True)
     except RuntimeError as exc:
@@ -415,7 +452,7 @@ async def _profile(
     summary["file"] = str(path)
     summary["people"] = people
     for row in summary["top_self"][:8]:
-        _say(target.name, f"  {row['pct']:5.1f} %  {row['function']}")
+        say(target.name, f"  {row['pct']:5.1f} %  {row['function']}")
     return summary
 
 
@@ -462,7 +499,7 @@ async def ladder(
         assignment = spread(newcomers, workers)
         everyone = list(range(groups * size))
         meetings = f"{groups} meetings of {size}" if groups > 1 else f"meeting of {size}"
-        _say(target.name, f"adding {len(newcomers)} people ({meetings})")
+        say(target.name, f"adding {len(newcomers)} people ({meetings})")
         started = time.monotonic()
         try:
             async with asyncio.timeout(plan.connect_timeout):
@@ -478,7 +515,7 @@ async def ladder(
                 if isinstance(exc, TimeoutError)
                 else f"joins failed: {str(exc)[:500]}"
             )
-            _say(target.name, f"  collapsed at {size}: {reason}")
+            say(target.name, f"  collapsed at {size}: {reason}")
             steps.append(
                 {"people": size, "connect_error": reason, "missing_examples": missing[:10]}
             )
@@ -486,13 +523,13 @@ async def ladder(
             return
         connect_s = round(time.monotonic() - started, 2)
         present = size
-        _say(target.name, f"  all connected in {connect_s:.1f} s (signalled {signalled:.1f} s)")
+        say(target.name, f"  all connected in {connect_s:.1f} s (signalled {signalled:.1f} s)")
         await asyncio.sleep(plan.settle)
         step = await measure_undisturbed(target, workers, groups * size, plan)
         step["connect_s"] = connect_s
         step["signalled_s"] = round(signalled, 2)
         steps.append(step)
-        _say(target.name, f"  {size} people: {_line(step)}")
+        say(target.name, f"  {size} people: {_line(step)}")
         if step["loss_pct"] is not None and step["loss_pct"] < CLEAN_LOSS_PCT:
             best = result.get("clean_forwarded_pps") or 0.0
             result["clean_forwarded_pps"] = max(best, step["forwarded_pps"])
@@ -509,7 +546,7 @@ async def ladder(
                 f"{step['client_cores']:.2f} and waited {step['client_wait_cores']:.2f}, "
                 f"other processes used {step['other_cores']:.2f}"
             )
-            _say(target.name, f"  collapsed at {size}: {reason}")
+            say(target.name, f"  collapsed at {size}: {reason}")
             result["collapsed_at"], result["collapse_reason"] = size, reason
             return
 

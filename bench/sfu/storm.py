@@ -24,6 +24,7 @@ from bench.sfu.meeting import (
     MeetingTarget,
     measure,
     missing_pairs,
+    say,
     spread,
     wait_connected,
 )
@@ -43,10 +44,6 @@ class StormPlan:
     workers: int = 2  # the speakers'
     newcomer_workers: int = 2
     profile_seconds: float = 5.0  # with --profile: py-spy on the hub from the storm's start
-
-
-def _say(name: str, text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {name}: {text}", flush=True)
 
 
 async def enter_all(target: MeetingTarget, assignment: dict[Worker, list[int]]) -> None:
@@ -112,7 +109,7 @@ async def _storm(
             if isinstance(exc, TimeoutError)
             else f"joins failed: {str(exc)[:500]}"
         )
-        _say(target.name, f"  {result['error']}")
+        say(target.name, f"  {result['error']}")
 
 
 async def storm(
@@ -131,7 +128,7 @@ async def storm(
     speakers = list(range(plan.present))
     newcomers = list(range(plan.present, plan.present + plan.newcomers))
     await target.setup(plan.present + plan.newcomers)
-    _say(target.name, f"{plan.present} people with camera and microphone")
+    say(target.name, f"{plan.present} people with camera and microphone")
     async with asyncio.timeout(plan.connect_timeout):
         await target.add(spread(speakers, workers))
         await wait_connected(workers, speakers)
@@ -140,13 +137,13 @@ async def storm(
             await worker.call("janus_session", base_url=target.server.base_url)
     await asyncio.sleep(1.5)
     result["quiet"] = await measure(target, workers, plan.present, plan.quiet_window)
-    _say(target.name, f"  quiet: p99 {result['quiet']['latency_p99_ms']} ms, "
+    say(target.name, f"  quiet: p99 {result['quiet']['latency_p99_ms']} ms, "
          f"loss {result['quiet']['loss_pct']} %")  # fmt: skip
     window = asyncio.get_running_loop().create_task(
         measure(target, workers, plan.present, plan.window)
     )
     await asyncio.sleep(0.3 + plan.storm_after)  # measure() opens its window 0.3 s ahead
-    _say(target.name, f"{plan.newcomers} people enter at once")
+    say(target.name, f"{plan.newcomers} people enter at once")
     started = time.monotonic()
     profiler = None
     if profile_dir is not None:
@@ -166,7 +163,7 @@ async def storm(
         await profiler
         result["profile"] = profiling.summarise(path)
         for row in result["profile"]["top_self"][:10]:
-            _say(target.name, f"  {row['pct']:5.1f} %  {row['function']}")
+            say(target.name, f"  {row['pct']:5.1f} %  {row['function']}")
     if result["storm"]["sent"] and "all_in_s" in result:
         in_window = plan.window - plan.storm_after
         result["storm_fits_window"] = result["all_in_s"] <= in_window
@@ -183,7 +180,7 @@ async def storm(
     result["join_signalled_ms"] = _summary(signalled)
     result["joined"] = len(media)
     storm_step = result["storm"]
-    _say(target.name, f"  storm: p99 {storm_step['latency_p99_ms']} ms (max "
+    say(target.name, f"  storm: p99 {storm_step['latency_p99_ms']} ms (max "
          f"{storm_step['latency_max_ms']}), loss {storm_step['loss_pct']} %, sfu "
          f"{storm_step['sfu_cores']:.2f} cores; {len(media)} of {plan.newcomers} in, join → "
          f"media {result['join_media_ms']}")  # fmt: skip

@@ -24,6 +24,7 @@ import aiohttp
 from hub import bounded_json
 from hub.auth.http import HTTP_TIMEOUT, read_bounded
 from hub.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
+from hub.i18n import Text
 from hub.ids import MatrixUserId, ServerName
 
 log = logging.getLogger(__name__)
@@ -163,7 +164,7 @@ def federation_url(server: ParsedServerName) -> str:
 
 def _check_token(token: str) -> None:
     if not token or len(token) > MAX_TOKEN or not _TOKEN.match(token):
-        raise Unauthorized("Jeton Matrix OpenID invalide / Invalid Matrix OpenID token")
+        raise Unauthorized(text=Text("error.matrix.token_invalid"))
 
 
 async def resolve_homeserver(
@@ -216,13 +217,11 @@ async def verify_openid(
         raise BadRequest(f"matrix_server_name: {exc}") from None
     if matrix_server_name not in allowed_homeservers:
         raise Forbidden(
-            f"Serveur Matrix non autorisé / Matrix homeserver not allowed: {matrix_server_name}"
+            text=Text("error.matrix.server_not_allowed", {"server": matrix_server_name})
         )
     _check_token(token)
     base = await resolve_homeserver(http, matrix_server_name, overrides, http_timeout)
-    unavailable = (
-        f"Serveur Matrix injoignable / Matrix homeserver unreachable: {matrix_server_name}"
-    )
+    unavailable = Text("error.matrix.server_unreachable", {"server": matrix_server_name})
     try:
         async with http.get(
             f"{base}{USERINFO_PATH}",
@@ -235,16 +234,14 @@ async def verify_openid(
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         # `from None`: aiohttp's exceptions may quote the URL, which holds the token.
         log.warning("matrix openid: %s unreachable (%s)", matrix_server_name, type(exc).__name__)
-        raise ServiceUnavailable(unavailable) from None
+        raise ServiceUnavailable(text=unavailable) from None
     if status in (401, 403):
         # The caller logs the refusal once; the homeserver's status is detail.
         log.debug("matrix openid: %s refused a token (%d)", matrix_server_name, status)
-        raise Unauthorized(
-            "Jeton Matrix OpenID refusé ou expiré / Matrix OpenID token refused or expired"
-        )
+        raise Unauthorized(text=Text("error.matrix.token_refused"))
     if status != 200:
         log.warning("matrix openid: %s answered %d", matrix_server_name, status)
-        raise ServiceUnavailable(unavailable)
+        raise ServiceUnavailable(text=unavailable)
     user_id = _sub_of(body, matrix_server_name)
     log.info("matrix openid: verified %s", user_id)
     return user_id
@@ -258,20 +255,14 @@ def _sub_of(body: bytes, matrix_server_name: str) -> MatrixUserId:
     sub = document.get("sub") if isinstance(document, dict) else None
     if not isinstance(sub, str):
         log.warning("matrix openid: %s answered without a sub", matrix_server_name)
-        raise ServiceUnavailable(
-            "Réponse invalide du serveur Matrix / Invalid answer from the Matrix homeserver"
-        )
+        raise ServiceUnavailable(text=Text("error.matrix.bad_answer"))
     try:
         _, server = parse_user_id(sub)
     except ValueError as exc:
         log.warning("matrix openid: %s answered an invalid sub (%s)", matrix_server_name, exc)
-        raise ServiceUnavailable(
-            "Réponse invalide du serveur Matrix / Invalid answer from the Matrix homeserver"
-        ) from None
+        raise ServiceUnavailable(text=Text("error.matrix.bad_answer")) from None
     if server != matrix_server_name:
         # A homeserver vouching for someone else's users: never trust it.
         log.warning("matrix openid: %s vouched for %s", matrix_server_name, sub)
-        raise Unauthorized(
-            "Le jeton Matrix ne correspond pas au serveur / Matrix token does not match its server"
-        )
+        raise Unauthorized(text=Text("error.matrix.wrong_server"))
     return MatrixUserId(sub)

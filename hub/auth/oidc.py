@@ -33,6 +33,7 @@ from joserfc.jwk import Key, KeySet
 
 from hub.auth.signing import Signer
 from hub.errors import HubError, TooManyRequests
+from hub.i18n import Text
 from hub.shared.port import ClaimVerdict, SharedState
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,11 @@ class LoginError(HubError):
 
     status = 400
     code = "login_failed"
-    title = "Connexion impossible / Login failed"
+    title = Text("error.title.login_failed")
     message = "auth.error.expired"
 
     def __init__(self, reason: str, message: str | None = None) -> None:
-        super().__init__(self.title)
+        super().__init__(text=self.title)
         self.reason = reason
         if message is not None:
             self.message = message
@@ -79,7 +80,7 @@ class ProviderUnavailable(LoginError):
 
     status = 502
     code = "provider_unavailable"
-    title = "Fournisseur d'identité indisponible / Identity provider unavailable"
+    title = Text("error.title.provider_unavailable")
     message = "auth.error.unavailable"
 
 
@@ -184,8 +185,7 @@ class SpentStates:
         claim = await self._shared.claim(f"oidc-state:{state}", ttl_ms)
         if claim.verdict is ClaimVerdict.FULL:
             raise TooManyRequests(
-                "Trop de connexions en cours ; réessayez dans un instant / "
-                "Too many logins in progress; try again in a moment",
+                text=Text("error.logins_busy"),
                 retry_after=claim.retry_after_ms // 1000 + 1,
             )
         return claim.verdict is ClaimVerdict.FRESH

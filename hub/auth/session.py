@@ -19,6 +19,7 @@ from aiohttp import web
 
 from hub.auth.signing import Signer, b64
 from hub.errors import Forbidden
+from hub.i18n import Text
 from hub.ids import Identity
 
 SESSION_LIFETIME = 12 * 3600
@@ -130,4 +131,4 @@ class SessionCodec:
         if token is None:
             token = request.headers.get(CSRF_HEADER, "")
         if not isinstance(token, str) or not self.check_csrf(session, token):
-            raise Forbidden("Jeton CSRF absent ou invalide / Missing or invalid CSRF token")
+            raise Forbidden(text=Text("error.csrf"))

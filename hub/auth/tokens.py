@@ -27,6 +27,7 @@ from joserfc.jwk import OctKey
 from hub.auth.signing import derive_key
 from hub.db.models import Role
 from hub.errors import Unauthorized
+from hub.i18n import Text
 from hub.ids import Identity, MeetingId
 
 ALGORITHM = "HS256"
@@ -49,7 +50,7 @@ class JoinGrant:
 
 
 def _refused(reason: str) -> Unauthorized:
-    return Unauthorized(f"Jeton refusé : {reason} / Join token refused: {reason}")
+    return Unauthorized(text=Text("error.token_refused", {"reason": reason}))
 
 
 class JoinTokens:

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from hub.db.models import Role
 from hub.errors import Forbidden, HubError, NotFound, ServiceUnavailable
+from hub.i18n import Text
 from hub.ids import Identity, MeetingId, ServerName
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.notices import Ended, LinkState
@@ -64,10 +65,14 @@ class CascadeLinks:
     ) -> None:
         """Serve a link a partner opened to a meeting we host, until it closes."""
         key = (meeting.id, partner)
+        admitted = self.admitted.setdefault(key, {})
+        # Those of the partner's people whose presence is still open (the meeting's last home
+        # node died under them) were admitted there: they come back with the link.
+        for identity, role in (await self.services.meetings.open_via(meeting.id, partner)).items():
+            admitted.setdefault(identity, role)
         link = MeetingLink(
-            self.services, meeting, partner, label, ws, hosting=True,
-            admitted=self.admitted.setdefault(key, {}),
-        )  # fmt: skip
+            self.services, meeting, partner, label, ws, hosting=True, admitted=admitted
+        )
         previous, self.hosted[key] = self.hosted.get(key), link
         if previous is not None:  # the partner reconnected before we noticed the old one die
             await previous.give_way()
@@ -136,17 +141,21 @@ class CascadeLinks:
             # Often called from the link's own task (the host said "ended"): stop it apart.
             self.spawn(outbound.stop())
 
-    async def farewell(self, within: float) -> None:
-        """This hub is stopping: each partner whose people are in one of our meetings is
-        told (its people see "<our hub> restarts" instead of a lost link), then let go; all
-        at once, and never longer than `within` seconds (a partner cut off is not waited for)."""
+    async def farewell(self, within: float, *, meeting: MeetingId | None = None) -> None:
+        """This hub is stopping (or, with `meeting`, no longer that meeting's home node):
+        each partner whose people are in one of our meetings is told (its people see "<our
+        hub> restarts" instead of a lost link), then let go; all at once, and never longer
+        than `within` seconds (a partner cut off is not waited for). The meeting is handed
+        over, to this hub restarted or to another of its nodes: the partner's people keep
+        their presences, and the next home lets them back when their link returns."""
 
         async def goodbye(link: MeetingLink) -> None:
+            link.hand_over()
             with contextlib.suppress(Exception):
                 await link.send(m.Restarting(type="restarting"))
             await link.close()
 
-        links = list(self.hosted.values())
+        links = [link for (at, _), link in self.hosted.items() if meeting in (None, at)]
         if not links:
             return
         _, late = await asyncio.wait(
@@ -195,10 +204,7 @@ class OutboundLink:
     async def ready(self, connect: Connect) -> MeetingLink:
         """The open link, waiting (up to CONNECT_WAIT) for it to open."""
         if self.finished:
-            raise ServiceUnavailable(
-                "La liaison avec l'instance hôte se ferme ; réessayez / "
-                "The link to the hosting instance is closing; try again"
-            )
+            raise ServiceUnavailable(text=Text("error.federation.link_closing"))
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(
                 self._serve(connect), name=f"cascade {self.meeting.id}"
@@ -212,19 +218,10 @@ class OutboundLink:
         if self._up.is_set() and self.current is not None:
             return self.current
         if self._refused.is_set() and isinstance(self._refusal, MeetingGone):
-            raise NotFound(
-                "Cette réunion est terminée chez l'instance qui l'accueille / "
-                "This meeting has ended on the instance hosting it"
-            )
+            raise NotFound(text=Text("error.federation.host_ended"))
         if self._refused.is_set():
-            raise Forbidden(
-                "L'instance qui accueille la réunion refuse désormais la nôtre / "
-                "The instance hosting this meeting no longer accepts ours"
-            )
-        raise ServiceUnavailable(
-            "L'instance qui accueille la réunion ne répond pas ; réessayez dans un instant / "
-            "The instance hosting this meeting does not answer; try again in a moment"
-        )
+            raise Forbidden(text=Text("error.federation.host_refuses_us"))
+        raise ServiceUnavailable(text=Text("error.federation.host_silent"))
 
     def wanted(self) -> bool:
         live = self.conferences.get(self.meeting.id)

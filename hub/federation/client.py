@@ -202,9 +202,10 @@ class FederationClient:
         return {"Authorization": format_authorization(params)}
 
     async def request(
-        self, destination: str, method: str, path: str, body: object | None
+        self, destination: str, method: str, path: str, body: object | None, lang: str = "fr"
     ) -> tuple[int, JsonAnswer]:
-        """Send a signed request to a partner; its status and JSON object answer ({} if empty).
+        """Send a signed request to a partner; its status and JSON object answer ({} if empty),
+        a refusal's sentences said in `lang` (Accept-Language: the person's, when one asks).
 
         Raises PartnerUnknown (not in the policy), OutboundRefused (not a public address) or
         PartnerUnreachable (connection, timeout, redirect, oversized or non-JSON answer).
@@ -214,6 +215,7 @@ class FederationClient:
         headers = self.signed_headers(partner.server_name, method, path, data)
         if body is not None:
             headers["Content-Type"] = "application/json"
+        headers["Accept-Language"] = lang
         url = URL(partner.base_url + path, encoded=True)
         try:
             async with self._session.request(

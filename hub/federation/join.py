@@ -42,10 +42,7 @@ def _unreachable(
     log.warning("partner %s answered %s", host, status)
     if label is not None:
         return ServiceUnavailable(text=Text("federation.refused.unreachable", {"partner": label}))
-    return ServiceUnavailable(
-        "L'instance qui accueille la réunion ne répond pas correctement ; réessayez plus tard / "
-        "The instance hosting this meeting did not answer properly; try again later"
-    )
+    return ServiceUnavailable(text=Text("error.federation.host_unreachable"))
 
 
 async def mirror_meeting(
@@ -86,9 +83,10 @@ async def ask_admission(
     visitor: Visitor,
     name: str,
     message: str | None = None,
+    lang: str = "fr",
 ) -> m.AdmissionAnswer:
     """Vouch for our person to the host (with what they wrote for its moderators, should
-    they wait); its answer is enter (with a role) or lobby."""
+    they wait); its answer is enter (with a role) or lobby, a refusal said in `lang`."""
     host = meeting.host_instance
     assert host is not None
     request = m.AdmissionRequest(
@@ -99,15 +97,15 @@ async def ask_admission(
     )
     try:
         status, body = await federation.client.request(
-            host, "POST", meeting_path(meeting.id, "admissions"), request.model_dump()
+            host, "POST", meeting_path(meeting.id, "admissions"), request.model_dump(), lang
         )
     except Exception as exc:
         raise _unreachable(host, type(exc).__name__) from None
     if status in (403, 404, 409):
-        detail = body.get("detail")  # the host's problem answer says why, in both languages
-        raise Forbidden(
-            str(detail)[:300] if detail else "L'instance hôte refuse / The hosting instance refuses"
-        )
+        detail = body.get("detail")  # the host's problem answer says why (in `lang`)
+        if detail:
+            raise Forbidden(str(detail)[:300])
+        raise Forbidden(text=Text("error.federation.host_refuses"))
     if status != 200:
         raise _unreachable(host, status)
     try:

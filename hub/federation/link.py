@@ -29,10 +29,11 @@ from aiohttp import WSMsgType
 
 from hub.db.models import Role
 from hub.errors import Conflict, HubError, ServiceUnavailable
-from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId, ServerName
-from hub.meetings.access import MODERATING
+from hub.i18n import Text
+from hub.ids import Identity, MeetingId, ParticipantId, ServerName
+from hub.meetings.access import MODERATING, REMOVED, may_act_on
 from hub.meetings.admission import Admissions
-from hub.meetings.conference import Conference, Conferences, may_act_on
+from hub.meetings.conference import Conference, Conferences
 from hub.meetings.endpoint import CloseReason
 from hub.meetings.notices import (
     ChatSaid,
@@ -52,6 +53,7 @@ from hub.sfu.sdp import SdpError
 from hub.tasks import Tasks
 
 from . import messages as m
+from .people import labelled, link_participant, presence_info, remote_identity
 
 log = logging.getLogger(__name__)
 
@@ -71,48 +73,6 @@ class LinkSocket(Protocol):
     async def close(self, *, code: int = ..., message: bytes = ...) -> bool: ...
 
     def __aiter__(self) -> Any: ...
-
-
-def link_participant(partner: ServerName) -> ParticipantId:
-    """The SFU participant that stands for a partner instance in a meeting's room."""
-    return ParticipantId(f"{LINK_PREFIX}{partner}")
-
-
-def remote_identity(identity: str, partner: ServerName, *, hosting: bool) -> Identity:
-    """The identity of someone a link brings: a host may relay its partners' people, already
-    named `partner:…`; a partner speaks only for its own people, so theirs is always wrapped
-    (else it could pass someone off as a third hub's person, or as nobody's)."""
-    if not hosting and _relayed(identity):
-        return Identity(identity)
-    return Identity.vouched_by(identity, partner)
-
-
-def _relayed(identity: str) -> bool:
-    """Whether a host names this person as a third hub's (`partner:…`)."""
-    said = Identity.read(identity)
-    return said is not None and said.kind is IdentityKind.PARTNER
-
-
-def labelled(name: str, label: str, identity: str, *, hosting: bool) -> str:
-    """'Name (Label)'; people the host relays already carry their own hub's label. The name
-    is cut, never the label."""
-    if not hosting and _relayed(identity):
-        return name
-    suffix = f" ({label})"
-    return name[: max(1, m.MAX_NAME_LENGTH - len(suffix))].rstrip() + suffix
-
-
-def presence_info(presence: Presence) -> m.PresenceInfo:
-    return m.PresenceInfo(
-        participant_id=presence.participant_id,
-        identity=presence.identity,
-        name=presence.name,
-        role=presence.role.value,
-        audio=presence.audio,
-        video=presence.video,
-        screen=presence.screen,
-        hand=presence.hand,
-    )
 
 
 @dataclass(frozen=True)
@@ -169,6 +129,9 @@ class MeetingLink:
     detached: asyncio.Event = field(default_factory=asyncio.Event)
     # Hosting side: a newer link of the same partner took over (do not tear down its media).
     superseded: bool = False
+    # Hosting side: this hub stops, or this node gives the meeting up to another: the people
+    # this link brought keep their presence rows, and the next home lets them back.
+    handing_over: bool = False
     # Partner side: the host said it restarts (its close is expected; we come back).
     partner_restarting: bool = False
     # The meeting's roster and media are open to the other side. The host opens them only
@@ -209,10 +172,7 @@ class MeetingLink:
     def await_verdict(self, ticket: str) -> HostTicket:
         """Partner side: one of our people waits in the host's lobby under `ticket`."""
         if self.detached.is_set():  # the host dropped its lobby entry with that link
-            raise ServiceUnavailable(
-                "La liaison avec l'instance hôte a été interrompue ; réessayez / "
-                "The link to the hosting instance was interrupted; try again"
-            )
+            raise ServiceUnavailable(text=Text("error.federation.link_interrupted"))
         decision: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self.tickets[ticket] = decision
         return HostTicket(self, ticket, decision)
@@ -224,6 +184,12 @@ class MeetingLink:
 
     def lobby_entry_decided(self, entry_id: str) -> None:
         self.lobby_entries.discard(entry_id)
+
+    def hand_over(self) -> None:
+        """Hosting side: the meeting moves (this hub restarts, or another of its nodes takes
+        it); when this link closes, its people are out of the meeting here but still in it
+        by the database."""
+        self.handing_over = True
 
     async def give_way(self) -> None:
         """Hosting side: the partner reconnected before we noticed this link die. Its people
@@ -473,7 +439,7 @@ class MeetingLink:
         if room is not None:
             room.set_owner_forwarding(pid, audio=False, video=False)
         await current.leave(pid)
-        if self.hosting:
+        if self.hosting and not self.handing_over:
             with contextlib.suppress(Exception):
                 await self.services.meetings.record_leave(self.meeting_id, pid)
 
@@ -496,7 +462,7 @@ class MeetingLink:
         target = live.presences.get(target_id)
         if target is None or live.is_carried(target_id):
             raise m.LinkError("order for someone who is not connected here")
-        may_act_on(actor, target, "retiré / removed")
+        may_act_on(actor, target, REMOVED)
         return actor, target
 
     async def _muted(self, pid: ParticipantId, kind: MediaKind, actor_id: ParticipantId) -> None:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from hub.db.models import MeetingState
 from hub.errors import BadRequest, Conflict, NotFound
+from hub.i18n import Text
 from hub.ids import Identity, MatrixUserId, MeetingId, ServerName
 from hub.meetings.ids import parse_meeting_id
 from hub.meetings.presence import LobbyEntry
@@ -25,7 +26,8 @@ from hub.web.requests import validation_message
 from . import messages as m
 from .cascade import CASCADE
 from .join import API, mirror_meeting
-from .link import LINK_HEARTBEAT, labelled
+from .link import LINK_HEARTBEAT
+from .people import labelled
 from .server import verified
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ async def _hosted(request: web.Request) -> MeetingView:
     """A meeting this hub hosts and that has not ended (a partner sees nothing else)."""
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
     if meeting.host_instance is not None or meeting.state is MeetingState.ENDED:
-        raise NotFound("Réunion introuvable / No such meeting")
+        raise NotFound(text=Text("error.meeting.missing"))
     return meeting
 
 
@@ -94,10 +96,7 @@ async def admission(request: web.Request) -> web.Response:
         return web.json_response(answer.model_dump(exclude_none=True))
     link = links.hosted.get((meeting.id, origin))
     if link is None:
-        raise Conflict(
-            "Ouvrez d'abord le lien de cascade / Open the cascade link first: the lobby's "
-            "verdict travels over it"
-        )
+        raise Conflict(text=Text("error.federation.cascade_first"))
     name = labelled(
         clean_text(body.name, field="name", limit=m.MAX_NAME_LENGTH),
         partner.label,
@@ -146,7 +145,7 @@ async def partner_meeting(request: web.Request) -> web.Response:
     federation = request.app.get(FEDERATION)
     meeting_id = parse_meeting_id(request.match_info["meeting_id"])
     if federation is None or meeting_id is None:
-        raise NotFound("Réunion introuvable / No such meeting")
+        raise NotFound(text=Text("error.meeting.missing"))
     host = ServerName(request.match_info["server_name"].lower())
     mirror = await mirror_meeting(federation, request.app[MEETINGS], host, meeting_id)
     raise web.HTTPSeeOther(f"/m/{mirror.id}")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from aiohttp import hdrs, web
 
 from hub.errors import Forbidden, NotFound, TooManyRequests, Unauthorized
+from hub.i18n import Text
 from hub.ids import ServerName
 from hub.shared.port import ClaimVerdict
 from hub.web.errors import Handler
@@ -78,7 +79,7 @@ def _refuse(
     log.warning(
         "federation: refused %s %s from %s: %s (%s)",
         request.method,
-        request.path,
+        request.rel_url.raw_path,  # as it came: a decoded path could hold a line break
         origin,
         error.detail,
         error.code,
@@ -186,7 +187,7 @@ async def federation_middleware(request: web.Request, handler: Handler) -> web.S
     if not _under_prefix(request):
         return await handler(request)
     if FEDERATION not in request.app:
-        raise NotFound("La fédération est désactivée / Federation is off")
+        raise NotFound(text=Text("error.federation.off"))
     request[VERIFIED] = await verify_request(request)
     return await handler(request)
 

@@ -1,7 +1,7 @@
 """The one translation mechanism of the hub, its pages and the Matrix bot: French first,
 English available.
 
-The sentences live by area (site.py, meeting.py, errors.py, bot.py: each a French and an
+The sentences live by area (site.py, meeting.py, errors.py, bot.py, kept.py: each a French and an
 English dictionary); this module joins them into one catalog and looks them up. A page's
 language comes from `?lang=`, then the `hub_lang` cookie (set by the visible switch), then
 Accept-Language, and falls back to French; a Matrix room's is kept by the hub.
@@ -16,13 +16,13 @@ from typing import Final
 
 from aiohttp import web
 
-from hub.i18n import bot, errors, meeting, site
+from hub.i18n import bot, errors, kept, meeting, site
 
 LANGUAGES: Final = ("fr", "en")
 DEFAULT_LANGUAGE: Final = "fr"
 LANG_COOKIE: Final = "hub_lang"
 
-_AREAS: Final = (site, meeting, errors, bot)
+_AREAS: Final = (site, meeting, errors, bot, kept)
 CATALOG: Final[dict[str, dict[str, str]]] = {
     "fr": {key: text for area in _AREAS for key, text in area.FRENCH.items()},
     "en": {key: text for area in _AREAS for key, text in area.ENGLISH.items()},
@@ -50,12 +50,17 @@ def _from_accept_language(header: str) -> str | None:
     return ranked[0][1]
 
 
+def known_language(tag: str | None) -> str | None:
+    """One of `LANGUAGES` for a language tag, whatever its region ("en-GB", "fr_FR"), or None."""
+    primary = (tag or "").lower().replace("_", "-").split("-")[0]
+    return primary if primary in LANGUAGES else None
+
+
 def negotiate(request: web.Request) -> str:
     # ?lang= may carry a region: a Matrix client fills the widget URL's language with "en-GB".
-    asked = request.query.get("lang", "").lower().replace("_", "-").split("-")[0]
-    for candidate in (asked, request.cookies.get(LANG_COOKIE)):
-        if candidate in LANGUAGES:
-            return candidate
+    for candidate in (request.query.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if known := known_language(candidate):
+            return known
     return _from_accept_language(request.headers.get("Accept-Language", "")) or DEFAULT_LANGUAGE
 
 
@@ -84,7 +89,7 @@ def say(lang: str, text: Text) -> str:
 
 
 def in_both(text: Text) -> str:
-    """French, then English: for answers no reader's language is known for (JSON, logs)."""
+    """French, then English: a bot refusal's log line and wire form (bridge/), beside its key."""
     return f"{say('fr', text)} / {say('en', text)}"
 
 

@@ -158,6 +158,9 @@ FRENCH: Final[dict[str, str]] = {
     "meeting.waiting.admitted": "Un organisateur vous a admis. Entrée dans la réunion…",
     "meeting.waiting.reconnecting": "Connexion perdue, reconnexion à la salle d'attente…",
     "meeting.waiting.disconnected": "La connexion à la salle d'attente est perdue.",
+    "meeting.waiting.note_send": "Envoyer le message",
+    "meeting.waiting.note_sent": "Message transmis aux organisateurs.",
+    "meeting.waiting.note_cleared": "Message retiré.",
     "meeting.denied.heading": "Accès refusé",
     "meeting.denied.text": (
         "Un organisateur n'a pas accepté votre demande d'accès à cette réunion."
@@ -412,6 +415,9 @@ ENGLISH: Final[dict[str, str]] = {
     "meeting.waiting.admitted": "An organiser let you in. Entering the meeting…",
     "meeting.waiting.reconnecting": "Connection lost, reconnecting to the waiting room…",
     "meeting.waiting.disconnected": "The connection to the waiting room is lost.",
+    "meeting.waiting.note_send": "Send the message",
+    "meeting.waiting.note_sent": "Message passed on to the organisers.",
+    "meeting.waiting.note_cleared": "Message removed.",
     "meeting.denied.heading": "Access refused",
     "meeting.denied.text": "An organiser did not accept your request to join this meeting.",
     "meeting.denied.reason": "Reason given by the organiser: “{reason}”",

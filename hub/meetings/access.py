@@ -1,4 +1,5 @@
-"""Who enters a meeting directly, who waits in the lobby, and with which role.
+"""Who enters a meeting directly, who waits in the lobby, and with which role; and, once in,
+who may moderate and act on whom (`moderating`, `may_act_on`, applied by the conference).
 
 Pure: the caller gathers the facts (session, join token, invitation, Matrix room membership,
 live state) into a `Visitor` and a `MeetingView`, and `decide` applies the rules that
@@ -11,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hub.db.models import AccessLevel, Role
+from hub.errors import Forbidden
+from hub.i18n import Text
 from hub.ids import Identity
+from hub.meetings.presence import Presence
 from hub.meetings.service import MeetingView
 
 # Roles that run the meeting: they enter even a locked meeting and may moderate.
@@ -86,3 +90,25 @@ def decide(meeting: MeetingView, visitor: Visitor, *, locked: bool) -> Admission
     if meeting.access_level is AccessLevel.TRUSTED and visitor.authenticated:
         return Admission(True, role, "authenticated, trusted meeting")
     return Admission(False, role, f"{meeting.access_level.value} meeting")
+
+
+# -- what people in a live meeting may do to each other (the conference applies it) -----
+
+
+REMOVED = Text("error.action.removed")
+GIVEN_A_ROLE = Text("error.action.role")
+
+
+def may_act_on(actor: Presence, target: Presence, action: Text) -> None:
+    """Nobody acts on the owner; only the owner acts on another moderator (`action`: what
+    would be done to them, `REMOVED` or `GIVEN_A_ROLE`)."""
+    if target.role is Role.OWNER:
+        raise Forbidden(text=Text("error.owner_untouchable", {"action": action}))
+    if target.role is Role.MODERATOR and actor.role is not Role.OWNER:
+        raise Forbidden(text=Text("error.owner_acts_on_moderators"))
+
+
+def moderating(actor: Presence) -> None:
+    """Forbidden unless the actor runs the meeting."""
+    if actor.role not in MODERATING:
+        raise Forbidden(text=Text("error.moderators_only"))

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from hub.db.models import Role
 from hub.errors import Conflict
+from hub.i18n import Text
 from hub.ids import Identity, MatrixUserId, MeetingId
 from hub.meetings.access import Admission, Visitor, decide
 from hub.meetings.conference import Conference, Conferences
@@ -97,10 +98,7 @@ class Admissions:
         live = self._conferences.get(meeting_id)
         limit = self.max_participants
         if live is not None and len(live.presences) >= limit:
-            raise Conflict(
-                f"La réunion est complète ({limit} personnes) / "
-                f"The meeting is full ({limit} participants)"
-            )
+            raise Conflict(text=Text("error.meeting.full", {"limit": str(limit)}))
 
     def knock(
         self,

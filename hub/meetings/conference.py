@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,13 +19,15 @@ from types import MappingProxyType
 from typing import Protocol
 
 from hub.db.models import Role
-from hub.errors import Conflict, Forbidden, NotFound
+from hub.errors import Forbidden, NotFound
+from hub.i18n import Text
 from hub.ids import Identity, MeetingId, ParticipantId
 
 from . import recording as rules
-from .access import MODERATING
+from .access import GIVEN_A_ROLE, MODERATING, REMOVED, may_act_on, moderating
 from .endpoint import CloseReason, Endpoint
 from .events import ChatPosted, EventBus, LobbyChanged
+from .lobby import Lobby
 from .notices import (
     ChatSaid,
     Ended,
@@ -44,7 +45,8 @@ from .notices import (
     SubtitlesNow,
 )
 from .presence import LobbyEntry, MediaKind, Presence, Verdict, WaitingPerson
-from .subtitles import ALREADY_OFF, ALREADY_ON, DISABLED, SubtitleState, SubtitleSwitch
+from .subtitles import SubtitleState, SubtitleSwitch
+from .switches import Switches
 
 log = logging.getLogger(__name__)
 
@@ -57,24 +59,6 @@ class MeetingRecords(Protocol):
     async def record_role(self, participant_id: ParticipantId, role: Role) -> None: ...
 
     async def end(self, meeting_id: str, *, by: Identity, moderator: bool = False) -> object: ...
-
-
-def may_act_on(actor: Presence, target: Presence, what: str) -> None:
-    """Nobody acts on the owner; only the owner acts on another moderator."""
-    if target.role is Role.OWNER:
-        raise Forbidden(f"L'organisateur ne peut pas être {what} / The owner cannot be {what}")
-    if target.role is Role.MODERATOR and actor.role is not Role.OWNER:
-        raise Forbidden(
-            "Seul l'organisateur agit sur un autre modérateur / "
-            "Only the owner may act on another moderator"
-        )
-
-
-def _moderating(actor: Presence) -> None:
-    if actor.role not in MODERATING:
-        raise Forbidden(
-            "Réservé aux organisateurs et modérateurs / Only the owner and moderators may do this"
-        )
 
 
 class Conference:
@@ -98,10 +82,7 @@ class Conference:
         recorder: rules.RecordingSwitch | None = None,
     ) -> None:
         self.meeting_id = meeting_id
-        self._switch = subtitles  # None: the operator disabled subtitles
-        self._subtitles: SubtitleState = "off"
-        self._recorder = recorder  # None: the operator disabled recording
-        self.recording = False
+        self._switches = Switches(meeting_id, subtitles, recorder)
         self._locked = locked
         self._records = records
         self._events = events
@@ -110,10 +91,9 @@ class Conference:
         self._own: dict[ParticipantId, Endpoint] = {}
         self._carried: dict[ParticipantId, Endpoint] = {}
         self._listeners: dict[str, Endpoint] = {}
-        self._lobby: dict[str, LobbyEntry] = {}
+        self._lobby = Lobby()
         self._removed: set[Identity] = set()
         self._hands_raised = 0  # how many times a hand went up: orders the queue
-        self._knocks = 0  # how many people knocked: numbers the lobby entries
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -129,19 +109,23 @@ class Conference:
     @property
     def lobby(self) -> Mapping[str, LobbyEntry]:
         """Everyone waiting, by entry id (read only)."""
-        return MappingProxyType(self._lobby)
+        return self._lobby.entries
 
     @property
     def subtitles(self) -> SubtitleState:
-        return self._subtitles
+        return self._switches.subtitles
 
     @property
     def subtitles_allowed(self) -> bool:
-        return self._switch is not None
+        return self._switches.subtitles_allowed
+
+    @property
+    def recording(self) -> bool:
+        return self._switches.recording
 
     @property
     def recording_allowed(self) -> bool:
-        return self._recorder is not None
+        return self._switches.recording_allowed
 
     def present_as(self, identity: Identity) -> Presence | None:
         """This identity's presence in the meeting, if it is in (the latest one)."""
@@ -168,13 +152,12 @@ class Conference:
 
     def waiting(self) -> tuple[WaitingPerson, ...]:
         """Everyone waiting, oldest first, as moderators see them."""
-        entries = sorted(self._lobby.values(), key=lambda entry: entry.since)
-        return tuple(entry.shown() for entry in entries)
+        return self._lobby.waiting()
 
     def _target(self, participant_id: str) -> Presence:
         presence = self._presences.get(ParticipantId(participant_id))
         if presence is None:
-            raise NotFound("Ce participant n'est plus là / No such participant in the meeting")
+            raise NotFound(text=Text("error.participant.missing"))
         return presence
 
     # -- telling --------------------------------------------------------------------------------
@@ -211,20 +194,8 @@ class Conference:
 
     def _drop_if_idle(self) -> None:
         if self.idle():
-            self._stop_keeping()
+            self._switches.stop_all()
             self._on_idle(self)
-
-    def _stop_listening(self) -> None:
-        if self._switch is not None and self._subtitles != "off":
-            self._switch.stop(self.meeting_id)
-        self._subtitles = "off"
-
-    def _stop_keeping(self) -> None:
-        """Nobody is left (or the meeting ended): subtitles and any recording stop."""
-        self._stop_listening()
-        if self._recorder is not None and self.recording:
-            self._recorder.stop(self.meeting_id, None)
-        self.recording = False
 
     # -- people ---------------------------------------------------------------------------------
 
@@ -308,7 +279,7 @@ class Conference:
         """Someone in the meeting writes to everyone (`at`: when their own hub says)."""
         presence = self._presences.get(participant_id)
         if presence is None:
-            raise NotFound("Ce participant n'est plus là / No such participant in the meeting")
+            raise NotFound(text=Text("error.participant.missing"))
         now = datetime.now(UTC)
         written = at if at is not None else now.isoformat(timespec="seconds")
         await self._tell(ChatSaid(participant_id, presence.name, text, written))
@@ -335,46 +306,31 @@ class Conference:
 
     async def set_subtitles(self, actor: Presence, on: bool) -> None:
         """A moderator starts or stops live subtitles; everyone is told, and sees it."""
-        _moderating(actor)
-        if self._switch is None:
-            raise Forbidden(DISABLED)
-        if on == (self._subtitles != "off"):
-            raise Conflict(ALREADY_ON if on else ALREADY_OFF)
-        if on:
-            self._switch.start(self.meeting_id)
-            self._subtitles = "on"
-        else:
-            self._stop_listening()
-        log.info("subtitles %s", self._subtitles, extra=self._extra(actor))
-        await self._tell(SubtitlesNow(self._subtitles, by=actor.name))
+        moderating(actor)
+        self._switches.set_subtitles(on)
+        log.info("subtitles %s", self.subtitles, extra=self._extra(actor))
+        await self._tell(SubtitlesNow(self.subtitles, by=actor.name))
 
     async def subtitle(self, participant_id: ParticipantId, text: str, final: bool) -> str | None:
         """Words recognised from someone's microphone (late ones, after a stop, are dropped).
         The speaker's name if they were shown: only those may go into the transcript."""
         presence = self._presences.get(participant_id)
-        if self._subtitles == "off" or presence is None:
+        if self.subtitles == "off" or presence is None:
             return None
-        if self._subtitles == "unavailable":
-            self._subtitles = "on"
+        if self._switches.heard():
             await self._tell(SubtitlesNow("on"))
         await self._tell(SubtitleSaid(participant_id, presence.name, text, final))
         return presence.name
 
     async def subtitles_unavailable(self) -> None:
         """The speech service is down or too slow: shown to everyone, the meeting goes on."""
-        if self._subtitles == "on":
-            self._subtitles = "unavailable"
+        if self._switches.unavailable():
             await self._tell(SubtitlesNow("unavailable"))
 
     async def set_recording(self, actor: Presence, on: bool) -> None:
         """A moderator starts or stops recording; everyone is told, and sees it."""
-        _moderating(actor)
-        if self._recorder is None:
-            raise Forbidden(rules.DISABLED)
-        if on == self.recording:
-            raise Conflict(rules.ALREADY_ON if on else rules.ALREADY_OFF)
-        (self._recorder.start if on else self._recorder.stop)(self.meeting_id, actor.name)
-        self.recording = on
+        moderating(actor)
+        self._switches.set_recording(on, actor.name)
         log.info("recording %s", "on" if on else "off", extra=self._extra(actor))
         await self._tell(RecordingNow(on, by=actor.name))
 
@@ -391,26 +347,11 @@ class Conference:
     ) -> LobbyEntry:
         """Someone waits to be let in; their verdict comes through the entry's `decision`.
         The caller keeps the entry (to withdraw it if they go), then `announce_lobby`."""
-        self._knocks += 1
-        entry = LobbyEntry(
-            entry_id=secrets.token_urlsafe(9),
-            identity=identity,
-            name=name,
-            since=since,
-            role=role,
-            number=self._knocks,
-            message=message or None,
-        )
-        self._lobby[entry.entry_id] = entry
-        return entry
+        return self._lobby.knock(identity, name, role, since, message)
 
     async def withdraw(self, entry_ids: Iterable[str]) -> None:
         """These people stopped waiting (they left, or the link they waited through closed)."""
-        gone = [entry for entry_id in entry_ids if (entry := self._lobby.pop(entry_id, None))]
-        for entry in gone:
-            if not entry.decision.done():
-                entry.decision.cancel()
-        if gone:
+        if self._lobby.withdraw(entry_ids):
             await self.announce_lobby()
         self._drop_if_idle()
 
@@ -418,10 +359,10 @@ class Conference:
         self, actor: Presence, entry_id: str, verdict: Verdict, refusal: str | None = None
     ) -> LobbyEntry:
         """A moderator admits or denies a waiting person (a denial may say why)."""
-        _moderating(actor)
-        entry = self._lobby.pop(entry_id, None)
-        if entry is None or entry.decision.done():
-            raise NotFound("Personne n'attend sous ce numéro / Nobody waits with that id")
+        moderating(actor)
+        entry = self._lobby.take(entry_id)
+        if entry is None:
+            raise NotFound(text=Text("error.lobby.missing"))
         if verdict == "denied":
             entry.refusal = refusal or None
         entry.decision.set_result(verdict)
@@ -438,10 +379,10 @@ class Conference:
 
     async def mute(self, actor: Presence, target_id: str, kind: MediaKind) -> None:
         """Turn someone's microphone or camera off: their endpoint stops it at once."""
-        _moderating(actor)
+        moderating(actor)
         target = self._target(target_id)
         if target.participant_id == actor.participant_id:
-            raise Forbidden("Utilisez votre propre bouton micro / Use your own mute button")
+            raise Forbidden(text=Text("error.mute.own"))
         carrier = self.carrier(target.participant_id)
         if carrier is not None:
             await carrier.mute(target, kind, actor)
@@ -449,9 +390,9 @@ class Conference:
 
     async def remove(self, actor: Presence, target_id: str) -> None:
         """Take someone out; they come back only if a moderator lets them in again."""
-        _moderating(actor)
+        moderating(actor)
         target = self._target(target_id)
-        may_act_on(actor, target, "retiré / removed")
+        may_act_on(actor, target, REMOVED)
         self._removed.add(target.identity)
         carrier = self.carrier(target.participant_id)
         if carrier is not None:
@@ -459,7 +400,7 @@ class Conference:
         log.info("participant removed by a moderator", extra=self._extra(actor))
 
     async def lock(self, actor: Presence, locked: bool) -> None:
-        _moderating(actor)
+        moderating(actor)
         await self._records.set_locked(self.meeting_id, locked)
         self._locked = locked
         await self._tell(LockChanged(locked))
@@ -471,15 +412,11 @@ class Conference:
         await self._tell(LockChanged(locked))
 
     async def set_role(self, actor: Presence, target_id: str, role: Role) -> None:
-        _moderating(actor)
+        moderating(actor)
         target = self._target(target_id)
-        may_act_on(actor, target, "changé de rôle / given another role")
+        may_act_on(actor, target, GIVEN_A_ROLE)
         if target.participant_id in self._carried:
-            raise Forbidden(
-                "Impossible de changer le rôle d'une personne connectée par une autre "
-                "instance / Cannot change the role of someone connected through another "
-                "instance"
-            )
+            raise Forbidden(text=Text("error.role.remote"))
         updated = replace(target, role=role)
         if updated == target:
             return
@@ -493,7 +430,7 @@ class Conference:
     async def lower_hands(self, actor: Presence, target_id: str | None) -> None:
         """Lower one raised hand, or all. Our own people's hands only: a partner's people
         raise and lower theirs on their hub."""
-        _moderating(actor)
+        moderating(actor)
         targets = (
             [self._target(target_id)] if target_id is not None
             else [p for p in self._presences.values() if p.hand]
@@ -505,18 +442,15 @@ class Conference:
 
     async def end(self, actor: Presence) -> None:
         """End the meeting for everyone (the stored meeting's end tells `end_all`)."""
-        _moderating(actor)
+        moderating(actor)
         await self._records.end(self.meeting_id, by=actor.identity, moderator=True)
 
     async def end_all(self, notice: Ended) -> int:
         """The meeting is over: everyone is told, the lobby hears "ended", and every endpoint
         of ours is closed. Returns how many were."""
-        self._stop_keeping()
+        self._switches.stop_all()
         await self._tell(notice)
-        for entry in list(self._lobby.values()):
-            self._lobby.pop(entry.entry_id, None)
-            if not entry.decision.done():
-                entry.decision.set_result("ended")
+        self._lobby.close()
         own = list(self._own.values())
         reason: CloseReason = "ended"
         await asyncio.gather(*(endpoint.close(reason) for endpoint in own), return_exceptions=True)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Invitation, Role, utcnow
 from hub.errors import BadRequest, Conflict, NotFound
+from hub.i18n import Text
 from hub.ids import Identity, MeetingId
 
 MAX_INVITATIONS = 500
@@ -120,7 +121,7 @@ class Invitations:
                 )
             )
         if not getattr(result, "rowcount", 0):
-            raise NotFound("Invitation introuvable / No such invitation")
+            raise NotFound(text=Text("error.invitation.missing"))
 
     async def role_for(
         self, meeting_id: MeetingId, identity: Identity, email: str | None

@@ -66,6 +66,12 @@ class LobbyEntry:
     def kind(self) -> IdentityKind:
         return self.identity.kind
 
+    def amend(self, message: str | None) -> None:
+        """The person rewrote what they tell the moderators (already cleaned; "" or None: no
+        message), while still waiting."""
+        if not self.decision.done():
+            self.message = message or None
+
     def shown(self) -> WaitingPerson:
         return WaitingPerson(
             self.entry_id, self.name, self.kind, self.since, self.number, self.message

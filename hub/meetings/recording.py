@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from hub.i18n import Text
 from hub.ids import MeetingId
 
-DISABLED = "L'enregistrement est désactivé sur ce hub / Recording is disabled on this hub"
-ALREADY_ON = "L'enregistrement est déjà en cours / Recording is already on"
-ALREADY_OFF = "Aucun enregistrement en cours / Recording is not on"
+DISABLED = Text("error.recording.disabled")
+ALREADY_ON = Text("error.recording.on")
+ALREADY_OFF = Text("error.recording.off")
 
 
 class RecordingSwitch(Protocol):

@@ -26,6 +26,7 @@ from hub.db.models import (
     utcnow,
 )
 from hub.errors import BadRequest, Conflict, Forbidden, HubError, NotFound
+from hub.i18n import Text
 from hub.ids import Identity, MeetingId, ParticipantId, ServerName
 from hub.meetings.events import EventBus, MeetingEnded, ParticipantJoined, ParticipantLeft
 from hub.meetings.ids import new_meeting_id, parse_meeting_id
@@ -103,7 +104,7 @@ async def _stage_join(session: AsyncSession, join: _Join) -> None:
     if again is not None and (again.meeting_id, again.identity, again.via_instance) != (
         join.meeting_id, join.identity, join.via_instance,
     ):  # fmt: skip
-        raise Conflict("participant id already used / identifiant déjà utilisé")
+        raise Conflict(text=Text("error.participant.id_taken"))
     if meeting.state is MeetingState.CREATED:
         meeting.state = MeetingState.ACTIVE
         meeting.started_at = join.at
@@ -159,11 +160,11 @@ class MeetingService:
     async def get(self, meeting_id: str) -> MeetingView:
         parsed = parse_meeting_id(meeting_id)
         if parsed is None:
-            raise NotFound("Réunion introuvable / No such meeting")
+            raise NotFound(text=Text("error.meeting.missing"))
         async with self._sessions() as session:
             row = await session.get(Meeting, parsed)
         if row is None:
-            raise NotFound("Réunion introuvable / No such meeting")
+            raise NotFound(text=Text("error.meeting.missing"))
         return MeetingView.of(row)
 
     async def list_owned(self, owner: Identity) -> list[MeetingView]:
@@ -179,9 +180,7 @@ class MeetingService:
         """End for everyone: by the owner, or by a moderator of the live meeting."""
         meeting = await self.get(meeting_id)
         if meeting.owner_identity != by and not moderator:
-            raise Forbidden(
-                "Seul l'organisateur peut terminer la réunion / Only the owner may end it"
-            )
+            raise Forbidden(text=Text("error.meeting.owner_ends"))
         if meeting.state is MeetingState.ENDED:
             return meeting
         now = utcnow()
@@ -218,9 +217,9 @@ class MeetingService:
         """The meeting's row, for a change that only a meeting not yet ended may take."""
         row = await session.get(Meeting, meeting_id)
         if row is None:
-            raise NotFound("Réunion introuvable / No such meeting")
+            raise NotFound(text=Text("error.meeting.missing"))
         if row.state is MeetingState.ENDED:
-            raise Conflict("La réunion est terminée / The meeting has ended")
+            raise Conflict(text=Text("error.meeting.ended"))
         return row
 
     async def set_locked(self, meeting_id: MeetingId, locked: bool) -> MeetingView:
@@ -238,7 +237,7 @@ class MeetingService:
         async with self._sessions.begin() as session:
             row = await session.get(Meeting, meeting_id)
             if row is not None and row.host_instance != host:
-                raise Conflict("Identifiant de réunion déjà utilisé / Meeting id already in use")
+                raise Conflict(text=Text("error.meeting.id_taken"))
             if row is None:
                 row = Meeting(
                     id=meeting_id,
@@ -365,6 +364,19 @@ class MeetingService:
                 .values(left_at=utcnow())
             )
         return int(getattr(closed, "rowcount", 0) or 0)
+
+    async def open_via(self, meeting_id: MeetingId, partner: ServerName) -> dict[Identity, Role]:
+        """Who of `partner`'s people is in the meeting by the database (presence not closed),
+        with their role: a node taking over a meeting lets them back with their link."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Participant.identity, Participant.role).where(
+                    Participant.meeting_id == meeting_id,
+                    Participant.via_instance == partner,
+                    Participant.left_at.is_(None),
+                )
+            )
+        return {Identity(identity): role for identity, role in rows}
 
     async def record_leave(self, meeting_id: MeetingId, participant_id: ParticipantId) -> None:
         now = utcnow()

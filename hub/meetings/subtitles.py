@@ -9,19 +9,17 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
+from hub.i18n import Text
 from hub.ids import MeetingId
 
 # off: nothing is listened to. on: speech is recognised and shown. unavailable: on, but the
 # speech service is down or too slow (the meeting goes on; it comes back by itself).
 SubtitleState = Literal["off", "on", "unavailable"]
 
-DISABLED = "Les sous-titres sont désactivés sur ce hub / Subtitles are disabled on this hub"
-ALREADY_ON = "Les sous-titres sont déjà en cours / Subtitles are already on"
-ALREADY_OFF = "Les sous-titres ne sont pas en cours / Subtitles are not on"
-NOT_PRESENT = (
-    "Seul un organisateur ou un modérateur présent dans la réunion peut faire cela / "
-    "Only an owner or moderator who is in the meeting may do this"
-)
+DISABLED = Text("error.subtitles.disabled")
+ALREADY_ON = Text("error.subtitles.on")
+ALREADY_OFF = Text("error.subtitles.off")
+NOT_PRESENT = Text("error.present_moderators_only")
 
 
 class SubtitleSwitch(Protocol):

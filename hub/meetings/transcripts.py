@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hub.db.models import Meeting, Participant, TranscriptLine
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 MAX_SPEAKER = 120  # as a participant's display name (hub/meetings/service.py MAX_NAME)
 MAX_TEXT = 10_000  # one utterance; far more than anyone says in one breath
+MAX_STARTS = 1024  # meetings whose start is remembered (one utterance after another)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,16 @@ class Transcript:
 
 
 @dataclass(frozen=True)
+class Overview:
+    """What a meeting's transcript holds, without its words: for the page listing what is
+    kept. `last_kept_at` is what its retention counts from."""
+
+    lines: int
+    speakers: tuple[str, ...]  # in the order they first spoke
+    last_kept_at: datetime
+
+
+@dataclass(frozen=True)
 class Expired:
     """A meeting's transcript that retention deleted: how many lines it had."""
 
@@ -60,6 +72,8 @@ class Transcripts:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        # Meetings' starts (set once, at the first join), not read again for every utterance.
+        self._starts: dict[MeetingId, datetime] = {}
 
     async def keep(
         self,
@@ -78,10 +92,17 @@ class Transcripts:
         if not text:
             return False
         async with self._sessions.begin() as session:
-            meeting = await session.get(Meeting, meeting_id)
-            if meeting is None:
-                return False
-            end = max(0.0, (ended_at - _origin(meeting)).total_seconds())
+            origin = self._starts.get(meeting_id)
+            if origin is None:
+                meeting = await session.get(Meeting, meeting_id)
+                if meeting is None:
+                    return False
+                origin = _origin(meeting)
+                if meeting.started_at is not None:
+                    if len(self._starts) >= MAX_STARTS:  # the oldest goes
+                        del self._starts[next(iter(self._starts))]
+                    self._starts[meeting_id] = origin
+            end = max(0.0, (ended_at - origin).total_seconds())
             session.add(
                 TranscriptLine(
                     meeting_id=meeting_id,
@@ -127,6 +148,37 @@ class Transcripts:
                 ),
             )
 
+    async def overview(self, meeting_id: MeetingId) -> Overview | None:
+        """How many lines, who spoke, when the last was kept; None if nothing is kept."""
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(
+                    select(TranscriptLine.speaker, func.count(), func.max(TranscriptLine.kept_at))
+                    .where(TranscriptLine.meeting_id == meeting_id)
+                    .group_by(TranscriptLine.speaker)
+                    .order_by(func.min(TranscriptLine.start_seconds), func.min(TranscriptLine.id))
+                )
+            ).all()
+        if not rows:
+            return None
+        return Overview(
+            lines=sum(count for _, count, _ in rows),
+            speakers=tuple(speaker for speaker, _, _ in rows),
+            last_kept_at=max(last for _, _, last in rows),
+        )
+
+    async def with_lines(self, meeting_ids: list[MeetingId]) -> set[MeetingId]:
+        """Which of these meetings have a transcript."""
+        if not meeting_ids:
+            return set()
+        async with self._sessions() as session:
+            found = await session.scalars(
+                select(TranscriptLine.meeting_id)
+                .where(TranscriptLine.meeting_id.in_(meeting_ids))
+                .distinct()
+            )
+            return {MeetingId(meeting) for meeting in found}
+
     async def claim(self, meeting_id: MeetingId) -> Transcript | None:
         """The transcript, if it has lines never handed out before; they are marked handed
         out in the same statement, so two callers (the meeting ending while its empty-room
@@ -168,20 +220,25 @@ class Transcripts:
         """The owner, and whoever was a moderator in the meeting, may read its transcript."""
         async with self._sessions() as session:
             found = await session.scalar(
-                select(Meeting.id)
-                .outerjoin(
-                    Participant,
-                    (Participant.meeting_id == Meeting.id)
-                    & (Participant.identity == identity)
-                    & Participant.role.in_(MODERATING),
-                )
-                .where(
-                    Meeting.id == meeting_id,
-                    or_(Meeting.owner_identity == identity, Participant.id.is_not(None)),
-                )
-                .limit(1)
+                _readable_by(identity).where(Meeting.id == meeting_id).limit(1)
             )
         return found is not None
+
+    async def readable_by(
+        self, identity: Identity, *, ended_after: datetime, limit: int
+    ) -> list[tuple[MeetingId, str]]:
+        """The (id, title) of the meetings whose transcripts and recordings `identity` may
+        read, open or ended after `ended_after` (older ones kept nothing), newest first."""
+        query = (
+            _readable_by(identity, Meeting.title)
+            .where(or_(Meeting.ended_at.is_(None), Meeting.ended_at > ended_after))
+            .distinct()
+            .order_by(Meeting.created_at.desc())
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [(MeetingId(meeting), title) for meeting, title, *_ in rows]
 
     async def delete_expired(self, kept_before: datetime) -> list[Expired]:
         """Delete the transcripts whose last line was kept before `kept_before`, whole."""
@@ -205,6 +262,20 @@ class Transcripts:
                     .values(transcript_released_through=None, transcript_summary=None)
                 )
         return [Expired(MeetingId(meeting), count) for meeting, count in expired]
+
+
+def _readable_by(identity: Identity, *columns: Any) -> Select[Any]:
+    """Meetings `identity` owns or was a moderator in (the readers of what they kept)."""
+    return (
+        select(Meeting.id, *columns, Meeting.created_at)
+        .outerjoin(
+            Participant,
+            (Participant.meeting_id == Meeting.id)
+            & (Participant.identity == identity)
+            & Participant.role.in_(MODERATING),
+        )
+        .where(or_(Meeting.owner_identity == identity, Participant.id.is_not(None)))
+    )
 
 
 def _origin(meeting: Meeting) -> datetime:

@@ -41,11 +41,21 @@ class _Hold:
 class Home:
     """Where a meeting lives: `node`, or nowhere yet (None: the lease is being let go or it
     just expired; ask again). `fresh`: this node took it just now (no home before). When it
-    is this node, `hold` is what `release` gives back."""
+    is this node, `hold` is what `release` gives back. `address`: the home node's direct
+    address, when it published one."""
 
     node: str | None
     fresh: bool = False
     hold: _Hold | None = None
+    address: str | None = None
+
+
+def read_token(token: str) -> Home:
+    """Who holds a home lease, from its token `{node}[.{address}].{secret}` (the node id and
+    the secret hold no '.')."""
+    node, _, rest = token.partition(".")
+    address = rest.rpartition(".")[0]
+    return Home(node or None, address=address or None)
 
 
 class MeetingHomes:
@@ -59,11 +69,13 @@ class MeetingHomes:
         node: str,
         on_lost: Callable[[MeetingId], None],
         *,
+        address: str = "",
         ttl: float = TTL,
         renew_every: float = RENEW_EVERY,
         margin: float = MARGIN,
     ) -> None:
         self.node = node
+        self._holder = f"{node}.{address}" if address else node
         self._state = state
         self._on_lost = on_lost
         self._timing = (ttl, renew_every, margin)
@@ -89,19 +101,23 @@ class MeetingHomes:
             ttl, renew_every, margin = self._timing
             lease = Lease(
                 self._state, lease_name(meeting), ttl=ttl, renew_every=renew_every,
-                margin=margin, holder=self.node, on_lost=lambda: self._lost(meeting, lease),
+                margin=margin, holder=self._holder, on_lost=lambda: self._lost(meeting, lease),
             )  # fmt: skip
             if await lease.try_acquire():
                 hold = self._holds[meeting] = _Hold(lease)
                 hold.users = 1
                 return Home(self.node, fresh=True, hold=hold)
-        node = await self.where(meeting)
-        return Home(node if node != self.node else None)
+        home = await self.whereabouts(meeting)
+        return home if home.node != self.node else Home(None)
+
+    async def whereabouts(self, meeting: MeetingId) -> Home:
+        """The meeting's home now, with its address (without claiming it)."""
+        token = await self._state.lease_holder(lease_name(meeting))
+        return Home(None) if token is None else read_token(token)
 
     async def where(self, meeting: MeetingId) -> str | None:
         """The node that is the meeting's home now, if any (without claiming it)."""
-        token = await self._state.lease_holder(lease_name(meeting))
-        return None if token is None else token.partition(".")[0]
+        return (await self.whereabouts(meeting)).node
 
     async def release(self, meeting: MeetingId, home: Home) -> None:
         """One user less; the lease is let go with its last user (a lease lost meanwhile is

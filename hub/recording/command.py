@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hub.config import HubConfig
 from hub.errors import NotFound
-from hub.recording.manifest import MANIFEST, Manifest, is_recording_id, key
+from hub.recording.manifest import MANIFEST, ComposedEntry, Manifest, is_recording_id, key
 from hub.recording.storage import RecordingStore, open_store
 
 
@@ -32,6 +34,12 @@ def add_recordings_commands(
     build.add_argument("recording_id", metavar="ID", help="the recording (its manifest's id)")
     build.add_argument("--layout", choices=("grid", "speaker"), default="grid")
     build.add_argument("--out", type=Path, help="output file (default: ID.webm)")
+    build.add_argument(
+        "--keep",
+        action="store_true",
+        help="also store it beside the tracks: the meeting's moderators then download it from "
+        "the hub, and it expires with them",
+    )
 
     def run(args: argparse.Namespace) -> int:
         if not is_recording_id(args.recording_id):
@@ -39,7 +47,9 @@ def add_recordings_commands(
             return 2
         out = args.out or Path(f"{args.recording_id}.webm")
         try:
-            duration = asyncio.run(_compose(load(args), args.recording_id, out, args.layout))
+            duration = asyncio.run(
+                _compose(load(args), args.recording_id, out, args.layout, keep=args.keep)
+            )
         except (NotFound, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
@@ -49,24 +59,41 @@ def add_recordings_commands(
     build.set_defaults(run=run)
 
 
-async def _compose(config: HubConfig, recording_id: str, out: Path, layout: Any) -> float:
+async def _compose(
+    config: HubConfig, recording_id: str, out: Path, layout: Any, *, keep: bool = False
+) -> float:
     from hub.recording.compose import compose  # PyAV and numpy: only for this command
 
     store = open_store(config)
-    opener = getattr(store, "open", None)
-    if opener is not None:
-        await opener()
+    await store.open()
     try:
         manifest = await _find(store, recording_id)
         with tempfile.TemporaryDirectory(prefix="hub-compose-") as folder:
             for track in manifest.tracks:
                 name = key(manifest.meeting_id, recording_id, track.file)
                 await _fetch(store, name, Path(folder) / track.file)
-            return await asyncio.to_thread(compose, manifest, Path(folder), out, layout)
+            duration = await asyncio.to_thread(compose, manifest, Path(folder), out, layout)
+            if keep:
+                await _keep(store, manifest, out, layout, duration, Path(folder))
+            return duration
     finally:
-        closer = getattr(store, "close", None)
-        if closer is not None:
-            await closer()
+        await store.close()
+
+
+async def _keep(
+    store: RecordingStore, manifest: Manifest, out: Path, layout: Any, duration: float, spare: Path
+) -> None:
+    """Store the composed file beside the tracks and name it in the manifest (written last, so
+    a manifest never names a file that is not there yet)."""
+    name = f"composed-{layout}.webm"
+    copy = spare / name  # the store may move what it is given; `out` stays where it was asked
+    await asyncio.to_thread(shutil.copyfile, out, copy)
+    await store.put_file(key(manifest.meeting_id, manifest.recording_id, name), copy)
+    entry = ComposedEntry(
+        file=name, layout=layout, duration=round(duration, 3), made_at=datetime.now(UTC)
+    )
+    kept = manifest.model_copy(update={"composed": entry})
+    await store.put_bytes(key(manifest.meeting_id, manifest.recording_id), kept.to_bytes())
 
 
 async def _find(store: RecordingStore, recording_id: str) -> Manifest:

@@ -36,6 +36,18 @@ class TrackEntry(BaseModel):
     error: str | None = None  # why writing stopped early (disk full…), if it did
 
 
+class ComposedEntry(BaseModel):
+    """The one playable file `hub recordings compose --keep` made of the tracks and stored
+    beside them (downloaded and expired with them)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: str = Field(pattern=_FILE.pattern)
+    layout: Literal["grid", "speaker"]
+    duration: float
+    made_at: datetime
+
+
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -49,6 +61,7 @@ class Manifest(BaseModel):
     stopped_by: str | None = None
     tracks: list[TrackEntry]
     packets_dropped: int = 0  # the tap's queue was full (the recorder did not keep up)
+    composed: ComposedEntry | None = None
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(indent=2).encode()
@@ -64,7 +77,9 @@ class Manifest(BaseModel):
             raise ValueError(f"manifest: {where}: {first['msg']}") from None
 
     def files(self) -> list[str]:
-        return [track.file for track in self.tracks]
+        """Every file the recording has in the store besides this manifest."""
+        tracks = [track.file for track in self.tracks]
+        return [*tracks, self.composed.file] if self.composed is not None else tracks
 
 
 def key(meeting_id: str, recording_id: str, file: str = MANIFEST) -> str:

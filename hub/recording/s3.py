@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hub.config_recording import StorageConfig
 from hub.errors import NotFound
+from hub.i18n import Text
 from hub.recording.storage import CHUNK, check_key
 
 PART = 8 * 1024 * 1024  # multipart upload past this size (S3's minimum part is 5 MiB)
@@ -71,7 +72,7 @@ class S3Store:
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if code in _MISSING:
-                raise NotFound("Fichier introuvable / No such file") from None
+                raise NotFound(text=Text("error.file.missing")) from None
             raise StoreError(f"S3 {operation} failed: {code or exc}") from None
         except BotoCoreError as exc:
             raise StoreError(f"S3 {operation} failed: {exc}") from None

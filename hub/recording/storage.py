@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from hub.errors import NotFound
+from hub.i18n import Text
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
@@ -33,7 +34,12 @@ def check_key(key: str) -> str:
 
 
 class RecordingStore(Protocol):
-    """Stores recordings' files and manifests. Opened by `open_store`, closed with it."""
+    """Stores recordings' files and manifests. Made by `open_store`; `open` before the first
+    call, `close` after the last."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
 
     async def put_file(self, key: str, source: Path) -> None:
         """Store the file (the store may move it away from `source`)."""
@@ -61,6 +67,12 @@ class LocalStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+
+    async def open(self) -> None:
+        """Nothing to open: the folder is made with the first recording."""
+
+    async def close(self) -> None:
+        """Nothing to close."""
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -94,13 +106,13 @@ class LocalStore:
         try:
             return await asyncio.to_thread(self._path(key).read_bytes)
         except FileNotFoundError:
-            raise NotFound("Fichier introuvable / No such file") from None
+            raise NotFound(text=Text("error.file.missing")) from None
 
     async def chunks(self, key: str) -> AsyncIterator[bytes]:
         try:
             handle = await asyncio.to_thread(self._path(key).open, "rb")
         except FileNotFoundError:
-            raise NotFound("Fichier introuvable / No such file") from None
+            raise NotFound(text=Text("error.file.missing")) from None
         with handle:
             while chunk := await asyncio.to_thread(handle.read, CHUNK):
                 yield chunk
@@ -109,7 +121,7 @@ class LocalStore:
         try:
             return (await asyncio.to_thread(self._path(key).stat)).st_size
         except FileNotFoundError:
-            raise NotFound("Fichier introuvable / No such file") from None
+            raise NotFound(text=Text("error.file.missing")) from None
 
     async def keys(self, prefix: str) -> list[str]:
         return await asyncio.to_thread(self._keys, prefix)

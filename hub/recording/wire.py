@@ -1,6 +1,6 @@
 """Messages between the hub and its recorder process (hub/recording/recorder.py), over the
-recorder's stdin and stdout, framed as the speech worker's are (a 4-byte length, then a
-msgpack map whose "t" names the kind). Pure: no I/O.
+recorder's stdin and stdout, framed as the speech worker's are (hub/pipes/frames.py: a frame
+holding a msgpack map whose "t" names the kind). Pure: no I/O.
 
 Hub to recorder: Begin (a recording and its folder), Track (a track to write, and its file),
 Packets (tapped RTP packets), Finish (close the recording's files). Recorder to hub: Finished
@@ -12,13 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
+from hub.pipes import frames
+from hub.pipes.frames import FrameError as WireError
+from hub.pipes.frames import field as _field
+from hub.pipes.frames import pack_map, unpack_map
 
-from hub.speech.worker_wire import MAX_FRAME, WireError, frame_length
+__all__ = ["MAX_FRAME", "Message", "WireError", "decode", "encode", "frame_length"]
 
-__all__ = ["Message", "WireError", "decode", "encode", "frame_length"]
+MAX_FRAME = 4 * 1024 * 1024  # a batch of 2,000 video packets is ~2.5 MB; bounds a broken peer
 
-_HEAD = 4
+
+def frame_length(head: bytes) -> int:
+    """The body length a 4-byte head announces; WireError past MAX_FRAME."""
+    return frames.frame_length(head, MAX_FRAME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +94,7 @@ def encode(message: Message) -> bytes:
                     for w in tracks
                 ],
             }  # fmt: skip
-    packed: bytes = msgpack.packb(body, use_bin_type=True)
-    return len(packed).to_bytes(_HEAD, "big") + packed
-
-
-def _field(body: dict[Any, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    value = body.get(name)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise WireError(f"{body.get('t')}: field {name!r} is missing or of the wrong type")
-    return value
+    return pack_map(body)
 
 
 def _packet(item: object) -> tuple[str, int, int, bool, bytes, float]:
@@ -131,12 +129,7 @@ def _written(item: object) -> Written:
 
 def decode(data: bytes) -> Message:
     """The message in one frame body; WireError if it is not one."""
-    try:
-        body = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_FRAME)
-    except (ValueError, msgpack.UnpackException) as exc:
-        raise WireError(f"not msgpack: {exc}") from None
-    if not isinstance(body, dict):
-        raise WireError("a message is a msgpack map")
+    body = unpack_map(data, MAX_FRAME)
     kind = body.get("t")
     rid = _field(body, "r", str)
     if kind == "begin":

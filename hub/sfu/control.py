@@ -1,6 +1,6 @@
 """The control protocol between `hub serve` and its SFU workers (hub/sfu/worker.py).
 
-A stream of frames, each a 4-byte big-endian length and a UTF-8 JSON object with a `type`.
+A stream of frames (hub/pipes/frames.py), each holding a UTF-8 JSON object with a `type`.
 The hub sends requests (the calls of hub/sfu/port.py `MediaRoom`, each with an integer `id`);
 the worker sends a `reply` per request and, unasked, events (subscribe offers, peer states,
 reception, encodings, the active speaker) and a `load` report every second. Nothing per packet
@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, cast, get_args
 
 from hub.bounded_json import loads
 from hub.ids import MeetingId, ParticipantId
+from hub.pipes import frames
+from hub.pipes.frames import FrameError
 from hub.sfu.media import Source
 
-HEADER = struct.Struct(">I")
 MAX_FRAME = 1 << 20  # an SDP of 100 m-lines is ~60 kB; nothing legitimate comes near this
 
 Field = Literal["str", "str?", "bool", "int", "int?", "num", "list", "dict", "dict?"]
@@ -89,7 +89,7 @@ EVENTS: dict[str, dict[str, Field]] = {
 SOURCES = frozenset(get_args(Source))
 
 
-class ControlError(ValueError):
+class ControlError(FrameError):
     """A frame that is not a message of the protocol; the text says what is wrong."""
 
 
@@ -142,30 +142,18 @@ def encode(type_: str, id_: int | None = None, **fields: object) -> bytes:
     body = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
     if len(body) > MAX_FRAME:
         raise ControlError(f"{type_} message of {len(body)} bytes is over {MAX_FRAME}")
-    return HEADER.pack(len(body)) + body
+    return frames.frame(body)
 
 
 def frame_length(header: bytes) -> int:
-    (length,) = HEADER.unpack(header)
-    if length > MAX_FRAME:
-        raise ControlError(f"frame of {length} bytes announced, over the {MAX_FRAME}-byte limit")
-    return int(length)
+    """The body length a 4-byte head announces; FrameError over MAX_FRAME."""
+    return frames.frame_length(header, MAX_FRAME)
 
 
 async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
-    """The next frame's body; None at a clean end of stream; ControlError for a frame over
-    the limit (the stream cannot be trusted after it: the caller closes it)."""
-    try:
-        header = await reader.readexactly(HEADER.size)
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial:
-            raise ControlError("stream ended inside a frame header") from None
-        return None
-    length = frame_length(header)
-    try:
-        return await reader.readexactly(length)
-    except asyncio.IncompleteReadError:
-        raise ControlError(f"stream ended inside a {length}-byte frame") from None
+    """The next frame's body; None at a clean end of stream; FrameError for a frame over the
+    limit or cut short (the stream cannot be trusted after it: the caller closes it)."""
+    return await frames.read_frame(reader, MAX_FRAME)
 
 
 def parse(body: bytes, kinds: Mapping[str, Mapping[str, Field]], *, need_id: bool) -> Message:

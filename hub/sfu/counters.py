@@ -23,9 +23,6 @@ class SfuCounters:
     muted_drops: int = 0
     # Datagrams refused at the media sockets before any layer below could see them.
     datagrams: DropLog = field(default_factory=DropLog)
-    # Not a count: whether this SFU process sheds video now (hub/sfu/relief.py), read by every
-    # room's downlink sharing; it lives here because the counters are what all rooms share.
-    shedding_video: bool = False
 
     def drop(self, reason: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1

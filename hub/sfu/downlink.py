@@ -58,7 +58,7 @@ def share_downlink(member: MediaParticipant, now: float) -> None:
         offered[leg] = flowing
     # Browsers estimate from the packets carrying abs-send-time, which the hub writes on
     # video only: the estimate is what video may take, audio is not subtracted again.
-    if member.counters.shedding_video:  # the SFU is behind (hub/sfu/relief.py): the rest
+    if member.relief.active:  # the SFU is behind (hub/sfu/relief.py): the rest
         kept = kept_when_shedding(demands)  # pauses, and what they free goes to the kept ones
         demands = [demand for demand in demands if demand.key in kept]
     downlink = member.downlink

@@ -2,8 +2,9 @@
 the control protocol (hub/sfu/control.py): the hub says `hello` with the shared secret, its
 instance id and the protocol version; the worker answers `welcome` or `refused` (and closes).
 
-Pure: frames are those of control.py (a 4-byte length, a JSON object), but a hello may be at
-most `MAX_HELLO` bytes, so an unauthenticated peer cannot make the worker read a megabyte.
+Pure: frames are those of control.py (hub/pipes/frames.py: a 4-byte length, here a JSON
+object), but a hello may be at most `MAX_HELLO` bytes (hub/sfu/tcp.py `read_opening`), so an
+unauthenticated peer cannot make the worker read a megabyte.
 The secret is compared in constant time and never appears in an error.
 """
 
@@ -42,14 +43,6 @@ def welcome(pid: int) -> bytes:
 
 def refusal(reason: str) -> bytes:
     return control.encode("refused", error=reason)
-
-
-def hello_length(header: bytes) -> int:
-    """The announced length of a hello frame, refused past `MAX_HELLO`."""
-    (length,) = control.HEADER.unpack(header)
-    if length > MAX_HELLO:
-        raise HandshakeRefused(f"hello of {length} bytes announced, over {MAX_HELLO}")
-    return int(length)
 
 
 def secret_matches(given: str, expected: str) -> bool:

@@ -28,6 +28,7 @@ from hub.sfu.guard import RtpSink
 from hub.sfu.internals import RtcpHook, RtpHook
 from hub.sfu.liveness import PeerState
 from hub.sfu.media import Kind, Source
+from hub.sfu.relief import Relief
 from hub.sfu.simulcast import SimulcastOffer
 
 
@@ -71,6 +72,8 @@ class MediaParticipant:
 
     participant_id: ParticipantId
     counters: SfuCounters
+    # Whether this SFU process sheds video now (one for all its rooms; by default never).
+    relief: Relief = field(default_factory=Relief)
     publish_pc: RTCPeerConnection | None = None
     publish_ufrag: str | None = None
     streams: dict[str, InboundStream] = field(default_factory=dict)  # by mid

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +76,11 @@ class Relief:
 
 
 class LoopWatch:
-    """Wakes every PROBE seconds and tells `relief` how late it woke; `on_change` runs when
-    relief starts or ends."""
+    """Wakes every PROBE seconds and tells `relief` how late it woke (every room reads the
+    same `Relief`: its viewers' videos are fitted again at their next estimate or tick)."""
 
-    def __init__(self, relief: Relief, on_change: Callable[[bool], None]) -> None:
+    def __init__(self, relief: Relief) -> None:
         self.relief = relief
-        self.on_change = on_change
 
     async def run(self) -> None:
         before, cpu_before = time.monotonic(), time.thread_time()
@@ -100,4 +98,3 @@ class LoopWatch:
                     )
                 else:
                     log.warning("the SFU caught up: video resumes")
-                self.on_change(self.relief.active)

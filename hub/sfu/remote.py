@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from typing import cast
 
 from hub.errors import ServiceUnavailable
+from hub.i18n import Text
 from hub.ids import MeetingId, ParticipantId
+from hub.pipes.frames import FrameError
 from hub.sfu import control
 from hub.sfu.control import EVENTS, ControlError, Message
 from hub.sfu.liveness import PeerState
@@ -91,7 +93,7 @@ class WorkerLink:
 
     async def request(self, type_: str, **fields: object) -> dict[str, object]:
         if not self.alive:
-            raise WorkerLost(_LOST)
+            raise WorkerLost(text=_LOST)
         reply: asyncio.Future[dict[str, object]] = asyncio.get_running_loop().create_future()
         id_ = self.send(type_, **fields)
         self._pending[id_] = reply
@@ -108,13 +110,13 @@ class WorkerLink:
                 if body is None:
                     return
                 self._dispatch(control.parse(body, EVENTS, need_id=False))
-        except (ControlError, ConnectionError, ssl.SSLError) as exc:
+        except (FrameError, ConnectionError, ssl.SSLError) as exc:  # ControlError is a FrameError
             log.error("SFU worker %s: control connection broken: %s", self.name, exc)
         finally:
             self.alive = False
             for reply in self._pending.values():
                 if not reply.done():
-                    reply.set_exception(WorkerLost(_LOST))
+                    reply.set_exception(WorkerLost(text=_LOST))
             self._writer.close()
 
     def close(self) -> None:
@@ -148,10 +150,7 @@ class WorkerLink:
             )
 
 
-_LOST = (
-    "Le serveur média de la réunion s'est arrêté ; reconnexion en cours / "
-    "The meeting's media server stopped; reconnecting"
-)
+_LOST = Text("error.media_server_lost")
 
 
 def _load_of(message: Message) -> Load:
@@ -208,9 +207,9 @@ class RemoteRoom:
             async with asyncio.timeout(PLACEMENT_TIMEOUT):
                 await self._placed.wait()
         except TimeoutError:
-            raise WorkerLost(_LOST) from None
+            raise WorkerLost(text=_LOST) from None
         if self.link is None:  # closed meanwhile (the meeting ended): nothing to ask
-            raise WorkerLost(_LOST)
+            raise WorkerLost(text=_LOST)
         return await self.link.request(type_, meeting=self.meeting_id, **fields)
 
     # -- placement ----------------------------------------------------------------------------
@@ -222,16 +221,15 @@ class RemoteRoom:
         for person in self._people.values():
             person.subscribed = False
 
-    def move_to(self, link: WorkerLink, *, recover: bool) -> None:
-        """Live on `link` from now on; with `recover`, its state is told again and each person
-        is told its connections failed (the page republishes and asks for a new subscribe
-        connection, which `restart_subscriber` makes on this worker)."""
+    def move_to(self, link: WorkerLink) -> None:
+        """Live on `link` from now on: what it knows of its people is told again (nothing for
+        a new room) and, if it had media on a worker before, each person is told its
+        connections failed (the page republishes and asks for a new subscribe connection,
+        which `restart_subscriber` makes on this worker)."""
         self.link = link
         link.rooms[self.meeting_id] = self
         self._placed.set()
         had_media, self._had_worker = self._had_worker, True
-        if not recover:
-            return
         for participant_id, person in self._people.items():
             self._send_watch(participant_id, person)
             if person.forwarding is not None:

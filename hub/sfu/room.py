@@ -9,7 +9,8 @@ is reused for the next stream of its kind, because aiortc 1.16 cannot remove m-l
 credentials gets a fresh connection whose streams take over the old ones' legs seamlessly,
 and a subscriber that lost its connection gets a fresh one (`restart_subscriber`).
 
-What it keeps per person is a `MediaParticipant` (hub/sfu/participant.py); the connections
+What it keeps per person is a `MediaParticipant` (hub/sfu/participant.py); a viewer's
+subscribe connection, its legs and its offers are hub/sfu/subscribe.py's; the connections
 themselves are made and negotiated through hub/sfu/peer.py.
 """
 
@@ -25,12 +26,11 @@ from typing import Any
 from aiortc import RTCPeerConnection
 
 from hub.ids import MeetingId, ParticipantId
-from hub.sfu.allocation import Downlink
 from hub.sfu.audio_tap import AudioTap
 from hub.sfu.counters import SfuCounters
 from hub.sfu.downlink import share_downlink
-from hub.sfu.forwarder import LINK_PREFIX, InboundStream, Leg, carries
-from hub.sfu.internals import replace_receive, replace_send, sender_ssrcs, set_msid
+from hub.sfu.forwarder import LINK_PREFIX, InboundStream, carries
+from hub.sfu.internals import replace_receive, sender_ssrcs
 from hub.sfu.liveness import PeerState
 from hub.sfu.media import Kind, Source
 from hub.sfu.packets import bind_handlers, send_rtcp_on
@@ -40,33 +40,30 @@ from hub.sfu.participant import (
     PeerStateChanged,
     ReceptionChanged,
     SendOffer,
-    StreamSource,
     View,
     Which,
 )
 from hub.sfu.peer import (
     Hooks,
     RoomSettings,
-    accept_answer,
     accept_offer,
     add_remote_candidate,
-    add_sending_transceiver,
     close_quietly,
     hook_transports,
     make_answer,
-    make_offer,
     new_connection,
 )
 from hub.sfu.recording_tap import RecordingTap
+from hub.sfu.relief import Relief
 from hub.sfu.sdp import MAX_MEDIA_SECTIONS, MAX_RELAYED_SECTIONS, SdpError, check_description
 from hub.sfu.simulcast import add_simulcast_to_answer, parse_simulcast_offer
 from hub.sfu.snapshot import snapshot
 from hub.sfu.speaker import SpeakerDetector
+from hub.sfu.subscribe import Negotiation, add_leg, apply_answer, negotiate, new_subscribe_pc
 from hub.sfu.taps import tap_stream
 
 log = logging.getLogger(__name__)
 
-NEGOTIATION_TIMEOUT = 15.0
 SpeakerChanged = Callable[[ParticipantId | None], Awaitable[None]]
 
 
@@ -95,23 +92,31 @@ class SfuRoom:
         settings: RoomSettings,
         counters: SfuCounters,
         on_speaker: SpeakerChanged | None = None,
+        *,
+        relief: Relief | None = None,
     ) -> None:
         self.meeting_id = meeting_id
         self.settings = settings
         self.counters = counters
+        self.relief = (
+            relief if relief is not None else Relief()
+        )  # the process's, read by every viewer's downlink
         self.participants: dict[ParticipantId, MediaParticipant] = {}
         self.speaker: SpeakerDetector[ParticipantId] = SpeakerDetector()
         self.on_speaker = on_speaker
         self.audio_tap: AudioTap | None = None  # while subtitles are on (hub/sfu/audio_tap.py)
         self.recording_tap: RecordingTap | None = None  # while recorded (recording_tap.py)
         self._closed = False
+        self._negotiation = Negotiation(
+            settings, counters, self._peer_state, lambda: self._closed, self.restart_subscriber
+        )
 
     # -- participants ---------------------------------------------------------------------
 
     def _participant(self, participant_id: ParticipantId) -> MediaParticipant:
         member = self.participants.get(participant_id)
         if member is None:
-            member = MediaParticipant(participant_id, self.counters)
+            member = MediaParticipant(participant_id, self.counters, self.relief)
             member.ssrc_in_use = partial(self._ssrc_in_use, participant_id)
             bind_handlers(member)
             self.participants[participant_id] = member
@@ -364,7 +369,7 @@ class SfuRoom:
         for member in self.participants.values():
             pc = member.subscribe_pc
             if pc is not None and carries(member.participant_id, stream.publisher):
-                self._add_leg(member, stream)
+                add_leg(member, stream)
                 self._request_negotiation(member)
 
     def _unpublish(self, stream: InboundStream) -> None:
@@ -385,21 +390,15 @@ class SfuRoom:
         `restart`: its page had one on another SFU worker (its first offer says so)."""
         member = self._participant(participant_id)
         member.send_offer = send_offer
-        self._new_subscribe_pc(member)
+        new_subscribe_pc(member, self.settings)
         member.restart_next_offer = restart
         for other in self.participants.values():
             if not carries(participant_id, other.participant_id):
                 continue
             for stream in other.streams.values():
                 if stream.active:
-                    self._add_leg(member, stream)
+                    add_leg(member, stream)
         self._request_negotiation(member)
-
-    def _new_subscribe_pc(self, member: MediaParticipant) -> None:
-        member.subscribe_pc = new_connection(self.settings)
-        member.legs = []
-        member.legs_by_ssrc = {}
-        member.downlink = Downlink()  # the browser's new connection has a new estimator
 
     async def restart_subscriber(self, participant_id: ParticipantId) -> None:
         """A fresh subscribe connection after the browser lost the old one (network drop)."""
@@ -413,138 +412,24 @@ class SfuRoom:
         sources = [leg.source for leg in old_legs if leg.source is not None]
         for leg in old_legs:
             leg.detach()
-        self._new_subscribe_pc(member)
+        new_subscribe_pc(member, self.settings)
         for stream in sources:
-            self._add_leg(member, stream)
+            add_leg(member, stream)
         member.restart_next_offer = True
         self._request_negotiation(member)
         await close_quietly(old_pc)
 
-    def _add_leg(self, member: MediaParticipant, stream: InboundStream) -> None:
-        pc = member.subscribe_pc
-        assert pc is not None
-        leg = next(
-            (leg for leg in member.legs if leg.source is None and leg.kind == stream.kind), None
-        )
-        if leg is None:
-            transceiver = add_sending_transceiver(pc, stream.kind)
-            leg = Leg(
-                participant_id=member.participant_id, kind=stream.kind, transceiver=transceiver
-            )
-            self._hook_sender(member, leg)
-            member.legs.append(leg)
-            member.legs_by_ssrc[leg.ssrc] = leg
-        else:
-            leg.transceiver.direction = "sendonly"
-        # msid: one MediaStream per publisher, so the browser keeps their audio and video in sync
-        set_msid(
-            leg.transceiver.sender, stream.participant_id, f"{stream.participant_id}-{stream.mid}"
-        )
-        leg.attach(stream)
-        member.apply_view(leg, time.monotonic())
-
-    def _hook_sender(self, member: MediaParticipant, leg: Leg) -> None:
-        pc = member.subscribe_pc
-
-        async def send(params: Any) -> None:  # replaces RTCRtpSender.send
-            if leg.ready:
-                return
-            leg.negotiated(params)
-            assert pc is not None
-            hook_transports(pc, member.on_subscribe_rtp, member.on_subscribe_rtcp)
-            if leg.source is not None:
-                await leg.source.request_keyframe(force=True, layer=leg.target)
-
-        replace_send(leg.transceiver.sender, send)
-
     def _request_negotiation(self, member: MediaParticipant) -> None:
         member.needs_offer = True
         if member.negotiation is None or member.negotiation.done():
-            member.negotiation = asyncio.get_running_loop().create_task(self._negotiate(member))
-
-    async def _negotiate(self, member: MediaParticipant) -> None:
-        """Offer, wait for the answer, repeat while changes queued up: one offer at a time."""
-        try:
-            while member.needs_offer and not self._closed:
-                member.needs_offer = False
-                pc = member.subscribe_pc
-                if pc is None or member.send_offer is None or not pc.getTransceivers():
-                    return
-                hooks = Hooks(
-                    on_state=partial(self._peer_state, member, "subscribe", pc),
-                    on_rtp=member.on_subscribe_rtp,
-                    on_rtcp=member.on_subscribe_rtcp,
-                )
-                sdp = await make_offer(
-                    pc, self.settings.for_peer(member.participant_id), self.counters, hooks
-                )
-                streams = [
-                    StreamSource(leg.mid, leg.source.participant_id, leg.source.source, leg.kind)
-                    for leg in member.legs
-                    if leg.source is not None and leg.mid is not None
-                ]
-                # Reused legs forward at once, but the page drops what comes before its answer
-                # turns the m-line on again: their first keyframe is lost, ask for another.
-                waking = [
-                    leg for leg in member.legs if leg.transceiver.currentDirection == "inactive"
-                ]
-                member.pending_answer = asyncio.get_running_loop().create_future()
-                restart, member.restart_next_offer = member.restart_next_offer, False
-                await member.send_offer(sdp, streams, restart)
-                applied: bool | None = None  # None: no answer in time
-                try:
-                    async with asyncio.timeout(NEGOTIATION_TIMEOUT):
-                        applied = await member.pending_answer
-                except TimeoutError:
-                    pass
-                finally:
-                    member.pending_answer = None
-                if applied is None:
-                    # The page missed the offer or is stuck on it: left as is, this
-                    # connection would hold its offer for good and never carry a later
-                    # change. A fresh one (as after a network change) starts over.
-                    log.warning("no subscribe answer in time: restarting the connection",
-                                extra={"participant_id": member.participant_id})  # fmt: skip
-                    member.negotiation = None  # ends here: the restart must not cancel it
-                    await self.restart_subscriber(member.participant_id)
-                    return
-                if not applied:
-                    return  # the answer was refused, and its sender told why
-                hook_transports(pc, member.on_subscribe_rtp, member.on_subscribe_rtcp)
-                for leg in member.legs:
-                    if leg.source is not None and (not leg.started or leg in waking):
-                        # A woken leg waits for a keyframe as a leg shown again does (asked
-                        # for until it comes: one request may be lost on the way).
-                        leg.hold = leg.hold or (leg in waking and leg.started)
-                        await leg.source.request_keyframe(layer=leg.target, force=leg in waking)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            pc = member.subscribe_pc
-            if self._closed or pc is None or pc.connectionState == "closed":
-                # The person left (or the room closed) while an offer was being made: the
-                # connection was closed under it, which is no failure of ours.
-                log.debug("subscribe negotiation ended by a closing connection: %s", exc)
-                return
-            log.exception("subscribe negotiation failed", extra={
-                "participant_id": member.participant_id})  # fmt: skip
+            member.negotiation = asyncio.get_running_loop().create_task(
+                negotiate(member, self._negotiation)
+            )
 
     async def subscribe_answer(self, participant_id: ParticipantId, sdp: str) -> None:
         """Apply the answer to our pending subscribe offer; SdpError (for its sender) if it
         is not one, and the negotiation then waits for the next change."""
-        check_description(sdp, "answer", MAX_RELAYED_SECTIONS)
-        member = self.participants.get(participant_id)
-        waiting = member.pending_answer if member is not None else None
-        if member is None or waiting is None or waiting.done() or member.subscribe_pc is None:
-            raise SdpError("no subscribe offer is waiting for an answer")
-        try:
-            await accept_answer(member.subscribe_pc, sdp)
-        except SdpError:
-            if not waiting.done():
-                waiting.set_result(False)
-            raise
-        if not waiting.done():
-            waiting.set_result(True)
+        await apply_answer(self.participants.get(participant_id), sdp)
 
     async def add_candidate(
         self,

@@ -52,7 +52,9 @@ class Sfu:
     def room(self, meeting_id: MeetingId) -> SfuRoom:
         room = self.rooms.get(meeting_id)
         if room is None:
-            room = self.rooms[meeting_id] = SfuRoom(meeting_id, self.settings, self.counters)
+            room = self.rooms[meeting_id] = SfuRoom(
+                meeting_id, self.settings, self.counters, relief=self.relief
+            )
             room.set_taps(self._taps.get(meeting_id), self._recordings.get(meeting_id))
         return room
 
@@ -105,11 +107,7 @@ class Sfu:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._ticker = loop.create_task(self._tick_forever())
-        self._watch = loop.create_task(LoopWatch(self.relief, self._shed).run())
-
-    def _shed(self, active: bool) -> None:
-        """Relief started or ended: every viewer's videos are fitted again at the next tick."""
-        self.counters.shedding_video = active
+        self._watch = loop.create_task(LoopWatch(self.relief).run())
 
     async def _tick_forever(self) -> None:
         while True:
@@ -151,7 +149,7 @@ class SfuCollector(Collector):
         yield GaugeMetricFamily(
             "hub_sfu_shedding_video",
             "1 while this SFU, seconds behind, pauses the video of people not shown large.",
-            value=int(counters.shedding_video),
+            value=int(self._sfu.relief.active),
         )
         yield CounterMetricFamily(
             "hub_sfu_relief_started",

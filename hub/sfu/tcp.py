@@ -17,6 +17,8 @@ import ssl
 from pathlib import Path
 
 from hub.errors import first_line
+from hub.pipes import frames
+from hub.pipes.frames import FrameError
 from hub.sfu import handshake
 from hub.sfu.handshake import HandshakeRefused
 
@@ -63,10 +65,12 @@ def keep_alive(writer: asyncio.StreamWriter) -> None:
 async def read_opening(reader: asyncio.StreamReader) -> bytes:
     """One handshake frame (at most `handshake.MAX_HELLO` bytes)."""
     try:
-        header = await reader.readexactly(4)
-        return await reader.readexactly(handshake.hello_length(header))
-    except asyncio.IncompleteReadError:
-        raise HandshakeRefused("connection closed during the handshake") from None
+        body = await frames.read_frame(reader, handshake.MAX_HELLO)
+    except FrameError as exc:
+        raise HandshakeRefused(f"hello: {exc}") from None
+    if body is None:
+        raise HandshakeRefused("connection closed during the handshake")
+    return body
 
 
 async def dial(

@@ -29,6 +29,7 @@ from hub.bounded_json import loads
 from hub.config_sfu import IceServerConfig, SfuConfig
 from hub.errors import StartupError
 from hub.ids import MeetingId, ParticipantId
+from hub.pipes.frames import FrameError
 from hub.sfu import control
 from hub.sfu.control import REQUESTS, ControlError, Message
 from hub.sfu.forwarder import is_relay
@@ -206,7 +207,7 @@ class Session:
             while True:
                 try:
                     body = await control.read_frame(self.reader)
-                except ControlError as exc:
+                except FrameError as exc:
                     self._refuse(None, str(exc), "closing the connection")
                     return
                 if body is None:

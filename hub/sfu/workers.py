@@ -112,7 +112,7 @@ class WorkerPool:
         room = self.rooms.get(meeting_id)
         if room is None:
             first = self._new_part(meeting_id, meeting_id)
-            self._place(first, recover=False)
+            self._place(first)
             room = self.rooms[meeting_id] = SpanningRoom(meeting_id, self, first)
         return room
 
@@ -196,12 +196,12 @@ class WorkerPool:
             return None
         part = self._new_part(meeting_id, key)
         slot.meetings.add(key)
-        part.move_to(slot.link, recover=False)
+        part.move_to(slot.link)
         log.info("meeting spreads to SFU worker %d (part %s)", slot.index, key,
                  extra={"meeting_id": meeting_id})  # fmt: skip
         return part
 
-    def _place(self, room: RemoteRoom, *, recover: bool) -> None:
+    def _place(self, room: RemoteRoom) -> None:
         meeting_id = self._meeting_of.get(room.meeting_id, room.meeting_id)
         slot = self._least_loaded(self._held(meeting_id, but=room))
         if slot is None or slot.link is None:
@@ -209,14 +209,14 @@ class WorkerPool:
                         extra={"meeting_id": room.meeting_id})  # fmt: skip
             return
         slot.meetings.add(room.meeting_id)
-        room.move_to(slot.link, recover=recover)
+        room.move_to(slot.link)
         log.info("meeting placed on SFU worker %d", slot.index,
                  extra={"meeting_id": room.meeting_id})  # fmt: skip
 
     def _place_waiting(self) -> None:
         for part in self.parts.values():
             if part.link is None:
-                self._place(part, recover=True)
+                self._place(part)
 
     # -- the workers' lives ---------------------------------------------------------------------
 
@@ -370,7 +370,7 @@ class WorkerPool:
                   slot.name, pid or "-", code, len(moved))  # fmt: skip
         for room in moved:
             room.unplace()
-            self._place(room, recover=True)
+            self._place(room)
 
     async def close(self) -> None:
         for task in self._supervisors:

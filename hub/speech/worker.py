@@ -23,9 +23,11 @@ import numpy as np
 
 from hub.config_sections import SpeechConfig
 from hub.errors import StartupError
+from hub.pipes.frames import read_frame
 from hub.speech.backends import open_speech_backend
 from hub.speech.port import Health, Pcm, SpeechBackend, SpeechStream
 from hub.speech.worker_wire import (
+    MAX_FRAME,
     Hush,
     Message,
     Packets,
@@ -36,7 +38,6 @@ from hub.speech.worker_wire import (
     WireError,
     decode,
     encode,
-    frame_length,
 )
 from hub.tasks import Tasks
 
@@ -192,11 +193,9 @@ class Worker:
 
 
 async def _read_message(reader: asyncio.StreamReader) -> Message | None:
-    try:
-        head = await reader.readexactly(4)
-        return decode(await reader.readexactly(frame_length(head)))
-    except asyncio.IncompleteReadError:
-        return None  # the hub closed our stdin: time to go
+    """The hub's next message; None once it closed our stdin (time to go)."""
+    body = await read_frame(reader, MAX_FRAME)
+    return None if body is None else decode(body)
 
 
 async def serve(reader: asyncio.StreamReader, send: Send) -> None:

@@ -2,22 +2,22 @@
 carries each meeting's tapped Opus packets to it in batches, and hands back what it heard.
 
 Nothing here runs per packet: the SFU's tap (hub/sfu/audio_tap.py) only appends to a bounded
-queue; `pump` empties the queues every BATCH_SECONDS and writes one frame. A worker that is
+queue; `pump`, run by the child process's pump (hub/pipes/child.py), empties the queues every
+BATCH_SECONDS and writes one frame. A worker that is
 slow, stuck or gone costs dropped batches (counted) and "subtitles unavailable", never a wait.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from hub.config_sections import SpeechConfig
+from hub.pipes.child import ChildProcess
 from hub.speech.worker_wire import (
+    MAX_FRAME,
     Hush,
     Message,
     Packets,
@@ -25,10 +25,8 @@ from hub.speech.worker_wire import (
     Setup,
     Started,
     Trouble,
-    WireError,
     decode,
     encode,
-    frame_length,
 )
 
 log = logging.getLogger(__name__)
@@ -40,6 +38,7 @@ RESTART_AFTER = 10.0
 MAX_RESTART_AFTER = 300.0
 PIPE_LIMIT = 1 << 20  # bytes waiting for the worker past which a batch is dropped
 STOP_TIMEOUT = 3.0
+STOPPED = "le moteur de reconnaissance s'est arrêté / the speech worker stopped"
 
 
 class PacketSource(Protocol):
@@ -71,16 +70,20 @@ class SpeechWorker:
         self._on_trouble = on_trouble
         self._sources: dict[str, PacketSource] = {}
         self._speakers: dict[str, set[str]] = {}  # meeting -> participants sent so far
-        self._process: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._pump: asyncio.Task[None] | None = None
+        self._child: ChildProcess[Message, Message] = ChildProcess(
+            "hub.speech.worker", "speech worker",
+            encode=encode, decode=decode, max_frame=MAX_FRAME,
+            on_message=self._heard, on_end=self._ended,
+            pipe_limit=PIPE_LIMIT, stop_timeout=STOP_TIMEOUT, batch_seconds=BATCH_SECONDS,
+        )  # fmt: skip
+        self._stopped_why = STOPPED
         self._down_until = 0.0
         self._failed_starts = 0
         self.batches_dropped = 0
         self.packets_sent = 0
 
     def start(self) -> None:
-        self._pump = asyncio.get_running_loop().create_task(self._run_pump())
+        self._child.start(self.pump, "speech pump")
 
     def attach(self, meeting_id: str, source: PacketSource) -> None:
         self._sources[meeting_id] = source
@@ -89,97 +92,46 @@ class SpeechWorker:
         """The meeting's subtitles stop: its speakers are flushed and closed in the worker."""
         self._sources.pop(meeting_id, None)
         for participant in self._speakers.pop(meeting_id, set()):
-            self._write(Hush(f"{meeting_id}/{participant}"))
+            self._child.write(Hush(f"{meeting_id}/{participant}"))
 
     async def close(self) -> None:
-        if self._pump is not None:
-            self._pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pump
-        await self._stop_process()
+        await self._child.close()
 
     # -- the process --------------------------------------------------------------------------
 
     async def _ensure_process(self) -> bool:
-        if self._process is not None and self._process.returncode is None:
+        if self._child.running:
             return True
         if time.monotonic() < self._down_until:
             return False
-        self._process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "hub.speech.worker",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        log.info("speech worker started (pid %d)", self._process.pid)
+        await self._child.spawn()
         self._speakers.clear()
-        self._write(setup_of(self._config))
-        self._reader = asyncio.get_running_loop().create_task(self._read(self._process))
+        self._stopped_why = STOPPED
+        self._child.write(setup_of(self._config))
         return True
 
-    async def _stop_process(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if self._reader is not None:  # stopped on purpose: nobody is told it stopped
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT):
-                await process.wait()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+    async def _heard(self, message: Message) -> None:
+        match message:
+            case Started(ok=True):
+                self._failed_starts = 0
+            case Started(ok=False, reason=why):
+                self._stopped_why = why
+                self._failed_starts += 1
+                log.warning("speech backend did not start: %s", why)
+            case Said(key=key, text=text, final=final, start=start, end=end):
+                meeting, _, participant = key.partition("/")
+                await self._on_said(meeting, participant, text, final, end - start)
+            case Trouble(key=key, reason=why):
+                await self._on_trouble(key.partition("/")[0], why)
 
-    def _write(self, message: Message) -> bool:
-        process = self._process
-        if process is None or process.stdin is None or process.stdin.is_closing():
-            return False
-        transport = process.stdin.transport
-        if transport.get_write_buffer_size() > PIPE_LIMIT:
-            return False  # the worker does not keep up: drop, never wait
-        process.stdin.write(encode(message))
-        return True
-
-    async def _read(self, process: asyncio.subprocess.Process) -> None:
-        assert process.stdout is not None
-        reason = "le moteur de reconnaissance s'est arrêté / the speech worker stopped"
-        try:
-            while True:
-                head = await process.stdout.readexactly(4)
-                message = decode(await process.stdout.readexactly(frame_length(head)))
-                match message:
-                    case Started(ok=True):
-                        self._failed_starts = 0
-                    case Started(ok=False, reason=why):
-                        reason = why
-                        self._failed_starts += 1
-                        log.warning("speech backend did not start: %s", why)
-                    case Said(key=key, text=text, final=final, start=start, end=end):
-                        meeting, _, participant = key.partition("/")
-                        await self._on_said(meeting, participant, text, final, end - start)
-                    case Trouble(key=key, reason=why):
-                        await self._on_trouble(key.partition("/")[0], why)
-        except asyncio.IncompleteReadError:
-            pass  # the process ended
-        except WireError as exc:
-            log.error("speech worker sent garbage: %s", exc)
-            process.kill()
+    async def _ended(self) -> None:
+        """The worker stopped by itself: every meeting is told, and it starts again later."""
         wait = min(MAX_RESTART_AFTER, RESTART_AFTER * 2 ** max(0, self._failed_starts - 1))
         self._down_until = time.monotonic() + wait
         for meeting in list(self._sources):
-            await self._on_trouble(meeting, reason)
+            await self._on_trouble(meeting, self._stopped_why)
 
     # -- the pump -------------------------------------------------------------------------------
-
-    async def _run_pump(self) -> None:
-        while True:
-            await asyncio.sleep(BATCH_SECONDS)
-            try:
-                await self.pump()
-            except Exception:  # the pump must outlive a bug: subtitles stop, media never
-                log.exception("speech pump failed")
 
     async def pump(self) -> None:
         """Send what every tap took since the last time, as one batch."""
@@ -195,7 +147,7 @@ class SpeechWorker:
         # while people are still to speak), and again after RESTART_AFTER if it stopped.
         if not self._sources or not await self._ensure_process() or not batch:
             return
-        if self._write(Packets(tuple(batch))):
+        if self._child.write(Packets(tuple(batch))):
             self.packets_sent += len(batch)
         else:
             self.batches_dropped += 1

@@ -1,6 +1,6 @@
 """Messages between the hub and its speech worker process (hub/speech/worker.py), over the
-worker's stdin and stdout: each one a 4-byte big-endian length, then a msgpack map whose "t"
-names the kind. Pure: no I/O. A speaker is named by a key the hub chooses ("meeting/person").
+worker's stdin and stdout: each one a frame (hub/pipes/frames.py) holding a msgpack map whose
+"t" names the kind. Pure: no I/O. A speaker is named by a key the hub chooses ("meeting/person").
 
 Hub to worker: Setup (the speech settings, secrets included: a pipe, never argv or the
 environment), Packets (Opus payloads with their RTP timestamps), Hush (a speaker stops: flush
@@ -10,18 +10,22 @@ Trouble (one speaker's stream is unavailable or failed).
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from typing import Any
 
-import msgpack
+from hub.pipes import frames
+from hub.pipes.frames import FrameError as WireError
+from hub.pipes.frames import field as _field
+from hub.pipes.frames import pack_map
+
+__all__ = ["MAX_FRAME", "Message", "WireError", "decode", "encode", "frame_length"]
 
 MAX_FRAME = 4 * 1024 * 1024  # a batch of packets is ~100 KB at most; bounds a broken peer
-_length = struct.Struct(">I")
 
 
-class WireError(ValueError):
-    """A frame that is not one of these messages; the message says what is wrong."""
+def frame_length(head: bytes) -> int:
+    """The body length a 4-byte head announces; WireError past MAX_FRAME."""
+    return frames.frame_length(head, MAX_FRAME)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,37 +84,12 @@ def encode(message: Message) -> bytes:
             body = {"t": "said", "k": key, "text": text, "final": final, "s": start, "e": end}
         case Trouble(key=key, health=health, reason=reason):
             body = {"t": "trouble", "k": key, "health": health, "reason": reason}
-    packed: bytes = msgpack.packb(body, use_bin_type=True)
-    return _length.pack(len(packed)) + packed
-
-
-def frame_length(head: bytes) -> int:
-    """The body length a 4-byte head announces; WireError past MAX_FRAME."""
-    if len(head) != 4:
-        raise WireError(f"frame head is {len(head)} bytes, not 4")
-    (length,) = _length.unpack(head)
-    if length > MAX_FRAME:
-        raise WireError(f"frame of {length} bytes is larger than {MAX_FRAME}")
-    return int(length)
-
-
-def _field(body: dict[Any, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    value = body.get(name)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        kinds = (kind,) if isinstance(kind, type) else kind
-        expected = " or ".join(k.__name__ for k in kinds)
-        raise WireError(f"{body.get('t')}: field {name!r} is missing or not {expected}")
-    return value
+    return pack_map(body)
 
 
 def decode(data: bytes) -> Message:
     """The message in one frame body; WireError if it is not one."""
-    try:
-        body = msgpack.unpackb(data, raw=False, strict_map_key=True, max_bin_len=MAX_FRAME)
-    except (ValueError, msgpack.UnpackException) as exc:
-        raise WireError(f"not msgpack: {exc}") from None
-    if not isinstance(body, dict):
-        raise WireError("a message is a msgpack map")
+    body = frames.unpack_map(data, MAX_FRAME)
     kind = body.get("t")
     if kind == "setup":
         return Setup(speech=_field(body, "speech", dict))

@@ -16,7 +16,7 @@ class AccessLogger(AbstractAccessLogger):
         self.logger.info(
             "%s %s %s",
             request.method,
-            request.path,
+            request.rel_url.raw_path,  # as it came: a decoded path could hold a line break
             response.status,
             extra={
                 "remote": client.address if client is not None else request.remote or "-",

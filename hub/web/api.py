@@ -15,6 +15,7 @@ from hub.auth.session import Session
 from hub.auth.tokens import DEFAULT_LIFETIME, MAX_LIFETIME
 from hub.db.models import AccessLevel, MeetingState, Role
 from hub.errors import Forbidden, NotFound
+from hub.i18n import Text
 from hub.ids import Identity
 from hub.meetings.invitations import INVITEE_PATTERN, InvitationView
 from hub.meetings.service import MAX_NAME, MAX_TITLE, MeetingService, MeetingView, clean_text
@@ -23,15 +24,14 @@ from hub.web.keys import (
     INVITATIONS,
     JOIN_TOKENS,
     LIMITS,
-    LIVE,
     MEETINGS,
     SESSION_CODEC,
 )
 from hub.web.meeting_socket import meeting_socket
-from hub.web.openapi import Endpoint, Refusal, openapi_document
+from hub.web.openapi import NO_MEETING, Endpoint, Refusal, openapi_document
 from hub.web.recording_routes import RECORDING_ENDPOINTS
-from hub.web.requests import may_create_meetings, present_in_call, read_json, require_session
-from hub.web.subtitles import SubtitlesChange, SubtitlesOut
+from hub.web.requests import may_create_meetings, read_json, require_session
+from hub.web.switches import SWITCH_ENDPOINTS
 from hub.web.transcripts import (
     MARKDOWN_TYPE,
     VTT_TYPE,
@@ -150,7 +150,7 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 async def create_meeting(request: web.Request) -> web.Response:
     session = require_session(request)
     if not may_create_meetings(request, session):
-        raise Forbidden("Connectez-vous pour créer une réunion / Log in to create a meeting")
+        raise Forbidden(text=Text("error.meeting.log_in_to_create"))
     await request.app[LIMITS].create_meeting.hit(request.remote or "-")
     body = await read_json(request, CreateMeeting)
     meeting = await request.app[MEETINGS].create(
@@ -172,7 +172,7 @@ async def owned_meeting(request: web.Request) -> tuple[Session, MeetingView]:
     session = require_session(request)
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
     if meeting.owner_identity != session.identity:
-        raise Forbidden("Réservé à l'organisateur / Only the meeting's owner may do this")
+        raise Forbidden(text=Text("error.owner_only"))
     return session, meeting
 
 
@@ -206,7 +206,7 @@ async def delete_invitation(request: web.Request) -> web.Response:
     _, meeting = await owned_meeting(request)
     raw = request.match_info["invitation_id"]
     if not raw.isdigit() or len(raw) > 18:
-        raise NotFound("Invitation introuvable / No such invitation")
+        raise NotFound(text=Text("error.invitation.missing"))
     await request.app[INVITATIONS].revoke(meeting.id, int(raw))
     return web.Response(status=204)
 
@@ -214,7 +214,7 @@ async def delete_invitation(request: web.Request) -> web.Response:
 async def create_join_token(request: web.Request) -> web.Response:
     _, meeting = await owned_meeting(request)
     if meeting.state is MeetingState.ENDED:
-        raise Forbidden("La réunion est terminée / The meeting has ended")
+        raise Forbidden(text=Text("error.meeting.ended"))
     body = await read_json(request, CreateJoinToken)
     issued_at = int(time.time())
     token = request.app[JOIN_TOKENS].issue(
@@ -242,22 +242,12 @@ async def end_meeting(request: web.Request) -> web.Response:
     return _json(meeting_out(request, meeting, session.identity))
 
 
-async def set_subtitles(request: web.Request) -> web.Response:
-    session = require_session(request)
-    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
-    live, actor = present_in_call(request.app[LIVE], meeting.id, session.identity)
-    body = await read_json(request, SubtitlesChange)
-    await live.set_subtitles(actor, body.on)  # the same rule and notices as a page's
-    return _json(SubtitlesOut(state=live.subtitles))
-
-
 # The handlers' own reasons to refuse (the session's and the body's are implied by Endpoint).
 NOT_OWNER = Refusal(403, "The caller does not own the meeting (code forbidden)")
 GUESTS_MAY_NOT_CREATE = Refusal(
     403, "Guests may not create meetings on this hub: log in (code forbidden)"
 )
 ENDED = Refusal(403, "The meeting has ended (code forbidden)")
-NO_MEETING = Refusal(404, "No such meeting (code not_found)")
 NO_INVITATION = Refusal(404, "No such invitation (code not_found)")
 NO_MEETING_ID = Refusal(409, "No free meeting id was found; try again (code conflict)")
 INVITED = Refusal(409, "Already invited, or the meeting has its 500 invitations (code conflict)")
@@ -266,12 +256,6 @@ KNOCKING_TOO_FAST = Refusal(429, "Too many knocks from this address (code rate_l
 NOT_A_WEBSOCKET = Refusal(400, "Not a WebSocket upgrade request (code bad_request)")
 OTHER_SITE = Refusal(403, "The Origin header names another site (code forbidden)")
 OWNED = (NO_MEETING, NOT_OWNER)
-NOT_MODERATING = Refusal(
-    403,
-    "The caller is not in the meeting as its owner or a moderator, or this hub has "
-    "subtitles disabled (code forbidden)",
-)
-SUBTITLES_ALREADY = Refusal(409, "Subtitles are already on, or already off (code conflict)")
 NOT_A_MODERATOR = Refusal(
     403, "The caller is neither the meeting's owner nor was a moderator in it (code forbidden)"
 )
@@ -302,10 +286,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              request=CreateJoinToken, response=JoinTokenOut, refusals=(*OWNED, ENDED)),
     Endpoint("POST", "/meetings/{meeting_id}/end", end_meeting,
              "End a meeting for everyone (owner only)", response=MeetingOut, refusals=OWNED),
-    Endpoint("POST", "/meetings/{meeting_id}/subtitles", set_subtitles,
-             "Start or stop live subtitles (an owner or moderator in the meeting)",
-             request=SubtitlesChange, response=SubtitlesOut,
-             refusals=(NO_MEETING, NOT_MODERATING, SUBTITLES_ALREADY)),
+    *SWITCH_ENDPOINTS,
     Endpoint("GET", "/meetings/{meeting_id}/transcript.vtt", transcript_vtt,
              "Download the transcript as WebVTT, one cue per utterance with its speaker "
              "(the owner or a moderator of the meeting)", media_type=VTT_TYPE,

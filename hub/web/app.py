@@ -18,6 +18,7 @@ from hub.db.database import Database
 from hub.db.migrate import prepare_schema
 from hub.federation import routes as federation_routes
 from hub.federation.cascade import cascade_context
+from hub.federation.forward import forwarding_context, partner_forwarding
 from hub.federation.server import add_federation_routes, federation_context, federation_middleware
 from hub.meetings.admission import Admissions
 from hub.meetings.conference import Conferences
@@ -34,7 +35,7 @@ from hub.sfu.worker_metrics import WorkersCollector
 from hub.sfu.workers import WorkerPool
 from hub.shared import open_shared_state
 from hub.stalls import LoopLag, PauseMeter
-from hub.web import health, matrix_login, pages
+from hub.web import health, kept, matrix_login, pages
 from hub.web.api import add_api_routes
 from hub.web.bot_host import bridge_context
 from hub.web.bridge_api import add_bridge_api
@@ -88,11 +89,11 @@ from hub.web.middleware import (
 )
 from hub.web.node import Node, NodeCollector, refuse_while_draining
 from hub.web.proxies import TrustedProxies
-from hub.web.recordings import RecordingCollector, RecordingRelay, recordings_context
+from hub.web.recordings import RecordingRelay, recording_metrics, recordings_context
 from hub.web.relay import NodeRelay, RelayCollector
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
-from hub.web.subtitles import SubtitleCollector, SubtitleRelay, subtitles_context, subtitles_enabled
+from hub.web.subtitles import SubtitleRelay, subtitle_metrics, subtitles_context, subtitles_enabled
 from hub.web.transcripts import release_context, retention_context
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ async def nodes_context(app: web.Application) -> AsyncIterator[None]:
     relay = NodeRelay(
         app[SHARED], meetings=app[MEETINGS], codec=app[SESSION_CODEC], sockets=app[SOCKETS],
         run_page=partial(run_page, app), end_meeting=partial(end_here, app),
+        address=app[CONFIG].server.node_url,
     )  # fmt: skip
     await relay.start()
     app[NODES] = relay
@@ -193,7 +195,7 @@ def add_recordings(app: web.Application, config: HubConfig) -> None:
         spool = config.server.data_dir / "recording-spool"
         store = open_store(config)
         relay = app[RECORDINGS] = RecordingRelay(config.recording, app[SFU], store, spool)
-        app[METRICS].registry.register(RecordingCollector(relay))
+        app[METRICS].registry.register(recording_metrics(relay))
         app.cleanup_ctx.append(recordings_context(relay, config.recording))
 
 
@@ -251,6 +253,7 @@ def create_app(config: HubConfig) -> web.Application:
             metrics_middleware,
             refuse_while_draining(node, _is_meeting_socket),
             error_middleware,
+            partner_forwarding,  # a partner's request for a meeting goes to its home node
             federation_middleware,  # verifies every request under /_hub/federation/v1/
             session_middleware,
         ],
@@ -289,16 +292,18 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(release_context)  # complete transcripts to the rooms, summaries
     if subtitles_enabled(config.speech):  # the speech worker process, started when needed
         relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[SFU])
-        app[METRICS].registry.register(SubtitleCollector(relay))
+        app[METRICS].registry.register(subtitle_metrics(relay))
         app.cleanup_ctx.append(subtitles_context(relay))
     add_recordings(app, config)
     app.cleanup_ctx.append(nodes_context)  # with [redis] url: meetings at home on one node
     app.cleanup_ctx.append(federation_context)  # partner hubs, when [federation] names us
     app.cleanup_ctx.append(cascade_context)  # links to partners' SFUs (closed before the above)
+    app.cleanup_ctx.append(forwarding_context)  # with several nodes: partners reach homes
     app.cleanup_ctx.append(bridge_context)  # the Matrix bot, when [matrix] names its account
     app.cleanup_ctx.append(settle_sockets_context)  # last in, first out: leaving sockets end
     app.router.add_routes(health.routes)
     app.router.add_routes(pages.routes)
+    app.router.add_routes(kept.routes)  # /m/{id}/kept: what a meeting kept, for its moderators
     add_login(app)  # /auth/* routes and the HTTP session to identity providers
     app.router.add_routes(matrix_login.routes)  # /auth/matrix: Matrix OpenID tokens
     add_api_routes(app)

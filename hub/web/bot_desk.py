@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from bridge.hub_port import HubRefusal, Waiting, WaitingKind
 from hub.db.models import Role
-from hub.errors import NotFound
+from hub.errors import Conflict, Forbidden, NotFound
 from hub.i18n import Text
 from hub.ids import Identity, IdentityKind, MeetingId, ParticipantId
 from hub.meetings.conference import Conference, Conferences
@@ -24,6 +24,10 @@ from hub.nodes import bot_orders as orders
 from hub.web import signaling as sig
 
 BRIDGE_ACTOR = ParticipantId("matrix-bridge")
+
+
+def _on_off(on: bool) -> str:
+    return "on" if on else "off"
 
 
 def _fold(name: str) -> str:
@@ -150,19 +154,20 @@ class LiveDesk:
         return None
 
     async def _subtitles(self, live: Conference, on: bool, by: str) -> None:
-        if not live.subtitles_allowed:
-            raise HubRefusal(Text("bot.refusal.subtitles_disabled"))
-        if on == (live.subtitles != "off"):
-            already = "on" if on else "off"
-            raise HubRefusal(Text(f"bot.refusal.subtitles_already_{already}"))
-        await live.set_subtitles(_actor(by), on)
+        try:  # the conference's rules, said in the bot's words
+            await live.set_subtitles(_actor(by), on)
+        except Forbidden:
+            raise HubRefusal(Text("bot.refusal.subtitles_disabled")) from None
+        except Conflict:
+            raise HubRefusal(Text(f"bot.refusal.subtitles_already_{_on_off(on)}")) from None
 
     async def _recording(self, live: Conference, on: bool, by: str) -> None:
-        if not live.recording_allowed:
-            raise HubRefusal(Text("bot.refusal.recording_disabled"))
-        if on == live.recording:
-            raise HubRefusal(Text(f"bot.refusal.recording_already_{'on' if on else 'off'}"))
-        await live.set_recording(_actor(by), on)
+        try:
+            await live.set_recording(_actor(by), on)
+        except Forbidden:
+            raise HubRefusal(Text("bot.refusal.recording_disabled")) from None
+        except Conflict:
+            raise HubRefusal(Text(f"bot.refusal.recording_already_{_on_off(on)}")) from None
 
     async def _admit(
         self, live: Conference | None, numbers: tuple[int, ...] | None, by: str

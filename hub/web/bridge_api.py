@@ -23,7 +23,7 @@ from aiohttp import WSCloseCode, web
 from bridge import wire
 from bridge.hub_port import BridgeEvent, HubRefusal
 from hub.errors import BadRequest, Forbidden, Unauthorized
-from hub.i18n import Text, in_both
+from hub.i18n import Text
 from hub.web.bridge import local_hub
 from hub.web.errors import PROBLEM_TYPE, problem_response
 from hub.web.keys import CONFIG
@@ -91,7 +91,7 @@ def _guarded(handler: BridgeHandler) -> Handler:
                 status=401,
                 code="unauthorized",
                 title=Unauthorized.title,
-                detail=in_both(Text("error.bridge.token_missing")),
+                text=Text("error.bridge.token_missing"),
                 headers={"WWW-Authenticate": 'Bearer realm="visio-bridge"'},
             )
         if not hmac.compare_digest(token.encode(), expected.encode()):
@@ -143,13 +143,13 @@ async def set_locked(request: web.Request, api: BridgeApi) -> web.Response:
 
 async def set_subtitles(request: web.Request, api: BridgeApi) -> web.Response:
     room_id = _room_id(request)
-    body = await read_json(request, wire.SetSubtitles)
+    body = await read_json(request, wire.Switch)
     await api.hub.set_subtitles(room_id, body.on, by=body.by)
     return web.Response(status=204)
 
 
 async def set_recording(request: web.Request, api: BridgeApi) -> web.Response:
-    body = await read_json(request, wire.SetSubtitles)  # the same switch: on, by
+    body = await read_json(request, wire.Switch)
     await api.hub.set_recording(_room_id(request), body.on, by=body.by)
     return web.Response(status=204)
 

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from hub.errors import HubError, NotFound, TooManyRequests
-from hub.i18n import Text, negotiate, say, translate
+from hub.i18n import CATALOG, DEFAULT_LANGUAGE, Text, negotiate, say
 from hub.web.keys import METRICS
 from hub.web.render import render
 
@@ -33,43 +33,53 @@ def wants_json(request: web.Request) -> bool:
     return "text/html" not in accept and ("json" in accept or not accept)
 
 
+def status_title(status: int) -> Text:
+    """The catalog's title of an HTTP status (a generic one for a status without its own)."""
+    key = f"error.title.{status}"
+    if key in CATALOG[DEFAULT_LANGUAGE]:
+        return Text(key)
+    return Text("error.title.other", {"status": str(status)})
+
+
 def problem_response(
     request: web.Request,
     *,
     status: int,
     code: str,
-    title: str,
-    detail: str,
+    title: Text,
+    text: Text | None = None,
+    detail: str | None = None,
     reference: str | None = None,
     headers: dict[str, str] | None = None,
-    text: Text | None = None,
 ) -> web.Response:
-    """JSON for machines (title and detail in French and English); for a browser, a page in
-    its language: the status's title, and `text` when the error carries one."""
-    body: dict[str, Any] = {"status": status, "code": code, "title": title, "detail": detail}
-    if reference:
-        body["reference"] = reference
+    """The error in the reader's language (`negotiate`: ?lang=, the page's cookie, then
+    Accept-Language, French by default), told in `Content-Language`: a JSON problem for
+    machines, a page for a browser. `text` is what the person is told; `detail`, a plain
+    line, stands in for it when the error has no sentence of the catalog."""
+    lang = negotiate(request)
+    title_said = say(lang, title)
+    told = say(lang, text) if text is not None else detail or title_said
+    all_headers = {"Content-Language": lang, **(headers or {})}
     if not wants_json(request):
-        lang = negotiate(request)
-        page_title = translate(lang, f"error.title.{status}")
-        if page_title == f"error.title.{status}":  # a status without its own title
-            page_title = title
         try:
             response = render(
                 request,
                 "error.html",
                 status=status,
                 http_status=status,
-                title=page_title,
-                detail=say(lang, text) if text is not None else detail,
+                title=title_said,
+                detail=told,
                 reference=reference,
             )
         except Exception:  # a broken template must not hide the original error
             log.exception("error page could not be rendered; answering JSON instead")
         else:
-            response.headers.update(headers or {})
+            response.headers.update(all_headers)
             return response
-    return web.json_response(body, status=status, content_type=PROBLEM_TYPE, headers=headers)
+    body: dict[str, Any] = {"status": status, "code": code, "title": title_said, "detail": told}
+    if reference:
+        body["reference"] = reference
+    return web.json_response(body, status=status, content_type=PROBLEM_TYPE, headers=all_headers)
 
 
 @web.middleware
@@ -85,28 +95,23 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             status=exc.status,
             code=exc.code,
             title=exc.title,
+            text=exc.text,
             detail=exc.detail,
             headers=headers,
-            text=exc.text,
         )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise  # redirects and the like go through untouched
         if exc.status == 404:
-            missing = NotFound(f"Aucune page à l'adresse {request.path} / No page at this address")
+            missing = NotFound(text=Text("error.no_page", {"path": request.path[:200]}))
             return problem_response(
-                request,
-                status=404,
-                code=missing.code,
-                title=missing.title,
-                detail=missing.detail,
+                request, status=404, code=missing.code, title=missing.title, text=missing.text
             )
         return problem_response(
             request,
             status=exc.status,
             code=exc.reason.lower().replace(" ", "_"),
-            title=exc.reason,
-            detail=exc.text or exc.reason,
+            title=status_title(exc.status),
             headers={k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")},
         )
     except Exception:
@@ -114,7 +119,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception(
             "unexpected error answering %s %s",
             request.method,
-            request.path,
+            request.rel_url.raw_path,  # as it came: a decoded path could hold a line break
             extra={"reference": reference},
         )
         request.app[METRICS].unexpected_errors.inc()
@@ -122,11 +127,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             request,
             status=500,
             code="internal_error",
-            title="Erreur interne / Internal error",
-            detail=(
-                "Une erreur inattendue s'est produite ; donnez cette référence à l'équipe "
-                "d'exploitation. / An unexpected error occurred; give this reference to the "
-                "operators."
-            ),
+            title=status_title(500),
+            text=Text("error.unexpected"),
             reference=reference,
         )

@@ -1,5 +1,6 @@
 """What a page's socket is sent for each notice of its meeting: the notice in the page's
-protocol (hub/web/signaling.py). Written once per notice, whatever the number of sockets."""
+protocol (hub/web/page_messages.py). Written once per notice, whatever the number of
+sockets."""
 
 from __future__ import annotations
 
@@ -23,13 +24,13 @@ from hub.meetings.notices import (
     SubtitlesNow,
 )
 from hub.meetings.presence import Presence, WaitingPerson
-from hub.web import signaling as sig
+from hub.web import page_messages as out
 
 
 def participant_info(
     presence: Presence, *, self_id: ParticipantId | None = None
-) -> sig.ParticipantInfo:
-    return sig.ParticipantInfo(
+) -> out.ParticipantInfo:
+    return out.ParticipantInfo(
         id=presence.participant_id,
         name=presence.name,
         audio=presence.audio,
@@ -43,10 +44,10 @@ def participant_info(
     )
 
 
-def lobby_message(entries: tuple[WaitingPerson, ...]) -> sig.Lobby:
-    return sig.Lobby(
+def lobby_message(entries: tuple[WaitingPerson, ...]) -> out.Lobby:
+    return out.Lobby(
         entries=[
-            sig.LobbyEntryInfo(
+            out.LobbyEntryInfo(
                 id=entry.entry_id,
                 name=entry.name,
                 kind=entry.kind.value,
@@ -58,34 +59,34 @@ def lobby_message(entries: tuple[WaitingPerson, ...]) -> sig.Lobby:
     )
 
 
-def signal_of(notice: Notice) -> sig.ServerMessage:
+def signal_of(notice: Notice) -> out.ServerMessage:
     match notice:
         case PersonJoined(presence=presence):
-            return sig.ParticipantJoined(participant=participant_info(presence))
+            return out.ParticipantJoined(participant=participant_info(presence))
         case PersonUpdated(presence=presence):
-            return sig.ParticipantUpdated(participant=participant_info(presence))
+            return out.ParticipantUpdated(participant=participant_info(presence))
         case PersonLeft(participant_id=pid):
-            return sig.ParticipantLeft(participant_id=pid)
+            return out.ParticipantLeft(participant_id=pid)
         case ChatSaid(participant_id=pid, name=name, text=text, at=at):
-            return sig.ChatMessage(participant_id=pid, name=name, text=text, at=at)
+            return out.ChatMessage(participant_id=pid, name=name, text=text, at=at)
         case Reacted(participant_id=pid, emoji=emoji):
-            return sig.Reaction(participant_id=pid, emoji=emoji)
+            return out.Reaction(participant_id=pid, emoji=emoji)
         case LockChanged(locked=locked):
-            return sig.MeetingStateChanged(locked=locked)
+            return out.MeetingStateChanged(locked=locked)
         case Speaking(participant_id=pid):
-            return sig.ActiveSpeaker(participant_id=pid)
+            return out.ActiveSpeaker(participant_id=pid)
         case LinkState(state=state, instance=instance):
-            return sig.CascadeState(state=state, instance=instance)
+            return out.CascadeState(state=state, instance=instance)
         case Ended(reason=reason, instance=instance):
-            return sig.MeetingEnded(reason=reason, instance=instance)
+            return out.MeetingEnded(reason=reason, instance=instance)
         case LobbyNow(entries=entries):
             return lobby_message(entries)
         case SubtitlesNow(state=state, by=by):
-            return sig.SubtitlesState(state=state, by=by)
+            return out.SubtitlesState(state=state, by=by)
         case SubtitleSaid(participant_id=pid, name=name, text=text, final=final):
-            return sig.Subtitle(participant_id=pid, name=name, text=text, final=final)
+            return out.Subtitle(participant_id=pid, name=name, text=text, final=final)
         case RecordingNow(on=on, by=by):
-            return sig.RecordingState(recording=on, by=by)
+            return out.RecordingState(recording=on, by=by)
 
 
 class Frames:
@@ -97,5 +98,5 @@ class Frames:
     def frame(self, notice: Notice) -> str:
         written = self._written.get(notice)
         if written is None:
-            written = self._written[notice] = sig.to_json(signal_of(notice))
+            written = self._written[notice] = out.to_json(signal_of(notice))
         return written

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.db.database import describe_failure
 from hub.errors import Forbidden
+from hub.i18n import Text
 from hub.metrics import CONTENT_TYPE_LATEST
 from hub.web.keys import CONFIG, DATABASE, METRICS, NODE, WORKERS
 
@@ -77,8 +78,8 @@ async def metrics_text(request: web.Request) -> web.Response:
     try:
         address = ipaddress.ip_address(peer)
     except ValueError:
-        raise Forbidden("Métriques réservées / Metrics are restricted") from None
+        raise Forbidden(text=Text("error.metrics")) from None
     if not any(address in ipaddress.ip_network(net, strict=False) for net in allowed):
-        raise Forbidden("Métriques réservées / Metrics are restricted")
+        raise Forbidden(text=Text("error.metrics"))
     body = request.app[METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

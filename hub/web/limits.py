@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from hub.errors import TooManyRequests
+from hub.i18n import Text
 from hub.shared.port import SharedState
 
 
@@ -40,8 +41,7 @@ class RateLimiter:
             return
         retry_after = max(1, math.ceil(wait_ms / 1000))
         raise TooManyRequests(
-            f"Trop de tentatives ({self.action}) ; réessayez dans {retry_after} s / "
-            f"Too many attempts ({self.action}); try again in {retry_after} s",
+            text=Text("error.too_many", {"action": self.action, "seconds": str(retry_after)}),
             retry_after=retry_after,
         )
 

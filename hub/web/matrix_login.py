@@ -27,6 +27,7 @@ from hub.auth.matrix_openid import verify_openid
 from hub.auth.session import Session
 from hub.db.models import MeetingState
 from hub.errors import BadRequest, Forbidden, HubError, ServiceUnavailable
+from hub.i18n import Text, negotiate, say
 from hub.ids import Identity
 from hub.meetings.service import MAX_NAME, clean_text
 from hub.web.keys import (
@@ -148,18 +149,19 @@ async def _partner_way_in(
     if partner is None:
         return None
     log.info("matrix widget: member of a partner's homeserver sent to its hub")
+    lang = negotiate(request)
     return web.json_response(
         {
             "status": 409,
             "code": "use_partner_hub",
-            "title": "Rejoindre par votre instance / Join through your instance",
+            "title": say(lang, Text("error.title.use_partner_hub")),
             "detail": f"{partner.label} : {partner.base_url}",
             "partner": partner.label,
             "partner_url": partner.meeting_url(federation.server_name, meeting_id),
         },
         status=409,
         content_type="application/problem+json",
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", "Content-Language": lang},
     )
 
 
@@ -175,7 +177,7 @@ async def matrix_widget_login(request: web.Request) -> web.Response:
         body = await read_json(request, WidgetLogin)
         meeting = await request.app[MEETINGS].get(body.meeting_id)
         if meeting.state is MeetingState.ENDED:
-            raise Forbidden("La réunion est terminée / The meeting has ended")
+            raise Forbidden(text=Text("error.meeting.ended"))
         elsewhere = await _partner_way_in(request, body.matrix_server_name, meeting.id)
         if elsewhere is not None:
             return elsewhere

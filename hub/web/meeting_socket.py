@@ -14,10 +14,12 @@ from hub.auth.session import Session
 from hub.db.models import MeetingState
 from hub.errors import Forbidden, HubError, SharedStateUnavailable
 from hub.federation.cascade import CASCADE
+from hub.i18n import Text
 from hub.ids import MeetingId
 from hub.meetings.events import MeetingEnded, MeetingEvent
 from hub.meetings.notices import Ended
 from hub.meetings.service import MeetingView
+from hub.web import page_messages as out
 from hub.web import signaling as sig
 from hub.web.keys import CONFIG, LIMITS, LIVE, MEDIA, MEETINGS, NODES, SESSION, SOCKETS
 from hub.web.sockets import FAREWELL_TIMEOUT, PageSocket
@@ -59,7 +61,7 @@ def check_origin(request: web.Request) -> None:
         return  # not a browser (browsers always send Origin on WebSocket requests)
     allowed = {request.app[CONFIG].public_url, f"{request.scheme}://{request.host}"}
     if origin.rstrip("/") not in allowed:
-        raise Forbidden("Origine refusée / Origin not allowed")
+        raise Forbidden(text=Text("error.origin"))
 
 
 async def meeting_socket(request: web.Request) -> web.StreamResponse:
@@ -71,7 +73,7 @@ async def meeting_socket(request: web.Request) -> web.StreamResponse:
     check_origin(request)
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
     if meeting.state is MeetingState.ENDED:
-        raise Forbidden("La réunion est terminée / The meeting has ended")
+        raise Forbidden(text=Text("error.meeting.ended"))
     # Someone who has knocked too often is refused before the upgrade, with Retry-After.
     await request.app[LIMITS].lobby.check(request.remote or "-")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=sig.MAX_FRAME * 2)
@@ -107,7 +109,7 @@ async def run_page(
         pass
     except HubError as exc:
         with contextlib.suppress(Exception):
-            await connection.error(exc.code, exc.detail)
+            await connection.refuse(exc)
     finally:
         app[SOCKETS].discard(socket)
         await socket.close()
@@ -117,7 +119,7 @@ async def say_farewell(app: web.Application) -> None:
     """On shutdown (SIGTERM): every page is told the hub restarts and its socket is closed
     with a code that makes it reconnect, and so is every partner hub with people in our
     meetings; aiohttp then has no handler left to wait for."""
-    goodbyes = [app[SOCKETS].farewell(sig.to_json(sig.Restarting()), FAREWELL_TIMEOUT)]
+    goodbyes = [app[SOCKETS].farewell(out.to_json(out.Restarting()), FAREWELL_TIMEOUT)]
     cascade = app.get(CASCADE)
     if cascade is not None:
         goodbyes.append(cascade.farewell(FAREWELL_TIMEOUT))

@@ -24,7 +24,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from hub import __version__
-from hub.web import signaling as sig
+from hub.web import page_messages as out
 from hub.web.sockets import CLOSE_SERVICE_RESTART, FAREWELL_TIMEOUT, OpenSockets
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Node:
         started = time.monotonic()
         deadline = started + within
         before = len(self._sockets)
-        frame = sig.to_json(sig.Restarting())
+        frame = out.to_json(out.Restarting())
         told_at = -FAREWELL_TIMEOUT
         # Tell again every FAREWELL_TIMEOUT: a socket whose upgrade was under way when the
         # drain began joins the set after the first farewell.
@@ -122,7 +122,7 @@ def refuse_while_draining(
             return await handler(request)  # not an upgrade: the route answers as usual
         try:
             await ws.prepare(request)
-            await ws.send_str(sig.to_json(sig.Restarting()))
+            await ws.send_str(out.to_json(out.Restarting()))
             await ws.close(code=CLOSE_SERVICE_RESTART, message=DRAINING_REASON.encode())
         except ConnectionError:
             pass  # the page went away first: nothing to tell

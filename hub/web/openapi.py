@@ -33,6 +33,7 @@ BAD_BODY = Refusal(
     "The body is not JSON (code bad_request), nests deeper than 32 levels (code "
     "json_too_deep), or a field is invalid (code bad_request; the detail names the field)",
 )
+NO_MEETING = Refusal(404, "No such meeting (code not_found)")
 TOO_LARGE = Refusal(413, "The body is larger than 1 MiB (code request_entity_too_large)")
 # OpenAPI describes the operations a path has, not the methods it lacks: said once, here.
 METHOD_NOT_ALLOWED = (

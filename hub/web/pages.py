@@ -16,10 +16,11 @@ from aiohttp import web
 from hub.auth.session import Session
 from hub.db.models import AccessLevel, MeetingState
 from hub.errors import BadRequest, Forbidden, NotFound
-from hub.i18n import CATALOG, DEFAULT_LANGUAGE, negotiate, translate
+from hub.i18n import CATALOG, DEFAULT_LANGUAGE, Text, negotiate, translate
 from hub.ids import MeetingId
 from hub.meetings.ids import parse_meeting_id
 from hub.meetings.service import MAX_TITLE, MeetingView
+from hub.web.kept import meetings_with_kept
 from hub.web.keys import CONFIG, FEDERATION, LIMITS, MEETINGS, SESSION_CODEC
 from hub.web.login import login_links, login_required_page
 from hub.web.render import render
@@ -76,6 +77,7 @@ async def _home(
 ) -> web.Response:
     session = current_session(request)
     mine = await request.app[MEETINGS].list_owned(session.identity) if session else []
+    kept = await meetings_with_kept(request.app, session.identity) if session else []
     return _page(
         request,
         "home.html",
@@ -89,6 +91,9 @@ async def _home(
         form_code=code,
         code_error=code_error,
         my_meetings=mine,
+        kept_ids={meeting.id for meeting in kept},
+        # What ended meetings (or meetings moderated, not owned) kept: listed on their own.
+        kept_elsewhere=[m for m in kept if m.id not in {meeting.id for meeting in mine}],
         max_title=MAX_TITLE,
         lang_path="/",
         can_create=session is not None and may_create_meetings(request, session),
@@ -107,7 +112,7 @@ async def create_meeting(request: web.Request) -> web.Response:
     session = current_session(request)
     form = await request.post()
     if session is None:
-        raise Forbidden("Jeton CSRF absent ou invalide / Missing or invalid CSRF token")
+        raise Forbidden(text=Text("error.csrf"))
     request.app[SESSION_CODEC].require_csrf(request, session, form.get("csrf_token"))
     if not may_create_meetings(request, session):
         return login_required_page(request)

@@ -1,50 +1,26 @@
-"""The recording routes of the JSON API (hub/web/api.py lists them): a moderator in the
-meeting starts or stops a recording; the meeting's owner or moderators list its recordings
-and download their files, always through the hub (no store URL is ever handed out)."""
+"""The recording routes of the JSON API (hub/web/api.py lists them): the meeting's owner or
+moderators list its recordings and download their files, always through the hub (no store URL
+is ever handed out). Starting and stopping is hub/web/switches.py's."""
 
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel
 
 from hub.errors import NotFound
+from hub.i18n import Text
 from hub.recording.manifest import Manifest, is_recording_id, key
 from hub.recording.retention import manifests
-from hub.web.keys import LIVE, MEETINGS, RECORDINGS
-from hub.web.openapi import Endpoint, Refusal
-from hub.web.requests import moderated_meeting, present_in_call, read_json, require_session
+from hub.web.keys import RECORDINGS
+from hub.web.openapi import NO_MEETING, Endpoint, Refusal
+from hub.web.requests import moderated_meeting
 
-NOT_THEIRS = (
-    "Seuls l'organisateur et les modérateurs de la réunion accèdent à ses enregistrements / "
-    "Only the meeting's owner and moderators may access its recordings"
-)
-NO_FILE = "Enregistrement introuvable / No such recording"
-
-
-class RecordingChange(BaseModel):
-    """Start (`on`: true) or stop recording; the caller must be in the meeting as its owner
-    or a moderator."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    on: StrictBool
-
-
-class RecordingOut(BaseModel):
-    recording: bool
+NOT_THEIRS = Text("error.recording.not_theirs")
+NO_FILE = Text("error.recording.missing")
 
 
 class RecordingList(BaseModel):
     recordings: list[Manifest]
-
-
-async def set_recording(request: web.Request) -> web.Response:
-    session = require_session(request)
-    meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
-    live, actor = present_in_call(request.app[LIVE], meeting.id, session.identity)
-    body = await read_json(request, RecordingChange)
-    await live.set_recording(actor, body.on)
-    return web.json_response(RecordingOut(recording=live.recording).model_dump())
 
 
 async def _moderated(request: web.Request) -> str:
@@ -66,13 +42,13 @@ async def download(request: web.Request) -> web.StreamResponse:
     relay = request.app.get(RECORDINGS)
     rid, file = request.match_info["recording_id"], request.match_info["file"]
     if relay is None or not is_recording_id(rid):
-        raise NotFound(NO_FILE)
+        raise NotFound(text=NO_FILE)
     try:
         manifest = Manifest.parse(await relay.store.read(key(meeting_id, rid)))
     except ValueError:
-        raise NotFound(NO_FILE) from None
+        raise NotFound(text=NO_FILE) from None
     if file != "manifest.json" and file not in manifest.files():
-        raise NotFound(NO_FILE)  # only what the manifest lists, never an arbitrary key
+        raise NotFound(text=NO_FILE)  # only what the manifest lists, never an arbitrary key
     name = key(meeting_id, rid, file)
     size = await relay.store.size(name)
     media = {"webm": "video/webm", "ogg": "audio/ogg", "json": "application/json"}
@@ -91,21 +67,10 @@ async def download(request: web.Request) -> web.StreamResponse:
     return response
 
 
-NOT_RECORDING_MODERATOR = Refusal(
-    403,
-    "The caller is not in the meeting as its owner or a moderator, or this hub has "
-    "recording disabled (code forbidden)",
-)
-RECORDING_ALREADY = Refusal(409, "Recording is already on, or already off (code conflict)")
-NO_MEETING = Refusal(404, "No such meeting (code not_found)")
 NOT_THEIR_MEETING = Refusal(403, "The caller is not the meeting's owner or a moderator of it")
 NO_RECORDING = Refusal(404, "No such meeting, recording or file (code not_found)")
 
 RECORDING_ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("POST", "/meetings/{meeting_id}/recording", set_recording,
-             "Start or stop recording (an owner or moderator in the meeting)",
-             request=RecordingChange, response=RecordingOut,
-             refusals=(NO_MEETING, NOT_RECORDING_MODERATOR, RECORDING_ALREADY)),
     Endpoint("GET", "/meetings/{meeting_id}/recordings", list_recordings,
              "List a meeting's recordings (its owner or moderators)", response=RecordingList,
              refusals=(NO_MEETING, NOT_THEIR_MEETING)),

@@ -15,14 +15,12 @@ import logging
 import secrets
 import shutil
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
-from prometheus_client.core import CounterMetricFamily
-from prometheus_client.registry import Collector
 
 from hub.config_recording import RecordingConfig
 from hub.ids import MeetingId
@@ -35,6 +33,7 @@ from hub.recording.wire import Finished
 from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.service import Sfu
 from hub.tasks import Tasks
+from hub.web.tap_metrics import TapCollector, TapCounts
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ class RecordingRelay:
         self.conferences: Conferences | None = None
         self._active: dict[MeetingId, _Active] = {}
         self._storing = Tasks()  # starting and storing recordings
-        self.retired = {"taken": 0, "dropped": 0}  # the taps of recordings that stopped
+        self._counts = TapCounts(("taken", "dropped"), _counts)
 
     def start(self, meeting_id: MeetingId, by: str) -> None:
         active = self._active[meeting_id] = _Active(
@@ -92,8 +91,7 @@ class RecordingRelay:
             return
         self._sfu.set_recording_tap(meeting_id, None)
         active.stopped_at = datetime.now(UTC)
-        self.retired["taken"] += active.tap.taken
-        self.retired["dropped"] += active.tap.dropped
+        self._counts.retire(active.tap)
         self._note_names(meeting_id, active)
         self._storing.spawn(self._finish(meeting_id, active, by))
 
@@ -183,34 +181,23 @@ class RecordingRelay:
             await asyncio.gather(*self._storing, return_exceptions=True)
 
     def packet_counts(self) -> dict[str, int]:
-        taps = [active.tap for active in self._active.values()]
-        return {
-            "taken": self.retired["taken"] + sum(t.taken for t in taps),
-            "dropped": self.retired["dropped"] + sum(t.dropped for t in taps),
-        }
+        return self._counts.total(active.tap for active in self._active.values())
 
 
-class RecordingCollector(Collector):
+def recording_metrics(relay: RecordingRelay) -> TapCollector:
     """The recording tap's counts in /metrics: packets copied, and dropped (queue full)."""
+    return TapCollector(
+        "hub_recording",
+        "RTP packets seen by the recording tap, by outcome: taken for the recorder, or "
+        "dropped (its queue was full).",
+        "Batches of packets not sent because the recorder process did not keep up.",
+        relay.packet_counts,
+        lambda: relay.recorder.batches_dropped,
+    )
 
-    def __init__(self, relay: RecordingRelay) -> None:
-        self._relay = relay
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        packets = CounterMetricFamily(
-            "hub_recording_packets",
-            "RTP packets seen by the recording tap, by outcome: taken for the recorder, or "
-            "dropped (its queue was full).",
-            labels=["outcome"],
-        )
-        for outcome, count in sorted(self._relay.packet_counts().items()):
-            packets.add_metric([outcome], count)
-        yield packets
-        yield CounterMetricFamily(
-            "hub_recording_batches_dropped",
-            "Batches of packets not sent because the recorder process did not keep up.",
-            value=self._relay.recorder.batches_dropped,
-        )
+def _counts(tap: RecordingTap) -> dict[str, int]:
+    return {"taken": tap.taken, "dropped": tap.dropped}
 
 
 def recordings_context(
@@ -220,9 +207,7 @@ def recordings_context(
     at shutdown recordings in progress are stopped and stored before the store closes."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        opener = getattr(relay.store, "open", None)
-        if opener is not None:
-            await opener()
+        await relay.store.open()
         await asyncio.to_thread(relay.leftovers)
         relay.recorder.start()
         retention = asyncio.get_running_loop().create_task(
@@ -236,8 +221,6 @@ def recordings_context(
                 await retention
             await relay.stop_all()
             await relay.recorder.close()
-            closer = getattr(relay.store, "close", None)
-            if closer is not None:
-                await closer()
+            await relay.store.close()
 
     return context

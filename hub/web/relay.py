@@ -41,7 +41,7 @@ from hub.nodes.homes import Home, MeetingHomes
 from hub.shared.bus import MessagesLost
 from hub.shared.port import SharedState, node_channel
 from hub.tasks import Tasks
-from hub.web import signaling as sig
+from hub.web import page_messages as out
 from hub.web.bus_socket import BusSocket
 from hub.web.sockets import CLOSE_SERVICE_RESTART, OpenSockets, PageSocket
 
@@ -108,9 +108,12 @@ class NodeRelay:
         sockets: OpenSockets,
         run_page: RunPage,
         end_meeting: Callable[[MeetingId], Coroutine[Any, Any, None]],
+        address: str = "",
     ) -> None:
         self.node = secrets.token_hex(6)
-        self.homes = MeetingHomes(state, self.node, self._home_lost)
+        self.homes = MeetingHomes(state, self.node, self._home_lost, address=address)
+        # Also told when this node stops being a meeting's home (the partners' links here).
+        self.home_lost_hooks: list[Callable[[MeetingId], None]] = []
         self._state = state
         self._meetings = meetings
         self._codec = codec
@@ -185,17 +188,22 @@ class NodeRelay:
         here.add(socket)
         try:
             if home.fresh:
-                closed = await self._meetings.close_presences_left_behind(meeting.id)
-                if closed:
-                    self.takeovers += 1
-                    log.info("meeting taken over: %d presence(s) of its last home closed",
-                             closed, extra={"meeting_id": meeting.id})  # fmt: skip
+                await self.took_over(meeting.id)
             await self._run_page(socket, meeting, remote, session)
         finally:
             here.discard(socket)
             if not here and self._here.get(meeting.id) is here:
                 del self._here[meeting.id]
             await self.homes.release(meeting.id, home)
+
+    async def took_over(self, meeting: MeetingId) -> None:
+        """This node just became the meeting's home: the presences a dead home left open are
+        closed (its people come back with new rows; a partner's people with their link)."""
+        closed = await self._meetings.close_presences_left_behind(meeting)
+        if closed:
+            self.takeovers += 1
+            log.info("meeting taken over: %d presence(s) of its last home closed",
+                     closed, extra={"meeting_id": meeting})  # fmt: skip
 
     async def _relay(
         self, ws: web.WebSocketResponse, home: str, meeting: MeetingId, remote: str,
@@ -355,11 +363,13 @@ class NodeRelay:
         sockets = list(self._here.get(meeting, ()))
         for socket in sockets:
             self._tasks.spawn(_say_restarting(socket))
+        for hook in self.home_lost_hooks:
+            hook(meeting)
 
 
 async def _say_restarting(socket: PageSocket) -> None:
     with contextlib.suppress(Exception):
-        await socket.send_str(sig.to_json(sig.Restarting()))
+        await socket.send_str(out.to_json(out.Restarting()))
         await socket.close(code=CLOSE_SERVICE_RESTART, message=b"service restart")
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from hub.auth.session import Session
 from hub.bounded_json import TooDeep, loads
 from hub.errors import BadRequest, Forbidden, JsonTooDeep, Unauthorized
+from hub.i18n import Text
 from hub.ids import Identity, MeetingId
 from hub.meetings.conference import Conference, Conferences
 from hub.meetings.presence import Presence
@@ -27,7 +28,7 @@ def require_session(request: web.Request) -> Session:
     """The caller's session, checked for CSRF on state-changing methods; else 401/403."""
     session = current_session(request)
     if session is None:
-        raise Unauthorized("Session requise / A session is required")
+        raise Unauthorized(text=Text("error.session_required"))
     request.app[SESSION_CODEC].require_csrf(request, session)
     return session
 
@@ -74,15 +75,15 @@ def present_in_call(
     live = conferences.get(meeting_id)
     actor = live.present_as(identity) if live is not None else None
     if live is None or actor is None:
-        raise Forbidden(NOT_PRESENT)
+        raise Forbidden(text=NOT_PRESENT)
     return live, actor
 
 
-async def moderated_meeting(request: web.Request, refusal: str) -> MeetingId:
+async def moderated_meeting(request: web.Request, refusal: Text) -> MeetingId:
     """The meeting in the path, if the caller owns it or moderated it (its transcript's and
     recordings' readers): else 401, 403 with `refusal`, 404."""
     session = require_session(request)
     meeting = await request.app[MEETINGS].get(request.match_info["meeting_id"])
     if not await request.app[TRANSCRIPTS].may_read(meeting.id, session.identity):
-        raise Forbidden(refusal)
+        raise Forbidden(text=refusal)
     return MeetingId(meeting.id)

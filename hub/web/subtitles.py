@@ -1,8 +1,8 @@
 """Live subtitles wired together: the conferences' switch (hub/meetings/subtitles.py) turns
 the SFU's audio tap on and off, the speech worker hears what the taps took, and what it
 recognised goes back to the conference, which tells everyone; what the conference showed as
-final is kept in the meeting's transcript (hub/meetings/transcripts.py). Also the HTTP route
-for moderators and the /metrics counters.
+final is kept in the meeting's transcript (hub/meetings/transcripts.py). Also the /metrics
+counters (the route for moderators is hub/web/switches.py's).
 
 The wiring only: who may start subtitles is the conference's rule, decoding and recognition
 are the worker's (another process), copying packets is the SFU's.
@@ -11,22 +11,19 @@ are the worker's (another process), copying packets is the SFU's.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
-from pydantic import BaseModel, ConfigDict, StrictBool
 
 from hub.config_sections import SpeechConfig
 from hub.ids import MeetingId, ParticipantId
 from hub.meetings.conference import Conferences
-from hub.meetings.subtitles import SubtitleState
 from hub.meetings.transcripts import Transcripts
 from hub.sfu.audio_tap import AudioTap
 from hub.sfu.service import Sfu
 from hub.speech.worker_client import SpeechWorker
+from hub.web.tap_metrics import TapCollector, TapCounts
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +41,7 @@ class SubtitleRelay:
         self.worker = SpeechWorker(config, self._said, self._trouble)
         self.conferences: Conferences | None = None
         self.transcripts: Transcripts | None = None
-        # What the taps of meetings whose subtitles stopped counted (the /metrics counters).
-        self.retired = {"taken": 0, "dropped": 0, "silent": 0}
+        self._counts = TapCounts(("taken", "dropped", "silent"), _counts)
 
     def start(self, meeting_id: MeetingId) -> None:
         tap = self._taps[meeting_id] = AudioTap()
@@ -57,19 +53,10 @@ class SubtitleRelay:
         self.worker.detach(meeting_id)
         tap = self._taps.pop(meeting_id, None)
         if tap is not None:
-            for outcome, count in self._counts(tap).items():
-                self.retired[outcome] += count
-
-    @staticmethod
-    def _counts(tap: AudioTap) -> dict[str, int]:
-        return {"taken": tap.taken, "dropped": tap.dropped, "silent": tap.silent}
+            self._counts.retire(tap)
 
     def packet_counts(self) -> dict[str, int]:
-        counts = dict(self.retired)
-        for tap in self._taps.values():
-            for outcome, count in self._counts(tap).items():
-                counts[outcome] += count
-        return counts
+        return self._counts.total(self._taps.values())
 
     async def _said(
         self, meeting: str, participant: str, text: str, final: bool, seconds: float
@@ -94,27 +81,20 @@ class SubtitleRelay:
             await live.subtitles_unavailable()
 
 
-class SubtitleCollector(Collector):
+def subtitle_metrics(relay: SubtitleRelay) -> TapCollector:
     """The tap's counts in /metrics: packets copied, dropped (queue full), left out (silence)."""
+    return TapCollector(
+        "hub_subtitle",
+        "Microphone packets seen by the subtitle tap, by outcome: taken for the speech "
+        "worker, dropped (its queue was full) or silent (no voice, left out).",
+        "Batches of packets not sent because the speech worker did not keep up.",
+        relay.packet_counts,
+        lambda: relay.worker.batches_dropped,
+    )
 
-    def __init__(self, relay: SubtitleRelay) -> None:
-        self._relay = relay
 
-    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        packets = CounterMetricFamily(
-            "hub_subtitle_packets",
-            "Microphone packets seen by the subtitle tap, by outcome: taken for the speech "
-            "worker, dropped (its queue was full) or silent (no voice, left out).",
-            labels=["outcome"],
-        )
-        for outcome, count in sorted(self._relay.packet_counts().items()):
-            packets.add_metric([outcome], count)
-        yield packets
-        yield CounterMetricFamily(
-            "hub_subtitle_batches_dropped",
-            "Batches of packets not sent because the speech worker did not keep up.",
-            value=self._relay.worker.batches_dropped,
-        )
+def _counts(tap: AudioTap) -> dict[str, int]:
+    return {"taken": tap.taken, "dropped": tap.dropped, "silent": tap.silent}
 
 
 def subtitles_enabled(config: SpeechConfig) -> bool:
@@ -134,19 +114,3 @@ def subtitles_context(
             await relay.worker.close()
 
     return context
-
-
-# -- the HTTP route (hub/web/api.py lists it) ------------------------------------------------
-
-
-class SubtitlesChange(BaseModel):
-    """Start (`on`: true) or stop live subtitles; the caller must be in the meeting as its
-    owner or a moderator."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    on: StrictBool
-
-
-class SubtitlesOut(BaseModel):
-    state: SubtitleState

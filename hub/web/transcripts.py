@@ -14,6 +14,7 @@ import aiohttp
 from aiohttp import web
 
 from hub.errors import NotFound
+from hub.i18n import Text
 from hub.meetings.transcript_formats import file_name, markdown, webvtt
 from hub.meetings.transcript_release import TranscriptRelease
 from hub.meetings.transcripts import Expired, Transcript, Transcripts
@@ -27,15 +28,9 @@ SWEEP_SECONDS = 3600.0  # how often expired transcripts are looked for (and once
 VTT_TYPE = "text/vtt"
 MARKDOWN_TYPE = "text/markdown"
 
-NOT_MODERATOR = "Réservé aux modérateurs de la réunion / Only the meeting's moderators may do this"
-NO_SUMMARY = (
-    "Cette réunion n'a pas de résumé (aucun service de résumé, ou il a échoué) / "
-    "This meeting has no summary (no summary service, or it failed)"
-)
-NO_TRANSCRIPT = (
-    "Cette réunion n'a pas de transcription (jamais activée, ou expirée) / "
-    "This meeting has no transcript (never on, or expired)"
-)
+NOT_MODERATOR = Text("error.transcript.moderators_only")
+NO_SUMMARY = Text("error.summary.missing")
+NO_TRANSCRIPT = Text("error.transcript.missing")
 
 
 async def _readable(request: web.Request) -> Transcript:
@@ -43,7 +38,7 @@ async def _readable(request: web.Request) -> Transcript:
     meeting_id = await moderated_meeting(request, NOT_MODERATOR)
     transcript = await request.app[TRANSCRIPTS].of(meeting_id)
     if transcript is None:
-        raise NotFound(NO_TRANSCRIPT)
+        raise NotFound(text=NO_TRANSCRIPT)
     return transcript
 
 
@@ -73,7 +68,7 @@ async def transcript_summary(request: web.Request) -> web.Response:
     transcript = await _readable(request)
     summary = await request.app[TRANSCRIPTS].summary_of(transcript.meeting_id)
     if summary is None:
-        raise NotFound(NO_SUMMARY)
+        raise NotFound(text=NO_SUMMARY)
     return _file(summary + "\n", MARKDOWN_TYPE, f"summary-{transcript.meeting_id}.md")
 
 

@@ -13,6 +13,7 @@ from hub.auth.session import Session
 from hub.auth.tokens import MAX_LIFETIME, JoinTokens
 from hub.db.models import Role
 from hub.errors import Unauthorized
+from hub.i18n import Text
 from hub.ids import Identity
 from hub.meetings.access import Visitor
 from hub.meetings.admission import Admissions
@@ -34,10 +35,7 @@ async def visitor_of(
     if message.token is not None:
         grant = tokens.verify(message.token, meeting_id=meeting.id)
         if grant.rejoin:  # it proves only that its holder's session was inside
-            raise Unauthorized(
-                "Jeton refusé : ticket de retour, pas jeton d'accès / "
-                "Join token refused: a rejoin ticket, not a join token"
-            )
+            raise Unauthorized(text=Text("error.token_is_rejoin"))
         identity, email, token_role = grant.identity, None, grant.role
         name = grant.display_name or message.name
         authenticated = grant.identity.authenticates()
@@ -45,7 +43,7 @@ async def visitor_of(
         identity, email, name = session.identity, session.email, message.name
         authenticated = not session.is_guest
     else:
-        raise Unauthorized("Session ou jeton requis / A session or a join token is required")
+        raise Unauthorized(text=Text("error.session_or_token"))
     visitor = await admissions.visitor(
         meeting, identity, authenticated=authenticated, matrix_user=identity.matrix_user,
         email=email, token_role=token_role,

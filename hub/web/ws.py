@@ -23,13 +23,13 @@ from hub.errors import (
     Conflict,
     Forbidden,
     HubError,
-    NotFound,
     TooManyRequests,
     Unauthorized,
 )
 from hub.federation.cascade import CASCADE
 from hub.federation.join import ask_admission, open_link
 from hub.federation.link import HostTicket
+from hub.i18n import DEFAULT_LANGUAGE, Text, known_language, say
 from hub.ids import ParticipantId
 from hub.meetings.access import MODERATING, Visitor
 from hub.meetings.conference import Conference
@@ -42,6 +42,7 @@ from hub.sfu.participant import Reception, StreamSource, Which
 from hub.sfu.port import MediaRoom
 from hub.sfu.sdp import SdpError
 from hub.tasks import Tasks
+from hub.web import page_messages as out
 from hub.web import signaling as sig
 from hub.web.frames import lobby_message, participant_info
 from hub.web.keys import (
@@ -56,6 +57,7 @@ from hub.web.keys import (
     MEETINGS,
     SOCKETS,
 )
+from hub.web.moderation import carry_out
 from hub.web.sockets import PageSocket
 from hub.web.view_throttle import ViewThrottle
 from hub.web.visitors import rejoin_ticket, visitor_of
@@ -113,9 +115,10 @@ class Connection:
         self._rejected = 0  # malformed messages so far (only the first ones are logged)
         self._last_reaction = -REACTION_INTERVAL
         self._views: ViewThrottle | None = None  # from the first `view` message on
+        self.lang = DEFAULT_LANGUAGE  # what the hub's answers are said in: the page's, once joined
 
-    async def send(self, message: sig.ServerMessage) -> None:
-        await self.send_frame(sig.to_json(message))
+    async def send(self, message: out.ServerMessage) -> None:
+        await self.send_frame(out.to_json(message))
 
     async def send_frame(self, frame: str) -> None:
         if self.ws.closed:
@@ -139,7 +142,7 @@ class Connection:
         video = False if kind == "video" else target.video
         if self.room is not None:
             self.room.set_forwarding(target.participant_id, audio=audio, video=video)
-        await self._send_quietly(sig.Muted(kind=kind, by=by.name))
+        await self._send_quietly(out.Muted(kind=kind, by=by.name))
         if self.live is not None:
             await self.live.update(target.participant_id, audio=audio, video=video)
 
@@ -147,11 +150,20 @@ class Connection:
         """Nothing more reaches them, then their socket closes."""
         if self.room is not None:
             self.room.set_forwarding(target.participant_id, audio=False, video=False)
-        await self._send_quietly(sig.Denied(reason="removed"))
+        await self._send_quietly(out.Denied(reason="removed"))
         await self.close("removed")
 
     async def error(self, code: str, message: str, request: str | None = None) -> None:
-        await self.send(sig.Error(code=code, message=message, request=request))
+        await self.send(out.Error(code=code, message=message, request=request))
+
+    async def refuse(self, exc: HubError, request: str | None = None) -> None:
+        """An error frame saying `exc` in the page's language, with its stable code."""
+        retry_after = exc.retry_after if isinstance(exc, TooManyRequests) else None
+        await self.send(out.Error(code=exc.code, message=exc.said(self.lang), request=request,
+                                  retry_after=retry_after))  # fmt: skip
+
+    async def tell(self, code: str, text: Text, request: str | None = None) -> None:
+        await self.error(code, say(self.lang, text), request)
 
     async def run(self) -> None:
         try:
@@ -181,24 +193,17 @@ class Connection:
                 await self.error(exc.code, exc.message, exc.request)
                 continue
             if isinstance(message, sig.Join):
+                self.lang = known_language(message.lang) or DEFAULT_LANGUAGE
                 try:
                     await self._join(message)
-                except TooManyRequests as exc:
-                    await self.send(
-                        sig.Error(
-                            code=exc.code, message=exc.detail, request="join",
-                            retry_after=exc.retry_after,
-                        )
-                    )  # fmt: skip
-                    continue
-                except (Unauthorized, BadRequest) as exc:  # a refused token or name: retry
-                    await self.error(exc.code, exc.detail, "join")
+                except (TooManyRequests, Unauthorized, BadRequest) as exc:  # may try again
+                    await self.refuse(exc, "join")
                     continue
                 return
             if isinstance(message, sig.Ping):
-                await self.send(sig.Pong())
+                await self.send(out.Pong())
                 continue
-            await self.error("not_joined", "send a join message first", message.type)
+            await self.tell("not_joined", Text("error.socket.not_joined"), message.type)
 
     async def _visitor(self, message: sig.Join) -> tuple[Visitor, str]:
         return await visitor_of(
@@ -232,15 +237,14 @@ class Connection:
         federation = self.app.get(FEDERATION)
         partner = await federation.policy.get(host) if federation is not None else None
         if federation is None or partner is None or not partner.outbound_allowed:
-            raise Forbidden(
-                "Cette réunion est accueillie par une instance qui n'est plus partenaire / "
-                "This meeting is hosted by an instance that is no longer a partner"
-            )
+            raise Forbidden(text=Text("error.federation.former_partner"))
         visitor, name = await self._visitor(message)
         outbound = self.app[CASCADE].outbound_for(self.meeting, partner.label)
         async with outbound.asking():
             link = await outbound.ready(partial(open_link, federation))
-            answer = await ask_admission(federation, self.meeting, visitor, name, message.message)
+            answer = await ask_admission(
+                federation, self.meeting, visitor, name, message.message, self.lang
+            )
             if answer.verdict == "enter":
                 await self._enter(visitor, name, Role(answer.role), message.audio, message.video)
                 return
@@ -262,21 +266,21 @@ class Connection:
     ) -> None:
         """Tell the person to wait, then act on the moderators' verdict when it comes (with
         the reason a moderator gave for a refusal, `refusal()`)."""
-        await self.send(sig.Waiting())
+        await self.send(out.Waiting())
 
         async def on_verdict(verdict: Verdict) -> None:
             self.waiting = None
             self.remote_ticket = None
             if verdict == "admitted":
-                await self.send(sig.Admitted())
+                await self.send(out.Admitted())
                 await self._enter(visitor, name, role, message.audio, message.video)
             elif verdict == "denied":
                 await self.send(
-                    sig.Denied(reason="removed" if visitor.removed else "denied", message=refusal())
+                    out.Denied(reason="removed" if visitor.removed else "denied", message=refusal())
                 )
                 await self.close("removed")
             else:
-                await self.send(sig.MeetingEnded(reason="ended"))
+                await self.send(out.MeetingEnded(reason="ended"))
                 await self.close("ended")
 
         async def wait() -> None:
@@ -286,7 +290,7 @@ class Connection:
                 await self.ws.close()
             except HubError as exc:  # e.g. the meeting filled up while they waited
                 with contextlib.suppress(Exception):
-                    await self.error(exc.code, exc.detail, "join")
+                    await self.refuse(exc, "join")
                 await self.ws.close()
 
         self._verdict_task = asyncio.create_task(wait(), name=f"lobby {self.meeting_id}")
@@ -320,13 +324,13 @@ class Connection:
             self.room.on_speaker = self.app[LIVE].speaker_announcer(self.meeting_id)
         others = [participant_info(p, self_id=participant_id) for p in self.live.presences.values()]
         await self.send(
-            sig.Welcome(
+            out.Welcome(
                 participant_id=participant_id,
                 meeting_id=self.meeting_id,
                 title=self.meeting.title,
                 participants=others,
                 ice_servers=[
-                    sig.IceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+                    out.IceServer(urls=list(s.urls), username=s.username, credential=s.credential)
                     for s in self.app[CONFIG].sfu.ice_servers
                 ],
                 role=role.value,
@@ -357,15 +361,15 @@ class Connection:
     def _on_reception(self, reception: Reception) -> None:
         """From the SFU's packet path or tick: sent in a task of its own."""
         videos = [
-            sig.ReceivedVideo(participant_id=person, source=source, quality=quality)
+            out.ReceivedVideo(participant_id=person, source=source, quality=quality)
             for (person, source), quality in reception.items()
         ]
-        self._tasks.spawn(self._send_quietly(sig.Reception(videos=videos)))
+        self._tasks.spawn(self._send_quietly(out.Reception(videos=videos)))
 
     def _on_encodings(self, mid: str, rids: list[str]) -> None:
-        self._tasks.spawn(self._send_quietly(sig.Encodings(mid=mid, rids=rids)))
+        self._tasks.spawn(self._send_quietly(out.Encodings(mid=mid, rids=rids)))
 
-    async def _send_quietly(self, message: sig.ServerMessage) -> None:
+    async def _send_quietly(self, message: out.ServerMessage) -> None:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await self.send(message)
 
@@ -374,7 +378,7 @@ class Connection:
         person as reconnecting); past the grace period the person leaves the roster."""
         if self.participant_id is None:
             return
-        await self._send_quietly(sig.ConnectionHealth(pc=which, state=state))
+        await self._send_quietly(out.ConnectionHealth(pc=which, state=state))
         lost = any(state != "connected" for state in self._peer_states.values())
         await self._update(reconnecting=lost)
         if lost and self._grace is None:
@@ -394,10 +398,10 @@ class Connection:
 
     async def _subscribe_offer(self, sdp: str, streams: list[StreamSource], restart: bool) -> None:
         await self.send(
-            sig.SubscribeOffer(
+            out.SubscribeOffer(
                 sdp=sdp,
                 streams=[
-                    sig.StreamInfo(
+                    out.StreamInfo(
                         mid=s.mid, participant_id=s.participant_id, source=s.source, kind=s.kind
                     )
                     for s in streams
@@ -422,7 +426,7 @@ class Connection:
             self._log_rejection(f"rejected SDP: {exc}", "bad_sdp")
             await self.error("bad_sdp", str(exc), message.type)
         except HubError as exc:
-            await self.error(exc.code, exc.detail, message.type)
+            await self.refuse(exc, message.type)
         except Exception:  # a bug must cost this message, not the participant's connection
             reference = secrets.token_hex(6)
             log.exception(
@@ -430,8 +434,10 @@ class Connection:
                 message.type,
                 extra={"reference": reference, "participant_id": self.participant_id},
             )
-            await self.error(
-                "internal_error", f"unexpected error, reference {reference}", message.type
+            await self.tell(
+                "internal_error",
+                Text("error.unexpected.reference", {"reference": reference}),
+                message.type,
             )
 
     def _log_rejection(self, text: str, code: str) -> None:
@@ -446,28 +452,33 @@ class Connection:
         )  # fmt: skip
 
     async def _while_waiting(self, message: sig.ClientMessage) -> None:
-        """In the lobby (or being let in) only ping and leave mean anything."""
+        """In the lobby (or being let in) only ping, leave and a knock's message mean anything."""
         match message:
             case sig.Ping():
-                await self.send(sig.Pong())
+                await self.send(out.Pong())
             case sig.Leave():
                 await self.ws.close()
+            case sig.Knock(message=note) if self.remote_ticket is not None:
+                await self.tell("knock_elsewhere", Text("error.knock.elsewhere"), "knock")
+            case sig.Knock(message=note) if self.waiting is not None and self.live is not None:
+                self.waiting.amend(note)
+                await self.live.announce_lobby()
             case _:
-                await self.error("not_admitted", "wait until a moderator lets you in", message.type)
+                await self.tell("not_admitted", Text("error.socket.not_admitted"), message.type)
 
     async def _dispatch(self, message: sig.ClientMessage) -> None:
         assert self.participant_id is not None and self.live is not None
         assert self.room is not None
         pid = self.participant_id
         if message.type in sig.MODERATION_TYPES:
-            await self._moderate(self.live.presences[pid], message)
+            await carry_out(self.live, self.live.presences[pid], message)
             return
         match message:
             case sig.PublishOffer(sdp=sdp, tracks=tracks):
                 answer = await self.room.publish(
                     pid, sdp, {track.mid: track.source for track in tracks}
                 )
-                await self.send(sig.PublishAnswer(sdp=answer))
+                await self.send(out.PublishAnswer(sdp=answer))
                 screen = any(track.source == "screen" for track in tracks)
                 await self._update(screen=screen)
             case sig.SubscribeAnswer(sdp=sdp):
@@ -486,49 +497,22 @@ class Connection:
             case sig.React(emoji=emoji):
                 clock = asyncio.get_running_loop().time()
                 if clock - self._last_reaction < REACTION_INTERVAL:
-                    await self.error(
-                        "rate_limited", "one reaction every half second at most", "reaction"
-                    )
+                    await self.tell("rate_limited", Text("error.socket.reactions"), "reaction")
                     return
                 self._last_reaction = clock
                 await self.live.react(pid, emoji)
             case sig.Leave():
                 await self.ws.close()
             case sig.Ping():
-                await self.send(sig.Pong())
+                await self.send(out.Pong())
             case sig.Reconnect():
                 await self.room.restart_subscriber(pid)
             case sig.View():
                 await self._view(message)
             case sig.Join():
-                await self.error("already_joined", "this socket has already joined", "join")
-
-    async def _moderate(self, actor: Presence, message: sig.ClientMessage) -> None:
-        """A moderation message, as the conference's rules (which refuse what is not allowed)."""
-        assert self.live is not None
-        match message:
-            case sig.Admit(entry_id=entry_id):
-                await self.live.decide(actor, entry_id, "admitted")
-            case sig.Deny(entry_id=entry_id, message=refusal):
-                await self.live.decide(actor, entry_id, "denied", refusal)
-            case sig.Mute(participant_id=target, kind=kind):
-                await self.live.mute(actor, target, kind)
-            case sig.Remove(participant_id=target):
-                await self.live.remove(actor, target)
-            case sig.Lock(locked=locked):
-                await self.live.lock(actor, locked)
-            case sig.SetRole(participant_id=target, role=role):
-                await self.live.set_role(actor, target, Role(role))
-            case sig.LowerHands(participant_id=target):
-                await self.live.lower_hands(actor, target)
-            case sig.EndMeeting():
-                await self.live.end(actor)
-            case sig.SetSubtitles(type="recording", on=on):
-                await self.live.set_recording(actor, on)
-            case sig.SetSubtitles(on=on):
-                await self.live.set_subtitles(actor, on)
-            case _:
-                raise NotFound(f"{message.type} is not a moderation message")
+                await self.tell("already_joined", Text("error.socket.already_joined"), "join")
+            case sig.Knock():
+                pass  # let in while writing it: the moderators no longer need it
 
     async def _view(self, message: sig.View) -> None:
         """What the page displays, checked against the meeting, then applied (throttled)."""

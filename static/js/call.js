@@ -167,6 +167,7 @@ export class Call {
     const rejoin = this.rejoinTicket();
     if (rejoin) join.rejoin = rejoin;
     if (this.knockMessage) join.message = this.knockMessage;
+    if (document.documentElement.lang) join.lang = document.documentElement.lang;
     signaling.send(join);
     try {
       await welcomed;
@@ -273,6 +274,14 @@ export class Call {
   stopReconnecting() {
     if (this.reconnect) window.clearTimeout(this.reconnect.timer);
     this.reconnect = null;
+  }
+
+  /** While waiting: the message for the moderators, written or rewritten ("": none). Kept for
+   *  a knock again after a lost connection. False when it could not be sent. */
+  amendKnock(message) {
+    if (this.state !== "waiting") return false;
+    this.knockMessage = message;
+    return this.send({ type: "knock", message });
   }
 
   send(message) {

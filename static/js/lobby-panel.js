@@ -98,6 +98,21 @@ export class LobbyPanel {
     $("lobby-admit-all").hidden = count < 2;
   }
 
+  /** What they wrote when knocking or since: text as the hub cleaned it, never markup. */
+  showMessage(item, entry) {
+    let shown = item.querySelector(".lobby-message");
+    if (!entry.message) {
+      if (shown) shown.remove();
+      return;
+    }
+    const text = t("meeting.lobby.message", { message: entry.message });
+    if (!shown) {
+      shown = element("p", "lobby-message");
+      item.querySelector(".lobby-who").after(shown);
+    }
+    if (shown.textContent !== text) shown.textContent = text;
+  }
+
   /** The reason a moderator may give with "Refuse" (the refused person reads it). */
   reasonField(entryId) {
     const field = element("div", "lobby-reason");
@@ -119,15 +134,17 @@ export class LobbyPanel {
 
   row(entry) {
     let item = this.rows.get(entry.id);
-    if (item) return item;
+    if (item) {
+      this.showMessage(item, entry); // rewritten while waiting (the row, its reason, stay)
+      return item;
+    }
     item = element("li");
     item.dataset.entry = entry.id;
     const label = t("meeting.lobby.entry", { name: entry.name, kind: kindLabel(entry.kind) });
     const who = element("p", "lobby-who");
     who.append(element("span", "participant-name", entry.name), element("span", "role-label", kindLabel(entry.kind)));
     item.append(who);
-    // What they wrote when knocking: text as the hub cleaned it, never markup.
-    if (entry.message) item.append(element("p", "lobby-message", t("meeting.lobby.message", { message: entry.message })));
+    this.showMessage(item, entry);
     item.append(this.reasonField(entry.id));
     const buttons = element("div", "lobby-buttons");
     buttons.setAttribute("role", "group");

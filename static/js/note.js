@@ -1,5 +1,5 @@
 // Short messages people type for others (a knock's message, a refusal's reason), checked as
-// the hub checks them (hub/web/signaling.py, clean_note) before they are sent, so that the
+// the hub checks them (hub/web/signaling/client.py, clean_note) before they are sent, so that the
 // person reads what to change in their own language. The hub decides all the same.
 
 export const MAX_NOTE = 200;

@@ -32,6 +32,7 @@ export class RecordingView {
       this.notify(by ? t("meeting.notice.recording_on", { name: by }) : t("meeting.recording.on"));
     } else if (!on && before && !welcome) {
       this.notify(t("meeting.notice.recording_off", { name: by || "?" }));
+      offerKept(this.call);
     }
     this.render();
   }
@@ -45,4 +46,12 @@ export class RecordingView {
     control.dataset.tip = label;
     control.querySelector(".tool-label").textContent = label;
   }
+}
+
+/** Once a recording or the subtitles stop, a moderator gets a link to what the meeting kept
+ *  (in the room's bar, and on the page after leaving); absent in a Matrix widget. */
+export function offerKept(call) {
+  if (!call.isModerator || !$("kept-link")) return;
+  $("kept-link").hidden = false;
+  $("after-kept").hidden = false;
 }

@@ -4,6 +4,7 @@
 
 import { t } from "./i18n.js";
 import { $, element } from "./dom.js";
+import { offerKept } from "./recording.js";
 
 const LINE_MS = 8000; // a speaker's line goes once they have said nothing new for this long
 const MAX_LINES = 3;
@@ -38,6 +39,7 @@ export class SubtitlesView {
       this.notify(by ? t("meeting.notice.subtitles_on", { name: by }) : t("meeting.subtitles.on"));
     } else if (state === "off" && before !== "off") {
       this.notify(t("meeting.notice.subtitles_off", { name: by || "?" }));
+      offerKept(this.call);
     } else if (state === "unavailable") {
       this.notify(t("meeting.notice.subtitles_unavailable"), "error");
     } else if (state === "on" && before === "unavailable") {

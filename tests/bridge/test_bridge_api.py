@@ -191,6 +191,22 @@ async def test_refusals_reach_the_bot_in_both_languages(bridge: Bridge):
     assert unrecorded.value.notice("en") == silent.value.notice("en")
 
 
+async def test_the_conferences_switch_rules_reach_the_bot_as_refusals(bridge: Bridge):
+    """Subtitles off on this hub, recording not on: the conference says no, the bot says why."""
+    meeting = await bridge.hub.start_meeting(ROOM, by=ALICE, title=None)
+    presence = Presence(
+        ParticipantId("p-bob"), Identity("guest:b0b"), "Bob", audio=False, video=False
+    )
+    bridge.app[LIVE].open(meeting.meeting_id, locked=False).enter(presence, Nowhere())
+    with pytest.raises(HubRefusal) as disabled:
+        await bridge.hub.set_subtitles(ROOM, True, by=ALICE)
+    assert disabled.value.notice("en") == "Subtitles are disabled on this hub."
+    with pytest.raises(HubRefusal) as not_on:
+        await bridge.hub.set_recording(ROOM, False, by=ALICE)
+    assert not_on.value.notice("fr") == "Aucun enregistrement en cours."
+    assert not bridge.app[LIVE].get(meeting.meeting_id).recording
+
+
 async def test_a_knock_message_and_a_refusal_reason_cross_over_http(bridge: Bridge) -> None:
     meeting = await bridge.hub.start_meeting(ROOM, by=ALICE, title=None)
     live = bridge.app[LIVE].open(meeting.meeting_id, locked=False)

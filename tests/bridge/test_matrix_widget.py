@@ -165,9 +165,11 @@ async def test_forged_foreign_unlisted_and_malformed_requests_are_refused(
         caplog.clear()
         sent = {"meeting_id": meeting, **body}
         sent = {k: v for k, v in sent.items() if k not in ("expires_in", "token_type")}
-        answer = await iframe.post(client.make_url(WIDGET_PATH), json=sent)
+        english = {"Accept-Language": "en-GB,en;q=0.9"}  # the Matrix client's language
+        answer = await iframe.post(client.make_url(WIDGET_PATH), json=sent, headers=english)
         problem = await answer.json()
         assert answer.status == status and detail in problem["detail"], (sent, problem)
+        assert " / " not in problem["detail"] and answer.headers["Content-Language"] == "en"
         refusals = [
             r for r in caplog.records if r.levelno >= logging.INFO and "refused" in r.getMessage()
         ]

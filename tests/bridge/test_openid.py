@@ -101,7 +101,8 @@ async def test_forged_token_is_refused_and_not_logged(synapse: Synapse, http, ca
     forged = secrets.token_urlsafe(18)
     with pytest.raises(Unauthorized) as caught:
         await verify_openid(http, forged, synapse.server_name, overrides=overrides_for(synapse))
-    assert "refused or expired" in caught.value.detail
+    assert caught.value.said("en") == "Matrix OpenID token refused or expired"
+    assert caught.value.detail == "Jeton Matrix OpenID refusé ou expiré"  # what the log says
     assert forged not in caplog.text
     assert forged not in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__context__ is None
@@ -125,12 +126,12 @@ async def test_token_of_one_server_presented_as_the_other_is_refused(
 
     assert await verify_openid(http, token, first.server_name, overrides=overrides) == user.user_id
     # The second server does not know the token.
-    with pytest.raises(Unauthorized, match="refused or expired"):
+    with pytest.raises(Unauthorized, match="Jeton Matrix OpenID refusé ou expiré"):
         await verify_openid(http, token, second.server_name, overrides=overrides)
     # A route to the wrong server (bad DNS, hostile override) answers for the first server's
     # user: the `sub` does not belong to the server name claimed, so it is refused.
     crossed = {second.server_name: first.url}
-    with pytest.raises(Unauthorized, match="does not match its server"):
+    with pytest.raises(Unauthorized, match="ne correspond pas au serveur"):
         await verify_openid(http, token, second.server_name, overrides=crossed)
 
 
@@ -212,7 +213,7 @@ async def test_malformed_token_is_refused_before_any_request(token):
 
 async def test_unreachable_homeserver_is_unavailable(http):
     closed = free_port()
-    with pytest.raises(ServiceUnavailable, match="unreachable: localhost:1234") as caught:
+    with pytest.raises(ServiceUnavailable, match="injoignable : localhost:1234") as caught:
         await verify_openid(
             http,
             "sometoken",
@@ -289,7 +290,7 @@ async def test_nonsense_answer_is_unavailable(aiohttp_server, http, answer):
         return web.json_response(answer)
 
     fake = await aiohttp_server(_fake_homeserver(handler))
-    with pytest.raises(ServiceUnavailable, match="Invalid answer"):
+    with pytest.raises(ServiceUnavailable, match="Réponse invalide du serveur Matrix"):
         await verify_openid(
             http,
             "sometoken",

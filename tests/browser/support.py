@@ -274,7 +274,7 @@ class LobbyFakeHub(FakeHub):
         if self.rate_limit:
             ws.send(json.dumps({
                 "type": "error", "code": "rate_limited", "request": "join",
-                "message": "Trop de tentatives / Too many attempts",
+                "message": "Trop de tentatives (join) ; réessayez dans 2 s",
                 "retry_after": self.rate_limit,
             }))  # fmt: skip
             self.sockets.remove(ws)

@@ -115,6 +115,41 @@ def test_in_meeting(browser, hub_server, meeting_id, lang, screenshot_dir):
         page.context.close()
 
 
+def test_phone_layout_and_screen_share(browser, hub_server, meeting_id):
+    """The phone's layout with its overflow menu open, then a screen share's layout (the share
+    large, the cameras in a filmstrip) on a laptop."""
+    others = [
+        {"id": "a", "name": "Alice Martin", "audio": True, "video": True, "screen": False,
+         "hand": False},
+        {"id": "b", "name": "Bruno Petit", "audio": False, "video": True, "screen": False,
+         "hand": False},
+    ]  # fmt: skip
+    for viewport in ({"width": 390, "height": 844}, {"width": 1280, "height": 800}):
+        hub = FakeHub(others=others)
+        page = open_meeting_page(
+            browser, hub_server, meeting_id, "Camille", join=False,
+            context_options={**AXE_CONTEXT, "viewport": viewport},
+        )  # fmt: skip
+        try:
+            hub.install(page)
+            page.click("#join-button")
+            page.wait_for_function("() => window.visioDebug.state() === 'connected'")
+            if viewport["width"] < 1024:
+                check(page, "phone layout")
+                page.click("#toggle-more")
+                expect(page.locator("#toggle-hand")).to_be_visible()
+                check(page, "phone layout, menu open")
+                continue
+            # Nobody answers the page's offer here: released as a hub's error would.
+            hub.send({"type": "error", "code": "bad_sdp", "message": "test",
+                      "request": "publish_offer"})  # fmt: skip
+            page.click("#toggle-screen")  # Chromium's fake capture gives a screen at once
+            expect(page.locator("#grid > li[data-source='screen']")).to_have_count(1)
+            check(page, "screen share")
+        finally:
+            page.context.close()
+
+
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_lobby_waiting_and_denied(browser, hub_server, meeting_id, lang, screenshot_dir):
     hub = LobbyFakeHub(waiting=True)

@@ -20,6 +20,7 @@ from tests.browser.support import (
     HubServer,
     axe_violations,
     create_meeting,
+    fr,
     new_context,
     watch_errors,
 )
@@ -321,3 +322,55 @@ def test_the_widget_states_are_accessible(
         finally:
             context.close()
     assert {state: v for state, v in found.items() if v} == {}
+
+
+def test_a_widget_user_waiting_in_the_lobby_writes_a_message_for_the_moderators(
+    browser: Browser, setup: WidgetSetup
+) -> None:
+    """No pre-join in the widget: the knock's message is typed on the waiting screen, under the
+    pre-join's rule (refused with why, never cut), and the owner's lobby panel shows it."""
+    owner_context = new_context(browser, setup.hub.base_url)
+    owner = owner_context.new_page()
+    meeting = create_meeting(owner, "Point restreint", access_level="restricted")
+    owner.fill("#name", "Olga")
+    owner.click("#join-button")
+    owner.wait_for_function("() => window.visioDebug.state() === 'connected'", timeout=15_000)
+    user = setup.synapse.register("agentlobby")
+    context, page = open_in_client(browser, setup, meeting, "allowed", user)
+    try:
+        errors = watch_errors(page)
+        frame = widget_frame(page)
+        expect(frame.locator("#waiting")).to_be_visible(timeout=15_000)
+        owner.click("#toggle-lobby")
+        row = owner.locator("#lobby-list li")
+        expect(row).to_have_count(1)
+        expect(row.locator(".lobby-message")).to_have_count(0)  # nothing written yet
+
+        note = frame.locator("#waiting").get_by_label(fr("meeting.knock_label"))
+        expect(note).to_have_attribute("maxlength", "200")
+        note.fill("Bonjour <b>urgent</b>")
+        frame.locator("#waiting-note-send").click()
+        expect(frame.locator("#waiting-message-error")).to_have_text(fr("meeting.note.markup"))
+        expect(note).to_have_attribute("aria-invalid", "true")
+        expect(note).to_be_focused()
+        owner.wait_for_timeout(300)
+        expect(row.locator(".lobby-message")).to_have_count(0)  # refused here, nothing sent
+
+        note.fill("  Camille, DGFiP :\n le point   budget ")
+        frame.locator("#waiting-note-send").click()
+        expect(frame.locator("#waiting-message-error")).to_be_hidden()
+        expect(frame.locator("#waiting-note-status")).to_have_text(fr("meeting.waiting.note_sent"))
+        expect(row.locator(".lobby-message")).to_have_text(
+            "Son message : « Camille, DGFiP : le point budget »"
+        )
+        note.fill("Camille, DGFiP : budget 2027")  # rewritten: the moderators see the new one
+        note.press("Enter")  # a textarea: a new line, not a submit
+        frame.locator("#waiting-note-send").click()
+        expect(row.locator(".lobby-message")).to_have_text(
+            "Son message : « Camille, DGFiP : budget 2027 »"
+        )
+        assert frame.evaluate("() => window.visioDebug.state()") == "waiting"
+        assert errors == []
+    finally:
+        context.close()
+        owner_context.close()

@@ -47,7 +47,13 @@ def test_join_then_every_control_speaks_the_protocol(browser, hub_server, meetin
     errors = watch_errors(page)
     try:
         join = hub.sent("join")[0]
-        assert join == {"type": "join", "name": "Camille", "audio": True, "video": True}
+        assert join == {  # with the page's language: the hub's errors are said in it
+            "type": "join",
+            "name": "Camille",
+            "audio": True,
+            "video": True,
+            "lang": "fr",
+        }
         expect(page.locator("#room-title")).to_be_focused()
         expect(page.locator("#connection-state")).to_have_text("Connecté")
         participants = page.evaluate("() => window.visioDebug.participants()")

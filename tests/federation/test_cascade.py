@@ -236,7 +236,7 @@ async def test_the_end_reaches_the_partner_and_a_removed_partner_is_cut_off(
     claire = await ministries.socket(http, meeting_id, "Claire")
     answer = await claire.knock()
     assert answer["type"] == "error" and answer["code"] == "forbidden", answer
-    assert answer["message"].endswith("The instance hosting this meeting no longer accepts ours")
+    assert answer["message"] == "L'instance qui accueille la réunion refuse désormais la nôtre"
     await claire.close()
     await bruno.close()
 
@@ -405,8 +405,22 @@ async def test_joining_a_mirror_of_a_meeting_the_host_ended_says_so(ministries: 
     late = await ministries.socket(http, meeting_id, "Léa")
     answer = await late.knock()
     assert answer["type"] == "error" and answer["code"] == "not_found", answer
-    assert answer["message"].endswith("This meeting has ended on the instance hosting it")
+    assert answer["message"] == "Cette réunion est terminée chez l'instance qui l'accueille"
     await late.close()
+
+
+async def test_a_partner_is_answered_in_the_language_its_person_reads(
+    ministries: Ministries,
+) -> None:
+    """A refusal to a partner hub keeps its stable code and says its sentence in one language:
+    the one the partner asks for (the person's, with Accept-Language), French by default."""
+    client = ministries.b[FEDERATION].client
+    path = "/_hub/federation/v1/meetings/zzz-zzzz-zzz"
+    assert await client.request(A, "GET", path, None) == (404, {
+        "status": 404, "code": "not_found", "title": "Introuvable",
+        "detail": "Réunion introuvable"})  # fmt: skip
+    status, answer = await client.request(A, "GET", path, None, "en")
+    assert (status, answer["code"], answer["detail"]) == (404, "not_found", "No such meeting")
 
 
 async def test_refusal_pages_speak_the_readers_language_and_name_the_partner(
@@ -445,19 +459,15 @@ async def test_refusal_pages_speak_the_readers_language_and_name_the_partner(
         text = await (await http.get(path, headers=asked)).text()
         assert f"<h1>{title_en}</h1>" in text and english in text, text
         assert '<html lang="en">' in text and french not in text
-    # The language switch (?lang=en, then its cookie) counts too; machines still get JSON in
-    # both languages.
+    # The language switch (?lang=en, then its cookie) counts too, for JSON answers as well:
+    # one language per answer, said in Content-Language, the code unchanged.
     await http.get(f"/f/hub-x.test/{meeting_id}?lang=en", headers={"Accept": "text/html"})
     text = await (await http.get(cases[0][0], headers={"Accept": "text/html"})).text()
     assert cases[0][5] in text
-    problem = await (await http.get(cases[0][0], headers={"Accept": "application/json"})).json(
-        content_type=None
-    )
-    assert problem["code"] == "forbidden"
-    assert problem["detail"] == (
-        "hub-x.test n'est pas une instance partenaire de la nôtre : nos agents ne peuvent pas "
-        "rejoindre ses réunions. Si elle devrait l'être, demandez à l'équipe d'exploitation de "
-        "votre ministère de l'ajouter. / hub-x.test is not a partner of our instance: our "
-        "people cannot join its meetings. If it should be one, ask your ministry's operations "
-        "team to add it."
-    )
+    answer = await http.get(cases[0][0], headers={"Accept": "application/json"})
+    problem = await answer.json(content_type=None)
+    assert (problem["code"], answer.headers["Content-Language"]) == ("forbidden", "en")
+    assert (problem["title"], problem["detail"]) == ("Access denied", (
+        "hub-x.test is not a partner of our instance: our people cannot join its meetings. If "
+        "it should be one, ask your ministry's operations team to add it."
+    ))  # fmt: skip

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hub.pipes.frames import FrameError
 from hub.sfu import control
 from hub.sfu.control import EVENTS, REQUESTS, ControlError
 
@@ -62,7 +63,7 @@ def test_requests_and_events_round_trip():
 
 
 def test_an_announced_length_over_the_limit_is_refused_before_reading():
-    with pytest.raises(ControlError, match="frame of 1048577 bytes announced"):
+    with pytest.raises(FrameError, match="frame of 1048577 bytes announced"):
         control.frame_length(struct.pack(">I", control.MAX_FRAME + 1))
     with pytest.raises(ControlError, match="over 1048576"):
         control.encode("snapshot", 1, meeting="m" * control.MAX_FRAME)

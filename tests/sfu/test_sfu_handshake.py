@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import struct
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from hub.sfu import handshake
 from hub.sfu.handshake import HandshakeRefused, check_answer, check_hello
+from hub.sfu.tcp import read_opening
 from tests.conftest import REPO
 from tests.support.tls import certificate_authority
 
@@ -57,12 +59,18 @@ def test_another_protocol_version_is_named():
         check_hello(other, SECRET)
 
 
-def test_the_answer_says_why_we_were_refused_and_a_hello_is_small():
+async def test_the_answer_says_why_we_were_refused_and_a_hello_is_small():
     with pytest.raises(HandshakeRefused, match="refused by the worker: wrong secret"):
         check_answer(body(handshake.refusal("wrong secret")))
-    assert handshake.hello_length(struct.pack(">I", 4096)) == 4096
-    with pytest.raises(HandshakeRefused, match="hello of 4097 bytes announced, over 4096"):
-        handshake.hello_length(struct.pack(">I", 4097))
+    for length, data in ((4096, b"x" * 4096), (4097, b"")):
+        reader = asyncio.StreamReader()
+        reader.feed_data(struct.pack(">I", length) + data)
+        reader.feed_eof()
+        if length == 4096:
+            assert await read_opening(reader) == data
+            continue
+        with pytest.raises(HandshakeRefused, match="4097 bytes announced, over the 4096-byte"):
+            await read_opening(reader)
 
 
 @given(st.text(max_size=80), st.text(max_size=80))

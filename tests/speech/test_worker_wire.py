@@ -66,7 +66,7 @@ def test_a_bad_frame_is_a_precise_error(body: bytes, error: str) -> None:
 
 
 def test_an_oversized_frame_is_refused_from_its_head() -> None:
-    with pytest.raises(WireError, match=f"larger than {MAX_FRAME}"):
+    with pytest.raises(WireError, match=f"over the {MAX_FRAME}-byte limit"):
         frame_length((MAX_FRAME + 1).to_bytes(4, "big"))
     with pytest.raises(WireError, match="frame head is 3 bytes"):
         frame_length(b"\x00\x00\x01")

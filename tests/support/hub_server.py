@@ -50,6 +50,7 @@ class HubServer:
             **os.environ,
             "HUB_SERVER__PUBLIC_URL": self.base_url,
             "HUB_SFU__CANDIDATE_ADDRESSES": json.dumps([self.host]),
+            "HUB_SERVER__NODE_URL": self.base_url,  # how the other nodes reach this one
             **self.env,
         }
         command = [sys.executable, "-m", "hub", "serve", "--dev"]

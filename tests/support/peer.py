@@ -155,9 +155,10 @@ class Participant:
         token: str | None = None,
         rejoin: str | None = None,
         message: str | None = None,
+        lang: str | None = None,
     ) -> dict[str, Any]:
-        """Send `join` (with a `message` for the moderators, should it wait); the hub's first
-        answer: `welcome`, `waiting` (lobby) or `error`."""
+        """Send `join` (with a `message` for the moderators, should it wait, and the page's
+        `lang`); the hub's first answer: `welcome`, `waiting` (lobby) or `error`."""
         join: dict[str, Any] = {"type": "join", "name": self.name, "audio": audio, "video": video}
         if token is not None:
             join["token"] = token
@@ -165,6 +166,8 @@ class Participant:
             join["rejoin"] = rejoin
         if message is not None:
             join["message"] = message
+        if lang is not None:
+            join["lang"] = lang
         index = len(self.messages)
         await self.ws.send_str(json.dumps(join))
         if self._reader is None:
