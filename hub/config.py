@@ -68,15 +68,6 @@ class HubConfig(_Section):
     transcript_summary: SummaryConfig = SummaryConfig()
 
     @model_validator(mode="after")
-    def _subtitles_in_process(self) -> HubConfig:
-        if self.speech.subtitles and self.speech.backend != "off" and self.sfu.pooled:
-            raise ValueError(
-                "speech: live subtitles need sfu.workers = 0 for now (the SFU's audio tap does "
-                "not reach worker processes yet); set speech.subtitles = false or sfu.workers = 0"
-            )
-        return self
-
-    @model_validator(mode="after")
     def _bot_store_shared(self) -> HubConfig:
         matrix = self.matrix
         if self.redis.url.get_secret_value() and matrix.bot_in_process and not matrix.bot_store_dir:

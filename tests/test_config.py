@@ -335,15 +335,13 @@ def test_the_redis_url_is_shown_without_credentials():
     assert display_redis_url("unix:///run/redis.sock") == "unix:///run/redis.sock"
 
 
-def test_live_subtitles_with_sfu_workers_are_refused_with_what_to_change(tmp_path):
+def test_live_subtitles_and_recording_are_allowed_with_sfu_workers(tmp_path):
     path = tmp_path / "hub.toml"
     path.write_text(
         '[sfu]\nworkers = 2\n[speech]\nbackend = "openai"\nopenai_url = "http://127.0.0.1:9/v1"\n'
     )
-    with pytest.raises(ConfigError, match=r"live subtitles need sfu\.workers = 0 for now"):
-        load_config(path, environ={}, dev=True)
-    path.write_text(path.read_text() + "subtitles = false\n")
-    assert load_config(path, environ={}, dev=True).sfu.workers == 2
+    config = load_config(path, environ={}, dev=True)
+    assert config.sfu.workers == 2 and config.speech.subtitles and config.recording.enabled
 
 
 def test_the_bot_on_several_nodes_needs_a_store_folder_they_share():

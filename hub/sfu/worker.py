@@ -40,6 +40,7 @@ from hub.sfu.peer import RoomSettings
 from hub.sfu.room import SfuRoom
 from hub.sfu.sdp import SdpError
 from hub.sfu.service import Sfu
+from hub.sfu.worker_taps import BATCH_SECONDS, WorkerTaps
 from hub.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,18 @@ LOAD_INTERVAL = 1.0
 ORPHAN_TIMEOUT = 60.0
 LOGGED_REFUSALS = 20  # per connection: a peer sending garbage cannot flood the log
 MAX_UNREAD = 8 << 20  # bytes of events the hub has not read yet before we give up on it
+# Bytes of events unread past which the taps' batches are dropped (and counted), never queued:
+# a hub slow to read loses subtitles or recording packets, not its control connection.
+TAP_BACKLOG = 2 << 20
 # Requests that open the meeting's room on this worker (the others only read or close it).
 OPENING = frozenset(REQUESTS) - {"snapshot", "close_room", "remove_participant"}
 # Handled at once, in arrival order; the others wait for the participant's earlier requests.
 IMMEDIATE = frozenset(
-    {"configure", "watch", "set_forwarding", "set_view", "set_owner_forwarding", "snapshot"}
-)
+    {
+        "configure", "watch", "set_forwarding", "set_view", "set_owner_forwarding", "snapshot",
+        "set_taps",
+    }
+)  # fmt: skip
 
 
 class Worker:
@@ -176,6 +183,7 @@ class Session:
         self._refused = 0
         self._queues: dict[tuple[MeetingId, ParticipantId], asyncio.Lock] = {}
         self._tasks = Tasks()
+        self.taps = WorkerTaps(self.sfu, self.emit_batch)
 
     def emit(self, type_: str, id_: int | None = None, **fields: object) -> None:
         if self.writer.is_closing():
@@ -186,7 +194,25 @@ class Session:
             return
         self.writer.write(control.encode(type_, id_, **fields))
 
+    def emit_batch(self, type_: str, *, force: bool = False, **fields: object) -> bool:
+        """A tap's batch, unless the hub is behind on reading (then False: dropped)."""
+        if self.writer.is_closing():
+            return False
+        if not force and self.writer.transport.get_write_buffer_size() > TAP_BACKLOG:
+            return False
+        self.emit(type_, None, **fields)
+        return True
+
+    async def _pump_taps(self) -> None:
+        while True:
+            await asyncio.sleep(BATCH_SECONDS)
+            try:
+                self.taps.pump()
+            except Exception:  # the pump must outlive a bug: the taps suffer, media never
+                log.exception("tap pump failed")
+
     async def run(self) -> None:
+        self._tasks.spawn(self._pump_taps())
         reading = asyncio.create_task(self._read())
         ending = asyncio.create_task(self._ended.wait())
         try:
@@ -195,6 +221,7 @@ class Session:
             reading.cancel()
             ending.cancel()
             self._tasks.cancel()
+            self.taps.close()
 
     async def end(self) -> None:
         """Stop reading this connection and close it; its rooms close with it."""
@@ -308,6 +335,11 @@ class Session:
                         ParticipantId(message.text("owner")), audio=message.flag("audio"),
                         video=message.flag("video"),
                     )  # fmt: skip
+                case "set_taps":
+                    self.taps.set(
+                        message.meeting, audio=message.flag("audio"),
+                        recording=message.flag("recording"),
+                    )  # fmt: skip
                 case "snapshot":
                     room = self.sfu.find(message.meeting)
                     return {"participants": room.snapshot() if room is not None else {}}
@@ -365,6 +397,7 @@ class Session:
         if message.type == "close_room":
             self.worker.owners.pop(meeting, None)
             self._queues = {k: q for k, q in self._queues.items() if k[0] != meeting}
+            self.taps.forget(meeting)
             await self.sfu.close_room(meeting)
             return {}
         person = message.participant

@@ -30,6 +30,8 @@ from pathlib import Path
 from hub.config_sfu import RemoteWorkerConfig, SfuConfig
 from hub.errors import StartupError, first_line
 from hub.ids import MeetingId
+from hub.sfu.audio_tap import AudioTap
+from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.remote import Load, RemoteRoom, WorkerLink
 from hub.sfu.span import SpanningRoom
 from hub.sfu.tcp import DialError, client_context, dial
@@ -97,6 +99,8 @@ class WorkerPool:
         self.parts: dict[MeetingId, RemoteRoom] = {}  # every meeting's parts, by part key
         self._meeting_of: dict[MeetingId, MeetingId] = {}  # part key -> meeting
         self._users: dict[MeetingId, int] = {}
+        self._audio_taps: dict[MeetingId, AudioTap] = {}  # meetings with subtitles on
+        self._recording_taps: dict[MeetingId, RecordingTap] = {}  # meetings being recorded
         self._supervisors: list[asyncio.Task[None]] = []
         self.hub_id = secrets.token_hex(6)  # a worker replaces our old connection by it
         self._tls: ssl.SSLContext | None = None
@@ -114,6 +118,8 @@ class WorkerPool:
             first = self._new_part(meeting_id, meeting_id)
             self._place(first)
             room = self.rooms[meeting_id] = SpanningRoom(meeting_id, self, first)
+            if meeting_id in self._audio_taps or meeting_id in self._recording_taps:
+                self._retap(meeting_id)
         return room
 
     async def release(self, meeting_id: MeetingId) -> None:
@@ -131,6 +137,28 @@ class WorkerPool:
         for part in room.parts:
             self.forget_part(part)
         await room.close()
+
+    def set_audio_tap(self, meeting_id: MeetingId, tap: AudioTap | None) -> None:
+        """Feed the meeting's voiced microphone packets, tapped in its workers, into `tap`
+        (None: stop), now and in a room it gets later; as `Sfu.set_audio_tap` does."""
+        if tap is None:
+            self._audio_taps.pop(meeting_id, None)
+        else:
+            self._audio_taps[meeting_id] = tap
+        self._retap(meeting_id)
+
+    def set_recording_tap(self, meeting_id: MeetingId, tap: RecordingTap | None) -> None:
+        """Feed every packet of the meeting's tracks into `tap` (None: stop), likewise."""
+        if tap is None:
+            self._recording_taps.pop(meeting_id, None)
+        else:
+            self._recording_taps[meeting_id] = tap
+        self._retap(meeting_id)
+
+    def _retap(self, meeting_id: MeetingId) -> None:
+        room = self.rooms.get(meeting_id)
+        if room is not None:
+            room.set_taps(self._audio_taps.get(meeting_id), self._recording_taps.get(meeting_id))
 
     def worker_of(self, meeting_id: MeetingId) -> int | None:
         """The index of the worker holding the meeting's (first part's) media (None: not

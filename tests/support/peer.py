@@ -15,6 +15,7 @@ import math
 import time
 from array import array
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +105,36 @@ class ToneTrack(MediaStreamTrack):
         return frame
 
 
+class SpeechTrack(MediaStreamTrack):
+    """Says a phrase again and again, with `pause` seconds of silence after each, in 20 ms
+    frames at 48 kHz (`samples`: mono int16 at 48 kHz), paced by the clock as a microphone."""
+
+    kind = "audio"
+
+    def __init__(self, samples: bytes, pause: float = 1.0) -> None:
+        super().__init__()
+        self._cycle = samples + bytes(2 * int(48000 * pause))
+        self._looped = self._cycle * 2  # a frame's worth read across the end of a cycle
+        self._samples = 0
+        self._start: float | None = None
+
+    async def recv(self) -> AudioFrame:
+        rate, count = 48000, 960
+        if self._start is None:
+            self._start = time.monotonic()
+        wait = self._start + self._samples / rate - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        at = 2 * (self._samples % (len(self._cycle) // 2))
+        chunk = self._looped[at : at + 2 * count]
+        frame = AudioFrame(format="s16", layout="mono", samples=count)
+        frame.planes[0].update(chunk)
+        frame.sample_rate, frame.pts = rate, self._samples
+        frame.time_base = fractions.Fraction(1, rate)
+        self._samples += count
+        return frame
+
+
 @dataclass
 class Received:
     """What one participant decoded from each other participant, by kind."""
@@ -142,6 +173,7 @@ class Participant:
         # Restart a connection the hub says failed, as the page does (static/js/call.js
         # mediaState): publish afresh (aiortc cannot restart ICE), ask for a new subscriber.
         self.follow_health = False
+        self.microphone: Callable[[], MediaStreamTrack] = ToneTrack
 
     async def join(self, *, audio: bool = True, video: bool = True) -> None:
         answer = await self.knock(audio=audio, video=video)
@@ -183,9 +215,13 @@ class Participant:
         self.participant_id = welcome["participant_id"]
         return welcome
 
-    async def publish(self) -> None:
+    async def publish(self, microphone: Callable[[], MediaStreamTrack] = ToneTrack) -> None:
+        """The camera pattern and a `microphone()` track (a 440 Hz tone unless given; made
+        afresh by `republish`)."""
+        self.microphone = microphone
         tracks = []
-        for track, source in ((ToneTrack(), "microphone"), (PatternTrack(), "camera")):
+        sent = ((microphone(), "microphone"), (PatternTrack(), "camera"))
+        for track, source in sent:
             self.publish_pc.addTransceiver(track, direction="sendonly")
             tracks.append(source)
         await self._offer(tracks)
@@ -194,7 +230,7 @@ class Participant:
         """Publish again on a fresh connection (new ICE credentials), like after a drop."""
         await self.publish_pc.close()
         self.publish_pc = RTCPeerConnection(self.configuration)
-        await self.publish()
+        await self.publish(self.microphone)
 
     async def _offer(self, tracks: list[str]) -> None:
         index = len(self.messages)
