@@ -31,10 +31,10 @@ from hub.config_sections import (
     RedisConfig,
     SecurityConfig,
     ServerConfig,
-    SfuConfig,
     SpeechConfig,
     _Section,
 )
+from hub.config_sfu import SfuConfig
 from hub.config_summary import SummaryConfig
 from hub.errors import ConfigError, StartupError
 from hub.shared.address import is_loopback, redis_password
@@ -259,6 +259,8 @@ def _check_production(
     if matrix.bot_enabled and not matrix.bot_homeserver_url:
         raise fail(("matrix", "bot_homeserver_url"), "is required when matrix.bot_user_id is set")
     check_secret(("matrix", "bridge_token"), matrix.bridge_token.get_secret_value(), required=False)
+    worker_secret = config.sfu.worker_secret.get_secret_value()
+    check_secret(("sfu", "worker_secret"), worker_secret, required=False)
     for index, provider in enumerate(config.auth.providers):
         client_secret = provider.client_secret.get_secret_value()
         where = ("auth", "providers", str(index), "client_secret")

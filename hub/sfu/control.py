@@ -46,7 +46,7 @@ _SWITCHES: dict[str, Field] = {"audio": "bool", "video": "bool"}
 
 # hub -> worker, each with an `id`; answered by a `reply` with the same id.
 REQUESTS: dict[str, dict[str, Field]] = {
-    "configure": {"ice_servers": "list", "candidate_addresses": "list"},
+    "configure": {"ice_servers": "list", "candidate_addresses": "list", "relay_addresses": "list"},
     "watch": {**_PERSON, "reception": "bool", "encodings": "bool"},
     "publish": {**_PERSON, "sdp": "str", "sources": "dict", "owners": "dict?"},
     "add_subscriber": {**_PERSON, "restart": "bool"},

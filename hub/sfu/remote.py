@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -118,7 +119,7 @@ class WorkerLink:
                 if message.type in self.tap_bytes:
                     self.tap_bytes[message.type] += frames.HEAD.size + len(body)
                 self._dispatch(message)
-        except (FrameError, ConnectionError) as exc:  # a ControlError is a FrameError
+        except (FrameError, ConnectionError, ssl.SSLError) as exc:  # ControlError is a FrameError
             log.error("SFU worker %s: control connection broken: %s", self.name, exc)
         finally:
             self.alive = False

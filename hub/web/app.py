@@ -175,7 +175,7 @@ async def shared_state_context(app: web.Application) -> AsyncIterator[None]:
 
 def add_media(app: web.Application, config: HubConfig) -> None:
     """The SFU in this process (sfu.workers = 0), or the pool of worker processes."""
-    if config.sfu.workers == 0:
+    if not config.sfu.pooled:
         app[SFU] = app[MEDIA] = Sfu(config.sfu)
         app[METRICS].registry.register(SfuCollector(app[SFU]))
         return
