@@ -18,6 +18,7 @@ import pytest
 
 from hub.auth.session import Session
 from hub.db.models import AuthSession, Participant, Role
+from hub.i18n import Text, say
 from hub.ids import Identity, MeetingId, ParticipantId
 from hub.recording.manifest import ComposedEntry, Manifest, TrackEntry, key
 from hub.web.kept import duration_text, size_text
@@ -28,6 +29,7 @@ from tests.support.hub_client import another_browser, api_client
 from tests.support.processes import free_port
 
 HTML = {"Accept": "text/html"}
+SESSION_REQUIRED = Text("error.session_required")
 RECORDING = "0123456789abcdef"
 MIC = b"OggS" + bytes(range(256)) * 40  # 10,244 bytes: what the page must say and serve
 CAMERA = b"\x1aE\xdf\xa3" + b"\x00" * 2_500_000
@@ -233,7 +235,7 @@ async def test_everyone_else_is_refused_as_the_download_api_refuses_them(hub):
         as_json = await http.get(
             client.make_url(f"/m/{meeting}/kept"), headers={"Accept": "application/json"}
         )
-        refusal = "Session requise / A session is required" if who == "no cookie" else NOT_THEIRS
+        refusal = say("fr", SESSION_REQUIRED if who == "no cookie" else NOT_THEIRS)
         assert (await as_json.json())["detail"] == refusal, who
         home = await http.get(client.make_url("/"), headers=HTML)
         assert "/kept" not in await home.text(), who
