@@ -6,6 +6,10 @@ meeting itself, so without this a meeting everyone just left would never give it
 transcript). Either way it is claimed in the database (`Transcripts.claim`): the same lines
 are never handed out twice, whichever comes first, on whichever hub node. Once claimed, the
 summary service (if the operator set one) is asked for a summary, kept with the meeting.
+
+While a bridge posts to Matrix rooms (`post_through`), a meeting's end is claimed by the bridge
+itself the moment the event arrives (`at_end`), and nothing is claimed while it would post to
+nobody (its bot not listening): the lines wait for the next release.
 """
 
 from __future__ import annotations
@@ -35,8 +39,6 @@ from hub.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
-ENDED_KEPT_SECONDS = 120.0  # how long the claim made at a meeting's end is remembered
-
 
 class Summariser(Protocol):
     """A summary of a Markdown transcript (hub/speech/summary.py); raises
@@ -48,6 +50,8 @@ class Summariser(Protocol):
 class TranscriptRelease:
     """Owns the empty-meeting timers, the claims made at meetings' ends and the summary
     requests. `start` subscribes to the meeting events; `close` stops everything."""
+
+    Posting = Callable[[], bool]  # whether the bridge would post to the rooms now
 
     def __init__(
         self,
@@ -64,7 +68,7 @@ class TranscriptRelease:
         self._empty_seconds = empty_seconds
         self._summariser = summariser
         self._timers: dict[MeetingId, asyncio.Task[None]] = {}
-        self._ended: dict[MeetingId, asyncio.Task[Transcript | None]] = {}
+        self._posting: TranscriptRelease.Posting | None = None
         self._tasks = Tasks()
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -79,15 +83,25 @@ class TranscriptRelease:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def at_end(self, meeting_id: MeetingId) -> Transcript | None:
-        """The transcript handed out because the meeting ended (None: none, or nothing new
-        since it was handed out): the same answer to every caller (the bridge, this)."""
-        task = self._ended.get(meeting_id)
-        if task is None:
-            task = self._ended[meeting_id] = self._tasks.spawn(self._release_at_end(meeting_id))
-            loop = asyncio.get_running_loop()
-            loop.call_later(ENDED_KEPT_SECONDS, self._ended.pop, meeting_id, None)
-        return await asyncio.shield(task)
+    def post_through(self, posting: Posting) -> Callable[[], None]:
+        """From now on a bridge hands the transcripts out (the hub's bridge, hub/web/bridge.py):
+        it claims meetings' ends itself, and `posting()` False holds every release back. The
+        answer undoes it."""
+        self._posting = posting
+
+        def undo() -> None:
+            if self._posting is posting:
+                self._posting = None
+
+        return undo
+
+    def at_end(self, meeting_id: MeetingId) -> asyncio.Task[Transcript | None]:
+        """Claim now the transcript the meeting's end hands out; the task's answer is it (None:
+        none, or nothing new since it was handed out), however late it is read."""
+        return self._tasks.spawn(self._release_at_end(meeting_id))
+
+    def _holds_back(self) -> bool:
+        return self._posting is not None and not self._posting()
 
     async def _on_event(self, event: MeetingEvent) -> None:
         match event:
@@ -95,7 +109,8 @@ class TranscriptRelease:
                 timer = self._timers.pop(meeting_id, None)
                 if timer is not None:
                     timer.cancel()
-                await self.at_end(meeting_id)
+                if self._posting is None:  # no bridge: the claim serves the summary alone
+                    self.at_end(meeting_id)
             case ParticipantLeft(meeting_id=meeting_id) | LobbyChanged(meeting_id=meeting_id):
                 timer = self._timers.pop(meeting_id, None)
                 if timer is not None:
@@ -109,6 +124,8 @@ class TranscriptRelease:
         live = self._conferences.get(meeting_id)
         if live is not None and not live.idle():
             return  # someone is back (their next departure starts another wait)
+        if self._holds_back():
+            return  # the bot is not listening: the lines wait for the next release
         try:
             transcript = await self._release(meeting_id)
             if transcript is not None:
