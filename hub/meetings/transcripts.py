@@ -116,19 +116,18 @@ class Transcripts:
             )
         return True
 
-    async def of(self, meeting_id: MeetingId) -> Transcript | None:
-        """The meeting's transcript in spoken order; None if nothing was kept (or it expired)."""
+    async def of(self, meeting_id: MeetingId, *, through: int | None = None) -> Transcript | None:
+        """The meeting's transcript in spoken order, with `through` its lines up to that id
+        (those kept later are not in it); None if nothing was kept (or it expired)."""
         async with self._sessions() as session:
             meeting = await session.get(Meeting, meeting_id)
             if meeting is None:
                 return None
-            rows = (
-                await session.scalars(
-                    select(TranscriptLine)
-                    .where(TranscriptLine.meeting_id == meeting_id)
-                    .order_by(TranscriptLine.start_seconds, TranscriptLine.id)
-                )
-            ).all()
+            query = select(TranscriptLine).where(TranscriptLine.meeting_id == meeting_id)
+            if through is not None:
+                query = query.where(TranscriptLine.id <= through)
+            order = (TranscriptLine.start_seconds, TranscriptLine.id)
+            rows = (await session.scalars(query.order_by(*order))).all()
             if not rows:
                 return None
             return Transcript(
@@ -180,9 +179,12 @@ class Transcripts:
             return {MeetingId(meeting) for meeting in found}
 
     async def claim(self, meeting_id: MeetingId) -> Transcript | None:
-        """The transcript, if it has lines never handed out before; they are marked handed
-        out in the same statement, so two callers (the meeting ending while its empty-room
-        timer fires, two hub nodes) never both get it. None: nothing new."""
+        """The whole transcript so far, if it has lines never handed out before; they are
+        marked handed out in the same statement, so two callers (the meeting ending while its
+        empty-room timer fires, two hub nodes) never both get the same lines as new. What is
+        handed out stops at the last line marked: one kept meanwhile comes with the next
+        claim. A later claim hands out the whole (longer) transcript again. None: nothing
+        new."""
         async with self._sessions.begin() as session:
             last = await session.scalar(
                 select(func.max(TranscriptLine.id)).where(TranscriptLine.meeting_id == meeting_id)
@@ -202,7 +204,7 @@ class Transcripts:
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-        return await self.of(meeting_id)
+        return await self.of(meeting_id, through=last)
 
     async def keep_summary(self, meeting_id: MeetingId, text: str) -> None:
         async with self._sessions.begin() as session:
