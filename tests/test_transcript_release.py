@@ -4,20 +4,28 @@ room's side, with Synapse, is tests/bridge/test_transcript_posting.py)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import text
 
 from hub.ids import MeetingId, ParticipantId
-from hub.web.keys import TRANSCRIPTS
+from hub.meetings.events import MeetingEvent, TranscriptSummarised
+from hub.meetings.transcripts import Transcript, Transcripts
+from hub.web.keys import DATABASE, EVENTS, TRANSCRIPTS
 from tests.conftest import make_config
+from tests.support.chat_completions import ChatCompletionsServer
 from tests.support.hub_client import api_client
+from tests.support.peer import wait_until
 from tests.test_lobby import Hub
 
 BOT = {"bot_user_id": "@visio:localhost", "bot_password": "x" * 16}
 
 
-async def keep_line(hub: Hub, meeting: MeetingId, text: str) -> None:
+async def keep_line(hub: Hub, meeting: MeetingId, said: str) -> None:
     await hub.app[TRANSCRIPTS].keep(
-        meeting, ParticipantId("p-bruno"), "Bruno", text,
+        meeting, ParticipantId("p-bruno"), "Bruno", said,
         language="en", ended_at=datetime.now(UTC), seconds=1.0,
     )  # fmt: skip
 
@@ -40,3 +48,64 @@ async def test_nothing_is_claimed_while_the_bot_is_not_listening(aiohttp_client,
     await asyncio.sleep(0.3)
     transcript = await hub.app[TRANSCRIPTS].claim(meeting)
     assert transcript is not None and len(transcript.lines) == 1
+
+
+async def test_a_summary_the_database_refuses_is_told_as_none_and_logged_once(
+    aiohttp_client, tmp_path, caplog
+):
+    """The summary came but could not be kept (a trigger stands for the database's error):
+    the rooms are told no summary came, rather than never told anything."""
+    chat = ChatCompletionsServer()
+    await chat.start()
+    try:
+        config = make_config(tmp_path, transcript_summary={"url": chat.url, "model": "m"})
+        client, csrf = await api_client(aiohttp_client, config)
+        hub = Hub(client, csrf, [], [])
+        async with client.app[DATABASE].sessions.begin() as session:
+            await session.execute(
+                text(
+                    "CREATE TRIGGER refuse_summary BEFORE UPDATE OF transcript_summary ON meetings"
+                    " BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+                )
+            )
+        told: list[TranscriptSummarised] = []
+
+        async def listen(event: MeetingEvent) -> None:
+            if isinstance(event, TranscriptSummarised):
+                told.append(event)
+
+        client.app[EVENTS].subscribe(listen)
+        meeting, _olga, _ = await hub.gathering("public")
+        await keep_line(hub, meeting, "good morning everyone")
+        with caplog.at_level(logging.INFO, logger="hub.meetings.transcript_release"):
+            ended = await client.post(f"/api/v1/meetings/{meeting}/end", headers=hub.owner_csrf)
+            assert ended.status == 200
+            await wait_until(lambda: told, 10, "no TranscriptSummarised")
+        assert told[0].text is None and len(chat.requests) == 1
+        assert [r.getMessage() for r in caplog.records if "summar" in r.getMessage()] == [
+            "transcript summary not kept"
+        ]
+    finally:
+        await chat.close()
+
+
+async def test_a_line_kept_while_claiming_is_handed_out_once_with_the_next_claim(
+    aiohttp_client, tmp_path
+):
+    """Between marking the lines handed out and reading them, one more is kept: it is not in
+    this transcript (it was not marked), and the next claim has it."""
+    client, csrf = await api_client(aiohttp_client, make_config(tmp_path))
+    hub = Hub(client, csrf, [], [])
+    meeting = await hub.meeting("public")
+    await keep_line(hub, meeting, "first")
+    racing = Transcripts(client.app[DATABASE].sessions)
+
+    async def of_after_a_line(meeting_id: MeetingId, **through: Any) -> Transcript | None:
+        await keep_line(hub, meeting, "second")  # kept just after the claim's update
+        return await Transcripts.of(racing, meeting_id, **through)
+
+    racing.of = of_after_a_line  # type: ignore[method-assign]
+    first = await racing.claim(meeting)
+    assert first is not None and [line.text for line in first.lines] == ["first"]
+    second = await hub.app[TRANSCRIPTS].claim(meeting)
+    assert second is not None and [line.text for line in second.lines] == ["first", "second"]

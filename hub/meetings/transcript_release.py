@@ -4,7 +4,8 @@ A transcript is complete when its meeting ends, or once the meeting has stayed e
 `speech.transcript_empty_seconds` (nobody in, nobody waiting: the hub never ends an empty
 meeting itself, so without this a meeting everyone just left would never give its rooms the
 transcript). Either way it is claimed in the database (`Transcripts.claim`): the same lines
-are never handed out twice, whichever comes first, on whichever hub node. Once claimed, the
+are never handed out twice as new, whichever comes first, on whichever hub node (lines said
+after a release make the next one hand out the whole, longer transcript). Once claimed, the
 summary service (if the operator set one) is asked for a summary, kept with the meeting.
 
 While a bridge posts to Matrix rooms (`post_through`), a meeting's end is claimed by the bridge
@@ -176,6 +177,11 @@ class TranscriptRelease:
             log.exception("transcript summary failed", extra={"meeting_id": meeting_id})
             text = None
         else:
-            await self._transcripts.keep_summary(meeting_id, text)
-            log.info("transcript summarised", extra={"meeting_id": meeting_id})
+            try:
+                await self._transcripts.keep_summary(meeting_id, text)
+            except Exception:  # the database: the room is told no summary came
+                log.exception("transcript summary not kept", extra={"meeting_id": meeting_id})
+                text = None
+            else:
+                log.info("transcript summarised", extra={"meeting_id": meeting_id})
         await self._events.publish(TranscriptSummarised(meeting_id, datetime.now(UTC), text))
