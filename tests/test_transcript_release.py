@@ -8,12 +8,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from hub.ids import MeetingId, ParticipantId
-from hub.meetings.events import MeetingEvent, TranscriptSummarised
+from hub.meetings.events import MeetingEvent, TranscriptReleased, TranscriptSummarised
 from hub.meetings.transcripts import Transcript, Transcripts
-from hub.web.keys import DATABASE, EVENTS, TRANSCRIPTS
+from hub.web.keys import DATABASE, EVENTS, LIVE, TRANSCRIPTS
 from tests.conftest import make_config
 from tests.support.chat_completions import ChatCompletionsServer
 from tests.support.hub_client import api_client
@@ -109,3 +110,45 @@ async def test_a_line_kept_while_claiming_is_handed_out_once_with_the_next_claim
     assert first is not None and [line.text for line in first.lines] == ["first"]
     second = await hub.app[TRANSCRIPTS].claim(meeting)
     assert second is not None and [line.text for line in second.lines] == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+async def test_a_meeting_left_empty_before_a_restart_is_released_after_it(
+    aiohttp_client, tmp_path, request, backend
+):
+    """The hub stops before the empty wait ends (the wait lived in its memory): the next start
+    releases the transcript one empty wait later, and its summary is asked for."""
+    chat = ChatCompletionsServer()
+    await chat.start()
+    try:
+        database = {}
+        if backend == "postgres":
+            database = {"url": request.getfixturevalue("postgres_url")}
+        config = make_config(
+            tmp_path, speech={"transcript_empty_seconds": 1}, database=database,
+            transcript_summary={"url": chat.url, "model": "m"},
+        )  # fmt: skip
+        client, csrf = await api_client(aiohttp_client, config)
+        hub = Hub(client, csrf, [], [])
+        meeting, olga, _ = await hub.gathering("public")
+        await keep_line(hub, meeting, "good morning everyone")
+        await olga.ws.close()
+        await wait_until(lambda: not client.app[LIVE].get(meeting), 5, "Olga never left")
+        await client.close()  # within the empty wait
+        assert not chat.requests
+        again, _csrf = await api_client(aiohttp_client, config)
+        released: list[TranscriptReleased] = []
+
+        async def listen(event: MeetingEvent) -> None:
+            if isinstance(event, TranscriptReleased):
+                released.append(event)
+
+        again.app[EVENTS].subscribe(listen)
+        await wait_until(lambda: released, 10, "nothing released after the restart")
+        assert [event.meeting_id for event in released] == [meeting]
+        await wait_until(lambda: chat.requests, 10, "no summary asked for")
+        assert await again.app[TRANSCRIPTS].claim(meeting) is None
+    finally:
+        await chat.close()

@@ -10,7 +10,9 @@ summary service (if the operator set one) is asked for a summary, kept with the 
 
 While a bridge posts to Matrix rooms (`post_through`), a meeting's end is claimed by the bridge
 itself the moment the event arrives (`at_end`), and nothing is claimed while it would post to
-nobody (its bot not listening): the lines wait for the next release.
+nobody (its bot not listening): the lines wait for the next release. The empty-meeting waits
+live in memory: one empty wait after the start, what a stopped hub left unreleased is released
+(`Transcripts.left_unreleased`). A summary asked for when the hub stops is abandoned, logged.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from hub.ids import MeetingId
@@ -71,14 +73,21 @@ class TranscriptRelease:
         self._timers: dict[MeetingId, asyncio.Task[None]] = {}
         self._posting: TranscriptRelease.Posting | None = None
         self._tasks = Tasks()
+        self._summarising: set[MeetingId] = set()
         self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
         self._unsubscribe = self._events.subscribe(self._on_event)
+        self._tasks.spawn(self._left_over(), name="transcripts-left-over")
 
     async def close(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        for meeting_id in self._summarising:
+            # Its transcript is claimed: no later release brings the summary back.
+            log.warning(
+                "transcript summary abandoned: the hub stopped", extra={"meeting_id": meeting_id}
+            )
         self._tasks.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
@@ -118,10 +127,27 @@ class TranscriptRelease:
                     timer.cancel()
                 self._timers[meeting_id] = self._tasks.spawn(self._when_still_empty(meeting_id))
 
+    async def _left_over(self) -> None:
+        """After one empty wait from the start: release what a stopped hub left unreleased
+        (meetings left empty, or ended while the bot was not listening)."""
+        await asyncio.sleep(self._empty_seconds)
+        kept_before = datetime.now(UTC) - timedelta(seconds=self._empty_seconds)
+        try:
+            meetings = await self._transcripts.left_unreleased(kept_before)
+        except Exception:  # a database hiccup: they wait for the next start
+            log.exception("transcripts left unreleased not looked for")
+            return
+        for meeting_id in meetings:
+            if meeting_id not in self._timers:  # else its own wait releases it
+                await self._release_if_empty(meeting_id)
+
     async def _when_still_empty(self, meeting_id: MeetingId) -> None:
         await asyncio.sleep(self._empty_seconds)
         if self._timers.get(meeting_id) is asyncio.current_task():
             del self._timers[meeting_id]
+        await self._release_if_empty(meeting_id)
+
+    async def _release_if_empty(self, meeting_id: MeetingId) -> None:
         live = self._conferences.get(meeting_id)
         if live is not None and not live.idle():
             return  # someone is back (their next departure starts another wait)
@@ -166,6 +192,14 @@ class TranscriptRelease:
             self._tasks.spawn(self._summarise(self._summariser, transcript))
 
     async def _summarise(self, summariser: Summariser, transcript: Transcript) -> None:
+        meeting_id = transcript.meeting_id
+        self._summarising.add(meeting_id)
+        try:
+            await self._summarise_now(summariser, transcript)
+        finally:
+            self._summarising.discard(meeting_id)
+
+    async def _summarise_now(self, summariser: Summariser, transcript: Transcript) -> None:
         meeting_id = transcript.meeting_id
         text: str | None
         try:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import Meeting, Participant, TranscriptLine
+from hub.db.models import Meeting, MeetingState, Participant, TranscriptLine
 from hub.ids import Identity, MeetingId, ParticipantId
 
 from .access import MODERATING
@@ -205,6 +205,34 @@ class Transcripts:
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
         return await self.of(meeting_id, through=last)
+
+    async def left_unreleased(self, kept_before: datetime) -> list[MeetingId]:
+        """Meetings with lines never handed out, the last kept before `kept_before`, and
+        nobody in them by the database (ended, or every presence closed): those whose
+        release a stopped hub never made (its empty-meeting waits live in memory)."""
+        last = (
+            select(TranscriptLine.meeting_id, func.max(TranscriptLine.id).label("last"))
+            .group_by(TranscriptLine.meeting_id)
+            .having(func.max(TranscriptLine.kept_at) < kept_before)
+            .subquery()
+        )
+        present = select(Participant.id).where(
+            Participant.meeting_id == Meeting.id, Participant.left_at.is_(None)
+        )
+        query = (
+            select(Meeting.id)
+            .join(last, last.c.meeting_id == Meeting.id)
+            .where(
+                or_(
+                    Meeting.transcript_released_through.is_(None),
+                    Meeting.transcript_released_through < last.c.last,
+                ),
+                or_(Meeting.state == MeetingState.ENDED, ~present.exists()),
+            )
+            .order_by(Meeting.id)
+        )
+        async with self._sessions() as session:
+            return [MeetingId(meeting) for meeting in await session.scalars(query)]
 
     async def keep_summary(self, meeting_id: MeetingId, text: str) -> None:
         async with self._sessions.begin() as session:
