@@ -83,6 +83,8 @@ class ChatSummariser:
             raise SummaryFailed(f"no answer in {config.timeout:g} s") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise SummaryFailed(f"cannot reach the service: {exc}") from None
+        except ValueError:  # a request aiohttp refuses to build (the URL is checked at start)
+            raise SummaryFailed("the request could not be made from the configured URL") from None
         if status != 200:
             message = error_message(data)
             raise SummaryFailed(f"HTTP {status}" + (f": {message}" if message else ""))
