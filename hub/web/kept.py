@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 HOME_MEETINGS = 20  # meetings the home page looks at (newest first) for something kept
+# Longest wait for the recording store on a page (its S3 client alone would wait minutes).
+STORE_WAIT = 2.0
 _API = "/api/v1/meetings"
 
 
@@ -102,17 +104,31 @@ async def transcript_of(app: web.Application, meeting_id: MeetingId) -> KeptTran
     return KeptTranscript(overview, overview.last_kept_at + timedelta(days=days), summary)
 
 
-async def _has_recording(app: web.Application, meeting_id: MeetingId) -> bool:
+async def _recorded(app: web.Application, meeting_ids: list[MeetingId]) -> set[MeetingId]:
+    """Which of these meetings have a recording: the listings alone (one request each to an S3
+    store), no manifest read, all within STORE_WAIT. A store that is down or stalls must not
+    take the home page with it: then none, and one log line."""
     relay = app.get(RECORDINGS)
-    if relay is None:
-        return False
-    # The listing alone (one request to an S3 store), no manifest read.
+    if relay is None or not meeting_ids:
+        return set()
+    store = relay.store
     try:
-        names = await relay.store.keys(f"{meeting_id}/")
-    except Exception as exc:  # a store that is down must not take the home page with it
-        log.warning("recordings not listed for the home page: %s", exc)
-        return False
-    return any(name.endswith(f"/{MANIFEST}") for name in names)
+        async with asyncio.timeout(STORE_WAIT):
+            listings = await asyncio.gather(
+                *(store.keys(f"{meeting}/") for meeting in meeting_ids), return_exceptions=True
+            )
+    except TimeoutError:
+        log.warning("recordings not listed for the home page: no answer in %g s", STORE_WAIT)
+        return set()
+    failed = next((found for found in listings if isinstance(found, BaseException)), None)
+    if failed is not None:
+        log.warning("recordings not listed for the home page: %s", failed)
+    return {
+        meeting
+        for meeting, names in zip(meeting_ids, listings, strict=True)
+        if not isinstance(names, BaseException)
+        and any(name.endswith(f"/{MANIFEST}") for name in names)
+    }
 
 
 @dataclass(frozen=True)
@@ -131,8 +147,7 @@ async def meetings_with_kept(app: web.Application, identity: Identity) -> list[K
     )
     transcribed = await app[TRANSCRIPTS].with_lines([meeting for meeting, _ in candidates])
     pending = [meeting for meeting, _ in candidates if meeting not in transcribed]
-    recorded = await asyncio.gather(*(_has_recording(app, meeting) for meeting in pending))
-    kept = transcribed | {meeting for meeting, has in zip(pending, recorded, strict=True) if has}
+    kept = transcribed | await _recorded(app, pending)
     return [KeptMeeting(meeting, title) for meeting, title in candidates if meeting in kept]
 
 
@@ -171,8 +186,15 @@ async def kept_page(request: web.Request) -> web.Response:
     meeting = await app[MEETINGS].get(meeting_id)
     session = current_session(request)
     transcript = await transcript_of(app, meeting_id)
+    recordings: list[KeptRecording] | None
     try:
-        recordings: list[KeptRecording] | None = await recordings_of(app, meeting_id)
+        async with asyncio.timeout(STORE_WAIT):
+            recordings = await recordings_of(app, meeting_id)
+    except TimeoutError:  # the store stalls: the transcript is still shown
+        log.warning(
+            "recordings not listed: no answer in %g s", STORE_WAIT, extra={"meeting_id": meeting_id}
+        )
+        recordings = None
     except Exception as exc:  # the store is down: the transcript is still shown
         log.warning("recordings not listed: %s", exc, extra={"meeting_id": meeting_id})
         recordings = None
