@@ -22,7 +22,7 @@ from hub.db.models import AuthSession, Participant, Role
 from hub.i18n import Text, say
 from hub.ids import Identity, MeetingId, ParticipantId
 from hub.recording.manifest import ComposedEntry, Manifest, TrackEntry, key
-from hub.web.kept import STORE_WAIT, duration_text, size_text
+from hub.web.kept import HOME_MEETINGS, STORE_WAIT, duration_text, size_text
 from hub.web.keys import DATABASE, RECORDINGS, SESSION_CODEC, TRANSCRIPTS
 from hub.web.recording_routes import NOT_THEIRS
 from tests.conftest import make_config
@@ -332,3 +332,23 @@ async def test_a_store_that_never_answers_holds_neither_page_more_than_a_moment(
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_the_home_page_links_every_transcript_not_only_the_newest_meetings(hub):
+    """The oldest of HOME_MEETINGS + 2 meetings kept a transcript: it is linked all the same
+    (the recordings alone are looked for in the newest few: one store listing each)."""
+    client, csrf, oldest, _ = hub
+    assert await client.app[TRANSCRIPTS].keep(
+        oldest, ParticipantId("p1"), "Bruno", "bonjour", language="fr",
+        ended_at=datetime.now(UTC), seconds=1.0,
+    )  # fmt: skip
+    for number in range(HOME_MEETINGS + 1):
+        created = await client.post(
+            "/api/v1/meetings", json={"title": f"Réunion {number}"}, headers=csrf
+        )
+        assert created.status == 201
+    newest = MeetingId((await created.json())["id"])
+    await keep_recording(client.app, newest, composed=False)
+    home = await (await client.get("/", headers=HTML)).text()
+    assert f'href="/m/{oldest}/kept"' in home and f'href="/m/{newest}/kept"' in home
+    assert home.index(f"/m/{newest}/kept") < home.index(f"/m/{oldest}/kept")  # newest first

@@ -60,6 +60,15 @@ class Overview:
 
 
 @dataclass(frozen=True)
+class Readable:
+    """A meeting whose transcript and recordings someone may read (`Transcripts.readable_by`)."""
+
+    id: MeetingId
+    title: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class Expired:
     """A meeting's transcript that retention deleted: how many lines it had."""
 
@@ -166,18 +175,6 @@ class Transcripts:
             last_kept_at=max(last for _, _, last in rows),
         )
 
-    async def with_lines(self, meeting_ids: list[MeetingId]) -> set[MeetingId]:
-        """Which of these meetings have a transcript."""
-        if not meeting_ids:
-            return set()
-        async with self._sessions() as session:
-            found = await session.scalars(
-                select(TranscriptLine.meeting_id)
-                .where(TranscriptLine.meeting_id.in_(meeting_ids))
-                .distinct()
-            )
-            return {MeetingId(meeting) for meeting in found}
-
     async def claim(self, meeting_id: MeetingId) -> Transcript | None:
         """The whole transcript so far, if it has lines never handed out before; they are
         marked handed out in the same statement, so two callers (the meeting ending while its
@@ -255,20 +252,23 @@ class Transcripts:
         return found is not None
 
     async def readable_by(
-        self, identity: Identity, *, ended_after: datetime, limit: int
-    ) -> list[tuple[MeetingId, str]]:
-        """The (id, title) of the meetings whose transcripts and recordings `identity` may
-        read, open or ended after `ended_after` (older ones kept nothing), newest first."""
-        query = (
-            _readable_by(identity, Meeting.title)
-            .where(or_(Meeting.ended_at.is_(None), Meeting.ended_at > ended_after))
-            .distinct()
-            .order_by(Meeting.created_at.desc())
-            .limit(limit)
+        self, identity: Identity, *, ended_after: datetime, limit: int | None,
+        transcribed: bool = False,
+    ) -> list[Readable]:  # fmt: skip
+        """The meetings whose transcripts and recordings `identity` may read, open or ended
+        after `ended_after` (older ones kept nothing), newest first; `transcribed`: only
+        those with a transcript."""
+        query = _readable_by(identity, Meeting.title).where(
+            or_(Meeting.ended_at.is_(None), Meeting.ended_at > ended_after)
         )
+        if transcribed:
+            query = query.where(
+                select(TranscriptLine.id).where(TranscriptLine.meeting_id == Meeting.id).exists()
+            )
+        query = query.distinct().order_by(Meeting.created_at.desc()).limit(limit)
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
-        return [(MeetingId(meeting), title) for meeting, title, *_ in rows]
+        return [Readable(MeetingId(meeting), title, created) for meeting, title, created in rows]
 
     async def delete_expired(self, kept_before: datetime) -> list[Expired]:
         """Delete the transcripts whose last line was kept before `kept_before`, whole."""

@@ -29,7 +29,7 @@ from hub.web.requests import current_session, moderated_meeting
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
-HOME_MEETINGS = 20  # meetings the home page looks at (newest first) for something kept
+HOME_MEETINGS = 20  # meetings whose recordings the home page looks for (newest first)
 # Longest wait for the recording store on a page (its S3 client alone would wait minutes).
 STORE_WAIT = 2.0
 _API = "/api/v1/meetings"
@@ -138,17 +138,23 @@ class KeptMeeting:
 
 
 async def meetings_with_kept(app: web.Application, identity: Identity) -> list[KeptMeeting]:
-    """Of the meetings `identity` owns or moderated (the newest few that may still keep
-    something), those with a transcript or a recording, newest first."""
+    """Of the meetings `identity` owns or moderated that may still keep something: every one
+    with a transcript (one query), and of the HOME_MEETINGS newest others, those with a
+    recording (one store listing each); newest first."""
     config = app[CONFIG]
     oldest = max(config.speech.transcript_retention_days, config.recording.retention_days)
-    candidates = await app[TRANSCRIPTS].readable_by(
-        identity, ended_after=datetime.now(UTC) - timedelta(days=oldest), limit=HOME_MEETINGS
+    ended_after = datetime.now(UTC) - timedelta(days=oldest)
+    transcripts = app[TRANSCRIPTS]
+    transcribed = await transcripts.readable_by(
+        identity, ended_after=ended_after, limit=None, transcribed=True
     )
-    transcribed = await app[TRANSCRIPTS].with_lines([meeting for meeting, _ in candidates])
-    pending = [meeting for meeting, _ in candidates if meeting not in transcribed]
-    kept = transcribed | await _recorded(app, pending)
-    return [KeptMeeting(meeting, title) for meeting, title in candidates if meeting in kept]
+    newest = await transcripts.readable_by(identity, ended_after=ended_after, limit=HOME_MEETINGS)
+    known = {meeting.id for meeting in transcribed}
+    others = [meeting for meeting in newest if meeting.id not in known]
+    recorded = await _recorded(app, [meeting.id for meeting in others])
+    kept = transcribed + [meeting for meeting in others if meeting.id in recorded]
+    kept.sort(key=lambda meeting: meeting.created_at, reverse=True)
+    return [KeptMeeting(meeting.id, meeting.title) for meeting in kept]
 
 
 def when_text(value: datetime) -> str:
