@@ -93,7 +93,7 @@ async def test_the_summariser_speaks_to_the_service_and_names_each_failure(
             unused.bind(("127.0.0.1", 0))
             port = unused.getsockname()[1]
         down = ChatSummariser(SummaryConfig(url=f"http://127.0.0.1:{port}/v1", model="m"), session)
-        with pytest.raises(SummaryFailed, match=r"^cannot reach the service: "):
+        with pytest.raises(SummaryFailed, match=r"^cannot reach the server: "):
             await down.summarise(TRANSCRIPT)
 
 
