@@ -20,9 +20,8 @@ from hub.errors import NotFound
 from hub.ids import Identity, MeetingId
 from hub.meetings.transcripts import Overview
 from hub.recording.manifest import MANIFEST, Manifest, key
-from hub.recording.retention import manifests
 from hub.web.keys import CONFIG, MEETINGS, RECORDINGS, SESSION_CODEC, TRANSCRIPTS
-from hub.web.recording_routes import NOT_THEIRS
+from hub.web.recording_routes import NOT_THEIRS, recordings_of
 from hub.web.render import render
 from hub.web.requests import current_session, moderated_meeting
 
@@ -66,7 +65,7 @@ def _file_url(meeting_id: str, recording_id: str, file: str) -> str:
     return f"{_API}/{meeting_id}/recordings/{recording_id}/{file}"
 
 
-async def recordings_of(app: web.Application, meeting_id: MeetingId) -> list[KeptRecording]:
+async def kept_recordings(app: web.Application, meeting_id: MeetingId) -> list[KeptRecording]:
     """The meeting's stored recordings, oldest first, with each file's size."""
     relay = app.get(RECORDINGS)
     if relay is None:
@@ -80,7 +79,7 @@ async def recordings_of(app: web.Application, meeting_id: MeetingId) -> list[Kep
             return None
 
     found = []
-    async for manifest in manifests(store, f"{meeting_id}/"):
+    for manifest in await recordings_of(app, meeting_id):
         names = manifest.files()
         sizes = await asyncio.gather(
             *(size(key(meeting_id, manifest.recording_id, name)) for name in names)
@@ -91,7 +90,6 @@ async def recordings_of(app: web.Application, meeting_id: MeetingId) -> list[Kep
         }
         total = sum(files[track.file].size or 0 for track in manifest.tracks)
         found.append(KeptRecording(manifest, files, total))
-    found.sort(key=lambda kept: kept.manifest.started_at)
     return found
 
 
@@ -195,7 +193,7 @@ async def kept_page(request: web.Request) -> web.Response:
     recordings: list[KeptRecording] | None
     try:
         async with asyncio.timeout(STORE_WAIT):
-            recordings = await recordings_of(app, meeting_id)
+            recordings = await kept_recordings(app, meeting_id)
     except TimeoutError:  # the store stalls: the transcript is still shown
         log.warning(
             "recordings not listed: no answer in %g s", STORE_WAIT, extra={"meeting_id": meeting_id}
