@@ -20,10 +20,12 @@ from hub.errors import NotFound
 from hub.ids import Identity, MeetingId
 from hub.meetings.transcripts import Overview
 from hub.recording.manifest import MANIFEST, Manifest, key
+from hub.web.api import api_path
 from hub.web.keys import CONFIG, MEETINGS, RECORDINGS, SESSION_CODEC, TRANSCRIPTS
-from hub.web.recording_routes import NOT_THEIRS, recordings_of
+from hub.web.recording_routes import NOT_THEIRS, download, recordings_of
 from hub.web.render import render
 from hub.web.requests import current_session, moderated_meeting
+from hub.web.transcripts import transcript_markdown, transcript_summary, transcript_vtt
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -31,7 +33,6 @@ routes = web.RouteTableDef()
 HOME_MEETINGS = 20  # meetings whose recordings the home page looks for (newest first)
 # Longest wait for the recording store on a page (its S3 client alone would wait minutes).
 STORE_WAIT = 2.0
-_API = "/api/v1/meetings"
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class KeptTranscript:
 
 
 def _file_url(meeting_id: str, recording_id: str, file: str) -> str:
-    return f"{_API}/{meeting_id}/recordings/{recording_id}/{file}"
+    return api_path(download, meeting_id=meeting_id, recording_id=recording_id, file=file)
 
 
 async def kept_recordings(app: web.Application, meeting_id: MeetingId) -> list[KeptRecording]:
@@ -211,8 +212,9 @@ async def kept_page(request: web.Request) -> web.Response:
         recording_enabled=RECORDINGS in app,
         transcript_days=app[CONFIG].speech.transcript_retention_days,
         recording_days=app[CONFIG].recording.retention_days,
-        transcript_url=f"{_API}/{meeting_id}/transcript",
-        summary_url=f"{_API}/{meeting_id}/summary.md",
+        vtt_url=api_path(transcript_vtt, meeting_id=meeting_id),
+        markdown_url=api_path(transcript_markdown, meeting_id=meeting_id),
+        summary_url=api_path(transcript_summary, meeting_id=meeting_id),
         when=when_text,
         duration_text=duration_text,
         size_text=size_text,
