@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from bridge.hub_port import BridgeEvent, TranscriptReady
 from hub.ids import MeetingId, ParticipantId
 from hub.meetings.events import MeetingEvent, TranscriptReleased, TranscriptSummarised
 from hub.meetings.transcripts import Transcript, Transcripts
-from hub.web.keys import DATABASE, EVENTS, LIVE, TRANSCRIPTS
+from hub.web.bridge_api import BRIDGE_API
+from hub.web.keys import DATABASE, EVENTS, LIVE, ROOM_LINKS, TRANSCRIPTS
 from tests.conftest import make_config
 from tests.support.chat_completions import ChatCompletionsServer
 from tests.support.hub_client import api_client
@@ -41,14 +43,26 @@ async def test_nothing_is_claimed_while_the_bot_is_not_listening(aiohttp_client,
     client, csrf = await api_client(aiohttp_client, config)
     hub = Hub(client, csrf, [], [])
     meeting, olga, _ = await hub.gathering("public")
+    await client.app[ROOM_LINKS].link("!room:localhost", meeting, created_by="@olga:localhost")
     await keep_line(hub, meeting, "good morning everyone")
     await olga.ws.close()
     await asyncio.sleep(1.5)  # past the empty wait
     ended = await client.post(f"/api/v1/meetings/{meeting}/end", headers=hub.owner_csrf)
     assert ended.status == 200, await ended.text()
-    await asyncio.sleep(0.3)
-    transcript = await hub.app[TRANSCRIPTS].claim(meeting)
-    assert transcript is not None and len(transcript.lines) == 1
+    await asyncio.sleep(1.5)  # past a sweep for what was left unreleased
+    assert await client.app[TRANSCRIPTS].left_unreleased(datetime.now(UTC)) == [meeting]
+    # The bot connects: the next sweep hands the transcript to its room.
+    ready: list[TranscriptReady] = []
+
+    async def bot(event: BridgeEvent) -> None:
+        if isinstance(event, TranscriptReady):
+            ready.append(event)
+
+    client.app[BRIDGE_API].hub.listen(bot)
+    await wait_until(lambda: ready, 10, "the transcript never reached the room")
+    assert ready[0].room_id == "!room:localhost"
+    assert "good morning everyone" in ready[0].transcript.text
+    assert await client.app[TRANSCRIPTS].claim(meeting) is None
 
 
 async def test_a_summary_the_database_refuses_is_told_as_none_and_logged_once(

@@ -11,8 +11,9 @@ summary service (if the operator set one) is asked for a summary, kept with the 
 While a bridge posts to Matrix rooms (`post_through`), a meeting's end is claimed by the bridge
 itself the moment the event arrives (`at_end`), and nothing is claimed while it would post to
 nobody (its bot not listening): the lines wait for the next release. The empty-meeting waits
-live in memory: one empty wait after the start, what a stopped hub left unreleased is released
-(`Transcripts.left_unreleased`). A summary asked for when the hub stops is abandoned, logged.
+live in memory: every empty wait, what was left unreleased (by a stopped hub, or while the bot
+was not listening) is released (`Transcripts.left_unreleased`). A summary asked for when the
+hub stops is abandoned, logged.
 """
 
 from __future__ import annotations
@@ -128,18 +129,19 @@ class TranscriptRelease:
                 self._timers[meeting_id] = self._tasks.spawn(self._when_still_empty(meeting_id))
 
     async def _left_over(self) -> None:
-        """After one empty wait from the start: release what a stopped hub left unreleased
-        (meetings left empty, or ended while the bot was not listening)."""
-        await asyncio.sleep(self._empty_seconds)
-        kept_before = datetime.now(UTC) - timedelta(seconds=self._empty_seconds)
-        try:
-            meetings = await self._transcripts.left_unreleased(kept_before)
-        except Exception:  # a database hiccup: they wait for the next start
-            log.exception("transcripts left unreleased not looked for")
-            return
-        for meeting_id in meetings:
-            if meeting_id not in self._timers:  # else its own wait releases it
-                await self._release_if_empty(meeting_id)
+        """Every empty wait from the start: release what was left unreleased (by a stopped
+        hub, whose waits lived in its memory, or while the bot was not listening)."""
+        while True:
+            await asyncio.sleep(self._empty_seconds)
+            kept_before = datetime.now(UTC) - timedelta(seconds=self._empty_seconds)
+            try:
+                meetings = await self._transcripts.left_unreleased(kept_before)
+            except Exception:  # a database hiccup: the next sweep looks again
+                log.exception("transcripts left unreleased not looked for")
+                continue
+            for meeting_id in meetings:
+                if meeting_id not in self._timers:  # else its own wait releases it
+                    await self._release_if_empty(meeting_id)
 
     async def _when_still_empty(self, meeting_id: MeetingId) -> None:
         await asyncio.sleep(self._empty_seconds)
