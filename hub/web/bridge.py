@@ -61,6 +61,7 @@ from hub.meetings.rooms import RoomLinks, RoomLinkView, RoomRosters, RoomSetting
 from hub.meetings.service import MAX_TITLE, MeetingService, MeetingView
 from hub.meetings.transcript_formats import file_name, markdown
 from hub.meetings.transcript_release import TranscriptRelease
+from hub.meetings.transcripts import Transcript
 from hub.nodes import bot_orders as orders
 from hub.web import signaling as sig
 from hub.web.bot_desk import LiveDesk
@@ -81,6 +82,8 @@ from hub.web.keys import (
 from hub.web.transcripts import MARKDOWN_TYPE
 
 log = logging.getLogger(__name__)
+
+Claim = asyncio.Task[Transcript | None]  # a meeting's transcript claimed at its end
 
 
 @dataclass(frozen=True)
@@ -132,12 +135,15 @@ class LocalHub:
         self._reach = reach or LocalReach(LiveDesk(services.conferences))
         # Meeting events wait here for the worker: the publisher (a join, a leave, a chat
         # line) never waits for the database reads that turn them into bridge events.
-        self._pending: asyncio.Queue[MeetingEvent] = asyncio.Queue()
+        # A meeting's end comes with its transcript's claim, made when the event arrived.
+        self._pending: asyncio.Queue[tuple[MeetingEvent, Claim | None]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._unsubscribe = services.events.subscribe(self._on_event)
+        self._unpost = services.transcript_release.post_through(lambda: self._outlet.wanted)
 
     async def close(self) -> None:
         self._unsubscribe()
+        self._unpost()
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -312,21 +318,27 @@ class LocalHub:
     async def _on_event(self, event: MeetingEvent) -> None:
         if self._outlet.wanted:
             self._start_worker()
-            self._pending.put_nowait(event)
+            # Claimed now, not when the worker reaches it (it waits on the bot's sends).
+            claim = (
+                self._hub.transcript_release.at_end(event.meeting_id)
+                if isinstance(event, MeetingEnded)
+                else None
+            )
+            self._pending.put_nowait((event, claim))
 
     async def _carry(self) -> None:
         """Turn queued meeting events into bridge events for the linked rooms, in order, and
         hand them to the bot (here, or through the stream to the node where it runs)."""
         while True:
-            event = await self._pending.get()
+            event, claim = await self._pending.get()
             try:
-                bridge_events = await self._bridge_events(event)
+                bridge_events = await self._bridge_events(event, claim)
             except Exception:
                 log.exception("bridge: %s not carried to its rooms", type(event).__name__)
                 continue
             await self._outlet.publish(bridge_events)
 
-    async def _bridge_events(self, event: MeetingEvent) -> list[BridgeEvent]:
+    async def _bridge_events(self, event: MeetingEvent, claim: Claim | None) -> list[BridgeEvent]:
         links = await self._hub.room_links.rooms_of(event.meeting_id)
         if not links:
             return []
@@ -336,7 +348,7 @@ class LocalHub:
             case MeetingEnded():
                 meeting = await self._hub.meetings.get(event.meeting_id)
                 names = event.participant_names if self._hub.config.matrix.summary_names else ()
-                transcript = await self._transcript_file(event.meeting_id)
+                transcript = await self._transcript_file(claim)
                 return [
                     MeetingClosed(
                         MeetingSummary(
@@ -365,10 +377,13 @@ class LocalHub:
                 return [TranscriptDigest(link.room_id, link.meeting_id, text) for link in links]
         return []
 
-    async def _transcript_file(self, meeting_id: MeetingId) -> TranscriptFile | None:
+    async def _transcript_file(self, claim: Claim | None) -> TranscriptFile | None:
         """The transcript handed out because the meeting ended (None: none, or the rooms
         already had it when the meeting stayed empty, and nothing was said since)."""
-        transcript = await self._hub.transcript_release.at_end(meeting_id)
+        if claim is None:
+            return None
+        await asyncio.wait([claim])  # stopped with the hub: no transcript, the worker goes on
+        transcript = None if claim.cancelled() else claim.result()
         if transcript is None:
             return None
         return TranscriptFile(file_name(transcript, "md"), MARKDOWN_TYPE, markdown(transcript))
