@@ -43,7 +43,7 @@ from hub.shared.port import SharedState, node_channel
 from hub.tasks import Tasks
 from hub.web import signaling as sig
 from hub.web.bus_socket import BusSocket
-from hub.web.sockets import CLOSE_SERVICE_RESTART, OpenSockets, PageSocket
+from hub.web.sockets import CLOSE_SERVICE_RESTART, FAREWELL_TIMEOUT, OpenSockets, PageSocket
 
 log = logging.getLogger(__name__)
 
@@ -306,8 +306,8 @@ class NodeRelay:
     async def _serve_relayed(self, socket: BusSocket, message: wire.Open) -> None:
         try:
             home = await self.homes.claim(message.meeting)
-            if home.node != self.node:  # no longer ours: the page asks again
-                await socket.close(code=CLOSE_SERVICE_RESTART, message=b"meeting moved")
+            if home.node != self.node:  # no longer ours (or this node drains): it asks again
+                await _say_restarting(socket)
                 return
             try:
                 meeting = await self._meetings.get(message.meeting)
@@ -357,6 +357,39 @@ class NodeRelay:
         }:
             self._end_relayed_with(node)
 
+    # -- a drain ----------------------------------------------------------------------------------
+
+    async def hand_over(self) -> None:
+        """This node is being drained: it takes no meeting any more, and each meeting at home
+        here goes to another node. Its people here and its relayed pages are told
+        `restarting`, the partners' links handed over, the home leases let go, and only then
+        are the sockets closed with 1012: each page reconnects, with its rejoin ticket, to a
+        node that finds the meeting free and becomes its home."""
+        self.homes.stop_taking()
+        meetings = self.homes.at_home()
+        if not meetings:
+            return
+        started = asyncio.get_running_loop().time()
+        sockets = [socket for meeting in meetings for socket in self._here.get(meeting, ())]
+        frame = sig.to_json(sig.Restarting())
+        if sockets:
+            _, late = await asyncio.wait(
+                [asyncio.ensure_future(_tell(socket, frame)) for socket in sockets],
+                timeout=FAREWELL_TIMEOUT,
+            )
+            for task in late:
+                task.cancel()
+        for meeting in meetings:
+            for hook in self.home_lost_hooks:
+                hook(meeting)
+        await self.homes.close()
+        for socket in sockets:
+            self._tasks.spawn(_close_restarting(socket))
+        log.info(
+            "handed %d meeting(s) over: %d socket(s) told, leases let go in %.0f ms",
+            len(meetings), len(sockets), (asyncio.get_running_loop().time() - started) * 1000,
+        )  # fmt: skip
+
     def _home_lost(self, meeting: MeetingId) -> None:
         """This node is no longer the meeting's home: its people here are told the hub
         restarts and reconnect (to the new home)."""
@@ -368,8 +401,17 @@ class NodeRelay:
 
 
 async def _say_restarting(socket: PageSocket) -> None:
+    await _tell(socket, sig.to_json(sig.Restarting()))
+    await _close_restarting(socket)
+
+
+async def _tell(socket: PageSocket, frame: str) -> None:
     with contextlib.suppress(Exception):
-        await socket.send_str(sig.to_json(sig.Restarting()))
+        await socket.send_str(frame)
+
+
+async def _close_restarting(socket: PageSocket) -> None:
+    with contextlib.suppress(Exception):
         await socket.close(code=CLOSE_SERVICE_RESTART, message=b"service restart")
 
 
