@@ -23,8 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.hub_server import HubServer
-from tests.support.nodes import Cluster, Person, decoding, sees, two_nodes
+from tests.support.nodes import Cluster, come_back, decoding, sees, two_nodes
 from tests.support.peer import wait_until
 from tests.support.redis import RedisServer
 from tests.test_hub_node_meetings import admitted_across
@@ -36,20 +35,6 @@ async def cluster(
 ) -> AsyncIterator[Cluster]:
     async with two_nodes(tmp_path, redis_server, postgres_url) as state:
         yield state
-
-
-async def come_back(person: Person, node: HubServer, meeting: str) -> int:
-    """Reconnect as the page does after `restarting` (with its rejoin ticket) until welcomed;
-    how many attempts it took."""
-    for attempt in range(1, 30):
-        await person.p.close()
-        answer = await (await person.connect(node, meeting)).knock(
-            rejoin=person.rejoin, or_kinds=("restarting",)
-        )
-        if answer["type"] == "welcome":
-            return attempt
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{person.name} never came back")
 
 
 async def test_a_drained_home_hands_its_meetings_over_and_its_relayed_pages_move(

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -372,19 +372,12 @@ class NodeRelay:
         started = asyncio.get_running_loop().time()
         sockets = [socket for meeting in meetings for socket in self._here.get(meeting, ())]
         frame = sig.to_json(sig.Restarting())
-        if sockets:
-            _, late = await asyncio.wait(
-                [asyncio.ensure_future(_tell(socket, frame)) for socket in sockets],
-                timeout=FAREWELL_TIMEOUT,
-            )
-            for task in late:
-                task.cancel()
+        await _all(_tell(socket, frame) for socket in sockets)
         for meeting in meetings:
             for hook in self.home_lost_hooks:
                 hook(meeting)
         await self.homes.close()
-        for socket in sockets:
-            self._tasks.spawn(_close_restarting(socket))
+        await _all(_close_restarting(socket) for socket in sockets)
         log.info(
             "handed %d meeting(s) over: %d socket(s) told, leases let go in %.0f ms",
             len(meetings), len(sockets), (asyncio.get_running_loop().time() - started) * 1000,
@@ -403,6 +396,16 @@ class NodeRelay:
 async def _say_restarting(socket: PageSocket) -> None:
     await _tell(socket, sig.to_json(sig.Restarting()))
     await _close_restarting(socket)
+
+
+async def _all(work: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Each of `work` at once, for at most FAREWELL_TIMEOUT (a page that does not answer is
+    let go)."""
+    tasks = [asyncio.ensure_future(one) for one in work]
+    if tasks:
+        _, late = await asyncio.wait(tasks, timeout=FAREWELL_TIMEOUT)
+        for task in late:
+            task.cancel()
 
 
 async def _tell(socket: PageSocket, frame: str) -> None:
