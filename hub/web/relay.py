@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from functools import partial
 from typing import Any
 
@@ -43,7 +43,7 @@ from hub.shared.port import SharedState, node_channel
 from hub.tasks import Tasks
 from hub.web import signaling as sig
 from hub.web.bus_socket import BusSocket
-from hub.web.sockets import CLOSE_SERVICE_RESTART, FAREWELL_TIMEOUT, OpenSockets, PageSocket
+from hub.web.sockets import CLOSE_SERVICE_RESTART, OpenSockets, PageSocket
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,9 @@ class NodeRelay:
         self.homes = MeetingHomes(state, self.node, self._home_lost, address=address)
         # Also told when this node stops being a meeting's home (the partners' links here).
         self.home_lost_hooks: list[Callable[[MeetingId], None]] = []
+        # Awaited for each meeting a drain hands over, before its lease goes (the partners'
+        # links here are told and let go).
+        self.hand_over_hooks: list[Callable[[MeetingId], Awaitable[None]]] = []
         self._state = state
         self._meetings = meetings
         self._codec = codec
@@ -360,27 +363,26 @@ class NodeRelay:
     # -- a drain ----------------------------------------------------------------------------------
 
     async def hand_over(self) -> None:
-        """This node is being drained: it takes no meeting any more, and each meeting at home
-        here goes to another node. Its people here and its relayed pages are told
-        `restarting`, the partners' links handed over, the home leases let go, and only then
-        are the sockets closed with 1012: each page reconnects, with its rejoin ticket, to a
-        node that finds the meeting free and becomes its home."""
+        """This node is being drained: it takes no meeting any more (a claim only says who is
+        home; a relayed page that arrives is told `restarting`), and each meeting at home here
+        goes to another node: the partners' links are handed over and the home leases let go,
+        right before the drain tells every socket here, these meetings' pages and the pages
+        other nodes relay included, to reconnect (`Node.drain`'s farewell). Each page then
+        finds its meeting free and reconnects, with its rejoin ticket, to a node that becomes
+        its home."""
         self.homes.stop_taking()
         meetings = self.homes.at_home()
         if not meetings:
             return
         started = asyncio.get_running_loop().time()
-        sockets = [socket for meeting in meetings for socket in self._here.get(meeting, ())]
-        frame = sig.to_json(sig.Restarting())
-        await _all(_tell(socket, frame) for socket in sockets)
-        for meeting in meetings:
-            for hook in self.home_lost_hooks:
-                hook(meeting)
+        await asyncio.gather(
+            *(hook(meeting) for meeting in meetings for hook in self.hand_over_hooks)
+        )
         await self.homes.close()
-        await _all(_close_restarting(socket) for socket in sockets)
+        sockets = sum(len(self._here.get(meeting, ())) for meeting in meetings)
         log.info(
-            "handed %d meeting(s) over: %d socket(s) told, leases let go in %.0f ms",
-            len(meetings), len(sockets), (asyncio.get_running_loop().time() - started) * 1000,
+            "handed %d meeting(s) over (%d socket(s) to tell): leases let go in %.0f ms",
+            len(meetings), sockets, (asyncio.get_running_loop().time() - started) * 1000,
         )  # fmt: skip
 
     def _home_lost(self, meeting: MeetingId) -> None:
@@ -394,27 +396,8 @@ class NodeRelay:
 
 
 async def _say_restarting(socket: PageSocket) -> None:
-    await _tell(socket, sig.to_json(sig.Restarting()))
-    await _close_restarting(socket)
-
-
-async def _all(work: Iterable[Coroutine[Any, Any, None]]) -> None:
-    """Each of `work` at once, for at most FAREWELL_TIMEOUT (a page that does not answer is
-    let go)."""
-    tasks = [asyncio.ensure_future(one) for one in work]
-    if tasks:
-        _, late = await asyncio.wait(tasks, timeout=FAREWELL_TIMEOUT)
-        for task in late:
-            task.cancel()
-
-
-async def _tell(socket: PageSocket, frame: str) -> None:
     with contextlib.suppress(Exception):
-        await socket.send_str(frame)
-
-
-async def _close_restarting(socket: PageSocket) -> None:
-    with contextlib.suppress(Exception):
+        await socket.send_str(sig.to_json(sig.Restarting()))
         await socket.close(code=CLOSE_SERVICE_RESTART, message=b"service restart")
 
 

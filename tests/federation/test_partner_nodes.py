@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 from hub.web.keys import FEDERATION
 from tests.conftest import make_config
 from tests.federation.conftest import partner_entry, serving, signed
-from tests.support.nodes import Cluster, Person, come_back, decoding, sees, two_nodes
+from tests.support.nodes import Cluster, Person, come_back, decoding, logged, sees, two_nodes
 from tests.support.peer import Participant, wait_until
 from tests.support.processes import free_port, stop
 from tests.support.redis import RedisServer
@@ -295,9 +295,7 @@ async def test_a_drained_home_hands_the_meeting_and_the_partner_link_over(federa
             env={**os.environ, **node1.env, "HUB_SERVER__NODE_URL": node1.base_url},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        await anne.p.wait_for("restarting", timeout=15)
-        told = time.monotonic()
-        await wait_until(lambda: anne.p.ws.closed, 5, "node 1 kept Anne's socket")
+        told = await logged(node1, "handed 1 meeting(s) over")
         assert await come_back(anne, node2, meeting) == 1
         lost = await bruno.wait_for("cascade", timeout=10, after=seen)
         assert lost["state"] == "restarting", lost
@@ -310,7 +308,7 @@ async def test_a_drained_home_hands_the_meeting_and_the_partner_link_over(federa
         media = time.monotonic() - told
         out, err = await asyncio.wait_for(drain.communicate(), 60)
         print(f"\ndrained home: Bruno (partner) with Anne on node 2 {together:.2f} s after "
-              f"`restarting`, media {media:.2f} s; `hub drain`: {out.decode()!r}")  # fmt: skip
+              f"the hand-over, media {media:.2f} s; `hub drain`: {out.decode()!r}")  # fmt: skip
         assert drain.returncode == 0, (out, err, node1.log())
         assert await cluster.home(meeting) == cluster.node_id(node2)
         log1, log2 = node1.log_path.read_text(), node2.log_path.read_text()

@@ -83,6 +83,12 @@ class Cluster:
                 await redis.publish(channel, message)
 
 
+async def logged(node: HubServer, text: str, timeout: float = 15) -> float:
+    """When (time.monotonic()) `text` is first seen in the node's log, waiting for it."""
+    await wait_until(lambda: text in node.log_path.read_text(errors="replace"), timeout, text)
+    return time.monotonic()
+
+
 async def come_back(person: Person, node: HubServer, meeting: str) -> int:
     """Reconnect as the page does after `restarting` (with its rejoin ticket) until welcomed;
     how many attempts it took."""
