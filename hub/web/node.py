@@ -4,8 +4,8 @@ drained (`hub drain`), and how its people are moved off it.
 Draining: /health/ready answers 503 "draining" so the load balancer stops sending people
 here; a new meeting socket is closed at once with 1012 and a reason saying so (the page
 reconnects, through the load balancer, to another node); every open meeting socket is told
-`restarting` and closed with 1012 (the page's existing path, static/js/call.js), those of
-meetings at home here first, handed over with their home leases (hub/web/relay.py); then the
+`restarting` and closed with 1012 (the page's existing path, static/js/call.js), once the
+meetings at home here were handed over, their home leases let go (hub/web/relay.py); then the
 node waits, bounded, until its sockets are gone (their people taken out of the meeting and
 recorded) and reports what was left. Stopping the process afterwards is the caller's
 (hub/web/admin_socket.py).
