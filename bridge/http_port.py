@@ -1,8 +1,10 @@
 """`HubPort` over the hub's bridge API (hub/web/bridge_api.py), for a bot run alone.
 
 Requests are plain HTTP calls with the bridge token; events come over one WebSocket that a
-background task keeps open, reconnecting with backoff and logging once per outage. Events
-published while the socket is down are not replayed.
+background task keeps open, reconnecting with backoff and logging once per outage. A hub
+alone does not replay events published while the socket is down; hub nodes (`[redis] url`)
+keep them in the bot's stream and number each event they send, and this side answers each
+number once its listeners have carried the event (the hub acknowledges the entry only then).
 """
 
 from __future__ import annotations
@@ -224,11 +226,13 @@ class HttpHub:
             if message.type is not aiohttp.WSMsgType.TEXT:
                 continue
             try:
-                event = wire.event_from_json(json.loads(message.data))
-            except ValueError as exc:  # JSONDecodeError is a ValueError too
-                log.error("bridge: unreadable event from the hub dropped: %s", exc)
+                event, ack = wire.event_frame_from_json(json.loads(message.data))
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError too
+                log.error("bridge: unreadable event from the hub dropped: %s", str(exc)[:200])
                 continue
             await self._deliver(event)
+            if ack is not None:  # carried: the hub may forget it (hub nodes' stream)
+                await ws.send_str(json.dumps(wire.ack_to_json(ack)))
 
     async def _deliver(self, event: BridgeEvent) -> None:
         results = await asyncio.gather(

@@ -203,6 +203,51 @@ def event_from_json(data: object) -> BridgeEvent:
     return event
 
 
+# -- event frames ---------------------------------------------------------------------------
+# On hub nodes the event socket carries the bot's stream: each event frame then has an `ack`
+# number, and the bridge answers `{"ack": n}` once its listeners have carried the event, so the
+# hub acknowledges the stream entry only then. Frames without one need no answer.
+
+ACK: Final = "ack"
+MAX_ACK = 2**53 - 1
+
+
+def event_frame(event: BridgeEvent, ack: int | None = None) -> dict[str, Any]:
+    """An event as the event socket sends it, with the number to acknowledge it by."""
+    frame = event_to_json(event)
+    if ack is not None:
+        frame[ACK] = ack
+    return frame
+
+
+def event_frame_from_json(data: object) -> tuple[BridgeEvent, int | None]:
+    """The event of a frame and its `ack` number (None: no answer wanted)."""
+    if not isinstance(data, dict):
+        raise ValueError("bridge event: not a JSON object")
+    fields = dict(data)
+    ack = fields.pop(ACK, None)
+    if ack is not None:
+        ack = _ack_number(ack)
+    return event_from_json(fields), ack
+
+
+def ack_to_json(ack: int) -> dict[str, Any]:
+    return {ACK: ack}
+
+
+def ack_from_json(data: object) -> int:
+    """The number of an `{"ack": n}` answer from the bridge."""
+    if not isinstance(data, dict) or set(data) != {ACK}:
+        raise ValueError('bridge answer: not {"ack": number}')
+    return _ack_number(data[ACK])
+
+
+def _ack_number(value: object) -> int:
+    if type(value) is not int or not 0 <= value <= MAX_ACK:
+        raise ValueError(f"ack: not a number from 0 to {MAX_ACK}")
+    return value
+
+
 # -- refusals -------------------------------------------------------------------------------
 
 

@@ -95,6 +95,7 @@ class PartnerForwarder:
         )
         self._tasks = Tasks()
         relay.home_lost_hooks.append(self._home_lost)
+        relay.hand_over_hooks.append(self._hand_over)
 
     async def close(self) -> None:
         self._tasks.cancel()
@@ -206,6 +207,11 @@ class PartnerForwarder:
         """This node is no longer the meeting's home: its partners' links here are told it
         restarts and closed, so they reconnect (through the load balancer, to the new home)."""
         self._tasks.spawn(self._links.farewell(HANDOVER_WAIT, meeting=meeting))
+
+    async def _hand_over(self, meeting: MeetingId) -> None:
+        """A drain hands the meeting over: its partners' links here are told it restarts and
+        let go before the meeting's lease is (bounded by HANDOVER_WAIT)."""
+        await self._links.farewell(HANDOVER_WAIT, meeting=meeting)
 
 
 async def _pass(

@@ -81,6 +81,7 @@ class MeetingHomes:
         self._timing = (ttl, renew_every, margin)
         self._holds: dict[MeetingId, _Hold] = {}
         self._claiming = asyncio.Lock()
+        self._handed_over = False  # draining: this node takes no meeting any more
 
     @property
     def held(self) -> int:
@@ -98,6 +99,9 @@ class MeetingHomes:
             if hold is not None and hold.lease.held:
                 hold.users += 1
                 return Home(self.node, hold=hold)
+            if self._handed_over:
+                home = await self.whereabouts(meeting)
+                return home if home.node != self.node else Home(None)
             ttl, renew_every, margin = self._timing
             lease = Lease(
                 self._state, lease_name(meeting), ttl=ttl, renew_every=renew_every,
@@ -136,6 +140,15 @@ class MeetingHomes:
             del self._holds[meeting]
         self._on_lost(meeting)
 
+    def at_home(self) -> list[MeetingId]:
+        """The meetings at home on this node now."""
+        return [meeting for meeting, hold in self._holds.items() if hold.lease.held]
+
+    def stop_taking(self) -> None:
+        """From now on this node takes no meeting: `claim` only says who is home (a drain)."""
+        self._handed_over = True
+
     async def close(self) -> None:
+        """Let every lease go, whoever still uses it (their meetings go to other nodes)."""
         holds, self._holds = list(self._holds.values()), {}
         await asyncio.gather(*(hold.lease.release() for hold in holds))

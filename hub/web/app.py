@@ -153,6 +153,7 @@ async def nodes_context(app: web.Application) -> AsyncIterator[None]:
     )  # fmt: skip
     await relay.start()
     app[NODES] = relay
+    app[NODE].hand_over.append(relay.hand_over)  # a drain hands its meetings over first
     collector = RelayCollector(relay)
     app[METRICS].registry.register(collector)
     try:

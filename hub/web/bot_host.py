@@ -20,12 +20,13 @@ from aiohttp import web
 from bridge.bot import running
 from bridge.hub_port import HubPort
 from bridge.session import BotConfig, BotError
+from hub.nodes.homes import MeetingHomes
 from hub.shared.lease import Lease
 from hub.shared.port import SharedState
 from hub.web.bot_desk import LiveDesk
 from hub.web.bot_events import StreamOutlet
 from hub.web.bot_reach import NodeReach
-from hub.web.bridge import bot_config_of, local_hub
+from hub.web.bridge import LocalHub, bot_config_of, local_hub
 from hub.web.keys import CONFIG, LIVE, NODES, SHARED
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,17 @@ class BotHost:
             log.error("matrix bot stopped: %s", exc)
 
 
+async def node_hub(
+    app: web.Application, node: str, homes: MeetingHomes
+) -> tuple[LocalHub, NodeReach]:
+    """The bot's way into hub nodes, for the bot in process or run alone: this node sends the
+    bot's events of its meetings to the stream and answers the bot's orders for them (its
+    `NodeReach`, started; the caller closes it after the hub)."""
+    reach = NodeReach(app[SHARED], node, homes, LiveDesk(app[LIVE]))
+    await reach.start()
+    return local_hub(app, StreamOutlet(app[SHARED], node), reach), reach
+
+
 async def bridge_context(app: web.Application) -> AsyncIterator[None]:
     """Run the Matrix bot inside the hub process when [matrix] names a bot account and no
     bridge token (which means the bot runs alone, `hub bridge`: one account, one bot). The bot
@@ -108,11 +120,7 @@ async def bridge_context(app: web.Application) -> AsyncIterator[None]:
         hub = local_hub(app)
         host = BotHost(bot_config_of(config), hub)
     else:
-        # Every node sends the bot's events of its meetings to the stream and answers the
-        # bot's orders for them; the node holding the lease runs the bot.
-        reach = NodeReach(app[SHARED], relay.node, relay.homes, LiveDesk(app[LIVE]))
-        await reach.start()
-        hub = local_hub(app, StreamOutlet(app[SHARED], relay.node), reach)
+        hub, reach = await node_hub(app, relay.node, relay.homes)
         host = BotHost(bot_config_of(config), hub, app[SHARED], relay.node)
     task = asyncio.create_task(host.run(), name="matrix-bot-host")
     try:

@@ -8,6 +8,10 @@ Off unless `matrix.bridge_token` is set: every route then answers 404. Callers s
 `Authorization: Bearer <token>`: none is 401, a wrong one 403. A refusal for the room is 409
 with its catalog key and values; other errors are answered by the error middleware, as
 everywhere.
+
+On hub nodes (`[redis] url`) any node serves a bridge: its calls reach each live meeting at
+its home node (hub/web/bot_reach.py), and its event socket reads the bot's stream, the one
+reader of it while it holds the lease `bot` (hub/web/bridge_feed.py).
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from bridge import wire
 from bridge.hub_port import BridgeEvent, HubRefusal
 from hub.errors import BadRequest, Forbidden, Unauthorized
 from hub.i18n import Text
-from hub.web.bridge import local_hub
+from hub.web.bot_host import node_hub
+from hub.web.bot_reach import NodeReach
+from hub.web.bridge import LocalHub, local_hub
+from hub.web.bridge_feed import StreamFeed
 from hub.web.errors import PROBLEM_TYPE, problem_response
-from hub.web.keys import CONFIG
+from hub.web.keys import CONFIG, NODES, SHARED
 from hub.web.requests import read_json
 
 log = logging.getLogger(__name__)
@@ -39,13 +46,18 @@ MEMBERS_BODY_LIMIT = 4 * 1024 * 1024
 
 
 class BridgeApi:
-    """Owns the `LocalHub` a standalone bridge talks to and the bridges' open event sockets.
+    """Owns the `LocalHub` a standalone bridge talks to, the bridges' open event sockets and,
+    on hub nodes, this node's reach to the meetings' homes and the feed of the bot's stream.
     Created on app start when matrix.bridge_token is set; sockets closed on shutdown, the hub
     released on cleanup."""
 
-    def __init__(self, app: web.Application) -> None:
-        self.hub = local_hub(app)
+    def __init__(
+        self, hub: LocalHub, reach: NodeReach | None = None, feed: StreamFeed | None = None
+    ) -> None:
+        self.hub = hub
         self.sockets: set[web.WebSocketResponse] = set()
+        self._reach = reach
+        self.feed = feed
 
     async def close_sockets(self) -> None:
         await asyncio.gather(
@@ -58,6 +70,8 @@ class BridgeApi:
 
     async def close(self) -> None:
         await self.hub.close()
+        if self._reach is not None:
+            await self._reach.close()
 
 
 BRIDGE_API = web.AppKey("bridge_api", BridgeApi)
@@ -217,10 +231,20 @@ async def update_room(request: web.Request, api: BridgeApi) -> web.Response:
 
 
 async def events_socket(request: web.Request, api: BridgeApi) -> web.StreamResponse:
-    """Every bridge event while the socket is open. Events are queued per socket so a slow
-    bridge never holds up the meeting that published them; one that falls too far behind
-    is disconnected (code 1013) and reconnects."""
+    """Every bridge event while the socket is open. A hub alone queues them per socket so a
+    slow bridge never holds up the meeting that published them; one that falls too far
+    behind is disconnected (code 1013) and reconnects. Hub nodes feed it the bot's stream,
+    at least once (hub/web/bridge_feed.py)."""
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=4096)
+    if api.feed is not None:
+        await ws.prepare(request)
+        api.sockets.add(ws)
+        try:
+            await api.feed.serve(ws)
+        finally:
+            api.sockets.discard(ws)
+            await ws.close()
+        return ws
     pending: asyncio.Queue[str] = asyncio.Queue(MAX_PENDING_EVENTS)
     lagging = asyncio.Event()
 
@@ -287,7 +311,13 @@ async def bridge_api_context(app: web.Application) -> AsyncIterator[None]:
     if not app[CONFIG].matrix.bridge_token.get_secret_value():
         yield
         return
-    app[BRIDGE_API] = api = BridgeApi(app)
+    relay = app.get(NODES)  # with [redis] url: the meetings live on their home nodes
+    if relay is None:
+        api = BridgeApi(local_hub(app))
+    else:
+        hub, reach = await node_hub(app, relay.node, relay.homes)
+        api = BridgeApi(hub, reach, StreamFeed(app[SHARED], relay.node, hub))
+    app[BRIDGE_API] = api
     try:
         yield
     finally:

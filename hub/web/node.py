@@ -4,7 +4,8 @@ drained (`hub drain`), and how its people are moved off it.
 Draining: /health/ready answers 503 "draining" so the load balancer stops sending people
 here; a new meeting socket is closed at once with 1012 and a reason saying so (the page
 reconnects, through the load balancer, to another node); every open meeting socket is told
-`restarting` and closed with 1012 (the page's existing path, static/js/call.js); then the
+`restarting` and closed with 1012 (the page's existing path, static/js/call.js), once the
+meetings at home here were handed over, their home leases let go (hub/web/relay.py); then the
 node waits, bounded, until its sockets are gone (their people taken out of the meeting and
 recorded) and reports what was left. Stopping the process afterwards is the caller's
 (hub/web/admin_socket.py).
@@ -61,6 +62,9 @@ class Node:
         self._sockets = sockets
         self._drain: asyncio.Task[DrainReport] | None = None
         self.draining_since: float | None = None  # time.monotonic() when it began
+        # Run first when a drain begins: with `[redis] url`, the meetings at home here are
+        # handed over to other nodes (hub/web/relay.py `NodeRelay.hand_over`).
+        self.hand_over: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def draining(self) -> bool:
@@ -83,6 +87,8 @@ class Node:
         started = time.monotonic()
         deadline = started + within
         before = len(self._sockets)
+        for hand_over in self.hand_over:
+            await hand_over()
         frame = out.to_json(out.Restarting())
         told_at = -FAREWELL_TIMEOUT
         # Tell again every FAREWELL_TIMEOUT: a socket whose upgrade was under way when the

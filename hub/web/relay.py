@@ -114,6 +114,9 @@ class NodeRelay:
         self.homes = MeetingHomes(state, self.node, self._home_lost, address=address)
         # Also told when this node stops being a meeting's home (the partners' links here).
         self.home_lost_hooks: list[Callable[[MeetingId], None]] = []
+        # Awaited for each meeting a drain hands over, before its lease goes (the partners'
+        # links here are told and let go).
+        self.hand_over_hooks: list[Callable[[MeetingId], Awaitable[None]]] = []
         self._state = state
         self._meetings = meetings
         self._codec = codec
@@ -306,8 +309,8 @@ class NodeRelay:
     async def _serve_relayed(self, socket: BusSocket, message: wire.Open) -> None:
         try:
             home = await self.homes.claim(message.meeting)
-            if home.node != self.node:  # no longer ours: the page asks again
-                await socket.close(code=CLOSE_SERVICE_RESTART, message=b"meeting moved")
+            if home.node != self.node:  # no longer ours (or this node drains): it asks again
+                await _say_restarting(socket)
                 return
             try:
                 meeting = await self._meetings.get(message.meeting)
@@ -356,6 +359,31 @@ class NodeRelay:
             p.home for p in self._pages.values()
         }:
             self._end_relayed_with(node)
+
+    # -- a drain ----------------------------------------------------------------------------------
+
+    async def hand_over(self) -> None:
+        """This node is being drained: it takes no meeting any more (a claim only says who is
+        home; a relayed page that arrives is told `restarting`), and each meeting at home here
+        goes to another node: the partners' links are handed over and the home leases let go,
+        right before the drain tells every socket here, these meetings' pages and the pages
+        other nodes relay included, to reconnect (`Node.drain`'s farewell). Each page then
+        finds its meeting free and reconnects, with its rejoin ticket, to a node that becomes
+        its home."""
+        self.homes.stop_taking()
+        meetings = self.homes.at_home()
+        if not meetings:
+            return
+        started = asyncio.get_running_loop().time()
+        await asyncio.gather(
+            *(hook(meeting) for meeting in meetings for hook in self.hand_over_hooks)
+        )
+        await self.homes.close()
+        sockets = sum(len(self._here.get(meeting, ())) for meeting in meetings)
+        log.info(
+            "handed %d meeting(s) over (%d socket(s) to tell): leases let go in %.0f ms",
+            len(meetings), sockets, (asyncio.get_running_loop().time() - started) * 1000,
+        )  # fmt: skip
 
     def _home_lost(self, meeting: MeetingId) -> None:
         """This node is no longer the meeting's home: its people here are told the hub

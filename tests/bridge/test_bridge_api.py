@@ -442,6 +442,26 @@ def test_events_have_one_json_shape_each():
         wire.event_from_json({"type": "chat_from_meeting", "room_id": ROOM, "name": "A"})
 
 
+def test_event_frames_carry_a_number_the_bridge_answers():
+    """Hub nodes number the events of the bot's stream; the bridge answers each number once
+    its bot carried the event. Anything else is refused with a precise error."""
+    event = ChatFromMeeting(ROOM, "A", "bonjour")
+    assert wire.event_frame_from_json(wire.event_frame(event, 7)) == (event, 7)
+    assert wire.event_frame_from_json(wire.event_frame(event)) == (event, None)
+    assert wire.ack_from_json(json.loads(json.dumps(wire.ack_to_json(2**53 - 1)))) == 2**53 - 1
+    for bad in (-1, 2**53, 1.0, True, "3", None):
+        with pytest.raises(ValueError, match=r"^ack: not a number from 0 to 9007199254740991$"):
+            wire.ack_from_json({"ack": bad})
+        if bad is not None:
+            with pytest.raises(ValueError, match=r"^ack: not a number"):
+                wire.event_frame_from_json({**wire.event_to_json(event), "ack": bad})
+    for bad_answer in ([], {"ack": 1, "more": 2}, {}, "ack"):
+        with pytest.raises(ValueError, match=r'^bridge answer: not \{"ack": number\}$'):
+            wire.ack_from_json(bad_answer)
+    with pytest.raises(ValueError, match=r"^bridge event: not a JSON object$"):
+        wire.event_frame_from_json([1])
+
+
 async def test_hub_bridge_runs_the_bot_against_the_hub_over_http(synapse: Synapse, tmp_path: Path):
     """`hub bridge` as an operator starts it: commands reach the hub over HTTP, the summary
     comes back over the event socket, SIGTERM stops it."""

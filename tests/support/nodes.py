@@ -83,6 +83,26 @@ class Cluster:
                 await redis.publish(channel, message)
 
 
+async def logged(node: HubServer, text: str, timeout: float = 15) -> float:
+    """When (time.monotonic()) `text` is first seen in the node's log, waiting for it."""
+    await wait_until(lambda: text in node.log_path.read_text(errors="replace"), timeout, text)
+    return time.monotonic()
+
+
+async def come_back(person: Person, node: HubServer, meeting: str) -> int:
+    """Reconnect as the page does after `restarting` (with its rejoin ticket) until welcomed;
+    how many attempts it took."""
+    for attempt in range(1, 30):
+        await person.p.close()
+        answer = await (await person.connect(node, meeting)).knock(
+            rejoin=person.rejoin, or_kinds=("restarting",)
+        )
+        if answer["type"] == "welcome":
+            return attempt
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{person.name} never came back")
+
+
 def received_since(receiver: Participant, sender: Participant, before: dict[str, int]) -> bool:
     return all(
         receiver.received.count(sender.participant_id, kind) >= before.get(kind, 0) + 10

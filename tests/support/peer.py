@@ -180,9 +180,11 @@ class Participant:
         rejoin: str | None = None,
         message: str | None = None,
         lang: str | None = None,
+        or_kinds: tuple[str, ...] = (),
     ) -> dict[str, Any]:
         """Send `join` (with a `message` for the moderators, should it wait, and the page's
-        `lang`); the hub's first answer: `welcome`, `waiting` (lobby) or `error`."""
+        `lang`); the hub's first answer: `welcome`, `waiting` (lobby) or `error` (or one of
+        `or_kinds`)."""
         join: dict[str, Any] = {"type": "join", "name": self.name, "audio": audio, "video": video}
         if token is not None:
             join["token"] = token
@@ -196,7 +198,7 @@ class Participant:
         await self.ws.send_str(json.dumps(join))
         if self._reader is None:
             self._reader = asyncio.create_task(self._read())
-        answer = await self.wait_for_any(("welcome", "waiting", "error"), after=index)
+        answer = await self.wait_for_any(("welcome", "waiting", "error", *or_kinds), after=index)
         if answer["type"] == "welcome":
             self.participant_id = answer["participant_id"]
         return answer
