@@ -94,11 +94,26 @@ class PartnerForwarder:
             timeout=TIMEOUT, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
         )
         self._tasks = Tasks()
+        # One event per pumped link: set, it ends the pump with 1012 (this node stops).
+        self._pumped: set[asyncio.Event] = set()
+        self._pumps_done = asyncio.Event()
+        self._pumps_done.set()
         relay.home_lost_hooks.append(self._home_lost)
 
     async def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self._relay.home_lost_hooks.remove(self._home_lost)
         self._tasks.cancel()
         await self._session.close()
+
+    async def farewell(self, within: float) -> None:
+        """This node stops: every partner link it pumps is told the hub restarts and closed
+        with 1012 (it reconnects through the load balancer to another node), and so is its
+        upstream, within `within` seconds; aiohttp has no pump left to wait for."""
+        for stopping in self._pumped:
+            stopping.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._pumps_done.wait(), within)
 
     async def route(
         self, request: web.Request, handler: Handler, meeting: MeetingId
@@ -185,22 +200,36 @@ class PartnerForwarder:
                 text=Text("error.node.no_answer", {"failure": type(exc).__name__})
             ) from None
         ws = web.WebSocketResponse(heartbeat=LINK_HEARTBEAT, max_msg_size=m.MAX_LINK_FRAME)
+        stopping = asyncio.Event()
+        self._pumped.add(stopping)
+        self._pumps_done.clear()
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(self._unpumped, stopping)
             stack.push_async_callback(upstream.close)
             await ws.prepare(request)
             log.info("partner link passed to node %s", node)
             down = asyncio.ensure_future(_pass(upstream, ws))
             up = asyncio.ensure_future(_pass(ws, upstream))
+            stop = asyncio.ensure_future(stopping.wait())
             try:
-                await asyncio.wait((down, up), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait((down, up, stop), return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for task in (down, up):
+                for task in (down, up, stop):
                     task.cancel()
-                await asyncio.gather(down, up, return_exceptions=True)
-            if down.done():  # the home closed it (or died): the partner hears the same
+                await asyncio.gather(down, up, stop, return_exceptions=True)
+            if stopping.is_set():  # this node stops: the partner reconnects elsewhere
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.send_str(m.to_json(m.Restarting(type="restarting")))
+                await ws.close(code=1012)
+            elif down.done():  # the home closed it (or died): the partner hears the same
                 await ws.close(code=_passable(upstream.close_code))
             log.info("partner link to node %s closed", node)
         return ws
+
+    def _unpumped(self, stopping: asyncio.Event) -> None:
+        self._pumped.discard(stopping)
+        if not self._pumped:
+            self._pumps_done.set()
 
     def _home_lost(self, meeting: MeetingId) -> None:
         """This node is no longer the meeting's home: its partners' links here are told it

@@ -268,3 +268,32 @@ async def test_a_home_that_loses_its_lease_hands_the_partner_link_over(federated
         assert "Traceback" not in log1 + log2
     finally:
         await bruno.close()
+
+
+async def test_a_node_passing_a_partner_link_on_stops_without_waiting_for_it(
+    federated: Federated,
+):
+    """Node 2 only pumps Bruno's link to the home (node 1): on SIGTERM it tells the partner
+    the hub restarts and closes the link at once, rather than letting aiohttp wait its
+    shutdown timeout (10 s) for the pump."""
+    cluster = federated.cluster
+    node2 = cluster.nodes[1]
+    meeting, anne = await anne_at_home_on_node_1(federated)
+    bruno = await federated.person_on_b(meeting, "Bruno")
+    try:
+        await bruno.join()
+        await anne.p.wait_for("participant_joined")
+        seen = len(bruno.messages)
+        assert node2.process is not None
+        started = time.monotonic()
+        await asyncio.to_thread(stop, node2.process, signal.SIGTERM, 20)
+        stopped = time.monotonic() - started
+        told = await bruno.wait_for("cascade", timeout=5, after=seen)
+        print(f"node 2 stopped {stopped:.2f} s after SIGTERM with a partner link passed on")
+        assert told["state"] == "restarting", told
+        assert stopped < 5, stopped
+        log2 = node2.log_path.read_text()
+        assert "partner link to node" in log2 and "closed" in log2
+        assert "Traceback" not in log2
+    finally:
+        await bruno.close()
