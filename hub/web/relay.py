@@ -114,6 +114,8 @@ class NodeRelay:
         self.homes = MeetingHomes(state, self.node, self._home_lost, address=address)
         # Also told when this node stops being a meeting's home (the partners' links here).
         self.home_lost_hooks: list[Callable[[MeetingId], None]] = []
+        # Told when this node takes a meeting over from a home that died or let it go.
+        self.took_over_hooks: list[Callable[[MeetingId], None]] = []
         self._state = state
         self._meetings = meetings
         self._codec = codec
@@ -199,6 +201,8 @@ class NodeRelay:
     async def took_over(self, meeting: MeetingId) -> None:
         """This node just became the meeting's home: the presences a dead home left open are
         closed (its people come back with new rows; a partner's people with their link)."""
+        for hook in self.took_over_hooks:
+            hook(meeting)
         closed = await self._meetings.close_presences_left_behind(meeting)
         if closed:
             self.takeovers += 1
