@@ -104,6 +104,15 @@ class MatrixBot(VisioCommands):
             return
         self._rosters[room_id] = roster
 
+    async def room_left(self, room_id: str) -> None:
+        """The bot left the room or was removed from it: the hub forgets its roster (its
+        members no longer count for the room's meetings)."""
+        self._rosters.pop(room_id, None)
+        try:
+            await self.hub.update_room(room_id, {})
+        except Exception as exc:
+            log.warning("matrix bot: the hub was not told the bot left %s (%s)", room_id, exc)
+
     async def room_message(self, message: RoomMessage) -> None:
         room_id, event_id = message.room_id, message.event_id
         try:

@@ -15,7 +15,11 @@ from bridge.bot import MatrixBot, running
 from bridge.commands import command_text
 from bridge.session import BotConfig, BotError, Session
 from hub.web.bridge import LocalHub
+from hub.web.bridge import local_hub as in_process_hub
+from hub.web.keys import ROOM_ROSTERS
 from tests.bridge.people import Person
+from tests.conftest import make_config
+from tests.support.hub_client import api_client
 from tests.support.synapse import MatrixUser, Synapse
 
 
@@ -85,6 +89,38 @@ async def test_bot_answers_help_and_usage_errors_once_across_restarts(
         "GET", "/_matrix/client/v3/devices"
     )
     assert sum(d["display_name"] == "Visio" for d in devices["devices"]) == 1
+
+
+async def test_a_room_the_bot_is_removed_from_is_forgotten_by_the_hub(
+    synapse: Synapse, tmp_path: Path, aiohttp_client: Any
+):
+    """The room's roster (in the shared state) goes when the bot is kicked: its members no
+    longer count for the hub's admissions, and nothing is kept for a room the bot left."""
+    (tmp_path / "hub").mkdir()
+    client, _csrf = await api_client(aiohttp_client, make_config(tmp_path / "hub"))
+    hub = in_process_hub(client.app)
+    rosters = client.app[ROOM_ROSTERS]
+    config = bot_config(synapse, tmp_path)
+    alice = Person(synapse, synapse.register(f"alice{secrets.token_hex(3)}"))
+    room = await alice.create_room(invite=[config.user_id])
+    try:
+        async with running(config, hub):
+            await alice.wait_membership(room, config.user_id, "join")
+
+            async def known() -> bool:
+                return await rosters.power([room], alice.user.user_id) is not None
+
+            await alice.wait_until(known, "the room's roster in the hub")
+            await alice.call(
+                "POST", f"/_matrix/client/v3/rooms/{room}/kick", {"user_id": config.user_id}
+            )
+
+            async def forgotten() -> bool:
+                return await rosters.power([room], alice.user.user_id) is None
+
+            await alice.wait_until(forgotten, "the room's roster forgotten", timeout=10)
+    finally:
+        await hub.close()
 
 
 async def test_bot_declines_invites_from_homeservers_it_was_not_told_to_trust(
