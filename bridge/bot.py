@@ -211,12 +211,13 @@ class MatrixBot(VisioCommands):
 
     async def serve_hub(self) -> None:
         """Carry hub events to the rooms, one at a time, until cancelled. Status edits wait
-        `STATUS_DELAY` so that a burst of joins makes one edit. Listens once the first sync
-        is handled: events left by a previous holder are for rooms this client must know."""
-        await self.matrix.synced.wait()
+        `STATUS_DELAY` so that a burst of joins makes one edit. Listens at once (a hub drops
+        the events nobody listens for), but handles the first one only after the first sync:
+        they are for rooms this client must know."""
         unlisten = self.hub.listen(self._take)
         handled: asyncio.Future[None] | None = None
         try:
+            await self.matrix.synced.wait()
             while True:
                 event, handled = await self._events.get()
                 try:
