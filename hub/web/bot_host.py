@@ -118,8 +118,8 @@ async def bridge_context(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await hub.close()  # while the bot still runs: the last events reach their rooms
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await hub.close()
         if reach is not None:
             await reach.close()

@@ -81,6 +81,8 @@ from hub.web.keys import (
 from hub.web.transcripts import MARKDOWN_TYPE
 
 log = logging.getLogger(__name__)
+# At a stop, how long the events already queued (the last leaves) may take to reach the bot.
+DRAIN_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -137,8 +139,16 @@ class LocalHub:
         self._unsubscribe = services.events.subscribe(self._on_event)
 
     async def close(self) -> None:
+        """Stop hearing meeting events; those queued (the leaves of the sockets just closed
+        by a stop) are carried first, for at most `DRAIN_WAIT` seconds."""
         self._unsubscribe()
         if self._worker is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_WAIT):
+                    await self._pending.join()
+            if self._pending.qsize():
+                log.warning("bridge: %d meeting event(s) not carried at the stop",
+                            self._pending.qsize())  # fmt: skip
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
@@ -323,8 +333,12 @@ class LocalHub:
                 bridge_events = await self._bridge_events(event)
             except Exception:
                 log.exception("bridge: %s not carried to its rooms", type(event).__name__)
+                self._pending.task_done()
                 continue
-            await self._outlet.publish(bridge_events)
+            try:
+                await self._outlet.publish(bridge_events)
+            finally:
+                self._pending.task_done()
 
     async def _bridge_events(self, event: MeetingEvent) -> list[BridgeEvent]:
         links = await self._hub.room_links.rooms_of(event.meeting_id)
