@@ -85,6 +85,21 @@ def test_anything_else_is_refused_precisely(text: str, error: str) -> None:
     assert str(refused.value).startswith(error), str(refused.value)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps({"type": "x\n2026-12-01 12:00:00 INFO forged line" + "y" * 10_000}),
+        ask_with(order={"kind": "x\rforged" + "y" * 10_000}),
+    ],
+)
+def test_a_hostile_tag_is_quoted_and_cut_in_the_error(text: str) -> None:
+    with pytest.raises(WireError) as refused:
+        orders.parse(text)
+    said = str(refused.value)
+    assert said.isprintable() and "forged" in said, said  # the break shown as an escape
+    assert len(said) < 250, len(said)
+
+
 @given(st.text(max_size=300))
 def test_no_text_gets_past_the_parser_other_than_as_wire_error(text: str) -> None:
     with contextlib.suppress(WireError):

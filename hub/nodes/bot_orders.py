@@ -18,7 +18,7 @@ from pydantic import Field, StrictBool, TypeAdapter, ValidationError
 
 from bridge.hub_port import Waiting
 from bridge.wire import MAX_TEXT, Name, UserId, validation_message
-from hub.nodes.wire import MAX_MESSAGE, WireError
+from hub.nodes.wire import MAX_MESSAGE, WireError, printable
 
 MAX_NUMBERS = 100
 NodeId = Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
@@ -140,4 +140,4 @@ def parse(text: str) -> Message:
     try:
         return _MESSAGE.validate_python(data)
     except ValidationError as exc:
-        raise WireError(f"bot order: {validation_message(exc)}") from None
+        raise WireError(printable(f"bot order: {validation_message(exc)}")) from None

@@ -94,6 +94,13 @@ _TYPES: dict[str, type[NodeMessage]] = {
 _NAMES = {kind: name for name, kind in _TYPES.items()}
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """`text` cut to `limit` characters, as it is when printable, else quoted with its
+    escapes: an error quoting hostile input (a parser's message) cannot forge a log line."""
+    cut = text[:limit]
+    return cut if cut.isprintable() else repr(cut)
+
+
 def to_json(message: NodeMessage) -> str:
     return json.dumps({"type": _NAMES[type(message)], **asdict(message)}, separators=(",", ":"))
 
