@@ -155,7 +155,7 @@ class PartnerForwarder:
 
     async def _forward(self, request: web.Request, home: Home) -> web.StreamResponse:
         assert home.address is not None and home.node is not None
-        url = URL(home.address + request.raw_path, encoded=True)
+        url = URL(home.address + request.rel_url.raw_path_qs, encoded=True)
         headers = {str(k): request.headers[k] for k in PASSED_ON if k in request.headers}
         headers[FORWARDED_BY] = self._relay.node
         if request.headers.get(hdrs.UPGRADE, "").lower() == "websocket":

@@ -169,6 +169,18 @@ async def test_hostile_requests_to_a_node_get_one_precise_error_each(federated: 
     # Past the body limit (1 MiB, as at home): refused by node 2, nothing passed on.
     oversized = await ask(f"{API}/{meeting}/admissions", "POST", b"{" + b" " * (2 << 20) + b"}")
     assert oversized[0] == 413, oversized
+    # The request target in absolute form (as a proxy may send it): passed on by its path.
+    path = f"{API}/{meeting}"
+    reader, writer = await asyncio.open_connection(node2.host, node2.port)
+    raw_headers = signed(keys, origin=B, destination=A, method="GET", path=path, body=b"")
+    writer.write(
+        (f"GET {node2.base_url}{path} HTTP/1.1\r\nHost: {node2.host}:{node2.port}\r\n"
+         + "".join(f"{k}: {v}\r\n" for k, v in raw_headers.items())
+         + "Connection: close\r\n\r\n").encode()
+    )  # fmt: skip
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.split()[1] == b"200", status_line
     # Passed on, but unsigned: the home refuses it, and says why, through node 2.
     async with federated.http.get(f"{node2.base_url}{API}/{meeting}") as answer:
         assert answer.status == 401
