@@ -23,6 +23,7 @@ from bridge.hub_port import (
     LANGUAGES,
     BridgeEvent,
     ChatFromMeeting,
+    HubFailure,
     Language,
     Listener,
     MeetingClosed,
@@ -83,6 +84,24 @@ from hub.web.transcripts import MARKDOWN_TYPE
 log = logging.getLogger(__name__)
 # At a stop, how long the events already queued (the last leaves) may take to reach the bot.
 DRAIN_WAIT = 2.0
+# Meeting events waiting to be turned into bridge events; past that (the worker stuck on a
+# store that does not answer) the newest are dropped, counted and said in one line.
+MAX_BACKLOG = 10_000
+
+
+class _Backlog(asyncio.Queue[MeetingEvent]):
+    """The meeting events waiting for the worker, at most `MAX_BACKLOG`; `dropped` counts
+    those refused since the worker last said so."""
+
+    def __init__(self) -> None:
+        super().__init__(MAX_BACKLOG)
+        self.dropped = 0
+
+    def put_nowait(self, item: MeetingEvent) -> None:
+        if self.full():
+            self.dropped += 1
+            return
+        super().put_nowait(item)
 
 
 @dataclass(frozen=True)
@@ -134,8 +153,9 @@ class LocalHub:
         self._reach = reach or LocalReach(LiveDesk(services.conferences))
         # Meeting events wait here for the worker: the publisher (a join, a leave, a chat
         # line) never waits for the database reads that turn them into bridge events.
-        self._pending: asyncio.Queue[MeetingEvent] = asyncio.Queue()
+        self._pending = _Backlog()
         self._worker: asyncio.Task[None] | None = None
+        self._failing = False  # the last event failed on the shared state (said once)
         self._unsubscribe = services.events.subscribe(self._on_event)
 
     async def close(self) -> None:
@@ -329,12 +349,25 @@ class LocalHub:
         hand them to the bot (here, or through the stream to the node where it runs)."""
         while True:
             event = await self._pending.get()
+            if self._pending.dropped:
+                log.warning("bridge: %d meeting event(s) dropped, %d waiting",
+                            self._pending.dropped, MAX_BACKLOG)  # fmt: skip
+                self._pending.dropped = 0
             try:
                 bridge_events = await self._bridge_events(event)
+            except HubFailure as exc:  # the shared state is away: one line for the outage
+                if not self._failing:
+                    log.warning("bridge: meeting events not carried to their rooms: %s", exc)
+                self._failing = True
+                self._pending.task_done()
+                continue
             except Exception:
                 log.exception("bridge: %s not carried to its rooms", type(event).__name__)
                 self._pending.task_done()
                 continue
+            if self._failing:
+                log.info("bridge: meeting events carried to their rooms again")
+                self._failing = False
             try:
                 await self._outlet.publish(bridge_events)
             finally:
