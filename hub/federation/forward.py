@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 from aiohttp import WSMsgType, hdrs, web
@@ -80,6 +80,23 @@ def _shown(request: web.Request) -> str:
 
 class _NoConnection(Exception):
     """Nothing reached the home (refused, no route): the request may be tried again."""
+
+
+@contextlib.contextmanager
+def _reaching(node: str) -> Iterator[None]:
+    """A request to the home node: nothing reached it, `_NoConnection` (it may be tried
+    again); it went out but no answer came, `HomeUnreachable` (never sent twice). A home's
+    refused WebSocket upgrade passes through, for the caller to answer with its status."""
+    try:
+        yield
+    except aiohttp.WSServerHandshakeError:
+        raise
+    except aiohttp.ClientConnectorError as exc:
+        raise _NoConnection(f"node {node}: {type(exc).__name__}") from None
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise HomeUnreachable(
+            text=Text("error.node.no_answer", {"failure": type(exc).__name__})
+        ) from None
 
 
 class PartnerForwarder:
@@ -161,19 +178,13 @@ class PartnerForwarder:
         if request.headers.get(hdrs.UPGRADE, "").lower() == "websocket":
             return await self._pump(request, url, headers, home.node)
         body = await request.read()  # bounded by the app's client_max_size, as at home
-        try:
+        with _reaching(home.node):
             async with self._session.request(
                 request.method, url, data=body, headers=headers, allow_redirects=False
             ) as answer:
                 raw = await read_bounded(answer, MAX_ANSWER)
                 passed = {k: answer.headers[k] for k in PASSED_BACK if k in answer.headers}
                 status = answer.status
-        except aiohttp.ClientConnectorError as exc:
-            raise _NoConnection(f"node {home.node}: {type(exc).__name__}") from None
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise HomeUnreachable(
-                text=Text("error.node.no_answer", {"failure": type(exc).__name__})
-            ) from None
         log.info("partner request %s %s passed to node %s: %d", request.method, _shown(request),
                  home.node, status)  # fmt: skip
         return web.Response(status=status, body=raw, headers=passed)
@@ -184,21 +195,16 @@ class PartnerForwarder:
         """A partner's link to a meeting at home elsewhere: opened there with the partner's
         own signed upgrade, then every frame passed on, both ways."""
         try:
-            upstream = await self._session.ws_connect(
-                url, headers=headers, heartbeat=LINK_HEARTBEAT, max_msg_size=m.MAX_LINK_FRAME
-            )
+            with _reaching(node):
+                upstream = await self._session.ws_connect(
+                    url, headers=headers, heartbeat=LINK_HEARTBEAT, max_msg_size=m.MAX_LINK_FRAME
+                )
         except aiohttp.WSServerHandshakeError as exc:
             # The home refused it (and logged why): the partner gets the same status.
             log.info("partner link refused by node %s: %d", node, exc.status)
             return web.json_response(
                 {"code": "refused_by_meeting_node", "detail": exc.message}, status=exc.status
             )
-        except aiohttp.ClientConnectorError as exc:
-            raise _NoConnection(f"node {node}: {type(exc).__name__}") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise HomeUnreachable(
-                text=Text("error.node.no_answer", {"failure": type(exc).__name__})
-            ) from None
         ws = web.WebSocketResponse(heartbeat=LINK_HEARTBEAT, max_msg_size=m.MAX_LINK_FRAME)
         stopping = asyncio.Event()
         self._pumped.add(stopping)
