@@ -62,7 +62,7 @@ def ask_with(**changes: object) -> str:
     ("text", "error"),
     [
         ("", "not JSON"),
-        ("[1]", "bot order: body: Input should be a valid dictionary or object"),
+        ("[1]", "not a JSON object"),
         ('{"type": "shout"}', "bot order: body: Input tag 'shout' found using 'type'"),
         (ask_with(node="ZZ"), "bot order: ask.node: String should match pattern"),
         (ask_with(request="short"), "bot order: ask.request: String should match pattern"),

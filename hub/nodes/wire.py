@@ -105,8 +105,9 @@ def to_json(message: NodeMessage) -> str:
     return json.dumps({"type": _NAMES[type(message)], **asdict(message)}, separators=(",", ":"))
 
 
-def parse(text: str) -> NodeMessage:
-    """The message in `text`; WireError saying what is wrong with it."""
+def opening(text: str) -> dict[str, Any]:
+    """The JSON object a message between nodes is (this module's and the bot's orders');
+    WireError when it is too long, not JSON, too deep or not an object."""
     if len(text) > MAX_MESSAGE:
         raise WireError(f"message of {len(text)} characters, more than {MAX_MESSAGE}")
     try:
@@ -115,6 +116,12 @@ def parse(text: str) -> NodeMessage:
         raise WireError("not JSON") from None
     if not isinstance(data, dict):
         raise WireError("not a JSON object")
+    return data
+
+
+def parse(text: str) -> NodeMessage:
+    """The message in `text`; WireError saying what is wrong with it."""
+    data = opening(text)
     kind = _TYPES.get(data.get("type"))  # type: ignore[arg-type]
     if kind is None:
         raise WireError(f"unknown type {str(data.get('type'))[:40]!r}")
