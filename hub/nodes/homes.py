@@ -74,6 +74,12 @@ def node_origin(value: str) -> str:
     return value.rstrip("/")
 
 
+def lease_holder(node: str, address: str = "") -> str:
+    """What a node's lease tokens start with (`Lease` adds `.{secret}`): the node's id, and
+    its direct address when it has one; `read_token` reads it back."""
+    return f"{node}.{address}" if address else node
+
+
 def read_token(token: str) -> Home:
     """Who holds a home lease, from its token `{node}[.{address}].{secret}` (the node id and
     the secret hold no '.'). An address that is not a node's origin (a lease written by
@@ -105,7 +111,7 @@ class MeetingHomes:
         margin: float = MARGIN,
     ) -> None:
         self.node = node
-        self._holder = f"{node}.{address}" if address else node
+        self._holder = lease_holder(node, address)
         self._state = state
         self._on_lost = on_lost
         self._timing = (ttl, renew_every, margin)

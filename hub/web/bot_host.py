@@ -20,6 +20,7 @@ from aiohttp import web
 from bridge.bot import running
 from bridge.hub_port import HubPort
 from bridge.session import BotConfig, BotError
+from hub.nodes.homes import lease_holder
 from hub.shared.lease import Lease
 from hub.shared.port import SharedState
 from hub.web.bot_desk import LiveDesk
@@ -49,7 +50,7 @@ class BotHost:
         self._hub = hub
         self._lease: Lease | None = None
         if shared is not None:
-            self._lease = Lease(shared, BOT_LEASE, holder=node, on_lost=self.stop_bot)
+            self._lease = Lease(shared, BOT_LEASE, holder=lease_holder(node), on_lost=self.stop_bot)
         self._bot: asyncio.Task[None] | None = None
 
     def stop_bot(self) -> None:
