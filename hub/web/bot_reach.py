@@ -28,7 +28,7 @@ from hub.meetings.ids import parse_meeting_id
 from hub.nodes import bot_orders as orders
 from hub.nodes.homes import MeetingHomes
 from hub.nodes.wire import WireError
-from hub.shared.bus import MessagesLost
+from hub.shared.channel import ChannelReader
 from hub.shared.port import SharedState, node_channel
 from hub.tasks import Tasks
 from hub.web.bot_desk import LiveDesk
@@ -72,14 +72,14 @@ class NodeReach:
         self._desk = desk
         self._waiting: dict[str, asyncio.Future[orders.Reply]] = {}
         self._tasks = Tasks()
-        self._subscribed = asyncio.Event()
+        # A loss of messages: the orders waiting for a reply time out; go on.
+        self._channel = ChannelReader(state, bot_channel(node), self._handle)
 
     async def start(self) -> None:
-        self._tasks.spawn(self._listen(), name="bot orders")
-        async with asyncio.timeout(5):
-            await self._subscribed.wait()
+        await self._channel.start()
 
     async def close(self) -> None:
+        await self._channel.close()
         self._tasks.cancel()
 
     async def carry(self, meeting: MeetingId, order: orders.Order) -> orders.Answer:
@@ -131,19 +131,6 @@ class NodeReach:
         if now == home or not again:
             raise HubFailure(f"the meeting's home node {now} does not hear orders")
         return await self._ask(now, meeting, order, again=False)
-
-    async def _listen(self) -> None:
-        while True:
-            try:
-                subscription = await self._state.subscribe_to(bot_channel(self._node))
-            except SharedStateUnavailable:
-                await asyncio.sleep(1)
-                continue
-            self._subscribed.set()
-            with contextlib.suppress(MessagesLost):  # waiting orders time out; go on
-                async with subscription:
-                    async for text in subscription:
-                        self._handle(text)
 
     def _handle(self, text: str) -> None:
         try:
