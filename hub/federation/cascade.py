@@ -100,13 +100,15 @@ class CascadeLinks:
             await asyncio.wait_for(link.rostered.wait(), SETTLE_WAIT)
         await self.close_left_behind(link.meeting_id, link.partner)
 
-    def settle_later(self, meeting_id: MeetingId) -> None:
+    def settle_later(self, meeting_id: MeetingId, still_home: Callable[[], bool]) -> None:
         """This node took the meeting over: partners whose links do not come back within
-        SETTLE_WAIT have no one in it any more."""
+        SETTLE_WAIT have no one in it any more (unless the meeting moved on meanwhile: its
+        new home decides)."""
 
         async def later() -> None:
             await asyncio.sleep(SETTLE_WAIT)
-            await self.close_left_behind(meeting_id)
+            if still_home():
+                await self.close_left_behind(meeting_id)
 
         self._tasks.spawn(later())
 
@@ -388,12 +390,17 @@ async def cascade_context(app: web.Application) -> AsyncIterator[None]:
     if federation is not None:
         links.spawn(links.watch_partners(federation.policy.all))
     relay = app.get(NODES)
+
+    def took_over(meeting: MeetingId) -> None:
+        assert relay is not None
+        links.settle_later(meeting, lambda: relay.homes.holds(meeting))
+
     if relay is not None:
-        relay.took_over_hooks.append(links.settle_later)
+        relay.took_over_hooks.append(took_over)
     try:
         yield
     finally:
         unsubscribe()
         if relay is not None:
-            relay.took_over_hooks.remove(links.settle_later)
+            relay.took_over_hooks.remove(took_over)
         await links.close()
