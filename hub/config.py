@@ -31,10 +31,10 @@ from hub.config_sections import (
     RedisConfig,
     SecurityConfig,
     ServerConfig,
-    SfuConfig,
     SpeechConfig,
     _Section,
 )
+from hub.config_sfu import SfuConfig
 from hub.config_summary import SummaryConfig
 from hub.errors import ConfigError, StartupError
 from hub.shared.address import is_loopback, redis_password
@@ -66,15 +66,6 @@ class HubConfig(_Section):
     recording: RecordingConfig = RecordingConfig()
     storage: StorageConfig = StorageConfig()
     transcript_summary: SummaryConfig = SummaryConfig()
-
-    @model_validator(mode="after")
-    def _subtitles_in_process(self) -> HubConfig:
-        if self.speech.subtitles and self.speech.backend != "off" and self.sfu.workers:
-            raise ValueError(
-                "speech: live subtitles need sfu.workers = 0 for now (the SFU's audio tap does "
-                "not reach worker processes yet); set speech.subtitles = false or sfu.workers = 0"
-            )
-        return self
 
     @model_validator(mode="after")
     def _bot_store_shared(self) -> HubConfig:
@@ -268,6 +259,8 @@ def _check_production(
     if matrix.bot_enabled and not matrix.bot_homeserver_url:
         raise fail(("matrix", "bot_homeserver_url"), "is required when matrix.bot_user_id is set")
     check_secret(("matrix", "bridge_token"), matrix.bridge_token.get_secret_value(), required=False)
+    worker_secret = config.sfu.worker_secret.get_secret_value()
+    check_secret(("sfu", "worker_secret"), worker_secret, required=False)
     for index, provider in enumerate(config.auth.providers):
         client_secret = provider.client_secret.get_secret_value()
         where = ("auth", "providers", str(index), "client_secret")

@@ -155,59 +155,6 @@ class MetricsConfig(_Section):
         return value
 
 
-class IceServerConfig(_Section):
-    """One STUN or TURN server the operator runs (coturn is the reference)."""
-
-    urls: tuple[str, ...]
-    username: str | None = None
-    credential: str | None = None
-
-    @field_validator("urls")
-    @classmethod
-    def _ice_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError("needs at least one URL")
-        for url in value:
-            if not url.startswith(("stun:", "turn:", "turns:")):
-                raise ValueError(f"{url!r} is not a stun:, turn: or turns: URL")
-        return value
-
-
-class SfuConfig(_Section):
-    """Media forwarding: which ICE servers and candidate addresses are used."""
-
-    # Empty by default: aiortc would otherwise contact a public Google STUN server.
-    ice_servers: tuple[IceServerConfig, ...] = ()
-    # Addresses offered as host candidates; empty means the machine's own addresses.
-    candidate_addresses: tuple[str, ...] = ()
-    max_participants: int = Field(default=50, ge=2, le=500)
-    # Ask browsers to send their camera as VP8 simulcast (three layers; docs/simulcast.md):
-    # each viewer then gets the layer that fits its tile and its bandwidth, and layers nobody
-    # watches are not encoded. Off: one layer, every viewer gets it (a weak viewer's video is
-    # paused rather than lowered).
-    simulcast: bool = True
-    # Worker processes that forward media (`hub sfu-worker`, started and restarted by `hub
-    # serve`; a meeting lives on one of them). 0: media is forwarded in the hub's own process.
-    workers: int = Field(default=0, ge=0, le=64)
-    # With workers: a meeting whose worker forwards more packets per second than this takes
-    # its newcomers on a second worker, the two joined by a relay (each stream crosses once).
-    # ~0.8 of the ~55,000 one core forwards (docs/scale-out.md); 0: a meeting never spreads.
-    worker_ceiling: int = Field(default=44_000, ge=0, le=10_000_000)
-    # With workers: at most this many people of one meeting on one worker (0: no limit, the
-    # ceiling above decides alone).
-    people_per_worker: int = Field(default=0, ge=0, le=500)
-
-    @field_validator("candidate_addresses")
-    @classmethod
-    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for item in value:
-            try:
-                ipaddress.ip_address(item)
-            except ValueError as exc:
-                raise ValueError(f"{item!r} is not an IP address") from exc
-        return value
-
-
 _PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 

@@ -101,6 +101,7 @@ def shots(browser: Browser, base_url: str, out: Path, data_dir: Path) -> None:
     context.close()
 
     page, hub = in_meeting(browser, base_url, meeting_id, LAPTOP, roster(5), role="owner")
+    page.mouse.move(5, 5)  # no tooltip in the picture
     page.screenshot(path=out / "meeting-grid.png")
     page.click("#toggle-layout")
     hub.send({"type": "active_speaker", "participant_id": "p2"})

@@ -335,15 +335,13 @@ def test_the_redis_url_is_shown_without_credentials():
     assert display_redis_url("unix:///run/redis.sock") == "unix:///run/redis.sock"
 
 
-def test_live_subtitles_with_sfu_workers_are_refused_with_what_to_change(tmp_path):
+def test_live_subtitles_and_recording_are_allowed_with_sfu_workers(tmp_path):
     path = tmp_path / "hub.toml"
     path.write_text(
         '[sfu]\nworkers = 2\n[speech]\nbackend = "openai"\nopenai_url = "http://127.0.0.1:9/v1"\n'
     )
-    with pytest.raises(ConfigError, match=r"live subtitles need sfu\.workers = 0 for now"):
-        load_config(path, environ={}, dev=True)
-    path.write_text(path.read_text() + "subtitles = false\n")
-    assert load_config(path, environ={}, dev=True).sfu.workers == 2
+    config = load_config(path, environ={}, dev=True)
+    assert config.sfu.workers == 2 and config.speech.subtitles and config.recording.enabled
 
 
 def test_the_bot_on_several_nodes_needs_a_store_folder_they_share():
@@ -361,6 +359,44 @@ def test_the_bot_on_several_nodes_needs_a_store_folder_they_share():
     assert alone.matrix.bot_store_dir is None
     bridge_token = {"HUB_MATRIX__BRIDGE_TOKEN": "a-bridge-token-of-forty-characters-xx"}
     assert load_config(EXAMPLE, environ={**several, **bridge_token}).matrix.bot_store_dir is None
+
+
+def test_remote_sfu_workers_are_checked_in_one_line(tmp_path):
+    def sfu(block: str, secret: str = 'worker_secret = "' + "w" * 40 + '"') -> Path:
+        path = tmp_path / "sfu.toml"
+        path.write_text(f"[server]\ndev = true\n[sfu]\n{secret}\n{block}", encoding="utf-8")
+        return path
+
+    worker = '[[sfu.remote_workers]]\naddress = "10.0.0.5:7710"\n'
+    config = load_config(sfu(worker + 'candidate_addresses = ["203.0.113.5"]\n'), environ={})
+    (remote,) = config.sfu.remote_workers
+    assert (remote.host, remote.port, remote.tls_name) == ("10.0.0.5", 7710, "10.0.0.5")
+    assert config.sfu.pooled and config.sfu.workers == 0
+    refusals = {
+        sfu(worker, secret=""): "sfu: worker_secret: required with remote_workers",
+        sfu('[[sfu.remote_workers]]\naddress = "10.0.0.5"\n'): "address: '10.0.0.5' is not host",
+        sfu('[[sfu.remote_workers]]\naddress = "::1:7710"\n'): "IPv6 host goes in brackets",
+        sfu(worker + 'relay_addresses = ["sfu-1"]\n'): "'sfu-1' is not an IP address",
+        sfu(worker + worker): "remote_workers: 10.0.0.5:7710 is listed twice",
+        sfu(worker, secret='worker_ca_file = "/nonexistent/ca.pem"\nworker_secret = "x"'): (
+            "worker_ca_file: /nonexistent/ca.pem is not a file"
+        ),
+    }
+    for path, message in refusals.items():
+        with pytest.raises(ConfigError, match=re.escape(message)) as caught:
+            load_config(path, environ={})
+        assert "\n" not in str(caught.value)
+    # Outside dev mode, an example secret is refused, and never shown.
+    path = production_example(
+        tmp_path,
+        {
+            EXAMPLE_SECRET: GOOD_SECRET,
+            'worker_secret = ""': 'worker_secret = "' + "change-me" * 5 + '"',
+        },
+    )
+    with pytest.raises(ConfigError, match=r"sfu\.worker_secret: is an example value") as caught:
+        load_config(path, environ={})
+    assert "change-me" not in str(caught.value)
 
 
 def test_nodes_of_a_federating_hub_need_their_own_address():

@@ -224,7 +224,11 @@ async def test_nginx_spreads_two_nodes_and_sends_a_drained_nodes_people_to_the_o
 def test_the_systemd_units_are_valid(tmp_path: Path):
     analyze = shutil.which("systemd-analyze")
     units = sorted((DEPLOY / "systemd").glob("*.service"))
-    assert [unit.name for unit in units] == ["hub-bridge.service", "hub.service"]
+    assert [unit.name for unit in units] == [
+        "hub-bridge.service",
+        "hub-sfu-worker.service",
+        "hub.service",
+    ]
     for unit in units:
         text = unit.read_text()
         for hardening in ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes"):

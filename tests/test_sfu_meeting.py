@@ -291,7 +291,7 @@ async def test_a_full_meeting_refuses_one_more(aiohttp_client, tmp_path):
     await third.send_json({"type": "join", "name": "Chloé"})
     answer = await third.receive_json(timeout=5)
     assert answer["type"] == "error" and answer["code"] == "conflict"
-    assert "The meeting is full (2 participants)" in answer["message"]
+    assert "La réunion est complète (2 personnes)" in answer["message"]
     assert (await third.receive(timeout=5)).type == aiohttp.WSMsgType.CLOSE
     for person in people:
         await person.close()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hub.config_sections import SfuConfig
+from hub.config_sfu import SfuConfig
 from hub.ids import MeetingId
 from hub.sfu.forwarder import RELAY_PREFIX, carries
 from hub.sfu.remote import Load, RemoteRoom

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from hub.ids import MeetingId
+from hub.sfu import control
 from hub.web.keys import WORKERS
 from tests.conftest import make_config
 from tests.support.hub_client import api_client
@@ -158,3 +159,39 @@ async def test_with_one_worker_its_people_come_back_on_its_replacement(hub):
     await wait_until(lambda: all_decoding(people, before), 9.5, "media not back in 10 s")
     print(f"media back {time.monotonic() - killed:.2f} s after the only worker was killed")
     assert slot.process.pid != first_pid and pool.worker_of(MeetingId(meeting_id)) == 0
+
+
+@pytest.mark.parametrize("hub", [1], indirect=True)
+async def test_hostile_tap_switches_are_refused_in_one_line_and_the_meeting_goes_on(hub):
+    client, meeting, join = hub
+    pool = client.app[WORKERS]
+    meeting_id = await meeting()
+    people = [await join(meeting_id, "Anne"), await join(meeting_id, "Bruno")]
+    await wait_until(lambda: all_decoding(people, {}), 20, "no media")
+    # Another process of this user on the worker's socket: malformed switches, and one for a
+    # meeting the hub's connection holds (nobody else may start taps on it).
+    reader, writer = await asyncio.open_unix_connection(str(pool.slots[0].path))
+    hostile = [
+        ({"meeting": meeting_id, "audio": "yes", "recording": False},
+         "set_taps: 'audio' is missing or not of type bool"),
+        ({"meeting": meeting_id, "audio": True},
+         "set_taps: 'recording' is missing or not of type bool"),
+        ({"meeting": meeting_id, "audio": True, "recording": True, "packets": []},
+         "set_taps: unknown fields ['packets']"),
+        ({"meeting": meeting_id, "audio": True, "recording": True},
+         "set_taps: meeting held by another control connection"),
+    ]  # fmt: skip
+    for number, (fields, error) in enumerate(hostile, 1):
+        writer.write(control.encode("set_taps", number, **fields))
+        async with asyncio.timeout(5):
+            while True:  # (load reports come unasked)
+                body = await control.read_frame(reader)
+                assert body is not None
+                reply = control.parse(body, control.EVENTS, need_id=False)
+                if reply.type == "reply":
+                    break
+        assert (reply.id, reply.flag("ok"), reply.maybe_text("error")) == (number, False, error)
+    writer.close()
+    assert not client.app[WORKERS].rooms[MeetingId(meeting_id)].parts[0].audio_tap
+    before = counts(people)
+    await wait_until(lambda: all_decoding(people, before), 10, "media stopped")

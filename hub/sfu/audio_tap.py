@@ -57,6 +57,18 @@ class AudioTap:
         self._packets.append((participant_id, timestamp, payload))
         self.taken += 1
 
+    def absorb(
+        self, packets: list[tuple[str, int, bytes]], *, taken: int, dropped: int, silent: int
+    ) -> None:
+        """A batch an SFU worker's tap took (hub/sfu/tap_wire.py), with its counts; what
+        this queue has no room for is dropped and counted."""
+        room = max(0, self.capacity - len(self._packets))
+        self._packets.extend(packets[:room])
+        overflow = max(0, len(packets) - room)
+        self.taken += taken - overflow
+        self.dropped += dropped + overflow
+        self.silent += silent
+
     def take(self) -> list[tuple[str, int, bytes]]:
         """Everything offered since the last call, oldest first."""
         packets = list(self._packets)

@@ -4,7 +4,8 @@ A stream of frames (hub/pipes/frames.py), each holding a UTF-8 JSON object with 
 The hub sends requests (the calls of hub/sfu/port.py `MediaRoom`, each with an integer `id`);
 the worker sends a `reply` per request and, unasked, events (subscribe offers, peer states,
 reception, encodings, the active speaker) and a `load` report every second. Nothing per packet
-crosses: SDP dominates the frames' size, a few per join.
+crosses, but for the taps: while a meeting has subtitles on or is recorded, what its taps took
+goes to the hub every 40 ms (hub/sfu/tap_wire.py); otherwise SDP dominates, a few per join.
 
 Pure and I/O-free except `read_frame`: `parse` checks a frame's fields against `REQUESTS` or
 `EVENTS` and raises `ControlError` with a precise message.
@@ -45,7 +46,7 @@ _SWITCHES: dict[str, Field] = {"audio": "bool", "video": "bool"}
 
 # hub -> worker, each with an `id`; answered by a `reply` with the same id.
 REQUESTS: dict[str, dict[str, Field]] = {
-    "configure": {"ice_servers": "list", "candidate_addresses": "list"},
+    "configure": {"ice_servers": "list", "candidate_addresses": "list", "relay_addresses": "list"},
     "watch": {**_PERSON, "reception": "bool", "encodings": "bool"},
     "publish": {**_PERSON, "sdp": "str", "sources": "dict", "owners": "dict?"},
     "add_subscriber": {**_PERSON, "restart": "bool"},
@@ -64,6 +65,8 @@ REQUESTS: dict[str, dict[str, Field]] = {
     "remove_participant": _PERSON,
     "close_room": _ROOM,
     "snapshot": _ROOM,
+    # Subtitles (audio tap) and recording (recording tap) on or off (hub/sfu/worker_taps.py).
+    "set_taps": {**_ROOM, "audio": "bool", "recording": "bool"},
 }
 
 # worker -> hub.
@@ -74,6 +77,21 @@ EVENTS: dict[str, dict[str, Field]] = {
     "reception": {**_PERSON, "videos": "list"},
     "encodings": {**_PERSON, "mid": "str", "rids": "list"},
     "speaker": {**_ROOM, "participant": "str?"},
+    # A tap's batch (hub/sfu/tap_wire.py); the counts are those since the last batch.
+    "audio_packets": {
+        **_ROOM,
+        "packets": "list",
+        "taken": "int",
+        "dropped": "int",
+        "silent": "int",
+    },
+    "recording_packets": {
+        **_ROOM,
+        "tracks": "list",
+        "packets": "list",
+        "taken": "int",
+        "dropped": "int",
+    },
     "load": {
         "pid": "int",
         "forwarded_per_second": "num",

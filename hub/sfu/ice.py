@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
-from hub.config_sections import IceServerConfig
+from hub.config_sfu import IceServerConfig
 from hub.sfu.internals import gather_host_candidates, ice_connection, ice_sockets
 
 

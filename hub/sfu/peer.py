@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -20,6 +20,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from hub.errors import first_line
 from hub.sfu.counters import SfuCounters
+from hub.sfu.forwarder import is_relay
 from hub.sfu.guard import RtpSink, guard_connection
 from hub.sfu.ice import enlarge_receive_buffers, gather_on, rtc_configuration
 from hub.sfu.internals import RtcpHook, RtpHook, drop_receive_estimators, hook_packets
@@ -38,6 +39,14 @@ class RoomSettings:
 
     ice_servers: Sequence[Any] = ()
     candidate_addresses: Sequence[str] = ()
+    relay_addresses: Sequence[str] = ()  # what other workers reach; empty: the candidates
+
+    def for_peer(self, participant_id: str) -> RoomSettings:
+        """The settings of one participant's connections: a relay to another worker (hub/sfu/
+        relay.py) is offered the addresses workers reach each other on."""
+        if self.relay_addresses and is_relay(participant_id):
+            return replace(self, candidate_addresses=self.relay_addresses)
+        return self
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from hub.ids import MeetingId, ParticipantId
+from hub.sfu.audio_tap import AudioTap
 from hub.sfu.media import Source
 from hub.sfu.participant import EncodingsChanged, PeerStateChanged, ReceptionChanged, SendOffer
+from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.room import SpeakerChanged
 
 
@@ -86,6 +88,16 @@ class MediaRooms(Protocol):
 
     def find(self, meeting_id: MeetingId) -> MediaRoom | None:
         """The meeting's room if it is open, without opening it."""
+        ...
+
+    def set_audio_tap(self, meeting_id: MeetingId, tap: AudioTap | None) -> None:
+        """Copy the meeting's voiced microphone packets into `tap` (None: stop), wherever its
+        media is: in this process, or batched from its worker processes."""
+        ...
+
+    def set_recording_tap(self, meeting_id: MeetingId, tap: RecordingTap | None) -> None:
+        """Copy every packet of the meeting's tracks into `tap` (None: stop), likewise; the
+        video publishers are asked for a keyframe at once."""
         ...
 
     async def close(self) -> None: ...

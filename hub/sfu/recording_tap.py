@@ -95,6 +95,22 @@ class RecordingTap:
         self._packets.append((self._keys[stream], seq, timestamp, marker, payload, now))
         self.taken += 1
 
+    def add_track(self, info: TrackInfo) -> None:
+        """A track an SFU worker's tap attached (hub/sfu/tap_wire.py)."""
+        if info.key not in self.tracks:
+            self.tracks[info.key] = info
+            self.new_tracks.append(info)
+
+    def absorb(self, packets: list[TappedPacket], *, taken: int, dropped: int) -> None:
+        """A batch an SFU worker's tap took, with its counts; what this queue has no room
+        for is dropped and counted. Packets of tracks never announced are left out."""
+        room = max(0, self.capacity - len(self._packets))
+        known = [packet for packet in packets if packet[0] in self.tracks]
+        self._packets.extend(known[:room])
+        lost = len(packets) - min(room, len(known))
+        self.taken += taken - lost
+        self.dropped += dropped + lost
+
     def take(self) -> list[TappedPacket]:
         """Everything offered since the last call, oldest first."""
         packets = list(self._packets)

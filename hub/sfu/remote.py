@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -20,8 +22,10 @@ from typing import cast
 from hub.errors import ServiceUnavailable
 from hub.i18n import Text
 from hub.ids import MeetingId, ParticipantId
+from hub.pipes import frames
 from hub.pipes.frames import FrameError
-from hub.sfu import control
+from hub.sfu import control, tap_wire
+from hub.sfu.audio_tap import AudioTap
 from hub.sfu.control import EVENTS, ControlError, Message
 from hub.sfu.liveness import PeerState
 from hub.sfu.media import Kind, Source
@@ -35,6 +39,7 @@ from hub.sfu.participant import (
     StreamSource,
     Which,
 )
+from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.room import SpeakerChanged
 from hub.sfu.sdp import SdpError
 from hub.tasks import Tasks
@@ -82,6 +87,8 @@ class WorkerLink:
         self._on_load = on_load
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, object]]] = {}
+        # Bytes of the taps' batches received on this connection, by event type (/metrics).
+        self.tap_bytes = {"audio_packets": 0, "recording_packets": 0}
 
     def send(self, type_: str, **fields: object) -> int:
         """Write one request without waiting for its reply (it is logged if it is a refusal)."""
@@ -108,8 +115,11 @@ class WorkerLink:
                 body = await control.read_frame(self._reader)
                 if body is None:
                     return
-                self._dispatch(control.parse(body, EVENTS, need_id=False))
-        except (FrameError, ConnectionError) as exc:  # a ControlError is a FrameError
+                message = control.parse(body, EVENTS, need_id=False)
+                if message.type in self.tap_bytes:
+                    self.tap_bytes[message.type] += frames.HEAD.size + len(body)
+                self._dispatch(message)
+        except (FrameError, ConnectionError, ssl.SSLError) as exc:  # ControlError is a FrameError
             log.error("SFU worker %s: control connection broken: %s", self.name, exc)
         finally:
             self.alive = False
@@ -193,6 +203,9 @@ class RemoteRoom:
         self._people: dict[ParticipantId, _Person] = {}
         self._owners: dict[ParticipantId, tuple[bool, bool]] = {}
         self._tasks = Tasks()
+        # The hub's taps, fed with what the worker's taps took (hub/sfu/worker_taps.py).
+        self.audio_tap: AudioTap | None = None
+        self.recording_tap: RecordingTap | None = None
 
     def _person(self, participant_id: ParticipantId) -> _Person:
         return self._people.setdefault(participant_id, _Person())
@@ -229,6 +242,8 @@ class RemoteRoom:
         link.rooms[self.meeting_id] = self
         self._placed.set()
         had_media, self._had_worker = self._had_worker, True
+        if self.audio_tap is not None or self.recording_tap is not None:
+            self._send_taps()  # a new worker's taps start afresh (its tracks told again)
         for participant_id, person in self._people.items():
             self._send_watch(participant_id, person)
             if person.forwarding is not None:
@@ -287,6 +302,20 @@ class RemoteRoom:
         }
         self._person(participant_id).view = view
         self._send("set_view", participant=participant_id, **view)
+
+    def set_taps(self, audio: AudioTap | None, recording: RecordingTap | None) -> None:
+        """Have the worker tap this part's people into `audio` (subtitles) and `recording`."""
+        if recording is not None and self.recording_tap not in (None, recording):
+            self.recording_tap = None  # another recording: the worker's tap starts afresh
+            self._send_taps()
+        self.audio_tap, self.recording_tap = audio, recording
+        self._send_taps()
+
+    def _send_taps(self) -> None:
+        self._send(
+            "set_taps", audio=self.audio_tap is not None,
+            recording=self.recording_tap is not None,
+        )  # fmt: skip
 
     def set_owner_forwarding(self, owner: ParticipantId, *, audio: bool, video: bool) -> None:
         self._owners[owner] = (audio, video)
@@ -368,6 +397,9 @@ class RemoteRoom:
             log.warning("SFU worker event %s refused: %s", message.type, exc)
 
     def _hear(self, message: Message) -> None:
+        if message.type in ("audio_packets", "recording_packets"):
+            self._hear_tap(message)
+            return
         if message.type == "speaker":
             if self.on_speaker is not None:
                 speaker = message.maybe_text("participant")
@@ -394,6 +426,22 @@ class RemoteRoom:
                 person.on_reception(reception)
             case "encodings" if person.on_encodings is not None:
                 person.on_encodings(message.text("mid"), control.strings_of(message, "rids"))
+
+    def _hear_tap(self, message: Message) -> None:
+        """A batch of the worker's taps, checked whole before any of it is kept."""
+        if message.type == "audio_packets":
+            counts = tap_wire.counts_of(message, ("taken", "dropped", "silent"))
+            packets = tap_wire.audio_packets_of(message)
+            if self.audio_tap is not None:  # (a batch sent just before subtitles stopped)
+                self.audio_tap.absorb(packets, **counts)
+            return
+        counts = tap_wire.counts_of(message, ("taken", "dropped"))
+        tracks = tap_wire.tracks_of(message)
+        taken = tap_wire.recording_packets_of(message, time.monotonic())
+        if self.recording_tap is not None:
+            for info in tracks:
+                self.recording_tap.add_track(info)
+            self.recording_tap.absorb(taken, **counts)
 
 
 async def _call(step: Callable[..., Awaitable[None]], *args: object) -> None:

@@ -284,7 +284,7 @@ class SfuRoom:
             on_rtcp=member.on_publish_rtcp,
             sink=member.on_publish_packet,
         )
-        answer = await make_answer(pc, self.settings, self.counters, hooks)
+        answer = await make_answer(pc, self.settings.for_peer(participant_id), self.counters, hooks)
         self._refresh_publications(member, pc)
         return add_simulcast_to_answer(answer, simulcast)
 

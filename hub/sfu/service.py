@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from hub.config_sections import SfuConfig
+from hub.config_sfu import SfuConfig
 from hub.ids import MeetingId
 from hub.sfu.audio_tap import AudioTap
 from hub.sfu.counters import SfuCounters
@@ -36,7 +36,9 @@ class Sfu:
     def __init__(self, config: SfuConfig) -> None:
         check_internals()
         self.settings = RoomSettings(
-            ice_servers=config.ice_servers, candidate_addresses=config.candidate_addresses
+            ice_servers=config.ice_servers,
+            candidate_addresses=config.candidate_addresses,
+            relay_addresses=config.relay_addresses,
         )
         self.counters = SfuCounters()
         self.rooms: dict[MeetingId, SfuRoom] = {}

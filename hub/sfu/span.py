@@ -14,8 +14,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from hub.ids import MeetingId, ParticipantId
+from hub.sfu.audio_tap import AudioTap
 from hub.sfu.media import Source
 from hub.sfu.participant import EncodingsChanged, PeerStateChanged, ReceptionChanged, SendOffer
+from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.relay import WorkerRelay
 from hub.sfu.remote import RemoteRoom
 from hub.sfu.room import SpeakerChanged
@@ -55,6 +57,7 @@ class SpanningRoom:
         self._placer = placer
         self._where: dict[ParticipantId, RemoteRoom] = {}
         self._opened = 1
+        self._taps: tuple[AudioTap | None, RecordingTap | None] = (None, None)
         # Every part hears everyone (the relays carry all audio): the first part says who speaks.
         first.on_speaker = self._speaker
 
@@ -83,12 +86,21 @@ class SpanningRoom:
         if new is None:  # every worker holds a part already: the least crowded takes them
             return min(self.parts, key=lambda part: people[id(part)])
         self._opened += 1
+        if self._taps != (None, None):
+            new.set_taps(*self._taps)
         for part in self.parts:
             relay = WorkerRelay(part, new)
             self.relays.append(relay)
             relay.start()
         self.parts.append(new)
         return new
+
+    def set_taps(self, audio: AudioTap | None, recording: RecordingTap | None) -> None:
+        """Tap every part: each person is tapped on the worker where they publish (the
+        relays' streams never are), into the hub's one tap of each kind."""
+        self._taps = (audio, recording)
+        for part in self.parts:
+            part.set_taps(audio, recording)
 
     # -- the MediaRoom calls, each to the part of the person it concerns -------------------------
 

@@ -109,7 +109,8 @@ async def negotiate(member: MediaParticipant, room: Negotiation) -> None:
                 on_rtp=member.on_subscribe_rtp,
                 on_rtcp=member.on_subscribe_rtcp,
             )
-            sdp = await make_offer(pc, room.settings, room.counters, hooks)
+            settings = room.settings.for_peer(member.participant_id)
+            sdp = await make_offer(pc, settings, room.counters, hooks)
             streams = [
                 StreamSource(leg.mid, leg.source.participant_id, leg.source.source, leg.kind)
                 for leg in member.legs

@@ -18,24 +18,29 @@ import contextlib
 import logging
 import os
 import signal
+import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
 
 from hub.bounded_json import loads
-from hub.config_sections import IceServerConfig, SfuConfig
+from hub.config_sfu import IceServerConfig, SfuConfig
+from hub.errors import StartupError
 from hub.ids import MeetingId, ParticipantId
 from hub.pipes.frames import FrameError
 from hub.sfu import control
 from hub.sfu.control import REQUESTS, ControlError, Message
 from hub.sfu.forwarder import is_relay
+from hub.sfu.gate import Gate
 from hub.sfu.liveness import PeerState
 from hub.sfu.participant import Reception, StreamSource, Which
 from hub.sfu.peer import RoomSettings
 from hub.sfu.room import SfuRoom
 from hub.sfu.sdp import SdpError
 from hub.sfu.service import Sfu
+from hub.sfu.worker_taps import BATCH_SECONDS, WorkerTaps
 from hub.tasks import Tasks
 
 log = logging.getLogger(__name__)
@@ -44,12 +49,18 @@ LOAD_INTERVAL = 1.0
 ORPHAN_TIMEOUT = 60.0
 LOGGED_REFUSALS = 20  # per connection: a peer sending garbage cannot flood the log
 MAX_UNREAD = 8 << 20  # bytes of events the hub has not read yet before we give up on it
+# Bytes of events unread past which the taps' batches are dropped (and counted), never queued:
+# a hub slow to read loses subtitles or recording packets, not its control connection.
+TAP_BACKLOG = 2 << 20
 # Requests that open the meeting's room on this worker (the others only read or close it).
 OPENING = frozenset(REQUESTS) - {"snapshot", "close_room", "remove_participant"}
 # Handled at once, in arrival order; the others wait for the participant's earlier requests.
 IMMEDIATE = frozenset(
-    {"configure", "watch", "set_forwarding", "set_view", "set_owner_forwarding", "snapshot"}
-)
+    {
+        "configure", "watch", "set_forwarding", "set_view", "set_owner_forwarding", "snapshot",
+        "set_taps",
+    }
+)  # fmt: skip
 
 
 class Worker:
@@ -64,18 +75,34 @@ class Worker:
         self._idle = asyncio.Event()
 
     async def serve(self, path: Path) -> None:
-        self.sfu.start()
+        """On a Unix socket at `path` (mode 0600: only our user may give orders)."""
         _remove(path)  # left by a worker killed before it could remove it
-        mask = os.umask(0o177)  # the socket is born 0600: only our user may give orders
+        mask = os.umask(0o177)
         try:
-            server = await asyncio.start_unix_server(self._accept, path=str(path))
+            server = await asyncio.start_unix_server(self.accept, path=str(path))
         finally:
             os.umask(mask)
+        try:
+            await self._serve(server, str(path))
+        finally:
+            _remove(path)
+
+    async def serve_tcp(self, host: str, port: int, tls: ssl.SSLContext, secret: str) -> None:
+        """On host:port for hubs on other machines: TLS, then the shared secret (gate.py)."""
+        try:
+            server = await Gate(self, tls, secret).start(host, port)
+        except OSError as exc:
+            where = f"{host}:{port}"
+            raise StartupError(f"--listen: cannot listen on {where}: {exc.strerror}") from None
+        await self._serve(server, f"{host}:{port} (TLS)")
+
+    async def _serve(self, server: asyncio.Server, where: str) -> None:
+        self.sfu.start()
         loop = asyncio.get_running_loop()
         reporter = loop.create_task(self._report_load())
         if self._exit_when_idle:  # a hub that died before connecting leaves no orphan behind
             loop.call_later(ORPHAN_TIMEOUT, self._stop_if_orphan)
-        log.info("SFU worker listening on %s", path)
+        log.info("SFU worker listening on %s", where)
         try:
             async with server:
                 await self._idle.wait()
@@ -84,15 +111,22 @@ class Worker:
             for session in list(self.sessions):
                 session.writer.close()
             await self.sfu.close()
-            _remove(path)
 
     def _stop_if_orphan(self) -> None:
         if not self.sessions and not self.configured:
             log.warning("no hub connected within %.0f s: stopping", ORPHAN_TIMEOUT)
             self._idle.set()
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = Session(self, reader, writer)
+    async def accept(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hub: str | None = None
+    ) -> None:
+        """Serve one control connection until it ends; `hub`: the id of the hub process on
+        the other end, whose earlier connection (broken, not yet noticed here) it replaces."""
+        if hub is not None:
+            for old in [s for s in self.sessions if s.hub == hub]:
+                log.warning("hub %s connected again: its previous connection is closed", hub)
+                await old.end()
+        session = Session(self, reader, writer, hub)
         self.sessions.add(session)
         try:
             await session.run()
@@ -102,6 +136,7 @@ class Worker:
                 del self.owners[meeting_id]
                 await self.sfu.close_room(meeting_id)
             writer.close()
+            session.finished.set()
             if self._exit_when_idle and not self.sessions:
                 log.info("the hub's control connection closed: stopping")
                 self._idle.set()
@@ -132,15 +167,23 @@ class Session:
     """One control connection: reads requests, answers them, sends its rooms' events."""
 
     def __init__(
-        self, worker: Worker, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        worker: Worker,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        hub: str | None = None,
     ) -> None:
         self.worker = worker
+        self.hub = hub
+        self._ended = asyncio.Event()
+        self.finished = asyncio.Event()  # its rooms are closed
         self.sfu = worker.sfu
         self.reader = reader
         self.writer = writer
         self._refused = 0
         self._queues: dict[tuple[MeetingId, ParticipantId], asyncio.Lock] = {}
         self._tasks = Tasks()
+        self.taps = WorkerTaps(self.sfu, self.emit_batch)
 
     def emit(self, type_: str, id_: int | None = None, **fields: object) -> None:
         if self.writer.is_closing():
@@ -151,7 +194,42 @@ class Session:
             return
         self.writer.write(control.encode(type_, id_, **fields))
 
+    def emit_batch(self, type_: str, *, force: bool = False, **fields: object) -> bool:
+        """A tap's batch, unless the hub is behind on reading (then False: dropped)."""
+        if self.writer.is_closing():
+            return False
+        if not force and self.writer.transport.get_write_buffer_size() > TAP_BACKLOG:
+            return False
+        self.emit(type_, None, **fields)
+        return True
+
+    async def _pump_taps(self) -> None:
+        while True:
+            await asyncio.sleep(BATCH_SECONDS)
+            try:
+                self.taps.pump()
+            except Exception:  # the pump must outlive a bug: the taps suffer, media never
+                log.exception("tap pump failed")
+
     async def run(self) -> None:
+        self._tasks.spawn(self._pump_taps())
+        reading = asyncio.create_task(self._read())
+        ending = asyncio.create_task(self._ended.wait())
+        try:
+            await asyncio.wait({reading, ending}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            reading.cancel()
+            ending.cancel()
+            self._tasks.cancel()
+            self.taps.close()
+
+    async def end(self) -> None:
+        """Stop reading this connection and close it; its rooms close with it."""
+        self._ended.set()
+        self.writer.close()
+        await self.finished.wait()
+
+    async def _read(self) -> None:
         try:
             while True:
                 try:
@@ -168,10 +246,8 @@ class Session:
                     self._refuse(_id_of(body), str(exc))
                     continue
                 self._dispatch(message)
-        except ConnectionError:
+        except (ConnectionError, ssl.SSLError):
             return
-        finally:
-            self._tasks.cancel()
 
     def _refuse(self, id_: int | None, reason: str, then: str = "") -> None:
         self._refused += 1
@@ -259,6 +335,11 @@ class Session:
                         ParticipantId(message.text("owner")), audio=message.flag("audio"),
                         video=message.flag("video"),
                     )  # fmt: skip
+                case "set_taps":
+                    self.taps.set(
+                        message.meeting, audio=message.flag("audio"),
+                        recording=message.flag("recording"),
+                    )  # fmt: skip
                 case "snapshot":
                     room = self.sfu.find(message.meeting)
                     return {"participants": room.snapshot() if room is not None else {}}
@@ -267,20 +348,28 @@ class Session:
         return work
 
     def _configure(self, message: Message) -> None:
-        if self.worker.configured:
-            raise ControlError("configure: this worker has been configured already")
+        """The hub's ICE servers and addresses; again from a hub that reconnects (the same
+        values, or any while no meeting is here)."""
         try:
             config = SfuConfig(
                 ice_servers=tuple(
                     IceServerConfig.model_validate(s) for s in message.items("ice_servers")
                 ),
                 candidate_addresses=tuple(control.strings_of(message, "candidate_addresses")),
+                relay_addresses=tuple(control.strings_of(message, "relay_addresses")),
             )
         except ValueError as exc:
             raise ControlError(f"configure: {str(exc).splitlines()[0][:120]}") from None
-        self.sfu.settings = RoomSettings(
-            ice_servers=config.ice_servers, candidate_addresses=config.candidate_addresses
+        settings = RoomSettings(
+            ice_servers=config.ice_servers,
+            candidate_addresses=config.candidate_addresses,
+            relay_addresses=config.relay_addresses,
         )
+        if self.worker.configured and settings != self.sfu.settings and self.sfu.rooms:
+            raise ControlError("configure: this worker forwards meetings with other addresses")
+        for address in (*config.candidate_addresses, *config.relay_addresses):
+            _check_local(address)
+        self.sfu.settings = settings
         self.worker.configured = True
 
     def _watch(self, message: Message) -> None:
@@ -308,6 +397,7 @@ class Session:
         if message.type == "close_room":
             self.worker.owners.pop(meeting, None)
             self._queues = {k: q for k, q in self._queues.items() if k[0] != meeting}
+            self.taps.forget(meeting)
             await self.sfu.close_room(meeting)
             return {}
         person = message.participant
@@ -348,6 +438,18 @@ class Session:
         return send_offer
 
 
+def _check_local(address: str) -> None:
+    """An address to offer must be one of this machine's (aioice binds a socket on it)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError as exc:
+            raise ControlError(
+                f"configure: {address} is not an address of this machine ({exc.strerror})"
+            ) from None
+
+
 def _remove(path: Path) -> None:
     path.unlink(missing_ok=True)  # a socket's name: nothing to wait for
 
@@ -362,12 +464,24 @@ def _id_of(body: bytes) -> int | None:
     return id_ if isinstance(id_, int) and not isinstance(id_, bool) and id_ >= 0 else None
 
 
-async def run_worker(path: Path, *, exit_when_idle: bool) -> None:
-    """Serve until SIGTERM or SIGINT (or, with `exit_when_idle`, the hub's connection ends)."""
+async def run_worker(
+    path: Path | None,
+    *,
+    exit_when_idle: bool,
+    listen: tuple[str, int] | None = None,
+    tls: ssl.SSLContext | None = None,
+    secret: str = "",
+) -> None:
+    """Serve until SIGTERM or SIGINT (or, with `exit_when_idle`, the hub's connection ends):
+    on the Unix socket `path`, or on `listen` with `tls` and `secret` for remote hubs."""
     main = asyncio.current_task()
     assert main is not None
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, main.cancel)
+    worker = Worker(exit_when_idle=exit_when_idle)
     with contextlib.suppress(asyncio.CancelledError):
-        await Worker(exit_when_idle=exit_when_idle).serve(path)
+        if listen is not None and tls is not None:
+            await worker.serve_tcp(*listen, tls, secret)
+        elif path is not None:
+            await worker.serve(path)

@@ -56,8 +56,17 @@ class WorkersCollector(Collector):
             "hub_sfu_worker_restarts", "Times the worker died and was started again.",
             labels=labels,
         )  # fmt: skip
+        taps = CounterMetricFamily(
+            "hub_sfu_worker_tap_bytes",
+            "Bytes of tapped packets (subtitles: audio, recording: every track) the worker "
+            "sent to the hub on its current control connection.",
+            labels=["worker", "tap"],
+        )
         for slot in self._pool.slots:
             name = [str(slot.index)]
+            if slot.link is not None:
+                taps.add_metric([*name, "audio"], slot.link.tap_bytes["audio_packets"])
+                taps.add_metric([*name, "recording"], slot.link.tap_bytes["recording_packets"])
             up.add_metric(name, 1 if slot.up else 0)
             meetings.add_metric(name, len(slot.meetings))
             restarts.add_metric(name, slot.restarts)
@@ -70,3 +79,4 @@ class WorkersCollector(Collector):
                 relay_packets.add_metric(name, slot.load.relay_packets)
         yield from (up, rate, forwarded, cpu, meetings, legs, relay_streams, relay_packets)
         yield restarts
+        yield taps

@@ -1,14 +1,16 @@
-"""`sfu.workers = N`: the media of this hub's meetings forwarded by N `hub sfu-worker` processes.
+"""`sfu.workers = N`: the media of this hub's meetings forwarded by N `hub sfu-worker` processes
+(and by those of `sfu.remote_workers`, on other machines).
 
 `WorkerPool` is the `MediaRooms` (hub/sfu/port.py) of `hub serve` in that mode. It starts each
-worker as a child process on a Unix socket in a private directory, keeps one control
-connection to it (hub/sfu/remote.py) and restarts it when it dies. A new meeting goes to the
-least loaded worker (fewest forwarded packets per second in its last report, then fewest
-meetings) and stays there while it fits; past the worker's ceiling its newcomers go to a part
-of it on another worker (hub/sfu/span.py, hub/sfu/relay.py). A worker is dead when its process
-ends, its connection breaks or its reports stop for `SILENCE` seconds: its meetings' parts are
-placed at once on the others (or on its replacement, started at once unless it keeps dying
-young) and their people reconnect their media there.
+local worker as a child process on a Unix socket in a private directory, keeps one control
+connection to it (hub/sfu/remote.py) and restarts it when it dies. A remote worker is dialled
+over TCP + TLS (hub/sfu/tcp.py), and dialled again while it is away (systemd restarts it).
+A new meeting goes to the least loaded worker (fewest forwarded packets per second in its last
+report, then fewest meetings) and stays there while it fits; past the worker's ceiling its
+newcomers go to a part of it on another worker (hub/sfu/span.py, hub/sfu/relay.py). A worker
+is dead when its process ends, its connection breaks or its reports stop for `SILENCE`
+seconds: its meetings' parts are placed at once on the others (or on its replacement,
+started at once unless it keeps dying young) and their people reconnect their media there.
 """
 
 from __future__ import annotations
@@ -16,18 +18,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import shutil
+import ssl
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub.config_sections import SfuConfig
-from hub.errors import StartupError
+from hub.config_sfu import RemoteWorkerConfig, SfuConfig
+from hub.errors import StartupError, first_line
 from hub.ids import MeetingId
+from hub.sfu.audio_tap import AudioTap
+from hub.sfu.recording_tap import RecordingTap
 from hub.sfu.remote import Load, RemoteRoom, WorkerLink
 from hub.sfu.span import SpanningRoom
+from hub.sfu.tcp import DialError, client_context, dial
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +44,18 @@ RESTART_PAUSE = 1.0  # before replacing a worker that died young (doubling each 
 MAX_PAUSE = 30.0  # a worker that keeps dying at once is started less and less often
 STEADY = 10.0  # seconds a worker must live for its next death to be a first one again
 STOP_TIMEOUT = 5.0
+AWAY_LOG_INTERVAL = 60.0
+REDIAL_MAX_PAUSE = 5.0  # a remote worker away (restarting, unreachable) is dialled this often
 
 
 @dataclass
 class WorkerSlot:
-    """One worker: its process, its connection and its last report; `restarts` counts deaths."""
+    """One worker: its process (or its remote address), its connection and its last report;
+    `restarts` counts deaths."""
 
     index: int
-    path: Path
+    path: Path | None  # of a local worker's control socket
+    remote: RemoteWorkerConfig | None = None
     process: asyncio.subprocess.Process | None = None
     link: WorkerLink | None = None
     load: Load | None = None
@@ -52,6 +63,8 @@ class WorkerSlot:
     restarts: int = 0
     reading: asyncio.Task[None] | None = None
     meetings: set[MeetingId] = field(default_factory=set)  # the parts of meetings it holds
+    away_reason: str = ""
+    away_logged: float = 0.0
 
     @property
     def up(self) -> bool:
@@ -59,6 +72,17 @@ class WorkerSlot:
 
     def heard(self, load: Load) -> None:
         self.load, self.reported_at = load, time.monotonic()
+
+    def away(self, reason: str) -> None:
+        """A remote worker not reached: logged when the reason changes, or once a minute."""
+        now = time.monotonic()
+        if reason != self.away_reason or now - self.away_logged > AWAY_LOG_INTERVAL:
+            log.error("SFU worker %s cannot be reached: %s", self.name, reason)
+            self.away_reason, self.away_logged = reason, now
+
+    @property
+    def name(self) -> str:
+        return f"{self.index} ({self.remote.address})" if self.remote else str(self.index)
 
 
 class WorkerPool:
@@ -75,7 +99,12 @@ class WorkerPool:
         self.parts: dict[MeetingId, RemoteRoom] = {}  # every meeting's parts, by part key
         self._meeting_of: dict[MeetingId, MeetingId] = {}  # part key -> meeting
         self._users: dict[MeetingId, int] = {}
+        self._audio_taps: dict[MeetingId, AudioTap] = {}  # meetings with subtitles on
+        self._recording_taps: dict[MeetingId, RecordingTap] = {}  # meetings being recorded
         self._supervisors: list[asyncio.Task[None]] = []
+        self.hub_id = secrets.token_hex(6)  # a worker replaces our old connection by it
+        self._tls: ssl.SSLContext | None = None
+        self._tried: set[int] = set()  # remote workers dialled at least once
 
     # -- MediaRooms -----------------------------------------------------------------------------
 
@@ -89,6 +118,8 @@ class WorkerPool:
             first = self._new_part(meeting_id, meeting_id)
             self._place(first)
             room = self.rooms[meeting_id] = SpanningRoom(meeting_id, self, first)
+            if meeting_id in self._audio_taps or meeting_id in self._recording_taps:
+                self._retap(meeting_id)
         return room
 
     async def release(self, meeting_id: MeetingId) -> None:
@@ -106,6 +137,28 @@ class WorkerPool:
         for part in room.parts:
             self.forget_part(part)
         await room.close()
+
+    def set_audio_tap(self, meeting_id: MeetingId, tap: AudioTap | None) -> None:
+        """Feed the meeting's voiced microphone packets, tapped in its workers, into `tap`
+        (None: stop), now and in a room it gets later; as `Sfu.set_audio_tap` does."""
+        if tap is None:
+            self._audio_taps.pop(meeting_id, None)
+        else:
+            self._audio_taps[meeting_id] = tap
+        self._retap(meeting_id)
+
+    def set_recording_tap(self, meeting_id: MeetingId, tap: RecordingTap | None) -> None:
+        """Feed every packet of the meeting's tracks into `tap` (None: stop), likewise."""
+        if tap is None:
+            self._recording_taps.pop(meeting_id, None)
+        else:
+            self._recording_taps[meeting_id] = tap
+        self._retap(meeting_id)
+
+    def _retap(self, meeting_id: MeetingId) -> None:
+        room = self.rooms.get(meeting_id)
+        if room is not None:
+            room.set_taps(self._audio_taps.get(meeting_id), self._recording_taps.get(meeting_id))
 
     def worker_of(self, meeting_id: MeetingId) -> int | None:
         """The index of the worker holding the meeting's (first part's) media (None: not
@@ -196,19 +249,33 @@ class WorkerPool:
     # -- the workers' lives ---------------------------------------------------------------------
 
     async def open(self) -> None:
+        """Start the local workers and dial the remote ones; returns once every local worker
+        is up and every remote one was dialled once (StartupError: a local one did not
+        start; a remote one away is logged and dialled again)."""
         self._dir = Path(tempfile.mkdtemp(prefix="hub-sfu-"))  # 0700: ours alone
-        self.slots = [
-            WorkerSlot(i, self._dir / f"worker-{i}.sock") for i in range(self.config.workers)
-        ]
+        local = self.config.workers
+        self.slots = [WorkerSlot(i, self._dir / f"worker-{i}.sock") for i in range(local)]
+        remotes = self.config.remote_workers
+        self.slots += [WorkerSlot(local + i, None, remote) for i, remote in enumerate(remotes)]
+        if self.config.remote_workers:
+            try:
+                self._tls = client_context(self.config.worker_ca_file)
+            except (OSError, ValueError) as exc:
+                raise StartupError(f"sfu.worker_ca_file: {first_line(exc)}") from None
         started = asyncio.get_running_loop().time()
         for slot in self.slots:
             self._supervisors.append(asyncio.create_task(self._supervise(slot)))
-        while not all(slot.up for slot in self.slots):
+
+        def ready(slot: WorkerSlot) -> bool:
+            return slot.up or (slot.remote is not None and slot.index in self._tried)
+
+        while not all(ready(slot) for slot in self.slots):
             if asyncio.get_running_loop().time() - started > START_TIMEOUT:
                 await self.close()
                 raise StartupError(f"SFU workers did not start within {START_TIMEOUT:.0f} s")
             await asyncio.sleep(0.05)
-        log.info("%d SFU workers up", len(self.slots))
+        up = sum(1 for slot in self.slots if slot.up)
+        log.info("%d of %d SFU workers up", up, len(self.slots))
 
     async def _supervise(self, slot: WorkerSlot) -> None:
         failures = 0  # deaths in a row of workers that lived less than STEADY seconds
@@ -219,15 +286,52 @@ class WorkerPool:
                 await self._watch(slot)
             except asyncio.CancelledError:
                 raise
+            except DialError as exc:  # one line: unreachable, refused, bad TLS
+                slot.away(str(exc))
             except Exception:
-                log.exception("SFU worker %d failed to start", slot.index)
+                log.exception("SFU worker %s failed to start", slot.name)
+            self._tried.add(slot.index)
             self._died(slot)
             # At once after a steady life; then 1, 2, 4 … s while it keeps dying at start.
             failures = failures + 1 if time.monotonic() - started < STEADY else 0
             if failures:
-                await asyncio.sleep(min(RESTART_PAUSE * 2 ** (failures - 1), MAX_PAUSE))
+                longest = REDIAL_MAX_PAUSE if slot.remote is not None else MAX_PAUSE
+                await asyncio.sleep(min(RESTART_PAUSE * 2 ** (failures - 1), longest))
 
     async def _start(self, slot: WorkerSlot) -> None:
+        if slot.remote is not None:
+            reader, writer = await self._dial(slot.remote)
+        else:
+            reader, writer = await self._spawn(slot)
+        link = WorkerLink(slot.name, reader, writer, slot.heard)
+        slot.reading = asyncio.create_task(link.run())
+        remote = slot.remote
+        candidates = remote.candidate_addresses if remote else self.config.candidate_addresses
+        relays = remote.relay_addresses if remote else self.config.relay_addresses
+        ice = [server.model_dump() for server in self.config.ice_servers]
+        try:
+            await link.request("configure", ice_servers=ice, candidate_addresses=list(candidates),
+                               relay_addresses=list(relays or candidates))  # fmt: skip
+        except RuntimeError as exc:  # its refusal, in one line: an address not its own
+            link.close()
+            raise DialError(f"our configuration is refused: {exc}") from None
+        slot.link = link
+        if remote is not None:
+            log.info("SFU worker %s connected", slot.name)
+            slot.away_reason = ""
+
+    async def _dial(
+        self, remote: RemoteWorkerConfig
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        assert self._tls is not None
+        reader, writer, _pid = await dial(
+            remote.host, remote.port, tls=self._tls, server_name=remote.tls_name,
+            secret=self.config.worker_secret.get_secret_value(), hub=self.hub_id,
+        )  # fmt: skip
+        return reader, writer
+
+    async def _spawn(self, slot: WorkerSlot) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        assert slot.path is not None
         with contextlib.suppress(FileNotFoundError):
             slot.path.unlink()
         process = slot.process = await asyncio.create_subprocess_exec(
@@ -238,28 +342,22 @@ class WorkerPool:
             if process.returncode is not None:
                 raise RuntimeError(f"exited with status {process.returncode} while starting")
             try:
-                reader, writer = await asyncio.open_unix_connection(str(slot.path))
-                break
+                return await asyncio.open_unix_connection(str(slot.path))
             except (FileNotFoundError, ConnectionRefusedError):
                 if time.monotonic() > deadline:
                     raise RuntimeError("did not listen in time") from None
                 await asyncio.sleep(0.05)
-        link = WorkerLink(str(slot.index), reader, writer, slot.heard)
-        slot.reading = asyncio.create_task(link.run())
-        ice = [server.model_dump() for server in self.config.ice_servers]
-        await link.request(
-            "configure", ice_servers=ice, candidate_addresses=list(self.config.candidate_addresses)
-        )
-        slot.link = link
 
     async def _watch(self, slot: WorkerSlot) -> None:
         """Until the worker dies: its process ends, its connection ends, or it stops talking."""
-        assert slot.link is not None and slot.process is not None
+        assert slot.link is not None
         slot.reported_at = time.monotonic()
         self._place_waiting()
         reading = slot.reading
         assert reading is not None
-        ending = asyncio.create_task(slot.process.wait())
+        process = slot.process
+        # A remote worker's process is not ours: its connection says when it ends.
+        ending = asyncio.create_task(process.wait() if process else asyncio.Event().wait())
         try:
             while not reading.done() and not ending.done():
                 asked = time.monotonic()
@@ -269,7 +367,7 @@ class WorkerPool:
                 slot.reported_at += max(0.0, time.monotonic() - asked - 1.0)
                 silent = time.monotonic() - slot.reported_at
                 if silent > SILENCE and not reading.done() and not ending.done():
-                    log.error("SFU worker %d silent for %.1f s: killed", slot.index, silent)
+                    log.error("SFU worker %s silent for %.1f s: given up", slot.name, silent)
                     break
         finally:
             reading.cancel()
@@ -278,6 +376,7 @@ class WorkerPool:
     def _died(self, slot: WorkerSlot) -> None:
         """Whatever killed it: end the process, place its meetings elsewhere."""
         process, link = slot.process, slot.link
+        slot_pid = slot.load.pid if slot.load is not None else None
         slot.link, slot.load = None, None
         if slot.reading is not None:
             slot.reading.cancel()
@@ -294,8 +393,9 @@ class WorkerPool:
         slot.restarts += 1
         moved = [self.parts[key] for key in slot.meetings if key in self.parts]
         slot.meetings.clear()
-        log.error("SFU worker %d (pid %s) died (status %s): %d meetings move",
-                  slot.index, process.pid if process else "-", code, len(moved))  # fmt: skip
+        pid = process.pid if process else slot_pid
+        log.error("SFU worker %s (pid %s) died (status %s): %d meetings move",
+                  slot.name, pid or "-", code, len(moved))  # fmt: skip
         for room in moved:
             room.unplace()
             self._place(room)
@@ -328,7 +428,8 @@ class WorkerPool:
             {
                 "worker": slot.index,
                 "up": slot.up,
-                "pid": slot.process.pid if slot.process is not None else None,
+                "pid": slot.process.pid if slot.process else slot.load.pid if slot.load else None,
+                "address": slot.remote.address if slot.remote is not None else None,
                 "meetings": len(slot.meetings),
                 "forwarded_per_second": slot.load.forwarded_per_second if slot.load else 0.0,
                 "cpu_seconds": slot.load.cpu_seconds if slot.load else 0.0,

@@ -175,7 +175,7 @@ async def shared_state_context(app: web.Application) -> AsyncIterator[None]:
 
 def add_media(app: web.Application, config: HubConfig) -> None:
     """The SFU in this process (sfu.workers = 0), or the pool of worker processes."""
-    if config.sfu.workers == 0:
+    if not config.sfu.pooled:
         app[SFU] = app[MEDIA] = Sfu(config.sfu)
         app[METRICS].registry.register(SfuCollector(app[SFU]))
         return
@@ -190,11 +190,12 @@ def add_media(app: web.Application, config: HubConfig) -> None:
 
 
 def add_recordings(app: web.Application, config: HubConfig) -> None:
-    """Recording needs the SFU in this process (its tap does not reach worker processes)."""
-    if config.recording.enabled and SFU in app:
+    """Recording, with the SFU in this process or in workers (their taps' batches come over
+    the control socket: hub/sfu/worker_taps.py)."""
+    if config.recording.enabled:
         spool = config.server.data_dir / "recording-spool"
         store = open_store(config)
-        relay = app[RECORDINGS] = RecordingRelay(config.recording, app[SFU], store, spool)
+        relay = app[RECORDINGS] = RecordingRelay(config.recording, app[MEDIA], store, spool)
         app[METRICS].registry.register(recording_metrics(relay))
         app.cleanup_ctx.append(recordings_context(relay, config.recording))
 
@@ -291,7 +292,7 @@ def create_app(config: HubConfig) -> web.Application:
     app.cleanup_ctx.append(retention_context(config.speech.transcript_retention_days))
     app.cleanup_ctx.append(release_context)  # complete transcripts to the rooms, summaries
     if subtitles_enabled(config.speech):  # the speech worker process, started when needed
-        relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[SFU])
+        relay = app[SUBTITLES] = SubtitleRelay(config.speech, app[MEDIA])
         app[METRICS].registry.register(subtitle_metrics(relay))
         app.cleanup_ctx.append(subtitles_context(relay))
     add_recordings(app, config)

@@ -30,8 +30,8 @@ from hub.recording.manifest import Manifest, TrackEntry, key
 from hub.recording.retention import expire_forever
 from hub.recording.storage import RecordingStore
 from hub.recording.wire import Finished
+from hub.sfu.port import MediaRooms
 from hub.sfu.recording_tap import RecordingTap
-from hub.sfu.service import Sfu
 from hub.tasks import Tasks
 from hub.web.tap_metrics import TapCollector, TapCounts
 
@@ -58,7 +58,7 @@ class RecordingRelay:
     given once the app has made them (they take this relay as their switch)."""
 
     def __init__(
-        self, config: RecordingConfig, sfu: Sfu, store: RecordingStore, spool: Path
+        self, config: RecordingConfig, sfu: MediaRooms, store: RecordingStore, spool: Path
     ) -> None:
         self._config = config
         self._sfu = sfu

@@ -21,7 +21,7 @@ from hub.ids import MeetingId, ParticipantId
 from hub.meetings.conference import Conferences
 from hub.meetings.transcripts import Transcripts
 from hub.sfu.audio_tap import AudioTap
-from hub.sfu.service import Sfu
+from hub.sfu.port import MediaRooms
 from hub.speech.worker_client import SpeechWorker
 from hub.web.tap_metrics import TapCollector, TapCounts
 
@@ -34,7 +34,7 @@ class SubtitleRelay:
     `conferences` and `transcripts` are given once the app has made them (the conferences take
     this relay as their switch)."""
 
-    def __init__(self, config: SpeechConfig, sfu: Sfu) -> None:
+    def __init__(self, config: SpeechConfig, sfu: MediaRooms) -> None:
         self._sfu = sfu
         self._language = config.language
         self._taps: dict[MeetingId, AudioTap] = {}

@@ -283,7 +283,7 @@ def test_any_input_is_dropped_or_forwarded_as_valid_rtp(packets):
 def test_oversized_truncated_and_malformed_packets_are_counted_by_reason():
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from hub.config_sections import SfuConfig
+    from hub.config_sfu import SfuConfig
     from hub.sfu.service import Sfu, SfuCollector
 
     path = make_path()

@@ -15,6 +15,7 @@ import math
 import time
 from array import array
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,36 +73,58 @@ class PatternTrack(VideoStreamTrack):
         return frame
 
 
-class ToneTrack(MediaStreamTrack):
-    """A 440 Hz tone in 20 ms frames."""
+class PacedAudio(MediaStreamTrack):
+    """Mono 16-bit audio in 20 ms frames at 48 kHz, paced by the clock as a microphone is;
+    `chunk` gives each frame's samples."""
 
     kind = "audio"
+    RATE, COUNT = 48000, 960
 
     def __init__(self) -> None:
         super().__init__()
         self._samples = 0
         self._start: float | None = None
 
+    def chunk(self, first: int) -> bytes:
+        raise NotImplementedError
+
     async def recv(self) -> AudioFrame:
-        rate, count = 48000, 960
         if self._start is None:
             self._start = time.monotonic()
-        wait = self._start + self._samples / rate - time.monotonic()
+        wait = self._start + self._samples / self.RATE - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        samples = array(
-            "h",
-            (
-                int(8000 * math.sin(2 * math.pi * 440 * (i + self._samples) / rate))
-                for i in range(count)
-            ),
-        )
-        frame = AudioFrame(format="s16", layout="mono", samples=count)
-        frame.planes[0].update(samples.tobytes())
-        frame.sample_rate, frame.pts = rate, self._samples
-        frame.time_base = fractions.Fraction(1, rate)
-        self._samples += count
+        frame = AudioFrame(format="s16", layout="mono", samples=self.COUNT)
+        frame.planes[0].update(self.chunk(self._samples))
+        frame.sample_rate, frame.pts = self.RATE, self._samples
+        frame.time_base = fractions.Fraction(1, self.RATE)
+        self._samples += self.COUNT
         return frame
+
+
+class ToneTrack(PacedAudio):
+    """A 440 Hz tone."""
+
+    def chunk(self, first: int) -> bytes:
+        wave = (
+            int(8000 * math.sin(2 * math.pi * 440 * (i + first) / self.RATE))
+            for i in range(self.COUNT)
+        )
+        return array("h", wave).tobytes()
+
+
+class SpeechTrack(PacedAudio):
+    """Says a phrase again and again, with `pause` seconds of silence after each
+    (`samples`: mono int16 at 48 kHz)."""
+
+    def __init__(self, samples: bytes, pause: float = 1.0) -> None:
+        super().__init__()
+        self._cycle = samples + bytes(2 * int(self.RATE * pause))
+        self._looped = self._cycle * 2  # a frame's worth read across the end of a cycle
+
+    def chunk(self, first: int) -> bytes:
+        at = 2 * (first % (len(self._cycle) // 2))
+        return self._looped[at : at + 2 * self.COUNT]
 
 
 @dataclass
@@ -142,6 +165,7 @@ class Participant:
         # Restart a connection the hub says failed, as the page does (static/js/call.js
         # mediaState): publish afresh (aiortc cannot restart ICE), ask for a new subscriber.
         self.follow_health = False
+        self.microphone: Callable[[], MediaStreamTrack] = ToneTrack
 
     async def join(self, *, audio: bool = True, video: bool = True) -> None:
         answer = await self.knock(audio=audio, video=video)
@@ -183,9 +207,13 @@ class Participant:
         self.participant_id = welcome["participant_id"]
         return welcome
 
-    async def publish(self) -> None:
+    async def publish(self, microphone: Callable[[], MediaStreamTrack] = ToneTrack) -> None:
+        """The camera pattern and a `microphone()` track (a 440 Hz tone unless given; made
+        afresh by `republish`)."""
+        self.microphone = microphone
         tracks = []
-        for track, source in ((ToneTrack(), "microphone"), (PatternTrack(), "camera")):
+        sent = ((microphone(), "microphone"), (PatternTrack(), "camera"))
+        for track, source in sent:
             self.publish_pc.addTransceiver(track, direction="sendonly")
             tracks.append(source)
         await self._offer(tracks)
@@ -194,7 +222,7 @@ class Participant:
         """Publish again on a fresh connection (new ICE credentials), like after a drop."""
         await self.publish_pc.close()
         self.publish_pc = RTCPeerConnection(self.configuration)
-        await self.publish()
+        await self.publish(self.microphone)
 
     async def _offer(self, tracks: list[str]) -> None:
         index = len(self.messages)
