@@ -3,6 +3,7 @@ when it closes (a stop's last leaves) still reach the bot; a Redis outage is one
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from pathlib import Path
@@ -77,3 +78,32 @@ async def test_a_redis_outage_is_one_line_not_a_traceback_per_event(
     assert [r.levelname for r in said] == ["WARNING"], [r.getMessage() for r in said]
     assert said[0].exc_info is None
     assert "not carried to their rooms" in said[0].getMessage()
+
+
+async def test_a_stuck_worker_drops_events_past_the_bound_and_says_how_many(
+    aiohttp_client: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr("hub.web.bridge.MAX_BACKLOG", 10)
+    client, _csrf = await api_client(aiohttp_client, make_config(tmp_path))
+    hub = local_hub(client.app)
+    meeting = await hub.start_meeting(ROOM, by="@alice:localhost", title="Point")
+    stuck = asyncio.Event()
+    heard: list[BridgeEvent] = []
+
+    async def listener(event: BridgeEvent) -> None:
+        await stuck.wait()
+        heard.append(event)
+
+    hub.listen(listener)
+    caplog.set_level(logging.WARNING, logger="hub.web.bridge")
+    for n in range(16):  # one carried (stuck), ten waiting, five dropped
+        line = ChatPosted(MeetingId(meeting.meeting_id), ParticipantId("p1"), "Anne",
+                          f"ligne {n}", dt.datetime.now(dt.UTC))  # fmt: skip
+        await client.app[EVENTS].publish(line)
+        await asyncio.sleep(0.01 if n == 0 else 0)
+    stuck.set()
+    await hub.close()
+    assert len(heard) == 11
+    said = [r.getMessage() for r in caplog.records if r.name == "hub.web.bridge"]
+    assert said == ["bridge: 5 meeting event(s) dropped, 10 waiting"], said
