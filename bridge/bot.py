@@ -261,7 +261,7 @@ class MatrixBot(VisioCommands):
                         summary.status_event_id,
                         texts.ended_status_text(summary, language, posted),
                     )
-                await self.notice(summary.room_id, texts.summary_text(summary, language))
+                await self.notice(summary.room_id, texts.summary_text(summary, language, posted))
             case TranscriptReady(room_id=room_id, transcript=transcript):
                 sent = await self.matrix.send_file(
                     room_id, transcript.name, transcript.mimetype, transcript.text.encode()

@@ -91,7 +91,11 @@ def duration_text(started: dt.datetime | None, ended: dt.datetime, language: Lan
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
 
 
-def summary_text(summary: MeetingSummary, language: Language) -> str:
+def summary_text(
+    summary: MeetingSummary, language: Language, transcript_posted: bool | None = None
+) -> str:
+    """The notice a meeting's end leaves in the room; it says so if the transcript's file was
+    refused (the status message, edited, is easy to miss)."""
     duration = duration_text(summary.started_at, summary.ended_at, language)
     lines = [
         ended_status_text(summary, language) + ".",
@@ -100,6 +104,8 @@ def summary_text(summary: MeetingSummary, language: Language) -> str:
     ]
     if summary.names:
         lines.append(write(language, "summary.names", names=_names(summary.names)))
+    if transcript_posted is False and summary.transcript is not None:
+        lines.append(write(language, "transcript.not_posted") + ".")
     return "\n".join(lines)
 
 

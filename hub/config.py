@@ -272,6 +272,13 @@ def _check_production(
         value = getattr(config.speech, key).get_secret_value()
         if value and is_example_secret(value):
             raise fail(("speech", key), "is an example value; use the key the service gave")
+    summary_url = config.transcript_summary.url
+    if summary_url.startswith("http://") and not is_loopback(summary_url):
+        # It carries the transcripts and the key: plain HTTP only to this very machine.
+        raise fail(
+            ("transcript_summary", "url"),
+            "must be an https:// URL outside dev mode (http:// only to a loopback host)",
+        )
     summary_key = config.transcript_summary.api_key.get_secret_value()
     if summary_key and is_example_secret(summary_key):
         raise fail(("transcript_summary", "api_key"), "is an example value; use the service's key")

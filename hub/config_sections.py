@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from hub.auth.matrix_openid import parse_server_name
+from hub.config_url import service_base_url
 from hub.federation.names import parse_base_url
 from hub.federation.names import parse_server_name as parse_federation_server_name
 from hub.ids import ServerName
@@ -478,13 +479,7 @@ class SpeechConfig(_Section):
     @field_validator("openai_url")
     @classmethod
     def _openai_url(cls, value: str) -> str:
-        if value and (
-            not value.startswith(("https://", "http://")) or "?" in value or "#" in value
-        ):
-            raise ValueError(
-                "must be an http(s) base URL ending before /audio, e.g. https://ai.example.gouv.fr/v1"
-            )
-        return value.rstrip("/")
+        return service_base_url(value, before="/audio")
 
     @field_validator("embedded_model_dir", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from hub.config_sections import _Section
+from hub.config_url import service_base_url
 
 DEFAULT_PROMPT = (
     "Tu reçois la transcription d'une réunion (Markdown : heure, personne, propos). "
@@ -35,13 +36,7 @@ class SummaryConfig(_Section):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if value and (
-            not value.startswith(("https://", "http://")) or "?" in value or "#" in value
-        ):
-            raise ValueError(
-                "must be an http(s) base URL ending before /chat, e.g. https://ai.example.gouv.fr/v1"
-            )
-        return value.rstrip("/")
+        return service_base_url(value, before="/chat")
 
     @model_validator(mode="after")
     def _model_named(self) -> SummaryConfig:

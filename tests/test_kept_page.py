@@ -7,6 +7,7 @@ track files in the local store, exactly where the hub keeps them."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
@@ -18,9 +19,10 @@ import pytest
 
 from hub.auth.session import Session
 from hub.db.models import AuthSession, Participant, Role
+from hub.i18n import Text, say
 from hub.ids import Identity, MeetingId, ParticipantId
 from hub.recording.manifest import ComposedEntry, Manifest, TrackEntry, key
-from hub.web.kept import duration_text, size_text
+from hub.web.kept import HOME_MEETINGS, STORE_WAIT, duration_text, size_text
 from hub.web.keys import DATABASE, RECORDINGS, SESSION_CODEC, TRANSCRIPTS
 from hub.web.recording_routes import NOT_THEIRS
 from tests.conftest import make_config
@@ -28,6 +30,7 @@ from tests.support.hub_client import another_browser, api_client
 from tests.support.processes import free_port
 
 HTML = {"Accept": "text/html"}
+SESSION_REQUIRED = Text("error.session_required")
 RECORDING = "0123456789abcdef"
 MIC = b"OggS" + bytes(range(256)) * 40  # 10,244 bytes: what the page must say and serve
 CAMERA = b"\x1aE\xdf\xa3" + b"\x00" * 2_500_000
@@ -233,7 +236,7 @@ async def test_everyone_else_is_refused_as_the_download_api_refuses_them(hub):
         as_json = await http.get(
             client.make_url(f"/m/{meeting}/kept"), headers={"Accept": "application/json"}
         )
-        refusal = "Session requise / A session is required" if who == "no cookie" else NOT_THEIRS
+        refusal = say("fr", SESSION_REQUIRED if who == "no cookie" else NOT_THEIRS)
         assert (await as_json.json())["detail"] == refusal, who
         home = await http.get(client.make_url("/"), headers=HTML)
         assert "/kept" not in await home.text(), who
@@ -291,3 +294,62 @@ async def test_a_store_that_is_down_takes_neither_the_home_page_nor_the_transcri
     assert "Télécharger la transcription (WebVTT)" in text
     assert "Les enregistrements ne peuvent pas être lus pour le moment" in text
     assert "Aucun enregistrement" not in text
+
+
+async def test_a_store_that_never_answers_holds_neither_page_more_than_a_moment(
+    aiohttp_client, tmp_path, caplog
+):
+    """The S3 endpoint accepts connections and never answers (its client would wait 60 s a
+    read, three times): the home page answers without the link, the kept page says the
+    recordings cannot be read now, each within the store's wait."""
+    pytest.importorskip("aiobotocore")
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # accepted, read, never answered
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        storage = {
+            "backend": "s3", "endpoint": f"http://127.0.0.1:{port}", "bucket": "stalled",
+            "access_key": "AKIASTALLED", "secret_key": "s" * 40,
+        }  # fmt: skip
+        client, csrf = await api_client(aiohttp_client, make_config(tmp_path, storage=storage))
+        created = await client.post("/api/v1/meetings", json={"title": "Point"}, headers=csrf)
+        meeting = (await created.json())["id"]
+        started = time.monotonic()
+        async with asyncio.timeout(STORE_WAIT + 5):
+            home = await client.get("/", headers=HTML)
+        assert home.status == 200 and "/kept" not in await home.text()
+        assert f"no answer in {STORE_WAIT:g} s" in caplog.text
+        async with asyncio.timeout(STORE_WAIT + 5):
+            page = await client.get(f"/m/{meeting}/kept", headers=HTML)
+        assert page.status == 200
+        assert "Les enregistrements ne peuvent pas être lus pour le moment" in await page.text()
+        assert time.monotonic() - started < 2 * STORE_WAIT + 3
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_the_home_page_links_every_transcript_not_only_the_newest_meetings(hub):
+    """The oldest of HOME_MEETINGS + 2 meetings kept a transcript: it is linked all the same
+    (the recordings alone are looked for in the newest few: one store listing each)."""
+    client, csrf, oldest, _ = hub
+    assert await client.app[TRANSCRIPTS].keep(
+        oldest, ParticipantId("p1"), "Bruno", "bonjour", language="fr",
+        ended_at=datetime.now(UTC), seconds=1.0,
+    )  # fmt: skip
+    for number in range(HOME_MEETINGS + 1):
+        created = await client.post(
+            "/api/v1/meetings", json={"title": f"Réunion {number}"}, headers=csrf
+        )
+        assert created.status == 201
+    newest = MeetingId((await created.json())["id"])
+    await keep_recording(client.app, newest, composed=False)
+    home = await (await client.get("/", headers=HTML)).text()
+    assert f'href="/m/{oldest}/kept"' in home and f'href="/m/{newest}/kept"' in home
+    assert home.index(f"/m/{newest}/kept") < home.index(f"/m/{oldest}/kept")  # newest first

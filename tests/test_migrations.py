@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
 
 from hub.db import migrate
 from hub.db.database import Database
-from hub.db.models import Base
+from hub.db.models import AccessLevel, Base
+from hub.ids import Identity, ParticipantId
+from hub.meetings.events import EventBus
+from hub.meetings.rooms import RoomLinks
+from hub.meetings.service import MeetingService
+from hub.meetings.transcripts import Transcripts
 from tests.conftest import make_config
 
 TABLES = {
@@ -80,3 +87,30 @@ async def test_constraints_are_named_by_the_convention(database):
     async with database.engine.connect() as connection:
         names = await connection.run_sync(foreign_keys)
     assert names == ["fk_participants_meeting_id_meetings"]
+
+
+async def _children(db: Database) -> tuple[int, int]:
+    async with db.engine.connect() as connection:
+        lines = await connection.scalar(text("SELECT count(*) FROM transcript_lines"))
+        links = await connection.scalar(text("SELECT count(*) FROM matrix_room_links"))
+    return int(lines or 0), int(links or 0)
+
+
+async def test_a_downgrade_and_upgrade_keep_the_meetings_child_rows(database):
+    """Each downgrade that rebuilds a table (SQLite's batch mode) must not let ON DELETE
+    CASCADE empty the tables that point at it."""
+    await migrate.upgrade(database.engine, database.display_url)
+    sessions = database.sessions
+    meeting = await MeetingService(sessions, EventBus()).create(
+        owner=Identity.matrix("@olga:localhost"), title="Budget", access_level=AccessLevel.PUBLIC
+    )
+    await Transcripts(sessions).keep(
+        meeting.id, ParticipantId("p-b"), "Bruno", "good morning",
+        language="en", ended_at=datetime.now(UTC), seconds=1.0,
+    )  # fmt: skip
+    await RoomLinks(sessions).link("!r:localhost", meeting.id, created_by="@a:localhost")
+    assert await _children(database) == (1, 1)
+    # Down to the revision that created transcript_lines, then back up.
+    await migrate.downgrade(database.engine, database.display_url, "0005")
+    await migrate.upgrade(database.engine, database.display_url)
+    assert await _children(database) == (1, 1)

@@ -170,6 +170,21 @@ async def test_a_recording_keeps_every_track_playable_and_composes(hub: Hub, tmp
     assert await got.read() == out.read_bytes()
     page = await hub.client.get(f"/m/{meeting}/kept", headers={"Accept": "text/html"})
     assert f'href="{composed_url}"' in await page.text()
+    # Composed again in the other layout: the manifest names the new file and the first is
+    # deleted (retention deletes only what the manifest names: it would stay forever).
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "hub", "recordings", "compose", manifest.recording_id,
+         "--config", str(config), "--out", str(out), "--keep", "--layout", "speaker"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    listed = await hub.client.get(f"/api/v1/meetings/{meeting}/recordings")
+    composed = Manifest.model_validate((await listed.json())["recordings"][0]).composed
+    assert composed is not None and composed.file == "composed-speaker.webm"
+    assert (await hub.client.get(composed_url)).status == 404
+    folder = next(tmp_path.rglob(f"{manifest.recording_id}"))
+    assert sorted(p.name for p in folder.glob("composed-*")) == ["composed-speaker.webm"]
 
 
 async def test_a_participant_cannot_record_and_nothing_changes(hub: Hub):

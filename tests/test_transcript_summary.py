@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
+from hub.config import load_config
 from hub.config_summary import DEFAULT_PROMPT, SummaryConfig
 from hub.errors import ConfigError
 from hub.i18n import say
@@ -30,6 +31,7 @@ from tests.conftest import make_config
 from tests.support.chat_completions import ChatCompletionsServer
 from tests.support.hub_client import another_browser, api_client
 from tests.support.peer import wait_until
+from tests.test_config import EXAMPLE, EXAMPLE_SECRET, GOOD_SECRET
 from tests.test_lobby import Hub
 
 TRANSCRIPT = "# Transcript\n\n**[00:00:01] Bruno** : good morning everyone\n"
@@ -91,7 +93,7 @@ async def test_the_summariser_speaks_to_the_service_and_names_each_failure(
             unused.bind(("127.0.0.1", 0))
             port = unused.getsockname()[1]
         down = ChatSummariser(SummaryConfig(url=f"http://127.0.0.1:{port}/v1", model="m"), session)
-        with pytest.raises(SummaryFailed, match=r"^cannot reach the service: "):
+        with pytest.raises(SummaryFailed, match=r"^cannot reach the server: "):
             await down.summarise(TRANSCRIPT)
 
 
@@ -102,12 +104,45 @@ async def test_the_summariser_speaks_to_the_service_and_names_each_failure(
         ({"url": "https://ai.example.gouv.fr/v1?x=1", "model": "m"}, "transcript_summary.url"),
         ({"url": "https://ai.example.gouv.fr/v1"}, "transcript_summary: model: is required"),
         ({"timeout": 0}, "transcript_summary.timeout: Input should be greater than 0"),
+        ({"url": "https:///v1", "model": "m"}, "transcript_summary.url: must be an http"),
+        ({"url": "https://ai.example.gouv.fr:99999/v1", "model": "m"}, "must be an http"),
+        (
+            {"url": "https://bob:hunter2@ai.example.gouv.fr/v1", "model": "m"},
+            "transcript_summary.url: must not carry a user or password",
+        ),
     ],
 )
 def test_a_bad_summary_configuration_is_one_line(tmp_path, values, error) -> None:
     with pytest.raises(ConfigError) as refused:
         make_config(tmp_path, transcript_summary=values)
     assert error in str(refused.value) and "\n" not in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("http://ai.example.gouv.fr/v1", True),
+        ("http://127.0.0.1:8000/v1", False),
+        ("http://localhost:8000/v1", False),
+        ("https://ai.example.gouv.fr/v1", False),
+    ],
+)
+def test_outside_dev_mode_the_summary_service_is_https_unless_on_this_machine(
+    tmp_path, url, refused
+) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace("dev = true", "dev = false")
+    text = text.replace(EXAMPLE_SECRET, GOOD_SECRET)
+    empty = 'url = ""\n# The model name the service expects (required with url).\nmodel = ""'
+    assert empty in text
+    text = text.replace(empty, f'url = "{url}"\nmodel = "m"')
+    path = tmp_path / "prod.toml"
+    path.write_text(text, encoding="utf-8")
+    if refused:
+        with pytest.raises(ConfigError, match=r"transcript_summary\.url: must be an https:// URL"):
+            load_config(path, environ={})
+    else:
+        assert load_config(path, environ={}).transcript_summary.url == url
 
 
 async def _hub(aiohttp_client, tmp_path, chat: ChatCompletionsServer) -> Hub:

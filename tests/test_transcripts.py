@@ -26,7 +26,8 @@ from hub.ids import MeetingId, ParticipantId
 from hub.meetings.transcript_formats import markdown, webvtt
 from hub.meetings.transcripts import Line, Transcript, Transcripts
 from hub.web.keys import DATABASE, SFU, TRANSCRIPTS
-from hub.web.transcripts import NO_TRANSCRIPT, NOT_MODERATOR, delete_expired, retention_context
+from hub.web.transcript_tasks import delete_expired, retention_context
+from hub.web.transcripts import NO_TRANSCRIPT, NOT_MODERATOR
 from tests.conftest import make_config
 from tests.speech.conftest import GOOD_MORNING, silence, speak, words_of  # noqa: F401
 from tests.speech.test_worker import feed, opus_packets
@@ -167,10 +168,10 @@ async def test_expired_transcripts_are_deleted_and_logged_once_each(
             .where(TranscriptLine.meeting_id == old)
             .values(kept_at=now - timedelta(days=91))
         )
-    caplog.set_level(logging.INFO, logger="hub.web.transcripts")
+    caplog.set_level(logging.INFO, logger="hub.web.transcript_tasks")
     gone = await delete_expired(transcripts, 90, now)
     assert [(g.meeting_id, g.lines) for g in gone] == [(old, 2)]
-    logged = [r for r in caplog.records if r.name == "hub.web.transcripts"]
+    logged = [r for r in caplog.records if r.name == "hub.web.transcript_tasks"]
     assert [(r.getMessage(), r.meeting_id) for r in logged] == [  # type: ignore[attr-defined]
         ("transcript expired: 2 lines deleted (kept 90 days)", old)
     ]

@@ -21,7 +21,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -52,7 +51,7 @@ from bench.sfu.scenarios import (
     stress_ladder,
     video_cases,
 )
-from bench.sfu.system import BenchError, CpuWindow
+from bench.sfu.system import CpuWindow
 
 DEFAULT_OUT = Path("bench/results/latest.json")
 MEETING_OUT = Path("bench/results/meeting.json")
@@ -482,36 +481,16 @@ def main(argv: list[str] | None = None) -> int:
     else:
         runner = uvloop.run
 
-    async def guarded() -> int:
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGINT, signal.SIGTERM):  # also when SIGINT came in ignored
-            loop.add_signal_handler(number, task.cancel)
-        limits = {(False, False): 1200, (False, True): 420, (True, False): 2400, (True, True): 900}
-        limit = 3600 if args.large else limits[args.meeting or args.join_storm, args.quick]
-        try:
-            async with asyncio.timeout(limit):
-                if args.large:
-                    return await run_large_bench(args)
-                crowded = args.meeting or args.join_storm
-                return await (run_meeting_bench if crowded else run)(args, quiet)
-        except TimeoutError:
-            raise BenchError(f"the benchmark did not finish within {limit} s") from None
+    limits = {(False, False): 1200, (False, True): 420, (True, False): 2400, (True, True): 900}
+    limit = 3600 if args.large else limits[args.meeting or args.join_storm, args.quick]
 
-    try:
-        return int(runner(guarded()))
-    except KeyboardInterrupt:
-        print("bench: interrupted; every process it started is stopped", file=sys.stderr)
-        return 130
-    except asyncio.CancelledError:
-        print("bench: stopped by a signal; every process it started is stopped", file=sys.stderr)
-        return 143
-    except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        system.stop_all()
+    async def bench() -> int:
+        if args.large:
+            return await run_large_bench(args)
+        crowded = args.meeting or args.join_storm
+        return await (run_meeting_bench if crowded else run)(args, quiet)
+
+    return system.run_guarded(bench, limit, runner)
 
 
 if __name__ == "__main__":

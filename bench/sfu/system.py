@@ -16,6 +16,7 @@ import resource
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -135,6 +136,41 @@ def stop_all() -> None:
     """Stop every process still registered, newest first."""
     for managed in reversed(list(PROCESSES)):
         stop_process(managed)
+
+
+def run_guarded(
+    bench: Callable[[], Awaitable[int]], limit: float,
+    runner: Callable[[Awaitable[int]], int] = asyncio.run,  # type: ignore[assignment]
+) -> int:  # fmt: skip
+    """Run a benchmark to its exit code: SIGINT and SIGTERM stop it (also when SIGINT came in
+    ignored), `limit` seconds bound it, and every process it started is stopped whatever
+    happens. 1 on BenchError (its message printed), 130 interrupted, 143 stopped."""
+
+    async def guarded() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, task.cancel)
+        try:
+            async with asyncio.timeout(limit):
+                return await bench()
+        except TimeoutError:
+            raise BenchError(f"the benchmark did not finish within {limit:.0f} s") from None
+
+    try:
+        return int(runner(guarded()))
+    except KeyboardInterrupt:
+        print("bench: interrupted; every process it started is stopped", file=sys.stderr)
+        return 130
+    except asyncio.CancelledError:
+        print("bench: stopped by a signal; every process it started is stopped", file=sys.stderr)
+        return 143
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop_all()
 
 
 # -- CPU -----------------------------------------------------------------------------------

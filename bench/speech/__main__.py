@@ -10,11 +10,9 @@ then the same round with subtitles off. Results in bench/results/speech.{json,md
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -24,7 +22,6 @@ from typing import Any
 from bench.sfu import system
 from bench.sfu.hub import HubServer
 from bench.sfu.report import write_json
-from bench.sfu.system import BenchError
 from bench.speech.meeting import SpeechMeeting, speech_seconds
 from bench.speech.report import markdown
 
@@ -149,29 +146,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-
-    async def guarded() -> int:
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(number, task.cancel)
-        try:
-            async with asyncio.timeout(TIME_LIMIT):
-                return await run(args)
-        except TimeoutError:
-            raise BenchError(f"the benchmark did not finish within {TIME_LIMIT:.0f} s") from None
-
-    try:
-        return asyncio.run(guarded())
-    except asyncio.CancelledError:
-        print("bench: stopped; every process it started is stopped", file=sys.stderr)
-        return 143
-    except BenchError as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        system.stop_all()
+    return system.run_guarded(lambda: run(args), TIME_LIMIT)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ code's migrations (a newer hub wrote it) stops the start before anything is chan
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from alembic import command
@@ -72,26 +73,46 @@ def _refuse_unknown(status: SchemaStatus, display_url: str) -> None:
         )
 
 
+async def _migrate(engine: AsyncEngine, run: Callable[[Connection], None]) -> None:
+    """Run migrations in one transaction. On SQLite with foreign keys off, as its docs ask for
+    schema changes: batch mode rebuilds a table by dropping it, and with them on, ON DELETE
+    CASCADE would empty the tables pointing at it (a meeting's participants, transcript,
+    room links). What they point at is checked before the commit."""
+    async with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction, where SQLite honours it
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+        try:
+            async with connection.begin():
+                await connection.run_sync(run)
+                if sqlite:
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise StartupError(
+                            f"migration left {len(broken)} rows pointing at nothing "
+                            f"(first in table {broken[0][0]}): nothing was changed"
+                        )
+        finally:
+            if sqlite:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
+
+
 async def upgrade(engine: AsyncEngine, display_url: str, revision: str = "head") -> SchemaStatus:
     """Bring the schema to `revision`; refuse a database newer than this code."""
     _refuse_unknown(await schema_status(engine), display_url)
 
-    def run(connection: Connection) -> None:
-        command.upgrade(alembic_config(connection), revision)
-
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+    await _migrate(engine, lambda connection: command.upgrade(alembic_config(connection), revision))
     return await schema_status(engine)
 
 
 async def downgrade(engine: AsyncEngine, display_url: str, revision: str) -> SchemaStatus:
     _refuse_unknown(await schema_status(engine), display_url)
 
-    def run(connection: Connection) -> None:
-        command.downgrade(alembic_config(connection), revision)
-
-    async with engine.begin() as connection:
-        await connection.run_sync(run)
+    await _migrate(
+        engine, lambda connection: command.downgrade(alembic_config(connection), revision)
+    )
     return await schema_status(engine)
 
 

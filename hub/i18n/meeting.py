@@ -243,6 +243,10 @@ FRENCH: Final[dict[str, str]] = {
         "{name} a démarré l'enregistrement : l'image et le son de chacun sont enregistrés."
     ),
     "meeting.notice.recording_off": "{name} a arrêté l'enregistrement.",
+    "meeting.notice.recording_failed": (
+        "L'enregistrement n'a pas pu être stocké : ses fichiers restent sur le hub, "
+        "l'exploitant peut les récupérer."
+    ),
     "meeting.notice.muted_audio": "{name} a coupé votre micro.",
     "meeting.notice.muted_video": "{name} a coupé votre caméra.",
     "meeting.partners.heading": "Agent d'un autre ministère ?",
@@ -492,6 +496,10 @@ ENGLISH: Final[dict[str, str]] = {
     "meeting.recording.on": "Recording",
     "meeting.notice.recording_on": "{name} started recording: everyone's video and sound are kept.",
     "meeting.notice.recording_off": "{name} stopped recording.",
+    "meeting.notice.recording_failed": (
+        "The recording could not be stored: its files stay on the hub, where the operator "
+        "can recover them."
+    ),
     "meeting.notice.muted_audio": "{name} muted your microphone.",
     "meeting.notice.muted_video": "{name} turned your camera off.",
     "meeting.partners.heading": "From another ministry?",

@@ -11,15 +11,16 @@ raises Forbidden / NotFound, which each transport answers in its own way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Protocol
 
 from hub.db.models import Role
-from hub.errors import Forbidden, NotFound
+from hub.errors import Conflict, Forbidden, NotFound
 from hub.i18n import Text
 from hub.ids import Identity, MeetingId, ParticipantId
 
@@ -307,7 +308,8 @@ class Conference:
     async def set_subtitles(self, actor: Presence, on: bool) -> None:
         """A moderator starts or stops live subtitles; everyone is told, and sees it."""
         moderating(actor)
-        self._switches.set_subtitles(on)
+        with self._logged_conflict(actor, "subtitles"):
+            self._switches.set_subtitles(on)
         log.info("subtitles %s", self.subtitles, extra=self._extra(actor))
         await self._tell(SubtitlesNow(self.subtitles, by=actor.name))
 
@@ -330,9 +332,22 @@ class Conference:
     async def set_recording(self, actor: Presence, on: bool) -> None:
         """A moderator starts or stops recording; everyone is told, and sees it."""
         moderating(actor)
-        self._switches.set_recording(on, actor.name)
+        with self._logged_conflict(actor, "recording"):
+            self._switches.set_recording(on, actor.name)
         log.info("recording %s", "on" if on else "off", extra=self._extra(actor))
         await self._tell(RecordingNow(on, by=actor.name))
+
+    async def recording_failed(self) -> None:
+        """The recording that stopped could not be stored: its moderators are told (the
+        others saw it stop; what happens to its files is the moderators' business)."""
+        notice = RecordingNow(self.recording, failed=True)
+        await asyncio.gather(
+            *(
+                _deliver(endpoint, notice)
+                for pid, endpoint in self._own.items()
+                if pid in self._presences and self._presences[pid].role in MODERATING
+            )
+        )
 
     # -- the lobby ------------------------------------------------------------------------------
 
@@ -376,6 +391,16 @@ class Conference:
 
     def _extra(self, actor: Presence) -> dict[str, str]:
         return {"meeting_id": self.meeting_id, "participant_id": actor.participant_id}
+
+    @contextlib.contextmanager
+    def _logged_conflict(self, actor: Presence, switch: str) -> Iterator[None]:
+        """A switch turned to what it already is (a moderator stopping twice, from the page,
+        the API or the room): refused, nothing changed, one log line."""
+        try:
+            yield
+        except Conflict as refused:
+            log.info("%s refused: %s", switch, refused.said("en"), extra=self._extra(actor))
+            raise
 
     async def mute(self, actor: Presence, target_id: str, kind: MediaKind) -> None:
         """Turn someone's microphone or camera off: their endpoint stops it at once."""

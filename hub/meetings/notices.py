@@ -101,10 +101,12 @@ class SubtitleSaid:
 
 @dataclass(frozen=True, eq=False)
 class RecordingNow:
-    """A moderator (`by`: their name) started or stopped recording the meeting."""
+    """A moderator (`by`: their name) started or stopped recording the meeting; or (`failed`,
+    to its moderators only) the recording that stopped could not be stored."""
 
     on: bool
     by: str | None = None
+    failed: bool = False
 
 
 Notice = (

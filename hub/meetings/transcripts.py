@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hub.db.models import Meeting, Participant, TranscriptLine
+from hub.db.models import Meeting, MeetingState, Participant, TranscriptLine
 from hub.ids import Identity, MeetingId, ParticipantId
 
 from .access import MODERATING
@@ -57,6 +57,15 @@ class Overview:
     lines: int
     speakers: tuple[str, ...]  # in the order they first spoke
     last_kept_at: datetime
+
+
+@dataclass(frozen=True)
+class Readable:
+    """A meeting whose transcript and recordings someone may read (`Transcripts.readable_by`)."""
+
+    id: MeetingId
+    title: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -116,19 +125,18 @@ class Transcripts:
             )
         return True
 
-    async def of(self, meeting_id: MeetingId) -> Transcript | None:
-        """The meeting's transcript in spoken order; None if nothing was kept (or it expired)."""
+    async def of(self, meeting_id: MeetingId, *, through: int | None = None) -> Transcript | None:
+        """The meeting's transcript in spoken order, with `through` its lines up to that id
+        (those kept later are not in it); None if nothing was kept (or it expired)."""
         async with self._sessions() as session:
             meeting = await session.get(Meeting, meeting_id)
             if meeting is None:
                 return None
-            rows = (
-                await session.scalars(
-                    select(TranscriptLine)
-                    .where(TranscriptLine.meeting_id == meeting_id)
-                    .order_by(TranscriptLine.start_seconds, TranscriptLine.id)
-                )
-            ).all()
+            query = select(TranscriptLine).where(TranscriptLine.meeting_id == meeting_id)
+            if through is not None:
+                query = query.where(TranscriptLine.id <= through)
+            order = (TranscriptLine.start_seconds, TranscriptLine.id)
+            rows = (await session.scalars(query.order_by(*order))).all()
             if not rows:
                 return None
             return Transcript(
@@ -167,22 +175,13 @@ class Transcripts:
             last_kept_at=max(last for _, _, last in rows),
         )
 
-    async def with_lines(self, meeting_ids: list[MeetingId]) -> set[MeetingId]:
-        """Which of these meetings have a transcript."""
-        if not meeting_ids:
-            return set()
-        async with self._sessions() as session:
-            found = await session.scalars(
-                select(TranscriptLine.meeting_id)
-                .where(TranscriptLine.meeting_id.in_(meeting_ids))
-                .distinct()
-            )
-            return {MeetingId(meeting) for meeting in found}
-
     async def claim(self, meeting_id: MeetingId) -> Transcript | None:
-        """The transcript, if it has lines never handed out before; they are marked handed
-        out in the same statement, so two callers (the meeting ending while its empty-room
-        timer fires, two hub nodes) never both get it. None: nothing new."""
+        """The whole transcript so far, if it has lines never handed out before; they are
+        marked handed out in the same statement, so two callers (the meeting ending while its
+        empty-room timer fires, two hub nodes) never both get the same lines as new. What is
+        handed out stops at the last line marked: one kept meanwhile comes with the next
+        claim. A later claim hands out the whole (longer) transcript again. None: nothing
+        new."""
         async with self._sessions.begin() as session:
             last = await session.scalar(
                 select(func.max(TranscriptLine.id)).where(TranscriptLine.meeting_id == meeting_id)
@@ -202,7 +201,35 @@ class Transcripts:
             )
             if claimed.rowcount != 1:  # type: ignore[attr-defined]
                 return None
-        return await self.of(meeting_id)
+        return await self.of(meeting_id, through=last)
+
+    async def left_unreleased(self, kept_before: datetime) -> list[MeetingId]:
+        """Meetings with lines never handed out, the last kept before `kept_before`, and
+        nobody in them by the database (ended, or every presence closed): those whose
+        release a stopped hub never made (its empty-meeting waits live in memory)."""
+        last = (
+            select(TranscriptLine.meeting_id, func.max(TranscriptLine.id).label("last"))
+            .group_by(TranscriptLine.meeting_id)
+            .having(func.max(TranscriptLine.kept_at) < kept_before)
+            .subquery()
+        )
+        present = select(Participant.id).where(
+            Participant.meeting_id == Meeting.id, Participant.left_at.is_(None)
+        )
+        query = (
+            select(Meeting.id)
+            .join(last, last.c.meeting_id == Meeting.id)
+            .where(
+                or_(
+                    Meeting.transcript_released_through.is_(None),
+                    Meeting.transcript_released_through < last.c.last,
+                ),
+                or_(Meeting.state == MeetingState.ENDED, ~present.exists()),
+            )
+            .order_by(Meeting.id)
+        )
+        async with self._sessions() as session:
+            return [MeetingId(meeting) for meeting in await session.scalars(query)]
 
     async def keep_summary(self, meeting_id: MeetingId, text: str) -> None:
         async with self._sessions.begin() as session:
@@ -225,20 +252,23 @@ class Transcripts:
         return found is not None
 
     async def readable_by(
-        self, identity: Identity, *, ended_after: datetime, limit: int
-    ) -> list[tuple[MeetingId, str]]:
-        """The (id, title) of the meetings whose transcripts and recordings `identity` may
-        read, open or ended after `ended_after` (older ones kept nothing), newest first."""
-        query = (
-            _readable_by(identity, Meeting.title)
-            .where(or_(Meeting.ended_at.is_(None), Meeting.ended_at > ended_after))
-            .distinct()
-            .order_by(Meeting.created_at.desc())
-            .limit(limit)
+        self, identity: Identity, *, ended_after: datetime, limit: int | None,
+        transcribed: bool = False,
+    ) -> list[Readable]:  # fmt: skip
+        """The meetings whose transcripts and recordings `identity` may read, open or ended
+        after `ended_after` (older ones kept nothing), newest first; `transcribed`: only
+        those with a transcript."""
+        query = _readable_by(identity, Meeting.title).where(
+            or_(Meeting.ended_at.is_(None), Meeting.ended_at > ended_after)
         )
+        if transcribed:
+            query = query.where(
+                select(TranscriptLine.id).where(TranscriptLine.meeting_id == Meeting.id).exists()
+            )
+        query = query.distinct().order_by(Meeting.created_at.desc()).limit(limit)
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
-        return [(MeetingId(meeting), title) for meeting, title, *_ in rows]
+        return [Readable(MeetingId(meeting), title, created) for meeting, title, created in rows]
 
     async def delete_expired(self, kept_before: datetime) -> list[Expired]:
         """Delete the transcripts whose last line was kept before `kept_before`, whole."""

@@ -84,7 +84,8 @@ async def _keep(
     store: RecordingStore, manifest: Manifest, out: Path, layout: Any, duration: float, spare: Path
 ) -> None:
     """Store the composed file beside the tracks and name it in the manifest (written last, so
-    a manifest never names a file that is not there yet)."""
+    a manifest never names a file that is not there yet); the one it named before, if another
+    layout's, is deleted then (retention deletes only what the manifest names)."""
     name = f"composed-{layout}.webm"
     copy = spare / name  # the store may move what it is given; `out` stays where it was asked
     await asyncio.to_thread(shutil.copyfile, out, copy)
@@ -94,6 +95,9 @@ async def _keep(
     )
     kept = manifest.model_copy(update={"composed": entry})
     await store.put_bytes(key(manifest.meeting_id, manifest.recording_id), kept.to_bytes())
+    replaced = manifest.composed
+    if replaced is not None and replaced.file != name:
+        await store.delete(key(manifest.meeting_id, manifest.recording_id, replaced.file))
 
 
 async def _find(store: RecordingStore, recording_id: str) -> Manifest:

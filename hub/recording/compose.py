@@ -8,6 +8,7 @@ never on a hub that is forwarding a meeting at the same time.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from fractions import Fraction
@@ -111,7 +112,7 @@ def _canvas_size(count: int, layout: Layout) -> tuple[int, int]:
 def compose(manifest: Manifest, folder: Path, out: Path, layout: Layout = "grid") -> float:
     """Write the composite to `out` (WebM); returns its duration in seconds. The tracks are
     the manifest's files, in `folder`."""
-    videos = [t for t in manifest.tracks if t.kind == "video"]
+    videos = _feeds([t for t in manifest.tracks if t.kind == "video"])
     mics = [t for t in manifest.tracks if t.kind == "audio"]
     duration = max((t.start + t.duration for t in manifest.tracks), default=0.0)
     if duration <= 0:
@@ -128,7 +129,8 @@ def compose(manifest: Manifest, folder: Path, out: Path, layout: Layout = "grid"
         squares = np.square(samples)
         for index in range(0, len(squares), window):
             energy[(begin + index) // window] = float(squares[index : index + window].mean())
-        loudness[track.participant_id] = energy
+        earlier = loudness.get(track.participant_id)  # a microphone in segments: add them
+        loudness[track.participant_id] = energy if earlier is None else earlier + energy
     np.clip(mix, -1.0, 1.0, out=mix)
     size = _canvas_size(len(videos), layout)
     with av.open(str(out), "w", format="webm") as container:
@@ -142,9 +144,18 @@ def compose(manifest: Manifest, folder: Path, out: Path, layout: Layout = "grid"
     return duration
 
 
-def _speaker(videos: list[TrackEntry], loudness: dict[str, Any], t: float) -> int:
+def _feeds(videos: list[TrackEntry]) -> list[list[TrackEntry]]:
+    """Each camera or screen as one tile: the segments a publisher's new connection made
+    (hub/sfu/recording_tap.py) are one feed, in time order."""
+    feeds: dict[tuple[str, str], list[TrackEntry]] = {}
+    for track in sorted(videos, key=lambda t: t.start):
+        feeds.setdefault((track.participant_id, track.source), []).append(track)
+    return list(feeds.values())
+
+
+def _speaker(videos: list[list[TrackEntry]], loudness: dict[str, Any], t: float) -> int:
     levels = []
-    for track in videos:
+    for track, *_ in videos:
         energy = loudness.get(track.participant_id)
         index = int(t / LEVEL_WINDOW)
         levels.append(energy[index] if energy is not None and index < len(energy) else 0.0)
@@ -152,11 +163,16 @@ def _speaker(videos: list[TrackEntry], loudness: dict[str, Any], t: float) -> in
 
 
 def _write_video(
-    container: Any, stream: Any, folder: Path, videos: list[TrackEntry],
+    container: Any, stream: Any, folder: Path, videos: list[list[TrackEntry]],
     loudness: dict[str, Any], shape: tuple[tuple[int, int], float, Layout],
 ) -> None:  # fmt: skip
     size, duration, layout = shape
-    pictures = [_Picture(_video_frames(folder / track.file, track.start)) for track in videos]
+    pictures = [
+        _Picture(
+            itertools.chain.from_iterable(_video_frames(folder / t.file, t.start) for t in feed)
+        )
+        for feed in videos
+    ]
     for index in range(int(duration * FPS)):
         t = index / FPS
         canvas = np.zeros((size[1], size[0], 3), dtype=np.uint8)

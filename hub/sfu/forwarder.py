@@ -368,9 +368,10 @@ class InboundStream:
             if missing is not None and self.kind == "video":
                 if missing:
                     self.spawn(self._nack(layer, missing))
-                else:
+                if not missing or (self.recording is not None and layer.index == 0):
                     # Too much lost to repair (a network cut, a frozen publisher): subscribers'
-                    # decoders need a fresh picture, and some clients never ask for one.
+                    # decoders need a fresh picture, and some clients never ask for one. The
+                    # recorder takes no retransmission: after any gap it waits for a keyframe.
                     self.spawn(self.request_keyframe(layer=layer))
         level_value: bytes | None = None
         if self.level_ext is not None and b0 & 0x10:

@@ -69,7 +69,15 @@ def receive_publisher_rtp(
             counters.drop("padding_only")
             return
     elif data[1] & 0x7F != stream.payload_type:
+        # Another codec than the one negotiated (the hub answers VP8 and Opus only): never
+        # forwarded nor recorded, so no subscriber's decoder and no recorded file gets it.
         counters.drop("unexpected_payload_type")
+        if stream.note_refusal("unexpected_payload_type"):
+            log.warning(
+                "%s %s packet dropped: payload type %d, not the negotiated %d (%s); further "
+                "ones are only counted", stream.kind, stream.mid, data[1] & 0x7F,
+                stream.payload_type, stream.mime, extra={"participant_id": stream.participant_id},
+            )  # fmt: skip
         return
     stream.forward(data, header_length, padding, layer, rtx, now)
 

@@ -40,7 +40,7 @@ class TappedStream(Protocol):
 class TrackInfo:
     """One recorded track, as the recorder needs it."""
 
-    key: str  # "participant/mid", unique within the meeting
+    key: str  # "participant/mid" ("participant/mid/2"… for later segments), unique
     participant_id: str
     kind: str  # "audio" or "video"
     source: str  # "microphone", "camera", "screen"
@@ -65,16 +65,23 @@ class RecordingTap:
         self.dropped = 0  # the queue was full
 
     def attach(self, stream: TappedStream) -> None:
-        """Record this stream from now on (a new track, or a publisher's new connection)."""
-        key = f"{stream.participant_id}/{stream.mid}"
+        """Record this stream from now on (a new track, or a publisher's new connection).
+        A new connection's stream is a new segment of the track (its own file): it comes with
+        new SSRCs and a new RTP clock, which one file's timing could not follow."""
+        if stream in self._keys:
+            return
+        key = base = f"{stream.participant_id}/{stream.mid}"
+        segment = 1
+        while key in self.tracks:
+            segment += 1
+            key = f"{base}/{segment}"
         self._keys[stream] = key
-        if key not in self.tracks:
-            info = TrackInfo(
-                key, stream.participant_id, stream.kind, stream.source, stream.mime,
-                stream.clock_rate,
-            )  # fmt: skip
-            self.tracks[key] = info
-            self.new_tracks.append(info)
+        info = TrackInfo(
+            key, stream.participant_id, stream.kind, stream.source, stream.mime,
+            stream.clock_rate,
+        )  # fmt: skip
+        self.tracks[key] = info
+        self.new_tracks.append(info)
 
     def offer(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import aiohttp
 
+from hub.speech import openai_http as http
 from hub.speech import openai_wire as wire
 from hub.speech.audio import WHISPER_RATE, wav_bytes
 from hub.speech.port import Pcm, Segment, SpeechFailure, SpeechStream, failed, unavailable
@@ -31,9 +32,7 @@ class OpenAiBackend:
         self._session = session
         self._url = base_url.rstrip("/") + wire.PATH
         self._fields = wire.form_fields(model=model, language=language)
-        self._headers = {"Accept": "application/json"}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._headers = http.bearer_headers(api_key)
         self._timeout = aiohttp.ClientTimeout(
             total=None, connect=connect_timeout, sock_read=answer_timeout
         )
@@ -51,25 +50,22 @@ class OpenAiBackend:
             "file", wav_bytes(pcm, WHISPER_RATE), filename="utterance.wav", content_type="audio/wav"
         )
         try:
-            async with self._session.post(
-                self._url, data=form, headers=self._headers, timeout=self._timeout
-            ) as response:
-                body = await response.read()
-                status = response.status
-        except TimeoutError:
-            raise unavailable(f"no answer in {self._answer_timeout:g} s") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise unavailable(f"cannot reach the server: {exc}") from None
-        if status != 200:
-            raise _http_failure(status, wire.error_message(body))
+            answer = await http.post(
+                self._session, self._url, data=form, headers=self._headers,
+                limits=self._timeout, waited=self._answer_timeout,
+            )  # fmt: skip
+        except http.Unanswered as exc:
+            raise unavailable(str(exc)) from None
+        if answer.status != 200:
+            raise _http_failure(answer.status, answer.failure)
+        body = answer.body
         try:
             return wire.parse_verbose_json(body)
         except ValueError as exc:
             raise failed(f"unreadable answer: {exc}") from None
 
 
-def _http_failure(status: int, message: str) -> SpeechFailure:
-    detail = f"HTTP {status}" + (f": {message}" if message else "")
+def _http_failure(status: int, detail: str) -> SpeechFailure:
     if status in (401, 403):
         return failed(f"the server refused the API key ({detail})")
     if status == 429 or status >= 500:

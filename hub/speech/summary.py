@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 
 from hub.config_summary import SummaryConfig
-from hub.speech.openai_wire import error_message
+from hub.speech import openai_http as http
 
 PATH = "/chat/completions"
 MAX_ANSWER = 1 << 20  # bytes: a summary is a page, never a megabyte
@@ -61,31 +61,22 @@ class ChatSummariser:
         self._config = config
         self._session = session
         self._url = config.url + PATH
-        self._headers = {"Accept": "application/json"}
-        key = config.api_key.get_secret_value()
-        if key:
-            self._headers["Authorization"] = f"Bearer {key}"
+        self._headers = http.bearer_headers(config.api_key.get_secret_value())
 
     async def summarise(self, transcript: str) -> str:
         config = self._config
         body = chat_request(config.model, config.prompt, transcript)
         try:
-            async with self._session.post(
-                self._url,
-                json=body,
-                headers=self._headers,
-                timeout=aiohttp.ClientTimeout(total=config.timeout),
-                allow_redirects=False,  # only the configured host is ever contacted
-            ) as response:
-                data = await response.content.read(MAX_ANSWER + 1)
-                status = response.status
-        except TimeoutError:
-            raise SummaryFailed(f"no answer in {config.timeout:g} s") from None
-        except (aiohttp.ClientError, OSError) as exc:
-            raise SummaryFailed(f"cannot reach the service: {exc}") from None
-        if status != 200:
-            message = error_message(data)
-            raise SummaryFailed(f"HTTP {status}" + (f": {message}" if message else ""))
+            answer = await http.post(
+                self._session, self._url, json=body, headers=self._headers,
+                limits=aiohttp.ClientTimeout(total=config.timeout), waited=config.timeout,
+                limit=MAX_ANSWER,
+            )  # fmt: skip
+        except http.Unanswered as exc:
+            raise SummaryFailed(str(exc)) from None
+        if answer.status != 200:
+            raise SummaryFailed(answer.failure)
+        data = answer.body
         if len(data) > MAX_ANSWER:
             raise SummaryFailed(f"the answer is longer than {MAX_ANSWER} bytes")
         try:

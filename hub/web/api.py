@@ -28,7 +28,7 @@ from hub.web.keys import (
     SESSION_CODEC,
 )
 from hub.web.meeting_socket import meeting_socket
-from hub.web.openapi import NO_MEETING, Endpoint, Refusal, openapi_document
+from hub.web.openapi import NO_MEETING, Endpoint, Handler, Refusal, openapi_document
 from hub.web.recording_routes import RECORDING_ENDPOINTS
 from hub.web.requests import may_create_meetings, read_json, require_session
 from hub.web.switches import SWITCH_ENDPOINTS
@@ -304,6 +304,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              refusals=(NOT_A_WEBSOCKET, OTHER_SITE, ENDED, NO_MEETING, KNOCKING_TOO_FAST)),
     *RECORDING_ENDPOINTS,
 )  # fmt: skip
+
+
+def api_path(handler: Handler, **parts: str) -> str:
+    """The path of the endpoint `handler` answers, its `{parts}` filled in: pages link to the
+    API from the one list that registers it."""
+    endpoint = next(endpoint for endpoint in ENDPOINTS if endpoint.handler is handler)
+    return API_PREFIX + endpoint.path.format(**parts)
 
 
 def add_api_routes(app: web.Application, endpoints: tuple[Endpoint, ...] = ENDPOINTS) -> None:

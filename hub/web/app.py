@@ -94,7 +94,7 @@ from hub.web.relay import NodeRelay, RelayCollector
 from hub.web.render import template_environment
 from hub.web.sockets import OpenSockets
 from hub.web.subtitles import SubtitleRelay, subtitle_metrics, subtitles_context, subtitles_enabled
-from hub.web.transcripts import release_context, retention_context
+from hub.web.transcript_tasks import release_context, retention_context
 
 log = logging.getLogger(__name__)
 

@@ -62,6 +62,7 @@ from hub.meetings.rooms import RoomLinks, RoomLinkView, RoomRosters, RoomSetting
 from hub.meetings.service import MAX_TITLE, MeetingService, MeetingView
 from hub.meetings.transcript_formats import file_name, markdown
 from hub.meetings.transcript_release import TranscriptRelease
+from hub.meetings.transcripts import Transcript
 from hub.nodes import bot_orders as orders
 from hub.web import signaling as sig
 from hub.web.bot_desk import LiveDesk
@@ -88,17 +89,20 @@ DRAIN_WAIT = 2.0
 # store that does not answer) the newest are dropped, counted and said in one line.
 MAX_BACKLOG = 10_000
 
+Claim = asyncio.Task[Transcript | None]  # a meeting's transcript claimed at its end
 
-class _Backlog(asyncio.Queue[MeetingEvent]):
-    """The meeting events waiting for the worker, at most `MAX_BACKLOG`; `dropped` counts
-    those refused since the worker last said so."""
+
+class _Backlog(asyncio.Queue[tuple[MeetingEvent, Claim | None]]):
+    """The meeting events waiting for the worker, each with its transcript claim (a
+    meeting's end), at most `MAX_BACKLOG` of them; past that an event is dropped (never an
+    end, whose claim must be handed on) and counted in `dropped` until the worker says so."""
 
     def __init__(self) -> None:
-        super().__init__(MAX_BACKLOG)
+        super().__init__()
         self.dropped = 0
 
-    def put_nowait(self, item: MeetingEvent) -> None:
-        if self.full():
+    def put_nowait(self, item: tuple[MeetingEvent, Claim | None]) -> None:
+        if self.qsize() >= MAX_BACKLOG and item[1] is None:
             self.dropped += 1
             return
         super().put_nowait(item)
@@ -153,15 +157,18 @@ class LocalHub:
         self._reach = reach or LocalReach(LiveDesk(services.conferences))
         # Meeting events wait here for the worker: the publisher (a join, a leave, a chat
         # line) never waits for the database reads that turn them into bridge events.
+        # A meeting's end comes with its transcript's claim, made when the event arrived.
         self._pending = _Backlog()
         self._worker: asyncio.Task[None] | None = None
         self._failing = False  # the last event failed on the shared state (said once)
         self._unsubscribe = services.events.subscribe(self._on_event)
+        self._unpost = services.transcript_release.post_through(lambda: self._outlet.wanted)
 
     async def close(self) -> None:
         """Stop hearing meeting events; those queued (the leaves of the sockets just closed
         by a stop) are carried first, for at most `DRAIN_WAIT` seconds."""
         self._unsubscribe()
+        self._unpost()
         if self._worker is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(DRAIN_WAIT):
@@ -342,19 +349,25 @@ class LocalHub:
     async def _on_event(self, event: MeetingEvent) -> None:
         if self._outlet.wanted:
             self._start_worker()
-            self._pending.put_nowait(event)
+            # Claimed now, not when the worker reaches it (it waits on the bot's sends).
+            claim = (
+                self._hub.transcript_release.at_end(event.meeting_id)
+                if isinstance(event, MeetingEnded)
+                else None
+            )
+            self._pending.put_nowait((event, claim))
 
     async def _carry(self) -> None:
         """Turn queued meeting events into bridge events for the linked rooms, in order, and
         hand them to the bot (here, or through the stream to the node where it runs)."""
         while True:
-            event = await self._pending.get()
+            event, claim = await self._pending.get()
             if self._pending.dropped:
                 log.warning("bridge: %d meeting event(s) dropped, %d waiting",
                             self._pending.dropped, MAX_BACKLOG)  # fmt: skip
                 self._pending.dropped = 0
             try:
-                bridge_events = await self._bridge_events(event)
+                bridge_events = await self._bridge_events(event, claim)
             except HubFailure as exc:  # the shared state is away: one line for the outage
                 if not self._failing:
                     log.warning("bridge: meeting events not carried to their rooms: %s", exc)
@@ -373,7 +386,7 @@ class LocalHub:
             finally:
                 self._pending.task_done()
 
-    async def _bridge_events(self, event: MeetingEvent) -> list[BridgeEvent]:
+    async def _bridge_events(self, event: MeetingEvent, claim: Claim | None) -> list[BridgeEvent]:
         links = await self._hub.room_links.rooms_of(event.meeting_id)
         if not links:
             return []
@@ -383,7 +396,7 @@ class LocalHub:
             case MeetingEnded():
                 meeting = await self._hub.meetings.get(event.meeting_id)
                 names = event.participant_names if self._hub.config.matrix.summary_names else ()
-                transcript = await self._transcript_file(event.meeting_id)
+                transcript = await self._transcript_file(claim)
                 return [
                     MeetingClosed(
                         MeetingSummary(
@@ -412,10 +425,13 @@ class LocalHub:
                 return [TranscriptDigest(link.room_id, link.meeting_id, text) for link in links]
         return []
 
-    async def _transcript_file(self, meeting_id: MeetingId) -> TranscriptFile | None:
+    async def _transcript_file(self, claim: Claim | None) -> TranscriptFile | None:
         """The transcript handed out because the meeting ended (None: none, or the rooms
         already had it when the meeting stayed empty, and nothing was said since)."""
-        transcript = await self._hub.transcript_release.at_end(meeting_id)
+        if claim is None:
+            return None
+        await asyncio.wait([claim])  # stopped with the hub: no transcript, the worker goes on
+        transcript = None if claim.cancelled() else claim.result()
         if transcript is None:
             return None
         return TranscriptFile(file_name(transcript, "md"), MARKDOWN_TYPE, markdown(transcript))

@@ -85,8 +85,8 @@ def signal_of(notice: Notice) -> out.ServerMessage:
             return out.SubtitlesState(state=state, by=by)
         case SubtitleSaid(participant_id=pid, name=name, text=text, final=final):
             return out.Subtitle(participant_id=pid, name=name, text=text, final=final)
-        case RecordingNow(on=on, by=by):
-            return out.RecordingState(recording=on, by=by)
+        case RecordingNow(on=on, by=by, failed=failed):
+            return out.RecordingState(recording=on, by=by, failed=failed or None)
 
 
 class Frames:

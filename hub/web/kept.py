@@ -20,17 +20,19 @@ from hub.errors import NotFound
 from hub.ids import Identity, MeetingId
 from hub.meetings.transcripts import Overview
 from hub.recording.manifest import MANIFEST, Manifest, key
-from hub.recording.retention import manifests
+from hub.web.api import api_path
 from hub.web.keys import CONFIG, MEETINGS, RECORDINGS, SESSION_CODEC, TRANSCRIPTS
-from hub.web.recording_routes import NOT_THEIRS
+from hub.web.recording_routes import NOT_THEIRS, download, recordings_of
 from hub.web.render import render
 from hub.web.requests import current_session, moderated_meeting
+from hub.web.transcripts import transcript_markdown, transcript_summary, transcript_vtt
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
-HOME_MEETINGS = 20  # meetings the home page looks at (newest first) for something kept
-_API = "/api/v1/meetings"
+HOME_MEETINGS = 20  # meetings whose recordings the home page looks for (newest first)
+# Longest wait for the recording store on a page (its S3 client alone would wait minutes).
+STORE_WAIT = 2.0
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,10 @@ class KeptTranscript:
 
 
 def _file_url(meeting_id: str, recording_id: str, file: str) -> str:
-    return f"{_API}/{meeting_id}/recordings/{recording_id}/{file}"
+    return api_path(download, meeting_id=meeting_id, recording_id=recording_id, file=file)
 
 
-async def recordings_of(app: web.Application, meeting_id: MeetingId) -> list[KeptRecording]:
+async def kept_recordings(app: web.Application, meeting_id: MeetingId) -> list[KeptRecording]:
     """The meeting's stored recordings, oldest first, with each file's size."""
     relay = app.get(RECORDINGS)
     if relay is None:
@@ -78,7 +80,7 @@ async def recordings_of(app: web.Application, meeting_id: MeetingId) -> list[Kep
             return None
 
     found = []
-    async for manifest in manifests(store, f"{meeting_id}/"):
+    for manifest in await recordings_of(app, meeting_id):
         names = manifest.files()
         sizes = await asyncio.gather(
             *(size(key(meeting_id, manifest.recording_id, name)) for name in names)
@@ -89,7 +91,6 @@ async def recordings_of(app: web.Application, meeting_id: MeetingId) -> list[Kep
         }
         total = sum(files[track.file].size or 0 for track in manifest.tracks)
         found.append(KeptRecording(manifest, files, total))
-    found.sort(key=lambda kept: kept.manifest.started_at)
     return found
 
 
@@ -102,17 +103,31 @@ async def transcript_of(app: web.Application, meeting_id: MeetingId) -> KeptTran
     return KeptTranscript(overview, overview.last_kept_at + timedelta(days=days), summary)
 
 
-async def _has_recording(app: web.Application, meeting_id: MeetingId) -> bool:
+async def _recorded(app: web.Application, meeting_ids: list[MeetingId]) -> set[MeetingId]:
+    """Which of these meetings have a recording: the listings alone (one request each to an S3
+    store), no manifest read, all within STORE_WAIT. A store that is down or stalls must not
+    take the home page with it: then none, and one log line."""
     relay = app.get(RECORDINGS)
-    if relay is None:
-        return False
-    # The listing alone (one request to an S3 store), no manifest read.
+    if relay is None or not meeting_ids:
+        return set()
+    store = relay.store
     try:
-        names = await relay.store.keys(f"{meeting_id}/")
-    except Exception as exc:  # a store that is down must not take the home page with it
-        log.warning("recordings not listed for the home page: %s", exc)
-        return False
-    return any(name.endswith(f"/{MANIFEST}") for name in names)
+        async with asyncio.timeout(STORE_WAIT):
+            listings = await asyncio.gather(
+                *(store.keys(f"{meeting}/") for meeting in meeting_ids), return_exceptions=True
+            )
+    except TimeoutError:
+        log.warning("recordings not listed for the home page: no answer in %g s", STORE_WAIT)
+        return set()
+    failed = next((found for found in listings if isinstance(found, BaseException)), None)
+    if failed is not None:
+        log.warning("recordings not listed for the home page: %s", failed)
+    return {
+        meeting
+        for meeting, names in zip(meeting_ids, listings, strict=True)
+        if not isinstance(names, BaseException)
+        and any(name.endswith(f"/{MANIFEST}") for name in names)
+    }
 
 
 @dataclass(frozen=True)
@@ -122,18 +137,23 @@ class KeptMeeting:
 
 
 async def meetings_with_kept(app: web.Application, identity: Identity) -> list[KeptMeeting]:
-    """Of the meetings `identity` owns or moderated (the newest few that may still keep
-    something), those with a transcript or a recording, newest first."""
+    """Of the meetings `identity` owns or moderated that may still keep something: every one
+    with a transcript (one query), and of the HOME_MEETINGS newest others, those with a
+    recording (one store listing each); newest first."""
     config = app[CONFIG]
     oldest = max(config.speech.transcript_retention_days, config.recording.retention_days)
-    candidates = await app[TRANSCRIPTS].readable_by(
-        identity, ended_after=datetime.now(UTC) - timedelta(days=oldest), limit=HOME_MEETINGS
+    ended_after = datetime.now(UTC) - timedelta(days=oldest)
+    transcripts = app[TRANSCRIPTS]
+    transcribed = await transcripts.readable_by(
+        identity, ended_after=ended_after, limit=None, transcribed=True
     )
-    transcribed = await app[TRANSCRIPTS].with_lines([meeting for meeting, _ in candidates])
-    pending = [meeting for meeting, _ in candidates if meeting not in transcribed]
-    recorded = await asyncio.gather(*(_has_recording(app, meeting) for meeting in pending))
-    kept = transcribed | {meeting for meeting, has in zip(pending, recorded, strict=True) if has}
-    return [KeptMeeting(meeting, title) for meeting, title in candidates if meeting in kept]
+    newest = await transcripts.readable_by(identity, ended_after=ended_after, limit=HOME_MEETINGS)
+    known = {meeting.id for meeting in transcribed}
+    others = [meeting for meeting in newest if meeting.id not in known]
+    recorded = await _recorded(app, [meeting.id for meeting in others])
+    kept = transcribed + [meeting for meeting in others if meeting.id in recorded]
+    kept.sort(key=lambda meeting: meeting.created_at, reverse=True)
+    return [KeptMeeting(meeting.id, meeting.title) for meeting in kept]
 
 
 def when_text(value: datetime) -> str:
@@ -171,8 +191,15 @@ async def kept_page(request: web.Request) -> web.Response:
     meeting = await app[MEETINGS].get(meeting_id)
     session = current_session(request)
     transcript = await transcript_of(app, meeting_id)
+    recordings: list[KeptRecording] | None
     try:
-        recordings: list[KeptRecording] | None = await recordings_of(app, meeting_id)
+        async with asyncio.timeout(STORE_WAIT):
+            recordings = await kept_recordings(app, meeting_id)
+    except TimeoutError:  # the store stalls: the transcript is still shown
+        log.warning(
+            "recordings not listed: no answer in %g s", STORE_WAIT, extra={"meeting_id": meeting_id}
+        )
+        recordings = None
     except Exception as exc:  # the store is down: the transcript is still shown
         log.warning("recordings not listed: %s", exc, extra={"meeting_id": meeting_id})
         recordings = None
@@ -185,8 +212,9 @@ async def kept_page(request: web.Request) -> web.Response:
         recording_enabled=RECORDINGS in app,
         transcript_days=app[CONFIG].speech.transcript_retention_days,
         recording_days=app[CONFIG].recording.retention_days,
-        transcript_url=f"{_API}/{meeting_id}/transcript",
-        summary_url=f"{_API}/{meeting_id}/summary.md",
+        vtt_url=api_path(transcript_vtt, meeting_id=meeting_id),
+        markdown_url=api_path(transcript_markdown, meeting_id=meeting_id),
+        summary_url=api_path(transcript_summary, meeting_id=meeting_id),
         when=when_text,
         duration_text=duration_text,
         size_text=size_text,

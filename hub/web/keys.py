@@ -65,7 +65,7 @@ ROOM_ROSTERS = web.AppKey("room_rosters", RoomRosters)
 ROOM_SETTINGS = web.AppKey("room_settings", RoomSettings)
 # What was said while subtitles ran, kept per meeting (hub/meetings/transcripts.py).
 TRANSCRIPTS = web.AppKey("transcripts", Transcripts)
-# Hands each complete transcript out once, and asks for its summary (hub/web/transcripts.py).
+# Hands each complete transcript out once, and asks for its summary (hub/web/transcript_tasks.py).
 TRANSCRIPT_RELEASE = web.AppKey("transcript_release", TranscriptRelease)
 # Present only while [speech] offers live subtitles (hub/web/subtitles.py).
 SUBTITLES = web.AppKey("subtitles", SubtitleRelay)

@@ -181,11 +181,13 @@ class SubtitlesState(Message):
 
 
 class RecordingState(Message):
-    """Recording started or stopped by a moderator (`by`: their name)."""
+    """Recording started or stopped by a moderator (`by`: their name); `failed` (moderators
+    only): the recording that stopped could not be stored, its files stay on the hub."""
 
     type: Literal["recording_state"] = "recording_state"
     recording: bool
     by: str | None = None
+    failed: bool | None = None
 
 
 class Subtitle(Message):

@@ -28,12 +28,17 @@ async def _moderated(request: web.Request) -> str:
     return await moderated_meeting(request, NOT_THEIRS)
 
 
-async def list_recordings(request: web.Request) -> web.Response:
-    meeting_id = await _moderated(request)
-    relay = request.app.get(RECORDINGS)
+async def recordings_of(app: web.Application, meeting_id: str) -> list[Manifest]:
+    """The meeting's stored recordings, oldest first (none without recording)."""
+    relay = app.get(RECORDINGS)
     found = [] if relay is None else [m async for m in manifests(relay.store, f"{meeting_id}/")]
     found.sort(key=lambda manifest: manifest.started_at)
-    body = RecordingList(recordings=found).model_dump_json()
+    return found
+
+
+async def list_recordings(request: web.Request) -> web.Response:
+    meeting_id = await _moderated(request)
+    body = RecordingList(recordings=await recordings_of(request.app, meeting_id)).model_dump_json()
     return web.Response(text=body, content_type="application/json")
 
 

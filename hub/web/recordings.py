@@ -23,6 +23,7 @@ from pathlib import Path
 from aiohttp import web
 
 from hub.config_recording import RecordingConfig
+from hub.errors import first_line
 from hub.ids import MeetingId
 from hub.meetings.conference import Conferences
 from hub.recording.client import RecorderProcess
@@ -117,8 +118,15 @@ class RecordingRelay:
                 "recording %s stored: %d tracks", rid, len(manifest.tracks),
                 extra={"meeting_id": meeting_id},
             )  # fmt: skip
-        except Exception:  # one recording's trouble is logged; the meeting never suffers
-            log.exception("recording %s could not be stored", rid, extra={"meeting_id": meeting_id})
+        except Exception as exc:  # one recording's trouble is logged; the meeting never suffers
+            # Its files stay in the spool (logged again at the next start, never deleted).
+            log.warning(
+                "recording %s not stored, its files stay in %s: %s: %s", rid, self._spool / rid,
+                type(exc).__name__, first_line(exc), extra={"meeting_id": meeting_id},
+            )  # fmt: skip
+            live = self.conferences.get(meeting_id) if self.conferences else None
+            if live is not None:
+                await live.recording_failed()
 
     def _manifest(
         self, meeting_id: MeetingId, active: _Active, by: str | None, finished: Finished

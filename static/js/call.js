@@ -333,7 +333,8 @@ export class Call {
       case "meeting_state": return this.meetingState(message);
       case "subtitles_state": return this.subtitlesState(message);
       case "subtitle": return this.emit("subtitle", message);
-      case "recording_state": return this.emit("recording", { on: message.recording, by: message.by || null });
+      case "recording_state":
+        return this.emit("recording", { on: message.recording, by: message.by || null, failed: message.failed === true });
       case "muted": return this.mutedBy(message);
       case "cascade": return this.cascadeState(message);
       case "media_state": return this.mediaState(message);

@@ -23,8 +23,13 @@ export class RecordingView {
     call.on("role", () => this.render());
   }
 
-  changed({ on, by = null, allowed, welcome = false }) {
+  changed({ on, by = null, allowed, welcome = false, failed = false }) {
     if (allowed !== undefined) this.allowed = allowed;
+    if (failed) {
+      // Moderators only: the recording that stopped never reached the store.
+      this.notify(t("meeting.notice.recording_failed"), "error");
+      return;
+    }
     const before = this.on;
     this.on = on;
     if (on && (welcome || !before)) {

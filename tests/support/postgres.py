@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,27 +90,25 @@ class PostgresCluster:
         wait_for_port("127.0.0.1", self.port, 30, self.process)
         return self
 
-    def psql(self, sql: str, database: str = "postgres") -> None:
-        subprocess.run(
-            [
-                str(self.bindir / "psql"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                "postgres",
-                "-d",
-                database,
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-q",
-                "-c",
-                sql,
-            ],
-            check=True,
-            capture_output=True,
-        )
+    def psql(self, sql: str, database: str = "postgres", attempts: int = 5) -> None:
+        """Run `sql`; a statement the server refuses for a passing reason (CREATE DATABASE
+        while another session still holds template1, a connection refused on a loaded
+        machine) is tried again; the last refusal is raised with the server's words."""
+        command = [
+            str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+            "-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql,
+        ]  # fmt: skip
+        for attempt in range(attempts):
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode == 0:
+                return
+            passing = "being accessed by other users" in done.stderr or (
+                "could not connect" in done.stderr or "connection" in done.stderr.lower()
+            )
+            if not passing or attempt == attempts - 1:
+                break
+            time.sleep(0.3 * (attempt + 1))
+        raise RuntimeError(f"psql {sql!r}: exit {done.returncode}: {done.stderr.strip()}")
 
     def url(self, database: str) -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"

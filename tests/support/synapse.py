@@ -91,6 +91,8 @@ class Synapse:
     registration_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     process: subprocess.Popen[bytes] | None = None
     startup_seconds: float = 0.0
+    # Settings laid over ours (a test's own homeserver: a small max_upload_size, say).
+    overrides: dict[str, Any] = field(default_factory=dict)
     _began: float = 0.0
 
     @property
@@ -142,6 +144,7 @@ class Synapse:
             "caches": {"global_factor": 0.5},
             **_RATE_LIMITS,
         }
+        config.update(self.overrides)
         if self.tls:
             cert, key = self.root / "tls.crt", self.root / "tls.key"
             listeners.append(
