@@ -104,6 +104,15 @@ class MatrixBot(VisioCommands):
             return
         self._rosters[room_id] = roster
 
+    async def room_left(self, room_id: str) -> None:
+        """The bot left the room or was removed from it: the hub forgets its roster (its
+        members no longer count for the room's meetings)."""
+        self._rosters.pop(room_id, None)
+        try:
+            await self.hub.update_room(room_id, {})
+        except Exception as exc:
+            log.warning("matrix bot: the hub was not told the bot left %s (%s)", room_id, exc)
+
     async def room_message(self, message: RoomMessage) -> None:
         room_id, event_id = message.room_id, message.event_id
         try:
@@ -202,12 +211,13 @@ class MatrixBot(VisioCommands):
 
     async def serve_hub(self) -> None:
         """Carry hub events to the rooms, one at a time, until cancelled. Status edits wait
-        `STATUS_DELAY` so that a burst of joins makes one edit. Listens once the first sync
-        is handled: events left by a previous holder are for rooms this client must know."""
-        await self.matrix.synced.wait()
+        `STATUS_DELAY` so that a burst of joins makes one edit. Listens at once (a hub drops
+        the events nobody listens for), but handles the first one only after the first sync:
+        they are for rooms this client must know."""
         unlisten = self.hub.listen(self._take)
         handled: asyncio.Future[None] | None = None
         try:
+            await self.matrix.synced.wait()
             while True:
                 event, handled = await self._events.get()
                 try:

@@ -68,11 +68,14 @@ class RoomMessage:
 
 
 class RoomListener(Protocol):
-    """What the connection hands on: each new message, and each room after a sync."""
+    """What the connection hands on: each new message, each room after a sync, and each
+    room the bot left or was removed from."""
 
     async def room_message(self, message: RoomMessage) -> None: ...
 
     async def room_synced(self, room_id: str) -> None: ...
+
+    async def room_left(self, room_id: str) -> None: ...
 
 
 def _source(event: Any) -> dict[str, Any]:
@@ -219,6 +222,9 @@ class MatrixConnection:
         await self._retry_undecrypted()
         for room_id in response.rooms.join:
             await self.listener.room_synced(str(room_id))
+        for room_id in response.rooms.leave:
+            self._powers.pop(str(room_id), None)
+            await self.listener.room_left(str(room_id))
 
     def members(self, room_id: str) -> dict[str, int] | None:
         """Who is joined to the room, with their power level; None for a room not joined."""

@@ -20,13 +20,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from yarl import URL
 
 from hub.auth.matrix_openid import parse_server_name
 from hub.config_url import service_base_url
 from hub.federation.names import parse_base_url
 from hub.federation.names import parse_server_name as parse_federation_server_name
 from hub.ids import ServerName
+from hub.nodes.homes import node_origin
 from hub.shared.address import check_redis_url
 from hub.web.proxies import ForwardedHeader
 
@@ -71,27 +71,7 @@ class ServerConfig(_Section):
     @field_validator("node_url")
     @classmethod
     def _node_url_is_an_origin(cls, value: str) -> str:
-        if not value:
-            return value
-        try:
-            url = URL(value.rstrip("/"))
-            port = url.port  # an impossible port raises here
-        except (ValueError, TypeError):
-            port = None
-            url = URL()
-        bare = not (url.user or url.password or url.query_string or url.fragment)
-        if (
-            url.scheme not in ("http", "https")
-            or not url.host
-            or not port
-            or not bare
-            or url.path not in ("", "/")
-            or any(c.isspace() for c in value)
-        ):
-            raise ValueError(
-                "must be http(s)://host[:port] with no path, e.g. http://10.0.0.5:8080"
-            )
-        return value.rstrip("/")
+        return node_origin(value) if value else value
 
     @field_validator("trusted_proxies")
     @classmethod

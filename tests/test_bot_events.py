@@ -87,3 +87,35 @@ async def test_the_stream_is_bounded(state: RedisState, redis_server: RedisServe
         length = await redis.xlen(STREAM)
     # MAXLEN ~ trims whole macro nodes: about 10,000, never the 12,000 appended.
     assert 10_000 <= length < 11_000
+
+
+async def test_an_entry_without_text_is_refused_once_and_old_consumers_are_forgotten(
+    state: RedisState, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An entry not written by a hub (no `text` field) is refused in one line and
+    acknowledged, not left pending forever; each holder start's consumer does not stay in
+    the group once it has nothing pending."""
+    caplog.set_level(logging.WARNING, logger="hub.web.bot_events")
+    async with Redis.from_url(redis_server.url, decode_responses=True) as redis:
+        await state.stream_group(STREAM, GROUP)
+        for old in ("0123456789ab", "ba9876543210"):  # earlier holders, all they read acked
+            await redis.xreadgroup(GROUP, old, {STREAM: ">"})
+        await redis.xadd(STREAM, {"other": "field"})
+        outlet = StreamOutlet(state, "aaaaaaaaaaaa")
+        carried: list[BridgeEvent] = []
+
+        async def listener(event: BridgeEvent) -> None:
+            carried.append(event)
+
+        unlisten = outlet.listen(listener)
+        try:
+            await until(lambda: any("refused" in r.message for r in caplog.records), "refused")
+            async with asyncio.timeout(5):
+                while (await redis.xpending(STREAM, GROUP))["pending"]:
+                    await asyncio.sleep(0.05)
+            names = {c["name"] for c in await redis.xinfo_consumers(STREAM, GROUP)}
+        finally:
+            unlisten()
+            await outlet.close()
+    assert carried == []
+    assert names == {"aaaaaaaaaaaa"}, names

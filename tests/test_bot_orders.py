@@ -62,7 +62,7 @@ def ask_with(**changes: object) -> str:
     ("text", "error"),
     [
         ("", "not JSON"),
-        ("[1]", "bot order: body: Input should be a valid dictionary or object"),
+        ("[1]", "not a JSON object"),
         ('{"type": "shout"}', "bot order: body: Input tag 'shout' found using 'type'"),
         (ask_with(node="ZZ"), "bot order: ask.node: String should match pattern"),
         (ask_with(request="short"), "bot order: ask.request: String should match pattern"),
@@ -83,6 +83,21 @@ def test_anything_else_is_refused_precisely(text: str, error: str) -> None:
     with pytest.raises(WireError) as refused:
         orders.parse(text)
     assert str(refused.value).startswith(error), str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        json.dumps({"type": "x\n2026-12-01 12:00:00 INFO forged line" + "y" * 10_000}),
+        ask_with(order={"kind": "x\rforged" + "y" * 10_000}),
+    ],
+)
+def test_a_hostile_tag_is_quoted_and_cut_in_the_error(text: str) -> None:
+    with pytest.raises(WireError) as refused:
+        orders.parse(text)
+    said = str(refused.value)
+    assert said.isprintable() and "forged" in said, said  # the break shown as an escape
+    assert len(said) < 250, len(said)
 
 
 @given(st.text(max_size=300))

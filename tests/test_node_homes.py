@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -26,6 +27,18 @@ def test_a_lease_token_says_which_node_is_home_and_where(address: str, secret: s
     holder = f"{node}.{address}" if address else node
     home = read_token(f"{holder}.{secret}")
     assert (home.node, home.address) == (node, address or None)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["file:///etc/passwd", "http://10.0.0.5:8080/admin?x=1", "http://user:pw@10.0.0.5",
+     "gopher://10.0.0.5:70", "http://10.0.0.5:99999", "http://"],
+)  # fmt: skip
+def test_a_lease_naming_no_node_origin_gives_no_address(address: str) -> None:
+    """A lease token is read from Redis: whatever wrote it, only a node's origin (as
+    `server.node_url` is checked) is ever used as an address."""
+    home = read_token(f"0123456789ab.{address}.secret")
+    assert (home.node, home.address) == ("0123456789ab", None)
 
 
 async def test_another_node_learns_the_home_and_its_address() -> None:

@@ -25,7 +25,7 @@ from hub.meetings.notices import Ended, LinkState
 from hub.meetings.presence import Verdict
 from hub.meetings.service import MeetingView
 from hub.tasks import Tasks
-from hub.web.keys import ADMISSIONS, EVENTS, FEDERATION, LIVE, MEDIA, MEETINGS
+from hub.web.keys import ADMISSIONS, EVENTS, FEDERATION, LIVE, MEDIA, MEETINGS, NODES
 
 from . import messages as m
 from .client import MeetingGone, PartnerRefusedUs, PartnerUnknown
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 CONNECT_WAIT = 10.0
 PARTNER_CHECK = 5.0  # seconds between checks that each linked partner is still one
+# A handed-over meeting's partner presences still open this long after the new home took
+# it (or after the partner's link came back without a roster) are closed: those people left.
+SETTLE_WAIT = 30.0
 
 
 class CascadeLinks:
@@ -49,6 +52,8 @@ class CascadeLinks:
         # Who each partner may bring into each of our meetings (kept across link restarts).
         self.admitted: dict[tuple[MeetingId, ServerName], dict[Identity, Role]] = {}
         self.outbound: dict[MeetingId, OutboundLink] = {}
+        # Who was let back only because their presence row was still open (not admitted here).
+        self._carried: dict[tuple[MeetingId, ServerName], set[Identity]] = {}
         self._tasks = Tasks()
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -59,6 +64,7 @@ class CascadeLinks:
         self, meeting_id: MeetingId, partner: ServerName, identity: Identity, role: Role
     ) -> None:
         self.admitted.setdefault((meeting_id, partner), {})[identity] = role
+        self._carried.get((meeting_id, partner), set()).discard(identity)
 
     async def serve_inbound(
         self, meeting: MeetingView, partner: ServerName, label: str, ws: LinkSocket
@@ -69,18 +75,69 @@ class CascadeLinks:
         # Those of the partner's people whose presence is still open (the meeting's last home
         # node died under them) were admitted there: they come back with the link.
         for identity, role in (await self.services.meetings.open_via(meeting.id, partner)).items():
-            admitted.setdefault(identity, role)
+            if identity not in admitted:
+                admitted[identity] = role
+                self._carried.setdefault(key, set()).add(identity)
         link = MeetingLink(
             self.services, meeting, partner, label, ws, hosting=True, admitted=admitted
         )
         previous, self.hosted[key] = self.hosted.get(key), link
         if previous is not None:  # the partner reconnected before we noticed the old one die
             await previous.give_way()
+        settling = asyncio.ensure_future(self._settle(link))
         try:
             await link.run()
         finally:
+            settling.cancel()
             if self.hosted.get(key) is link:
                 del self.hosted[key]
+
+    async def _settle(self, link: MeetingLink) -> None:
+        """Once the partner's link said whom it brings (or SETTLE_WAIT passed), its people
+        whose presence rows an earlier home left open and who are not among them left
+        meanwhile: their rows are closed, and they are not let back without an admission."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(link.rostered.wait(), SETTLE_WAIT)
+        await self.close_left_behind(link.meeting_id, link.partner)
+
+    def settle_later(self, meeting_id: MeetingId, still_home: Callable[[], bool]) -> None:
+        """This node took the meeting over: partners whose links do not come back within
+        SETTLE_WAIT have no one in it any more (unless the meeting moved on meanwhile: its
+        new home decides)."""
+
+        async def later() -> None:
+            await asyncio.sleep(SETTLE_WAIT)
+            if still_home():
+                await self.close_left_behind(meeting_id)
+
+        self._tasks.spawn(later())
+
+    async def close_left_behind(
+        self, meeting_id: MeetingId, partner: ServerName | None = None
+    ) -> int:
+        """Close the open presences of a partner's people (every partner's without `partner`)
+        that no link here carries; how many."""
+        carried = {
+            pid for (at, _), link in self.hosted.items() if at == meeting_id
+            for pid in link.remote_ids
+        }  # fmt: skip
+        try:
+            rows = await self.services.meetings.open_presences_via(meeting_id, partner)
+            gone = {pid: row for pid, row in rows.items() if pid not in carried}
+            for pid in gone:
+                await self.services.meetings.record_leave(meeting_id, pid)
+        except Exception:  # the database is away: the rows wait for the meeting's end
+            log.exception("cannot close the presences partners left behind",
+                          extra={"meeting_id": meeting_id})  # fmt: skip
+            return 0
+        for via, identity in gone.values():
+            if identity in self._carried.get((meeting_id, via), set()):
+                self._carried[(meeting_id, via)].discard(identity)
+                self.admitted.get((meeting_id, via), {}).pop(identity, None)
+        if gone:
+            log.info("%d presence(s) of partners' people who left during a hand-over closed",
+                     len(gone), extra={"meeting_id": meeting_id})  # fmt: skip
+        return len(gone)
 
     def outbound_for(self, meeting: MeetingView, label: str) -> OutboundLink:
         link = self.outbound.get(meeting.id)
@@ -136,6 +193,7 @@ class CascadeLinks:
                 await link.close()
         for key in [key for key in self.admitted if key[0] == event.meeting_id]:
             del self.admitted[key]
+            self._carried.pop(key, None)
         outbound = self.outbound.pop(event.meeting_id, None)
         if outbound is not None:
             # Often called from the link's own task (the host said "ended"): stop it apart.
@@ -331,8 +389,18 @@ async def cascade_context(app: web.Application) -> AsyncIterator[None]:
     federation = app.get(FEDERATION)
     if federation is not None:
         links.spawn(links.watch_partners(federation.policy.all))
+    relay = app.get(NODES)
+
+    def took_over(meeting: MeetingId) -> None:
+        assert relay is not None
+        links.settle_later(meeting, lambda: relay.homes.holds(meeting))
+
+    if relay is not None:
+        relay.took_over_hooks.append(took_over)
     try:
         yield
     finally:
         unsubscribe()
+        if relay is not None:
+            relay.took_over_hooks.remove(took_over)
         await links.close()

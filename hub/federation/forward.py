@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import aiohttp
 from aiohttp import WSMsgType, hdrs, web
@@ -82,6 +82,23 @@ class _NoConnection(Exception):
     """Nothing reached the home (refused, no route): the request may be tried again."""
 
 
+@contextlib.contextmanager
+def _reaching(node: str) -> Iterator[None]:
+    """A request to the home node: nothing reached it, `_NoConnection` (it may be tried
+    again); it went out but no answer came, `HomeUnreachable` (never sent twice). A home's
+    refused WebSocket upgrade passes through, for the caller to answer with its status."""
+    try:
+        yield
+    except aiohttp.WSServerHandshakeError:
+        raise
+    except aiohttp.ClientConnectorError as exc:
+        raise _NoConnection(f"node {node}: {type(exc).__name__}") from None
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise HomeUnreachable(
+            text=Text("error.node.no_answer", {"failure": type(exc).__name__})
+        ) from None
+
+
 class PartnerForwarder:
     """Owns the HTTP session to the other nodes and the partners' links it pumps. Made by
     `forwarding_context` when this node is one of several and federation is on; `close()`
@@ -94,12 +111,27 @@ class PartnerForwarder:
             timeout=TIMEOUT, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False
         )
         self._tasks = Tasks()
+        # One event per pumped link: set, it ends the pump with 1012 (this node stops).
+        self._pumped: set[asyncio.Event] = set()
+        self._pumps_done = asyncio.Event()
+        self._pumps_done.set()
         relay.home_lost_hooks.append(self._home_lost)
         relay.hand_over_hooks.append(self._hand_over)
 
     async def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self._relay.home_lost_hooks.remove(self._home_lost)
         self._tasks.cancel()
         await self._session.close()
+
+    async def farewell(self, within: float) -> None:
+        """This node stops: every partner link it pumps is told the hub restarts and closed
+        with 1012 (it reconnects through the load balancer to another node), and so is its
+        upstream, within `within` seconds; aiohttp has no pump left to wait for."""
+        for stopping in self._pumped:
+            stopping.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._pumps_done.wait(), within)
 
     async def route(
         self, request: web.Request, handler: Handler, meeting: MeetingId
@@ -141,25 +173,19 @@ class PartnerForwarder:
 
     async def _forward(self, request: web.Request, home: Home) -> web.StreamResponse:
         assert home.address is not None and home.node is not None
-        url = URL(home.address + request.raw_path, encoded=True)
+        url = URL(home.address + request.rel_url.raw_path_qs, encoded=True)
         headers = {str(k): request.headers[k] for k in PASSED_ON if k in request.headers}
         headers[FORWARDED_BY] = self._relay.node
         if request.headers.get(hdrs.UPGRADE, "").lower() == "websocket":
             return await self._pump(request, url, headers, home.node)
         body = await request.read()  # bounded by the app's client_max_size, as at home
-        try:
+        with _reaching(home.node):
             async with self._session.request(
                 request.method, url, data=body, headers=headers, allow_redirects=False
             ) as answer:
                 raw = await read_bounded(answer, MAX_ANSWER)
                 passed = {k: answer.headers[k] for k in PASSED_BACK if k in answer.headers}
                 status = answer.status
-        except aiohttp.ClientConnectorError as exc:
-            raise _NoConnection(f"node {home.node}: {type(exc).__name__}") from None
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise HomeUnreachable(
-                text=Text("error.node.no_answer", {"failure": type(exc).__name__})
-            ) from None
         log.info("partner request %s %s passed to node %s: %d", request.method, _shown(request),
                  home.node, status)  # fmt: skip
         return web.Response(status=status, body=raw, headers=passed)
@@ -170,38 +196,47 @@ class PartnerForwarder:
         """A partner's link to a meeting at home elsewhere: opened there with the partner's
         own signed upgrade, then every frame passed on, both ways."""
         try:
-            upstream = await self._session.ws_connect(
-                url, headers=headers, heartbeat=LINK_HEARTBEAT, max_msg_size=m.MAX_LINK_FRAME
-            )
+            with _reaching(node):
+                upstream = await self._session.ws_connect(
+                    url, headers=headers, heartbeat=LINK_HEARTBEAT, max_msg_size=m.MAX_LINK_FRAME
+                )
         except aiohttp.WSServerHandshakeError as exc:
             # The home refused it (and logged why): the partner gets the same status.
             log.info("partner link refused by node %s: %d", node, exc.status)
             return web.json_response(
                 {"code": "refused_by_meeting_node", "detail": exc.message}, status=exc.status
             )
-        except aiohttp.ClientConnectorError as exc:
-            raise _NoConnection(f"node {node}: {type(exc).__name__}") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise HomeUnreachable(
-                text=Text("error.node.no_answer", {"failure": type(exc).__name__})
-            ) from None
         ws = web.WebSocketResponse(heartbeat=LINK_HEARTBEAT, max_msg_size=m.MAX_LINK_FRAME)
+        stopping = asyncio.Event()
+        self._pumped.add(stopping)
+        self._pumps_done.clear()
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(self._unpumped, stopping)
             stack.push_async_callback(upstream.close)
             await ws.prepare(request)
             log.info("partner link passed to node %s", node)
             down = asyncio.ensure_future(_pass(upstream, ws))
             up = asyncio.ensure_future(_pass(ws, upstream))
+            stop = asyncio.ensure_future(stopping.wait())
             try:
-                await asyncio.wait((down, up), return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait((down, up, stop), return_when=asyncio.FIRST_COMPLETED)
             finally:
-                for task in (down, up):
+                for task in (down, up, stop):
                     task.cancel()
-                await asyncio.gather(down, up, return_exceptions=True)
-            if down.done():  # the home closed it (or died): the partner hears the same
+                await asyncio.gather(down, up, stop, return_exceptions=True)
+            if stopping.is_set():  # this node stops: the partner reconnects elsewhere
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await ws.send_str(m.to_json(m.Restarting(type="restarting")))
+                await ws.close(code=1012)
+            elif down.done():  # the home closed it (or died): the partner hears the same
                 await ws.close(code=_passable(upstream.close_code))
             log.info("partner link to node %s closed", node)
         return ws
+
+    def _unpumped(self, stopping: asyncio.Event) -> None:
+        self._pumped.discard(stopping)
+        if not self._pumped:
+            self._pumps_done.set()
 
     def _home_lost(self, meeting: MeetingId) -> None:
         """This node is no longer the meeting's home: its partners' links here are told it

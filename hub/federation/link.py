@@ -127,6 +127,8 @@ class MeetingLink:
     # Hosting side: lobby entries of ours that the partner's people wait in.
     lobby_entries: set[str] = field(default_factory=set)
     detached: asyncio.Event = field(default_factory=asyncio.Event)
+    # The partner said whom it brings (its first `hello`): anyone else it had is gone.
+    rostered: asyncio.Event = field(default_factory=asyncio.Event)
     # Hosting side: a newer link of the same partner took over (do not tear down its media).
     superseded: bool = False
     # Hosting side: this hub stops, or this node gives the meeting up to another: the people
@@ -296,8 +298,11 @@ class MeetingLink:
     async def _dispatch(self, message: m.LinkMessage) -> None:
         match message:
             case m.Hello(presences=presences):
-                for info in presences:
-                    await self._arrive(info)
+                try:
+                    for info in presences:
+                        await self._arrive(info)
+                finally:
+                    self.rostered.set()
             case m.Joined(presence=info):
                 await self._arrive(info)
             case m.Updated(presence=info):

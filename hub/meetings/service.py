@@ -378,6 +378,26 @@ class MeetingService:
             )
         return {Identity(identity): role for identity, role in rows}
 
+    async def open_presences_via(
+        self, meeting_id: MeetingId, partner: ServerName | None = None
+    ) -> dict[ParticipantId, tuple[ServerName, Identity]]:
+        """The open presence rows of a partner's people (of every partner without
+        `partner`): by row, through which partner and who."""
+        query = select(Participant.id, Participant.via_instance, Participant.identity).where(
+            Participant.meeting_id == meeting_id,
+            Participant.via_instance.is_not(None),
+            Participant.left_at.is_(None),
+        )
+        if partner is not None:
+            query = query.where(Participant.via_instance == partner)
+        async with self._sessions() as session:
+            rows = await session.execute(query)
+        return {
+            ParticipantId(pid): (ServerName(via), Identity(identity))
+            for pid, via, identity in rows
+            if via is not None
+        }
+
     async def record_leave(self, meeting_id: MeetingId, participant_id: ParticipantId) -> None:
         now = utcnow()
         async with self._sessions.begin() as session:

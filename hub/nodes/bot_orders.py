@@ -10,7 +10,6 @@ the home's `Reply` comes back on the asker's: a value, or the refusal the room r
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -18,7 +17,7 @@ from pydantic import Field, StrictBool, TypeAdapter, ValidationError
 
 from bridge.hub_port import Waiting
 from bridge.wire import MAX_TEXT, Name, UserId, validation_message
-from hub.nodes.wire import MAX_MESSAGE, WireError
+from hub.nodes.wire import WireError, opening, printable
 
 MAX_NUMBERS = 100
 NodeId = Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
@@ -131,13 +130,8 @@ def to_json(message: Message) -> str:
 
 def parse(text: str) -> Message:
     """The message in `text`; WireError saying what is wrong with it."""
-    if len(text) > MAX_MESSAGE:
-        raise WireError(f"message of {len(text)} characters, more than {MAX_MESSAGE}")
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
-        raise WireError("not JSON") from None
+    data = opening(text)
     try:
         return _MESSAGE.validate_python(data)
     except ValidationError as exc:
-        raise WireError(f"bot order: {validation_message(exc)}") from None
+        raise WireError(printable(f"bot order: {validation_message(exc)}")) from None

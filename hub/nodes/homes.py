@@ -16,6 +16,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from yarl import URL
+
 from hub.ids import MeetingId
 from hub.shared.lease import Lease
 from hub.shared.port import SharedState
@@ -50,11 +52,45 @@ class Home:
     address: str | None = None
 
 
+def node_origin(value: str) -> str:
+    """A node's direct address, `http(s)://host[:port]` with no path (a trailing '/' cut);
+    ValueError otherwise. Checks `server.node_url` and what a lease says of it."""
+    try:
+        url = URL(value.rstrip("/"))
+        port = url.port  # an impossible port raises here
+    except (ValueError, TypeError):
+        port = None
+        url = URL()
+    bare = not (url.user or url.password or url.query_string or url.fragment)
+    if (
+        url.scheme not in ("http", "https")
+        or not url.host
+        or not port
+        or not bare
+        or url.path not in ("", "/")
+        or any(c.isspace() for c in value)
+    ):
+        raise ValueError("must be http(s)://host[:port] with no path, e.g. http://10.0.0.5:8080")
+    return value.rstrip("/")
+
+
+def lease_holder(node: str, address: str = "") -> str:
+    """What a node's lease tokens start with (`Lease` adds `.{secret}`): the node's id, and
+    its direct address when it has one; `read_token` reads it back."""
+    return f"{node}.{address}" if address else node
+
+
 def read_token(token: str) -> Home:
     """Who holds a home lease, from its token `{node}[.{address}].{secret}` (the node id and
-    the secret hold no '.')."""
+    the secret hold no '.'). An address that is not a node's origin (a lease written by
+    anyone but a node) is no address: nothing is ever sent to it."""
     node, _, rest = token.partition(".")
     address = rest.rpartition(".")[0]
+    if address:
+        try:
+            address = node_origin(address)
+        except ValueError:
+            address = ""
     return Home(node or None, address=address or None)
 
 
@@ -75,7 +111,7 @@ class MeetingHomes:
         margin: float = MARGIN,
     ) -> None:
         self.node = node
-        self._holder = f"{node}.{address}" if address else node
+        self._holder = lease_holder(node, address)
         self._state = state
         self._on_lost = on_lost
         self._timing = (ttl, renew_every, margin)

@@ -94,12 +94,20 @@ _TYPES: dict[str, type[NodeMessage]] = {
 _NAMES = {kind: name for name, kind in _TYPES.items()}
 
 
+def printable(text: str, limit: int = 200) -> str:
+    """`text` cut to `limit` characters, as it is when printable, else quoted with its
+    escapes: an error quoting hostile input (a parser's message) cannot forge a log line."""
+    cut = text[:limit]
+    return cut if cut.isprintable() else repr(cut)
+
+
 def to_json(message: NodeMessage) -> str:
     return json.dumps({"type": _NAMES[type(message)], **asdict(message)}, separators=(",", ":"))
 
 
-def parse(text: str) -> NodeMessage:
-    """The message in `text`; WireError saying what is wrong with it."""
+def opening(text: str) -> dict[str, Any]:
+    """The JSON object a message between nodes is (this module's and the bot's orders');
+    WireError when it is too long, not JSON, too deep or not an object."""
     if len(text) > MAX_MESSAGE:
         raise WireError(f"message of {len(text)} characters, more than {MAX_MESSAGE}")
     try:
@@ -108,6 +116,12 @@ def parse(text: str) -> NodeMessage:
         raise WireError("not JSON") from None
     if not isinstance(data, dict):
         raise WireError("not a JSON object")
+    return data
+
+
+def parse(text: str) -> NodeMessage:
+    """The message in `text`; WireError saying what is wrong with it."""
+    data = opening(text)
     kind = _TYPES.get(data.get("type"))  # type: ignore[arg-type]
     if kind is None:
         raise WireError(f"unknown type {str(data.get('type'))[:40]!r}")

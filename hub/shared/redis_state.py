@@ -212,7 +212,18 @@ class RedisState(SharedState):
             start, entries = answer[0], answer[1]
             claimed += _entries(entries)
             if start == "0-0":
-                return sorted(claimed, key=lambda entry: _entry_order(entry.id))
+                break
+        await self._forget_idle_consumers(stream, group, consumer)
+        return sorted(claimed, key=lambda entry: _entry_order(entry.id))
+
+    async def _forget_idle_consumers(self, stream: str, group: str, consumer: str) -> None:
+        """Every holder start adds a consumer (its node id) to the group: once their entries
+        are claimed, the others with nothing pending are deleted, so they do not pile up."""
+        consumers = await self._call(self._redis.xinfo_consumers(stream, group))
+        for other in consumers:
+            name = str(other["name"])
+            if name != consumer and int(other["pending"]) == 0:
+                await self._call(self._redis.xgroup_delconsumer(stream, group, name))
 
     async def stream_read(
         self, stream: str, group: str, consumer: str, wait_ms: int
@@ -282,11 +293,13 @@ class RedisState(SharedState):
 
 def _entries(entries: list[Any]) -> list[StreamEntry]:
     """Stream entries as Redis gives them ([id, {field: value}]); one trimmed away since it
-    was delivered comes without fields and is skipped."""
+    was delivered comes without fields and is skipped. One without `text` (not written by a
+    hub) is given with an empty text: its reader refuses it and acknowledges it, rather than
+    leaving it pending, claimed again at every start."""
     return [
-        StreamEntry(str(entry_id), str(fields["text"]))
+        StreamEntry(str(entry_id), str(fields.get("text", "")))
         for entry_id, fields in entries
-        if fields and "text" in fields
+        if fields
     ]
 
 

@@ -23,6 +23,7 @@ from typing import Protocol
 from bridge.hub_port import BridgeEvent, Listener
 from bridge.wire import event_from_json, event_to_json
 from hub.errors import SharedStateUnavailable
+from hub.nodes.wire import printable
 from hub.shared.port import SharedState, StreamEntry
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class StreamOutlet:
             try:
                 event = event_from_json(json.loads(entry.text))
             except (ValueError, RecursionError) as exc:  # not one of ours: said once, then dropped
-                log.warning("bridge: a stream entry refused: %s", str(exc)[:200])
+                log.warning("bridge: a stream entry refused: %s", printable(str(exc)))
             else:
                 if not await _deliver(list(self._listeners), event):
                     return False

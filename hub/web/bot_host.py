@@ -20,7 +20,7 @@ from aiohttp import web
 from bridge.bot import running
 from bridge.hub_port import HubPort
 from bridge.session import BotConfig, BotError
-from hub.nodes.homes import MeetingHomes
+from hub.nodes.homes import MeetingHomes, lease_holder
 from hub.shared.lease import Lease
 from hub.shared.port import SharedState
 from hub.web.bot_desk import LiveDesk
@@ -50,7 +50,7 @@ class BotHost:
         self._hub = hub
         self._lease: Lease | None = None
         if shared is not None:
-            self._lease = Lease(shared, BOT_LEASE, holder=node, on_lost=self.stop_bot)
+            self._lease = Lease(shared, BOT_LEASE, holder=lease_holder(node), on_lost=self.stop_bot)
         self._bot: asyncio.Task[None] | None = None
 
     def stop_bot(self) -> None:
@@ -126,8 +126,8 @@ async def bridge_context(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await hub.close()  # while the bot still runs: the last events reach their rooms
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-        await hub.close()
         if reach is not None:
             await reach.close()

@@ -5,10 +5,11 @@ Hub nodes (`[redis] url`): the asking node finds the home (`MeetingHomes.where`)
 an `Ask` on the home's `node:{id}:bot` channel; the home carries the order out on its
 conference with `LiveDesk`, exactly as for a bot of its own, and publishes the `Reply` (the
 answer, or the refusal the room reads) on the asker's channel. A home that no longer listens
-(Redis counts the receivers) is dead: the meeting is live nowhere until someone comes back,
-which is what this node's empty conferences say. No reply within `ORDER_TIMEOUT`: the room is
-told of an internal error (`HubFailure`), the order may or may not have been carried out, as
-when a page's order crosses a failing node.
+(Redis counts the receivers) and whose lease is gone is dead: the meeting is live nowhere
+until someone comes back, which is what this node's empty conferences say; one whose lease
+still stands lives but does not hear, and the room is told of an internal error. No reply
+within `ORDER_TIMEOUT`: the room is told of an internal error (`HubFailure`), the order may
+or may not have been carried out, as when a page's order crosses a failing node.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hub.meetings.ids import parse_meeting_id
 from hub.nodes import bot_orders as orders
 from hub.nodes.homes import MeetingHomes
 from hub.nodes.wire import WireError
-from hub.shared.bus import MessagesLost
+from hub.shared.channel import ChannelReader
 from hub.shared.port import SharedState, node_channel
 from hub.tasks import Tasks
 from hub.web.bot_desk import LiveDesk
@@ -71,14 +72,14 @@ class NodeReach:
         self._desk = desk
         self._waiting: dict[str, asyncio.Future[orders.Reply]] = {}
         self._tasks = Tasks()
-        self._subscribed = asyncio.Event()
+        # A loss of messages: the orders waiting for a reply time out; go on.
+        self._channel = ChannelReader(state, bot_channel(node), self._handle)
 
     async def start(self) -> None:
-        self._tasks.spawn(self._listen(), name="bot orders")
-        async with asyncio.timeout(5):
-            await self._subscribed.wait()
+        await self._channel.start()
 
     async def close(self) -> None:
+        await self._channel.close()
         self._tasks.cancel()
 
     async def carry(self, meeting: MeetingId, order: orders.Order) -> orders.Answer:
@@ -92,14 +93,16 @@ class NodeReach:
         except SharedStateUnavailable:
             raise HubFailure("the shared state does not answer") from None
 
-    async def _ask(self, home: str, meeting: MeetingId, order: orders.Order) -> orders.Answer:
+    async def _ask(
+        self, home: str, meeting: MeetingId, order: orders.Order, *, again: bool = True
+    ) -> orders.Answer:
         request = secrets.token_urlsafe(12)
         reply: asyncio.Future[orders.Reply] = asyncio.get_running_loop().create_future()
         self._waiting[request] = reply
         try:
             ask = orders.Ask(request, self._node, meeting, order)
             if not await self._state.publish_on(bot_channel(home), orders.to_json(ask)):
-                return await self._desk.carry(meeting, order)  # home gone: live nowhere
+                return await self._unheard(home, meeting, order, again=again)
             async with asyncio.timeout(ORDER_TIMEOUT):
                 answer = await reply
         except TimeoutError:
@@ -115,18 +118,19 @@ class NodeReach:
             raise refusal
         return answer.answer
 
-    async def _listen(self) -> None:
-        while True:
-            try:
-                subscription = await self._state.subscribe_to(bot_channel(self._node))
-            except SharedStateUnavailable:
-                await asyncio.sleep(1)
-                continue
-            self._subscribed.set()
-            with contextlib.suppress(MessagesLost):  # waiting orders time out; go on
-                async with subscription:
-                    async for text in subscription:
-                        self._handle(text)
+    async def _unheard(
+        self, home: str, meeting: MeetingId, order: orders.Order, *, again: bool
+    ) -> orders.Answer:
+        """Nobody listened on the home's channel. Its lease gone or ours: the meeting is
+        live nowhere else, this node's desk answers. Still that node's: it lives but does
+        not hear (HubFailure; carrying the order here would act on no meeting and say it
+        did). Another node's by now: asked once."""
+        now = await self._homes.where(meeting)
+        if now is None or now == self._node:
+            return await self._desk.carry(meeting, order)
+        if now == home or not again:
+            raise HubFailure(f"the meeting's home node {now} does not hear orders")
+        return await self._ask(now, meeting, order, again=False)
 
     def _handle(self, text: str) -> None:
         try:

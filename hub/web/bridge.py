@@ -23,6 +23,7 @@ from bridge.hub_port import (
     LANGUAGES,
     BridgeEvent,
     ChatFromMeeting,
+    HubFailure,
     Language,
     Listener,
     MeetingClosed,
@@ -82,8 +83,29 @@ from hub.web.keys import (
 from hub.web.transcripts import MARKDOWN_TYPE
 
 log = logging.getLogger(__name__)
+# At a stop, how long the events already queued (the last leaves) may take to reach the bot.
+DRAIN_WAIT = 2.0
+# Meeting events waiting to be turned into bridge events; past that (the worker stuck on a
+# store that does not answer) the newest are dropped, counted and said in one line.
+MAX_BACKLOG = 10_000
 
 Claim = asyncio.Task[Transcript | None]  # a meeting's transcript claimed at its end
+
+
+class _Backlog(asyncio.Queue[tuple[MeetingEvent, Claim | None]]):
+    """The meeting events waiting for the worker, each with its transcript claim (a
+    meeting's end), at most `MAX_BACKLOG` of them; past that an event is dropped (never an
+    end, whose claim must be handed on) and counted in `dropped` until the worker says so."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+
+    def put_nowait(self, item: tuple[MeetingEvent, Claim | None]) -> None:
+        if self.qsize() >= MAX_BACKLOG and item[1] is None:
+            self.dropped += 1
+            return
+        super().put_nowait(item)
 
 
 @dataclass(frozen=True)
@@ -136,15 +158,24 @@ class LocalHub:
         # Meeting events wait here for the worker: the publisher (a join, a leave, a chat
         # line) never waits for the database reads that turn them into bridge events.
         # A meeting's end comes with its transcript's claim, made when the event arrived.
-        self._pending: asyncio.Queue[tuple[MeetingEvent, Claim | None]] = asyncio.Queue()
+        self._pending = _Backlog()
         self._worker: asyncio.Task[None] | None = None
+        self._failing = False  # the last event failed on the shared state (said once)
         self._unsubscribe = services.events.subscribe(self._on_event)
         self._unpost = services.transcript_release.post_through(lambda: self._outlet.wanted)
 
     async def close(self) -> None:
+        """Stop hearing meeting events; those queued (the leaves of the sockets just closed
+        by a stop) are carried first, for at most `DRAIN_WAIT` seconds."""
         self._unsubscribe()
         self._unpost()
         if self._worker is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(DRAIN_WAIT):
+                    await self._pending.join()
+            if self._pending.qsize():
+                log.warning("bridge: %d meeting event(s) not carried at the stop",
+                            self._pending.qsize())  # fmt: skip
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
@@ -331,12 +362,29 @@ class LocalHub:
         hand them to the bot (here, or through the stream to the node where it runs)."""
         while True:
             event, claim = await self._pending.get()
+            if self._pending.dropped:
+                log.warning("bridge: %d meeting event(s) dropped, %d waiting",
+                            self._pending.dropped, MAX_BACKLOG)  # fmt: skip
+                self._pending.dropped = 0
             try:
                 bridge_events = await self._bridge_events(event, claim)
+            except HubFailure as exc:  # the shared state is away: one line for the outage
+                if not self._failing:
+                    log.warning("bridge: meeting events not carried to their rooms: %s", exc)
+                self._failing = True
+                self._pending.task_done()
+                continue
             except Exception:
                 log.exception("bridge: %s not carried to its rooms", type(event).__name__)
+                self._pending.task_done()
                 continue
-            await self._outlet.publish(bridge_events)
+            if self._failing:
+                log.info("bridge: meeting events carried to their rooms again")
+                self._failing = False
+            try:
+                await self._outlet.publish(bridge_events)
+            finally:
+                self._pending.task_done()
 
     async def _bridge_events(self, event: MeetingEvent, claim: Claim | None) -> list[BridgeEvent]:
         links = await self._hub.room_links.rooms_of(event.meeting_id)

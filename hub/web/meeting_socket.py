@@ -14,6 +14,7 @@ from hub.auth.session import Session
 from hub.db.models import MeetingState
 from hub.errors import Forbidden, HubError, SharedStateUnavailable
 from hub.federation.cascade import CASCADE
+from hub.federation.forward import FORWARDER
 from hub.i18n import Text
 from hub.ids import MeetingId
 from hub.meetings.events import MeetingEnded, MeetingEvent
@@ -118,9 +119,13 @@ async def run_page(
 async def say_farewell(app: web.Application) -> None:
     """On shutdown (SIGTERM): every page is told the hub restarts and its socket is closed
     with a code that makes it reconnect, and so is every partner hub with people in our
-    meetings; aiohttp then has no handler left to wait for."""
+    meetings or whose link this node passes to another; aiohttp then has no handler left to
+    wait for."""
     goodbyes = [app[SOCKETS].farewell(out.to_json(out.Restarting()), FAREWELL_TIMEOUT)]
     cascade = app.get(CASCADE)
     if cascade is not None:
         goodbyes.append(cascade.farewell(FAREWELL_TIMEOUT))
+    forwarder = app.get(FORWARDER)
+    if forwarder is not None:  # partners' links this node passes to other nodes
+        goodbyes.append(forwarder.farewell(FAREWELL_TIMEOUT))
     await asyncio.gather(*goodbyes)

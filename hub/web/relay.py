@@ -39,6 +39,7 @@ from hub.meetings.service import MeetingService, MeetingView
 from hub.nodes import wire
 from hub.nodes.homes import Home, MeetingHomes
 from hub.shared.bus import MessagesLost
+from hub.shared.channel import ChannelReader
 from hub.shared.port import SharedState, node_channel
 from hub.tasks import Tasks
 from hub.web import page_messages as out
@@ -117,6 +118,8 @@ class NodeRelay:
         # Awaited for each meeting a drain hands over, before its lease goes (the partners'
         # links here are told and let go).
         self.hand_over_hooks: list[Callable[[MeetingId], Awaitable[None]]] = []
+        # Told when this node takes a meeting over from a home that died or let it go.
+        self.took_over_hooks: list[Callable[[MeetingId], None]] = []
         self._state = state
         self._meetings = meetings
         self._codec = codec
@@ -130,16 +133,15 @@ class NodeRelay:
         self.sessions_hosted = 0  # since start: other nodes' pages run here, at home
         self.takeovers = 0  # meetings taken over here from a home that died
         self._tasks = Tasks()
-        self._subscribed = asyncio.Event()
+        self._channel = ChannelReader(state, node_channel(self.node), self._handle, self._lost)
 
     async def start(self) -> None:
-        self._tasks.spawn(self._listen(), name="node channel")
-        async with asyncio.timeout(5):
-            await self._subscribed.wait()
+        await self._channel.start()
         self._tasks.spawn(self._watch(), name="node watch")
         log.info("hub node %s: meetings shared through %s", self.node, self._state.describe())
 
     async def close(self) -> None:
+        await self._channel.close()
         self._tasks.cancel()
         await self.homes.close()
 
@@ -202,6 +204,8 @@ class NodeRelay:
     async def took_over(self, meeting: MeetingId) -> None:
         """This node just became the meeting's home: the presences a dead home left open are
         closed (its people come back with new rows; a partner's people with their link)."""
+        for hook in self.took_over_hooks:
+            hook(meeting)
         closed = await self._meetings.close_presences_left_behind(meeting)
         if closed:
             self.takeovers += 1
@@ -250,23 +254,11 @@ class NodeRelay:
 
     # -- what other nodes send --------------------------------------------------------------------
 
-    async def _listen(self) -> None:
-        """Read this node's channel for good; a subscription that lost messages ends every
-        relayed session (frames are missing: their pages reconnect)."""
-        while True:
-            try:
-                subscription = await self._state.subscribe_to(node_channel(self.node))
-            except SharedStateUnavailable:
-                await asyncio.sleep(1)
-                continue
-            self._subscribed.set()
-            try:
-                async with subscription:
-                    async for text in subscription:
-                        self._handle(text)
-            except MessagesLost as exc:
-                log.warning("node messages lost (%s): relayed sessions end", exc)
-                self._end_all_relayed()
+    def _lost(self, exc: MessagesLost) -> None:
+        """This node's channel lost messages: every relayed session ends (frames are
+        missing: their pages reconnect)."""
+        log.warning("node messages lost (%s): relayed sessions end", exc)
+        self._end_all_relayed()
 
     def _handle(self, text: str) -> None:
         try:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from hub.nodes.homes import read_token
 from hub.web.bridge import LocalHub
 from hub.web.bridge import local_hub as in_process_hub
 from tests.conftest import make_config, toml_value
@@ -41,7 +42,7 @@ async def bot_holder(redis: RedisServer) -> str | None:
     """The node holding the lease `bot` (its token starts with the node's id)."""
     async with Redis.from_url(redis.url, decode_responses=True) as client:
         token = await client.get("lease:bot")
-    return None if token is None else str(token).partition(".")[0]
+    return None if token is None else read_token(str(token)).node
 
 
 def node_id(node: HubServer) -> str:

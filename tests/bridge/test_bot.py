@@ -3,6 +3,8 @@ notices, checks moderator power, keeps its device across restarts and never answ
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import secrets
 import stat
 import time
@@ -14,8 +16,14 @@ import pytest
 from bridge.bot import MatrixBot, running
 from bridge.commands import command_text
 from bridge.session import BotConfig, BotError, Session
+from hub.ids import MeetingId, ParticipantId
+from hub.meetings.events import ChatPosted
 from hub.web.bridge import LocalHub
+from hub.web.bridge import local_hub as in_process_hub
+from hub.web.keys import EVENTS, ROOM_ROSTERS
 from tests.bridge.people import Person
+from tests.conftest import make_config
+from tests.support.hub_client import api_client
 from tests.support.synapse import MatrixUser, Synapse
 
 
@@ -85,6 +93,78 @@ async def test_bot_answers_help_and_usage_errors_once_across_restarts(
         "GET", "/_matrix/client/v3/devices"
     )
     assert sum(d["display_name"] == "Visio" for d in devices["devices"]) == 1
+
+
+async def test_a_room_the_bot_is_removed_from_is_forgotten_by_the_hub(
+    synapse: Synapse, tmp_path: Path, aiohttp_client: Any
+):
+    """The room's roster (in the shared state) goes when the bot is kicked: its members no
+    longer count for the hub's admissions, and nothing is kept for a room the bot left."""
+    (tmp_path / "hub").mkdir()
+    client, _csrf = await api_client(aiohttp_client, make_config(tmp_path / "hub"))
+    hub = in_process_hub(client.app)
+    rosters = client.app[ROOM_ROSTERS]
+    config = bot_config(synapse, tmp_path)
+    alice = Person(synapse, synapse.register(f"alice{secrets.token_hex(3)}"))
+    room = await alice.create_room(invite=[config.user_id])
+    try:
+        async with running(config, hub):
+            await alice.wait_membership(room, config.user_id, "join")
+
+            async def known() -> bool:
+                return await rosters.power([room], alice.user.user_id) is not None
+
+            await alice.wait_until(known, "the room's roster in the hub")
+            await alice.call(
+                "POST", f"/_matrix/client/v3/rooms/{room}/kick", {"user_id": config.user_id}
+            )
+
+            async def forgotten() -> bool:
+                return await rosters.power([room], alice.user.user_id) is None
+
+            await alice.wait_until(forgotten, "the room's roster forgotten", timeout=10)
+    finally:
+        await hub.close()
+
+
+async def test_an_event_before_the_bots_first_sync_reaches_its_room(
+    synapse: Synapse, tmp_path: Path, aiohttp_client: Any
+):
+    """A meeting's chat line said while the bot is started again but has not synced yet (its
+    first sync can take seconds) is carried to the room once the sync is done, not dropped."""
+    (tmp_path / "hub").mkdir()
+    client, _csrf = await api_client(aiohttp_client, make_config(tmp_path / "hub"))
+    hub = in_process_hub(client.app)
+    config = bot_config(synapse, tmp_path)
+    alice = Person(synapse, synapse.register(f"alice{secrets.token_hex(3)}"))
+    room = await alice.create_room(invite=[config.user_id])
+    meeting = await hub.start_meeting(room, by=alice.user.user_id, title="Point")
+    async with running(config, hub):  # the bot joins the room, then stops
+        await alice.wait_membership(room, config.user_id, "join")
+    bot = MatrixBot(config, hub)  # started again (as on another node)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await bot.open()
+        tasks.append(asyncio.create_task(bot.serve_hub()))
+        await asyncio.sleep(0.1)  # serving, not synced
+        line = ChatPosted(MeetingId(meeting.meeting_id), ParticipantId("p1"), "Anne",
+                          "dit avant la synchro", dt.datetime.now(dt.UTC))  # fmt: skip
+        await client.app[EVENTS].publish(line)
+        tasks.append(asyncio.create_task(bot.run()))
+
+        async def carried() -> bool:
+            return any(
+                "dit avant la synchro" in str(event.get("content", {}).get("body", ""))
+                for event in await alice.events(room)
+            )
+
+        await alice.wait_until(carried, "the chat line in the room")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await bot.close()
+        await hub.close()
 
 
 async def test_bot_declines_invites_from_homeservers_it_was_not_told_to_trust(

@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from yarl import URL
 
 from hub.auth.session import SessionCodec
+from hub.nodes.homes import read_token
 from tests.bridge.conftest import SECRET, bot_holder, node_id
 from tests.bridge.people import Person, moderated_room
 from tests.support.hub_client import codec_csrf_header
@@ -44,7 +45,7 @@ def _count(node: HubServer, text: str) -> int:
 async def home_of(redis: RedisServer, meeting: str) -> str | None:
     async with Redis.from_url(redis.url, decode_responses=True) as client:
         token = await client.get(f"lease:meeting:{meeting}:home")
-    return None if token is None else str(token).partition(".")[0]
+    return None if token is None else read_token(str(token)).node
 
 
 async def bot_texts(person: Person, room: str, bot_id: str) -> list[dict[str, Any]]:

@@ -23,6 +23,8 @@ class Nobody:
 
     async def room_synced(self, room_id: str) -> None: ...
 
+    async def room_left(self, room_id: str) -> None: ...
+
 
 @pytest.fixture
 async def bot(synapse: Synapse, tmp_path: Path) -> AsyncIterator[MatrixConnection]:

@@ -10,6 +10,7 @@ partner taken off the allow-list losing its link and its next join.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ from yarl import URL
 
 from hub.db.models import MeetingState
 from hub.federation.cascade import CASCADE
-from hub.ids import Identity, ServerName
+from hub.ids import Identity, MeetingId, ServerName
 from hub.meetings.invitations import parse_invitee
 from hub.web.keys import FEDERATION, LIVE, MEETINGS, SFU
 from hub.web.meeting_socket import say_farewell
@@ -273,6 +274,42 @@ async def test_a_host_that_restarts_tells_its_partners_people_who_come_back(
     assert told == {"type": "cascade", "state": "restarting", "instance": "Intérieur"}
     back = await bruno.wait_for("cascade", timeout=15, after=bruno.messages.index(told) + 1)
     assert back == {"type": "cascade", "state": "restored", "instance": "Intérieur"}
+    await bruno.close()
+    await anne.close()
+
+
+async def test_a_partners_person_who_left_while_the_host_restarted_is_out(
+    ministries: Ministries,
+) -> None:
+    """The host hands its link over on SIGTERM (its people keep their presence rows for the
+    link's return); Carla leaves during the gap. When the link is back, its roster has Bruno
+    only: Carla's row is closed (attendance counts her out), Bruno's stays open."""
+    owner_http, meeting_id = await ministries.meeting_on_a("public")
+    anne = await ministries.socket(owner_http, meeting_id, "Anne")
+    await anne.join()
+    bruno = await ministries.person_on_b(meeting_id, "Bruno")
+    await bruno.join()
+    carla = await ministries.person_on_b(meeting_id, "Carla")
+    await carla.join()
+    await wait_until(lambda: sum(m["type"] == "participant_joined" for m in anne.messages) >= 2,
+                     10, "Anne does not see both")  # fmt: skip
+    meetings = ministries.a[MEETINGS]
+    assert len(await meetings.open_presences_via(MeetingId(meeting_id), ServerName(B))) == 2
+    seen = len(bruno.messages)
+    await say_farewell(ministries.a)
+    told = await bruno.wait_for("cascade", timeout=10, after=seen)
+    assert told["state"] == "restarting", told
+    await carla.close()
+    back = await bruno.wait_for("cascade", timeout=15, after=bruno.messages.index(told) + 1)
+    assert back["state"] == "restored", back
+
+    async def open_rows() -> int:
+        return len(await meetings.open_presences_via(MeetingId(meeting_id), ServerName(B)))
+
+    deadline = asyncio.get_running_loop().time() + 5
+    while await open_rows() != 1 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+    assert await open_rows() == 1  # Bruno's
     await bruno.close()
     await anne.close()
 

@@ -171,6 +171,18 @@ async def test_hostile_requests_to_a_node_get_one_precise_error_each(federated: 
     # Past the body limit (1 MiB, as at home): refused by node 2, nothing passed on.
     oversized = await ask(f"{API}/{meeting}/admissions", "POST", b"{" + b" " * (2 << 20) + b"}")
     assert oversized[0] == 413, oversized
+    # The request target in absolute form (as a proxy may send it): passed on by its path.
+    path = f"{API}/{meeting}"
+    reader, writer = await asyncio.open_connection(node2.host, node2.port)
+    raw_headers = signed(keys, origin=B, destination=A, method="GET", path=path, body=b"")
+    writer.write(
+        (f"GET {node2.base_url}{path} HTTP/1.1\r\nHost: {node2.host}:{node2.port}\r\n"
+         + "".join(f"{k}: {v}\r\n" for k, v in raw_headers.items())
+         + "Connection: close\r\n\r\n").encode()
+    )  # fmt: skip
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.split()[1] == b"200", status_line
     # Passed on, but unsigned: the home refuses it, and says why, through node 2.
     async with federated.http.get(f"{node2.base_url}{API}/{meeting}") as answer:
         assert answer.status == 401
@@ -324,4 +336,32 @@ async def test_a_drained_home_hands_the_meeting_and_the_partner_link_over(federa
         if drain is not None and drain.returncode is None:
             drain.kill()
             await drain.wait()
+
+
+async def test_a_node_passing_a_partner_link_on_stops_without_waiting_for_it(
+    federated: Federated,
+):
+    """Node 2 only pumps Bruno's link to the home (node 1): on SIGTERM it tells the partner
+    the hub restarts and closes the link at once, rather than letting aiohttp wait its
+    shutdown timeout (10 s) for the pump."""
+    cluster = federated.cluster
+    node2 = cluster.nodes[1]
+    meeting, anne = await anne_at_home_on_node_1(federated)
+    bruno = await federated.person_on_b(meeting, "Bruno")
+    try:
+        await bruno.join()
+        await anne.p.wait_for("participant_joined")
+        seen = len(bruno.messages)
+        assert node2.process is not None
+        started = time.monotonic()
+        await asyncio.to_thread(stop, node2.process, signal.SIGTERM, 20)
+        stopped = time.monotonic() - started
+        told = await bruno.wait_for("cascade", timeout=5, after=seen)
+        print(f"node 2 stopped {stopped:.2f} s after SIGTERM with a partner link passed on")
+        assert told["state"] == "restarting", told
+        assert stopped < 5, stopped
+        log2 = node2.log_path.read_text()
+        assert "partner link to node" in log2 and "closed" in log2
+        assert "Traceback" not in log2
+    finally:
         await bruno.close()

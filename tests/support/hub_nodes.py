@@ -12,7 +12,7 @@ from pathlib import Path
 from redis import Redis
 
 from hub.ids import MeetingId
-from hub.nodes.homes import lease_name
+from hub.nodes.homes import lease_name, read_token
 from tests.support.hub_server import HubServer
 
 NODE_LINE = re.compile(r"hub node ([0-9a-f]{12}): meetings shared")
@@ -57,4 +57,4 @@ def home_of(redis_url: str, meeting: str) -> str | None:
     """The id of the node holding the meeting's home lease (its token starts with it)."""
     with Redis.from_url(redis_url, decode_responses=True) as redis:
         token = redis.get(f"lease:{lease_name(MeetingId(meeting))}")
-    return None if token is None else str(token).partition(".")[0]
+    return None if token is None else read_token(str(token)).node
