@@ -183,7 +183,8 @@ async def test_people_on_two_workers_decode_each_other_and_each_stream_crosses_o
     slots = pool.slots
     await wait_until(
         lambda: (
-            (slots[first].load, slots[second].load) != (None, None)
+            slots[first].load is not None
+            and slots[second].load is not None
             and slots[first].load.relay_streams == 4
             and slots[second].load.relay_streams == 2
         ),
