@@ -2,9 +2,8 @@
 
 `LocalHub` turns the bot's requests, keyed by Matrix room, into calls on the meeting service
 and, for a live meeting, into orders its home carries out (hub/web/bot_desk.py; on another
-node through hub/web/bot_reach.py). It also turns meeting events into bridge events for the
-rooms linked to the meeting, handed to the bot here or, on hub nodes, through the stream the
-bot's node reads (hub/web/bot_events.py). The HTTP API for a bot run alone
+node through hub/web/bot_reach.py). The meeting events it carries to the linked rooms are
+turned into bridge events by hub/web/room_events.py. The HTTP API for a bot run alone
 (hub/web/bridge_api.py) calls this same class.
 """
 
@@ -21,19 +20,10 @@ from aiohttp import web
 from bridge.hub_port import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
-    BridgeEvent,
-    ChatFromMeeting,
-    HubFailure,
     Language,
     Listener,
-    MeetingClosed,
-    MeetingSummary,
     PartnerLink,
-    PresenceChanged,
     RoomMeeting,
-    TranscriptDigest,
-    TranscriptFile,
-    TranscriptReady,
     no_meeting,
 )
 from bridge.session import BotConfig
@@ -46,21 +36,12 @@ from hub.i18n import Text, say
 from hub.ids import Identity, MeetingId
 from hub.meetings.conference import Conferences
 from hub.meetings.events import (
-    ChatPosted,
     EventBus,
-    LobbyChanged,
-    MeetingEnded,
-    MeetingEvent,
-    ParticipantJoined,
-    ParticipantLeft,
-    TranscriptReleased,
-    TranscriptSummarised,
 )
 from hub.meetings.invitations import Invitations
 from hub.meetings.notes import MAX_NOTE
 from hub.meetings.rooms import RoomLinks, RoomLinkView, RoomRosters, RoomSettings
 from hub.meetings.service import MAX_TITLE, MeetingService, MeetingView
-from hub.meetings.transcript_formats import file_name, markdown
 from hub.meetings.transcript_release import TranscriptRelease
 from hub.meetings.transcripts import Transcript
 from hub.nodes import bot_orders as orders
@@ -80,7 +61,7 @@ from hub.web.keys import (
     ROOM_SETTINGS,
     TRANSCRIPT_RELEASE,
 )
-from hub.web.transcripts import MARKDOWN_TYPE
+from hub.web.room_events import RoomEvents
 
 log = logging.getLogger(__name__)
 # At a stop, how long the events already queued (the last leaves) may take to reach the bot.
@@ -90,22 +71,6 @@ DRAIN_WAIT = 2.0
 MAX_BACKLOG = 10_000
 
 Claim = asyncio.Task[Transcript | None]  # a meeting's transcript claimed at its end
-
-
-class _Backlog(asyncio.Queue[tuple[MeetingEvent, Claim | None]]):
-    """The meeting events waiting for the worker, each with its transcript claim (a
-    meeting's end), at most `MAX_BACKLOG` of them; past that an event is dropped (never an
-    end, whose claim must be handed on) and counted in `dropped` until the worker says so."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dropped = 0
-
-    def put_nowait(self, item: tuple[MeetingEvent, Claim | None]) -> None:
-        if self.qsize() >= MAX_BACKLOG and item[1] is None:
-            self.dropped += 1
-            return
-        super().put_nowait(item)
 
 
 @dataclass(frozen=True)
@@ -155,30 +120,15 @@ class LocalHub:
         self._hub = services
         self._outlet: EventOutlet = outlet or LocalOutlet()
         self._reach = reach or LocalReach(LiveDesk(services.conferences))
-        # Meeting events wait here for the worker: the publisher (a join, a leave, a chat
-        # line) never waits for the database reads that turn them into bridge events.
-        # A meeting's end comes with its transcript's claim, made when the event arrived.
-        self._pending = _Backlog()
-        self._worker: asyncio.Task[None] | None = None
-        self._failing = False  # the last event failed on the shared state (said once)
-        self._unsubscribe = services.events.subscribe(self._on_event)
-        self._unpost = services.transcript_release.post_through(lambda: self._outlet.wanted)
+        self._events = RoomEvents(
+            events=services.events, meetings=services.meetings, room_links=services.room_links,
+            transcript_release=services.transcript_release, outlet=self._outlet,
+            views=self._views, summary_names=services.config.matrix.summary_names,
+        )  # fmt: skip
 
     async def close(self) -> None:
-        """Stop hearing meeting events; those queued (the leaves of the sockets just closed
-        by a stop) are carried first, for at most `DRAIN_WAIT` seconds."""
-        self._unsubscribe()
-        self._unpost()
-        if self._worker is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(DRAIN_WAIT):
-                    await self._pending.join()
-            if self._pending.qsize():
-                log.warning("bridge: %d meeting event(s) not carried at the stop",
-                            self._pending.qsize())  # fmt: skip
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        """Stop carrying meeting events to the rooms (what is queued first), then the outlet."""
+        await self._events.close()
         await self._outlet.close()
 
     # -- views -----------------------------------------------------------------------------
@@ -338,103 +288,7 @@ class LocalHub:
     # -- events ----------------------------------------------------------------------------
 
     def listen(self, listener: Listener) -> Callable[[], None]:
-        unlisten = self._outlet.listen(listener)
-        self._start_worker()
-        return unlisten
-
-    def _start_worker(self) -> None:
-        if self._worker is None:
-            self._worker = asyncio.create_task(self._carry(), name="bridge-events")
-
-    async def _on_event(self, event: MeetingEvent) -> None:
-        if self._outlet.wanted:
-            self._start_worker()
-            # Claimed now, not when the worker reaches it (it waits on the bot's sends).
-            claim = (
-                self._hub.transcript_release.at_end(event.meeting_id)
-                if isinstance(event, MeetingEnded)
-                else None
-            )
-            self._pending.put_nowait((event, claim))
-
-    async def _carry(self) -> None:
-        """Turn queued meeting events into bridge events for the linked rooms, in order, and
-        hand them to the bot (here, or through the stream to the node where it runs)."""
-        while True:
-            event, claim = await self._pending.get()
-            if self._pending.dropped:
-                log.warning("bridge: %d meeting event(s) dropped, %d waiting",
-                            self._pending.dropped, MAX_BACKLOG)  # fmt: skip
-                self._pending.dropped = 0
-            try:
-                bridge_events = await self._bridge_events(event, claim)
-            except HubFailure as exc:  # the shared state is away: one line for the outage
-                if not self._failing:
-                    log.warning("bridge: meeting events not carried to their rooms: %s", exc)
-                self._failing = True
-                self._pending.task_done()
-                continue
-            except Exception:
-                log.exception("bridge: %s not carried to its rooms", type(event).__name__)
-                self._pending.task_done()
-                continue
-            if self._failing:
-                log.info("bridge: meeting events carried to their rooms again")
-                self._failing = False
-            try:
-                await self._outlet.publish(bridge_events)
-            finally:
-                self._pending.task_done()
-
-    async def _bridge_events(self, event: MeetingEvent, claim: Claim | None) -> list[BridgeEvent]:
-        links = await self._hub.room_links.rooms_of(event.meeting_id)
-        if not links:
-            return []
-        match event:
-            case ParticipantJoined() | ParticipantLeft() | LobbyChanged():
-                return [PresenceChanged(view) for view in await self._views(links)]
-            case MeetingEnded():
-                meeting = await self._hub.meetings.get(event.meeting_id)
-                names = event.participant_names if self._hub.config.matrix.summary_names else ()
-                transcript = await self._transcript_file(claim)
-                return [
-                    MeetingClosed(
-                        MeetingSummary(
-                            room_id=link.room_id,
-                            meeting_id=link.meeting_id,
-                            title=meeting.title,
-                            widget_id=link.widget_id,
-                            status_event_id=link.status_event_id,
-                            started_at=meeting.started_at,
-                            ended_at=event.at,
-                            participant_count=event.participant_count,
-                            names=names,
-                            transcript=transcript,
-                        )
-                    )
-                    for link in links
-                ]
-            case ChatPosted():
-                return [
-                    ChatFromMeeting(link.room_id, event.display_name, event.text) for link in links
-                ]
-            case TranscriptReleased(file_name=name, markdown=text):
-                file = TranscriptFile(name, MARKDOWN_TYPE, text)
-                return [TranscriptReady(link.room_id, link.meeting_id, file) for link in links]
-            case TranscriptSummarised(text=text):
-                return [TranscriptDigest(link.room_id, link.meeting_id, text) for link in links]
-        return []
-
-    async def _transcript_file(self, claim: Claim | None) -> TranscriptFile | None:
-        """The transcript handed out because the meeting ended (None: none, or the rooms
-        already had it when the meeting stayed empty, and nothing was said since)."""
-        if claim is None:
-            return None
-        await asyncio.wait([claim])  # stopped with the hub: no transcript, the worker goes on
-        transcript = None if claim.cancelled() else claim.result()
-        if transcript is None:
-            return None
-        return TranscriptFile(file_name(transcript, "md"), MARKDOWN_TYPE, markdown(transcript))
+        return self._events.listen(listener)
 
 
 def bot_config_of(config: HubConfig) -> BotConfig:

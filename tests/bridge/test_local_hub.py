@@ -84,7 +84,7 @@ async def test_a_stuck_worker_drops_events_past_the_bound_and_says_how_many(
     aiohttp_client: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    monkeypatch.setattr("hub.web.bridge.MAX_BACKLOG", 10)
+    monkeypatch.setattr("hub.web.room_events.MAX_BACKLOG", 10)
     client, _csrf = await api_client(aiohttp_client, make_config(tmp_path))
     hub = local_hub(client.app)
     meeting = await hub.start_meeting(ROOM, by="@alice:localhost", title="Point")
