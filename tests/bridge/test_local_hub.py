@@ -1,5 +1,6 @@
-"""The hub's side of the bot's port, in process (hub/web/bridge.py): the meeting events queued
-when it closes (a stop's last leaves) still reach the bot; a Redis outage is one log line."""
+"""The hub's side of the bot's port, in process (hub/web/bridge.py, hub/web/room_events.py):
+the meeting events queued when it closes (a stop's last leaves) still reach the bot; a Redis
+outage is one log line."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ async def test_a_redis_outage_is_one_line_not_a_traceback_per_event(
     hub = local_hub(client.app, StreamOutlet(state, "0123456789ab"), reach)
     try:
         meeting = await hub.start_meeting(ROOM, by="@alice:localhost", title="Point")
-        caplog.set_level(logging.INFO, logger="hub.web.bridge")
+        caplog.set_level(logging.INFO, logger="hub.web.room_events")
         redis_server.kill()
         for _ in range(5):
             changed = LobbyChanged(MeetingId(meeting.meeting_id), dt.datetime.now(dt.UTC))
@@ -74,7 +75,7 @@ async def test_a_redis_outage_is_one_line_not_a_traceback_per_event(
         await reach.close()
         await homes.close()
         await state.close()
-    said = [r for r in caplog.records if r.name == "hub.web.bridge"]
+    said = [r for r in caplog.records if r.name == "hub.web.room_events"]
     assert [r.levelname for r in said] == ["WARNING"], [r.getMessage() for r in said]
     assert said[0].exc_info is None
     assert "not carried to their rooms" in said[0].getMessage()
@@ -96,7 +97,7 @@ async def test_a_stuck_worker_drops_events_past_the_bound_and_says_how_many(
         heard.append(event)
 
     hub.listen(listener)
-    caplog.set_level(logging.WARNING, logger="hub.web.bridge")
+    caplog.set_level(logging.WARNING, logger="hub.web.room_events")
     for n in range(16):  # one carried (stuck), ten waiting, five dropped
         line = ChatPosted(MeetingId(meeting.meeting_id), ParticipantId("p1"), "Anne",
                           f"ligne {n}", dt.datetime.now(dt.UTC))  # fmt: skip
@@ -105,5 +106,5 @@ async def test_a_stuck_worker_drops_events_past_the_bound_and_says_how_many(
     stuck.set()
     await hub.close()
     assert len(heard) == 11
-    said = [r.getMessage() for r in caplog.records if r.name == "hub.web.bridge"]
+    said = [r.getMessage() for r in caplog.records if r.name == "hub.web.room_events"]
     assert said == ["bridge: 5 meeting event(s) dropped, 10 waiting"], said
