@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from hub.config_sections import SfuConfig
+from hub.config_sfu import SfuConfig
 from hub.ids import MeetingId, ParticipantId
 from hub.pipes import frames
 from hub.sfu import control, tap_wire
