@@ -121,6 +121,8 @@ class PartnerForwarder:
     async def close(self) -> None:
         with contextlib.suppress(ValueError):
             self._relay.home_lost_hooks.remove(self._home_lost)
+        with contextlib.suppress(ValueError):
+            self._relay.hand_over_hooks.remove(self._hand_over)
         self._tasks.cancel()
         await self._session.close()
 

@@ -10,6 +10,7 @@ full state).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -142,7 +143,9 @@ class RoomRosters:
 
     async def power(self, room_ids: list[str], user_id: str) -> int | None:
         """The user's highest power level among the rooms they are joined to; None if none."""
-        levels = [await self._state.hash_get(_members_key(room), user_id) for room in room_ids]
+        levels = await asyncio.gather(
+            *(self._state.hash_get(_members_key(room), user_id) for room in room_ids)
+        )
         known = [int(level) for level in levels if level is not None]
         return max(known) if known else None
 

@@ -122,7 +122,7 @@ class MeetingHomes:
     @property
     def held(self) -> int:
         """How many meetings are at home on this node now."""
-        return sum(1 for hold in self._holds.values() if hold.lease.held)
+        return len(self.at_home())
 
     def holds(self, meeting: MeetingId) -> bool:
         hold = self._holds.get(meeting)
@@ -135,18 +135,17 @@ class MeetingHomes:
             if hold is not None and hold.lease.held:
                 hold.users += 1
                 return Home(self.node, hold=hold)
-            if self._handed_over:
-                home = await self.whereabouts(meeting)
-                return home if home.node != self.node else Home(None)
-            ttl, renew_every, margin = self._timing
-            lease = Lease(
-                self._state, lease_name(meeting), ttl=ttl, renew_every=renew_every,
-                margin=margin, holder=self._holder, on_lost=lambda: self._lost(meeting, lease),
-            )  # fmt: skip
-            if await lease.try_acquire():
-                hold = self._holds[meeting] = _Hold(lease)
-                hold.users = 1
-                return Home(self.node, fresh=True, hold=hold)
+            if not self._handed_over:  # a drained node only says who is home
+                ttl, renew_every, margin = self._timing
+                lease = Lease(
+                    self._state, lease_name(meeting), ttl=ttl, renew_every=renew_every,
+                    margin=margin, holder=self._holder,
+                    on_lost=lambda: self._lost(meeting, lease),
+                )  # fmt: skip
+                if await lease.try_acquire():
+                    hold = self._holds[meeting] = _Hold(lease)
+                    hold.users = 1
+                    return Home(self.node, fresh=True, hold=hold)
         home = await self.whereabouts(meeting)
         return home if home.node != self.node else Home(None)
 

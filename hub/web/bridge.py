@@ -186,8 +186,8 @@ class LocalHub:
         """For members whose homeserver a partner instance serves: that instance's link to
         this meeting (they join through their own ministry's hub, as themselves)."""
         federation = self._hub.federation
-        if federation is None:
-            return ()
+        if federation is None or not any(partner.matrix_homeservers for partner in partners):
+            return ()  # no partner serves Matrix users: the room's members are not read
         homeservers = await self._hub.rosters.homeservers(link.room_id)
         return tuple(
             PartnerLink(partner.label, partner.meeting_url(federation.server_name, link.meeting_id))
