@@ -268,10 +268,6 @@ def _check_production(
             raise fail(where, "is empty or an example value; use the secret the provider gave")
     _check_federation(config, fail, need_keys=need_keys)
     _check_redis(config.redis.url.get_secret_value(), fail)
-    for key in ("kyutai_api_key", "openai_api_key"):
-        value = getattr(config.speech, key).get_secret_value()
-        if value and is_example_secret(value):
-            raise fail(("speech", key), "is an example value; use the key the service gave")
     summary_url = config.transcript_summary.url
     if summary_url.startswith("http://") and not is_loopback(summary_url):
         # It carries the transcripts and the key: plain HTTP only to this very machine.
@@ -279,13 +275,16 @@ def _check_production(
             ("transcript_summary", "url"),
             "must be an https:// URL outside dev mode (http:// only to a loopback host)",
         )
-    summary_key = config.transcript_summary.api_key.get_secret_value()
-    if summary_key and is_example_secret(summary_key):
-        raise fail(("transcript_summary", "api_key"), "is an example value; use the service's key")
-    for key in ("access_key", "secret_key"):
-        value = getattr(config.storage, key).get_secret_value()
-        if value and is_example_secret(value):
-            raise fail(("storage", key), "is an example value; use the store's own key")
+    service_keys = (
+        (config.speech, "speech", ("kyutai_api_key", "openai_api_key"), "the key the service gave"),
+        (config.transcript_summary, "transcript_summary", ("api_key",), "the service's key"),
+        (config.storage, "storage", ("access_key", "secret_key"), "the store's own key"),
+    )
+    for section, name, keys, whose in service_keys:
+        for key in keys:
+            value = getattr(section, key).get_secret_value()
+            if value and is_example_secret(value):
+                raise fail((name, key), f"is an example value; use {whose}")
 
 
 def _check_federation(

@@ -163,11 +163,6 @@ def encode(type_: str, id_: int | None = None, **fields: object) -> bytes:
     return frames.frame(body)
 
 
-def frame_length(header: bytes) -> int:
-    """The body length a 4-byte head announces; FrameError over MAX_FRAME."""
-    return frames.frame_length(header, MAX_FRAME)
-
-
 async def read_frame(reader: asyncio.StreamReader) -> bytes | None:
     """The next frame's body; None at a clean end of stream; FrameError for a frame over the
     limit or cut short (the stream cannot be trusted after it: the caller closes it)."""

@@ -9,11 +9,11 @@ trouble (no connection, a slow or refusing service, an answer that is not one) i
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import aiohttp
 
+from hub import bounded_json
 from hub.config_summary import SummaryConfig
 from hub.speech import openai_http as http
 
@@ -42,7 +42,7 @@ def chat_answer(body: bytes) -> str:
     """`choices[0].message.content` of a chat completion, stripped; ValueError if the body
     is not one or the content is empty."""
     try:
-        answer = json.loads(body)
+        answer: Any = bounded_json.loads(body)  # from outside: too deep is refused, not a crash
     except ValueError:
         raise ValueError("the answer is not JSON") from None
     try:

@@ -18,14 +18,9 @@ from hub.pipes.frames import FrameError as WireError
 from hub.pipes.frames import field as _field
 from hub.pipes.frames import pack_map
 
-__all__ = ["MAX_FRAME", "Message", "WireError", "decode", "encode", "frame_length"]
+__all__ = ["MAX_FRAME", "Message", "WireError", "decode", "encode"]
 
 MAX_FRAME = 4 * 1024 * 1024  # a batch of packets is ~100 KB at most; bounds a broken peer
-
-
-def frame_length(head: bytes) -> int:
-    """The body length a 4-byte head announces; WireError past MAX_FRAME."""
-    return frames.frame_length(head, MAX_FRAME)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from hub.pipes import frames
 from hub.pipes.frames import FrameError
 from hub.sfu import control
 from hub.sfu.control import EVENTS, REQUESTS, ControlError
@@ -54,7 +55,7 @@ def test_a_frame_that_is_no_request_is_refused_with_what_is_wrong(body: bytes, e
 def test_requests_and_events_round_trip():
     encoded = control.encode("add_candidate", 7, meeting="m", participant="p", which="publish",
                              candidate="c", sdp_mid=None, sdp_mline_index=0)  # fmt: skip
-    length = control.frame_length(encoded[:4])
+    length = frames.frame_length(encoded[:4], control.MAX_FRAME)
     parsed = control.parse(encoded[4 : 4 + length], REQUESTS, need_id=True)
     assert (parsed.type, parsed.id, parsed.maybe_text("sdp_mid")) == ("add_candidate", 7, None)
     assert parsed.maybe_integer("sdp_mline_index") == 0
@@ -64,7 +65,7 @@ def test_requests_and_events_round_trip():
 
 def test_an_announced_length_over_the_limit_is_refused_before_reading():
     with pytest.raises(FrameError, match="frame of 1048577 bytes announced"):
-        control.frame_length(struct.pack(">I", control.MAX_FRAME + 1))
+        frames.frame_length(struct.pack(">I", control.MAX_FRAME + 1), control.MAX_FRAME)
     with pytest.raises(ControlError, match="over 1048576"):
         control.encode("snapshot", 1, meeting="m" * control.MAX_FRAME)
 

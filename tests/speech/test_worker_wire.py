@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
+from hub.pipes import frames
 from hub.speech.worker_wire import (
     MAX_FRAME,
     Hush,
@@ -17,8 +18,12 @@ from hub.speech.worker_wire import (
     WireError,
     decode,
     encode,
-    frame_length,
 )
+
+
+def frame_length(head: bytes) -> int:
+    return frames.frame_length(head, MAX_FRAME)
+
 
 MESSAGES = [
     Setup({"backend": "embedded", "language": "en", "openai_api_key": "s3cret"}),
