@@ -18,6 +18,7 @@ from hub.speech.audio import resample
 from hub.speech.port import Pcm
 from hub.speech.worker_client import SpeechWorker
 from tests.speech.conftest import GOOD_MORNING, silence, words_of
+from tests.support.peer import wait_until
 from tests.support.processes import free_port
 
 
@@ -86,6 +87,8 @@ async def test_the_worker_hears_words_and_names_the_speaker(speak) -> None:
         speech = np.concatenate([pcm, silence(rate, 0.5)])
         await feed(tap, "alice", opus_packets(speech, rate))
         await heard.wait(lambda: heard.said, timeout=30)
+        # The words can come back before the 40 ms pump has sent the silence after them.
+        await wait_until(lambda: worker.packets_sent == tap.taken, 5, "packets not sent")
     finally:
         await worker.close()
     meeting, participant, text, final = heard.said[0]
